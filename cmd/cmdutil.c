@@ -1,0 +1,115 @@
+/* cmdutil.c - what the panmail tools share: messages and exit codes  */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#define GPGRT_ENABLE_ARGPARSE_MACROS 1
+#include <gpg-error.h>
+
+#include "panmail.h"
+#include "cmdutil.h"
+
+static const char *prog_name = "panmail";
+static const char *prog_usage;
+static const char *prog_description;
+
+static const char *
+my_strusage (int level)
+{
+  switch (level)
+    {
+    case 9: return "GPL-3.0-or-later";
+    case 11: return prog_name;
+    case 13: return PACKAGE_VERSION;
+    case 19: return "Please report bugs to <" PACKAGE_BUGREPORT ">.\n";
+    case 1:
+    case 40: return prog_usage;
+    case 41: return prog_description;
+    default: return NULL;
+    }
+}
+
+void
+cmd_setup (const char *name, const char *usage, const char *description)
+{
+  prog_name = name;
+  prog_usage = usage;
+  prog_description = description;
+  gpgrt_set_strusage (my_strusage);
+}
+
+const char *
+cmd_name (void)
+{
+  return prog_name;
+}
+
+void
+cmd_put_safe (estream_t out, const char *text)
+{
+  for (; *text; text++)
+    es_putc ((unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text,
+             out);
+}
+
+void
+cmd_error (gpg_error_t err, const char *what, char *reason)
+{
+  es_fprintf (es_stderr, "%s: ", prog_name);
+  if (reason)
+    cmd_put_safe (es_stderr, reason);
+  else
+    {
+      if (what)
+        es_fprintf (es_stderr, "%s: ", what);
+      es_fputs (gpg_strerror (err), es_stderr);
+    }
+  es_putc ('\n', es_stderr);
+  es_fflush (es_stderr);
+  free (reason);
+}
+
+void
+cmd_info (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  es_fprintf (es_stderr, "%s: ", prog_name);
+  es_vfprintf (es_stderr, fmt, ap);
+  es_putc ('\n', es_stderr);
+  va_end (ap);
+}
+
+void
+cmd_init_library (void)
+{
+  gpg_error_t err = pan_init ();
+
+  if (err)
+    {
+      cmd_error (err, "initialising libgcrypt/GPGME (need libgcrypt >= 1.10,"
+                 " GPGME >= 1.18 and gpg)", NULL);
+      exit (EX_SOFTWARE);
+    }
+}
+
+void
+cmd_put_json_string (estream_t out, const char *text)
+{
+  es_putc ('"', out);
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        es_fprintf (out, "\\%c", *p);
+      else if (*p < 0x20 || *p == 0x7f)
+        es_fprintf (out, "\\u%04x", *p);
+      else
+        es_putc (*p, out);
+    }
+  es_putc ('"', out);
+}

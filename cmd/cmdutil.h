@@ -1,0 +1,30 @@
+/* cmdutil.h - what the panmail tools share: messages and exit codes  */
+#ifndef PAN_CMDUTIL_H
+#define PAN_CMDUTIL_H
+
+#include <gpg-error.h>
+
+/* Set the program name and the usage texts used by --help.  */
+void cmd_setup (const char *name, const char *usage, const char *description);
+
+/* Return the program name.  */
+const char *cmd_name (void);
+
+/* Print "NAME: REASON" (or "NAME: WHAT: strerror") on stderr, with
+ * control characters replaced so that nothing a message carried can
+ * play tricks with a terminal.  Frees REASON.  */
+void cmd_error (gpg_error_t err, const char *what, char *reason);
+
+/* Print "NAME: " and the formatted text on stderr.  */
+void cmd_info (const char *fmt, ...) GPGRT_ATTR_PRINTF (1, 2);
+
+/* Print TEXT on OUT with control characters replaced by '?'.  */
+void cmd_put_safe (estream_t out, const char *text);
+
+/* Initialise libpanmail or exit with status 70.  */
+void cmd_init_library (void);
+
+/* Print TEXT on OUT as a JSON string, quotes included.  */
+void cmd_put_json_string (estream_t out, const char *text);
+
+#endif /* PAN_CMDUTIL_H */

@@ -1,0 +1,264 @@
+/* pansend - send a message encrypted to every recipient's pinned key
+ *
+ * A drop-in for "| sendmail -t": reads one message on stdin and hands
+ * the PGP/MIME encrypted result to the MTA, or refuses (fail closed).
+ * Exit codes are sysexits(3), see pansend(1).  */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#define GPGRT_ENABLE_ARGPARSE_MACROS 1
+#include <gpg-error.h>
+
+#include "panmail.h"
+#include "cmdutil.h"
+
+enum opt_values
+  {
+    oHome = 500,
+    oSendmail,
+    oDryRun = 'n',
+    oVerbose = 'v',
+    oIgnoreT = 't',
+    oIgnoreI = 'i',
+    oSendmailO = 'o'
+  };
+
+static gpgrt_opt_t opts[] =
+  {
+    ARGPARSE_group (300, "@Options:\n "),
+    ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
+    ARGPARSE_s_s (oSendmail, "sendmail", "|CMD|run CMD instead of the"
+                  " configured MTA"),
+    ARGPARSE_s_n (oDryRun, "dry-run", "check everything, send nothing"),
+    ARGPARSE_s_n (oVerbose, "verbose", "tell which key each recipient gets"),
+    ARGPARSE_s_n (oIgnoreT, "read-recipients", "@"),
+    ARGPARSE_s_n (oIgnoreI, "ignore-dots", "@"),
+    ARGPARSE_s_s (oSendmailO, "sendmail-option", "@"),
+    ARGPARSE_end ()
+  };
+
+struct options
+{
+  const char *home;
+  const char *sendmail;
+  int dry_run;
+  int verbose;
+  char **addrs;                 /* Recipients from the command line.  */
+  size_t naddrs;
+};
+
+static void
+add_addr (struct options *o, char *addr)
+{
+  char **tmp = realloc (o->addrs, (o->naddrs + 1) * sizeof *tmp);
+
+  if (!tmp)
+    {
+      cmd_error (gpg_error_from_syserror (), "out of memory", NULL);
+      exit (EX_OSERR);
+    }
+  o->addrs = tmp;
+  o->addrs[o->naddrs++] = addr;
+}
+
+static void
+parse_options (int *argc, char ***argv, struct options *o)
+{
+  gpgrt_argparse_t pargs;
+
+  memset (&pargs, 0, sizeof pargs);
+  pargs.argc = argc;
+  pargs.argv = argv;
+  pargs.flags = ARGPARSE_FLAG_MIXED | ARGPARSE_FLAG_ALL;
+
+  while (gpgrt_argparse (NULL, &pargs, opts))
+    switch (pargs.r_opt)
+      {
+      case ARGPARSE_IS_ARG: add_addr (o, pargs.r.ret_str); break;
+      case oHome: o->home = pargs.r.ret_str; break;
+      case oSendmail: o->sendmail = pargs.r.ret_str; break;
+      case oDryRun: o->dry_run = 1; break;
+      case oVerbose: o->verbose = 1; break;
+      case oIgnoreT: case oIgnoreI: break;  /* What we do anyway.  */
+      case oSendmailO:
+        if (strcmp (pargs.r.ret_str, "i"))
+          pargs.err = ARGPARSE_PRINT_ERROR;
+        break;
+      default: pargs.err = ARGPARSE_PRINT_ERROR; break;
+      }
+  if (pargs.err)
+    exit (EX_USAGE);
+  gpgrt_argparse (NULL, &pargs, NULL);
+}
+
+/* Map an error of reading the message to an exit code.  */
+static int
+exit_for_message (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_INV_DATA: case GPG_ERR_TOO_LARGE: case GPG_ERR_NO_DATA:
+    case GPG_ERR_LINE_TOO_LONG: case GPG_ERR_BAD_DATA:
+      return EX_DATAERR;
+    default:
+      return EX_IOERR;
+    }
+}
+
+/* Map an error of resolving recipients to an exit code.  */
+static int
+exit_for_resolve (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_NO_USER_ID: return EX_USAGE;
+    case GPG_ERR_UNKNOWN_NAME: return EX_NOUSER;
+    case GPG_ERR_KEY_EXPIRED: case GPG_ERR_CERT_REVOKED:
+    case GPG_ERR_KEY_DISABLED: case GPG_ERR_UNUSABLE_PUBKEY:
+    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_WRONG_KEY_USAGE:
+      return EX_NOPERM;
+    default:
+      return EX_CONFIG;
+    }
+}
+
+/* Map an error of encrypting to an exit code.  */
+static int
+exit_for_encrypt (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_UNUSABLE_PUBKEY: case GPG_ERR_KEY_EXPIRED:
+    case GPG_ERR_CERT_REVOKED: case GPG_ERR_KEY_DISABLED:
+    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_NO_PUBKEY:
+      return EX_NOPERM;
+    case GPG_ERR_ENOSPC: case GPG_ERR_EACCES: case GPG_ERR_EROFS:
+    case GPG_ERR_ENOENT: case GPG_ERR_EDQUOT:
+      return EX_CANTCREAT;
+    default:
+      return EX_SOFTWARE;
+    }
+}
+
+static void
+say_recipients (pan_job_t job)
+{
+  for (size_t i = 0; i < pan_job_recipient_count (job); i++)
+    cmd_info ("%s: %s key %s", pan_job_recipient_addr (job, i),
+              pan_protocol_name (pan_job_recipient_protocol (job, i)),
+              pan_job_recipient_fpr (job, i));
+}
+
+static int
+prepare (pan_job_t job, struct options *o)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if ((err = pan_job_read_headers (job, es_stdin, &reason)))
+    {
+      cmd_error (err, "reading the message", reason);
+      return exit_for_message (err);
+    }
+  for (size_t i = 0; i < o->naddrs; i++)
+    if ((err = pan_job_add_recipient (job, o->addrs[i], &reason)))
+      {
+        cmd_error (err, "a recipient on the command line", reason);
+        return EX_USAGE;
+      }
+  if ((err = pan_job_resolve (job, time (NULL), &reason)))
+    {
+      cmd_error (err, "recipients", reason);
+      return exit_for_resolve (err);
+    }
+  if (o->verbose)
+    say_recipients (job);
+  return 0;
+}
+
+static int
+deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+  char **argv = NULL;
+  const char *cmd = o->sendmail ? o->sendmail
+    : pan_config_get (pan_ctx_config (ctx), "sendmail");
+
+  if ((err = pan_argv_split (cmd, &argv)))
+    {
+      cmd_error (err, o->sendmail ? "--sendmail" : "setting sendmail", NULL);
+      return o->sendmail ? EX_USAGE : EX_CONFIG;
+    }
+  err = pan_job_deliver (job, (const char *const *)argv, &reason);
+  pan_argv_release (argv);
+  if (err)
+    {
+      cmd_error (err, "delivery", reason);
+      return EX_TEMPFAIL;
+    }
+  return 0;
+}
+
+static int
+run (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  pan_job_t job = NULL;
+  char *reason = NULL;
+  int rc;
+
+  if ((err = pan_ctx_open (o->home, &ctx, &reason)))
+    {
+      cmd_error (err, "opening the home", reason);
+      return EX_CONFIG;
+    }
+  if ((err = pan_job_new (ctx, &job)))
+    {
+      cmd_error (err, NULL, NULL);
+      rc = EX_OSERR;
+      goto leave;
+    }
+  if ((rc = prepare (job, o)))
+    goto leave;
+  if ((err = pan_job_encrypt (job, es_stdin, &reason)))
+    {
+      cmd_error (err, "encryption", reason);
+      rc = exit_for_encrypt (err);
+      goto leave;
+    }
+  if (o->dry_run)
+    {
+      if (o->verbose)
+        cmd_info ("dry run: all checks passed, nothing sent");
+      goto leave;
+    }
+  rc = deliver (ctx, job, o);
+
+ leave:
+  pan_job_release (job);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct options o = { NULL };
+  int rc;
+
+  cmd_setup ("pansend", "Usage: pansend [OPTIONS] [ADDR...] < MESSAGE",
+             "Send the message on stdin encrypted to every recipient's"
+             " pinned key,\nor send nothing at all.\n");
+  parse_options (&argc, &argv, &o);
+  cmd_init_library ();
+  rc = run (&o);
+  free (o.addrs);
+  return rc;
+}

@@ -1,0 +1,17 @@
+/* home-int.h - the context structure, shared inside libpanmail  */
+#ifndef PAN_HOME_INT_H
+#define PAN_HOME_INT_H
+
+#include "panmail.h"
+
+#define PAN_CONFIG_FILE   "panmail.conf"
+#define PAN_REGISTRY_FILE "registry"
+
+struct pan_ctx
+{
+  char *home;
+  char *gnupg_home;
+  pan_config_t config;
+};
+
+#endif /* PAN_HOME_INT_H */

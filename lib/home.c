@@ -1,0 +1,315 @@
+/* home.c - library set-up and the panmail home directory
+ *
+ * A home holds everything of one panmail installation:
+ *   panmail.conf   configuration (0600)
+ *   registry       enrolled recipients (0600)
+ *   gnupg/         dedicated GnuPG home with the pinned keys (0700)
+ *   spool/         ciphertext being prepared (0700)
+ *   queue/         ciphertext the MTA did not take (0700)
+ */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gcrypt.h>
+#include <gpgme.h>
+
+#include "panmail.h"
+#include "util.h"
+#include "home-int.h"
+
+#define NEED_GCRYPT "1.10.0"
+#define NEED_GPGME  "1.18.0"
+
+/* Core dumps could hold message plaintext: switch them off for good.  */
+static gpg_error_t
+disable_core_dumps (void)
+{
+  struct rlimit limit = { 0, 0 };
+
+  if (setrlimit (RLIMIT_CORE, &limit))
+    return gpg_error_from_syserror ();
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0))
+    return gpg_error_from_syserror ();
+  return 0;
+}
+
+gpg_error_t
+pan_init (void)
+{
+  gpg_error_t err;
+
+  if ((err = disable_core_dumps ()))
+    return err;
+  if (!gcry_check_version (NEED_GCRYPT))
+    return gpg_error (GPG_ERR_NOT_SUPPORTED);
+  gcry_control (GCRYCTL_INIT_SECMEM, 65536, 0);
+  gcry_control (GCRYCTL_INITIALIZATION_FINISHED, 0);
+  if (!gpgme_check_version (NEED_GPGME))
+    return gpg_error (GPG_ERR_NOT_SUPPORTED);
+  return gpgme_engine_check_version (GPGME_PROTOCOL_OpenPGP);
+}
+
+const char *
+pan_version (void)
+{
+  return PACKAGE_VERSION;
+}
+
+const char *
+pan_home_resolve (const char *home)
+{
+  const char *env = getenv ("PANMAIL_HOME");
+
+  if (home && *home)
+    return home;
+  if (env && *env)
+    return env;
+  return PAN_DEFAULT_HOME;
+}
+
+/* Return 1 if DIR has no entries, 0 if it has, -1 on error.  */
+static int
+dir_is_empty (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *de;
+  int empty = 1;
+
+  if (!d)
+    return -1;
+  while ((de = readdir (d)))
+    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
+      {
+        empty = 0;
+        break;
+      }
+  closedir (d);
+  return empty;
+}
+
+static gpg_error_t
+make_dir (const char *dir, char **r_reason)
+{
+  if (mkdir (dir, 0700) && errno != EEXIST)
+    return pani_reason_sys (r_reason, dir);
+  if (chmod (dir, 0700))
+    return pani_reason_sys (r_reason, dir);
+  return 0;
+}
+
+static gpg_error_t
+make_subdir (const char *home, const char *name, char **r_reason)
+{
+  char *dir = pani_strdupf ("%s/%s", home, name);
+  gpg_error_t err;
+
+  if (!dir)
+    return gpg_error_from_syserror ();
+  err = make_dir (dir, r_reason);
+  free (dir);
+  return err;
+}
+
+/* Write FILE in HOME with the text produced by WRITER unless it exists:
+ * --force must never clobber a registry or a configuration.  */
+static gpg_error_t
+make_file (const char *home, const char *name,
+           gpg_error_t (*writer) (estream_t), char **r_reason)
+{
+  gpg_error_t err = 0;
+  char *path = pani_strdupf ("%s/%s", home, name);
+  estream_t mem = NULL;
+  void *buf = NULL;
+  size_t len;
+  struct stat st;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  if (!stat (path, &st))
+    goto leave;
+  if (!(mem = es_fopenmem (0, "w+")))
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
+  if ((err = writer (mem)) || es_fclose_snatch (mem, &buf, &len))
+    {
+      err = err ? err : gpg_error_from_syserror ();
+      goto leave;
+    }
+  mem = NULL;
+  err = pani_write_file_atomic (path, buf, len, 0600, r_reason);
+
+ leave:
+  es_fclose (mem);
+  free (buf);
+  free (path);
+  return err;
+}
+
+static gpg_error_t
+write_empty_registry (estream_t out)
+{
+  gpg_error_t err;
+  pan_registry_t reg = NULL;
+
+  err = pan_registry_parse ("registry", "", 0, &reg, NULL);
+  if (!err)
+    err = pan_registry_write (reg, out);
+  pan_registry_release (reg);
+  return err;
+}
+
+static gpg_error_t
+write_gpg_conf (estream_t out)
+{
+  /* The registry is the trust model: gpg must neither fetch keys nor
+   * consult a web of trust.  */
+  es_fputs ("# gpg.conf of a panmail home: keys are pinned in ../registry.\n"
+            "trust-model always\n"
+            "no-auto-key-retrieve\n"
+            "auto-key-locate local\n", out);
+  return es_ferror (out) ? gpg_error_from_syserror () : 0;
+}
+
+static gpg_error_t
+check_home_reusable (const char *home, int force, char **r_reason)
+{
+  struct stat st;
+  int empty;
+
+  if (stat (home, &st))
+    return errno == ENOENT ? 0 : pani_reason_sys (r_reason, home);
+  if (!S_ISDIR (st.st_mode))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                        "%s exists and is not a directory", home);
+  empty = dir_is_empty (home);
+  if (empty < 0)
+    return pani_reason_sys (r_reason, home);
+  if (!empty && !force)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                        "%s is not empty; choose a new directory or use"
+                        " --force to add a panmail home to it (existing"
+                        " panmail files are kept)", home);
+  return 0;
+}
+
+gpg_error_t
+pan_home_init (const char *home, int force, char **r_reason)
+{
+  gpg_error_t err;
+  static const char *const subdirs[] = { "gnupg", "spool", "queue" };
+
+  home = pan_home_resolve (home);
+  if ((err = check_home_reusable (home, force, r_reason)))
+    return err;
+  if ((err = make_dir (home, r_reason)))
+    return err;
+  for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+    if ((err = make_subdir (home, subdirs[i], r_reason)))
+      return err;
+  if ((err = make_file (home, "gnupg/gpg.conf", write_gpg_conf, r_reason))
+      || (err = make_file (home, PAN_CONFIG_FILE, pan_config_write_default,
+                           r_reason))
+      || (err = make_file (home, PAN_REGISTRY_FILE, write_empty_registry,
+                           r_reason)))
+    return err;
+  return 0;
+}
+
+/* The home holds keys and ciphertext: it must be ours and private.  */
+static gpg_error_t
+check_home_safe (const char *home, char **r_reason)
+{
+  struct stat st;
+
+  if (stat (home, &st))
+    {
+      if (errno == ENOENT)
+        return pani_reason (r_reason, gpg_error (GPG_ERR_ENOENT),
+                            "%s does not exist; create it with"
+                            " 'pankey --home %s init'", home, home);
+      return pani_reason_sys (r_reason, home);
+    }
+  if (!S_ISDIR (st.st_mode))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                        "%s is not a directory", home);
+  if (st.st_uid != geteuid ())
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                        "%s is owned by uid %lu, not by us (uid %lu)", home,
+                        (unsigned long)st.st_uid, (unsigned long)geteuid ());
+  if (st.st_mode & 077)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                        "%s is accessible by others (mode %03o);"
+                        " run 'chmod 700 %s'", home,
+                        (unsigned)(st.st_mode & 0777), home);
+  return 0;
+}
+
+gpg_error_t
+pan_ctx_open (const char *home, pan_ctx_t *r_ctx, char **r_reason)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *conf = NULL;
+
+  *r_ctx = NULL;
+  home = pan_home_resolve (home);
+  if ((err = check_home_safe (home, r_reason)))
+    return err;
+  if (!(ctx = calloc (1, sizeof *ctx))
+      || !(ctx->home = pani_strdup (home))
+      || !(ctx->gnupg_home = pani_strdupf ("%s/gnupg", home))
+      || !(conf = pani_strdupf ("%s/%s", home, PAN_CONFIG_FILE)))
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
+  if ((err = pan_config_load (conf, &ctx->config, r_reason)))
+    goto leave;
+  *r_ctx = ctx;
+  ctx = NULL;
+
+ leave:
+  free (conf);
+  pan_ctx_release (ctx);
+  return err;
+}
+
+void
+pan_ctx_release (pan_ctx_t ctx)
+{
+  if (!ctx)
+    return;
+  pan_config_release (ctx->config);
+  free (ctx->gnupg_home);
+  free (ctx->home);
+  free (ctx);
+}
+
+const char *
+pan_ctx_home (pan_ctx_t ctx)
+{
+  return ctx->home;
+}
+
+pan_config_t
+pan_ctx_config (pan_ctx_t ctx)
+{
+  return ctx->config;
+}
+
+char *
+pan_ctx_path (pan_ctx_t ctx, const char *name)
+{
+  return pani_strdupf ("%s/%s", ctx->home, name);
+}

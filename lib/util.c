@@ -1,0 +1,294 @@
+/* util.c - internal helpers of libpanmail  */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "panmail.h"
+#include "util.h"
+
+void
+pan_free (void *p)
+{
+  free (p);
+}
+
+gpg_error_t
+pani_reason (char **r_reason, gpg_error_t err, const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+
+  if (!r_reason || *r_reason)
+    return err;
+  va_start (ap, fmt);
+  if (vasprintf (&s, fmt, ap) < 0)
+    s = NULL;
+  va_end (ap);
+  *r_reason = s;
+  return err;
+}
+
+gpg_error_t
+pani_reason_sys (char **r_reason, const char *what)
+{
+  gpg_error_t err = gpg_error_from_syserror ();
+
+  return pani_reason (r_reason, err, "%s: %s", what, gpg_strerror (err));
+}
+
+char *
+pani_strdupf (const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+
+  va_start (ap, fmt);
+  if (vasprintf (&s, fmt, ap) < 0)
+    s = NULL;
+  va_end (ap);
+  return s;
+}
+
+char *
+pani_strdup (const char *src)
+{
+  return src ? strdup (src) : NULL;
+}
+
+char *
+pani_strndup (const char *src, size_t len)
+{
+  char *s = malloc (len + 1);
+
+  if (!s)
+    return NULL;
+  memcpy (s, src, len);
+  s[len] = 0;
+  return s;
+}
+
+static int
+ascii_lower (int c)
+{
+  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+int
+pani_ascii_casecmp (const char *a, const char *b)
+{
+  for (; *a && ascii_lower (*a) == ascii_lower (*b); a++, b++)
+    ;
+  return ascii_lower ((unsigned char)*a) - ascii_lower ((unsigned char)*b);
+}
+
+int
+pani_is_ctrl (int c)
+{
+  return (c >= 0 && c < 0x20) || c == 0x7f;
+}
+
+static gpg_error_t
+read_stream (FILE *fp, size_t maxlen, char **r_buf, size_t *r_len)
+{
+  size_t size = 4096, len = 0, n;
+  char *buf = malloc (size + 1), *tmp;
+
+  if (!buf)
+    return gpg_error_from_syserror ();
+  while ((n = fread (buf + len, 1, size - len, fp)) > 0)
+    {
+      len += n;
+      if (len > maxlen)
+        {
+          free (buf);
+          return gpg_error (GPG_ERR_TOO_LARGE);
+        }
+      if (len == size)
+        {
+          size *= 2;
+          if (!(tmp = realloc (buf, size + 1)))
+            {
+              free (buf);
+              return gpg_error_from_syserror ();
+            }
+          buf = tmp;
+        }
+    }
+  if (ferror (fp))
+    {
+      free (buf);
+      return gpg_error_from_syserror ();
+    }
+  buf[len] = 0;
+  *r_buf = buf;
+  *r_len = len;
+  return 0;
+}
+
+gpg_error_t
+pani_read_file (const char *path, size_t maxlen, char **r_buf, size_t *r_len,
+               char **r_reason)
+{
+  gpg_error_t err;
+  FILE *fp;
+  int is_stdin = !strcmp (path, "-");
+
+  *r_buf = NULL;
+  *r_len = 0;
+  fp = is_stdin ? stdin : fopen (path, "rb");
+  if (!fp)
+    return pani_reason_sys (r_reason, path);
+  err = read_stream (fp, maxlen, r_buf, r_len);
+  if (!is_stdin)
+    fclose (fp);
+  if (gpg_err_code (err) == GPG_ERR_TOO_LARGE)
+    return pani_reason (r_reason, err, "%s: larger than %zu bytes",
+                       is_stdin ? "standard input" : path, maxlen);
+  if (err)
+    return pani_reason (r_reason, err, "%s: %s",
+                       is_stdin ? "standard input" : path,
+                       gpg_strerror (err));
+  return 0;
+}
+
+static gpg_error_t
+write_all (int fd, const void *data, size_t len)
+{
+  const char *p = data;
+  ssize_t n;
+
+  while (len)
+    {
+      n = write (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return gpg_error_from_syserror ();
+      p += n;
+      len -= n;
+    }
+  return 0;
+}
+
+static gpg_error_t
+fsync_dir_of (const char *path)
+{
+  char *dir = pani_strdup (path), *slash;
+  int fd, rc;
+
+  if (!dir)
+    return gpg_error_from_syserror ();
+  slash = strrchr (dir, '/');
+  if (slash == dir)
+    slash[1] = 0;
+  else if (slash)
+    *slash = 0;
+  else
+    strcpy (dir, ".");
+  fd = open (dir, O_RDONLY | O_DIRECTORY);
+  free (dir);
+  if (fd < 0)
+    return gpg_error_from_syserror ();
+  rc = fsync (fd);
+  close (fd);
+  return rc ? gpg_error_from_syserror () : 0;
+}
+
+gpg_error_t
+pani_write_file_atomic (const char *path, const void *data, size_t len,
+                       int mode, char **r_reason)
+{
+  gpg_error_t err = 0;
+  char *tmp = pani_strdupf ("%s.tmpXXXXXX", path);
+  int fd = -1;
+
+  if (!tmp)
+    return gpg_error_from_syserror ();
+  fd = mkstemp (tmp);
+  if (fd < 0)
+    {
+      err = pani_reason_sys (r_reason, tmp);
+      goto leave;
+    }
+  if (fchmod (fd, mode) || (err = write_all (fd, data, len)) || fsync (fd))
+    {
+      err = pani_reason (r_reason, err ? err : gpg_error_from_syserror (),
+                        "%s: %s", tmp,
+                        gpg_strerror (err ? err : gpg_error_from_syserror ()));
+      goto leave;
+    }
+  if (close (fd))
+    {
+      fd = -1;
+      err = pani_reason_sys (r_reason, tmp);
+      goto leave;
+    }
+  fd = -1;
+  if (rename (tmp, path))
+    {
+      err = pani_reason_sys (r_reason, path);
+      goto leave;
+    }
+  if ((err = fsync_dir_of (path)))
+    pani_reason (r_reason, err, "%s: fsync of directory: %s", path,
+                gpg_strerror (err));
+
+ leave:
+  if (fd >= 0)
+    close (fd);
+  if (err)
+    unlink (tmp);
+  free (tmp);
+  return err;
+}
+
+gpg_error_t
+pani_lock (const char *path, int timeout, int *r_fd, char **r_reason)
+{
+  struct flock fl;
+  struct timespec pause = { 0, 50 * 1000 * 1000 };
+  long tries = (long)timeout * 20;
+  int fd;
+
+  *r_fd = -1;
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return pani_reason_sys (r_reason, path);
+  memset (&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  while (fcntl (fd, F_SETLK, &fl))
+    {
+      if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+        {
+          gpg_error_t err = pani_reason_sys (r_reason, path);
+          close (fd);
+          return err;
+        }
+      if (tries-- <= 0)
+        {
+          close (fd);
+          return pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
+                             "%s: still locked by another process after %d"
+                             " seconds; try again or raise lock-timeout",
+                             path, timeout);
+        }
+      nanosleep (&pause, NULL);
+    }
+  *r_fd = fd;
+  return 0;
+}
+
+void
+pani_unlock (int fd)
+{
+  if (fd >= 0)
+    close (fd);  /* Closing drops the fcntl lock.  */
+}

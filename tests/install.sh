@@ -1,0 +1,28 @@
+#!/bin/sh
+# tests/install.sh BUILDDIR - "make install DESTDIR=..." installs the
+# tools, the library with only pan_ symbols exported, the header, the man
+# pages and panmail.pc; a program built with pkg-config links and runs.
+set -eu
+build=$1
+dest=$(mktemp -d); trap 'rm -rf "$dest"' EXIT
+make -C "$build" install DESTDIR="$dest" >/dev/null
+prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
+root=$dest$prefix
+for f in bin/pansend sbin/pankey include/panmail.h lib/pkgconfig/panmail.pc \
+         share/man/man1/pansend.1 share/man/man8/pankey.8 \
+         share/man/man5/panmail.conf.5 share/man/man3/libpanmail.3; do
+    [ -e "$root/$f" ] || { echo "missing $f"; exit 1; }
+done
+lib=$(ls "$root"/lib/libpanmail.so.*.*.* | head -1)
+bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^pan_' || true)
+[ -z "$bad" ] || { echo "exported symbols outside pan_: $bad"; exit 1; }
+cat >"$dest/client.c" <<'C'
+#include <stdio.h>
+#include <panmail.h>
+int main (void) { if (pan_init ()) return 1; puts (pan_version ()); return 0; }
+C
+PKG_CONFIG_PATH=$root/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest \
+    cc -o "$dest/client" "$dest/client.c" $(PKG_CONFIG_PATH=$root/lib/pkgconfig \
+    PKG_CONFIG_SYSROOT_DIR=$dest pkg-config --cflags --libs panmail)
+LD_LIBRARY_PATH=$root/lib "$dest/client"
+echo "install ok"
