@@ -44,6 +44,8 @@ struct pan_job
   time_t now;                   /* Time of pan_job_resolve.  */
   char *spool_path;
   int spool_fd;
+  char digest[65];              /* Hex SHA-256 of the spool file.  */
+  long long size;               /* Its size in bytes.  */
 };
 
 gpg_error_t
@@ -255,6 +257,21 @@ pan_job_recipient_protocol (pan_job_t job, size_t idx)
 }
 
 
+pan_headers_t
+pan_job_headers (pan_job_t job)
+{
+  return job->headers;
+}
+
+const char *
+pan_job_ciphertext_digest (pan_job_t job, long long *r_size)
+{
+  if (r_size)
+    *r_size = job->digest[0] ? job->size : -1;
+  return job->digest[0] ? job->digest : NULL;
+}
+
+
 /*
  * The plaintext source: the body entity, streamed to GPGME.
  */
@@ -280,10 +297,12 @@ is_content_field (const char *name)
   return !strncasecmp (name, "Content-", 8);
 }
 
+/* Content-* go inside the encrypted entity; Bcc goes nowhere.  */
 static int
 is_outer_dropped (const char *name)
 {
-  return is_content_field (name) || !pani_ascii_casecmp (name, "MIME-Version");
+  return is_content_field (name) || !pani_ascii_casecmp (name, "MIME-Version")
+    || !pani_ascii_casecmp (name, "Bcc");
 }
 
 static void
@@ -585,6 +604,40 @@ encrypt_stream (pan_job_t job, gpgme_ctx_t gctx, gpgme_key_t *keys,
   return err;
 }
 
+/* Hash the complete outgoing message for the audit record.  */
+static gpg_error_t
+digest_spool (pan_job_t job, char **r_reason)
+{
+  gpg_error_t err;
+  gcry_md_hd_t md;
+  char buf[65536];
+  ssize_t n;
+  const unsigned char *hash;
+
+  if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
+    return err;
+  job->size = 0;
+  if (lseek (job->spool_fd, 0, SEEK_SET))
+    err = pani_reason_sys (r_reason, job->spool_path);
+  while (!err && (n = read (job->spool_fd, buf, sizeof buf)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        err = pani_reason_sys (r_reason, job->spool_path);
+      else
+        {
+          gcry_md_write (md, buf, n);
+          job->size += n;
+        }
+    }
+  hash = gcry_md_read (md, GCRY_MD_SHA256);
+  for (int i = 0; !err && i < 32; i++)
+    snprintf (job->digest + 2 * i, 3, "%02x", hash[i]);
+  gcry_md_close (md);
+  return err;
+}
+
 gpg_error_t
 pan_job_encrypt (pan_job_t job, estream_t in, char **r_reason)
 {
@@ -618,6 +671,8 @@ pan_job_encrypt (pan_job_t job, estream_t in, char **r_reason)
     goto leave;
   if (fsync (job->spool_fd))
     err = pani_reason_sys (r_reason, job->spool_path);
+  else
+    err = digest_spool (job, r_reason);
 
  leave:
   if (err)
@@ -695,7 +750,11 @@ pan_argv_release (char **argv)
   free (argv);
 }
 
-/* Build the MTA command: ARGV, "-t", "-i", then the extra recipients.  */
+/* Build the MTA command: ARGV, "-i", "--", then every recipient.  The
+ * recipients are given explicitly rather than with -t: MTAs disagree on
+ * what -t does with addresses on the command line (Sendmail drops them,
+ * Postfix adds them), and Bcc must not travel in the headers.  "--"
+ * keeps an address that starts with '-' from being taken for an option. */
 static gpg_error_t
 build_mta_argv (pan_job_t job, const char *const *argv, char ***r_full)
 {
@@ -704,15 +763,14 @@ build_mta_argv (pan_job_t job, const char *const *argv, char ***r_full)
 
   while (argv[n])
     n++;
-  if (!(full = calloc (n + 3 + job->nrcpts + 1, sizeof *full)))
+  if (!(full = calloc (n + 2 + job->nrcpts + 1, sizeof *full)))
     return gpg_error_from_syserror ();
   for (size_t i = 0; i < n; i++)
     full[k++] = (char *)argv[i];
-  full[k++] = (char *)"-t";
   full[k++] = (char *)"-i";
+  full[k++] = (char *)"--";
   for (size_t i = 0; i < job->nrcpts; i++)
-    if (job->rcpts[i].extra)
-      full[k++] = job->rcpts[i].addr;
+    full[k++] = job->rcpts[i].addr;
   *r_full = full;
   return 0;
 }

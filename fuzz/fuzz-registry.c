@@ -1,0 +1,104 @@
+/* fuzz-registry.c - libFuzzer target for the registry parser
+ *
+ * Whatever pan_registry_parse accepts must survive a round trip:
+ * pan_registry_write gives text that parses to the same records and
+ * writes back to the same text.  Every refusal carries a reason.
+ */
+#include <config.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "panmail.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* Return REG in its file format, malloc'ed, its length at *R_LEN.  */
+static char *
+write_registry (pan_registry_t reg, size_t *r_len)
+{
+  estream_t mem = es_fopenmem (0, "w+b");
+  void *buf = NULL;
+  char *text;
+
+  if (!mem || pan_registry_write (reg, mem)
+      || es_fclose_snatch (mem, &buf, r_len))
+    abort ();
+  if (!(text = malloc (*r_len + 1)))
+    abort ();
+  memcpy (text, buf, *r_len);
+  text[*r_len] = 0;
+  es_free (buf);
+  return text;
+}
+
+static int
+same_record (const struct pan_recipient *a, const struct pan_recipient *b)
+{
+  return !strcmp (a->address, b->address) && a->protocol == b->protocol
+    && !strcmp (a->fingerprint, b->fingerprint)
+    && a->enrolled_at == b->enrolled_at
+    && !strcmp (a->enrolled_by, b->enrolled_by) && a->status == b->status;
+}
+
+/* Check that the active records of REG are found by lookup.  */
+static void
+check_lookup (pan_registry_t reg)
+{
+  const struct pan_recipient *rec;
+  size_t i;
+
+  for (i = 0; i < pan_registry_count (reg); i++)
+    {
+      rec = pan_registry_get (reg, i);
+      if (rec->status == PAN_STATUS_ACTIVE
+          && pan_registry_lookup (reg, rec->address) != rec)
+        abort ();
+    }
+}
+
+static void
+check_round_trip (pan_registry_t reg)
+{
+  pan_registry_t reg2 = NULL;
+  char *text, *text2, *reason = NULL;
+  size_t len, len2, i;
+
+  text = write_registry (reg, &len);
+  if (pan_registry_parse ("rewritten", text, len, &reg2, &reason))
+    abort ();
+  if (pan_registry_count (reg2) != pan_registry_count (reg))
+    abort ();
+  for (i = 0; i < pan_registry_count (reg); i++)
+    if (!same_record (pan_registry_get (reg, i), pan_registry_get (reg2, i)))
+      abort ();
+  text2 = write_registry (reg2, &len2);
+  if (len2 != len || memcmp (text, text2, len))
+    abort ();
+  pan_registry_release (reg2);
+  free (text);
+  free (text2);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  pan_registry_t reg = NULL;
+  char *reason = NULL;
+  gpg_error_t err;
+
+  err = pan_registry_parse ("fuzz", data, size, &reg, &reason);
+  if (err && (reg || !reason || strncmp (reason, "fuzz:", 5)))
+    abort ();
+  if (!err)
+    {
+      if (reason)
+        abort ();
+      check_lookup (reg);
+      check_round_trip (reg);
+    }
+  pan_registry_release (reg);
+  pan_free (reason);
+  return 0;
+}

@@ -1,0 +1,790 @@
+/* registry.c - the recipient registry: addresses pinned to keys
+ *
+ * The registry is a text file a person can read, one stanza per
+ * enrollment:
+ *
+ *   recipient alice@example.test
+ *   protocol openpgp
+ *   fingerprint 0123456789ABCDEF0123456789ABCDEF01234567
+ *   enrolled-at 2026-11-24T23:18:43Z
+ *   enrolled-by Jane Operator
+ *   status active
+ *
+ * Each line is "KEY SP VALUE"; '#' in column 0 starts a comment line;
+ * blank lines separate stanzas.  The parser is strict: anything that
+ * pan_registry_write would not have written is refused, with the line
+ * that is wrong.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "panmail.h"
+#include "util.h"
+
+/* The longest line, without its LF, that the parser accepts.  */
+#define MAX_LINE 4096
+
+/* The largest registry file that pan_registry_load reads.  */
+#define MAX_FILE (16 * 1024 * 1024)
+
+#define FILE_HEADER                                                     \
+  "# panmail recipient registry: one stanza per enrollment.\n"         \
+  "# Managed by pankey(8); do not edit while pankey or pansend run.\n"
+
+/* The keys of a stanza, in the order they are written.  */
+enum field
+  {
+    F_RECIPIENT,
+    F_PROTOCOL,
+    F_FINGERPRINT,
+    F_ENROLLED_AT,
+    F_ENROLLED_BY,
+    F_STATUS,
+    N_FIELDS
+  };
+
+#define ALL_FIELDS ((1u << N_FIELDS) - 1)
+
+static const char *const field_names[N_FIELDS] =
+  {
+    "recipient", "protocol", "fingerprint", "enrolled-at", "enrolled-by",
+    "status"
+  };
+
+struct pan_registry
+{
+  struct pan_recipient *recs;
+  unsigned int *lines;          /* Line of each "recipient" line, or 0.  */
+  size_t count;
+  size_t size;
+};
+
+/* Where a value comes from, for reasons: "FILE:LINE" or, with LINE 0,
+ * "FILE".  */
+struct loc
+{
+  const char *file;
+  unsigned int line;
+};
+
+/* The state of the parser.  */
+struct parser
+{
+  struct loc loc;               /* The current line.  */
+  pan_registry_t reg;           /* The complete stanzas.  */
+  struct pan_recipient cur;     /* The stanza being read.  */
+  unsigned int cur_line;        /* Its "recipient" line; 0 if none.  */
+  unsigned int seen;            /* Its keys seen so far, one bit each.  */
+  char **r_reason;
+};
+
+static gpg_error_t loc_reason (const struct loc *loc, char **r_reason,
+                               gpg_error_t err, const char *fmt, ...)
+  PAN_PRINTF (4, 5);
+
+
+/* Store "LOC: MESSAGE" as the reason and return ERR.  */
+static gpg_error_t
+loc_reason (const struct loc *loc, char **r_reason, gpg_error_t err,
+            const char *fmt, ...)
+{
+  va_list ap;
+  char *msg;
+
+  va_start (ap, fmt);
+  if (vasprintf (&msg, fmt, ap) < 0)
+    msg = NULL;
+  va_end (ap);
+  if (!msg)
+    return err;
+  if (loc->line)
+    pani_reason (r_reason, err, "%s:%u: %s", loc->file, loc->line, msg);
+  else
+    pani_reason (r_reason, err, "%s: %s", loc->file, msg);
+  free (msg);
+  return err;
+}
+
+
+/*
+ * Names.
+ */
+
+const char *
+pan_protocol_name (pan_protocol_t protocol)
+{
+  switch (protocol)
+    {
+    case PAN_PROTOCOL_OPENPGP: return "openpgp";
+    case PAN_PROTOCOL_SMIME:   return "smime";
+    default:                   return "none";
+    }
+}
+
+gpg_error_t
+pan_protocol_parse (const char *name, pan_protocol_t *r_protocol)
+{
+  *r_protocol = PAN_PROTOCOL_NONE;
+  if (!name)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if (!strcmp (name, "openpgp"))
+    *r_protocol = PAN_PROTOCOL_OPENPGP;
+  else if (!strcmp (name, "smime"))
+    *r_protocol = PAN_PROTOCOL_SMIME;
+  else
+    return gpg_error (GPG_ERR_UNSUPPORTED_PROTOCOL);
+  return 0;
+}
+
+const char *
+pan_status_name (pan_status_t status)
+{
+  switch (status)
+    {
+    case PAN_STATUS_ACTIVE:  return "active";
+    case PAN_STATUS_RETIRED: return "retired";
+    case PAN_STATUS_REVOKED: return "revoked";
+    default:                 return "unknown";
+    }
+}
+
+/* Parse the status NAME; 0 if it is not one.  */
+static pan_status_t
+status_parse (const char *name)
+{
+  if (!strcmp (name, "active"))
+    return PAN_STATUS_ACTIVE;
+  if (!strcmp (name, "retired"))
+    return PAN_STATUS_RETIRED;
+  if (!strcmp (name, "revoked"))
+    return PAN_STATUS_REVOKED;
+  return 0;
+}
+
+/* Return the key named by the LEN bytes at NAME, or N_FIELDS.  */
+static enum field
+field_lookup (const char *name, size_t len)
+{
+  int f;
+
+  for (f = 0; f < N_FIELDS; f++)
+    if (strlen (field_names[f]) == len && !memcmp (field_names[f], name, len))
+      break;
+  return f;
+}
+
+
+/*
+ * Records and the registry object.
+ */
+
+static void
+recipient_clear (struct pan_recipient *rec)
+{
+  free (rec->address);
+  free (rec->fingerprint);
+  free (rec->enrolled_by);
+  memset (rec, 0, sizeof *rec);
+}
+
+static gpg_error_t
+registry_new (pan_registry_t *r_reg)
+{
+  *r_reg = calloc (1, sizeof **r_reg);
+  return *r_reg ? 0 : gpg_error_from_syserror ();
+}
+
+void
+pan_registry_release (pan_registry_t reg)
+{
+  size_t i;
+
+  if (!reg)
+    return;
+  for (i = 0; i < reg->count; i++)
+    recipient_clear (&reg->recs[i]);
+  free (reg->recs);
+  free (reg->lines);
+  free (reg);
+}
+
+static gpg_error_t
+registry_grow (pan_registry_t reg)
+{
+  size_t size = reg->size ? 2 * reg->size : 16;
+  struct pan_recipient *recs;
+  unsigned int *lines;
+
+  recs = realloc (reg->recs, size * sizeof *recs);
+  if (!recs)
+    return gpg_error_from_syserror ();
+  reg->recs = recs;
+  lines = realloc (reg->lines, size * sizeof *lines);
+  if (!lines)
+    return gpg_error_from_syserror ();
+  reg->lines = lines;
+  reg->size = size;
+  return 0;
+}
+
+/* Move REC (read at LINE, 0 if added) to the end of REG; REC is then
+ * empty.  */
+static gpg_error_t
+registry_append (pan_registry_t reg, struct pan_recipient *rec,
+                 unsigned int line)
+{
+  gpg_error_t err;
+
+  if (reg->count == reg->size && (err = registry_grow (reg)))
+    return err;
+  reg->recs[reg->count] = *rec;
+  reg->lines[reg->count] = line;
+  reg->count++;
+  memset (rec, 0, sizeof *rec);
+  return 0;
+}
+
+/* Return the index of the active record of the normalised address
+ * ADDR in REG, or -1.  */
+static long
+find_active (pan_registry_t reg, const char *addr)
+{
+  size_t i;
+
+  for (i = 0; i < reg->count; i++)
+    if (reg->recs[i].status == PAN_STATUS_ACTIVE
+        && !strcmp (reg->recs[i].address, addr))
+      return (long)i;
+  return -1;
+}
+
+size_t
+pan_registry_count (pan_registry_t reg)
+{
+  return reg ? reg->count : 0;
+}
+
+const struct pan_recipient *
+pan_registry_get (pan_registry_t reg, size_t idx)
+{
+  return reg && idx < reg->count ? &reg->recs[idx] : NULL;
+}
+
+const struct pan_recipient *
+pan_registry_lookup (pan_registry_t reg, const char *addr)
+{
+  char *norm = NULL, *reason = NULL;
+  long idx = -1;
+
+  if (!reg || !addr)
+    return NULL;
+  if (!pan_addr_normalize (addr, &norm, &reason))
+    idx = find_active (reg, norm);
+  pan_free (norm);
+  pan_free (reason);
+  return idx < 0 ? NULL : &reg->recs[idx];
+}
+
+
+/*
+ * Checking values.
+ */
+
+/* Return the length of the UTF-8 sequence at S (LEN bytes available),
+ * or 0 if it is not a valid one.  */
+static size_t
+utf8_seq_len (const unsigned char *s, size_t len)
+{
+  unsigned int cp, n, i;
+
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf)
+    n = 2, cp = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef)
+    n = 3, cp = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+    n = 4, cp = s[0] & 0x07;
+  else
+    return 0;
+  if (len < n)
+    return 0;
+  for (i = 1; i < n; i++)
+    {
+      if ((s[i] & 0xc0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (s[i] & 0x3f);
+    }
+  if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+    return 0;
+  if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+    return 0;
+  return n;
+}
+
+/* Return NULL if the LEN bytes at S are UTF-8 text without control
+ * characters, else what is wrong with them.  */
+static const char *
+text_problem (const char *s, size_t len)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, n;
+
+  while (i < len)
+    {
+      if (!p[i])
+        return "a NUL byte";
+      if (p[i] == '\r')
+        return "a carriage return (convert the file to LF line endings)";
+      if (pani_is_ctrl (p[i]))
+        return "a control character";
+      if (!(n = utf8_seq_len (p + i, len - i)))
+        return "bytes that are not UTF-8";
+      i += n;
+    }
+  return NULL;
+}
+
+/* Check the form that every value of key F must have.  */
+static gpg_error_t
+check_value_text (const struct loc *loc, enum field f, const char *value,
+                  char **r_reason)
+{
+  gpg_error_t err = gpg_error (GPG_ERR_INV_DATA);
+  size_t len = strlen (value);
+  const char *problem;
+
+  if (!len)
+    return loc_reason (loc, r_reason, err, "'%s' needs a value",
+                       field_names[f]);
+  if (value[0] == ' ' || value[len - 1] == ' ')
+    return loc_reason (loc, r_reason, err,
+                       "the value of '%s' starts or ends with white space;"
+                       " write \"KEY VALUE\" with exactly one space",
+                       field_names[f]);
+  if (strlen (field_names[f]) + 1 + len > MAX_LINE)
+    return loc_reason (loc, r_reason, err, "the value of '%s' is too long",
+                       field_names[f]);
+  if ((problem = text_problem (value, len)))
+    return loc_reason (loc, r_reason, err, "the value of '%s' contains %s",
+                       field_names[f], problem);
+  return 0;
+}
+
+static gpg_error_t
+check_address (const struct loc *loc, const char *value, char **r_reason)
+{
+  gpg_error_t err;
+  char *norm = NULL, *why = NULL;
+
+  err = pan_addr_normalize (value, &norm, &why);
+  if (err)
+    err = loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                      "bad recipient address: %s",
+                      why ? why : gpg_strerror (err));
+  else if (strcmp (norm, value))
+    err = loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                      "recipient address '%s' is not in normal form;"
+                      " write '%s'", value, norm);
+  pan_free (norm);
+  pan_free (why);
+  return err;
+}
+
+static gpg_error_t
+check_fingerprint (const struct loc *loc, const char *value,
+                   char **r_reason)
+{
+  size_t len = strlen (value);
+
+  if ((len == 40 || len == 64) && strspn (value, "0123456789ABCDEF") == len)
+    return 0;
+  return loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                     "the fingerprint must be 40 or 64 upper-case hex"
+                     " digits");
+}
+
+static gpg_error_t
+store_string (char **r_dst, const char *value)
+{
+  *r_dst = pani_strdup (value);
+  return *r_dst ? 0 : gpg_error_from_syserror ();
+}
+
+/* Check VALUE as the value of key F and store it in REC.  */
+static gpg_error_t
+parse_field (const struct loc *loc, enum field f, const char *value,
+             struct pan_recipient *rec, char **r_reason)
+{
+  gpg_error_t err = gpg_error (GPG_ERR_INV_DATA);
+
+  if (check_value_text (loc, f, value, r_reason))
+    return err;
+  switch (f)
+    {
+    case F_RECIPIENT:
+      if (check_address (loc, value, r_reason))
+        return err;
+      return store_string (&rec->address, value);
+    case F_PROTOCOL:
+      if (!pan_protocol_parse (value, &rec->protocol))
+        return 0;
+      return loc_reason (loc, r_reason, err, "unknown protocol '%s';"
+                         " use openpgp or smime", value);
+    case F_FINGERPRINT:
+      if (check_fingerprint (loc, value, r_reason))
+        return err;
+      return store_string (&rec->fingerprint, value);
+    case F_ENROLLED_AT:
+      if (!pan_time_parse (value, &rec->enrolled_at))
+        return 0;
+      return loc_reason (loc, r_reason, err, "enrolled-at must be a UTC time"
+                         " like 2026-11-24T23:18:43Z");
+    case F_ENROLLED_BY:
+      return store_string (&rec->enrolled_by, value);
+    case F_STATUS:
+      if ((rec->status = status_parse (value)))
+        return 0;
+      return loc_reason (loc, r_reason, err, "unknown status '%s';"
+                         " use active, retired or revoked", value);
+    default:
+      return gpg_error (GPG_ERR_BUG);
+    }
+}
+
+/* Return the text of key F of REC, as written to the file; NULL if REC
+ * has none.  BUF (at least 32 bytes) holds the text of a time.  */
+static const char *
+field_text (const struct pan_recipient *rec, enum field f, char *buf,
+            size_t bufsize)
+{
+  switch (f)
+    {
+    case F_RECIPIENT:   return rec->address;
+    case F_PROTOCOL:    return pan_protocol_name (rec->protocol);
+    case F_FINGERPRINT: return rec->fingerprint;
+    case F_ENROLLED_AT:
+      return pan_time_format (rec->enrolled_at, buf, bufsize);
+    case F_ENROLLED_BY: return rec->enrolled_by;
+    case F_STATUS:      return pan_status_name (rec->status);
+    default:            return NULL;
+    }
+}
+
+
+/*
+ * Parsing.
+ */
+
+/* The stanza being read is complete: check it and move it to the
+ * registry.  */
+static gpg_error_t
+finish_stanza (struct parser *p)
+{
+  struct loc at = { p->loc.file, p->cur_line };
+  gpg_error_t err;
+  long first;
+  int f;
+
+  if (!p->cur_line)
+    return 0;
+  for (f = 0; f < N_FIELDS; f++)
+    if (!(p->seen & (1u << f)))
+      return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
+                         "the stanza for %s lacks '%s'", p->cur.address,
+                         field_names[f]);
+  if (p->cur.status == PAN_STATUS_ACTIVE
+      && (first = find_active (p->reg, p->cur.address)) >= 0)
+    return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+                       "a second active record for %s (the first is at"
+                       " line %u); set all but one to retired",
+                       p->cur.address, p->reg->lines[first]);
+  if ((err = registry_append (p->reg, &p->cur, p->cur_line)))
+    return err;
+  p->cur_line = 0;
+  p->seen = 0;
+  return 0;
+}
+
+/* Handle the "KEY VALUE" line LINE.  */
+static gpg_error_t
+parse_key_line (struct parser *p, const char *line, size_t len)
+{
+  gpg_error_t err;
+  const char *sp = memchr (line, ' ', len);
+  size_t keylen = sp ? (size_t)(sp - line) : len;
+  enum field f = field_lookup (line, keylen);
+
+  if (f == N_FIELDS)
+    return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
+                       "unknown key '%.*s'", (int)keylen, line);
+  if (f == F_RECIPIENT)
+    {
+      if ((err = finish_stanza (p)))
+        return err;
+      p->cur_line = p->loc.line;
+    }
+  else if (!p->cur_line)
+    return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+                       "'%s' before the first recipient line; a stanza"
+                       " starts with \"recipient ADDRESS\"", field_names[f]);
+  if (p->seen & (1u << f))
+    return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_DUP_VALUE),
+                       "'%s' given twice in the stanza of line %u",
+                       field_names[f], p->cur_line);
+  p->seen |= 1u << f;
+  return parse_field (&p->loc, f, sp ? sp + 1 : "", &p->cur, p->r_reason);
+}
+
+/* Handle the line LINE of LEN bytes (without its LF).  */
+static gpg_error_t
+parse_line (struct parser *p, const char *line, size_t len)
+{
+  const char *problem = text_problem (line, len);
+
+  if (problem)
+    return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+                       "the line contains %s", problem);
+  if (!len || line[0] == '#')
+    return 0;
+  if (line[0] == ' ')
+    return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+                       "the line starts with white space");
+  return parse_key_line (p, line, len);
+}
+
+gpg_error_t
+pan_registry_parse (const char *filename, const void *buf, size_t len,
+                    pan_registry_t *r_reg, char **r_reason)
+{
+  gpg_error_t err;
+  struct parser p;
+  const char *s = buf, *nl;
+  char *line = NULL;
+  size_t pos = 0, n;
+
+  *r_reg = NULL;
+  memset (&p, 0, sizeof p);
+  p.loc.file = filename ? filename : "registry";
+  p.r_reason = r_reason;
+  if ((err = registry_new (&p.reg)))
+    goto leave;
+  if (!(line = malloc (MAX_LINE + 1)))
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
+  while (pos < len)
+    {
+      p.loc.line++;
+      nl = memchr (s + pos, '\n', len - pos);
+      n = nl ? (size_t)(nl - (s + pos)) : len - pos;
+      if (n > MAX_LINE)
+        {
+          err = loc_reason (&p.loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                            "the line is longer than %d bytes", MAX_LINE);
+          goto leave;
+        }
+      memcpy (line, s + pos, n);
+      line[n] = 0;
+      if ((err = parse_line (&p, line, n)))
+        goto leave;
+      pos += n + (nl != NULL);
+    }
+  if ((err = finish_stanza (&p)))
+    goto leave;
+  *r_reg = p.reg;
+  p.reg = NULL;
+
+ leave:
+  recipient_clear (&p.cur);
+  pan_registry_release (p.reg);
+  free (line);
+  return err;
+}
+
+gpg_error_t
+pan_registry_load (const char *path, pan_registry_t *r_reg, char **r_reason)
+{
+  gpg_error_t err;
+  char *buf = NULL;
+  size_t len;
+
+  *r_reg = NULL;
+  if ((err = pani_read_file (path, MAX_FILE, &buf, &len, r_reason)))
+    return err;
+  err = pan_registry_parse (path, buf, len, r_reg, r_reason);
+  free (buf);
+  return err;
+}
+
+
+/*
+ * Writing.
+ */
+
+static gpg_error_t
+write_record (const struct pan_recipient *rec, estream_t out)
+{
+  char tbuf[32];
+  const char *text;
+  int f;
+
+  if (es_fputs ("\n", out) == EOF)
+    return gpg_error_from_syserror ();
+  for (f = 0; f < N_FIELDS; f++)
+    {
+      if (!(text = field_text (rec, f, tbuf, sizeof tbuf)))
+        return gpg_error (GPG_ERR_INV_VALUE);
+      if (es_fprintf (out, "%s %s\n", field_names[f], text) < 0)
+        return gpg_error_from_syserror ();
+    }
+  return 0;
+}
+
+gpg_error_t
+pan_registry_write (pan_registry_t reg, estream_t out)
+{
+  gpg_error_t err;
+  size_t i;
+
+  if (es_fputs (FILE_HEADER, out) == EOF)
+    return gpg_error_from_syserror ();
+  for (i = 0; reg && i < reg->count; i++)
+    if ((err = write_record (&reg->recs[i], out)))
+      return err;
+  return 0;
+}
+
+/* Write REG to memory and store it at *R_DATA, its length at *R_LEN
+ * (release with es_free).  */
+static gpg_error_t
+serialise (pan_registry_t reg, void **r_data, size_t *r_len)
+{
+  gpg_error_t err;
+  estream_t mem = es_fopenmem (0, "w+b");
+
+  if (!mem)
+    return gpg_error_from_syserror ();
+  if ((err = pan_registry_write (reg, mem)))
+    {
+      es_fclose (mem);
+      return err;
+    }
+  if (es_fclose_snatch (mem, r_data, r_len))
+    return gpg_error_from_syserror ();
+  return 0;
+}
+
+
+/*
+ * Adding a record.
+ */
+
+/* Check REC as the parser would check it and store a copy in *VALID. */
+static gpg_error_t
+validate_record (const char *path, const struct pan_recipient *rec,
+                 struct pan_recipient *valid, char **r_reason)
+{
+  gpg_error_t err;
+  struct loc loc = { path, 0 };
+  char tbuf[32];
+  const char *text;
+  int f;
+
+  for (f = 0; f < N_FIELDS; f++)
+    {
+      if (!(text = field_text (rec, f, tbuf, sizeof tbuf)))
+        return loc_reason (&loc, r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
+                           "the new record lacks '%s'", field_names[f]);
+      if ((err = parse_field (&loc, f, text, valid, r_reason)))
+        return err;
+    }
+  return 0;
+}
+
+/* Load the registry PATH into *R_REG; a missing file is an empty
+ * registry.  */
+static gpg_error_t
+load_or_empty (const char *path, pan_registry_t *r_reg, char **r_reason)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  err = pan_registry_load (path, r_reg, &reason);
+  if (gpg_err_code (err) == GPG_ERR_ENOENT)
+    err = registry_new (r_reg);
+  else if (err)
+    pani_reason (r_reason, err, "%s", reason ? reason : gpg_strerror (err));
+  free (reason);
+  return err;
+}
+
+static gpg_error_t
+check_not_enrolled (pan_registry_t reg, const char *addr, char **r_reason)
+{
+  long idx = find_active (reg, addr);
+
+  if (idx < 0)
+    return 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                      "%s is already enrolled (fingerprint %s);"
+                      " use pankey rotate", addr, reg->recs[idx].fingerprint);
+}
+
+static gpg_error_t
+save_registry (const char *path, pan_registry_t reg, char **r_reason)
+{
+  gpg_error_t err;
+  void *data = NULL;
+  size_t len = 0;
+
+  if ((err = serialise (reg, &data, &len)))
+    return pani_reason (r_reason, err, "%s: cannot write the registry: %s",
+                        path, gpg_strerror (err));
+  err = pani_write_file_atomic (path, data, len, 0600, r_reason);
+  es_free (data);
+  return err;
+}
+
+gpg_error_t
+pan_registry_add (const char *path, const struct pan_recipient *rec,
+                  int timeout, char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_recipient valid;
+  pan_registry_t reg = NULL;
+  char *lockname = NULL;
+  int lockfd = -1;
+
+  memset (&valid, 0, sizeof valid);
+  if (!path || !rec)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if ((err = validate_record (path, rec, &valid, r_reason)))
+    goto leave;
+  if (!(lockname = pani_strdupf ("%s.lock", path)))
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
+  if ((err = pani_lock (lockname, timeout, &lockfd, r_reason)))
+    goto leave;
+  if ((err = load_or_empty (path, &reg, r_reason)))
+    goto leave;
+  if ((err = check_not_enrolled (reg, valid.address, r_reason)))
+    goto leave;
+  if ((err = registry_append (reg, &valid, 0)))
+    goto leave;
+  err = save_registry (path, reg, r_reason);
+
+ leave:
+  pani_unlock (lockfd);
+  recipient_clear (&valid);
+  pan_registry_release (reg);
+  free (lockname);
+  return err;
+}

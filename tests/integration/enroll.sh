@@ -1,0 +1,198 @@
+#!/bin/sh
+# enroll.sh - pankey init, enroll (and its refusals), list and show.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
+
+need_tools
+
+A=enroll-alice@example.test
+B=enroll-bob@example.test
+C=enroll-carol@example.test
+D=enroll-dave@example.test
+OP=enroll-operator
+
+# ------------------------------------------------------------------ init
+
+expect_rc 0 "init" pankey --home "$PANMAIL_HOME" init
+[ -d "$PANMAIL_HOME" ] || fail "init did not create $PANMAIL_HOME"
+mode=$(stat -c %a "$PANMAIL_HOME")
+[ "$mode" = 700 ] || fail "init made $PANMAIL_HOME mode $mode, not 700"
+pass "home is mode 0700"
+
+foreign=$T/foreign
+mkdir "$foreign"
+echo "not panmail" > "$foreign/precious"
+pankey --home "$foreign" init >"$T/out" 2>"$T/err" &&
+    fail "init of a non-empty foreign directory succeeded without --force"
+[ -s "$T/err" ] || fail "refused init printed no message"
+[ "$(cat "$foreign/precious")" = "not panmail" ] ||
+    fail "refused init changed a file of the foreign directory"
+pass "init refuses a non-empty foreign directory"
+expect_rc 0 "init --force on a non-empty foreign directory" \
+    pankey --home "$foreign" init --force
+
+# ------------------------------------------------------------------ keys
+
+fa=$(make_key "Alice Enroll" "$A")
+fb=$(make_key "Bob Enroll" "$B")
+fc=$(make_key "Carol Enroll" "$C")
+fd=$(make_key "Dave Enroll" "$D")
+fe=$(make_key "Eve Enroll" enroll-eve@example.test)
+export_key "$fa" "$T/alice.asc"
+export_key "$fb" "$T/bob.asc"
+export_key "$fc" "$T/carol.asc"
+export_keys "$T/dave-and-eve.asc" "$fe" "$fd"
+
+# ------------------------------------------------------------------ enroll ok
+
+expect_rc 0 "enroll with the fingerprint as gpg prints it" \
+    pankey --home "$PANMAIL_HOME" enroll "$A" --fingerprint "$fa" \
+    --file "$T/alice.asc" --operator "$OP"
+expect_rc 0 "enroll with a fingerprint in groups with spaces" \
+    pankey enroll "$B" --fingerprint "$(spaced_fpr "$fb")" \
+    --file "$T/bob.asc" --operator "$OP"
+expect_rc 0 "enroll with a lower-case fingerprint, key on stdin" \
+    pankey enroll "$C" --fingerprint "$(lower "$fc")" --file - \
+    --operator "$OP" < "$T/carol.asc"
+expect_rc 0 "enroll from a file holding two keys" \
+    pankey enroll "$D" --fingerprint "$fd" --file "$T/dave-and-eve.asc" \
+    --operator "$OP"
+
+[ -d "$PANMAIL_HOME/gnupg" ] || fail "no GnuPG home $PANMAIL_HOME/gnupg"
+fprs_in_keyring > "$T/keyring"
+for f in "$fa" "$fb" "$fc" "$fd"; do
+    grep -qx "$f" "$T/keyring" || fail "enrolled key $f is not in the panmail keyring"
+done
+grep -qx "$fe" "$T/keyring" &&
+    fail "the unpinned key $fe from the same file was imported"
+pass "only the pinned key of a file with several keys is imported"
+pmgpg --with-colons --list-secret-keys 2>/dev/null | grep -q '^sec' &&
+    fail "the panmail keyring holds a secret key"
+pass "the panmail keyring holds no secret key"
+
+# ------------------------------------------------------------------ refusals
+
+# expect_refusal WHAT ADDR ENROLL-ARGS...: enroll must fail with a message
+# and leave ADDR unenrolled.
+expect_refusal() {
+    er_what=$1 er_addr=$2
+    shift 2
+    if pankey enroll "$er_addr" "$@" >"$T/out" 2>"$T/err"; then
+        fail "enroll succeeded: $er_what"
+    fi
+    [ -s "$T/err" ] || fail "refused enroll printed no message: $er_what"
+    not_enrolled "$er_addr" || fail "refused enroll left a record: $er_what"
+    pass "enroll refuses $er_what"
+}
+
+F=enroll-frank@example.test
+ff=$(make_key "Frank Enroll" "$F")
+export_key "$ff" "$T/frank.asc"
+expect_refusal "a fingerprint of another key" "$F" \
+    --fingerprint "$fa" --file "$T/frank.asc"
+# Flip the last hex digit.
+case $ff in
+    *0) ff_bad=${ff%?}1 ;;
+    *) ff_bad=${ff%?}0 ;;
+esac
+expect_refusal "a fingerprint that differs in one digit" "$F" \
+    --fingerprint "$ff_bad" --file "$T/frank.asc"
+ff16=$(printf '%s\n' "$ff" | cut -c25-40)
+ff8=$(printf '%s\n' "$ff" | cut -c33-40)
+expect_refusal "a 16-digit key id" "$F" --fingerprint "$ff16" --file "$T/frank.asc"
+expect_refusal "a 0x 16-digit key id" "$F" --fingerprint "0x$ff16" --file "$T/frank.asc"
+expect_refusal "an 8-digit key id" "$F" --fingerprint "$ff8" --file "$T/frank.asc"
+fprs_in_keyring | grep -qx "$ff" && fail "a refused key ($ff) is in the panmail keyring"
+pass "refused keys are not imported"
+
+G=enroll-grace@example.test
+fg=$(make_key "Grace Enroll" enroll-grace-other@example.test)
+export_key "$fg" "$T/grace.asc"
+expect_refusal "a key without a user ID for the address" "$G" \
+    --fingerprint "$fg" --file "$T/grace.asc"
+
+H=enroll-heidi@example.test
+fh=$(make_expired_key "Heidi Enroll" "$H")
+export_key "$fh" "$T/heidi.asc"
+expect_refusal "an expired key" "$H" --fingerprint "$fh" --file "$T/heidi.asc"
+
+I=enroll-ivan@example.test
+fi_=$(make_key "Ivan Enroll" "$I")
+revoke_key "$fi_"
+export_key "$fi_" "$T/ivan.asc"
+expect_refusal "a revoked key" "$I" --fingerprint "$fi_" --file "$T/ivan.asc"
+
+J=enroll-judy@example.test
+fj=$(make_sign_only_key "Judy Enroll" "$J")
+export_key "$fj" "$T/judy.asc"
+expect_refusal "a key without an encryption subkey" "$J" \
+    --fingerprint "$fj" --file "$T/judy.asc"
+
+# Enrolling an enrolled address again (same key, or another key).
+if pankey enroll "$A" --fingerprint "$fa" --file "$T/alice.asc" >"$T/out" 2>"$T/err"; then
+    fail "enrolling $A a second time succeeded"
+fi
+[ -s "$T/err" ] || fail "second enroll printed no message"
+A2=$(make_key "Alice Again" "$A")
+export_key "$A2" "$T/alice2.asc"
+if pankey enroll "$A" --fingerprint "$A2" --file "$T/alice2.asc" >"$T/out" 2>"$T/err"; then
+    fail "enrolling $A a second time with another key succeeded"
+fi
+pass "enroll refuses an address that is already enrolled"
+
+# ------------------------------------------------------------------ list
+
+expect_rc 0 "list" pankey list
+for a in "$A" "$B" "$C" "$D"; do
+    grep -qiF "$a" "$T/out" || fail "pankey list does not show $a"
+done
+for a in "$F" "$G" "$H" "$I" "$J"; do
+    grep -qiF "$a" "$T/out" && fail "pankey list shows the refused $a"
+done
+pass "list shows the enrolled addresses and no other"
+
+expect_rc 0 "list --json" pankey list --json
+cp "$T/out" "$T/list.out"
+n=0
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    n=$((n + 1))
+    printf '%s\n' "$line" | jq -e 'type == "object"
+        and has("address") and has("protocol") and has("fingerprint")
+        and has("enrolled_at") and has("enrolled_by") and has("status")' \
+        >/dev/null || fail "list --json line $n is not a full record: $line"
+done < "$T/list.out"
+[ "$n" -eq 4 ] || fail "list --json gave $n records, expected 4"
+pass "list --json gives one complete object per line"
+
+# check_record FILE ADDR FPR: the JSON record for ADDR in FILE is right.
+check_record() {
+    jq -e -s --arg a "$2" --arg f "$3" --arg op "$OP" '
+        [.[] | select((.address | ascii_downcase) == $a)]
+        | length == 1 and (.[0]
+        | .fingerprint == $f and .protocol == "openpgp"
+          and .enrolled_by == $op and .status == "active"
+          and .enrolled_at != null and .enrolled_at != "")' "$1" >/dev/null ||
+        { cat "$1" >&2; fail "JSON record for $2 is not as expected ($3)"; }
+}
+check_record "$T/list.out" "$A" "$fa"
+check_record "$T/list.out" "$B" "$fb"
+check_record "$T/list.out" "$C" "$fc"
+check_record "$T/list.out" "$D" "$fd"
+pass "records hold the canonical fingerprint, protocol, operator and status"
+
+# ------------------------------------------------------------------ show
+
+expect_rc 0 "show" pankey show "$B"
+grep -qiF "$B" "$T/out" || fail "pankey show does not name $B"
+tr -d ' ' < "$T/out" | grep -qi "$fb" || fail "pankey show does not give the fingerprint of $B"
+expect_rc 0 "show --json" pankey --home "$PANMAIL_HOME" show "$B" --json
+[ "$(grep -c . "$T/out")" -eq 1 ] || fail "show --json gave more than one line"
+check_record "$T/out" "$B" "$fb"
+pass "show --json gives the record"
+
+if pankey show enroll-nobody@example.test >"$T/out" 2>"$T/err"; then
+    fail "show of an address that is not enrolled succeeded"
+fi
+[ -s "$T/err" ] || fail "show of an unknown address printed no message"
+pass "show refuses an address that is not enrolled"

@@ -1,0 +1,171 @@
+#!/bin/sh
+# send.sh - the acceptance case: pansend encrypts one message to every
+# enrolled recipient (To, a Cc group, Bcc, the command line) and the real
+# Postfix delivers RFC 3156 PGP/MIME that each recipient's key decrypts.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
+
+need_tools
+need_postfix
+
+A=send-alice@example.test
+B=send-bob@example.test
+C=send-carol@example.test
+D=send-dave@example.test
+E=send-erin@example.test
+MARK=$(new_marker)      # in headers
+BODY=$(new_marker)      # in the body only: must never be readable
+
+expect_rc 0 "init" pankey init
+
+fa=$(make_key "Alice Send" "$A")
+fb=$(make_key_two_enc "Bob Send" "$B")
+fc=$(make_key "Carol Send" "$C")
+fd=$(make_key "Dave Send" "$D")
+fe=$(make_key "Erin Send" "$E")
+for r in "$A:$fa" "$B:$fb" "$C:$fc" "$D:$fd" "$E:$fe"; do
+    addr=${r%%:*} fpr=${r#*:}
+    export_key "$fpr" "$T/key.asc"
+    pankey enroll "$addr" --fingerprint "$fpr" --file "$T/key.asc" \
+        --operator send-test >"$T/out" 2>"$T/err" ||
+        { cat "$T/err" >&2; fail "enrolling $addr failed"; }
+done
+pass "five recipients enrolled"
+
+# ------------------------------------------------------------------ message
+
+# A UTF-8 body with long lines, a line that starts with "From ", a lone
+# dot, trailing white space and a tab.  No digit runs (no PAN look-alike).
+long=$(awk 'BEGIN { for (i = 0; i < 60; i++) printf "Grüße aus Köln, %s; ", "naïve café" }')
+printf '%s\n' \
+    "Report $MARK" \
+    "" \
+    "Zeile mit Umlauten: äöü ÄÖÜ ß, and € and 日本語 and emoji 🙂." \
+    "$long" \
+    "From the start of a line, $BODY" \
+    "." \
+    "trailing white space   " \
+    "	tab indented line" \
+    "$(awk 'BEGIN { for (i = 0; i < 30; i++) printf "%s", "x-y-z-" }') $BODY" \
+    "last line" > "$T/body"
+
+# make_message FILE: the test message (LF line ends) with body $T/body.
+make_message() {
+    {
+        printf '%s\n' \
+            "From: Send Test <reports@panmail.test>" \
+            "To: \"Smith, Alice\" <$A>" \
+            "Cc: Team: ${B%@*}@Example.TEST, (comment) $C;" \
+            "Bcc: $D" \
+            "Subject: acceptance $MARK" \
+            "Date: Mon, 02 Mar 2026 10:00:00 +0000" \
+            "Message-ID: <$MARK@panmail.test>" \
+            "MIME-Version: 1.0" \
+            "Content-Type: text/plain; charset=utf-8" \
+            "Content-Transfer-Encoding: 8bit" \
+            ""
+        cat "$T/body"
+    } > "$1"
+}
+make_message "$T/msg.lf"
+awk '{ printf "%s\r\n", $0 }' "$T/msg.lf" > "$T/msg.crlf"
+
+# check_delivered ADDR FPR OLDSIZE WHAT: ADDR got one new message since
+# OLDSIZE; it is PGP/MIME, holds no plaintext and no Bcc, and FPR's secret
+# key (alone) decrypts it to the original body.
+check_delivered() {
+    cd_addr=$1 cd_fpr=$2 cd_old=$3 cd_what=$4
+    wait_for_mail "$cd_addr" "$cd_old"
+    n=$(new_mail_count "$cd_addr" "$cd_old")
+    [ "$n" -eq 1 ] || fail "$cd_what: $cd_addr got $n messages, expected 1"
+    last_message "$cd_addr" "$T/got"
+    check_message "$T/got" "$cd_fpr" "$cd_what: $cd_addr"
+}
+
+# check_message FILE FPR WHAT: FILE is PGP/MIME for FPR, without plaintext
+# or Bcc, and decrypts to the original body.
+check_message() {
+    cm_file=$1 cm_fpr=$2 cm_what=$3
+    grep -qF "$BODY" "$cm_file" &&
+        fail "$cm_what: the body text is readable in the delivered message"
+    header_names "$cm_file" | grep -qx bcc &&
+        fail "$cm_what: the delivered message has a Bcc header"
+    decrypt_pgpmime "$cm_file" "$(secret_home "$cm_fpr")" "$T/dec"
+    header_names "$T/dec" | grep -qx bcc &&
+        fail "$cm_what: the encrypted entity has a Bcc header"
+    grep -qiF "$D" "$T/dec" &&
+        fail "$cm_what: the Bcc recipient is named inside the encrypted entity"
+    entity_body "$T/dec" "$T/dec.body"
+    same_text "$T/body" "$T/dec.body" || {
+        diff "$T/same.a" "$T/same.b" >&2 || true
+        fail "$cm_what: the decrypted body differs from the original"
+    }
+    pass "$cm_what: PGP/MIME, decrypts with its own key to the original body"
+}
+
+# snap: remember the size of each mailbox.
+snap() {
+    s_A=$(mbox_size "$A") s_B=$(mbox_size "$B") s_C=$(mbox_size "$C")
+    s_D=$(mbox_size "$D") s_E=$(mbox_size "$E")
+}
+
+# ------------------------------------------------------------------ dry run
+
+make_capture capture >/dev/null
+snap
+expect_rc 0 "--dry-run" pansend --dry-run --sendmail "$T/capture" < "$T/msg.lf"
+[ -e "$T/capture.out" ] && fail "--dry-run ran the sendmail command"
+expect_rc 0 "--dry-run with the default sendmail" pansend --dry-run < "$T/msg.lf"
+assert_no_new_mail "$A" "$s_A" "--dry-run"
+assert_no_new_mail "$D" "$s_D" "--dry-run"
+pass "--dry-run sends nothing"
+
+# ------------------------------------------------------------------ the real send
+
+snap
+expect_rc 0 "send through Postfix (-v)" pansend -v < "$T/msg.lf"
+cat "$T/out" "$T/err" > "$T/verbose"
+for f in "$fa" "$fb" "$fc" "$fd"; do
+    tr -d ' ' < "$T/verbose" | grep -qi "$f" ||
+        { cat "$T/verbose" >&2; fail "-v does not name the fingerprint $f"; }
+done
+grep -qF "$BODY" "$T/verbose" && fail "-v output shows the body text"
+pass "-v names each recipient's fingerprint"
+
+check_delivered "$A" "$fa" "$s_A" "To"
+check_delivered "$B" "$fb" "$s_B" "Cc group (mixed-case domain, two encryption subkeys)"
+check_delivered "$C" "$fc" "$s_C" "Cc group after a comment"
+check_delivered "$D" "$fd" "$s_D" "Bcc"
+assert_no_new_mail "$E" "$s_E" "send without $E"
+
+# ------------------------------------------------------------------ CRLF, address on the command line
+
+snap
+expect_rc 0 "send a CRLF message with an extra address on the command line" \
+    pansend "$E" < "$T/msg.crlf"
+grep -qF "$BODY" "$T/out" "$T/err" && fail "pansend printed the body text"
+check_delivered "$A" "$fa" "$s_A" "CRLF: To"
+check_delivered "$B" "$fb" "$s_B" "CRLF: Cc"
+check_delivered "$C" "$fc" "$s_C" "CRLF: Cc"
+check_delivered "$D" "$fd" "$s_D" "CRLF: Bcc"
+check_delivered "$E" "$fe" "$s_E" "CRLF: command-line address"
+
+# ------------------------------------------------------------------ --sendmail override
+
+expect_rc 0 "--sendmail with a capture script" \
+    pansend --sendmail "$T/capture -f reports@panmail.test" < "$T/msg.lf"
+[ -f "$T/capture.out" ] || fail "--sendmail command was not run"
+if [ "$(sed -n 1p "$T/capture.args")" != "-f" ] ||
+    [ "$(sed -n 2p "$T/capture.args")" != "reports@panmail.test" ]; then
+    cat "$T/capture.args" >&2
+    fail "--sendmail arguments were not passed first, in order"
+fi
+if ! grep -qx -- -t "$T/capture.args"; then
+    for a in "$A" "$B" "$C" "$D"; do
+        grep -qixF "$a" "$T/capture.args" ||
+            { cat "$T/capture.args" >&2; fail "--sendmail: neither -t nor $a in the arguments"; }
+    done
+fi
+check_message "$T/capture.out" "$fa" "--sendmail capture"
+check_message "$T/capture.out" "$fd" "--sendmail capture (Bcc key)"
+pass "--sendmail override works"

@@ -1,0 +1,660 @@
+/* t-registry.c - unit tests of the recipient registry  */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "panmail.h"
+#include "t-support.h"
+
+#define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
+#define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+#define FPR64 \
+  "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
+
+#define HEADER \
+  "# panmail recipient registry: one stanza per enrollment.\n" \
+  "# Managed by pankey(8); do not edit while pankey or pansend run.\n"
+
+#define STANZA(addr, proto, fpr, by, status) \
+  "recipient " addr "\n"                     \
+  "protocol " proto "\n"                     \
+  "fingerprint " fpr "\n"                    \
+  "enrolled-at 2026-11-24T23:18:43Z\n"       \
+  "enrolled-by " by "\n"                     \
+  "status " status "\n"
+
+/* The time in the stanzas above.  */
+#define T0 ((time_t)1795562323)
+
+static const char good_text[] =
+  HEADER
+  "\n"
+  STANZA ("alice@example.test", "openpgp", FPR1, "Jane Operator", "retired")
+  "\n"
+  STANZA ("alice@example.test", "openpgp", FPR2, "Jane Operator", "active")
+  "\n"
+  STANZA ("bob@example.test", "smime", FPR64, "J\xc3\xbcrgen", "revoked");
+
+static pan_registry_t
+parse (const char *text, char **r_reason)
+{
+  pan_registry_t reg = NULL;
+  gpg_error_t err;
+
+  *r_reason = NULL;
+  err = pan_registry_parse ("reg", text, strlen (text), &reg, r_reason);
+  T_ERR (err, 0);
+  if (err)
+    fprintf (stderr, "    reason: %s\n", *r_reason ? *r_reason : "(none)");
+  return reg;
+}
+
+/* Check that TEXT (of LEN bytes) is refused with CODE and a reason
+ * starting with "reg:LINE: ".  */
+static void
+bad_len (const char *text, size_t len, int code, int line, int srcline)
+{
+  pan_registry_t reg = NULL;
+  char *reason = NULL, prefix[32];
+  gpg_error_t err;
+  int ok;
+
+  err = pan_registry_parse ("reg", text, len, &reg, &reason);
+  snprintf (prefix, sizeof prefix, "reg:%d: ", line);
+  ok = (int)gpg_err_code (err) == code && !reg && reason
+    && !strncmp (reason, prefix, strlen (prefix));
+  t_check (ok, "registry refused with reason at line", __FILE__, srcline);
+  if (!ok)
+    fprintf (stderr, "    want error %d at line %d; got %d: %s\n", code,
+             line, gpg_err_code (err), reason ? reason : "(no reason)");
+  pan_registry_release (reg);
+  pan_free (reason);
+}
+
+#define BAD(text, code, line) \
+  bad_len ((text), strlen (text), (code), (line), __LINE__)
+
+static char *
+write_to_string (pan_registry_t reg)
+{
+  estream_t mem = es_fopenmem (0, "w+b");
+  void *data = NULL;
+  size_t len = 0;
+  char *s;
+
+  T_ERR (pan_registry_write (reg, mem), 0);
+  es_fputc (0, mem);
+  es_fclose_snatch (mem, &data, &len);
+  s = strdup (data);
+  es_free (data);
+  return s;
+}
+
+static void
+test_names (void)
+{
+  pan_protocol_t proto;
+
+  T_STREQ (pan_protocol_name (PAN_PROTOCOL_OPENPGP), "openpgp");
+  T_STREQ (pan_protocol_name (PAN_PROTOCOL_SMIME), "smime");
+  T_STREQ (pan_protocol_name (PAN_PROTOCOL_NONE), "none");
+  T_ERR (pan_protocol_parse ("openpgp", &proto), 0);
+  T_CHECK (proto == PAN_PROTOCOL_OPENPGP);
+  T_ERR (pan_protocol_parse ("smime", &proto), 0);
+  T_CHECK (proto == PAN_PROTOCOL_SMIME);
+  T_CHECK (pan_protocol_parse ("OpenPGP", &proto));
+  T_CHECK (proto == PAN_PROTOCOL_NONE);
+  T_CHECK (pan_protocol_parse ("", &proto));
+  T_CHECK (pan_protocol_parse (NULL, &proto));
+  T_STREQ (pan_status_name (PAN_STATUS_ACTIVE), "active");
+  T_STREQ (pan_status_name (PAN_STATUS_RETIRED), "retired");
+  T_STREQ (pan_status_name (PAN_STATUS_REVOKED), "revoked");
+  T_STREQ (pan_status_name (0), "unknown");
+}
+
+static void
+test_parse_good (void)
+{
+  pan_registry_t reg;
+  const struct pan_recipient *r;
+  char *reason;
+
+  reg = parse (good_text, &reason);
+  T_CHECK (pan_registry_count (reg) == 3);
+  r = pan_registry_get (reg, 1);
+  T_CHECK (r != NULL);
+  if (r)
+    {
+      T_STREQ (r->address, "alice@example.test");
+      T_CHECK (r->protocol == PAN_PROTOCOL_OPENPGP);
+      T_STREQ (r->fingerprint, FPR2);
+      T_CHECK (r->enrolled_at == T0);
+      T_STREQ (r->enrolled_by, "Jane Operator");
+      T_CHECK (r->status == PAN_STATUS_ACTIVE);
+    }
+  r = pan_registry_get (reg, 2);
+  T_CHECK (r && r->protocol == PAN_PROTOCOL_SMIME
+           && r->status == PAN_STATUS_REVOKED);
+  T_CHECK (pan_registry_get (reg, 3) == NULL);
+  T_CHECK (pan_registry_get (NULL, 0) == NULL);
+  T_CHECK (pan_registry_count (NULL) == 0);
+  pan_registry_release (reg);
+  pan_registry_release (NULL);
+  pan_free (reason);
+}
+
+static void
+test_parse_layout (void)
+{
+  pan_registry_t reg;
+  char *reason;
+
+  /* Empty input, comments only, no final newline, no blank lines,
+   * comments inside a stanza.  */
+  reg = parse ("", &reason);
+  T_CHECK (reg && pan_registry_count (reg) == 0);
+  pan_registry_release (reg);
+  reg = parse ("# only a comment", &reason);
+  T_CHECK (reg && pan_registry_count (reg) == 0);
+  pan_registry_release (reg);
+  reg = parse ("\n\n#\n\n"
+               "recipient a@example.test\n# comment\nprotocol openpgp\n"
+               "\nfingerprint " FPR1 "\nenrolled-at 2026-11-24T23:18:43Z\n"
+               "enrolled-by x\nstatus active\n"
+               STANZA ("b@example.test", "openpgp", FPR1, "y z", "active")
+               "\n\n", &reason);
+  T_CHECK (pan_registry_count (reg) == 2);
+  pan_registry_release (reg);
+  reg = parse (STANZA ("a@example.test", "openpgp", FPR1, "x", "retired")
+               "recipient b@example.test\nprotocol smime\nfingerprint "
+               FPR1 "\nenrolled-at 2026-11-24T23:18:43Z\nenrolled-by x\n"
+               "status active", &reason);
+  T_CHECK (pan_registry_count (reg) == 2);
+  pan_registry_release (reg);
+  /* The keys of a stanza in any order.  */
+  reg = parse ("recipient a@example.test\nstatus active\nenrolled-by x\n"
+               "enrolled-at 2026-11-24T23:18:43Z\nfingerprint " FPR1 "\n"
+               "protocol openpgp\n", &reason);
+  T_CHECK (pan_registry_count (reg) == 1);
+  pan_registry_release (reg);
+}
+
+static void
+test_round_trip (void)
+{
+  pan_registry_t reg, reg2;
+  char *reason, *text, *text2;
+
+  reg = parse (good_text, &reason);
+  text = write_to_string (reg);
+  T_STREQ (text, good_text);
+  reg2 = parse (text, &reason);
+  T_CHECK (pan_registry_count (reg2) == 3);
+  text2 = write_to_string (reg2);
+  T_STREQ (text2, text);
+  pan_registry_release (reg);
+  pan_registry_release (reg2);
+  free (text);
+  free (text2);
+  /* An empty registry is the header alone.  */
+  reg = parse ("", &reason);
+  text = write_to_string (reg);
+  T_STREQ (text, HEADER);
+  pan_registry_release (reg);
+  free (text);
+}
+
+static void
+test_errors_structure (void)
+{
+  BAD ("protocol openpgp\n", GPG_ERR_INV_DATA, 1);
+  BAD ("# c\n\nstatus active\n", GPG_ERR_INV_DATA, 3);
+  BAD ("recipient a@example.test\nkey 1\n", GPG_ERR_UNKNOWN_NAME, 2);
+  BAD ("recipient a@example.test\nProtocol openpgp\n",
+       GPG_ERR_UNKNOWN_NAME, 2);
+  BAD ("x\n", GPG_ERR_UNKNOWN_NAME, 1);
+  BAD ("recipient a@example.test\nprotocol openpgp\nprotocol smime\n",
+       GPG_ERR_DUP_VALUE, 3);
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x", "active")
+       "status active\n", GPG_ERR_DUP_VALUE, 7);
+  /* Missing fields: reported at the recipient line of the stanza.  */
+  BAD ("\nrecipient a@example.test\nprotocol openpgp\n",
+       GPG_ERR_MISSING_VALUE, 2);
+  BAD ("# x\nrecipient a@example.test\nprotocol openpgp\n\n"
+       STANZA ("b@example.test", "openpgp", FPR1, "x", "active"),
+       GPG_ERR_MISSING_VALUE, 2);
+  BAD (STANZA ("b@example.test", "openpgp", FPR1, "x", "active")
+       "\nrecipient a@example.test\nprotocol openpgp\n"
+       "fingerprint " FPR1 "\nenrolled-at 2026-11-24T23:18:43Z\n"
+       "enrolled-by x\n", GPG_ERR_MISSING_VALUE, 8);
+  BAD ("recipient a@example.test\n", GPG_ERR_MISSING_VALUE, 1);
+  /* Two active records for one address: at the second.  */
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x", "active")
+       "\n" STANZA ("b@example.test", "openpgp", FPR1, "x", "active")
+       "\n" STANZA ("a@example.test", "openpgp", FPR2, "x", "active"),
+       GPG_ERR_INV_DATA, 15);
+}
+
+static void
+test_errors_syntax (void)
+{
+  static char longline[5000];
+  size_t n;
+
+  BAD ("recipient  a@example.test\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient a@example.test \n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient\ta@example.test\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient \n", GPG_ERR_INV_DATA, 1);
+  BAD (" recipient a@example.test\n", GPG_ERR_INV_DATA, 1);
+  BAD (" \n", GPG_ERR_INV_DATA, 1);
+  BAD (" # comment\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient a@example.test\r\n", GPG_ERR_INV_DATA, 1);
+  BAD ("# comment\r\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient a@example.test\nenrolled-by a\033[2Jb\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-by a\x7f\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-by J\xfcrgen\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-by \xc0\xaf\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-by \xed\xa0\x80\n",
+       GPG_ERR_INV_DATA, 2);
+  bad_len ("recipient a@example.test\nprotocol open\0pgp\n", 40,
+           GPG_ERR_INV_DATA, 2, __LINE__);
+  bad_len ("\0", 1, GPG_ERR_INV_DATA, 1, __LINE__);
+
+  /* A line of 4096 bytes is fine, 4097 is not.  */
+  n = (size_t)snprintf (longline, sizeof longline,
+                        "recipient a@example.test\nenrolled-by ");
+  memset (longline + n, 'x', 4096 - 12);
+  strcpy (longline + n + 4096 - 12,
+          "\nprotocol openpgp\nfingerprint " FPR1 "\n"
+          "enrolled-at 2026-11-24T23:18:43Z\nstatus active\n");
+  {
+    char *reason;
+    pan_registry_t reg = parse (longline, &reason);
+    T_CHECK (pan_registry_count (reg) == 1);
+    pan_registry_release (reg);
+  }
+  memset (longline + n, 'x', 4096 - 11);
+  strcpy (longline + n + 4096 - 11, "\n");
+  BAD (longline, GPG_ERR_INV_DATA, 2);
+  memset (longline, '#', 4097);
+  longline[4097] = 0;
+  BAD (longline, GPG_ERR_INV_DATA, 1);
+}
+
+static void
+test_errors_values (void)
+{
+  BAD ("recipient Alice@EXAMPLE.test\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient alice\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient alice@example.test, bob@example.test\n",
+       GPG_ERR_INV_DATA, 1);
+  BAD ("recipient <alice@example.test>\n", GPG_ERR_INV_DATA, 1);
+  BAD ("recipient a@example.test\nprotocol pgp\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nprotocol OPENPGP\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nprotocol none\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint "
+       "0123456789abcdef0123456789abcdef01234567\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint "
+       "0123456789ABCDEF0123456789ABCDEF0123456\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint " FPR1 "0\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint 0123 4567\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint "
+       "0123456789ABCDEF0123456789ABCDEF0123456G\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint 01234567\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-at 2026-02-30T00:00:00Z\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-at 2026-11-24T23:18:43\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-at 2026-11-24 23:18:43Z\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-at 1795562323\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nstatus Active\n", GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nstatus disabled\n", GPG_ERR_INV_DATA, 2);
+}
+
+static void
+test_reasons (void)
+{
+  pan_registry_t reg = NULL;
+  char *reason = NULL;
+  const char *text = "recipient a@example.test\nstatus active\n\n"
+    "recipient b@example.test\n";
+
+  T_ERR (pan_registry_parse ("/x/registry", text, strlen (text), &reg,
+                             &reason), GPG_ERR_MISSING_VALUE);
+  T_STREQ (reason, "/x/registry:1: the stanza for a@example.test lacks"
+           " 'protocol'");
+  pan_free (reason);
+  reason = NULL;
+  text = "recipient a@example.test\nfoo bar\n";
+  T_ERR (pan_registry_parse ("r", text, strlen (text), &reg, &reason),
+         GPG_ERR_UNKNOWN_NAME);
+  T_STREQ (reason, "r:2: unknown key 'foo'");
+  pan_free (reason);
+  reason = NULL;
+  text = "recipient a@EXAMPLE.test\n";
+  T_ERR (pan_registry_parse ("r", text, strlen (text), &reg, &reason),
+         GPG_ERR_INV_DATA);
+  T_STREQ (reason, "r:1: recipient address 'a@EXAMPLE.test' is not in"
+           " normal form; write 'a@example.test'");
+  pan_free (reason);
+  /* Without R_REASON.  */
+  T_ERR (pan_registry_parse ("r", text, strlen (text), &reg, NULL),
+         GPG_ERR_INV_DATA);
+  T_CHECK (reg == NULL);
+}
+
+static void
+test_lookup (void)
+{
+  pan_registry_t reg;
+  const struct pan_recipient *r;
+  char *reason;
+
+  reg = parse (good_text, &reason);
+  r = pan_registry_lookup (reg, "alice@example.test");
+  T_CHECK (r && !strcmp (r->fingerprint, FPR2));
+  r = pan_registry_lookup (reg, "alice@EXAMPLE.Test");
+  T_CHECK (r && !strcmp (r->fingerprint, FPR2));
+  T_CHECK (pan_registry_lookup (reg, "Alice@example.test") == NULL);
+  T_CHECK (pan_registry_lookup (reg, "bob@example.test") == NULL);
+  T_CHECK (pan_registry_lookup (reg, "carol@example.test") == NULL);
+  T_CHECK (pan_registry_lookup (reg, "not an address") == NULL);
+  T_CHECK (pan_registry_lookup (reg, "") == NULL);
+  T_CHECK (pan_registry_lookup (NULL, "alice@example.test") == NULL);
+  pan_registry_release (reg);
+}
+
+/* Return a malloc'ed copy of the file PATH, or NULL.  */
+static char *
+slurp (const char *path)
+{
+  FILE *fp = fopen (path, "rb");
+  char *buf;
+  size_t n;
+
+  if (!fp)
+    return NULL;
+  buf = calloc (1, 1 << 20);
+  n = fread (buf, 1, (1 << 20) - 1, fp);
+  buf[n] = 0;
+  fclose (fp);
+  return buf;
+}
+
+static int
+count_files (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  int n = 0;
+
+  if (!d)
+    return -1;
+  while ((e = readdir (d)))
+    if (strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
+      n++;
+  closedir (d);
+  return n;
+}
+
+static void
+make_rec (struct pan_recipient *rec, const char *addr, const char *fpr)
+{
+  memset (rec, 0, sizeof *rec);
+  rec->address = (char *)addr;
+  rec->protocol = PAN_PROTOCOL_OPENPGP;
+  rec->fingerprint = (char *)fpr;
+  rec->enrolled_at = T0;
+  rec->enrolled_by = (char *)"Jane Operator";
+  rec->status = PAN_STATUS_ACTIVE;
+}
+
+static void
+test_add_bad_records (const char *path)
+{
+  struct pan_recipient rec;
+  char *reason = NULL;
+
+  make_rec (&rec, "Alice@EXAMPLE.test", FPR1);
+  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_INV_DATA);
+  T_CHECK (reason && strstr (reason, "normal form"));
+  pan_free (reason);
+  reason = NULL;
+  make_rec (&rec, "alice@example.test", "0123");
+  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_INV_DATA);
+  T_CHECK (reason && !strncmp (reason, path, strlen (path)));
+  pan_free (reason);
+  reason = NULL;
+  make_rec (&rec, "alice@example.test", FPR1);
+  rec.enrolled_by = (char *)"x\nstatus active";
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  rec.enrolled_by = (char *)" x";
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  rec.enrolled_by = NULL;
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_MISSING_VALUE);
+  make_rec (&rec, "alice@example.test", FPR1);
+  rec.protocol = PAN_PROTOCOL_NONE;
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  make_rec (&rec, "alice@example.test", FPR1);
+  rec.status = 7;
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  make_rec (&rec, "alice@example.test", FPR1);
+  rec.enrolled_at = (time_t)-1000000000000;
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  make_rec (&rec, NULL, FPR1);
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_MISSING_VALUE);
+  T_ERR (pan_registry_add (path, NULL, 5, NULL), GPG_ERR_INV_VALUE);
+  T_CHECK (access (path, F_OK) && errno == ENOENT);
+}
+
+static void
+test_add (const char *dir)
+{
+  char *path = malloc (strlen (dir) + 20), *text, *reason = NULL;
+  struct pan_recipient rec;
+  pan_registry_t reg = NULL;
+  struct stat st;
+
+  sprintf (path, "%s/registry", dir);
+  T_ERR (pan_registry_load (path, &reg, &reason), GPG_ERR_ENOENT);
+  T_CHECK (reg == NULL && reason != NULL);
+  pan_free (reason);
+  reason = NULL;
+  test_add_bad_records (path);
+
+  make_rec (&rec, "alice@example.test", FPR1);
+  T_ERR (pan_registry_add (path, &rec, 5, &reason), 0);
+  text = slurp (path);
+  T_STREQ (text, HEADER "\n" STANZA ("alice@example.test", "openpgp", FPR1,
+                                     "Jane Operator", "active"));
+  free (text);
+  T_CHECK (!stat (path, &st) && (st.st_mode & 07777) == 0600);
+  T_CHECK (count_files (dir) == 2);
+
+  /* Already enrolled, in another spelling: refused, file unchanged.  */
+  make_rec (&rec, "alice@example.test", FPR2);
+  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_EEXIST);
+  T_STREQ (reason, "alice@example.test is already enrolled (fingerprint "
+           FPR1 "); use pankey rotate");
+  pan_free (reason);
+  reason = NULL;
+
+  /* A second address, an S/MIME one and a retired record.  */
+  make_rec (&rec, "bob@example.test", FPR64);
+  rec.protocol = PAN_PROTOCOL_SMIME;
+  rec.enrolled_by = (char *)"J\xc3\xbcrgen";
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  make_rec (&rec, "carol@example.test", FPR2);
+  rec.status = PAN_STATUS_RETIRED;
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  make_rec (&rec, "carol@example.test", FPR1);
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  T_CHECK (!stat (path, &st) && (st.st_mode & 07777) == 0600);
+  T_CHECK (count_files (dir) == 2);
+
+  T_ERR (pan_registry_load (path, &reg, &reason), 0);
+  T_CHECK (pan_registry_count (reg) == 4);
+  T_CHECK (pan_registry_lookup (reg, "carol@example.test")
+           == pan_registry_get (reg, 3));
+  T_CHECK (pan_registry_lookup (reg, "bob@EXAMPLE.TEST")
+           && pan_registry_lookup (reg, "bob@EXAMPLE.TEST")->protocol
+           == PAN_PROTOCOL_SMIME);
+  pan_registry_release (reg);
+
+  /* A registry with an error is not replaced.  */
+  {
+    FILE *fp = fopen (path, "a");
+    fputs ("\nbogus line\n", fp);
+    fclose (fp);
+  }
+  make_rec (&rec, "dave@example.test", FPR1);
+  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_UNKNOWN_NAME);
+  T_CHECK (reason && strstr (reason, "registry:32: unknown key 'bogus'"));
+  pan_free (reason);
+  unlink (path);
+  free (path);
+}
+
+/* Hold the lock file of PATH in a child until told to go.  */
+static void
+test_add_timeout (const char *dir)
+{
+  char *path = malloc (strlen (dir) + 20), *lock = malloc (strlen (dir) + 30);
+  char *reason = NULL, c = 0;
+  struct pan_recipient rec;
+  int go[2], ready[2], status;
+  pid_t pid;
+
+  sprintf (path, "%s/registry", dir);
+  sprintf (lock, "%s.lock", path);
+  if (pipe (go) || pipe (ready))
+    abort ();
+  pid = fork ();
+  if (!pid)
+    {
+      struct flock fl;
+      int fd = open (lock, O_RDWR | O_CREAT, 0600);
+
+      memset (&fl, 0, sizeof fl);
+      fl.l_type = F_WRLCK;
+      fl.l_whence = SEEK_SET;
+      if (fd < 0 || fcntl (fd, F_SETLK, &fl))
+        _exit (1);
+      if (write (ready[1], "x", 1) != 1 || read (go[0], &c, 1) != 1)
+        _exit (1);
+      _exit (0);
+    }
+  T_CHECK (read (ready[0], &c, 1) == 1);
+  make_rec (&rec, "erin@example.test", FPR1);
+  T_ERR (pan_registry_add (path, &rec, 1, &reason), GPG_ERR_TIMEOUT);
+  T_CHECK (reason && strstr (reason, "lock"));
+  pan_free (reason);
+  T_CHECK (write (go[1], "x", 1) == 1);
+  T_CHECK (waitpid (pid, &status, 0) == pid && WIFEXITED (status)
+           && !WEXITSTATUS (status));
+  T_ERR (pan_registry_add (path, &rec, 1, NULL), 0);
+  close (go[0]);
+  close (go[1]);
+  close (ready[0]);
+  close (ready[1]);
+  unlink (path);
+  unlink (lock);
+  free (path);
+  free (lock);
+}
+
+#define N_PROCS 8
+#define N_EACH 6
+
+static void
+test_add_concurrent (const char *dir)
+{
+  char *path = malloc (strlen (dir) + 20), addr[64];
+  pid_t pids[N_PROCS];
+  pan_registry_t reg = NULL;
+  int i, j, status, ok = 1;
+
+  sprintf (path, "%s/registry", dir);
+  for (i = 0; i < N_PROCS; i++)
+    {
+      pids[i] = fork ();
+      if (pids[i])
+        continue;
+      for (j = 0; j < N_EACH; j++)
+        {
+          struct pan_recipient rec;
+
+          snprintf (addr, sizeof addr, "user%d-%d@example.test", i, j);
+          make_rec (&rec, addr, FPR1);
+          if (pan_registry_add (path, &rec, 60, NULL))
+            _exit (1);
+        }
+      _exit (0);
+    }
+  for (i = 0; i < N_PROCS; i++)
+    if (waitpid (pids[i], &status, 0) != pids[i] || !WIFEXITED (status)
+        || WEXITSTATUS (status))
+      ok = 0;
+  T_CHECK (ok);
+  T_ERR (pan_registry_load (path, &reg, NULL), 0);
+  T_CHECK (pan_registry_count (reg) == N_PROCS * N_EACH);
+  for (i = 0; i < N_PROCS; i++)
+    for (j = 0; j < N_EACH; j++)
+      {
+        snprintf (addr, sizeof addr, "user%d-%d@example.test", i, j);
+        T_CHECK (pan_registry_lookup (reg, addr) != NULL);
+      }
+  pan_registry_release (reg);
+  T_CHECK (count_files (dir) == 2);
+  unlink (path);
+  free (path);
+}
+
+int
+main (void)
+{
+  char dir[] = "/tmp/t-registry.XXXXXX";
+  char *lock;
+
+  test_names ();
+  test_parse_good ();
+  test_parse_layout ();
+  test_round_trip ();
+  test_errors_structure ();
+  test_errors_syntax ();
+  test_errors_values ();
+  test_reasons ();
+  test_lookup ();
+  if (!mkdtemp (dir))
+    {
+      perror ("mkdtemp");
+      return 1;
+    }
+  test_add (dir);
+  test_add_timeout (dir);
+  test_add_concurrent (dir);
+  lock = malloc (strlen (dir) + 20);
+  sprintf (lock, "%s/registry.lock", dir);
+  unlink (lock);
+  free (lock);
+  T_CHECK (!rmdir (dir));
+  return t_done ("t-registry");
+}
