@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #define GPGRT_ENABLE_ARGPARSE_MACROS 1
 #include <gpg-error.h>
@@ -112,4 +113,29 @@ cmd_put_json_string (estream_t out, const char *text)
         es_putc (*p, out);
     }
   es_putc ('"', out);
+}
+
+int
+cmd_exit_for_audit (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_ENOSPC: case GPG_ERR_EDQUOT: case GPG_ERR_EROFS:
+    case GPG_ERR_EACCES: case GPG_ERR_EPERM: case GPG_ERR_ENOENT:
+      return EX_CANTCREAT;
+    default:
+      return EX_IOERR;
+    }
+}
+
+int
+cmd_audit (pan_ctx_t ctx, const struct pan_audit_event *ev)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if (!(err = pan_audit_append (ctx, ev, time (NULL), &reason)))
+    return 0;
+  cmd_error (err, "writing the audit record", reason);
+  return cmd_exit_for_audit (err);
 }

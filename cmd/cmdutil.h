@@ -3,6 +3,7 @@
 #define PAN_CMDUTIL_H
 
 #include <gpg-error.h>
+#include "panmail.h"
 
 /* Set the program name and the usage texts used by --help.  */
 void cmd_setup (const char *name, const char *usage, const char *description);
@@ -26,5 +27,13 @@ void cmd_init_library (void);
 
 /* Print TEXT on OUT as a JSON string, quotes included.  */
 void cmd_put_json_string (estream_t out, const char *text);
+
+/* Map an error of pan_audit_append to an exit code: 73 if the record
+ * could not be created (full disk, read-only, permissions), else 74.  */
+int cmd_exit_for_audit (gpg_error_t err);
+
+/* Append EV to the audit log of CTX at the current time; on failure say
+ * so and return the exit code of cmd_exit_for_audit, else 0.  */
+int cmd_audit (pan_ctx_t ctx, const struct pan_audit_event *ev);
 
 #endif /* PAN_CMDUTIL_H */

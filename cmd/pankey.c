@@ -135,6 +135,45 @@ open_registry (pan_ctx_t ctx, pan_registry_t *r_reg)
 
 /* pankey init */
 
+/* Create the audit key (shown once) and record the init.  */
+static int
+init_audit (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *reason = NULL, *key = NULL;
+  struct pan_audit_event ev = { .event = "init", .tool = "pankey",
+                                .operator_name = o->operator_name,
+                                .outcome = "ok" };
+  int rc;
+
+  if ((rc = open_home (o, &ctx)))
+    return rc;
+  err = pan_audit_init_key (ctx, &key, &reason);
+  if (gpg_err_code (err) == GPG_ERR_EEXIST)
+    {
+      cmd_info ("the home already has an audit key; keeping it");
+      free (reason);
+    }
+  else if (err)
+    {
+      cmd_error (err, "creating the audit key", reason);
+      pan_ctx_release (ctx);
+      return EX_CANTCREAT;
+    }
+  else
+    {
+      es_printf ("audit key: %s\n", key);
+      es_fflush (es_stdout);
+      pan_audit_key_release (key);
+      cmd_info ("keep the audit key offline: 'panaudit verify --key'"
+                " needs it; it is not stored and not shown again");
+    }
+  rc = cmd_audit (ctx, &ev);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
 static int
 cmd_init (struct options *o)
 {
@@ -150,7 +189,7 @@ cmd_init (struct options *o)
       return gpg_err_code (err) == GPG_ERR_EEXIST ? EX_CANTCREAT : EX_OSERR;
     }
   es_printf ("pankey: created the panmail home %s\n", home);
-  return 0;
+  return init_audit (o);
 }
 
 
@@ -285,6 +324,21 @@ enroll_args (struct options *o, char **r_addr, char **r_fpr)
   return 0;
 }
 
+/* Record the enrollment of ADDR to FPR (or its refusal) in the audit
+ * log.  */
+static int
+audit_enroll (pan_ctx_t ctx, struct options *o, const char *addr,
+              const char *fpr, const char *outcome, const char *reason)
+{
+  struct pan_audit_key key = { addr, PAN_PROTOCOL_OPENPGP, fpr };
+  struct pan_audit_event ev = { .event = "enroll", .tool = "pankey",
+                                .operator_name = o->operator_name,
+                                .keys = &key, .nkeys = 1,
+                                .outcome = outcome, .reason = reason };
+
+  return cmd_audit (ctx, &ev);
+}
+
 static int
 enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
             const char *fpr, time_t now)
@@ -303,6 +357,8 @@ enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
   free (buf);
   if (err)
     {
+      audit_enroll (ctx, o, addr, fpr, "refused",
+                    reason ? reason : gpg_strerror (err));
       cmd_error (err, "enroll refused", reason);
       return exit_for_import (err);
     }
@@ -319,10 +375,20 @@ cmd_enroll (struct options *o)
 
   if ((rc = enroll_args (o, &addr, &fpr))
       || (rc = open_home (o, &ctx))
-      || (rc = check_not_enrolled (ctx, addr))
-      || (rc = enroll_key (ctx, o, addr, fpr, now))
-      || (rc = record_enrollment (ctx, o, addr, fpr, now)))
+      || (rc = check_not_enrolled (ctx, addr)))
     goto leave;
+  if ((rc = enroll_key (ctx, o, addr, fpr, now)))
+    goto leave;
+  /* The record comes first: a key imported but not pinned is never
+   * used, a pin without a record would be a change nobody can trace.  */
+  if ((rc = audit_enroll (ctx, o, addr, fpr, "ok", NULL)))
+    goto leave;
+  if ((rc = record_enrollment (ctx, o, addr, fpr, now)))
+    {
+      audit_enroll (ctx, o, addr, fpr, "failed",
+                    "the registry could not be updated");
+      goto leave;
+    }
   es_printf ("pankey: enrolled %s with OpenPGP key %s\n", addr, fpr);
 
  leave:

@@ -5,11 +5,13 @@
  * Exit codes are sysexits(3), see pansend(1).  */
 #include <config.h>
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #define GPGRT_ENABLE_ARGPARSE_MACROS 1
 #include <gpg-error.h>
@@ -154,28 +156,101 @@ say_recipients (pan_job_t job)
               pan_job_recipient_fpr (job, i));
 }
 
+/* The audit record of one outcome of JOB.  */
+struct record
+{
+  struct pan_audit_event ev;
+  struct pan_audit_key *keys;
+  char *reason;
+};
+
+static const char *
+login_user (void)
+{
+  struct passwd *pw = getpwuid (getuid ());
+
+  return pw && pw->pw_name ? pw->pw_name : "unknown";
+}
+
+/* Fill REC for JOB: the message, its resolved recipients and keys, and
+ * the ciphertext once there is one.  */
+static void
+record_init (struct record *rec, pan_job_t job, const char *event,
+             const char *outcome, int exit_code)
+{
+  pan_headers_t headers = pan_job_headers (job);
+  size_t n = 0;
+
+  memset (rec, 0, sizeof *rec);
+  rec->ev.event = event;
+  rec->ev.tool = "pansend";
+  rec->ev.outcome = outcome;
+  rec->ev.exit_code = exit_code;
+  rec->ev.envelope_from = login_user ();
+  rec->ev.size = -1;
+  if (headers)
+    {
+      rec->ev.message_id = pan_job_message_id (job);
+      rec->ev.header_from = pan_headers_get (headers, "From");
+    }
+  rec->ev.ciphertext_sha256 = pan_job_ciphertext_digest (job, &rec->ev.size);
+  rec->keys = calloc (pan_job_recipient_count (job) + 1, sizeof *rec->keys);
+  for (size_t i = 0; rec->keys && i < pan_job_recipient_count (job); i++)
+    if (pan_job_recipient_fpr (job, i))
+      rec->keys[n++] = (struct pan_audit_key)
+        { pan_job_recipient_addr (job, i),
+          pan_job_recipient_protocol (job, i),
+          pan_job_recipient_fpr (job, i) };
+  rec->ev.keys = rec->keys;
+  rec->ev.nkeys = n;
+}
+
+/* Record JOB's outcome; return the exit code of a failed record or 0.  */
 static int
-prepare (pan_job_t job, struct options *o)
+record_outcome (pan_ctx_t ctx, pan_job_t job, const char *event,
+                const char *outcome, int exit_code, const char *reason)
+{
+  struct record rec;
+  int rc;
+
+  record_init (&rec, job, event, outcome, exit_code);
+  rec.ev.reason = reason;
+  rc = cmd_audit (ctx, &rec.ev);
+  free (rec.keys);
+  return rc;
+}
+
+/* Report a refusal of JOB (exit code RC, REASON for a person), record it
+ * and return RC: the refusal stands even if the record fails.  */
+static int
+refuse (pan_ctx_t ctx, pan_job_t job, int rc, gpg_error_t err,
+        const char *what, char *reason)
+{
+  char *copy = reason ? strdup (reason) : NULL;
+
+  cmd_error (err, what, reason);
+  record_outcome (ctx, job, "refuse", "refused", rc,
+                  copy ? copy : gpg_strerror (err));
+  free (copy);
+  return rc;
+}
+
+static int
+prepare (pan_ctx_t ctx, pan_job_t job, struct options *o)
 {
   gpg_error_t err;
   char *reason = NULL;
 
   if ((err = pan_job_read_headers (job, es_stdin, &reason)))
-    {
-      cmd_error (err, "reading the message", reason);
-      return exit_for_message (err);
-    }
+    return refuse (ctx, job, exit_for_message (err), err,
+                   "reading the message", reason);
   for (size_t i = 0; i < o->naddrs; i++)
     if ((err = pan_job_add_recipient (job, o->addrs[i], &reason)))
-      {
-        cmd_error (err, "a recipient on the command line", reason);
-        return EX_USAGE;
-      }
+      return refuse (ctx, job, EX_USAGE, err,
+                     "a recipient on the command line", reason);
   if ((err = pan_job_resolve (job, time (NULL), &reason)))
-    {
-      cmd_error (err, "recipients", reason);
-      return exit_for_resolve (err);
-    }
+    return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
+                   reason);
   if (o->verbose)
     say_recipients (job);
   return 0;
@@ -189,16 +264,26 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
   char **argv = NULL;
   const char *cmd = o->sendmail ? o->sendmail
     : pan_config_get (pan_ctx_config (ctx), "sendmail");
+  int rc;
 
   if ((err = pan_argv_split (cmd, &argv)))
     {
-      cmd_error (err, o->sendmail ? "--sendmail" : "setting sendmail", NULL);
-      return o->sendmail ? EX_USAGE : EX_CONFIG;
+      rc = o->sendmail ? EX_USAGE : EX_CONFIG;
+      return refuse (ctx, job, rc, err, o->sendmail ? "--sendmail"
+                     : "setting sendmail", NULL);
+    }
+  /* The record comes before the hand-over: if it cannot be written,
+   * nothing is sent.  */
+  if ((rc = record_outcome (ctx, job, "send", "sent", 0, NULL)))
+    {
+      pan_argv_release (argv);
+      return rc;
     }
   err = pan_job_deliver (job, (const char *const *)argv, &reason);
   pan_argv_release (argv);
   if (err)
     {
+      record_outcome (ctx, job, "queue", "queued", EX_TEMPFAIL, reason);
       cmd_error (err, "delivery", reason);
       return EX_TEMPFAIL;
     }
@@ -225,12 +310,12 @@ run (struct options *o)
       rc = EX_OSERR;
       goto leave;
     }
-  if ((rc = prepare (job, o)))
+  if ((rc = prepare (ctx, job, o)))
     goto leave;
   if ((err = pan_job_encrypt (job, es_stdin, &reason)))
     {
-      cmd_error (err, "encryption", reason);
-      rc = exit_for_encrypt (err);
+      rc = refuse (ctx, job, exit_for_encrypt (err), err, "encryption",
+                   reason);
       goto leave;
     }
   if (o->dry_run)

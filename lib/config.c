@@ -26,7 +26,8 @@
 enum setting_type
   {
     SETTING_STRING,
-    SETTING_INT
+    SETTING_INT,
+    SETTING_CHOICE              /* One word of a fixed list.  */
   };
 
 struct setting
@@ -36,17 +37,27 @@ struct setting
   const char *def;              /* The default, as written in the file.  */
   long min, max;                /* The range of an integer setting.  */
   const char *help;             /* Lines of explanation for the file.  */
+  const char *choices;          /* Space-separated words of a choice.  */
 };
 
 static const struct setting settings[] =
   {
     { "sendmail", SETTING_STRING, "/usr/sbin/sendmail", 0, 0,
       "The MTA program and its leading arguments (split at white space;\n"
-      "quotes group).  pansend appends \"-i --\" and every recipient." },
+      "quotes group).  pansend appends \"-i --\" and every recipient.",
+      NULL },
     { "lock-timeout", SETTING_INT, "10", 1, 3600,
-      "Seconds to wait for the lock on the recipient registry." },
+      "Seconds to wait for the lock on the recipient registry and on the\n"
+      "audit log.", NULL },
     { "max-key-size", SETTING_INT, "1048576", 1024, 67108864,
-      "The largest key file, in bytes, that pankey enroll reads." }
+      "The largest key file, in bytes, that pankey enroll reads.", NULL },
+    { "audit-syslog", SETTING_CHOICE, "off", 0, 0,
+      "Also send a one-line summary of each audit record to syslog (on or\n"
+      "off).  The summary holds no message text.", "on off" },
+    { "audit-syslog-facility", SETTING_CHOICE, "local0", 0, 0,
+      "The syslog facility for audit-syslog.",
+      "local0 local1 local2 local3 local4 local5 local6 local7 user mail"
+      " daemon auth authpriv" }
   };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -237,6 +248,18 @@ text_problem (const char *s, size_t len)
   return NULL;
 }
 
+/* True if VALUE is one of the space-separated words of CHOICES.  */
+static int
+is_choice (const char *choices, const char *value)
+{
+  size_t len = strlen (value);
+
+  for (const char *p = choices; *p; p += strcspn (p, " "), p += !!*p)
+    if (strcspn (p, " ") == len && !strncmp (p, value, len))
+      return 1;
+  return 0;
+}
+
 /* Check VALUE for setting IDX.  */
 static gpg_error_t
 check_value (struct parser *p, int idx, const char *value)
@@ -249,6 +272,8 @@ check_value (struct parser *p, int idx, const char *value)
   if (s->type == SETTING_INT && !parse_int (value, s->min, s->max, &num))
     return parser_error (p, "'%s' must be an integer from %ld to %ld",
                          s->name, s->min, s->max);
+  if (s->type == SETTING_CHOICE && !is_choice (s->choices, value))
+    return parser_error (p, "'%s' must be one of: %s", s->name, s->choices);
   return 0;
 }
 
@@ -394,6 +419,9 @@ write_setting (const struct setting *s, estream_t out)
   if (s->type == SETTING_INT
       && es_fprintf (out, "# An integer from %ld to %ld.\n", s->min,
                      s->max) < 0)
+    return gpg_error_from_syserror ();
+  if (s->type == SETTING_CHOICE
+      && es_fprintf (out, "# One of: %s.\n", s->choices) < 0)
     return gpg_error_from_syserror ();
   if (es_fprintf (out, "# %s %s\n", s->name, s->def) < 0)
     return gpg_error_from_syserror ();

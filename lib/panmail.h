@@ -343,16 +343,27 @@ const char *pan_job_recipient_fpr (pan_job_t job, size_t idx);
 /* Return the protocol of recipient IDX (after resolve).  */
 pan_protocol_t pan_job_recipient_protocol (pan_job_t job, size_t idx);
 
+/* Return the header block of JOB (after pan_job_read_headers).  */
+pan_headers_t pan_job_headers (pan_job_t job);
+
+/* Return the Message-ID of JOB's message: the one it carries, or the one
+ * pansend adds to the outgoing message if it has none.  */
+const char *pan_job_message_id (pan_job_t job);
+
+/* Return the hex SHA-256 of the outgoing (encrypted) message and store
+ * its size at *R_SIZE, or NULL before pan_job_encrypt succeeded.  */
+const char *pan_job_ciphertext_digest (pan_job_t job, long long *r_size);
+
 /* Encrypt the message: stream the body from IN (after the headers)
  * through GPGME to the recipients' keys and write the complete outgoing
  * PGP/MIME message to a 0600 spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 
 /* Hand the spool file to the MTA: ARGV (program and its leading
- * arguments) followed by "-t -i" and the recipients added with
- * pan_job_add_recipient, run with posix_spawn and the spool file as
- * stdin.  If the MTA fails the spool file is moved to the queue and
- * GPG_ERR_EPIPE is returned with the queue file named in *R_REASON.  */
+ * arguments) followed by "-i --" and every recipient, run with
+ * posix_spawn and the spool file as stdin.  If the MTA fails the spool
+ * file is moved to the queue and GPG_ERR_EPIPE is returned with the queue
+ * file named in *R_REASON.  */
 gpg_error_t pan_job_deliver (pan_job_t job, const char *const *argv,
                              char **r_reason);
 
@@ -365,10 +376,132 @@ gpg_error_t pan_argv_split (const char *command, char ***r_argv);
 void pan_argv_release (char **argv);
 
 
+/* BEGIN pan */
+/*
+ * Payment card numbers (pan.c): streaming detection, masking and keyed
+ * hashes.  See pan.c for the table of card brands and lengths.
+ */
+
+/* Shortest and longest PAN detected, in digits.  */
+#define PAN_MIN_DIGITS 13
+#define PAN_MAX_DIGITS 19
+
+/* Size of the buffer pan_mask writes (a masked 19-digit PAN + NUL).  */
+#define PAN_MASK_SIZE (PAN_MAX_DIGITS + 1)
+
+typedef struct pan_scanner *pan_scanner_t;
+
+/* One PAN found in a stream; the strings are valid only during the
+ * callback that receives it.  No field holds the PAN itself.  */
+struct pan_hit
+{
+  unsigned long long offset;  /* Of the first digit, from stream start. */
+  size_t length;              /* In bytes, separators included.  */
+  size_t ndigits;             /* 13 to 19.  */
+  const char *brand;          /* "Visa", "Mastercard", ...  */
+  const char *masked;         /* First 6 and last 4 digits: 411111******1111 */
+  const char *hash;           /* Hex HMAC-SHA256 of the digits; NULL if the
+                                 scanner has no key.  */
+};
+
+/* Receive HIT; a non-zero return stops the scan and is returned by the
+ * function that fed the scanner.  */
+typedef gpg_error_t (*pan_hit_cb_t) (void *opaque, const struct pan_hit *hit);
+
+/* Create a scanner; KEY/KEYLEN (copied into secure memory) keys the
+ * HMAC of each hit, KEY NULL: hits carry no hash.  */
+gpg_error_t pan_scanner_new (const void *key, size_t keylen,
+                             pan_scanner_t *r_scanner);
+
+/* Scan the next LEN bytes of the stream, calling CB for each PAN that
+ * ends in them; chunks may split a PAN anywhere.  */
+gpg_error_t pan_scanner_feed (pan_scanner_t scanner, const void *buf,
+                              size_t len, pan_hit_cb_t cb, void *opaque);
+
+/* End the stream: report a PAN at its very end, then reset SCANNER for
+ * a new stream (offsets start at 0 again).  */
+gpg_error_t pan_scanner_finish (pan_scanner_t scanner, pan_hit_cb_t cb,
+                                void *opaque);
+
+/* Wipe and release SCANNER.  */
+void pan_scanner_release (pan_scanner_t scanner);
+
+/* Return true if DIGITS (ASCII digits only, at least 2) pass Luhn.  */
+int pan_luhn_valid (const char *digits);
+
+/* Return the brand whose issuer range and lengths fit DIGITS (Luhn not
+ * checked), or NULL.  */
+const char *pan_card_brand (const char *digits);
+
+/* Write DIGITS (13 to 19 ASCII digits, else GPG_ERR_INV_VALUE) masked
+ * as first 6, '*'s and last 4 to BUF (PAN_MASK_SIZE bytes).  */
+gpg_error_t pan_mask (const char *digits, char *buf);
+
+
+/*
+ * Scanning MIME messages for PANs (mime.c).
+ */
+typedef struct pan_mime *pan_mime_t;
+
+/* Multipart and message/rfc822 nesting deeper than this, and header
+ * fields longer than this, are scanned as raw text.  */
+#define PAN_MIME_MAX_DEPTH 32
+#define PAN_MIME_MAX_FIELD (64 * 1024)
+
+/* Where a hit was found.  */
+struct pan_mime_part
+{
+  unsigned int index;         /* Entities in order, 0: the outermost.  */
+  unsigned int depth;         /* 0: the outermost entity.  */
+  const char *content_type;   /* Lower case "type/subtype"; "" in a
+                                 header block (not known yet).  */
+  const char *header;         /* Field name for a hit in a header value
+                                 (offset into its decoded value), else
+                                 NULL (offset into the decoded body).  */
+  int undecoded;              /* The hit is in the undecoded text of a
+                                 base64 part (mislabelled part).  */
+};
+
+/* Receive HIT found in PART; a non-zero return stops the scan.  */
+typedef gpg_error_t (*pan_mime_cb_t) (void *opaque,
+                                      const struct pan_mime_part *part,
+                                      const struct pan_hit *hit);
+
+/* Create a walker that scans a message fed in chunks with SCANNER
+ * (owned by the walker until released) and reports hits to CB.  With
+ * CONTENT_TYPE NULL the input is a whole message starting with its
+ * header block; else it is the body of an entity with CONTENT_TYPE and
+ * ENCODING (Content-Transfer-Encoding, NULL: 7bit).  */
+gpg_error_t pan_mime_scan_new (pan_scanner_t scanner,
+                               const char *content_type,
+                               const char *encoding, pan_mime_cb_t cb,
+                               void *opaque, pan_mime_t *r_mime);
+
+/* Scan the next LEN bytes of the message.  */
+gpg_error_t pan_mime_scan_feed (pan_mime_t mime, const void *buf,
+                                size_t len);
+
+/* End the message and report what its last bytes held.  */
+gpg_error_t pan_mime_scan_finish (pan_mime_t mime);
+
+/* Wipe and release MIME (not its scanner).  */
+void pan_mime_scan_release (pan_mime_t mime);
+
+/* Decode the RFC 2047 encoded words in the unfolded header VALUE into
+ * malloc'ed UTF-8 *R_UTF8 for scanning: malformed words stay as
+ * written, unknown charsets keep their ASCII bytes.  */
+gpg_error_t pan_header_decode_2047 (const char *value, char **r_utf8);
+/* END pan */
+
 /* BEGIN audit (audit.c) */
 /*
- * Tamper-evident audit log (audit.c): HOME/audit.log, JSON Lines.
+ * Tamper-evident audit log (audit.c): HOME/audit.log, JSON Lines, one
+ * record a line, chained by SHA-256 and authenticated by HMAC-SHA256
+ * under a forward-secure key in HOME/audit.key; see panaudit(1).
  */
+
+/* The longest record line, in bytes, that is written or read.  */
+#define PAN_AUDIT_MAX_LINE 65536
 
 /* One recipient or key named in an audit record.  */
 struct pan_audit_key
@@ -378,15 +511,18 @@ struct pan_audit_key
   const char *fingerprint;
 };
 
-/* One PAN seen in a message body: only masked and as a keyed hash.  */
+/* One PAN seen in a message: only masked and as a keyed hash.  */
 struct pan_audit_pan
 {
   const char *brand;
-  const char *masked;           /* e.g. "411111******1111" */
-  const char *hash;             /* hex HMAC-SHA256 under the home's key */
+  const char *masked;           /* At most 6 + 4 digits, e.g.
+                                   "411111******1111".  */
+  const char *hash;             /* Hex HMAC-SHA256 under the home's key.  */
 };
 
-/* What happened; NULL/0 fields are left out of the record.  */
+/* What happened.  NULL strings and empty arrays are left out of the
+ * record; SIZE is written with CIPHERTEXT_SHA256 and EXIT_CODE with
+ * OUTCOME.  */
 struct pan_audit_event
 {
   const char *event;            /* send, refuse, queue, init, enroll, ... */
@@ -395,16 +531,164 @@ struct pan_audit_event
   const char *message_id;
   const char *envelope_from;
   const char *header_from;
-  const struct pan_audit_key *keys;
+  const struct pan_audit_key *keys;   /* "recipients" */
   size_t nkeys;
   const struct pan_audit_pan *pans;
   size_t npans;
-  const char *ciphertext_sha256;  /* hex */
-  long long size;               /* ciphertext bytes; < 0: none */
+  const char *ciphertext_sha256;  /* Hex.  */
+  long long size;               /* Ciphertext bytes.  */
   const char *outcome;          /* sent, refused, queued, ok, failed */
   int exit_code;
   const char *reason;
 };
+
+/* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when
+ * the record has no outcome; TORN_LENGTH is -1 except in "recovery"
+ * records, which name a torn line left by a killed writer.  */
+struct pan_audit_record
+{
+  unsigned long long seq;
+  time_t time;
+  const char *host;
+  struct pan_audit_event ev;
+  long long torn_length;
+  const char *torn_sha256;
+  const char *prev;             /* Hex SHA-256 of the previous line.  */
+  const char *mac;              /* Hex HMAC-SHA256 of this line.  */
+  const char *line;             /* The record as stored (not   */
+  size_t line_len;              /* NUL-terminated), without LF.  */
+};
+
+/* Create the audit key of CTX's home, which must have neither
+ * audit.key nor a non-empty audit.log (GPG_ERR_EEXIST), and an empty
+ * audit.log.  The initial key is stored at *R_KEY_HEX (64 hex digits in
+ * libgcrypt secure memory, release with pan_audit_key_release): show it
+ * once to the operator, who keeps it offline for panaudit verify --key.  */
+gpg_error_t pan_audit_init_key (pan_ctx_t ctx, char **r_key_hex,
+                                char **r_reason);
+
+/* Wipe and release a key returned by pan_audit_init_key.  */
+void pan_audit_key_release (char *key_hex);
+
+/* Append one record for EV at time NOW to CTX's audit log under the
+ * audit lock (lock-timeout), fsync it, then evolve the key.  A torn last
+ * line is first closed and named in a "recovery" record.  Errors that
+ * mean the record could not be stored (tools exit 73, EX_CANTCREAT):
+ * GPG_ERR_ENOSPC, GPG_ERR_EDQUOT, GPG_ERR_EROFS, GPG_ERR_EACCES,
+ * GPG_ERR_EPERM, GPG_ERR_ENOENT; all others (tools exit 74, EX_IOERR)
+ * include GPG_ERR_TIMEOUT (lock), GPG_ERR_NO_SECKEY (no audit.key),
+ * GPG_ERR_INV_STATE (audit.key does not fit the log), GPG_ERR_INV_VALUE
+ * (EV not acceptable, e.g. an unmasked PAN) and GPG_ERR_CONFIGURATION
+ * (bad audit-syslog-facility).  Nothing is written on error.  */
+gpg_error_t pan_audit_append (pan_ctx_t ctx,
+                              const struct pan_audit_event *ev, time_t now,
+                              char **r_reason);
+
+/* What pan_audit_verify found first.  */
+typedef enum
+  {
+    PAN_AUDIT_INTACT = 0,
+    PAN_AUDIT_MODIFIED = 1,     /* Hash, MAC or syntax of a record.  */
+    PAN_AUDIT_INSERTED = 2,     /* A record too many.  */
+    PAN_AUDIT_DELETED = 3,      /* A gap in the sequence.  */
+    PAN_AUDIT_REORDERED = 4,    /* Records out of order.  */
+    PAN_AUDIT_TRUNCATED = 5,    /* Records missing at the end.  */
+    PAN_AUDIT_TORN = 6          /* Unrecovered torn last line.  */
+  } pan_audit_damage_t;
+
+/* The result of a verification.  */
+struct pan_audit_verdict
+{
+  pan_audit_damage_t damage;
+  unsigned long long record;    /* First bad record (seq), 0 if intact.  */
+  unsigned long long line;      /* Its line in the file, 0 if none.  */
+  unsigned long long nrecords;  /* Records that verified.  */
+  int key_checked;              /* MACs were checked with the key.  */
+  char head[65];                /* Hex SHA-256 of the last good line.  */
+  char *message;                /* One line for a person, or NULL.  */
+  char *warnings;               /* Lines for a person, or NULL.  */
+};
+
+/* Return "intact", "modified", "inserted", "deleted", "reordered",
+ * "truncated" or "torn".  */
+const char *pan_audit_damage_name (pan_audit_damage_t damage);
+
+/* Verify CTX's audit log: syntax, sequence, hash chain, audit.key and,
+ * if KEY_FILE is not NULL, every MAC with the initial key read from
+ * KEY_FILE ("-": stdin); if ANCHOR is not NULL, also the anchor line
+ * made by pan_audit_anchor.  Returns 0 if the check ran (the verdict
+ * says whether the log is intact); an error for a bad key or anchor
+ * (GPG_ERR_INV_VALUE) or unreadable files.  */
+gpg_error_t pan_audit_verify (pan_ctx_t ctx, const char *key_file,
+                              const char *anchor,
+                              struct pan_audit_verdict *r_verdict,
+                              char **r_reason);
+
+/* Verify the log text LOG/LOGLEN held in memory; STATE/STATELEN is the
+ * text of audit.key (NULL: not checked), KEY_HEX the initial key (NULL:
+ * MACs not checked), ANCHOR an anchor line or NULL.  */
+gpg_error_t pan_audit_verify_buffer (const void *log, size_t loglen,
+                                     const void *state, size_t statelen,
+                                     const char *key_hex,
+                                     const char *anchor,
+                                     struct pan_audit_verdict *r_verdict,
+                                     char **r_reason);
+
+/* Release the strings of VERDICT (the structure itself is the
+ * caller's).  */
+void pan_audit_verdict_release (struct pan_audit_verdict *verdict);
+
+/* Verify the hash chain of CTX's log (as pan_audit_verify without key)
+ * and store at *R_LINE "panmail-anchor 1 seq=N sha256=HEX" for its
+ * last record; a damaged log gives GPG_ERR_BAD_SIGNATURE.  */
+gpg_error_t pan_audit_anchor (pan_ctx_t ctx, char **r_line,
+                              char **r_reason);
+
+/* Which records pan_audit_next returns; zero/NULL fields match all.  */
+struct pan_audit_filter
+{
+  time_t since;                 /* time >= SINCE */
+  time_t until;                 /* time <= UNTIL */
+  const char *recipient;        /* any recipient (case-insensitive) */
+  const char *event;
+  const char *message_id;       /* with or without <> */
+};
+
+/* Parse S, "YYYY-MM-DD" or RFC 3339 ("2026-11-24T23:18:43Z",
+ * "...+01:00"), into *R_TIME; a bare date means its first second, or
+ * with END_OF_DAY its last.  */
+gpg_error_t pan_audit_parse_time (const char *s, int end_of_day,
+                                  time_t *r_time);
+
+typedef struct pan_audit_reader *pan_audit_reader_t;
+
+/* Open CTX's audit log for reading the records FILTER (may be NULL)
+ * selects.  A missing log reads as empty.  */
+gpg_error_t pan_audit_open (pan_ctx_t ctx,
+                            const struct pan_audit_filter *filter,
+                            pan_audit_reader_t *r_reader, char **r_reason);
+
+/* Store at *R_REC the next matching record, valid until the next call;
+ * GPG_ERR_EOF at the end.  Lines that are not valid records are
+ * skipped and counted (pan_audit_skipped).  */
+gpg_error_t pan_audit_next (pan_audit_reader_t reader,
+                            const struct pan_audit_record **r_rec);
+
+/* Return the number of lines pan_audit_next skipped so far.  */
+unsigned long long pan_audit_skipped (pan_audit_reader_t reader);
+
+/* Close READER.  */
+void pan_audit_close (pan_audit_reader_t reader);
+
+/* Write to OUT a summary for an assessor of the records FILTER selects:
+ * messages sent, queued and refused (by reason), recipients and keys
+ * used, enrollment changes, and the verdict of pan_audit_verify (with
+ * KEY_FILE if not NULL), which is also stored at *R_VERDICT.  */
+gpg_error_t pan_audit_report (pan_ctx_t ctx,
+                              const struct pan_audit_filter *filter,
+                              const char *key_file, gpgrt_stream_t out,
+                              struct pan_audit_verdict *r_verdict,
+                              char **r_reason);
 /* END audit */
 
 #ifdef __cplusplus

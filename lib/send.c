@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <gcrypt.h>
 #include <gpgme.h>
@@ -44,6 +45,8 @@ struct pan_job
   time_t now;                   /* Time of pan_job_resolve.  */
   char *spool_path;
   int spool_fd;
+  char *message_id;             /* Given, or made if the message had none. */
+  int made_message_id;
   char digest[65];              /* Hex SHA-256 of the spool file.  */
   long long size;               /* Its size in bytes.  */
 };
@@ -72,6 +75,7 @@ pan_job_release (pan_job_t job)
   if (job->spool_path)
     unlink (job->spool_path);
   free (job->spool_path);
+  free (job->message_id);
   for (size_t i = 0; i < job->nrcpts; i++)
     {
       free (job->rcpts[i].addr);
@@ -143,12 +147,37 @@ collect_field (pan_job_t job, size_t idx, char **r_reason)
   return err;
 }
 
+/* A message without Message-ID gets one here rather than from the MTA,
+ * so that the audit record and the delivered message name the same.  */
+static gpg_error_t
+take_message_id (pan_job_t job)
+{
+  const char *given = pan_headers_get (job->headers, "Message-ID");
+  unsigned char nonce[12];
+  char host[256], hex[25];
+
+  if (given)
+    return (job->message_id = pani_strdup (given)) ? 0
+      : gpg_error_from_syserror ();
+  gcry_create_nonce (nonce, sizeof nonce);
+  for (size_t i = 0; i < sizeof nonce; i++)
+    snprintf (hex + 2 * i, 3, "%02x", nonce[i]);
+  if (gethostname (host, sizeof host - 1) || !*host || strchr (host, '>'))
+    strcpy (host, "localhost");
+  host[sizeof host - 1] = 0;
+  job->message_id = pani_strdupf ("<%lld.%s@%s>", (long long)time (NULL),
+                                  hex, host);
+  job->made_message_id = 1;
+  return job->message_id ? 0 : gpg_error_from_syserror ();
+}
+
 gpg_error_t
 pan_job_read_headers (pan_job_t job, estream_t in, char **r_reason)
 {
   gpg_error_t err;
 
-  if ((err = pan_headers_read (in, &job->headers, r_reason)))
+  if ((err = pan_headers_read (in, &job->headers, r_reason))
+      || (err = take_message_id (job)))
     return err;
   for (size_t i = 0; i < pan_headers_count (job->headers); i++)
     if (is_rcpt_field (pan_headers_name (job->headers, i))
@@ -261,6 +290,12 @@ pan_headers_t
 pan_job_headers (pan_job_t job)
 {
   return job->headers;
+}
+
+const char *
+pan_job_message_id (pan_job_t job)
+{
+  return job->message_id;
 }
 
 const char *
@@ -468,6 +503,19 @@ make_boundary (char *buf, size_t size)
 }
 
 static gpg_error_t
+write_outer_field (pan_job_t job, const char *name, const char *value)
+{
+  gpg_error_t err;
+  char *line = pani_strdupf ("%s: %s\n", name, value);
+
+  if (!line)
+    return gpg_error_from_syserror ();
+  err = write_str (job->spool_fd, line);
+  free (line);
+  return err;
+}
+
+static gpg_error_t
 write_outer_head (pan_job_t job, const char *boundary)
 {
   gpg_error_t err = 0;
@@ -476,6 +524,8 @@ write_outer_head (pan_job_t job, const char *boundary)
   for (size_t i = 0; !err && i < pan_headers_count (job->headers); i++)
     if (!is_outer_dropped (pan_headers_name (job->headers, i)))
       err = write_str (job->spool_fd, pan_headers_raw (job->headers, i));
+  if (!err && job->made_message_id)
+    err = write_outer_field (job, "Message-ID", job->message_id);
   if (err)
     return err;
   mime = pani_strdupf

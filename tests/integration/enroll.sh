@@ -13,7 +13,7 @@ OP=enroll-operator
 
 # ------------------------------------------------------------------ init
 
-expect_rc 0 "init" pankey --home "$PANMAIL_HOME" init
+init_home; pass "init (audit key kept)"
 [ -d "$PANMAIL_HOME" ] || fail "init did not create $PANMAIL_HOME"
 mode=$(stat -c %a "$PANMAIL_HOME")
 [ "$mode" = 700 ] || fail "init made $PANMAIL_HOME mode $mode, not 700"

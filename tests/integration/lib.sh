@@ -82,6 +82,9 @@ export HOME
 lib_cleanup() {
     lib_rc=$?
     set +e
+    if [ "$lib_rc" -eq 0 ] && ! audit_intact; then
+        lib_rc=1
+    fi
     # Stop the gpg-agents started for the homes of this test.
     for d in "$KEYS" "$PANMAIL_HOME/gnupg" "$T"/sec-*; do
         if [ -d "$d" ]; then
@@ -117,6 +120,39 @@ need_tools() {
 
 pansend() { "$PANSEND" "$@"; }
 pankey() { "$PANKEY" "$@"; }
+PANAUDIT=$top_builddir/cmd/panaudit
+panaudit() { "$PANAUDIT" "$@"; }
+
+# init_home: "pankey init" of $PANMAIL_HOME, keeping the audit key it
+# shows once in $T/audit.key for "panaudit verify --key".
+init_home() {
+    "$PANKEY" init "$@" > "$T/init.out" || fail "pankey init failed"
+    sed -n 's/^audit key: //p' "$T/init.out" > "$T/audit.key"
+    [ -s "$T/audit.key" ] || fail "pankey init showed no audit key"
+}
+
+# audit_intact: every home a test used ends with an intact audit log, its
+# MACs checked when the test kept the audit key; each send and queue
+# record names every recipient's fingerprint and the ciphertext digest.
+audit_intact() {
+    [ -f "$PANMAIL_HOME/audit.key" ] || return 0
+    if [ -s "$T/audit.key" ]; then
+        set -- --key "$T/audit.key"
+    else
+        set --
+    fi
+    "$PANAUDIT" --home "$PANMAIL_HOME" verify "$@" >"$T/verify.out" 2>&1 ||
+        { cat "$T/verify.out" >&2
+          printf 'FAIL: %s: panaudit verify failed at the end\n' "$TEST_NAME" >&2
+          return 1; }
+    "$PANAUDIT" --home "$PANMAIL_HOME" log --json --event send |
+        jq -e -s 'all(.[]; (.recipients | length > 0)
+                   and all(.recipients[]; .fingerprint | test("^[0-9A-F]{40,64}$"))
+                   and (.ciphertext_sha256 | test("^[0-9a-f]{64}$")))' \
+        >/dev/null ||
+        { printf 'FAIL: %s: a send record lacks fingerprints or digest\n' \
+              "$TEST_NAME" >&2; return 1; }
+}
 
 # run_rc OUT ERR CMD...: run CMD with stdout to OUT and stderr to ERR and
 # put its exit status in $rc, whatever it is (set -e safe).

@@ -11,7 +11,7 @@ need_postfix
 A=malformed-alice@example.test
 MARK=$(new_marker)      # in header values and the body
 
-expect_rc 0 "init" pankey init
+init_home; pass "init (audit key kept)"
 fa=$(make_key "Alice Malformed" "$A")
 export_key "$fa" "$T/alice.asc"
 expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/alice.asc"

@@ -16,7 +16,7 @@ N=refuse-nobody@example.test    # no key at all
 BODY=$(new_marker)
 SUBJ=$(new_marker)
 
-expect_rc 0 "init" pankey init
+init_home; pass "init (audit key kept)"
 
 fa=$(make_key "Alice Refuse" "$A")
 fb=$(make_key "Bob Refuse" "$B")

@@ -16,7 +16,7 @@ E=send-erin@example.test
 MARK=$(new_marker)      # in headers
 BODY=$(new_marker)      # in the body only: must never be readable
 
-expect_rc 0 "init" pankey init
+init_home; pass "init (audit key kept)"
 
 fa=$(make_key "Alice Send" "$A")
 fb=$(make_key_two_enc "Bob Send" "$B")

@@ -1,0 +1,87 @@
+/* fuzz-audit.c - libFuzzer target for the audit log verifier
+ *
+ * Input: one mode byte, the log text, and optionally a NUL followed by
+ * an auxiliary text.  Mode bit 1 checks MACs with FUZZ_KEY (the initial
+ * key of the seed corpus), bit 2 takes the auxiliary text as audit.key,
+ * bit 4 takes it as an anchor line.  The verdict must be consistent:
+ * intact means no message and no bad record; damage names a record.
+ */
+#include <config.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gcrypt.h>
+
+#include "panmail.h"
+
+#define FUZZ_KEY \
+  "7f1c0e5b9a2d4c6e8f0a1b3c5d7e9f00112233445566778899aabbccddeeff01"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static void
+init_once (void)
+{
+  static int done;
+
+  if (done)
+    return;
+  done = 1;
+  gcry_check_version (NULL);
+  gcry_control (GCRYCTL_DISABLE_SECMEM, 0);
+  gcry_control (GCRYCTL_INITIALIZATION_FINISHED, 0);
+}
+
+static void
+check_verdict (gpg_error_t err, const struct pan_audit_verdict *v,
+               const char *reason)
+{
+  if (err)
+    {
+      if (!reason || v->message || v->warnings)
+        abort ();
+      return;
+    }
+  if (v->damage == PAN_AUDIT_INTACT && (v->message || v->record))
+    abort ();
+  if (v->damage != PAN_AUDIT_INTACT && (!v->message || !v->record
+                                        || v->damage > PAN_AUDIT_TORN))
+    abort ();
+  if (strlen (v->head) != 64)
+    abort ();
+  if (v->message && strchr (v->message, '\n'))
+    abort ();
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  struct pan_audit_verdict v;
+  const uint8_t *nul;
+  size_t loglen;
+  char *aux = NULL, *reason = NULL;
+  int mode;
+  gpg_error_t err;
+
+  init_once ();
+  if (!size)
+    return 0;
+  mode = data[0];
+  data++, size--;
+  nul = memchr (data, 0, size);
+  loglen = nul ? (size_t)(nul - data) : size;
+  if (nul && !(aux = strndup ((const char *)nul + 1, size - loglen - 1)))
+    return 0;
+  err = pan_audit_verify_buffer (data, loglen,
+                                 (mode & 2) && aux ? aux : NULL,
+                                 (mode & 2) && aux ? strlen (aux) : 0,
+                                 (mode & 1) ? FUZZ_KEY : NULL,
+                                 (mode & 4) && aux ? aux : NULL, &v,
+                                 &reason);
+  check_verdict (err, &v, reason);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+  free (aux);
+  return 0;
+}

@@ -1,0 +1,911 @@
+/* t-audit.c - unit tests of the tamper-evident audit log  */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <gcrypt.h>
+
+#include "panmail.h"
+#include "t-support.h"
+
+#define T0 ((time_t)1795562323)  /* 2026-11-24T23:18:43Z */
+#define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
+#define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+#define HASH1 \
+  "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+#define NRECS 6
+/* A digest with a digit run that passes the Luhn check.  */
+#define LUHNHASH \
+  "aaaa4111111111111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static char tmpdir[] = "/tmp/t-audit.XXXXXX";
+static int homes;
+
+/* Lines of a log, each without its LF.  */
+struct lines
+{
+  char *line[64];
+  size_t n;
+};
+
+
+/*
+ * Helpers.
+ */
+
+static char *
+path_in (const char *home, const char *name)
+{
+  static char buf[4][512];
+  static int i;
+
+  i = (i + 1) % 4;
+  snprintf (buf[i], sizeof buf[i], "%s/%s", home, name);
+  return buf[i];
+}
+
+static char *
+slurp (const char *path, size_t *r_len)
+{
+  FILE *fp = fopen (path, "rb");
+  char *buf = calloc (1, 1024 * 1024);
+  size_t n = 0;
+
+  if (fp && buf)
+    {
+      n = fread (buf, 1, 1024 * 1024 - 1, fp);
+      fclose (fp);
+    }
+  if (r_len)
+    *r_len = n;
+  return buf;
+}
+
+static void
+spew (const char *path, const char *data, size_t len)
+{
+  FILE *fp = fopen (path, "wb");
+
+  T_CHECK (fp != NULL);
+  if (!fp)
+    return;
+  T_CHECK (fwrite (data, 1, len, fp) == len);
+  fclose (fp);
+}
+
+/* Make a new home with its audit key; store the key's hex at KEYHEX.  */
+static pan_ctx_t
+new_home (char keyhex[65])
+{
+  char home[300], *reason = NULL, *key = NULL;
+  pan_ctx_t ctx = NULL;
+
+  snprintf (home, sizeof home, "%s/home%d", tmpdir, ++homes);
+  T_ERR (pan_home_init (home, 0, &reason), 0);
+  T_ERR (pan_ctx_open (home, &ctx, &reason), 0);
+  T_ERR (pan_audit_init_key (ctx, &key, &reason), 0);
+  T_CHECK (key && strlen (key) == 64);
+  if (key)
+    strcpy (keyhex, key);
+  pan_audit_key_release (key);
+  if (reason)
+    fprintf (stderr, "    reason: %s\n", reason);
+  pan_free (reason);
+  return ctx;
+}
+
+static gpg_error_t
+append_n (pan_ctx_t ctx, int i)
+{
+  static const struct pan_audit_key keys[2] = {
+    { "alice@example.test", PAN_PROTOCOL_OPENPGP, FPR1 },
+    { "Bob@Example.test", PAN_PROTOCOL_SMIME, FPR2 }
+  };
+  static const struct pan_audit_pan pans[1] = {
+    { "visa", "411111******1111", HASH1 }
+  };
+  struct pan_audit_event ev = { .event = "send", .tool = "pansend",
+                                .operator_name = "ops" };
+  char msgid[64], *reason = NULL;
+  gpg_error_t err;
+
+  snprintf (msgid, sizeof msgid, "<m%d@example.test>", i);
+  ev.message_id = msgid;
+  ev.envelope_from = "reports@example.test";
+  ev.keys = keys;
+  ev.nkeys = 1 + i % 2;
+  ev.pans = i % 3 ? NULL : pans;
+  ev.npans = i % 3 ? 0 : 1;
+  ev.ciphertext_sha256 = HASH1;
+  ev.size = 1000 + i;
+  ev.outcome = "sent";
+  err = pan_audit_append (ctx, &ev, T0 + i * 3600, &reason);
+  if (err)
+    fprintf (stderr, "    append: %s\n", reason ? reason : gpg_strerror (err));
+  pan_free (reason);
+  return err;
+}
+
+static void
+split (const char *buf, struct lines *l)
+{
+  const char *nl;
+
+  memset (l, 0, sizeof *l);
+  while (*buf && l->n < 64)
+    {
+      nl = strchr (buf, '\n');
+      if (!nl)
+        nl = buf + strlen (buf);
+      l->line[l->n++] = strndup (buf, nl - buf);
+      buf = *nl ? nl + 1 : nl;
+    }
+}
+
+static char *
+join (const struct lines *l)
+{
+  size_t i, len = 0;
+  char *buf;
+
+  for (i = 0; i < l->n; i++)
+    len += strlen (l->line[i]) + 1;
+  buf = calloc (1, len + 1);
+  for (i = 0; buf && i < l->n; i++)
+    strcat (strcat (buf, l->line[i]), "\n");
+  return buf;
+}
+
+static void
+lines_free (struct lines *l)
+{
+  size_t i;
+
+  for (i = 0; i < l->n; i++)
+    free (l->line[i]);
+  l->n = 0;
+}
+
+static void
+sha256_hex (const char *s, char hex[65])
+{
+  unsigned char d[32];
+  int i;
+
+  gcry_md_hash_buffer (GCRY_MD_SHA256, d, s, strlen (s));
+  for (i = 0; i < 32; i++)
+    sprintf (hex + 2 * i, "%02x", d[i]);
+}
+
+/* Set the seq of line I to SEQ and its prev to the hash of line I-1:
+ * what someone without the key does to keep the chain intact.  */
+static void
+forge_link (struct lines *l, size_t i, unsigned long long seq)
+{
+  char hex[65], *s = l->line[i], *rest, *p, *fixed;
+
+  rest = strchr (s, ',');
+  p = strstr (s, ",\"prev\":\"");
+  if (i)
+    sha256_hex (l->line[i - 1], hex);
+  else
+    memset (hex, '0', 64), hex[64] = 0;
+  if (!rest || !p)
+    return;
+  memcpy (p + 9, hex, 64);
+  if (asprintf (&fixed, "{\"seq\":%llu%s", seq, rest) < 0)
+    return;
+  free (l->line[i]);
+  l->line[i] = fixed;
+}
+
+static void
+rechain (struct lines *l, size_t from)
+{
+  size_t i;
+
+  for (i = from; i < l->n; i++)
+    forge_link (l, i, i + 1);
+}
+
+/* Verify LOG with STATE (may be NULL), KEY (may be NULL) and ANCHOR;
+ * check the damage and the record named.  */
+static void
+expect (const char *what, const char *log, const char *state,
+        const char *key, const char *anchor, pan_audit_damage_t damage,
+        unsigned long long record)
+{
+  struct pan_audit_verdict v;
+  char *reason = NULL;
+  gpg_error_t err;
+
+  err = pan_audit_verify_buffer (log, strlen (log), state,
+                                 state ? strlen (state) : 0, key, anchor,
+                                 &v, &reason);
+  T_ERR (err, 0);
+  if (!err && (v.damage != damage || v.record != record))
+    {
+      t_check (0, what, __FILE__, __LINE__);
+      fprintf (stderr, "    %s (key %s): got %s record %llu (%s),"
+               " want %s record %llu\n", what, key ? "yes" : "no",
+               pan_audit_damage_name (v.damage), v.record,
+               v.message ? v.message : "-", pan_audit_damage_name (damage),
+               record);
+    }
+  else
+    t_check (1, what, __FILE__, __LINE__);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+}
+
+/* Both with and without the key.  */
+static void
+expect2 (const char *what, const char *log, const char *state,
+         const char *key, pan_audit_damage_t damage,
+         unsigned long long record)
+{
+  expect (what, log, state, NULL, NULL, damage, record);
+  expect (what, log, state, key, NULL, damage, record);
+}
+
+static void
+verify_home (pan_ctx_t ctx, const char *keyfile, pan_audit_damage_t damage,
+             unsigned long long nrecords, const char *warning)
+{
+  struct pan_audit_verdict v;
+  char *reason = NULL;
+
+  T_ERR (pan_audit_verify (ctx, keyfile, NULL, &v, &reason), 0);
+  T_CHECK (v.damage == damage);
+  if (v.damage != damage)
+    fprintf (stderr, "    verdict: %s\n", v.message ? v.message : "-");
+  if (!damage)
+    T_CHECK (v.nrecords == nrecords);
+  T_CHECK (warning ? v.warnings && strstr (v.warnings, warning)
+           : !v.warnings);
+  T_CHECK (v.key_checked == !!keyfile);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+}
+
+static char *
+write_keyfile (const char *keyhex)
+{
+  static char path[300];
+  char text[100];
+
+  snprintf (path, sizeof path, "%s/key%d", tmpdir, homes);
+  snprintf (text, sizeof text, "audit key: %s\n", keyhex);
+  spew (path, text, strlen (text));
+  return path;
+}
+
+
+/*
+ * Tests.
+ */
+
+static void
+test_append_verify (void)
+{
+  char keyhex[65], *reason = NULL, *key2 = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  int i;
+
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 0, NULL);
+  T_ERR (pan_audit_init_key (ctx, &key2, &reason), GPG_ERR_EEXIST);
+  T_CHECK (key2 == NULL);
+  pan_free (reason);
+  for (i = 1; i <= 10; i++)
+    T_ERR (append_n (ctx, i), 0);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 10, NULL);
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 10, NULL);
+  keyhex[0] = keyhex[0] == 'a' ? 'b' : 'a';
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_MODIFIED, 0, NULL);
+  pan_ctx_release (ctx);
+}
+
+static void
+test_record_content (void)
+{
+  char keyhex[65], *reason = NULL, *log;
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_event ev = { .event = "refuse", .tool = "pansend" };
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec;
+
+  ev.reason = "bad\n\x1b[31m \xff card 4111 1111 1111 1111 \"q\"";
+  ev.outcome = "refused";
+  ev.exit_code = 77;
+  ev.ciphertext_sha256 = LUHNHASH;
+  T_ERR (pan_audit_append (ctx, &ev, T0, &reason), 0);
+  log = slurp (path_in (pan_ctx_home (ctx), "audit.log"), NULL);
+  T_CHECK (strstr (log, "{\"seq\":1,\"time\":\"2026-11-24T23:18:43Z\","
+                   "\"event\":\"refuse\",\"tool\":\"pansend\",\"operator\":"));
+  T_CHECK (strstr (log, "\"reason\":\"bad\\u000a\\u001b[31m \xef\xbf\xbd"
+                   " card 4111 11** **** 1111 \\\"q\\\"\""));
+  T_CHECK (strstr (log, "\"outcome\":\"refused\",\"exit_code\":77,"));
+  T_CHECK (!strstr (log, "4111 1111 1111 1111"));
+  T_CHECK (strstr (log, "\"ciphertext_sha256\":\"" LUHNHASH "\""));
+  T_CHECK (strstr (log, ",\"prev\":\"" "0000000000000000000000000000000000"
+                   "000000000000000000000000000000\",\"mac\":\""));
+  free (log);
+  T_ERR (pan_audit_open (ctx, NULL, &rd, &reason), 0);
+  T_ERR (pan_audit_next (rd, &rec), 0);
+  if (rec)
+    {
+      T_CHECK (rec->seq == 1 && rec->time == T0);
+      T_STREQ (rec->ev.event, "refuse");
+      T_CHECK (rec->ev.exit_code == 77 && rec->torn_length == -1);
+      T_CHECK (rec->ev.reason && !strncmp (rec->ev.reason, "bad\n\x1b", 5));
+    }
+  T_ERR (pan_audit_next (rd, &rec), GPG_ERR_EOF);
+  pan_audit_close (rd);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+static void
+refused (pan_ctx_t ctx, struct pan_audit_event *ev, const char *what)
+{
+  char *reason = NULL;
+
+  T_ERR (pan_audit_append (ctx, ev, T0, &reason), GPG_ERR_INV_VALUE);
+  if (!reason || !strstr (reason, what))
+    fprintf (stderr, "    reason: %s (want %s)\n", reason, what);
+  pan_free (reason);
+}
+
+static void
+test_bad_events (void)
+{
+  char keyhex[65];
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_pan pan = { "visa", "4111111111111111", HASH1 };
+  struct pan_audit_key key = { "a@example.test", PAN_PROTOCOL_OPENPGP,
+                               "1234" };
+  struct pan_audit_event ev = { .event = "send", .tool = "pansend" };
+
+  ev.pans = &pan;
+  ev.npans = 1;
+  refused (ctx, &ev, "masked");
+  pan.masked = "411111******1111";
+  pan.hash = "xyz";
+  refused (ctx, &ev, "masked");
+  ev.npans = 0;
+  ev.keys = &key;
+  ev.nkeys = 1;
+  refused (ctx, &ev, "fingerprint");
+  ev.nkeys = 0;
+  ev.event = "recovery";
+  refused (ctx, &ev, "reserved");
+  ev.event = "Send Now";
+  refused (ctx, &ev, "lower-case");
+  ev.event = "send";
+  ev.outcome = "sent";
+  ev.exit_code = 300;
+  refused (ctx, &ev, "exit code");
+  T_ERR (pan_audit_append (ctx, NULL, T0, NULL), GPG_ERR_INV_VALUE);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 0, NULL);
+  pan_ctx_release (ctx);
+}
+
+/* A home with NRECS records; its log, audit.key and key at the
+ * pointers.  */
+static pan_ctx_t
+tamper_home (char **r_log, char **r_state, char keyhex[65])
+{
+  pan_ctx_t ctx = new_home (keyhex);
+  int i;
+
+  for (i = 1; i <= NRECS; i++)
+    append_n (ctx, i);
+  *r_log = slurp (path_in (pan_ctx_home (ctx), "audit.log"), NULL);
+  *r_state = slurp (path_in (pan_ctx_home (ctx), "audit.key"), NULL);
+  return ctx;
+}
+
+/* Apply EDIT to the lines of LOG and return the new text.  */
+static char *
+edited (const char *log, void (*edit) (struct lines *))
+{
+  struct lines l;
+  char *out;
+
+  split (log, &l);
+  edit (&l);
+  out = join (&l);
+  lines_free (&l);
+  return out;
+}
+
+static void
+edit_byte (struct lines *l)
+{
+  char *p = strstr (l->line[2], "\"operator\":\"ops\"");
+
+  if (p)
+    p[12] = 'O';
+}
+
+static void
+edit_last_byte (struct lines *l)
+{
+  char *p = strstr (l->line[NRECS - 1], "\"size\":100");
+
+  if (p)
+    p[10] = '9';
+}
+
+static void
+edit_delete (struct lines *l)
+{
+  free (l->line[2]);
+  memmove (l->line + 2, l->line + 3, (l->n - 3) * sizeof *l->line);
+  l->n--;
+}
+
+static void
+edit_swap (struct lines *l)
+{
+  char *t = l->line[2];
+
+  l->line[2] = l->line[3];
+  l->line[3] = t;
+}
+
+static void
+edit_duplicate (struct lines *l)
+{
+  memmove (l->line + 4, l->line + 3, (l->n - 3) * sizeof *l->line);
+  l->line[3] = strdup (l->line[1]);
+  l->n++;
+}
+
+/* Insert a forged record 4 and recompute the chain after it.  */
+static void
+edit_forge_insert (struct lines *l)
+{
+  memmove (l->line + 4, l->line + 3, (l->n - 3) * sizeof *l->line);
+  l->line[3] = strdup (l->line[2]);
+  l->n++;
+  rechain (l, 3);
+}
+
+/* Change record 2 and recompute the chain after it.  */
+static void
+edit_forge_modify (struct lines *l)
+{
+  edit_byte (l);
+  l->line[1][strlen ("{\"seq\":2,\"time\":\"2")] = '1';
+  rechain (l, 1);
+}
+
+static void
+edit_truncate (struct lines *l)
+{
+  free (l->line[--l->n]);
+  free (l->line[--l->n]);
+}
+
+static void
+test_tamper_kinds (void)
+{
+  char keyhex[65], *log, *state, *t, anchor[200], *tmp = NULL;
+  pan_ctx_t ctx = tamper_home (&log, &state, keyhex);
+  char *reason = NULL;
+  size_t len;
+
+  expect2 ("intact", log, state, keyhex, PAN_AUDIT_INTACT, 0);
+  T_ERR (pan_audit_anchor (ctx, &tmp, &reason), 0);
+  snprintf (anchor, sizeof anchor, "%s", tmp ? tmp : "");
+  pan_free (tmp);
+  T_CHECK (!strncmp (anchor, "panmail-anchor 1 seq=6 sha256=", 30));
+  expect ("anchor", log, state, NULL, anchor, PAN_AUDIT_INTACT, 0);
+
+  expect2 ("byte", t = edited (log, edit_byte), state, keyhex,
+           PAN_AUDIT_MODIFIED, 3);
+  free (t);
+  expect2 ("last byte", t = edited (log, edit_last_byte), state, keyhex,
+           PAN_AUDIT_MODIFIED, NRECS);
+  expect ("last byte, anchor", t, NULL, NULL, anchor, PAN_AUDIT_MODIFIED,
+          NRECS);
+  free (t);
+  expect2 ("delete", t = edited (log, edit_delete), state, keyhex,
+           PAN_AUDIT_DELETED, 3);
+  free (t);
+  expect2 ("swap", t = edited (log, edit_swap), state, keyhex,
+           PAN_AUDIT_REORDERED, 3);
+  free (t);
+  expect2 ("duplicate", t = edited (log, edit_duplicate), state, keyhex,
+           PAN_AUDIT_INSERTED, 2);
+  free (t);
+
+  t = edited (log, edit_forge_insert);
+  expect ("forged insert", t, state, NULL, NULL, PAN_AUDIT_INSERTED,
+          NRECS + 1);
+  expect ("forged insert, key", t, state, keyhex, NULL, PAN_AUDIT_MODIFIED,
+          4);
+  expect ("forged insert, anchor", t, NULL, NULL, anchor,
+          PAN_AUDIT_MODIFIED, NRECS);
+  expect ("forged insert, nothing", t, NULL, NULL, NULL, PAN_AUDIT_INTACT,
+          0);
+  free (t);
+
+  t = edited (log, edit_forge_modify);
+  expect ("forged modify", t, state, NULL, NULL, PAN_AUDIT_MODIFIED, NRECS);
+  expect ("forged modify, key", t, state, keyhex, NULL, PAN_AUDIT_MODIFIED,
+          2);
+  free (t);
+
+  t = edited (log, edit_truncate);
+  expect2 ("truncate", t, state, keyhex, PAN_AUDIT_TRUNCATED, NRECS - 1);
+  expect ("truncate, anchor", t, NULL, NULL, anchor, PAN_AUDIT_TRUNCATED,
+          NRECS - 1);
+  free (t);
+
+  t = strdup (log);
+  len = strlen (t);
+  t[len - 20] = 0;
+  expect2 ("torn", t, state, keyhex, PAN_AUDIT_TORN, NRECS);
+  strcpy (t + len - 20, "\n");
+  expect2 ("torn with newline", t, state, keyhex, PAN_AUDIT_TORN, NRECS);
+  free (t);
+
+  pan_free (reason);
+  free (log);
+  free (state);
+  pan_ctx_release (ctx);
+}
+
+static void
+test_bad_inputs (void)
+{
+  struct pan_audit_verdict v;
+  char *reason = NULL;
+
+  T_ERR (pan_audit_verify_buffer ("", 0, NULL, 0, "12", NULL, &v, &reason),
+         GPG_ERR_INV_VALUE);
+  pan_free (reason);
+  reason = NULL;
+  T_ERR (pan_audit_verify_buffer ("", 0, NULL, 0, NULL, "panmail-anchor 1"
+                                  " seq=1 sha256=00", &v, &reason),
+         GPG_ERR_INV_VALUE);
+  pan_free (reason);
+  reason = NULL;
+  T_ERR (pan_audit_verify_buffer ("", 0, "seq 0 key", 9, NULL, NULL, &v,
+                                  &reason), GPG_ERR_INV_STATE);
+  pan_free (reason);
+  reason = NULL;
+  T_ERR (pan_audit_verify_buffer ("{}\n", 3, NULL, 0, NULL, NULL, &v,
+                                  &reason), 0);
+  T_CHECK (v.damage == PAN_AUDIT_TORN && v.record == 1);
+  pan_audit_verdict_release (&v);
+  T_ERR (pan_audit_verify_buffer ("{}\nx\n", 5, NULL, 0, NULL, NULL, &v,
+                                  &reason), 0);
+  T_CHECK (v.damage == PAN_AUDIT_MODIFIED && v.record == 1 && v.line == 1);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+}
+
+static void
+append_raw (const char *path, const char *data)
+{
+  int fd = open (path, O_WRONLY | O_APPEND);
+  ssize_t len = (ssize_t)strlen (data);
+
+  T_CHECK (fd >= 0 && write (fd, data, len) == len);
+  if (fd >= 0)
+    close (fd);
+}
+
+static void
+test_torn_recovery (void)
+{
+  char keyhex[65], *keyfile;
+  pan_ctx_t ctx = new_home (keyhex);
+  const char *logpath = path_in (pan_ctx_home (ctx), "audit.log");
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec;
+  char *reason = NULL;
+  int n = 0;
+
+  keyfile = write_keyfile (keyhex);
+  append_n (ctx, 1);
+  append_n (ctx, 2);
+  append_raw (logpath, "{\"seq\":3,\"time\":\"2026-");
+  verify_home (ctx, NULL, PAN_AUDIT_TORN, 0, NULL);
+  T_ERR (append_n (ctx, 3), 0);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 4, "torn record of 22 bytes");
+  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 4, "torn record");
+  T_ERR (pan_audit_open (ctx, NULL, &rd, &reason), 0);
+  while (!pan_audit_next (rd, &rec))
+    if (++n == 3)
+      {
+        T_STREQ (rec->ev.event, "recovery");
+        T_CHECK (rec->torn_length == 22 && rec->torn_sha256);
+      }
+  T_CHECK (n == 4 && pan_audit_skipped (rd) == 1);
+  pan_audit_close (rd);
+  /* A torn line right at the start of the log.  */
+  pan_ctx_release (ctx);
+  ctx = new_home (keyhex);
+  append_raw (path_in (pan_ctx_home (ctx), "audit.log"), "{\"se");
+  T_ERR (append_n (ctx, 1), 0);
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 2,
+               "torn record of 4 bytes");
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+static void
+test_key_state (void)
+{
+  char keyhex[65], *state, *keyfile, *reason = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  const char *keypath = path_in (pan_ctx_home (ctx), "audit.key");
+  const char *logpath = path_in (pan_ctx_home (ctx), "audit.log");
+  size_t len;
+  char *log;
+
+  keyfile = write_keyfile (keyhex);
+  append_n (ctx, 1);
+  state = slurp (keypath, &len);
+  T_CHECK (!strncmp (state, "seq 2 key ", 10));
+  append_n (ctx, 2);
+  spew (keypath, state, len);      /* As if killed before the key update.  */
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 2, "lags");
+  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 2, "lags");
+  T_ERR (append_n (ctx, 3), 0);
+  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 3, NULL);
+  free (state);
+
+  /* audit.key ahead of the log: the log lost its last record.  */
+  log = slurp (logpath, &len);
+  *strrchr (log, '\n') = 0;
+  spew (logpath, log, strrchr (log, '\n') - log + 1);
+  free (log);
+  T_ERR (append_n (ctx, 4), GPG_ERR_INV_STATE);
+  verify_home (ctx, NULL, PAN_AUDIT_TRUNCATED, 0, NULL);
+
+  /* A replaced audit.key that claims the right seq.  */
+  state = slurp (keypath, &len);
+  state[4] = '3';
+  spew (keypath, state, len);
+  free (state);
+  verify_home (ctx, NULL, PAN_AUDIT_MODIFIED, 0, NULL);
+  verify_home (ctx, keyfile, PAN_AUDIT_MODIFIED, 0, NULL);
+
+  unlink (keypath);
+  T_ERR (pan_audit_append (ctx, &(struct pan_audit_event){ .event = "init",
+                                                    .tool = "pankey" },
+                           T0, &reason), GPG_ERR_NO_SECKEY);
+  verify_home (ctx, NULL, PAN_AUDIT_TRUNCATED, 0, NULL);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+static void
+test_write_errors (void)
+{
+  char keyhex[65], *reason = NULL, home[300];
+  pan_ctx_t ctx = new_home (keyhex);
+  const char *logpath = path_in (pan_ctx_home (ctx), "audit.log");
+  struct pan_audit_event ev = { .event = "init", .tool = "pankey" };
+  pid_t pid;
+  int pipefd[2], status;
+  char c;
+
+  unlink (logpath);
+  T_CHECK (!symlink ("/dev/full", logpath));
+  T_ERR (pan_audit_append (ctx, &ev, T0, &reason), GPG_ERR_ENOSPC);
+  pan_free (reason);
+  reason = NULL;
+  unlink (logpath);
+  T_ERR (pan_audit_append (ctx, &ev, T0, &reason), 0);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
+  unlink (logpath);
+  T_ERR (pan_audit_append (ctx, &ev, T0, &reason), GPG_ERR_ENOENT);
+  pan_free (reason);
+  reason = NULL;
+  pan_ctx_release (ctx);
+
+  /* Lock time-out: a child holds the lock.  */
+  ctx = new_home (keyhex);
+  snprintf (home, sizeof home, "%s", pan_ctx_home (ctx));
+  spew (path_in (home, "panmail.conf"), "lock-timeout 1\n", 15);
+  pan_ctx_release (ctx);
+  T_ERR (pan_ctx_open (home, &ctx, &reason), 0);
+  T_CHECK (!pipe (pipefd));
+  if (!(pid = fork ()))
+    {
+      struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+      int fd = open (path_in (home, "audit.lock"), O_RDWR | O_CREAT, 0600);
+
+      if (fcntl (fd, F_SETLK, &fl) || write (pipefd[1], "x", 1) != 1)
+        _exit (1);
+      sleep (5);
+      _exit (0);
+    }
+  T_CHECK (read (pipefd[0], &c, 1) == 1);
+  T_ERR (pan_audit_append (ctx, &ev, T0, &reason), GPG_ERR_TIMEOUT);
+  kill (pid, SIGKILL);
+  waitpid (pid, &status, 0);
+  close (pipefd[0]);
+  close (pipefd[1]);
+  T_ERR (pan_audit_append (ctx, &ev, T0, NULL), 0);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+static void
+test_concurrency (void)
+{
+  char keyhex[65], home[300];
+  pan_ctx_t ctx = new_home (keyhex);
+  pid_t pids[50];
+  int i, status, ok = 0;
+
+  snprintf (home, sizeof home, "%s", pan_ctx_home (ctx));
+  for (i = 0; i < 50; i++)
+    if (!(pids[i] = fork ()))
+      {
+        pan_ctx_t c = NULL;
+
+        if (pan_ctx_open (home, &c, NULL) || append_n (c, i))
+          _exit (1);
+        pan_ctx_release (c);
+        _exit (0);
+      }
+  for (i = 0; i < 50; i++)
+    if (pids[i] > 0 && waitpid (pids[i], &status, 0) > 0
+        && WIFEXITED (status) && !WEXITSTATUS (status))
+      ok++;
+  T_CHECK (ok == 50);
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 50, NULL);
+  pan_ctx_release (ctx);
+}
+
+static int
+count (pan_ctx_t ctx, const struct pan_audit_filter *f)
+{
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec;
+  int n = 0;
+
+  T_ERR (pan_audit_open (ctx, f, &rd, NULL), 0);
+  while (rd && !pan_audit_next (rd, &rec))
+    n++;
+  pan_audit_close (rd);
+  return n;
+}
+
+static void
+test_filters (void)
+{
+  char keyhex[65];
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_filter f = { 0 };
+  struct pan_audit_event ev = { .event = "enroll", .tool = "pankey",
+                                .operator_name = "jane" };
+  int i;
+
+  for (i = 1; i <= NRECS; i++)
+    append_n (ctx, i);
+  T_ERR (pan_audit_append (ctx, &ev, T0 + 86400, NULL), 0);
+  T_CHECK (count (ctx, &f) == NRECS + 1);
+  f.event = "enroll";
+  T_CHECK (count (ctx, &f) == 1);
+  f.event = NULL;
+  f.recipient = "BOB@example.TEST";
+  T_CHECK (count (ctx, &f) == NRECS / 2);
+  f.recipient = NULL;
+  f.message_id = "m3@example.test";
+  T_CHECK (count (ctx, &f) == 1);
+  f.message_id = "<m3@example.test>";
+  T_CHECK (count (ctx, &f) == 1);
+  f.message_id = NULL;
+  f.since = T0 + 2 * 3600;
+  f.until = T0 + 4 * 3600;
+  T_CHECK (count (ctx, &f) == 3);
+  pan_ctx_release (ctx);
+}
+
+static void
+test_times (void)
+{
+  time_t t = 0;
+
+  T_ERR (pan_audit_parse_time ("2026-11-24", 0, &t), 0);
+  T_CHECK (t == 1795478400);
+  T_ERR (pan_audit_parse_time ("2026-11-24", 1, &t), 0);
+  T_CHECK (t == 1795478400 + 86399);
+  T_ERR (pan_audit_parse_time ("2026-11-24T23:18:43Z", 0, &t), 0);
+  T_CHECK (t == T0);
+  T_ERR (pan_audit_parse_time ("2026-11-25T00:18:43+01:00", 0, &t), 0);
+  T_CHECK (t == T0);
+  T_ERR (pan_audit_parse_time ("2026-11-24T18:18:43-05:00", 0, &t), 0);
+  T_CHECK (t == T0);
+  T_ERR (pan_audit_parse_time ("2026-02-30", 0, &t), GPG_ERR_INV_TIME);
+  T_ERR (pan_audit_parse_time ("yesterday", 0, &t), GPG_ERR_INV_TIME);
+  T_ERR (pan_audit_parse_time ("2026-11-24T23:18:43Zx", 0, &t),
+         GPG_ERR_INV_TIME);
+}
+
+static void
+test_report (void)
+{
+  char keyhex[65], *reason = NULL, *text = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_event ev = { .event = "refuse", .tool = "pansend" };
+  struct pan_audit_verdict v;
+  estream_t out = es_fopenmem (0, "w+");
+  size_t len;
+
+  append_n (ctx, 1);
+  append_n (ctx, 2);
+  ev.outcome = "refused";
+  ev.exit_code = 67;
+  ev.reason = "x@example.test is not enrolled";
+  pan_audit_append (ctx, &ev, T0, NULL);
+  ev.event = "queue";
+  ev.outcome = "queued";
+  ev.exit_code = 75;
+  ev.ciphertext_sha256 = HASH1;
+  pan_audit_append (ctx, &ev, T0, NULL);
+  T_ERR (pan_audit_report (ctx, NULL, write_keyfile (keyhex), out, &v,
+                           &reason), 0);
+  T_CHECK (v.damage == PAN_AUDIT_INTACT && v.key_checked);
+  es_fputc (0, out);
+  es_fclose_snatch (out, (void **)&text, &len);
+  T_CHECK (text && strstr (text, "sent (handed to the MTA):  1\n"));
+  T_CHECK (text && strstr (text, "refused:                   1\n"));
+  T_CHECK (text && strstr (text, "     1  x@example.test is not enrolled"));
+  T_CHECK (text && strstr (text, "     1  smime   " FPR2
+                           "  Bob@Example.test"));
+  T_CHECK (text && strstr (text, "intact: 4 records"));
+  if (getenv ("T_VERBOSE") && text)
+    fputs (text, stderr);
+  gpgrt_free (text);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+int
+main (void)
+{
+  char cmd[600];
+
+  if (!gcry_check_version (NULL))
+    return 1;
+  gcry_control (GCRYCTL_INIT_SECMEM, 65536, 0);
+  gcry_control (GCRYCTL_INITIALIZATION_FINISHED, 0);
+  if (!mkdtemp (tmpdir))
+    return 1;
+  test_append_verify ();
+  test_record_content ();
+  test_bad_events ();
+  test_tamper_kinds ();
+  test_bad_inputs ();
+  test_torn_recovery ();
+  test_key_state ();
+  test_write_errors ();
+  test_concurrency ();
+  test_filters ();
+  test_times ();
+  test_report ();
+  snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (!getenv ("T_KEEP") && system (cmd))
+    return 1;
+  return t_done ("t-audit");
+}
