@@ -194,6 +194,7 @@ record_init (struct record *rec, pan_job_t job, const char *event,
       rec->ev.header_from = pan_headers_get (headers, "From");
     }
   rec->ev.ciphertext_sha256 = pan_job_ciphertext_digest (job, &rec->ev.size);
+  rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
   rec->keys = calloc (pan_job_recipient_count (job) + 1, sizeof *rec->keys);
   for (size_t i = 0; rec->keys && i < pan_job_recipient_count (job); i++)
     if (pan_job_recipient_fpr (job, i))
@@ -244,6 +245,9 @@ prepare (pan_ctx_t ctx, pan_job_t job, struct options *o)
   if ((err = pan_job_read_headers (job, es_stdin, &reason)))
     return refuse (ctx, job, exit_for_message (err), err,
                    "reading the message", reason);
+  if ((err = pan_job_check_headers (job, &reason)))
+    return refuse (ctx, job, gpg_err_code (err) == GPG_ERR_FORBIDDEN
+                   ? EX_NOPERM : EX_CONFIG, err, "headers", reason);
   for (size_t i = 0; i < o->naddrs; i++)
     if ((err = pan_job_add_recipient (job, o->addrs[i], &reason)))
       return refuse (ctx, job, EX_USAGE, err,

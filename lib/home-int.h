@@ -6,6 +6,8 @@
 
 #define PAN_CONFIG_FILE   "panmail.conf"
 #define PAN_REGISTRY_FILE "registry"
+#define PAN_KEY_FILE      "pan.key"
+#define PAN_KEY_LEN       32
 
 struct pan_ctx
 {

@@ -6,6 +6,8 @@
  *   gnupg/         dedicated GnuPG home with the pinned keys (0700)
  *   spool/         ciphertext being prepared (0700)
  *   queue/         ciphertext the MTA did not take (0700)
+ *   pan.key        the key of the PANs' keyed hashes (0600)
+ *   audit.log, audit.key, audit.lock   see audit.c
  */
 #include <config.h>
 
@@ -181,6 +183,28 @@ write_gpg_conf (estream_t out)
   return es_ferror (out) ? gpg_error_from_syserror () : 0;
 }
 
+/* The PAN hashing key: 32 random bytes, written as hex.  It only ever
+ * passes through secure memory.  */
+static gpg_error_t
+write_pan_key (estream_t out)
+{
+  unsigned char *key = gcry_random_bytes_secure (PAN_KEY_LEN,
+                                                 GCRY_STRONG_RANDOM);
+  char hex[3];
+
+  if (!key)
+    return gpg_error_from_syserror ();
+  for (size_t i = 0; i < PAN_KEY_LEN; i++)
+    {
+      snprintf (hex, sizeof hex, "%02x", key[i]);
+      es_fputs (hex, out);
+    }
+  es_putc ('\n', out);
+  explicit_bzero (hex, sizeof hex);
+  gcry_free (key);
+  return es_ferror (out) ? gpg_error_from_syserror () : 0;
+}
+
 static gpg_error_t
 check_home_reusable (const char *home, int force, char **r_reason)
 {
@@ -221,7 +245,8 @@ pan_home_init (const char *home, int force, char **r_reason)
       || (err = make_file (home, PAN_CONFIG_FILE, pan_config_write_default,
                            r_reason))
       || (err = make_file (home, PAN_REGISTRY_FILE, write_empty_registry,
-                           r_reason)))
+                           r_reason))
+      || (err = make_file (home, PAN_KEY_FILE, write_pan_key, r_reason)))
     return err;
   return 0;
 }
@@ -312,4 +337,93 @@ char *
 pan_ctx_path (pan_ctx_t ctx, const char *name)
 {
   return pani_strdupf ("%s/%s", ctx->home, name);
+}
+
+
+static int
+hex_value (int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decode the 2*PAN_KEY_LEN hex digits of HEX into KEY.  */
+static gpg_error_t
+decode_pan_key (const char *hex, size_t len, unsigned char *key)
+{
+  while (len && (hex[len - 1] == '\n' || hex[len - 1] == '\r'))
+    len--;
+  if (len != 2 * PAN_KEY_LEN)
+    return gpg_error (GPG_ERR_INV_DATA);
+  for (size_t i = 0; i < PAN_KEY_LEN; i++)
+    {
+      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        return gpg_error (GPG_ERR_INV_DATA);
+      key[i] = hi << 4 | lo;
+    }
+  return 0;
+}
+
+/* Read the PAN key file of CTX into secure memory KEY.  */
+static gpg_error_t
+read_pan_key (pan_ctx_t ctx, unsigned char *key, char **r_reason)
+{
+  gpg_error_t err;
+  char *path = pan_ctx_path (ctx, PAN_KEY_FILE);
+  char *hex = gcry_malloc_secure (4 * PAN_KEY_LEN);
+  int fd = -1;
+  ssize_t n = 0;
+
+  if (!path || !hex)
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
+  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0
+      || (n = read (fd, hex, 4 * PAN_KEY_LEN - 1)) < 0)
+    {
+      err = gpg_error_from_syserror ();
+      if (gpg_err_code (err) == GPG_ERR_ENOENT)
+        pani_reason (r_reason, err, "%s is missing; create it with"
+                     " 'pankey --home %s init --force'", path, ctx->home);
+      else
+        pani_reason_sys (r_reason, path);
+      goto leave;
+    }
+  if ((err = decode_pan_key (hex, n, key)))
+    pani_reason (r_reason, err, "%s does not hold a %d-byte key in hex",
+                 path, PAN_KEY_LEN);
+ leave:
+  if (fd >= 0)
+    close (fd);
+  if (hex)
+    {
+      explicit_bzero (hex, 4 * PAN_KEY_LEN);
+      gcry_free (hex);
+    }
+  free (path);
+  return err;
+}
+
+gpg_error_t
+pan_ctx_pan_scanner (pan_ctx_t ctx, pan_scanner_t *r_scanner,
+                     char **r_reason)
+{
+  gpg_error_t err;
+  unsigned char *key = gcry_malloc_secure (PAN_KEY_LEN);
+
+  *r_scanner = NULL;
+  if (!key)
+    return gpg_error_from_syserror ();
+  if (!(err = read_pan_key (ctx, key, r_reason)))
+    err = pan_scanner_new (key, PAN_KEY_LEN, r_scanner);
+  explicit_bzero (key, PAN_KEY_LEN);
+  gcry_free (key);
+  return err;
 }

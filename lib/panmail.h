@@ -188,7 +188,8 @@ typedef struct pan_ctx *pan_ctx_t;
 const char *pan_home_resolve (const char *home);
 
 /* Create the home HOME: the directory (0700) with panmail.conf, gnupg/,
- * an empty registry, spool/ and queue/.  Refuses (GPG_ERR_EEXIST) a
+ * an empty registry, spool/, queue/ and pan.key (the key of the PANs'
+ * keyed hashes).  Refuses (GPG_ERR_EEXIST) a
  * non-empty directory that is not a panmail home unless FORCE.  */
 gpg_error_t pan_home_init (const char *home, int force, char **r_reason);
 
@@ -321,6 +322,18 @@ void pan_job_release (pan_job_t job);
 gpg_error_t pan_job_read_headers (pan_job_t job, gpgrt_stream_t in,
                                   char **r_reason);
 
+/* Scan every header of JOB that travels in clear (all but Content-*,
+ * which are encrypted, and Bcc, which is removed), as written and RFC
+ * 2047 decoded, for card numbers: the first found gives
+ * GPG_ERR_FORBIDDEN, naming the header and the masked PAN in
+ * *R_REASON, and is listed in pan_job_pans.  */
+gpg_error_t pan_job_check_headers (pan_job_t job, char **r_reason);
+
+/* Return the distinct card numbers found in JOB's headers and body so
+ * far (masked and keyed hashes, for the audit record), at most 256, and
+ * store their number at *R_COUNT.  */
+const struct pan_audit_pan *pan_job_pans (pan_job_t job, size_t *r_count);
+
 /* Add ADDR (a bare addr-spec) as a further recipient.  */
 gpg_error_t pan_job_add_recipient (pan_job_t job, const char *addr,
                                    char **r_reason);
@@ -425,6 +438,11 @@ gpg_error_t pan_scanner_finish (pan_scanner_t scanner, pan_hit_cb_t cb,
 
 /* Wipe and release SCANNER.  */
 void pan_scanner_release (pan_scanner_t scanner);
+
+/* Create a scanner keyed with the home's PAN key (HOME/pan.key), so that
+ * its hits carry the keyed hashes that the audit log stores.  */
+gpg_error_t pan_ctx_pan_scanner (pan_ctx_t ctx, pan_scanner_t *r_scanner,
+                                 char **r_reason);
 
 /* Return true if DIGITS (ASCII digits only, at least 2) pass Luhn.  */
 int pan_luhn_valid (const char *digits);

@@ -49,7 +49,15 @@ struct pan_job
   int made_message_id;
   char digest[65];              /* Hex SHA-256 of the spool file.  */
   long long size;               /* Its size in bytes.  */
+  pan_scanner_t scanner;        /* Keyed with the home's PAN key.  */
+  struct pan_audit_pan *pans;   /* Distinct PANs seen, masked and hashed. */
+  size_t npans;
 };
+
+/* At most this many distinct PANs are listed for the audit record (a
+ * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
+ * PANs of a message are not listed.  */
+#define MAX_LISTED_PANS 256
 
 gpg_error_t
 pan_job_new (pan_ctx_t ctx, pan_job_t *r_job)
@@ -65,6 +73,17 @@ pan_job_new (pan_ctx_t ctx, pan_job_t *r_job)
   return 0;
 }
 
+static void
+release_pans (pan_job_t job)
+{
+  for (size_t i = 0; i < job->npans; i++)
+    {
+      free ((char *)job->pans[i].masked);
+      free ((char *)job->pans[i].hash);
+    }
+  free (job->pans);
+}
+
 void
 pan_job_release (pan_job_t job)
 {
@@ -76,6 +95,8 @@ pan_job_release (pan_job_t job)
     unlink (job->spool_path);
   free (job->spool_path);
   free (job->message_id);
+  release_pans (job);
+  pan_scanner_release (job->scanner);
   for (size_t i = 0; i < job->nrcpts; i++)
     {
       free (job->rcpts[i].addr);
@@ -308,6 +329,140 @@ pan_job_ciphertext_digest (pan_job_t job, long long *r_size)
 
 
 /*
+ * Card numbers: none in clear headers; those in the body are listed.
+ */
+
+/* Remember the PAN of HIT once (by its keyed hash).  */
+static gpg_error_t
+note_pan (pan_job_t job, const struct pan_hit *hit)
+{
+  struct pan_audit_pan *p;
+
+  if (!hit->hash)
+    return gpg_error (GPG_ERR_INTERNAL);
+  for (size_t i = 0; i < job->npans; i++)
+    if (!strcmp (job->pans[i].hash, hit->hash))
+      return 0;
+  if (job->npans == MAX_LISTED_PANS)
+    return 0;
+  if (!job->pans && !(job->pans = calloc (MAX_LISTED_PANS, sizeof *p)))
+    return gpg_error_from_syserror ();
+  p = &job->pans[job->npans];
+  p->brand = hit->brand;        /* A static string of pan.c.  */
+  p->masked = pani_strdup (hit->masked);
+  p->hash = pani_strdup (hit->hash);
+  if (!p->masked || !p->hash)
+    {
+      free ((char *)p->masked);
+      free ((char *)p->hash);
+      return gpg_error_from_syserror ();
+    }
+  job->npans++;
+  return 0;
+}
+
+static gpg_error_t
+get_scanner (pan_job_t job, char **r_reason)
+{
+  if (job->scanner)
+    return 0;
+  return pan_ctx_pan_scanner (job->ctx, &job->scanner, r_reason);
+}
+
+/* What the header scan found first.  */
+struct header_hit
+{
+  pan_job_t job;
+  const char *name;
+  char masked[PAN_MASK_SIZE];
+  const char *brand;
+};
+
+static gpg_error_t
+header_hit_cb (void *opaque, const struct pan_hit *hit)
+{
+  struct header_hit *h = opaque;
+  gpg_error_t err = note_pan (h->job, hit);
+
+  if (err)
+    return err;
+  snprintf (h->masked, sizeof h->masked, "%s", hit->masked);
+  h->brand = hit->brand;
+  return gpg_error (GPG_ERR_FORBIDDEN);
+}
+
+static gpg_error_t
+scan_text (pan_job_t job, const char *text, struct header_hit *h)
+{
+  gpg_error_t err;
+
+  err = pan_scanner_feed (job->scanner, text, strlen (text), header_hit_cb,
+                          h);
+  if (!err)
+    err = pan_scanner_finish (job->scanner, header_hit_cb, h);
+  else
+    pan_scanner_finish (job->scanner, NULL, NULL);
+  return err;
+}
+
+/* Scan the value of header IDX as written and RFC 2047 decoded.  */
+static gpg_error_t
+scan_header (pan_job_t job, size_t idx, struct header_hit *h)
+{
+  gpg_error_t err;
+  const char *value = pan_headers_value (job->headers, idx);
+  char *decoded = NULL;
+
+  h->name = pan_headers_name (job->headers, idx);
+  if ((err = scan_text (job, value, h)))
+    return err;
+  if ((err = pan_header_decode_2047 (value, &decoded)))
+    return err;
+  err = scan_text (job, decoded, h);
+  explicit_bzero (decoded, strlen (decoded));
+  free (decoded);
+  return err;
+}
+
+static int is_outer_dropped (const char *name);
+
+gpg_error_t
+pan_job_check_headers (pan_job_t job, char **r_reason)
+{
+  gpg_error_t err = 0;
+  struct header_hit h = { job, NULL, "", NULL };
+
+  if (!job->headers)
+    return gpg_error (GPG_ERR_INV_STATE);
+  if ((err = get_scanner (job, r_reason)))
+    return err;
+  for (size_t i = 0; !err && i < pan_headers_count (job->headers); i++)
+    if (!is_outer_dropped (pan_headers_name (job->headers, i)))
+      err = scan_header (job, i, &h);
+  if (gpg_err_code (err) == GPG_ERR_FORBIDDEN)
+    return pani_reason (r_reason, err, "the %s header holds a card number"
+                        " (%s %s) and headers travel in clear; move it"
+                        " into the body, which is encrypted", h.name,
+                        h.brand, h.masked);
+  return err;
+}
+
+const struct pan_audit_pan *
+pan_job_pans (pan_job_t job, size_t *r_count)
+{
+  *r_count = job->npans;
+  return job->pans;
+}
+
+static gpg_error_t
+body_hit_cb (void *opaque, const struct pan_mime_part *part,
+             const struct pan_hit *hit)
+{
+  return note_pan (opaque, hit);
+}
+
+
+/*
  * The plaintext source: the body entity, streamed to GPGME.
  */
 
@@ -323,7 +478,9 @@ struct body_src
   size_t out_len;
   size_t out_off;
   int prev_cr;
-  gpg_error_t err;              /* Read error of IN.  */
+  pan_mime_t mime;              /* Scans the body for PANs.  */
+  int scan_done;
+  gpg_error_t err;              /* Read or scan error.  */
 };
 
 static int
@@ -392,6 +549,12 @@ refill_body (struct body_src *src)
       src->err = gpg_error_from_syserror ();
       return;
     }
+  if (nread)
+    src->err = pan_mime_scan_feed (src->mime, raw, nread);
+  else if (!src->scan_done++)
+    src->err = pan_mime_scan_finish (src->mime);
+  if (src->err)
+    return;
   for (size_t i = 0; i < nread; i++)
     {
       if (raw[i] == '\n' && !src->prev_cr)
@@ -434,6 +597,7 @@ static void
 body_src_wipe (struct body_src *src)
 {
   explicit_bzero (src->out, sizeof src->out);
+  pan_mime_scan_release (src->mime);
   if (src->head)
     {
       explicit_bzero (src->head, src->head_len);
@@ -688,6 +852,18 @@ digest_spool (pan_job_t job, char **r_reason)
   return err;
 }
 
+/* The body is scanned as the entity its Content-* headers describe.  */
+static gpg_error_t
+start_body_scan (pan_job_t job, struct body_src *src)
+{
+  const char *type = pan_headers_get (job->headers, "Content-Type");
+  const char *encoding = pan_headers_get (job->headers,
+                                          "Content-Transfer-Encoding");
+
+  return pan_mime_scan_new (job->scanner, type ? type : "text/plain",
+                            encoding, body_hit_cb, job, &src->mime);
+}
+
 gpg_error_t
 pan_job_encrypt (pan_job_t job, estream_t in, char **r_reason)
 {
@@ -702,7 +878,9 @@ pan_job_encrypt (pan_job_t job, estream_t in, char **r_reason)
   if (!(src = calloc (1, sizeof *src)))
     return gpg_error_from_syserror ();
   src->in = in;
-  if ((err = build_inner_head (job->headers, &src->head, &src->head_len)))
+  if ((err = build_inner_head (job->headers, &src->head, &src->head_len))
+      || (err = get_scanner (job, r_reason))
+      || (err = start_body_scan (job, src)))
     goto leave;
   if ((err = pani_gpgme_new (job->ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
                              &gctx)))
