@@ -23,6 +23,7 @@ enum opt_values
   {
     oHome = 500,
     oSendmail,
+    oPassphraseFd,
     oDryRun = 'n',
     oVerbose = 'v',
     oIgnoreT = 't',
@@ -36,6 +37,8 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
     ARGPARSE_s_s (oSendmail, "sendmail", "|CMD|run CMD instead of the"
                   " configured MTA"),
+    ARGPARSE_s_i (oPassphraseFd, "passphrase-fd",
+                  "|N|read the signing key's passphrase from fd N"),
     ARGPARSE_s_n (oDryRun, "dry-run", "check everything, send nothing"),
     ARGPARSE_s_n (oVerbose, "verbose", "tell which key each recipient gets"),
     ARGPARSE_s_n (oIgnoreT, "read-recipients", "@"),
@@ -50,6 +53,7 @@ struct options
   const char *sendmail;
   int dry_run;
   int verbose;
+  int passphrase_fd;            /* -1: none.  */
   char **addrs;                 /* Recipients from the command line.  */
   size_t naddrs;
 };
@@ -84,6 +88,7 @@ parse_options (int *argc, char ***argv, struct options *o)
       case ARGPARSE_IS_ARG: add_addr (o, pargs.r.ret_str); break;
       case oHome: o->home = pargs.r.ret_str; break;
       case oSendmail: o->sendmail = pargs.r.ret_str; break;
+      case oPassphraseFd: o->passphrase_fd = pargs.r.ret_int; break;
       case oDryRun: o->dry_run = 1; break;
       case oVerbose: o->verbose = 1; break;
       case oIgnoreT: case oIgnoreI: break;  /* What we do anyway.  */
@@ -150,10 +155,22 @@ exit_for_encrypt (gpg_error_t err)
 static void
 say_recipients (pan_job_t job)
 {
+  size_t ncopies = pan_job_copy_count (job);
+
   for (size_t i = 0; i < pan_job_recipient_count (job); i++)
     cmd_info ("%s: %s key %s", pan_job_recipient_addr (job, i),
               pan_protocol_name (pan_job_recipient_protocol (job, i)),
               pan_job_recipient_fpr (job, i));
+  for (size_t c = 0; c < ncopies; c++)
+    {
+      es_fprintf (es_stderr, "pansend: copy %zu of %zu (%s%s):", c + 1,
+                  ncopies, pan_protocol_name (pan_job_copy_protocol (job, c)),
+                  pan_job_copy_hidden (job, c) ? ", hidden recipient" : "");
+      for (size_t i = 0; i < pan_job_copy_recipient_count (job, c); i++)
+        es_fprintf (es_stderr, " %s", pan_job_recipient_addr
+                    (job, pan_job_copy_recipient (job, c, i)));
+      es_putc ('\n', es_stderr);
+    }
 }
 
 /* The audit record of one outcome of JOB.  */
@@ -172,14 +189,16 @@ login_user (void)
   return pw && pw->pw_name ? pw->pw_name : "unknown";
 }
 
-/* Fill REC for JOB: the message, its resolved recipients and keys, and
- * the ciphertext once there is one.  */
+/* Fill REC for JOB: the message, the resolved recipients and keys of
+ * copy COPY (all of them if COPY is -1), and the copy's ciphertext once
+ * there is one.  */
 static void
-record_init (struct record *rec, pan_job_t job, const char *event,
+record_init (struct record *rec, pan_job_t job, long copy, const char *event,
              const char *outcome, int exit_code)
 {
   pan_headers_t headers = pan_job_headers (job);
-  size_t n = 0;
+  size_t n = 0, total = copy < 0 ? pan_job_recipient_count (job)
+    : pan_job_copy_recipient_count (job, copy);
 
   memset (rec, 0, sizeof *rec);
   rec->ev.event = event;
@@ -193,28 +212,34 @@ record_init (struct record *rec, pan_job_t job, const char *event,
       rec->ev.message_id = pan_job_message_id (job);
       rec->ev.header_from = pan_headers_get (headers, "From");
     }
-  rec->ev.ciphertext_sha256 = pan_job_ciphertext_digest (job, &rec->ev.size);
+  if (copy >= 0)
+    rec->ev.ciphertext_sha256 = pan_job_copy_digest (job, copy,
+                                                     &rec->ev.size);
   rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
-  rec->keys = calloc (pan_job_recipient_count (job) + 1, sizeof *rec->keys);
-  for (size_t i = 0; rec->keys && i < pan_job_recipient_count (job); i++)
-    if (pan_job_recipient_fpr (job, i))
-      rec->keys[n++] = (struct pan_audit_key)
-        { pan_job_recipient_addr (job, i),
-          pan_job_recipient_protocol (job, i),
-          pan_job_recipient_fpr (job, i) };
+  rec->keys = calloc (total + 1, sizeof *rec->keys);
+  for (size_t i = 0; rec->keys && i < total; i++)
+    {
+      size_t r = copy < 0 ? i : pan_job_copy_recipient (job, copy, i);
+
+      if (pan_job_recipient_fpr (job, r))
+        rec->keys[n++] = (struct pan_audit_key)
+          { pan_job_recipient_addr (job, r),
+            pan_job_recipient_protocol (job, r),
+            pan_job_recipient_fpr (job, r) };
+    }
   rec->ev.keys = rec->keys;
   rec->ev.nkeys = n;
 }
 
 /* Record JOB's outcome; return the exit code of a failed record or 0.  */
 static int
-record_outcome (pan_ctx_t ctx, pan_job_t job, const char *event,
+record_outcome (pan_ctx_t ctx, pan_job_t job, long copy, const char *event,
                 const char *outcome, int exit_code, const char *reason)
 {
   struct record rec;
   int rc;
 
-  record_init (&rec, job, event, outcome, exit_code);
+  record_init (&rec, job, copy, event, outcome, exit_code);
   rec.ev.reason = reason;
   rc = cmd_audit (ctx, &rec.ev);
   free (rec.keys);
@@ -230,7 +255,7 @@ refuse (pan_ctx_t ctx, pan_job_t job, int rc, gpg_error_t err,
   char *copy = reason ? strdup (reason) : NULL;
 
   cmd_error (err, what, reason);
-  record_outcome (ctx, job, "refuse", "refused", rc,
+  record_outcome (ctx, job, -1, "refuse", "refused", rc,
                   copy ? copy : gpg_strerror (err));
   free (copy);
   return rc;
@@ -260,38 +285,43 @@ prepare (pan_ctx_t ctx, pan_job_t job, struct options *o)
   return 0;
 }
 
+/* Hand copy C to the MTA; a failure queues it (75).  */
+static int
+deliver_copy (pan_ctx_t ctx, pan_job_t job, size_t c, char **argv)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  err = pan_job_deliver (job, c, (const char *const *)argv, &reason);
+  if (!err)
+    return 0;
+  record_outcome (ctx, job, c, "queue", "queued", EX_TEMPFAIL, reason);
+  cmd_error (err, "delivery", reason);
+  return EX_TEMPFAIL;
+}
+
 static int
 deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
 {
   gpg_error_t err;
-  char *reason = NULL;
   char **argv = NULL;
   const char *cmd = o->sendmail ? o->sendmail
     : pan_config_get (pan_ctx_config (ctx), "sendmail");
-  int rc;
+  int rc = 0;
 
   if ((err = pan_argv_split (cmd, &argv)))
-    {
-      rc = o->sendmail ? EX_USAGE : EX_CONFIG;
-      return refuse (ctx, job, rc, err, o->sendmail ? "--sendmail"
-                     : "setting sendmail", NULL);
-    }
-  /* The record comes before the hand-over: if it cannot be written,
-   * nothing is sent.  */
-  if ((rc = record_outcome (ctx, job, "send", "sent", 0, NULL)))
-    {
-      pan_argv_release (argv);
-      return rc;
-    }
-  err = pan_job_deliver (job, (const char *const *)argv, &reason);
+    return refuse (ctx, job, o->sendmail ? EX_USAGE : EX_CONFIG, err,
+                   o->sendmail ? "--sendmail" : "setting sendmail", NULL);
+  /* Every record comes before the first hand-over: if one cannot be
+   * written, nothing is sent.  */
+  for (size_t c = 0; !rc && c < pan_job_copy_count (job); c++)
+    rc = record_outcome (ctx, job, c, "send", "sent", 0, NULL);
+  if (!rc)
+    for (size_t c = 0; c < pan_job_copy_count (job); c++)
+      if (deliver_copy (ctx, job, c, argv))
+        rc = EX_TEMPFAIL;  /* And on with the others: each is recorded.  */
   pan_argv_release (argv);
-  if (err)
-    {
-      record_outcome (ctx, job, "queue", "queued", EX_TEMPFAIL, reason);
-      cmd_error (err, "delivery", reason);
-      return EX_TEMPFAIL;
-    }
-  return 0;
+  return rc;
 }
 
 static int
@@ -312,6 +342,13 @@ run (struct options *o)
     {
       cmd_error (err, NULL, NULL);
       rc = EX_OSERR;
+      goto leave;
+    }
+  if (o->passphrase_fd >= 0
+      && (err = pan_job_passphrase_fd (job, o->passphrase_fd, &reason)))
+    {
+      cmd_error (err, "--passphrase-fd", reason);
+      rc = EX_USAGE;
       goto leave;
     }
   if ((rc = prepare (ctx, job, o)))
@@ -340,6 +377,8 @@ int
 main (int argc, char **argv)
 {
   struct options o = { NULL };
+
+  o.passphrase_fd = -1;
   int rc;
 
   cmd_setup ("pansend", "Usage: pansend [OPTIONS] [ADDR...] < MESSAGE",

@@ -51,6 +51,18 @@ static const struct setting settings[] =
       "audit log.", NULL },
     { "max-key-size", SETTING_INT, "1048576", 1024, 67108864,
       "The largest key file, in bytes, that pankey enroll reads.", NULL },
+    { "protected-headers", SETTING_CHOICE, "on", 0, 0,
+      "Carry Subject, From, To, Cc, Date, Message-ID and Reply-To inside\n"
+      "the encryption (protected-headers=\"v1\") and replace the Subject\n"
+      "that travels in clear with protected-subject.", "on off" },
+    { "protected-subject", SETTING_STRING, "[...]", 0, 0,
+      "The Subject that travels in clear when headers are protected.",
+      NULL },
+    { "signing-key", SETTING_STRING, "none", 0, 0,
+      "Fingerprint of the OpenPGP key (its secret key in the home's\n"
+      "gnupg/) that signs every message, or none.  Its passphrase comes\n"
+      "from gpg-agent (preset it) or pansend --passphrase-fd; it is never\n"
+      "stored in the home.  If signing fails, nothing is sent.", NULL },
     { "audit-syslog", SETTING_CHOICE, "off", 0, 0,
       "Also send a one-line summary of each audit record to syslog (on or\n"
       "off).  The summary holds no message text.", "on off" },

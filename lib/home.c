@@ -53,7 +53,10 @@ pan_init (void)
     return err;
   if (!gcry_check_version (NEED_GCRYPT))
     return gpg_error (GPG_ERR_NOT_SUPPORTED);
-  gcry_control (GCRYCTL_INIT_SECMEM, 65536, 0);
+  /* Secure memory holds keys, passphrases and the sealed spool's
+   * buffers; let it grow past the first pool if needed.  */
+  gcry_control (GCRYCTL_AUTO_EXPAND_SECMEM, 65536, 0);
+  gcry_control (GCRYCTL_INIT_SECMEM, 131072, 0);
   gcry_control (GCRYCTL_INITIALIZATION_FINISHED, 0);
   if (!gpgme_check_version (NEED_GPGME))
     return gpg_error (GPG_ERR_NOT_SUPPORTED);

@@ -363,22 +363,47 @@ pan_headers_t pan_job_headers (pan_job_t job);
  * pansend adds to the outgoing message if it has none.  */
 const char *pan_job_message_id (pan_job_t job);
 
-/* Return the hex SHA-256 of the outgoing (encrypted) message and store
- * its size at *R_SIZE, or NULL before pan_job_encrypt succeeded.  */
-const char *pan_job_ciphertext_digest (pan_job_t job, long long *r_size);
+/* Return the number of copies JOB sends (after pan_job_resolve): one
+ * per protocol for the recipients named in To and Cc, and one for each
+ * hidden recipient (Bcc, command line), encrypted only to its key.  */
+size_t pan_job_copy_count (pan_job_t job);
+
+/* Return the protocol of copy COPY.  */
+pan_protocol_t pan_job_copy_protocol (pan_job_t job, size_t copy);
+
+/* Return true if copy COPY is the copy of a hidden recipient.  */
+int pan_job_copy_hidden (pan_job_t job, size_t copy);
+
+/* Return the number of recipients of copy COPY.  */
+size_t pan_job_copy_recipient_count (pan_job_t job, size_t copy);
+
+/* Return the recipient index (for pan_job_recipient_addr etc.) of the
+ * IDX-th recipient of copy COPY.  */
+size_t pan_job_copy_recipient (pan_job_t job, size_t copy, size_t idx);
+
+/* Return the hex SHA-256 of copy COPY as handed to the MTA and store its
+ * size at *R_SIZE, or NULL before pan_job_encrypt succeeded.  */
+const char *pan_job_copy_digest (pan_job_t job, size_t copy,
+                                 long long *r_size);
+
+/* Read the passphrase of the signing key (one line) from FD into secure
+ * memory; it is given to gpg through GPGME's loopback pinentry.  */
+gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
 
 /* Encrypt the message: stream the body from IN (after the headers)
- * through GPGME to the recipients' keys and write the complete outgoing
- * PGP/MIME message to a 0600 spool file in the home.  */
+ * through GPGME to each copy's keys (signed with the configured
+ * signing-key, if any) and write each complete outgoing PGP/MIME
+ * message, with protected headers unless configured off, to a 0600
+ * spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 
-/* Hand the spool file to the MTA: ARGV (program and its leading
- * arguments) followed by "-i --" and every recipient, run with
- * posix_spawn and the spool file as stdin.  If the MTA fails the spool
- * file is moved to the queue and GPG_ERR_EPIPE is returned with the queue
- * file named in *R_REASON.  */
-gpg_error_t pan_job_deliver (pan_job_t job, const char *const *argv,
-                             char **r_reason);
+/* Hand copy COPY to the MTA: ARGV (program and its leading arguments)
+ * followed by "-i --" and the copy's recipients, run with posix_spawn
+ * and the spool file as stdin.  If the MTA fails the spool file is moved
+ * to the queue and GPG_ERR_EPIPE is returned with the queue file named
+ * in *R_REASON.  */
+gpg_error_t pan_job_deliver (pan_job_t job, size_t copy,
+                             const char *const *argv, char **r_reason);
 
 /* Split COMMAND into words at white space (single and double quotes
  * group, no other shell syntax) into a NULL-terminated *R_ARGV; release

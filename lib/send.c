@@ -1,10 +1,12 @@
-/* send.c - one message: recipients, encryption to a spool file, the MTA
+/* send.c - encrypt a job's copies to spool files, hand them to the MTA
  *
- * The flow: read the header block (bounded), collect and resolve every
- * recipient to its pinned key, then stream the body through GPGME into
- * a 0600 spool file that holds the complete outgoing PGP/MIME message
- * (RFC 3156), and only then hand that file to the MTA.  The plaintext
- * travels only through memory and GPGME's pipe to gpg.  */
+ * The body streams from stdin through GPGME into a 0600 spool file that
+ * holds the complete outgoing PGP/MIME message (RFC 3156), one file per
+ * copy, and only when every copy is ready is any handed to the MTA.
+ * With more than one copy the body is kept, for the later copies, in a
+ * sealed spool (seal.c): encrypted under a one-time key in secure
+ * memory.  The plaintext travels only through memory and GPGME's pipes
+ * to gpg.  */
 #include <config.h>
 
 #include <errno.h>
@@ -13,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <gcrypt.h>
 #include <gpgme.h>
@@ -24,453 +26,27 @@
 #include "util.h"
 #include "home-int.h"
 #include "keys-int.h"
+#include "job-int.h"
+#include "seal-int.h"
 
 extern char **environ;
 
-struct rcpt
-{
-  char *addr;
-  char *fpr;
-  pan_protocol_t protocol;
-  int extra;                    /* Given on the command line.  */
-};
-
-struct pan_job
-{
-  pan_ctx_t ctx;
-  pan_headers_t headers;
-  struct rcpt *rcpts;
-  size_t nrcpts;
-  size_t rcpts_size;
-  time_t now;                   /* Time of pan_job_resolve.  */
-  char *spool_path;
-  int spool_fd;
-  char *message_id;             /* Given, or made if the message had none. */
-  int made_message_id;
-  char digest[65];              /* Hex SHA-256 of the spool file.  */
-  long long size;               /* Its size in bytes.  */
-  pan_scanner_t scanner;        /* Keyed with the home's PAN key.  */
-  struct pan_audit_pan *pans;   /* Distinct PANs seen, masked and hashed. */
-  size_t npans;
-};
-
-/* At most this many distinct PANs are listed for the audit record (a
- * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
- * PANs of a message are not listed.  */
-#define MAX_LISTED_PANS 256
-
-gpg_error_t
-pan_job_new (pan_ctx_t ctx, pan_job_t *r_job)
-{
-  pan_job_t job;
-
-  *r_job = NULL;
-  if (!(job = calloc (1, sizeof *job)))
-    return gpg_error_from_syserror ();
-  job->ctx = ctx;
-  job->spool_fd = -1;
-  *r_job = job;
-  return 0;
-}
-
-static void
-release_pans (pan_job_t job)
-{
-  for (size_t i = 0; i < job->npans; i++)
-    {
-      free ((char *)job->pans[i].masked);
-      free ((char *)job->pans[i].hash);
-    }
-  free (job->pans);
-}
-
-void
-pan_job_release (pan_job_t job)
-{
-  if (!job)
-    return;
-  if (job->spool_fd >= 0)
-    close (job->spool_fd);
-  if (job->spool_path)
-    unlink (job->spool_path);
-  free (job->spool_path);
-  free (job->message_id);
-  release_pans (job);
-  pan_scanner_release (job->scanner);
-  for (size_t i = 0; i < job->nrcpts; i++)
-    {
-      free (job->rcpts[i].addr);
-      free (job->rcpts[i].fpr);
-    }
-  free (job->rcpts);
-  pan_headers_release (job->headers);
-  free (job);
-}
+/* The header fields that protected headers (protected-headers="v1")
+ * carry inside the encryption.  */
+static const char *const protected_fields[] =
+  { "Subject", "From", "To", "Cc", "Date", "Message-ID", "Reply-To" };
 
 
 /*
- * Recipients.
+ * The plaintext: the inner entity, streamed to GPGME.
  */
 
-/* Add the normalised address ADDR once.  */
-static gpg_error_t
-add_rcpt (pan_job_t job, const char *addr, int extra)
-{
-  struct rcpt *tmp;
-
-  for (size_t i = 0; i < job->nrcpts; i++)
-    if (!strcmp (job->rcpts[i].addr, addr))
-      {
-        job->rcpts[i].extra |= extra;
-        return 0;
-      }
-  if (job->nrcpts == job->rcpts_size)
-    {
-      size_t size = job->rcpts_size ? 2 * job->rcpts_size : 8;
-      if (!(tmp = realloc (job->rcpts, size * sizeof *tmp)))
-        return gpg_error_from_syserror ();
-      job->rcpts = tmp;
-      job->rcpts_size = size;
-    }
-  memset (&job->rcpts[job->nrcpts], 0, sizeof *job->rcpts);
-  if (!(job->rcpts[job->nrcpts].addr = pani_strdup (addr)))
-    return gpg_error_from_syserror ();
-  job->rcpts[job->nrcpts++].extra = extra;
-  return 0;
-}
-
-static int
-is_rcpt_field (const char *name)
-{
-  return !pani_ascii_casecmp (name, "To") || !pani_ascii_casecmp (name, "Cc")
-    || !pani_ascii_casecmp (name, "Bcc");
-}
-
-static gpg_error_t
-collect_field (pan_job_t job, size_t idx, char **r_reason)
-{
-  gpg_error_t err;
-  pan_addrlist_t list = NULL;
-  char *why = NULL;
-  const char *name = pan_headers_name (job->headers, idx);
-
-  if ((err = pan_addrlist_new (&list)))
-    return err;
-  err = pan_addrlist_parse (list, pan_headers_value (job->headers, idx), &why);
-  if (err)
-    pani_reason (r_reason, err, "the %s header (field %zu) is not a valid"
-                 " address list: %s", name, idx + 1,
-                 why ? why : gpg_strerror (err));
-  for (size_t i = 0; !err && i < pan_addrlist_count (list); i++)
-    err = add_rcpt (job, pan_addrlist_addr (list, i), 0);
-  free (why);
-  pan_addrlist_release (list);
-  return err;
-}
-
-/* A message without Message-ID gets one here rather than from the MTA,
- * so that the audit record and the delivered message name the same.  */
-static gpg_error_t
-take_message_id (pan_job_t job)
-{
-  const char *given = pan_headers_get (job->headers, "Message-ID");
-  unsigned char nonce[12];
-  char host[256], hex[25];
-
-  if (given)
-    return (job->message_id = pani_strdup (given)) ? 0
-      : gpg_error_from_syserror ();
-  gcry_create_nonce (nonce, sizeof nonce);
-  for (size_t i = 0; i < sizeof nonce; i++)
-    snprintf (hex + 2 * i, 3, "%02x", nonce[i]);
-  if (gethostname (host, sizeof host - 1) || !*host || strchr (host, '>'))
-    strcpy (host, "localhost");
-  host[sizeof host - 1] = 0;
-  job->message_id = pani_strdupf ("<%lld.%s@%s>", (long long)time (NULL),
-                                  hex, host);
-  job->made_message_id = 1;
-  return job->message_id ? 0 : gpg_error_from_syserror ();
-}
-
-gpg_error_t
-pan_job_read_headers (pan_job_t job, estream_t in, char **r_reason)
-{
-  gpg_error_t err;
-
-  if ((err = pan_headers_read (in, &job->headers, r_reason))
-      || (err = take_message_id (job)))
-    return err;
-  for (size_t i = 0; i < pan_headers_count (job->headers); i++)
-    if (is_rcpt_field (pan_headers_name (job->headers, i))
-        && (err = collect_field (job, i, r_reason)))
-      return err;
-  return 0;
-}
-
-gpg_error_t
-pan_job_add_recipient (pan_job_t job, const char *addr, char **r_reason)
-{
-  gpg_error_t err;
-  char *norm = NULL;
-
-  if ((err = pan_addr_normalize (addr, &norm, r_reason)))
-    return err;
-  err = add_rcpt (job, norm, 1);
-  free (norm);
-  return err;
-}
-
-static gpg_error_t
-load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
-{
-  gpg_error_t err;
-  char *path = pan_ctx_path (job->ctx, PAN_REGISTRY_FILE);
-
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pan_registry_load (path, r_reg, r_reason);
-  if (gpg_err_code (err) == GPG_ERR_ENOENT)
-    pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                 "%s is missing; is %s a panmail home (pankey init)?",
-                 path, pan_ctx_home (job->ctx));
-  free (path);
-  return gpg_err_code (err) == GPG_ERR_ENOENT
-    ? gpg_error (GPG_ERR_CONFIGURATION) : err;
-}
-
-static gpg_error_t
-resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
-             char **r_reason)
-{
-  gpg_error_t err;
-  const struct pan_recipient *rec = pan_registry_lookup (reg, r->addr);
-  char *why = NULL;
-
-  if (!rec)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
-                        "%s is not enrolled; nothing was sent to anyone."
-                        " Enroll its key with 'pankey enroll' after"
-                        " checking the fingerprint", r->addr);
-  err = pan_keys_check (job->ctx, rec->protocol, rec->fingerprint, job->now,
-                        NULL, &why);
-  if (err)
-    pani_reason (r_reason, err, "%s: %s; nothing was sent to anyone",
-                 r->addr, why ? why : gpg_strerror (err));
-  else if (!(r->fpr = pani_strdup (rec->fingerprint)))
-    err = gpg_error_from_syserror ();
-  r->protocol = rec->protocol;
-  free (why);
-  return err;
-}
-
-gpg_error_t
-pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
-{
-  gpg_error_t err;
-  pan_registry_t reg = NULL;
-
-  job->now = now;
-  if (!job->nrcpts)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
-                        "the message has no recipients: give To, Cc or"
-                        " Bcc headers or addresses on the command line");
-  if ((err = load_registry (job, &reg, r_reason)))
-    return err;
-  for (size_t i = 0; !err && i < job->nrcpts; i++)
-    err = resolve_one (job, reg, &job->rcpts[i], r_reason);
-  pan_registry_release (reg);
-  return err;
-}
-
-size_t
-pan_job_recipient_count (pan_job_t job)
-{
-  return job->nrcpts;
-}
-
-const char *
-pan_job_recipient_addr (pan_job_t job, size_t idx)
-{
-  return idx < job->nrcpts ? job->rcpts[idx].addr : NULL;
-}
-
-const char *
-pan_job_recipient_fpr (pan_job_t job, size_t idx)
-{
-  return idx < job->nrcpts ? job->rcpts[idx].fpr : NULL;
-}
-
-pan_protocol_t
-pan_job_recipient_protocol (pan_job_t job, size_t idx)
-{
-  return idx < job->nrcpts ? job->rcpts[idx].protocol : PAN_PROTOCOL_NONE;
-}
-
-
-pan_headers_t
-pan_job_headers (pan_job_t job)
-{
-  return job->headers;
-}
-
-const char *
-pan_job_message_id (pan_job_t job)
-{
-  return job->message_id;
-}
-
-const char *
-pan_job_ciphertext_digest (pan_job_t job, long long *r_size)
-{
-  if (r_size)
-    *r_size = job->digest[0] ? job->size : -1;
-  return job->digest[0] ? job->digest : NULL;
-}
-
-
-/*
- * Card numbers: none in clear headers; those in the body are listed.
- */
-
-/* Remember the PAN of HIT once (by its keyed hash).  */
-static gpg_error_t
-note_pan (pan_job_t job, const struct pan_hit *hit)
-{
-  struct pan_audit_pan *p;
-
-  if (!hit->hash)
-    return gpg_error (GPG_ERR_INTERNAL);
-  for (size_t i = 0; i < job->npans; i++)
-    if (!strcmp (job->pans[i].hash, hit->hash))
-      return 0;
-  if (job->npans == MAX_LISTED_PANS)
-    return 0;
-  if (!job->pans && !(job->pans = calloc (MAX_LISTED_PANS, sizeof *p)))
-    return gpg_error_from_syserror ();
-  p = &job->pans[job->npans];
-  p->brand = hit->brand;        /* A static string of pan.c.  */
-  p->masked = pani_strdup (hit->masked);
-  p->hash = pani_strdup (hit->hash);
-  if (!p->masked || !p->hash)
-    {
-      free ((char *)p->masked);
-      free ((char *)p->hash);
-      return gpg_error_from_syserror ();
-    }
-  job->npans++;
-  return 0;
-}
-
-static gpg_error_t
-get_scanner (pan_job_t job, char **r_reason)
-{
-  if (job->scanner)
-    return 0;
-  return pan_ctx_pan_scanner (job->ctx, &job->scanner, r_reason);
-}
-
-/* What the header scan found first.  */
-struct header_hit
-{
-  pan_job_t job;
-  const char *name;
-  char masked[PAN_MASK_SIZE];
-  const char *brand;
-};
-
-static gpg_error_t
-header_hit_cb (void *opaque, const struct pan_hit *hit)
-{
-  struct header_hit *h = opaque;
-  gpg_error_t err = note_pan (h->job, hit);
-
-  if (err)
-    return err;
-  snprintf (h->masked, sizeof h->masked, "%s", hit->masked);
-  h->brand = hit->brand;
-  return gpg_error (GPG_ERR_FORBIDDEN);
-}
-
-static gpg_error_t
-scan_text (pan_job_t job, const char *text, struct header_hit *h)
-{
-  gpg_error_t err;
-
-  err = pan_scanner_feed (job->scanner, text, strlen (text), header_hit_cb,
-                          h);
-  if (!err)
-    err = pan_scanner_finish (job->scanner, header_hit_cb, h);
-  else
-    pan_scanner_finish (job->scanner, NULL, NULL);
-  return err;
-}
-
-/* Scan the value of header IDX as written and RFC 2047 decoded.  */
-static gpg_error_t
-scan_header (pan_job_t job, size_t idx, struct header_hit *h)
-{
-  gpg_error_t err;
-  const char *value = pan_headers_value (job->headers, idx);
-  char *decoded = NULL;
-
-  h->name = pan_headers_name (job->headers, idx);
-  if ((err = scan_text (job, value, h)))
-    return err;
-  if ((err = pan_header_decode_2047 (value, &decoded)))
-    return err;
-  err = scan_text (job, decoded, h);
-  explicit_bzero (decoded, strlen (decoded));
-  free (decoded);
-  return err;
-}
-
-static int is_outer_dropped (const char *name);
-
-gpg_error_t
-pan_job_check_headers (pan_job_t job, char **r_reason)
-{
-  gpg_error_t err = 0;
-  struct header_hit h = { job, NULL, "", NULL };
-
-  if (!job->headers)
-    return gpg_error (GPG_ERR_INV_STATE);
-  if ((err = get_scanner (job, r_reason)))
-    return err;
-  for (size_t i = 0; !err && i < pan_headers_count (job->headers); i++)
-    if (!is_outer_dropped (pan_headers_name (job->headers, i)))
-      err = scan_header (job, i, &h);
-  if (gpg_err_code (err) == GPG_ERR_FORBIDDEN)
-    return pani_reason (r_reason, err, "the %s header holds a card number"
-                        " (%s %s) and headers travel in clear; move it"
-                        " into the body, which is encrypted", h.name,
-                        h.brand, h.masked);
-  return err;
-}
-
-const struct pan_audit_pan *
-pan_job_pans (pan_job_t job, size_t *r_count)
-{
-  *r_count = job->npans;
-  return job->pans;
-}
-
-static gpg_error_t
-body_hit_cb (void *opaque, const struct pan_mime_part *part,
-             const struct pan_hit *hit)
-{
-  return note_pan (opaque, hit);
-}
-
-
-/*
- * The plaintext source: the body entity, streamed to GPGME.
- */
-
-/* The inner entity is the original Content-* fields and the body, with
- * line ends made canonical (CRLF), as RFC 3156 asks.  */
+/* Where the body bytes come from: stdin (scanned for PANs as they pass,
+ * and copied to the seal if there are more copies), or the seal.  */
 struct body_src
 {
-  estream_t in;
+  gpgrt_stream_t in;            /* NULL: read the seal.  */
+  pani_seal_t seal;             /* Written while reading IN, else read.  */
   char *head;                   /* Inner header block, CRLF.  */
   size_t head_len;
   size_t head_off;
@@ -480,25 +56,18 @@ struct body_src
   int prev_cr;
   pan_mime_t mime;              /* Scans the body for PANs.  */
   int scan_done;
-  gpg_error_t err;              /* Read or scan error.  */
+  gpg_error_t err;              /* Read, seal or scan error.  */
 };
 
-static int
-is_content_field (const char *name)
+static gpg_error_t
+body_hit_cb (void *opaque, const struct pan_mime_part *part,
+             const struct pan_hit *hit)
 {
-  return !strncasecmp (name, "Content-", 8);
-}
-
-/* Content-* go inside the encrypted entity; Bcc goes nowhere.  */
-static int
-is_outer_dropped (const char *name)
-{
-  return is_content_field (name) || !pani_ascii_casecmp (name, "MIME-Version")
-    || !pani_ascii_casecmp (name, "Bcc");
+  return pani_job_note_pan (opaque, hit);
 }
 
 static void
-put_crlf_text (estream_t out, const char *text)
+put_crlf_text (gpgrt_stream_t out, const char *text)
 {
   for (; *text; text++)
     {
@@ -508,24 +77,71 @@ put_crlf_text (estream_t out, const char *text)
     }
 }
 
-static gpg_error_t
-build_inner_head (pan_headers_t headers, char **r_head, size_t *r_len)
+static int
+is_protected (const char *name)
 {
-  estream_t mem = es_fopenmem (0, "w+");
-  int have_type = 0;
+  for (size_t i = 0; i < sizeof protected_fields / sizeof *protected_fields;
+       i++)
+    if (!pani_ascii_casecmp (name, protected_fields[i]))
+      return 1;
+  return 0;
+}
+
+static int
+protect_headers (pan_job_t job)
+{
+  const char *v = pan_config_get (pan_ctx_config (job->ctx),
+                                  "protected-headers");
+
+  return !v || strcmp (v, "off");
+}
+
+/* Write the Content-Type of the inner entity, marked as carrying
+ * protected headers when PROTECT.  */
+static void
+put_inner_type (pan_headers_t headers, int protect, gpgrt_stream_t out)
+{
+  const char *type = NULL;
+
+  for (size_t i = 0; i < pan_headers_count (headers) && !type; i++)
+    if (!pani_ascii_casecmp (pan_headers_name (headers, i), "Content-Type"))
+      type = pan_headers_raw (headers, i);
+  if (!type)
+    type = "Content-Type: text/plain; charset=utf-8\n";
+  if (!protect)
+    {
+      put_crlf_text (out, type);
+      return;
+    }
+  /* Drop the final LF to append the parameter.  */
+  es_write (out, type, strlen (type) - 1, NULL);
+  put_crlf_text (out, ";\n protected-headers=\"v1\"\n");
+}
+
+/* Build the header block of the inner entity: the protected header
+ * fields (unless switched off), the Content-* fields, CRLF ends.  */
+static gpg_error_t
+build_inner_head (pan_job_t job, char **r_head, size_t *r_len)
+{
+  pan_headers_t headers = job->headers;
+  int protect = protect_headers (job);
+  gpgrt_stream_t mem = es_fopenmem (0, "w+");
   void *buf = NULL;
 
   if (!mem)
     return gpg_error_from_syserror ();
+  put_inner_type (headers, protect, mem);
   for (size_t i = 0; i < pan_headers_count (headers); i++)
-    if (is_content_field (pan_headers_name (headers, i)))
-      {
-        have_type |= !pani_ascii_casecmp (pan_headers_name (headers, i),
-                                          "Content-Type");
+    {
+      const char *name = pan_headers_name (headers, i);
+
+      if ((pani_is_content_field (name)
+           && pani_ascii_casecmp (name, "Content-Type"))
+          || (protect && is_protected (name)))
         put_crlf_text (mem, pan_headers_raw (headers, i));
-      }
-  if (!have_type)
-    es_fputs ("Content-Type: text/plain; charset=utf-8\r\n", mem);
+    }
+  if (protect && job->made_message_id)
+    es_fprintf (mem, "Message-ID: %s\r\n", job->message_id);
   es_fputs ("\r\n", mem);
   if (es_ferror (mem) || es_fclose_snatch (mem, &buf, r_len))
     {
@@ -536,32 +152,58 @@ build_inner_head (pan_headers_t headers, char **r_head, size_t *r_len)
   return 0;
 }
 
-/* Refill SRC->out from the body, turning bare LF into CRLF.  */
-static void
-refill_body (struct body_src *src)
+/* Read raw body bytes from stdin (scanning them and keeping them in
+ * the seal) or from the seal.  */
+static size_t
+read_raw (struct body_src *src, unsigned char *raw, size_t size)
 {
-  unsigned char raw[sizeof src->out / 2];
   size_t nread = 0;
 
-  src->out_len = src->out_off = 0;
-  if (es_read (src->in, raw, sizeof raw, &nread))
+  if (!src->in)
+    {
+      src->err = pani_seal_read (src->seal, raw, size, &nread);
+      return nread;
+    }
+  if (es_read (src->in, raw, size, &nread))
     {
       src->err = gpg_error_from_syserror ();
-      return;
+      return 0;
     }
   if (nread)
     src->err = pan_mime_scan_feed (src->mime, raw, nread);
   else if (!src->scan_done++)
     src->err = pan_mime_scan_finish (src->mime);
-  if (src->err)
-    return;
-  for (size_t i = 0; i < nread; i++)
+  if (!src->err && nread && src->seal)
+    src->err = pani_seal_write (src->seal, raw, nread);
+  return nread;
+}
+
+/* Refill SRC->out from the body, turning bare LF into CRLF.  */
+static void
+refill_body (struct body_src *src)
+{
+  unsigned char raw[sizeof src->out / 2];
+  size_t nread;
+
+  src->out_len = src->out_off = 0;
+  nread = read_raw (src, raw, sizeof raw);
+  for (size_t i = 0; !src->err && i < nread; i++)
     {
       if (raw[i] == '\n' && !src->prev_cr)
         src->out[src->out_len++] = '\r';
       src->out[src->out_len++] = raw[i];
       src->prev_cr = raw[i] == '\r';
     }
+  explicit_bzero (raw, sizeof raw);
+}
+
+static size_t
+take (const void *from, size_t avail, void *buffer, size_t size)
+{
+  size_t n = avail < size ? avail : size;
+
+  memcpy (buffer, from, n);
+  return n;
 }
 
 static ssize_t
@@ -572,9 +214,8 @@ body_read_cb (void *handle, void *buffer, size_t size)
 
   if (src->head_off < src->head_len)
     {
-      n = src->head_len - src->head_off;
-      n = n < size ? n : size;
-      memcpy (buffer, src->head + src->head_off, n);
+      n = take (src->head + src->head_off, src->head_len - src->head_off,
+                buffer, size);
       src->head_off += n;
       return n;
     }
@@ -585,29 +226,88 @@ body_read_cb (void *handle, void *buffer, size_t size)
       errno = EIO;
       return -1;
     }
-  n = src->out_len - src->out_off;
-  n = n < size ? n : size;
-  memcpy (buffer, src->out + src->out_off, n);
+  n = take (src->out + src->out_off, src->out_len - src->out_off, buffer,
+            size);
   src->out_off += n;
   return n;
 }
 
-/* The converted buffer held plaintext: wipe it.  */
-static void
-body_src_wipe (struct body_src *src)
+/* Start SRC over for the next copy: from the seal.  */
+static gpg_error_t
+body_src_rewind (struct body_src *src)
 {
+  src->in = NULL;
+  src->head_off = 0;
+  src->out_len = src->out_off = 0;
+  src->prev_cr = 0;
+  return pani_seal_rewind (src->seal);
+}
+
+/* Everything in SRC held plaintext: wipe it.  */
+static void
+body_src_release (struct body_src *src)
+{
+  if (!src)
+    return;
   explicit_bzero (src->out, sizeof src->out);
   pan_mime_scan_release (src->mime);
+  pani_seal_release (src->seal);
   if (src->head)
     {
       explicit_bzero (src->head, src->head_len);
       free (src->head);
     }
+  free (src);
+}
+
+/* The body is scanned as the entity its Content-* headers describe.  */
+static gpg_error_t
+start_body_scan (pan_job_t job, struct body_src *src)
+{
+  const char *type = pan_headers_get (job->headers, "Content-Type");
+  const char *encoding = pan_headers_get (job->headers,
+                                          "Content-Transfer-Encoding");
+
+  return pan_mime_scan_new (job->scanner, type ? type : "text/plain",
+                            encoding, body_hit_cb, job, &src->mime);
+}
+
+static gpg_error_t
+body_src_new (pan_job_t job, gpgrt_stream_t in, struct body_src **r_src,
+              char **r_reason)
+{
+  gpg_error_t err;
+  struct body_src *src = calloc (1, sizeof *src);
+  char *spool = NULL;
+
+  *r_src = NULL;
+  if (!src)
+    return gpg_error_from_syserror ();
+  src->in = in;
+  if ((err = build_inner_head (job, &src->head, &src->head_len))
+      || (err = pani_job_scanner (job, r_reason))
+      || (err = start_body_scan (job, src)))
+    goto leave;
+  if (job->ncopies > 1)
+    {
+      if (!(spool = pan_ctx_path (job->ctx, "spool")))
+        err = gpg_error_from_syserror ();
+      else if ((err = pani_seal_create (spool, &src->seal)))
+        pani_reason (r_reason, err, "%s: cannot create the sealed spool:"
+                     " %s", spool, gpg_strerror (err));
+    }
+ leave:
+  free (spool);
+  if (err)
+    body_src_release (src);
+  else
+    *r_src = src;
+  return err;
 }
 
 
 /*
- * The outgoing message in the spool file.
+ * The outgoing message of one copy in its spool file.
  */
 
 static gpg_error_t
@@ -635,22 +335,22 @@ write_str (int fd, const char *s)
 }
 
 static gpg_error_t
-open_spool (pan_job_t job, char **r_reason)
+open_spool (pan_job_t job, struct copy *c, char **r_reason)
 {
-  job->spool_path = pani_strdupf ("%s/spool/msg.XXXXXX",
-                                  pan_ctx_home (job->ctx));
-  if (!job->spool_path)
+  c->spool_path = pani_strdupf ("%s/spool/msg.XXXXXX",
+                                pan_ctx_home (job->ctx));
+  if (!c->spool_path)
     return gpg_error_from_syserror ();
-  job->spool_fd = mkstemp (job->spool_path);
-  if (job->spool_fd < 0)
+  c->spool_fd = mkstemp (c->spool_path);
+  if (c->spool_fd < 0)
     {
-      gpg_error_t err = pani_reason_sys (r_reason, job->spool_path);
-      free (job->spool_path);
-      job->spool_path = NULL;
+      gpg_error_t err = pani_reason_sys (r_reason, c->spool_path);
+      free (c->spool_path);
+      c->spool_path = NULL;
       return err;
     }
-  if (fchmod (job->spool_fd, 0600))
-    return pani_reason_sys (r_reason, job->spool_path);
+  if (fchmod (c->spool_fd, 0600))
+    return pani_reason_sys (r_reason, c->spool_path);
   return 0;
 }
 
@@ -667,36 +367,62 @@ make_boundary (char *buf, size_t size)
 }
 
 static gpg_error_t
-write_outer_field (pan_job_t job, const char *name, const char *value)
+write_field (int fd, const char *name, const char *value)
 {
   gpg_error_t err;
   char *line = pani_strdupf ("%s: %s\n", name, value);
 
   if (!line)
     return gpg_error_from_syserror ();
-  err = write_str (job->spool_fd, line);
+  err = write_str (fd, line);
   free (line);
   return err;
 }
 
+/* The Subject of the outer header when headers are protected.  */
+static const char *
+subject_placeholder (pan_job_t job)
+{
+  const char *v = pan_config_get (pan_ctx_config (job->ctx),
+                                  "protected-subject");
+
+  return v ? v : "[...]";
+}
+
+/* Write the header fields that travel in clear: all but Content-*,
+ * MIME-Version and Bcc, with the Subject replaced when protected.  */
 static gpg_error_t
-write_outer_head (pan_job_t job, const char *boundary)
+write_visible_fields (pan_job_t job, int fd)
 {
   gpg_error_t err = 0;
-  char *mime;
+  int protect = protect_headers (job);
 
   for (size_t i = 0; !err && i < pan_headers_count (job->headers); i++)
-    if (!is_outer_dropped (pan_headers_name (job->headers, i)))
-      err = write_str (job->spool_fd, pan_headers_raw (job->headers, i));
+    {
+      const char *name = pan_headers_name (job->headers, i);
+
+      if (pani_is_outer_dropped (name))
+        continue;
+      if (protect && !pani_ascii_casecmp (name, "Subject"))
+        err = write_field (fd, "Subject", subject_placeholder (job));
+      else
+        err = write_str (fd, pan_headers_raw (job->headers, i));
+    }
   if (!err && job->made_message_id)
-    err = write_outer_field (job, "Message-ID", job->message_id);
-  if (err)
-    return err;
-  mime = pani_strdupf
+    err = write_field (fd, "Message-ID", job->message_id);
+  return err;
+}
+
+static gpg_error_t
+write_pgpmime_head (int fd, const char *boundary)
+{
+  gpg_error_t err;
+  char *mime = pani_strdupf
     ("MIME-Version: 1.0\n"
      "Content-Type: multipart/encrypted;\n"
      "\tprotocol=\"application/pgp-encrypted\";\n"
      "\tboundary=\"%s\"\n"
+     "Content-Transfer-Encoding: 7bit\n"
      "\n"
      "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n"
      "--%s\n"
@@ -710,52 +436,59 @@ write_outer_head (pan_job_t job, const char *boundary)
      "Content-Description: OpenPGP encrypted message\n"
      "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
      "\n", boundary, boundary, boundary);
+
   if (!mime)
     return gpg_error_from_syserror ();
-  err = write_str (job->spool_fd, mime);
+  err = write_str (fd, mime);
   free (mime);
   return err;
 }
 
 static gpg_error_t
-write_outer_tail (pan_job_t job, const char *boundary)
+write_pgpmime_tail (int fd, const char *boundary)
 {
   gpg_error_t err;
   char *tail = pani_strdupf ("\n--%s--\n", boundary);
 
   if (!tail)
     return gpg_error_from_syserror ();
-  err = write_str (job->spool_fd, tail);
+  err = write_str (fd, tail);
   free (tail);
   return err;
 }
 
-/* Collect the pinned keys of all recipients, each checked again.  */
+
+/*
+ * Encryption of one copy.
+ */
+
+/* Collect the pinned keys of the copy's recipients, each checked
+ * again.  */
 static gpg_error_t
-collect_keys (pan_job_t job, gpgme_ctx_t gctx, gpgme_key_t **r_keys,
-              char **r_reason)
+collect_keys (pan_job_t job, const struct copy *c, gpgme_ctx_t gctx,
+              gpgme_key_t **r_keys, char **r_reason)
 {
   gpg_error_t err = 0;
-  gpgme_key_t *keys = calloc (job->nrcpts + 1, sizeof *keys);
+  gpgme_key_t *keys = calloc (c->nrcpts + 1, sizeof *keys);
 
   *r_keys = NULL;
   if (!keys)
     return gpg_error_from_syserror ();
-  for (size_t i = 0; !err && i < job->nrcpts; i++)
+  for (size_t i = 0; !err && i < c->nrcpts; i++)
     {
-      if (!job->rcpts[i].fpr)
+      const struct rcpt *r = &job->rcpts[c->rcpts[i]];
+
+      if (!r->fpr)
         err = gpg_error (GPG_ERR_INV_STATE);  /* Not resolved.  */
-      else if (!(err = pani_get_pinned_key (gctx, job->rcpts[i].fpr,
-                                            &keys[i])))
+      else if (!(err = pani_get_pinned_key (gctx, r->fpr, &keys[i])))
         err = pani_key_usable (keys[i], job->now, r_reason);
       if (err)
         pani_reason (r_reason, err, "%s: key %s cannot be used: %s",
-                     job->rcpts[i].addr, job->rcpts[i].fpr ?
-                     job->rcpts[i].fpr : "-", gpg_strerror (err));
+                     r->addr, r->fpr ? r->fpr : "-", gpg_strerror (err));
     }
   if (err)
     {
-      for (size_t i = 0; i < job->nrcpts; i++)
+      for (size_t i = 0; i < c->nrcpts; i++)
         gpgme_key_unref (keys[i]);
       free (keys);
       return err;
@@ -773,9 +506,10 @@ release_keys (gpgme_key_t *keys)
 }
 
 static gpg_error_t
-check_encrypt_result (gpgme_ctx_t gctx, char **r_reason)
+check_encrypt_result (gpgme_ctx_t gctx, int signing, char **r_reason)
 {
   gpgme_encrypt_result_t res = gpgme_op_encrypt_result (gctx);
+  gpgme_sign_result_t sres = signing ? gpgme_op_sign_result (gctx) : NULL;
 
   if (!res)
     return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
@@ -785,42 +519,109 @@ check_encrypt_result (gpgme_ctx_t gctx, char **r_reason)
                         "gpg refused key %s: %s",
                         res->invalid_recipients->fpr,
                         gpg_strerror (res->invalid_recipients->reason));
+  if (signing && (!sres || sres->invalid_signers || !sres->signatures))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
+                        "the message could not be signed with the"
+                        " configured signing key; nothing was sent");
   return 0;
 }
 
-/* Encrypt SRC to KEYS, appending armored ciphertext to the spool.  */
 static gpg_error_t
-encrypt_stream (pan_job_t job, gpgme_ctx_t gctx, gpgme_key_t *keys,
-                struct body_src *src, char **r_reason)
+passphrase_cb (void *opaque, const char *uid_hint, const char *info,
+               int prev_was_bad, int fd)
+{
+  pan_job_t job = opaque;
+
+  if (prev_was_bad || !job->passphrase)
+    return gpg_error (GPG_ERR_BAD_PASSPHRASE);
+  if (gpgme_io_writen (fd, job->passphrase, strlen (job->passphrase))
+      || gpgme_io_writen (fd, "\n", 1))
+    return gpg_error_from_syserror ();
+  return 0;
+}
+
+/* Make GCTX sign with the configured OpenPGP signing key, if any; set
+ * *R_SIGNING.  */
+static gpg_error_t
+setup_signing (pan_job_t job, gpgme_ctx_t gctx, int *r_signing,
+               char **r_reason)
 {
   gpg_error_t err;
+  gpgme_key_t key = NULL;
+  const char *fpr = pan_config_get (pan_ctx_config (job->ctx),
+                                    "signing-key");
+
+  *r_signing = 0;
+  if (!fpr || !*fpr || !strcmp (fpr, "none"))
+    return 0;
+  err = gpgme_get_key (gctx, fpr, &key, 1);
+  if (err || !key || pani_ascii_casecmp (key->subkeys->fpr, fpr)
+      || !key->can_sign)
+    {
+      gpgme_key_unref (key);
+      return pani_reason (r_reason, gpg_error (GPG_ERR_NO_SECKEY),
+                          "the signing key %s (setting signing-key) has no"
+                          " usable secret key in %s/gnupg; nothing was sent",
+                          fpr, pan_ctx_home (job->ctx));
+    }
+  err = gpgme_signers_add (gctx, key);
+  gpgme_key_unref (key);
+  if (!err && job->passphrase)
+    {
+      gpgme_set_pinentry_mode (gctx, GPGME_PINENTRY_MODE_LOOPBACK);
+      gpgme_set_passphrase_cb (gctx, passphrase_cb, job);
+    }
+  *r_signing = !err;
+  return err;
+}
+
+/* Encrypt SRC to the keys of C, appending armored ciphertext to its
+ * spool.  */
+static gpg_error_t
+encrypt_openpgp (pan_job_t job, struct copy *c, struct body_src *src,
+                 char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_ctx_t gctx = NULL;
+  gpgme_key_t *keys = NULL;
   gpgme_data_t plain = NULL, cipher = NULL;
   static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
+  gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST
+    | GPGME_ENCRYPT_NO_ENCRYPT_TO;
+  int signing;
 
-  if ((err = gpgme_data_new_from_cbs (&plain, &cbs, src))
-      || (err = gpgme_data_new_from_fd (&cipher, job->spool_fd)))
+  if ((err = pani_gpgme_new (job->ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
+                             &gctx)))
+    return pani_reason (r_reason, err, "cannot start GPGME: %s",
+                        gpg_strerror (err));
+  if ((err = collect_keys (job, c, gctx, &keys, r_reason))
+      || (err = setup_signing (job, gctx, &signing, r_reason))
+      || (err = gpgme_data_new_from_cbs (&plain, &cbs, src))
+      || (err = gpgme_data_new_from_fd (&cipher, c->spool_fd)))
     goto leave;
   gpgme_data_set_flag (plain, "sensitive", "1");
   gpgme_set_armor (gctx, 1);
-  err = gpgme_op_encrypt (gctx, keys, GPGME_ENCRYPT_ALWAYS_TRUST
-                          | GPGME_ENCRYPT_NO_ENCRYPT_TO, plain, cipher);
+  err = signing ? gpgme_op_encrypt_sign (gctx, keys, flags, plain, cipher)
+    : gpgme_op_encrypt (gctx, keys, flags, plain, cipher);
   if (src->err)
     err = pani_reason (r_reason, src->err, "reading the message body: %s",
                        gpg_strerror (src->err));
   else if (err)
     pani_reason (r_reason, err, "encryption failed: %s", gpg_strerror (err));
   else
-    err = check_encrypt_result (gctx, r_reason);
+    err = check_encrypt_result (gctx, signing, r_reason);
 
  leave:
   gpgme_data_release (cipher);
   gpgme_data_release (plain);
+  release_keys (keys);
+  gpgme_release (gctx);
   return err;
 }
 
-/* Hash the complete outgoing message for the audit record.  */
+/* Hash the complete outgoing message of C for the audit record.  */
 static gpg_error_t
-digest_spool (pan_job_t job, char **r_reason)
+digest_spool (struct copy *c, char **r_reason)
 {
   gpg_error_t err;
   gcry_md_hd_t md;
@@ -830,89 +631,102 @@ digest_spool (pan_job_t job, char **r_reason)
 
   if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
     return err;
-  job->size = 0;
-  if (lseek (job->spool_fd, 0, SEEK_SET))
-    err = pani_reason_sys (r_reason, job->spool_path);
-  while (!err && (n = read (job->spool_fd, buf, sizeof buf)) != 0)
+  c->size = 0;
+  if (lseek (c->spool_fd, 0, SEEK_SET))
+    err = pani_reason_sys (r_reason, c->spool_path);
+  while (!err && (n = read (c->spool_fd, buf, sizeof buf)) != 0)
     {
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        err = pani_reason_sys (r_reason, job->spool_path);
+        err = pani_reason_sys (r_reason, c->spool_path);
       else
         {
           gcry_md_write (md, buf, n);
-          job->size += n;
+          c->size += n;
         }
     }
   hash = gcry_md_read (md, GCRY_MD_SHA256);
   for (int i = 0; !err && i < 32; i++)
-    snprintf (job->digest + 2 * i, 3, "%02x", hash[i]);
+    snprintf (c->digest + 2 * i, 3, "%02x", hash[i]);
   gcry_md_close (md);
   return err;
 }
 
-/* The body is scanned as the entity its Content-* headers describe.  */
+/* Write the whole outgoing message of C to a new spool file.  */
 static gpg_error_t
-start_body_scan (pan_job_t job, struct body_src *src)
+encrypt_copy (pan_job_t job, struct copy *c, struct body_src *src,
+              char **r_reason)
 {
-  const char *type = pan_headers_get (job->headers, "Content-Type");
-  const char *encoding = pan_headers_get (job->headers,
-                                          "Content-Transfer-Encoding");
+  gpg_error_t err;
+  char boundary[64];
 
-  return pan_mime_scan_new (job->scanner, type ? type : "text/plain",
-                            encoding, body_hit_cb, job, &src->mime);
+  if (c->protocol != PAN_PROTOCOL_OPENPGP)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
+                        "protocol %s is not supported for sending",
+                        pan_protocol_name (c->protocol));
+  if ((err = open_spool (job, c, r_reason)))
+    return err;
+  make_boundary (boundary, sizeof boundary);
+  if ((err = write_visible_fields (job, c->spool_fd))
+      || (err = write_pgpmime_head (c->spool_fd, boundary))
+      || (err = encrypt_openpgp (job, c, src, r_reason))
+      || (err = write_pgpmime_tail (c->spool_fd, boundary)))
+    goto leave;
+  if (fsync (c->spool_fd))
+    err = pani_reason_sys (r_reason, c->spool_path);
+  else
+    err = digest_spool (c, r_reason);
+ leave:
+  if (err)
+    pani_reason (r_reason, err, "writing %s: %s", c->spool_path,
+                 gpg_strerror (err));
+  return err;
 }
 
 gpg_error_t
-pan_job_encrypt (pan_job_t job, estream_t in, char **r_reason)
+pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason)
 {
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_key_t *keys = NULL;
+  gpg_error_t err = 0;
   struct body_src *src = NULL;
-  char boundary[64];
 
-  if (!job->headers || !job->nrcpts)
+  if (!job->headers || !job->ncopies)
     return gpg_error (GPG_ERR_INV_STATE);
-  if (!(src = calloc (1, sizeof *src)))
-    return gpg_error_from_syserror ();
-  src->in = in;
-  if ((err = build_inner_head (job->headers, &src->head, &src->head_len))
-      || (err = get_scanner (job, r_reason))
-      || (err = start_body_scan (job, src)))
-    goto leave;
-  if ((err = pani_gpgme_new (job->ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
-                             &gctx)))
+  if ((err = body_src_new (job, in, &src, r_reason)))
+    return err;
+  for (size_t i = 0; !err && i < job->ncopies; i++)
     {
-      pani_reason (r_reason, err, "cannot start GPGME: %s",
-                   gpg_strerror (err));
-      goto leave;
+      if (i && (err = body_src_rewind (src)))
+        pani_reason (r_reason, err, "reading back the sealed spool: %s",
+                     gpg_strerror (err));
+      else
+        err = encrypt_copy (job, &job->copies[i], src, r_reason);
     }
-  if ((err = collect_keys (job, gctx, &keys, r_reason))
-      || (err = open_spool (job, r_reason)))
-    goto leave;
-  make_boundary (boundary, sizeof boundary);
-  if ((err = write_outer_head (job, boundary))
-      || (err = encrypt_stream (job, gctx, keys, src, r_reason))
-      || (err = write_outer_tail (job, boundary)))
-    goto leave;
-  if (fsync (job->spool_fd))
-    err = pani_reason_sys (r_reason, job->spool_path);
-  else
-    err = digest_spool (job, r_reason);
-
- leave:
-  if (err)
-    pani_reason (r_reason, err, "writing %s: %s",
-                 job->spool_path ? job->spool_path : "the spool",
-                 gpg_strerror (err));
-  release_keys (keys);
-  gpgme_release (gctx);
-  if (src)
-    body_src_wipe (src);
-  free (src);
+  body_src_release (src);
   return err;
+}
+
+gpg_error_t
+pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason)
+{
+  char *pass = gcry_malloc_secure (1024);
+  size_t n = 0;
+  ssize_t got;
+
+  if (!pass)
+    return gpg_error_from_syserror ();
+  while (n < 1023 && (got = read (fd, pass + n, 1)) == 1 && pass[n] != '\n')
+    n++;
+  pass[n] = 0;
+  if (n == 1023)
+    {
+      explicit_bzero (pass, 1024);
+      gcry_free (pass);
+      return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
+                          "the passphrase on fd %d is too long", fd);
+    }
+  job->passphrase = pass;
+  return 0;
 }
 
 
@@ -978,45 +792,48 @@ pan_argv_release (char **argv)
   free (argv);
 }
 
-/* Build the MTA command: ARGV, "-i", "--", then every recipient.  The
- * recipients are given explicitly rather than with -t: MTAs disagree on
- * what -t does with addresses on the command line (Sendmail drops them,
- * Postfix adds them), and Bcc must not travel in the headers.  "--"
- * keeps an address that starts with '-' from being taken for an option. */
+
+/* Build the MTA command for copy C: ARGV, "-i", "--", then the copy's
+ * recipients.  The recipients are given explicitly rather than with
+ * -t: MTAs disagree on what -t does with addresses on the command line
+ * (Sendmail drops them, Postfix adds them), Bcc must not travel in the
+ * headers, and each copy goes only to its own recipients.  "--" keeps
+ * an address that starts with '-' from being taken for an option.  */
 static gpg_error_t
-build_mta_argv (pan_job_t job, const char *const *argv, char ***r_full)
+build_mta_argv (pan_job_t job, const struct copy *c,
+                const char *const *argv, char ***r_full)
 {
   size_t n = 0, k = 0;
   char **full;
 
   while (argv[n])
     n++;
-  if (!(full = calloc (n + 2 + job->nrcpts + 1, sizeof *full)))
+  if (!(full = calloc (n + 2 + c->nrcpts + 1, sizeof *full)))
     return gpg_error_from_syserror ();
   for (size_t i = 0; i < n; i++)
     full[k++] = (char *)argv[i];
   full[k++] = (char *)"-i";
   full[k++] = (char *)"--";
-  for (size_t i = 0; i < job->nrcpts; i++)
-    full[k++] = job->rcpts[i].addr;
+  for (size_t i = 0; i < c->nrcpts; i++)
+    full[k++] = job->rcpts[c->rcpts[i]].addr;
   *r_full = full;
   return 0;
 }
 
-/* Run the MTA on the spool file; store its exit status or -1.  */
+/* Run the MTA on FD; store its exit status.  */
 static gpg_error_t
-run_mta (pan_job_t job, char **full, int *r_status)
+run_mta (int fd, char **full, int *r_status)
 {
   posix_spawn_file_actions_t fa;
   pid_t pid;
   int rc, wstatus;
 
   *r_status = -1;
-  if (lseek (job->spool_fd, 0, SEEK_SET))
+  if (lseek (fd, 0, SEEK_SET))
     return gpg_error_from_syserror ();
   if ((rc = posix_spawn_file_actions_init (&fa)))
     return gpg_error_from_errno (rc);
-  rc = posix_spawn_file_actions_adddup2 (&fa, job->spool_fd, 0);
+  rc = posix_spawn_file_actions_adddup2 (&fa, fd, 0);
   if (!rc)
     rc = posix_spawnp (&pid, full[0], &fa, NULL, full, environ);
   posix_spawn_file_actions_destroy (&fa);
@@ -1032,45 +849,47 @@ run_mta (pan_job_t job, char **full, int *r_status)
 
 /* Keep the ciphertext the MTA did not take; return its queue path.  */
 static char *
-queue_spool (pan_job_t job)
+queue_spool (pan_job_t job, struct copy *c)
 {
-  const char *base = strrchr (job->spool_path, '/') + 1;
+  const char *base = strrchr (c->spool_path, '/') + 1;
   char *dest = pani_strdupf ("%s/queue/%s.eml", pan_ctx_home (job->ctx),
                              base);
 
   if (!dest)
     return NULL;
-  if (rename (job->spool_path, dest))
+  if (rename (c->spool_path, dest))
     {
       free (dest);
       return NULL;
     }
-  free (job->spool_path);
-  job->spool_path = NULL;
+  free (c->spool_path);
+  c->spool_path = NULL;
   return dest;
 }
 
 gpg_error_t
-pan_job_deliver (pan_job_t job, const char *const *argv, char **r_reason)
+pan_job_deliver (pan_job_t job, size_t copy, const char *const *argv,
+                 char **r_reason)
 {
   gpg_error_t err;
+  struct copy *c = copy < job->ncopies ? &job->copies[copy] : NULL;
   char **full = NULL, *queued;
   int status;
 
-  if (!job->spool_path || !argv || !argv[0])
+  if (!c || !c->spool_path || !argv || !argv[0])
     return gpg_error (GPG_ERR_INV_STATE);
-  if ((err = build_mta_argv (job, argv, &full)))
+  if ((err = build_mta_argv (job, c, argv, &full)))
     return err;
-  err = run_mta (job, full, &status);
+  err = run_mta (c->spool_fd, full, &status);
   free (full);
   if (!err && !status)
     {
-      unlink (job->spool_path);
-      free (job->spool_path);
-      job->spool_path = NULL;
+      unlink (c->spool_path);
+      free (c->spool_path);
+      c->spool_path = NULL;
       return 0;
     }
-  queued = queue_spool (job);
+  queued = queue_spool (job, c);
   if (err)
     pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE),
                  "cannot run the MTA %s: %s; the encrypted message is"

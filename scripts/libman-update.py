@@ -11,8 +11,7 @@ import os
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 src = open(os.path.join(top, 'lib', 'panmail.h')).read()
 man_path = os.path.join(top, 'man', 'libpanmail.3')
-proto = re.compile(r'\n((?:const )?(?:struct |unsigned long )?[a-z_]+(?: [a-z_]+)? ?\*?'
-                   r'(pan_[a-z0-9_]+) \([^;]*\);)')
+proto = re.compile(r'\n((?:[a-z_]+ )+\*?(pan_[a-z0-9_]+) \([^;]*\);)')
 entries = []
 for m in proto.finditer(src):
     before = src[:m.start()].rstrip()

@@ -1,0 +1,66 @@
+/* job-int.h - the send job, shared by job.c and send.c  */
+#ifndef PAN_JOB_INT_H
+#define PAN_JOB_INT_H
+
+#include <time.h>
+#include "panmail.h"
+
+struct rcpt
+{
+  char *addr;
+  char *fpr;
+  pan_protocol_t protocol;
+  int visible;                  /* Named in To or Cc.  */
+};
+
+/* One outgoing message: encrypted to RCPTS only.  Visible recipients
+ * share one copy per protocol; each hidden recipient (Bcc, command
+ * line) gets a copy of its own, so that no ciphertext names it to the
+ * others.  */
+struct copy
+{
+  pan_protocol_t protocol;
+  size_t *rcpts;                /* Indices into the job's recipients.  */
+  size_t nrcpts;
+  int hidden;
+  char *spool_path;
+  int spool_fd;
+  char digest[65];              /* Hex SHA-256 of the spool file.  */
+  long long size;
+};
+
+struct pan_job
+{
+  pan_ctx_t ctx;
+  pan_headers_t headers;
+  struct rcpt *rcpts;
+  size_t nrcpts;
+  size_t rcpts_size;
+  struct copy *copies;
+  size_t ncopies;
+  time_t now;                   /* Time of pan_job_resolve.  */
+  char *message_id;             /* Given, or made if the message had none. */
+  int made_message_id;
+  pan_scanner_t scanner;        /* Keyed with the home's PAN key.  */
+  struct pan_audit_pan *pans;   /* Distinct PANs seen, masked and hashed. */
+  size_t npans;
+  char *passphrase;             /* Secure memory; for the signing key.  */
+};
+
+/* Remember the PAN of HIT once, for the audit record.  */
+gpg_error_t pani_job_note_pan (pan_job_t job, const struct pan_hit *hit);
+
+/* Create JOB's PAN scanner if it has none.  */
+gpg_error_t pani_job_scanner (pan_job_t job, char **r_reason);
+
+/* True for header fields that do not travel in the outer header:
+ * Content-* (encrypted), MIME-Version (replaced) and Bcc (removed).  */
+int pani_is_outer_dropped (const char *name);
+
+/* True for Content-* fields.  */
+int pani_is_content_field (const char *name);
+
+/* Release the spool files and recipient lists of JOB's copies.  */
+void pani_job_release_copies (pan_job_t job);
+
+#endif /* PAN_JOB_INT_H */

@@ -1,0 +1,540 @@
+/* job.c - one message to send: its headers, recipients and copies
+ *
+ * A job reads the header block of a message, collects its recipients
+ * (To, Cc, Bcc and the command line), resolves each to its pinned key,
+ * refuses card numbers in headers that travel in clear, and plans the
+ * copies to send: one per protocol for the visible recipients, one per
+ * hidden recipient.  send.c encrypts and delivers them.  */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <gcrypt.h>
+
+#include "panmail.h"
+#include "util.h"
+#include "home-int.h"
+#include "job-int.h"
+
+/* At most this many distinct PANs are listed for the audit record (a
+ * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
+ * PANs of a message are not listed.  */
+#define MAX_LISTED_PANS 256
+
+gpg_error_t
+pan_job_new (pan_ctx_t ctx, pan_job_t *r_job)
+{
+  pan_job_t job;
+
+  *r_job = NULL;
+  if (!(job = calloc (1, sizeof *job)))
+    return gpg_error_from_syserror ();
+  job->ctx = ctx;
+  *r_job = job;
+  return 0;
+}
+
+static void
+release_pans (pan_job_t job)
+{
+  for (size_t i = 0; i < job->npans; i++)
+    {
+      free ((char *)job->pans[i].masked);
+      free ((char *)job->pans[i].hash);
+    }
+  free (job->pans);
+}
+
+static void
+release_rcpts (pan_job_t job)
+{
+  for (size_t i = 0; i < job->nrcpts; i++)
+    {
+      free (job->rcpts[i].addr);
+      free (job->rcpts[i].fpr);
+    }
+  free (job->rcpts);
+}
+
+void
+pan_job_release (pan_job_t job)
+{
+  if (!job)
+    return;
+  pani_job_release_copies (job);
+  free (job->message_id);
+  release_pans (job);
+  pan_scanner_release (job->scanner);
+  release_rcpts (job);
+  pan_headers_release (job->headers);
+  if (job->passphrase)
+    {
+      explicit_bzero (job->passphrase, strlen (job->passphrase));
+      gcry_free (job->passphrase);
+    }
+  free (job);
+}
+
+
+/*
+ * Recipients.
+ */
+
+/* Add the normalised address ADDR once; VISIBLE if it is named in To
+ * or Cc (an address named anywhere visibly is visible).  */
+static gpg_error_t
+add_rcpt (pan_job_t job, const char *addr, int visible)
+{
+  struct rcpt *tmp;
+
+  for (size_t i = 0; i < job->nrcpts; i++)
+    if (!strcmp (job->rcpts[i].addr, addr))
+      {
+        job->rcpts[i].visible |= visible;
+        return 0;
+      }
+  if (job->nrcpts == job->rcpts_size)
+    {
+      size_t size = job->rcpts_size ? 2 * job->rcpts_size : 8;
+      if (!(tmp = realloc (job->rcpts, size * sizeof *tmp)))
+        return gpg_error_from_syserror ();
+      job->rcpts = tmp;
+      job->rcpts_size = size;
+    }
+  memset (&job->rcpts[job->nrcpts], 0, sizeof *job->rcpts);
+  if (!(job->rcpts[job->nrcpts].addr = pani_strdup (addr)))
+    return gpg_error_from_syserror ();
+  job->rcpts[job->nrcpts++].visible = visible;
+  return 0;
+}
+
+static int
+is_rcpt_field (const char *name)
+{
+  return !pani_ascii_casecmp (name, "To") || !pani_ascii_casecmp (name, "Cc")
+    || !pani_ascii_casecmp (name, "Bcc");
+}
+
+static gpg_error_t
+collect_field (pan_job_t job, size_t idx, char **r_reason)
+{
+  gpg_error_t err;
+  pan_addrlist_t list = NULL;
+  char *why = NULL;
+  const char *name = pan_headers_name (job->headers, idx);
+
+  if ((err = pan_addrlist_new (&list)))
+    return err;
+  err = pan_addrlist_parse (list, pan_headers_value (job->headers, idx), &why);
+  if (err)
+    pani_reason (r_reason, err, "the %s header (field %zu) is not a valid"
+                 " address list: %s", name, idx + 1,
+                 why ? why : gpg_strerror (err));
+  for (size_t i = 0; !err && i < pan_addrlist_count (list); i++)
+    err = add_rcpt (job, pan_addrlist_addr (list, i),
+                    pani_ascii_casecmp (name, "Bcc") != 0);
+  free (why);
+  pan_addrlist_release (list);
+  return err;
+}
+
+/* A message without Message-ID gets one here rather than from the MTA,
+ * so that the audit record and the delivered message name the same.  */
+static gpg_error_t
+take_message_id (pan_job_t job)
+{
+  const char *given = pan_headers_get (job->headers, "Message-ID");
+  unsigned char nonce[12];
+  char host[256], hex[25];
+
+  if (given)
+    return (job->message_id = pani_strdup (given)) ? 0
+      : gpg_error_from_syserror ();
+  gcry_create_nonce (nonce, sizeof nonce);
+  for (size_t i = 0; i < sizeof nonce; i++)
+    snprintf (hex + 2 * i, 3, "%02x", nonce[i]);
+  if (gethostname (host, sizeof host - 1) || !*host || strchr (host, '>'))
+    strcpy (host, "localhost");
+  host[sizeof host - 1] = 0;
+  job->message_id = pani_strdupf ("<%lld.%s@%s>", (long long)time (NULL),
+                                  hex, host);
+  job->made_message_id = 1;
+  return job->message_id ? 0 : gpg_error_from_syserror ();
+}
+
+gpg_error_t
+pan_job_read_headers (pan_job_t job, estream_t in, char **r_reason)
+{
+  gpg_error_t err;
+
+  if ((err = pan_headers_read (in, &job->headers, r_reason))
+      || (err = take_message_id (job)))
+    return err;
+  for (size_t i = 0; i < pan_headers_count (job->headers); i++)
+    if (is_rcpt_field (pan_headers_name (job->headers, i))
+        && (err = collect_field (job, i, r_reason)))
+      return err;
+  return 0;
+}
+
+gpg_error_t
+pan_job_add_recipient (pan_job_t job, const char *addr, char **r_reason)
+{
+  gpg_error_t err;
+  char *norm = NULL;
+
+  if ((err = pan_addr_normalize (addr, &norm, r_reason)))
+    return err;
+  err = add_rcpt (job, norm, 0);
+  free (norm);
+  return err;
+}
+
+static gpg_error_t
+load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
+{
+  gpg_error_t err;
+  char *path = pan_ctx_path (job->ctx, PAN_REGISTRY_FILE);
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  err = pan_registry_load (path, r_reg, r_reason);
+  if (gpg_err_code (err) == GPG_ERR_ENOENT)
+    pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                 "%s is missing; is %s a panmail home (pankey init)?",
+                 path, pan_ctx_home (job->ctx));
+  free (path);
+  return gpg_err_code (err) == GPG_ERR_ENOENT
+    ? gpg_error (GPG_ERR_CONFIGURATION) : err;
+}
+
+static gpg_error_t
+resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
+             char **r_reason)
+{
+  gpg_error_t err;
+  const struct pan_recipient *rec = pan_registry_lookup (reg, r->addr);
+  char *why = NULL;
+
+  if (!rec)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
+                        "%s is not enrolled; nothing was sent to anyone."
+                        " Enroll its key with 'pankey enroll' after"
+                        " checking the fingerprint", r->addr);
+  err = pan_keys_check (job->ctx, rec->protocol, rec->fingerprint, job->now,
+                        NULL, &why);
+  if (err)
+    pani_reason (r_reason, err, "%s: %s; nothing was sent to anyone",
+                 r->addr, why ? why : gpg_strerror (err));
+  else if (!(r->fpr = pani_strdup (rec->fingerprint)))
+    err = gpg_error_from_syserror ();
+  r->protocol = rec->protocol;
+  free (why);
+  return err;
+}
+
+/* Add a copy for PROTOCOL, HIDDEN or not, and return it.  */
+static struct copy *
+add_copy (pan_job_t job, pan_protocol_t protocol, int hidden)
+{
+  struct copy *c = &job->copies[job->ncopies];
+
+  if (!(c->rcpts = calloc (job->nrcpts, sizeof *c->rcpts)))
+    return NULL;
+  c->protocol = protocol;
+  c->hidden = hidden;
+  c->spool_fd = -1;
+  job->ncopies++;
+  return c;
+}
+
+/* Return the copy of the visible recipients of PROTOCOL, made on first
+ * use.  */
+static struct copy *
+visible_copy (pan_job_t job, pan_protocol_t protocol)
+{
+  for (size_t i = 0; i < job->ncopies; i++)
+    if (!job->copies[i].hidden && job->copies[i].protocol == protocol)
+      return &job->copies[i];
+  return add_copy (job, protocol, 0);
+}
+
+static gpg_error_t
+plan_copies (pan_job_t job)
+{
+  struct copy *c;
+
+  pani_job_release_copies (job);
+  if (!(job->copies = calloc (job->nrcpts + 2, sizeof *job->copies)))
+    return gpg_error_from_syserror ();
+  for (size_t i = 0; i < job->nrcpts; i++)
+    {
+      struct rcpt *r = &job->rcpts[i];
+
+      c = r->visible ? visible_copy (job, r->protocol)
+        : add_copy (job, r->protocol, 1);
+      if (!c)
+        return gpg_error_from_syserror ();
+      c->rcpts[c->nrcpts++] = i;
+    }
+  return 0;
+}
+
+void
+pani_job_release_copies (pan_job_t job)
+{
+  for (size_t i = 0; i < job->ncopies; i++)
+    {
+      struct copy *c = &job->copies[i];
+
+      if (c->spool_fd >= 0)
+        close (c->spool_fd);
+      if (c->spool_path)
+        unlink (c->spool_path);
+      free (c->spool_path);
+      free (c->rcpts);
+    }
+  free (job->copies);
+  job->copies = NULL;
+  job->ncopies = 0;
+}
+
+gpg_error_t
+pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
+{
+  gpg_error_t err;
+  pan_registry_t reg = NULL;
+
+  job->now = now;
+  if (!job->nrcpts)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
+                        "the message has no recipients: give To, Cc or"
+                        " Bcc headers or addresses on the command line");
+  if ((err = load_registry (job, &reg, r_reason)))
+    return err;
+  for (size_t i = 0; !err && i < job->nrcpts; i++)
+    err = resolve_one (job, reg, &job->rcpts[i], r_reason);
+  pan_registry_release (reg);
+  if (!err)
+    err = plan_copies (job);
+  return err;
+}
+
+size_t
+pan_job_recipient_count (pan_job_t job)
+{
+  return job->nrcpts;
+}
+
+const char *
+pan_job_recipient_addr (pan_job_t job, size_t idx)
+{
+  return idx < job->nrcpts ? job->rcpts[idx].addr : NULL;
+}
+
+const char *
+pan_job_recipient_fpr (pan_job_t job, size_t idx)
+{
+  return idx < job->nrcpts ? job->rcpts[idx].fpr : NULL;
+}
+
+pan_protocol_t
+pan_job_recipient_protocol (pan_job_t job, size_t idx)
+{
+  return idx < job->nrcpts ? job->rcpts[idx].protocol : PAN_PROTOCOL_NONE;
+}
+
+
+pan_headers_t
+pan_job_headers (pan_job_t job)
+{
+  return job->headers;
+}
+
+const char *
+pan_job_message_id (pan_job_t job)
+{
+  return job->message_id;
+}
+
+size_t
+pan_job_copy_count (pan_job_t job)
+{
+  return job->ncopies;
+}
+
+pan_protocol_t
+pan_job_copy_protocol (pan_job_t job, size_t copy)
+{
+  return copy < job->ncopies ? job->copies[copy].protocol
+    : PAN_PROTOCOL_NONE;
+}
+
+int
+pan_job_copy_hidden (pan_job_t job, size_t copy)
+{
+  return copy < job->ncopies && job->copies[copy].hidden;
+}
+
+size_t
+pan_job_copy_recipient_count (pan_job_t job, size_t copy)
+{
+  return copy < job->ncopies ? job->copies[copy].nrcpts : 0;
+}
+
+size_t
+pan_job_copy_recipient (pan_job_t job, size_t copy, size_t idx)
+{
+  return job->copies[copy].rcpts[idx];
+}
+
+const char *
+pan_job_copy_digest (pan_job_t job, size_t copy, long long *r_size)
+{
+  const struct copy *c = copy < job->ncopies ? &job->copies[copy] : NULL;
+
+  if (r_size)
+    *r_size = c && c->digest[0] ? c->size : -1;
+  return c && c->digest[0] ? c->digest : NULL;
+}
+
+
+/*
+ * Card numbers: none in clear headers; those in the body are listed.
+ */
+
+gpg_error_t
+pani_job_note_pan (pan_job_t job, const struct pan_hit *hit)
+{
+  struct pan_audit_pan *p;
+
+  if (!hit->hash)
+    return gpg_error (GPG_ERR_INTERNAL);
+  for (size_t i = 0; i < job->npans; i++)
+    if (!strcmp (job->pans[i].hash, hit->hash))
+      return 0;
+  if (job->npans == MAX_LISTED_PANS)
+    return 0;
+  if (!job->pans && !(job->pans = calloc (MAX_LISTED_PANS, sizeof *p)))
+    return gpg_error_from_syserror ();
+  p = &job->pans[job->npans];
+  p->brand = hit->brand;        /* A static string of pan.c.  */
+  p->masked = pani_strdup (hit->masked);
+  p->hash = pani_strdup (hit->hash);
+  if (!p->masked || !p->hash)
+    {
+      free ((char *)p->masked);
+      free ((char *)p->hash);
+      return gpg_error_from_syserror ();
+    }
+  job->npans++;
+  return 0;
+}
+
+gpg_error_t
+pani_job_scanner (pan_job_t job, char **r_reason)
+{
+  if (job->scanner)
+    return 0;
+  return pan_ctx_pan_scanner (job->ctx, &job->scanner, r_reason);
+}
+
+/* What the header scan found first.  */
+struct header_hit
+{
+  pan_job_t job;
+  const char *name;
+  char masked[PAN_MASK_SIZE];
+  const char *brand;
+};
+
+static gpg_error_t
+header_hit_cb (void *opaque, const struct pan_hit *hit)
+{
+  struct header_hit *h = opaque;
+  gpg_error_t err = pani_job_note_pan (h->job, hit);
+
+  if (err)
+    return err;
+  snprintf (h->masked, sizeof h->masked, "%s", hit->masked);
+  h->brand = hit->brand;
+  return gpg_error (GPG_ERR_FORBIDDEN);
+}
+
+static gpg_error_t
+scan_text (pan_job_t job, const char *text, struct header_hit *h)
+{
+  gpg_error_t err;
+
+  err = pan_scanner_feed (job->scanner, text, strlen (text), header_hit_cb,
+                          h);
+  if (!err)
+    err = pan_scanner_finish (job->scanner, header_hit_cb, h);
+  else
+    pan_scanner_finish (job->scanner, NULL, NULL);
+  return err;
+}
+
+/* Scan the value of header IDX as written and RFC 2047 decoded.  */
+static gpg_error_t
+scan_header (pan_job_t job, size_t idx, struct header_hit *h)
+{
+  gpg_error_t err;
+  const char *value = pan_headers_value (job->headers, idx);
+  char *decoded = NULL;
+
+  h->name = pan_headers_name (job->headers, idx);
+  if ((err = scan_text (job, value, h)))
+    return err;
+  if ((err = pan_header_decode_2047 (value, &decoded)))
+    return err;
+  err = scan_text (job, decoded, h);
+  explicit_bzero (decoded, strlen (decoded));
+  free (decoded);
+  return err;
+}
+
+gpg_error_t
+pan_job_check_headers (pan_job_t job, char **r_reason)
+{
+  gpg_error_t err = 0;
+  struct header_hit h = { job, NULL, "", NULL };
+
+  if (!job->headers)
+    return gpg_error (GPG_ERR_INV_STATE);
+  if ((err = pani_job_scanner (job, r_reason)))
+    return err;
+  for (size_t i = 0; !err && i < pan_headers_count (job->headers); i++)
+    if (!pani_is_outer_dropped (pan_headers_name (job->headers, i)))
+      err = scan_header (job, i, &h);
+  if (gpg_err_code (err) == GPG_ERR_FORBIDDEN)
+    return pani_reason (r_reason, err, "the %s header holds a card number"
+                        " (%s %s) and headers travel in clear; move it"
+                        " into the body, which is encrypted", h.name,
+                        h.brand, h.masked);
+  return err;
+}
+
+const struct pan_audit_pan *
+pan_job_pans (pan_job_t job, size_t *r_count)
+{
+  *r_count = job->npans;
+  return job->pans;
+}
+
+int
+pani_is_content_field (const char *name)
+{
+  return !strncasecmp (name, "Content-", 8);
+}
+
+int
+pani_is_outer_dropped (const char *name)
+{
+  return pani_is_content_field (name)
+    || !pani_ascii_casecmp (name, "MIME-Version")
+    || !pani_ascii_casecmp (name, "Bcc");
+}
