@@ -28,7 +28,12 @@ enum opt_values
     oVerbose = 'v',
     oIgnoreT = 't',
     oIgnoreI = 'i',
-    oSendmailO = 'o'
+    oSendmailO = 'o',
+    oSubject = 's',
+    oAttach = 'a',
+    oCc = 'c',
+    oBcc = 'b',
+    oFrom = 'r'
   };
 
 static gpgrt_opt_t opts[] =
@@ -41,6 +46,13 @@ static gpgrt_opt_t opts[] =
                   "|N|read the signing key's passphrase from fd N"),
     ARGPARSE_s_n (oDryRun, "dry-run", "check everything, send nothing"),
     ARGPARSE_s_n (oVerbose, "verbose", "tell which key each recipient gets"),
+    ARGPARSE_group (301, "@\nmailx-style (build the message from a text"
+                    " body on stdin):\n "),
+    ARGPARSE_s_s (oSubject, "subject", "|TEXT|the Subject"),
+    ARGPARSE_s_s (oAttach, "attach", "|FILE[;TYPE]|attach FILE"),
+    ARGPARSE_s_s (oCc, "cc", "|ADDR|a Cc recipient"),
+    ARGPARSE_s_s (oBcc, "bcc", "|ADDR|a Bcc recipient"),
+    ARGPARSE_s_s (oFrom, "from", "|ADDR|the From (default: login@host)"),
     ARGPARSE_s_n (oIgnoreT, "read-recipients", "@"),
     ARGPARSE_s_n (oIgnoreI, "ignore-dots", "@"),
     ARGPARSE_s_s (oSendmailO, "sendmail-option", "@"),
@@ -56,12 +68,30 @@ struct options
   int passphrase_fd;            /* -1: none.  */
   char **addrs;                 /* Recipients from the command line.  */
   size_t naddrs;
+  int compose;                  /* mailx-style: -s, -a, -c, -b or -r.  */
+  struct pan_compose spec;
+  struct strlist { const char **items; size_t n; } attach, cc, bcc;
 };
+
+static void
+strlist_add (struct strlist *list, const char *item)
+{
+  const char **tmp = realloc (list->items, (list->n + 2) * sizeof *tmp);
+
+  if (!tmp)
+    {
+      cmd_error (gpg_error_from_syserror (), "out of memory", NULL);
+      exit (EX_OSERR);
+    }
+  tmp[list->n++] = item;
+  tmp[list->n] = NULL;
+  list->items = tmp;
+}
 
 static void
 add_addr (struct options *o, char *addr)
 {
-  char **tmp = realloc (o->addrs, (o->naddrs + 1) * sizeof *tmp);
+  char **tmp = realloc (o->addrs, (o->naddrs + 2) * sizeof *tmp);
 
   if (!tmp)
     {
@@ -70,6 +100,7 @@ add_addr (struct options *o, char *addr)
     }
   o->addrs = tmp;
   o->addrs[o->naddrs++] = addr;
+  o->addrs[o->naddrs] = NULL;
 }
 
 static void
@@ -92,6 +123,13 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oDryRun: o->dry_run = 1; break;
       case oVerbose: o->verbose = 1; break;
       case oIgnoreT: case oIgnoreI: break;  /* What we do anyway.  */
+      case oSubject: o->spec.subject = pargs.r.ret_str; o->compose = 1; break;
+      case oAttach: strlist_add (&o->attach, pargs.r.ret_str);
+        o->compose = 1; break;
+      case oCc: strlist_add (&o->cc, pargs.r.ret_str); o->compose = 1; break;
+      case oBcc: strlist_add (&o->bcc, pargs.r.ret_str); o->compose = 1;
+        break;
+      case oFrom: o->spec.from = pargs.r.ret_str; o->compose = 1; break;
       case oSendmailO:
         if (strcmp (pargs.r.ret_str, "i"))
           pargs.err = ARGPARSE_PRINT_ERROR;
@@ -262,18 +300,19 @@ refuse (pan_ctx_t ctx, pan_job_t job, int rc, gpg_error_t err,
 }
 
 static int
-prepare (pan_ctx_t ctx, pan_job_t job, struct options *o)
+prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
 {
   gpg_error_t err;
   char *reason = NULL;
 
-  if ((err = pan_job_read_headers (job, es_stdin, &reason)))
+  if ((err = pan_job_read_headers (job, in, &reason)))
     return refuse (ctx, job, exit_for_message (err), err,
                    "reading the message", reason);
   if ((err = pan_job_check_headers (job, &reason)))
     return refuse (ctx, job, gpg_err_code (err) == GPG_ERR_FORBIDDEN
                    ? EX_NOPERM : EX_CONFIG, err, "headers", reason);
-  for (size_t i = 0; i < o->naddrs; i++)
+  /* mailx-style, the addresses are the To of the composed message.  */
+  for (size_t i = 0; !o->compose && i < o->naddrs; i++)
     if ((err = pan_job_add_recipient (job, o->addrs[i], &reason)))
       return refuse (ctx, job, EX_USAGE, err,
                      "a recipient on the command line", reason);
@@ -324,12 +363,33 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
   return rc;
 }
 
+/* mailx-style: the message is made from the text on stdin.  */
+static int
+open_composed (struct options *o, gpgrt_stream_t *r_in)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  o->spec.to = (const char *const *)o->addrs;
+  o->spec.cc = o->cc.items;
+  o->spec.bcc = o->bcc.items;
+  o->spec.attachments = o->attach.items;
+  if ((err = pan_compose_open (&o->spec, es_stdin, time (NULL), r_in,
+                               &reason)))
+    {
+      cmd_error (err, "composing the message", reason);
+      return EX_NOINPUT;
+    }
+  return 0;
+}
+
 static int
 run (struct options *o)
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   pan_job_t job = NULL;
+  gpgrt_stream_t in = es_stdin;
   char *reason = NULL;
   int rc;
 
@@ -351,9 +411,10 @@ run (struct options *o)
       rc = EX_USAGE;
       goto leave;
     }
-  if ((rc = prepare (ctx, job, o)))
+  if ((o->compose && (rc = open_composed (o, &in)))
+      || (rc = prepare (ctx, job, in, o)))
     goto leave;
-  if ((err = pan_job_encrypt (job, es_stdin, &reason)))
+  if ((err = pan_job_encrypt (job, in, &reason)))
     {
       rc = refuse (ctx, job, exit_for_encrypt (err), err, "encryption",
                    reason);
@@ -368,6 +429,8 @@ run (struct options *o)
   rc = deliver (ctx, job, o);
 
  leave:
+  if (in != es_stdin)
+    es_fclose (in);
   pan_job_release (job);
   pan_ctx_release (ctx);
   return rc;
@@ -381,12 +444,17 @@ main (int argc, char **argv)
   o.passphrase_fd = -1;
   int rc;
 
-  cmd_setup ("pansend", "Usage: pansend [OPTIONS] [ADDR...] < MESSAGE",
+  cmd_setup ("pansend", "Usage: pansend [OPTIONS] [ADDR...] < MESSAGE\n"
+             "       pansend -s SUBJECT [-a FILE]... [-c ADDR]... [-b ADDR]..."
+             " ADDR... < TEXT",
              "Send the message on stdin encrypted to every recipient's"
              " pinned key,\nor send nothing at all.\n");
   parse_options (&argc, &argv, &o);
   cmd_init_library ();
   rc = run (&o);
   free (o.addrs);
+  free (o.attach.items);
+  free (o.cc.items);
+  free (o.bcc.items);
   return rc;
 }

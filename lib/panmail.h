@@ -405,6 +405,27 @@ gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 gpg_error_t pan_job_deliver (pan_job_t job, size_t copy,
                              const char *const *argv, char **r_reason);
 
+/* What pan_compose_open makes a message of.  */
+struct pan_compose
+{
+  const char *subject;          /* UTF-8; RFC 2047 encoded if needed.  */
+  const char *from;             /* NULL: LOGIN@HOSTNAME, as sendmail.  */
+  const char *const *to;        /* NULL-terminated address lists.  */
+  const char *const *cc;
+  const char *const *bcc;
+  const char *const *attachments; /* "FILE" or "FILE;TYPE/SUBTYPE".  */
+};
+
+/* Open a stream that yields, as it is read, a MIME message made of the
+ * text body read from BODY and SPEC (for mailx-style sending): a
+ * text/plain message, or multipart/mixed with each attachment base64
+ * encoded (content type given or guessed from the name), with From and
+ * Date as sendmail would set them (Date from NOW).  An attachment that
+ * cannot be opened is an error here, before anything is read.  */
+gpg_error_t pan_compose_open (const struct pan_compose *spec,
+                              gpgrt_stream_t body, time_t now,
+                              gpgrt_stream_t *r_stream, char **r_reason);
+
 /* Split COMMAND into words at white space (single and double quotes
  * group, no other shell syntax) into a NULL-terminated *R_ARGV; release
  * with pan_argv_release.  */

@@ -1,0 +1,459 @@
+/* compose.c - a MIME message from a text body and attachments
+ *
+ * For mailx-style sending ("report.sh | pansend -s Subject -a out.csv
+ * partner@example.com"): a stream that yields a complete RFC 5322/MIME
+ * message, made as it is read, so that neither the body nor an
+ * attachment is ever held whole in memory or written anywhere.  The
+ * result is read by a send job like any message on stdin.  */
+#include <config.h>
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <gcrypt.h>
+
+#include "panmail.h"
+#include "util.h"
+
+#define ATTACH_CHUNK 3072       /* Bytes of an attachment per base64 step. */
+
+enum phase { PH_HEAD, PH_BODY, PH_PART_HEAD, PH_PART_DATA, PH_TAIL, PH_END };
+
+struct compose
+{
+  gpgrt_stream_t body;          /* The text body (not owned).  */
+  gpgrt_stream_t *files;        /* Opened attachments.  */
+  char **part_heads;            /* Their MIME header blocks.  */
+  size_t nfiles;
+  size_t cur;                   /* Attachment being read.  */
+  enum phase phase;
+  char *head;                   /* Message header block and preamble.  */
+  char *tail;                   /* Closing boundary.  */
+  char *pending;                /* Bytes made but not yet read.  */
+  size_t pending_len;
+  size_t pending_off;
+  gpgrt_stream_t b64sink;       /* Collects base64 into PENDING.  */
+  gpgrt_b64state_t b64;
+};
+
+/* A file's content type from its name, for a few types a report uses. */
+static const char *
+guess_type (const char *name)
+{
+  static const struct { const char *ext, *type; } types[] =
+    {
+      { ".csv", "text/csv" }, { ".txt", "text/plain" },
+      { ".html", "text/html" }, { ".xml", "application/xml" },
+      { ".json", "application/json" }, { ".pdf", "application/pdf" },
+      { ".zip", "application/zip" }, { ".gz", "application/gzip" },
+      { ".png", "image/png" }, { ".jpg", "image/jpeg" },
+      { ".xlsx", "application/vnd.openxmlformats-officedocument"
+        ".spreadsheetml.sheet" }
+    };
+  size_t len = strlen (name);
+
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+    {
+      size_t elen = strlen (types[i].ext);
+      if (len > elen && !strcasecmp (name + len - elen, types[i].ext))
+        return types[i].type;
+    }
+  return "application/octet-stream";
+}
+
+static int
+is_plain_ascii (const char *s)
+{
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+      return 0;
+  return 1;
+}
+
+/* Write the header field NAME with TEXT, RFC 2047 encoded unless it is
+ * plain printable ASCII.  */
+static void
+put_text_field (gpgrt_stream_t out, const char *name, const char *text)
+{
+  gpgrt_b64state_t st;
+
+  if (is_plain_ascii (text))
+    {
+      es_fprintf (out, "%s: %s\n", name, text);
+      return;
+    }
+  es_fprintf (out, "%s: =?UTF-8?B?", name);
+  st = gpgrt_b64enc_start (out, "");
+  if (st)
+    {
+      gpgrt_b64enc_write (st, text, strlen (text));
+      gpgrt_b64enc_finish (st);
+    }
+  es_fputs ("?=\n", out);
+}
+
+static void
+put_list (gpgrt_stream_t out, const char *name, const char *const *addrs)
+{
+  if (!addrs || !*addrs)
+    return;
+  es_fprintf (out, "%s: %s", name, addrs[0]);
+  for (size_t i = 1; addrs[i]; i++)
+    es_fprintf (out, ",\n %s", addrs[i]);
+  es_putc ('\n', out);
+}
+
+/* The From of a message sendmail would send for this user.  */
+static char *
+default_from (void)
+{
+  struct passwd *pw = getpwuid (getuid ());
+  char host[256];
+
+  if (gethostname (host, sizeof host - 1) || !*host)
+    strcpy (host, "localhost");
+  host[sizeof host - 1] = 0;
+  return pani_strdupf ("%s@%s", pw && pw->pw_name ? pw->pw_name : "root",
+                       host);
+}
+
+static void
+put_date (gpgrt_stream_t out, time_t now)
+{
+  struct tm tm;
+  char date[64];
+
+  localtime_r (&now, &tm);
+  strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  es_fprintf (out, "Date: %s\n", date);
+}
+
+static char *
+make_boundary (void)
+{
+  unsigned char nonce[12];
+  char hex[25];
+
+  gcry_create_nonce (nonce, sizeof nonce);
+  for (size_t i = 0; i < sizeof nonce; i++)
+    snprintf (hex + 2 * i, 3, "%02x", nonce[i]);
+  return pani_strdupf ("panmail-mixed-%s", hex);
+}
+
+static gpg_error_t
+snatch (gpgrt_stream_t mem, char **r_text)
+{
+  void *buf = NULL;
+  size_t len;
+
+  es_putc (0, mem);
+  if (es_ferror (mem) || es_fclose_snatch (mem, &buf, &len))
+    {
+      es_fclose (mem);
+      return gpg_error_from_syserror ();
+    }
+  *r_text = buf;
+  return 0;
+}
+
+/* Build the header block, and for attachments the preamble and the
+ * text part's header, into C->head.  */
+static gpg_error_t
+build_head (struct compose *c, const struct pan_compose *spec,
+            const char *boundary, time_t now)
+{
+  gpgrt_stream_t mem = es_fopenmem (0, "w+");
+  char *from = spec->from ? NULL : default_from ();
+
+  if (!mem || (!spec->from && !from))
+    {
+      free (from);
+      es_fclose (mem);
+      return gpg_error_from_syserror ();
+    }
+  put_text_field (mem, "From", spec->from ? spec->from : from);
+  free (from);
+  put_list (mem, "To", spec->to);
+  put_list (mem, "Cc", spec->cc);
+  put_list (mem, "Bcc", spec->bcc);
+  if (spec->subject)
+    put_text_field (mem, "Subject", spec->subject);
+  put_date (mem, now);
+  es_fputs ("MIME-Version: 1.0\n", mem);
+  if (!c->nfiles)
+    es_fputs ("Content-Type: text/plain; charset=utf-8\n"
+              "Content-Transfer-Encoding: 8bit\n\n", mem);
+  else
+    es_fprintf (mem, "Content-Type: multipart/mixed; boundary=\"%s\"\n\n"
+                "This is a multi-part message in MIME format.\n--%s\n"
+                "Content-Type: text/plain; charset=utf-8\n"
+                "Content-Transfer-Encoding: 8bit\n\n", boundary, boundary);
+  return snatch (mem, &c->head);
+}
+
+/* The file name for Content-Disposition: its last component, with
+ * characters that would break the quoted string replaced.  */
+static char *
+safe_filename (const char *path)
+{
+  const char *base = strrchr (path, '/');
+  char *name = pani_strdup (base ? base + 1 : path);
+
+  for (char *p = name; p && *p; p++)
+    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+      *p = '_';
+  return name;
+}
+
+static gpg_error_t
+build_part_head (const char *path, const char *type, const char *boundary,
+                 char **r_head)
+{
+  gpgrt_stream_t mem = es_fopenmem (0, "w+");
+  char *name = safe_filename (path);
+
+  if (!mem || !name)
+    {
+      free (name);
+      es_fclose (mem);
+      return gpg_error_from_syserror ();
+    }
+  es_fprintf (mem, "\n--%s\nContent-Type: %s; name=\"%s\"\n"
+              "Content-Disposition: attachment; filename=\"%s\"\n"
+              "Content-Transfer-Encoding: base64\n\n", boundary, type, name,
+              name);
+  free (name);
+  return snatch (mem, r_head);
+}
+
+/* Split "FILE" or "FILE;TYPE" into a path and a content type.  */
+static gpg_error_t
+split_attachment (const char *spec, char **r_path, const char **r_type)
+{
+  const char *semi = strrchr (spec, ';');
+
+  *r_path = semi ? pani_strndup (spec, semi - spec) : pani_strdup (spec);
+  if (!*r_path)
+    return gpg_error_from_syserror ();
+  *r_type = semi && strchr (semi + 1, '/') ? semi + 1 : guess_type (*r_path);
+  return 0;
+}
+
+static gpg_error_t
+open_attachments (struct compose *c, const struct pan_compose *spec,
+                  const char *boundary, char **r_reason)
+{
+  gpg_error_t err = 0;
+
+  while (spec->attachments && spec->attachments[c->nfiles])
+    c->nfiles++;
+  c->files = calloc (c->nfiles + 1, sizeof *c->files);
+  c->part_heads = calloc (c->nfiles + 1, sizeof *c->part_heads);
+  if (!c->files || !c->part_heads)
+    return gpg_error_from_syserror ();
+  for (size_t i = 0; !err && i < c->nfiles; i++)
+    {
+      char *path = NULL;
+      const char *type;
+
+      if ((err = split_attachment (spec->attachments[i], &path, &type)))
+        break;
+      if (!(c->files[i] = es_fopen (path, "rb")))
+        err = pani_reason_sys (r_reason, path);
+      else
+        err = build_part_head (path, type, boundary, &c->part_heads[i]);
+      free (path);
+    }
+  return err;
+}
+
+
+/*
+ * Reading the composed message.
+ */
+
+static ssize_t
+sink_write (void *cookie, const void *buf, size_t size)
+{
+  struct compose *c = cookie;
+  char *tmp = realloc (c->pending, c->pending_len + size);
+
+  if (!tmp)
+    return -1;
+  memcpy (tmp + c->pending_len, buf, size);
+  c->pending = tmp;
+  c->pending_len += size;
+  return size;
+}
+
+static void
+set_pending (struct compose *c, const char *text)
+{
+  free (c->pending);
+  c->pending = pani_strdup (text);
+  c->pending_len = c->pending ? strlen (text) : 0;
+  c->pending_off = 0;
+}
+
+/* Encode the next chunk of attachment C->cur into PENDING; at its end
+ * finish the base64 and move on.  */
+static int
+next_attachment_chunk (struct compose *c)
+{
+  char chunk[ATTACH_CHUNK];
+  size_t n = 0;
+
+  free (c->pending);
+  c->pending = NULL;
+  c->pending_len = c->pending_off = 0;
+  if (!c->b64 && !(c->b64 = gpgrt_b64enc_start (c->b64sink, NULL)))
+    return -1;
+  if (es_read (c->files[c->cur], chunk, sizeof chunk, &n))
+    return -1;
+  if (n && gpgrt_b64enc_write (c->b64, chunk, n))
+    return -1;
+  if (!n)
+    {
+      if (gpgrt_b64enc_finish (c->b64))
+        return -1;
+      c->b64 = NULL;
+      c->cur++;
+      c->phase = c->cur < c->nfiles ? PH_PART_HEAD : PH_TAIL;
+    }
+  return es_fflush (c->b64sink) ? -1 : 0;
+}
+
+/* Make the next piece of the message in PENDING, or read the body
+ * straight into BUF (return its length); -1 on error.  */
+static ssize_t
+advance (struct compose *c, void *buf, size_t size)
+{
+  size_t n = 0;
+
+  switch (c->phase)
+    {
+    case PH_HEAD:
+      set_pending (c, c->head);
+      c->phase = PH_BODY;
+      return 0;
+    case PH_BODY:
+      if (es_read (c->body, buf, size, &n))
+        return -1;
+      if (!n)
+        c->phase = c->nfiles ? PH_PART_HEAD : PH_END;
+      return n;
+    case PH_PART_HEAD:
+      set_pending (c, c->part_heads[c->cur]);
+      c->phase = PH_PART_DATA;
+      return 0;
+    case PH_PART_DATA:
+      return next_attachment_chunk (c);
+    case PH_TAIL:
+      set_pending (c, c->tail);
+      c->phase = PH_END;
+      return 0;
+    default:
+      return 0;
+    }
+}
+
+static ssize_t
+compose_read (void *cookie, void *buf, size_t size)
+{
+  struct compose *c = cookie;
+  ssize_t n;
+
+  while (c->pending_off == c->pending_len && c->phase != PH_END)
+    {
+      n = advance (c, buf, size);
+      if (n)
+        return n;
+    }
+  n = c->pending_len - c->pending_off;
+  if ((size_t)n > size)
+    n = size;
+  memcpy (buf, c->pending + c->pending_off, n);
+  c->pending_off += n;
+  return n;
+}
+
+static void
+compose_free (struct compose *c)
+{
+  if (!c)
+    return;
+  if (c->b64)
+    gpgrt_b64enc_finish (c->b64);
+  es_fclose (c->b64sink);
+  for (size_t i = 0; i < c->nfiles; i++)
+    {
+      es_fclose (c->files[i]);
+      free (c->part_heads[i]);
+    }
+  free (c->files);
+  free (c->part_heads);
+  free (c->head);
+  free (c->tail);
+  if (c->pending)
+    explicit_bzero (c->pending, c->pending_len);
+  free (c->pending);
+  free (c);
+}
+
+static int
+compose_close (void *cookie)
+{
+  compose_free (cookie);
+  return 0;
+}
+
+static gpg_error_t
+compose_setup (struct compose *c, const struct pan_compose *spec,
+               time_t now, char **r_reason)
+{
+  gpg_error_t err;
+  char *boundary = make_boundary ();
+  gpgrt_cookie_io_functions_t sink = { NULL, sink_write, NULL, NULL };
+
+  if (!boundary)
+    return gpg_error_from_syserror ();
+  if ((err = open_attachments (c, spec, boundary, r_reason))
+      || (err = build_head (c, spec, boundary, now)))
+    goto leave;
+  c->tail = pani_strdupf ("\n--%s--\n", boundary);
+  c->b64sink = es_fopencookie (c, "w", sink);
+  if (!c->tail || !c->b64sink)
+    err = gpg_error_from_syserror ();
+ leave:
+  free (boundary);
+  return err;
+}
+
+gpg_error_t
+pan_compose_open (const struct pan_compose *spec, gpgrt_stream_t body,
+                  time_t now, gpgrt_stream_t *r_stream, char **r_reason)
+{
+  gpg_error_t err;
+  struct compose *c = calloc (1, sizeof *c);
+  gpgrt_cookie_io_functions_t io = { compose_read, NULL, NULL,
+                                     compose_close };
+
+  *r_stream = NULL;
+  if (!c)
+    return gpg_error_from_syserror ();
+  c->body = body;
+  if ((err = compose_setup (c, spec, now, r_reason)))
+    {
+      compose_free (c);
+      return err;
+    }
+  if (!(*r_stream = es_fopencookie (c, "r", io)))
+    {
+      err = gpg_error_from_syserror ();
+      compose_free (c);
+    }
+  return err;
+}
