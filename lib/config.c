@@ -51,6 +51,13 @@ static const struct setting settings[] =
       "audit log.", NULL },
     { "max-key-size", SETTING_INT, "1048576", 1024, 67108864,
       "The largest key file, in bytes, that pankey enroll reads.", NULL },
+    { "smime-revocation-check", SETTING_CHOICE, "crl", 0, 0,
+      "How gpgsm makes sure that an S/MIME recipient's certificate is not\n"
+      "revoked: crl (CRLs through dirmngr, also for certificates without a\n"
+      "distribution point, whose CRL must then be loaded with\n"
+      "\"gpgsm --call-dirmngr loadcrl\"), ocsp (OCSP, CRLs as the fallback)\n"
+      "or off (closed test set-ups only).  When a check is on and cannot be\n"
+      "done, nothing is sent.", "crl ocsp off" },
     { "protected-headers", SETTING_CHOICE, "on", 0, 0,
       "Carry Subject, From, To, Cc, Date, Message-ID and Reply-To inside\n"
       "the encryption (protected-headers=\"v1\") and replace the Subject\n"

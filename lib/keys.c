@@ -18,6 +18,7 @@
 #include "util.h"
 #include "home-int.h"
 #include "keys-int.h"
+#include "smime-int.h"
 
 static int
 is_hex (int c)
@@ -184,6 +185,8 @@ pan_keys_check (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
 
   if (r_expires)
     *r_expires = 0;
+  if (protocol == PAN_PROTOCOL_SMIME)
+    return pani_smime_check (ctx, fpr, now, r_expires, r_reason);
   if (protocol != PAN_PROTOCOL_OPENPGP)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
                         "protocol %s is not supported yet",

@@ -435,6 +435,71 @@ gpg_error_t pan_argv_split (const char *command, char ***r_argv);
 void pan_argv_release (char **argv);
 
 
+/* BEGIN smime */
+/*
+ * S/MIME recipients (smime.c): X.509 certificates in the home's GnuPG
+ * home, validated by gpgsm up to a root CA the operator trusted there.
+ */
+
+/* Trust the root CA certificate in DATA/LEN (PEM or DER; other
+ * certificates in DATA are ignored) whose SHA-1 or SHA-256 fingerprint
+ * is FPR (40 or 64 hex digits, as read out of band) for S/MIME in CTX's
+ * home: it must be self-signed, a CA (basicConstraints cA, keyCertSign;
+ * GPG_ERR_BAD_CA_CERT), within its validity period at NOW
+ * (GPG_ERR_KEY_EXPIRED, GPG_ERR_CERT_TOO_YOUNG).  It is imported and its
+ * SHA-1 fingerprint added to gnupg/trustlist.txt; that fingerprint is
+ * stored at *R_FPR if R_FPR is not NULL.  Nothing changes if a check
+ * fails; trusting a trusted CA again is not an error.  */
+gpg_error_t pan_smime_trust_ca (pan_ctx_t ctx, const char *fpr,
+                                const void *data, size_t len, time_t now,
+                                char **r_fpr, char **r_reason);
+
+/* Import from DATA/LEN (a PEM or DER certificate, a PEM bundle or a
+ * PKCS#7 certs-only with its chain) the certificate whose SHA-1 or
+ * SHA-256 fingerprint is FPR as the pinned certificate of ADDR, and the
+ * intermediate CA certificates of DATA with it.  The certificate must
+ * carry ADDR (subjectAltName rfc822Name or e-mail in the subject;
+ * GPG_ERR_WRONG_NAME), allow encryption (GPG_ERR_UNUSABLE_PUBKEY), be
+ * within its validity period at NOW, and pass pani_smime_check (chain
+ * to a CA trusted with pan_smime_trust_ca, revocation checking as
+ * configured).  On success its SHA-1 fingerprint, which the registry
+ * must pin, is stored at *R_FPR.  Certificates new to the home are
+ * removed again if a check fails.  */
+gpg_error_t pan_smime_enroll (pan_ctx_t ctx, const char *addr,
+                              const char *fpr, const void *data, size_t len,
+                              time_t now, char **r_fpr, char **r_reason);
+
+/* One CA trusted for S/MIME in a home.  */
+struct pan_smime_ca
+{
+  char *fpr;                    /* SHA-1, 40 upper-case hex digits.  */
+  char *sha256;                 /* 64 hex digits; NULL if missing.  */
+  char *subject;                /* RFC 2253 DN; NULL if missing.  */
+  time_t not_before;
+  time_t not_after;             /* 0: not known.  */
+  int missing;                  /* In trustlist.txt, not in the keybox. */
+};
+
+/* Store at *R_CAS the *R_COUNT CAs that CTX's home trusts for S/MIME
+ * (release with pan_smime_cas_release).  */
+gpg_error_t pan_smime_list_cas (pan_ctx_t ctx, struct pan_smime_ca **r_cas,
+                                size_t *r_count, char **r_reason);
+
+/* Release COUNT CAs returned by pan_smime_list_cas.  */
+void pan_smime_cas_release (struct pan_smime_ca *cas, size_t count);
+
+/* Parse the gpg-agent trustlist text BUF/LEN and store at *R_FPRS the
+ * *R_COUNT SHA-1 fingerprints (upper-case hex, no colons) it trusts for
+ * S/MIME (flag S or *); release with pan_argv_release.  Comments,
+ * blank lines and disabled ("!") entries are skipped.  A malformed line
+ * gives GPG_ERR_INV_DATA and "include-default" (trust in a list outside
+ * the home) GPG_ERR_FORBIDDEN, with "trustlist.txt:LINE: ..." in
+ * *R_REASON.  */
+gpg_error_t pan_smime_trustlist_parse (const void *buf, size_t len,
+                                       char ***r_fprs, size_t *r_count,
+                                       char **r_reason);
+/* END smime */
+
 /* BEGIN pan */
 /*
  * Payment card numbers (pan.c): streaming detection, masking and keyed

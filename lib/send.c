@@ -28,6 +28,7 @@
 #include "keys-int.h"
 #include "job-int.h"
 #include "seal-int.h"
+#include "smime-int.h"
 
 extern char **environ;
 
@@ -619,6 +620,35 @@ encrypt_openpgp (pan_job_t job, struct copy *c, struct body_src *src,
   return err;
 }
 
+/* Encrypt SRC with gpgsm to the certificates of C, appending the
+ * base64 CMS enveloped-data to its spool.  */
+static gpg_error_t
+encrypt_smime (pan_job_t job, struct copy *c, struct body_src *src,
+               char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_data_t plain = NULL;
+  static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
+  const char **fprs = calloc (c->nrcpts + 1, sizeof *fprs);
+
+  if (!fprs)
+    return gpg_error_from_syserror ();
+  for (size_t i = 0; i < c->nrcpts; i++)
+    fprs[i] = job->rcpts[c->rcpts[i]].fpr;
+  if (!(err = gpgme_data_new_from_cbs (&plain, &cbs, src)))
+    {
+      gpgme_data_set_flag (plain, "sensitive", "1");
+      err = pani_smime_encrypt_stream (job->ctx, fprs, c->nrcpts, plain,
+                                       c->spool_fd, job->now, r_reason);
+    }
+  if (src->err)
+    err = pani_reason (r_reason, src->err, "reading the message body: %s",
+                       gpg_strerror (src->err));
+  gpgme_data_release (plain);
+  free (fprs);
+  return err;
+}
+
 /* Hash the complete outgoing message of C for the audit record.  */
 static gpg_error_t
 digest_spool (struct copy *c, char **r_reason)
@@ -653,25 +683,57 @@ digest_spool (struct copy *c, char **r_reason)
   return err;
 }
 
+/* Write the outgoing OpenPGP message (RFC 3156) of C.  */
+static gpg_error_t
+write_pgpmime (pan_job_t job, struct copy *c, struct body_src *src,
+               char **r_reason)
+{
+  gpg_error_t err;
+  char boundary[64];
+
+  make_boundary (boundary, sizeof boundary);
+  if ((err = write_pgpmime_head (c->spool_fd, boundary))
+      || (err = encrypt_openpgp (job, c, src, r_reason)))
+    return err;
+  return write_pgpmime_tail (c->spool_fd, boundary);
+}
+
+/* Write the outgoing S/MIME message (RFC 8551 enveloped-data) of C.  */
+static gpg_error_t
+write_smime (pan_job_t job, struct copy *c, struct body_src *src,
+             char **r_reason)
+{
+  gpg_error_t err;
+
+  if (pan_config_get (pan_ctx_config (job->ctx), "signing-key")
+      && strcmp (pan_config_get (pan_ctx_config (job->ctx), "signing-key"),
+                 "none"))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
+                        "signing S/MIME messages is not supported yet and"
+                        " signing-key is set; nothing was sent");
+  if ((err = write_str (c->spool_fd, pani_smime_envelope_head ())))
+    return err;
+  return encrypt_smime (job, c, src, r_reason);
+}
+
 /* Write the whole outgoing message of C to a new spool file.  */
 static gpg_error_t
 encrypt_copy (pan_job_t job, struct copy *c, struct body_src *src,
               char **r_reason)
 {
   gpg_error_t err;
-  char boundary[64];
 
-  if (c->protocol != PAN_PROTOCOL_OPENPGP)
+  if (c->protocol != PAN_PROTOCOL_OPENPGP
+      && c->protocol != PAN_PROTOCOL_SMIME)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
                         "protocol %s is not supported for sending",
                         pan_protocol_name (c->protocol));
-  if ((err = open_spool (job, c, r_reason)))
-    return err;
-  make_boundary (boundary, sizeof boundary);
-  if ((err = write_visible_fields (job, c->spool_fd))
-      || (err = write_pgpmime_head (c->spool_fd, boundary))
-      || (err = encrypt_openpgp (job, c, src, r_reason))
-      || (err = write_pgpmime_tail (c->spool_fd, boundary)))
+  if ((err = open_spool (job, c, r_reason))
+      || (err = write_visible_fields (job, c->spool_fd)))
+    goto leave;
+  err = c->protocol == PAN_PROTOCOL_SMIME ? write_smime (job, c, src, r_reason)
+    : write_pgpmime (job, c, src, r_reason);
+  if (err)
     goto leave;
   if (fsync (c->spool_fd))
     err = pani_reason_sys (r_reason, c->spool_path);

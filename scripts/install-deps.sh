@@ -12,7 +12,8 @@ set -eu
 # Run time: GnuPG (gpg, gpgsm, gpg-agent), a sendmail-compatible MTA.
 # Tests: jq (JSON output), python3 (MIME parsing in the integration tests),
 # util-linux (flock), procps, shellcheck (lint), clang + libclang-rt-dev
-# (libFuzzer and sanitizers).
+# (libFuzzer and sanitizers), openssl (test CA and S/MIME decryption in
+# the S/MIME tests, scripts/make-test-ca.sh).
 PACKAGES="
 build-essential
 autoconf
@@ -36,6 +37,7 @@ procps
 clang
 libclang-rt-dev
 shellcheck
+openssl
 "
 
 missing_packages() {
