@@ -165,12 +165,32 @@ take_message_id (pan_job_t job)
   return job->message_id ? 0 : gpg_error_from_syserror ();
 }
 
+/* A message that is already encrypted cannot be checked against the
+ * pinned keys, and encrypting it again helps nobody: refuse it.  */
+static gpg_error_t
+refuse_encrypted (pan_job_t job, char **r_reason)
+{
+  const char *type = pan_headers_get (job->headers, "Content-Type");
+  static const char *const encrypted[] =
+    { "multipart/encrypted", "application/pkcs7-mime",
+      "application/x-pkcs7-mime", "application/pgp-encrypted" };
+
+  for (size_t i = 0; type && i < sizeof encrypted / sizeof *encrypted; i++)
+    if (!strncasecmp (type, encrypted[i], strlen (encrypted[i])))
+      return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
+                          "the message is already encrypted (%s); give"
+                          " pansend the plain message, it encrypts to the"
+                          " pinned keys itself", encrypted[i]);
+  return 0;
+}
+
 gpg_error_t
 pan_job_read_headers (pan_job_t job, estream_t in, char **r_reason)
 {
   gpg_error_t err;
 
   if ((err = pan_headers_read (in, &job->headers, r_reason))
+      || (err = refuse_encrypted (job, r_reason))
       || (err = take_message_id (job)))
     return err;
   for (size_t i = 0; i < pan_headers_count (job->headers); i++)

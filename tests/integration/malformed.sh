@@ -88,3 +88,9 @@ assert_no_new_mail "$A" "$s_A" "malformed input"
 mail_queue_empty '^malformed-' || fail "mail for malformed-* is in the Postfix queue"
 grep -rqF "$MARK" "$PANMAIL_HOME" && fail "text of a refused message is in $PANMAIL_HOME"
 pass "nothing sent, nothing of the input kept"
+
+# An already encrypted message is refused (documented in pansend(1)).
+printf 'From: ops@example.test\nTo: x@example.test\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=b\n\n--b--\n' |
+    expect_rc 65 "an already encrypted message" pansend
+grep -q 'already encrypted' "$T/err" || fail "the refusal does not say why"
+pass "an already encrypted message is refused"
