@@ -1,23 +1,32 @@
-/* panaudit - read and verify the tamper-evident audit log
+/* panaudit - read and verify the tamper-evident audit log, find PANs
  *
- * Commands: log, verify, anchor, report, init-key, note.  See
- * panaudit(1).
- * Exit status: 0 ok (log intact), 1 the log is damaged, 2 usage or I/O
- * error.  */
+ * Commands: log, verify, anchor, report, init-key, note, find-pan,
+ * scan.  See panaudit(1).
+ * Exit status: 0 ok (log intact, PAN found in the log, no PAN in the
+ * files), 1 the log is damaged, no record has the PAN, or PANs were
+ * found in the files, 2 usage or I/O error.  */
 #include <config.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #define GPGRT_ENABLE_ARGPARSE_MACROS 1
 #include <gpg-error.h>
+#include <gcrypt.h>
 
 #include "panmail.h"
 #include "cmdutil.h"
+#include "panaudit-keys.h"
 
 #define EXIT_DAMAGED 1
+#define EXIT_NOT_FOUND 1        /* find-pan: no record names the PANs.  */
+#define EXIT_PANS_FOUND 1       /* scan: PANs in the files.  */
 #define EXIT_ERROR 2
 
 enum opt_values
@@ -31,13 +40,17 @@ enum opt_values
     oJson,
     oCsv,
     oKey,
-    oAnchor
+    oAnchor,
+    oExclude,
+    oSkipBinary,
+    oNoProgress
   };
 
 static gpgrt_opt_t opts[] =
   {
     ARGPARSE_group (300, "@Commands:\n "
                     "  log [filters] [--json|--csv]  show records\n"
+                    "  keys [--json|--csv]           key inventory\n"
                     "  verify [--key FILE|-] [--anchor LINE]\n"
                     "                                check the log\n"
                     "  anchor                        print the head of the"
@@ -49,6 +62,13 @@ static gpgrt_opt_t opts[] =
                     " (once)\n"
                     "  note TEXT                     record an operator note"
                     " (e.g. a log review)\n"
+                    "  find-pan [--json] < PANS      records of the card"
+                    " numbers\n"
+                    "                                read from stdin, one a"
+                    " line\n"
+                    "  scan [--json] [--exclude GLOB]... [--skip-binary]\n"
+                    "       [--no-progress] PATH...  find card numbers in"
+                    " files\n"
                     "\nOptions:\n "),
     ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
     ARGPARSE_s_s (oSince, "since", "|TIME|records at or after TIME"
@@ -59,11 +79,18 @@ static gpgrt_opt_t opts[] =
                   " queue, enroll, ...)"),
     ARGPARSE_s_s (oMessageId, "message-id", "|ID|records of the message"
                   " ID"),
-    ARGPARSE_s_n (oJson, "json", "log: the records as stored (JSON lines)"),
-    ARGPARSE_s_n (oCsv, "csv", "log: CSV with a header line"),
+    ARGPARSE_s_n (oJson, "json", "log: the records as stored; find-pan,"
+                  " scan: JSON lines"),
+    ARGPARSE_s_n (oCsv, "csv", "log, keys: CSV with a header line"),
     ARGPARSE_s_s (oKey, "key", "|FILE|check every MAC with the initial key"
                   " in FILE (- = stdin)"),
     ARGPARSE_s_s (oAnchor, "anchor", "|LINE|check against an anchor line"),
+    ARGPARSE_s_s (oExclude, "exclude", "|GLOB|scan: skip paths or names"
+                  " matching GLOB"),
+    ARGPARSE_s_n (oSkipBinary, "skip-binary", "scan: skip files with a NUL"
+                  " byte in their first 8 KiB"),
+    ARGPARSE_s_n (oNoProgress, "no-progress", "scan: no progress line on"
+                  " a terminal"),
     ARGPARSE_end ()
   };
 
@@ -75,7 +102,10 @@ struct options
   int json, csv;
   const char *key_file;
   const char *anchor;
-  char *args[2];
+  const char **excludes;        /* NULL-terminated.  */
+  size_t nexcludes;
+  int skip_binary, no_progress;
+  const char **args;
   int nargs;
 };
 
@@ -86,10 +116,27 @@ usage_error (const char *what)
   exit (EXIT_ERROR);
 }
 
+/* Append S to the NULL-terminated list *R_LIST of *R_N strings.  */
+static void
+push_string (const char ***r_list, size_t *r_n, const char *s)
+{
+  const char **tmp = realloc (*r_list, (*r_n + 2) * sizeof *tmp);
+
+  if (!tmp)
+    {
+      cmd_info ("out of core");
+      exit (EXIT_ERROR);
+    }
+  tmp[(*r_n)++] = s;
+  tmp[*r_n] = NULL;
+  *r_list = tmp;
+}
+
 static void
 parse_options (int *argc, char ***argv, struct options *o)
 {
   gpgrt_argparse_t pargs;
+  size_t nargs = 0;
 
   memset (&pargs, 0, sizeof pargs);
   pargs.argc = argc;
@@ -100,9 +147,8 @@ parse_options (int *argc, char ***argv, struct options *o)
     switch (pargs.r_opt)
       {
       case ARGPARSE_IS_ARG:
-        if (o->nargs == 2)
-          usage_error ("too many arguments");
-        o->args[o->nargs++] = pargs.r.ret_str;
+        push_string (&o->args, &nargs, pargs.r.ret_str);
+        o->nargs = nargs;
         break;
       case oHome: o->home = pargs.r.ret_str; break;
       case oSince: o->since = pargs.r.ret_str; break;
@@ -114,6 +160,11 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oCsv: o->csv = 1; break;
       case oKey: o->key_file = pargs.r.ret_str; break;
       case oAnchor: o->anchor = pargs.r.ret_str; break;
+      case oExclude:
+        push_string (&o->excludes, &o->nexcludes, pargs.r.ret_str);
+        break;
+      case oSkipBinary: o->skip_binary = 1; break;
+      case oNoProgress: o->no_progress = 1; break;
       default: pargs.err = ARGPARSE_PRINT_ERROR; break;
       }
   if (pargs.err)
@@ -505,6 +556,648 @@ cmd_note (struct options *o)
   return rc;
 }
 
+/* panaudit find-pan */
+
+/* The longest line of stdin taken as a card number: 19 digits with a
+ * separator between each two, and some white space.  */
+#define PAN_LINE_MAX 64
+
+/* Bytes read from stdin at a time.  */
+#define READ_CHUNK 256
+
+/* A card number asked for: only its keyed hash and masked form.  */
+struct wanted_pan
+{
+  char hash[65];
+  char masked[PAN_MASK_SIZE];
+  const char *brand;
+};
+
+struct wanted
+{
+  struct wanted_pan *pans;
+  size_t n;
+  unsigned long lineno;
+  int bad;                      /* Lines that were not card numbers.  */
+};
+
+/* The one hit of a line: its place and what it gives.  */
+struct line_hit
+{
+  int count;
+  unsigned long long offset;
+  size_t length;
+  struct wanted_pan pan;
+};
+
+static struct termios saved_tty;
+static int tty_changed;
+
+static void
+restore_tty (void)
+{
+  if (tty_changed)
+    tcsetattr (0, TCSAFLUSH, &saved_tty);
+  tty_changed = 0;
+}
+
+static void
+restore_tty_and_die (int sig)
+{
+  restore_tty ();
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+/* On a terminal, ask for the numbers and do not echo them.  */
+static void
+quiet_tty (void)
+{
+  struct termios t;
+
+  if (!isatty (0) || tcgetattr (0, &saved_tty))
+    return;
+  t = saved_tty;
+  t.c_lflag &= ~(ECHO | ECHONL);
+  signal (SIGINT, restore_tty_and_die);
+  signal (SIGTERM, restore_tty_and_die);
+  signal (SIGHUP, restore_tty_and_die);
+  if (!tcsetattr (0, TCSAFLUSH, &t))
+    tty_changed = 1;
+  cmd_info ("card numbers, one a line (not shown); end with Ctrl-D");
+}
+
+static gpg_error_t
+line_hit_cb (void *opaque, const struct pan_hit *hit)
+{
+  struct line_hit *lh = opaque;
+
+  if (lh->count++)
+    return 0;
+  lh->offset = hit->offset;
+  lh->length = hit->length;
+  lh->pan.brand = hit->brand;
+  snprintf (lh->pan.masked, sizeof lh->pan.masked, "%s", hit->masked);
+  if (hit->hash)
+    snprintf (lh->pan.hash, sizeof lh->pan.hash, "%s", hit->hash);
+  return 0;
+}
+
+static int
+is_blank (int c)
+{
+  return c == ' ' || c == '\t' || c == '\r';
+}
+
+static gpg_error_t
+add_wanted (struct wanted *w, const struct wanted_pan *pan)
+{
+  struct wanted_pan *tmp = realloc (w->pans, (w->n + 1) * sizeof *tmp);
+
+  if (!tmp)
+    return gpg_error_from_syserror ();
+  w->pans = tmp;
+  w->pans[w->n++] = *pan;
+  return 0;
+}
+
+/* Take LINE/LEN (white space around allowed) if it is exactly one card
+ * number; never print it.  */
+static gpg_error_t
+take_line (pan_scanner_t scanner, struct wanted *w, const char *line,
+           size_t len)
+{
+  gpg_error_t err;
+  struct line_hit lh;
+
+  if (len > PAN_LINE_MAX)
+    {
+      cmd_info ("line %lu: not a card number (longer than %d bytes)",
+                w->lineno, PAN_LINE_MAX);
+      w->bad++;
+      return 0;
+    }
+  while (len && is_blank (line[len - 1]))
+    len--;
+  while (len && is_blank (*line))
+    line++, len--;
+  if (!len)
+    return 0;
+  memset (&lh, 0, sizeof lh);
+  if ((err = pan_scanner_feed (scanner, line, len, line_hit_cb, &lh))
+      || (err = pan_scanner_finish (scanner, line_hit_cb, &lh)))
+    return err;
+  if (lh.count == 1 && !lh.offset && lh.length == len && lh.pan.hash[0])
+    return add_wanted (w, &lh.pan);
+  cmd_info ("line %lu: not a card number", w->lineno);
+  w->bad++;
+  return 0;
+}
+
+/* Split BUF/N read from stdin into lines kept in the secure buffer
+ * LINE (*R_LEN used, PAN_LINE_MAX + 1 bytes).  */
+static gpg_error_t
+take_bytes (pan_scanner_t scanner, struct wanted *w, const char *buf,
+            size_t n, char *line, size_t *r_len)
+{
+  gpg_error_t err = 0;
+  size_t i;
+
+  for (i = 0; i < n && !err; i++)
+    {
+      if (buf[i] != '\n')
+        {
+          if (*r_len <= PAN_LINE_MAX)
+            line[(*r_len)++] = buf[i];
+          continue;
+        }
+      w->lineno++;
+      err = take_line (scanner, w, line, *r_len);
+      explicit_bzero (line, PAN_LINE_MAX + 1);
+      *r_len = 0;
+    }
+  return err;
+}
+
+/* Read the card numbers on stdin into W; they pass only through
+ * libgcrypt's secure memory and the scanner.  */
+static gpg_error_t
+read_wanted (pan_scanner_t scanner, struct wanted *w)
+{
+  gpg_error_t err = 0;
+  char *buf = gcry_malloc_secure (READ_CHUNK + PAN_LINE_MAX + 1);
+  char *line = buf + READ_CHUNK;
+  size_t len = 0;
+  ssize_t n;
+
+  if (!buf)
+    return gpg_error_from_syserror ();
+  quiet_tty ();
+  while (!err && ((n = read (0, buf, READ_CHUNK)) > 0
+                  || (n < 0 && errno == EINTR)))
+    if (n > 0)
+      err = take_bytes (scanner, w, buf, n, line, &len);
+  if (!err && n < 0)
+    err = gpg_error_from_syserror ();
+  if (!err && len)
+    err = take_bytes (scanner, w, "\n", 1, line, &len);
+  restore_tty ();
+  explicit_bzero (buf, READ_CHUNK + PAN_LINE_MAX + 1);
+  gcry_free (buf);
+  return err;
+}
+
+/* Return the wanted card number with HASH, or NULL.  */
+static const struct wanted_pan *
+find_wanted (const struct wanted *w, const char *hash)
+{
+  for (size_t i = 0; hash && i < w->n; i++)
+    if (!strcmp (w->pans[i].hash, hash))
+      return w->pans + i;
+  return NULL;
+}
+
+static void
+put_found_json (const struct pan_audit_record *rec, const struct wanted *w)
+{
+  const struct pan_audit_event *ev = &rec->ev;
+  const struct pan_audit_key *k;
+  const char *sep = "";
+  char when[32];
+
+  es_fprintf (es_stdout, "{\"seq\":%llu,\"time\":\"%s\",\"event\":",
+              rec->seq, pan_time_format (rec->time, when, sizeof when));
+  cmd_put_json_string (es_stdout, ev->event);
+  es_fputs (",\"outcome\":", es_stdout);
+  cmd_put_json_string (es_stdout, ev->outcome ? ev->outcome : "");
+  es_fputs (",\"message_id\":", es_stdout);
+  cmd_put_json_string (es_stdout, ev->message_id ? ev->message_id : "");
+  es_fputs (",\"recipients\":[", es_stdout);
+  for (size_t i = 0; i < ev->nkeys; i++, sep = ",")
+    {
+      k = ev->keys + i;
+      es_fprintf (es_stdout, "%s{\"address\":", sep);
+      cmd_put_json_string (es_stdout, k->address ? k->address : "");
+      es_fprintf (es_stdout, ",\"protocol\":\"%s\",\"fingerprint\":",
+                  pan_protocol_name (k->protocol));
+      cmd_put_json_string (es_stdout, k->fingerprint ? k->fingerprint : "");
+      es_putc ('}', es_stdout);
+    }
+  es_fputs ("],\"pans\":[", es_stdout);
+  sep = "";
+  for (size_t i = 0; i < ev->npans; i++)
+    if (find_wanted (w, ev->pans[i].hash))
+      {
+        es_fprintf (es_stdout, "%s{\"brand\":", sep);
+        cmd_put_json_string (es_stdout, ev->pans[i].brand);
+        es_fprintf (es_stdout, ",\"masked\":\"%s\",\"hash\":\"%s\"}",
+                    ev->pans[i].masked, ev->pans[i].hash);
+        sep = ",";
+      }
+  es_fputs ("]}\n", es_stdout);
+}
+
+static void
+put_found_text (const struct pan_audit_record *rec, const struct wanted *w)
+{
+  const struct pan_audit_event *ev = &rec->ev;
+  char when[32];
+
+  es_fprintf (es_stdout, "%s  seq %llu  %s %s  ",
+              pan_time_format (rec->time, when, sizeof when), rec->seq,
+              ev->event, ev->outcome ? ev->outcome : "-");
+  cmd_put_safe (es_stdout, ev->message_id ? ev->message_id : "-");
+  for (size_t i = 0; i < ev->npans; i++)
+    if (find_wanted (w, ev->pans[i].hash))
+      {
+        es_fprintf (es_stdout, "  %s ", ev->pans[i].masked);
+        cmd_put_safe (es_stdout, ev->pans[i].brand);
+      }
+  es_putc ('\n', es_stdout);
+  for (size_t i = 0; i < ev->nkeys; i++)
+    {
+      es_fputs ("    to ", es_stdout);
+      cmd_put_safe (es_stdout, ev->keys[i].address
+                    ? ev->keys[i].address : "-");
+      es_fprintf (es_stdout, "  %s ",
+                  pan_protocol_name (ev->keys[i].protocol));
+      cmd_put_safe (es_stdout, ev->keys[i].fingerprint
+                    ? ev->keys[i].fingerprint : "-");
+      es_putc ('\n', es_stdout);
+    }
+}
+
+static int
+record_matches (const struct pan_audit_record *rec, const struct wanted *w)
+{
+  for (size_t i = 0; i < rec->ev.npans; i++)
+    if (find_wanted (w, rec->ev.pans[i].hash))
+      return 1;
+  return 0;
+}
+
+/* Print the records of CTX's log that name a card number of W; store
+ * their number at *R_FOUND.  */
+static int
+search_log (struct options *o, pan_ctx_t ctx, const struct wanted *w,
+            unsigned long long *r_found)
+{
+  gpg_error_t err;
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec;
+  char *reason = NULL;
+
+  *r_found = 0;
+  if ((err = pan_audit_open (ctx, NULL, &rd, &reason)))
+    {
+      cmd_error (err, "reading the audit log", reason);
+      return EXIT_ERROR;
+    }
+  while (!(err = pan_audit_next (rd, &rec)))
+    if (record_matches (rec, w))
+      {
+        ++*r_found;
+        if (o->json)
+          put_found_json (rec, w);
+        else
+          put_found_text (rec, w);
+      }
+  if (pan_audit_skipped (rd))
+    cmd_info ("warning: %llu lines of the log are not records: see"
+              " 'panaudit verify'", pan_audit_skipped (rd));
+  pan_audit_close (rd);
+  if (gpg_err_code (err) != GPG_ERR_EOF)
+    {
+      cmd_error (err, "reading the audit log", NULL);
+      return EXIT_ERROR;
+    }
+  return es_fflush (es_stdout) ? EXIT_ERROR : 0;
+}
+
+/* Read the card numbers on stdin into W with the home's keyed scanner.  */
+static int
+get_wanted (pan_ctx_t ctx, struct wanted *w)
+{
+  gpg_error_t err;
+  pan_scanner_t scanner = NULL;
+  char *reason = NULL;
+
+  if ((err = pan_ctx_pan_scanner (ctx, &scanner, &reason)))
+    {
+      cmd_error (err, "loading the PAN key", reason);
+      return EXIT_ERROR;
+    }
+  err = read_wanted (scanner, w);
+  pan_scanner_release (scanner);
+  if (err)
+    {
+      cmd_error (err, "reading card numbers from stdin", NULL);
+      return EXIT_ERROR;
+    }
+  if (!w->n && !w->bad)
+    {
+      cmd_info ("no card number on stdin (give them one a line, e.g."
+                " 'panaudit find-pan < file')");
+      return EXIT_ERROR;
+    }
+  return 0;
+}
+
+static int
+cmd_find_pan (struct options *o)
+{
+  pan_ctx_t ctx = NULL;
+  struct wanted w;
+  unsigned long long found = 0;
+  int rc;
+
+  memset (&w, 0, sizeof w);
+  if (o->nargs != 1)
+    usage_error ("find-pan takes no arguments: card numbers are read from"
+                 " stdin, one a line, never from the command line (where"
+                 " ps(1) and shell history would show them)");
+  if ((rc = open_home (o, &ctx)))
+    return rc;
+  if (!(rc = get_wanted (ctx, &w)) && w.n)
+    rc = search_log (o, ctx, &w, &found);
+  if (!rc && w.n)
+    cmd_info ("%llu record%s for %zu card number%s", found,
+              found == 1 ? "" : "s", w.n, w.n == 1 ? "" : "s");
+  if (!rc && !w.bad)
+    rc = found ? 0 : EXIT_NOT_FOUND;
+  else if (!rc)
+    rc = EXIT_ERROR;
+  free (w.pans);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+
+/* panaudit scan */
+
+/* Progress line updates at most this often, in milliseconds.  */
+#define PROGRESS_MS 100
+
+struct scan_tally
+{
+  const struct options *o;
+  unsigned long long pans;      /* Hits.  */
+  unsigned long long files_hit; /* Files with hits.  */
+  unsigned long long file_pans; /* Hits in the current file.  */
+  unsigned long long scanned, skipped, failed;
+  unsigned long long bytes;     /* Of the files done.  */
+  int progress;                 /* Show it.  */
+  int shown;                    /* It is on the screen.  */
+  long long last_ms;
+};
+
+static long long
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+clear_progress (struct scan_tally *t)
+{
+  if (!t->shown)
+    return;
+  es_fputs ("\r\033[K", es_stderr);
+  es_fflush (es_stderr);
+  t->shown = 0;
+}
+
+static void
+show_progress (struct scan_tally *t, unsigned long long current)
+{
+  long long ms = now_ms ();
+
+  if (!t->progress || ms - t->last_ms < PROGRESS_MS)
+    return;
+  t->last_ms = ms;
+  es_fprintf (es_stderr, "\r\033[Kscanning: %llu files, %.1f MB,"
+              " %llu PANs", t->scanned,
+              (double)(t->bytes + current) / 1e6, t->pans);
+  es_fflush (es_stderr);
+  t->shown = 1;
+}
+
+/* Where in a message the hit H is, for people.  */
+static void
+put_hit_place (const struct pan_scan_hit *h)
+{
+  if (h->format == PAN_SCAN_PLAIN)
+    return;
+  es_fputs (" (", es_stdout);
+  if (h->format == PAN_SCAN_MBOX)
+    es_fprintf (es_stdout, "message %llu, ", h->message);
+  if (h->envelope)
+    es_fputs ("mbox From line", es_stdout);
+  else if (h->header)
+    {
+      es_fprintf (es_stdout, "part %u header ", h->part);
+      cmd_put_safe (es_stdout, h->header);
+    }
+  else
+    {
+      es_fprintf (es_stdout, "part %u ", h->part);
+      cmd_put_safe (es_stdout, h->content_type);
+      if (h->undecoded)
+        es_fputs (", undecoded base64", es_stdout);
+    }
+  es_putc (')', es_stdout);
+}
+
+static void
+put_json_or_null (const char *s)
+{
+  if (s)
+    cmd_put_json_string (es_stdout, s);
+  else
+    es_fputs ("null", es_stdout);
+}
+
+static void
+put_hit_json (const struct pan_scan_hit *h)
+{
+  int msg = h->format != PAN_SCAN_PLAIN, part = msg && !h->envelope;
+
+  es_fputs ("{\"path\":", es_stdout);
+  cmd_put_json_string (es_stdout, h->path);
+  es_fprintf (es_stdout, ",\"line\":%llu,\"masked\":\"%s\",\"brand\":",
+              h->line, h->masked);
+  cmd_put_json_string (es_stdout, h->brand);
+  es_fputs (",\"hash\":", es_stdout);
+  put_json_or_null (h->hash);
+  if (msg)
+    es_fprintf (es_stdout, ",\"message\":%llu", h->message);
+  else
+    es_fputs (",\"message\":null", es_stdout);
+  if (part)
+    es_fprintf (es_stdout, ",\"part\":%u", h->part);
+  else
+    es_fputs (",\"part\":null", es_stdout);
+  es_fputs (",\"content_type\":", es_stdout);
+  put_json_or_null (part && !h->header ? h->content_type : NULL);
+  es_fputs (",\"header\":", es_stdout);
+  put_json_or_null (h->header);
+  es_fprintf (es_stdout, ",\"envelope\":%s,\"undecoded\":%s}\n",
+              h->envelope ? "true" : "false",
+              h->undecoded ? "true" : "false");
+}
+
+static gpg_error_t
+scan_hit_cb (void *opaque, const struct pan_scan_hit *h)
+{
+  struct scan_tally *t = opaque;
+
+  clear_progress (t);
+  t->pans++;
+  t->file_pans++;
+  if (t->o->json)
+    {
+      put_hit_json (h);
+      return 0;
+    }
+  cmd_put_safe (es_stdout, h->path);
+  es_fprintf (es_stdout, ":%llu: %s %s", h->line, h->masked, h->brand);
+  put_hit_place (h);
+  es_putc ('\n', es_stdout);
+  return 0;
+}
+
+/* A file is done: count it among the files with PANs if it had any.  */
+static void
+file_done (struct scan_tally *t)
+{
+  if (t->file_pans)
+    t->files_hit++;
+  t->file_pans = 0;
+}
+
+static gpg_error_t
+scan_file_cb (void *opaque, const struct pan_scan_file *f)
+{
+  struct scan_tally *t = opaque;
+
+  switch (f->event)
+    {
+    case PAN_SCAN_PROGRESS:
+      show_progress (t, f->bytes);
+      break;
+    case PAN_SCAN_SCANNED:
+      t->scanned++;
+      t->bytes += f->bytes;
+      file_done (t);
+      show_progress (t, 0);
+      break;
+    case PAN_SCAN_SKIPPED:
+      t->skipped++;
+      if (!f->depth && f->reason)
+        {
+          clear_progress (t);
+          cmd_info ("skipped %s", f->reason);
+        }
+      break;
+    case PAN_SCAN_FAILED:
+      t->failed++;
+      file_done (t);
+      clear_progress (t);
+      cmd_info ("%s", f->reason ? f->reason : gpg_strerror (f->err));
+      break;
+    }
+  return 0;
+}
+
+/* Store at *R_SCANNER the keyed scanner of the home if it can be used,
+ * else NULL (hits then have no hash); an explicit --home must work.  */
+static int
+scan_scanner (struct options *o, pan_scanner_t *r_scanner)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *reason = NULL;
+
+  *r_scanner = NULL;
+  err = pan_ctx_open (o->home, &ctx, &reason);
+  if (!err)
+    err = pan_ctx_pan_scanner (ctx, r_scanner, &reason);
+  pan_ctx_release (ctx);
+  if (err && o->home)
+    {
+      cmd_error (err, "opening the home", reason);
+      return EXIT_ERROR;
+    }
+  free (reason);
+  return 0;
+}
+
+static void
+print_summary (const struct scan_tally *t)
+{
+  es_fflush (es_stdout);
+  es_fprintf (es_stderr, "%s: %llu PAN%s in %llu file%s; %llu file%s"
+              " scanned, %llu skipped", cmd_name (), t->pans,
+              t->pans == 1 ? "" : "s", t->files_hit,
+              t->files_hit == 1 ? "" : "s", t->scanned,
+              t->scanned == 1 ? "" : "s", t->skipped);
+  if (t->failed)
+    es_fprintf (es_stderr, ", %llu unreadable", t->failed);
+  es_putc ('\n', es_stderr);
+}
+
+static int
+cmd_scan (struct options *o)
+{
+  gpg_error_t err = 0;
+  pan_scanner_t scanner = NULL;
+  struct scan_tally t;
+  struct pan_scan_options so;
+  int rc;
+
+  if (o->nargs < 2)
+    usage_error ("usage: panaudit scan [--json] [--exclude GLOB]..."
+                 " [--skip-binary] [--no-progress] PATH...");
+  if ((rc = scan_scanner (o, &scanner)))
+    return rc;
+  memset (&t, 0, sizeof t);
+  t.o = o;
+  t.progress = !o->no_progress && isatty (2);
+  memset (&so, 0, sizeof so);
+  so.exclude = o->excludes;
+  so.skip_binary = o->skip_binary;
+  so.hit_cb = scan_hit_cb;
+  so.file_cb = scan_file_cb;
+  so.opaque = &t;
+  for (int i = 1; i < o->nargs && !err; i++)
+    err = pan_scan_path (scanner, o->args[i], &so);
+  clear_progress (&t);
+  pan_scanner_release (scanner);
+  if (err)
+    cmd_error (err, "scan", NULL);
+  print_summary (&t);
+  if (err || t.failed || es_ferror (es_stdout))
+    return EXIT_ERROR;
+  return t.pans ? EXIT_PANS_FOUND : 0;
+}
+
+/* panaudit keys: the inventory of keys and certificates.  */
+static int
+cmd_keys (struct options *o)
+{
+  pan_ctx_t ctx = NULL;
+  int rc;
+
+  if ((rc = open_home (o, &ctx)))
+    return rc;
+  rc = panaudit_keys (ctx, o->json, o->csv);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -513,12 +1206,14 @@ main (int argc, char **argv)
   commands[] = {
     { "log", cmd_log }, { "verify", cmd_verify }, { "anchor", cmd_anchor },
     { "report", cmd_report }, { "init-key", cmd_init_key },
-    { "note", cmd_note }
+    { "note", cmd_note }, { "find-pan", cmd_find_pan },
+    { "scan", cmd_scan }, { "keys", cmd_keys }
   };
 
   memset (&o, 0, sizeof o);
   cmd_setup ("panaudit", "Usage: panaudit [OPTIONS] COMMAND",
-             "Read and verify the tamper-evident panmail audit log.\n");
+             "Read and verify the tamper-evident panmail audit log;"
+             " find card numbers\nin it and in files.\n");
   parse_options (&argc, &argv, &o);
   if (!o.nargs)
     usage_error ("no command given");

@@ -1,9 +1,12 @@
 /* pankey - enroll and manage the recipients' pinned keys
  *
- * Commands: init, enroll, list, show.  See pankey(8).  */
+ * Commands: init, enroll, list, show, check, rotate, refresh, revoke,
+ * unenroll.  See pankey(8).  */
 #include <config.h>
 
+#include <errno.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,10 @@ enum opt_values
     oFile,
     oOperator,
     oProtocol,
-    oJson
+    oJson,
+    oDays,
+    oReason,
+    oNote
   };
 
 static gpgrt_opt_t opts[] =
@@ -36,6 +42,16 @@ static gpgrt_opt_t opts[] =
                     "                             pin ADDR to the key FPR\n"
                     "  list                       list enrolled recipients\n"
                     "  show ADDR                  show ADDR's enrollments\n"
+                    "  check [--days N]           find expired, expiring,"
+                    " weak keys\n"
+                    "  rotate ADDR --fingerprint FPR --file KEY|-\n"
+                    "                             replace ADDR's key\n"
+                    "  refresh ADDR --file KEY|-  import an update of ADDR's"
+                    " key\n"
+                    "  revoke ADDR [--fingerprint FPR] --reason WHY"
+                    " [--note TEXT]\n"
+                    "                             make a key unusable\n"
+                    "  unenroll ADDR [--note TEXT] end ADDR's enrollment\n"
                     "\nOptions:\n "),
     ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
     ARGPARSE_s_n (oForce, "force", "init: accept a non-empty directory"),
@@ -45,7 +61,14 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oOperator, "operator", "|NAME|who enrolls (default: login"
                   " user)"),
     ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default)"),
-    ARGPARSE_s_n (oJson, "json", "list, show: one JSON object per line"),
+    ARGPARSE_s_n (oJson, "json", "list, show, check: one JSON object per"
+                  " line"),
+    ARGPARSE_s_s (oDays, "days", "|N|check: warn of keys expiring within N"
+                  " days"),
+    ARGPARSE_s_s (oReason, "reason", "|WHY|revoke: compromised, superseded,"
+                  " left or other"),
+    ARGPARSE_s_s (oNote, "note", "|TEXT|revoke, unenroll: a note for the"
+                  " record"),
     ARGPARSE_end ()
   };
 
@@ -58,9 +81,31 @@ struct options
   const char *operator_name;
   const char *protocol;
   int json;
+  const char *days;
+  const char *reason;
+  const char *note;
   char *args[3];
   int nargs;
 };
+
+static char *strdupf (const char *fmt, ...) GPGRT_ATTR_PRINTF (1, 2);
+
+/* Return a malloc'ed string made from FMT; exit on ENOMEM.  */
+static char *
+strdupf (const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+
+  va_start (ap, fmt);
+  if (vasprintf (&s, fmt, ap) < 0)
+    {
+      cmd_info ("out of core");
+      exit (EX_OSERR);
+    }
+  va_end (ap);
+  return s;
+}
 
 static void
 usage_error (const char *what)
@@ -94,6 +139,9 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oOperator: o->operator_name = pargs.r.ret_str; break;
       case oProtocol: o->protocol = pargs.r.ret_str; break;
       case oJson: o->json = 1; break;
+      case oDays: o->days = pargs.r.ret_str; break;
+      case oReason: o->reason = pargs.r.ret_str; break;
+      case oNote: o->note = pargs.r.ret_str; break;
       default: pargs.err = ARGPARSE_PRINT_ERROR; break;
       }
   if (pargs.err)
@@ -252,9 +300,31 @@ exit_for_import (gpg_error_t err)
     }
 }
 
-/* Refuse early if ADDR already has an active enrollment.  */
+/* Refuse FPR if REG records it as revoked: a revoked key is never
+ * pinned again.  */
 static int
-check_not_enrolled (pan_ctx_t ctx, const char *addr)
+check_not_revoked (pan_registry_t reg, const char *fpr)
+{
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const struct pan_recipient *rec = pan_registry_get (reg, i);
+
+      if (rec->status == PAN_STATUS_REVOKED
+          && !strcmp (rec->fingerprint, fpr))
+        {
+          cmd_info ("key %s was revoked for %s (%s); it cannot be enrolled"
+                    " again: ask for a new key", fpr, rec->address,
+                    rec->reason ? rec->reason : "no reason given");
+          return EX_NOPERM;
+        }
+    }
+  return 0;
+}
+
+/* Refuse early if ADDR already has an active enrollment or FPR was
+ * revoked.  */
+static int
+check_not_enrolled (pan_ctx_t ctx, const char *addr, const char *fpr)
 {
   pan_registry_t reg = NULL;
   const struct pan_recipient *rec;
@@ -268,8 +338,44 @@ check_not_enrolled (pan_ctx_t ctx, const char *addr)
                 " to replace it", addr, rec->fingerprint);
       rc = EX_CANTCREAT;
     }
+  else
+    rc = check_not_revoked (reg, fpr);
   pan_registry_release (reg);
   return rc;
+}
+
+/* The operator: --operator, else the login user.  */
+static const char *
+operator_of (struct options *o)
+{
+  return o->operator_name ? o->operator_name : login_user ();
+}
+
+/* Fill REC (borrowing the strings) as a new active record.  */
+static void
+make_record (struct pan_recipient *rec, struct options *o, const char *addr,
+             const char *fpr, time_t now)
+{
+  memset (rec, 0, sizeof *rec);
+  rec->address = (char *)addr;
+  rec->protocol = PAN_PROTOCOL_OPENPGP;
+  rec->fingerprint = (char *)fpr;
+  rec->enrolled_at = now;
+  rec->enrolled_by = (char *)operator_of (o);
+  rec->status = PAN_STATUS_ACTIVE;
+}
+
+static int
+exit_for_registry (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_EEXIST: case GPG_ERR_CONFLICT: return EX_CANTCREAT;
+    case GPG_ERR_NOT_FOUND: return EX_NOUSER;
+    case GPG_ERR_CERT_REVOKED: return EX_NOPERM;
+    case GPG_ERR_INV_DATA: case GPG_ERR_INV_VALUE: return EX_DATAERR;
+    default: return EX_IOERR;
+    }
 }
 
 static int
@@ -278,11 +384,9 @@ record_enrollment (pan_ctx_t ctx, struct options *o, const char *addr,
 {
   gpg_error_t err;
   char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
-  struct pan_recipient rec = { (char *)addr, PAN_PROTOCOL_OPENPGP,
-                               (char *)fpr, now, NULL, PAN_STATUS_ACTIVE };
+  struct pan_recipient rec;
 
-  rec.enrolled_by = (char *)(o->operator_name ? o->operator_name
-                             : login_user ());
+  make_record (&rec, o, addr, fpr, now);
   err = pan_registry_add (path, &rec,
                           pan_config_get_int (pan_ctx_config (ctx),
                                               "lock-timeout"), &reason);
@@ -290,8 +394,7 @@ record_enrollment (pan_ctx_t ctx, struct options *o, const char *addr,
   if (err)
     {
       cmd_error (err, "updating the registry", reason);
-      return gpg_err_code (err) == GPG_ERR_EEXIST ? EX_CANTCREAT
-        : EX_IOERR;
+      return exit_for_registry (err);
     }
   return 0;
 }
@@ -324,24 +427,43 @@ enroll_args (struct options *o, char **r_addr, char **r_fpr)
   return 0;
 }
 
+/* Record EVENT of the keys KEYS/NKEYS in the audit log.  */
+static int
+audit_keys (pan_ctx_t ctx, struct options *o, const char *event,
+            const struct pan_audit_key *keys, size_t nkeys,
+            const char *outcome, const char *reason)
+{
+  struct pan_audit_event ev = { .event = event, .tool = "pankey",
+                                .operator_name = operator_of (o),
+                                .keys = keys, .nkeys = nkeys,
+                                .outcome = outcome, .reason = reason };
+
+  return cmd_audit (ctx, &ev);
+}
+
+/* Record EVENT of ADDR's key FPR in the audit log.  */
+static int
+audit_key (pan_ctx_t ctx, struct options *o, const char *event,
+           const char *addr, const char *fpr, const char *outcome,
+           const char *reason)
+{
+  struct pan_audit_key key = { addr, PAN_PROTOCOL_OPENPGP, fpr };
+
+  return audit_keys (ctx, o, event, &key, 1, outcome, reason);
+}
+
 /* Record the enrollment of ADDR to FPR (or its refusal) in the audit
  * log.  */
 static int
 audit_enroll (pan_ctx_t ctx, struct options *o, const char *addr,
               const char *fpr, const char *outcome, const char *reason)
 {
-  struct pan_audit_key key = { addr, PAN_PROTOCOL_OPENPGP, fpr };
-  struct pan_audit_event ev = { .event = "enroll", .tool = "pankey",
-                                .operator_name = o->operator_name,
-                                .keys = &key, .nkeys = 1,
-                                .outcome = outcome, .reason = reason };
-
-  return cmd_audit (ctx, &ev);
+  return audit_key (ctx, o, "enroll", addr, fpr, outcome, reason);
 }
 
 static int
 enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
-            const char *fpr, time_t now)
+            const char *fpr, time_t now, const char *event)
 {
   gpg_error_t err;
   char *reason = NULL, *buf = NULL;
@@ -357,12 +479,25 @@ enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
   free (buf);
   if (err)
     {
-      audit_enroll (ctx, o, addr, fpr, "refused",
-                    reason ? reason : gpg_strerror (err));
+      audit_key (ctx, o, event, addr, fpr, "refused",
+                 reason ? reason : gpg_strerror (err));
       cmd_error (err, "enroll refused", reason);
       return exit_for_import (err);
     }
   return 0;
+}
+
+/* Say so if the key FPR is only just within the algorithm policy.  */
+static void
+warn_policy (pan_ctx_t ctx, const char *fpr, time_t now)
+{
+  struct pan_key_info info;
+
+  if (!pan_keys_info (ctx, PAN_PROTOCOL_OPENPGP, fpr, now, &info, NULL)
+      && info.policy == PAN_SEVERITY_WARNING)
+    cmd_info ("warning: key %s: %s", fpr,
+              info.policy_reason ? info.policy_reason : "weak");
+  pan_keys_info_release (&info);
 }
 
 static int
@@ -375,9 +510,9 @@ cmd_enroll (struct options *o)
 
   if ((rc = enroll_args (o, &addr, &fpr))
       || (rc = open_home (o, &ctx))
-      || (rc = check_not_enrolled (ctx, addr)))
+      || (rc = check_not_enrolled (ctx, addr, fpr)))
     goto leave;
-  if ((rc = enroll_key (ctx, o, addr, fpr, now)))
+  if ((rc = enroll_key (ctx, o, addr, fpr, now, "enroll")))
     goto leave;
   /* The record comes first: a key imported but not pinned is never
    * used, a pin without a record would be a change nobody can trace.  */
@@ -390,6 +525,7 @@ cmd_enroll (struct options *o)
       goto leave;
     }
   es_printf ("pankey: enrolled %s with OpenPGP key %s\n", addr, fpr);
+  warn_policy (ctx, fpr, now);
 
  leave:
   free (addr);
@@ -401,8 +537,87 @@ cmd_enroll (struct options *o)
 
 /* pankey list, pankey show */
 
+/* Return the state of REC's key at NOW in one word, with what is known
+ * of it in *INFO (release it): "-" for a record that is not active.  */
+static const char *
+key_state (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
+           struct pan_key_info *info)
+{
+  gpg_error_t err;
+  long warn = pan_policy_warn_days (pan_ctx_config (ctx));
+
+  memset (info, 0, sizeof *info);
+  if (rec->status != PAN_STATUS_ACTIVE)
+    return "-";
+  err = pan_keys_info (ctx, rec->protocol, rec->fingerprint, now, info,
+                       NULL);
+  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
+    return "missing";
+  if (err)
+    return "unknown";
+  if (info->revoked)
+    return "revoked";
+  if (info->expired || (info->expires && info->expires <= now))
+    return "expired";
+  if (!info->usable)
+    return "unusable";
+  if (info->policy == PAN_SEVERITY_CRITICAL)
+    return "weak";
+  if (info->expires && info->expires - now <= warn * 86400)
+    return "expiring";
+  return "ok";
+}
+
+/* Whole days from NOW to T: started days ahead, full days ago.  */
+static long
+days_until (time_t now, time_t t)
+{
+  return t >= now ? (long)((t - now + 86399) / 86400)
+    : -(long)((now - t) / 86400);
+}
+
 static void
-print_json (const struct pan_recipient *rec)
+put_json_opt (const char *name, const char *value)
+{
+  if (!value)
+    return;
+  es_fprintf (es_stdout, ",\"%s\":", name);
+  cmd_put_json_string (es_stdout, value);
+}
+
+static void
+print_json_change (const struct pan_recipient *rec)
+{
+  char when[32];
+
+  if (rec->changed_at)
+    put_json_opt ("changed_at", pan_time_format (rec->changed_at, when,
+                                                 sizeof when));
+  put_json_opt ("changed_by", rec->changed_by);
+  put_json_opt ("reason", rec->reason);
+  put_json_opt ("note", rec->note);
+}
+
+static void
+print_json_state (const char *state, const struct pan_key_info *info,
+                  time_t now)
+{
+  char when[32];
+
+  if (!strcmp (state, "-"))
+    return;
+  es_fprintf (es_stdout, ",\"key_state\":\"%s\"", state);
+  if (info->present && info->expires)
+    es_fprintf (es_stdout, ",\"expires\":\"%s\",\"days_to_expiry\":%ld",
+                pan_time_format (info->expires, when, sizeof when),
+                days_until (now, info->expires));
+  else if (info->present)
+    es_fputs (",\"expires\":null,\"days_to_expiry\":null", es_stdout);
+}
+
+static void
+print_json (const struct pan_recipient *rec, const char *state,
+            const struct pan_key_info *info, time_t now)
 {
   char when[32];
 
@@ -413,21 +628,51 @@ print_json (const struct pan_recipient *rec)
               pan_protocol_name (rec->protocol), rec->fingerprint,
               pan_time_format (rec->enrolled_at, when, sizeof when));
   cmd_put_json_string (es_stdout, rec->enrolled_by);
-  es_fprintf (es_stdout, ",\"status\":\"%s\"}\n",
+  es_fprintf (es_stdout, ",\"status\":\"%s\"",
               pan_status_name (rec->status));
+  print_json_change (rec);
+  print_json_state (state, info, now);
+  es_fputs ("}\n", es_stdout);
+}
+
+/* Write the expiry of INFO at NOW, in days, into BUF.  */
+static const char *
+expiry_text (const char *state, const struct pan_key_info *info, time_t now,
+             char *buf, size_t size)
+{
+  if (!strcmp (state, "-") || !info->present)
+    return "-";
+  if (!info->expires)
+    return "never";
+  snprintf (buf, size, "%ldd", days_until (now, info->expires));
+  return buf;
 }
 
 static void
-print_row (const struct pan_recipient *rec)
+print_row (const struct pan_recipient *rec, const char *state,
+           const struct pan_key_info *info, time_t now)
 {
-  char when[32];
+  char when[32], days[32];
 
-  es_fprintf (es_stdout, "%-30s %-7s %-40s %s  %-7s ", rec->address,
-              pan_protocol_name (rec->protocol), rec->fingerprint,
+  es_fprintf (es_stdout, "%-30s %-7s %-40s %s  %-7s %-8s %-7s ",
+              rec->address, pan_protocol_name (rec->protocol),
+              rec->fingerprint,
               pan_time_format (rec->enrolled_at, when, sizeof when),
-              pan_status_name (rec->status));
+              pan_status_name (rec->status), state,
+              expiry_text (state, info, now, days, sizeof days));
   cmd_put_safe (es_stdout, rec->enrolled_by);
   es_putc ('\n', es_stdout);
+}
+
+static void
+list_record (pan_ctx_t ctx, const struct pan_recipient *rec, int json,
+             time_t now)
+{
+  struct pan_key_info info;
+  const char *state = key_state (ctx, rec, now, &info);
+
+  (json ? print_json : print_row) (rec, state, &info, now);
+  pan_keys_info_release (&info);
 }
 
 static int
@@ -435,6 +680,7 @@ cmd_list (struct options *o)
 {
   pan_ctx_t ctx = NULL;
   pan_registry_t reg = NULL;
+  time_t now = time (NULL);
   int rc;
 
   if (o->nargs != 1)
@@ -442,10 +688,11 @@ cmd_list (struct options *o)
   if ((rc = open_home (o, &ctx)) || (rc = open_registry (ctx, &reg)))
     goto leave;
   if (!o->json)
-    es_fprintf (es_stdout, "%-30s %-7s %-40s %-20s  %-7s %s\n", "ADDRESS",
-                "PROTO", "FINGERPRINT", "ENROLLED", "STATUS", "BY");
+    es_fprintf (es_stdout, "%-30s %-7s %-40s %-20s  %-7s %-8s %-7s %s\n",
+                "ADDRESS", "PROTO", "FINGERPRINT", "ENROLLED", "STATUS",
+                "KEY", "EXPIRES", "BY");
   for (size_t i = 0; i < pan_registry_count (reg); i++)
-    (o->json ? print_json : print_row) (pan_registry_get (reg, i));
+    list_record (ctx, pan_registry_get (reg, i), o->json, now);
 
  leave:
   pan_registry_release (reg);
@@ -474,6 +721,17 @@ print_key_state (pan_ctx_t ctx, const struct pan_recipient *rec)
   free (reason);
 }
 
+/* Print "NAME VALUE" for a value that may be missing.  */
+static void
+print_opt (const char *name, const char *value)
+{
+  if (!value)
+    return;
+  es_fprintf (es_stdout, "%-11s ", name);
+  cmd_put_safe (es_stdout, value);
+  es_putc ('\n', es_stdout);
+}
+
 static void
 print_details (pan_ctx_t ctx, const struct pan_recipient *rec)
 {
@@ -485,6 +743,12 @@ print_details (pan_ctx_t ctx, const struct pan_recipient *rec)
               pan_time_format (rec->enrolled_at, when, sizeof when));
   cmd_put_safe (es_stdout, rec->enrolled_by);
   es_fprintf (es_stdout, "\nstatus      %s\n", pan_status_name (rec->status));
+  if (rec->changed_at)
+    print_opt ("changed-at", pan_time_format (rec->changed_at, when,
+                                              sizeof when));
+  print_opt ("changed-by", rec->changed_by);
+  print_opt ("reason", rec->reason);
+  print_opt ("note", rec->note);
   if (rec->status == PAN_STATUS_ACTIVE)
     print_key_state (ctx, rec);
 }
@@ -493,6 +757,7 @@ static int
 show_records (pan_ctx_t ctx, pan_registry_t reg, const char *addr, int json)
 {
   int shown = 0;
+  time_t now = time (NULL);
 
   for (size_t i = 0; i < pan_registry_count (reg); i++)
     {
@@ -501,7 +766,7 @@ show_records (pan_ctx_t ctx, pan_registry_t reg, const char *addr, int json)
       if (strcmp (rec->address, addr))
         continue;
       if (json)
-        print_json (rec);
+        list_record (ctx, rec, 1, now);
       else
         {
           if (shown)
@@ -544,6 +809,645 @@ cmd_show (struct options *o)
   return rc;
 }
 
+
+/* pankey check */
+
+/* Monitoring-plugin exit codes.  */
+#define CHECK_UNKNOWN 3
+
+/* What pankey check counts.  */
+struct check_state
+{
+  int json;
+  long days;
+  int nfound;                   /* Findings of the current record.  */
+  int expired, revoked, missing, unusable, expiring, rotation, weak;
+  int unknown, ok, total;
+};
+
+static void
+count_finding (struct check_state *st, const struct pan_key_finding *f)
+{
+  const char *c = f->check;
+
+  if (!strcmp (c, "expired")) st->expired++;
+  else if (!strcmp (c, "revoked")) st->revoked++;
+  else if (!strcmp (c, "missing")) st->missing++;
+  else if (!strcmp (c, "unusable")) st->unusable++;
+  else if (!strcmp (c, "expiring")) st->expiring++;
+  else if (!strcmp (c, "rotation-due")) st->rotation++;
+  else if (!strcmp (c, "policy")) st->weak++;
+  else st->unknown++;
+}
+
+static void
+finding_json (const struct pan_key_finding *f)
+{
+  char when[32];
+
+  es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
+              "\"check\":\"%s\",\"address\":",
+              pan_severity_name (f->severity), f->check);
+  cmd_put_json_string (es_stdout, f->rec->address);
+  es_fprintf (es_stdout, ",\"protocol\":\"%s\",\"fingerprint\":\"%s\"",
+              pan_protocol_name (f->rec->protocol), f->rec->fingerprint);
+  if (f->when)
+    es_fprintf (es_stdout, ",\"when\":\"%s\",\"days\":%ld",
+                pan_time_format (f->when, when, sizeof when), f->days);
+  es_fputs (",\"message\":", es_stdout);
+  cmd_put_json_string (es_stdout, f->text);
+  es_fputs ("}\n", es_stdout);
+}
+
+static gpg_error_t
+on_finding (void *opaque, const struct pan_key_finding *f)
+{
+  struct check_state *st = opaque;
+
+  st->nfound++;
+  count_finding (st, f);
+  if (st->json)
+    finding_json (f);
+  else
+    {
+      es_fprintf (es_stdout, "%s %s key %s ", pan_severity_name (f->severity),
+                  f->rec->address, f->rec->fingerprint);
+      cmd_put_safe (es_stdout, f->text);
+      es_putc ('\n', es_stdout);
+    }
+  return 0;
+}
+
+/* Append ", N WHAT" to BUF for a non-zero N.  */
+static void
+add_part (char *buf, size_t size, int n, const char *what, long days)
+{
+  size_t len = strlen (buf);
+
+  if (!n || len >= size)
+    return;
+  snprintf (buf + len, size - len, "%s%d %s", len ? ", " : "", n, what);
+  if (days >= 0 && strlen (buf) < size)
+    snprintf (buf + strlen (buf), size - strlen (buf), " %ld days", days);
+}
+
+static void
+check_summary (struct check_state *st, pan_severity_t worst)
+{
+  char text[512] = "";
+
+  add_part (text, sizeof text, st->expired, "expired", -1);
+  add_part (text, sizeof text, st->revoked, "revoked", -1);
+  add_part (text, sizeof text, st->missing, "missing", -1);
+  add_part (text, sizeof text, st->unusable, "unusable", -1);
+  add_part (text, sizeof text, st->weak, "below the algorithm policy", -1);
+  add_part (text, sizeof text, st->expiring, "expiring within", st->days);
+  add_part (text, sizeof text, st->rotation, "due for rotation", -1);
+  add_part (text, sizeof text, st->unknown, "not checked", -1);
+  if (!*text)
+    snprintf (text, sizeof text, "%d key%s OK", st->total,
+              st->total == 1 ? "" : "s");
+  if (st->json)
+    es_fprintf (es_stdout, "{\"type\":\"summary\",\"status\":\"%s\","
+                "\"exit\":%d,", pan_severity_name (worst), (int)worst);
+  else
+    es_fprintf (es_stdout, "PANKEY %s - %s | ", pan_severity_name (worst),
+                text);
+  es_fprintf (es_stdout, st->json
+              ? "\"expired\":%d,\"revoked\":%d,\"missing\":%d,"
+              "\"unusable\":%d,\"expiring\":%d,\"rotation_due\":%d,"
+              "\"weak\":%d,\"unknown\":%d,\"ok\":%d}\n"
+              : "expired=%d revoked=%d missing=%d unusable=%d expiring=%d"
+              " rotation_due=%d weak=%d unknown=%d ok=%d\n",
+              st->expired, st->revoked, st->missing, st->unusable,
+              st->expiring, st->rotation, st->weak, st->unknown, st->ok);
+}
+
+/* Say that the check could not run and return 3.  */
+static int
+check_unknown (struct options *o, gpg_error_t err, const char *what,
+               char *reason)
+{
+  es_fprintf (es_stdout, o->json ? "{\"type\":\"summary\",\"status\":"
+              "\"UNKNOWN\",\"exit\":3,\"message\":" : "PANKEY UNKNOWN - ");
+  if (o->json)
+    cmd_put_json_string (es_stdout, reason ? reason : gpg_strerror (err));
+  else
+    {
+      es_fprintf (es_stdout, "%s: ", what);
+      cmd_put_safe (es_stdout, reason ? reason : gpg_strerror (err));
+    }
+  es_fputs (o->json ? "}\n" : "\n", es_stdout);
+  free (reason);
+  return CHECK_UNKNOWN;
+}
+
+/* Parse --days (0 to 3650) into *R_DAYS; -1 without --days.  */
+static int
+parse_days (const char *s, long *r_days)
+{
+  char *end;
+
+  *r_days = -1;
+  if (!s)
+    return 0;
+  errno = 0;
+  *r_days = strtol (s, &end, 10);
+  if (errno || end == s || *end || *r_days < 0 || *r_days > 3650)
+    return -1;
+  return 0;
+}
+
+static int
+check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
+{
+  gpg_error_t err;
+  pan_severity_t worst = PAN_SEVERITY_OK, sev;
+  time_t now = time (NULL);
+
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const struct pan_recipient *rec = pan_registry_get (reg, i);
+
+      if (rec->status != PAN_STATUS_ACTIVE)
+        continue;
+      st->total++;
+      st->nfound = 0;
+      err = pan_policy_review (ctx, rec, now, st->days, on_finding, st,
+                               &sev);
+      if (err)
+        {
+          sev = PAN_SEVERITY_UNKNOWN;
+          st->unknown++;
+        }
+      if (!st->nfound && !err)
+        st->ok++;
+      if (sev > worst)
+        worst = sev;
+    }
+  check_summary (st, worst);
+  return (int)worst;
+}
+
+static int
+cmd_check (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  pan_registry_t reg = NULL;
+  char *reason = NULL, *path = NULL;
+  struct check_state st;
+  int rc;
+
+  memset (&st, 0, sizeof st);
+  st.json = o->json;
+  if (o->nargs != 1 || parse_days (o->days, &st.days))
+    {
+      cmd_info ("usage: pankey check [--days N (0..3650)] [--json]");
+      return CHECK_UNKNOWN;
+    }
+  if ((err = pan_ctx_open (o->home, &ctx, &reason)))
+    return check_unknown (o, err, "cannot open the home", reason);
+  if (st.days < 0)
+    st.days = pan_policy_warn_days (pan_ctx_config (ctx));
+  path = pan_ctx_path (ctx, "registry");
+  if ((err = pan_registry_load (path, &reg, &reason)))
+    rc = check_unknown (o, err, "cannot read the registry", reason);
+  else
+    rc = check_records (ctx, reg, &st);
+  free (path);
+  pan_registry_release (reg);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+
+/* pankey rotate, refresh, revoke, unenroll */
+
+/* Open the home and find the active record of ADDR (normalised into
+ * *R_ADDR); on success the caller releases *R_CTX, *R_REG, *R_ADDR.  */
+static int
+open_enrolled (struct options *o, const char *arg, pan_ctx_t *r_ctx,
+               pan_registry_t *r_reg, char **r_addr,
+               const struct pan_recipient **r_rec)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+  int rc;
+
+  *r_ctx = NULL;
+  *r_reg = NULL;
+  *r_rec = NULL;
+  if ((err = pan_addr_normalize (arg, r_addr, &reason)))
+    {
+      cmd_error (err, "the address", reason);
+      return EX_USAGE;
+    }
+  if ((rc = open_home (o, r_ctx)) || (rc = open_registry (*r_ctx, r_reg)))
+    return rc;
+  if (!(*r_rec = pan_registry_lookup (*r_reg, *r_addr)))
+    {
+      cmd_info ("%s has no active enrollment (see 'pankey show %s')",
+                *r_addr, *r_addr);
+      return EX_NOUSER;
+    }
+  return 0;
+}
+
+static int
+registry_rotate (pan_ctx_t ctx, struct options *o, const char *addr,
+                 const char *old_fpr, const char *fpr, time_t now)
+{
+  gpg_error_t err;
+  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
+  struct pan_recipient rec;
+
+  make_record (&rec, o, addr, fpr, now);
+  err = pan_registry_rotate (path, &rec, old_fpr,
+                             pan_config_get_int (pan_ctx_config (ctx),
+                                                 "lock-timeout"), &reason);
+  free (path);
+  if (err)
+    {
+      cmd_error (err, "updating the registry", reason);
+      return exit_for_registry (err);
+    }
+  return 0;
+}
+
+/* Check the arguments of rotate: the address and the new key.  */
+static int
+rotate_args (struct options *o, char **r_fpr)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if (o->nargs != 2 || !o->fingerprint || !o->file)
+    usage_error ("usage: pankey rotate ADDR --fingerprint FPR --file KEY|-");
+  if ((err = pan_fpr_normalize (o->fingerprint, r_fpr, &reason)))
+    {
+      cmd_error (err, "--fingerprint", reason);
+      return EX_USAGE;
+    }
+  return 0;
+}
+
+/* Import the new key, record the rotation, then change the registry.  */
+static int
+rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
+           const struct pan_recipient *old, const char *fpr)
+{
+  struct pan_audit_key keys[2] = {
+    { old->address, old->protocol, old->fingerprint },
+    { old->address, PAN_PROTOCOL_OPENPGP, fpr } };
+  time_t now = time (NULL);
+  char *why;
+  int rc;
+
+  if (!strcmp (old->fingerprint, fpr))
+    {
+      cmd_info ("%s is already pinned to %s; use 'pankey refresh' to"
+                " import an update of that key", old->address, fpr);
+      return EX_CANTCREAT;
+    }
+  if ((rc = check_not_revoked (reg, fpr))
+      || (rc = enroll_key (ctx, o, old->address, fpr, now, "rotate")))
+    return rc;
+  why = strdupf ("rotated: key %s retired, key %s active",
+                     old->fingerprint, fpr);
+  rc = audit_keys (ctx, o, "rotate", keys, 2, "ok", why);
+  if (!rc && (rc = registry_rotate (ctx, o, old->address, old->fingerprint,
+                                    fpr, now)))
+    audit_keys (ctx, o, "rotate", keys, 2, "failed",
+                "the registry could not be updated");
+  free (why);
+  if (!rc)
+    {
+      es_printf ("pankey: rotated %s: key %s is active, key %s retired\n",
+                 old->address, fpr, old->fingerprint);
+      warn_policy (ctx, fpr, now);
+    }
+  return rc;
+}
+
+static int
+cmd_rotate (struct options *o)
+{
+  pan_ctx_t ctx = NULL;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *old;
+  char *addr = NULL, *fpr = NULL;
+  int rc;
+
+  if ((rc = rotate_args (o, &fpr))
+      || (rc = open_enrolled (o, o->args[1], &ctx, &reg, &addr, &old)))
+    goto leave;
+  rc = rotate_to (ctx, reg, o, old, fpr);
+
+ leave:
+  free (addr);
+  free (fpr);
+  pan_registry_release (reg);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+/* Describe the expiry of INFO into BUF.  */
+static const char *
+expiry_words (const struct pan_key_info *info, char *buf, size_t size)
+{
+  char when[32];
+
+  if (info->revoked)
+    return "revoked by its holder";
+  if (!info->expires)
+    return "does not expire";
+  snprintf (buf, size, "%s %s", info->expired ? "expired" : "expires",
+            pan_time_format (info->expires, when, sizeof when));
+  return buf;
+}
+
+/* Check the update in BUF/LEN of REC's key and record the refresh.  */
+static int
+refresh_check (pan_ctx_t ctx, struct options *o,
+               const struct pan_recipient *rec, const char *buf, size_t len,
+               time_t now, char **r_what)
+{
+  gpg_error_t err;
+  struct pan_key_info before, after;
+  char *reason = NULL, b1[64], b2[64];
+
+  *r_what = NULL;
+  pan_keys_info (ctx, rec->protocol, rec->fingerprint, now, &before, NULL);
+  err = pan_keys_refresh_openpgp (ctx, rec->fingerprint, buf, len, now, 1,
+                                  &after, &reason);
+  if (err)
+    {
+      audit_key (ctx, o, "refresh", rec->address, rec->fingerprint,
+                 "refused", reason ? reason : gpg_strerror (err));
+      cmd_error (err, "refresh refused", reason);
+    }
+  else
+    *r_what = strdupf ("key was: %s; now: %s",
+                           expiry_words (&before, b1, sizeof b1),
+                           expiry_words (&after, b2, sizeof b2));
+  pan_keys_info_release (&before);
+  pan_keys_info_release (&after);
+  return err ? exit_for_import (err) : 0;
+}
+
+/* Say what is wrong with REC's key after a refresh, if anything.  */
+static void
+warn_unusable (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  err = pan_keys_check (ctx, rec->protocol, rec->fingerprint, now, NULL,
+                        &reason);
+  if (!err)
+    return;
+  cmd_info ("warning: the key cannot be used now: %s",
+            reason ? reason : gpg_strerror (err));
+  cmd_info ("pankey revoke %s --reason superseded, then enroll a new key",
+            rec->address);
+  free (reason);
+}
+
+static int
+refresh_key (pan_ctx_t ctx, struct options *o,
+             const struct pan_recipient *rec, const char *buf, size_t len)
+{
+  gpg_error_t err;
+  char *reason = NULL, *what = NULL;
+  time_t now = time (NULL);
+  int rc;
+
+  if ((rc = refresh_check (ctx, o, rec, buf, len, now, &what))
+      || (rc = audit_key (ctx, o, "refresh", rec->address, rec->fingerprint,
+                          "ok", what)))
+    goto leave;
+  err = pan_keys_refresh_openpgp (ctx, rec->fingerprint, buf, len, now, 0,
+                                  NULL, &reason);
+  if (err)
+    {
+      audit_key (ctx, o, "refresh", rec->address, rec->fingerprint,
+                 "failed", reason ? reason : gpg_strerror (err));
+      cmd_error (err, "refresh failed", reason);
+      rc = exit_for_import (err);
+      goto leave;
+    }
+  es_printf ("pankey: refreshed key %s of %s: ", rec->fingerprint,
+             rec->address);
+  cmd_put_safe (es_stdout, what);
+  es_putc ('\n', es_stdout);
+  warn_unusable (ctx, rec, now);
+
+ leave:
+  free (what);
+  return rc;
+}
+
+static int
+cmd_refresh (struct options *o)
+{
+  pan_ctx_t ctx = NULL;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *rec;
+  char *addr = NULL, *buf = NULL;
+  size_t len = 0;
+  int rc;
+
+  if (o->nargs != 2 || !o->file || o->fingerprint)
+    usage_error ("usage: pankey refresh ADDR --file KEY|-");
+  if ((rc = open_enrolled (o, o->args[1], &ctx, &reg, &addr, &rec))
+      || (rc = read_key_file (o->file,
+                              pan_config_get_int (pan_ctx_config (ctx),
+                                                  "max-key-size"),
+                              &buf, &len)))
+    goto leave;
+  rc = refresh_key (ctx, o, rec, buf, len);
+
+ leave:
+  free (buf);
+  free (addr);
+  pan_registry_release (reg);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+/* Find the record revoke changes: ADDR's with --fingerprint, else the
+ * active one.  */
+static const struct pan_recipient *
+revoke_target (pan_registry_t reg, const char *addr, const char *fpr)
+{
+  const struct pan_recipient *found = pan_registry_lookup (reg, addr);
+
+  if (!fpr)
+    return found;
+  if (found && !strcmp (found->fingerprint, fpr))
+    return found;
+  found = NULL;
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const struct pan_recipient *rec = pan_registry_get (reg, i);
+
+      if (!strcmp (rec->address, addr) && !strcmp (rec->fingerprint, fpr))
+        found = rec;
+    }
+  return found;
+}
+
+/* Apply the change CHG to the registry of CTX.  */
+static int
+registry_change (pan_ctx_t ctx, const struct pan_registry_change *chg)
+{
+  gpg_error_t err;
+  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
+
+  err = pan_registry_set_status (path, chg,
+                                 pan_config_get_int (pan_ctx_config (ctx),
+                                                     "lock-timeout"),
+                                 &reason);
+  free (path);
+  if (err)
+    {
+      cmd_error (err, "updating the registry", reason);
+      return exit_for_registry (err);
+    }
+  return 0;
+}
+
+/* Record EVENT for REC, then apply CHG; say what was done.  */
+static int
+change_state (pan_ctx_t ctx, struct options *o, const char *event,
+              const struct pan_recipient *rec,
+              const struct pan_registry_change *chg)
+{
+  char *why = strdupf ("%s%s%s", chg->reason, chg->note ? ": " : "",
+                           chg->note ? chg->note : "");
+  int rc;
+
+  rc = audit_key (ctx, o, event, rec->address, rec->fingerprint, "ok", why);
+  if (!rc && (rc = registry_change (ctx, chg)))
+    audit_key (ctx, o, event, rec->address, rec->fingerprint, "failed",
+               "the registry could not be updated");
+  free (why);
+  if (!rc)
+    es_printf ("pankey: %s key %s of %s (%s)\n",
+               chg->status == PAN_STATUS_REVOKED ? "revoked" : "unenrolled",
+               rec->fingerprint, rec->address, chg->reason);
+  return rc;
+}
+
+/* Check the arguments of revoke.  */
+static int
+revoke_args (struct options *o, char **r_fpr)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  *r_fpr = NULL;
+  if (o->nargs != 2 || !o->reason)
+    usage_error ("usage: pankey revoke ADDR [--fingerprint FPR] --reason"
+                 " compromised|superseded|left|other [--note TEXT]");
+  if (!pan_registry_reason_valid (PAN_STATUS_REVOKED, o->reason))
+    usage_error ("--reason must be compromised, superseded, left or other");
+  if (o->fingerprint
+      && (err = pan_fpr_normalize (o->fingerprint, r_fpr, &reason)))
+    {
+      cmd_error (err, "--fingerprint", reason);
+      return EX_USAGE;
+    }
+  return 0;
+}
+
+static int
+revoke_record (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
+               const char *addr, const char *fpr)
+{
+  const struct pan_recipient *rec = revoke_target (reg, addr, fpr);
+  struct pan_registry_change chg = { addr, NULL, PAN_STATUS_REVOKED,
+                                     o->reason, o->note, operator_of (o),
+                                     time (NULL) };
+  int rc;
+
+  if (!rec)
+    {
+      cmd_info ("%s has no %s%s (see 'pankey show %s')", addr,
+                fpr ? "enrollment with key " : "active enrollment",
+                fpr ? fpr : "", addr);
+      return EX_NOUSER;
+    }
+  if (rec->status == PAN_STATUS_REVOKED)
+    {
+      cmd_info ("key %s of %s is already revoked; nothing changed",
+                rec->fingerprint, addr);
+      return 0;
+    }
+  chg.fingerprint = rec->fingerprint;
+  rc = change_state (ctx, o, "revoke", rec, &chg);
+  if (!rc && rec->status == PAN_STATUS_ACTIVE)
+    cmd_info ("%s has no usable key now; enroll a new one with"
+              " 'pankey enroll'", addr);
+  return rc;
+}
+
+static int
+cmd_revoke (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  pan_registry_t reg = NULL;
+  char *addr = NULL, *fpr = NULL, *reason = NULL;
+  int rc;
+
+  if ((rc = revoke_args (o, &fpr)))
+    return rc;
+  if ((err = pan_addr_normalize (o->args[1], &addr, &reason)))
+    {
+      cmd_error (err, "the address", reason);
+      rc = EX_USAGE;
+      goto leave;
+    }
+  if ((rc = open_home (o, &ctx)) || (rc = open_registry (ctx, &reg)))
+    goto leave;
+  rc = revoke_record (ctx, reg, o, addr, fpr);
+
+ leave:
+  free (addr);
+  free (fpr);
+  pan_registry_release (reg);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+static int
+cmd_unenroll (struct options *o)
+{
+  pan_ctx_t ctx = NULL;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *rec;
+  char *addr = NULL;
+  int rc;
+
+  if (o->nargs != 2 || o->fingerprint || o->reason)
+    usage_error ("usage: pankey unenroll ADDR [--note TEXT]");
+  if (!(rc = open_enrolled (o, o->args[1], &ctx, &reg, &addr, &rec)))
+    {
+      struct pan_registry_change chg = { addr, rec->fingerprint,
+                                         PAN_STATUS_RETIRED, "unenrolled",
+                                         o->note, operator_of (o),
+                                         time (NULL) };
+
+      rc = change_state (ctx, o, "unenroll", rec, &chg);
+    }
+  free (addr);
+  pan_registry_release (reg);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -551,7 +1455,9 @@ main (int argc, char **argv)
   static const struct { const char *name; int (*fnc) (struct options *); }
   commands[] = {
     { "init", cmd_init }, { "enroll", cmd_enroll }, { "list", cmd_list },
-    { "show", cmd_show }
+    { "show", cmd_show }, { "check", cmd_check }, { "rotate", cmd_rotate },
+    { "refresh", cmd_refresh }, { "revoke", cmd_revoke },
+    { "unenroll", cmd_unenroll }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",

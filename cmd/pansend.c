@@ -323,6 +323,8 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
   if ((err = pan_job_resolve (job, time (NULL), &reason)))
     return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
                    reason);
+  if (pan_job_warnings (job))
+    cmd_info ("warning: %s", pan_job_warnings (job));
   if (o->verbose)
     say_recipients (job);
   return 0;
@@ -358,7 +360,8 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
   /* Every record comes before the first hand-over: if one cannot be
    * written, nothing is sent.  */
   for (size_t c = 0; !rc && c < pan_job_copy_count (job); c++)
-    rc = record_outcome (ctx, job, c, "send", "sent", 0, NULL);
+    rc = record_outcome (ctx, job, c, "send", "sent", 0,
+                         pan_job_warnings (job));
   if (!rc)
     for (size_t c = 0; c < pan_job_copy_count (job); c++)
       if (deliver_copy (ctx, job, c, argv))

@@ -33,13 +33,23 @@ write_registry (pan_registry_t reg, size_t *r_len)
   return text;
 }
 
+/* True if the optional strings A and B are equal.  */
+static int
+same_opt (const char *a, const char *b)
+{
+  return a && b ? !strcmp (a, b) : a == b;
+}
+
 static int
 same_record (const struct pan_recipient *a, const struct pan_recipient *b)
 {
   return !strcmp (a->address, b->address) && a->protocol == b->protocol
     && !strcmp (a->fingerprint, b->fingerprint)
     && a->enrolled_at == b->enrolled_at
-    && !strcmp (a->enrolled_by, b->enrolled_by) && a->status == b->status;
+    && !strcmp (a->enrolled_by, b->enrolled_by) && a->status == b->status
+    && a->changed_at == b->changed_at
+    && same_opt (a->changed_by, b->changed_by)
+    && same_opt (a->reason, b->reason) && same_opt (a->note, b->note);
 }
 
 /* Check that the active records of REG are found by lookup.  */
@@ -53,7 +63,13 @@ check_lookup (pan_registry_t reg)
     {
       rec = pan_registry_get (reg, i);
       if (rec->status == PAN_STATUS_ACTIVE
-          && pan_registry_lookup (reg, rec->address) != rec)
+          && (pan_registry_lookup (reg, rec->address) != rec
+              || pan_registry_lookup_any (reg, rec->address) != rec))
+        abort ();
+      if (rec->status != PAN_STATUS_ACTIVE
+          && (rec->changed_by || rec->changed_at || rec->note)
+          && rec->reason
+          && !pan_registry_reason_valid (rec->status, rec->reason))
         abort ();
     }
 }

@@ -51,6 +51,22 @@ static const struct setting settings[] =
       "audit log.", NULL },
     { "max-key-size", SETTING_INT, "1048576", 1024, 67108864,
       "The largest key file, in bytes, that pankey enroll reads.", NULL },
+    { "expire-warn-days", SETTING_INT, "30", 1, 3650,
+      "Days before a key expires from which pankey check and pansend\n"
+      "warn.", NULL },
+    { "cryptoperiod-days", SETTING_INT, "365", 1, 3650,
+      "Days after enrollment when a key is due for rotation (pankey check\n"
+      "warns).", NULL },
+    { "min-rsa-bits", SETTING_INT, "2048", 1024, 16384,
+      "RSA keys below this size are refused at enroll, refresh and send.",
+      NULL },
+    { "warn-rsa-bits", SETTING_INT, "3072", 1024, 16384,
+      "RSA keys below this size are accepted with a warning.", NULL },
+    { "allowed-curves", SETTING_STRING,
+      "cv25519 ed25519 nistp256 nistp384 nistp521 brainpoolP256r1"
+      " brainpoolP384r1 brainpoolP512r1", 0, 0,
+      "Elliptic curves allowed for keys (space-separated, gpg's names).",
+      NULL },
     { "smime-revocation-check", SETTING_CHOICE, "crl", 0, 0,
       "How gpgsm makes sure that an S/MIME recipient's certificate is not\n"
       "revoked: crl (CRLs through dirmngr, also for certificates without a\n"

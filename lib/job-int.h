@@ -45,6 +45,7 @@ struct pan_job
   struct pan_audit_pan *pans;   /* Distinct PANs seen, masked and hashed. */
   size_t npans;
   char *passphrase;             /* Secure memory; for the signing key.  */
+  char *warnings;               /* Keys that expire soon, for a person.  */
 };
 
 /* Remember the PAN of HIT once, for the audit record.  */

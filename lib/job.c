@@ -66,6 +66,7 @@ pan_job_release (pan_job_t job)
     return;
   pani_job_release_copies (job);
   free (job->message_id);
+  free (job->warnings);
   release_pans (job);
   pan_scanner_release (job->scanner);
   release_rcpts (job);
@@ -231,6 +232,51 @@ load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
     ? gpg_error (GPG_ERR_CONFIGURATION) : err;
 }
 
+/* The refusal for ADDR, which has no active enrollment: revoked (77)
+ * or never enrolled (67).  */
+static gpg_error_t
+refuse_unenrolled (pan_registry_t reg, const char *addr, char **r_reason)
+{
+  const struct pan_recipient *old = pan_registry_lookup_any (reg, addr);
+
+  if (old && old->status == PAN_STATUS_REVOKED)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
+                        "%s: key %s was revoked (%s); nothing was sent to"
+                        " anyone.  Enroll a new key with 'pankey enroll'",
+                        addr, old->fingerprint,
+                        old->reason ? old->reason : "no reason given");
+  return pani_reason (r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
+                      "%s is not enrolled; nothing was sent to anyone."
+                      " Enroll its key with 'pankey enroll' after"
+                      " checking the fingerprint", addr);
+}
+
+/* Note a key that expires within expire-warn-days of NOW.  */
+static gpg_error_t
+note_expiry (pan_job_t job, const struct rcpt *r, time_t expires)
+{
+  long days = pan_policy_warn_days (pan_ctx_config (job->ctx));
+  char date[32];
+  char *line, *tmp;
+
+  if (!expires || expires - job->now > days * 86400L)
+    return 0;
+  line = pani_strdupf ("key %s of %s expires in %ld days (%s); ask for a"
+                       " new key", r->fpr, r->addr,
+                       (long)((expires - job->now) / 86400),
+                       pan_time_format (expires, date, sizeof date));
+  if (!line)
+    return gpg_error_from_syserror ();
+  tmp = job->warnings ? pani_strdupf ("%s; %s", job->warnings, line) : line;
+  if (tmp != line)
+    free (line);
+  if (!tmp)
+    return gpg_error_from_syserror ();
+  free (job->warnings);
+  job->warnings = tmp;
+  return 0;
+}
+
 static gpg_error_t
 resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
              char **r_reason)
@@ -238,22 +284,28 @@ resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
   gpg_error_t err;
   const struct pan_recipient *rec = pan_registry_lookup (reg, r->addr);
   char *why = NULL;
+  time_t expires = 0;
 
   if (!rec)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
-                        "%s is not enrolled; nothing was sent to anyone."
-                        " Enroll its key with 'pankey enroll' after"
-                        " checking the fingerprint", r->addr);
+    return refuse_unenrolled (reg, r->addr, r_reason);
   err = pan_keys_check (job->ctx, rec->protocol, rec->fingerprint, job->now,
-                        NULL, &why);
+                        &expires, &why);
   if (err)
     pani_reason (r_reason, err, "%s: %s; nothing was sent to anyone",
                  r->addr, why ? why : gpg_strerror (err));
   else if (!(r->fpr = pani_strdup (rec->fingerprint)))
     err = gpg_error_from_syserror ();
   r->protocol = rec->protocol;
+  if (!err)
+    err = note_expiry (job, r, expires);
   free (why);
   return err;
+}
+
+const char *
+pan_job_warnings (pan_job_t job)
+{
+  return job->warnings;
 }
 
 /* Add a copy for PROTOCOL, HIDDEN or not, and return it.  */

@@ -231,6 +231,11 @@ struct pan_recipient
   time_t enrolled_at;
   char *enrolled_by;          /* Operator or login user.  */
   pan_status_t status;
+  /* Only in a record that is no longer active (0/NULL: not known).  */
+  time_t changed_at;          /* When it was retired or revoked.  */
+  char *changed_by;           /* By whom.  */
+  char *reason;               /* See pan_registry_reason_valid.  */
+  char *note;                 /* Free text (UTF-8, one line), or NULL.  */
 };
 typedef struct pan_registry *pan_registry_t;
 
@@ -264,6 +269,16 @@ const struct pan_recipient *pan_registry_get (pan_registry_t reg,
 const struct pan_recipient *pan_registry_lookup (pan_registry_t reg,
                                                  const char *addr);
 
+/* Return the newest record for ADDR whatever its status: the active
+ * one if there is one, else the last in the file; NULL if ADDR was never
+ * enrolled.  pansend uses it to tell "revoked" from "not enrolled".  */
+const struct pan_recipient *pan_registry_lookup_any (pan_registry_t reg,
+                                                     const char *addr);
+
+/* Return true if REASON may be given for STATUS: retired: "rotated" or
+ * "unenrolled"; revoked: "compromised", "superseded", "left", "other". */
+int pan_registry_reason_valid (pan_status_t status, const char *reason);
+
 /* Write REG in its file format to OUT.  */
 gpg_error_t pan_registry_write (pan_registry_t reg, gpgrt_stream_t out);
 
@@ -273,6 +288,41 @@ gpg_error_t pan_registry_write (pan_registry_t reg, gpgrt_stream_t out);
  * atomically (write, fsync, rename).  */
 gpg_error_t pan_registry_add (const char *path, const struct pan_recipient *rec,
                               int timeout, char **r_reason);
+
+/* Replace the active key of REC->ADDRESS by REC in one atomic update of
+ * the registry file PATH (locked as for pan_registry_add): the active
+ * record becomes retired (reason "rotated", changed at REC->ENROLLED_AT
+ * by REC->ENROLLED_BY) and REC is appended.  No active record gives
+ * GPG_ERR_NOT_FOUND; an active key other than OLD_FPR (if not NULL)
+ * GPG_ERR_CONFLICT; the same key GPG_ERR_EEXIST; a key revoked before
+ * GPG_ERR_CERT_REVOKED.  */
+gpg_error_t pan_registry_rotate (const char *path,
+                                 const struct pan_recipient *rec,
+                                 const char *old_fpr, int timeout,
+                                 char **r_reason);
+
+/* A change of an enrollment's state (pan_registry_set_status).  */
+struct pan_registry_change
+{
+  const char *address;        /* Any form pan_addr_normalize accepts.  */
+  const char *fingerprint;    /* Normalised; NULL: the active record.  */
+  pan_status_t status;        /* PAN_STATUS_RETIRED or _REVOKED.  */
+  const char *reason;         /* See pan_registry_reason_valid.  */
+  const char *note;           /* NULL or one line of text.  */
+  const char *changed_by;
+  time_t changed_at;
+};
+
+/* Apply CHG to the registry file PATH in one atomic, locked update: the
+ * record of CHG->ADDRESS with CHG->FINGERPRINT (the active one if there
+ * is one, else the newest; with FINGERPRINT NULL the active one) gets
+ * the new status, time, operator, reason and note.  No such record
+ * gives GPG_ERR_NOT_FOUND (also: retiring a record that is not active),
+ * an already revoked one GPG_ERR_EALREADY, bad values
+ * GPG_ERR_INV_VALUE or GPG_ERR_INV_DATA with a reason.  */
+gpg_error_t pan_registry_set_status (const char *path,
+                                     const struct pan_registry_change *chg,
+                                     int timeout, char **r_reason);
 
 
 /*
@@ -298,12 +348,136 @@ gpg_error_t pan_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
 /* Check that the key FPR of PROTOCOL in the GnuPG home of CTX can be
  * used to encrypt to ADDR right now (NOW): present (GPG_ERR_NO_PUBKEY),
  * not expired (GPG_ERR_KEY_EXPIRED), revoked (GPG_ERR_CERT_REVOKED),
- * disabled (GPG_ERR_KEY_DISABLED) or invalid, and with a usable
- * encryption subkey (GPG_ERR_UNUSABLE_PUBKEY).  If R_EXPIRES is not
- * NULL the key's expiry time (0 = never) is stored there.  */
+ * disabled (GPG_ERR_KEY_DISABLED) or invalid, with a usable encryption
+ * subkey and within the algorithm policy (GPG_ERR_UNUSABLE_PUBKEY, see
+ * pan_policy_check_algo).  If R_EXPIRES is not NULL the time after which
+ * the key can no longer encrypt (0 = never) is stored there: the earlier
+ * of the primary key's expiry and the latest expiry of its usable
+ * encryption subkeys.  */
 gpg_error_t pan_keys_check (pan_ctx_t ctx, pan_protocol_t protocol,
                             const char *fpr, time_t now, time_t *r_expires,
                             char **r_reason);
+
+/* Severity of a finding, in the monitoring-plugin order (exit codes of
+ * pankey check).  */
+typedef enum
+  {
+    PAN_SEVERITY_OK = 0,
+    PAN_SEVERITY_WARNING = 1,
+    PAN_SEVERITY_CRITICAL = 2,
+    PAN_SEVERITY_UNKNOWN = 3
+  } pan_severity_t;
+
+/* Return "OK", "WARNING", "CRITICAL" or "UNKNOWN".  */
+const char *pan_severity_name (pan_severity_t severity);
+
+/* What pan_keys_info learns of one pinned key at NOW.  */
+struct pan_key_info
+{
+  pan_protocol_t protocol;
+  char fingerprint[65];
+  int present;                /* The key is in the home's keyring.  */
+  char algorithm[32];         /* Primary key: "ed25519", "rsa3072", ...  */
+  unsigned int bits;          /* Of the primary key.  */
+  char enc_algorithm[32];     /* Newest encryption subkey, or "".  */
+  time_t created;
+  time_t expires;             /* Can no longer encrypt after; 0: never.  */
+  int revoked;
+  int expired;
+  int usable;                 /* Can encrypt at NOW (policy aside).  */
+  pan_severity_t policy;      /* Verdict of the algorithm policy.  */
+  char *policy_reason;        /* Which rule and how to fix it, or NULL.  */
+};
+
+/* Fill *R_INFO with what the GnuPG home of CTX knows of the key FPR of
+ * PROTOCOL at NOW, the policy verdict included; a key that is not there
+ * gives GPG_ERR_NO_PUBKEY (R_INFO->PRESENT 0).  Release R_INFO's
+ * strings with pan_keys_info_release, also after an error.  */
+gpg_error_t pan_keys_info (pan_ctx_t ctx, pan_protocol_t protocol,
+                           const char *fpr, time_t now,
+                           struct pan_key_info *r_info, char **r_reason);
+
+/* Release the strings of INFO (the structure itself is the caller's).  */
+void pan_keys_info_release (struct pan_key_info *info);
+
+/* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
+ * expiry, new subkey, a revocation) into the GnuPG home of CTX, merged
+ * in a scratch keyring first: the file must hold that key and no other
+ * (GPG_ERR_NO_PUBKEY, GPG_ERR_INV_DATA) and the result must pass the
+ * algorithm policy at NOW (GPG_ERR_UNUSABLE_PUBKEY).  A key that is
+ * revoked or expired after the update is imported all the same.  With
+ * CHECK_ONLY nothing is imported.  If R_INFO is not NULL the merged key
+ * is described there (see pan_keys_info; release it).  */
+gpg_error_t pan_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
+                                      const void *data, size_t len,
+                                      time_t now, int check_only,
+                                      struct pan_key_info *r_info,
+                                      char **r_reason);
+
+
+/*
+ * Algorithm policy and key lifecycle (policy.c).  Settings of
+ * panmail.conf: min-rsa-bits (2048), warn-rsa-bits (3072),
+ * allowed-curves, expire-warn-days (30), cryptoperiod-days (365).
+ */
+
+/* Return expire-warn-days of CONFIG (NULL: the default, 30): pansend
+ * warns when a key it uses expires within that many days.  */
+long pan_policy_warn_days (pan_config_t config);
+
+/* Return cryptoperiod-days of CONFIG (NULL: the default, 365).  */
+long pan_policy_cryptoperiod_days (pan_config_t config);
+
+/* Judge a public key algorithm against the policy of CONFIG (NULL: the
+ * defaults): ALGO is "rsa", "dsa", "elg", "ecdh", "ecdsa" or "eddsa",
+ * BITS its size, CURVE its curve or NULL.  RSA below min-rsa-bits, DSA,
+ * ElGamal, a curve not in allowed-curves and anything else: critical;
+ * RSA below warn-rsa-bits: warning.  *R_REASON (R_REASON may be NULL)
+ * says which rule and how to fix it.  */
+pan_severity_t pan_policy_check_algo (pan_config_t config, const char *algo,
+                                      unsigned int bits, const char *curve,
+                                      char **r_reason);
+
+/* Judge the OpenPGP hash algorithm ALGO (RFC 4880 number) of a binding
+ * signature: MD5, SHA-1, RIPEMD-160 and unknown numbers are critical. */
+pan_severity_t pan_policy_check_digest (int algo, char **r_reason);
+
+/* Parse BUF/LEN, the output of "gpg --with-colons --check-sigs FPR",
+ * and store at *R_ALGO the hash algorithm of the weakest binding: the
+ * newest valid self-signature of the primary key, of each user ID that
+ * is not revoked and of each subkey neither revoked nor expired; at
+ * *R_WHERE (may be NULL) which one it is.  GPG_ERR_INV_DATA: malformed;
+ * GPG_ERR_NO_DATA: no valid self-signature of FPR.  */
+gpg_error_t pan_policy_parse_colons (const void *buf, size_t len,
+                                     const char *fpr, int *r_algo,
+                                     char **r_where, char **r_reason);
+
+/* One finding of pan_policy_review; valid during the callback.  */
+struct pan_key_finding
+{
+  pan_severity_t severity;
+  const char *check;          /* missing, revoked, expired, unusable,
+                                 expiring, policy, rotation-due, error */
+  const struct pan_recipient *rec;
+  time_t when;                /* Expiry or rotation due; 0 if none.  */
+  long days;                  /* Whole days from NOW to WHEN.  */
+  const char *text;           /* Says what, after "key FPR": e.g.
+                                 "expires in 10 days (2026-12-04)".  */
+};
+
+/* Receive FINDING; a non-zero return stops the review.  */
+typedef gpg_error_t (*pan_key_finding_cb_t)
+     (void *opaque, const struct pan_key_finding *finding);
+
+/* Review the enrollment REC at NOW and call CB for each finding: key
+ * missing, revoked, expired, unusable (critical), breaking the
+ * algorithm policy (its verdict), expiring within WARN_DAYS days (< 0:
+ * expire-warn-days) or enrolled longer than cryptoperiod-days
+ * (warning).  The worst severity found is stored at *R_WORST.  */
+gpg_error_t pan_policy_review (pan_ctx_t ctx, const struct pan_recipient *rec,
+                               time_t now, long warn_days,
+                               pan_key_finding_cb_t cb, void *opaque,
+                               pan_severity_t *r_worst);
 
 
 /*
@@ -343,6 +517,10 @@ gpg_error_t pan_job_add_recipient (pan_job_t job, const char *addr,
  * (GPG_ERR_UNKNOWN_NAME) or whose key cannot be used (see
  * pan_keys_check); no recipients gives GPG_ERR_NO_USER_ID.  */
 gpg_error_t pan_job_resolve (pan_job_t job, time_t now, char **r_reason);
+
+/* Return a line naming the recipients' keys that expire within
+ * expire-warn-days (after pan_job_resolve), or NULL.  */
+const char *pan_job_warnings (pan_job_t job);
 
 /* Return the number of recipients of JOB.  */
 size_t pan_job_recipient_count (pan_job_t job);
@@ -621,6 +799,135 @@ void pan_mime_scan_release (pan_mime_t mime);
  * written, unknown charsets keep their ASCII bytes.  */
 gpg_error_t pan_header_decode_2047 (const char *value, char **r_utf8);
 /* END pan */
+
+
+/* BEGIN scan */
+/*
+ * Finding PANs in files (scan.c): data discovery for panaudit scan.
+ * Files are read in chunks and never held whole; mailboxes are split
+ * into messages and walked with pan_mime_scan_*.  Paths and header
+ * names handed to the callbacks have any PAN in them masked.
+ */
+
+/* How a file is scanned.  */
+typedef enum
+  {
+    PAN_SCAN_PLAIN = 0,         /* Text as written, hits by line.  */
+    PAN_SCAN_MBOX = 1,          /* First line "From ": messages split at
+                                   every line that starts "From ".  */
+    PAN_SCAN_MESSAGE = 2        /* One message (Maildir, .eml).  */
+  } pan_scan_format_t;
+
+/* One PAN found in a file.  The strings are valid only during the
+ * callback that receives it; none holds the PAN itself.  */
+struct pan_scan_hit
+{
+  const char *path;             /* PANs in it masked.  */
+  pan_scan_format_t format;
+  unsigned long long line;      /* Plain: the line of the first digit;
+                                   else the line where the message
+                                   starts (1-based).  */
+  unsigned long long message;   /* 1-based; 0 in a plain file.  */
+  int envelope;                 /* In the mbox "From " line.  */
+  unsigned int part;            /* MIME entity index (0: outermost).  */
+  const char *content_type;     /* Lower case, "" in a header block;
+                                   NULL in a plain file.  */
+  const char *header;           /* Field name (PANs in it masked) for a
+                                   hit in a header, else NULL.  */
+  int undecoded;                /* In the raw text of a base64 part.  */
+  const char *brand;
+  const char *masked;
+  const char *hash;             /* NULL if the scanner has no key.  */
+};
+
+/* What happened to a file or directory.  */
+typedef enum
+  {
+    PAN_SCAN_SCANNED = 0,       /* Read to its end.  */
+    PAN_SCAN_SKIPPED = 1,       /* Not read: REASON says why.  */
+    PAN_SCAN_FAILED = 2,        /* Could not be read: ERR, REASON.  */
+    PAN_SCAN_PROGRESS = 3       /* BYTES of it read so far.  */
+  } pan_scan_event_t;
+
+/* An event of one path, valid during the callback that receives it.  */
+struct pan_scan_file
+{
+  const char *path;             /* PANs in it masked.  */
+  pan_scan_event_t event;
+  pan_scan_format_t format;
+  unsigned int depth;           /* 0: a path given to pan_scan_path.  */
+  unsigned long long bytes;
+  gpg_error_t err;
+  const char *reason;           /* One line naming the path, or NULL.  */
+};
+
+/* Receive a hit or an event; a non-zero return stops the scan and is
+ * returned by the function that called it.  */
+typedef gpg_error_t (*pan_scan_hit_cb_t) (void *opaque,
+                                          const struct pan_scan_hit *hit);
+typedef gpg_error_t (*pan_scan_file_cb_t) (void *opaque,
+                                           const struct pan_scan_file *file);
+
+/* Directories nested deeper than this below a path are not entered
+ * (PAN_SCAN_FAILED).  */
+#define PAN_SCAN_MAX_DEPTH 128
+
+/* Bytes read at a time; the binary test looks at the first 8 KiB.  */
+#define PAN_SCAN_CHUNK (64 * 1024)
+#define PAN_SCAN_BINARY_TEST 8192
+
+/* How pan_scan_path walks.  */
+struct pan_scan_options
+{
+  const char *const *exclude;   /* NULL-terminated fnmatch(3) globs, or
+                                   NULL: a path is skipped if a glob
+                                   matches the whole path or its last
+                                   component.  */
+  int skip_binary;              /* Skip files with a NUL byte in their
+                                   first PAN_SCAN_BINARY_TEST bytes.  */
+  pan_scan_hit_cb_t hit_cb;
+  pan_scan_file_cb_t file_cb;   /* May be NULL.  */
+  void *opaque;
+};
+
+/* Scan PATH for PANs with SCANNER (NULL: a scanner without key; it must
+ * not be in the middle of a stream and is left reset): a directory
+ * recursively, in name order, without following symbolic links below
+ * PATH (PATH itself may be one) and skipping devices, FIFOs and
+ * sockets; a regular file as mbox (first line "From "), as a message
+ * (.eml, or in cur/, new/ or tmp/ of a Maildir), else as plain text.
+ * A path that cannot be read is reported to FILE_CB as
+ * PAN_SCAN_FAILED and the walk goes on; the return value is an error
+ * only for a callback's stop or a lack of memory.  */
+gpg_error_t pan_scan_path (pan_scanner_t scanner, const char *path,
+                           const struct pan_scan_options *options);
+
+typedef struct pan_scan_stream *pan_scan_stream_t;
+
+/* Create in *R_STREAM a scan of one file's contents in FORMAT, fed in
+ * chunks of any size, reporting hits under PATH (shown masked) to the
+ * callbacks of OPTIONS.  SCANNER (NULL: one without key) is used until
+ * the stream is released and must not be fed elsewhere meanwhile.  */
+gpg_error_t pan_scan_stream_new (pan_scanner_t scanner, const char *path,
+                                 pan_scan_format_t format,
+                                 const struct pan_scan_options *options,
+                                 pan_scan_stream_t *r_stream);
+
+/* Scan the next LEN bytes of the file.  */
+gpg_error_t pan_scan_stream_feed (pan_scan_stream_t stream, const void *buf,
+                                  size_t len);
+
+/* End the file and report what its last bytes held.  */
+gpg_error_t pan_scan_stream_finish (pan_scan_stream_t stream);
+
+/* Wipe and release STREAM (and its scanner if it made one).  */
+void pan_scan_stream_release (pan_scan_stream_t stream);
+
+/* Return the format pan_scan_path gives a file named PATH, in a Maildir
+ * if IN_MAILDIR, whose first bytes are HEAD/LEN.  */
+pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
+                                          const void *head, size_t len);
+/* END scan */
 
 /* BEGIN audit (audit.c) */
 /*

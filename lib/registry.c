@@ -10,6 +10,15 @@
  *   enrolled-by Jane Operator
  *   status active
  *
+ * A record that is no longer active may say when, by whom and why it
+ * left that state, and carry a note:
+ *
+ *   status revoked
+ *   changed-at 2027-01-05T10:00:00Z
+ *   changed-by Jane Operator
+ *   reason compromised
+ *   note laptop stolen
+ *
  * Each line is "KEY SP VALUE"; '#' in column 0 starts a comment line;
  * blank lines separate stanzas.  The parser is strict: anything that
  * pan_registry_write would not have written is refused, with the line
@@ -44,16 +53,25 @@ enum field
     F_ENROLLED_AT,
     F_ENROLLED_BY,
     F_STATUS,
+    F_CHANGED_AT,               /* The optional keys of a record that is  */
+    F_CHANGED_BY,               /* not active.  */
+    F_REASON,
+    F_NOTE,
     N_FIELDS
   };
 
-#define ALL_FIELDS ((1u << N_FIELDS) - 1)
+/* The keys every stanza has.  */
+#define N_REQUIRED (F_STATUS + 1)
 
 static const char *const field_names[N_FIELDS] =
   {
     "recipient", "protocol", "fingerprint", "enrolled-at", "enrolled-by",
-    "status"
+    "status", "changed-at", "changed-by", "reason", "note"
   };
+
+/* The reasons a record may give, by status.  */
+static const char retired_reasons[] = "rotated unenrolled";
+static const char revoked_reasons[] = "compromised superseded left other";
 
 struct pan_registry
 {
@@ -188,6 +206,9 @@ recipient_clear (struct pan_recipient *rec)
   free (rec->address);
   free (rec->fingerprint);
   free (rec->enrolled_by);
+  free (rec->changed_by);
+  free (rec->reason);
+  free (rec->note);
   memset (rec, 0, sizeof *rec);
 }
 
@@ -287,6 +308,56 @@ pan_registry_lookup (pan_registry_t reg, const char *addr)
   pan_free (norm);
   pan_free (reason);
   return idx < 0 ? NULL : &reg->recs[idx];
+}
+
+/* Return the index of the newest record of the normalised address ADDR
+ * in REG: the active one, else the last; -1 if there is none.  */
+static long
+find_newest (pan_registry_t reg, const char *addr)
+{
+  long idx = find_active (reg, addr);
+  size_t i;
+
+  for (i = reg->count; idx < 0 && i > 0; i--)
+    if (!strcmp (reg->recs[i - 1].address, addr))
+      idx = (long)(i - 1);
+  return idx;
+}
+
+const struct pan_recipient *
+pan_registry_lookup_any (pan_registry_t reg, const char *addr)
+{
+  char *norm = NULL, *reason = NULL;
+  long idx = -1;
+
+  if (!reg || !addr)
+    return NULL;
+  if (!pan_addr_normalize (addr, &norm, &reason))
+    idx = find_newest (reg, norm);
+  pan_free (norm);
+  pan_free (reason);
+  return idx < 0 ? NULL : &reg->recs[idx];
+}
+
+int
+pan_registry_reason_valid (pan_status_t status, const char *reason)
+{
+  const char *list, *p;
+  size_t n;
+
+  if (!reason || !*reason || strchr (reason, ' '))
+    return 0;
+  if (status == PAN_STATUS_RETIRED)
+    list = retired_reasons;
+  else if (status == PAN_STATUS_REVOKED)
+    list = revoked_reasons;
+  else
+    return 0;
+  n = strlen (reason);
+  for (p = list; (p = strstr (p, reason)); p += n)
+    if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+      return 1;
+  return 0;
 }
 
 
@@ -451,6 +522,17 @@ parse_field (const struct loc *loc, enum field f, const char *value,
         return 0;
       return loc_reason (loc, r_reason, err, "unknown status '%s';"
                          " use active, retired or revoked", value);
+    case F_CHANGED_AT:
+      if (!pan_time_parse (value, &rec->changed_at) && rec->changed_at > 0)
+        return 0;
+      return loc_reason (loc, r_reason, err, "changed-at must be a UTC time"
+                         " after 1970 like 2026-11-24T23:18:43Z");
+    case F_CHANGED_BY:
+      return store_string (&rec->changed_by, value);
+    case F_REASON:
+      return store_string (&rec->reason, value);
+    case F_NOTE:
+      return store_string (&rec->note, value);
     default:
       return gpg_error (GPG_ERR_BUG);
     }
@@ -471,8 +553,43 @@ field_text (const struct pan_recipient *rec, enum field f, char *buf,
       return pan_time_format (rec->enrolled_at, buf, bufsize);
     case F_ENROLLED_BY: return rec->enrolled_by;
     case F_STATUS:      return pan_status_name (rec->status);
+    case F_CHANGED_AT:
+      return rec->changed_at ? pan_time_format (rec->changed_at, buf, bufsize)
+        : NULL;
+    case F_CHANGED_BY:  return rec->changed_by;
+    case F_REASON:      return rec->reason;
+    case F_NOTE:        return rec->note;
     default:            return NULL;
     }
+}
+
+/* Check the rules that tie the keys of the complete record REC
+ * together: the optional keys only when it is not active, and a reason
+ * that fits its status.  */
+static gpg_error_t
+check_record_rules (const struct loc *loc, const struct pan_recipient *rec,
+                    char **r_reason)
+{
+  gpg_error_t err = gpg_error (GPG_ERR_INV_DATA);
+  char tbuf[32];
+  int f;
+
+  if (rec->status == PAN_STATUS_ACTIVE)
+    {
+      for (f = N_REQUIRED; f < N_FIELDS; f++)
+        if (field_text (rec, f, tbuf, sizeof tbuf))
+          return loc_reason (loc, r_reason, err, "'%s' is allowed only in"
+                             " a retired or revoked record",
+                             field_names[f]);
+      return 0;
+    }
+  if (rec->reason && !pan_registry_reason_valid (rec->status, rec->reason))
+    return loc_reason (loc, r_reason, err, "reason '%s' does not fit status"
+                       " %s; use one of: %s", rec->reason,
+                       pan_status_name (rec->status),
+                       rec->status == PAN_STATUS_RETIRED ? retired_reasons
+                       : revoked_reasons);
+  return 0;
 }
 
 
@@ -492,11 +609,13 @@ finish_stanza (struct parser *p)
 
   if (!p->cur_line)
     return 0;
-  for (f = 0; f < N_FIELDS; f++)
+  for (f = 0; f < N_REQUIRED; f++)
     if (!(p->seen & (1u << f)))
       return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
                          "the stanza for %s lacks '%s'", p->cur.address,
                          field_names[f]);
+  if ((err = check_record_rules (&at, &p->cur, p->r_reason)))
+    return err;
   if (p->cur.status == PAN_STATUS_ACTIVE
       && (first = find_active (p->reg, p->cur.address)) >= 0)
     return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
@@ -639,7 +758,11 @@ write_record (const struct pan_recipient *rec, estream_t out)
   for (f = 0; f < N_FIELDS; f++)
     {
       if (!(text = field_text (rec, f, tbuf, sizeof tbuf)))
-        return gpg_error (GPG_ERR_INV_VALUE);
+        {
+          if (f < N_REQUIRED)
+            return gpg_error (GPG_ERR_INV_VALUE);
+          continue;
+        }
       if (es_fprintf (out, "%s %s\n", field_names[f], text) < 0)
         return gpg_error_from_syserror ();
     }
@@ -699,12 +822,17 @@ validate_record (const char *path, const struct pan_recipient *rec,
   for (f = 0; f < N_FIELDS; f++)
     {
       if (!(text = field_text (rec, f, tbuf, sizeof tbuf)))
-        return loc_reason (&loc, r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
-                           "the new record lacks '%s'", field_names[f]);
+        {
+          if (f < N_REQUIRED)
+            return loc_reason (&loc, r_reason,
+                               gpg_error (GPG_ERR_MISSING_VALUE),
+                               "the new record lacks '%s'", field_names[f]);
+          continue;
+        }
       if ((err = parse_field (&loc, f, text, valid, r_reason)))
         return err;
     }
-  return 0;
+  return check_record_rules (&loc, valid, r_reason);
 }
 
 /* Load the registry PATH into *R_REG; a missing file is an empty
@@ -751,40 +879,293 @@ save_registry (const char *path, pan_registry_t reg, char **r_reason)
   return err;
 }
 
+/* Refuse the fingerprint FPR if REG has a revoked record of it: a key
+ * revoked once is never pinned again.  */
+static gpg_error_t
+check_not_revoked (pan_registry_t reg, const char *fpr, char **r_reason)
+{
+  char when[32];
+  size_t i;
+
+  for (i = 0; i < reg->count; i++)
+    if (reg->recs[i].status == PAN_STATUS_REVOKED
+        && !strcmp (reg->recs[i].fingerprint, fpr))
+      return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
+                          "key %s was revoked for %s%s%s; it cannot be"
+                          " enrolled again: ask for a new key", fpr,
+                          reg->recs[i].address,
+                          reg->recs[i].changed_at ? " on " : "",
+                          reg->recs[i].changed_at
+                          ? pan_time_format (reg->recs[i].changed_at, when,
+                                             sizeof when) : "");
+  return 0;
+}
+
+/* The edit an update makes to the registry loaded under the lock.  */
+typedef gpg_error_t (*edit_fn_t) (pan_registry_t reg, void *opaque,
+                                  char **r_reason);
+
+/* Under the registry lock of PATH (waiting at most TIMEOUT seconds),
+ * load the registry, let EDIT change it and replace the file
+ * atomically; nothing is written if EDIT fails.  */
+static gpg_error_t
+update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
+               char **r_reason)
+{
+  gpg_error_t err;
+  pan_registry_t reg = NULL;
+  char *lockname = NULL;
+  int lockfd = -1;
+
+  if (!(lockname = pani_strdupf ("%s.lock", path)))
+    return gpg_error_from_syserror ();
+  if ((err = pani_lock (lockname, timeout, &lockfd, r_reason)))
+    goto leave;
+  if ((err = load_or_empty (path, &reg, r_reason)))
+    goto leave;
+  if ((err = edit (reg, opaque, r_reason)))
+    goto leave;
+  err = save_registry (path, reg, r_reason);
+
+ leave:
+  pani_unlock (lockfd);
+  pan_registry_release (reg);
+  free (lockname);
+  return err;
+}
+
+/* Append the checked record OPAQUE to REG unless its address is
+ * enrolled or its key was revoked.  */
+static gpg_error_t
+edit_add (pan_registry_t reg, void *opaque, char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_recipient *valid = opaque;
+
+  if ((err = check_not_enrolled (reg, valid->address, r_reason))
+      || (err = check_not_revoked (reg, valid->fingerprint, r_reason)))
+    return err;
+  return registry_append (reg, valid, 0);
+}
+
 gpg_error_t
 pan_registry_add (const char *path, const struct pan_recipient *rec,
                   int timeout, char **r_reason)
 {
   gpg_error_t err;
   struct pan_recipient valid;
-  pan_registry_t reg = NULL;
-  char *lockname = NULL;
-  int lockfd = -1;
 
   memset (&valid, 0, sizeof valid);
   if (!path || !rec)
     return gpg_error (GPG_ERR_INV_VALUE);
-  if ((err = validate_record (path, rec, &valid, r_reason)))
-    goto leave;
-  if (!(lockname = pani_strdupf ("%s.lock", path)))
-    {
-      err = gpg_error_from_syserror ();
-      goto leave;
-    }
-  if ((err = pani_lock (lockname, timeout, &lockfd, r_reason)))
-    goto leave;
-  if ((err = load_or_empty (path, &reg, r_reason)))
-    goto leave;
-  if ((err = check_not_enrolled (reg, valid.address, r_reason)))
-    goto leave;
-  if ((err = registry_append (reg, &valid, 0)))
-    goto leave;
-  err = save_registry (path, reg, r_reason);
-
- leave:
-  pani_unlock (lockfd);
+  if (!(err = validate_record (path, rec, &valid, r_reason)))
+    err = update_locked (path, timeout, edit_add, &valid, r_reason);
   recipient_clear (&valid);
-  pan_registry_release (reg);
-  free (lockname);
+  return err;
+}
+
+
+/*
+ * Changing the state of records.
+ */
+
+/* Set REC to STATUS, changed at AT by BY for REASON, with NOTE (NULL:
+ * none); on error REC is unchanged.  */
+static gpg_error_t
+set_state (struct pan_recipient *rec, pan_status_t status, time_t at,
+           const char *by, const char *reason, const char *note)
+{
+  char *by2 = pani_strdup (by);
+  char *reason2 = pani_strdup (reason);
+  char *note2 = note ? pani_strdup (note) : NULL;
+
+  if (!by2 || !reason2 || (note && !note2))
+    {
+      gpg_error_t err = gpg_error_from_syserror ();
+      free (by2);
+      free (reason2);
+      free (note2);
+      return err;
+    }
+  free (rec->changed_by);
+  free (rec->reason);
+  free (rec->note);
+  rec->status = status;
+  rec->changed_at = at;
+  rec->changed_by = by2;
+  rec->reason = reason2;
+  rec->note = note2;
+  return 0;
+}
+
+/* What pan_registry_rotate changes.  */
+struct rotate_parm
+{
+  struct pan_recipient *valid;  /* The new record, checked.  */
+  const char *old_fpr;          /* The key the caller saw, or NULL.  */
+};
+
+static gpg_error_t
+edit_rotate (pan_registry_t reg, void *opaque, char **r_reason)
+{
+  gpg_error_t err;
+  struct rotate_parm *parm = opaque;
+  struct pan_recipient *rec = parm->valid;
+  long idx = find_active (reg, rec->address);
+
+  if (idx < 0)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                        "%s has no active enrollment to rotate; use"
+                        " pankey enroll", rec->address);
+  if (parm->old_fpr && strcmp (reg->recs[idx].fingerprint, parm->old_fpr))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFLICT),
+                        "the active key of %s changed meanwhile to %s;"
+                        " check and try again", rec->address,
+                        reg->recs[idx].fingerprint);
+  if (!strcmp (reg->recs[idx].fingerprint, rec->fingerprint))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                        "%s is already pinned to %s; use pankey refresh"
+                        " to update that key", rec->address,
+                        rec->fingerprint);
+  if ((err = check_not_revoked (reg, rec->fingerprint, r_reason))
+      || (err = set_state (&reg->recs[idx], PAN_STATUS_RETIRED,
+                           rec->enrolled_at, rec->enrolled_by, "rotated",
+                           NULL)))
+    return err;
+  return registry_append (reg, rec, 0);
+}
+
+gpg_error_t
+pan_registry_rotate (const char *path, const struct pan_recipient *rec,
+                     const char *old_fpr, int timeout, char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_recipient valid;
+  struct rotate_parm parm = { &valid, old_fpr };
+
+  memset (&valid, 0, sizeof valid);
+  if (!path || !rec || rec->status != PAN_STATUS_ACTIVE)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if (!(err = validate_record (path, rec, &valid, r_reason)))
+    err = update_locked (path, timeout, edit_rotate, &parm, r_reason);
+  recipient_clear (&valid);
+  return err;
+}
+
+/* Return the record of the normalised ADDR with FPR in REG: the active
+ * one, else the last; -1 if there is none.  */
+static long
+find_key (pan_registry_t reg, const char *addr, const char *fpr)
+{
+  long idx = find_active (reg, addr);
+  size_t i;
+
+  if (idx >= 0 && !strcmp (reg->recs[idx].fingerprint, fpr))
+    return idx;
+  for (i = reg->count; i > 0; i--)
+    if (!strcmp (reg->recs[i - 1].address, addr)
+        && !strcmp (reg->recs[i - 1].fingerprint, fpr))
+      return (long)(i - 1);
+  return -1;
+}
+
+/* Check that the record IDX of REG may go to the state of CHG.  */
+static gpg_error_t
+check_transition (pan_registry_t reg, long idx,
+                  const struct pan_registry_change *chg, char **r_reason)
+{
+  const struct pan_recipient *rec = &reg->recs[idx];
+
+  if (rec->status == PAN_STATUS_REVOKED)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_EALREADY),
+                        "key %s of %s is already revoked", rec->fingerprint,
+                        rec->address);
+  if (chg->status == PAN_STATUS_RETIRED && rec->status != PAN_STATUS_ACTIVE)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                        "key %s of %s is not active", rec->fingerprint,
+                        rec->address);
+  return 0;
+}
+
+static gpg_error_t
+edit_status (pan_registry_t reg, void *opaque, char **r_reason)
+{
+  gpg_error_t err;
+  const struct pan_registry_change *chg = opaque;
+  long idx;
+
+  idx = chg->fingerprint ? find_key (reg, chg->address, chg->fingerprint)
+    : find_active (reg, chg->address);
+  if (idx < 0 && chg->fingerprint)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                        "%s was never enrolled with key %s; see pankey"
+                        " show %s", chg->address, chg->fingerprint,
+                        chg->address);
+  if (idx < 0)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                        "%s has no active enrollment", chg->address);
+  if ((err = check_transition (reg, idx, chg, r_reason)))
+    return err;
+  return set_state (&reg->recs[idx], chg->status, chg->changed_at,
+                    chg->changed_by, chg->reason, chg->note);
+}
+
+/* Check CHG as the parser would check the fields it writes.  */
+static gpg_error_t
+validate_change (const char *path, const struct pan_registry_change *chg,
+                 char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_recipient rec;
+  char *norm = NULL;
+
+  memset (&rec, 0, sizeof rec);
+  if (!chg->address || !chg->changed_by || !chg->reason
+      || chg->changed_at <= 0
+      || (chg->status != PAN_STATUS_RETIRED
+          && chg->status != PAN_STATUS_REVOKED))
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if ((err = pan_addr_normalize (chg->address, &norm, r_reason)))
+    return err;
+  rec.address = norm;
+  rec.protocol = PAN_PROTOCOL_OPENPGP;
+  rec.fingerprint = pani_strdup (chg->fingerprint ? chg->fingerprint
+                                 : "0000000000000000000000000000000000000000");
+  rec.enrolled_by = pani_strdup (chg->changed_by);
+  rec.enrolled_at = chg->changed_at;
+  if (!rec.fingerprint || !rec.enrolled_by)
+    err = gpg_error_from_syserror ();
+  else if (!(err = set_state (&rec, chg->status, chg->changed_at,
+                              chg->changed_by, chg->reason, chg->note)))
+    {
+      struct pan_recipient valid;
+
+      memset (&valid, 0, sizeof valid);
+      err = validate_record (path, &rec, &valid, r_reason);
+      recipient_clear (&valid);
+    }
+  recipient_clear (&rec);
+  return err;
+}
+
+gpg_error_t
+pan_registry_set_status (const char *path,
+                         const struct pan_registry_change *chg, int timeout,
+                         char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_registry_change norm;
+  char *addr = NULL;
+
+  if (!path || !chg)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if ((err = validate_change (path, chg, r_reason)))
+    return err;
+  if ((err = pan_addr_normalize (chg->address, &addr, r_reason)))
+    return err;
+  norm = *chg;
+  norm.address = addr;
+  err = update_locked (path, timeout, edit_status, &norm, r_reason);
+  pan_free (addr);
   return err;
 }

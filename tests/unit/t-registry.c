@@ -628,6 +628,169 @@ test_add_concurrent (const char *dir)
   free (path);
 }
 
+
+#define CHANGE(at, by, reason, note) \
+  "changed-at " at "\n" "changed-by " by "\n" "reason " reason "\n"  \
+  "note " note "\n"
+
+static void
+test_changes_parse (void)
+{
+  static const char text[] =
+    HEADER "\n"
+    STANZA ("alice@example.test", "openpgp", FPR1, "Jane", "retired")
+    CHANGE ("2027-01-05T10:00:00Z", "Jane", "rotated", "new laptop") "\n"
+    STANZA ("alice@example.test", "openpgp", FPR2, "Jane", "revoked")
+    CHANGE ("2027-02-05T10:00:00Z", "Joe", "compromised", "stolen") "\n"
+    STANZA ("bob@example.test", "openpgp", FPR2, "Jane", "retired")
+    "reason unenrolled\n";
+  pan_registry_t reg;
+  const struct pan_recipient *r;
+  char *reason;
+
+  reg = parse (text, &reason);
+  T_CHECK (pan_registry_count (reg) == 3);
+  r = pan_registry_get (reg, 1);
+  T_CHECK (r && r->status == PAN_STATUS_REVOKED && r->changed_at > T0);
+  T_STREQ (r ? r->changed_by : NULL, "Joe");
+  T_STREQ (r ? r->reason : NULL, "compromised");
+  T_STREQ (r ? r->note : NULL, "stolen");
+  r = pan_registry_get (reg, 2);
+  T_CHECK (r && !r->changed_at && !r->changed_by && !r->note);
+  T_CHECK (pan_registry_lookup (reg, "alice@example.test") == NULL);
+  r = pan_registry_lookup_any (reg, "alice@example.test");
+  T_CHECK (r && !strcmp (r->fingerprint, FPR2));
+  T_CHECK (pan_registry_lookup_any (reg, "carol@example.test") == NULL);
+  T_CHECK (pan_registry_lookup_any (NULL, "alice@example.test") == NULL);
+  pan_registry_release (reg);
+
+  /* The optional keys only where they fit.  */
+  bad_len (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
+                               "active") "note hello\n",
+           strlen (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1,
+                                       "J", "active") "note hello\n"),
+           GPG_ERR_INV_DATA, 4, __LINE__);
+  bad_len (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
+                               "retired") "reason compromised\n",
+           strlen (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1,
+                                       "J", "retired")
+                   "reason compromised\n"),
+           GPG_ERR_INV_DATA, 4, __LINE__);
+  bad_len (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
+                               "revoked") "changed-at 1970-01-01T00:00:00Z\n",
+           strlen (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1,
+                                       "J", "revoked")
+                   "changed-at 1970-01-01T00:00:00Z\n"),
+           GPG_ERR_INV_DATA, 10, __LINE__);
+}
+
+static void
+test_reasons_valid (void)
+{
+  T_CHECK (pan_registry_reason_valid (PAN_STATUS_RETIRED, "rotated"));
+  T_CHECK (pan_registry_reason_valid (PAN_STATUS_RETIRED, "unenrolled"));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_RETIRED, "left"));
+  T_CHECK (pan_registry_reason_valid (PAN_STATUS_REVOKED, "compromised"));
+  T_CHECK (pan_registry_reason_valid (PAN_STATUS_REVOKED, "left"));
+  T_CHECK (pan_registry_reason_valid (PAN_STATUS_REVOKED, "other"));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_REVOKED, "compromise"));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_REVOKED, "d left"));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_REVOKED, "superseded "));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_REVOKED, ""));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_REVOKED, NULL));
+  T_CHECK (!pan_registry_reason_valid (PAN_STATUS_ACTIVE, "rotated"));
+}
+
+static const struct pan_recipient *
+load_get (const char *path, pan_registry_t *r_reg, size_t idx)
+{
+  char *reason = NULL;
+
+  T_ERR (pan_registry_load (path, r_reg, &reason), 0);
+  pan_free (reason);
+  return pan_registry_get (*r_reg, idx);
+}
+
+static void
+test_rotate (const char *path)
+{
+  struct pan_recipient rec;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *r;
+  char *reason = NULL;
+
+  unlink (path);
+  make_rec (&rec, "alice@example.test", FPR2);
+  T_ERR (pan_registry_rotate (path, &rec, NULL, 5, NULL), GPG_ERR_NOT_FOUND);
+  make_rec (&rec, "alice@example.test", FPR1);
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  T_ERR (pan_registry_rotate (path, &rec, NULL, 5, NULL), GPG_ERR_EEXIST);
+  make_rec (&rec, "alice@example.test", FPR2);
+  T_ERR (pan_registry_rotate (path, &rec, FPR2, 5, &reason),
+         GPG_ERR_CONFLICT);
+  T_CHECK (reason && strstr (reason, FPR1));
+  pan_free (reason);
+  rec.enrolled_at = T0 + 100;
+  rec.enrolled_by = (char *)"Joe";
+  T_ERR (pan_registry_rotate (path, &rec, FPR1, 5, NULL), 0);
+  r = load_get (path, &reg, 0);
+  T_CHECK (pan_registry_count (reg) == 2);
+  T_CHECK (r && r->status == PAN_STATUS_RETIRED && r->changed_at == T0 + 100);
+  T_STREQ (r ? r->reason : NULL, "rotated");
+  T_STREQ (r ? r->changed_by : NULL, "Joe");
+  r = pan_registry_lookup (reg, "alice@example.test");
+  T_CHECK (r && !strcmp (r->fingerprint, FPR2) && r->enrolled_at == T0 + 100);
+  pan_registry_release (reg);
+}
+
+static void
+test_set_status (const char *path)
+{
+  struct pan_registry_change chg = { "alice@EXAMPLE.test", NULL,
+                                     PAN_STATUS_REVOKED, "compromised",
+                                     "stolen laptop", "Joe", T0 + 200 };
+  struct pan_recipient rec;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *r;
+
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), 0);
+  r = load_get (path, &reg, 1);
+  T_CHECK (r && r->status == PAN_STATUS_REVOKED && r->changed_at == T0 + 200);
+  T_STREQ (r ? r->note : NULL, "stolen laptop");
+  T_CHECK (pan_registry_lookup (reg, "alice@example.test") == NULL);
+  pan_registry_release (reg);
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_NOT_FOUND);
+  chg.fingerprint = FPR2;
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_EALREADY);
+  /* A revoked key is not enrolled again, for any address.  */
+  make_rec (&rec, "bob@example.test", FPR2);
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_CERT_REVOKED);
+  /* The retired old key can still be revoked by fingerprint.  */
+  chg.fingerprint = FPR1;
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), 0);
+  /* Unenroll: only an active record, with a fitting reason.  */
+  make_rec (&rec, "bob@example.test", FPR64);
+  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  chg.address = "bob@example.test";
+  chg.fingerprint = NULL;
+  chg.status = PAN_STATUS_RETIRED;
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_INV_DATA);
+  chg.reason = "unenrolled";
+  chg.note = "bad\nnote";
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_INV_DATA);
+  chg.note = NULL;
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), 0);
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_NOT_FOUND);
+  chg.status = PAN_STATUS_ACTIVE;
+  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_INV_VALUE);
+  r = load_get (path, &reg, 2);
+  T_CHECK (pan_registry_count (reg) == 3);
+  T_CHECK (r && r->status == PAN_STATUS_RETIRED && !r->note);
+  T_STREQ (r ? r->reason : NULL, "unenrolled");
+  pan_registry_release (reg);
+  unlink (path);
+}
+
 int
 main (void)
 {
@@ -643,6 +806,8 @@ main (void)
   test_errors_values ();
   test_reasons ();
   test_lookup ();
+  test_changes_parse ();
+  test_reasons_valid ();
   if (!mkdtemp (dir))
     {
       perror ("mkdtemp");
@@ -651,6 +816,11 @@ main (void)
   test_add (dir);
   test_add_timeout (dir);
   test_add_concurrent (dir);
+  lock = malloc (strlen (dir) + 20);
+  sprintf (lock, "%s/registry", dir);
+  test_rotate (lock);
+  test_set_status (lock);
+  free (lock);
   lock = malloc (strlen (dir) + 20);
   sprintf (lock, "%s/registry.lock", dir);
   unlink (lock);
