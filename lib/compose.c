@@ -279,9 +279,11 @@ static ssize_t
 sink_write (void *cookie, const void *buf, size_t size)
 {
   struct compose *c = cookie;
-  char *tmp = realloc (c->pending, c->pending_len + size);
+  char *tmp;
 
-  if (!tmp)
+  if (!size)
+    return 0;
+  if (!(tmp = realloc (c->pending, c->pending_len + size)))
     return -1;
   memcpy (tmp + c->pending_len, buf, size);
   c->pending = tmp;
