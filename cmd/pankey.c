@@ -48,6 +48,8 @@ static gpgrt_opt_t opts[] =
                     "                             replace ADDR's key\n"
                     "  refresh ADDR --file KEY|-  import an update of ADDR's"
                     " key\n"
+                    "  trust-ca --fingerprint FPR --file CA\n"
+                    "                             trust an S/MIME root CA\n"
                     "  revoke ADDR [--fingerprint FPR] --reason WHY"
                     " [--note TEXT]\n"
                     "                             make a key unusable\n"
@@ -60,7 +62,7 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
     ARGPARSE_s_s (oOperator, "operator", "|NAME|who enrolls (default: login"
                   " user)"),
-    ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default)"),
+    ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
     ARGPARSE_s_n (oJson, "json", "list, show, check: one JSON object per"
                   " line"),
     ARGPARSE_s_s (oDays, "days", "|N|check: warn of keys expiring within N"
@@ -80,6 +82,7 @@ struct options
   const char *file;
   const char *operator_name;
   const char *protocol;
+  pan_protocol_t proto;         /* From --protocol; OpenPGP by default.  */
   int json;
   const char *days;
   const char *reason;
@@ -358,7 +361,7 @@ make_record (struct pan_recipient *rec, struct options *o, const char *addr,
 {
   memset (rec, 0, sizeof *rec);
   rec->address = (char *)addr;
-  rec->protocol = PAN_PROTOCOL_OPENPGP;
+  rec->protocol = o->proto;
   rec->fingerprint = (char *)fpr;
   rec->enrolled_at = now;
   rec->enrolled_by = (char *)operator_of (o);
@@ -408,12 +411,8 @@ enroll_args (struct options *o, char **r_addr, char **r_fpr)
 
   if (o->nargs != 2 || !o->fingerprint || !o->file)
     usage_error ("usage: pankey enroll ADDR --fingerprint FPR --file KEY|-");
-  if (o->protocol && strcmp (o->protocol, "openpgp"))
-    {
-      cmd_info ("--protocol %s is not supported yet; only openpgp",
-                o->protocol);
-      return EX_UNAVAILABLE;
-    }
+  if (o->protocol && pan_protocol_parse (o->protocol, &o->proto))
+    usage_error ("--protocol is openpgp or smime");
   if ((err = pan_addr_normalize (o->args[1], r_addr, &reason)))
     {
       cmd_error (err, "the address", reason);
@@ -447,7 +446,7 @@ audit_key (pan_ctx_t ctx, struct options *o, const char *event,
            const char *addr, const char *fpr, const char *outcome,
            const char *reason)
 {
-  struct pan_audit_key key = { addr, PAN_PROTOCOL_OPENPGP, fpr };
+  struct pan_audit_key key = { addr, o->proto, fpr };
 
   return audit_keys (ctx, o, event, &key, 1, outcome, reason);
 }
@@ -461,12 +460,37 @@ audit_enroll (pan_ctx_t ctx, struct options *o, const char *addr,
   return audit_key (ctx, o, "enroll", addr, fpr, outcome, reason);
 }
 
+/* Import and check the S/MIME certificate FPR for ADDR; the registry
+ * pins its SHA-1 fingerprint (gpgsm's name for it), which replaces
+ * *R_FPR when the operator gave the SHA-256 one.  */
+static gpg_error_t
+import_smime (pan_ctx_t ctx, const char *addr, char **r_fpr,
+              const char *buf, size_t len, time_t now, char **r_reason)
+{
+  gpg_error_t err;
+  char *sha1 = NULL;
+
+  err = pan_smime_enroll (ctx, addr, *r_fpr, buf, len, now, &sha1,
+                          r_reason);
+  if (!err && sha1 && strcmp (sha1, *r_fpr))
+    {
+      cmd_info ("%s: SHA-256 %s is the certificate with SHA-1 %s; the"
+                " registry pins the SHA-1", addr, *r_fpr, sha1);
+      free (*r_fpr);
+      *r_fpr = sha1;
+      sha1 = NULL;
+    }
+  free (sha1);
+  return err;
+}
+
 static int
 enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
-            const char *fpr, time_t now, const char *event)
+            char **r_fpr, time_t now, const char *event)
 {
   gpg_error_t err;
   char *reason = NULL, *buf = NULL;
+  const char *fpr = *r_fpr;
   size_t len = 0;
   int rc;
 
@@ -475,7 +499,10 @@ enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
                       &buf, &len);
   if (rc)
     return rc;
-  err = pan_keys_import_openpgp (ctx, addr, fpr, buf, len, now, &reason);
+  if (o->proto == PAN_PROTOCOL_SMIME)
+    err = import_smime (ctx, addr, r_fpr, buf, len, now, &reason);
+  else
+    err = pan_keys_import_openpgp (ctx, addr, fpr, buf, len, now, &reason);
   free (buf);
   if (err)
     {
@@ -512,7 +539,7 @@ cmd_enroll (struct options *o)
       || (rc = open_home (o, &ctx))
       || (rc = check_not_enrolled (ctx, addr, fpr)))
     goto leave;
-  if ((rc = enroll_key (ctx, o, addr, fpr, now, "enroll")))
+  if ((rc = enroll_key (ctx, o, addr, &fpr, now, "enroll")))
     goto leave;
   /* The record comes first: a key imported but not pinned is never
    * used, a pin without a record would be a change nobody can trace.  */
@@ -524,8 +551,11 @@ cmd_enroll (struct options *o)
                     "the registry could not be updated");
       goto leave;
     }
-  es_printf ("pankey: enrolled %s with OpenPGP key %s\n", addr, fpr);
-  warn_policy (ctx, fpr, now);
+  es_printf ("pankey: enrolled %s with %s %s\n", addr,
+             o->proto == PAN_PROTOCOL_SMIME ? "S/MIME certificate"
+             : "OpenPGP key", fpr);
+  if (o->proto == PAN_PROTOCOL_OPENPGP)
+    warn_policy (ctx, fpr, now);
 
  leave:
   free (addr);
@@ -675,6 +705,41 @@ list_record (pan_ctx_t ctx, const struct pan_recipient *rec, int json,
   pan_keys_info_release (&info);
 }
 
+/* The CAs trusted for S/MIME, after the recipients.  */
+static void
+list_cas (pan_ctx_t ctx, int json)
+{
+  struct pan_smime_ca *cas = NULL;
+  size_t n = 0;
+  char until[32];
+
+  if (pan_smime_list_cas (ctx, &cas, &n, NULL) || !n)
+    return;
+  if (!json)
+    es_fputs ("\nTRUSTED S/MIME CA (SHA-1)                       UNTIL"
+              "                 SUBJECT\n", es_stdout);
+  for (size_t i = 0; i < n; i++)
+    {
+      pan_time_format (cas[i].not_after, until, sizeof until);
+      if (json)
+        {
+          es_fprintf (es_stdout, "{\"ca\":true,\"protocol\":\"smime\","
+                      "\"fingerprint\":\"%s\",\"not_after\":\"%s\","
+                      "\"missing\":%s,\"subject\":", cas[i].fpr, until,
+                      cas[i].missing ? "true" : "false");
+          cmd_put_json_string (es_stdout, cas[i].subject ? cas[i].subject
+                               : "");
+          es_fputs ("}\n", es_stdout);
+          continue;
+        }
+      es_fprintf (es_stdout, "%-47s %-20s  ", cas[i].fpr,
+                  cas[i].missing ? "MISSING" : until);
+      cmd_put_safe (es_stdout, cas[i].subject ? cas[i].subject : "-");
+      es_putc ('\n', es_stdout);
+    }
+  pan_smime_cas_release (cas, n);
+}
+
 static int
 cmd_list (struct options *o)
 {
@@ -693,6 +758,7 @@ cmd_list (struct options *o)
                 "KEY", "EXPIRES", "BY");
   for (size_t i = 0; i < pan_registry_count (reg); i++)
     list_record (ctx, pan_registry_get (reg, i), o->json, now);
+  list_cas (ctx, o->json);
 
  leave:
   pan_registry_release (reg);
@@ -1099,10 +1165,14 @@ rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
 {
   struct pan_audit_key keys[2] = {
     { old->address, old->protocol, old->fingerprint },
-    { old->address, PAN_PROTOCOL_OPENPGP, fpr } };
+    { old->address, old->protocol, fpr } };
   time_t now = time (NULL);
-  char *why;
+  char *why, *pinned = strdupf ("%s", fpr);
   int rc;
+
+  o->proto = old->protocol;
+  if (!pinned)
+    return EX_OSERR;
 
   if (!strcmp (old->fingerprint, fpr))
     {
@@ -1111,8 +1181,12 @@ rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
       return EX_CANTCREAT;
     }
   if ((rc = check_not_revoked (reg, fpr))
-      || (rc = enroll_key (ctx, o, old->address, fpr, now, "rotate")))
-    return rc;
+      || (rc = enroll_key (ctx, o, old->address, &pinned, now, "rotate")))
+    {
+      free (pinned);
+      return rc;
+    }
+  fpr = keys[1].fingerprint = pinned;
   why = strdupf ("rotated: key %s retired, key %s active",
                      old->fingerprint, fpr);
   rc = audit_keys (ctx, o, "rotate", keys, 2, "ok", why);
@@ -1127,6 +1201,7 @@ rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
                  old->address, fpr, old->fingerprint);
       warn_policy (ctx, fpr, now);
     }
+  free (pinned);
   return rc;
 }
 
@@ -1448,6 +1523,63 @@ cmd_unenroll (struct options *o)
   return rc;
 }
 
+/* pankey trust-ca */
+
+static int
+cmd_trust_ca (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *fpr = NULL, *sha1 = NULL, *buf = NULL, *reason = NULL, *why = NULL;
+  size_t len = 0;
+  int rc;
+
+  if (o->nargs != 1 || !o->fingerprint || !o->file)
+    usage_error ("usage: pankey trust-ca --fingerprint FPR --file CA");
+  if ((err = pan_fpr_normalize (o->fingerprint, &fpr, &reason)))
+    {
+      cmd_error (err, "--fingerprint", reason);
+      return EX_USAGE;
+    }
+  if ((rc = open_home (o, &ctx))
+      || (rc = read_key_file (o->file, pan_config_get_int
+                              (pan_ctx_config (ctx), "max-key-size"),
+                              &buf, &len)))
+    goto leave;
+  err = pan_smime_trust_ca (ctx, fpr, buf, len, time (NULL), &sha1, &reason);
+  why = strdupf ("CA certificate pinned as %s%s, SHA-1 %s",
+                 strlen (fpr) == 64 ? "sha256:" : "", fpr,
+                 sha1 ? sha1 : "-");
+  if (err)
+    {
+      struct pan_audit_event ev = { .event = "trust-ca", .tool = "pankey",
+                                    .operator_name = operator_of (o),
+                                    .outcome = "refused", .reason = reason };
+      cmd_audit (ctx, &ev);
+      cmd_error (err, "trust-ca refused", reason);
+      rc = exit_for_import (err);
+      goto leave;
+    }
+  else
+    {
+      struct pan_audit_event ev = { .event = "trust-ca", .tool = "pankey",
+                                    .operator_name = operator_of (o),
+                                    .outcome = "ok", .reason = why };
+      if ((rc = cmd_audit (ctx, &ev)))
+        goto leave;
+    }
+  es_printf ("pankey: trusted the CA %s for S/MIME\n", sha1);
+
+ leave:
+  free (why);
+  free (sha1);
+  free (buf);
+  free (fpr);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+
 int
 main (int argc, char **argv)
 {
@@ -1457,12 +1589,13 @@ main (int argc, char **argv)
     { "init", cmd_init }, { "enroll", cmd_enroll }, { "list", cmd_list },
     { "show", cmd_show }, { "check", cmd_check }, { "rotate", cmd_rotate },
     { "refresh", cmd_refresh }, { "revoke", cmd_revoke },
-    { "unenroll", cmd_unenroll }
+    { "unenroll", cmd_unenroll }, { "trust-ca", cmd_trust_ca }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",
              "Enroll recipients' keys after checking their fingerprints"
              " out of band.\n");
+  o.proto = PAN_PROTOCOL_OPENPGP;
   parse_options (&argc, &argv, &o);
   if (!o.nargs)
     usage_error ("no command given");

@@ -166,6 +166,10 @@ exit_for_resolve (gpg_error_t err)
     case GPG_ERR_KEY_EXPIRED: case GPG_ERR_CERT_REVOKED:
     case GPG_ERR_KEY_DISABLED: case GPG_ERR_UNUSABLE_PUBKEY:
     case GPG_ERR_BAD_PUBKEY: case GPG_ERR_WRONG_KEY_USAGE:
+    case GPG_ERR_NO_CRL_KNOWN: case GPG_ERR_CRL_TOO_OLD:
+    case GPG_ERR_BAD_CERT_CHAIN: case GPG_ERR_NOT_TRUSTED:
+    case GPG_ERR_CERT_EXPIRED: case GPG_ERR_MISSING_ISSUER_CERT:
+    case GPG_ERR_CERT_TOO_YOUNG:
       return EX_NOPERM;
     default:
       return EX_CONFIG;

@@ -828,6 +828,37 @@ fill_info (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
                              &info->policy_reason);
 }
 
+/* What gpgsm says of the S/MIME certificate FPR at NOW: a certificate
+ * whose chain, validity or revocation check fails is not usable, and
+ * the policy verdict names why.  */
+static gpg_error_t
+smime_info (pan_ctx_t ctx, const char *fpr, time_t now,
+            struct pan_key_info *info, char **r_reason)
+{
+  gpg_error_t err;
+  char *why = NULL;
+
+  err = pani_smime_check (ctx, fpr, now, &info->expires, &why);
+  snprintf (info->algorithm, sizeof info->algorithm, "x509");
+  info->present = gpg_err_code (err) != GPG_ERR_NO_PUBKEY;
+  info->revoked = gpg_err_code (err) == GPG_ERR_CERT_REVOKED;
+  info->expired = gpg_err_code (err) == GPG_ERR_KEY_EXPIRED
+    || gpg_err_code (err) == GPG_ERR_CERT_EXPIRED;
+  info->usable = !err;
+  if (err && info->present && !info->revoked && !info->expired)
+    {
+      info->policy = PAN_SEVERITY_CRITICAL;
+      info->policy_reason = pani_strdupf ("the certificate does not"
+                                          " validate: %s; check its chain"
+                                          " and revocation status",
+                                          why ? why : gpg_strerror (err));
+    }
+  if (!info->present)
+    pani_reason (r_reason, err, "%s", why ? why : gpg_strerror (err));
+  free (why);
+  return info->present ? 0 : err;
+}
+
 gpg_error_t
 pan_keys_info (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
                time_t now, struct pan_key_info *r_info, char **r_reason)
@@ -839,7 +870,8 @@ pan_keys_info (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
   memset (r_info, 0, sizeof *r_info);
   r_info->protocol = protocol;
   snprintf (r_info->fingerprint, sizeof r_info->fingerprint, "%s", fpr);
-  /* S/MIME dispatches here.  */
+  if (protocol == PAN_PROTOCOL_SMIME)
+    return smime_info (ctx, fpr, now, r_info, r_reason);
   if (protocol != PAN_PROTOCOL_OPENPGP)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
                         "protocol %s is not supported yet",

@@ -664,8 +664,11 @@ explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum revocation mode,
                         " CA trusted in this home (%s); trust its root"
                         " with 'pankey trust-ca' or give the chain",
                         fpr, gpg_strerror (err));
+  /* A status that could not be had is a refusal by policy, whatever
+   * code gpgsm gave for it.  */
   if (mode != REVOCATION_OFF)
-    return pani_reason (r_reason, err, "certificate %s: gpgsm could not"
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_CRL_KNOWN),
+                        "certificate %s: gpgsm could not"
                         " establish that it is not revoked"
                         " (smime-revocation-check %s): %s; make the CRL"
                         " or OCSP responder reachable (or load the CRL"
@@ -1324,6 +1327,30 @@ check_result (gpgme_ctx_t gctx, char **r_reason)
   return 0;
 }
 
+/* Write the ciphertext to the spool fd through a callback: GPGME hands
+ * an fd-based data object straight to gpgsm and closes it afterwards,
+ * which would close the spool file under send.c.  */
+static ssize_t
+spool_write_cb (void *handle, const void *buffer, size_t size)
+{
+  int fd = *(int *)handle;
+  const char *p = buffer;
+  size_t left = size;
+  ssize_t n;
+
+  while (left)
+    {
+      n = write (fd, p, left);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      p += n;
+      left -= n;
+    }
+  return size;
+}
+
 gpg_error_t
 pani_smime_encrypt_stream (pan_ctx_t ctx, const char *const *fprs,
                            size_t nfprs, gpgme_data_t plain, int out_fd,
@@ -1334,6 +1361,7 @@ pani_smime_encrypt_stream (pan_ctx_t ctx, const char *const *fprs,
   gpgme_ctx_t gctx = NULL;
   gpgme_key_t *keys = NULL;
   gpgme_data_t cipher = NULL;
+  static struct gpgme_data_cbs cbs = { NULL, spool_write_cb, NULL, NULL };
 
   if (!nfprs)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
@@ -1343,7 +1371,7 @@ pani_smime_encrypt_stream (pan_ctx_t ctx, const char *const *fprs,
       || (err = collect_certs (ctx, gctx, fprs, nfprs, now, &keys,
                                r_reason)))
     goto leave;
-  if ((err = gpgme_data_new_from_fd (&cipher, out_fd))
+  if ((err = gpgme_data_new_from_cbs (&cipher, &cbs, &out_fd))
       || (err = gpgme_data_set_encoding (cipher,
                                          GPGME_DATA_ENCODING_BASE64)))
     goto leave;

@@ -1,0 +1,131 @@
+#!/bin/sh
+# smime-send.sh - S/MIME recipients end to end: pankey trust-ca and
+# enroll --protocol smime (and their refusals), a message to S/MIME
+# recipients through the real Postfix decrypted with OpenSSL and gpgsm,
+# a mixed OpenPGP and S/MIME message sent as one copy per protocol, and
+# revocation checking that fails closed.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+need_tools
+need_postfix
+
+P=$T/pki
+sh "$top_srcdir/scripts/make-test-ca.sh" "$P" example.test >/dev/null 2>&1 ||
+    fail "cannot make the test PKI"
+fp () { cat "$P/$1.$2"; }
+
+init_home; pass "init (audit key kept)"
+# No CRL server here: the main path runs with checking off; the end of
+# this test turns it on and shows that it fails closed.
+echo "smime-revocation-check off" >> "$PANMAIL_HOME/panmail.conf"
+
+expect_rc 0 "trust-ca by SHA-256" \
+    pankey trust-ca --fingerprint "$(fp ca sha256)" --file "$P/ca.pem"
+pankey list > "$T/list"
+grep -q "$(fp ca sha1)" "$T/list" || fail "pankey list does not show the CA"
+pankey trust-ca --fingerprint "$(fp notca sha1)" --file "$P/notca.pem" \
+    >/dev/null 2>&1 && fail "a certificate that is not a CA was trusted"
+pass "trust-ca: the CA is trusted and listed; a non-CA is refused"
+
+A=alice@example.test C=carol@example.test
+expect_rc 0 "enroll alice (S/MIME, SHA-256 pin)" pankey enroll "$A" \
+    --protocol smime --fingerprint "$(fp valid sha256)" --file "$P/valid.pem"
+pankey show "$A" --json | jq -e --arg f "$(fp valid sha1)" \
+    '.protocol == "smime" and .fingerprint == $f' >/dev/null ||
+    fail "the registry does not pin alice's certificate by its SHA-1"
+expect_rc 0 "enroll carol with her chain" pankey enroll "$C" \
+    --protocol smime --fingerprint "$(fp chain sha1)" --file "$P/chain-bundle.pem"
+for x in "dave expired" "erin noenc" "mallory untrusted"; do
+    set -- $x
+    pankey enroll "$1@example.test" --protocol smime \
+        --fingerprint "$(fp "$2" sha1)" --file "$P/$2.pem" >/dev/null 2>&1 &&
+        fail "the $2 certificate was enrolled"
+done
+pass "S/MIME enroll: pinned certificates; expired, no-encryption and untrusted refused"
+
+G=smime-send-pgp@example.test
+fg=$(make_key Pgp "$G")
+export_key "$fg" "$T/g.asc"
+expect_rc 0 "enroll an OpenPGP recipient" \
+    pankey enroll "$G" --fingerprint "$fg" --file "$T/g.asc"
+
+BODY="smime body $(new_marker)"
+printf 'From: ops@example.test\nTo: %s\nCc: %s\nSubject: s\n\n%s\nline two\n' \
+    "$A" "$G" "$BODY" > "$T/mixed"
+printf 'From: ops@example.test\nTo: %s, %s\nSubject: s\n\n%s\nline two\n' \
+    "$A" "$C" "$BODY" > "$T/smime"
+printf '%s\nline two\n' "$BODY" > "$T/body"
+
+# smime_decrypt FILE NAME OUT: decrypt FILE with OpenSSL as NAME.
+smime_decrypt () {
+    openssl cms -decrypt -in "$1" -recip "$P/$2.pem" -inkey "$P/$2.key" \
+        -out "$3" 2>"$T/openssl.err"
+}
+
+# ------------------------------------------------------------ S/MIME only
+sa=$(mbox_size "$A") sc=$(mbox_size "$C")
+expect_rc 0 "send to two S/MIME recipients" pansend < "$T/smime"
+wait_for_mail "$A" "$sa"; wait_for_mail "$C" "$sc"
+last_message "$A" "$T/a.eml"
+grep -qi '^Content-Type: application/pkcs7-mime' "$T/a.eml" ||
+    fail "the message is not application/pkcs7-mime"
+grep -q 'smime-type=enveloped-data' "$T/a.eml" || fail "no smime-type=enveloped-data"
+grep -qF "$BODY" "$T/a.eml" && fail "the body is readable in the delivered message"
+smime_decrypt "$T/a.eml" valid "$T/a.dec" ||
+    { cat "$T/openssl.err" >&2; fail "OpenSSL cannot decrypt alice's message"; }
+entity_body "$T/a.dec" "$T/a.body"
+same_text "$T/body" "$T/a.body" || fail "alice's decrypted body differs"
+openssl cms -cmsout -print -in "$T/a.eml" 2>/dev/null | grep -qi 'aes-256' ||
+    fail "the content is not encrypted with AES-256"
+last_message "$C" "$T/c.eml"
+smime_decrypt "$T/c.eml" chain "$T/c.dec" || fail "OpenSSL cannot decrypt carol's"
+pass "S/MIME: enveloped-data (AES-256) that OpenSSL decrypts for each recipient"
+
+
+# ------------------------------------------------------------ mixed
+expect_rc 0 "dry run -v of a mixed message" pansend --dry-run -v < "$T/mixed"
+grep -q "$A: smime key $(fp valid sha1)" "$T/err" &&
+    grep -q "$G: openpgp key $fg" "$T/err" &&
+    grep -q "copy 1 of 2 (smime): $A" "$T/err" &&
+    grep -q "copy 2 of 2 (openpgp): $G" "$T/err" ||
+    { cat "$T/err" >&2; fail "--dry-run -v does not tell protocols, keys and copies"; }
+pass "--dry-run -v: each recipient's protocol and key, one copy per protocol"
+
+sa=$(mbox_size "$A") sg=$(mbox_size "$G")
+expect_rc 0 "send a mixed message" pansend < "$T/mixed"
+wait_for_mail "$A" "$sa"; wait_for_mail "$G" "$sg"
+[ "$(new_mail_count "$A" "$sa")" = 1 ] || fail "alice got more than one copy"
+last_message "$A" "$T/ma.eml"; last_message "$G" "$T/mg.eml"
+[ "$(header_value "$T/ma.eml" cc)" = "$G" ] && [ "$(header_value "$T/mg.eml" to)" = "$A" ] ||
+    fail "the copies do not carry the same visible headers"
+smime_decrypt "$T/ma.eml" valid "$T/ma.dec" || fail "alice cannot decrypt her copy"
+decrypt_pgpmime "$T/mg.eml" "$(secret_home "$fg")" "$T/mg.dec"
+grep -qF "$BODY" "$T/ma.dec" && grep -qF "$BODY" "$T/mg.dec" ||
+    fail "a copy lost the body"
+grep -q 'BEGIN PGP MESSAGE' "$T/ma.eml" && fail "the S/MIME copy holds OpenPGP data"
+smime_decrypt "$T/mg.eml" valid "$T/x" 2>/dev/null &&
+    fail "alice's certificate decrypts the OpenPGP copy"
+pass "mixed: one copy per protocol, each decrypts only for its own side"
+
+# gpgsm exits 2 on a message also encrypted to a certificate it does
+# not have; alice's copy of the mixed message is encrypted to her alone.
+S=$T/sec-smime
+mkdir -m 700 "$S"
+echo allow-loopback-pinentry > "$S/gpg-agent.conf"
+echo test | gpgsm --homedir "$S" --batch --pinentry-mode loopback \
+    --passphrase-fd 0 --import "$P/valid.p12" >/dev/null 2>&1 ||
+    fail "gpgsm --import valid.p12"
+sed '1,/^$/d' "$T/ma.eml" > "$T/a.b64"
+echo test | gpgsm --homedir "$S" --batch --pinentry-mode loopback \
+    --passphrase-fd 0 --assume-base64 -d "$T/a.b64" > "$T/a.gpgsm" 2>"$T/err" ||
+    { cat "$T/err" >&2; fail "gpgsm cannot decrypt alice's message"; }
+entity_body "$T/a.gpgsm" "$T/a.gbody"
+same_text "$T/body" "$T/a.gbody" || fail "gpgsm decrypted another body"
+gpgconf --homedir "$S" --kill all 2>/dev/null || true
+pass "gpgsm decrypts alice's copy to the original body"
+
+# ------------------------------------------------------------ revocation
+sed -i '/^smime-revocation-check /d' "$PANMAIL_HOME/panmail.conf"
+sa=$(mbox_size "$A")
+expect_rc 77 "revocation checking on, no CRL to be had" pansend < "$T/smime"
+assert_no_new_mail "$A" "$sa" "revocation status unknown"
+pass "revocation checking that cannot be done refuses (fail closed)"
