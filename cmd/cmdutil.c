@@ -139,3 +139,17 @@ cmd_audit (pan_ctx_t ctx, const struct pan_audit_event *ev)
   cmd_error (err, "writing the audit record", reason);
   return cmd_exit_for_audit (err);
 }
+
+int
+cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if ((err = pan_ctx_open (home, r_ctx, &reason)))
+    {
+      cmd_error (err, "opening the home", reason);
+      return fail_code;
+    }
+  return 0;
+}

@@ -36,4 +36,8 @@ int cmd_exit_for_audit (gpg_error_t err);
  * so and return the exit code of cmd_exit_for_audit, else 0.  */
 int cmd_audit (pan_ctx_t ctx, const struct pan_audit_event *ev);
 
+/* Open the home HOME (see pan_ctx_open); on failure say why and return
+ * FAIL_CODE, else 0.  */
+int cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code);
+
 #endif /* PAN_CMDUTIL_H */

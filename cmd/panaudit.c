@@ -185,15 +185,7 @@ parse_times (struct options *o)
 static int
 open_home (struct options *o, pan_ctx_t *r_ctx)
 {
-  gpg_error_t err;
-  char *reason = NULL;
-
-  if ((err = pan_ctx_open (o->home, r_ctx, &reason)))
-    {
-      cmd_error (err, "opening the home", reason);
-      return EXIT_ERROR;
-    }
-  return 0;
+  return cmd_open_home (o->home, r_ctx, EXIT_ERROR);
 }
 
 

@@ -155,15 +155,7 @@ parse_options (int *argc, char ***argv, struct options *o)
 static int
 open_home (struct options *o, pan_ctx_t *r_ctx)
 {
-  gpg_error_t err;
-  char *reason = NULL;
-
-  if ((err = pan_ctx_open (o->home, r_ctx, &reason)))
-    {
-      cmd_error (err, "opening the home", reason);
-      return EX_CONFIG;
-    }
-  return 0;
+  return cmd_open_home (o->home, r_ctx, EX_CONFIG);
 }
 
 static int

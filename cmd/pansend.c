@@ -404,11 +404,8 @@ run (struct options *o)
   char *reason = NULL;
   int rc;
 
-  if ((err = pan_ctx_open (o->home, &ctx, &reason)))
-    {
-      cmd_error (err, "opening the home", reason);
-      return EX_CONFIG;
-    }
+  if ((rc = cmd_open_home (o->home, &ctx, EX_CONFIG)))
+    return rc;
   if ((err = pan_job_new (ctx, &job)))
     {
       cmd_error (err, NULL, NULL);

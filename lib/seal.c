@@ -105,24 +105,6 @@ pani_seal_create (const char *dir, pani_seal_t *r_seal)
   return 0;
 }
 
-static gpg_error_t
-write_all (int fd, const unsigned char *p, size_t len)
-{
-  ssize_t n;
-
-  while (len)
-    {
-      n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return gpg_error_from_syserror ();
-      p += n;
-      len -= n;
-    }
-  return 0;
-}
-
 gpg_error_t
 pani_seal_write (pani_seal_t seal, const void *buf, size_t len)
 {
@@ -137,7 +119,7 @@ pani_seal_write (pani_seal_t seal, const void *buf, size_t len)
 
       if ((err = gcry_cipher_encrypt (seal->cipher, seal->buf, n, p, n))
           || (err = gcry_mac_write (seal->mac, seal->buf, n))
-          || (err = write_all (seal->fd, seal->buf, n)))
+          || (err = pani_write_all (seal->fd, seal->buf, n)))
         return err;
       p += n;
       len -= n;

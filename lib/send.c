@@ -312,27 +312,9 @@ body_src_new (pan_job_t job, gpgrt_stream_t in, struct body_src **r_src,
  */
 
 static gpg_error_t
-write_all (int fd, const char *data, size_t len)
-{
-  ssize_t n;
-
-  while (len)
-    {
-      n = write (fd, data, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return gpg_error_from_syserror ();
-      data += n;
-      len -= n;
-    }
-  return 0;
-}
-
-static gpg_error_t
 write_str (int fd, const char *s)
 {
-  return write_all (fd, s, strlen (s));
+  return pani_write_all (fd, s, strlen (s));
 }
 
 static gpg_error_t

@@ -1333,22 +1333,7 @@ check_result (gpgme_ctx_t gctx, char **r_reason)
 static ssize_t
 spool_write_cb (void *handle, const void *buffer, size_t size)
 {
-  int fd = *(int *)handle;
-  const char *p = buffer;
-  size_t left = size;
-  ssize_t n;
-
-  while (left)
-    {
-      n = write (fd, p, left);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      p += n;
-      left -= n;
-    }
-  return size;
+  return pani_write_all (*(int *)handle, buffer, size) ? -1 : (ssize_t)size;
 }
 
 gpg_error_t

@@ -158,8 +158,8 @@ pani_read_file (const char *path, size_t maxlen, char **r_buf, size_t *r_len,
   return 0;
 }
 
-static gpg_error_t
-write_all (int fd, const void *data, size_t len)
+gpg_error_t
+pani_write_all (int fd, const void *data, size_t len)
 {
   const char *p = data;
   ssize_t n;
@@ -217,7 +217,7 @@ pani_write_file_atomic (const char *path, const void *data, size_t len,
       err = pani_reason_sys (r_reason, tmp);
       goto leave;
     }
-  if (fchmod (fd, mode) || (err = write_all (fd, data, len)) || fsync (fd))
+  if (fchmod (fd, mode) || (err = pani_write_all (fd, data, len)) || fsync (fd))
     {
       err = pani_reason (r_reason, err ? err : gpg_error_from_syserror (),
                         "%s: %s", tmp,

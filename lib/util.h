@@ -44,6 +44,10 @@ int pani_is_ctrl (int c);
 gpg_error_t pani_read_file (const char *path, size_t maxlen,
                            char **r_buf, size_t *r_len, char **r_reason);
 
+/* Write all LEN bytes of DATA to FD (retrying short writes and
+ * EINTR).  */
+gpg_error_t pani_write_all (int fd, const void *data, size_t len);
+
 /* Replace the file PATH atomically with DATA/LEN: write a temporary
  * file in the same directory with mode MODE, fsync it, rename it over
  * PATH and fsync the directory.  */
