@@ -15,11 +15,10 @@ step "Installing what is needed and starting a local-only Postfix"
 "$top/scripts/postfix-setup.sh" >/dev/null
 
 step "Building panmail"
-if [ ! -x "$build/cmd/pansend" ]; then
-    (cd "$top" && autoreconf -fi >/dev/null 2>&1)
-    mkdir -p "$build"
-    (cd "$build" && "$top/configure" >/dev/null && make -j2 >/dev/null)
-fi
+[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1)
+mkdir -p "$build"
+[ -f "$build/Makefile" ] || (cd "$build" && "$top/configure" >/dev/null)
+make -C "$build" -j2 >/dev/null
 PATH=$build/cmd:$PATH
 
 demo=$(mktemp -d /tmp/panmail-demo.XXXXXX)
@@ -78,5 +77,9 @@ grep -q '4111 1111' "$mbox" && { echo "PAN found in clear!"; exit 1; }
 step "The partner decrypts it with their secret key"
 sed -n '/^-----BEGIN PGP MESSAGE-----$/,/^-----END PGP MESSAGE-----$/p' "$mbox" |
     GNUPGHOME="$demo/partner" gpg --batch --quiet --decrypt 2>/dev/null | tr -d '\r'
+
+step "The audit trail: what was sent where, with which key (no plaintext)"
+panaudit log
+panaudit verify
 
 step "Done.  Remove the throwaway files with: rm -rf $demo $mbox"
