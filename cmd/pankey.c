@@ -1016,6 +1016,71 @@ parse_days (const char *s, long *r_days)
   return 0;
 }
 
+/* Report one finding about the trusted CA CA.  */
+static pan_severity_t
+ca_finding (struct check_state *st, const struct pan_smime_ca *ca,
+            pan_severity_t sev, const char *check, const char *text)
+{
+  st->nfound++;
+  if (!strcmp (check, "expired")) st->expired++;
+  else if (!strcmp (check, "missing")) st->missing++;
+  else st->expiring++;
+  if (st->json)
+    {
+      es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
+                  "\"check\":\"%s\",\"ca\":true,\"protocol\":\"smime\","
+                  "\"fingerprint\":\"%s\",\"message\":",
+                  pan_severity_name (sev), check, ca->fpr);
+      cmd_put_json_string (es_stdout, text);
+      es_fputs ("}\n", es_stdout);
+    }
+  else
+    es_fprintf (es_stdout, "%s trusted S/MIME CA %s %s\n",
+                pan_severity_name (sev), ca->fpr, text);
+  return sev;
+}
+
+/* Review the CAs trusted for S/MIME: missing, expired, expiring.  */
+static pan_severity_t
+check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
+{
+  struct pan_smime_ca *cas = NULL;
+  size_t n = 0;
+  pan_severity_t worst = PAN_SEVERITY_OK, sev;
+  char text[96], when[32];
+
+  if (pan_smime_list_cas (ctx, &cas, &n, NULL))
+    return PAN_SEVERITY_UNKNOWN;
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct pan_smime_ca *ca = &cas[i];
+
+      st->total++;
+      st->nfound = 0;
+      pan_time_format (ca->not_after, when, sizeof when);
+      sev = PAN_SEVERITY_OK;
+      if (ca->missing)
+        sev = ca_finding (st, ca, PAN_SEVERITY_CRITICAL, "missing",
+                          "is in trustlist.txt but not in the keybox");
+      else if (ca->not_after && ca->not_after <= now)
+        {
+          snprintf (text, sizeof text, "expired on %s", when);
+          sev = ca_finding (st, ca, PAN_SEVERITY_CRITICAL, "expired", text);
+        }
+      else if (ca->not_after && ca->not_after - now <= st->days * 86400L)
+        {
+          snprintf (text, sizeof text, "expires in %ld days (%s)",
+                    (long)((ca->not_after - now) / 86400), when);
+          sev = ca_finding (st, ca, PAN_SEVERITY_WARNING, "expiring", text);
+        }
+      if (!st->nfound)
+        st->ok++;
+      worst = sev > worst ? sev : worst;
+    }
+  pan_smime_cas_release (cas, n);
+  return worst;
+}
+
 static int
 check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
 {
@@ -1043,6 +1108,9 @@ check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
       if (sev > worst)
         worst = sev;
     }
+  sev = check_cas (ctx, st, now);
+  if (sev > worst)
+    worst = sev;
   check_summary (st, worst);
   return (int)worst;
 }

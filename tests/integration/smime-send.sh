@@ -123,8 +123,18 @@ same_text "$T/body" "$T/a.gbody" || fail "gpgsm decrypted another body"
 gpgconf --homedir "$S" --kill all 2>/dev/null || true
 pass "gpgsm decrypts alice's copy to the original body"
 
+# ------------------------------------------------------------ check, inventory
+expect_rc 0 "pankey check with valid certificates and CA" pankey check
+grep -q "PANKEY OK" "$T/out" || { cat "$T/out" >&2; fail "pankey check is not OK"; }
+panaudit keys --json | jq -e -s --arg f "$(fp valid sha1)" \
+    'any(.[]; .protocol == "smime" and .fingerprint == $f)' >/dev/null ||
+    fail "panaudit keys does not list alice's certificate"
+pass "pankey check and panaudit keys cover S/MIME certificates and CAs"
+
 # ------------------------------------------------------------ revocation
 sed -i '/^smime-revocation-check /d' "$PANMAIL_HOME/panmail.conf"
+expect_rc 2 "pankey check when revocation cannot be checked" pankey check
+grep -q "CRITICAL $A" "$T/out" || { cat "$T/out" >&2; fail "no critical finding for alice"; }
 sa=$(mbox_size "$A")
 expect_rc 77 "revocation checking on, no CRL to be had" pansend < "$T/smime"
 assert_no_new_mail "$A" "$sa" "revocation status unknown"
