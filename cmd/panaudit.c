@@ -1194,6 +1194,7 @@ int
 main (int argc, char **argv)
 {
   struct options o;
+  int rc;
   static const struct { const char *name; int (*fnc) (struct options *); }
   commands[] = {
     { "log", cmd_log }, { "verify", cmd_verify }, { "anchor", cmd_anchor },
@@ -1212,7 +1213,14 @@ main (int argc, char **argv)
   cmd_init_library ();
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     if (!strcmp (o.args[0], commands[i].name))
-      return commands[i].fnc (&o);
+      {
+        rc = commands[i].fnc (&o);
+        free (o.args);
+        free (o.excludes);
+        return rc;
+      }
   cmd_info ("unknown command '%s' (see 'panaudit --help')", o.args[0]);
+  free (o.args);
+  free (o.excludes);
   return EXIT_ERROR;
 }

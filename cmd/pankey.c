@@ -705,8 +705,13 @@ list_cas (pan_ctx_t ctx, int json)
   size_t n = 0;
   char until[32];
 
-  if (pan_smime_list_cas (ctx, &cas, &n, NULL) || !n)
+  if (pan_smime_list_cas (ctx, &cas, &n, NULL))
     return;
+  if (!n)
+    {
+      pan_smime_cas_release (cas, n);
+      return;
+    }
   if (!json)
     es_fputs ("\nTRUSTED S/MIME CA (SHA-1)                       UNTIL"
               "                 SUBJECT\n", es_stdout);
@@ -1227,12 +1232,10 @@ rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
     { old->address, old->protocol, old->fingerprint },
     { old->address, old->protocol, fpr } };
   time_t now = time (NULL);
-  char *why, *pinned = strdupf ("%s", fpr);
+  char *why, *pinned = NULL;
   int rc;
 
   o->proto = old->protocol;
-  if (!pinned)
-    return EX_OSERR;
 
   if (!strcmp (old->fingerprint, fpr))
     {
@@ -1240,6 +1243,8 @@ rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
                 " import an update of that key", old->address, fpr);
       return EX_CANTCREAT;
     }
+  if (!(pinned = strdupf ("%s", fpr)))
+    return EX_OSERR;
   if ((rc = check_not_revoked (reg, fpr))
       || (rc = enroll_key (ctx, o, old->address, &pinned, now, "rotate")))
     {

@@ -86,6 +86,12 @@ static const struct setting settings[] =
       "gnupg/) that signs every message, or none.  Its passphrase comes\n"
       "from gpg-agent (preset it) or pansend --passphrase-fd; it is never\n"
       "stored in the home.  If signing fails, nothing is sent.", NULL },
+    { "smime-signing-cert", SETTING_STRING, "none", 0, 0,
+      "SHA-1 fingerprint of the S/MIME certificate (its secret key\n"
+      "imported into the home's gnupg/ with gpgsm) that signs every S/MIME\n"
+      "copy (signed-data inside enveloped-data), or none.  Its passphrase\n"
+      "comes from gpg-agent or pansend --passphrase-fd.  If signing fails,\n"
+      "nothing is sent.", NULL },
     { "audit-syslog", SETTING_CHOICE, "off", 0, 0,
       "Also send a one-line summary of each audit record to syslog (on or\n"
       "off).  The summary holds no message text.", "on off" },

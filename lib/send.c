@@ -602,32 +602,140 @@ encrypt_openpgp (pan_job_t job, struct copy *c, struct body_src *src,
   return err;
 }
 
-/* Encrypt SRC with gpgsm to the certificates of C, appending the
+/* Encrypt PLAIN with gpgsm to the certificates of C, appending the
  * base64 CMS enveloped-data to its spool.  */
 static gpg_error_t
-encrypt_smime (pan_job_t job, struct copy *c, struct body_src *src,
+encrypt_smime (pan_job_t job, struct copy *c, gpgme_data_t plain,
                char **r_reason)
 {
   gpg_error_t err;
-  gpgme_data_t plain = NULL;
-  static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
   const char **fprs = calloc (c->nrcpts + 1, sizeof *fprs);
 
   if (!fprs)
     return gpg_error_from_syserror ();
   for (size_t i = 0; i < c->nrcpts; i++)
     fprs[i] = job->rcpts[c->rcpts[i]].fpr;
-  if (!(err = gpgme_data_new_from_cbs (&plain, &cbs, src)))
+  gpgme_data_set_flag (plain, "sensitive", "1");
+  err = pani_smime_encrypt_stream (job->ctx, fprs, c->nrcpts, plain,
+                                   c->spool_fd, job->now, r_reason);
+  free (fprs);
+  return err;
+}
+
+/* The signed entity, made in a seal and read back for encryption.  */
+struct signed_sink
+{
+  pani_seal_t seal;
+  int prev_cr;
+  gpg_error_t err;
+};
+
+/* Keep gpgsm's base64 lines, with CRLF ends: the entity that is
+ * encrypted is canonical.  */
+static ssize_t
+signed_write_cb (void *handle, const void *buffer, size_t size)
+{
+  struct signed_sink *sink = handle;
+  const char *p = buffer;
+
+  for (size_t i = 0; !sink->err && i < size; i++)
     {
-      gpgme_data_set_flag (plain, "sensitive", "1");
-      err = pani_smime_encrypt_stream (job->ctx, fprs, c->nrcpts, plain,
-                                       c->spool_fd, job->now, r_reason);
+      if (p[i] == '\n' && !sink->prev_cr)
+        sink->err = pani_seal_write (sink->seal, "\r", 1);
+      if (!sink->err)
+        sink->err = pani_seal_write (sink->seal, p + i, 1);
+      sink->prev_cr = p[i] == '\r';
     }
+  if (sink->err)
+    {
+      errno = EIO;
+      return -1;
+    }
+  return size;
+}
+
+static ssize_t
+seal_read_cb (void *handle, void *buffer, size_t size)
+{
+  size_t n = 0;
+
+  if (pani_seal_read (handle, buffer, size, &n))
+    {
+      errno = EIO;
+      return -1;
+    }
+  return n;
+}
+
+/* Sign the entity of SRC with SIGNER into SINK->seal as an
+ * application/pkcs7-mime signed-data entity.  */
+static gpg_error_t
+sign_smime (pan_job_t job, const char *signer, struct body_src *src,
+            struct signed_sink *sink, char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_data_t plain = NULL, out = NULL;
+  static struct gpgme_data_cbs in_cbs = { body_read_cb, NULL, NULL, NULL };
+  static struct gpgme_data_cbs out_cbs = { NULL, signed_write_cb, NULL,
+                                           NULL };
+  static const char head[] =
+    "Content-Type: application/pkcs7-mime; smime-type=signed-data;\r\n"
+    " name=\"smime.p7m\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n";
+  char *spool = pan_ctx_path (job->ctx, "spool");
+
+  if (!spool)
+    return gpg_error_from_syserror ();
+  err = pani_seal_create (spool, &sink->seal);
+  free (spool);
+  if (err || (err = pani_seal_write (sink->seal, head, strlen (head)))
+      || (err = gpgme_data_new_from_cbs (&plain, &in_cbs, src))
+      || (err = gpgme_data_new_from_cbs (&out, &out_cbs, sink)))
+    goto leave;
+  gpgme_data_set_flag (plain, "sensitive", "1");
+  err = pani_smime_sign_stream (job->ctx, signer, job->passphrase, plain,
+                                out, r_reason);
+  if (src->err || sink->err)
+    err = pani_reason (r_reason, src->err ? src->err : sink->err,
+                       "signing the message body: %s",
+                       gpg_strerror (src->err ? src->err : sink->err));
+  if (!err)
+    err = pani_seal_rewind (sink->seal);
+ leave:
+  gpgme_data_release (out);
+  gpgme_data_release (plain);
+  return err;
+}
+
+/* Encrypt the entity of SRC for C, signed first (signed-data inside
+ * enveloped-data, RFC 8551) if smime-signing-cert is set.  */
+static gpg_error_t
+seal_and_encrypt_smime (pan_job_t job, struct copy *c, struct body_src *src,
+                        char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_data_t plain = NULL;
+  static struct gpgme_data_cbs body_cbs = { body_read_cb, NULL, NULL, NULL };
+  static struct gpgme_data_cbs seal_cbs = { seal_read_cb, NULL, NULL, NULL };
+  const char *signer = pan_config_get (pan_ctx_config (job->ctx),
+                                       "smime-signing-cert");
+  struct signed_sink sink = { NULL, 0, 0 };
+
+  if (signer && *signer && strcmp (signer, "none"))
+    {
+      if (!(err = sign_smime (job, signer, src, &sink, r_reason)))
+        err = gpgme_data_new_from_cbs (&plain, &seal_cbs, sink.seal);
+    }
+  else
+    err = gpgme_data_new_from_cbs (&plain, &body_cbs, src);
+  if (!err)
+    err = encrypt_smime (job, c, plain, r_reason);
   if (src->err)
     err = pani_reason (r_reason, src->err, "reading the message body: %s",
                        gpg_strerror (src->err));
   gpgme_data_release (plain);
-  free (fprs);
+  pani_seal_release (sink.seal);
   return err;
 }
 
@@ -687,15 +795,9 @@ write_smime (pan_job_t job, struct copy *c, struct body_src *src,
 {
   gpg_error_t err;
 
-  if (pan_config_get (pan_ctx_config (job->ctx), "signing-key")
-      && strcmp (pan_config_get (pan_ctx_config (job->ctx), "signing-key"),
-                 "none"))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
-                        "signing S/MIME messages is not supported yet and"
-                        " signing-key is set; nothing was sent");
   if ((err = write_str (c->spool_fd, pani_smime_envelope_head ())))
     return err;
-  return encrypt_smime (job, c, src, r_reason);
+  return seal_and_encrypt_smime (job, c, src, r_reason);
 }
 
 /* Write the whole outgoing message of C to a new spool file.  */

@@ -51,4 +51,14 @@ gpg_error_t pani_smime_encrypt_stream (pan_ctx_t ctx,
                                        int out_fd, time_t now,
                                        char **r_reason);
 
+/* Sign PLAIN (a CRLF-canonical MIME entity) with the S/MIME certificate
+ * SIGNER, its secret key in CTX's home, as opaque CMS signed-data
+ * written base64 to OUT.  XXX: GPGME takes no passphrase callback for
+ * gpgsm, so PASSPHRASE is not used: the key's passphrase must be preset
+ * in gpg-agent.  */
+gpg_error_t pani_smime_sign_stream (pan_ctx_t ctx, const char *signer,
+                                    const char *passphrase,
+                                    gpgme_data_t plain, gpgme_data_t out,
+                                    char **r_reason);
+
 #endif /* PAN_SMIME_INT_H */

@@ -1336,6 +1336,62 @@ spool_write_cb (void *handle, const void *buffer, size_t size)
   return pani_write_all (*(int *)handle, buffer, size) ? -1 : (ssize_t)size;
 }
 
+/* Make GCTX sign with the certificate SIGNER, whose secret key is in
+ * the home.  GPGME takes no passphrase callback for gpgsm, so the key's
+ * passphrase must be in gpg-agent (preset by the operator).  */
+static gpg_error_t
+add_signer (gpgme_ctx_t gctx, const char *signer, char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_key_t key = NULL;
+
+  err = gpgme_get_key (gctx, signer, &key, 1);
+  if (err || !key || !key->can_sign)
+    {
+      gpgme_key_unref (key);
+      return pani_reason (r_reason, gpg_error (GPG_ERR_NO_SECKEY),
+                          "the S/MIME signing certificate %s"
+                          " (smime-signing-cert) has no usable secret key"
+                          " in the home; nothing was sent", signer);
+    }
+  err = gpgme_signers_add (gctx, key);
+  gpgme_key_unref (key);
+  return err;
+}
+
+gpg_error_t
+pani_smime_sign_stream (pan_ctx_t ctx, const char *signer,
+                        const char *passphrase, gpgme_data_t plain,
+                        gpgme_data_t out, char **r_reason)
+{
+  gpg_error_t err;
+  enum revocation mode = REVOCATION_CRL;
+  gpgme_ctx_t gctx = NULL;
+  gpgme_sign_result_t res;
+
+  if ((err = get_mode (ctx, &mode, r_reason))
+      || (err = cms_new (ctx->gnupg_home, 0, mode, &gctx, r_reason))
+      || (err = add_signer (gctx, signer, r_reason))
+      || (err = gpgme_data_set_encoding (out, GPGME_DATA_ENCODING_BASE64)))
+    goto leave;
+  gpgme_set_armor (gctx, 0);
+  err = gpgme_op_sign (gctx, plain, out, GPGME_SIG_MODE_NORMAL);
+  res = err ? NULL : gpgme_op_sign_result (gctx);
+  /* Whatever gpgsm says, the configured signer could not sign.  */
+  if (err)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
+                       "S/MIME signing with %s failed: %s (is its"
+                       " passphrase preset in gpg-agent?); nothing was"
+                       " sent", signer, gpg_strerror (err));
+  else if (!res || res->invalid_signers || !res->signatures)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
+                       "the message could not be signed with %s; nothing"
+                       " was sent", signer);
+ leave:
+  gpgme_release (gctx);
+  return err;
+}
+
 gpg_error_t
 pani_smime_encrypt_stream (pan_ctx_t ctx, const char *const *fprs,
                            size_t nfprs, gpgme_data_t plain, int out_fd,

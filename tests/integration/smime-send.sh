@@ -123,6 +123,39 @@ same_text "$T/body" "$T/a.gbody" || fail "gpgsm decrypted another body"
 gpgconf --homedir "$S" --kill all 2>/dev/null || true
 pass "gpgsm decrypts alice's copy to the original body"
 
+# ------------------------------------------------------------ signing
+# The sender's S/MIME certificate and key (alice's, from the test PKI)
+# in the home; its passphrase is preset in gpg-agent by the operator
+# (GPGME takes no passphrase callback for gpgsm).
+printf 'allow-loopback-pinentry\nallow-preset-passphrase\n' \
+    > "$PANMAIL_HOME/gnupg/gpg-agent.conf"
+gpgconf --homedir "$PANMAIL_HOME/gnupg" --kill gpg-agent 2>/dev/null || true
+echo test | gpgsm --homedir "$PANMAIL_HOME/gnupg" --batch --pinentry-mode \
+    loopback --passphrase-fd 0 --import "$P/valid.p12" >/dev/null 2>&1 ||
+    fail "cannot import the signing certificate"
+echo "smime-signing-cert $(fp valid sha1)" >> "$PANMAIL_HOME/panmail.conf"
+printf 'From: %s\nTo: %s\nSubject: signed\n\n%s\n' "$A" "$C" "$BODY" > "$T/signed"
+sc=$(mbox_size "$C")
+expect_rc 77 "S/MIME signing without the passphrase in gpg-agent" \
+    pansend < "$T/signed"
+assert_no_new_mail "$C" "$sc" "S/MIME signing failed"
+grip=$(gpgsm --homedir "$PANMAIL_HOME/gnupg" --with-keygrip --list-secret-keys \
+        "$(fp valid sha1)" 2>/dev/null | awk '/keygrip:/ { print $2; exit }')
+[ -n "$grip" ] || fail "no keygrip for the signing key"
+GNUPGHOME=$PANMAIL_HOME/gnupg /usr/lib/gnupg/gpg-preset-passphrase --preset \
+    -P test "$grip" || fail "cannot preset the passphrase"
+sc=$(mbox_size "$C")
+expect_rc 0 "signed S/MIME send" pansend < "$T/signed"
+wait_for_mail "$C" "$sc"
+last_message "$C" "$T/s.eml"
+smime_decrypt "$T/s.eml" chain "$T/s.dec" || fail "carol cannot decrypt the signed message"
+grep -qi 'smime-type=signed-data' "$T/s.dec" || fail "the decrypted entity is not signed-data"
+openssl cms -verify -in "$T/s.dec" -CAfile "$P/ca.pem" -out "$T/s.content" \
+    2>"$T/verify.err" || { cat "$T/verify.err" >&2; fail "the S/MIME signature does not verify"; }
+grep -qF "$BODY" "$T/s.content" || fail "the signed content lost the body"
+sed -i '/^smime-signing-cert /d' "$PANMAIL_HOME/panmail.conf"
+pass "S/MIME signed then enveloped: OpenSSL decrypts and verifies the signature"
+
 # ------------------------------------------------------------ check, inventory
 expect_rc 0 "pankey check with valid certificates and CA" pankey check
 grep -q "PANKEY OK" "$T/out" || { cat "$T/out" >&2; fail "pankey check is not OK"; }
