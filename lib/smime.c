@@ -1028,10 +1028,11 @@ pan_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
                     size_t len, time_t now, char **r_fpr, char **r_reason)
 {
   gpg_error_t err;
-  struct scratch s = { NULL };
+  struct scratch s;
   char *pin = NULL;
   gpgme_key_t key;
 
+  memset (&s, 0, sizeof s);
   if (r_fpr)
     *r_fpr = NULL;
   if ((err = normalize_pin (fpr_in, &pin, r_reason))
@@ -1136,9 +1137,11 @@ pan_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
                   char **r_reason)
 {
   gpg_error_t err;
-  struct scratch s = { NULL };
+  struct scratch s;
   char *pin = NULL, *addr = NULL;
   gpgme_key_t key;
+
+  memset (&s, 0, sizeof s);
 
   *r_fpr = NULL;
   if ((err = normalize_pin (fpr_in, &pin, r_reason))
