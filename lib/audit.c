@@ -112,32 +112,6 @@ buf_free (struct pani_buf *b)
   memset (b, 0, sizeof *b);
 }
 
-static void
-bin2hex (const unsigned char *bin, size_t n, char *hex)
-{
-  static const char digits[] = "0123456789abcdef";
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    {
-      hex[2 * i] = digits[bin[i] >> 4];
-      hex[2 * i + 1] = digits[bin[i] & 15];
-    }
-  hex[2 * n] = 0;
-}
-
-static int
-hexval (int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* True if S is exactly N lower-case hex digits.  */
 static int
 is_lower_hex (const char *s, size_t n)
@@ -156,7 +130,7 @@ sha256_hex (const void *data, size_t len, char hex[AUDIT_HEXLEN])
   unsigned char digest[32];
 
   gcry_md_hash_buffer (GCRY_MD_SHA256, digest, data, len);
-  bin2hex (digest, sizeof digest, hex);
+  pani_bin2hex (digest, sizeof digest, hex);
 }
 
 /* Compare the hex strings A and B (64 digits) in constant time.  */
@@ -222,7 +196,7 @@ mac_hex (const unsigned char *key, const void *data, size_t len,
   if (!(err = gcry_md_setkey (hd, key, AUDIT_KEYLEN)))
     {
       gcry_md_write (hd, data, len);
-      bin2hex (gcry_md_read (hd, GCRY_MD_SHA256), 32, hex);
+      pani_bin2hex (gcry_md_read (hd, GCRY_MD_SHA256), 32, hex);
     }
   gcry_md_close (hd);
   return err;
@@ -250,7 +224,7 @@ key_parse (const char *text, size_t len, unsigned char **r_key)
     {
       if (strchr (" \t\r\n", text[i]) && text[i])
         continue;
-      if ((v = hexval ((unsigned char)text[i])) < 0 || n >= 2 * AUDIT_KEYLEN)
+      if ((v = pani_hexval ((unsigned char)text[i])) < 0 || n >= 2 * AUDIT_KEYLEN)
         break;
       key[n / 2] = (n % 2) ? (key[n / 2] | v) : (v << 4);
       n++;
@@ -811,7 +785,7 @@ state_write (const char *path, const struct audit_state *st,
 
   if (!text)
     return gpg_error_from_syserror ();
-  bin2hex (st->key, AUDIT_KEYLEN, hex);
+  pani_bin2hex (st->key, AUDIT_KEYLEN, hex);
   n = snprintf (text, 256, "seq %llu key %s prev %s\n", st->seq, hex,
                 st->prev);
   explicit_bzero (hex, sizeof hex);
@@ -1543,7 +1517,7 @@ make_initial_key (const char *logpath, const char *keypath, char **r_hex,
   if ((err = create_log (logpath, r_reason))
       || (err = state_write (keypath, &st, r_reason)))
     goto leave;
-  bin2hex (st.key, AUDIT_KEYLEN, hex);
+  pani_bin2hex (st.key, AUDIT_KEYLEN, hex);
   *r_hex = hex;
   hex = NULL;
 
@@ -1652,7 +1626,7 @@ hash_range (int fd, off_t start, off_t len, char hex[AUDIT_HEXLEN])
         }
     }
   if (!err)
-    bin2hex (gcry_md_read (hd, GCRY_MD_SHA256), 32, hex);
+    pani_bin2hex (gcry_md_read (hd, GCRY_MD_SHA256), 32, hex);
   gcry_md_close (hd);
   return err;
 }
@@ -1992,7 +1966,7 @@ is_fingerprint (const char *s)
   if (!s)
     return 0;
   for (n = 0; s[n]; n++)
-    if (hexval ((unsigned char)s[n]) < 0)
+    if (pani_hexval ((unsigned char)s[n]) < 0)
       return 0;
   return n == 40 || n == 64;
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <gcrypt.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -134,12 +133,9 @@ put_date (gpgrt_stream_t out, time_t now)
 static char *
 make_boundary (void)
 {
-  unsigned char nonce[12];
   char hex[25];
 
-  gcry_create_nonce (nonce, sizeof nonce);
-  for (size_t i = 0; i < sizeof nonce; i++)
-    snprintf (hex + 2 * i, 3, "%02x", nonce[i]);
+  pani_nonce_hex (hex, 12);
   return pani_strdupf ("panmail-mixed-%s", hex);
 }
 

@@ -193,15 +193,12 @@ write_pan_key (estream_t out)
 {
   unsigned char *key = gcry_random_bytes_secure (PAN_KEY_LEN,
                                                  GCRY_STRONG_RANDOM);
-  char hex[3];
+  char hex[2 * PAN_KEY_LEN + 1];
 
   if (!key)
     return gpg_error_from_syserror ();
-  for (size_t i = 0; i < PAN_KEY_LEN; i++)
-    {
-      snprintf (hex, sizeof hex, "%02x", key[i]);
-      es_fputs (hex, out);
-    }
+  pani_bin2hex (key, PAN_KEY_LEN, hex);
+  es_fputs (hex, out);
   es_putc ('\n', out);
   explicit_bzero (hex, sizeof hex);
   gcry_free (key);
@@ -343,18 +340,6 @@ pan_ctx_path (pan_ctx_t ctx, const char *name)
 }
 
 
-static int
-hex_value (int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Decode the 2*PAN_KEY_LEN hex digits of HEX into KEY.  */
 static gpg_error_t
 decode_pan_key (const char *hex, size_t len, unsigned char *key)
@@ -365,7 +350,7 @@ decode_pan_key (const char *hex, size_t len, unsigned char *key)
     return gpg_error (GPG_ERR_INV_DATA);
   for (size_t i = 0; i < PAN_KEY_LEN; i++)
     {
-      int hi = hex_value (hex[2 * i]), lo = hex_value (hex[2 * i + 1]);
+      int hi = pani_hexval (hex[2 * i]), lo = pani_hexval (hex[2 * i + 1]);
       if (hi < 0 || lo < 0)
         return gpg_error (GPG_ERR_INV_DATA);
       key[i] = hi << 4 | lo;

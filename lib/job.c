@@ -148,15 +148,12 @@ static gpg_error_t
 take_message_id (pan_job_t job)
 {
   const char *given = pan_headers_get (job->headers, "Message-ID");
-  unsigned char nonce[12];
   char host[256], hex[25];
 
   if (given)
     return (job->message_id = pani_strdup (given)) ? 0
       : gpg_error_from_syserror ();
-  gcry_create_nonce (nonce, sizeof nonce);
-  for (size_t i = 0; i < sizeof nonce; i++)
-    snprintf (hex + 2 * i, 3, "%02x", nonce[i]);
+  pani_nonce_hex (hex, 12);
   if (gethostname (host, sizeof host - 1) || !*host || strchr (host, '>'))
     strcpy (host, "localhost");
   host[sizeof host - 1] = 0;

@@ -20,13 +20,6 @@
 #include "keys-int.h"
 #include "smime-int.h"
 
-static int
-is_hex (int c)
-{
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')
-    || (c >= 'a' && c <= 'f');
-}
-
 gpg_error_t
 pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
 {
@@ -42,7 +35,7 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
     {
       if (*input == ' ' || *input == '\t')
         continue;
-      if (!is_hex (*input))
+      if (pani_hexval (*input) < 0)
         {
           free (fpr);
           return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),

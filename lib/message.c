@@ -914,17 +914,6 @@ split_eword (const struct token *t, struct eword *ew)
 }
 
 static int
-hexval (int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = ascii_lower (c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
-static int
 decode_q (const struct eword *ew, struct membuf *out)
 {
   const unsigned char *p = (const unsigned char *)ew->text;
@@ -937,8 +926,8 @@ decode_q (const struct eword *ew, struct membuf *out)
         mb_putc (out, ' ');
       else if (*p != '=')
         mb_putc (out, *p);
-      else if (end - p < 3 || (hi = hexval (p[1])) < 0
-               || (lo = hexval (p[2])) < 0)
+      else if (end - p < 3 || (hi = pani_hexval (p[1])) < 0
+               || (lo = pani_hexval (p[2])) < 0)
         return 0;
       else
         {

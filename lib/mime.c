@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "util.h"
 #include "pan-int.h"
 
 /* Boundaries longer than this (RFC 2046 allows 70) are not honoured.  */
@@ -170,17 +171,6 @@ static int
 ascii_lower (int c)
 {
   return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-static int
-hexval (int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = ascii_lower (c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
 }
 
 /* Return true if S/LEN equals the lower-case LIT ignoring case.  */
@@ -367,8 +357,8 @@ decode_q (const struct eword *ew, struct mbuf *out)
       if (c == '_')
         c = ' ';
       else if (c == '=' && i + 2 < ew->len
-               && (hi = hexval ((unsigned char)ew->text[i + 1])) >= 0
-               && (lo = hexval ((unsigned char)ew->text[i + 2])) >= 0)
+               && (hi = pani_hexval ((unsigned char)ew->text[i + 1])) >= 0
+               && (lo = pani_hexval ((unsigned char)ew->text[i + 2])) >= 0)
         {
           c = (char)(hi * 16 + lo);
           i += 2;
@@ -753,7 +743,7 @@ qp_decode (pan_mime_t m, const unsigned char *in, size_t n,
             *o++ = (unsigned char)c;
           break;
         case QP_EQ:
-          if (hexval (c) >= 0)
+          if (pani_hexval (c) >= 0)
             m->qp_hex = c, m->qp = QP_HEX;
           else if (c == '\n')
             m->qp = QP_TEXT;
@@ -770,13 +760,13 @@ qp_decode (pan_mime_t m, const unsigned char *in, size_t n,
           break;
         case QP_HEX:
           m->qp = QP_TEXT;
-          if (hexval (c) < 0)
+          if (pani_hexval (c) < 0)
             {
               *o++ = '=';
               *o++ = (unsigned char)m->qp_hex;
               goto again;
             }
-          *o++ = (unsigned char)(hexval (m->qp_hex) * 16 + hexval (c));
+          *o++ = (unsigned char)(pani_hexval (m->qp_hex) * 16 + pani_hexval (c));
           break;
         case QP_CR:
           m->qp = QP_TEXT;

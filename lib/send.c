@@ -340,13 +340,10 @@ open_spool (pan_job_t job, struct copy *c, char **r_reason)
 static void
 make_boundary (char *buf, size_t size)
 {
-  unsigned char nonce[12];
-  size_t n = 0;
+  char hex[25];
 
-  gcry_create_nonce (nonce, sizeof nonce);
-  n = snprintf (buf, size, "panmail-");
-  for (size_t i = 0; i < sizeof nonce && n + 2 < size; i++, n += 2)
-    snprintf (buf + n, size - n, "%02x", nonce[i]);
+  pani_nonce_hex (hex, 12);
+  snprintf (buf, size, "panmail-%s", hex);
 }
 
 static gpg_error_t
@@ -767,8 +764,8 @@ digest_spool (struct copy *c, char **r_reason)
         }
     }
   hash = gcry_md_read (md, GCRY_MD_SHA256);
-  for (int i = 0; !err && i < 32; i++)
-    snprintf (c->digest + 2 * i, 3, "%02x", hash[i]);
+  if (!err)
+    pani_bin2hex (hash, 32, c->digest);
   gcry_md_close (md);
   return err;
 }

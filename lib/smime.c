@@ -95,13 +95,6 @@ hex_encode (const unsigned char *buf, size_t len, char *hex)
 }
 
 static int
-is_hex_digit (int c)
-{
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')
-    || (c >= 'a' && c <= 'f');
-}
-
-static int
 remove_entry (const char *path, const struct stat *st, int flag,
               struct FTW *ftw)
 {
@@ -754,7 +747,7 @@ parse_trust_fpr (const char **p, const char *end, char *fpr)
     {
       if (n && !(n & 1) && *s == ':')
         s++;
-      if (s >= end || !is_hex_digit (*s))
+      if (s >= end || pani_hexval (*s) < 0)
         return 0;
       fpr[n++] = (*s >= 'a') ? *s - 32 : *s;
       s++;

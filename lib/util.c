@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <gcrypt.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -291,4 +292,41 @@ pani_unlock (int fd)
 {
   if (fd >= 0)
     close (fd);  /* Closing drops the fcntl lock.  */
+}
+
+int
+pani_hexval (int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+void
+pani_bin2hex (const void *bin, size_t n, char *hex)
+{
+  static const char digits[] = "0123456789abcdef";
+  const unsigned char *p = bin;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      hex[2 * i] = digits[p[i] >> 4];
+      hex[2 * i + 1] = digits[p[i] & 15];
+    }
+  hex[2 * n] = 0;
+}
+
+void
+pani_nonce_hex (char *hex, size_t nbytes)
+{
+  unsigned char nonce[32];
+
+  if (nbytes > sizeof nonce)
+    nbytes = sizeof nonce;
+  gcry_create_nonce (nonce, nbytes);
+  pani_bin2hex (nonce, nbytes, hex);
 }

@@ -38,6 +38,17 @@ int pani_ascii_casecmp (const char *a, const char *b);
 /* Return true if C is an ASCII control character (or DEL).  */
 int pani_is_ctrl (int c);
 
+/* Return the value of the hex digit C (either case), or -1.  */
+int pani_hexval (int c);
+
+/* Write the N bytes of BIN as 2*N lower-case hex digits and a NUL to
+ * HEX.  */
+void pani_bin2hex (const void *bin, size_t n, char *hex);
+
+/* Write NBYTES (at most 32) of fresh nonce as hex and a NUL to HEX
+ * (2*NBYTES+1 bytes): unique names, not secrets.  */
+void pani_nonce_hex (char *hex, size_t nbytes);
+
 /* Read the whole file PATH (at most MAXLEN bytes, GPG_ERR_TOO_LARGE
  * beyond) into malloc'ed *R_BUF with a terminating NUL not counted in
  * *R_LEN.  PATH "-" reads stdin.  */
