@@ -11,6 +11,7 @@
 
 #include "panmail.h"
 #include "json-int.h"
+#include "util.h"
 
 #define AUDIT_LOG_FILE  "audit.log"
 #define AUDIT_KEY_FILE  "audit.key"
@@ -23,14 +24,6 @@
 /* The suffix ,"mac":"<64 hex>"} that ends every record.  */
 #define AUDIT_MAC_PREFIX ",\"mac\":\""
 #define AUDIT_MAC_SUFFIX_LEN (8 + 64 + 2)
-
-/* A growable byte buffer.  */
-struct pani_buf
-{
-  char *data;
-  size_t len, size;
-  int failed;                   /* An allocation failed.  */
-};
 
 /* A parsed record and the storage its pointers refer to.  */
 struct pani_audit_parsed

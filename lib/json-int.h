@@ -49,8 +49,4 @@ const struct pani_json *pani_json_get (const struct pani_json *obj,
 int pani_json_uint (const struct pani_json *value, unsigned long long max,
                     unsigned long long *r_num);
 
-/* Return the length of the valid UTF-8 sequence (no overlong form, no
- * surrogate) at P, which is before END, or 0 if there is none.  */
-size_t pani_utf8_len (const unsigned char *p, const unsigned char *end);
-
 #endif /* PAN_JSON_INT_H */

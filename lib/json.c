@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json-int.h"
+#include "util.h"
 
 struct parser
 {
@@ -83,36 +84,6 @@ sb_put_utf8 (struct strbuf *sb, unsigned long cp)
     b[0] = 0xf0 | (cp >> 18), b[1] = 0x80 | ((cp >> 12) & 0x3f),
       b[2] = 0x80 | ((cp >> 6) & 0x3f), b[3] = 0x80 | (cp & 0x3f), n = 4;
   return sb_put (sb, b, n);
-}
-
-size_t
-pani_utf8_len (const unsigned char *p, const unsigned char *end)
-{
-  size_t n, i;
-  unsigned long cp;
-
-  if (*p < 0x80)
-    return 1;
-  if (*p >= 0xc2 && *p <= 0xdf)
-    n = 2, cp = *p & 0x1f;
-  else if (*p >= 0xe0 && *p <= 0xef)
-    n = 3, cp = *p & 0x0f;
-  else if (*p >= 0xf0 && *p <= 0xf4)
-    n = 4, cp = *p & 0x07;
-  else
-    return 0;
-  if ((size_t)(end - p) < n)
-    return 0;
-  for (i = 1; i < n; i++)
-    {
-      if ((p[i] & 0xc0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-  if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-      || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-    return 0;
-  return n;
 }
 
 static int

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,8 @@ pani_strndup (const char *src, size_t len)
   return s;
 }
 
-static int
-ascii_lower (int c)
+int
+pani_ascii_lower (int c)
 {
   return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
@@ -84,9 +85,27 @@ ascii_lower (int c)
 int
 pani_ascii_casecmp (const char *a, const char *b)
 {
-  for (; *a && ascii_lower (*a) == ascii_lower (*b); a++, b++)
+  for (; *a && pani_ascii_lower (*a) == pani_ascii_lower (*b); a++, b++)
     ;
-  return ascii_lower ((unsigned char)*a) - ascii_lower ((unsigned char)*b);
+  return pani_ascii_lower ((unsigned char)*a)
+    - pani_ascii_lower ((unsigned char)*b);
+}
+
+int
+pani_is_wsp (int c)
+{
+  return c == ' ' || c == '\t';
+}
+
+int
+pani_mem_caseeq (const char *s, size_t len, const char *lit)
+{
+  if (strlen (lit) != len)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (pani_ascii_lower ((unsigned char)s[i]) != lit[i])
+      return 0;
+  return 1;
 }
 
 int
@@ -306,10 +325,9 @@ pani_hexval (int c)
   return -1;
 }
 
-void
-pani_bin2hex (const void *bin, size_t n, char *hex)
+static void
+bin2hex_digits (const void *bin, size_t n, char *hex, const char *digits)
 {
-  static const char digits[] = "0123456789abcdef";
   const unsigned char *p = bin;
 
   for (size_t i = 0; i < n; i++)
@@ -321,6 +339,18 @@ pani_bin2hex (const void *bin, size_t n, char *hex)
 }
 
 void
+pani_bin2hex (const void *bin, size_t n, char *hex)
+{
+  bin2hex_digits (bin, n, hex, "0123456789abcdef");
+}
+
+void
+pani_bin2hex_upper (const void *bin, size_t n, char *hex)
+{
+  bin2hex_digits (bin, n, hex, "0123456789ABCDEF");
+}
+
+void
 pani_nonce_hex (char *hex, size_t nbytes)
 {
   unsigned char nonce[32];
@@ -329,4 +359,196 @@ pani_nonce_hex (char *hex, size_t nbytes)
     nbytes = sizeof nonce;
   gcry_create_nonce (nonce, nbytes);
   pani_bin2hex (nonce, nbytes, hex);
+}
+
+
+void
+pani_wipe (void *p, size_t len)
+{
+#ifdef HAVE_EXPLICIT_BZERO
+  if (p)
+    explicit_bzero (p, len);
+#else
+  volatile unsigned char *v = p;
+
+  while (v && len--)
+    *v++ = 0;
+#endif
+}
+
+void
+pani_wipe_free (void *p, size_t len)
+{
+  if (!p)
+    return;
+  pani_wipe (p, len);
+  free (p);
+}
+
+void
+pani_wipe_free_str (char *s)
+{
+  if (s)
+    pani_wipe_free (s, strlen (s));
+}
+
+
+/* Make room in B for N more bytes and the NUL; a failure is sticky.
+ * The old block is wiped, not realloc'ed: it may hold plaintext.  */
+static int
+buf_reserve (struct pani_buf *b, size_t n)
+{
+  size_t size = b->size ? b->size : 256;
+  char *tmp;
+
+  if (b->failed || n > SIZE_MAX / 2 - b->len)
+    return !(b->failed = 1);
+  if (b->len + n + 1 <= b->size)
+    return 1;
+  while (size < b->len + n + 1)
+    size *= 2;
+  if (!(tmp = malloc (size)))
+    return !(b->failed = 1);
+  if (b->data)
+    memcpy (tmp, b->data, b->len);
+  pani_wipe_free (b->data, b->size);
+  b->data = tmp;
+  b->size = size;
+  return 1;
+}
+
+void
+pani_buf_put (struct pani_buf *b, const void *p, size_t n)
+{
+  if (!buf_reserve (b, n))
+    return;
+  if (n)
+    memcpy (b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = 0;
+}
+
+void
+pani_buf_puts (struct pani_buf *b, const char *s)
+{
+  pani_buf_put (b, s, strlen (s));
+}
+
+void
+pani_buf_putc (struct pani_buf *b, int c)
+{
+  char ch = (char)c;
+
+  pani_buf_put (b, &ch, 1);
+}
+
+void
+pani_buf_put_utf8 (struct pani_buf *b, unsigned long cp)
+{
+  unsigned char u[4];
+
+  pani_buf_put (b, u, pani_utf8_encode (cp, u));
+}
+
+void
+pani_buf_printf (struct pani_buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+
+  va_start (ap, fmt);
+  if (vasprintf (&s, fmt, ap) < 0)
+    b->failed = 1;
+  else
+    {
+      pani_buf_puts (b, s);
+      pani_wipe_free_str (s);
+    }
+  va_end (ap);
+}
+
+gpg_error_t
+pani_buf_error (const struct pani_buf *b)
+{
+  return b->failed ? gpg_error (GPG_ERR_ENOMEM) : 0;
+}
+
+char *
+pani_buf_take (struct pani_buf *b)
+{
+  char *s;
+
+  if (!b->data)
+    pani_buf_put (b, "", 0);
+  if (b->failed)
+    {
+      pani_buf_free (b);
+      return NULL;
+    }
+  s = b->data;
+  memset (b, 0, sizeof *b);
+  return s;
+}
+
+void
+pani_buf_clear (struct pani_buf *b)
+{
+  pani_wipe (b->data, b->len);
+  b->len = 0;
+  b->failed = 0;
+}
+
+void
+pani_buf_free (struct pani_buf *b)
+{
+  pani_wipe_free (b->data, b->size);
+  memset (b, 0, sizeof *b);
+}
+
+
+size_t
+pani_utf8_encode (unsigned long cp, unsigned char *out)
+{
+  if (cp < 0x80)
+    return out[0] = cp, 1;
+  if (cp < 0x800)
+    return out[0] = 0xc0 | (cp >> 6), out[1] = 0x80 | (cp & 0x3f), 2;
+  if (cp < 0x10000)
+    return out[0] = 0xe0 | (cp >> 12), out[1] = 0x80 | ((cp >> 6) & 0x3f),
+      out[2] = 0x80 | (cp & 0x3f), 3;
+  out[0] = 0xf0 | (cp >> 18);
+  out[1] = 0x80 | ((cp >> 12) & 0x3f);
+  out[2] = 0x80 | ((cp >> 6) & 0x3f);
+  out[3] = 0x80 | (cp & 0x3f);
+  return 4;
+}
+
+size_t
+pani_utf8_len (const unsigned char *p, const unsigned char *end)
+{
+  size_t n, i;
+  unsigned long cp;
+
+  if (*p < 0x80)
+    return 1;
+  if (*p >= 0xc2 && *p <= 0xdf)
+    n = 2, cp = *p & 0x1f;
+  else if (*p >= 0xe0 && *p <= 0xef)
+    n = 3, cp = *p & 0x0f;
+  else if (*p >= 0xf0 && *p <= 0xf4)
+    n = 4, cp = *p & 0x07;
+  else
+    return 0;
+  if ((size_t)(end - p) < n)
+    return 0;
+  for (i = 1; i < n; i++)
+    {
+      if ((p[i] & 0xc0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+  if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+      || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    return 0;
+  return n;
 }

@@ -74,4 +74,89 @@ gpg_error_t pani_lock (const char *path, int timeout, int *r_fd,
 /* Release a lock taken with pani_lock.  */
 void pani_unlock (int fd);
 
+
+/*
+ * Memory that may hold secrets or plaintext.
+ */
+
+/* Overwrite the LEN bytes at P with zeros in a way the compiler keeps
+ * (explicit_bzero where the C library has it).  */
+void pani_wipe (void *p, size_t len);
+
+/* Wipe the LEN bytes at P, then free P (NULL is accepted).  */
+void pani_wipe_free (void *p, size_t len);
+
+/* Wipe and free the string S (NULL is accepted).  */
+void pani_wipe_free_str (char *s);
+
+
+/*
+ * A growable byte buffer that wipes every copy it leaves behind.  Out
+ * of memory is sticky: check pani_buf_error once at the end.  DATA is
+ * always NUL-terminated once anything was put.
+ */
+struct pani_buf
+{
+  char *data;
+  size_t len, size;
+  int failed;                   /* An allocation failed.  */
+};
+
+/* Append the N bytes at P to B.  */
+void pani_buf_put (struct pani_buf *b, const void *p, size_t n);
+
+/* Append the string S to B.  */
+void pani_buf_puts (struct pani_buf *b, const char *s);
+
+/* Append the byte C to B.  */
+void pani_buf_putc (struct pani_buf *b, int c);
+
+/* Append the code point CP (at most 0x10FFFF) to B as UTF-8.  */
+void pani_buf_put_utf8 (struct pani_buf *b, unsigned long cp);
+
+/* Append the text made from FMT to B.  */
+void pani_buf_printf (struct pani_buf *b, const char *fmt, ...)
+  PAN_PRINTF (2, 3);
+
+/* Return GPG_ERR_ENOMEM if an append to B failed, else 0.  */
+gpg_error_t pani_buf_error (const struct pani_buf *b);
+
+/* Hand over the string in B (an empty string if nothing was put) and
+ * reset B; NULL if memory ran out (B is then wiped and freed).  */
+char *pani_buf_take (struct pani_buf *b);
+
+/* Wipe the contents of B and make it empty, keeping its memory.  */
+void pani_buf_clear (struct pani_buf *b);
+
+/* Wipe and free B and make it empty.  */
+void pani_buf_free (struct pani_buf *b);
+
+
+/*
+ * Characters and UTF-8.
+ */
+
+/* Return true for a space or a tab (RFC 5322 WSP).  */
+int pani_is_wsp (int c);
+
+/* Return C in lower case if it is an ASCII capital.  */
+int pani_ascii_lower (int c);
+
+/* Return true if the LEN bytes at S equal the lower-case string LIT,
+ * ignoring ASCII case.  */
+int pani_mem_caseeq (const char *s, size_t len, const char *lit);
+
+/* Write code point CP (at most 0x10FFFF) as UTF-8 to OUT (4 bytes at
+ * least) and return the number of bytes written.  */
+size_t pani_utf8_encode (unsigned long cp, unsigned char *out);
+
+/* Return the length of the valid UTF-8 sequence (no overlong form, no
+ * surrogate, at most U+10FFFF) that starts at P and ends before END,
+ * or 0 if there is none.  */
+size_t pani_utf8_len (const unsigned char *p, const unsigned char *end);
+
+/* Write the N bytes of BIN as 2*N upper-case hex digits and a NUL to
+ * HEX (the form fingerprints take).  */
+void pani_bin2hex_upper (const void *bin, size_t n, char *hex);
+
 #endif /* PAN_UTIL_H */

@@ -1,9 +1,10 @@
 #!/bin/sh
 # make-test-ca.sh - make a throwaway X.509 test PKI for the S/MIME tests.
 #
-#   scripts/make-test-ca.sh DIR [DOMAIN]
+#   scripts/make-test-ca.sh DIR [DOMAIN [PREFIX]]
 #
-# Makes in DIR (created 0700; DOMAIN defaults to example.test), with
+# Makes in DIR (created 0700; DOMAIN defaults to example.test; PREFIX,
+# default none, goes in front of every local part), with
 # OpenSSL, every key RSA 2048 without a passphrase:
 #
 #   ca.pem         root CA "panmail Test CA" (cA, keyCertSign, cRLSign)
@@ -32,8 +33,9 @@
 # -enddate", so the expired certificate needs no faked clock.
 set -eu
 
-dir=${1:?usage: make-test-ca.sh DIR [DOMAIN]}
+dir=${1:?usage: make-test-ca.sh DIR [DOMAIN [PREFIX]]}
 domain=${2:-example.test}
+prefix=${3:-}
 command -v openssl >/dev/null || { echo "make-test-ca: openssl is missing" >&2; exit 1; }
 
 mkdir -p "$dir"
@@ -152,7 +154,7 @@ issue() {
 
 # user CANAME NAME LOCALPART EXT [START END]
 user() {
-    ADDR=$3@$domain
+    ADDR=$prefix$3@$domain
     issue "$1" "$2" "/O=panmail tests/CN=$3/emailAddress=$ADDR" "$4" \
         "${5:-$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)}" \
         "${6:-$(date -u -d '+365 days' +%Y%m%d%H%M%SZ)}"
@@ -164,7 +166,7 @@ later=$(date -u -d '+5 years' +%Y%m%d%H%M%SZ)
 
 root ca "panmail Test CA"
 root rogue-ca "panmail Rogue CA"
-ADDR=notca@$domain
+ADDR=${prefix}notca@$domain
 root notca "panmail Not A CA" v3_user
 issue ca inter "/O=panmail tests/CN=panmail Test Intermediate CA" v3_ca \
     "$now" "$later"
@@ -176,7 +178,7 @@ user ca noenc erin v3_noenc
 user rogue-ca untrusted mallory v3_user
 user ca revoked trent v3_user
 # carol: e-mail only in subjectAltName.
-ADDR=carol@$domain
+ADDR=${prefix}carol@$domain
 issue inter chain "/O=panmail tests/CN=carol" v3_user "$now" \
     "$(date -u -d '+365 days' +%Y%m%d%H%M%SZ)"
 p12 chain carol

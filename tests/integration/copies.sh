@@ -8,7 +8,7 @@ need_tools
 need_postfix
 
 init_home; pass "init (audit key kept)"
-A=copies-alice@example.test B=copies-bob@example.test C=copies-carol@example.test
+A=${TAG}copies-alice@example.test B=${TAG}copies-bob@example.test C=${TAG}copies-carol@example.test
 fa=$(make_key Alice "$A"); fb=$(make_key Bob "$B"); fc=$(make_key Carol "$C")
 for x in "a $A $fa" "b $B $fb" "c $C $fc"; do
     set -- $x
@@ -78,7 +78,7 @@ grep -q 'protected-headers="v1"' "$T/a.dec" ||
 pass "protected headers: outer Subject [...], inner Subject original"
 
 # ------------------------------------------------------------ signing
-S=copies-signer@example.test
+S=${TAG}copies-signer@example.test
 fs=$(kgpg --status-fd 1 --passphrase test --quick-gen-key "Signer <$S>" \
         ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
 [ -n "$fs" ] || fail "cannot make the signing key"

@@ -5,10 +5,10 @@
 
 need_tools
 
-A=enroll-alice@example.test
-B=enroll-bob@example.test
-C=enroll-carol@example.test
-D=enroll-dave@example.test
+A=${TAG}enroll-alice@example.test
+B=${TAG}enroll-bob@example.test
+C=${TAG}enroll-carol@example.test
+D=${TAG}enroll-dave@example.test
 OP=enroll-operator
 
 # ------------------------------------------------------------------ init
@@ -85,7 +85,7 @@ expect_refusal() {
     pass "enroll refuses $er_what"
 }
 
-F=enroll-frank@example.test
+F=${TAG}enroll-frank@example.test
 ff=$(make_key "Frank Enroll" "$F")
 export_key "$ff" "$T/frank.asc"
 expect_refusal "a fingerprint of another key" "$F" \
@@ -105,24 +105,24 @@ expect_refusal "an 8-digit key id" "$F" --fingerprint "$ff8" --file "$T/frank.as
 fprs_in_keyring | grep -qx "$ff" && fail "a refused key ($ff) is in the panmail keyring"
 pass "refused keys are not imported"
 
-G=enroll-grace@example.test
+G=${TAG}enroll-grace@example.test
 fg=$(make_key "Grace Enroll" enroll-grace-other@example.test)
 export_key "$fg" "$T/grace.asc"
 expect_refusal "a key without a user ID for the address" "$G" \
     --fingerprint "$fg" --file "$T/grace.asc"
 
-H=enroll-heidi@example.test
+H=${TAG}enroll-heidi@example.test
 fh=$(make_expired_key "Heidi Enroll" "$H")
 export_key "$fh" "$T/heidi.asc"
 expect_refusal "an expired key" "$H" --fingerprint "$fh" --file "$T/heidi.asc"
 
-I=enroll-ivan@example.test
+I=${TAG}enroll-ivan@example.test
 fi_=$(make_key "Ivan Enroll" "$I")
 revoke_key "$fi_"
 export_key "$fi_" "$T/ivan.asc"
 expect_refusal "a revoked key" "$I" --fingerprint "$fi_" --file "$T/ivan.asc"
 
-J=enroll-judy@example.test
+J=${TAG}enroll-judy@example.test
 fj=$(make_sign_only_key "Judy Enroll" "$J")
 export_key "$fj" "$T/judy.asc"
 expect_refusal "a key without an encryption subkey" "$J" \

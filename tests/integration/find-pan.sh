@@ -8,7 +8,7 @@
 need_tools
 
 init_home
-A=find-pan-alice@example.test
+A=${TAG}find-pan-alice@example.test
 fa=$(make_key Alice "$A")
 export_key "$fa" "$T/a.asc"
 expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"

@@ -20,6 +20,10 @@
 #   $MAILDIR          where Postfix delivers: $MAILDIR/example.test/LOCALPART
 #   $TEST_NAME        the script's name without .sh (use it to prefix
 #                     mailbox local parts so tests can run in parallel)
+#   $TAG              a prefix for every mailbox local part, unique to the
+#                     build directory ($PANMAIL_TEST_TAG overrides it), so
+#                     that two suite runs (two checkouts) sharing the one
+#                     test Postfix never read each other's mail
 #
 # Tests exit 0 on success and 1 on failure; they never skip (77).
 
@@ -62,6 +66,7 @@ PANSEND=$top_builddir/cmd/pansend
 PANKEY=$top_builddir/cmd/pankey
 MAILDIR=${PANMAIL_MAILDIR:-/var/mail/vhosts}
 MAILDOMAIN=example.test
+TAG=${PANMAIL_TEST_TAG:-t$(printf '%s' "$top_builddir" | cksum | cut -d' ' -f1)-}
 
 if [ -x /usr/bin/python3 ]; then
     PYTHON=/usr/bin/python3

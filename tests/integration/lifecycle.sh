@@ -6,10 +6,10 @@
 
 need_tools
 
-A=lc-alice@example.test         # expires in 10 days, then rotated
-B=lc-bob@example.test           # expires later (yesterday), then revoked
-C=lc-carol@example.test         # fine, then unenrolled
-D=lc-dave@example.test          # expires in 10 days, then refreshed
+A=${TAG}lc-alice@example.test         # expires in 10 days, then rotated
+B=${TAG}lc-bob@example.test           # expires later (yesterday), then revoked
+C=${TAG}lc-carol@example.test         # fine, then unenrolled
+D=${TAG}lc-dave@example.test          # expires in 10 days, then refreshed
 OP=lc-operator
 BODY=$(new_marker)
 

@@ -8,7 +8,7 @@
 need_tools
 need_postfix
 
-A=malformed-alice@example.test
+A=${TAG}malformed-alice@example.test
 MARK=$(new_marker)      # in header values and the body
 
 init_home; pass "init (audit key kept)"

@@ -8,7 +8,7 @@ need_tools
 need_postfix
 
 init_home; pass "init (audit key kept)"
-A=pan-guard-alice@example.test
+A=${TAG}pan-guard-alice@example.test
 fa=$(make_key Alice "$A")
 export_key "$fa" "$T/a.asc"
 expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"

@@ -39,22 +39,22 @@ refused() {
     not_enrolled "$2" || fail "$1: a record was left"
 }
 
-R1=pol-rsa1024@example.test
+R1=${TAG}pol-rsa1024@example.test
 f=$(gen_key "RSA 1024 <$R1>" rsa1024)
 add_enc "$f" rsa1024
 refused "RSA-1024" "$R1" "$f" 'below min-rsa-bits 2048'
 
-DS=pol-dsa@example.test
+DS=${TAG}pol-dsa@example.test
 f=$(gen_key "DSA <$DS>" dsa2048)
 add_enc "$f" elg2048
 refused "DSA" "$DS" "$f" 'DSA is not allowed'
 
-EG=pol-elg@example.test
+EG=${TAG}pol-elg@example.test
 f=$(gen_key "ElGamal <$EG>" ed25519)
 add_enc "$f" elg2048
 refused "an ElGamal subkey" "$EG" "$f" 'ElGamal is not allowed'
 
-S1=pol-sha1@example.test
+S1=${TAG}pol-sha1@example.test
 f=$(gen_key "SHA1 <$S1>" ed25519 --cert-digest-algo SHA1)
 add_enc "$f" cv25519 --cert-digest-algo SHA1
 kgpg --with-colons --list-sigs "$f" | awk -F: '$1 == "sig" && $16 != 2 { bad = 1 } END { exit bad }' ||
@@ -62,7 +62,7 @@ kgpg --with-colons --list-sigs "$f" | awk -F: '$1 == "sig" && $16 != 2 { bad = 1
 refused "SHA-1 self-signatures" "$S1" "$f" 'uses SHA-1'
 
 # RSA-2048 is allowed with a warning; check reports it.
-R2=pol-rsa2048@example.test
+R2=${TAG}pol-rsa2048@example.test
 f2=$(gen_key "RSA 2048 <$R2>" rsa2048)
 add_enc "$f2" rsa2048
 export_key "$f2" "$T/key.asc"
@@ -76,7 +76,7 @@ grep -q 'weak=1' "$T/out" || fail "check: weak not counted"
 # A good key that later gains an ElGamal subkey: refresh refuses the
 # update; pushed into the keyring behind pankey's back, pansend and
 # check refuse it.
-G=pol-good@example.test
+G=${TAG}pol-good@example.test
 fg=$(make_key "Good Policy" "$G")
 export_key "$fg" "$T/good.asc"
 expect_rc 0 "enroll a good key" pankey enroll "$G" --fingerprint "$fg" --file "$T/good.asc"

@@ -7,12 +7,12 @@
 need_tools
 need_postfix
 
-A=refuse-alice@example.test
-B=refuse-bob@example.test
-C=refuse-carol@example.test     # enrolled, expires later
-R=refuse-rita@example.test      # enrolled, revoked later
-K=refuse-kim@example.test       # key in the keyring, never enrolled
-N=refuse-nobody@example.test    # no key at all
+A=${TAG}refuse-alice@example.test
+B=${TAG}refuse-bob@example.test
+C=${TAG}refuse-carol@example.test     # enrolled, expires later
+R=${TAG}refuse-rita@example.test      # enrolled, revoked later
+K=${TAG}refuse-kim@example.test       # key in the keyring, never enrolled
+N=${TAG}refuse-nobody@example.test    # no key at all
 BODY=$(new_marker)
 SUBJ=$(new_marker)
 

@@ -8,11 +8,11 @@
 need_tools
 need_postfix
 
-A=send-alice@example.test
-B=send-bob@example.test
-C=send-carol@example.test
-D=send-dave@example.test
-E=send-erin@example.test
+A=${TAG}send-alice@example.test
+B=${TAG}send-bob@example.test
+C=${TAG}send-carol@example.test
+D=${TAG}send-dave@example.test
+E=${TAG}send-erin@example.test
 MARK=$(new_marker)      # in headers
 BODY=$(new_marker)      # in the body only: must never be readable
 

@@ -9,7 +9,7 @@ need_tools
 need_postfix
 
 P=$T/pki
-sh "$top_srcdir/scripts/make-test-ca.sh" "$P" example.test >/dev/null 2>&1 ||
+sh "$top_srcdir/scripts/make-test-ca.sh" "$P" example.test "$TAG" >/dev/null 2>&1 ||
     fail "cannot make the test PKI"
 fp () { cat "$P/$1.$2"; }
 
@@ -26,7 +26,7 @@ pankey trust-ca --fingerprint "$(fp notca sha1)" --file "$P/notca.pem" \
     >/dev/null 2>&1 && fail "a certificate that is not a CA was trusted"
 pass "trust-ca: the CA is trusted and listed; a non-CA is refused"
 
-A=alice@example.test C=carol@example.test
+A=${TAG}alice@example.test C=${TAG}carol@example.test
 expect_rc 0 "enroll alice (S/MIME, SHA-256 pin)" pankey enroll "$A" \
     --protocol smime --fingerprint "$(fp valid sha256)" --file "$P/valid.pem"
 pankey show "$A" --json | jq -e --arg f "$(fp valid sha1)" \
@@ -36,13 +36,13 @@ expect_rc 0 "enroll carol with her chain" pankey enroll "$C" \
     --protocol smime --fingerprint "$(fp chain sha1)" --file "$P/chain-bundle.pem"
 for x in "dave expired" "erin noenc" "mallory untrusted"; do
     set -- $x
-    pankey enroll "$1@example.test" --protocol smime \
+    pankey enroll "$TAG$1@example.test" --protocol smime \
         --fingerprint "$(fp "$2" sha1)" --file "$P/$2.pem" >/dev/null 2>&1 &&
         fail "the $2 certificate was enrolled"
 done
 pass "S/MIME enroll: pinned certificates; expired, no-encryption and untrusted refused"
 
-G=smime-send-pgp@example.test
+G=${TAG}smime-send-pgp@example.test
 fg=$(make_key Pgp "$G")
 export_key "$fg" "$T/g.asc"
 expect_rc 0 "enroll an OpenPGP recipient" \
