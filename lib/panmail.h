@@ -929,9 +929,9 @@ pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
                                           const void *head, size_t len);
 /* END scan */
 
-/* BEGIN audit (audit.c) */
+/* BEGIN audit (audit-*.c) */
 /*
- * Tamper-evident audit log (audit.c): HOME/audit.log, JSON Lines, one
+ * Tamper-evident audit log (audit-*.c): HOME/audit.log, JSON Lines, one
  * record a line, chained by SHA-256 and authenticated by HMAC-SHA256
  * under a forward-secure key in HOME/audit.key; see panaudit(1).
  */

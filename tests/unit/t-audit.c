@@ -93,8 +93,7 @@ new_home (char keyhex[65])
   T_ERR (pan_ctx_open (home, &ctx, &reason), 0);
   T_ERR (pan_audit_init_key (ctx, &key, &reason), 0);
   T_CHECK (key && strlen (key) == 64);
-  if (key)
-    strcpy (keyhex, key);
+  snprintf (keyhex, 65, "%s", key ? key : "");
   pan_audit_key_release (key);
   if (reason)
     fprintf (stderr, "    reason: %s\n", reason);
@@ -596,6 +595,67 @@ test_bad_inputs (void)
   pan_free (reason);
 }
 
+/* Return the blocks of secure memory in use, as libgcrypt reports them
+ * on stderr, which is the file FP; -1 if it did not.  */
+static long
+secmem_blocks (FILE *fp)
+{
+  char line[200];
+  long blocks = -1;
+
+  gcry_control (GCRYCTL_DUMP_SECMEM_STATS, 0);
+  fflush (stderr);
+  rewind (fp);
+  while (fgets (line, sizeof line, fp))
+    if (strstr (line, "secmem usage:"))
+      sscanf (strstr (line, " in ") ? strstr (line, " in ") : "", " in %ld",
+              &blocks);
+  return blocks;
+}
+
+/* In a child: with secure memory full but for one key, a verification
+ * with the initial key fails for want of memory, and releases each key
+ * exactly once (a key freed twice shows as one block too few in use).  */
+static int
+verify_out_of_secmem (void)
+{
+  static void *blocks[16384];
+  FILE *fp = tmpfile ();
+  struct pan_audit_verdict v;
+  gpg_error_t err;
+  long before, after;
+  int n = 0;
+
+  if (!fp || dup2 (fileno (fp), 2) < 0)
+    return 2;
+  while (n < 16384 && (blocks[n] = gcry_malloc_secure (32)))
+    n++;
+  if (!n || n == 16384)
+    return 3;
+  gcry_free (blocks[--n]);
+  before = secmem_blocks (fp);
+  err = pan_audit_verify_buffer ("", 0, NULL, 0, HASH1, NULL, &v, NULL);
+  after = secmem_blocks (fp);
+  if (gpg_err_code (err) != GPG_ERR_ENOMEM || v.message || v.warnings)
+    return 4;
+  return before >= 0 && before == after ? 0 : 5;
+}
+
+static void
+test_key_ownership (void)
+{
+  pid_t pid = fork ();
+  int status = 0;
+
+  if (!pid)
+    _exit (verify_out_of_secmem ());
+  T_CHECK (pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status));
+  if (WIFEXITED (status) && WEXITSTATUS (status))
+    fprintf (stderr, "    out of secure memory: case %d\n",
+             WEXITSTATUS (status));
+  T_CHECK (WIFEXITED (status) && !WEXITSTATUS (status));
+}
+
 static void
 append_raw (const char *path, const char *data)
 {
@@ -897,6 +957,7 @@ main (void)
   test_bad_events ();
   test_tamper_kinds ();
   test_bad_inputs ();
+  test_key_ownership ();
   test_torn_recovery ();
   test_key_state ();
   test_write_errors ();
