@@ -4,6 +4,10 @@
  * fsync(2), then replace audit.key.  A line without its LF (a killed
  * writer) is closed by the next writer and named, by length and hash,
  * in a "recovery" record, so that it is neither lost nor hidden.
+ *
+ * The audit key is created here too, together with its first record
+ * and under the same hold of the lock: a key is handed out only once
+ * its creation is recorded.
  */
 #include <config.h>
 
@@ -434,6 +438,61 @@ pan_audit_append (pan_ctx_t ctx, const struct pan_audit_event *ev,
 
   if (!(err = prepare (ctx, ev, &f, &facility, r_reason)))
     err = append_locked (&f, ev, now, facility, r_reason);
+  pani_audit_files_release (&f);
+  return err;
+}
+
+/* Undo the creation of the key of F (locked) whose first record could
+ * not be stored.  A log that still holds a line keeps its audit.key.  */
+static void
+remove_new_key (const struct pani_audit_files *f)
+{
+  struct stat st;
+  int empty;
+
+  if (!stat (f->log, &st))
+    empty = !st.st_size;
+  else
+    empty = errno == ENOENT;
+  if (empty)
+    unlink (f->key);
+}
+
+gpg_error_t
+pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
+                      time_t now, unsigned int flags, char **r_key_hex,
+                      char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_files f;
+  char *hex = NULL;
+  int facility;
+
+  *r_key_hex = NULL;
+  if ((err = prepare (ctx, ev, &f, &facility, r_reason)))
+    goto leave;
+  err = pani_audit_key_create (&f, &hex, r_reason);
+  if (gpg_err_code (err) == GPG_ERR_EEXIST && (flags & PAN_AUDIT_KEEP_KEY))
+    {
+      err = 0;
+      if (r_reason)
+        {
+          free (*r_reason);
+          *r_reason = NULL;
+        }
+    }
+  if (err)
+    goto leave;
+  if ((err = append_locked (&f, ev, now, facility, r_reason)) && hex)
+    remove_new_key (&f);
+  if (!err)
+    {
+      *r_key_hex = hex;
+      hex = NULL;
+    }
+
+ leave:
+  pan_audit_key_release (hex);
   pani_audit_files_release (&f);
   return err;
 }

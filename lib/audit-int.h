@@ -20,7 +20,8 @@
  *   audit-record   the record format, its lines and canonical parsing
  *   audit-key      the forward-secure key, audit.key, the audit lock
  *   audit-syslog   the syslog mirror of appended records
- *   audit-append   appending under the lock, torn-line recovery
+ *   audit-append   appending under the lock, torn-line recovery, and
+ *                  creating the key together with its first record
  *   audit-read     a snapshot of the log, the reader and its filters
  *   audit-verify   the chain, the MACs, audit.key and anchors
  *   audit-report   the summary for an assessor

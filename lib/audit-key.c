@@ -435,18 +435,3 @@ pani_audit_key_create (const struct pani_audit_files *f, char **r_hex,
     return err;
   return make_initial_key (f->log, f->key, r_hex, r_reason);
 }
-
-gpg_error_t
-pan_audit_init_key (pan_ctx_t ctx, char **r_key_hex, char **r_reason)
-{
-  gpg_error_t err;
-  struct pani_audit_files f;
-
-  *r_key_hex = NULL;
-  if ((err = pani_audit_files_init (ctx, &f)))
-    return err;
-  if (!(err = pani_audit_lock (&f, r_reason)))
-    err = pani_audit_key_create (&f, r_key_hex, r_reason);
-  pani_audit_files_release (&f);
-  return err;
-}
