@@ -704,12 +704,13 @@ read_wanted (pan_scanner_t scanner, struct wanted *w)
 {
   gpg_error_t err = 0;
   char *buf = gcry_malloc_secure (READ_CHUNK + PAN_LINE_MAX + 1);
-  char *line = buf + READ_CHUNK;
+  char *line;
   size_t len = 0;
   ssize_t n;
 
   if (!buf)
     return gpg_error_from_syserror ();
+  line = buf + READ_CHUNK;
   quiet_tty ();
   while (!err && ((n = read (0, buf, READ_CHUNK)) > 0
                   || (n < 0 && errno == EINTR)))
