@@ -190,23 +190,29 @@ put_json (struct pani_buf *b, const char *s, int mask)
   pani_wipe_free_str (copy);
 }
 
+/* Append ,"NAME":VALUE unless VALUE is NULL, masking card numbers in
+ * it if MASK.  */
 static void
-put_field (struct pani_buf *b, const char *name, const char *value)
+put_member (struct pani_buf *b, const char *name, const char *value,
+            int mask)
 {
   if (!value)
     return;
   pani_buf_printf (b, ",\"%s\":", name);
-  put_json (b, value, 1);
+  put_json (b, value, mask);
+}
+
+static void
+put_field (struct pani_buf *b, const char *name, const char *value)
+{
+  put_member (b, name, value, 1);
 }
 
 /* Like put_field for a hex value: never masked.  */
 static void
 put_hex_field (struct pani_buf *b, const char *name, const char *value)
 {
-  if (!value)
-    return;
-  pani_buf_printf (b, ",\"%s\":", name);
-  put_json (b, value, 0);
+  put_member (b, name, value, 0);
 }
 
 static void
