@@ -477,47 +477,33 @@ cmd_report (struct options *o)
 /* panaudit init-key */
 
 static int
-record_init_key (pan_ctx_t ctx)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-  struct pan_audit_event ev = { .event = "init-key", .tool = "panaudit",
-                                .outcome = "ok", .exit_code = 0 };
-
-  if ((err = pan_audit_append (ctx, &ev, time (NULL), &reason)))
-    {
-      cmd_error (err, "writing the first audit record", reason);
-      return EXIT_ERROR;
-    }
-  return 0;
-}
-
-static int
 cmd_init_key (struct options *o)
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   char *reason = NULL, *key = NULL;
+  struct pan_audit_event ev = { .event = "init-key", .tool = "panaudit",
+                                .outcome = "ok", .exit_code = 0 };
   int rc;
 
   if (o->nargs != 1)
     usage_error ("init-key takes no arguments");
   if ((rc = open_home (o, &ctx)))
     return rc;
-  if ((err = pan_audit_init_key (ctx, &key, &reason)))
+  err = pan_audit_create_key (ctx, &ev, time (NULL), 0, &key, &reason);
+  if (err)
     {
       cmd_error (err, "init-key", reason);
       rc = EXIT_ERROR;
-      goto leave;
     }
-  es_fprintf (es_stdout, "audit key: %s\n", key);
-  es_fflush (es_stdout);
+  else
+    {
+      es_fprintf (es_stdout, "audit key: %s\n", key);
+      es_fflush (es_stdout);
+      cmd_info ("keep this initial audit key offline (it is shown only"
+                " once); 'panaudit verify --key FILE' needs it");
+    }
   pan_audit_key_release (key);
-  cmd_info ("keep this initial audit key offline (it is shown only once);"
-            " 'panaudit verify --key FILE' needs it");
-  rc = record_init_key (ctx);
-
- leave:
   pan_ctx_release (ctx);
   return rc;
 }
@@ -718,12 +704,13 @@ read_wanted (pan_scanner_t scanner, struct wanted *w)
 {
   gpg_error_t err = 0;
   char *buf = gcry_malloc_secure (READ_CHUNK + PAN_LINE_MAX + 1);
-  char *line = buf + READ_CHUNK;
+  char *line;
   size_t len = 0;
   ssize_t n;
 
   if (!buf)
     return gpg_error_from_syserror ();
+  line = buf + READ_CHUNK;
   quiet_tty ();
   while (!err && ((n = read (0, buf, READ_CHUNK)) > 0
                   || (n < 0 && errno == EINTR)))

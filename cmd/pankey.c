@@ -178,7 +178,8 @@ open_registry (pan_ctx_t ctx, pan_registry_t *r_reg)
 
 /* pankey init */
 
-/* Create the audit key (shown once) and record the init.  */
+/* Create the audit key (shown once) with its record of the init, or
+ * keep the key the home has and record the init.  */
 static int
 init_audit (struct options *o)
 {
@@ -192,27 +193,23 @@ init_audit (struct options *o)
 
   if ((rc = open_home (o, &ctx)))
     return rc;
-  err = pan_audit_init_key (ctx, &key, &reason);
-  if (gpg_err_code (err) == GPG_ERR_EEXIST)
+  err = pan_audit_create_key (ctx, &ev, time (NULL), PAN_AUDIT_KEEP_KEY,
+                              &key, &reason);
+  if (err)
     {
-      cmd_info ("the home already has an audit key; keeping it");
-      free (reason);
+      cmd_error (err, "creating the audit key and its record", reason);
+      rc = cmd_exit_for_audit (err);
     }
-  else if (err)
-    {
-      cmd_error (err, "creating the audit key", reason);
-      pan_ctx_release (ctx);
-      return EX_CANTCREAT;
-    }
+  else if (!key)
+    cmd_info ("the home already has an audit key; keeping it");
   else
     {
       es_printf ("audit key: %s\n", key);
       es_fflush (es_stdout);
-      pan_audit_key_release (key);
       cmd_info ("keep the audit key offline: 'panaudit verify --key'"
                 " needs it; it is not stored and not shown again");
     }
-  rc = cmd_audit (ctx, &ev);
+  pan_audit_key_release (key);
   pan_ctx_release (ctx);
   return rc;
 }

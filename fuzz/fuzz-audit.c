@@ -3,14 +3,19 @@
  * Input: one mode byte, the log text, and optionally a NUL followed by
  * an auxiliary text.  Mode bit 1 checks MACs with FUZZ_KEY (the initial
  * key of the seed corpus), bit 2 takes the auxiliary text as audit.key,
- * bit 4 takes it as an anchor line.  The verdict must be consistent:
- * intact means no message and no bad record; damage names a record.
+ * bit 4 takes it as an anchor line, bit 8 as the text of the initial
+ * key (as panaudit verify --key reads it).  The verdict must be
+ * consistent: intact means no message and no bad record; damage names
+ * a record.  Bit 16 also parses the auxiliary text as a --since/--until
+ * time: a date read as its first and as its last second must be 86399
+ * seconds apart, and a date-time must read the same either way.
  */
 #include <config.h>
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <gcrypt.h>
 
 #include "panmail.h"
@@ -19,6 +24,19 @@
   "7f1c0e5b9a2d4c6e8f0a1b3c5d7e9f00112233445566778899aabbccddeeff01"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static void
+check_time (const char *s)
+{
+  time_t first = 0, last = 0;
+  gpg_error_t err0 = pan_audit_parse_time (s, 0, &first);
+  gpg_error_t err1 = pan_audit_parse_time (s, 1, &last);
+
+  if (!err0 != !err1)
+    abort ();
+  if (!err0 && last - first != (strlen (s) == 10 ? 86399 : 0))
+    abort ();
+}
 
 static void
 init_once (void)
@@ -61,6 +79,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   const uint8_t *nul;
   size_t loglen;
   char *aux = NULL, *reason = NULL;
+  const char *key = NULL;
   int mode;
   gpg_error_t err;
 
@@ -73,13 +92,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   loglen = nul ? (size_t)(nul - data) : size;
   if (nul && !(aux = strndup ((const char *)nul + 1, size - loglen - 1)))
     return 0;
+  if ((mode & 8) && aux)
+    key = aux;
+  else if (mode & 1)
+    key = FUZZ_KEY;
   err = pan_audit_verify_buffer (data, loglen,
                                  (mode & 2) && aux ? aux : NULL,
                                  (mode & 2) && aux ? strlen (aux) : 0,
-                                 (mode & 1) ? FUZZ_KEY : NULL,
-                                 (mode & 4) && aux ? aux : NULL, &v,
+                                 key, (mode & 4) && aux ? aux : NULL, &v,
                                  &reason);
   check_verdict (err, &v, reason);
+  if ((mode & 16) && aux)
+    check_time (aux);
   pan_audit_verdict_release (&v);
   pan_free (reason);
   free (aux);

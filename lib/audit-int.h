@@ -1,13 +1,35 @@
-/* audit-int.h - the audit log's record format (internal to libpanmail)
+/* audit-int.h - the audit log's modules (internal to libpanmail)
  *
- * A record is one line of JSON with its fields in a fixed order; the
- * line ends in ,"mac":"HEX"} and the MAC covers every byte before that
- * suffix.  The parser accepts only lines that the formatter would write
- * byte for byte (canonical form), so what panaudit shows is exactly
- * what the MAC and the hash chain protect.
+ * HOME/audit.log holds one JSON record a line.  Each record names the
+ * SHA-256 of the previous line ("prev", a hash chain) and carries an
+ * HMAC-SHA256 ("mac") under a key that evolves after every record:
+ * K(i+1) = SHA-256 ("panmail audit key evolve" || K(i)).  HOME/audit.key
+ * holds "seq N key HEX prev HEX": the key for record N, the next one,
+ * and the hash that record must name.  K(1) is shown once when the key
+ * is created; with it an auditor recomputes every MAC, while someone
+ * who takes the host over later finds only the current key and cannot
+ * rewrite earlier records unnoticed.
+ *
+ * A record's fields come in a fixed order; the line ends in
+ * ,"mac":"HEX"} and the MAC covers every byte before that suffix.  The
+ * parser accepts only lines that the formatter would write byte for
+ * byte (canonical form), so what panaudit shows is exactly what the MAC
+ * and the hash chain protect.
+ *
+ * The modules, each using only those above it in this list:
+ *   audit-record   the record format, its lines and canonical parsing
+ *   audit-key      the forward-secure key, audit.key, the audit lock
+ *   audit-syslog   the syslog mirror of appended records
+ *   audit-append   appending under the lock, torn-line recovery, and
+ *                  creating the key together with its first record
+ *   audit-read     a snapshot of the log, the reader and its filters
+ *   audit-verify   the chain, the MACs, audit.key and anchors
+ *   audit-report   the summary for an assessor
  */
 #ifndef PAN_AUDIT_INT_H
 #define PAN_AUDIT_INT_H
+
+#include <sys/types.h>
 
 #include "panmail.h"
 #include "json-int.h"
@@ -21,9 +43,20 @@
 #define AUDIT_KEYLEN 32
 #define AUDIT_HEXLEN 65
 
+/* The prev hash of the first record (AUDIT_HEXLEN bytes with its NUL).  */
+#define AUDIT_ZERO_HASH \
+  "0000000000000000000000000000000000000000000000000000000000000000"
+_Static_assert (sizeof AUDIT_ZERO_HASH == AUDIT_HEXLEN,
+                "AUDIT_ZERO_HASH is a hash in hex with its NUL");
+
 /* The suffix ,"mac":"<64 hex>"} that ends every record.  */
 #define AUDIT_MAC_PREFIX ",\"mac\":\""
 #define AUDIT_MAC_SUFFIX_LEN (8 + 64 + 2)
+
+
+/*
+ * audit-record.c: the record format.
+ */
 
 /* A parsed record and the storage its pointers refer to.  */
 struct pani_audit_parsed
@@ -33,6 +66,35 @@ struct pani_audit_parsed
   struct pan_audit_pan *pans;
   struct pan_audit_record rec;
 };
+
+/* One line of the log, without its LF.  */
+struct pani_audit_line
+{
+  const char *p;
+  size_t len;
+  int has_nl;                   /* It ended in LF (else: end of log).  */
+  unsigned long long no;        /* Counted from 1.  */
+};
+
+/* Where a reader of the log's lines stands.  The verifier and the
+ * reader take lines only through pani_audit_lines_next, so a source
+ * that streams (or that spans several files) fits in here without
+ * changing them.  */
+struct pani_audit_lines
+{
+  const char *data;
+  size_t len, pos;
+  unsigned long long lineno;
+};
+
+/* Start reading the lines of the log text DATA/LEN (DATA may be NULL
+ * if LEN is 0).  */
+void pani_audit_lines_init (struct pani_audit_lines *c, const char *data,
+                            size_t len);
+
+/* Store the next line at L; return false at the end.  */
+int pani_audit_lines_next (struct pani_audit_lines *c,
+                           struct pani_audit_line *l);
 
 /* Append to BUF the record REC up to, not including, the MAC suffix.  */
 void pani_audit_format_prefix (struct pani_buf *buf,
@@ -46,5 +108,145 @@ gpg_error_t pani_audit_parse (const char *line, size_t len,
 
 /* Release what P holds and clear it.  */
 void pani_audit_parsed_clear (struct pani_audit_parsed *p);
+
+/* Check that EV may be written as a record: short lower-case words for
+ * event, tool and outcome, masked and hashed PANs, well-formed
+ * fingerprints, bounded strings; GPG_ERR_INV_VALUE with a reason if
+ * not.  */
+gpg_error_t pani_audit_check_event (const struct pan_audit_event *ev,
+                                    char **r_reason);
+
+/* True if S is exactly 64 lower-case hex digits (a SHA-256 or MAC).  */
+int pani_audit_is_hash (const char *s);
+
+/* Store the hex SHA-256 of DATA/LEN at HEX.  */
+void pani_audit_sha256_hex (const void *data, size_t len,
+                            char hex[AUDIT_HEXLEN]);
+
+/* Parse the decimal number at *P, before END (no leading zero, at least
+ * 1) into *R_SEQ and advance *P past it; false if there is none.  */
+int pani_audit_parse_seq (const char **p, const char *end,
+                          unsigned long long *r_seq);
+
+
+/*
+ * audit-key.c: the forward-secure key, audit.key and the audit lock.
+ */
+
+/* The contents of audit.key.  */
+struct pani_audit_state
+{
+  unsigned long long seq;       /* The record the key is for.  */
+  unsigned char *key;           /* Secure memory.  */
+  char prev[AUDIT_HEXLEN];      /* What that record's prev must be.  */
+};
+
+/* The audit files of a home, and the lock while it is held.  */
+struct pani_audit_files
+{
+  char *log, *key, *lock;
+  int lock_timeout;             /* Seconds (lock-timeout).  */
+  int lockfd;                   /* -1 unless locked.  */
+};
+
+/* Return a new key (AUDIT_KEYLEN bytes) in secure memory, or NULL.  */
+unsigned char *pani_audit_key_new (void);
+
+/* Wipe and release KEY (NULL is accepted).  */
+void pani_audit_key_free (unsigned char *key);
+
+/* Replace KEY in place by the next key of the chain.  */
+gpg_error_t pani_audit_key_evolve (unsigned char *key);
+
+/* Store the hex HMAC-SHA256 of DATA/LEN under KEY at HEX.  */
+gpg_error_t pani_audit_key_mac (const unsigned char *key, const void *data,
+                                size_t len, char hex[AUDIT_HEXLEN]);
+
+/* Parse the key text TEXT/LEN (64 hex digits, white space ignored, an
+ * optional leading "audit key:") into a new secure *R_KEY;
+ * GPG_ERR_INV_VALUE if it is not one.  */
+gpg_error_t pani_audit_key_parse (const char *text, size_t len,
+                                  unsigned char **r_key);
+
+/* Read the initial key from KEY_FILE ("-": stdin) into a new secure
+ * *R_KEY.  */
+gpg_error_t pani_audit_key_read (const char *key_file, unsigned char **r_key,
+                                 char **r_reason);
+
+/* Create the initial key of a home whose files are F (locked): fail
+ * with GPG_ERR_EEXIST unless there is neither audit.key nor a record,
+ * else create an empty audit.log and audit.key for record 1, and store
+ * the key as 64 hex digits in secure memory at *R_HEX.  */
+gpg_error_t pani_audit_key_create (const struct pani_audit_files *f,
+                                   char **r_hex, char **r_reason);
+
+/* Wipe and release the state ST and clear it.  */
+void pani_audit_state_clear (struct pani_audit_state *st);
+
+/* Parse the audit.key text TEXT/LEN into ST; GPG_ERR_INV_DATA if it is
+ * not "seq N key HEX prev HEX\n".  */
+gpg_error_t pani_audit_state_parse (const char *text, size_t len,
+                                    struct pani_audit_state *st);
+
+/* Read audit.key at PATH into ST; a missing file sets *R_MISSING and
+ * returns 0.  */
+gpg_error_t pani_audit_state_read (const char *path,
+                                   struct pani_audit_state *st,
+                                   int *r_missing, char **r_reason);
+
+/* Replace audit.key at PATH atomically by ST.  */
+gpg_error_t pani_audit_state_write (const char *path,
+                                    const struct pani_audit_state *st,
+                                    char **r_reason);
+
+/* Set F to the audit files of CTX's home (not locked).  */
+gpg_error_t pani_audit_files_init (pan_ctx_t ctx, struct pani_audit_files *f);
+
+/* Take the audit lock of F, waiting at most its lock-timeout.  */
+gpg_error_t pani_audit_lock (struct pani_audit_files *f, char **r_reason);
+
+/* Drop the lock of F if held and release F.  */
+void pani_audit_files_release (struct pani_audit_files *f);
+
+
+/*
+ * audit-syslog.c: the syslog mirror.
+ */
+
+/* Store at *R_FACILITY the syslog facility CTX's configuration asks to
+ * mirror records to, or -1 for none; GPG_ERR_CONFIGURATION if the
+ * settings are not valid.  */
+gpg_error_t pani_audit_syslog_config (pan_ctx_t ctx, int *r_facility,
+                                      char **r_reason);
+
+/* Send a one-line summary of REC, whose line hashes to HASH, to syslog
+ * at FACILITY (-1: nothing is sent).  */
+void pani_audit_syslog_mirror (int facility,
+                               const struct pan_audit_record *rec,
+                               const char *hash);
+
+
+/*
+ * audit-read.c: the log as it stands, taken under the lock.
+ */
+
+struct pani_audit_snapshot
+{
+  char *data;                   /* mmap'ed, or NULL if empty.  */
+  size_t len;
+  struct pani_audit_state state;
+  int state_missing;
+};
+
+/* Take the log and audit.key of CTX's home under the audit lock, so
+ * that a writer in the middle of an append is not mistaken for damage.
+ * A read-only copy of a home (no lock possible) is read as it is.  A
+ * missing log reads as empty.  */
+gpg_error_t pani_audit_snapshot_take (pan_ctx_t ctx,
+                                      struct pani_audit_snapshot *snap,
+                                      char **r_reason);
+
+/* Release SNAP and clear it.  */
+void pani_audit_snapshot_release (struct pani_audit_snapshot *snap);
 
 #endif /* PAN_AUDIT_INT_H */

@@ -929,9 +929,9 @@ pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
                                           const void *head, size_t len);
 /* END scan */
 
-/* BEGIN audit (audit.c) */
+/* BEGIN audit (audit-*.c) */
 /*
- * Tamper-evident audit log (audit.c): HOME/audit.log, JSON Lines, one
+ * Tamper-evident audit log (audit-*.c): HOME/audit.log, JSON Lines, one
  * record a line, chained by SHA-256 and authenticated by HMAC-SHA256
  * under a forward-secure key in HOME/audit.key; see panaudit(1).
  */
@@ -995,15 +995,25 @@ struct pan_audit_record
   size_t line_len;              /* NUL-terminated), without LF.  */
 };
 
-/* Create the audit key of CTX's home, which must have neither
- * audit.key nor a non-empty audit.log (GPG_ERR_EEXIST), and an empty
- * audit.log.  The initial key is stored at *R_KEY_HEX (64 hex digits in
- * libgcrypt secure memory, release with pan_audit_key_release): show it
- * once to the operator, who keeps it offline for panaudit verify --key.  */
-gpg_error_t pan_audit_init_key (pan_ctx_t ctx, char **r_key_hex,
-                                char **r_reason);
+/* pan_audit_create_key: keep an audit key that the home already has.  */
+#define PAN_AUDIT_KEEP_KEY 1
 
-/* Wipe and release a key returned by pan_audit_init_key.  */
+/* Create the audit key of CTX's home and append EV at NOW as its first
+ * record, under one hold of the audit lock.  The home must have neither
+ * audit.key nor a non-empty audit.log (GPG_ERR_EEXIST, nothing
+ * recorded) unless FLAGS has PAN_AUDIT_KEEP_KEY: then an existing key
+ * is kept, EV is appended and *R_KEY_HEX is NULL.  A new key is stored
+ * at *R_KEY_HEX (64 hex digits in libgcrypt secure memory, release with
+ * pan_audit_key_release) only once EV is recorded: show it once to the
+ * operator, who keeps it offline for panaudit verify --key.  If EV
+ * cannot be recorded, the new key is removed again and the error is one
+ * that pan_audit_append gives.  */
+gpg_error_t pan_audit_create_key (pan_ctx_t ctx,
+                                  const struct pan_audit_event *ev,
+                                  time_t now, unsigned int flags,
+                                  char **r_key_hex, char **r_reason);
+
+/* Wipe and release a key returned by pan_audit_create_key.  */
 void pan_audit_key_release (char *key_hex);
 
 /* Append one record for EV at time NOW to CTX's audit log under the

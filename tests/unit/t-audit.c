@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,7 +82,13 @@ spew (const char *path, const char *data, size_t len)
   fclose (fp);
 }
 
-/* Make a new home with its audit key; store the key's hex at KEYHEX.  */
+/* The record of the key's creation, record 1 of every home here.  */
+static const struct pan_audit_event init_ev = { .event = "init-key",
+                                                .tool = "t-audit",
+                                                .outcome = "ok" };
+
+/* Make a new home with its audit key and its first record; store the
+ * key's hex at KEYHEX.  */
 static pan_ctx_t
 new_home (char keyhex[65])
 {
@@ -91,15 +98,26 @@ new_home (char keyhex[65])
   snprintf (home, sizeof home, "%s/home%d", tmpdir, ++homes);
   T_ERR (pan_home_init (home, 0, &reason), 0);
   T_ERR (pan_ctx_open (home, &ctx, &reason), 0);
-  T_ERR (pan_audit_init_key (ctx, &key, &reason), 0);
+  T_ERR (pan_audit_create_key (ctx, &init_ev, T0, 0, &key, &reason), 0);
   T_CHECK (key && strlen (key) == 64);
-  if (key)
-    strcpy (keyhex, key);
+  snprintf (keyhex, 65, "%s", key ? key : "");
   pan_audit_key_release (key);
   if (reason)
     fprintf (stderr, "    reason: %s\n", reason);
   pan_free (reason);
   return ctx;
+}
+
+/* Put CTX's home back to where pan_audit_create_key was right after
+ * it made the key KEYHEX: audit.key for record 1 and an empty log.  */
+static void
+fresh_key_state (pan_ctx_t ctx, const char *keyhex)
+{
+  char text[200];
+
+  snprintf (text, sizeof text, "seq 1 key %s prev %064d\n", keyhex, 0);
+  spew (path_in (pan_ctx_home (ctx), "audit.key"), text, strlen (text));
+  spew (path_in (pan_ctx_home (ctx), "audit.log"), "", 0);
 }
 
 static gpg_error_t
@@ -300,14 +318,15 @@ test_append_verify (void)
   pan_ctx_t ctx = new_home (keyhex);
   int i;
 
-  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 0, NULL);
-  T_ERR (pan_audit_init_key (ctx, &key2, &reason), GPG_ERR_EEXIST);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
+  T_ERR (pan_audit_create_key (ctx, &init_ev, T0, 0, &key2, &reason),
+         GPG_ERR_EEXIST);
   T_CHECK (key2 == NULL);
   pan_free (reason);
   for (i = 1; i <= 10; i++)
     T_ERR (append_n (ctx, i), 0);
-  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 10, NULL);
-  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 10, NULL);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 11, NULL);
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 11, NULL);
   keyhex[0] = keyhex[0] == 'a' ? 'b' : 'a';
   verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_MODIFIED, 0, NULL);
   pan_ctx_release (ctx);
@@ -316,7 +335,7 @@ test_append_verify (void)
 static void
 test_record_content (void)
 {
-  char keyhex[65], *reason = NULL, *log;
+  char keyhex[65], *reason = NULL, *log, *nl, *zero;
   pan_ctx_t ctx = new_home (keyhex);
   struct pan_audit_event ev = { .event = "refuse", .tool = "pansend" };
   pan_audit_reader_t rd = NULL;
@@ -328,27 +347,106 @@ test_record_content (void)
   ev.ciphertext_sha256 = LUHNHASH;
   T_ERR (pan_audit_append (ctx, &ev, T0, &reason), 0);
   log = slurp (path_in (pan_ctx_home (ctx), "audit.log"), NULL);
-  T_CHECK (strstr (log, "{\"seq\":1,\"time\":\"2026-11-24T23:18:43Z\","
+  T_CHECK (strstr (log, "\n{\"seq\":2,\"time\":\"2026-11-24T23:18:43Z\","
                    "\"event\":\"refuse\",\"tool\":\"pansend\",\"operator\":"));
   T_CHECK (strstr (log, "\"reason\":\"bad\\u000a\\u001b[31m \xef\xbf\xbd"
                    " card 4111 11** **** 1111 \\\"q\\\"\""));
   T_CHECK (strstr (log, "\"outcome\":\"refused\",\"exit_code\":77,"));
   T_CHECK (!strstr (log, "4111 1111 1111 1111"));
   T_CHECK (strstr (log, "\"ciphertext_sha256\":\"" LUHNHASH "\""));
-  T_CHECK (strstr (log, ",\"prev\":\"" "0000000000000000000000000000000000"
-                   "000000000000000000000000000000\",\"mac\":\""));
+  nl = strchr (log, '\n');
+  zero = strstr (log, ",\"prev\":\"" "0000000000000000000000000000000000"
+                 "000000000000000000000000000000\",\"mac\":\"");
+  T_CHECK (!strncmp (log, "{\"seq\":1,", 9) && zero && nl && zero < nl);
   free (log);
   T_ERR (pan_audit_open (ctx, NULL, &rd, &reason), 0);
   T_ERR (pan_audit_next (rd, &rec), 0);
+  T_CHECK (rec && rec->seq == 1 && !strcmp (rec->ev.event, "init-key"));
+  T_ERR (pan_audit_next (rd, &rec), 0);
   if (rec)
     {
-      T_CHECK (rec->seq == 1 && rec->time == T0);
+      T_CHECK (rec->seq == 2 && rec->time == T0);
       T_STREQ (rec->ev.event, "refuse");
       T_CHECK (rec->ev.exit_code == 77 && rec->torn_length == -1);
       T_CHECK (rec->ev.reason && !strncmp (rec->ev.reason, "bad\n\x1b", 5));
     }
   T_ERR (pan_audit_next (rd, &rec), GPG_ERR_EOF);
   pan_audit_close (rd);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+/* Create the key of CTX's home in a child that may not make a file
+ * larger than LIMIT bytes; return true if that failed with EFBIG and
+ * handed out no key.  */
+static int
+create_key_limited (pan_ctx_t ctx, rlim_t limit)
+{
+  pid_t pid = fork ();
+  int status = 0;
+
+  if (!pid)
+    {
+      struct rlimit rl = { limit, limit };
+      char *key = NULL;
+      gpg_error_t err;
+
+      signal (SIGXFSZ, SIG_IGN);
+      if (setrlimit (RLIMIT_FSIZE, &rl))
+        _exit (2);
+      err = pan_audit_create_key (ctx, &init_ev, T0, 0, &key, NULL);
+      _exit (!key && gpg_err_code (err) == GPG_ERR_EFBIG ? 0 : 1);
+    }
+  return pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status)
+    && !WEXITSTATUS (status);
+}
+
+static void
+test_create_key (void)
+{
+  char keyhex[65], home[300], *reason = NULL, *key = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_event bad = { .event = "Init Key", .tool = "t-audit" };
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec = NULL;
+
+  /* A home that has its key: refused, or kept and the event recorded.  */
+  T_ERR (pan_audit_create_key (ctx, &init_ev, T0, 0, &key, &reason),
+         GPG_ERR_EEXIST);
+  T_CHECK (!key && reason);
+  pan_free (reason);
+  reason = NULL;
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
+  T_ERR (pan_audit_create_key (ctx, &init_ev, T0, PAN_AUDIT_KEEP_KEY, &key,
+                               &reason), 0);
+  T_CHECK (!key && !reason);
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 2, NULL);
+  T_ERR (pan_audit_open (ctx, NULL, &rd, &reason), 0);
+  T_ERR (pan_audit_next (rd, &rec), 0);
+  T_CHECK (rec && rec->seq == 1 && !strcmp (rec->ev.event, "init-key")
+           && rec->ev.exit_code == 0);
+  pan_audit_close (rd);
+  pan_ctx_release (ctx);
+
+  /* An event that cannot be recorded: no key is made.  */
+  snprintf (home, sizeof home, "%s/home%d", tmpdir, ++homes);
+  T_ERR (pan_home_init (home, 0, &reason), 0);
+  T_ERR (pan_ctx_open (home, &ctx, &reason), 0);
+  T_ERR (pan_audit_create_key (ctx, &bad, T0, PAN_AUDIT_KEEP_KEY, &key,
+                               &reason), GPG_ERR_INV_VALUE);
+  T_CHECK (!key && access (path_in (home, "audit.key"), F_OK));
+  pan_free (reason);
+  reason = NULL;
+
+  /* The record cannot be stored (the log may not grow past 160 bytes,
+   * audit.key fits): the new key is taken back, and a later try
+   * works.  */
+  T_CHECK (create_key_limited (ctx, 160));
+  T_CHECK (access (path_in (home, "audit.key"), F_OK));
+  T_ERR (pan_audit_create_key (ctx, &init_ev, T0, 0, &key, &reason), 0);
+  T_CHECK (key && strlen (key) == 64);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
+  pan_audit_key_release (key);
   pan_free (reason);
   pan_ctx_release (ctx);
 }
@@ -394,19 +492,20 @@ test_bad_events (void)
   ev.exit_code = 300;
   refused (ctx, &ev, "exit code");
   T_ERR (pan_audit_append (ctx, NULL, T0, NULL), GPG_ERR_INV_VALUE);
-  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 0, NULL);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
   pan_ctx_release (ctx);
 }
 
-/* A home with NRECS records; its log, audit.key and key at the
- * pointers.  */
+/* A home with NRECS records (the key's, then append_n 2 to NRECS, so
+ * that line I holds what append_n (I + 1) wrote); its log, audit.key
+ * and key at the pointers.  */
 static pan_ctx_t
 tamper_home (char **r_log, char **r_state, char keyhex[65])
 {
   pan_ctx_t ctx = new_home (keyhex);
   int i;
 
-  for (i = 1; i <= NRECS; i++)
+  for (i = 2; i <= NRECS; i++)
     append_n (ctx, i);
   *r_log = slurp (path_in (pan_ctx_home (ctx), "audit.log"), NULL);
   *r_state = slurp (path_in (pan_ctx_home (ctx), "audit.key"), NULL);
@@ -596,6 +695,67 @@ test_bad_inputs (void)
   pan_free (reason);
 }
 
+/* Return the blocks of secure memory in use, as libgcrypt reports them
+ * on stderr, which is the file FP; -1 if it did not.  */
+static long
+secmem_blocks (FILE *fp)
+{
+  char line[200];
+  long blocks = -1;
+
+  gcry_control (GCRYCTL_DUMP_SECMEM_STATS, 0);
+  fflush (stderr);
+  rewind (fp);
+  while (fgets (line, sizeof line, fp))
+    if (strstr (line, "secmem usage:"))
+      sscanf (strstr (line, " in ") ? strstr (line, " in ") : "", " in %ld",
+              &blocks);
+  return blocks;
+}
+
+/* In a child: with secure memory full but for one key, a verification
+ * with the initial key fails for want of memory, and releases each key
+ * exactly once (a key freed twice shows as one block too few in use).  */
+static int
+verify_out_of_secmem (void)
+{
+  static void *blocks[16384];
+  FILE *fp = tmpfile ();
+  struct pan_audit_verdict v;
+  gpg_error_t err;
+  long before, after;
+  int n = 0;
+
+  if (!fp || dup2 (fileno (fp), 2) < 0)
+    return 2;
+  while (n < 16384 && (blocks[n] = gcry_malloc_secure (32)))
+    n++;
+  if (!n || n == 16384)
+    return 3;
+  gcry_free (blocks[--n]);
+  before = secmem_blocks (fp);
+  err = pan_audit_verify_buffer ("", 0, NULL, 0, HASH1, NULL, &v, NULL);
+  after = secmem_blocks (fp);
+  if (gpg_err_code (err) != GPG_ERR_ENOMEM || v.message || v.warnings)
+    return 4;
+  return before >= 0 && before == after ? 0 : 5;
+}
+
+static void
+test_key_ownership (void)
+{
+  pid_t pid = fork ();
+  int status = 0;
+
+  if (!pid)
+    _exit (verify_out_of_secmem ());
+  T_CHECK (pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status));
+  if (WIFEXITED (status) && WEXITSTATUS (status))
+    fprintf (stderr, "    out of secure memory: case %d\n",
+             WEXITSTATUS (status));
+  T_CHECK (WIFEXITED (status) && !WEXITSTATUS (status));
+}
+
 static void
 append_raw (const char *path, const char *data)
 {
@@ -624,20 +784,22 @@ test_torn_recovery (void)
   append_raw (logpath, "{\"seq\":3,\"time\":\"2026-");
   verify_home (ctx, NULL, PAN_AUDIT_TORN, 0, NULL);
   T_ERR (append_n (ctx, 3), 0);
-  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 4, "torn record of 22 bytes");
-  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 4, "torn record");
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 5, "torn record of 22 bytes");
+  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 5, "torn record");
   T_ERR (pan_audit_open (ctx, NULL, &rd, &reason), 0);
   while (!pan_audit_next (rd, &rec))
-    if (++n == 3)
+    if (++n == 4)
       {
         T_STREQ (rec->ev.event, "recovery");
         T_CHECK (rec->torn_length == 22 && rec->torn_sha256);
       }
-  T_CHECK (n == 4 && pan_audit_skipped (rd) == 1);
+  T_CHECK (n == 5 && pan_audit_skipped (rd) == 1);
   pan_audit_close (rd);
-  /* A torn line right at the start of the log.  */
+  /* A torn line right at the start of the log (a writer killed while
+   * appending the first record).  */
   pan_ctx_release (ctx);
   ctx = new_home (keyhex);
+  fresh_key_state (ctx, keyhex);
   append_raw (path_in (pan_ctx_home (ctx), "audit.log"), "{\"se");
   T_ERR (append_n (ctx, 1), 0);
   verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 2,
@@ -659,13 +821,13 @@ test_key_state (void)
   keyfile = write_keyfile (keyhex);
   append_n (ctx, 1);
   state = slurp (keypath, &len);
-  T_CHECK (!strncmp (state, "seq 2 key ", 10));
+  T_CHECK (!strncmp (state, "seq 3 key ", 10));
   append_n (ctx, 2);
   spew (keypath, state, len);      /* As if killed before the key update.  */
-  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 2, "lags");
-  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 2, "lags");
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 3, "lags");
+  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 3, "lags");
   T_ERR (append_n (ctx, 3), 0);
-  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 3, NULL);
+  verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 4, NULL);
   free (state);
 
   /* audit.key ahead of the log: the log lost its last record.  */
@@ -678,7 +840,7 @@ test_key_state (void)
 
   /* A replaced audit.key that claims the right seq.  */
   state = slurp (keypath, &len);
-  state[4] = '3';
+  state[4] = '4';
   spew (keypath, state, len);
   free (state);
   verify_home (ctx, NULL, PAN_AUDIT_MODIFIED, 0, NULL);
@@ -704,6 +866,7 @@ test_write_errors (void)
   int pipefd[2], status;
   char c;
 
+  fresh_key_state (ctx, keyhex);
   unlink (logpath);
   T_CHECK (!symlink ("/dev/full", logpath));
   T_ERR (pan_audit_append (ctx, &ev, T0, &reason), GPG_ERR_ENOSPC);
@@ -742,7 +905,7 @@ test_write_errors (void)
   close (pipefd[0]);
   close (pipefd[1]);
   T_ERR (pan_audit_append (ctx, &ev, T0, NULL), 0);
-  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
+  verify_home (ctx, NULL, PAN_AUDIT_INTACT, 2, NULL);
   pan_free (reason);
   pan_ctx_release (ctx);
 }
@@ -771,7 +934,7 @@ test_concurrency (void)
         && WIFEXITED (status) && !WEXITSTATUS (status))
       ok++;
   T_CHECK (ok == 50);
-  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 50, NULL);
+  verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 51, NULL);
   pan_ctx_release (ctx);
 }
 
@@ -802,7 +965,7 @@ test_filters (void)
   for (i = 1; i <= NRECS; i++)
     append_n (ctx, i);
   T_ERR (pan_audit_append (ctx, &ev, T0 + 86400, NULL), 0);
-  T_CHECK (count (ctx, &f) == NRECS + 1);
+  T_CHECK (count (ctx, &f) == NRECS + 2);
   f.event = "enroll";
   T_CHECK (count (ctx, &f) == 1);
   f.event = NULL;
@@ -872,7 +1035,8 @@ test_report (void)
   T_CHECK (text && strstr (text, "     1  x@example.test is not enrolled"));
   T_CHECK (text && strstr (text, "     1  smime   " FPR2
                            "  Bob@Example.test"));
-  T_CHECK (text && strstr (text, "intact: 4 records"));
+  T_CHECK (text && strstr (text, "intact: 5 records"));
+  T_CHECK (text && strstr (text, "init-key by "));
   if (getenv ("T_VERBOSE") && text)
     fputs (text, stderr);
   gpgrt_free (text);
@@ -893,10 +1057,12 @@ main (void)
   if (!mkdtemp (tmpdir))
     return 1;
   test_append_verify ();
+  test_create_key ();
   test_record_content ();
   test_bad_events ();
   test_tamper_kinds ();
   test_bad_inputs ();
+  test_key_ownership ();
   test_torn_recovery ();
   test_key_state ();
   test_write_errors ();
