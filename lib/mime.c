@@ -6,10 +6,11 @@
  * known not to be a delimiter (HOLD_SIZE bytes), and a stack of at most
  * PAN_MIME_MAX_DEPTH boundaries.
  *
- * Every header field value is decoded (RFC 2047) and scanned on its
- * own.  The body of each leaf part is decoded (base64, quoted-printable)
- * and scanned from a fresh scanner state, so that a PAN cannot span two
- * parts.  Preamble and epilogue text is scanned as written.
+ * Every header field value is decoded (RFC 2047, by rfc2047.c) and
+ * scanned on its own.  The body of each leaf part is decoded (base64,
+ * quoted-printable, by mime-decode.c) and scanned from a fresh scanner
+ * state, so that a PAN cannot span two parts.  Preamble and epilogue
+ * text is scanned as written.
  *
  * Malformed input never hides text from the scanner: a header line
  * that is not a field starts the body; an oversized header field, a
@@ -23,7 +24,6 @@
  * ending in a bare CR are not recognised as lines.  */
 #include <config.h>
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +31,7 @@
 #include "util.h"
 #include "pan-int.h"
 #include "rfc2047-int.h"
+#include "mime-decode-int.h"
 
 /* Boundaries longer than this (RFC 2046 allows 70) are not honoured.  */
 #define MAX_BOUNDARY 200
@@ -45,10 +46,6 @@
 /* Bytes decoded at a time.  */
 #define WORK_SIZE 8192
 
-/* Longest run of white space kept after a QP '=' to see whether a line
- * break follows.  */
-#define QP_MAX_WS 16
-
 enum walk_state
   {
     W_HEADERS,
@@ -60,15 +57,6 @@ enum sink_kind
     SINK_RAW,
     SINK_BASE64,
     SINK_QP
-  };
-
-enum qp_state
-  {
-    QP_TEXT,
-    QP_EQ,          /* After '='.  */
-    QP_HEX,         /* After '=' and one hex digit.  */
-    QP_CR,          /* After '=' (and white space) and CR.  */
-    QP_WS           /* After '=' and white space.  */
   };
 
 /* A multipart (BOUNDARY set) or message/rfc822 entity we are inside.  */
@@ -115,13 +103,9 @@ struct pan_mime
 
   /* Decoding.  */
   enum sink_kind sink;
-  gpgrt_b64state_t b64;
-  int b64_pad;                /* The line holds a '='.  */
-  enum qp_state qp;
-  int qp_hex;
-  size_t qp_nws;
-  char qp_ws[QP_MAX_WS];
-  unsigned char work[WORK_SIZE + 2 * QP_MAX_WS];
+  struct pani_b64 b64;
+  struct pani_qp qp;
+  unsigned char work[WORK_SIZE + 2 * PANI_QP_MAX_WS];
 
   /* Where hits are.  */
   const char *hit_header;
@@ -344,140 +328,19 @@ scan_header (pan_mime_t m, const char *name, const char *value, size_t len)
  * Decoding the body of a part.
  */
 
-/* Decode the quoted-printable bytes IN/N into OUT (N + 2 * QP_MAX_WS
- * bytes); return the decoded length.  */
-static size_t
-qp_decode (pan_mime_t m, const unsigned char *in, size_t n,
-           unsigned char *out)
-{
-  unsigned char *o = out;
-  size_t i;
-  int c;
-
-  for (i = 0; i < n; i++)
-    {
-      c = in[i];
-    again:
-      switch (m->qp)
-        {
-        case QP_TEXT:
-          if (c == '=')
-            m->qp = QP_EQ;
-          else
-            *o++ = (unsigned char)c;
-          break;
-        case QP_EQ:
-          if (pani_hexval (c) >= 0)
-            m->qp_hex = c, m->qp = QP_HEX;
-          else if (c == '\n')
-            m->qp = QP_TEXT;
-          else if (c == '\r')
-            m->qp = QP_CR;
-          else if (pani_is_wsp (c))
-            m->qp_ws[0] = (char)c, m->qp_nws = 1, m->qp = QP_WS;
-          else
-            {
-              *o++ = '=';
-              m->qp = QP_TEXT;
-              goto again;
-            }
-          break;
-        case QP_HEX:
-          m->qp = QP_TEXT;
-          if (pani_hexval (c) < 0)
-            {
-              *o++ = '=';
-              *o++ = (unsigned char)m->qp_hex;
-              goto again;
-            }
-          *o++ = (unsigned char)(pani_hexval (m->qp_hex) * 16 + pani_hexval (c));
-          break;
-        case QP_CR:
-          m->qp = QP_TEXT;
-          if (c != '\n')
-            {
-              *o++ = '=';
-              *o++ = '\r';
-              goto again;
-            }
-          break;
-        case QP_WS:
-          if (pani_is_wsp (c) && m->qp_nws < QP_MAX_WS)
-            m->qp_ws[m->qp_nws++] = (char)c;
-          else if (c == '\n')
-            m->qp = QP_TEXT;
-          else if (c == '\r')
-            m->qp = QP_CR;
-          else
-            {
-              *o++ = '=';
-              memcpy (o, m->qp_ws, m->qp_nws);
-              o += m->qp_nws;
-              m->qp = QP_TEXT;
-              goto again;
-            }
-          break;
-        }
-    }
-  return o - out;
-}
-
-/* Return what a QP decoder holds at the end of the part into OUT.  */
-static size_t
-qp_flush (pan_mime_t m, unsigned char *out)
-{
-  size_t n = 0;
-
-  if (m->qp != QP_TEXT)
-    out[n++] = '=';
-  if (m->qp == QP_HEX)
-    out[n++] = (unsigned char)m->qp_hex;
-  else if (m->qp == QP_CR)
-    out[n++] = '\r';
-  else if (m->qp == QP_WS)
-    {
-      memcpy (out + n, m->qp_ws, m->qp_nws);
-      n += m->qp_nws;
-    }
-  m->qp = QP_TEXT;
-  return n;
-}
-
-static void
-b64_restart (pan_mime_t m)
-{
-  if (m->b64)
-    gpgrt_b64dec_finish (m->b64);
-  m->b64 = gpgrt_b64dec_start (NULL);
-  if (!m->b64 && !m->err)
-    m->err = gpg_error_from_syserror ();
-  m->b64_pad = 0;
-}
-
 /* Decode base64 P/N (at most WORK_SIZE bytes, at most one line end, at
- * its end) and scan the result.  gpgrt's decoder stops for good after
- * padding, so a new one starts at the line after a '='.  */
+ * its end) and scan the result.  */
 static void
 b64_feed (pan_mime_t m, const char *p, size_t n)
 {
-  size_t out = 0;
+  size_t len = 0;
+  gpg_error_t err;
 
-  if (!m->b64)
-    return;
-  memcpy (m->work, p, n);
-  if (memchr (p, '=', n))
-    m->b64_pad = 1;
-  if (gpgrt_b64dec_proc (m->b64, m->work, n, &out))
-    {
-      b64_restart (m);
-      memcpy (m->work, p, n);
-      if (!m->b64 || gpgrt_b64dec_proc (m->b64, m->work, n, &out))
-        out = 0;
-    }
-  scan (m, m->scanner, m->work, out, 0);
+  err = pani_b64_decode (&m->b64, p, n, m->work, &len);
+  scan (m, m->scanner, m->work, len, 0);
   pani_wipe (m->work, n);
-  if (m->b64_pad && p[n - 1] == '\n')
-    b64_restart (m);
+  if (err && !m->err)
+    m->err = err;
 }
 
 /* Feed P/N (at most one line end, at its end) of the body of the
@@ -494,7 +357,8 @@ sink_feed (pan_mime_t m, const char *p, size_t n)
         scan (m, m->scanner, p, k, 0);
       else if (m->sink == SINK_QP)
         {
-          out = qp_decode (m, (const unsigned char *)p, k, m->work);
+          out = pani_qp_decode (&m->qp, (const unsigned char *)p, k,
+                                m->work);
           scan (m, m->scanner, m->work, out, 0);
           pani_wipe (m->work, out);
         }
@@ -509,10 +373,12 @@ sink_feed (pan_mime_t m, const char *p, size_t n)
 static void
 set_sink (pan_mime_t m, enum sink_kind kind)
 {
+  gpg_error_t err;
+
   m->sink = kind;
-  m->qp = QP_TEXT;
-  if (kind == SINK_BASE64)
-    b64_restart (m);
+  m->qp.state = PANI_QP_TEXT;
+  if (kind == SINK_BASE64 && (err = pani_b64_start (&m->b64)) && !m->err)
+    m->err = err;
   m->state = W_BODY;
   m->bol = 1;
 }
@@ -525,14 +391,11 @@ end_sink (pan_mime_t m)
 
   if (m->sink == SINK_QP)
     {
-      n = qp_flush (m, m->work);
+      n = pani_qp_flush (&m->qp, m->work);
       scan (m, m->scanner, m->work, n, 0);
+      pani_wipe (m->work, n);
     }
-  if (m->b64)
-    {
-      gpgrt_b64dec_finish (m->b64);
-      m->b64 = NULL;
-    }
+  pani_b64_end (&m->b64);
   if (m->sink == SINK_BASE64)
     scan_finish (m, m->raw, 1);
   scan_finish (m, m->scanner, 0);
@@ -1002,8 +865,7 @@ pan_mime_scan_release (pan_mime_t m)
   if (!m)
     return;
   pop_frames (m, 0);
-  if (m->b64)
-    gpgrt_b64dec_finish (m->b64);
+  pani_b64_end (&m->b64);
   pan_scanner_release (m->raw);
   pani_wipe_free_str (m->ctype);
   pani_wipe_free_str (m->cte);
