@@ -265,6 +265,15 @@ test_2047 (void)
   check_2047 ("x=?utf-8?q?4111?=y", "x4111y");
   check_2047 ("=?utf-8?q?=00?=", "\xef\xbf\xbd");
   check_2047 ("=??q?a?=", "=??q?a?=");
+  /* One decoder with display names (rfc2047.c): bytes not valid in the
+   * charset become U+FFFD, a character split across two words comes
+   * out whole, Windows-1252 has its own table, empty words are not
+   * words.  Digits come out as they did.  */
+  check_2047 ("=?utf-8?q?4111=FF1111?=", "4111\xef\xbf\xbd" "1111");
+  check_2047 ("=?us-ascii?q?41=E911?=", "41\xef\xbf\xbd" "11");
+  check_2047 ("=?utf-8?q?=E2=82?= =?utf-8?q?=AC_4111?=", "\xe2\x82\xac 4111");
+  check_2047 ("=?windows-1252?q?=8041?=", "\xe2\x82\xac" "41");
+  check_2047 ("=?utf-8?q?\?= 41", "=?utf-8?q?\?= 41");
   T_ERR (pan_header_decode_2047 (NULL, &out), GPG_ERR_INV_VALUE);
   T_CHECK (out == NULL);
   T_ERR (pan_header_decode_2047 ("x", NULL), GPG_ERR_INV_VALUE);
