@@ -31,8 +31,7 @@ struct compose
   enum phase phase;
   char *head;                   /* Message header block and preamble.  */
   char *tail;                   /* Closing boundary.  */
-  char *pending;                /* Bytes made but not yet read.  */
-  size_t pending_len;
+  struct pani_buf pending;      /* Bytes made but not yet read.  */
   size_t pending_off;
   gpgrt_stream_t b64sink;       /* Collects base64 into PENDING.  */
   gpgrt_b64state_t b64;
@@ -243,13 +242,15 @@ open_attachments (struct compose *c, const struct pan_compose *spec,
                   const char *boundary, char **r_reason)
 {
   gpg_error_t err = 0;
+  size_t n = 0;
 
-  while (spec->attachments && spec->attachments[c->nfiles])
-    c->nfiles++;
-  c->files = calloc (c->nfiles + 1, sizeof *c->files);
-  c->part_heads = calloc (c->nfiles + 1, sizeof *c->part_heads);
+  while (spec->attachments && spec->attachments[n])
+    n++;
+  c->files = calloc (n + 1, sizeof *c->files);
+  c->part_heads = calloc (n + 1, sizeof *c->part_heads);
   if (!c->files || !c->part_heads)
     return gpg_error_from_syserror ();
+  c->nfiles = n;          /* compose_free closes as many.  */
   for (size_t i = 0; !err && i < c->nfiles; i++)
     {
       char *path = NULL;
@@ -275,25 +276,21 @@ static ssize_t
 sink_write (void *cookie, const void *buf, size_t size)
 {
   struct compose *c = cookie;
-  char *tmp;
 
   if (!size)
     return 0;
-  if (!(tmp = realloc (c->pending, c->pending_len + size)))
-    return -1;
-  memcpy (tmp + c->pending_len, buf, size);
-  c->pending = tmp;
-  c->pending_len += size;
-  return size;
+  pani_buf_put (&c->pending, buf, size);
+  return c->pending.failed ? -1 : (ssize_t)size;
 }
 
-static void
+/* Make TEXT the pending bytes; -1 if memory ran out.  */
+static int
 set_pending (struct compose *c, const char *text)
 {
-  free (c->pending);
-  c->pending = pani_strdup (text);
-  c->pending_len = c->pending ? strlen (text) : 0;
+  pani_buf_clear (&c->pending);
   c->pending_off = 0;
+  pani_buf_puts (&c->pending, text);
+  return c->pending.failed ? -1 : 0;
 }
 
 /* Encode the next chunk of attachment C->cur into PENDING; at its end
@@ -304,9 +301,8 @@ next_attachment_chunk (struct compose *c)
   char chunk[ATTACH_CHUNK];
   size_t n = 0;
 
-  free (c->pending);
-  c->pending = NULL;
-  c->pending_len = c->pending_off = 0;
+  pani_buf_clear (&c->pending);
+  c->pending_off = 0;
   if (!c->b64 && !(c->b64 = gpgrt_b64enc_start (c->b64sink, NULL)))
     return -1;
   if (es_read (c->files[c->cur], chunk, sizeof chunk, &n))
@@ -334,9 +330,8 @@ advance (struct compose *c, void *buf, size_t size)
   switch (c->phase)
     {
     case PH_HEAD:
-      set_pending (c, c->head);
       c->phase = PH_BODY;
-      return 0;
+      return set_pending (c, c->head);
     case PH_BODY:
       if (es_read (c->body, buf, size, &n))
         return -1;
@@ -344,15 +339,13 @@ advance (struct compose *c, void *buf, size_t size)
         c->phase = c->nfiles ? PH_PART_HEAD : PH_END;
       return n;
     case PH_PART_HEAD:
-      set_pending (c, c->part_heads[c->cur]);
       c->phase = PH_PART_DATA;
-      return 0;
+      return set_pending (c, c->part_heads[c->cur]);
     case PH_PART_DATA:
       return next_attachment_chunk (c);
     case PH_TAIL:
-      set_pending (c, c->tail);
       c->phase = PH_END;
-      return 0;
+      return set_pending (c, c->tail);
     default:
       return 0;
     }
@@ -364,16 +357,17 @@ compose_read (void *cookie, void *buf, size_t size)
   struct compose *c = cookie;
   ssize_t n;
 
-  while (c->pending_off == c->pending_len && c->phase != PH_END)
+  while (c->pending_off == c->pending.len && c->phase != PH_END)
     {
       n = advance (c, buf, size);
       if (n)
         return n;
     }
-  n = c->pending_len - c->pending_off;
+  n = c->pending.len - c->pending_off;
   if ((size_t)n > size)
     n = size;
-  memcpy (buf, c->pending + c->pending_off, n);
+  if (n)
+    memcpy (buf, c->pending.data + c->pending_off, n);
   c->pending_off += n;
   return n;
 }
@@ -393,11 +387,9 @@ compose_free (struct compose *c)
     }
   free (c->files);
   free (c->part_heads);
-  free (c->head);
+  pani_wipe_free_str (c->head);
   free (c->tail);
-  if (c->pending)
-    explicit_bzero (c->pending, c->pending_len);
-  free (c->pending);
+  pani_buf_free (&c->pending);
   free (c);
 }
 

@@ -264,12 +264,6 @@ parser_error (struct parser *p, const char *fmt, ...)
   return err;
 }
 
-static int
-is_blank (int c)
-{
-  return c == ' ' || c == '\t';
-}
-
 /* Return NULL if the LEN bytes at S hold no control character but TAB,
  * else what is wrong.  */
 static const char *
@@ -332,7 +326,7 @@ parse_setting (struct parser *p, const char *line)
   if (p->config->line[idx])
     return parser_error (p, "'%s' is already set at line %u",
                          settings[idx].name, p->config->line[idx]);
-  while (is_blank (*value))
+  while (pani_is_wsp (*value))
     value++;
   if ((err = check_value (p, idx, value)))
     return err;
@@ -350,9 +344,9 @@ parse_line (struct parser *p, char *line, size_t len)
 
   if (problem)
     return parser_error (p, "the line contains %s", problem);
-  while (len && is_blank (line[len - 1]))
+  while (len && pani_is_wsp (line[len - 1]))
     line[--len] = 0;
-  while (is_blank (*line))
+  while (pani_is_wsp (*line))
     line++;
   if (!*line || *line == '#')
     return 0;

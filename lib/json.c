@@ -21,12 +21,6 @@ struct parser
   int depth;
 };
 
-struct strbuf
-{
-  char *buf;
-  size_t len, size;
-};
-
 static gpg_error_t parse_value (struct parser *ps, struct pani_json **r_val);
 
 static gpg_error_t
@@ -44,69 +38,20 @@ skip_ws (struct parser *ps)
     ps->p++;
 }
 
-static gpg_error_t
-sb_put (struct strbuf *sb, const void *data, size_t n)
-{
-  char *tmp;
-
-  if (sb->len + n + 1 > sb->size)
-    {
-      size_t size = sb->size ? sb->size : 32;
-
-      while (size < sb->len + n + 1)
-        size *= 2;
-      if (!(tmp = realloc (sb->buf, size)))
-        return gpg_error_from_syserror ();
-      sb->buf = tmp;
-      sb->size = size;
-    }
-  memcpy (sb->buf + sb->len, data, n);
-  sb->len += n;
-  sb->buf[sb->len] = 0;
-  return 0;
-}
-
-/* Append code point CP as UTF-8.  */
-static gpg_error_t
-sb_put_utf8 (struct strbuf *sb, unsigned long cp)
-{
-  unsigned char b[4];
-  size_t n;
-
-  if (cp < 0x80)
-    b[0] = cp, n = 1;
-  else if (cp < 0x800)
-    b[0] = 0xc0 | (cp >> 6), b[1] = 0x80 | (cp & 0x3f), n = 2;
-  else if (cp < 0x10000)
-    b[0] = 0xe0 | (cp >> 12), b[1] = 0x80 | ((cp >> 6) & 0x3f),
-      b[2] = 0x80 | (cp & 0x3f), n = 3;
-  else
-    b[0] = 0xf0 | (cp >> 18), b[1] = 0x80 | ((cp >> 12) & 0x3f),
-      b[2] = 0x80 | ((cp >> 6) & 0x3f), b[3] = 0x80 | (cp & 0x3f), n = 4;
-  return sb_put (sb, b, n);
-}
-
+/* Read the four hex digits at P (before END) into *R_V.  */
 static int
 hex4 (const unsigned char *p, const unsigned char *end, unsigned long *r_v)
 {
   unsigned long v = 0;
-  int i;
+  int i, d;
 
   if (end - p < 4)
     return 0;
   for (i = 0; i < 4; i++)
     {
-      int c = p[i];
-
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        v |= c - 'A' + 10;
-      else
+      if ((d = pani_hexval (p[i])) < 0)
         return 0;
+      v = (v << 4) | d;
     }
   *r_v = v;
   return 1;
@@ -115,7 +60,7 @@ hex4 (const unsigned char *p, const unsigned char *end, unsigned long *r_v)
 /* Parse the \uXXXX escape (and a following low surrogate) at PS->P,
  * which points after the 'u'.  */
 static gpg_error_t
-parse_uescape (struct parser *ps, struct strbuf *sb)
+parse_uescape (struct parser *ps, struct pani_buf *sb)
 {
   unsigned long cp, lo;
 
@@ -134,11 +79,12 @@ parse_uescape (struct parser *ps, struct strbuf *sb)
     }
   if (!cp)
     return syntax_error ();
-  return sb_put_utf8 (sb, cp);
+  pani_buf_put_utf8 (sb, cp);
+  return 0;
 }
 
 static gpg_error_t
-parse_escape (struct parser *ps, struct strbuf *sb)
+parse_escape (struct parser *ps, struct pani_buf *sb)
 {
   static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
   const char *hit;
@@ -151,7 +97,8 @@ parse_escape (struct parser *ps, struct strbuf *sb)
     return parse_uescape (ps, sb);
   if (!c || !(hit = strchr (from, c)))
     return syntax_error ();
-  return sb_put (sb, to + (hit - from), 1);
+  pani_buf_put (sb, to + (hit - from), 1);
+  return 0;
 }
 
 /* Parse a string; PS->P is at the opening quote.  */
@@ -159,13 +106,11 @@ static gpg_error_t
 parse_string (struct parser *ps, char **r_str)
 {
   gpg_error_t err = 0;
-  struct strbuf sb = { NULL, 0, 0 };
+  struct pani_buf sb = { NULL, 0, 0, 0 };
   size_t n;
 
   ps->p++;
-  if ((err = sb_put (&sb, "", 0)))
-    goto leave;
-  while (!err)
+  while (!err && !sb.failed)
     {
       if (ps->p >= ps->end || *ps->p < 0x20)
         err = syntax_error ();
@@ -180,18 +125,18 @@ parse_string (struct parser *ps, char **r_str)
         err = syntax_error ();
       else
         {
-          err = sb_put (&sb, ps->p, n);
+          pani_buf_put (&sb, ps->p, n);
           ps->p += n;
         }
     }
-  if (err)
+  if (err || (err = pani_buf_error (&sb)))
     goto leave;
   ps->p++;
-  *r_str = sb.buf;
-  sb.buf = NULL;
+  if (!(*r_str = pani_buf_take (&sb)))
+    err = gpg_error (GPG_ERR_ENOMEM);
 
  leave:
-  free (sb.buf);
+  pani_buf_free (&sb);
   return err;
 }
 

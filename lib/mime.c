@@ -6,10 +6,11 @@
  * known not to be a delimiter (HOLD_SIZE bytes), and a stack of at most
  * PAN_MIME_MAX_DEPTH boundaries.
  *
- * Every header field value is decoded (RFC 2047) and scanned on its
- * own.  The body of each leaf part is decoded (base64, quoted-printable)
- * and scanned from a fresh scanner state, so that a PAN cannot span two
- * parts.  Preamble and epilogue text is scanned as written.
+ * Every header field value is decoded (RFC 2047, by rfc2047.c) and
+ * scanned on its own.  The body of each leaf part is decoded (base64,
+ * quoted-printable, by mime-decode.c) and scanned from a fresh scanner
+ * state, so that a PAN cannot span two parts.  Preamble and epilogue
+ * text is scanned as written.
  *
  * Malformed input never hides text from the scanner: a header line
  * that is not a field starts the body; an oversized header field, a
@@ -23,13 +24,14 @@
  * ending in a bare CR are not recognised as lines.  */
 #include <config.h>
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "pan-int.h"
+#include "rfc2047-int.h"
+#include "mime-decode-int.h"
 
 /* Boundaries longer than this (RFC 2046 allows 70) are not honoured.  */
 #define MAX_BOUNDARY 200
@@ -44,10 +46,6 @@
 /* Bytes decoded at a time.  */
 #define WORK_SIZE 8192
 
-/* Longest run of white space kept after a QP '=' to see whether a line
- * break follows.  */
-#define QP_MAX_WS 16
-
 enum walk_state
   {
     W_HEADERS,
@@ -60,23 +58,6 @@ enum sink_kind
     SINK_BASE64,
     SINK_QP
   };
-
-enum qp_state
-  {
-    QP_TEXT,
-    QP_EQ,          /* After '='.  */
-    QP_HEX,         /* After '=' and one hex digit.  */
-    QP_CR,          /* After '=' (and white space) and CR.  */
-    QP_WS           /* After '=' and white space.  */
-  };
-
-/* A growable buffer that wipes what it drops.  */
-struct mbuf
-{
-  char *buf;
-  size_t len;
-  size_t size;
-};
 
 /* A multipart (BOUNDARY set) or message/rfc822 entity we are inside.  */
 struct frame
@@ -110,8 +91,8 @@ struct pan_mime
   char *cte;                  /* Its Content-Transfer-Encoding, or NULL. */
 
   /* Header block.  */
-  struct mbuf line;           /* The physical line being read.  */
-  struct mbuf field;          /* The field being read, unfolded.  */
+  struct pani_buf line;       /* The physical line being read.  */
+  struct pani_buf field;      /* The field being read, unfolded.  */
   int first_line;
 
   /* Body.  */
@@ -122,13 +103,9 @@ struct pan_mime
 
   /* Decoding.  */
   enum sink_kind sink;
-  gpgrt_b64state_t b64;
-  int b64_pad;                /* The line holds a '='.  */
-  enum qp_state qp;
-  int qp_hex;
-  size_t qp_nws;
-  char qp_ws[QP_MAX_WS];
-  unsigned char work[WORK_SIZE + 2 * QP_MAX_WS];
+  struct pani_b64 b64;
+  struct pani_qp qp;
+  unsigned char work[WORK_SIZE + 2 * PANI_QP_MAX_WS];
 
   /* Where hits are.  */
   const char *hit_header;
@@ -138,54 +115,10 @@ struct pan_mime
 static gpg_error_t feed_bytes (pan_mime_t m, const char *p, size_t len);
 
 
+
 /*
  * Small helpers.
  */
-
-static void
-wipe (void *p, size_t len)
-{
-  volatile unsigned char *v = p;
-
-  while (len--)
-    *v++ = 0;
-}
-
-static void
-wipe_free_str (char *s)
-{
-  if (s)
-    {
-      wipe (s, strlen (s));
-      free (s);
-    }
-}
-
-static int
-is_wsp (int c)
-{
-  return c == ' ' || c == '\t';
-}
-
-static int
-ascii_lower (int c)
-{
-  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-/* Return true if S/LEN equals the lower-case LIT ignoring case.  */
-static int
-mem_caseeq (const char *s, size_t len, const char *lit)
-{
-  size_t i;
-
-  if (strlen (lit) != len)
-    return 0;
-  for (i = 0; i < len; i++)
-    if (ascii_lower ((unsigned char)s[i]) != lit[i])
-      return 0;
-  return 1;
-}
 
 /* Return LEN without a trailing LF or CRLF of LINE.  */
 static size_t
@@ -198,333 +131,6 @@ strip_eol (const char *line, size_t len)
   return len;
 }
 
-static gpg_error_t
-mb_put (struct mbuf *mb, const void *p, size_t n)
-{
-  size_t size;
-  char *tmp;
-
-  if (mb->len + n + 1 > mb->size)
-    {
-      size = mb->size ? mb->size : 256;
-      while (size < mb->len + n + 1)
-        size *= 2;
-      tmp = malloc (size);
-      if (!tmp)
-        return gpg_error_from_syserror ();
-      if (mb->len)
-        memcpy (tmp, mb->buf, mb->len);
-      if (mb->buf)
-        {
-          wipe (mb->buf, mb->size);
-          free (mb->buf);
-        }
-      mb->buf = tmp;
-      mb->size = size;
-    }
-  memcpy (mb->buf + mb->len, p, n);
-  mb->len += n;
-  mb->buf[mb->len] = 0;
-  return 0;
-}
-
-static void
-mb_clear (struct mbuf *mb)
-{
-  if (mb->buf)
-    wipe (mb->buf, mb->len);
-  mb->len = 0;
-}
-
-static void
-mb_free (struct mbuf *mb)
-{
-  if (mb->buf)
-    {
-      wipe (mb->buf, mb->size);
-      free (mb->buf);
-    }
-  mb->buf = NULL;
-  mb->len = mb->size = 0;
-}
-
-/* Append the code point CP to OUT as UTF-8.  */
-static gpg_error_t
-mb_put_utf8 (struct mbuf *out, unsigned long cp)
-{
-  unsigned char u[4];
-  size_t n;
-
-  if (cp < 0x80)
-    u[0] = cp, n = 1;
-  else if (cp < 0x800)
-    u[0] = 0xc0 | (cp >> 6), u[1] = 0x80 | (cp & 0x3f), n = 2;
-  else if (cp < 0x10000)
-    u[0] = 0xe0 | (cp >> 12), u[1] = 0x80 | ((cp >> 6) & 0x3f),
-      u[2] = 0x80 | (cp & 0x3f), n = 3;
-  else
-    u[0] = 0xf0 | (cp >> 18), u[1] = 0x80 | ((cp >> 12) & 0x3f),
-      u[2] = 0x80 | ((cp >> 6) & 0x3f), u[3] = 0x80 | (cp & 0x3f), n = 4;
-  return mb_put (out, u, n);
-}
-
-
-/*
- * RFC 2047 encoded words.
- */
-
-enum charset
-  {
-    CS_OTHER,
-    CS_UTF8,              /* Also US-ASCII: bytes kept.  */
-    CS_LATIN1,            /* ISO-8859-1, Windows-1252: to UTF-8.  */
-    CS_UTF16BE,
-    CS_UTF16LE
-  };
-
-struct eword
-{
-  enum charset cs;
-  int enc;                  /* 'b' or 'q'.  */
-  const char *text;
-  size_t len;
-  size_t total;             /* Length of the whole word.  */
-};
-
-static enum charset
-charset_id (const char *s, size_t len)
-{
-  const char *star = memchr (s, '*', len);
-
-  if (star)
-    len = star - s;  /* RFC 2231 language suffix.  */
-  if (mem_caseeq (s, len, "utf-8") || mem_caseeq (s, len, "utf8")
-      || mem_caseeq (s, len, "us-ascii"))
-    return CS_UTF8;
-  if (mem_caseeq (s, len, "iso-8859-1") || mem_caseeq (s, len, "latin1")
-      || mem_caseeq (s, len, "iso8859-1")
-      || mem_caseeq (s, len, "windows-1252"))
-    return CS_LATIN1;
-  if (mem_caseeq (s, len, "utf-16") || mem_caseeq (s, len, "utf-16be")
-      || mem_caseeq (s, len, "ucs-2"))
-    return CS_UTF16BE;
-  if (mem_caseeq (s, len, "utf-16le"))
-    return CS_UTF16LE;
-  return CS_OTHER;
-}
-
-/* Parse an encoded word "=?charset?e?text?=" at S (LEN bytes left).  */
-static int
-parse_eword (const char *s, size_t len, struct eword *ew)
-{
-  size_t i, cslen;
-
-  if (len < 8 || s[0] != '=' || s[1] != '?')
-    return 0;
-  for (i = 2; i < len && s[i] != '?'; i++)
-    if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 127)
-      return 0;
-  cslen = i - 2;
-  if (!cslen || i + 3 > len || s[i + 2] != '?')
-    return 0;
-  ew->enc = ascii_lower ((unsigned char)s[i + 1]);
-  if (ew->enc != 'b' && ew->enc != 'q')
-    return 0;
-  ew->cs = charset_id (s + 2, cslen);
-  ew->text = s + i + 3;
-  for (i += 3; i < len && s[i] != '?'; i++)
-    if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 127)
-      return 0;
-  if (i + 1 >= len || s[i + 1] != '=')
-    return 0;
-  ew->len = s + i - ew->text;
-  ew->total = i + 2;
-  return 1;
-}
-
-/* Decode the Q text of EW into OUT (bytes).  */
-static gpg_error_t
-decode_q (const struct eword *ew, struct mbuf *out)
-{
-  gpg_error_t err = 0;
-  size_t i;
-  char c;
-  int hi, lo;
-
-  for (i = 0; i < ew->len && !err; i++)
-    {
-      c = ew->text[i];
-      if (c == '_')
-        c = ' ';
-      else if (c == '=' && i + 2 < ew->len
-               && (hi = pani_hexval ((unsigned char)ew->text[i + 1])) >= 0
-               && (lo = pani_hexval ((unsigned char)ew->text[i + 2])) >= 0)
-        {
-          c = (char)(hi * 16 + lo);
-          i += 2;
-        }
-      err = mb_put (out, &c, 1);
-    }
-  return err;
-}
-
-/* Decode the B text of EW into OUT (bytes).  */
-static gpg_error_t
-decode_b (const struct eword *ew, struct mbuf *out)
-{
-  gpgrt_b64state_t state;
-  gpg_error_t err;
-  size_t n = 0, start = out->len;
-
-  err = mb_put (out, ew->text, ew->len);
-  if (err)
-    return err;
-  state = gpgrt_b64dec_start (NULL);
-  if (!state)
-    return gpg_error_from_syserror ();
-  gpgrt_b64dec_proc (state, out->buf + start, ew->len, &n);
-  gpgrt_b64dec_finish (state);
-  wipe (out->buf + start + n, ew->len - n);
-  out->len = start + n;
-  return 0;
-}
-
-static unsigned long
-utf16_unit (enum charset cs, const unsigned char *s)
-{
-  return cs == CS_UTF16BE ? (unsigned long)(s[0] << 8 | s[1])
-                          : (unsigned long)(s[1] << 8 | s[0]);
-}
-
-/* Append the UTF-16 S/N to OUT as UTF-8: a byte order mark picks the
- * byte order and is dropped; NUL and lone surrogates become U+FFFD.  */
-static gpg_error_t
-put_utf16 (enum charset cs, const unsigned char *s, size_t n,
-           struct mbuf *out)
-{
-  gpg_error_t err = 0;
-  unsigned long cp, lo;
-  size_t i;
-
-  if (n >= 2 && utf16_unit (cs, s) == 0xfffe)
-    cs = cs == CS_UTF16BE ? CS_UTF16LE : CS_UTF16BE;
-  for (i = 0; i + 1 < n && !err; i += 2)
-    {
-      cp = utf16_unit (cs, s + i);
-      if (cp >= 0xd800 && cp < 0xdc00 && i + 3 < n
-          && (lo = utf16_unit (cs, s + i + 2)) >= 0xdc00 && lo < 0xe000)
-        {
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          i += 2;
-        }
-      if (cp == 0xfeff)
-        continue;
-      if (!cp || (cp >= 0xd800 && cp < 0xe000))
-        cp = 0xfffd;
-      err = mb_put_utf8 (out, cp);
-    }
-  return err;
-}
-
-/* Append the decoded bytes S/N of charset CS to OUT as UTF-8; bytes we
- * cannot convert become U+FFFD, NUL too (the result is a C string).  */
-static gpg_error_t
-put_charset (enum charset cs, const unsigned char *s, size_t n,
-             struct mbuf *out)
-{
-  gpg_error_t err = 0;
-  size_t i;
-
-  if (cs == CS_UTF16BE || cs == CS_UTF16LE)
-    return put_utf16 (cs, s, n, out);
-  for (i = 0; i < n && !err; i++)
-    {
-      if (!s[i] || (s[i] >= 0x80 && cs == CS_OTHER))
-        err = mb_put_utf8 (out, 0xfffd);
-      else if (s[i] >= 0x80 && cs == CS_LATIN1)
-        err = mb_put_utf8 (out, s[i]);
-      else
-        err = mb_put (out, s + i, 1);
-    }
-  return err;
-}
-
-static gpg_error_t
-put_eword (const struct eword *ew, struct mbuf *out)
-{
-  struct mbuf bytes = { NULL, 0, 0 };
-  gpg_error_t err;
-
-  err = ew->enc == 'b' ? decode_b (ew, &bytes) : decode_q (ew, &bytes);
-  if (!err)
-    err = put_charset (ew->cs, (const unsigned char *)bytes.buf, bytes.len,
-                       out);
-  mb_free (&bytes);
-  return err;
-}
-
-/* Return the length of the white space at S/LEN if an encoded word
- * follows it, else 0.  */
-static size_t
-ws_before_eword (const char *s, size_t len)
-{
-  struct eword ew;
-  size_t i = 0;
-
-  while (i < len && (is_wsp (s[i]) || s[i] == '\r' || s[i] == '\n'))
-    i++;
-  return i && parse_eword (s + i, len - i, &ew) ? i : 0;
-}
-
-/* Decode the encoded words of S/LEN into OUT; white space between two
- * encoded words is dropped (RFC 2047, 6.2).  */
-static gpg_error_t
-decode_2047 (const char *s, size_t len, struct mbuf *out)
-{
-  gpg_error_t err = 0;
-  struct eword ew;
-  size_t i = 0, ws;
-
-  while (i < len && !err)
-    {
-      if (s[i] == '=' && parse_eword (s + i, len - i, &ew))
-        {
-          err = put_eword (&ew, out);
-          i += ew.total;
-          if ((ws = ws_before_eword (s + i, len - i)))
-            i += ws;
-        }
-      else
-        {
-          err = put_charset (CS_UTF8, (const unsigned char *)s + i, 1, out);
-          i++;
-        }
-    }
-  if (!err)
-    err = mb_put (out, "", 0);
-  return err;
-}
-
-gpg_error_t
-pan_header_decode_2047 (const char *value, char **r_utf8)
-{
-  struct mbuf out = { NULL, 0, 0 };
-  gpg_error_t err;
-
-  if (!r_utf8)
-    return gpg_error (GPG_ERR_INV_VALUE);
-  *r_utf8 = NULL;
-  if (!value)
-    return gpg_error (GPG_ERR_INV_VALUE);
-  err = decode_2047 (value, strlen (value), &out);
-  if (err)
-    {
-      mb_free (&out);
-      return err;
-    }
-  *r_utf8 = out.buf;
-  return 0;
-}
 
 
 /*
@@ -545,7 +151,7 @@ skip_cfws (const char *s)
         depth--;
       else if (*s == '\\' && depth && s[1])
         s++;
-      else if (!depth && !is_wsp (*s) && *s != '\r' && *s != '\n')
+      else if (!depth && !pani_is_wsp (*s) && *s != '\r' && *s != '\n')
         break;
     }
   return s;
@@ -565,7 +171,7 @@ get_token (const char *s, char *buf, size_t size)
 
   for (; is_token_char ((unsigned char)*s); s++)
     if (n + 1 < size)
-      buf[n++] = (char)ascii_lower ((unsigned char)*s);
+      buf[n++] = (char)pani_ascii_lower ((unsigned char)*s);
   buf[n] = 0;
   return s;
 }
@@ -573,24 +179,24 @@ get_token (const char *s, char *buf, size_t size)
 /* Read the parameter value at S (quoted string or, leniently, anything
  * up to ';' or white space) into OUT; return its end.  */
 static const char *
-get_param_value (const char *s, struct mbuf *out, gpg_error_t *r_err)
+get_param_value (const char *s, struct pani_buf *out)
 {
   const char *start;
 
   if (*s == '"')
     {
-      for (s++; *s && *s != '"' && !*r_err; s++)
+      for (s++; *s && *s != '"'; s++)
         {
           if (*s == '\\' && s[1])
             s++;
-          *r_err = mb_put (out, s, 1);
+          pani_buf_putc (out, *s);
         }
       return *s ? s + 1 : s;
     }
-  for (start = s; *s && *s != ';' && !is_wsp (*s) && *s != '\r'
+  for (start = s; *s && *s != ';' && !pani_is_wsp (*s) && *s != '\r'
          && *s != '\n'; s++)
     ;
-  *r_err = mb_put (out, start, s - start);
+  pani_buf_put (out, start, s - start);
   return s;
 }
 
@@ -600,8 +206,8 @@ static gpg_error_t
 parse_content_type (const char *value, char *type, char **r_boundary)
 {
   char name[32], sub[TYPE_SIZE];
-  struct mbuf val = { NULL, 0, 0 };
-  gpg_error_t err = 0;
+  struct pani_buf val = { NULL, 0, 0, 0 };
+  gpg_error_t err;
   const char *s;
 
   *r_boundary = NULL;
@@ -616,19 +222,20 @@ parse_content_type (const char *value, char *type, char **r_boundary)
     }
   if (!strchr (type, '/'))
     *type = 0;
-  while (!err && (s = strchr (s, ';')))
+  while (!val.failed && (s = strchr (s, ';')))
     {
       s = get_token (skip_cfws (s + 1), name, sizeof name);
       s = skip_cfws (s);
       if (*s != '=')
         continue;
-      val.len = 0;
-      s = get_param_value (skip_cfws (s + 1), &val, &err);
-      if (!err && !*r_boundary && !strcmp (name, "boundary") && val.len
-          && val.len <= MAX_BOUNDARY)
-        *r_boundary = strdup (val.buf);
+      pani_buf_clear (&val);
+      s = get_param_value (skip_cfws (s + 1), &val);
+      if (!val.failed && !*r_boundary && !strcmp (name, "boundary")
+          && val.len && val.len <= MAX_BOUNDARY)
+        *r_boundary = strdup (val.data);
     }
-  mb_free (&val);
+  err = pani_buf_error (&val);
+  pani_buf_free (&val);
   return err;
 }
 
@@ -698,21 +305,22 @@ scan_finish (pan_mime_t m, pan_scanner_t s, int undecoded)
     m->err = err;
 }
 
-/* Scan the header field NAME with value VALUE/LEN on its own.  */
+/* Scan the header field NAME with value VALUE/LEN on its own, RFC 2047
+ * decoded.  */
 static void
 scan_header (pan_mime_t m, const char *name, const char *value, size_t len)
 {
-  struct mbuf out = { NULL, 0, 0 };
+  struct pani_buf out = { NULL, 0, 0, 0 };
   gpg_error_t err;
 
-  err = decode_2047 (value, len, &out);
+  err = pani_rfc2047_decode_text (value, len, &out);
   if (err && !m->err)
     m->err = err;
   m->hit_header = name;
-  scan (m, m->scanner, out.buf, out.len, 0);
+  scan (m, m->scanner, out.data, out.len, 0);
   scan_finish (m, m->scanner, 0);
   m->hit_header = NULL;
-  mb_free (&out);
+  pani_buf_free (&out);
 }
 
 
@@ -720,140 +328,19 @@ scan_header (pan_mime_t m, const char *name, const char *value, size_t len)
  * Decoding the body of a part.
  */
 
-/* Decode the quoted-printable bytes IN/N into OUT (N + 2 * QP_MAX_WS
- * bytes); return the decoded length.  */
-static size_t
-qp_decode (pan_mime_t m, const unsigned char *in, size_t n,
-           unsigned char *out)
-{
-  unsigned char *o = out;
-  size_t i;
-  int c;
-
-  for (i = 0; i < n; i++)
-    {
-      c = in[i];
-    again:
-      switch (m->qp)
-        {
-        case QP_TEXT:
-          if (c == '=')
-            m->qp = QP_EQ;
-          else
-            *o++ = (unsigned char)c;
-          break;
-        case QP_EQ:
-          if (pani_hexval (c) >= 0)
-            m->qp_hex = c, m->qp = QP_HEX;
-          else if (c == '\n')
-            m->qp = QP_TEXT;
-          else if (c == '\r')
-            m->qp = QP_CR;
-          else if (is_wsp (c))
-            m->qp_ws[0] = (char)c, m->qp_nws = 1, m->qp = QP_WS;
-          else
-            {
-              *o++ = '=';
-              m->qp = QP_TEXT;
-              goto again;
-            }
-          break;
-        case QP_HEX:
-          m->qp = QP_TEXT;
-          if (pani_hexval (c) < 0)
-            {
-              *o++ = '=';
-              *o++ = (unsigned char)m->qp_hex;
-              goto again;
-            }
-          *o++ = (unsigned char)(pani_hexval (m->qp_hex) * 16 + pani_hexval (c));
-          break;
-        case QP_CR:
-          m->qp = QP_TEXT;
-          if (c != '\n')
-            {
-              *o++ = '=';
-              *o++ = '\r';
-              goto again;
-            }
-          break;
-        case QP_WS:
-          if (is_wsp (c) && m->qp_nws < QP_MAX_WS)
-            m->qp_ws[m->qp_nws++] = (char)c;
-          else if (c == '\n')
-            m->qp = QP_TEXT;
-          else if (c == '\r')
-            m->qp = QP_CR;
-          else
-            {
-              *o++ = '=';
-              memcpy (o, m->qp_ws, m->qp_nws);
-              o += m->qp_nws;
-              m->qp = QP_TEXT;
-              goto again;
-            }
-          break;
-        }
-    }
-  return o - out;
-}
-
-/* Return what a QP decoder holds at the end of the part into OUT.  */
-static size_t
-qp_flush (pan_mime_t m, unsigned char *out)
-{
-  size_t n = 0;
-
-  if (m->qp != QP_TEXT)
-    out[n++] = '=';
-  if (m->qp == QP_HEX)
-    out[n++] = (unsigned char)m->qp_hex;
-  else if (m->qp == QP_CR)
-    out[n++] = '\r';
-  else if (m->qp == QP_WS)
-    {
-      memcpy (out + n, m->qp_ws, m->qp_nws);
-      n += m->qp_nws;
-    }
-  m->qp = QP_TEXT;
-  return n;
-}
-
-static void
-b64_restart (pan_mime_t m)
-{
-  if (m->b64)
-    gpgrt_b64dec_finish (m->b64);
-  m->b64 = gpgrt_b64dec_start (NULL);
-  if (!m->b64 && !m->err)
-    m->err = gpg_error_from_syserror ();
-  m->b64_pad = 0;
-}
-
 /* Decode base64 P/N (at most WORK_SIZE bytes, at most one line end, at
- * its end) and scan the result.  gpgrt's decoder stops for good after
- * padding, so a new one starts at the line after a '='.  */
+ * its end) and scan the result.  */
 static void
 b64_feed (pan_mime_t m, const char *p, size_t n)
 {
-  size_t out = 0;
+  size_t len = 0;
+  gpg_error_t err;
 
-  if (!m->b64)
-    return;
-  memcpy (m->work, p, n);
-  if (memchr (p, '=', n))
-    m->b64_pad = 1;
-  if (gpgrt_b64dec_proc (m->b64, m->work, n, &out))
-    {
-      b64_restart (m);
-      memcpy (m->work, p, n);
-      if (!m->b64 || gpgrt_b64dec_proc (m->b64, m->work, n, &out))
-        out = 0;
-    }
-  scan (m, m->scanner, m->work, out, 0);
-  wipe (m->work, n);
-  if (m->b64_pad && p[n - 1] == '\n')
-    b64_restart (m);
+  err = pani_b64_decode (&m->b64, p, n, m->work, &len);
+  scan (m, m->scanner, m->work, len, 0);
+  pani_wipe (m->work, n);
+  if (err && !m->err)
+    m->err = err;
 }
 
 /* Feed P/N (at most one line end, at its end) of the body of the
@@ -870,9 +357,10 @@ sink_feed (pan_mime_t m, const char *p, size_t n)
         scan (m, m->scanner, p, k, 0);
       else if (m->sink == SINK_QP)
         {
-          out = qp_decode (m, (const unsigned char *)p, k, m->work);
+          out = pani_qp_decode (&m->qp, (const unsigned char *)p, k,
+                                m->work);
           scan (m, m->scanner, m->work, out, 0);
-          wipe (m->work, out);
+          pani_wipe (m->work, out);
         }
       else
         {
@@ -885,10 +373,12 @@ sink_feed (pan_mime_t m, const char *p, size_t n)
 static void
 set_sink (pan_mime_t m, enum sink_kind kind)
 {
+  gpg_error_t err;
+
   m->sink = kind;
-  m->qp = QP_TEXT;
-  if (kind == SINK_BASE64)
-    b64_restart (m);
+  m->qp.state = PANI_QP_TEXT;
+  if (kind == SINK_BASE64 && (err = pani_b64_start (&m->b64)) && !m->err)
+    m->err = err;
   m->state = W_BODY;
   m->bol = 1;
 }
@@ -901,14 +391,11 @@ end_sink (pan_mime_t m)
 
   if (m->sink == SINK_QP)
     {
-      n = qp_flush (m, m->work);
+      n = pani_qp_flush (&m->qp, m->work);
       scan (m, m->scanner, m->work, n, 0);
+      pani_wipe (m->work, n);
     }
-  if (m->b64)
-    {
-      gpgrt_b64dec_finish (m->b64);
-      m->b64 = NULL;
-    }
+  pani_b64_end (&m->b64);
   if (m->sink == SINK_BASE64)
     scan_finish (m, m->raw, 1);
   scan_finish (m, m->scanner, 0);
@@ -926,11 +413,11 @@ begin_entity (pan_mime_t m)
   m->index = m->next_index++;
   m->depth = (unsigned int)m->nframes;
   *m->type = 0;
-  wipe_free_str (m->ctype);
-  wipe_free_str (m->cte);
+  pani_wipe_free_str (m->ctype);
+  pani_wipe_free_str (m->cte);
   m->ctype = m->cte = NULL;
-  mb_clear (&m->line);
-  mb_clear (&m->field);
+  pani_buf_clear (&m->line);
+  pani_buf_clear (&m->field);
   m->first_line = 1;
   m->state = W_HEADERS;
 }
@@ -1018,7 +505,7 @@ match_delimiter (pan_mime_t m, const char *line, size_t len, size_t *r_k,
         continue;
       i = 2 + f->blen;
       *r_close = len - i >= 2 && line[i] == '-' && line[i + 1] == '-';
-      for (i += *r_close ? 2 : 0; i < len && is_wsp (line[i]); i++)
+      for (i += *r_close ? 2 : 0; i < len && pani_is_wsp (line[i]); i++)
         ;
       if (i == len)
         {
@@ -1065,42 +552,48 @@ is_field_line (const char *line, size_t len)
   for (i = 0; i < len && line[i] != ':'; i++)
     if ((unsigned char)line[i] <= ' ' || (unsigned char)line[i] >= 127)
       break;
-  for (n = i; i < len && is_wsp (line[i]); i++)
+  for (n = i; i < len && pani_is_wsp (line[i]); i++)
     ;
   return n && i < len && line[i] == ':';
+}
+
+/* Return a copy of VALUE/VLEN to replace OLD, which is freed; NULL if
+ * memory ran out (noted in M).  */
+static char *
+replace_value (pan_mime_t m, char *old, const char *value, size_t vlen)
+{
+  char *copy;
+
+  pani_wipe_free_str (old);
+  if (!(copy = strndup (value, vlen)) && !m->err)
+    m->err = gpg_error_from_syserror ();
+  return copy;
 }
 
 /* Process the field collected in M->FIELD.  */
 static void
 end_field (pan_mime_t m)
 {
-  char *colon, *value, *name, **slot = NULL;
+  char *colon, *value, *name;
   size_t vlen, nlen;
 
   if (!m->field.len)
     return;
-  name = m->field.buf;
+  name = m->field.data;
   colon = memchr (name, ':', m->field.len);
   *colon = 0;
-  for (nlen = colon - name; nlen && is_wsp (name[nlen - 1]); nlen--)
+  for (nlen = colon - name; nlen && pani_is_wsp (name[nlen - 1]); nlen--)
     name[nlen - 1] = 0;
   value = colon + 1;
-  while (is_wsp (*value))
+  while (pani_is_wsp (*value))
     value++;
   vlen = m->field.len - (value - name);
-  if (mem_caseeq (name, strlen (name), "content-type"))
-    slot = &m->ctype;
-  else if (mem_caseeq (name, strlen (name), "content-transfer-encoding"))
-    slot = &m->cte;
-  if (slot)
-    {
-      wipe_free_str (*slot);
-      *slot = strndup (value, vlen);
-      if (!*slot && !m->err)
-        m->err = gpg_error_from_syserror ();
-    }
+  if (pani_mem_caseeq (name, nlen, "content-type"))
+    m->ctype = replace_value (m, m->ctype, value, vlen);
+  else if (pani_mem_caseeq (name, nlen, "content-transfer-encoding"))
+    m->cte = replace_value (m, m->cte, value, vlen);
   scan_header (m, name, value, vlen);
-  mb_clear (&m->field);
+  pani_buf_clear (&m->field);
 }
 
 /* Give up on the header block of the current entity (too large): scan
@@ -1108,59 +601,55 @@ end_field (pan_mime_t m)
 static void
 header_overflow (pan_mime_t m)
 {
-  struct mbuf line = m->line;
+  struct pani_buf line = m->line;
 
+  memset (&m->line, 0, sizeof m->line);
   end_field (m);
-  m->line.buf = NULL;
-  m->line.len = m->line.size = 0;
-  wipe_free_str (m->ctype);
+  pani_wipe_free_str (m->ctype);
   m->ctype = NULL;
   strcpy (m->type, "text/plain");
   set_sink (m, SINK_RAW);
-  sink_feed (m, line.buf, line.len);
-  m->bol = line.len && line.buf[line.len - 1] == '\n';
-  mb_free (&line);
+  sink_feed (m, line.data, line.len);
+  m->bol = line.len && line.data[line.len - 1] == '\n';
+  pani_buf_free (&line);
 }
 
 /* A header line that is not a field: the body starts with it.  */
 static void
 body_starts_early (pan_mime_t m)
 {
-  struct mbuf line = m->line;
+  struct pani_buf line = m->line;
   gpg_error_t err;
 
-  m->line.buf = NULL;
-  m->line.len = m->line.size = 0;
+  memset (&m->line, 0, sizeof m->line);
   end_field (m);
   start_body (m);
-  err = feed_bytes (m, line.buf, line.len);
+  err = feed_bytes (m, line.data, line.len);
   if (err && !m->err)
     m->err = err;
-  mb_free (&line);
+  pani_buf_free (&line);
 }
 
 /* Append continuation line LINE/LEN to the field.  */
 static void
 continue_field (pan_mime_t m, const char *line, size_t len)
 {
-  gpg_error_t err;
-
   if (m->field.len + len > PAN_MIME_MAX_FIELD)
     {
       header_overflow (m);
       return;
     }
-  err = mb_put (&m->field, line, len);
-  if (err && !m->err)
-    m->err = err;
-  mb_clear (&m->line);
+  pani_buf_put (&m->field, line, len);
+  if (m->field.failed && !m->err)
+    m->err = gpg_error (GPG_ERR_ENOMEM);
+  pani_buf_clear (&m->line);
 }
 
 /* Process the complete header line in M->LINE.  */
 static void
 header_line (pan_mime_t m)
 {
-  const char *line = m->line.buf;
+  const char *line = m->line.data;
   size_t len = strip_eol (line, m->line.len), k;
   int close, first = m->first_line;
 
@@ -1168,21 +657,21 @@ header_line (pan_mime_t m)
   if (!len)
     {
       end_field (m);
-      mb_clear (&m->line);
+      pani_buf_clear (&m->line);
       start_body (m);
     }
   else if (match_delimiter (m, line, len, &k, &close))
     {
       end_field (m);
-      mb_clear (&m->line);
+      pani_buf_clear (&m->line);
       do_delimiter (m, k, close);
     }
-  else if (is_wsp (*line) && m->field.len)
+  else if (pani_is_wsp (*line) && m->field.len)
     continue_field (m, line, len);
   else if (first && !m->index && len > 5 && !memcmp (line, "From ", 5))
     {
       scan_header (m, "From_", line + 5, len - 5);  /* mbox separator.  */
-      mb_clear (&m->line);
+      pani_buf_clear (&m->line);
     }
   else if (is_field_line (line, len))
     {
@@ -1199,17 +688,16 @@ header_bytes (pan_mime_t m, const char *p, const char *end)
 {
   const char *q = memchr (p, '\n', end - p);
   size_t n = q ? (size_t)(q + 1 - p) : (size_t)(end - p);
-  gpg_error_t err;
 
   if (m->line.len + n > PAN_MIME_MAX_FIELD)
     {
       header_overflow (m);
       return p;
     }
-  err = mb_put (&m->line, p, n);
-  if (err)
+  pani_buf_put (&m->line, p, n);
+  if (m->line.failed)
     {
-      m->err = err;
+      m->err = gpg_error (GPG_ERR_ENOMEM);
       return end;
     }
   if (q)
@@ -1234,7 +722,7 @@ held_line (pan_mime_t m)
     do_delimiter (m, k, close);
   else
     sink_feed (m, m->hold, m->holdlen);
-  wipe (m->hold, m->holdlen);
+  pani_wipe (m->hold, m->holdlen);
   m->holdlen = 0;
 }
 
@@ -1248,7 +736,7 @@ hold_bytes (pan_mime_t m, const char *p, const char *end)
   if (m->holdlen + n > HOLD_SIZE)
     {
       sink_feed (m, m->hold, m->holdlen);
-      wipe (m->hold, m->holdlen);
+      pani_wipe (m->hold, m->holdlen);
       m->holdlen = 0;
       m->holding = 0;
       m->bol = 0;
@@ -1377,13 +865,12 @@ pan_mime_scan_release (pan_mime_t m)
   if (!m)
     return;
   pop_frames (m, 0);
-  if (m->b64)
-    gpgrt_b64dec_finish (m->b64);
+  pani_b64_end (&m->b64);
   pan_scanner_release (m->raw);
-  wipe_free_str (m->ctype);
-  wipe_free_str (m->cte);
-  mb_free (&m->line);
-  mb_free (&m->field);
-  wipe (m, sizeof *m);
+  pani_wipe_free_str (m->ctype);
+  pani_wipe_free_str (m->cte);
+  pani_buf_free (&m->line);
+  pani_buf_free (&m->field);
+  pani_wipe (m, sizeof *m);
   free (m);
 }

@@ -61,7 +61,7 @@ gpg_error_t pan_time_parse (const char *s, time_t *r_time);
 
 
 /*
- * RFC 5322 header block (message.c).
+ * RFC 5322 header block (headers.c).
  */
 typedef struct pan_headers *pan_headers_t;
 
@@ -105,7 +105,7 @@ const char *pan_headers_get (pan_headers_t headers, const char *name);
 
 
 /*
- * RFC 5322 address lists (message.c).
+ * RFC 5322 address lists (addrlist.c).
  */
 typedef struct pan_addrlist *pan_addrlist_t;
 
@@ -746,7 +746,8 @@ gpg_error_t pan_mask (const char *digits, char *buf);
 
 
 /*
- * Scanning MIME messages for PANs (mime.c).
+ * Scanning MIME messages for PANs (mime.c; pan_header_decode_2047 is in
+ * rfc2047.c).
  */
 typedef struct pan_mime *pan_mime_t;
 

@@ -23,6 +23,9 @@
  * blank lines separate stanzas.  The parser is strict: anything that
  * pan_registry_write would not have written is refused, with the line
  * that is wrong.
+ *
+ * This file holds the format: parsing, look-ups and writing;
+ * registry-edit.c changes the file under its lock.
  */
 #include <config.h>
 
@@ -33,6 +36,8 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "addrlist-int.h"
+#include "registry-int.h"
 
 /* The longest line, without its LF, that the parser accepts.  */
 #define MAX_LINE 4096
@@ -72,14 +77,6 @@ static const char *const field_names[N_FIELDS] =
 /* The reasons a record may give, by status.  */
 static const char retired_reasons[] = "rotated unenrolled";
 static const char revoked_reasons[] = "compromised superseded left other";
-
-struct pan_registry
-{
-  struct pan_recipient *recs;
-  unsigned int *lines;          /* Line of each "recipient" line, or 0.  */
-  size_t count;
-  size_t size;
-};
 
 /* Where a value comes from, for reasons: "FILE:LINE" or, with LINE 0,
  * "FILE".  */
@@ -200,8 +197,8 @@ field_lookup (const char *name, size_t len)
  * Records and the registry object.
  */
 
-static void
-recipient_clear (struct pan_recipient *rec)
+void
+pani_registry_clear_rec (struct pan_recipient *rec)
 {
   free (rec->address);
   free (rec->fingerprint);
@@ -212,11 +209,11 @@ recipient_clear (struct pan_recipient *rec)
   memset (rec, 0, sizeof *rec);
 }
 
-static gpg_error_t
-registry_new (pan_registry_t *r_reg)
+gpg_error_t
+pani_registry_new (pan_registry_t *r_reg)
 {
   *r_reg = calloc (1, sizeof **r_reg);
-  return *r_reg ? 0 : gpg_error_from_syserror ();
+  return *r_reg ? 0 : gpg_error (GPG_ERR_ENOMEM);
 }
 
 void
@@ -227,7 +224,7 @@ pan_registry_release (pan_registry_t reg)
   if (!reg)
     return;
   for (i = 0; i < reg->count; i++)
-    recipient_clear (&reg->recs[i]);
+    pani_registry_clear_rec (&reg->recs[i]);
   free (reg->recs);
   free (reg->lines);
   free (reg);
@@ -252,10 +249,8 @@ registry_grow (pan_registry_t reg)
   return 0;
 }
 
-/* Move REC (read at LINE, 0 if added) to the end of REG; REC is then
- * empty.  */
-static gpg_error_t
-registry_append (pan_registry_t reg, struct pan_recipient *rec,
+gpg_error_t
+pani_registry_append (pan_registry_t reg, struct pan_recipient *rec,
                  unsigned int line)
 {
   gpg_error_t err;
@@ -269,16 +264,14 @@ registry_append (pan_registry_t reg, struct pan_recipient *rec,
   return 0;
 }
 
-/* Return the index of the active record of the normalised address
- * ADDR in REG, or -1.  */
-static long
-find_active (pan_registry_t reg, const char *addr)
+long
+pani_registry_find_active (pan_registry_t reg, const char *addr)
 {
   size_t i;
 
   for (i = 0; i < reg->count; i++)
     if (reg->recs[i].status == PAN_STATUS_ACTIVE
-        && !strcmp (reg->recs[i].address, addr))
+        && pani_addr_same (reg->recs[i].address, addr))
       return (long)i;
   return -1;
 }
@@ -304,7 +297,7 @@ pan_registry_lookup (pan_registry_t reg, const char *addr)
   if (!reg || !addr)
     return NULL;
   if (!pan_addr_normalize (addr, &norm, &reason))
-    idx = find_active (reg, norm);
+    idx = pani_registry_find_active (reg, norm);
   pan_free (norm);
   pan_free (reason);
   return idx < 0 ? NULL : &reg->recs[idx];
@@ -315,11 +308,11 @@ pan_registry_lookup (pan_registry_t reg, const char *addr)
 static long
 find_newest (pan_registry_t reg, const char *addr)
 {
-  long idx = find_active (reg, addr);
+  long idx = pani_registry_find_active (reg, addr);
   size_t i;
 
   for (i = reg->count; idx < 0 && i > 0; i--)
-    if (!strcmp (reg->recs[i - 1].address, addr))
+    if (pani_addr_same (reg->recs[i - 1].address, addr))
       idx = (long)(i - 1);
   return idx;
 }
@@ -365,38 +358,6 @@ pan_registry_reason_valid (pan_status_t status, const char *reason)
  * Checking values.
  */
 
-/* Return the length of the UTF-8 sequence at S (LEN bytes available),
- * or 0 if it is not a valid one.  */
-static size_t
-utf8_seq_len (const unsigned char *s, size_t len)
-{
-  unsigned int cp, n, i;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    n = 2, cp = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    n = 3, cp = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    n = 4, cp = s[0] & 0x07;
-  else
-    return 0;
-  if (len < n)
-    return 0;
-  for (i = 1; i < n; i++)
-    {
-      if ((s[i] & 0xc0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (s[i] & 0x3f);
-    }
-  if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-    return 0;
-  if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-    return 0;
-  return n;
-}
-
 /* Return NULL if the LEN bytes at S are UTF-8 text without control
  * characters, else what is wrong with them.  */
 static const char *
@@ -413,7 +374,7 @@ text_problem (const char *s, size_t len)
         return "a carriage return (convert the file to LF line endings)";
       if (pani_is_ctrl (p[i]))
         return "a control character";
-      if (!(n = utf8_seq_len (p + i, len - i)))
+      if (!(n = pani_utf8_len (p + i, p + len)))
         return "bytes that are not UTF-8";
       i += n;
     }
@@ -617,12 +578,12 @@ finish_stanza (struct parser *p)
   if ((err = check_record_rules (&at, &p->cur, p->r_reason)))
     return err;
   if (p->cur.status == PAN_STATUS_ACTIVE
-      && (first = find_active (p->reg, p->cur.address)) >= 0)
+      && (first = pani_registry_find_active (p->reg, p->cur.address)) >= 0)
     return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
                        "a second active record for %s (the first is at"
                        " line %u); set all but one to retired",
                        p->cur.address, p->reg->lines[first]);
-  if ((err = registry_append (p->reg, &p->cur, p->cur_line)))
+  if ((err = pani_registry_append (p->reg, &p->cur, p->cur_line)))
     return err;
   p->cur_line = 0;
   p->seen = 0;
@@ -690,7 +651,7 @@ pan_registry_parse (const char *filename, const void *buf, size_t len,
   memset (&p, 0, sizeof p);
   p.loc.file = filename ? filename : "registry";
   p.r_reason = r_reason;
-  if ((err = registry_new (&p.reg)))
+  if ((err = pani_registry_new (&p.reg)))
     goto leave;
   if (!(line = malloc (MAX_LINE + 1)))
     {
@@ -720,7 +681,7 @@ pan_registry_parse (const char *filename, const void *buf, size_t len,
   p.reg = NULL;
 
  leave:
-  recipient_clear (&p.cur);
+  pani_registry_clear_rec (&p.cur);
   pan_registry_release (p.reg);
   free (line);
   return err;
@@ -783,35 +744,14 @@ pan_registry_write (pan_registry_t reg, estream_t out)
   return 0;
 }
 
-/* Write REG to memory and store it at *R_DATA, its length at *R_LEN
- * (release with es_free).  */
-static gpg_error_t
-serialise (pan_registry_t reg, void **r_data, size_t *r_len)
-{
-  gpg_error_t err;
-  estream_t mem = es_fopenmem (0, "w+b");
-
-  if (!mem)
-    return gpg_error_from_syserror ();
-  if ((err = pan_registry_write (reg, mem)))
-    {
-      es_fclose (mem);
-      return err;
-    }
-  if (es_fclose_snatch (mem, r_data, r_len))
-    return gpg_error_from_syserror ();
-  return 0;
-}
-
 
 /*
- * Adding a record.
+ * Checking a record that a caller made.
  */
 
-/* Check REC as the parser would check it and store a copy in *VALID. */
-static gpg_error_t
-validate_record (const char *path, const struct pan_recipient *rec,
-                 struct pan_recipient *valid, char **r_reason)
+gpg_error_t
+pani_registry_validate (const char *path, const struct pan_recipient *rec,
+                        struct pan_recipient *valid, char **r_reason)
 {
   gpg_error_t err;
   struct loc loc = { path, 0 };
@@ -833,339 +773,4 @@ validate_record (const char *path, const struct pan_recipient *rec,
         return err;
     }
   return check_record_rules (&loc, valid, r_reason);
-}
-
-/* Load the registry PATH into *R_REG; a missing file is an empty
- * registry.  */
-static gpg_error_t
-load_or_empty (const char *path, pan_registry_t *r_reg, char **r_reason)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-
-  err = pan_registry_load (path, r_reg, &reason);
-  if (gpg_err_code (err) == GPG_ERR_ENOENT)
-    err = registry_new (r_reg);
-  else if (err)
-    pani_reason (r_reason, err, "%s", reason ? reason : gpg_strerror (err));
-  free (reason);
-  return err;
-}
-
-static gpg_error_t
-check_not_enrolled (pan_registry_t reg, const char *addr, char **r_reason)
-{
-  long idx = find_active (reg, addr);
-
-  if (idx < 0)
-    return 0;
-  return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
-                      "%s is already enrolled (fingerprint %s);"
-                      " use pankey rotate", addr, reg->recs[idx].fingerprint);
-}
-
-static gpg_error_t
-save_registry (const char *path, pan_registry_t reg, char **r_reason)
-{
-  gpg_error_t err;
-  void *data = NULL;
-  size_t len = 0;
-
-  if ((err = serialise (reg, &data, &len)))
-    return pani_reason (r_reason, err, "%s: cannot write the registry: %s",
-                        path, gpg_strerror (err));
-  err = pani_write_file_atomic (path, data, len, 0600, r_reason);
-  es_free (data);
-  return err;
-}
-
-/* Refuse the fingerprint FPR if REG has a revoked record of it: a key
- * revoked once is never pinned again.  */
-static gpg_error_t
-check_not_revoked (pan_registry_t reg, const char *fpr, char **r_reason)
-{
-  char when[32];
-  size_t i;
-
-  for (i = 0; i < reg->count; i++)
-    if (reg->recs[i].status == PAN_STATUS_REVOKED
-        && !strcmp (reg->recs[i].fingerprint, fpr))
-      return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
-                          "key %s was revoked for %s%s%s; it cannot be"
-                          " enrolled again: ask for a new key", fpr,
-                          reg->recs[i].address,
-                          reg->recs[i].changed_at ? " on " : "",
-                          reg->recs[i].changed_at
-                          ? pan_time_format (reg->recs[i].changed_at, when,
-                                             sizeof when) : "");
-  return 0;
-}
-
-/* The edit an update makes to the registry loaded under the lock.  */
-typedef gpg_error_t (*edit_fn_t) (pan_registry_t reg, void *opaque,
-                                  char **r_reason);
-
-/* Under the registry lock of PATH (waiting at most TIMEOUT seconds),
- * load the registry, let EDIT change it and replace the file
- * atomically; nothing is written if EDIT fails.  */
-static gpg_error_t
-update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
-               char **r_reason)
-{
-  gpg_error_t err;
-  pan_registry_t reg = NULL;
-  char *lockname = NULL;
-  int lockfd = -1;
-
-  if (!(lockname = pani_strdupf ("%s.lock", path)))
-    return gpg_error_from_syserror ();
-  if ((err = pani_lock (lockname, timeout, &lockfd, r_reason)))
-    goto leave;
-  if ((err = load_or_empty (path, &reg, r_reason)))
-    goto leave;
-  if ((err = edit (reg, opaque, r_reason)))
-    goto leave;
-  err = save_registry (path, reg, r_reason);
-
- leave:
-  pani_unlock (lockfd);
-  pan_registry_release (reg);
-  free (lockname);
-  return err;
-}
-
-/* Append the checked record OPAQUE to REG unless its address is
- * enrolled or its key was revoked.  */
-static gpg_error_t
-edit_add (pan_registry_t reg, void *opaque, char **r_reason)
-{
-  gpg_error_t err;
-  struct pan_recipient *valid = opaque;
-
-  if ((err = check_not_enrolled (reg, valid->address, r_reason))
-      || (err = check_not_revoked (reg, valid->fingerprint, r_reason)))
-    return err;
-  return registry_append (reg, valid, 0);
-}
-
-gpg_error_t
-pan_registry_add (const char *path, const struct pan_recipient *rec,
-                  int timeout, char **r_reason)
-{
-  gpg_error_t err;
-  struct pan_recipient valid;
-
-  memset (&valid, 0, sizeof valid);
-  if (!path || !rec)
-    return gpg_error (GPG_ERR_INV_VALUE);
-  if (!(err = validate_record (path, rec, &valid, r_reason)))
-    err = update_locked (path, timeout, edit_add, &valid, r_reason);
-  recipient_clear (&valid);
-  return err;
-}
-
-
-/*
- * Changing the state of records.
- */
-
-/* Set REC to STATUS, changed at AT by BY for REASON, with NOTE (NULL:
- * none); on error REC is unchanged.  */
-static gpg_error_t
-set_state (struct pan_recipient *rec, pan_status_t status, time_t at,
-           const char *by, const char *reason, const char *note)
-{
-  char *by2 = pani_strdup (by);
-  char *reason2 = pani_strdup (reason);
-  char *note2 = note ? pani_strdup (note) : NULL;
-
-  if (!by2 || !reason2 || (note && !note2))
-    {
-      gpg_error_t err = gpg_error_from_syserror ();
-      free (by2);
-      free (reason2);
-      free (note2);
-      return err;
-    }
-  free (rec->changed_by);
-  free (rec->reason);
-  free (rec->note);
-  rec->status = status;
-  rec->changed_at = at;
-  rec->changed_by = by2;
-  rec->reason = reason2;
-  rec->note = note2;
-  return 0;
-}
-
-/* What pan_registry_rotate changes.  */
-struct rotate_parm
-{
-  struct pan_recipient *valid;  /* The new record, checked.  */
-  const char *old_fpr;          /* The key the caller saw, or NULL.  */
-};
-
-static gpg_error_t
-edit_rotate (pan_registry_t reg, void *opaque, char **r_reason)
-{
-  gpg_error_t err;
-  struct rotate_parm *parm = opaque;
-  struct pan_recipient *rec = parm->valid;
-  long idx = find_active (reg, rec->address);
-
-  if (idx < 0)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
-                        "%s has no active enrollment to rotate; use"
-                        " pankey enroll", rec->address);
-  if (parm->old_fpr && strcmp (reg->recs[idx].fingerprint, parm->old_fpr))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFLICT),
-                        "the active key of %s changed meanwhile to %s;"
-                        " check and try again", rec->address,
-                        reg->recs[idx].fingerprint);
-  if (!strcmp (reg->recs[idx].fingerprint, rec->fingerprint))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
-                        "%s is already pinned to %s; use pankey refresh"
-                        " to update that key", rec->address,
-                        rec->fingerprint);
-  if ((err = check_not_revoked (reg, rec->fingerprint, r_reason))
-      || (err = set_state (&reg->recs[idx], PAN_STATUS_RETIRED,
-                           rec->enrolled_at, rec->enrolled_by, "rotated",
-                           NULL)))
-    return err;
-  return registry_append (reg, rec, 0);
-}
-
-gpg_error_t
-pan_registry_rotate (const char *path, const struct pan_recipient *rec,
-                     const char *old_fpr, int timeout, char **r_reason)
-{
-  gpg_error_t err;
-  struct pan_recipient valid;
-  struct rotate_parm parm = { &valid, old_fpr };
-
-  memset (&valid, 0, sizeof valid);
-  if (!path || !rec || rec->status != PAN_STATUS_ACTIVE)
-    return gpg_error (GPG_ERR_INV_VALUE);
-  if (!(err = validate_record (path, rec, &valid, r_reason)))
-    err = update_locked (path, timeout, edit_rotate, &parm, r_reason);
-  recipient_clear (&valid);
-  return err;
-}
-
-/* Return the record of the normalised ADDR with FPR in REG: the active
- * one, else the last; -1 if there is none.  */
-static long
-find_key (pan_registry_t reg, const char *addr, const char *fpr)
-{
-  long idx = find_active (reg, addr);
-  size_t i;
-
-  if (idx >= 0 && !strcmp (reg->recs[idx].fingerprint, fpr))
-    return idx;
-  for (i = reg->count; i > 0; i--)
-    if (!strcmp (reg->recs[i - 1].address, addr)
-        && !strcmp (reg->recs[i - 1].fingerprint, fpr))
-      return (long)(i - 1);
-  return -1;
-}
-
-/* Check that the record IDX of REG may go to the state of CHG.  */
-static gpg_error_t
-check_transition (pan_registry_t reg, long idx,
-                  const struct pan_registry_change *chg, char **r_reason)
-{
-  const struct pan_recipient *rec = &reg->recs[idx];
-
-  if (rec->status == PAN_STATUS_REVOKED)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_EALREADY),
-                        "key %s of %s is already revoked", rec->fingerprint,
-                        rec->address);
-  if (chg->status == PAN_STATUS_RETIRED && rec->status != PAN_STATUS_ACTIVE)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
-                        "key %s of %s is not active", rec->fingerprint,
-                        rec->address);
-  return 0;
-}
-
-static gpg_error_t
-edit_status (pan_registry_t reg, void *opaque, char **r_reason)
-{
-  gpg_error_t err;
-  const struct pan_registry_change *chg = opaque;
-  long idx;
-
-  idx = chg->fingerprint ? find_key (reg, chg->address, chg->fingerprint)
-    : find_active (reg, chg->address);
-  if (idx < 0 && chg->fingerprint)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
-                        "%s was never enrolled with key %s; see pankey"
-                        " show %s", chg->address, chg->fingerprint,
-                        chg->address);
-  if (idx < 0)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
-                        "%s has no active enrollment", chg->address);
-  if ((err = check_transition (reg, idx, chg, r_reason)))
-    return err;
-  return set_state (&reg->recs[idx], chg->status, chg->changed_at,
-                    chg->changed_by, chg->reason, chg->note);
-}
-
-/* Check CHG as the parser would check the fields it writes.  */
-static gpg_error_t
-validate_change (const char *path, const struct pan_registry_change *chg,
-                 char **r_reason)
-{
-  gpg_error_t err;
-  struct pan_recipient rec;
-  char *norm = NULL;
-
-  memset (&rec, 0, sizeof rec);
-  if (!chg->address || !chg->changed_by || !chg->reason
-      || chg->changed_at <= 0
-      || (chg->status != PAN_STATUS_RETIRED
-          && chg->status != PAN_STATUS_REVOKED))
-    return gpg_error (GPG_ERR_INV_VALUE);
-  if ((err = pan_addr_normalize (chg->address, &norm, r_reason)))
-    return err;
-  rec.address = norm;
-  rec.protocol = PAN_PROTOCOL_OPENPGP;
-  rec.fingerprint = pani_strdup (chg->fingerprint ? chg->fingerprint
-                                 : "0000000000000000000000000000000000000000");
-  rec.enrolled_by = pani_strdup (chg->changed_by);
-  rec.enrolled_at = chg->changed_at;
-  if (!rec.fingerprint || !rec.enrolled_by)
-    err = gpg_error_from_syserror ();
-  else if (!(err = set_state (&rec, chg->status, chg->changed_at,
-                              chg->changed_by, chg->reason, chg->note)))
-    {
-      struct pan_recipient valid;
-
-      memset (&valid, 0, sizeof valid);
-      err = validate_record (path, &rec, &valid, r_reason);
-      recipient_clear (&valid);
-    }
-  recipient_clear (&rec);
-  return err;
-}
-
-gpg_error_t
-pan_registry_set_status (const char *path,
-                         const struct pan_registry_change *chg, int timeout,
-                         char **r_reason)
-{
-  gpg_error_t err;
-  struct pan_registry_change norm;
-  char *addr = NULL;
-
-  if (!path || !chg)
-    return gpg_error (GPG_ERR_INV_VALUE);
-  if ((err = validate_change (path, chg, r_reason)))
-    return err;
-  if ((err = pan_addr_normalize (chg->address, &addr, r_reason)))
-    return err;
-  norm = *chg;
-  norm.address = addr;
-  err = update_locked (path, timeout, edit_status, &norm, r_reason);
-  pan_free (addr);
-  return err;
 }

@@ -148,8 +148,10 @@ check_file (pani_seal_t seal)
   gpg_error_t err;
   size_t n = 0;
 
-  if (lseek (seal->fd, 0, SEEK_SET) || (err = gcry_mac_reset (seal->mac)))
+  if (lseek (seal->fd, 0, SEEK_SET))
     return gpg_error_from_syserror ();
+  if ((err = gcry_mac_reset (seal->mac)))
+    return err;
   while (!(err = read_some (seal->fd, seal->buf, SEAL_CHUNK, &n)) && n)
     if ((err = gcry_mac_write (seal->mac, seal->buf, n)))
       return err;
@@ -204,12 +206,12 @@ pani_seal_release (pani_seal_t seal)
   gcry_mac_close (seal->mac);
   if (seal->keys)
     {
-      explicit_bzero (seal->keys, 2 * SEAL_KEYLEN);
+      pani_wipe (seal->keys, 2 * SEAL_KEYLEN);
       gcry_free (seal->keys);
     }
   if (seal->buf)
     {
-      explicit_bzero (seal->buf, SEAL_CHUNK);
+      pani_wipe (seal->buf, SEAL_CHUNK);
       gcry_free (seal->buf);
     }
   free (seal);

@@ -204,7 +204,7 @@ buf_reserve (struct pani_buf *b, size_t n)
 
   if (b->failed || n > SIZE_MAX / 2 - b->len)
     return !(b->failed = 1);
-  if (b->len + n + 1 <= b->size)
+  if (b->data && b->len + n + 1 <= b->size)
     return 1;
   while (size < b->len + n + 1)
     size *= 2;

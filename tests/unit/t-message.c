@@ -587,6 +587,12 @@ test_addr_encoded_words (void)
   T_STREQ (addrs ("=?utf-8?q?a?= =?iso-8859-1?q?=E9?= <j@x.example>"),
            "[a\xc3\xa9] j@x.example");
   T_STREQ (addrs ("=?UTF-8*en?Q?Hi?= <j@x.example>"), "[Hi] j@x.example");
+  /* The charsets of the one decoder (rfc2047.c), also in display
+   * names.  */
+  T_STREQ (addrs ("=?windows-1252?q?=80_Ltd?= <j@x.example>"),
+           "[\xe2\x82\xac Ltd] j@x.example");
+  T_STREQ (addrs ("=?utf-16le?b?SgD2AHIAZwA=?= <j@x.example>"),
+           "[J\xc3\xb6rg] j@x.example");
   T_STREQ (addrs ("\"=?UTF-8?Q?a?= b\", =?UTF-8?Q?Q?= <j@x.example>"),
            "error");
   /* Left as written: not in a quoted string, unknown charset, bad
@@ -619,6 +625,10 @@ test_addr_encoded_words (void)
            "[=?US-ASCII?Q?=E9?=] j@x.example");
   T_STREQ (addrs ("=?ISO-8859-1?Q?=85?= <j@x.example>"),
            "[=?ISO-8859-1?Q?=85?=] j@x.example");
+  T_STREQ (addrs ("=?UTF-8?Q?=C2=85?= <j@x.example>"),
+           "[=?UTF-8?Q?=C2=85?=] j@x.example");
+  T_STREQ (addrs ("=?windows-1252?Q?=81?= <j@x.example>"),
+           "[=?windows-1252?Q?=81?=] j@x.example");
   T_STREQ (addrs ("=??Q?a?= <j@x.example>"), "[=??Q?a?=] j@x.example");
   T_STREQ (addrs ("=?UTF-8?Q?\?= <j@x.example>"),
            "[=?UTF-8?Q?\?=] j@x.example");
