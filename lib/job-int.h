@@ -1,4 +1,4 @@
-/* job-int.h - the send job, shared by job.c and send.c  */
+/* job-int.h - the send job, shared by job.c, send.c and deliver.c  */
 #ifndef PAN_JOB_INT_H
 #define PAN_JOB_INT_H
 
