@@ -1,4 +1,4 @@
-/* job-int.h - the send job, shared by job.c and send.c  */
+/* job-int.h - the send job, shared by job.c, send.c and deliver.c  */
 #ifndef PAN_JOB_INT_H
 #define PAN_JOB_INT_H
 
@@ -20,7 +20,8 @@ struct rcpt
 struct copy
 {
   pan_protocol_t protocol;
-  size_t *rcpts;                /* Indices into the job's recipients.  */
+  size_t *rcpts;                /* Indices into the job's recipients (a
+                                   slice of the job's copy_rcpts).  */
   size_t nrcpts;
   int hidden;
   char *spool_path;
@@ -38,6 +39,7 @@ struct pan_job
   size_t rcpts_size;
   struct copy *copies;
   size_t ncopies;
+  size_t *copy_rcpts;           /* The recipients of all copies.  */
   time_t now;                   /* Time of pan_job_resolve.  */
   char *message_id;             /* Given, or made if the message had none. */
   int made_message_id;

@@ -4,7 +4,8 @@
  * (To, Cc, Bcc and the command line), resolves each to its pinned key,
  * refuses card numbers in headers that travel in clear, and plans the
  * copies to send: one per protocol for the visible recipients, one per
- * hidden recipient.  send.c encrypts and delivers them.  */
+ * hidden recipient.  send.c encrypts them and deliver.c hands them to
+ * the MTA.  */
 #include <config.h>
 
 #include <stdio.h>
@@ -73,7 +74,7 @@ pan_job_release (pan_job_t job)
   pan_headers_release (job->headers);
   if (job->passphrase)
     {
-      explicit_bzero (job->passphrase, strlen (job->passphrase));
+      pani_wipe (job->passphrase, strlen (job->passphrase));
       gcry_free (job->passphrase);
     }
   free (job);
@@ -305,51 +306,80 @@ pan_job_warnings (pan_job_t job)
   return job->warnings;
 }
 
-/* Add a copy for PROTOCOL, HIDDEN or not, and return it.  */
-static struct copy *
+/* Add a copy for PROTOCOL, HIDDEN or not, and return its index.
+ * JOB->copies has room for one copy per recipient, and each recipient
+ * adds at most one.  */
+static size_t
 add_copy (pan_job_t job, pan_protocol_t protocol, int hidden)
 {
   struct copy *c = &job->copies[job->ncopies];
 
-  if (!(c->rcpts = calloc (job->nrcpts, sizeof *c->rcpts)))
-    return NULL;
   c->protocol = protocol;
   c->hidden = hidden;
   c->spool_fd = -1;
-  job->ncopies++;
-  return c;
+  return job->ncopies++;
 }
 
-/* Return the copy of the visible recipients of PROTOCOL, made on first
- * use.  */
-static struct copy *
+/* Return the index of the copy of the visible recipients of PROTOCOL,
+ * made on first use.  */
+static size_t
 visible_copy (pan_job_t job, pan_protocol_t protocol)
 {
   for (size_t i = 0; i < job->ncopies; i++)
     if (!job->copies[i].hidden && job->copies[i].protocol == protocol)
-      return &job->copies[i];
+      return i;
   return add_copy (job, protocol, 0);
+}
+
+/* Give each copy its slice of JOB->copy_rcpts, one entry per recipient
+ * of the copy, in the order of JOB's recipients; COPY_OF[I] is the
+ * copy of recipient I.  */
+static void
+fill_copies (pan_job_t job, const size_t *copy_of)
+{
+  size_t off = 0;
+
+  for (size_t k = 0; k < job->ncopies; k++)
+    {
+      job->copies[k].rcpts = job->copy_rcpts + off;
+      off += job->copies[k].nrcpts;
+      job->copies[k].nrcpts = 0;
+    }
+  for (size_t i = 0; i < job->nrcpts; i++)
+    {
+      struct copy *c = &job->copies[copy_of[i]];
+
+      c->rcpts[c->nrcpts++] = i;
+    }
 }
 
 static gpg_error_t
 plan_copies (pan_job_t job)
 {
-  struct copy *c;
+  size_t *copy_of = NULL;
+  gpg_error_t err = 0;
 
   pani_job_release_copies (job);
-  if (!(job->copies = calloc (job->nrcpts + 2, sizeof *job->copies)))
-    return gpg_error_from_syserror ();
+  job->copies = calloc (job->nrcpts, sizeof *job->copies);
+  job->copy_rcpts = calloc (job->nrcpts, sizeof *job->copy_rcpts);
+  copy_of = calloc (job->nrcpts, sizeof *copy_of);
+  if (!job->copies || !job->copy_rcpts || !copy_of)
+    {
+      err = gpg_error (GPG_ERR_ENOMEM);
+      goto leave;
+    }
   for (size_t i = 0; i < job->nrcpts; i++)
     {
       struct rcpt *r = &job->rcpts[i];
 
-      c = r->visible ? visible_copy (job, r->protocol)
+      copy_of[i] = r->visible ? visible_copy (job, r->protocol)
         : add_copy (job, r->protocol, 1);
-      if (!c)
-        return gpg_error_from_syserror ();
-      c->rcpts[c->nrcpts++] = i;
+      job->copies[copy_of[i]].nrcpts++;
     }
-  return 0;
+  fill_copies (job, copy_of);
+ leave:
+  free (copy_of);
+  return err;
 }
 
 void
@@ -364,11 +394,12 @@ pani_job_release_copies (pan_job_t job)
       if (c->spool_path)
         unlink (c->spool_path);
       free (c->spool_path);
-      free (c->rcpts);
     }
   free (job->copies);
   job->copies = NULL;
   job->ncopies = 0;
+  free (job->copy_rcpts);
+  job->copy_rcpts = NULL;
 }
 
 gpg_error_t
@@ -487,8 +518,15 @@ pani_job_note_pan (pan_job_t job, const struct pan_hit *hit)
       return 0;
   if (job->npans == MAX_LISTED_PANS)
     return 0;
-  if (!job->pans && !(job->pans = calloc (MAX_LISTED_PANS, sizeof *p)))
-    return gpg_error_from_syserror ();
+  if (!job->pans)
+    {
+      /* Owned by JOB from here on.  */
+      struct pan_audit_pan *pans = calloc (MAX_LISTED_PANS, sizeof *pans);
+
+      if (!pans)
+        return gpg_error (GPG_ERR_ENOMEM);
+      job->pans = pans;
+    }
   p = &job->pans[job->npans];
   p->brand = hit->brand;        /* A static string of pan.c.  */
   p->masked = pani_strdup (hit->masked);
@@ -561,8 +599,7 @@ scan_header (pan_job_t job, size_t idx, struct header_hit *h)
   if ((err = pan_header_decode_2047 (value, &decoded)))
     return err;
   err = scan_text (job, decoded, h);
-  explicit_bzero (decoded, strlen (decoded));
-  free (decoded);
+  pani_wipe_free_str (decoded);
   return err;
 }
 

@@ -326,7 +326,8 @@ gpg_error_t pan_registry_set_status (const char *path,
 
 
 /*
- * Keys (keys.c): pinned keys in the home's GnuPG home, through GPGME.
+ * Keys (keys.c, openpgp.c, smime.c; pan_fpr_normalize: engine.c): pinned
+ * keys in the home's GnuPG home, through GPGME.
  */
 
 /* Normalise the fingerprint INPUT (spaces allowed, any case) to upper
@@ -481,7 +482,8 @@ gpg_error_t pan_policy_review (pan_ctx_t ctx, const struct pan_recipient *rec,
 
 
 /*
- * Sending (send.c): one message from stdin to the MTA.
+ * Sending (job.c, send.c, deliver.c; pan_argv_*: util.c): one message
+ * from stdin to the MTA.
  */
 typedef struct pan_job *pan_job_t;
 
@@ -615,8 +617,9 @@ void pan_argv_release (char **argv);
 
 /* BEGIN smime */
 /*
- * S/MIME recipients (smime.c): X.509 certificates in the home's GnuPG
- * home, validated by gpgsm up to a root CA the operator trusted there.
+ * S/MIME recipients (smime.c, smime-trust.c): X.509 certificates in the
+ * home's GnuPG home, validated by gpgsm up to a root CA the operator
+ * trusted there.
  */
 
 /* Trust the root CA certificate in DATA/LEN (PEM or DER; other

@@ -5,7 +5,7 @@
  * config.c does not know yet read as NULL or 0 and mean the default.
  *
  * The hash algorithm of binding self-signatures is not in GPGME's key
- * listing, so keys.c runs "gpg --with-colons --check-sigs" and the
+ * listing, so openpgp.c runs "gpg --with-colons --check-sigs" and the
  * parser here reads its output (fuzzed by fuzz/fuzz-colons.c).
  */
 #include <config.h>

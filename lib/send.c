@@ -1,8 +1,10 @@
-/* send.c - encrypt a job's copies to spool files, hand them to the MTA
+/* send.c - encrypt each copy of a job, streaming, into its spool file
  *
  * The body streams from stdin through GPGME into a 0600 spool file that
- * holds the complete outgoing PGP/MIME message (RFC 3156), one file per
- * copy, and only when every copy is ready is any handed to the MTA.
+ * holds the complete outgoing message (PGP/MIME, RFC 3156, or S/MIME,
+ * RFC 8551: the protocol's table writes its part), one file per copy,
+ * and only when every copy is ready is any handed to the MTA
+ * (deliver.c).
  * With more than one copy the body is kept, for the later copies, in a
  * sealed spool (seal.c): encrypted under a one-time key in secure
  * memory.  The plaintext travels only through memory and GPGME's pipes
@@ -10,27 +12,19 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <gcrypt.h>
 #include <gpgme.h>
 
 #include "panmail.h"
 #include "util.h"
-#include "home-int.h"
 #include "keys-int.h"
 #include "job-int.h"
 #include "seal-int.h"
-#include "smime-int.h"
-
-extern char **environ;
 
 /* The header fields that protected headers (protected-headers="v1")
  * carry inside the encryption.  */
@@ -195,7 +189,7 @@ refill_body (struct body_src *src)
       src->out[src->out_len++] = raw[i];
       src->prev_cr = raw[i] == '\r';
     }
-  explicit_bzero (raw, sizeof raw);
+  pani_wipe (raw, sizeof raw);
 }
 
 static size_t
@@ -250,14 +244,10 @@ body_src_release (struct body_src *src)
 {
   if (!src)
     return;
-  explicit_bzero (src->out, sizeof src->out);
+  pani_wipe (src->out, sizeof src->out);
   pan_mime_scan_release (src->mime);
   pani_seal_release (src->seal);
-  if (src->head)
-    {
-      explicit_bzero (src->head, src->head_len);
-      free (src->head);
-    }
+  pani_wipe_free (src->head, src->head_len);
   free (src);
 }
 
@@ -273,39 +263,29 @@ start_body_scan (pan_job_t job, struct body_src *src)
                             encoding, body_hit_cb, job, &src->mime);
 }
 
+/* Make the zeroed SRC read the body of JOB from IN.  */
 static gpg_error_t
-body_src_new (pan_job_t job, gpgrt_stream_t in, struct body_src **r_src,
-              char **r_reason)
+body_src_init (pan_job_t job, gpgrt_stream_t in, struct body_src *src,
+               char **r_reason)
 {
   gpg_error_t err;
-  struct body_src *src = calloc (1, sizeof *src);
-  char *spool = NULL;
+  char *spool;
 
-  *r_src = NULL;
-  if (!src)
-    return gpg_error_from_syserror ();
   src->in = in;
   if ((err = build_inner_head (job, &src->head, &src->head_len))
       || (err = pani_job_scanner (job, r_reason))
       || (err = start_body_scan (job, src)))
-    goto leave;
-  if (job->ncopies > 1)
-    {
-      if (!(spool = pan_ctx_path (job->ctx, "spool")))
-        err = gpg_error_from_syserror ();
-      else if ((err = pani_seal_create (spool, &src->seal)))
-        pani_reason (r_reason, err, "%s: cannot create the sealed spool:"
-                     " %s", spool, gpg_strerror (err));
-    }
- leave:
+    return err;
+  if (job->ncopies < 2)
+    return 0;
+  if (!(spool = pan_ctx_path (job->ctx, "spool")))
+    return gpg_error (GPG_ERR_ENOMEM);
+  if ((err = pani_seal_create (spool, &src->seal)))
+    pani_reason (r_reason, err, "%s: cannot create the sealed spool: %s",
+                 spool, gpg_strerror (err));
   free (spool);
-  if (err)
-    body_src_release (src);
-  else
-    *r_src = src;
   return err;
 }
-
 
 /*
  * The outgoing message of one copy in its spool file.
@@ -335,15 +315,6 @@ open_spool (pan_job_t job, struct copy *c, char **r_reason)
   if (fchmod (c->spool_fd, 0600))
     return pani_reason_sys (r_reason, c->spool_path);
   return 0;
-}
-
-static void
-make_boundary (char *buf, size_t size)
-{
-  char hex[25];
-
-  pani_nonce_hex (hex, 12);
-  snprintf (buf, size, "panmail-%s", hex);
 }
 
 static gpg_error_t
@@ -393,349 +364,6 @@ write_visible_fields (pan_job_t job, int fd)
   return err;
 }
 
-static gpg_error_t
-write_pgpmime_head (int fd, const char *boundary)
-{
-  gpg_error_t err;
-  char *mime = pani_strdupf
-    ("MIME-Version: 1.0\n"
-     "Content-Type: multipart/encrypted;\n"
-     "\tprotocol=\"application/pgp-encrypted\";\n"
-     "\tboundary=\"%s\"\n"
-     "Content-Transfer-Encoding: 7bit\n"
-     "\n"
-     "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n"
-     "--%s\n"
-     "Content-Type: application/pgp-encrypted\n"
-     "Content-Description: PGP/MIME version identification\n"
-     "\n"
-     "Version: 1\n"
-     "\n"
-     "--%s\n"
-     "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
-     "Content-Description: OpenPGP encrypted message\n"
-     "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
-     "\n", boundary, boundary, boundary);
-
-  if (!mime)
-    return gpg_error_from_syserror ();
-  err = write_str (fd, mime);
-  free (mime);
-  return err;
-}
-
-static gpg_error_t
-write_pgpmime_tail (int fd, const char *boundary)
-{
-  gpg_error_t err;
-  char *tail = pani_strdupf ("\n--%s--\n", boundary);
-
-  if (!tail)
-    return gpg_error_from_syserror ();
-  err = write_str (fd, tail);
-  free (tail);
-  return err;
-}
-
-
-/*
- * Encryption of one copy.
- */
-
-/* Collect the pinned keys of the copy's recipients, each checked
- * again.  */
-static gpg_error_t
-collect_keys (pan_job_t job, const struct copy *c, gpgme_ctx_t gctx,
-              gpgme_key_t **r_keys, char **r_reason)
-{
-  gpg_error_t err = 0;
-  gpgme_key_t *keys = calloc (c->nrcpts + 1, sizeof *keys);
-
-  *r_keys = NULL;
-  if (!keys)
-    return gpg_error_from_syserror ();
-  for (size_t i = 0; !err && i < c->nrcpts; i++)
-    {
-      const struct rcpt *r = &job->rcpts[c->rcpts[i]];
-
-      if (!r->fpr)
-        err = gpg_error (GPG_ERR_INV_STATE);  /* Not resolved.  */
-      else if (!(err = pani_get_pinned_key (gctx, r->fpr, &keys[i])))
-        err = pani_key_usable (keys[i], job->now, r_reason);
-      if (err)
-        pani_reason (r_reason, err, "%s: key %s cannot be used: %s",
-                     r->addr, r->fpr ? r->fpr : "-", gpg_strerror (err));
-    }
-  if (err)
-    {
-      for (size_t i = 0; i < c->nrcpts; i++)
-        gpgme_key_unref (keys[i]);
-      free (keys);
-      return err;
-    }
-  *r_keys = keys;
-  return 0;
-}
-
-static void
-release_keys (gpgme_key_t *keys)
-{
-  for (size_t i = 0; keys && keys[i]; i++)
-    gpgme_key_unref (keys[i]);
-  free (keys);
-}
-
-static gpg_error_t
-check_encrypt_result (gpgme_ctx_t gctx, int signing, char **r_reason)
-{
-  gpgme_encrypt_result_t res = gpgme_op_encrypt_result (gctx);
-  gpgme_sign_result_t sres = signing ? gpgme_op_sign_result (gctx) : NULL;
-
-  if (!res)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
-                        "gpg gave no encryption result");
-  if (res->invalid_recipients)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
-                        "gpg refused key %s: %s",
-                        res->invalid_recipients->fpr,
-                        gpg_strerror (res->invalid_recipients->reason));
-  if (signing && (!sres || sres->invalid_signers || !sres->signatures))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
-                        "the message could not be signed with the"
-                        " configured signing key; nothing was sent");
-  return 0;
-}
-
-static gpg_error_t
-passphrase_cb (void *opaque, const char *uid_hint, const char *info,
-               int prev_was_bad, int fd)
-{
-  pan_job_t job = opaque;
-
-  if (prev_was_bad || !job->passphrase)
-    return gpg_error (GPG_ERR_BAD_PASSPHRASE);
-  if (gpgme_io_writen (fd, job->passphrase, strlen (job->passphrase))
-      || gpgme_io_writen (fd, "\n", 1))
-    return gpg_error_from_syserror ();
-  return 0;
-}
-
-/* Make GCTX sign with the configured OpenPGP signing key, if any; set
- * *R_SIGNING.  */
-static gpg_error_t
-setup_signing (pan_job_t job, gpgme_ctx_t gctx, int *r_signing,
-               char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_key_t key = NULL;
-  const char *fpr = pan_config_get (pan_ctx_config (job->ctx),
-                                    "signing-key");
-
-  *r_signing = 0;
-  if (!fpr || !*fpr || !strcmp (fpr, "none"))
-    return 0;
-  err = gpgme_get_key (gctx, fpr, &key, 1);
-  if (err || !key || pani_ascii_casecmp (key->subkeys->fpr, fpr)
-      || !key->can_sign)
-    {
-      gpgme_key_unref (key);
-      return pani_reason (r_reason, gpg_error (GPG_ERR_NO_SECKEY),
-                          "the signing key %s (setting signing-key) has no"
-                          " usable secret key in %s/gnupg; nothing was sent",
-                          fpr, pan_ctx_home (job->ctx));
-    }
-  err = gpgme_signers_add (gctx, key);
-  gpgme_key_unref (key);
-  if (!err && job->passphrase)
-    {
-      gpgme_set_pinentry_mode (gctx, GPGME_PINENTRY_MODE_LOOPBACK);
-      gpgme_set_passphrase_cb (gctx, passphrase_cb, job);
-    }
-  *r_signing = !err;
-  return err;
-}
-
-/* Encrypt SRC to the keys of C, appending armored ciphertext to its
- * spool.  */
-static gpg_error_t
-encrypt_openpgp (pan_job_t job, struct copy *c, struct body_src *src,
-                 char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_key_t *keys = NULL;
-  gpgme_data_t plain = NULL, cipher = NULL;
-  static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
-  gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST
-    | GPGME_ENCRYPT_NO_ENCRYPT_TO;
-  int signing;
-
-  if ((err = pani_gpgme_new (job->ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
-                             &gctx)))
-    return pani_reason (r_reason, err, "cannot start GPGME: %s",
-                        gpg_strerror (err));
-  if ((err = collect_keys (job, c, gctx, &keys, r_reason))
-      || (err = setup_signing (job, gctx, &signing, r_reason))
-      || (err = gpgme_data_new_from_cbs (&plain, &cbs, src))
-      || (err = gpgme_data_new_from_fd (&cipher, c->spool_fd)))
-    goto leave;
-  gpgme_data_set_flag (plain, "sensitive", "1");
-  gpgme_set_armor (gctx, 1);
-  err = signing ? gpgme_op_encrypt_sign (gctx, keys, flags, plain, cipher)
-    : gpgme_op_encrypt (gctx, keys, flags, plain, cipher);
-  if (src->err)
-    err = pani_reason (r_reason, src->err, "reading the message body: %s",
-                       gpg_strerror (src->err));
-  else if (err)
-    pani_reason (r_reason, err, "encryption failed: %s", gpg_strerror (err));
-  else
-    err = check_encrypt_result (gctx, signing, r_reason);
-
- leave:
-  gpgme_data_release (cipher);
-  gpgme_data_release (plain);
-  release_keys (keys);
-  gpgme_release (gctx);
-  return err;
-}
-
-/* Encrypt PLAIN with gpgsm to the certificates of C, appending the
- * base64 CMS enveloped-data to its spool.  */
-static gpg_error_t
-encrypt_smime (pan_job_t job, struct copy *c, gpgme_data_t plain,
-               char **r_reason)
-{
-  gpg_error_t err;
-  const char **fprs = calloc (c->nrcpts + 1, sizeof *fprs);
-
-  if (!fprs)
-    return gpg_error_from_syserror ();
-  for (size_t i = 0; i < c->nrcpts; i++)
-    fprs[i] = job->rcpts[c->rcpts[i]].fpr;
-  gpgme_data_set_flag (plain, "sensitive", "1");
-  err = pani_smime_encrypt_stream (job->ctx, fprs, c->nrcpts, plain,
-                                   c->spool_fd, job->now, r_reason);
-  free (fprs);
-  return err;
-}
-
-/* The signed entity, made in a seal and read back for encryption.  */
-struct signed_sink
-{
-  pani_seal_t seal;
-  int prev_cr;
-  gpg_error_t err;
-};
-
-/* Keep gpgsm's base64 lines, with CRLF ends: the entity that is
- * encrypted is canonical.  */
-static ssize_t
-signed_write_cb (void *handle, const void *buffer, size_t size)
-{
-  struct signed_sink *sink = handle;
-  const char *p = buffer;
-
-  for (size_t i = 0; !sink->err && i < size; i++)
-    {
-      if (p[i] == '\n' && !sink->prev_cr)
-        sink->err = pani_seal_write (sink->seal, "\r", 1);
-      if (!sink->err)
-        sink->err = pani_seal_write (sink->seal, p + i, 1);
-      sink->prev_cr = p[i] == '\r';
-    }
-  if (sink->err)
-    {
-      errno = EIO;
-      return -1;
-    }
-  return size;
-}
-
-static ssize_t
-seal_read_cb (void *handle, void *buffer, size_t size)
-{
-  size_t n = 0;
-
-  if (pani_seal_read (handle, buffer, size, &n))
-    {
-      errno = EIO;
-      return -1;
-    }
-  return n;
-}
-
-/* Sign the entity of SRC with SIGNER into SINK->seal as an
- * application/pkcs7-mime signed-data entity.  */
-static gpg_error_t
-sign_smime (pan_job_t job, const char *signer, struct body_src *src,
-            struct signed_sink *sink, char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_data_t plain = NULL, out = NULL;
-  static struct gpgme_data_cbs in_cbs = { body_read_cb, NULL, NULL, NULL };
-  static struct gpgme_data_cbs out_cbs = { NULL, signed_write_cb, NULL,
-                                           NULL };
-  static const char head[] =
-    "Content-Type: application/pkcs7-mime; smime-type=signed-data;\r\n"
-    " name=\"smime.p7m\"\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n";
-  char *spool = pan_ctx_path (job->ctx, "spool");
-
-  if (!spool)
-    return gpg_error_from_syserror ();
-  err = pani_seal_create (spool, &sink->seal);
-  free (spool);
-  if (err || (err = pani_seal_write (sink->seal, head, strlen (head)))
-      || (err = gpgme_data_new_from_cbs (&plain, &in_cbs, src))
-      || (err = gpgme_data_new_from_cbs (&out, &out_cbs, sink)))
-    goto leave;
-  gpgme_data_set_flag (plain, "sensitive", "1");
-  err = pani_smime_sign_stream (job->ctx, signer, job->passphrase, plain,
-                                out, r_reason);
-  if (src->err || sink->err)
-    err = pani_reason (r_reason, src->err ? src->err : sink->err,
-                       "signing the message body: %s",
-                       gpg_strerror (src->err ? src->err : sink->err));
-  if (!err)
-    err = pani_seal_rewind (sink->seal);
- leave:
-  gpgme_data_release (out);
-  gpgme_data_release (plain);
-  return err;
-}
-
-/* Encrypt the entity of SRC for C, signed first (signed-data inside
- * enveloped-data, RFC 8551) if smime-signing-cert is set.  */
-static gpg_error_t
-seal_and_encrypt_smime (pan_job_t job, struct copy *c, struct body_src *src,
-                        char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_data_t plain = NULL;
-  static struct gpgme_data_cbs body_cbs = { body_read_cb, NULL, NULL, NULL };
-  static struct gpgme_data_cbs seal_cbs = { seal_read_cb, NULL, NULL, NULL };
-  const char *signer = pan_config_get (pan_ctx_config (job->ctx),
-                                       "smime-signing-cert");
-  struct signed_sink sink = { NULL, 0, 0 };
-
-  if (signer && *signer && strcmp (signer, "none"))
-    {
-      if (!(err = sign_smime (job, signer, src, &sink, r_reason)))
-        err = gpgme_data_new_from_cbs (&plain, &seal_cbs, sink.seal);
-    }
-  else
-    err = gpgme_data_new_from_cbs (&plain, &body_cbs, src);
-  if (!err)
-    err = encrypt_smime (job, c, plain, r_reason);
-  if (src->err)
-    err = pani_reason (r_reason, src->err, "reading the message body: %s",
-                       gpg_strerror (src->err));
-  gpgme_data_release (plain);
-  pani_seal_release (sink.seal);
-  return err;
-}
-
 /* Hash the complete outgoing message of C for the audit record.  */
 static gpg_error_t
 digest_spool (struct copy *c, char **r_reason)
@@ -770,31 +398,49 @@ digest_spool (struct copy *c, char **r_reason)
   return err;
 }
 
-/* Write the outgoing OpenPGP message (RFC 3156) of C.  */
+/* Append the protocol's part of the message of C (OPS) to its spool:
+ * the inner entity of SRC encrypted to the copy's recipients.  */
 static gpg_error_t
-write_pgpmime (pan_job_t job, struct copy *c, struct body_src *src,
-               char **r_reason)
+encrypt_body (pan_job_t job, const struct copy *c,
+              const struct pani_proto_ops *ops, struct body_src *src,
+              char **r_reason)
 {
   gpg_error_t err;
-  char boundary[64];
+  const char **fprs = calloc (c->nrcpts + 1, sizeof *fprs);
+  const char **addrs = calloc (c->nrcpts + 1, sizeof *addrs);
+  gpgme_data_t plain = NULL;
+  static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
+  struct pani_encrypt_req req;
 
-  make_boundary (boundary, sizeof boundary);
-  if ((err = write_pgpmime_head (c->spool_fd, boundary))
-      || (err = encrypt_openpgp (job, c, src, r_reason)))
-    return err;
-  return write_pgpmime_tail (c->spool_fd, boundary);
-}
-
-/* Write the outgoing S/MIME message (RFC 8551 enveloped-data) of C.  */
-static gpg_error_t
-write_smime (pan_job_t job, struct copy *c, struct body_src *src,
-             char **r_reason)
-{
-  gpg_error_t err;
-
-  if ((err = write_str (c->spool_fd, pani_smime_envelope_head ())))
-    return err;
-  return seal_and_encrypt_smime (job, c, src, r_reason);
+  if (!fprs || !addrs)
+    {
+      err = gpg_error (GPG_ERR_ENOMEM);
+      goto leave;
+    }
+  for (size_t i = 0; i < c->nrcpts; i++)
+    {
+      fprs[i] = job->rcpts[c->rcpts[i]].fpr;
+      addrs[i] = job->rcpts[c->rcpts[i]].addr;
+    }
+  if ((err = gpgme_data_new_from_cbs (&plain, &cbs, src)))
+    goto leave;
+  gpgme_data_set_flag (plain, "sensitive", "1");
+  memset (&req, 0, sizeof req);
+  req.ctx = job->ctx;
+  req.fprs = fprs;
+  req.addrs = addrs;
+  req.nrcpts = c->nrcpts;
+  req.plain = plain;
+  req.plain_err = &src->err;
+  req.passphrase = job->passphrase;
+  req.out_fd = c->spool_fd;
+  req.now = job->now;
+  err = ops->encrypt (&req, r_reason);
+ leave:
+  gpgme_data_release (plain);
+  free (addrs);
+  free (fprs);
+  return err;
 }
 
 /* Write the whole outgoing message of C to a new spool file.  */
@@ -803,18 +449,15 @@ encrypt_copy (pan_job_t job, struct copy *c, struct body_src *src,
               char **r_reason)
 {
   gpg_error_t err;
+  const struct pani_proto_ops *ops = pani_keys_ops (c->protocol);
 
-  if (c->protocol != PAN_PROTOCOL_OPENPGP
-      && c->protocol != PAN_PROTOCOL_SMIME)
+  if (!ops)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
                         "protocol %s is not supported for sending",
                         pan_protocol_name (c->protocol));
   if ((err = open_spool (job, c, r_reason))
-      || (err = write_visible_fields (job, c->spool_fd)))
-    goto leave;
-  err = c->protocol == PAN_PROTOCOL_SMIME ? write_smime (job, c, src, r_reason)
-    : write_pgpmime (job, c, src, r_reason);
-  if (err)
+      || (err = write_visible_fields (job, c->spool_fd))
+      || (err = encrypt_body (job, c, ops, src, r_reason)))
     goto leave;
   if (fsync (c->spool_fd))
     err = pani_reason_sys (r_reason, c->spool_path);
@@ -831,12 +474,13 @@ gpg_error_t
 pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason)
 {
   gpg_error_t err = 0;
-  struct body_src *src = NULL;
+  struct body_src *src;
 
   if (!job->headers || !job->ncopies)
     return gpg_error (GPG_ERR_INV_STATE);
-  if ((err = body_src_new (job, in, &src, r_reason)))
-    return err;
+  if (!(src = calloc (1, sizeof *src)))
+    return gpg_error (GPG_ERR_ENOMEM);
+  err = body_src_init (job, in, src, r_reason);
   for (size_t i = 0; !err && i < job->ncopies; i++)
     {
       if (i && (err = body_src_rewind (src)))
@@ -854,195 +498,20 @@ pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason)
 {
   char *pass = gcry_malloc_secure (1024);
   size_t n = 0;
-  ssize_t got;
 
   if (!pass)
     return gpg_error_from_syserror ();
-  while (n < 1023 && (got = read (fd, pass + n, 1)) == 1 && pass[n] != '\n')
+  /* One byte at a time: nothing after the line is taken from FD.  */
+  while (n < 1023 && read (fd, pass + n, 1) == 1 && pass[n] != '\n')
     n++;
   pass[n] = 0;
   if (n == 1023)
     {
-      explicit_bzero (pass, 1024);
+      pani_wipe (pass, 1024);
       gcry_free (pass);
       return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
                           "the passphrase on fd %d is too long", fd);
     }
   job->passphrase = pass;
   return 0;
-}
-
-
-/*
- * Delivery.
- */
-
-gpg_error_t
-pan_argv_split (const char *command, char ***r_argv)
-{
-  size_t len = strlen (command), n = 0;
-  char **argv = calloc (len / 2 + 2, sizeof *argv);
-  char *word = malloc (len + 1);
-  gpg_error_t err = 0;
-
-  *r_argv = NULL;
-  if (!argv || !word)
-    {
-      err = gpg_error_from_syserror ();
-      goto leave;
-    }
-  for (const char *p = command; !err && *p;)
-    {
-      size_t wlen = 0;
-      char quote = 0;
-
-      while (*p == ' ' || *p == '\t' || *p == '\n')
-        p++;
-      if (!*p)
-        break;
-      for (; *p && (quote || !(*p == ' ' || *p == '\t' || *p == '\n')); p++)
-        {
-          if (!quote && (*p == '"' || *p == '\''))
-            quote = *p;
-          else if (quote && *p == quote)
-            quote = 0;
-          else
-            word[wlen++] = *p;
-        }
-      if (quote)
-        err = gpg_error (GPG_ERR_UNFINISHED);
-      else if (!(argv[n++] = pani_strndup (word, wlen)))
-        err = gpg_error_from_syserror ();
-    }
-  if (!err && !n)
-    err = gpg_error (GPG_ERR_MISSING_VALUE);
-  if (!err)
-    {
-      *r_argv = argv;
-      argv = NULL;
-    }
- leave:
-  free (word);
-  pan_argv_release (argv);
-  return err;
-}
-
-void
-pan_argv_release (char **argv)
-{
-  for (size_t i = 0; argv && argv[i]; i++)
-    free (argv[i]);
-  free (argv);
-}
-
-
-/* Build the MTA command for copy C: ARGV, "-i", "--", then the copy's
- * recipients.  The recipients are given explicitly rather than with
- * -t: MTAs disagree on what -t does with addresses on the command line
- * (Sendmail drops them, Postfix adds them), Bcc must not travel in the
- * headers, and each copy goes only to its own recipients.  "--" keeps
- * an address that starts with '-' from being taken for an option.  */
-static gpg_error_t
-build_mta_argv (pan_job_t job, const struct copy *c,
-                const char *const *argv, char ***r_full)
-{
-  size_t n = 0, k = 0;
-  char **full;
-
-  while (argv[n])
-    n++;
-  if (!(full = calloc (n + 2 + c->nrcpts + 1, sizeof *full)))
-    return gpg_error_from_syserror ();
-  for (size_t i = 0; i < n; i++)
-    full[k++] = (char *)argv[i];
-  full[k++] = (char *)"-i";
-  full[k++] = (char *)"--";
-  for (size_t i = 0; i < c->nrcpts; i++)
-    full[k++] = job->rcpts[c->rcpts[i]].addr;
-  *r_full = full;
-  return 0;
-}
-
-/* Run the MTA on FD; store its exit status.  */
-static gpg_error_t
-run_mta (int fd, char **full, int *r_status)
-{
-  posix_spawn_file_actions_t fa;
-  pid_t pid;
-  int rc, wstatus;
-
-  *r_status = -1;
-  if (lseek (fd, 0, SEEK_SET))
-    return gpg_error_from_syserror ();
-  if ((rc = posix_spawn_file_actions_init (&fa)))
-    return gpg_error_from_errno (rc);
-  rc = posix_spawn_file_actions_adddup2 (&fa, fd, 0);
-  if (!rc)
-    rc = posix_spawnp (&pid, full[0], &fa, NULL, full, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  if (rc)
-    return gpg_error_from_errno (rc);
-  while (waitpid (pid, &wstatus, 0) < 0)
-    if (errno != EINTR)
-      return gpg_error_from_syserror ();
-  *r_status = WIFEXITED (wstatus) ? WEXITSTATUS (wstatus)
-    : 128 + WTERMSIG (wstatus);
-  return 0;
-}
-
-/* Keep the ciphertext the MTA did not take; return its queue path.  */
-static char *
-queue_spool (pan_job_t job, struct copy *c)
-{
-  const char *base = strrchr (c->spool_path, '/') + 1;
-  char *dest = pani_strdupf ("%s/queue/%s.eml", pan_ctx_home (job->ctx),
-                             base);
-
-  if (!dest)
-    return NULL;
-  if (rename (c->spool_path, dest))
-    {
-      free (dest);
-      return NULL;
-    }
-  free (c->spool_path);
-  c->spool_path = NULL;
-  return dest;
-}
-
-gpg_error_t
-pan_job_deliver (pan_job_t job, size_t copy, const char *const *argv,
-                 char **r_reason)
-{
-  gpg_error_t err;
-  struct copy *c = copy < job->ncopies ? &job->copies[copy] : NULL;
-  char **full = NULL, *queued;
-  int status;
-
-  if (!c || !c->spool_path || !argv || !argv[0])
-    return gpg_error (GPG_ERR_INV_STATE);
-  if ((err = build_mta_argv (job, c, argv, &full)))
-    return err;
-  err = run_mta (c->spool_fd, full, &status);
-  free (full);
-  if (!err && !status)
-    {
-      unlink (c->spool_path);
-      free (c->spool_path);
-      c->spool_path = NULL;
-      return 0;
-    }
-  queued = queue_spool (job, c);
-  if (err)
-    pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE),
-                 "cannot run the MTA %s: %s; the encrypted message is"
-                 " queued as %s", argv[0], gpg_strerror (err),
-                 queued ? queued : "(queueing failed too)");
-  else
-    pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE),
-                 "the MTA %s exited with status %d; the encrypted message"
-                 " is queued as %s", argv[0], status,
-                 queued ? queued : "(queueing failed too)");
-  free (queued);
-  return gpg_error (GPG_ERR_EPIPE);
 }

@@ -1,7 +1,14 @@
-/* smime-int.h - S/MIME (CMS) helpers shared inside libpanmail  */
+/* smime-int.h - what smime.c takes from smime-trust.c (layer 4)
+ *
+ * smime-trust.c owns what S/MIME trusts: the revocation configuration,
+ * the gpgsm contexts made to it, the scratch home where given
+ * certificates are inspected, and the trusted CAs.  smime.c builds the
+ * S/MIME table of operations on it; smime-trust.c uses nothing of
+ * smime.c.  */
 #ifndef PAN_SMIME_INT_H
 #define PAN_SMIME_INT_H
 
+#include <time.h>
 #include <gpgme.h>
 
 #include "panmail.h"
@@ -11,54 +18,85 @@
 #define PANI_SMIME_REVOCATION_SETTING "smime-revocation-check"
 #define PANI_SMIME_REVOCATION_DEFAULT "crl"
 
+/* The most certificates read from one file given for trust or
+ * enrollment.  */
+#define PANI_SMIME_MAX_CERTS 64
+
+/* Revocation checking: smime-revocation-check off, crl or ocsp.  */
+enum pani_revocation
+  {
+    PANI_REVOCATION_OFF,
+    PANI_REVOCATION_CRL,
+    PANI_REVOCATION_OCSP
+  };
+
 /* Write gpgsm.conf (and dirmngr.conf) in the GnuPG home of CTX for the
  * revocation checking MODE ("off", "crl" or "ocsp"; NULL: the value of
  * smime-revocation-check in CTX's configuration) unless they already
  * say so; a dirmngr running with other settings is stopped.  Every
- * function of smime.c calls it first, so gpgsm never runs with stale
+ * S/MIME operation calls it first, so gpgsm never runs with stale
  * settings.  */
 gpg_error_t pani_smime_configure (pan_ctx_t ctx, const char *mode,
                                   char **r_reason);
 
-/* Check that the pinned certificate FPR (40 hex digits, its SHA-1
- * fingerprint) in the GnuPG home of CTX can be encrypted to at NOW:
- * present (GPG_ERR_NO_PUBKEY), within its validity period
- * (GPG_ERR_KEY_EXPIRED, GPG_ERR_CERT_TOO_YOUNG), allowing encryption
- * (GPG_ERR_UNUSABLE_PUBKEY), not revoked (GPG_ERR_CERT_REVOKED) and
- * validated by gpgsm up to a CA trusted in the home, with the
- * configured revocation checking (GPG_ERR_BAD_CERT_CHAIN, or gpgsm's
- * own code, e.g. GPG_ERR_NO_CRL_KNOWN, when the check could not be
- * done).  If R_EXPIRES is not NULL the certificate's notAfter is stored
- * there.  */
-gpg_error_t pani_smime_check (pan_ctx_t ctx, const char *fpr, time_t now,
-                              time_t *r_expires, char **r_reason);
+/* Store the revocation checking configured for CTX at *R_MODE.  */
+gpg_error_t pani_smime_mode (pan_ctx_t ctx, enum pani_revocation *r_mode,
+                             char **r_reason);
 
-/* Return the MIME fields (LF line ends) and the empty line that head an
- * S/MIME enveloped-data entity whose body is the base64 text written
- * by pani_smime_encrypt_stream.  No tail is needed: that text ends with
- * a line end.  */
-const char *pani_smime_envelope_head (void);
+/* Return the word of MODE in panmail.conf ("off", "crl", "ocsp").  */
+const char *pani_smime_mode_name (enum pani_revocation mode);
 
-/* Encrypt PLAIN (the CRLF-canonical inner MIME entity) with gpgsm to
- * the NFPRS pinned certificates FPRS, each checked with
- * pani_smime_check at NOW first, and append the CMS enveloped-data as
- * base64 lines to OUT_FD.  The content is encrypted with AES-256-CBC
- * (cipher-algo in gpgsm.conf).  Any recipient gpgsm refuses fails the
- * whole message; NFPRS 0 gives GPG_ERR_NO_USER_ID.  */
-gpg_error_t pani_smime_encrypt_stream (pan_ctx_t ctx,
-                                       const char *const *fprs,
-                                       size_t nfprs, gpgme_data_t plain,
-                                       int out_fd, time_t now,
-                                       char **r_reason);
+/* A CMS context on HOMEDIR; VALIDATE asks gpgsm to validate the chain
+ * of each listed certificate.  Only with revocation checking off is
+ * gpgsm told it is offline (which would skip the checks).  */
+gpg_error_t pani_smime_cms_new (const char *homedir, int validate,
+                                enum pani_revocation mode,
+                                gpgme_ctx_t *r_gctx, char **r_reason);
 
-/* Sign PLAIN (a CRLF-canonical MIME entity) with the S/MIME certificate
- * SIGNER, its secret key in CTX's home, as opaque CMS signed-data
- * written base64 to OUT.  XXX: GPGME takes no passphrase callback for
- * gpgsm, so PASSPHRASE is not used: the key's passphrase must be preset
- * in gpg-agent.  */
-gpg_error_t pani_smime_sign_stream (pan_ctx_t ctx, const char *signer,
-                                    const char *passphrase,
-                                    gpgme_data_t plain, gpgme_data_t out,
+/* Normalise the fingerprint INPUT as pan_fpr_normalize does, but also
+ * accept the colons with which OpenSSL and gpgsm print X.509
+ * fingerprints.  */
+gpg_error_t pani_smime_normalize_pin (const char *input, char **r_fpr,
+                                      char **r_reason);
+
+/* A scratch GnuPG home (revocation checks off: it checks structure,
+ * the home checks revocation) and the certificates of a given file.  */
+struct pani_smime_scratch
+{
+  char *dir;
+  gpgme_ctx_t gctx;
+  gpgme_key_t keys[PANI_SMIME_MAX_CERTS + 1];
+  size_t nkeys;
+};
+
+/* Configure CTX's home (pani_smime_configure), refuse DATA/LEN if it
+ * holds a private key ("give only the GIVE"), load its certificates
+ * into the new scratch home S and store at *R_KEY (owned by S) the one
+ * whose SHA-1 or SHA-256 fingerprint is PIN (normalised).  Release S
+ * with pani_smime_scratch_release, also after an error.  */
+gpg_error_t pani_smime_scratch_open (pan_ctx_t ctx, const char *pin,
+                                     const void *data, size_t len,
+                                     const char *give,
+                                     struct pani_smime_scratch *s,
+                                     gpgme_key_t *r_key, char **r_reason);
+
+/* Stop the daemons of the scratch home S, remove it and clear S.  */
+void pani_smime_scratch_release (struct pani_smime_scratch *s);
+
+/* Copy the certificate FPR from S into the home behind GCTX.  If NEW
+ * is not NULL, the fingerprints that were new there are appended to
+ * the NULL-terminated list *NEW (NULL: empty), which the caller
+ * releases with pan_argv_release whatever the result.  */
+gpg_error_t pani_smime_copy_cert (struct pani_smime_scratch *s,
+                                  gpgme_ctx_t gctx, const char *fpr,
+                                  char ***new, char **r_reason);
+
+/* Check that the certificate KEY is within its validity period at NOW
+ * (GPG_ERR_CERT_TOO_YOUNG, GPG_ERR_KEY_EXPIRED).  */
+gpg_error_t pani_smime_check_dates (gpgme_key_t key, time_t now,
                                     char **r_reason);
+
+/* Return true if KEY is self-signed (a root).  */
+int pani_smime_is_self_signed (gpgme_key_t key);
 
 #endif /* PAN_SMIME_INT_H */

@@ -1,562 +1,32 @@
-/* smime.c - S/MIME recipients: X.509 certificates through GPGME and gpgsm
+/* smime.c - S/MIME recipients through gpgsm: the S/MIME table of
+ * operations
  *
- * Trust is explicit and local.  The operator trusts a root CA in the
- * home (pan_smime_trust_ca): its SHA-1 fingerprint goes into the
- * gpg-agent's trustlist.txt of the home's GnuPG home, and no other list
- * (no "include-default", no system trustlist) is accepted.  Each
- * recipient is pinned to one certificate by its SHA-1 fingerprint,
- * which is how gpgsm names certificates.  gpgsm validates the chain up
- * to a trusted root, with the configured revocation checking, for every
- * check and every encryption: GPGME_ENCRYPT_ALWAYS_TRUST is never used.
- *
- * gpgsm.conf and dirmngr.conf of the GnuPG home are written from
- * panmail.conf (smime-revocation-check) before each use:
- *   off   no CRL or OCSP checks (closed test set-ups only)
- *   crl   CRLs through dirmngr, also for certificates without a CRL
- *         distribution point (the CRL must then be in dirmngr's cache,
- *         e.g. "gpgsm --call-dirmngr loadcrl"); no CRL, no encryption
- *   ocsp  OCSP through dirmngr, CRLs as the fallback
- * The roots are CRL-checked too: gpgsm 2.2's
- * disable-trusted-cert-crl-check turns off the check of the whole chain
- * below a trusted root, not only of the root.
- *
- * Certificates given for trust or enrollment are first imported into a
- * scratch GnuPG home and inspected there; only the pinned certificate
- * and the intermediate CAs that came with it reach the home.  */
+ * A recipient is pinned to one X.509 certificate by its SHA-1
+ * fingerprint.  Its checks (validity, key usage, address, and the chain
+ * as gpgsm validates it with the configured revocation checking, see
+ * smime-trust.c), its enrollment and the encryption of a copy (CMS
+ * enveloped-data, signed-data inside it if smime-signing-cert is set,
+ * RFC 8551) are here.  */
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <gcrypt.h>
 #include <gpgme.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "home-int.h"
-#include "keys-int.h"
+#include "engine-int.h"
+#include "seal-int.h"
 #include "smime-int.h"
-
-extern char **environ;
-
-#define TRUSTLIST_FILE "trustlist.txt"
-#define MAX_TRUSTLIST (1024 * 1024)
-#define MAX_CERTS 64            /* In one file given for enrollment.  */
-
-enum revocation
-  {
-    REVOCATION_OFF,
-    REVOCATION_CRL,
-    REVOCATION_OCSP
-  };
-
-/* The head of a configuration file written here; %s: the mode.  */
-#define CONF_HEAD(file)                                                 \
-  "# " file " of a panmail home, written by panmail from panmail.conf\n" \
-  "# (smime-revocation-check %s): edits here are overwritten.\n"
-
-static const char *const gpgsm_conf_mode[] =
-  {
-    /* off */
-    "disable-crl-checks\n"
-    "disable-ocsp\n",
-    /* crl */
-    "enable-crl-checks\n"
-    "enable-issuer-based-crl-check\n"
-    "disable-ocsp\n",
-    /* ocsp */
-    "enable-crl-checks\n"
-    "enable-issuer-based-crl-check\n"
-    "enable-ocsp\n"
-  };
-
-/*
- * Small helpers.
- */
-
-static void
-hex_encode (const unsigned char *buf, size_t len, char *hex)
-{
-  static const char digits[] = "0123456789ABCDEF";
-
-  for (size_t i = 0; i < len; i++)
-    {
-      hex[2 * i] = digits[buf[i] >> 4];
-      hex[2 * i + 1] = digits[buf[i] & 15];
-    }
-  hex[2 * len] = 0;
-}
-
-static int
-remove_entry (const char *path, const struct stat *st, int flag,
-              struct FTW *ftw)
-{
-  return remove (path);
-}
-
-/* Return the gpgconf program GPGME uses.  */
-static const char *
-gpgconf_program (void)
-{
-  gpgme_engine_info_t info = NULL;
-
-  if (gpgme_get_engine_info (&info))
-    return "gpgconf";
-  for (; info; info = info->next)
-    if (info->protocol == GPGME_PROTOCOL_GPGCONF && info->file_name)
-      return info->file_name;
-  return "gpgconf";
-}
-
-/* Run "gpgconf --homedir HOMEDIR ARG1 ARG2" without input or output.  */
-static gpg_error_t
-run_gpgconf (const char *homedir, const char *arg1, const char *arg2)
-{
-  const char *prog = gpgconf_program ();
-  char *argv[] = { (char *)prog, (char *)"--homedir", (char *)homedir,
-                   (char *)arg1, (char *)arg2, NULL };
-  posix_spawn_file_actions_t fa;
-  pid_t pid;
-  int rc, status;
-
-  if ((rc = posix_spawn_file_actions_init (&fa)))
-    return gpg_error_from_errno (rc);
-  rc = posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!rc)
-    rc = posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
-  if (!rc)
-    rc = posix_spawn_file_actions_adddup2 (&fa, 1, 2);
-  if (!rc)
-    rc = posix_spawn (&pid, prog, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  if (rc)
-    return gpg_error_from_errno (rc);
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return gpg_error_from_syserror ();
-  return WIFEXITED (status) && !WEXITSTATUS (status)
-    ? 0 : gpg_error (GPG_ERR_GENERAL);
-}
-
-/* Normalise the fingerprint INPUT as pan_fpr_normalize does, but also
- * accept the colons with which OpenSSL and gpgsm print X.509
- * fingerprints.  */
-static gpg_error_t
-normalize_pin (const char *input, char **r_fpr, char **r_reason)
-{
-  gpg_error_t err;
-  char *copy = malloc (strlen (input) + 1), *d = copy;
-
-  *r_fpr = NULL;
-  if (!copy)
-    return gpg_error_from_syserror ();
-  for (const char *p = input; *p; p++)
-    if (*p != ':')
-      *d++ = *p;
-  *d = 0;
-  err = pan_fpr_normalize (copy, r_fpr, r_reason);
-  free (copy);
-  return err;
-}
-
-/* True if the certificate data holds a private key in PEM.  */
-static int
-has_private_key (const void *data, size_t len)
-{
-  return memmem (data, len, "PRIVATE KEY-----", 16) != NULL;
-}
-
-
-/*
- * Configuration: gpgsm.conf and dirmngr.conf from panmail.conf.
- */
-
-static gpg_error_t
-parse_mode (const char *word, enum revocation *r_mode, char **r_reason)
-{
-  static const char *const words[] = { "off", "crl", "ocsp" };
-
-  for (int i = 0; i < 3; i++)
-    if (!strcmp (word, words[i]))
-      {
-        *r_mode = i;
-        return 0;
-      }
-  return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                      "%s is \"%s\"; use off, crl or ocsp",
-                      PANI_SMIME_REVOCATION_SETTING, word);
-}
-
-static const char *
-configured_mode (pan_ctx_t ctx)
-{
-  const char *value = NULL;
-
-  if (ctx->config)
-    value = pan_config_get (ctx->config, PANI_SMIME_REVOCATION_SETTING);
-  return value ? value : PANI_SMIME_REVOCATION_DEFAULT;
-}
-
-static gpg_error_t
-get_mode (pan_ctx_t ctx, enum revocation *r_mode, char **r_reason)
-{
-  return parse_mode (configured_mode (ctx), r_mode, r_reason);
-}
-
-/* Write TEXT to DIR/NAME unless the file holds it already; set
- * *R_CHANGED if it was written.  */
-static gpg_error_t
-write_if_changed (const char *dir, const char *name, const char *text,
-                  int *r_changed, char **r_reason)
-{
-  gpg_error_t err;
-  char *path = pani_strdupf ("%s/%s", dir, name);
-  char *old = NULL;
-  size_t oldlen = 0;
-
-  *r_changed = 0;
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pani_read_file (path, 65536, &old, &oldlen, NULL);
-  if (!err && oldlen == strlen (text) && !memcmp (old, text, oldlen))
-    goto leave;
-  err = pani_write_file_atomic (path, text, strlen (text), 0600, r_reason);
-  *r_changed = !err;
- leave:
-  free (old);
-  free (path);
-  return err;
-}
-
-/* Write the configuration files for MODE (named WORD) into DIR.  */
-static gpg_error_t
-write_conf (const char *dir, enum revocation mode, const char *word,
-            int *r_changed, char **r_reason)
-{
-  gpg_error_t err;
-  char *gpgsm = NULL, *dirmngr = NULL;
-  int changed1 = 0, changed2 = 0;
-
-  *r_changed = 0;
-  gpgsm = pani_strdupf (CONF_HEAD ("gpgsm.conf") "cipher-algo AES256\n%s",
-                        word, gpgsm_conf_mode[mode]);
-  dirmngr = pani_strdupf (CONF_HEAD ("dirmngr.conf") "%s", word,
-                          mode == REVOCATION_OCSP ? "allow-ocsp\n" : "");
-  if (!gpgsm || !dirmngr)
-    {
-      err = gpg_error_from_syserror ();
-      goto leave;
-    }
-  if (!(err = write_if_changed (dir, "gpgsm.conf", gpgsm, &changed1,
-                                r_reason)))
-    err = write_if_changed (dir, "dirmngr.conf", dirmngr, &changed2,
-                            r_reason);
-  *r_changed = changed1 || changed2;
- leave:
-  free (gpgsm);
-  free (dirmngr);
-  return err;
-}
-
-gpg_error_t
-pani_smime_configure (pan_ctx_t ctx, const char *word, char **r_reason)
-{
-  gpg_error_t err;
-  enum revocation mode = REVOCATION_CRL;
-  int changed;
-
-  if (!word)
-    word = configured_mode (ctx);
-  if ((err = parse_mode (word, &mode, r_reason)))
-    return err;
-  if ((err = write_conf (ctx->gnupg_home, mode, word, &changed, r_reason)))
-    return err;
-  /* A running dirmngr keeps the settings it started with.  */
-  if (changed)
-    run_gpgconf (ctx->gnupg_home, "--kill", "dirmngr");
-  return 0;
-}
-
-
-/*
- * GPGME for CMS.
- */
-
-/* A CMS context on HOMEDIR; VALIDATE asks gpgsm to validate the chain
- * of each listed certificate.  Only with revocation checking off is
- * gpgsm told it is offline (which would skip the checks).  */
-static gpg_error_t
-cms_new (const char *homedir, int validate, enum revocation mode,
-         gpgme_ctx_t *r_gctx, char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_keylist_mode_t kmode = GPGME_KEYLIST_MODE_LOCAL;
-
-  *r_gctx = NULL;
-  if (validate)
-    kmode |= GPGME_KEYLIST_MODE_VALIDATE;
-  if ((err = pani_gpgme_new (homedir, GPGME_PROTOCOL_CMS, &gctx))
-      || (err = gpgme_set_keylist_mode (gctx, kmode))
-      || (err = gpgme_set_pinentry_mode (gctx, GPGME_PINENTRY_MODE_CANCEL)))
-    {
-      gpgme_release (gctx);
-      return pani_reason (r_reason, err, "cannot start gpgsm through GPGME"
-                          " for %s: %s", homedir, gpg_strerror (err));
-    }
-  gpgme_set_offline (gctx, mode == REVOCATION_OFF);
-  *r_gctx = gctx;
-  return 0;
-}
-
-/* Export the certificate FPR from GCTX as DER into malloc'ed *R_DER.  */
-static gpg_error_t
-export_der (gpgme_ctx_t gctx, const char *fpr, char **r_der, size_t *r_len)
-{
-  gpg_error_t err;
-  gpgme_data_t out = NULL;
-
-  *r_der = NULL;
-  *r_len = 0;
-  if ((err = gpgme_data_new (&out)))
-    return err;
-  gpgme_set_armor (gctx, 0);
-  if ((err = gpgme_op_export (gctx, fpr, 0, out)))
-    {
-      gpgme_data_release (out);
-      return err;
-    }
-  *r_der = gpgme_data_release_and_get_mem (out, r_len);
-  if (!*r_der || !*r_len)
-    {
-      gpgme_free (*r_der);
-      *r_der = NULL;
-      return gpg_error (GPG_ERR_NO_PUBKEY);
-    }
-  return 0;
-}
-
-/* Store the hex SHA-256 of DER/LEN in HEX (65 bytes).  */
-static void
-sha256_hex (const void *der, size_t len, char *hex)
-{
-  unsigned char digest[32];
-
-  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, der, len);
-  hex_encode (digest, sizeof digest, hex);
-}
-
-/* Import DATA/LEN into GCTX; *R_NEW (if not NULL) gets the malloc'ed
- * NULL-terminated list of fingerprints that were new there.  */
-static gpg_error_t
-import_buf (gpgme_ctx_t gctx, const void *data, size_t len, char ***r_new)
-{
-  gpg_error_t err;
-  gpgme_data_t in = NULL;
-  gpgme_import_result_t res;
-  size_t n = 0;
-
-  if (r_new)
-    *r_new = NULL;
-  if ((err = gpgme_data_new_from_mem (&in, data, len, 0)))
-    return err;
-  err = gpgme_op_import (gctx, in);
-  gpgme_data_release (in);
-  if (err)
-    return err;
-  res = gpgme_op_import_result (gctx);
-  if (!res || res->imported + res->unchanged == 0)
-    return gpg_error (GPG_ERR_NO_DATA);
-  if (res->secret_imported || res->secret_read)
-    return gpg_error (GPG_ERR_FORBIDDEN);
-  if (!r_new)
-    return 0;
-  if (!(*r_new = calloc (res->considered + 1, sizeof **r_new)))
-    return gpg_error_from_syserror ();
-  for (gpgme_import_status_t st = res->imports; st; st = st->next)
-    if (st->fpr && !st->result && (st->status & GPGME_IMPORT_NEW)
-        && n < (size_t)res->considered)
-      if (!((*r_new)[n++] = pani_strdup (st->fpr)))
-        return gpg_error_from_syserror ();
-  return 0;
-}
-
-/* Delete the certificates FPRS from GCTX (undoing an import).  */
-static void
-delete_certs (gpgme_ctx_t gctx, char **fprs)
-{
-  for (size_t i = 0; fprs && fprs[i]; i++)
-    {
-      gpgme_key_t key = NULL;
-
-      if (!pani_get_pinned_key (gctx, fprs[i], &key))
-        gpgme_op_delete_ext (gctx, key, GPGME_DELETE_FORCE);
-      gpgme_key_unref (key);
-    }
-}
-
-
-/*
- * The scratch GnuPG home where given certificates are inspected.
- */
-
-struct scratch
-{
-  char *dir;
-  gpgme_ctx_t gctx;
-  gpgme_key_t keys[MAX_CERTS + 1];
-  size_t nkeys;
-};
-
-static void
-scratch_release (struct scratch *s)
-{
-  for (size_t i = 0; i < s->nkeys; i++)
-    gpgme_key_unref (s->keys[i]);
-  gpgme_release (s->gctx);
-  if (s->dir)
-    {
-      run_gpgconf (s->dir, "--kill", "all");
-      nftw (s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-  free (s->dir);
-  memset (s, 0, sizeof *s);
-}
-
-/* Make the scratch home with CRL checks off (it checks structure; the
- * home checks revocation) and list into S the certificates of
- * DATA/LEN.  */
-static gpg_error_t
-scratch_load (pan_ctx_t ctx, struct scratch *s, const void *data,
-              size_t len, char **r_reason)
-{
-  gpg_error_t err;
-  int changed;
-  gpgme_key_t key;
-
-  memset (s, 0, sizeof *s);
-  if (!(s->dir = pani_strdupf ("%s/spool/certcheck.XXXXXX", ctx->home)))
-    return gpg_error_from_syserror ();
-  if (!mkdtemp (s->dir))
-    {
-      err = pani_reason_sys (r_reason, s->dir);
-      free (s->dir);
-      s->dir = NULL;
-      return err;
-    }
-  if ((err = write_conf (s->dir, REVOCATION_OFF, "off", &changed, r_reason))
-      || (err = cms_new (s->dir, 0, REVOCATION_OFF, &s->gctx, r_reason)))
-    return err;
-  err = import_buf (s->gctx, data, len, NULL);
-  if (gpg_err_code (err) == GPG_ERR_FORBIDDEN)
-    return pani_reason (r_reason, err, "the file holds a private key;"
-                        " give only the certificate");
-  if (err)
-    return pani_reason (r_reason, err, "the file holds no certificate that"
-                        " gpgsm can read (PEM, DER or PKCS#7): %s",
-                        gpg_strerror (err));
-  if ((err = gpgme_op_keylist_start (s->gctx, NULL, 0)))
-    return err;
-  while (!(err = gpgme_op_keylist_next (s->gctx, &key)))
-    if (s->nkeys < MAX_CERTS)
-      s->keys[s->nkeys++] = key;
-    else
-      gpgme_key_unref (key);
-  gpgme_op_keylist_end (s->gctx);
-  return gpg_err_code (err) == GPG_ERR_EOF ? 0 : err;
-}
-
-/* Return the certificate in S whose SHA-1 or SHA-256 fingerprint is
- * PIN (not referenced), or NULL.  */
-static gpgme_key_t
-scratch_find (struct scratch *s, const char *pin)
-{
-  char hex[65], *der;
-  size_t len;
-
-  for (size_t i = 0; i < s->nkeys; i++)
-    {
-      gpgme_key_t key = s->keys[i];
-
-      if (!key->subkeys || !key->subkeys->fpr)
-        continue;
-      if (!pani_ascii_casecmp (key->subkeys->fpr, pin))
-        return key;
-      if (strlen (pin) != 64 || export_der (s->gctx, key->subkeys->fpr,
-                                            &der, &len))
-        continue;
-      sha256_hex (der, len, hex);
-      gpgme_free (der);
-      if (!pani_ascii_casecmp (hex, pin))
-        return key;
-    }
-  return NULL;
-}
-
-static gpg_error_t
-find_pinned (struct scratch *s, const char *pin, const char *what,
-             gpgme_key_t *r_key, char **r_reason)
-{
-  if ((*r_key = scratch_find (s, pin)))
-    return 0;
-  return pani_reason (r_reason, gpg_error (GPG_ERR_NO_PUBKEY),
-                      "the file holds no %s with the SHA-1 or SHA-256"
-                      " fingerprint %s; check the file and the"
-                      " fingerprint you were given", what, pin);
-}
-
-/* Copy the certificate FPR from S into the home behind GCTX.  */
-static gpg_error_t
-copy_cert (struct scratch *s, gpgme_ctx_t gctx, const char *fpr,
-           char ***r_new, char **r_reason)
-{
-  gpg_error_t err;
-  char *der = NULL;
-  size_t len;
-
-  if (!(err = export_der (s->gctx, fpr, &der, &len)))
-    err = import_buf (gctx, der, len, r_new);
-  gpgme_free (der);
-  if (err)
-    pani_reason (r_reason, err, "importing certificate %s failed: %s",
-                 fpr, gpg_strerror (err));
-  return err;
-}
+#include "proto-int.h"
 
 
 /*
  * Checks of one certificate.
  */
-
-static gpg_error_t
-check_dates (gpgme_key_t key, time_t now, char **r_reason)
-{
-  gpgme_subkey_t sub = key->subkeys;
-
-  if (sub->timestamp > 0 && sub->timestamp > now)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_TOO_YOUNG),
-                        "certificate %s is not valid yet (notBefore is"
-                        " in the future)", sub->fpr);
-  if (sub->expires > 0 && sub->expires <= now)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_EXPIRED),
-                        "certificate %s has expired; ask for a renewed"
-                        " certificate", sub->fpr);
-  return 0;
-}
-
-static int
-is_self_signed (gpgme_key_t key)
-{
-  return key->chain_id && !pani_ascii_casecmp (key->chain_id,
-                                               key->subkeys->fpr);
-}
 
 /* True if KEY carries the e-mail address ADDR (normal form).  */
 static int
@@ -585,7 +55,7 @@ check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
   gpg_error_t err;
   const char *fpr = key->subkeys->fpr;
 
-  if ((err = check_dates (key, now, r_reason)))
+  if ((err = pani_smime_check_dates (key, now, r_reason)))
     return err;
   if (key->revoked || key->subkeys->revoked)
     return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
@@ -600,17 +70,6 @@ check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
                         "certificate %s is not issued to %s (neither"
                         " subjectAltName nor subject holds it)", fpr, addr);
   return 0;
-}
-
-static const char *
-mode_text (enum revocation mode)
-{
-  switch (mode)
-    {
-    case REVOCATION_OFF: return "off";
-    case REVOCATION_CRL: return "crl";
-    default: return "ocsp";
-    }
 }
 
 /* Ask gpgsm why it refuses KEY: encrypt nothing to it and return the
@@ -641,7 +100,7 @@ why_invalid (gpgme_ctx_t gctx, gpgme_key_t key)
 }
 
 static gpg_error_t
-explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum revocation mode,
+explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
                  char **r_reason)
 {
   gpg_error_t err = why_invalid (gctx, key);
@@ -659,21 +118,21 @@ explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum revocation mode,
                         fpr, gpg_strerror (err));
   /* A status that could not be had is a refusal by policy, whatever
    * code gpgsm gave for it.  */
-  if (mode != REVOCATION_OFF)
+  if (mode != PANI_REVOCATION_OFF)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_CRL_KNOWN),
                         "certificate %s: gpgsm could not"
                         " establish that it is not revoked"
                         " (smime-revocation-check %s): %s; make the CRL"
                         " or OCSP responder reachable (or load the CRL"
                         " with 'gpgsm --call-dirmngr loadcrl')", fpr,
-                        mode_text (mode), gpg_strerror (err));
+                        pani_smime_mode_name (mode), gpg_strerror (err));
   return pani_reason (r_reason, err, "gpgsm refuses certificate %s: %s",
                       fpr, gpg_strerror (err));
 }
 
 /* The chain as gpgsm validated it for KEY (listed with validation).  */
 static gpg_error_t
-check_chain (gpgme_ctx_t gctx, gpgme_key_t key, enum revocation mode,
+check_chain (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
              char **r_reason)
 {
   gpgme_validity_t validity = key->uids ? key->uids->validity
@@ -693,13 +152,14 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
               time_t *r_expires, char **r_reason)
 {
   gpg_error_t err;
-  enum revocation mode = REVOCATION_CRL;
+  enum pani_revocation mode = PANI_REVOCATION_CRL;
   gpgme_ctx_t gctx = NULL;
   gpgme_key_t key = NULL;
 
-  if ((err = get_mode (ctx, &mode, r_reason))
+  if ((err = pani_smime_mode (ctx, &mode, r_reason))
       || (err = pani_smime_configure (ctx, NULL, r_reason))
-      || (err = cms_new (ctx->gnupg_home, 1, mode, &gctx, r_reason)))
+      || (err = pani_smime_cms_new (ctx->gnupg_home, 1, mode, &gctx,
+                                    r_reason)))
     return err;
   err = pani_get_pinned_key (gctx, fpr, &key);
   if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
@@ -717,8 +177,18 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
   return err;
 }
 
-gpg_error_t
-pani_smime_check (pan_ctx_t ctx, const char *fpr, time_t now,
+/* Check that the pinned certificate FPR (40 hex digits, its SHA-1
+ * fingerprint) in the GnuPG home of CTX can be encrypted to at NOW:
+ * present (GPG_ERR_NO_PUBKEY), within its validity period
+ * (GPG_ERR_KEY_EXPIRED, GPG_ERR_CERT_TOO_YOUNG), allowing encryption
+ * (GPG_ERR_UNUSABLE_PUBKEY), not revoked (GPG_ERR_CERT_REVOKED) and
+ * validated by gpgsm up to a CA trusted in the home, with the
+ * configured revocation checking (GPG_ERR_BAD_CERT_CHAIN, or gpgsm's
+ * own code, e.g. GPG_ERR_NO_CRL_KNOWN, when the check could not be
+ * done).  If R_EXPIRES is not NULL the certificate's notAfter is stored
+ * there.  */
+static gpg_error_t
+smime_check (pan_ctx_t ctx, const char *fpr, time_t now,
                   time_t *r_expires, char **r_reason)
 {
   if (r_expires)
@@ -730,325 +200,35 @@ pani_smime_check (pan_ctx_t ctx, const char *fpr, time_t now,
   return check_pinned (ctx, fpr, now, NULL, r_expires, r_reason);
 }
 
-
-/*
- * The trustlist.
- */
-
-/* Parse the fingerprint at *P (hex, pairs optionally separated by
- * colons) into FPR (41 bytes); advance *P.  */
-static int
-parse_trust_fpr (const char **p, const char *end, char *fpr)
-{
-  size_t n = 0;
-  const char *s = *p;
-
-  while (s < end && n < 40)
-    {
-      if (n && !(n & 1) && *s == ':')
-        s++;
-      if (s >= end || pani_hexval (*s) < 0)
-        return 0;
-      fpr[n++] = (*s >= 'a') ? *s - 32 : *s;
-      s++;
-    }
-  if (n != 40 || (s < end && *s != ' ' && *s != '\t'))
-    return 0;
-  fpr[40] = 0;
-  *p = s;
-  return 1;
-}
-
-/* Return 1 if the flags in [P, END) allow S/MIME, 0 if not, -1 if they
- * are malformed (the first word must be S, P or *).  */
-static int
-trust_flags_smime (const char *p, const char *end)
-{
-  while (p < end && (*p == ' ' || *p == '\t'))
-    p++;
-  if (p >= end)
-    return -1;
-  if (end - p >= 1 && (*p == 'S' || *p == '*')
-      && (end - p == 1 || p[1] == ' ' || p[1] == '\t'))
-    return 1;
-  if (*p == 'P' && (end - p == 1 || p[1] == ' ' || p[1] == '\t'))
-    return 0;
-  return -1;
-}
-
-/* Parse the line [P, END) numbered LINENO; append to FPRS.  */
+/* What gpgsm says of the S/MIME certificate FPR at NOW: a certificate
+ * whose chain, validity or revocation check fails is not usable, and
+ * the policy verdict names why.  */
 static gpg_error_t
-parse_trust_line (const char *p, const char *end, unsigned int lineno,
-                  char **fprs, size_t *n, char **r_reason)
-{
-  char fpr[41];
-  int flags;
-
-  while (p < end && (*p == ' ' || *p == '\t'))
-    p++;
-  while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-    end--;
-  if (p == end || *p == '#' || *p == '!')
-    return 0;
-  if ((size_t)(end - p) == 15 && !memcmp (p, "include-default", 15))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
-                        "trustlist.txt:%u: include-default would trust"
-                        " CAs outside this home; remove the line", lineno);
-  if (!parse_trust_fpr (&p, end, fpr)
-      || (flags = trust_flags_smime (p, end)) < 0)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
-                        "trustlist.txt:%u: not \"FINGERPRINT S\"; fix or"
-                        " remove the line", lineno);
-  if (flags && !(fprs[(*n)++] = pani_strdup (fpr)))
-    return gpg_error_from_syserror ();
-  return 0;
-}
-
-gpg_error_t
-pan_smime_trustlist_parse (const void *buf, size_t len, char ***r_fprs,
-                           size_t *r_count, char **r_reason)
-{
-  gpg_error_t err = 0;
-  const char *p = buf, *end = p + len, *nul;
-  char **fprs;
-  size_t n = 0, lines = 1;
-  unsigned int lineno = 0;
-
-  *r_fprs = NULL;
-  *r_count = 0;
-  for (size_t i = 0; i < len; i++)
-    lines += p[i] == '\n';
-  if ((nul = memchr (buf, 0, len)))
-    {
-      for (const char *q = p; q < nul; q++)
-        lineno += *q == '\n';
-      return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
-                          "trustlist.txt:%u: holds a NUL byte", lineno + 1);
-    }
-  if (!(fprs = calloc (lines + 1, sizeof *fprs)))
-    return gpg_error_from_syserror ();
-  while (!err && p < end)
-    {
-      const char *eol = memchr (p, '\n', end - p);
-
-      if (!eol)
-        eol = end;
-      err = parse_trust_line (p, eol, ++lineno, fprs, &n, r_reason);
-      p = eol + 1;
-    }
-  if (err)
-    {
-      pan_argv_release (fprs);
-      return err;
-    }
-  *r_fprs = fprs;
-  *r_count = n;
-  return 0;
-}
-
-static gpg_error_t
-read_trustlist (pan_ctx_t ctx, char **r_text, size_t *r_len,
-                char ***r_fprs, size_t *r_count, char **r_reason)
+smime_describe (pan_ctx_t ctx, const char *fpr, time_t now,
+                struct pan_key_info *info, char **r_reason)
 {
   gpg_error_t err;
-  char *path = pani_strdupf ("%s/%s", ctx->gnupg_home, TRUSTLIST_FILE);
+  char *why = NULL;
 
-  *r_text = NULL;
-  *r_len = 0;
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pani_read_file (path, MAX_TRUSTLIST, r_text, r_len, NULL);
-  if (gpg_err_code (err) == GPG_ERR_ENOENT)
+  err = smime_check (ctx, fpr, now, &info->expires, &why);
+  snprintf (info->algorithm, sizeof info->algorithm, "x509");
+  info->present = gpg_err_code (err) != GPG_ERR_NO_PUBKEY;
+  info->revoked = gpg_err_code (err) == GPG_ERR_CERT_REVOKED;
+  info->expired = gpg_err_code (err) == GPG_ERR_KEY_EXPIRED
+    || gpg_err_code (err) == GPG_ERR_CERT_EXPIRED;
+  info->usable = !err;
+  if (err && info->present && !info->revoked && !info->expired)
     {
-      err = 0;
-      *r_text = pani_strdup ("");
-      if (!*r_text)
-        err = gpg_error_from_syserror ();
+      info->policy = PAN_SEVERITY_CRITICAL;
+      info->policy_reason = pani_strdupf ("the certificate does not"
+                                          " validate: %s; check its chain"
+                                          " and revocation status",
+                                          why ? why : gpg_strerror (err));
     }
-  else if (err)
-    pani_reason_sys (r_reason, path);
-  if (!err)
-    err = pan_smime_trustlist_parse (*r_text, *r_len, r_fprs, r_count,
-                                     r_reason);
-  if (err)
-    {
-      free (*r_text);
-      *r_text = NULL;
-    }
-  free (path);
-  return err;
-}
-
-/* Add FPR to the trustlist of CTX's home and make gpg-agent read it.  */
-static gpg_error_t
-add_to_trustlist (pan_ctx_t ctx, const char *fpr, const char *subject,
-                  char **r_reason)
-{
-  gpg_error_t err;
-  char *text = NULL, *path = NULL, *newtext = NULL, **fprs = NULL;
-  size_t len, count;
-  int have = 0;
-
-  if ((err = read_trustlist (ctx, &text, &len, &fprs, &count, r_reason)))
-    goto leave;
-  for (size_t i = 0; i < count; i++)
-    have |= !strcmp (fprs[i], fpr);
-  if (have)
-    goto leave;
-  path = pani_strdupf ("%s/%s", ctx->gnupg_home, TRUSTLIST_FILE);
-  newtext = pani_strdupf ("%s%s%s# %s\n%s S\n", text,
-                          len && text[len - 1] != '\n' ? "\n" : "",
-                          len ? "" : "# Root CAs trusted for S/MIME, added"
-                          " with 'pankey trust-ca'.\n",
-                          subject ? subject : "(no subject)", fpr);
-  if (!path || !newtext)
-    err = gpg_error_from_syserror ();
-  else
-    err = pani_write_file_atomic (path, newtext, strlen (newtext), 0600,
-                                  r_reason);
- leave:
-  if (!err && run_gpgconf (ctx->gnupg_home, "--reload", "gpg-agent"))
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
-                       "gpg-agent of %s did not reload %s",
-                       ctx->gnupg_home, TRUSTLIST_FILE);
-  pan_argv_release (fprs);
-  free (newtext);
-  free (path);
-  free (text);
-  return err;
-}
-
-
-/*
- * Trusting a CA.
- */
-
-/* In the scratch home, trust KEY and see that gpgsm takes it as a
- * root CA.  */
-static gpg_error_t
-check_ca_in_scratch (struct scratch *s, gpgme_key_t key, char **r_reason)
-{
-  gpg_error_t err;
-  char *path = pani_strdupf ("%s/%s", s->dir, TRUSTLIST_FILE);
-  char *line = pani_strdupf ("%s S\n", key->subkeys->fpr);
-  gpgme_key_t vkey = NULL;
-
-  if (!path || !line)
-    {
-      err = gpg_error_from_syserror ();
-      goto leave;
-    }
-  if ((err = pani_write_file_atomic (path, line, strlen (line), 0600,
-                                     r_reason)))
-    goto leave;
-  gpgme_set_keylist_mode (s->gctx, GPGME_KEYLIST_MODE_LOCAL
-                          | GPGME_KEYLIST_MODE_VALIDATE);
-  if ((err = pani_get_pinned_key (s->gctx, key->subkeys->fpr, &vkey)))
-    goto leave;
-  if (vkey->invalid || !vkey->uids
-      || vkey->uids->validity != GPGME_VALIDITY_ULTIMATE)
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_CA_CERT),
-                       "gpgsm does not accept certificate %s as a root CA"
-                       " (is basicConstraints cA set?)", key->subkeys->fpr);
- leave:
-  gpgme_key_unref (vkey);
-  free (line);
-  free (path);
-  return err;
-}
-
-static gpg_error_t
-check_ca (struct scratch *s, gpgme_key_t key, time_t now, char **r_reason)
-{
-  gpg_error_t err;
-  const char *fpr = key->subkeys->fpr;
-
-  if (!is_self_signed (key))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_CA_CERT),
-                        "certificate %s is not self-signed; trust the root"
-                        " CA of its chain, not an intermediate", fpr);
-  if (!key->can_certify)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_CA_CERT),
-                        "certificate %s is not a CA certificate (its"
-                        " keyUsage lacks keyCertSign)", fpr);
-  if ((err = check_dates (key, now, r_reason)))
-    return err;
-  return check_ca_in_scratch (s, key, r_reason);
-}
-
-/* Check in CTX's home that gpgsm takes FPR as a trusted root.  */
-static gpg_error_t
-check_trusted_in_home (pan_ctx_t ctx, const char *fpr, char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_key_t key = NULL;
-
-  if ((err = cms_new (ctx->gnupg_home, 1, REVOCATION_OFF, &gctx, r_reason)))
-    return err;
-  if (!(err = pani_get_pinned_key (gctx, fpr, &key))
-      && (key->invalid || !key->uids
-          || key->uids->validity != GPGME_VALIDITY_ULTIMATE))
-    err = gpg_error (GPG_ERR_NOT_TRUSTED);
-  if (err)
-    pani_reason (r_reason, err, "gpgsm in %s does not trust CA %s after"
-                 " adding it: %s", ctx->gnupg_home, fpr, gpg_strerror (err));
-  gpgme_key_unref (key);
-  gpgme_release (gctx);
-  return err;
-}
-
-static gpg_error_t
-install_ca (pan_ctx_t ctx, struct scratch *s, gpgme_key_t key,
-            char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  const char *fpr = key->subkeys->fpr;
-
-  if ((err = cms_new (ctx->gnupg_home, 0, REVOCATION_OFF, &gctx, r_reason)))
-    return err;
-  if (!(err = copy_cert (s, gctx, fpr, NULL, r_reason))
-      && !(err = add_to_trustlist (ctx, fpr, key->uids ? key->uids->uid
-                                   : NULL, r_reason)))
-    err = check_trusted_in_home (ctx, fpr, r_reason);
-  gpgme_release (gctx);
-  return err;
-}
-
-gpg_error_t
-pan_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
-                    size_t len, time_t now, char **r_fpr, char **r_reason)
-{
-  gpg_error_t err;
-  struct scratch s;
-  char *pin = NULL;
-  gpgme_key_t key;
-
-  memset (&s, 0, sizeof s);
-  if (r_fpr)
-    *r_fpr = NULL;
-  if ((err = normalize_pin (fpr_in, &pin, r_reason))
-      || (err = pani_smime_configure (ctx, NULL, r_reason)))
-    goto leave;
-  if (has_private_key (data, len))
-    {
-      err = pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
-                         "the file holds a private key; give only the CA"
-                         " certificate");
-      goto leave;
-    }
-  if ((err = scratch_load (ctx, &s, data, len, r_reason))
-      || (err = find_pinned (&s, pin, "certificate", &key, r_reason))
-      || (err = check_ca (&s, key, now, r_reason))
-      || (err = install_ca (ctx, &s, key, r_reason)))
-    goto leave;
-  if (r_fpr && !(*r_fpr = pani_strdup (key->subkeys->fpr)))
-    err = gpg_error_from_syserror ();
- leave:
-  scratch_release (&s);
-  free (pin);
-  return err;
+  if (!info->present)
+    pani_reason (r_reason, err, "%s", why ? why : gpg_strerror (err));
+  free (why);
+  return info->present ? 0 : err;
 }
 
 
@@ -1056,63 +236,57 @@ pan_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
  * Enrollment.
  */
 
-/* Append the strings of MORE to *LIST (both NULL-terminated).  */
-static gpg_error_t
-join_lists (char ***list, char **more)
+/* Delete the certificates FPRS from GCTX (undoing an import).  */
+static void
+delete_certs (gpgme_ctx_t gctx, char **fprs)
 {
-  size_t n = 0, m = 0;
-  char **tmp;
+  for (size_t i = 0; fprs && fprs[i]; i++)
+    {
+      gpgme_key_t key = NULL;
 
-  while (*list && (*list)[n])
-    n++;
-  while (more && more[m])
-    m++;
-  if (!(tmp = realloc (*list, (n + m + 1) * sizeof *tmp)))
-    return gpg_error_from_syserror ();
-  memcpy (tmp + n, more ? more : tmp + n, m * sizeof *tmp);
-  tmp[n + m] = NULL;
-  *list = tmp;
-  free (more);
-  return 0;
+      if (!pani_get_pinned_key (gctx, fprs[i], &key))
+        gpgme_op_delete_ext (gctx, key, GPGME_DELETE_FORCE);
+      gpgme_key_unref (key);
+    }
 }
 
 /* Import the pinned KEY and the intermediate CAs of S into the home
- * behind GCTX; *R_NEW lists the certificates new there.  */
+ * behind GCTX; *NEW lists the certificates new there, also after an
+ * error.  */
 static gpg_error_t
-install_chain (struct scratch *s, gpgme_ctx_t gctx, gpgme_key_t key,
-               char ***r_new, char **r_reason)
+install_chain (struct pani_smime_scratch *s, gpgme_ctx_t gctx,
+               gpgme_key_t key, char ***new, char **r_reason)
 {
   gpg_error_t err;
-  char **more = NULL;
 
-  *r_new = NULL;
-  if ((err = copy_cert (s, gctx, key->subkeys->fpr, &more, r_reason))
-      || (err = join_lists (r_new, more)))
+  if ((err = pani_smime_copy_cert (s, gctx, key->subkeys->fpr, new,
+                                   r_reason)))
     return err;
   for (size_t i = 0; i < s->nkeys; i++)
     {
       gpgme_key_t ca = s->keys[i];
 
-      if (ca == key || !ca->can_certify || is_self_signed (ca))
+      if (ca == key || !ca->can_certify || pani_smime_is_self_signed (ca))
         continue;
-      more = NULL;
-      if ((err = copy_cert (s, gctx, ca->subkeys->fpr, &more, r_reason))
-          || (err = join_lists (r_new, more)))
+      if ((err = pani_smime_copy_cert (s, gctx, ca->subkeys->fpr, new,
+                                       r_reason)))
         return err;
     }
   return 0;
 }
 
 static gpg_error_t
-enroll_checked (pan_ctx_t ctx, struct scratch *s, gpgme_key_t key,
-                const char *addr, time_t now, char **r_reason)
+enroll_checked (pan_ctx_t ctx, struct pani_smime_scratch *s,
+                gpgme_key_t key, const char *addr, time_t now,
+                char **r_reason)
 {
   gpg_error_t err;
   gpgme_ctx_t gctx = NULL;
   char **added = NULL;
   const char *fpr = key->subkeys->fpr;
 
-  if ((err = cms_new (ctx->gnupg_home, 0, REVOCATION_OFF, &gctx, r_reason)))
+  if ((err = pani_smime_cms_new (ctx->gnupg_home, 0, PANI_REVOCATION_OFF,
+                                 &gctx, r_reason)))
     return err;
   err = install_chain (s, gctx, key, &added, r_reason);
   if (!err)
@@ -1130,176 +304,79 @@ pan_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
                   char **r_reason)
 {
   gpg_error_t err;
-  struct scratch s;
+  struct pani_smime_scratch s;
   char *pin = NULL, *addr = NULL;
   gpgme_key_t key;
 
   memset (&s, 0, sizeof s);
-
-  *r_fpr = NULL;
-  if ((err = normalize_pin (fpr_in, &pin, r_reason))
+  if (r_fpr)
+    *r_fpr = NULL;
+  if ((err = pani_smime_normalize_pin (fpr_in, &pin, r_reason))
       || (err = pan_addr_normalize (addr_in, &addr, r_reason))
-      || (err = pani_smime_configure (ctx, NULL, r_reason)))
-    goto leave;
-  if (has_private_key (data, len))
-    {
-      err = pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
-                         "the file holds a private key; give only the"
-                         " certificate (and its chain)");
-      goto leave;
-    }
-  if ((err = scratch_load (ctx, &s, data, len, r_reason))
-      || (err = find_pinned (&s, pin, "certificate", &key, r_reason))
+      || (err = pani_smime_scratch_open (ctx, pin, data, len,
+                                         "certificate (and its chain)", &s,
+                                         &key, r_reason))
       || (err = check_leaf (key, addr, now, r_reason))
       || (err = enroll_checked (ctx, &s, key, addr, now, r_reason)))
     goto leave;
-  if (!(*r_fpr = pani_strdup (key->subkeys->fpr)))
-    err = gpg_error_from_syserror ();
+  if (r_fpr && !(*r_fpr = pani_strdup (key->subkeys->fpr)))
+    err = gpg_error (GPG_ERR_ENOMEM);
  leave:
-  scratch_release (&s);
+  pani_smime_scratch_release (&s);
   free (addr);
   free (pin);
   return err;
 }
 
 
-/*
- * Listing the trusted CAs.
- */
-
-void
-pan_smime_cas_release (struct pan_smime_ca *cas, size_t count)
-{
-  for (size_t i = 0; cas && i < count; i++)
-    {
-      free (cas[i].fpr);
-      free (cas[i].sha256);
-      free (cas[i].subject);
-    }
-  free (cas);
-}
-
-/* Fill CA (whose fpr is set) from the keybox behind GCTX.  */
-static gpg_error_t
-describe_ca (gpgme_ctx_t gctx, struct pan_smime_ca *ca)
-{
-  gpg_error_t err;
-  gpgme_key_t key = NULL;
-  char *der = NULL, hex[65];
-  size_t len;
-
-  err = pani_get_pinned_key (gctx, ca->fpr, &key);
-  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
-    {
-      ca->missing = 1;
-      return 0;
-    }
-  if (err)
-    return err;
-  ca->not_before = key->subkeys->timestamp > 0 ? key->subkeys->timestamp : 0;
-  ca->not_after = key->subkeys->expires > 0 ? key->subkeys->expires : 0;
-  if (key->uids && key->uids->uid
-      && !(ca->subject = pani_strdup (key->uids->uid)))
-    err = gpg_error_from_syserror ();
-  gpgme_key_unref (key);
-  if (!err && !export_der (gctx, ca->fpr, &der, &len))
-    {
-      sha256_hex (der, len, hex);
-      gpgme_free (der);
-      if (!(ca->sha256 = pani_strdup (hex)))
-        err = gpg_error_from_syserror ();
-    }
-  return err;
-}
-
-gpg_error_t
-pan_smime_list_cas (pan_ctx_t ctx, struct pan_smime_ca **r_cas,
-                    size_t *r_count, char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  struct pan_smime_ca *cas = NULL;
-  char *text = NULL, **fprs = NULL;
-  size_t len, count = 0;
-
-  *r_cas = NULL;
-  *r_count = 0;
-  if ((err = read_trustlist (ctx, &text, &len, &fprs, &count, r_reason))
-      || (err = cms_new (ctx->gnupg_home, 0, REVOCATION_OFF, &gctx,
-                         r_reason)))
-    goto leave;
-  if (!(cas = calloc (count + 1, sizeof *cas)))
-    {
-      err = gpg_error_from_syserror ();
-      goto leave;
-    }
-  for (size_t i = 0; !err && i < count; i++)
-    {
-      cas[i].fpr = fprs[i];
-      fprs[i] = NULL;
-      err = describe_ca (gctx, &cas[i]);
-    }
-  if (err)
-    goto leave;
-  *r_cas = cas;
-  *r_count = count;
-  cas = NULL;
- leave:
-  pan_smime_cas_release (cas, count);
-  free (fprs);
-  gpgme_release (gctx);
-  free (text);
-  return err;
-}
-
 
 /*
  * Encryption.
  */
 
-const char *
-pani_smime_envelope_head (void)
-{
-  return "MIME-Version: 1.0\n"
-    "Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\n"
-    "\tname=\"smime.p7m\"\n"
-    "Content-Transfer-Encoding: base64\n"
-    "Content-Disposition: attachment; filename=\"smime.p7m\"\n"
-    "Content-Description: S/MIME encrypted message\n"
-    "\n";
-}
+/* The MIME fields (LF line ends) and the empty line that head an S/MIME
+ * enveloped-data entity whose body is the base64 text gpgsm writes.  No
+ * tail is needed: that text ends with a line end.  */
+static const char envelope_head[] =
+  "MIME-Version: 1.0\n"
+  "Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\n"
+  "\tname=\"smime.p7m\"\n"
+  "Content-Transfer-Encoding: base64\n"
+  "Content-Disposition: attachment; filename=\"smime.p7m\"\n"
+  "Content-Description: S/MIME encrypted message\n"
+  "\n";
 
-static void
-release_keys (gpgme_key_t *keys)
-{
-  for (size_t i = 0; keys && keys[i]; i++)
-    gpgme_key_unref (keys[i]);
-  free (keys);
-}
+/* The head of the signed entity that is encrypted (CRLF: canonical).  */
+static const char signed_head[] =
+  "Content-Type: application/pkcs7-mime; smime-type=signed-data;\r\n"
+  " name=\"smime.p7m\"\r\n"
+  "Content-Transfer-Encoding: base64\r\n"
+  "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n";
 
-/* Check every pinned certificate of FPRS and look each up in GCTX.  */
+/* Check every pinned certificate of REQ and look each up in GCTX.  */
 static gpg_error_t
-collect_certs (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *const *fprs,
-               size_t nfprs, time_t now, gpgme_key_t **r_keys,
-               char **r_reason)
+collect_certs (const struct pani_encrypt_req *req, gpgme_ctx_t gctx,
+               gpgme_key_t **r_keys, char **r_reason)
 {
   gpg_error_t err = 0;
-  gpgme_key_t *keys = calloc (nfprs + 1, sizeof *keys);
+  gpgme_key_t *keys = calloc (req->nrcpts + 1, sizeof *keys);
+  const char *fpr;
 
   *r_keys = NULL;
   if (!keys)
-    return gpg_error_from_syserror ();
-  for (size_t i = 0; !err && i < nfprs; i++)
-    if (!(err = pani_smime_check (ctx, fprs[i], now, NULL, r_reason)))
+    return gpg_error (GPG_ERR_ENOMEM);
+  for (size_t i = 0; !err && i < req->nrcpts; i++)
+    if (!(err = smime_check (req->ctx, (fpr = req->fprs[i]), req->now, NULL,
+                             r_reason)))
       {
-        err = pani_get_pinned_key (gctx, fprs[i], &keys[i]);
+        err = pani_get_pinned_key (gctx, fpr, &keys[i]);
         if (err)
-          pani_reason (r_reason, err, "certificate %s: %s", fprs[i],
+          pani_reason (r_reason, err, "certificate %s: %s", fpr,
                        gpg_strerror (err));
       }
   if (err)
     {
-      release_keys (keys);
+      pani_release_keys (keys);
       return err;
     }
   *r_keys = keys;
@@ -1332,6 +409,52 @@ spool_write_cb (void *handle, const void *buffer, size_t size)
   return pani_write_all (*(int *)handle, buffer, size) ? -1 : (ssize_t)size;
 }
 
+/* Encrypt PLAIN with gpgsm to the certificates of REQ, each checked
+ * first, and append the CMS enveloped-data as base64 lines to
+ * REQ->OUT_FD.  The content is encrypted with AES-256-CBC (cipher-algo
+ * in gpgsm.conf).  Any recipient gpgsm refuses fails the whole
+ * message.  */
+static gpg_error_t
+encrypt_stream (const struct pani_encrypt_req *req, gpgme_data_t plain,
+                char **r_reason)
+{
+  gpg_error_t err;
+  enum pani_revocation mode = PANI_REVOCATION_CRL;
+  gpgme_ctx_t gctx = NULL;
+  gpgme_key_t *keys = NULL;
+  gpgme_data_t cipher = NULL;
+  int out_fd = req->out_fd;
+  static struct gpgme_data_cbs cbs = { NULL, spool_write_cb, NULL, NULL };
+
+  if ((err = pani_smime_mode (req->ctx, &mode, r_reason))
+      || (err = pani_smime_cms_new (req->ctx->gnupg_home, 0, mode, &gctx,
+                                    r_reason))
+      || (err = collect_certs (req, gctx, &keys, r_reason))
+      || (err = gpgme_data_new_from_cbs (&cipher, &cbs, &out_fd))
+      || (err = gpgme_data_set_encoding (cipher,
+                                         GPGME_DATA_ENCODING_BASE64)))
+    goto leave;
+  gpgme_data_set_flag (plain, "sensitive", "1");
+  gpgme_set_armor (gctx, 0);
+  err = gpgme_op_encrypt (gctx, keys, GPGME_ENCRYPT_NO_ENCRYPT_TO, plain,
+                          cipher);
+  if (err)
+    pani_reason (r_reason, err, "S/MIME encryption failed: %s",
+                 gpg_strerror (err));
+  else
+    err = check_result (gctx, r_reason);
+ leave:
+  gpgme_data_release (cipher);
+  pani_release_keys (keys);
+  gpgme_release (gctx);
+  return err;
+}
+
+
+/*
+ * Signing before encryption.
+ */
+
 /* Make GCTX sign with the certificate SIGNER, whose secret key is in
  * the home.  GPGME takes no passphrase callback for gpgsm, so the key's
  * passphrase must be in gpg-agent (preset by the operator).  */
@@ -1355,18 +478,23 @@ add_signer (gpgme_ctx_t gctx, const char *signer, char **r_reason)
   return err;
 }
 
-gpg_error_t
-pani_smime_sign_stream (pan_ctx_t ctx, const char *signer,
-                        const char *passphrase, gpgme_data_t plain,
-                        gpgme_data_t out, char **r_reason)
+/* Sign PLAIN (a CRLF-canonical MIME entity) with the S/MIME certificate
+ * SIGNER, its secret key in CTX's home, as opaque CMS signed-data
+ * written base64 to OUT.  XXX: GPGME takes no passphrase callback for
+ * gpgsm, so the passphrase given to pansend is not used: the key's
+ * passphrase must be preset in gpg-agent.  */
+static gpg_error_t
+sign_stream (pan_ctx_t ctx, const char *signer, gpgme_data_t plain,
+             gpgme_data_t out, char **r_reason)
 {
   gpg_error_t err;
-  enum revocation mode = REVOCATION_CRL;
+  enum pani_revocation mode = PANI_REVOCATION_CRL;
   gpgme_ctx_t gctx = NULL;
   gpgme_sign_result_t res;
 
-  if ((err = get_mode (ctx, &mode, r_reason))
-      || (err = cms_new (ctx->gnupg_home, 0, mode, &gctx, r_reason))
+  if ((err = pani_smime_mode (ctx, &mode, r_reason))
+      || (err = pani_smime_cms_new (ctx->gnupg_home, 0, mode, &gctx,
+                                    r_reason))
       || (err = add_signer (gctx, signer, r_reason))
       || (err = gpgme_data_set_encoding (out, GPGME_DATA_ENCODING_BASE64)))
     goto leave;
@@ -1388,42 +516,128 @@ pani_smime_sign_stream (pan_ctx_t ctx, const char *signer,
   return err;
 }
 
-gpg_error_t
-pani_smime_encrypt_stream (pan_ctx_t ctx, const char *const *fprs,
-                           size_t nfprs, gpgme_data_t plain, int out_fd,
-                           time_t now, char **r_reason)
+/* The signed entity, made in a seal and read back for encryption.  */
+struct signed_sink
+{
+  pani_seal_t seal;
+  int prev_cr;
+  gpg_error_t err;
+};
+
+/* Keep gpgsm's base64 lines, with CRLF ends: the entity that is
+ * encrypted is canonical.  */
+static ssize_t
+signed_write_cb (void *handle, const void *buffer, size_t size)
+{
+  struct signed_sink *sink = handle;
+  const char *p = buffer;
+
+  for (size_t i = 0; !sink->err && i < size; i++)
+    {
+      if (p[i] == '\n' && !sink->prev_cr)
+        sink->err = pani_seal_write (sink->seal, "\r", 1);
+      if (!sink->err)
+        sink->err = pani_seal_write (sink->seal, p + i, 1);
+      sink->prev_cr = p[i] == '\r';
+    }
+  if (sink->err)
+    {
+      errno = EIO;
+      return -1;
+    }
+  return size;
+}
+
+static ssize_t
+seal_read_cb (void *handle, void *buffer, size_t size)
+{
+  size_t n = 0;
+
+  if (pani_seal_read (handle, buffer, size, &n))
+    {
+      errno = EIO;
+      return -1;
+    }
+  return n;
+}
+
+/* Sign the entity of REQ with SIGNER into SINK->seal (a sealed spool:
+ * the signed entity still holds the plaintext) as an
+ * application/pkcs7-mime signed-data entity.  */
+static gpg_error_t
+sign_to_seal (const struct pani_encrypt_req *req, const char *signer,
+              struct signed_sink *sink, char **r_reason)
 {
   gpg_error_t err;
-  enum revocation mode = REVOCATION_CRL;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_key_t *keys = NULL;
-  gpgme_data_t cipher = NULL;
-  static struct gpgme_data_cbs cbs = { NULL, spool_write_cb, NULL, NULL };
+  gpg_error_t failed;
+  gpgme_data_t out = NULL;
+  static struct gpgme_data_cbs out_cbs = { NULL, signed_write_cb, NULL,
+                                           NULL };
+  char *spool = pan_ctx_path (req->ctx, "spool");
 
-  if (!nfprs)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
-                        "no S/MIME recipients to encrypt to");
-  if ((err = get_mode (ctx, &mode, r_reason))
-      || (err = cms_new (ctx->gnupg_home, 0, mode, &gctx, r_reason))
-      || (err = collect_certs (ctx, gctx, fprs, nfprs, now, &keys,
-                               r_reason)))
+  if (!spool)
+    return gpg_error (GPG_ERR_ENOMEM);
+  err = pani_seal_create (spool, &sink->seal);
+  free (spool);
+  if (err || (err = pani_seal_write (sink->seal, signed_head,
+                                     strlen (signed_head)))
+      || (err = gpgme_data_new_from_cbs (&out, &out_cbs, sink)))
     goto leave;
-  if ((err = gpgme_data_new_from_cbs (&cipher, &cbs, &out_fd))
-      || (err = gpgme_data_set_encoding (cipher,
-                                         GPGME_DATA_ENCODING_BASE64)))
-    goto leave;
-  gpgme_data_set_flag (plain, "sensitive", "1");
-  gpgme_set_armor (gctx, 0);
-  err = gpgme_op_encrypt (gctx, keys, GPGME_ENCRYPT_NO_ENCRYPT_TO, plain,
-                          cipher);
-  if (err)
-    pani_reason (r_reason, err, "S/MIME encryption failed: %s",
-                 gpg_strerror (err));
-  else
-    err = check_result (gctx, r_reason);
+  gpgme_data_set_flag (req->plain, "sensitive", "1");
+  err = sign_stream (req->ctx, signer, req->plain, out, r_reason);
+  if ((failed = *req->plain_err ? *req->plain_err : sink->err))
+    err = pani_reason (r_reason, failed, "signing the message body: %s",
+                       gpg_strerror (failed));
+  if (!err)
+    err = pani_seal_rewind (sink->seal);
  leave:
-  gpgme_data_release (cipher);
-  release_keys (keys);
-  gpgme_release (gctx);
+  gpgme_data_release (out);
   return err;
 }
+
+/* Append the S/MIME part of REQ's message to REQ->OUT_FD: the envelope
+ * head, then the entity of REQ encrypted, signed first (signed-data
+ * inside enveloped-data, RFC 8551) if smime-signing-cert is set.  */
+static gpg_error_t
+smime_encrypt (const struct pani_encrypt_req *req, char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_data_t sealed = NULL;
+  static struct gpgme_data_cbs seal_cbs = { seal_read_cb, NULL, NULL, NULL };
+  struct signed_sink sink = { NULL, 0, 0 };
+  const char *signer;
+
+  if ((err = pani_write_all (req->out_fd, envelope_head,
+                             strlen (envelope_head))))
+    return err;
+  if (!req->nrcpts)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
+                        "no S/MIME recipients to encrypt to");
+  signer = pan_config_get (pan_ctx_config (req->ctx), "smime-signing-cert");
+  if (signer && *signer && strcmp (signer, "none"))
+    {
+      if (!(err = sign_to_seal (req, signer, &sink, r_reason))
+          && !(err = gpgme_data_new_from_cbs (&sealed, &seal_cbs,
+                                              sink.seal)))
+        err = encrypt_stream (req, sealed, r_reason);
+    }
+  else
+    err = encrypt_stream (req, req->plain, r_reason);
+  if (*req->plain_err)
+    err = pani_reason (r_reason, *req->plain_err, "reading the message"
+                       " body: %s", gpg_strerror (*req->plain_err));
+  gpgme_data_release (sealed);
+  pani_seal_release (sink.seal);
+  return err;
+}
+
+
+const struct pani_proto_ops pani_smime_ops =
+  {
+    PAN_PROTOCOL_SMIME,
+    smime_check,
+    smime_describe,
+    pan_smime_enroll,
+    NULL,                       /* No refresh: enroll a renewed one.  */
+    smime_encrypt
+  };

@@ -353,3 +353,67 @@ pani_utf8_len (const unsigned char *p, const unsigned char *end)
     return 0;
   return n;
 }
+
+
+/*
+ * Command lines (pan_argv_split, pan_argv_release: panmail.h).
+ */
+
+gpg_error_t
+pan_argv_split (const char *command, char ***r_argv)
+{
+  size_t len = strlen (command), n = 0;
+  char **argv = calloc (len / 2 + 2, sizeof *argv);
+  char *word = malloc (len + 1);
+  gpg_error_t err = 0;
+
+  *r_argv = NULL;
+  if (!argv || !word)
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
+  for (const char *p = command; !err && *p;)
+    {
+      size_t wlen = 0;
+      char quote = 0;
+
+      while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+      if (!*p)
+        break;
+      for (; *p && (quote || !(*p == ' ' || *p == '\t' || *p == '\n')); p++)
+        {
+          if (!quote && (*p == '"' || *p == '\''))
+            quote = *p;
+          else if (quote && *p == quote)
+            quote = 0;
+          else
+            word[wlen++] = *p;
+        }
+      if (quote)
+        err = gpg_error (GPG_ERR_UNFINISHED);
+      else if (!(argv[n++] = pani_strndup (word, wlen)))
+        err = gpg_error_from_syserror ();
+    }
+  if (!err && !n)
+    err = gpg_error (GPG_ERR_MISSING_VALUE);
+  if (!err)
+    {
+      *r_argv = argv;
+      argv = NULL;
+    }
+ leave:
+  free (word);
+  pan_argv_release (argv);
+  return err;
+}
+
+void
+pan_argv_release (char **argv)
+{
+  for (size_t i = 0; argv && argv[i]; i++)
+    free (argv[i]);
+  free (argv);
+}
+

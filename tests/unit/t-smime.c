@@ -1,4 +1,5 @@
-/* t-smime.c - unit tests of smime.c, and a driver for smime-lib.sh
+/* t-smime.c - unit tests of smime.c and smime-trust.c, and a driver for
+ * smime-lib.sh
  *
  *   t-smime                      unit tests (no GnuPG needed)
  *   t-smime HOME COMMAND ARGS    one call of smime.c on the home HOME:
@@ -6,11 +7,12 @@
  *     configure MODE             pani_smime_configure
  *     trust-ca FPR FILE          pan_smime_trust_ca; prints the SHA-1
  *     enroll ADDR FPR FILE       pan_smime_enroll; prints the SHA-1
- *     check FPR                  pani_smime_check; prints notAfter
+ *     check FPR                  the check of pani_smime_ops; prints
+ *                                notAfter
  *     list-cas                   pan_smime_list_cas
- *     encrypt FPR...             pani_smime_envelope_head and
- *                                pani_smime_encrypt_stream of stdin to
- *                                stdout
+ *     encrypt FPR...             the encryption of pani_smime_ops:
+ *                                stdin as the entity, the S/MIME part
+ *                                of the message to stdout
  *   $T_SMIME_NOW (seconds since the epoch) replaces the clock.
  *   Exit status: 0 ok, 1 the call failed (reason on stderr), 2 usage.  */
 #include <config.h>
@@ -25,6 +27,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "smime-int.h"
+#include "proto-int.h"
 #include "t-support.h"
 
 static time_t
@@ -103,11 +106,51 @@ t_trustlist (void)
                    GPG_ERR_INV_DATA, "trustlist.txt:3:");
 }
 
+/* Encrypt to the NFPRS certificates FPRS of the home of CTX (NULL if
+ * NFPRS is 0) the entity read from IN_FD, the S/MIME part written to
+ * OUT_FD.  */
+static gpg_error_t
+encrypt_fd (pan_ctx_t ctx, const char *const *fprs, size_t nfprs, int in_fd,
+            int out_fd, time_t now, char **r_reason)
+{
+  gpg_error_t err, read_err = 0;
+  gpgme_data_t plain = NULL;
+  struct pani_encrypt_req req;
+
+  if ((err = gpgme_data_new_from_fd (&plain, in_fd)))
+    return err;
+  memset (&req, 0, sizeof req);
+  req.ctx = ctx;
+  req.fprs = fprs;
+  req.addrs = fprs;
+  req.nrcpts = nfprs;
+  req.plain = plain;
+  req.plain_err = &read_err;
+  req.out_fd = out_fd;
+  req.now = now;
+  err = pani_smime_ops.encrypt (&req, r_reason);
+  gpgme_data_release (plain);
+  return err;
+}
+
+/* Without recipients nothing is encrypted (GPGME would otherwise
+ * encrypt symmetrically), after the envelope head.  */
 static void
 t_envelope (void)
 {
-  const char *head = pani_smime_envelope_head ();
+  int fds[2];
+  char head[1024], *reason = NULL;
+  ssize_t n;
 
+  T_CHECK (!pipe (fds));
+  T_ERR (encrypt_fd (NULL, NULL, 0, 0, fds[1], 0, &reason),
+         GPG_ERR_NO_USER_ID);
+  T_CHECK (reason && strstr (reason, "no S/MIME recipients"));
+  free (reason);
+  close (fds[1]);
+  n = read (fds[0], head, sizeof head - 1);
+  close (fds[0]);
+  head[n > 0 ? n : 0] = 0;
   T_CHECK (strstr (head, "Content-Type: application/pkcs7-mime;"
                    " smime-type=enveloped-data;\n\tname=\"smime.p7m\"\n"));
   T_CHECK (strstr (head, "\nContent-Transfer-Encoding: base64\n"));
@@ -174,7 +217,8 @@ run_check (pan_ctx_t ctx, char **argv)
   char *reason = NULL, when[32];
   time_t expires;
 
-  err = pani_smime_check (ctx, argv[0], test_now (), &expires, &reason);
+  err = pani_smime_ops.check (ctx, argv[0], test_now (), &expires,
+                              &reason);
   if (!err)
     printf ("%s\n", pan_time_format (expires, when, sizeof when));
   return report (err, reason);
@@ -201,20 +245,11 @@ run_list (pan_ctx_t ctx)
 static int
 run_encrypt (pan_ctx_t ctx, char **argv, int argc)
 {
-  gpg_error_t err;
-  gpgme_data_t plain = NULL;
   char *reason = NULL;
-  const char *head = pani_smime_envelope_head ();
 
   fflush (stdout);
-  if (write (1, head, strlen (head)) != (ssize_t)strlen (head))
-    return 1;
-  err = gpgme_data_new_from_fd (&plain, 0);
-  if (!err)
-    err = pani_smime_encrypt_stream (ctx, (const char *const *)argv, argc,
-                                     plain, 1, test_now (), &reason);
-  gpgme_data_release (plain);
-  return report (err, reason);
+  return report (encrypt_fd (ctx, (const char *const *)argv, argc, 0, 1,
+                             test_now (), &reason), reason);
 }
 
 static int
