@@ -19,6 +19,7 @@
 
 #include "panmail.h"
 #include "cmdutil.h"
+#include "pankey-check.h"
 
 enum opt_values
   {
@@ -161,18 +162,7 @@ open_home (struct options *o, pan_ctx_t *r_ctx)
 static int
 open_registry (pan_ctx_t ctx, pan_registry_t *r_reg)
 {
-  gpg_error_t err;
-  char *reason = NULL;
-  char *path = pan_ctx_path (ctx, "registry");
-
-  err = pan_registry_load (path, r_reg, &reason);
-  free (path);
-  if (err)
-    {
-      cmd_error (err, "reading the registry", reason);
-      return EX_CONFIG;
-    }
-  return 0;
+  return cmd_load_registry (ctx, r_reg, EX_CONFIG);
 }
 
 
@@ -559,87 +549,46 @@ cmd_enroll (struct options *o)
 
 /* pankey list, pankey show */
 
-/* Return the state of REC's key at NOW in one word, with what is known
- * of it in *INFO (release it): "-" for a record that is not active.  */
+/* Return the word for the key state ST of REC: "-" for a record that
+ * is not active.  */
 static const char *
-key_state (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
-           struct pan_key_info *info)
+state_word (const struct pan_recipient *rec, const struct pan_key_status *st)
 {
-  gpg_error_t err;
-  long warn = pan_policy_warn_days (pan_ctx_config (ctx));
-
-  memset (info, 0, sizeof *info);
-  if (rec->status != PAN_STATUS_ACTIVE)
-    return "-";
-  err = pan_keys_info (ctx, rec->protocol, rec->fingerprint, now, info,
-                       NULL);
-  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
-    return "missing";
-  if (err)
-    return "unknown";
-  if (info->revoked)
-    return "revoked";
-  if (info->expired || (info->expires && info->expires <= now))
-    return "expired";
-  if (!info->usable)
-    return "unusable";
-  if (info->policy == PAN_SEVERITY_CRITICAL)
-    return "weak";
-  if (info->expires && info->expires - now <= warn * 86400)
-    return "expiring";
-  return "ok";
-}
-
-/* Whole days from NOW to T: started days ahead, full days ago.  */
-static long
-days_until (time_t now, time_t t)
-{
-  return t >= now ? (long)((t - now + 86399) / 86400)
-    : -(long)((now - t) / 86400);
-}
-
-static void
-put_json_opt (const char *name, const char *value)
-{
-  if (!value)
-    return;
-  es_fprintf (es_stdout, ",\"%s\":", name);
-  cmd_put_json_string (es_stdout, value);
+  return rec->status == PAN_STATUS_ACTIVE ? pan_review_state_name (st->state)
+    : "-";
 }
 
 static void
 print_json_change (const struct pan_recipient *rec)
 {
-  char when[32];
-
   if (rec->changed_at)
-    put_json_opt ("changed_at", pan_time_format (rec->changed_at, when,
-                                                 sizeof when));
-  put_json_opt ("changed_by", rec->changed_by);
-  put_json_opt ("reason", rec->reason);
-  put_json_opt ("note", rec->note);
+    cmd_put_json_time (es_stdout, ",", "changed_at", rec->changed_at);
+  if (rec->changed_by)
+    cmd_put_json_member (es_stdout, ",", "changed_by", rec->changed_by);
+  if (rec->reason)
+    cmd_put_json_member (es_stdout, ",", "reason", rec->reason);
+  if (rec->note)
+    cmd_put_json_member (es_stdout, ",", "note", rec->note);
 }
 
 static void
-print_json_state (const char *state, const struct pan_key_info *info,
-                  time_t now)
+print_json_state (const char *state, const struct pan_key_status *st)
 {
-  char when[32];
-
   if (!strcmp (state, "-"))
     return;
   es_fprintf (es_stdout, ",\"key_state\":\"%s\"", state);
-  if (info->present && info->expires)
-    es_fprintf (es_stdout, ",\"expires\":\"%s\",\"days_to_expiry\":%ld",
-                pan_time_format (info->expires, when, sizeof when),
-                days_until (now, info->expires));
-  else if (info->present)
+  if (st->info.present && st->info.expires)
+    {
+      cmd_put_json_time (es_stdout, ",", "expires", st->info.expires);
+      es_fprintf (es_stdout, ",\"days_to_expiry\":%ld", st->days);
+    }
+  else if (st->info.present)
     es_fputs (",\"expires\":null,\"days_to_expiry\":null", es_stdout);
 }
 
 static void
 print_json (const struct pan_recipient *rec, const char *state,
-            const struct pan_key_info *info, time_t now)
+            const struct pan_key_status *st)
 {
   char when[32];
 
@@ -653,26 +602,26 @@ print_json (const struct pan_recipient *rec, const char *state,
   es_fprintf (es_stdout, ",\"status\":\"%s\"",
               pan_status_name (rec->status));
   print_json_change (rec);
-  print_json_state (state, info, now);
+  print_json_state (state, st);
   es_fputs ("}\n", es_stdout);
 }
 
-/* Write the expiry of INFO at NOW, in days, into BUF.  */
+/* Write the expiry of ST, in days, into BUF.  */
 static const char *
-expiry_text (const char *state, const struct pan_key_info *info, time_t now,
-             char *buf, size_t size)
+expiry_text (const char *state, const struct pan_key_status *st, char *buf,
+             size_t size)
 {
-  if (!strcmp (state, "-") || !info->present)
+  if (!strcmp (state, "-") || !st->info.present)
     return "-";
-  if (!info->expires)
+  if (!st->info.expires)
     return "never";
-  snprintf (buf, size, "%ldd", days_until (now, info->expires));
+  snprintf (buf, size, "%ldd", st->days);
   return buf;
 }
 
 static void
 print_row (const struct pan_recipient *rec, const char *state,
-           const struct pan_key_info *info, time_t now)
+           const struct pan_key_status *st)
 {
   char when[32], days[32];
 
@@ -681,7 +630,7 @@ print_row (const struct pan_recipient *rec, const char *state,
               rec->fingerprint,
               pan_time_format (rec->enrolled_at, when, sizeof when),
               pan_status_name (rec->status), state,
-              expiry_text (state, info, now, days, sizeof days));
+              expiry_text (state, st, days, sizeof days));
   cmd_put_safe (es_stdout, rec->enrolled_by);
   es_putc ('\n', es_stdout);
 }
@@ -690,11 +639,14 @@ static void
 list_record (pan_ctx_t ctx, const struct pan_recipient *rec, int json,
              time_t now)
 {
-  struct pan_key_info info;
-  const char *state = key_state (ctx, rec, now, &info);
+  struct pan_key_status st;
 
-  (json ? print_json : print_row) (rec, state, &info, now);
-  pan_keys_info_release (&info);
+  pan_review_key (ctx, rec, now, -1, 0, &st);
+  if (json)
+    print_json (rec, state_word (rec, &st), &st);
+  else
+    print_row (rec, state_word (rec, &st), &st);
+  pan_review_key_release (&st);
 }
 
 /* The CAs trusted for S/MIME, after the recipients.  */
@@ -875,282 +827,19 @@ cmd_show (struct options *o)
 
 /* pankey check */
 
-/* Monitoring-plugin exit codes.  */
-#define CHECK_UNKNOWN 3
-
-/* What pankey check counts.  */
-struct check_state
-{
-  int json;
-  long days;
-  int nfound;                   /* Findings of the current record.  */
-  int expired, revoked, missing, unusable, expiring, rotation, weak;
-  int unknown, ok, total;
-};
-
-static void
-count_finding (struct check_state *st, const struct pan_key_finding *f)
-{
-  const char *c = f->check;
-
-  if (!strcmp (c, "expired")) st->expired++;
-  else if (!strcmp (c, "revoked")) st->revoked++;
-  else if (!strcmp (c, "missing")) st->missing++;
-  else if (!strcmp (c, "unusable")) st->unusable++;
-  else if (!strcmp (c, "expiring")) st->expiring++;
-  else if (!strcmp (c, "rotation-due")) st->rotation++;
-  else if (!strcmp (c, "policy")) st->weak++;
-  else st->unknown++;
-}
-
-static void
-finding_json (const struct pan_key_finding *f)
-{
-  char when[32];
-
-  es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
-              "\"check\":\"%s\",\"address\":",
-              pan_severity_name (f->severity), f->check);
-  cmd_put_json_string (es_stdout, f->rec->address);
-  es_fprintf (es_stdout, ",\"protocol\":\"%s\",\"fingerprint\":\"%s\"",
-              pan_protocol_name (f->rec->protocol), f->rec->fingerprint);
-  if (f->when)
-    es_fprintf (es_stdout, ",\"when\":\"%s\",\"days\":%ld",
-                pan_time_format (f->when, when, sizeof when), f->days);
-  es_fputs (",\"message\":", es_stdout);
-  cmd_put_json_string (es_stdout, f->text);
-  es_fputs ("}\n", es_stdout);
-}
-
-static gpg_error_t
-on_finding (void *opaque, const struct pan_key_finding *f)
-{
-  struct check_state *st = opaque;
-
-  st->nfound++;
-  count_finding (st, f);
-  if (st->json)
-    finding_json (f);
-  else
-    {
-      es_fprintf (es_stdout, "%s %s key %s ", pan_severity_name (f->severity),
-                  f->rec->address, f->rec->fingerprint);
-      cmd_put_safe (es_stdout, f->text);
-      es_putc ('\n', es_stdout);
-    }
-  return 0;
-}
-
-/* Append ", N WHAT" to BUF for a non-zero N.  */
-static void
-add_part (char *buf, size_t size, int n, const char *what, long days)
-{
-  size_t len = strlen (buf);
-
-  if (!n || len >= size)
-    return;
-  snprintf (buf + len, size - len, "%s%d %s", len ? ", " : "", n, what);
-  if (days >= 0 && strlen (buf) < size)
-    snprintf (buf + strlen (buf), size - strlen (buf), " %ld days", days);
-}
-
-static void
-check_summary (struct check_state *st, pan_severity_t worst)
-{
-  char text[512] = "";
-
-  add_part (text, sizeof text, st->expired, "expired", -1);
-  add_part (text, sizeof text, st->revoked, "revoked", -1);
-  add_part (text, sizeof text, st->missing, "missing", -1);
-  add_part (text, sizeof text, st->unusable, "unusable", -1);
-  add_part (text, sizeof text, st->weak, "below the algorithm policy", -1);
-  add_part (text, sizeof text, st->expiring, "expiring within", st->days);
-  add_part (text, sizeof text, st->rotation, "due for rotation", -1);
-  add_part (text, sizeof text, st->unknown, "not checked", -1);
-  if (!*text)
-    snprintf (text, sizeof text, "%d key%s OK", st->total,
-              st->total == 1 ? "" : "s");
-  if (st->json)
-    es_fprintf (es_stdout, "{\"type\":\"summary\",\"status\":\"%s\","
-                "\"exit\":%d,", pan_severity_name (worst), (int)worst);
-  else
-    es_fprintf (es_stdout, "PANKEY %s - %s | ", pan_severity_name (worst),
-                text);
-  es_fprintf (es_stdout, st->json
-              ? "\"expired\":%d,\"revoked\":%d,\"missing\":%d,"
-              "\"unusable\":%d,\"expiring\":%d,\"rotation_due\":%d,"
-              "\"weak\":%d,\"unknown\":%d,\"ok\":%d}\n"
-              : "expired=%d revoked=%d missing=%d unusable=%d expiring=%d"
-              " rotation_due=%d weak=%d unknown=%d ok=%d\n",
-              st->expired, st->revoked, st->missing, st->unusable,
-              st->expiring, st->rotation, st->weak, st->unknown, st->ok);
-}
-
-/* Say that the check could not run and return 3.  */
-static int
-check_unknown (struct options *o, gpg_error_t err, const char *what,
-               char *reason)
-{
-  es_fprintf (es_stdout, o->json ? "{\"type\":\"summary\",\"status\":"
-              "\"UNKNOWN\",\"exit\":3,\"message\":" : "PANKEY UNKNOWN - ");
-  if (o->json)
-    cmd_put_json_string (es_stdout, reason ? reason : gpg_strerror (err));
-  else
-    {
-      es_fprintf (es_stdout, "%s: ", what);
-      cmd_put_safe (es_stdout, reason ? reason : gpg_strerror (err));
-    }
-  es_fputs (o->json ? "}\n" : "\n", es_stdout);
-  free (reason);
-  return CHECK_UNKNOWN;
-}
-
-/* Parse --days (0 to 3650) into *R_DAYS; -1 without --days.  */
-static int
-parse_days (const char *s, long *r_days)
-{
-  char *end;
-
-  *r_days = -1;
-  if (!s)
-    return 0;
-  errno = 0;
-  *r_days = strtol (s, &end, 10);
-  if (errno || end == s || *end || *r_days < 0 || *r_days > 3650)
-    return -1;
-  return 0;
-}
-
-/* Report one finding about the trusted CA CA.  */
-static pan_severity_t
-ca_finding (struct check_state *st, const struct pan_smime_ca *ca,
-            pan_severity_t sev, const char *check, const char *text)
-{
-  st->nfound++;
-  if (!strcmp (check, "expired")) st->expired++;
-  else if (!strcmp (check, "missing")) st->missing++;
-  else st->expiring++;
-  if (st->json)
-    {
-      es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
-                  "\"check\":\"%s\",\"ca\":true,\"protocol\":\"smime\","
-                  "\"fingerprint\":\"%s\",\"message\":",
-                  pan_severity_name (sev), check, ca->fpr);
-      cmd_put_json_string (es_stdout, text);
-      es_fputs ("}\n", es_stdout);
-    }
-  else
-    es_fprintf (es_stdout, "%s trusted S/MIME CA %s %s\n",
-                pan_severity_name (sev), ca->fpr, text);
-  return sev;
-}
-
-/* Review the CAs trusted for S/MIME: missing, expired, expiring.  */
-static pan_severity_t
-check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
-{
-  struct pan_smime_ca *cas = NULL;
-  size_t n = 0;
-  pan_severity_t worst = PAN_SEVERITY_OK, sev;
-  char text[96], when[32];
-
-  if (pan_smime_list_cas (ctx, &cas, &n, NULL))
-    return PAN_SEVERITY_UNKNOWN;
-  for (size_t i = 0; i < n; i++)
-    {
-      const struct pan_smime_ca *ca = &cas[i];
-
-      st->total++;
-      st->nfound = 0;
-      pan_time_format (ca->not_after, when, sizeof when);
-      sev = PAN_SEVERITY_OK;
-      if (ca->missing)
-        sev = ca_finding (st, ca, PAN_SEVERITY_CRITICAL, "missing",
-                          "is in trustlist.txt but not in the keybox");
-      else if (ca->not_after && ca->not_after <= now)
-        {
-          snprintf (text, sizeof text, "expired on %s", when);
-          sev = ca_finding (st, ca, PAN_SEVERITY_CRITICAL, "expired", text);
-        }
-      else if (ca->not_after && ca->not_after - now <= st->days * 86400L)
-        {
-          snprintf (text, sizeof text, "expires in %ld days (%s)",
-                    (long)((ca->not_after - now) / 86400), when);
-          sev = ca_finding (st, ca, PAN_SEVERITY_WARNING, "expiring", text);
-        }
-      if (!st->nfound)
-        st->ok++;
-      worst = sev > worst ? sev : worst;
-    }
-  pan_smime_cas_release (cas, n);
-  return worst;
-}
-
-static int
-check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
-{
-  gpg_error_t err;
-  pan_severity_t worst = PAN_SEVERITY_OK, sev;
-  time_t now = time (NULL);
-
-  for (size_t i = 0; i < pan_registry_count (reg); i++)
-    {
-      const struct pan_recipient *rec = pan_registry_get (reg, i);
-
-      if (rec->status != PAN_STATUS_ACTIVE)
-        continue;
-      st->total++;
-      st->nfound = 0;
-      err = pan_policy_review (ctx, rec, now, st->days, on_finding, st,
-                               &sev);
-      if (err)
-        {
-          sev = PAN_SEVERITY_UNKNOWN;
-          st->unknown++;
-        }
-      if (!st->nfound && !err)
-        st->ok++;
-      if (sev > worst)
-        worst = sev;
-    }
-  sev = check_cas (ctx, st, now);
-  if (sev > worst)
-    worst = sev;
-  check_summary (st, worst);
-  return (int)worst;
-}
-
 static int
 cmd_check (struct options *o)
 {
-  gpg_error_t err;
-  pan_ctx_t ctx = NULL;
-  pan_registry_t reg = NULL;
-  char *reason = NULL, *path = NULL;
-  struct check_state st;
-  int rc;
+  long days;
 
-  memset (&st, 0, sizeof st);
-  st.json = o->json;
-  if (o->nargs != 1 || parse_days (o->days, &st.days))
+  if (o->nargs != 1 || pankey_parse_days (o->days, &days))
     {
       cmd_info ("usage: pankey check [--days N (0..3650)] [--json]");
-      return CHECK_UNKNOWN;
+      return PANKEY_CHECK_UNKNOWN;
     }
-  if ((err = pan_ctx_open (o->home, &ctx, &reason)))
-    return check_unknown (o, err, "cannot open the home", reason);
-  if (st.days < 0)
-    st.days = pan_policy_warn_days (pan_ctx_config (ctx));
-  path = pan_ctx_path (ctx, "registry");
-  if ((err = pan_registry_load (path, &reg, &reason)))
-    rc = check_unknown (o, err, "cannot read the registry", reason);
-  else
-    rc = check_records (ctx, reg, &st);
-  free (path);
-  pan_registry_release (reg);
-  pan_ctx_release (ctx);
-  return rc;
+  return pankey_check (o->home, o->json, days);
 }
+
 
 
 /* pankey rotate, refresh, revoke, unenroll */

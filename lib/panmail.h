@@ -452,33 +452,6 @@ gpg_error_t pan_policy_parse_colons (const void *buf, size_t len,
                                      const char *fpr, int *r_algo,
                                      char **r_where, char **r_reason);
 
-/* One finding of pan_policy_review; valid during the callback.  */
-struct pan_key_finding
-{
-  pan_severity_t severity;
-  const char *check;          /* missing, revoked, expired, unusable,
-                                 expiring, policy, rotation-due, error */
-  const struct pan_recipient *rec;
-  time_t when;                /* Expiry or rotation due; 0 if none.  */
-  long days;                  /* Whole days from NOW to WHEN.  */
-  const char *text;           /* Says what, after "key FPR": e.g.
-                                 "expires in 10 days (2026-12-04)".  */
-};
-
-/* Receive FINDING; a non-zero return stops the review.  */
-typedef gpg_error_t (*pan_key_finding_cb_t)
-     (void *opaque, const struct pan_key_finding *finding);
-
-/* Review the enrollment REC at NOW and call CB for each finding: key
- * missing, revoked, expired, unusable (critical), breaking the
- * algorithm policy (its verdict), expiring within WARN_DAYS days (< 0:
- * expire-warn-days) or enrolled longer than cryptoperiod-days
- * (warning).  The worst severity found is stored at *R_WORST.  */
-gpg_error_t pan_policy_review (pan_ctx_t ctx, const struct pan_recipient *rec,
-                               time_t now, long warn_days,
-                               pan_key_finding_cb_t cb, void *opaque,
-                               pan_severity_t *r_worst);
-
 
 /*
  * Sending (send.c): one message from stdin to the MTA.
@@ -1126,6 +1099,118 @@ gpg_error_t pan_audit_report (pan_ctx_t ctx,
                               struct pan_audit_verdict *r_verdict,
                               char **r_reason);
 /* END audit */
+
+/* BEGIN review */
+/*
+ * The state of an enrollment's key and the findings of pankey check
+ * (review.c).  Every tool that shows a key's state asks pan_review_key.
+ */
+
+/* The state of an enrollment's key.  */
+typedef enum
+  {
+    PAN_KEY_OK = 0,             /* Usable, not expiring soon.  */
+    PAN_KEY_EXPIRING = 1,       /* Usable; expires within the warn days.  */
+    PAN_KEY_WEAK = 2,           /* Usable, but the algorithm policy says
+                                   critical.  */
+    PAN_KEY_UNUSABLE = 3,       /* Cannot encrypt (no usable subkey, or a
+                                   certificate that does not validate).  */
+    PAN_KEY_EXPIRED = 4,
+    PAN_KEY_REVOKED = 5,        /* Revoked by its holder, or (as the state
+                                   of an enrollment) by an operator.  */
+    PAN_KEY_MISSING = 6,        /* Not in the home's keyring.  */
+    PAN_KEY_UNKNOWN = 7,        /* Could not be checked.  */
+    PAN_KEY_RETIRED = 8,        /* The enrollment ended: rotated or
+                                   unenrolled.  */
+    PAN_KEY_UNCHECKED = 9       /* The key was not looked up.  */
+  } pan_key_state_t;
+
+/* Return the word for STATE: "ok", "expiring", "weak", "unusable",
+ * "expired", "revoked", "missing", "unknown", "retired" or
+ * "unchecked".  */
+const char *pan_review_state_name (pan_key_state_t state);
+
+/* What pan_review_key found; release with pan_review_key_release.  */
+struct pan_key_status
+{
+  pan_key_state_t state;        /* Of the enrollment: PAN_KEY_RETIRED or
+                                   PAN_KEY_REVOKED once it ended, else
+                                   KEY.  */
+  pan_key_state_t key;          /* Of the key itself.  */
+  int expiring;                 /* The key can encrypt and expires
+                                   within the warn days (also when KEY
+                                   is PAN_KEY_WEAK).  */
+  long days;                    /* Whole days to the key's expiry:
+                                   started days ahead, full days ago;
+                                   0 if it never expires.  */
+  gpg_error_t err;              /* Why the key could not be looked up.  */
+  char *why;                    /* The same for a person, or NULL.  */
+  struct pan_key_info info;     /* What the keyring knows of the key.  */
+  /* Of an enrollment that ended (borrowed from the record; NULL or 0
+   * if not known).  */
+  time_t changed_at;
+  const char *changed_by;
+  const char *reason;
+  const char *note;
+  void *reserved[4];            /* Room for later fields; 0.  */
+};
+
+/* Flags of pan_review_key.  */
+#define PAN_REVIEW_ENDED 1      /* Look up the keys of enrollments that
+                                   ended too.  */
+
+/* Store at *R_STATUS the state of enrollment REC and its key at NOW.  A
+ * key expires soon if within WARN_DAYS days (< 0: expire-warn-days).
+ * The key of an active enrollment is looked up in CTX's keyring, the
+ * key of one that ended only with PAN_REVIEW_ENDED in FLAGS (else KEY
+ * is PAN_KEY_UNCHECKED).  A key that cannot be looked up is a state
+ * (R_STATUS->ERR), not an error of this function.  Release *R_STATUS
+ * with pan_review_key_release.  */
+gpg_error_t pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec,
+                            time_t now, long warn_days, unsigned int flags,
+                            struct pan_key_status *r_status);
+
+/* Release what STATUS holds (the structure itself is the caller's).  */
+void pan_review_key_release (struct pan_key_status *status);
+
+/* One finding of pan_review_enrollment or pan_review_ca; valid during
+ * the callback.  */
+struct pan_key_finding
+{
+  pan_severity_t severity;
+  const char *check;          /* missing, revoked, expired, unusable,
+                                 expiring, policy, rotation-due, error */
+  const struct pan_recipient *rec;  /* The enrollment, or NULL.  */
+  time_t when;                /* Expiry or rotation due; 0 if none.  */
+  long days;                  /* Whole days from NOW to WHEN.  */
+  const char *text;           /* Says what, after "key FPR": e.g.
+                                 "expires in 10 days (2026-12-04)".  */
+  const struct pan_smime_ca *ca;  /* The trusted CA, or NULL.  */
+};
+
+/* Receive FINDING; a non-zero return stops the review.  */
+typedef gpg_error_t (*pan_key_finding_cb_t)
+     (void *opaque, const struct pan_key_finding *finding);
+
+/* Review the enrollment REC at NOW and call CB for each finding: key
+ * missing, revoked, expired, unusable (critical), breaking the
+ * algorithm policy (its verdict), expiring within WARN_DAYS days (< 0:
+ * expire-warn-days) or enrolled longer than cryptoperiod-days
+ * (warning).  The worst severity found is stored at *R_WORST.  */
+gpg_error_t pan_review_enrollment (pan_ctx_t ctx,
+                                   const struct pan_recipient *rec,
+                                   time_t now, long warn_days,
+                                   pan_key_finding_cb_t cb, void *opaque,
+                                   pan_severity_t *r_worst);
+
+/* Review the trusted S/MIME CA CA at NOW and call CB for each finding:
+ * missing from the keybox, expired (critical) or expiring within
+ * WARN_DAYS days (warning).  The worst severity found is stored at
+ * *R_WORST.  */
+gpg_error_t pan_review_ca (const struct pan_smime_ca *ca, time_t now,
+                           long warn_days, pan_key_finding_cb_t cb,
+                           void *opaque, pan_severity_t *r_worst);
+/* END review */
 
 #ifdef __cplusplus
 }
