@@ -1212,6 +1212,153 @@ gpg_error_t pan_review_ca (const struct pan_smime_ca *ca, time_t now,
                            void *opaque, pan_severity_t *r_worst);
 /* END review */
 
+/* BEGIN lifecycle */
+/*
+ * Key lifecycle (lifecycle.c): enroll, rotate, refresh, revoke,
+ * unenroll, trust a CA.  Each transaction checks the registry and the
+ * key, changes the keyring, writes its audit record and only then the
+ * registry, so that it is in the audit log before it reports success.
+ * A refused key and a change that failed after its record are recorded
+ * too.
+ */
+
+/* Where a transaction stopped (struct pan_lifecycle_result).  */
+typedef enum
+  {
+    PAN_LIFECYCLE_DONE = 0,     /* It did not: success.  */
+    PAN_LIFECYCLE_REQUEST = 1,  /* A bad address, fingerprint or reason. */
+    PAN_LIFECYCLE_REGISTRY = 2, /* The registry could not be read.  */
+    PAN_LIFECYCLE_STATE = 3,    /* The registry forbids it: enrolled
+                                   already (GPG_ERR_EEXIST), not
+                                   enrolled (GPG_ERR_NOT_FOUND), a key
+                                   revoked before (GPG_ERR_CERT_REVOKED),
+                                   the same key (GPG_ERR_EEXIST).  */
+    PAN_LIFECYCLE_INPUT = 4,    /* READ_KEY failed.  */
+    PAN_LIFECYCLE_KEY = 5,      /* The key or certificate was refused;
+                                   recorded as refused.  */
+    PAN_LIFECYCLE_AUDIT = 6,    /* Its record could not be written;
+                                   nothing was changed.  */
+    PAN_LIFECYCLE_APPLY = 7,    /* The change failed after its record;
+                                   recorded as failed.  */
+    PAN_LIFECYCLE_SYSTEM = 8    /* Out of memory.  */
+  } pan_lifecycle_stage_t;
+
+/* Hand the key material to a transaction, after its checks of the
+ * registry: store at *R_DATA and *R_LEN at most MAXLEN (max-key-size)
+ * bytes that stay valid until the transaction returns.  */
+typedef gpg_error_t (*pan_key_reader_t) (void *opaque, long maxlen,
+                                         const void **r_data,
+                                         size_t *r_len);
+
+/* What a transaction is asked to do.  Zero it before filling it in:
+ * fields added later mean "as before" when 0.  */
+struct pan_lifecycle_req
+{
+  const char *address;          /* The enrollment; any form
+                                   pan_addr_normalize accepts.  */
+  pan_protocol_t protocol;      /* Enroll: of the new key (0: OpenPGP). */
+  const char *fingerprint;      /* Enroll, rotate, trust-ca: the new key
+                                   as checked out of band; revoke: the
+                                   key (NULL: the active one).  */
+  const void *data;             /* Enroll, rotate, refresh, trust-ca:
+                                   the key material, or NULL to ask
+                                   READ_KEY for it.  */
+  size_t len;
+  pan_key_reader_t read_key;
+  void *read_key_opaque;
+  const char *operator_name;    /* Who; NULL: the login user.  */
+  const char *tool;             /* For the record; NULL: "pankey".  */
+  const char *reason;           /* Revoke: compromised, superseded, left
+                                   or other.  */
+  const char *note;             /* Revoke, unenroll: one line, or NULL. */
+  time_t now;                   /* When; 0: the current time.  */
+  void *reserved[8];            /* Room for later fields; 0.  */
+};
+
+/* What a transaction did or where it stopped; release with
+ * pan_lifecycle_result_release.  */
+struct pan_lifecycle_result
+{
+  pan_lifecycle_stage_t stage;
+  char *address;                /* Normal form.  */
+  pan_protocol_t protocol;      /* Of the key changed.  */
+  char *fingerprint;            /* The key pinned (for S/MIME the SHA-1
+                                   the registry pins, also when given
+                                   the SHA-256), refreshed, revoked or
+                                   unenrolled; trust-ca: the CA's SHA-1. */
+  char *old_fingerprint;        /* Rotate: the key retired.  */
+  pan_status_t old_status;      /* Revoke: of the record before.  */
+  int unchanged;                /* Revoke: revoked already; nothing done
+                                   and nothing recorded.  */
+  char *what;                   /* Refresh: the change, as recorded.  */
+  struct pan_key_info key;      /* Enroll, rotate (OpenPGP): the new key
+                                   after the change (KEY.PRESENT 0 if
+                                   it could not be described).  */
+  gpg_error_t unusable;         /* Refresh: why the key cannot encrypt
+                                   after the update (pan_keys_check), */
+  char *unusable_reason;        /* or 0 and NULL.  */
+  gpg_error_t record_err;       /* The record of a refusal or failure */
+  char *record_reason;          /* could not be written either: why.  */
+  void *reserved[8];
+};
+
+/* Enroll REQ->ADDRESS (which must have no active enrollment) with the
+ * key REQ->FINGERPRINT (never revoked in the registry) of protocol
+ * REQ->PROTOCOL from the key material: import it (see
+ * pan_keys_import_openpgp and pan_smime_enroll), record "enroll", add
+ * the record to the registry.  *R_RES is filled also on error and must
+ * be released.  */
+gpg_error_t pan_lifecycle_enroll (pan_ctx_t ctx,
+                                  const struct pan_lifecycle_req *req,
+                                  struct pan_lifecycle_result *r_res,
+                                  char **r_reason);
+
+/* Replace the active key of REQ->ADDRESS by the key REQ->FINGERPRINT
+ * (another key, never revoked) of the same protocol: import it as
+ * enroll does, record "rotate" naming both keys, then retire the old
+ * record and add the new one in one update of the registry.  */
+gpg_error_t pan_lifecycle_rotate (pan_ctx_t ctx,
+                                  const struct pan_lifecycle_req *req,
+                                  struct pan_lifecycle_result *r_res,
+                                  char **r_reason);
+
+/* Import an update of the active OpenPGP key of REQ->ADDRESS (see
+ * pan_keys_refresh_openpgp): checked in a scratch keyring first (a
+ * refusal is recorded), recorded as "refresh" with the change of
+ * expiry in R_RES->WHAT, then imported.  */
+gpg_error_t pan_lifecycle_refresh (pan_ctx_t ctx,
+                                   const struct pan_lifecycle_req *req,
+                                   struct pan_lifecycle_result *r_res,
+                                   char **r_reason);
+
+/* Revoke the key REQ->FINGERPRINT of REQ->ADDRESS (NULL: its active
+ * key) for REQ->REASON with REQ->NOTE: record "revoke", then mark the
+ * record revoked; a revoked key is never pinned again.  A key revoked
+ * already changes nothing (R_RES->UNCHANGED).  */
+gpg_error_t pan_lifecycle_revoke (pan_ctx_t ctx,
+                                  const struct pan_lifecycle_req *req,
+                                  struct pan_lifecycle_result *r_res,
+                                  char **r_reason);
+
+/* End the active enrollment of REQ->ADDRESS: record "unenroll", then
+ * mark the record retired ("unenrolled", REQ->NOTE).  */
+gpg_error_t pan_lifecycle_unenroll (pan_ctx_t ctx,
+                                    const struct pan_lifecycle_req *req,
+                                    struct pan_lifecycle_result *r_res,
+                                    char **r_reason);
+
+/* Trust the root CA REQ->FINGERPRINT from the key material for S/MIME
+ * (see pan_smime_trust_ca) and record "trust-ca"; a refusal is
+ * recorded too.  */
+gpg_error_t pan_lifecycle_trust_ca (pan_ctx_t ctx,
+                                    const struct pan_lifecycle_req *req,
+                                    struct pan_lifecycle_result *r_res,
+                                    char **r_reason);
+
+/* Release what RES holds (the structure itself is the caller's).  */
+void pan_lifecycle_result_release (struct pan_lifecycle_result *res);
+/* END lifecycle */
+
 #ifdef __cplusplus
 }
 #endif

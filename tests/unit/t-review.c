@@ -1,5 +1,6 @@
-/* t-review.c - unit tests of the key-state classification and the
- * review of trusted CAs.  Links the library's sources to reach
+/* t-review.c - unit tests of the key-state classification, the review
+ * of trusted CAs and the requests the lifecycle transactions refuse
+ * before they touch a home.  Links the library's sources to reach
  * pani_review_classify.  */
 #include <config.h>
 
@@ -180,6 +181,41 @@ test_cas (void)
          GPG_ERR_CANCELED);
 }
 
+/* Requests refused before the home is used: the result says where,
+ * and can be released.  */
+static void
+test_requests (void)
+{
+  struct pan_lifecycle_req req;
+  struct pan_lifecycle_result res;
+  char *reason = NULL;
+
+  memset (&req, 0, sizeof req);
+  req.address = "not an address";
+  req.fingerprint = "4ED7BBF6EBB9D5D22E791CF96CE535A5C34E7447";
+  T_CHECK (pan_lifecycle_enroll (NULL, &req, &res, &reason) != 0);
+  T_CHECK (res.stage == PAN_LIFECYCLE_REQUEST && reason);
+  pan_lifecycle_result_release (&res);
+  pan_free (reason);
+
+  req.address = "alice@example.test";
+  req.fingerprint = "7E6C049659DAF1AF";
+  T_ERR (pan_lifecycle_rotate (NULL, &req, &res, &reason),
+         GPG_ERR_AMBIGUOUS_NAME);
+  T_CHECK (res.stage == PAN_LIFECYCLE_REQUEST);
+  T_STREQ (res.address, "alice@example.test");
+  pan_lifecycle_result_release (&res);
+  pan_free (reason);
+
+  req.fingerprint = NULL;
+  T_ERR (pan_lifecycle_trust_ca (NULL, &req, &res, NULL),
+         GPG_ERR_MISSING_VALUE);
+  T_CHECK (res.stage == PAN_LIFECYCLE_REQUEST && !res.fingerprint);
+  pan_lifecycle_result_release (&res);
+  pan_lifecycle_result_release (NULL);
+  pan_review_key_release (NULL);
+}
+
 int
 main (void)
 {
@@ -187,5 +223,6 @@ main (void)
   test_ended ();
   test_names ();
   test_cas ();
+  test_requests ();
   return t_done ("t-review");
 }
