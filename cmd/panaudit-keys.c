@@ -306,7 +306,6 @@ recipient_row (pan_ctx_t ctx, const struct output *out,
   struct pan_key_status st;
   const struct pan_key_info *info = &st.info;
   struct row row;
-  long period = pan_policy_cryptoperiod_days (pan_ctx_config (ctx));
 
   pan_review_key (ctx, rec, now, -1, PAN_REVIEW_ENDED, &st);
   memset (&row, 0, sizeof row);
@@ -323,8 +322,7 @@ recipient_row (pan_ctx_t ctx, const struct output *out,
   row.never_expires = info->present && !info->expires;
   row.enrolled_at = rec->enrolled_at;
   row.enrolled_by = rec->enrolled_by;
-  if (rec->status == PAN_STATUS_ACTIVE)
-    row.rotation_due = rec->enrolled_at + (time_t)period * 86400;
+  row.rotation_due = st.rotation_due;
   row.status = pan_status_name (rec->status);
   /* XXX The state of the key itself, also of an enrollment that ended:
    * pankey list shows that of the enrollment.  */

@@ -1143,6 +1143,9 @@ struct pan_key_status
   long days;                    /* Whole days to the key's expiry:
                                    started days ahead, full days ago;
                                    0 if it never expires.  */
+  time_t rotation_due;          /* An active enrollment is due for
+                                   rotation then (cryptoperiod-days
+                                   after it began); else 0.  */
   gpg_error_t err;              /* Why the key could not be looked up.  */
   char *why;                    /* The same for a person, or NULL.  */
   struct pan_key_info info;     /* What the keyring knows of the key.  */

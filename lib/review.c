@@ -93,7 +93,10 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
   memset (st, 0, sizeof *st);
   if (warn_days < 0)
     warn_days = pan_policy_warn_days (pan_ctx_config (ctx));
-  if (rec->status != PAN_STATUS_ACTIVE)
+  if (rec->status == PAN_STATUS_ACTIVE)
+    st->rotation_due = rec->enrolled_at + 86400
+      * (time_t)pan_policy_cryptoperiod_days (pan_ctx_config (ctx));
+  else
     {
       st->changed_at = rec->changed_at;
       st->changed_by = rec->changed_by;
@@ -200,19 +203,21 @@ review_state (struct review *rv, const struct pan_key_status *st)
   return 0;
 }
 
+/* Report that the active enrollment of ST is due for rotation.  */
 static gpg_error_t
-review_rotation (struct review *rv, long period_days)
+review_rotation (struct review *rv, const struct pan_key_status *st,
+                 long period_days)
 {
-  time_t due = rv->rec->enrolled_at + (time_t)period_days * 86400;
   char day[32];
 
-  if (due > rv->now)
+  if (!st->rotation_due || st->rotation_due > rv->now)
     return 0;
-  pan_time_format (due, day, sizeof day);
+  pan_time_format (st->rotation_due, day, sizeof day);
   day[10] = 0;
-  return report (rv, PAN_SEVERITY_WARNING, "rotation-due", due,
-                 "is due for rotation since %s (cryptoperiod %ld days);"
-                 " pankey rotate it", day, period_days);
+  return report (rv, PAN_SEVERITY_WARNING, "rotation-due",
+                 st->rotation_due, "is due for rotation since %s"
+                 " (cryptoperiod %ld days); pankey rotate it", day,
+                 period_days);
 }
 
 static gpg_error_t
@@ -257,7 +262,7 @@ pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
                               &st)))
     err = review_key (&rv, &st);
   if (!err)
-    err = review_rotation (&rv, pan_policy_cryptoperiod_days
+    err = review_rotation (&rv, &st, pan_policy_cryptoperiod_days
                            (pan_ctx_config (ctx)));
   pan_review_key_release (&st);
   *r_worst = rv.worst;
