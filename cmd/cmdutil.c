@@ -115,6 +115,27 @@ cmd_put_json_string (estream_t out, const char *text)
   es_putc ('"', out);
 }
 
+void
+cmd_put_json_member (estream_t out, const char *sep, const char *name,
+                     const char *value)
+{
+  es_fprintf (out, "%s\"%s\":", sep, name);
+  if (value)
+    cmd_put_json_string (out, value);
+  else
+    es_fputs ("null", out);
+}
+
+void
+cmd_put_json_time (estream_t out, const char *sep, const char *name,
+                   time_t t)
+{
+  char when[32];
+
+  cmd_put_json_member (out, sep, name,
+                       t ? pan_time_format (t, when, sizeof when) : NULL);
+}
+
 int
 cmd_exit_for_audit (gpg_error_t err)
 {
@@ -149,6 +170,22 @@ cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code)
   if ((err = pan_ctx_open (home, r_ctx, &reason)))
     {
       cmd_error (err, "opening the home", reason);
+      return fail_code;
+    }
+  return 0;
+}
+
+int
+cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code)
+{
+  gpg_error_t err;
+  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
+
+  err = pan_registry_load (path, r_reg, &reason);
+  free (path);
+  if (err)
+    {
+      cmd_error (err, "reading the registry", reason);
       return fail_code;
     }
   return 0;

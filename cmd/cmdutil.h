@@ -28,6 +28,15 @@ void cmd_init_library (void);
 /* Print TEXT on OUT as a JSON string, quotes included.  */
 void cmd_put_json_string (estream_t out, const char *text);
 
+/* Print SEP and "NAME": on OUT, then VALUE as a JSON string, or null
+ * if VALUE is NULL.  */
+void cmd_put_json_member (estream_t out, const char *sep, const char *name,
+                          const char *value);
+
+/* The same for the time T (RFC 3339), null if T is 0.  */
+void cmd_put_json_time (estream_t out, const char *sep, const char *name,
+                        time_t t);
+
 /* Map an error of pan_audit_append to an exit code: 73 if the record
  * could not be created (full disk, read-only, permissions), else 74.  */
 int cmd_exit_for_audit (gpg_error_t err);
@@ -39,5 +48,9 @@ int cmd_audit (pan_ctx_t ctx, const struct pan_audit_event *ev);
 /* Open the home HOME (see pan_ctx_open); on failure say why and return
  * FAIL_CODE, else 0.  */
 int cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code);
+
+/* Read the registry of CTX into *R_REG; on failure say why and return
+ * FAIL_CODE, else 0.  */
+int cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code);
 
 #endif /* PAN_CMDUTIL_H */

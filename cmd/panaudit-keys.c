@@ -180,14 +180,13 @@ put_json_row (const struct row *row)
   es_putc ('{', es_stdout);
   for (size_t col = 0; col < N_COLUMNS; col++)
     {
-      es_fprintf (es_stdout, "%s\"%s\":", col ? "," : "", columns[col]);
       text = cell (row, col, 0, buf, sizeof buf);
-      if (!text || (col == 8 && row->never_expires))
-        es_fputs ("null", es_stdout);
-      else if (col == 6)
-        es_fputs (text, es_stdout);
+      if (col == 8 && row->never_expires)
+        text = NULL;
+      if (col == 6 && text)
+        es_fprintf (es_stdout, ",\"%s\":%s", columns[col], text);
       else
-        cmd_put_json_string (es_stdout, text);
+        cmd_put_json_member (es_stdout, col ? "," : "", columns[col], text);
     }
   es_fputs ("}\n", es_stdout);
 }
@@ -300,62 +299,38 @@ put_row (const struct output *out, const struct row *row)
  * Rows.
  */
 
-/* Return the state word of a recipient row; WARN is expire-warn-days.  */
-static const char *
-state_word (gpg_error_t err, const struct pan_key_info *info, time_t now,
-            long warn)
-{
-  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
-    return "missing";
-  if (err)
-    return "unknown";
-  if (info->revoked)
-    return "revoked";
-  if (info->expired || (info->expires && info->expires <= now))
-    return "expired";
-  if (!info->usable)
-    return "unusable";
-  if (info->policy == PAN_SEVERITY_CRITICAL)
-    return "weak";
-  if (info->expires && info->expires - now <= warn * 86400)
-    return "expiring";
-  return "ok";
-}
-
 static void
 recipient_row (pan_ctx_t ctx, const struct output *out,
                const struct pan_recipient *rec, time_t last_used, time_t now)
 {
-  struct pan_key_info info;
-  gpg_error_t err;
+  struct pan_key_status st;
+  const struct pan_key_info *info = &st.info;
   struct row row;
-  long period = pan_policy_cryptoperiod_days (pan_ctx_config (ctx));
 
-  err = pan_keys_info (ctx, rec->protocol, rec->fingerprint, now, &info,
-                       NULL);
+  pan_review_key (ctx, rec, now, -1, PAN_REVIEW_ENDED, &st);
   memset (&row, 0, sizeof row);
   row.kind = "recipient";
   row.address = rec->address;
   row.protocol = pan_protocol_name (rec->protocol);
   row.fingerprint = rec->fingerprint;
-  row.algorithm = info.present ? info.algorithm : NULL;
-  row.enc_algorithm = info.present && *info.enc_algorithm
-    ? info.enc_algorithm : NULL;
-  row.bits = info.bits;
-  row.created = info.created;
-  row.expires = info.expires;
-  row.never_expires = info.present && !info.expires;
+  row.algorithm = info->present ? info->algorithm : NULL;
+  row.enc_algorithm = info->present && *info->enc_algorithm
+    ? info->enc_algorithm : NULL;
+  row.bits = info->bits;
+  row.created = info->created;
+  row.expires = info->expires;
+  row.never_expires = info->present && !info->expires;
   row.enrolled_at = rec->enrolled_at;
   row.enrolled_by = rec->enrolled_by;
-  if (rec->status == PAN_STATUS_ACTIVE)
-    row.rotation_due = rec->enrolled_at + (time_t)period * 86400;
+  row.rotation_due = st.rotation_due;
   row.status = pan_status_name (rec->status);
-  row.key_state = state_word (err, &info, now, pan_policy_warn_days
-                              (pan_ctx_config (ctx)));
+  /* XXX The state of the key itself, also of an enrollment that ended:
+   * pankey list shows that of the enrollment.  */
+  row.key_state = pan_review_state_name (st.key);
   row.last_used = last_used;
   row.purpose = "encryption to the recipient";
   put_row (out, &row);
-  pan_keys_info_release (&info);
+  pan_review_key_release (&st);
 }
 
 /* Print the row of the home's own key NAME, used for PURPOSE.  */
@@ -394,22 +369,6 @@ home_rows (pan_ctx_t ctx, const struct output *out, const struct usage *u)
             u->last_pan);
 }
 
-static int
-load_registry (pan_ctx_t ctx, pan_registry_t *r_reg)
-{
-  gpg_error_t err;
-  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
-
-  err = pan_registry_load (path, r_reg, &reason);
-  free (path);
-  if (err)
-    {
-      cmd_error (err, "reading the registry", reason);
-      return EXIT_ERROR;
-    }
-  return 0;
-}
-
 int
 panaudit_keys (pan_ctx_t ctx, int json, int csv)
 {
@@ -420,7 +379,7 @@ panaudit_keys (pan_ctx_t ctx, int json, int csv)
   int rc;
 
   memset (&u, 0, sizeof u);
-  if ((rc = load_registry (ctx, &reg)))
+  if ((rc = cmd_load_registry (ctx, &reg, EXIT_ERROR)))
     return rc;
   u.last = calloc (pan_registry_count (reg) + 1, sizeof *u.last);
   if (!u.last)

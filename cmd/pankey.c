@@ -1,24 +1,24 @@
 /* pankey - enroll and manage the recipients' pinned keys
  *
  * Commands: init, enroll, list, show, check, rotate, refresh, revoke,
- * unenroll.  See pankey(8).  */
+ * unenroll, trust-ca.  See pankey(8).  Each command that changes keys
+ * is one transaction of the library (pan_lifecycle_*), which checks,
+ * changes and records it; this file parses, prints and maps errors to
+ * exit codes.  */
 #include <config.h>
 
-#include <errno.h>
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
-#include <unistd.h>
 
 #define GPGRT_ENABLE_ARGPARSE_MACROS 1
 #include <gpg-error.h>
 
 #include "panmail.h"
 #include "cmdutil.h"
+#include "pankey-check.h"
 
 enum opt_values
   {
@@ -91,25 +91,6 @@ struct options
   int nargs;
 };
 
-static char *strdupf (const char *fmt, ...) GPGRT_ATTR_PRINTF (1, 2);
-
-/* Return a malloc'ed string made from FMT; exit on ENOMEM.  */
-static char *
-strdupf (const char *fmt, ...)
-{
-  va_list ap;
-  char *s;
-
-  va_start (ap, fmt);
-  if (vasprintf (&s, fmt, ap) < 0)
-    {
-      cmd_info ("out of core");
-      exit (EX_OSERR);
-    }
-  va_end (ap);
-  return s;
-}
-
 static void
 usage_error (const char *what)
 {
@@ -161,18 +142,7 @@ open_home (struct options *o, pan_ctx_t *r_ctx)
 static int
 open_registry (pan_ctx_t ctx, pan_registry_t *r_reg)
 {
-  gpg_error_t err;
-  char *reason = NULL;
-  char *path = pan_ctx_path (ctx, "registry");
-
-  err = pan_registry_load (path, r_reg, &reason);
-  free (path);
-  if (err)
-    {
-      cmd_error (err, "reading the registry", reason);
-      return EX_CONFIG;
-    }
-  return 0;
+  return cmd_load_registry (ctx, r_reg, EX_CONFIG);
 }
 
 
@@ -233,15 +203,16 @@ cmd_init (struct options *o)
 }
 
 
-/* pankey enroll */
+/* pankey enroll, rotate, refresh, revoke, unenroll, trust-ca: one
+ * transaction of the library each (pan_lifecycle_*).  */
 
-static const char *
-login_user (void)
+/* The key file a transaction reads when it needs the key.  */
+struct key_file
 {
-  struct passwd *pw = getpwuid (getuid ());
-
-  return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
+  const char *name;             /* "-": stdin.  */
+  char *buf;
+  int rc;                       /* Exit code if reading failed.  */
+};
 
 /* Read the key file (at most MAXLEN bytes) into *R_BUF.  */
 static int
@@ -275,6 +246,19 @@ read_key_file (const char *file, long maxlen, char **r_buf, size_t *r_len)
   return 0;
 }
 
+/* Hand the key file OPAQUE to a transaction (pan_key_reader_t).  */
+static gpg_error_t
+read_key_cb (void *opaque, long maxlen, const void **r_data, size_t *r_len)
+{
+  struct key_file *kf = opaque;
+
+  if ((kf->rc = read_key_file (kf->name, maxlen, &kf->buf, r_len)))
+    return gpg_error (kf->rc == EX_NOINPUT ? GPG_ERR_ENOENT
+                      : GPG_ERR_INV_DATA);
+  *r_data = kf->buf;
+  return 0;
+}
+
 static int
 exit_for_import (gpg_error_t err)
 {
@@ -292,71 +276,6 @@ exit_for_import (gpg_error_t err)
     }
 }
 
-/* Refuse FPR if REG records it as revoked: a revoked key is never
- * pinned again.  */
-static int
-check_not_revoked (pan_registry_t reg, const char *fpr)
-{
-  for (size_t i = 0; i < pan_registry_count (reg); i++)
-    {
-      const struct pan_recipient *rec = pan_registry_get (reg, i);
-
-      if (rec->status == PAN_STATUS_REVOKED
-          && !strcmp (rec->fingerprint, fpr))
-        {
-          cmd_info ("key %s was revoked for %s (%s); it cannot be enrolled"
-                    " again: ask for a new key", fpr, rec->address,
-                    rec->reason ? rec->reason : "no reason given");
-          return EX_NOPERM;
-        }
-    }
-  return 0;
-}
-
-/* Refuse early if ADDR already has an active enrollment or FPR was
- * revoked.  */
-static int
-check_not_enrolled (pan_ctx_t ctx, const char *addr, const char *fpr)
-{
-  pan_registry_t reg = NULL;
-  const struct pan_recipient *rec;
-  int rc;
-
-  if ((rc = open_registry (ctx, &reg)))
-    return rc;
-  if ((rec = pan_registry_lookup (reg, addr)))
-    {
-      cmd_info ("%s is already enrolled with key %s; use 'pankey rotate'"
-                " to replace it", addr, rec->fingerprint);
-      rc = EX_CANTCREAT;
-    }
-  else
-    rc = check_not_revoked (reg, fpr);
-  pan_registry_release (reg);
-  return rc;
-}
-
-/* The operator: --operator, else the login user.  */
-static const char *
-operator_of (struct options *o)
-{
-  return o->operator_name ? o->operator_name : login_user ();
-}
-
-/* Fill REC (borrowing the strings) as a new active record.  */
-static void
-make_record (struct pan_recipient *rec, struct options *o, const char *addr,
-             const char *fpr, time_t now)
-{
-  memset (rec, 0, sizeof *rec);
-  rec->address = (char *)addr;
-  rec->protocol = o->proto;
-  rec->fingerprint = (char *)fpr;
-  rec->enrolled_at = now;
-  rec->enrolled_by = (char *)operator_of (o);
-  rec->status = PAN_STATUS_ACTIVE;
-}
-
 static int
 exit_for_registry (gpg_error_t err)
 {
@@ -370,44 +289,148 @@ exit_for_registry (gpg_error_t err)
     }
 }
 
-static int
-record_enrollment (pan_ctx_t ctx, struct options *o, const char *addr,
-                   const char *fpr, time_t now)
+/* A verb that runs one lifecycle transaction.  */
+struct verb
 {
-  gpg_error_t err;
-  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
-  struct pan_recipient rec;
+  gpg_error_t (*run) (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                      struct pan_lifecycle_result *r_res, char **r_reason);
+  const char *refused;          /* What a refused key stopped.  */
+  int pins;                     /* It pins a new key.  */
+  int keyring;                  /* Its change is of the keyring (else of
+                                   the registry).  */
+};
 
-  make_record (&rec, o, addr, fpr, now);
-  err = pan_registry_add (path, &rec,
-                          pan_config_get_int (pan_ctx_config (ctx),
-                                              "lock-timeout"), &reason);
-  free (path);
-  if (err)
-    {
-      cmd_error (err, "updating the registry", reason);
-      return exit_for_registry (err);
-    }
-  return 0;
+static const struct verb v_enroll = { pan_lifecycle_enroll,
+                                      "enroll refused", 1, 0 };
+static const struct verb v_rotate = { pan_lifecycle_rotate,
+                                      "enroll refused", 1, 0 };
+static const struct verb v_refresh = { pan_lifecycle_refresh,
+                                       "refresh refused", 0, 1 };
+static const struct verb v_revoke = { pan_lifecycle_revoke, NULL, 0, 0 };
+static const struct verb v_unenroll = { pan_lifecycle_unenroll, NULL,
+                                        0, 0 };
+static const struct verb v_trust_ca = { pan_lifecycle_trust_ca,
+                                        "trust-ca refused", 0, 0 };
+
+/* Say that the record of a refusal or failure could not be written.  */
+static void
+report_record (struct pan_lifecycle_result *res)
+{
+  if (!res->record_err)
+    return;
+  cmd_error (res->record_err, "writing the audit record",
+             res->record_reason);
+  res->record_reason = NULL;
 }
 
-/* Check the arguments of enroll; store the normal forms.  */
+/* Say why the transaction of V stopped with ERR and REASON, and return
+ * the exit code.  */
 static int
-enroll_args (struct options *o, char **r_addr, char **r_fpr)
+report_stop (const struct verb *v, struct pan_lifecycle_result *res,
+             gpg_error_t err, char *reason)
+{
+  int registry_change = res->stage == PAN_LIFECYCLE_APPLY && !v->keyring;
+
+  if (!registry_change)
+    report_record (res);
+  switch (res->stage)
+    {
+    case PAN_LIFECYCLE_REGISTRY:
+      cmd_error (err, "reading the registry", reason);
+      return EX_CONFIG;
+    case PAN_LIFECYCLE_REQUEST:
+      cmd_error (err, NULL, reason);
+      return EX_USAGE;
+    case PAN_LIFECYCLE_STATE:
+      cmd_error (err, NULL, reason);
+      return exit_for_registry (err);
+    case PAN_LIFECYCLE_KEY:
+      cmd_error (err, v->refused, reason);
+      return exit_for_import (err);
+    case PAN_LIFECYCLE_AUDIT:
+      cmd_error (err, "writing the audit record", reason);
+      return cmd_exit_for_audit (err);
+    case PAN_LIFECYCLE_APPLY:
+      cmd_error (err, registry_change ? "updating the registry"
+                 : "refresh failed", reason);
+      report_record (res);
+      return registry_change ? exit_for_registry (err)
+        : exit_for_import (err);
+    default:
+      cmd_error (err, NULL, reason);
+      return EX_SOFTWARE;
+    }
+}
+
+/* Run the transaction of V for REQ (its key read from KF, if any) into
+ * RES; say why it stopped and return the exit code.  */
+static int
+run (pan_ctx_t ctx, const struct verb *v, const struct pan_lifecycle_req *req,
+     struct pan_lifecycle_result *res, struct key_file *kf)
 {
   gpg_error_t err;
   char *reason = NULL;
 
-  if (o->nargs != 2 || !o->fingerprint || !o->file)
-    usage_error ("usage: pankey enroll ADDR --fingerprint FPR --file KEY|-");
-  if (o->protocol && pan_protocol_parse (o->protocol, &o->proto))
-    usage_error ("--protocol is openpgp or smime");
-  if ((err = pan_addr_normalize (o->args[1], r_addr, &reason)))
+  err = v->run (ctx, req, res, &reason);
+  if (v->pins && res->fingerprint && strcmp (res->fingerprint,
+                                             req->fingerprint))
+    cmd_info ("%s: SHA-256 %s is the certificate with SHA-1 %s; the"
+              " registry pins the SHA-1", res->address, req->fingerprint,
+              res->fingerprint);
+  if (!err)
+    return 0;
+  if (res->stage == PAN_LIFECYCLE_INPUT && kf && kf->rc)
+    {
+      free (reason);
+      return kf->rc;
+    }
+  return report_stop (v, res, err, reason);
+}
+
+/* Fill REQ from the options, ADDR, FPR and the key file KF (may be
+ * NULL).  */
+static void
+init_request (struct pan_lifecycle_req *req, struct options *o,
+              const char *addr, const char *fpr, struct key_file *kf)
+{
+  memset (req, 0, sizeof *req);
+  req->address = addr;
+  req->protocol = o->proto;
+  req->fingerprint = fpr;
+  req->operator_name = o->operator_name;
+  req->reason = o->reason;
+  req->note = o->note;
+  req->now = time (NULL);
+  if (kf)
+    {
+      req->read_key = read_key_cb;
+      req->read_key_opaque = kf;
+    }
+}
+
+/* Normalise the address argument ARG into *R_ADDR.  */
+static int
+address_arg (const char *arg, char **r_addr)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if ((err = pan_addr_normalize (arg, r_addr, &reason)))
     {
       cmd_error (err, "the address", reason);
       return EX_USAGE;
     }
-  if ((err = pan_fpr_normalize (o->fingerprint, r_fpr, &reason)))
+  return 0;
+}
+
+/* Normalise --fingerprint into *R_FPR.  */
+static int
+fingerprint_arg (const char *arg, char **r_fpr)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if ((err = pan_fpr_normalize (arg, r_fpr, &reason)))
     {
       cmd_error (err, "--fingerprint", reason);
       return EX_USAGE;
@@ -415,228 +438,225 @@ enroll_args (struct options *o, char **r_addr, char **r_fpr)
   return 0;
 }
 
-/* Record EVENT of the keys KEYS/NKEYS in the audit log.  */
-static int
-audit_keys (pan_ctx_t ctx, struct options *o, const char *event,
-            const struct pan_audit_key *keys, size_t nkeys,
-            const char *outcome, const char *reason)
+/* Say so if the new key of RES is only just within the algorithm
+ * policy.  */
+static void
+warn_policy (const struct pan_lifecycle_result *res)
 {
-  struct pan_audit_event ev = { .event = event, .tool = "pankey",
-                                .operator_name = operator_of (o),
-                                .keys = keys, .nkeys = nkeys,
-                                .outcome = outcome, .reason = reason };
-
-  return cmd_audit (ctx, &ev);
+  if (res->key.present && res->key.policy == PAN_SEVERITY_WARNING)
+    cmd_info ("warning: key %s: %s", res->fingerprint,
+              res->key.policy_reason ? res->key.policy_reason : "weak");
 }
 
-/* Record EVENT of ADDR's key FPR in the audit log.  */
+/* What a verb holds while it runs.  */
+struct job
+{
+  pan_ctx_t ctx;
+  char *addr, *fpr;
+  struct key_file kf;
+  struct pan_lifecycle_req req;
+  struct pan_lifecycle_result res;
+};
+
+/* Open the home and run V for the options O, with the key file if KEY;
+ * ADDR and FPR (normalised) are handed over to J.  */
 static int
-audit_key (pan_ctx_t ctx, struct options *o, const char *event,
-           const char *addr, const char *fpr, const char *outcome,
-           const char *reason)
+run_job (struct job *j, struct options *o, const struct verb *v,
+         int key)
 {
-  struct pan_audit_key key = { addr, o->proto, fpr };
-
-  return audit_keys (ctx, o, event, &key, 1, outcome, reason);
-}
-
-/* Record the enrollment of ADDR to FPR (or its refusal) in the audit
- * log.  */
-static int
-audit_enroll (pan_ctx_t ctx, struct options *o, const char *addr,
-              const char *fpr, const char *outcome, const char *reason)
-{
-  return audit_key (ctx, o, "enroll", addr, fpr, outcome, reason);
-}
-
-/* Import and check the S/MIME certificate FPR for ADDR; the registry
- * pins its SHA-1 fingerprint (gpgsm's name for it), which replaces
- * *R_FPR when the operator gave the SHA-256 one.  */
-static gpg_error_t
-import_smime (pan_ctx_t ctx, const char *addr, char **r_fpr,
-              const char *buf, size_t len, time_t now, char **r_reason)
-{
-  gpg_error_t err;
-  char *sha1 = NULL;
-
-  err = pan_smime_enroll (ctx, addr, *r_fpr, buf, len, now, &sha1,
-                          r_reason);
-  if (!err && sha1 && strcmp (sha1, *r_fpr))
-    {
-      cmd_info ("%s: SHA-256 %s is the certificate with SHA-1 %s; the"
-                " registry pins the SHA-1", addr, *r_fpr, sha1);
-      free (*r_fpr);
-      *r_fpr = sha1;
-      sha1 = NULL;
-    }
-  free (sha1);
-  return err;
-}
-
-static int
-enroll_key (pan_ctx_t ctx, struct options *o, const char *addr,
-            char **r_fpr, time_t now, const char *event)
-{
-  gpg_error_t err;
-  char *reason = NULL, *buf = NULL;
-  const char *fpr = *r_fpr;
-  size_t len = 0;
   int rc;
 
-  rc = read_key_file (o->file, pan_config_get_int (pan_ctx_config (ctx),
-                                                   "max-key-size"),
-                      &buf, &len);
-  if (rc)
+  j->kf.name = o->file;
+  if ((rc = open_home (o, &j->ctx)))
     return rc;
-  if (o->proto == PAN_PROTOCOL_SMIME)
-    err = import_smime (ctx, addr, r_fpr, buf, len, now, &reason);
-  else
-    err = pan_keys_import_openpgp (ctx, addr, fpr, buf, len, now, &reason);
-  free (buf);
-  if (err)
-    {
-      audit_key (ctx, o, event, addr, fpr, "refused",
-                 reason ? reason : gpg_strerror (err));
-      cmd_error (err, "enroll refused", reason);
-      return exit_for_import (err);
-    }
-  return 0;
+  init_request (&j->req, o, j->addr, j->fpr, key ? &j->kf : NULL);
+  return run (j->ctx, v, &j->req, &j->res, &j->kf);
 }
 
-/* Say so if the key FPR is only just within the algorithm policy.  */
 static void
-warn_policy (pan_ctx_t ctx, const char *fpr, time_t now)
+job_release (struct job *j)
 {
-  struct pan_key_info info;
-
-  if (!pan_keys_info (ctx, PAN_PROTOCOL_OPENPGP, fpr, now, &info, NULL)
-      && info.policy == PAN_SEVERITY_WARNING)
-    cmd_info ("warning: key %s: %s", fpr,
-              info.policy_reason ? info.policy_reason : "weak");
-  pan_keys_info_release (&info);
+  pan_lifecycle_result_release (&j->res);
+  free (j->kf.buf);
+  free (j->addr);
+  free (j->fpr);
+  pan_ctx_release (j->ctx);
 }
 
 static int
 cmd_enroll (struct options *o)
 {
-  pan_ctx_t ctx = NULL;
-  char *addr = NULL, *fpr = NULL;
-  time_t now = time (NULL);
+  struct job j = { NULL };
   int rc;
 
-  if ((rc = enroll_args (o, &addr, &fpr))
-      || (rc = open_home (o, &ctx))
-      || (rc = check_not_enrolled (ctx, addr, fpr)))
-    goto leave;
-  if ((rc = enroll_key (ctx, o, addr, &fpr, now, "enroll")))
-    goto leave;
-  /* The record comes first: a key imported but not pinned is never
-   * used, a pin without a record would be a change nobody can trace.  */
-  if ((rc = audit_enroll (ctx, o, addr, fpr, "ok", NULL)))
-    goto leave;
-  if ((rc = record_enrollment (ctx, o, addr, fpr, now)))
+  if (o->nargs != 2 || !o->fingerprint || !o->file)
+    usage_error ("usage: pankey enroll ADDR --fingerprint FPR --file KEY|-");
+  if (o->protocol && pan_protocol_parse (o->protocol, &o->proto))
+    usage_error ("--protocol is openpgp or smime");
+  if (!(rc = address_arg (o->args[1], &j.addr))
+      && !(rc = fingerprint_arg (o->fingerprint, &j.fpr))
+      && !(rc = run_job (&j, o, &v_enroll, 1)))
     {
-      audit_enroll (ctx, o, addr, fpr, "failed",
-                    "the registry could not be updated");
-      goto leave;
+      es_printf ("pankey: enrolled %s with %s %s\n", j.res.address,
+                 j.res.protocol == PAN_PROTOCOL_SMIME ? "S/MIME certificate"
+                 : "OpenPGP key", j.res.fingerprint);
+      warn_policy (&j.res);
     }
-  es_printf ("pankey: enrolled %s with %s %s\n", addr,
-             o->proto == PAN_PROTOCOL_SMIME ? "S/MIME certificate"
-             : "OpenPGP key", fpr);
-  if (o->proto == PAN_PROTOCOL_OPENPGP)
-    warn_policy (ctx, fpr, now);
+  job_release (&j);
+  return rc;
+}
 
- leave:
-  free (addr);
-  free (fpr);
-  pan_ctx_release (ctx);
+static int
+cmd_rotate (struct options *o)
+{
+  struct job j = { NULL };
+  int rc;
+
+  if (o->nargs != 2 || !o->fingerprint || !o->file)
+    usage_error ("usage: pankey rotate ADDR --fingerprint FPR --file KEY|-");
+  if (!(rc = fingerprint_arg (o->fingerprint, &j.fpr))
+      && !(rc = address_arg (o->args[1], &j.addr))
+      && !(rc = run_job (&j, o, &v_rotate, 1)))
+    {
+      es_printf ("pankey: rotated %s: key %s is active, key %s retired\n",
+                 j.res.address, j.res.fingerprint, j.res.old_fingerprint);
+      warn_policy (&j.res);
+    }
+  job_release (&j);
+  return rc;
+}
+
+static int
+cmd_refresh (struct options *o)
+{
+  struct job j = { NULL };
+  int rc;
+
+  if (o->nargs != 2 || !o->file || o->fingerprint)
+    usage_error ("usage: pankey refresh ADDR --file KEY|-");
+  if (!(rc = address_arg (o->args[1], &j.addr))
+      && !(rc = run_job (&j, o, &v_refresh, 1)))
+    {
+      es_printf ("pankey: refreshed key %s of %s: ", j.res.fingerprint,
+                 j.res.address);
+      cmd_put_safe (es_stdout, j.res.what);
+      es_putc ('\n', es_stdout);
+      if (j.res.unusable)
+        {
+          cmd_info ("warning: the key cannot be used now: %s",
+                    j.res.unusable_reason ? j.res.unusable_reason
+                    : gpg_strerror (j.res.unusable));
+          cmd_info ("pankey revoke %s --reason superseded, then enroll a"
+                    " new key", j.res.address);
+        }
+    }
+  job_release (&j);
+  return rc;
+}
+
+static int
+cmd_revoke (struct options *o)
+{
+  struct job j = { NULL };
+  int rc;
+
+  if (o->nargs != 2 || !o->reason)
+    usage_error ("usage: pankey revoke ADDR [--fingerprint FPR] --reason"
+                 " compromised|superseded|left|other [--note TEXT]");
+  if (!pan_registry_reason_valid (PAN_STATUS_REVOKED, o->reason))
+    usage_error ("--reason must be compromised, superseded, left or other");
+  if ((!o->fingerprint || !(rc = fingerprint_arg (o->fingerprint, &j.fpr)))
+      && !(rc = address_arg (o->args[1], &j.addr))
+      && !(rc = run_job (&j, o, &v_revoke, 0)))
+    {
+      if (j.res.unchanged)
+        cmd_info ("key %s of %s is already revoked; nothing changed",
+                  j.res.fingerprint, j.res.address);
+      else
+        es_printf ("pankey: revoked key %s of %s (%s)\n", j.res.fingerprint,
+                   j.res.address, o->reason);
+      if (!j.res.unchanged && j.res.old_status == PAN_STATUS_ACTIVE)
+        cmd_info ("%s has no usable key now; enroll a new one with"
+                  " 'pankey enroll'", j.res.address);
+    }
+  job_release (&j);
+  return rc;
+}
+
+static int
+cmd_unenroll (struct options *o)
+{
+  struct job j = { NULL };
+  int rc;
+
+  if (o->nargs != 2 || o->fingerprint || o->reason)
+    usage_error ("usage: pankey unenroll ADDR [--note TEXT]");
+  if (!(rc = address_arg (o->args[1], &j.addr))
+      && !(rc = run_job (&j, o, &v_unenroll, 0)))
+    es_printf ("pankey: unenrolled key %s of %s (unenrolled)\n",
+               j.res.fingerprint, j.res.address);
+  job_release (&j);
+  return rc;
+}
+
+static int
+cmd_trust_ca (struct options *o)
+{
+  struct job j = { NULL };
+  int rc;
+
+  if (o->nargs != 1 || !o->fingerprint || !o->file)
+    usage_error ("usage: pankey trust-ca --fingerprint FPR --file CA");
+  if (!(rc = fingerprint_arg (o->fingerprint, &j.fpr))
+      && !(rc = run_job (&j, o, &v_trust_ca, 1)))
+    es_printf ("pankey: trusted the CA %s for S/MIME\n", j.res.fingerprint);
+  job_release (&j);
   return rc;
 }
 
 
 /* pankey list, pankey show */
 
-/* Return the state of REC's key at NOW in one word, with what is known
- * of it in *INFO (release it): "-" for a record that is not active.  */
+/* Return the word for the key state ST of REC: "-" for a record that
+ * is not active.  */
 static const char *
-key_state (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
-           struct pan_key_info *info)
+state_word (const struct pan_recipient *rec, const struct pan_key_status *st)
 {
-  gpg_error_t err;
-  long warn = pan_policy_warn_days (pan_ctx_config (ctx));
-
-  memset (info, 0, sizeof *info);
-  if (rec->status != PAN_STATUS_ACTIVE)
-    return "-";
-  err = pan_keys_info (ctx, rec->protocol, rec->fingerprint, now, info,
-                       NULL);
-  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
-    return "missing";
-  if (err)
-    return "unknown";
-  if (info->revoked)
-    return "revoked";
-  if (info->expired || (info->expires && info->expires <= now))
-    return "expired";
-  if (!info->usable)
-    return "unusable";
-  if (info->policy == PAN_SEVERITY_CRITICAL)
-    return "weak";
-  if (info->expires && info->expires - now <= warn * 86400)
-    return "expiring";
-  return "ok";
-}
-
-/* Whole days from NOW to T: started days ahead, full days ago.  */
-static long
-days_until (time_t now, time_t t)
-{
-  return t >= now ? (long)((t - now + 86399) / 86400)
-    : -(long)((now - t) / 86400);
-}
-
-static void
-put_json_opt (const char *name, const char *value)
-{
-  if (!value)
-    return;
-  es_fprintf (es_stdout, ",\"%s\":", name);
-  cmd_put_json_string (es_stdout, value);
+  return rec->status == PAN_STATUS_ACTIVE ? pan_review_state_name (st->state)
+    : "-";
 }
 
 static void
 print_json_change (const struct pan_recipient *rec)
 {
-  char when[32];
-
   if (rec->changed_at)
-    put_json_opt ("changed_at", pan_time_format (rec->changed_at, when,
-                                                 sizeof when));
-  put_json_opt ("changed_by", rec->changed_by);
-  put_json_opt ("reason", rec->reason);
-  put_json_opt ("note", rec->note);
+    cmd_put_json_time (es_stdout, ",", "changed_at", rec->changed_at);
+  if (rec->changed_by)
+    cmd_put_json_member (es_stdout, ",", "changed_by", rec->changed_by);
+  if (rec->reason)
+    cmd_put_json_member (es_stdout, ",", "reason", rec->reason);
+  if (rec->note)
+    cmd_put_json_member (es_stdout, ",", "note", rec->note);
 }
 
 static void
-print_json_state (const char *state, const struct pan_key_info *info,
-                  time_t now)
+print_json_state (const char *state, const struct pan_key_status *st)
 {
-  char when[32];
-
   if (!strcmp (state, "-"))
     return;
   es_fprintf (es_stdout, ",\"key_state\":\"%s\"", state);
-  if (info->present && info->expires)
-    es_fprintf (es_stdout, ",\"expires\":\"%s\",\"days_to_expiry\":%ld",
-                pan_time_format (info->expires, when, sizeof when),
-                days_until (now, info->expires));
-  else if (info->present)
+  if (st->info.present && st->info.expires)
+    {
+      cmd_put_json_time (es_stdout, ",", "expires", st->info.expires);
+      es_fprintf (es_stdout, ",\"days_to_expiry\":%ld", st->days);
+    }
+  else if (st->info.present)
     es_fputs (",\"expires\":null,\"days_to_expiry\":null", es_stdout);
 }
 
 static void
 print_json (const struct pan_recipient *rec, const char *state,
-            const struct pan_key_info *info, time_t now)
+            const struct pan_key_status *st)
 {
   char when[32];
 
@@ -650,26 +670,26 @@ print_json (const struct pan_recipient *rec, const char *state,
   es_fprintf (es_stdout, ",\"status\":\"%s\"",
               pan_status_name (rec->status));
   print_json_change (rec);
-  print_json_state (state, info, now);
+  print_json_state (state, st);
   es_fputs ("}\n", es_stdout);
 }
 
-/* Write the expiry of INFO at NOW, in days, into BUF.  */
+/* Write the expiry of ST, in days, into BUF.  */
 static const char *
-expiry_text (const char *state, const struct pan_key_info *info, time_t now,
-             char *buf, size_t size)
+expiry_text (const char *state, const struct pan_key_status *st, char *buf,
+             size_t size)
 {
-  if (!strcmp (state, "-") || !info->present)
+  if (!strcmp (state, "-") || !st->info.present)
     return "-";
-  if (!info->expires)
+  if (!st->info.expires)
     return "never";
-  snprintf (buf, size, "%ldd", days_until (now, info->expires));
+  snprintf (buf, size, "%ldd", st->days);
   return buf;
 }
 
 static void
 print_row (const struct pan_recipient *rec, const char *state,
-           const struct pan_key_info *info, time_t now)
+           const struct pan_key_status *st)
 {
   char when[32], days[32];
 
@@ -678,7 +698,7 @@ print_row (const struct pan_recipient *rec, const char *state,
               rec->fingerprint,
               pan_time_format (rec->enrolled_at, when, sizeof when),
               pan_status_name (rec->status), state,
-              expiry_text (state, info, now, days, sizeof days));
+              expiry_text (state, st, days, sizeof days));
   cmd_put_safe (es_stdout, rec->enrolled_by);
   es_putc ('\n', es_stdout);
 }
@@ -687,11 +707,14 @@ static void
 list_record (pan_ctx_t ctx, const struct pan_recipient *rec, int json,
              time_t now)
 {
-  struct pan_key_info info;
-  const char *state = key_state (ctx, rec, now, &info);
+  struct pan_key_status st;
 
-  (json ? print_json : print_row) (rec, state, &info, now);
-  pan_keys_info_release (&info);
+  pan_review_key (ctx, rec, now, -1, 0, &st);
+  if (json)
+    print_json (rec, state_word (rec, &st), &st);
+  else
+    print_row (rec, state_word (rec, &st), &st);
+  pan_review_key_release (&st);
 }
 
 /* The CAs trusted for S/MIME, after the recipients.  */
@@ -841,19 +864,15 @@ show_records (pan_ctx_t ctx, pan_registry_t reg, const char *addr, int json)
 static int
 cmd_show (struct options *o)
 {
-  gpg_error_t err;
   pan_ctx_t ctx = NULL;
   pan_registry_t reg = NULL;
-  char *addr = NULL, *reason = NULL;
+  char *addr = NULL;
   int rc;
 
   if (o->nargs != 2)
     usage_error ("usage: pankey show ADDR");
-  if ((err = pan_addr_normalize (o->args[1], &addr, &reason)))
-    {
-      cmd_error (err, "the address", reason);
-      return EX_USAGE;
-    }
+  if ((rc = address_arg (o->args[1], &addr)))
+    return rc;
   if ((rc = open_home (o, &ctx)) || (rc = open_registry (ctx, &reg)))
     goto leave;
   if (!show_records (ctx, reg, addr, o->json))
@@ -872,773 +891,17 @@ cmd_show (struct options *o)
 
 /* pankey check */
 
-/* Monitoring-plugin exit codes.  */
-#define CHECK_UNKNOWN 3
-
-/* What pankey check counts.  */
-struct check_state
-{
-  int json;
-  long days;
-  int nfound;                   /* Findings of the current record.  */
-  int expired, revoked, missing, unusable, expiring, rotation, weak;
-  int unknown, ok, total;
-};
-
-static void
-count_finding (struct check_state *st, const struct pan_key_finding *f)
-{
-  const char *c = f->check;
-
-  if (!strcmp (c, "expired")) st->expired++;
-  else if (!strcmp (c, "revoked")) st->revoked++;
-  else if (!strcmp (c, "missing")) st->missing++;
-  else if (!strcmp (c, "unusable")) st->unusable++;
-  else if (!strcmp (c, "expiring")) st->expiring++;
-  else if (!strcmp (c, "rotation-due")) st->rotation++;
-  else if (!strcmp (c, "policy")) st->weak++;
-  else st->unknown++;
-}
-
-static void
-finding_json (const struct pan_key_finding *f)
-{
-  char when[32];
-
-  es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
-              "\"check\":\"%s\",\"address\":",
-              pan_severity_name (f->severity), f->check);
-  cmd_put_json_string (es_stdout, f->rec->address);
-  es_fprintf (es_stdout, ",\"protocol\":\"%s\",\"fingerprint\":\"%s\"",
-              pan_protocol_name (f->rec->protocol), f->rec->fingerprint);
-  if (f->when)
-    es_fprintf (es_stdout, ",\"when\":\"%s\",\"days\":%ld",
-                pan_time_format (f->when, when, sizeof when), f->days);
-  es_fputs (",\"message\":", es_stdout);
-  cmd_put_json_string (es_stdout, f->text);
-  es_fputs ("}\n", es_stdout);
-}
-
-static gpg_error_t
-on_finding (void *opaque, const struct pan_key_finding *f)
-{
-  struct check_state *st = opaque;
-
-  st->nfound++;
-  count_finding (st, f);
-  if (st->json)
-    finding_json (f);
-  else
-    {
-      es_fprintf (es_stdout, "%s %s key %s ", pan_severity_name (f->severity),
-                  f->rec->address, f->rec->fingerprint);
-      cmd_put_safe (es_stdout, f->text);
-      es_putc ('\n', es_stdout);
-    }
-  return 0;
-}
-
-/* Append ", N WHAT" to BUF for a non-zero N.  */
-static void
-add_part (char *buf, size_t size, int n, const char *what, long days)
-{
-  size_t len = strlen (buf);
-
-  if (!n || len >= size)
-    return;
-  snprintf (buf + len, size - len, "%s%d %s", len ? ", " : "", n, what);
-  if (days >= 0 && strlen (buf) < size)
-    snprintf (buf + strlen (buf), size - strlen (buf), " %ld days", days);
-}
-
-static void
-check_summary (struct check_state *st, pan_severity_t worst)
-{
-  char text[512] = "";
-
-  add_part (text, sizeof text, st->expired, "expired", -1);
-  add_part (text, sizeof text, st->revoked, "revoked", -1);
-  add_part (text, sizeof text, st->missing, "missing", -1);
-  add_part (text, sizeof text, st->unusable, "unusable", -1);
-  add_part (text, sizeof text, st->weak, "below the algorithm policy", -1);
-  add_part (text, sizeof text, st->expiring, "expiring within", st->days);
-  add_part (text, sizeof text, st->rotation, "due for rotation", -1);
-  add_part (text, sizeof text, st->unknown, "not checked", -1);
-  if (!*text)
-    snprintf (text, sizeof text, "%d key%s OK", st->total,
-              st->total == 1 ? "" : "s");
-  if (st->json)
-    es_fprintf (es_stdout, "{\"type\":\"summary\",\"status\":\"%s\","
-                "\"exit\":%d,", pan_severity_name (worst), (int)worst);
-  else
-    es_fprintf (es_stdout, "PANKEY %s - %s | ", pan_severity_name (worst),
-                text);
-  es_fprintf (es_stdout, st->json
-              ? "\"expired\":%d,\"revoked\":%d,\"missing\":%d,"
-              "\"unusable\":%d,\"expiring\":%d,\"rotation_due\":%d,"
-              "\"weak\":%d,\"unknown\":%d,\"ok\":%d}\n"
-              : "expired=%d revoked=%d missing=%d unusable=%d expiring=%d"
-              " rotation_due=%d weak=%d unknown=%d ok=%d\n",
-              st->expired, st->revoked, st->missing, st->unusable,
-              st->expiring, st->rotation, st->weak, st->unknown, st->ok);
-}
-
-/* Say that the check could not run and return 3.  */
-static int
-check_unknown (struct options *o, gpg_error_t err, const char *what,
-               char *reason)
-{
-  es_fprintf (es_stdout, o->json ? "{\"type\":\"summary\",\"status\":"
-              "\"UNKNOWN\",\"exit\":3,\"message\":" : "PANKEY UNKNOWN - ");
-  if (o->json)
-    cmd_put_json_string (es_stdout, reason ? reason : gpg_strerror (err));
-  else
-    {
-      es_fprintf (es_stdout, "%s: ", what);
-      cmd_put_safe (es_stdout, reason ? reason : gpg_strerror (err));
-    }
-  es_fputs (o->json ? "}\n" : "\n", es_stdout);
-  free (reason);
-  return CHECK_UNKNOWN;
-}
-
-/* Parse --days (0 to 3650) into *R_DAYS; -1 without --days.  */
-static int
-parse_days (const char *s, long *r_days)
-{
-  char *end;
-
-  *r_days = -1;
-  if (!s)
-    return 0;
-  errno = 0;
-  *r_days = strtol (s, &end, 10);
-  if (errno || end == s || *end || *r_days < 0 || *r_days > 3650)
-    return -1;
-  return 0;
-}
-
-/* Report one finding about the trusted CA CA.  */
-static pan_severity_t
-ca_finding (struct check_state *st, const struct pan_smime_ca *ca,
-            pan_severity_t sev, const char *check, const char *text)
-{
-  st->nfound++;
-  if (!strcmp (check, "expired")) st->expired++;
-  else if (!strcmp (check, "missing")) st->missing++;
-  else st->expiring++;
-  if (st->json)
-    {
-      es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
-                  "\"check\":\"%s\",\"ca\":true,\"protocol\":\"smime\","
-                  "\"fingerprint\":\"%s\",\"message\":",
-                  pan_severity_name (sev), check, ca->fpr);
-      cmd_put_json_string (es_stdout, text);
-      es_fputs ("}\n", es_stdout);
-    }
-  else
-    es_fprintf (es_stdout, "%s trusted S/MIME CA %s %s\n",
-                pan_severity_name (sev), ca->fpr, text);
-  return sev;
-}
-
-/* Review the CAs trusted for S/MIME: missing, expired, expiring.  */
-static pan_severity_t
-check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
-{
-  struct pan_smime_ca *cas = NULL;
-  size_t n = 0;
-  pan_severity_t worst = PAN_SEVERITY_OK, sev;
-  char text[96], when[32];
-
-  if (pan_smime_list_cas (ctx, &cas, &n, NULL))
-    return PAN_SEVERITY_UNKNOWN;
-  for (size_t i = 0; i < n; i++)
-    {
-      const struct pan_smime_ca *ca = &cas[i];
-
-      st->total++;
-      st->nfound = 0;
-      pan_time_format (ca->not_after, when, sizeof when);
-      sev = PAN_SEVERITY_OK;
-      if (ca->missing)
-        sev = ca_finding (st, ca, PAN_SEVERITY_CRITICAL, "missing",
-                          "is in trustlist.txt but not in the keybox");
-      else if (ca->not_after && ca->not_after <= now)
-        {
-          snprintf (text, sizeof text, "expired on %s", when);
-          sev = ca_finding (st, ca, PAN_SEVERITY_CRITICAL, "expired", text);
-        }
-      else if (ca->not_after && ca->not_after - now <= st->days * 86400L)
-        {
-          snprintf (text, sizeof text, "expires in %ld days (%s)",
-                    (long)((ca->not_after - now) / 86400), when);
-          sev = ca_finding (st, ca, PAN_SEVERITY_WARNING, "expiring", text);
-        }
-      if (!st->nfound)
-        st->ok++;
-      worst = sev > worst ? sev : worst;
-    }
-  pan_smime_cas_release (cas, n);
-  return worst;
-}
-
-static int
-check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
-{
-  gpg_error_t err;
-  pan_severity_t worst = PAN_SEVERITY_OK, sev;
-  time_t now = time (NULL);
-
-  for (size_t i = 0; i < pan_registry_count (reg); i++)
-    {
-      const struct pan_recipient *rec = pan_registry_get (reg, i);
-
-      if (rec->status != PAN_STATUS_ACTIVE)
-        continue;
-      st->total++;
-      st->nfound = 0;
-      err = pan_policy_review (ctx, rec, now, st->days, on_finding, st,
-                               &sev);
-      if (err)
-        {
-          sev = PAN_SEVERITY_UNKNOWN;
-          st->unknown++;
-        }
-      if (!st->nfound && !err)
-        st->ok++;
-      if (sev > worst)
-        worst = sev;
-    }
-  sev = check_cas (ctx, st, now);
-  if (sev > worst)
-    worst = sev;
-  check_summary (st, worst);
-  return (int)worst;
-}
-
 static int
 cmd_check (struct options *o)
 {
-  gpg_error_t err;
-  pan_ctx_t ctx = NULL;
-  pan_registry_t reg = NULL;
-  char *reason = NULL, *path = NULL;
-  struct check_state st;
-  int rc;
+  long days;
 
-  memset (&st, 0, sizeof st);
-  st.json = o->json;
-  if (o->nargs != 1 || parse_days (o->days, &st.days))
+  if (o->nargs != 1 || pankey_parse_days (o->days, &days))
     {
       cmd_info ("usage: pankey check [--days N (0..3650)] [--json]");
-      return CHECK_UNKNOWN;
+      return PANKEY_CHECK_UNKNOWN;
     }
-  if ((err = pan_ctx_open (o->home, &ctx, &reason)))
-    return check_unknown (o, err, "cannot open the home", reason);
-  if (st.days < 0)
-    st.days = pan_policy_warn_days (pan_ctx_config (ctx));
-  path = pan_ctx_path (ctx, "registry");
-  if ((err = pan_registry_load (path, &reg, &reason)))
-    rc = check_unknown (o, err, "cannot read the registry", reason);
-  else
-    rc = check_records (ctx, reg, &st);
-  free (path);
-  pan_registry_release (reg);
-  pan_ctx_release (ctx);
-  return rc;
-}
-
-
-/* pankey rotate, refresh, revoke, unenroll */
-
-/* Open the home and find the active record of ADDR (normalised into
- * *R_ADDR); on success the caller releases *R_CTX, *R_REG, *R_ADDR.  */
-static int
-open_enrolled (struct options *o, const char *arg, pan_ctx_t *r_ctx,
-               pan_registry_t *r_reg, char **r_addr,
-               const struct pan_recipient **r_rec)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-  int rc;
-
-  *r_ctx = NULL;
-  *r_reg = NULL;
-  *r_rec = NULL;
-  if ((err = pan_addr_normalize (arg, r_addr, &reason)))
-    {
-      cmd_error (err, "the address", reason);
-      return EX_USAGE;
-    }
-  if ((rc = open_home (o, r_ctx)) || (rc = open_registry (*r_ctx, r_reg)))
-    return rc;
-  if (!(*r_rec = pan_registry_lookup (*r_reg, *r_addr)))
-    {
-      cmd_info ("%s has no active enrollment (see 'pankey show %s')",
-                *r_addr, *r_addr);
-      return EX_NOUSER;
-    }
-  return 0;
-}
-
-static int
-registry_rotate (pan_ctx_t ctx, struct options *o, const char *addr,
-                 const char *old_fpr, const char *fpr, time_t now)
-{
-  gpg_error_t err;
-  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
-  struct pan_recipient rec;
-
-  make_record (&rec, o, addr, fpr, now);
-  err = pan_registry_rotate (path, &rec, old_fpr,
-                             pan_config_get_int (pan_ctx_config (ctx),
-                                                 "lock-timeout"), &reason);
-  free (path);
-  if (err)
-    {
-      cmd_error (err, "updating the registry", reason);
-      return exit_for_registry (err);
-    }
-  return 0;
-}
-
-/* Check the arguments of rotate: the address and the new key.  */
-static int
-rotate_args (struct options *o, char **r_fpr)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-
-  if (o->nargs != 2 || !o->fingerprint || !o->file)
-    usage_error ("usage: pankey rotate ADDR --fingerprint FPR --file KEY|-");
-  if ((err = pan_fpr_normalize (o->fingerprint, r_fpr, &reason)))
-    {
-      cmd_error (err, "--fingerprint", reason);
-      return EX_USAGE;
-    }
-  return 0;
-}
-
-/* Import the new key, record the rotation, then change the registry.  */
-static int
-rotate_to (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
-           const struct pan_recipient *old, const char *fpr)
-{
-  struct pan_audit_key keys[2] = {
-    { old->address, old->protocol, old->fingerprint },
-    { old->address, old->protocol, fpr } };
-  time_t now = time (NULL);
-  char *why, *pinned = NULL;
-  int rc;
-
-  o->proto = old->protocol;
-
-  if (!strcmp (old->fingerprint, fpr))
-    {
-      cmd_info ("%s is already pinned to %s; use 'pankey refresh' to"
-                " import an update of that key", old->address, fpr);
-      return EX_CANTCREAT;
-    }
-  if (!(pinned = strdupf ("%s", fpr)))
-    return EX_OSERR;
-  if ((rc = check_not_revoked (reg, fpr))
-      || (rc = enroll_key (ctx, o, old->address, &pinned, now, "rotate")))
-    {
-      free (pinned);
-      return rc;
-    }
-  fpr = keys[1].fingerprint = pinned;
-  why = strdupf ("rotated: key %s retired, key %s active",
-                     old->fingerprint, fpr);
-  rc = audit_keys (ctx, o, "rotate", keys, 2, "ok", why);
-  if (!rc && (rc = registry_rotate (ctx, o, old->address, old->fingerprint,
-                                    fpr, now)))
-    audit_keys (ctx, o, "rotate", keys, 2, "failed",
-                "the registry could not be updated");
-  free (why);
-  if (!rc)
-    {
-      es_printf ("pankey: rotated %s: key %s is active, key %s retired\n",
-                 old->address, fpr, old->fingerprint);
-      warn_policy (ctx, fpr, now);
-    }
-  free (pinned);
-  return rc;
-}
-
-static int
-cmd_rotate (struct options *o)
-{
-  pan_ctx_t ctx = NULL;
-  pan_registry_t reg = NULL;
-  const struct pan_recipient *old;
-  char *addr = NULL, *fpr = NULL;
-  int rc;
-
-  if ((rc = rotate_args (o, &fpr))
-      || (rc = open_enrolled (o, o->args[1], &ctx, &reg, &addr, &old)))
-    goto leave;
-  rc = rotate_to (ctx, reg, o, old, fpr);
-
- leave:
-  free (addr);
-  free (fpr);
-  pan_registry_release (reg);
-  pan_ctx_release (ctx);
-  return rc;
-}
-
-/* Describe the expiry of INFO into BUF.  */
-static const char *
-expiry_words (const struct pan_key_info *info, char *buf, size_t size)
-{
-  char when[32];
-
-  if (info->revoked)
-    return "revoked by its holder";
-  if (!info->expires)
-    return "does not expire";
-  snprintf (buf, size, "%s %s", info->expired ? "expired" : "expires",
-            pan_time_format (info->expires, when, sizeof when));
-  return buf;
-}
-
-/* Check the update in BUF/LEN of REC's key and record the refresh.  */
-static int
-refresh_check (pan_ctx_t ctx, struct options *o,
-               const struct pan_recipient *rec, const char *buf, size_t len,
-               time_t now, char **r_what)
-{
-  gpg_error_t err;
-  struct pan_key_info before, after;
-  char *reason = NULL, b1[64], b2[64];
-
-  *r_what = NULL;
-  pan_keys_info (ctx, rec->protocol, rec->fingerprint, now, &before, NULL);
-  err = pan_keys_refresh_openpgp (ctx, rec->fingerprint, buf, len, now, 1,
-                                  &after, &reason);
-  if (err)
-    {
-      audit_key (ctx, o, "refresh", rec->address, rec->fingerprint,
-                 "refused", reason ? reason : gpg_strerror (err));
-      cmd_error (err, "refresh refused", reason);
-    }
-  else
-    *r_what = strdupf ("key was: %s; now: %s",
-                           expiry_words (&before, b1, sizeof b1),
-                           expiry_words (&after, b2, sizeof b2));
-  pan_keys_info_release (&before);
-  pan_keys_info_release (&after);
-  return err ? exit_for_import (err) : 0;
-}
-
-/* Say what is wrong with REC's key after a refresh, if anything.  */
-static void
-warn_unusable (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-
-  err = pan_keys_check (ctx, rec->protocol, rec->fingerprint, now, NULL,
-                        &reason);
-  if (!err)
-    return;
-  cmd_info ("warning: the key cannot be used now: %s",
-            reason ? reason : gpg_strerror (err));
-  cmd_info ("pankey revoke %s --reason superseded, then enroll a new key",
-            rec->address);
-  free (reason);
-}
-
-static int
-refresh_key (pan_ctx_t ctx, struct options *o,
-             const struct pan_recipient *rec, const char *buf, size_t len)
-{
-  gpg_error_t err;
-  char *reason = NULL, *what = NULL;
-  time_t now = time (NULL);
-  int rc;
-
-  if ((rc = refresh_check (ctx, o, rec, buf, len, now, &what))
-      || (rc = audit_key (ctx, o, "refresh", rec->address, rec->fingerprint,
-                          "ok", what)))
-    goto leave;
-  err = pan_keys_refresh_openpgp (ctx, rec->fingerprint, buf, len, now, 0,
-                                  NULL, &reason);
-  if (err)
-    {
-      audit_key (ctx, o, "refresh", rec->address, rec->fingerprint,
-                 "failed", reason ? reason : gpg_strerror (err));
-      cmd_error (err, "refresh failed", reason);
-      rc = exit_for_import (err);
-      goto leave;
-    }
-  es_printf ("pankey: refreshed key %s of %s: ", rec->fingerprint,
-             rec->address);
-  cmd_put_safe (es_stdout, what);
-  es_putc ('\n', es_stdout);
-  warn_unusable (ctx, rec, now);
-
- leave:
-  free (what);
-  return rc;
-}
-
-static int
-cmd_refresh (struct options *o)
-{
-  pan_ctx_t ctx = NULL;
-  pan_registry_t reg = NULL;
-  const struct pan_recipient *rec;
-  char *addr = NULL, *buf = NULL;
-  size_t len = 0;
-  int rc;
-
-  if (o->nargs != 2 || !o->file || o->fingerprint)
-    usage_error ("usage: pankey refresh ADDR --file KEY|-");
-  if ((rc = open_enrolled (o, o->args[1], &ctx, &reg, &addr, &rec))
-      || (rc = read_key_file (o->file,
-                              pan_config_get_int (pan_ctx_config (ctx),
-                                                  "max-key-size"),
-                              &buf, &len)))
-    goto leave;
-  rc = refresh_key (ctx, o, rec, buf, len);
-
- leave:
-  free (buf);
-  free (addr);
-  pan_registry_release (reg);
-  pan_ctx_release (ctx);
-  return rc;
-}
-
-/* Find the record revoke changes: ADDR's with --fingerprint, else the
- * active one.  */
-static const struct pan_recipient *
-revoke_target (pan_registry_t reg, const char *addr, const char *fpr)
-{
-  const struct pan_recipient *found = pan_registry_lookup (reg, addr);
-
-  if (!fpr)
-    return found;
-  if (found && !strcmp (found->fingerprint, fpr))
-    return found;
-  found = NULL;
-  for (size_t i = 0; i < pan_registry_count (reg); i++)
-    {
-      const struct pan_recipient *rec = pan_registry_get (reg, i);
-
-      if (!strcmp (rec->address, addr) && !strcmp (rec->fingerprint, fpr))
-        found = rec;
-    }
-  return found;
-}
-
-/* Apply the change CHG to the registry of CTX.  */
-static int
-registry_change (pan_ctx_t ctx, const struct pan_registry_change *chg)
-{
-  gpg_error_t err;
-  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
-
-  err = pan_registry_set_status (path, chg,
-                                 pan_config_get_int (pan_ctx_config (ctx),
-                                                     "lock-timeout"),
-                                 &reason);
-  free (path);
-  if (err)
-    {
-      cmd_error (err, "updating the registry", reason);
-      return exit_for_registry (err);
-    }
-  return 0;
-}
-
-/* Record EVENT for REC, then apply CHG; say what was done.  */
-static int
-change_state (pan_ctx_t ctx, struct options *o, const char *event,
-              const struct pan_recipient *rec,
-              const struct pan_registry_change *chg)
-{
-  char *why = strdupf ("%s%s%s", chg->reason, chg->note ? ": " : "",
-                           chg->note ? chg->note : "");
-  int rc;
-
-  rc = audit_key (ctx, o, event, rec->address, rec->fingerprint, "ok", why);
-  if (!rc && (rc = registry_change (ctx, chg)))
-    audit_key (ctx, o, event, rec->address, rec->fingerprint, "failed",
-               "the registry could not be updated");
-  free (why);
-  if (!rc)
-    es_printf ("pankey: %s key %s of %s (%s)\n",
-               chg->status == PAN_STATUS_REVOKED ? "revoked" : "unenrolled",
-               rec->fingerprint, rec->address, chg->reason);
-  return rc;
-}
-
-/* Check the arguments of revoke.  */
-static int
-revoke_args (struct options *o, char **r_fpr)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-
-  *r_fpr = NULL;
-  if (o->nargs != 2 || !o->reason)
-    usage_error ("usage: pankey revoke ADDR [--fingerprint FPR] --reason"
-                 " compromised|superseded|left|other [--note TEXT]");
-  if (!pan_registry_reason_valid (PAN_STATUS_REVOKED, o->reason))
-    usage_error ("--reason must be compromised, superseded, left or other");
-  if (o->fingerprint
-      && (err = pan_fpr_normalize (o->fingerprint, r_fpr, &reason)))
-    {
-      cmd_error (err, "--fingerprint", reason);
-      return EX_USAGE;
-    }
-  return 0;
-}
-
-static int
-revoke_record (pan_ctx_t ctx, pan_registry_t reg, struct options *o,
-               const char *addr, const char *fpr)
-{
-  const struct pan_recipient *rec = revoke_target (reg, addr, fpr);
-  struct pan_registry_change chg = { addr, NULL, PAN_STATUS_REVOKED,
-                                     o->reason, o->note, operator_of (o),
-                                     time (NULL) };
-  int rc;
-
-  if (!rec)
-    {
-      cmd_info ("%s has no %s%s (see 'pankey show %s')", addr,
-                fpr ? "enrollment with key " : "active enrollment",
-                fpr ? fpr : "", addr);
-      return EX_NOUSER;
-    }
-  if (rec->status == PAN_STATUS_REVOKED)
-    {
-      cmd_info ("key %s of %s is already revoked; nothing changed",
-                rec->fingerprint, addr);
-      return 0;
-    }
-  chg.fingerprint = rec->fingerprint;
-  rc = change_state (ctx, o, "revoke", rec, &chg);
-  if (!rc && rec->status == PAN_STATUS_ACTIVE)
-    cmd_info ("%s has no usable key now; enroll a new one with"
-              " 'pankey enroll'", addr);
-  return rc;
-}
-
-static int
-cmd_revoke (struct options *o)
-{
-  gpg_error_t err;
-  pan_ctx_t ctx = NULL;
-  pan_registry_t reg = NULL;
-  char *addr = NULL, *fpr = NULL, *reason = NULL;
-  int rc;
-
-  if ((rc = revoke_args (o, &fpr)))
-    return rc;
-  if ((err = pan_addr_normalize (o->args[1], &addr, &reason)))
-    {
-      cmd_error (err, "the address", reason);
-      rc = EX_USAGE;
-      goto leave;
-    }
-  if ((rc = open_home (o, &ctx)) || (rc = open_registry (ctx, &reg)))
-    goto leave;
-  rc = revoke_record (ctx, reg, o, addr, fpr);
-
- leave:
-  free (addr);
-  free (fpr);
-  pan_registry_release (reg);
-  pan_ctx_release (ctx);
-  return rc;
-}
-
-static int
-cmd_unenroll (struct options *o)
-{
-  pan_ctx_t ctx = NULL;
-  pan_registry_t reg = NULL;
-  const struct pan_recipient *rec;
-  char *addr = NULL;
-  int rc;
-
-  if (o->nargs != 2 || o->fingerprint || o->reason)
-    usage_error ("usage: pankey unenroll ADDR [--note TEXT]");
-  if (!(rc = open_enrolled (o, o->args[1], &ctx, &reg, &addr, &rec)))
-    {
-      struct pan_registry_change chg = { addr, rec->fingerprint,
-                                         PAN_STATUS_RETIRED, "unenrolled",
-                                         o->note, operator_of (o),
-                                         time (NULL) };
-
-      rc = change_state (ctx, o, "unenroll", rec, &chg);
-    }
-  free (addr);
-  pan_registry_release (reg);
-  pan_ctx_release (ctx);
-  return rc;
-}
-
-/* pankey trust-ca */
-
-static int
-cmd_trust_ca (struct options *o)
-{
-  gpg_error_t err;
-  pan_ctx_t ctx = NULL;
-  char *fpr = NULL, *sha1 = NULL, *buf = NULL, *reason = NULL, *why = NULL;
-  size_t len = 0;
-  int rc;
-
-  if (o->nargs != 1 || !o->fingerprint || !o->file)
-    usage_error ("usage: pankey trust-ca --fingerprint FPR --file CA");
-  if ((err = pan_fpr_normalize (o->fingerprint, &fpr, &reason)))
-    {
-      cmd_error (err, "--fingerprint", reason);
-      return EX_USAGE;
-    }
-  if ((rc = open_home (o, &ctx))
-      || (rc = read_key_file (o->file, pan_config_get_int
-                              (pan_ctx_config (ctx), "max-key-size"),
-                              &buf, &len)))
-    goto leave;
-  err = pan_smime_trust_ca (ctx, fpr, buf, len, time (NULL), &sha1, &reason);
-  why = strdupf ("CA certificate pinned as %s%s, SHA-1 %s",
-                 strlen (fpr) == 64 ? "sha256:" : "", fpr,
-                 sha1 ? sha1 : "-");
-  if (err)
-    {
-      struct pan_audit_event ev = { .event = "trust-ca", .tool = "pankey",
-                                    .operator_name = operator_of (o),
-                                    .outcome = "refused", .reason = reason };
-      cmd_audit (ctx, &ev);
-      cmd_error (err, "trust-ca refused", reason);
-      rc = exit_for_import (err);
-      goto leave;
-    }
-  else
-    {
-      struct pan_audit_event ev = { .event = "trust-ca", .tool = "pankey",
-                                    .operator_name = operator_of (o),
-                                    .outcome = "ok", .reason = why };
-      if ((rc = cmd_audit (ctx, &ev)))
-        goto leave;
-    }
-  es_printf ("pankey: trusted the CA %s for S/MIME\n", sha1);
-
- leave:
-  free (why);
-  free (sha1);
-  free (buf);
-  free (fpr);
-  pan_ctx_release (ctx);
-  return rc;
+  return pankey_check (o->home, o->json, days);
 }
 
 

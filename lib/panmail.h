@@ -453,33 +453,6 @@ gpg_error_t pan_policy_parse_colons (const void *buf, size_t len,
                                      const char *fpr, int *r_algo,
                                      char **r_where, char **r_reason);
 
-/* One finding of pan_policy_review; valid during the callback.  */
-struct pan_key_finding
-{
-  pan_severity_t severity;
-  const char *check;          /* missing, revoked, expired, unusable,
-                                 expiring, policy, rotation-due, error */
-  const struct pan_recipient *rec;
-  time_t when;                /* Expiry or rotation due; 0 if none.  */
-  long days;                  /* Whole days from NOW to WHEN.  */
-  const char *text;           /* Says what, after "key FPR": e.g.
-                                 "expires in 10 days (2026-12-04)".  */
-};
-
-/* Receive FINDING; a non-zero return stops the review.  */
-typedef gpg_error_t (*pan_key_finding_cb_t)
-     (void *opaque, const struct pan_key_finding *finding);
-
-/* Review the enrollment REC at NOW and call CB for each finding: key
- * missing, revoked, expired, unusable (critical), breaking the
- * algorithm policy (its verdict), expiring within WARN_DAYS days (< 0:
- * expire-warn-days) or enrolled longer than cryptoperiod-days
- * (warning).  The worst severity found is stored at *R_WORST.  */
-gpg_error_t pan_policy_review (pan_ctx_t ctx, const struct pan_recipient *rec,
-                               time_t now, long warn_days,
-                               pan_key_finding_cb_t cb, void *opaque,
-                               pan_severity_t *r_worst);
-
 
 /*
  * Sending (job.c, send.c, deliver.c; pan_argv_*: util.c): one message
@@ -1140,6 +1113,268 @@ gpg_error_t pan_audit_report (pan_ctx_t ctx,
                               struct pan_audit_verdict *r_verdict,
                               char **r_reason);
 /* END audit */
+
+/* BEGIN review */
+/*
+ * The state of an enrollment's key and the findings of pankey check
+ * (review.c).  Every tool that shows a key's state asks pan_review_key.
+ */
+
+/* The state of an enrollment's key.  */
+typedef enum
+  {
+    PAN_KEY_OK = 0,             /* Usable, not expiring soon.  */
+    PAN_KEY_EXPIRING = 1,       /* Usable; expires within the warn days.  */
+    PAN_KEY_WEAK = 2,           /* Usable, but the algorithm policy says
+                                   critical.  */
+    PAN_KEY_UNUSABLE = 3,       /* Cannot encrypt (no usable subkey, or a
+                                   certificate that does not validate).  */
+    PAN_KEY_EXPIRED = 4,
+    PAN_KEY_REVOKED = 5,        /* Revoked by its holder, or (as the state
+                                   of an enrollment) by an operator.  */
+    PAN_KEY_MISSING = 6,        /* Not in the home's keyring.  */
+    PAN_KEY_UNKNOWN = 7,        /* Could not be checked.  */
+    PAN_KEY_RETIRED = 8,        /* The enrollment ended: rotated or
+                                   unenrolled.  */
+    PAN_KEY_UNCHECKED = 9       /* The key was not looked up.  */
+  } pan_key_state_t;
+
+/* Return the word for STATE: "ok", "expiring", "weak", "unusable",
+ * "expired", "revoked", "missing", "unknown", "retired" or
+ * "unchecked".  */
+const char *pan_review_state_name (pan_key_state_t state);
+
+/* What pan_review_key found; release with pan_review_key_release.  */
+struct pan_key_status
+{
+  pan_key_state_t state;        /* Of the enrollment: PAN_KEY_RETIRED or
+                                   PAN_KEY_REVOKED once it ended, else
+                                   KEY.  */
+  pan_key_state_t key;          /* Of the key itself.  */
+  int expiring;                 /* The key can encrypt and expires
+                                   within the warn days (also when KEY
+                                   is PAN_KEY_WEAK).  */
+  long days;                    /* Whole days to the key's expiry:
+                                   started days ahead, full days ago;
+                                   0 if it never expires.  */
+  time_t rotation_due;          /* An active enrollment is due for
+                                   rotation then (cryptoperiod-days
+                                   after it began); else 0.  */
+  gpg_error_t err;              /* Why the key could not be looked up.  */
+  char *why;                    /* The same for a person, or NULL.  */
+  struct pan_key_info info;     /* What the keyring knows of the key.  */
+  /* Of an enrollment that ended (borrowed from the record; NULL or 0
+   * if not known).  */
+  time_t changed_at;
+  const char *changed_by;
+  const char *reason;
+  const char *note;
+  void *reserved[4];            /* Room for later fields; 0.  */
+};
+
+/* Flags of pan_review_key.  */
+#define PAN_REVIEW_ENDED 1      /* Look up the keys of enrollments that
+                                   ended too.  */
+
+/* Store at *R_STATUS the state of enrollment REC and its key at NOW.  A
+ * key expires soon if within WARN_DAYS days (< 0: expire-warn-days).
+ * The key of an active enrollment is looked up in CTX's keyring, the
+ * key of one that ended only with PAN_REVIEW_ENDED in FLAGS (else KEY
+ * is PAN_KEY_UNCHECKED).  A key that cannot be looked up is a state
+ * (R_STATUS->ERR), not an error of this function.  Release *R_STATUS
+ * with pan_review_key_release.  */
+gpg_error_t pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec,
+                            time_t now, long warn_days, unsigned int flags,
+                            struct pan_key_status *r_status);
+
+/* Release what STATUS holds (the structure itself is the caller's).  */
+void pan_review_key_release (struct pan_key_status *status);
+
+/* One finding of pan_review_enrollment or pan_review_ca; valid during
+ * the callback.  */
+struct pan_key_finding
+{
+  pan_severity_t severity;
+  const char *check;          /* missing, revoked, expired, unusable,
+                                 expiring, policy, rotation-due, error */
+  const struct pan_recipient *rec;  /* The enrollment, or NULL.  */
+  time_t when;                /* Expiry or rotation due; 0 if none.  */
+  long days;                  /* Whole days from NOW to WHEN.  */
+  const char *text;           /* Says what, after "key FPR": e.g.
+                                 "expires in 10 days (2026-12-04)".  */
+  const struct pan_smime_ca *ca;  /* The trusted CA, or NULL.  */
+};
+
+/* Receive FINDING; a non-zero return stops the review.  */
+typedef gpg_error_t (*pan_key_finding_cb_t)
+     (void *opaque, const struct pan_key_finding *finding);
+
+/* Review the enrollment REC at NOW and call CB for each finding: key
+ * missing, revoked, expired, unusable (critical), breaking the
+ * algorithm policy (its verdict), expiring within WARN_DAYS days (< 0:
+ * expire-warn-days) or enrolled longer than cryptoperiod-days
+ * (warning).  The worst severity found is stored at *R_WORST.  */
+gpg_error_t pan_review_enrollment (pan_ctx_t ctx,
+                                   const struct pan_recipient *rec,
+                                   time_t now, long warn_days,
+                                   pan_key_finding_cb_t cb, void *opaque,
+                                   pan_severity_t *r_worst);
+
+/* Review the trusted S/MIME CA CA at NOW and call CB for each finding:
+ * missing from the keybox, expired (critical) or expiring within
+ * WARN_DAYS days (warning).  The worst severity found is stored at
+ * *R_WORST.  */
+gpg_error_t pan_review_ca (const struct pan_smime_ca *ca, time_t now,
+                           long warn_days, pan_key_finding_cb_t cb,
+                           void *opaque, pan_severity_t *r_worst);
+/* END review */
+
+/* BEGIN lifecycle */
+/*
+ * Key lifecycle (lifecycle.c): enroll, rotate, refresh, revoke,
+ * unenroll, trust a CA.  Each transaction checks the registry and the
+ * key, changes the keyring, writes its audit record and only then the
+ * registry, so that it is in the audit log before it reports success.
+ * A refused key and a change that failed after its record are recorded
+ * too.
+ */
+
+/* Where a transaction stopped (struct pan_lifecycle_result).  */
+typedef enum
+  {
+    PAN_LIFECYCLE_DONE = 0,     /* It did not: success.  */
+    PAN_LIFECYCLE_REQUEST = 1,  /* A bad address, fingerprint or reason. */
+    PAN_LIFECYCLE_REGISTRY = 2, /* The registry could not be read.  */
+    PAN_LIFECYCLE_STATE = 3,    /* The registry forbids it: enrolled
+                                   already (GPG_ERR_EEXIST), not
+                                   enrolled (GPG_ERR_NOT_FOUND), a key
+                                   revoked before (GPG_ERR_CERT_REVOKED),
+                                   the same key (GPG_ERR_EEXIST).  */
+    PAN_LIFECYCLE_INPUT = 4,    /* READ_KEY failed.  */
+    PAN_LIFECYCLE_KEY = 5,      /* The key or certificate was refused;
+                                   recorded as refused.  */
+    PAN_LIFECYCLE_AUDIT = 6,    /* Its record could not be written;
+                                   nothing was changed.  */
+    PAN_LIFECYCLE_APPLY = 7,    /* The change failed after its record;
+                                   recorded as failed.  */
+    PAN_LIFECYCLE_SYSTEM = 8    /* Out of memory.  */
+  } pan_lifecycle_stage_t;
+
+/* Hand the key material to a transaction, after its checks of the
+ * registry: store at *R_DATA and *R_LEN at most MAXLEN (max-key-size)
+ * bytes that stay valid until the transaction returns.  */
+typedef gpg_error_t (*pan_key_reader_t) (void *opaque, long maxlen,
+                                         const void **r_data,
+                                         size_t *r_len);
+
+/* What a transaction is asked to do.  Zero it before filling it in:
+ * fields added later mean "as before" when 0.  */
+struct pan_lifecycle_req
+{
+  const char *address;          /* The enrollment; any form
+                                   pan_addr_normalize accepts.  */
+  pan_protocol_t protocol;      /* Enroll: of the new key (0: OpenPGP). */
+  const char *fingerprint;      /* Enroll, rotate, trust-ca: the new key
+                                   as checked out of band; revoke: the
+                                   key (NULL: the active one).  */
+  const void *data;             /* Enroll, rotate, refresh, trust-ca:
+                                   the key material, or NULL to ask
+                                   READ_KEY for it.  */
+  size_t len;
+  pan_key_reader_t read_key;
+  void *read_key_opaque;
+  const char *operator_name;    /* Who; NULL: the login user.  */
+  const char *tool;             /* For the record; NULL: "pankey".  */
+  const char *reason;           /* Revoke: compromised, superseded, left
+                                   or other.  */
+  const char *note;             /* Revoke, unenroll: one line, or NULL. */
+  time_t now;                   /* When; 0: the current time.  */
+  void *reserved[8];            /* Room for later fields; 0.  */
+};
+
+/* What a transaction did or where it stopped; release with
+ * pan_lifecycle_result_release.  */
+struct pan_lifecycle_result
+{
+  pan_lifecycle_stage_t stage;
+  char *address;                /* Normal form.  */
+  pan_protocol_t protocol;      /* Of the key changed.  */
+  char *fingerprint;            /* The key pinned (for S/MIME the SHA-1
+                                   the registry pins, also when given
+                                   the SHA-256), refreshed, revoked or
+                                   unenrolled; trust-ca: the CA's SHA-1. */
+  char *old_fingerprint;        /* Rotate: the key retired.  */
+  pan_status_t old_status;      /* Revoke: of the record before.  */
+  int unchanged;                /* Revoke: revoked already; nothing done
+                                   and nothing recorded.  */
+  char *what;                   /* Refresh: the change, as recorded.  */
+  struct pan_key_info key;      /* Enroll, rotate (OpenPGP): the new key
+                                   after the change (KEY.PRESENT 0 if
+                                   it could not be described).  */
+  gpg_error_t unusable;         /* Refresh: why the key cannot encrypt
+                                   after the update (pan_keys_check), */
+  char *unusable_reason;        /* or 0 and NULL.  */
+  gpg_error_t record_err;       /* The record of a refusal or failure */
+  char *record_reason;          /* could not be written either: why.  */
+  void *reserved[8];
+};
+
+/* Enroll REQ->ADDRESS (which must have no active enrollment) with the
+ * key REQ->FINGERPRINT (never revoked in the registry) of protocol
+ * REQ->PROTOCOL from the key material: import it (see
+ * pan_keys_import_openpgp and pan_smime_enroll), record "enroll", add
+ * the record to the registry.  *R_RES is filled also on error and must
+ * be released.  */
+gpg_error_t pan_lifecycle_enroll (pan_ctx_t ctx,
+                                  const struct pan_lifecycle_req *req,
+                                  struct pan_lifecycle_result *r_res,
+                                  char **r_reason);
+
+/* Replace the active key of REQ->ADDRESS by the key REQ->FINGERPRINT
+ * (another key, never revoked) of the same protocol: import it as
+ * enroll does, record "rotate" naming both keys, then retire the old
+ * record and add the new one in one update of the registry.  */
+gpg_error_t pan_lifecycle_rotate (pan_ctx_t ctx,
+                                  const struct pan_lifecycle_req *req,
+                                  struct pan_lifecycle_result *r_res,
+                                  char **r_reason);
+
+/* Import an update of the active OpenPGP key of REQ->ADDRESS (see
+ * pan_keys_refresh_openpgp): checked in a scratch keyring first (a
+ * refusal is recorded), recorded as "refresh" with the change of
+ * expiry in R_RES->WHAT, then imported.  */
+gpg_error_t pan_lifecycle_refresh (pan_ctx_t ctx,
+                                   const struct pan_lifecycle_req *req,
+                                   struct pan_lifecycle_result *r_res,
+                                   char **r_reason);
+
+/* Revoke the key REQ->FINGERPRINT of REQ->ADDRESS (NULL: its active
+ * key) for REQ->REASON with REQ->NOTE: record "revoke", then mark the
+ * record revoked; a revoked key is never pinned again.  A key revoked
+ * already changes nothing (R_RES->UNCHANGED).  */
+gpg_error_t pan_lifecycle_revoke (pan_ctx_t ctx,
+                                  const struct pan_lifecycle_req *req,
+                                  struct pan_lifecycle_result *r_res,
+                                  char **r_reason);
+
+/* End the active enrollment of REQ->ADDRESS: record "unenroll", then
+ * mark the record retired ("unenrolled", REQ->NOTE).  */
+gpg_error_t pan_lifecycle_unenroll (pan_ctx_t ctx,
+                                    const struct pan_lifecycle_req *req,
+                                    struct pan_lifecycle_result *r_res,
+                                    char **r_reason);
+
+/* Trust the root CA REQ->FINGERPRINT from the key material for S/MIME
+ * (see pan_smime_trust_ca) and record "trust-ca"; a refusal is
+ * recorded too.  */
+gpg_error_t pan_lifecycle_trust_ca (pan_ctx_t ctx,
+                                    const struct pan_lifecycle_req *req,
+                                    struct pan_lifecycle_result *r_res,
+                                    char **r_reason);
+
+/* Release what RES holds (the structure itself is the caller's).  */
+void pan_lifecycle_result_release (struct pan_lifecycle_result *res);
+/* END lifecycle */
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,14 @@ pani_strndup (const char *src, size_t len)
   memcpy (s, src, len);
   s[len] = 0;
   return s;
+}
+
+const char *
+pani_login_user (void)
+{
+  struct passwd *pw = getpwuid (getuid ());
+
+  return pw && pw->pw_name ? pw->pw_name : "unknown";
 }
 
 int

@@ -32,6 +32,10 @@ char *pani_strdup (const char *src);
 /* Copy LEN bytes of SRC into a malloc'ed string.  */
 char *pani_strndup (const char *src, size_t len);
 
+/* Return the name of the user running us, or "unknown" (valid until
+ * the next call of getpwuid).  */
+const char *pani_login_user (void);
+
 /* Compare A and B ignoring ASCII case.  */
 int pani_ascii_casecmp (const char *a, const char *b);
 

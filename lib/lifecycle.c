@@ -1,0 +1,690 @@
+/* lifecycle.c - enroll, rotate, refresh, revoke, unenroll, trust a CA
+ *
+ * Each transaction checks what the registry says, changes the keyring,
+ * writes its audit record and only then changes the registry.  A key
+ * that is refused, and a change that fails after its record, are
+ * recorded as well, so the audit log holds every attempt that got as
+ * far as the key.  pankey(8) is a thin front end to these functions.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "panmail.h"
+#include "util.h"
+
+/* One transaction under way.  */
+struct txn
+{
+  pan_ctx_t ctx;
+  const struct pan_lifecycle_req *req;
+  struct pan_lifecycle_result *res;
+  const char *event;            /* Of its audit records.  */
+  char *operator_name;
+  time_t now;
+  pan_registry_t reg;           /* As read before the change.  */
+  char *fpr;                    /* REQ->FINGERPRINT, normalised.  */
+  const void *data;             /* The key material.  */
+  size_t len;
+};
+
+/* What begin needs of a request.  */
+#define NEED_ADDRESS  1
+#define NEED_FPR      2
+#define NEED_REGISTRY 4
+
+/* Note that T stopped at STAGE and return ERR.  */
+static gpg_error_t
+stop (struct txn *t, pan_lifecycle_stage_t stage, gpg_error_t err)
+{
+  t->res->stage = stage;
+  return err;
+}
+
+static gpg_error_t
+read_registry (struct txn *t, char **r_reason)
+{
+  gpg_error_t err;
+  char *path = pan_ctx_path (t->ctx, "registry");
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  err = pan_registry_load (path, &t->reg, r_reason);
+  free (path);
+  return err ? stop (t, PAN_LIFECYCLE_REGISTRY, err) : 0;
+}
+
+/* Start the transaction T of EVENT for REQ: check and normalise what
+ * NEED says it needs, read the registry if it needs it.  */
+static gpg_error_t
+begin (struct txn *t, pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+       struct pan_lifecycle_result *res, const char *event,
+       unsigned int need, char **r_reason)
+{
+  gpg_error_t err;
+
+  memset (t, 0, sizeof *t);
+  memset (res, 0, sizeof *res);
+  t->ctx = ctx;
+  t->req = req;
+  t->res = res;
+  t->event = event;
+  t->now = req->now ? req->now : time (NULL);
+  res->protocol = req->protocol ? req->protocol : PAN_PROTOCOL_OPENPGP;
+  t->operator_name = pani_strdup (req->operator_name ? req->operator_name
+                                  : pani_login_user ());
+  if (!t->operator_name)
+    return gpg_error_from_syserror ();
+  if ((need & NEED_ADDRESS)
+      && (err = pan_addr_normalize (req->address ? req->address : "",
+                                    &res->address, r_reason)))
+    return stop (t, PAN_LIFECYCLE_REQUEST, err);
+  if (req->fingerprint
+      && (err = pan_fpr_normalize (req->fingerprint, &t->fpr, r_reason)))
+    return stop (t, PAN_LIFECYCLE_REQUEST, err);
+  if ((need & NEED_FPR) && !t->fpr)
+    return stop (t, PAN_LIFECYCLE_REQUEST,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
+                              "no fingerprint given"));
+  return (need & NEED_REGISTRY) ? read_registry (t, r_reason) : 0;
+}
+
+/* End T with ERR and REASON: hand REASON over on error, release what
+ * T holds.  */
+static gpg_error_t
+finish (struct txn *t, gpg_error_t err, char *reason, char **r_reason)
+{
+  if (err && t->res->stage == PAN_LIFECYCLE_DONE)
+    t->res->stage = PAN_LIFECYCLE_SYSTEM;
+  if (err && r_reason)
+    {
+      *r_reason = reason;
+      reason = NULL;
+    }
+  free (reason);
+  free (t->operator_name);
+  free (t->fpr);
+  pan_registry_release (t->reg);
+  return err;
+}
+
+/* Get the key material of T: from the request or its reader.  */
+static gpg_error_t
+read_key (struct txn *t, char **r_reason)
+{
+  const struct pan_lifecycle_req *req = t->req;
+  long maxlen = pan_config_get_int (pan_ctx_config (t->ctx), "max-key-size");
+  gpg_error_t err = 0;
+
+  t->data = req->data;
+  t->len = req->len;
+  if (!req->data && !req->read_key)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_NO_DATA),
+                       "no key material given");
+  else if (!req->data)
+    err = req->read_key (req->read_key_opaque, maxlen, &t->data, &t->len);
+  else if (req->len > (size_t)maxlen)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
+                       "the key material is larger than max-key-size (%ld"
+                       " bytes)", maxlen);
+  return err ? stop (t, PAN_LIFECYCLE_INPUT, err) : 0;
+}
+
+
+/*
+ * Audit records.
+ */
+
+/* Append the record of T's event about KEYS/NKEYS with OUTCOME and
+ * REASON (may be NULL).  */
+static gpg_error_t
+record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
+        const char *outcome, const char *reason, char **r_reason)
+{
+  struct pan_audit_event ev;
+
+  memset (&ev, 0, sizeof ev);
+  ev.event = t->event;
+  ev.tool = t->req->tool ? t->req->tool : "pankey";
+  ev.operator_name = t->operator_name;
+  ev.keys = keys;
+  ev.nkeys = nkeys;
+  ev.outcome = outcome;
+  ev.reason = reason;
+  return pan_audit_append (t->ctx, &ev, time (NULL), r_reason);
+}
+
+/* Record that T goes ahead with WHY; its change comes next.  */
+static gpg_error_t
+record_ok (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
+           const char *why, char **r_reason)
+{
+  gpg_error_t err = record (t, keys, nkeys, "ok", why, r_reason);
+
+  return err ? stop (t, PAN_LIFECYCLE_AUDIT, err) : 0;
+}
+
+/* Record that T stopped at STAGE (the key refused, or the change
+ * failed) with ERR for WHY, and return ERR.  A record that cannot be
+ * written either is noted in T's result.  */
+static gpg_error_t
+record_stop (struct txn *t, pan_lifecycle_stage_t stage, gpg_error_t err,
+             const struct pan_audit_key *keys, size_t nkeys, const char *why)
+{
+  struct pan_lifecycle_result *res = t->res;
+
+  res->record_err = record (t, keys, nkeys,
+                            stage == PAN_LIFECYCLE_KEY ? "refused" : "failed",
+                            why, &res->record_reason);
+  return stop (t, stage, err);
+}
+
+
+/*
+ * Checks of the registry.
+ */
+
+/* Refuse T's new key if the registry has it revoked: a key revoked
+ * once is never pinned again.  */
+static gpg_error_t
+check_never_revoked (struct txn *t, char **r_reason)
+{
+  /* XXX registry.c applies the same rule under its lock; this check
+   * runs before the key is imported, so that a refusal leaves the
+   * keyring and the audit log as they were.  */
+  for (size_t i = 0; i < pan_registry_count (t->reg); i++)
+    {
+      const struct pan_recipient *rec = pan_registry_get (t->reg, i);
+
+      if (rec->status == PAN_STATUS_REVOKED
+          && !strcmp (rec->fingerprint, t->fpr))
+        return stop (t, PAN_LIFECYCLE_STATE,
+                     pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
+                                  "key %s was revoked for %s (%s); it cannot"
+                                  " be enrolled again: ask for a new key",
+                                  t->fpr, rec->address, rec->reason
+                                  ? rec->reason : "no reason given"));
+    }
+  return 0;
+}
+
+/* Refuse if T's address has an active enrollment or its key was
+ * revoked.  */
+static gpg_error_t
+check_not_enrolled (struct txn *t, char **r_reason)
+{
+  const struct pan_recipient *rec;
+
+  if ((rec = pan_registry_lookup (t->reg, t->res->address)))
+    return stop (t, PAN_LIFECYCLE_STATE,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                              "%s is already enrolled with key %s; use"
+                              " 'pankey rotate' to replace it",
+                              t->res->address, rec->fingerprint));
+  return check_never_revoked (t, r_reason);
+}
+
+/* Describe REC, the record T changes, in T's result.  */
+static gpg_error_t
+take_record (struct txn *t, const struct pan_recipient *rec)
+{
+  struct pan_lifecycle_result *res = t->res;
+
+  res->protocol = rec->protocol;
+  res->old_status = rec->status;
+  if (!(res->fingerprint = pani_strdup (rec->fingerprint)))
+    return gpg_error_from_syserror ();
+  return 0;
+}
+
+/* Store at *R_REC the active record of T's address.  */
+static gpg_error_t
+find_active (struct txn *t, const struct pan_recipient **r_rec,
+             char **r_reason)
+{
+  const char *addr = t->res->address;
+
+  if (!(*r_rec = pan_registry_lookup (t->reg, addr)))
+    return stop (t, PAN_LIFECYCLE_STATE,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                              "%s has no active enrollment (see 'pankey"
+                              " show %s')", addr, addr));
+  return 0;
+}
+
+/* Store at *R_REC the record revoke changes: the address's record
+ * with T's fingerprint (the active one, else the newest), else with
+ * no fingerprint given the active one.  */
+static gpg_error_t
+find_revoked (struct txn *t, const struct pan_recipient **r_rec,
+              char **r_reason)
+{
+  const char *addr = t->res->address;
+  const struct pan_recipient *rec = pan_registry_lookup (t->reg, addr);
+  const struct pan_recipient *last = NULL;
+
+  if (t->fpr && rec && strcmp (rec->fingerprint, t->fpr))
+    rec = NULL;
+  for (size_t i = 0; t->fpr && !rec && i < pan_registry_count (t->reg); i++)
+    {
+      const struct pan_recipient *r = pan_registry_get (t->reg, i);
+
+      if (!strcmp (r->address, addr) && !strcmp (r->fingerprint, t->fpr))
+        last = r;
+    }
+  if (!(*r_rec = rec ? rec : last))
+    return stop (t, PAN_LIFECYCLE_STATE,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                              "%s has no %s%s (see 'pankey show %s')", addr,
+                              t->fpr ? "enrollment with key "
+                              : "active enrollment", t->fpr ? t->fpr : "",
+                              addr));
+  return 0;
+}
+
+
+/*
+ * Changes of the keyring and the registry.
+ */
+
+/* Import T's new key for its address from the key material; for
+ * S/MIME the registry pins the SHA-1 fingerprint, also when the
+ * operator gave the SHA-256 one.  A refusal is recorded.  */
+static gpg_error_t
+import_key (struct txn *t, char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  struct pan_audit_key key = { res->address, res->protocol, t->fpr };
+  char *sha1 = NULL;
+  gpg_error_t err;
+
+  if ((err = read_key (t, r_reason)))
+    return err;
+  if (res->protocol == PAN_PROTOCOL_SMIME)
+    err = pan_smime_enroll (t->ctx, res->address, t->fpr, t->data, t->len,
+                            t->now, &sha1, r_reason);
+  else
+    err = pan_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
+                                   t->len, t->now, r_reason);
+  if (err)
+    return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
+                        *r_reason ? *r_reason : gpg_strerror (err));
+  if (!(res->fingerprint = sha1 ? sha1 : pani_strdup (t->fpr)))
+    return gpg_error_from_syserror ();
+  return 0;
+}
+
+/* Pin T's new key in the registry, retiring OLD_FPR if not NULL.  */
+static gpg_error_t
+registry_pin (struct txn *t, const char *old_fpr, char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  pan_config_t config = pan_ctx_config (t->ctx);
+  int timeout = pan_config_get_int (config, "lock-timeout");
+  char *path = pan_ctx_path (t->ctx, "registry");
+  struct pan_recipient rec;
+  gpg_error_t err;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  memset (&rec, 0, sizeof rec);
+  rec.address = res->address;
+  rec.protocol = res->protocol;
+  rec.fingerprint = res->fingerprint;
+  rec.enrolled_at = t->now;
+  rec.enrolled_by = t->operator_name;
+  rec.status = PAN_STATUS_ACTIVE;
+  if (old_fpr)
+    err = pan_registry_rotate (path, &rec, old_fpr, timeout, r_reason);
+  else
+    err = pan_registry_add (path, &rec, timeout, r_reason);
+  free (path);
+  return err;
+}
+
+/* Record the pinning of T's new key (and the retirement of the old one
+ * of a rotation), then pin it.  */
+static gpg_error_t
+commit_pin (struct txn *t, char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  const char *old = res->old_fingerprint;
+  struct pan_audit_key keys[2] = {
+    { res->address, res->protocol, old },
+    { res->address, res->protocol, res->fingerprint } };
+  const struct pan_audit_key *k = old ? keys : keys + 1;
+  size_t n = old ? 2 : 1;
+  char *why = NULL;
+  gpg_error_t err;
+
+  if (old && !(why = pani_strdupf ("rotated: key %s retired, key %s active",
+                                   old, res->fingerprint)))
+    return gpg_error_from_syserror ();
+  /* The record comes first: a key imported but not pinned is never
+   * used, a pin without a record would be a change nobody can trace.  */
+  if (!(err = record_ok (t, k, n, why, r_reason))
+      && (err = registry_pin (t, old, r_reason)))
+    err = record_stop (t, PAN_LIFECYCLE_APPLY, err, k, n,
+                       "the registry could not be updated");
+  free (why);
+  return err;
+}
+
+/* Describe T's new OpenPGP key as the keyring knows it now.  */
+static void
+describe_key (struct txn *t)
+{
+  struct pan_lifecycle_result *res = t->res;
+
+  if (res->protocol == PAN_PROTOCOL_OPENPGP)
+    pan_keys_info (t->ctx, PAN_PROTOCOL_OPENPGP, res->fingerprint, t->now,
+                   &res->key, NULL);
+}
+
+/* Record the change of T's record to STATUS for REASON, then make
+ * it.  */
+static gpg_error_t
+commit_status (struct txn *t, pan_status_t status, const char *reason,
+               char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  const char *note = t->req->note;
+  struct pan_audit_key key = { res->address, res->protocol,
+                               res->fingerprint };
+  struct pan_registry_change chg = { res->address, res->fingerprint, status,
+                                     reason, note, t->operator_name,
+                                     t->now };
+  char *why = pani_strdupf ("%s%s%s", reason, note ? ": " : "",
+                            note ? note : "");
+  char *path = pan_ctx_path (t->ctx, "registry");
+  gpg_error_t err;
+
+  if (!why || !path)
+    err = gpg_error_from_syserror ();
+  else if (!(err = record_ok (t, &key, 1, why, r_reason))
+           && (err = pan_registry_set_status
+               (path, &chg, pan_config_get_int (pan_ctx_config (t->ctx),
+                                                "lock-timeout"), r_reason)))
+    err = record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
+                       "the registry could not be updated");
+  free (path);
+  free (why);
+  return err;
+}
+
+
+/*
+ * The transactions.
+ */
+
+/* Run the transaction of EVENT for REQ: begin it with NEED, then let
+ * BODY do the rest.  */
+static gpg_error_t
+transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+          struct pan_lifecycle_result *r_res, char **r_reason,
+          const char *event, unsigned int need,
+          gpg_error_t (*body) (struct txn *t, char **r_reason))
+{
+  struct txn t;
+  char *reason = NULL;
+  gpg_error_t err;
+
+  if (r_reason)
+    *r_reason = NULL;
+  if (!(err = begin (&t, ctx, req, r_res, event, need, &reason)))
+    err = body (&t, &reason);
+  return finish (&t, err, reason, r_reason);
+}
+
+/* Import T's new key, record it and pin it.  */
+static gpg_error_t
+pin_new_key (struct txn *t, char **r_reason)
+{
+  gpg_error_t err;
+
+  if (!(err = import_key (t, r_reason))
+      && !(err = commit_pin (t, r_reason)))
+    describe_key (t);
+  return err;
+}
+
+static gpg_error_t
+txn_enroll (struct txn *t, char **r_reason)
+{
+  gpg_error_t err;
+
+  if ((err = check_not_enrolled (t, r_reason)))
+    return err;
+  return pin_new_key (t, r_reason);
+}
+
+gpg_error_t
+pan_lifecycle_enroll (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                      struct pan_lifecycle_result *r_res, char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "enroll",
+                   NEED_ADDRESS | NEED_FPR | NEED_REGISTRY, txn_enroll);
+}
+
+/* Check that T may replace the key of OLD by its new key.  */
+static gpg_error_t
+check_rotation (struct txn *t, const struct pan_recipient *old,
+                char **r_reason)
+{
+  gpg_error_t err;
+
+  if (!strcmp (old->fingerprint, t->fpr))
+    return stop (t, PAN_LIFECYCLE_STATE,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                              "%s is already pinned to %s; use 'pankey"
+                              " refresh' to import an update of that key",
+                              old->address, t->fpr));
+  if ((err = check_never_revoked (t, r_reason)))
+    return err;
+  t->res->protocol = old->protocol;
+  if (!(t->res->old_fingerprint = pani_strdup (old->fingerprint)))
+    return gpg_error_from_syserror ();
+  return 0;
+}
+
+static gpg_error_t
+txn_rotate (struct txn *t, char **r_reason)
+{
+  const struct pan_recipient *old;
+  gpg_error_t err;
+
+  if ((err = find_active (t, &old, r_reason))
+      || (err = check_rotation (t, old, r_reason)))
+    return err;
+  return pin_new_key (t, r_reason);
+}
+
+gpg_error_t
+pan_lifecycle_rotate (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                      struct pan_lifecycle_result *r_res, char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "rotate",
+                   NEED_ADDRESS | NEED_FPR | NEED_REGISTRY, txn_rotate);
+}
+
+/* Describe the expiry of INFO into BUF.  */
+static const char *
+expiry_words (const struct pan_key_info *info, char *buf, size_t size)
+{
+  char when[32];
+
+  if (info->revoked)
+    return "revoked by its holder";
+  if (!info->expires)
+    return "does not expire";
+  snprintf (buf, size, "%s %s", info->expired ? "expired" : "expires",
+            pan_time_format (info->expires, when, sizeof when));
+  return buf;
+}
+
+/* Check the update of T's key in a scratch keyring (a refusal is
+ * recorded) and say in T's result how it changes the key.  */
+static gpg_error_t
+refresh_check (struct txn *t, const struct pan_audit_key *key,
+               char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  struct pan_key_info before, after;
+  char b1[64], b2[64];
+  gpg_error_t err;
+
+  pan_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
+                 NULL);
+  err = pan_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
+                                  t->now, 1, &after, r_reason);
+  if (err)
+    err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
+                       *r_reason ? *r_reason : gpg_strerror (err));
+  else if (!(res->what = pani_strdupf ("key was: %s; now: %s",
+                                       expiry_words (&before, b1, sizeof b1),
+                                       expiry_words (&after, b2,
+                                                     sizeof b2))))
+    err = gpg_error_from_syserror ();
+  pan_keys_info_release (&before);
+  pan_keys_info_release (&after);
+  return err;
+}
+
+/* Check, record and import the update of the active key of T.  */
+static gpg_error_t
+txn_refresh (struct txn *t, char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  const struct pan_recipient *rec;
+  struct pan_audit_key key;
+  gpg_error_t err;
+
+  if ((err = find_active (t, &rec, r_reason))
+      || (err = take_record (t, rec))
+      || (err = read_key (t, r_reason)))
+    return err;
+  key.address = res->address;
+  key.protocol = res->protocol;
+  key.fingerprint = res->fingerprint;
+  if ((err = refresh_check (t, &key, r_reason))
+      || (err = record_ok (t, &key, 1, res->what, r_reason)))
+    return err;
+  err = pan_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
+                                  t->now, 0, NULL, r_reason);
+  if (err)
+    return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
+                        *r_reason ? *r_reason : gpg_strerror (err));
+  res->unusable = pan_keys_check (t->ctx, res->protocol, res->fingerprint,
+                                  t->now, NULL, &res->unusable_reason);
+  return 0;
+}
+
+gpg_error_t
+pan_lifecycle_refresh (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                       struct pan_lifecycle_result *r_res, char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "refresh",
+                   NEED_ADDRESS | NEED_REGISTRY, txn_refresh);
+}
+
+static gpg_error_t
+txn_revoke (struct txn *t, char **r_reason)
+{
+  const char *reason = t->req->reason;
+  const struct pan_recipient *rec;
+  gpg_error_t err;
+
+  if (!reason || !pan_registry_reason_valid (PAN_STATUS_REVOKED, reason))
+    return stop (t, PAN_LIFECYCLE_REQUEST,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
+                              "a revocation's reason is compromised,"
+                              " superseded, left or other"));
+  if ((err = find_revoked (t, &rec, r_reason))
+      || (err = take_record (t, rec)))
+    return err;
+  if (rec->status == PAN_STATUS_REVOKED)
+    {
+      t->res->unchanged = 1;
+      return 0;
+    }
+  return commit_status (t, PAN_STATUS_REVOKED, reason, r_reason);
+}
+
+gpg_error_t
+pan_lifecycle_revoke (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                      struct pan_lifecycle_result *r_res, char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "revoke",
+                   NEED_ADDRESS | NEED_REGISTRY, txn_revoke);
+}
+
+static gpg_error_t
+txn_unenroll (struct txn *t, char **r_reason)
+{
+  const struct pan_recipient *rec;
+  gpg_error_t err;
+
+  if ((err = find_active (t, &rec, r_reason))
+      || (err = take_record (t, rec)))
+    return err;
+  return commit_status (t, PAN_STATUS_RETIRED, "unenrolled", r_reason);
+}
+
+gpg_error_t
+pan_lifecycle_unenroll (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                        struct pan_lifecycle_result *r_res, char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "unenroll",
+                   NEED_ADDRESS | NEED_REGISTRY, txn_unenroll);
+}
+
+/* Trust the CA of T and record it, or its refusal.  */
+static gpg_error_t
+txn_trust_ca (struct txn *t, char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  char *why = NULL;
+  gpg_error_t err;
+
+  res->protocol = PAN_PROTOCOL_SMIME;
+  if ((err = read_key (t, r_reason)))
+    return err;
+  err = pan_smime_trust_ca (t->ctx, t->fpr, t->data, t->len, t->now,
+                            &res->fingerprint, r_reason);
+  if (err)
+    return record_stop (t, PAN_LIFECYCLE_KEY, err, NULL, 0, *r_reason);
+  if (!(why = pani_strdupf ("CA certificate pinned as %s%s, SHA-1 %s",
+                            strlen (t->fpr) == 64 ? "sha256:" : "", t->fpr,
+                            res->fingerprint ? res->fingerprint : "-")))
+    return gpg_error_from_syserror ();
+  err = record_ok (t, NULL, 0, why, r_reason);
+  free (why);
+  return err;
+}
+
+gpg_error_t
+pan_lifecycle_trust_ca (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
+                        struct pan_lifecycle_result *r_res, char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "trust-ca", NEED_FPR,
+                   txn_trust_ca);
+}
+
+void
+pan_lifecycle_result_release (struct pan_lifecycle_result *res)
+{
+  if (!res)
+    return;
+  free (res->address);
+  free (res->fingerprint);
+  free (res->old_fingerprint);
+  free (res->what);
+  pan_keys_info_release (&res->key);
+  free (res->unusable_reason);
+  free (res->record_reason);
+  res->address = res->fingerprint = res->old_fingerprint = NULL;
+  res->what = res->unusable_reason = res->record_reason = NULL;
+}
