@@ -373,15 +373,21 @@ read_pan_key (pan_ctx_t ctx, unsigned char *key, char **r_reason)
       err = gpg_error_from_syserror ();
       goto leave;
     }
-  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0
-      || (n = read (fd, hex, 4 * PAN_KEY_LEN - 1)) < 0)
+  if ((err = pani_home_open (ctx, PAN_KEY_FILE, O_RDONLY, 0,
+                             PANI_HOME_OPERATOR, &fd, r_reason)))
     {
-      err = gpg_error_from_syserror ();
-      if (gpg_err_code (err) == GPG_ERR_ENOENT)
-        pani_reason (r_reason, err, "%s is missing; create it with"
-                     " 'pankey --home %s init --force'", path, ctx->home);
-      else
-        pani_reason_sys (r_reason, path);
+      if (gpg_err_code (err) == GPG_ERR_ENOENT && r_reason)
+        {
+          free (*r_reason);
+          *r_reason = NULL;
+          pani_reason (r_reason, err, "%s is missing; create it with"
+                       " 'pankey --home %s init --force'", path, ctx->home);
+        }
+      goto leave;
+    }
+  if ((n = read (fd, hex, 4 * PAN_KEY_LEN - 1)) < 0)
+    {
+      err = pani_reason_sys (r_reason, path);
       goto leave;
     }
   if ((err = decode_pan_key (hex, n, key)))
@@ -392,7 +398,7 @@ read_pan_key (pan_ctx_t ctx, unsigned char *key, char **r_reason)
     close (fd);
   if (hex)
     {
-      explicit_bzero (hex, 4 * PAN_KEY_LEN);
+      pani_wipe (hex, 4 * PAN_KEY_LEN);
       gcry_free (hex);
     }
   free (path);
@@ -413,5 +419,164 @@ pan_ctx_pan_scanner (pan_ctx_t ctx, pan_scanner_t *r_scanner,
     err = pan_scanner_new (key, PAN_KEY_LEN, r_scanner);
   explicit_bzero (key, PAN_KEY_LEN);
   gcry_free (key);
+  return err;
+}
+
+
+/*
+ * Opening files in the home without following links.
+ */
+
+/* Return a reason for the file PATH that fails the check WHAT.  */
+static gpg_error_t
+unsafe (char **r_reason, const char *path, const char *what,
+        const char *fix)
+{
+  return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                      "%s %s; %s", path, what, fix);
+}
+
+gpg_error_t
+pani_home_check_fd (pan_ctx_t ctx, int fd, const char *path,
+                    pani_home_kind_t kind, int want_dir, char **r_reason)
+{
+  struct stat st;
+
+  (void)ctx;
+  (void)kind;
+  if (fstat (fd, &st))
+    return pani_reason_sys (r_reason, path);
+  if (want_dir ? !S_ISDIR (st.st_mode) : !S_ISREG (st.st_mode))
+    return unsafe (r_reason, path, want_dir ? "is not a directory"
+                   : "is not a regular file", "restore it from a backup"
+                   " or run 'pankey init --force'");
+  if (st.st_uid != geteuid ())
+    return unsafe (r_reason, path, "is not owned by the home's owner",
+                   "chown it back or restore it from a backup");
+  if (st.st_mode & 022)
+    return unsafe (r_reason, path, "is writable by others",
+                   "run 'chmod go-w' on it");
+  return 0;
+}
+
+/* Open the directory or file COMP below the directory DIRFD.  */
+static int
+open_component (int dirfd, const char *comp, int flags, int mode)
+{
+  return openat (dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+/* Open the home directory of CTX itself, checked.  */
+static gpg_error_t
+open_home_dir (pan_ctx_t ctx, int *r_fd, char **r_reason)
+{
+  gpg_error_t err;
+  int fd = open (ctx->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  *r_fd = -1;
+  if (fd < 0)
+    return pani_reason_sys (r_reason, ctx->home);
+  if ((err = pani_home_check_fd (ctx, fd, ctx->home, PANI_HOME_OPERATOR, 1,
+                                 r_reason)))
+    {
+      close (fd);
+      return err;
+    }
+  *r_fd = fd;
+  return 0;
+}
+
+/* Walk from the directory *DIRFD (which is replaced and closed) into
+ * the directory COMP of the home path PATH.  */
+static gpg_error_t
+enter_dir (pan_ctx_t ctx, int *dirfd, const char *comp, const char *path,
+           pani_home_kind_t kind, char **r_reason)
+{
+  gpg_error_t err;
+  int fd = open_component (*dirfd, comp, O_RDONLY | O_DIRECTORY, 0);
+
+  if (fd < 0)
+    {
+      err = gpg_error_from_syserror ();
+      if (gpg_err_code (err) == GPG_ERR_ELOOP
+          || gpg_err_code (err) == GPG_ERR_ENOTDIR)
+        return unsafe (r_reason, path, "is a symbolic link or not a"
+                       " directory", "replace it by a real directory");
+      return pani_reason_sys (r_reason, path);
+    }
+  if ((err = pani_home_check_fd (ctx, fd, path, kind, 1, r_reason)))
+    {
+      close (fd);
+      return err;
+    }
+  close (*dirfd);
+  *dirfd = fd;
+  return 0;
+}
+
+/* Open the last component LEAF below DIRFD and check it.  */
+static gpg_error_t
+open_leaf (pan_ctx_t ctx, int dirfd, const char *leaf, const char *path,
+           int flags, int mode, pani_home_kind_t kind, int *r_fd,
+           char **r_reason)
+{
+  gpg_error_t err;
+  int fd = open_component (dirfd, leaf, flags, mode);
+
+  if (fd < 0)
+    {
+      err = gpg_error_from_syserror ();
+      if (gpg_err_code (err) == GPG_ERR_ELOOP)
+        return unsafe (r_reason, path, "is a symbolic link",
+                       "replace it by the real file");
+      return pani_reason (r_reason, err, "%s: %s", path, gpg_strerror (err));
+    }
+  if ((err = pani_home_check_fd (ctx, fd, path, kind,
+                                 !!(flags & O_DIRECTORY), r_reason)))
+    {
+      close (fd);
+      return err;
+    }
+  *r_fd = fd;
+  return 0;
+}
+
+gpg_error_t
+pani_home_open (pan_ctx_t ctx, const char *name, int flags, int mode,
+                pani_home_kind_t kind, int *r_fd, char **r_reason)
+{
+  gpg_error_t err;
+  char *path = pani_strdupf ("%s/%s", ctx->home, name);
+  char *rel = pani_strdup (name), *comp, *slash;
+  int dirfd = -1;
+
+  *r_fd = -1;
+  if (!path || !rel)
+    {
+      err = gpg_error (GPG_ERR_ENOMEM);
+      goto leave;
+    }
+  if ((err = open_home_dir (ctx, &dirfd, r_reason)))
+    goto leave;
+  for (comp = rel; !err && (slash = strchr (comp, '/')); comp = slash + 1)
+    {
+      *slash = 0;
+      if (!strcmp (comp, ".") || !strcmp (comp, ".."))
+        break;
+      path[strlen (ctx->home) + 1 + (slash - rel)] = 0;
+      err = enter_dir (ctx, &dirfd, comp, path, kind, r_reason);
+      path[strlen (ctx->home) + 1 + (slash - rel)] = '/';
+    }
+  if (!err && (!*comp || !strcmp (comp, ".") || !strcmp (comp, "..")))
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
+                       "%s: not a plain path inside the home", path);
+  if (!err)
+    err = open_leaf (ctx, dirfd, comp, path, flags, mode, kind, r_fd,
+                     r_reason);
+ leave:
+  if (dirfd >= 0)
+    close (dirfd);
+  free (rel);
+  free (path);
   return err;
 }
