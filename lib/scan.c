@@ -79,15 +79,6 @@ struct pan_scan_stream
  * Small helpers.
  */
 
-static void
-wipe (void *p, size_t len)
-{
-  volatile unsigned char *v = p;
-
-  while (len--)
-    *v++ = 0;
-}
-
 static int
 is_digit (int c)
 {
@@ -356,7 +347,7 @@ release_hold (pan_scan_stream_t s)
     begin_envelope (s);
   s->bol = s->hold[s->holdlen - 1] == '\n';
   message_bytes (s, s->hold, s->holdlen);
-  wipe (s->hold, sizeof s->hold);
+  pani_wipe (s->hold, sizeof s->hold);
   s->holdlen = 0;
 }
 
@@ -389,7 +380,7 @@ mbox_finish (pan_scan_stream_t s)
   if (s->holdlen)
     {
       message_bytes (s, s->hold, s->holdlen);
-      wipe (s->hold, sizeof s->hold);
+      pani_wipe (s->hold, sizeof s->hold);
       s->holdlen = 0;
     }
   if (s->envelope && !s->err)
@@ -487,7 +478,7 @@ pan_scan_stream_release (pan_scan_stream_t s)
   else if (s->scanner)
     pan_scanner_finish (s->scanner, NULL, NULL);   /* Reset it.  */
   free (s->path);
-  wipe (s, sizeof *s);
+  pani_wipe (s, sizeof *s);
   free (s);
 }
 
@@ -780,7 +771,7 @@ scan_file (struct walk *w, const struct where *at, int follow)
   else
     scan_fd (w, at, fd);
   close (fd);
-  explicit_bzero (w->buf, w->used);
+  pani_wipe (w->buf, w->used);
   w->used = 0;
 }
 
@@ -795,78 +786,82 @@ cmp_names (const void *a, const void *b)
   return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
-static void
-free_names (char **names, size_t n)
+/* The names in a directory: their text one after the other, each with
+ * its NUL, and V pointing at each.  */
+struct names
 {
-  while (n--)
-    free (names[n]);
-  free (names);
+  struct pani_buf text;
+  char **v;
+  size_t n;
+};
+
+static void
+free_names (struct names *ns)
+{
+  pani_buf_free (&ns->text);
+  free (ns->v);
+  ns->v = NULL;
+  ns->n = 0;
 }
 
-/* Append NAME to *R_NAMES (*R_N used, *R_SIZE allocated).  */
+/* Point NS->V at each of the NS->N names in NS->TEXT.  */
 static gpg_error_t
-add_name (char ***r_names, size_t *r_n, size_t *r_size, const char *name)
+index_names (struct names *ns)
 {
-  char **tmp;
+  char *p;
+  size_t i;
 
-  if (*r_n == *r_size)
-    {
-      *r_size = *r_size ? 2 * *r_size : 64;
-      if (!(tmp = realloc (*r_names, *r_size * sizeof *tmp)))
-        return gpg_error_from_syserror ();
-      *r_names = tmp;
-    }
-  if (!((*r_names)[*r_n] = strdup (name)))
+  if (!ns->n)
+    return 0;
+  if (!(ns->v = calloc (ns->n, sizeof *ns->v)))
     return gpg_error_from_syserror ();
-  (*r_n)++;
+  for (i = 0, p = ns->text.data; i < ns->n; i++, p += strlen (p) + 1)
+    ns->v[i] = p;
   return 0;
 }
 
-/* Read the names in the directory open at FD, sorted, into *R_NAMES
- * (*R_N of them).  */
+/* Read the names in the directory open at FD, sorted, into NS.  */
 static gpg_error_t
-read_names (int fd, char ***r_names, size_t *r_n)
+read_names (int fd, struct names *ns)
 {
   gpg_error_t err = 0;
-  char **names = NULL;
-  size_t n = 0, size = 0;
   struct dirent *de;
   int dfd = dup (fd);
   DIR *dir = dfd < 0 ? NULL : fdopendir (dfd);
 
-  *r_names = NULL;
-  *r_n = 0;
   if (!dir)
     {
+      err = gpg_error_from_syserror ();
       if (dfd >= 0)
         close (dfd);
-      return gpg_error_from_syserror ();
+      return err;
     }
-  errno = 0;
-  while (!err && (de = readdir (dir)))
+  for (errno = 0; (de = readdir (dir)); errno = 0)
     if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      err = add_name (&names, &n, &size, de->d_name);
-  if (!err && errno)
+      {
+        pani_buf_put (&ns->text, de->d_name, strlen (de->d_name) + 1);
+        ns->n++;
+      }
+  if (errno)
     err = gpg_error_from_syserror ();
   closedir (dir);
+  if (!err)
+    err = pani_buf_error (&ns->text);
+  if (!err)
+    err = index_names (ns);
   if (err)
-    free_names (names, n);
-  else
-    {
-      if (n)
-        qsort (names, n, sizeof *names, cmp_names);
-      *r_names = names;
-      *r_n = n;
-    }
+    free_names (ns);
+  else if (ns->n)
+    qsort (ns->v, ns->n, sizeof *ns->v, cmp_names);
   return err;
 }
 
 static void walk_path (struct walk *w, const struct where *at, int follow);
 
-/* Walk the entries NAMES/N of the directory open at FD.  */
+/* Walk the entries NS of the directory open at FD.  */
 static void
-walk_entries (struct walk *w, const struct where *at, int fd, char **names,
-              size_t n)
+walk_entries (struct walk *w, const struct where *at, int fd,
+              const struct names *ns)
 {
   size_t i, plen = strlen (at->path);
   int slash = plen && at->path[plen - 1] == '/';
@@ -876,15 +871,15 @@ walk_entries (struct walk *w, const struct where *at, int fd, char **names,
   child.dirfd = fd;
   child.depth = at->depth + 1;
   child.in_maildir = is_maildir_dir (fd);
-  for (i = 0; i < n && !w->err; i++)
+  for (i = 0; i < ns->n && !w->err; i++)
     {
       if (!(path = pani_strdupf ("%s%s%s", at->path, slash ? "" : "/",
-                                 names[i])))
+                                 ns->v[i])))
         {
           w->err = gpg_error_from_syserror ();
           break;
         }
-      child.name = names[i];
+      child.name = ns->v[i];
       child.path = path;
       walk_path (w, &child, 0);
       free (path);
@@ -907,8 +902,7 @@ static void
 walk_dir (struct walk *w, const struct where *at, int follow)
 {
   struct stat st;
-  char **names = NULL;
-  size_t n = 0;
+  struct names ns = { { NULL, 0, 0, 0 }, NULL, 0 };
   gpg_error_t err;
   int fd = openat (at->dirfd, at->name, O_RDONLY | O_DIRECTORY
                            | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
@@ -923,7 +917,7 @@ walk_dir (struct walk *w, const struct where *at, int follow)
       tell_skip (w, at, "directory loop (already being scanned)");
       goto leave;
     }
-  if ((err = read_names (fd, &names, &n)))
+  if ((err = read_names (fd, &ns)))
     {
       tell_err (w, at, err, "cannot read the directory");
       goto leave;
@@ -931,11 +925,11 @@ walk_dir (struct walk *w, const struct where *at, int follow)
   w->anc[w->nanc].dev = st.st_dev;
   w->anc[w->nanc].ino = st.st_ino;
   w->nanc++;
-  walk_entries (w, at, fd, names, n);
+  walk_entries (w, at, fd, &ns);
   w->nanc--;
 
  leave:
-  free_names (names, n);
+  free_names (&ns);
   if (fd >= 0)
     close (fd);
 }
@@ -1002,7 +996,7 @@ pan_scan_path (pan_scanner_t scanner, const char *path,
   at.in_maildir = parent_is_maildir (path);
   walk_path (w, &at, 1);
   err = w->err;
-  explicit_bzero (w->buf, PAN_SCAN_CHUNK);
+  pani_wipe (w->buf, PAN_SCAN_CHUNK);
   free (w->buf);
   free (w);
   return err;
