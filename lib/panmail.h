@@ -704,6 +704,10 @@ struct pan_hit
   const char *masked;         /* First 6 and last 4 digits: 411111******1111 */
   const char *hash;           /* Hex HMAC-SHA256 of the digits; NULL if the
                                  scanner has no key.  */
+  const char *context;        /* Up to 16 bytes of its line either side:
+                                 the PAN masked, every other digit '#',
+                                 what is not printable ASCII or UTF-8
+                                 '?'.  */
 };
 
 /* Receive HIT; a non-zero return stops the scan and is returned by the
@@ -715,13 +719,15 @@ typedef gpg_error_t (*pan_hit_cb_t) (void *opaque, const struct pan_hit *hit);
 gpg_error_t pan_scanner_new (const void *key, size_t keylen,
                              pan_scanner_t *r_scanner);
 
-/* Scan the next LEN bytes of the stream, calling CB for each PAN that
- * ends in them; chunks may split a PAN anywhere.  */
+/* Scan the next LEN bytes of the stream, calling CB for each PAN
+ * decided on: a PAN is decided once the 16 bytes after it are known,
+ * so it may be reported by a later call.  Chunks may split a PAN
+ * anywhere; the hits do not depend on the chunk sizes.  */
 gpg_error_t pan_scanner_feed (pan_scanner_t scanner, const void *buf,
                               size_t len, pan_hit_cb_t cb, void *opaque);
 
-/* End the stream: report a PAN at its very end, then reset SCANNER for
- * a new stream (offsets start at 0 again).  */
+/* End the stream: report the PANs not reported yet, then reset
+ * SCANNER for a new stream (offsets start at 0 again).  */
 gpg_error_t pan_scanner_finish (pan_scanner_t scanner, pan_hit_cb_t cb,
                                 void *opaque);
 

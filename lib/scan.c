@@ -4,10 +4,12 @@
  * knows its format:
  *
  *  - plain text goes straight to the PAN scanner; the line of a hit is
- *    found by counting newlines up to its first digit.  A hit may start
- *    in an earlier chunk than the one that reports it, but the bytes of
- *    a candidate (digits, single spaces or dashes) hold no newline, so
- *    such a hit lies on the line the current chunk starts on;
+ *    found by counting newlines up to its first digit.  A hit may be
+ *    reported while a later chunk is fed, or at the end: the bytes of a
+ *    chain of candidates (digits, single spaces or dashes) hold no
+ *    newline, and the scanner reports a hit at most 16 bytes after the
+ *    chain ended, so the newlines between such a hit and the chunk are
+ *    all among the last PLAIN_TAIL bytes before it, which are kept;
  *
  *  - an mbox is cut into messages at every line that starts "From "
  *    (mboxo and mboxrd quote such body lines as ">From "); the "From "
@@ -40,6 +42,12 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "pan-int.h"
+
+/* Plain text bytes kept to count the newlines between a hit reported
+ * late and the chunk being fed (at most the scanner's lookahead and the
+ * byte that ends a chain).  */
+#define PLAIN_TAIL 32
 
 /* The mbox message separator and its length.  */
 #define FROM_LINE "From "
@@ -56,12 +64,15 @@ struct pan_scan_stream
   gpg_error_t err;              /* Sticky.  */
 
   /* Plain text: the chunk being fed, its stream offset and the
-   * newlines before it; a cursor counting newlines inside it.  */
+   * newlines before it; a cursor counting newlines inside it; the last
+   * bytes before the chunk.  */
   const char *chunk;
   unsigned long long off;
   unsigned long long nl;
   unsigned long long cur_off;
   unsigned long long cur_nl;
+  size_t tail_len;
+  char tail[PLAIN_TAIL];
 
   /* Messages.  */
   unsigned long long line;      /* The line being read (mbox).  */
@@ -79,12 +90,6 @@ struct pan_scan_stream
  * Small helpers.
  */
 
-static int
-is_digit (int c)
-{
-  return c >= '0' && c <= '9';
-}
-
 static gpg_error_t
 mask_cb (void *opaque, const struct pan_hit *hit)
 {
@@ -92,12 +97,12 @@ mask_cb (void *opaque, const struct pan_hit *hit)
   size_t i, k = 0;
 
   for (i = hit->offset; i < hit->offset + hit->length; i++)
-    if (is_digit ((unsigned char)s[i]))
-      {
-        if (k >= 6 && k + 4 < hit->ndigits)
-          s[i] = '*';
-        k++;
-      }
+    {
+      if (!pani_is_digit ((unsigned char)s[i]))
+        continue;
+      if (!pani_mask_keeps (k++, hit->ndigits))
+        s[i] = '*';
+    }
   return 0;
 }
 
@@ -108,7 +113,7 @@ too_few_digits (const char *s)
   size_t n = 0;
 
   for (; *s && n < PAN_MIN_DIGITS; s++)
-    n += is_digit ((unsigned char)*s);
+    n += pani_is_digit ((unsigned char)*s);
   return n < PAN_MIN_DIGITS;
 }
 
@@ -177,8 +182,14 @@ init_hit (pan_scan_stream_t s, const struct pan_hit *hit,
 static unsigned long long
 plain_line (pan_scan_stream_t s, unsigned long long o)
 {
+  size_t from;
+
   if (!s->chunk || o < s->off)
-    return s->nl + 1;
+    {
+      from = o + s->tail_len > s->off ? (size_t)(o + s->tail_len - s->off)
+                                      : 0;
+      return s->nl - count_nl (s->tail + from, s->tail_len - from) + 1;
+    }
   s->cur_nl += count_nl (s->chunk + (s->cur_off - s->off), o - s->cur_off);
   s->cur_off = o;
   return s->cur_nl + 1;
@@ -232,6 +243,24 @@ mime_hit_cb (void *opaque, const struct pan_mime_part *part,
  * Plain text.
  */
 
+/* Keep the last PLAIN_TAIL bytes of the plain text fed so far.  */
+static void
+keep_tail (pan_scan_stream_t s, const char *p, size_t len)
+{
+  size_t keep;
+
+  if (len >= PLAIN_TAIL)
+    {
+      memcpy (s->tail, p + len - PLAIN_TAIL, PLAIN_TAIL);
+      s->tail_len = PLAIN_TAIL;
+      return;
+    }
+  keep = s->tail_len + len > PLAIN_TAIL ? PLAIN_TAIL - len : s->tail_len;
+  memmove (s->tail, s->tail + s->tail_len - keep, keep);
+  memcpy (s->tail + keep, p, len);
+  s->tail_len = keep + len;
+}
+
 static void
 plain_feed (pan_scan_stream_t s, const char *p, size_t len)
 {
@@ -243,6 +272,7 @@ plain_feed (pan_scan_stream_t s, const char *p, size_t len)
                                 len - (s->cur_off - s->off));
   s->off += len;
   s->chunk = NULL;
+  keep_tail (s, p, len);
 }
 
 
