@@ -773,6 +773,9 @@ struct pan_mime_part
                                  NULL (offset into the decoded body).  */
   int undecoded;              /* The hit is in the undecoded text of a
                                  base64 part (mislabelled part).  */
+  const char *encoding;       /* The part's Content-Transfer-Encoding,
+                                 lower case ("7bit" if none); NULL in a
+                                 header block.  */
 };
 
 /* Receive HIT found in PART; a non-zero return stops the scan.  */
@@ -844,6 +847,12 @@ struct pan_scan_hit
   const char *brand;
   const char *masked;
   const char *hash;             /* NULL if the scanner has no key.  */
+  const char *encoding;         /* The part's transfer encoding, lower
+                                   case ("7bit" if none); NULL in a plain
+                                   file, a header, an mbox From line.  */
+  const char *context;          /* Masked, see struct pan_hit.  */
+  const char *allowed;          /* The comment of the allow-list entry
+                                   that holds HASH, or NULL.  */
 };
 
 /* What happened to a file or directory.  */
@@ -882,6 +891,9 @@ typedef gpg_error_t (*pan_scan_file_cb_t) (void *opaque,
 #define PAN_SCAN_CHUNK (64 * 1024)
 #define PAN_SCAN_BINARY_TEST 8192
 
+/* A list of keyed hashes of numbers found harmless (scan-allow.c).  */
+typedef struct pan_scan_allow *pan_scan_allow_t;
+
 /* How pan_scan_path walks.  */
 struct pan_scan_options
 {
@@ -894,6 +906,13 @@ struct pan_scan_options
   pan_scan_hit_cb_t hit_cb;
   pan_scan_file_cb_t file_cb;   /* May be NULL.  */
   void *opaque;
+  pan_scan_allow_t allow;       /* Hits whose hash it lists are marked
+                                   (pan_scan_hit.allowed), or NULL.  */
+  unsigned int jobs;            /* Files scanned at once: 0 or 1, one by
+                                   one in the calling thread; more, that
+                                   many threads, with the same callbacks
+                                   in the same order, one at a time, from
+                                   any of the threads.  */
 };
 
 /* Scan PATH for PANs with SCANNER (NULL: a scanner without key; it must
@@ -933,6 +952,42 @@ void pan_scan_stream_release (pan_scan_stream_t stream);
  * if IN_MAILDIR, whose first bytes are HEAD/LEN.  */
 pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
                                           const void *head, size_t len);
+
+/* The version of the JSON object pan_scan_hit_json writes (its "v").  */
+#define PAN_SCAN_JSON_VERSION 1
+
+/* Store at *R_JSON a malloc'ed JSON object (one line, no line end) for
+ * HIT: "v", "path", "line", "masked", "brand", "hash", "context",
+ * "message", "part", "content_type", "encoding", "header", "envelope",
+ * "undecoded", "allowed", "comment".  Strings are valid UTF-8: bytes
+ * that are not (a file name may hold any) become U+FFFD, and the path's
+ * bytes then also go, as hex, to "path_hex".  */
+gpg_error_t pan_scan_hit_json (const struct pan_scan_hit *hit, char **r_json);
+
+/* Parse the allow list BUF/LEN into *R_ALLOW.  One entry a line: the
+ * keyed hash of a number (64 hex digits, as pan_scan_hit.hash), white
+ * space and a comment saying why it is harmless (of a hash listed more
+ * than once, the first comment counts); blank lines and lines starting
+ * with '#' are skipped.  A line that is not an entry, a missing comment
+ * or a card number anywhere in the list is refused with
+ * GPG_ERR_INV_VALUE and a reason naming the line.  */
+gpg_error_t pan_scan_allow_parse (const void *buf, size_t len,
+                                  pan_scan_allow_t *r_allow,
+                                  char **r_reason);
+
+/* Read the allow list in the file PATH ("-": stdin) with
+ * pan_scan_allow_parse.  */
+gpg_error_t pan_scan_allow_load (const char *path, pan_scan_allow_t *r_allow,
+                                 char **r_reason);
+
+/* Return the comment of ALLOW's entry for the hex hash HASH, or NULL.  */
+const char *pan_scan_allow_find (pan_scan_allow_t allow, const char *hash);
+
+/* Return the number of entries of ALLOW.  */
+size_t pan_scan_allow_count (pan_scan_allow_t allow);
+
+/* Release ALLOW (NULL is accepted).  */
+void pan_scan_allow_release (pan_scan_allow_t allow);
 /* END scan */
 
 /* BEGIN audit (audit.c) */

@@ -4,7 +4,7 @@
 set -eu
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 status=0
-for target in headers addrlist registry config audit pan mime smime-trustlist colons scan; do
+for target in headers addrlist registry config audit pan mime smime-trustlist colons scan scan-allow; do
     dir="$top_srcdir/fuzz/corpus/$target"
     files=$(find "$dir" -type f | sort)
     [ -n "$files" ] || { echo "no seeds in $dir"; status=1; continue; }
