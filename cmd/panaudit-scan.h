@@ -10,6 +10,8 @@ struct panaudit_scan_args
   const char *const *excludes;  /* NULL-terminated --exclude globs.  */
   int skip_binary;              /* --skip-binary.  */
   int no_progress;              /* --no-progress.  */
+  const char *allow;            /* --allow FILE, or NULL.  */
+  const char *jobs;             /* --jobs N, or NULL: every core.  */
   const char *const *paths;     /* The PATH arguments.  */
   int npaths;
 };

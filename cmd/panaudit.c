@@ -43,7 +43,9 @@ enum opt_values
     oAnchor,
     oExclude,
     oSkipBinary,
-    oNoProgress
+    oNoProgress,
+    oAllow,
+    oJobs
   };
 
 static gpgrt_opt_t opts[] =
@@ -67,7 +69,9 @@ static gpgrt_opt_t opts[] =
                     "                                read from stdin, one a"
                     " line\n"
                     "  scan [--json] [--exclude GLOB]... [--skip-binary]\n"
-                    "       [--no-progress] PATH...  find card numbers in"
+                    "       [--no-progress] [--allow FILE] [--jobs N]"
+                    " PATH...\n"
+                    "                                find card numbers in"
                     " files\n"
                     "\nOptions:\n "),
     ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
@@ -91,6 +95,10 @@ static gpgrt_opt_t opts[] =
                   " byte in their first 8 KiB"),
     ARGPARSE_s_n (oNoProgress, "no-progress", "scan: no progress line on"
                   " a terminal"),
+    ARGPARSE_s_s (oAllow, "allow", "|FILE|scan: keyed hashes of numbers"
+                  " found harmless"),
+    ARGPARSE_s_s (oJobs, "jobs", "|N|scan: files scanned at once (default:"
+                  " one per core)"),
     ARGPARSE_end ()
   };
 
@@ -105,6 +113,7 @@ struct options
   const char **excludes;        /* NULL-terminated.  */
   size_t nexcludes;
   int skip_binary, no_progress;
+  const char *allow, *jobs;
   const char **args;
   int nargs;
 };
@@ -165,6 +174,8 @@ parse_options (int *argc, char ***argv, struct options *o)
         break;
       case oSkipBinary: o->skip_binary = 1; break;
       case oNoProgress: o->no_progress = 1; break;
+      case oAllow: o->allow = pargs.r.ret_str; break;
+      case oJobs: o->jobs = pargs.r.ret_str; break;
       default: pargs.err = ARGPARSE_PRINT_ERROR; break;
       }
   if (pargs.err)
@@ -938,6 +949,8 @@ cmd_scan (struct options *o)
   a.excludes = o->excludes;
   a.skip_binary = o->skip_binary;
   a.no_progress = o->no_progress;
+  a.allow = o->allow;
+  a.jobs = o->jobs;
   a.paths = o->args + 1;
   a.npaths = o->nargs - 1;
   return panaudit_scan (&a);
