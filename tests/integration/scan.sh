@@ -171,6 +171,29 @@ cp "$T/out" "$T/json-3"
 scan --jobs 1 --json --exclude excluded tree
 cmp -s "$T/out" "$T/json-3" || fail "--json: --jobs 3 and --jobs 1 differ"
 pass "one thread or several: the same hits, files and summary, in order"
+
+# A slow file first, then one with more hits than the threads keep in
+# memory (they wait for their turn) and more files than they take ahead
+# (the walk waits): still the same output.
+mkdir -p pool
+awk 'BEGIN { for (i = 0; i < 100000; i++)
+        print "a line of text with no digits at all, long enough to read" }' \
+    > pool/a-slow.txt
+awk 'BEGIN { for (i = 0; i < 20000; i++) print "card 4111 1111 1111 1111" }' \
+    > pool/b-hits.txt
+i=0
+while [ $i -lt 80 ]; do
+    printf 'ref %d 5555555555554444\n' $i > "pool/c$i.txt"
+    i=$((i + 1))
+done
+scan --jobs 1 pool
+cp "$T/out" "$T/pool-1"
+scan --jobs 3 pool
+want_rc 1 "scan --jobs 3 of the pool tree"
+cmp -s "$T/out" "$T/pool-1" || fail "--jobs 3: the pool tree gives other output"
+grep -qx 'panaudit: 20080 PANs in 81 files; 82 files scanned, 0 skipped' \
+    "$T/err" || { cat "$T/err" >&2; fail "--jobs 3: wrong summary"; }
+pass "many hits and many files behind a slow one: same output, in order"
 for bad in 0 65 x ''; do
     scan --jobs "$bad" tree/clean
     want_rc 2 "--jobs '$bad'"
