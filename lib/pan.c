@@ -226,34 +226,37 @@ is_code (size_t n, int digit)
   return n >= CODE_MIN && n <= CODE_MAX && digit;
 }
 
-/* Return true if the bytes before offset X are SEP and, before it, a
- * code.  */
+/* Return true if the byte at offset X is SEP and the bytes after it,
+ * going forward (FORWARD) or back, a code.  */
 static int
-code_before (pan_scanner_t s, unsigned long long x, int sep)
-{
-  size_t n = 0;
-  int c, digit = 0;
-
-  if (byte_before (s, x) != sep)
-    return 0;
-  for (x--; n <= CODE_MAX && pani_is_alnum (c = byte_before (s, x));
-       x--, n++)
-    digit |= pani_is_digit (c);
-  return is_code (n, digit);
-}
-
-/* Return true if the bytes from offset X are SEP and a code.  */
-static int
-code_after (pan_scanner_t s, unsigned long long x, int sep)
+code_at (pan_scanner_t s, unsigned long long x, int forward, int sep)
 {
   size_t n = 0;
   int c, digit = 0;
 
   if (byte_at (s, x) != sep)
     return 0;
-  for (x++; n <= CODE_MAX && pani_is_alnum (c = byte_at (s, x + n)); n++)
-    digit |= pani_is_digit (c);
+  for (x = forward ? x + 1 : x - 1; n <= CODE_MAX
+         && pani_is_alnum (c = byte_at (s, x)); x = forward ? x + 1 : x - 1)
+    {
+      digit |= pani_is_digit (c);
+      n++;
+    }
   return is_code (n, digit);
+}
+
+/* Return true if the bytes before offset X are SEP and a code.  */
+static int
+code_before (pan_scanner_t s, unsigned long long x, int sep)
+{
+  return x && code_at (s, x - 1, 0, sep);
+}
+
+/* Return true if the bytes from offset X are SEP and a code.  */
+static int
+code_after (pan_scanner_t s, unsigned long long x, int sep)
+{
+  return code_at (s, x, 1, sep);
 }
 
 /* Return true if C may be part of a URL written in text.  */
