@@ -86,6 +86,8 @@ pan_line (const char *buf, size_t len, size_t *r_line)
   size_t i;
 
   *r_line = 0;
+  if (!len)
+    return 0;
   if (!(err = pan_scanner_new (NULL, 0, &s))
       && !(err = pan_scanner_feed (s, buf, len, first_pan_cb, &first)))
     err = pan_scanner_finish (s, first_pan_cb, &first);
@@ -219,7 +221,7 @@ pan_scan_allow_parse (const void *buf, size_t len, pan_scan_allow_t *r_allow,
 {
   gpg_error_t err = 0;
   pan_scan_allow_t a;
-  const char *p = buf, *end = p + len;
+  const char *p = buf ? buf : "", *end = p + len;
   struct line l;
 
   if (!r_allow || (!buf && len))
@@ -285,6 +287,7 @@ pan_scan_allow_find (pan_scan_allow_t a, const char *hash)
 
   if (!a || !a->n || !hash || strlen (hash) != HASH_LEN)
     return NULL;
+  memset (&key, 0, sizeof key);
   memcpy (key.hash, hash, HASH_LEN + 1);
   e = bsearch (&key, a->v, a->n, sizeof *a->v, cmp_entries);
   return e ? e->comment : NULL;

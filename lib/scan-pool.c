@@ -88,6 +88,7 @@ struct scan_pool
   scan_fd_fn scan_fd;                 /* Scans one file.  */
   unsigned int nworkers;
   struct worker *workers;
+  char *bufs;                         /* A read buffer for each.  */
   int closing;                        /* No more files.  */
   gpg_error_t err;                    /* Stops everything.  */
 };
@@ -408,11 +409,11 @@ worker_main (void *opaque)
  * The pool.
  */
 
-/* Set up worker WK of POOL: its options, scanner and buffer.  */
+/* Set up worker I of POOL: its options, scanner and buffer.  */
 static gpg_error_t
-init_worker (struct scan_pool *pool, struct worker *wk,
-             pan_scanner_t scanner)
+init_worker (struct scan_pool *pool, unsigned int i, pan_scanner_t scanner)
 {
+  struct worker *wk = pool->workers + i;
   gpg_error_t err = 0;
 
   wk->pool = pool;
@@ -421,10 +422,9 @@ init_worker (struct scan_pool *pool, struct worker *wk,
   wk->o.file_cb = worker_file;
   wk->o.opaque = wk;
   wk->w.o = &wk->o;
+  wk->w.buf = pool->bufs + (size_t)i * PAN_SCAN_CHUNK;
   if (scanner && (err = pani_scanner_clone (scanner, &wk->w.scanner)))
     return err;
-  if (!(wk->w.buf = malloc (PAN_SCAN_CHUNK)))
-    return gpg_error_from_syserror ();
   if (pthread_create (&wk->thread, NULL, worker_main, wk))
     return gpg_error (GPG_ERR_EAGAIN);
   wk->started = 1;
@@ -442,9 +442,12 @@ pani_scan_pool_new (pan_scanner_t scanner, const struct pan_scan_options *o,
   unsigned int i;
 
   *r_pool = NULL;
-  if (!pool || !(pool->workers = calloc (jobs, sizeof *pool->workers)))
+  if (!pool || !(pool->workers = calloc (jobs, sizeof *pool->workers))
+      || !(pool->bufs = malloc ((size_t)jobs * PAN_SCAN_CHUNK)))
     {
       err = gpg_error_from_syserror ();
+      if (pool)
+        free (pool->workers);
       free (pool);
       return err;
     }
@@ -458,7 +461,7 @@ pani_scan_pool_new (pan_scanner_t scanner, const struct pan_scan_options *o,
   pool->queue_tail = &pool->queue;
   pool->nworkers = jobs;
   for (i = 0; i < jobs && !err; i++)
-    err = init_worker (pool, pool->workers + i, scanner);
+    err = init_worker (pool, i, scanner);
   if (err)
     {
       pani_scan_pool_finish (pool);
@@ -560,12 +563,8 @@ pani_scan_pool_release (struct scan_pool *pool)
       free (slot);
     }
   for (i = 0; i < pool->nworkers; i++)
-    {
-      pan_scanner_release (pool->workers[i].w.scanner);
-      if (pool->workers[i].w.buf)
-        pani_wipe (pool->workers[i].w.buf, PAN_SCAN_CHUNK);
-      free (pool->workers[i].w.buf);
-    }
+    pan_scanner_release (pool->workers[i].w.scanner);
+  pani_wipe_free (pool->bufs, (size_t)pool->nworkers * PAN_SCAN_CHUNK);
   free (pool->workers);
   pthread_cond_destroy (&pool->changed);
   pthread_mutex_destroy (&pool->lock);
