@@ -67,4 +67,7 @@ const unsigned char *pani_find_nondigit (const unsigned char *p,
 const unsigned char *pani_skip_short_chains (const unsigned char *p,
                                              const unsigned char *end);
 
+/* Return the number of bytes C in P/LEN.  */
+size_t pani_count_byte (const void *p, size_t len, int c);
+
 #endif /* PAN_PAN_INT_H */

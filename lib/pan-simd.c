@@ -9,6 +9,8 @@
  * byte range test on all the bytes of a word at once).  All variants
  * give the same answers; tests/unit/t-pan runs the corpus with each.
  *
+ * The file scanner counts line ends here too (pani_count_byte).
+ *
  * Short chains are passed over 64 bytes at a time: a block's digits
  * and separators (space, dash) become two 64-bit masks; a separator
  * with a digit on both sides is a link, digits and links are chain
@@ -47,6 +49,7 @@ struct variant
                                 const unsigned char *end, int digit);
   const unsigned char *(*skip) (const unsigned char *p,
                                 const unsigned char *end);
+  size_t (*count) (const unsigned char *p, const unsigned char *end, int c);
 };
 
 
@@ -89,6 +92,20 @@ find_class_words (const unsigned char *p, const unsigned char *end,
         break;
     }
   return find_class_bytes (p, end, digit);
+}
+
+/* Return the number of bytes C in P..END.  */
+static size_t
+count_bytes (const unsigned char *p, const unsigned char *end, int c)
+{
+  size_t n = 0;
+
+  while (p < end && (p = memchr (p, c, end - p)))
+    {
+      n++;
+      p++;
+    }
+  return n;
 }
 
 /* Passing over short chains a block at a time needs 64-bit masks of
@@ -245,6 +262,19 @@ popcount_generic (uint64_t x)
   return __builtin_popcountll (x);
 }
 
+static size_t
+count_sse2 (const unsigned char *p, const unsigned char *end, int c)
+{
+  const __m128i want = _mm_set1_epi8 ((char)c);
+  size_t n = 0;
+
+  for (; end - p >= 16; p += 16)
+    n += popcount_generic ((unsigned int)_mm_movemask_epi8
+                           (_mm_cmpeq_epi8 (_mm_loadu_si128
+                                            ((const __m128i *)p), want)));
+  return n + count_bytes (p, end, c);
+}
+
 static const unsigned char *
 skip_sse2 (const unsigned char *p, const unsigned char *end)
 {
@@ -309,6 +339,20 @@ skip_avx2 (const unsigned char *p, const unsigned char *end)
 {
   return skip_blocks (p, end, classify_avx2, popcount_insn);
 }
+
+__attribute__ ((target ("avx2,popcnt")))
+static size_t
+count_avx2 (const unsigned char *p, const unsigned char *end, int c)
+{
+  const __m256i want = _mm256_set1_epi8 ((char)c);
+  size_t n = 0;
+
+  for (; end - p >= 32; p += 32)
+    n += popcount_insn ((uint32_t)_mm256_movemask_epi8
+                        (_mm256_cmpeq_epi8 (_mm256_loadu_si256
+                                            ((const __m256i *)p), want)));
+  return n + count_sse2 (p, end, c);
+}
 #endif /* USE_AVX2 */
 
 
@@ -316,12 +360,13 @@ skip_avx2 (const unsigned char *p, const unsigned char *end)
  * Choosing a variant.
  */
 
-static const struct variant words = { find_class_words, skip_none };
+static const struct variant words = { find_class_words, skip_none,
+                                      count_bytes };
 #if USE_SSE2
-static const struct variant sse2 = { find_class_sse2, skip_sse2 };
+static const struct variant sse2 = { find_class_sse2, skip_sse2, count_sse2 };
 #endif
 #if USE_AVX2
-static const struct variant avx2 = { find_class_avx2, skip_avx2 };
+static const struct variant avx2 = { find_class_avx2, skip_avx2, count_avx2 };
 #endif
 
 /* Return the best variant this CPU runs.  */
@@ -388,4 +433,11 @@ const unsigned char *
 pani_skip_short_chains (const unsigned char *p, const unsigned char *end)
 {
   return chosen->skip (p, end);
+}
+
+size_t
+pani_count_byte (const void *p, size_t len, int c)
+{
+  pani_simd_setup ();
+  return chosen->count (p, (const unsigned char *)p + len, c);
 }

@@ -139,15 +139,7 @@ pani_scan_masked_copy (const char *text, char **r_copy)
 static unsigned long long
 count_nl (const char *p, size_t len)
 {
-  const char *end = p + len;
-  unsigned long long n = 0;
-
-  while (p < end && (p = memchr (p, '\n', end - p)))
-    {
-      n++;
-      p++;
-    }
-  return n;
+  return pani_count_byte (p, len, '\n');
 }
 
 

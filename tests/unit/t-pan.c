@@ -454,7 +454,8 @@ hits_text (pan_scanner_t s, const char *text, size_t len, size_t chunk,
 
 /* Random text of digits, separators, letters, slashes, colons and line
  * ends, with a valid PAN planted now and then: every chunk size must
- * give the hits the text gives whole with the best variant.  */
+ * give the hits the text gives whole with the best variant, and each
+ * variant count its line ends right.  */
 static void
 test_random (pan_scanner_t s, int variant)
 {
@@ -484,6 +485,9 @@ test_random (pan_scanner_t s, int variant)
       pani_simd_force (PANI_SIMD_BEST);
       hits_text (s, text, len, 0, want, sizeof want);
       pani_simd_force (variant);
+      for (i = n = 0; i < len; i++)
+        n += text[i] == '\n';
+      T_CHECK (pani_count_byte (text, len, '\n') == n);
       for (k = 0; k < sizeof chunks / sizeof *chunks; k++)
         {
           hits_text (s, text, len, chunks[k], got, sizeof got);
