@@ -226,23 +226,39 @@ is_code (size_t n, int digit)
   return n >= CODE_MIN && n <= CODE_MAX && digit;
 }
 
+/* Return true if the word of letters and digits at P (stepping by STEP,
+ * while P is not LIM) is a code.  */
+static int
+code_bytes (const unsigned char *p, const unsigned char *lim, int step)
+{
+  size_t n = 0;
+  int digit = 0;
+
+  for (; p != lim && n <= CODE_MAX && pani_is_alnum (*p); p += step, n++)
+    digit |= pani_is_digit (*p);
+  return is_code (n, digit);
+}
+
 /* Return true if the byte at offset X is SEP and the bytes after it,
  * going forward (FORWARD) or back, a code.  */
 static int
 code_at (pan_scanner_t s, unsigned long long x, int forward, int sep)
 {
+  unsigned char word[CODE_MAX + 2];
   size_t n = 0;
-  int c, digit = 0;
+  int c;
 
   if (byte_at (s, x) != sep)
     return 0;
-  for (x = forward ? x + 1 : x - 1; n <= CODE_MAX
+  if (x >= s->data_off + CODE_MAX + 2 && x + CODE_MAX + 2 < s->data_off
+      + s->data_len)
+    return forward
+      ? code_bytes (s->data + (x - s->data_off) + 1, NULL, 1)
+      : code_bytes (s->data + (x - s->data_off) - 1, NULL, -1);
+  for (x = forward ? x + 1 : x - 1; n < sizeof word
          && pani_is_alnum (c = byte_at (s, x)); x = forward ? x + 1 : x - 1)
-    {
-      digit |= pani_is_digit (c);
-      n++;
-    }
-  return is_code (n, digit);
+    word[n++] = (unsigned char)c;
+  return code_bytes (word, word + n, 1);
 }
 
 /* Return true if the bytes before offset X are SEP and a code.  */
@@ -537,12 +553,15 @@ decide_first (pan_scanner_t s)
   size_t end = 0, n = 0, len = s->groups[0].len;
   const char *brand = NULL;
 
+  /* A group of 4 to 6 digits starts only grouped candidates, and a code
+   * before it makes them all rows of a table.  */
+  if (s->kind && len >= 4 && len <= 6
+      && code_before (s, s->groups[0].off, s->kind))
+    len = 0;
   if ((len >= 4 && len <= 6) || len >= PAN_MIN_DIGITS)
     if (!in_url_path (s, s->groups[0].off))
       end = longest_at (s, 0, 0, &n, &brand);
-  if (end > 1 && code_before (s, s->groups[0].off, s->kind))
-    end = 0;
-  else if (end > 1 && code_after (s, group_end (s, end - 1), s->kind))
+  if (end > 1 && code_after (s, group_end (s, end - 1), s->kind))
     return decide_list (s, end, n, brand);
   if (end)
     report (s, 0, end - 1, 0, n, brand);
