@@ -23,10 +23,10 @@
 #include "panmail.h"
 #include "cmdutil.h"
 #include "panaudit-keys.h"
+#include "panaudit-scan.h"
 
 #define EXIT_DAMAGED 1
 #define EXIT_NOT_FOUND 1        /* find-pan: no record names the PANs.  */
-#define EXIT_PANS_FOUND 1       /* scan: PANs in the files.  */
 #define EXIT_ERROR 2
 
 enum opt_values
@@ -43,7 +43,9 @@ enum opt_values
     oAnchor,
     oExclude,
     oSkipBinary,
-    oNoProgress
+    oNoProgress,
+    oAllow,
+    oJobs
   };
 
 static gpgrt_opt_t opts[] =
@@ -67,7 +69,9 @@ static gpgrt_opt_t opts[] =
                     "                                read from stdin, one a"
                     " line\n"
                     "  scan [--json] [--exclude GLOB]... [--skip-binary]\n"
-                    "       [--no-progress] PATH...  find card numbers in"
+                    "       [--no-progress] [--allow FILE] [--jobs N]"
+                    " PATH...\n"
+                    "                                find card numbers in"
                     " files\n"
                     "\nOptions:\n "),
     ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
@@ -91,6 +95,10 @@ static gpgrt_opt_t opts[] =
                   " byte in their first 8 KiB"),
     ARGPARSE_s_n (oNoProgress, "no-progress", "scan: no progress line on"
                   " a terminal"),
+    ARGPARSE_s_s (oAllow, "allow", "|FILE|scan: keyed hashes of numbers"
+                  " found harmless"),
+    ARGPARSE_s_s (oJobs, "jobs", "|N|scan: files scanned at once (default:"
+                  " one per core)"),
     ARGPARSE_end ()
   };
 
@@ -105,6 +113,7 @@ struct options
   const char **excludes;        /* NULL-terminated.  */
   size_t nexcludes;
   int skip_binary, no_progress;
+  const char *allow, *jobs;
   const char **args;
   int nargs;
 };
@@ -165,6 +174,8 @@ parse_options (int *argc, char ***argv, struct options *o)
         break;
       case oSkipBinary: o->skip_binary = 1; break;
       case oNoProgress: o->no_progress = 1; break;
+      case oAllow: o->allow = pargs.r.ret_str; break;
+      case oJobs: o->jobs = pargs.r.ret_str; break;
       default: pargs.err = ARGPARSE_PRINT_ERROR; break;
       }
   if (pargs.err)
@@ -914,253 +925,22 @@ cmd_find_pan (struct options *o)
 
 /* panaudit scan */
 
-/* Progress line updates at most this often, in milliseconds.  */
-#define PROGRESS_MS 100
-
-struct scan_tally
-{
-  const struct options *o;
-  unsigned long long pans;      /* Hits.  */
-  unsigned long long files_hit; /* Files with hits.  */
-  unsigned long long file_pans; /* Hits in the current file.  */
-  unsigned long long scanned, skipped, failed;
-  unsigned long long bytes;     /* Of the files done.  */
-  int progress;                 /* Show it.  */
-  int shown;                    /* It is on the screen.  */
-  long long last_ms;
-};
-
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-clear_progress (struct scan_tally *t)
-{
-  if (!t->shown)
-    return;
-  es_fputs ("\r\033[K", es_stderr);
-  es_fflush (es_stderr);
-  t->shown = 0;
-}
-
-static void
-show_progress (struct scan_tally *t, unsigned long long current)
-{
-  long long ms = now_ms ();
-
-  if (!t->progress || ms - t->last_ms < PROGRESS_MS)
-    return;
-  t->last_ms = ms;
-  es_fprintf (es_stderr, "\r\033[Kscanning: %llu files, %.1f MB,"
-              " %llu PANs", t->scanned,
-              (double)(t->bytes + current) / 1e6, t->pans);
-  es_fflush (es_stderr);
-  t->shown = 1;
-}
-
-/* Where in a message the hit H is, for people.  */
-static void
-put_hit_place (const struct pan_scan_hit *h)
-{
-  if (h->format == PAN_SCAN_PLAIN)
-    return;
-  es_fputs (" (", es_stdout);
-  if (h->format == PAN_SCAN_MBOX)
-    es_fprintf (es_stdout, "message %llu, ", h->message);
-  if (h->envelope)
-    es_fputs ("mbox From line", es_stdout);
-  else if (h->header)
-    {
-      es_fprintf (es_stdout, "part %u header ", h->part);
-      cmd_put_safe (es_stdout, h->header);
-    }
-  else
-    {
-      es_fprintf (es_stdout, "part %u ", h->part);
-      cmd_put_safe (es_stdout, h->content_type);
-      if (h->undecoded)
-        es_fputs (", undecoded base64", es_stdout);
-    }
-  es_putc (')', es_stdout);
-}
-
-static void
-put_json_or_null (const char *s)
-{
-  if (s)
-    cmd_put_json_string (es_stdout, s);
-  else
-    es_fputs ("null", es_stdout);
-}
-
-static void
-put_hit_json (const struct pan_scan_hit *h)
-{
-  int msg = h->format != PAN_SCAN_PLAIN, part = msg && !h->envelope;
-
-  es_fputs ("{\"path\":", es_stdout);
-  cmd_put_json_string (es_stdout, h->path);
-  es_fprintf (es_stdout, ",\"line\":%llu,\"masked\":\"%s\",\"brand\":",
-              h->line, h->masked);
-  cmd_put_json_string (es_stdout, h->brand);
-  es_fputs (",\"hash\":", es_stdout);
-  put_json_or_null (h->hash);
-  if (msg)
-    es_fprintf (es_stdout, ",\"message\":%llu", h->message);
-  else
-    es_fputs (",\"message\":null", es_stdout);
-  if (part)
-    es_fprintf (es_stdout, ",\"part\":%u", h->part);
-  else
-    es_fputs (",\"part\":null", es_stdout);
-  es_fputs (",\"content_type\":", es_stdout);
-  put_json_or_null (part && !h->header ? h->content_type : NULL);
-  es_fputs (",\"header\":", es_stdout);
-  put_json_or_null (h->header);
-  es_fprintf (es_stdout, ",\"envelope\":%s,\"undecoded\":%s}\n",
-              h->envelope ? "true" : "false",
-              h->undecoded ? "true" : "false");
-}
-
-static gpg_error_t
-scan_hit_cb (void *opaque, const struct pan_scan_hit *h)
-{
-  struct scan_tally *t = opaque;
-
-  clear_progress (t);
-  t->pans++;
-  t->file_pans++;
-  if (t->o->json)
-    {
-      put_hit_json (h);
-      return 0;
-    }
-  cmd_put_safe (es_stdout, h->path);
-  es_fprintf (es_stdout, ":%llu: %s %s", h->line, h->masked, h->brand);
-  put_hit_place (h);
-  es_putc ('\n', es_stdout);
-  return 0;
-}
-
-/* A file is done: count it among the files with PANs if it had any.  */
-static void
-file_done (struct scan_tally *t)
-{
-  if (t->file_pans)
-    t->files_hit++;
-  t->file_pans = 0;
-}
-
-static gpg_error_t
-scan_file_cb (void *opaque, const struct pan_scan_file *f)
-{
-  struct scan_tally *t = opaque;
-
-  switch (f->event)
-    {
-    case PAN_SCAN_PROGRESS:
-      show_progress (t, f->bytes);
-      break;
-    case PAN_SCAN_SCANNED:
-      t->scanned++;
-      t->bytes += f->bytes;
-      file_done (t);
-      show_progress (t, 0);
-      break;
-    case PAN_SCAN_SKIPPED:
-      t->skipped++;
-      if (!f->depth && f->reason)
-        {
-          clear_progress (t);
-          cmd_info ("skipped %s", f->reason);
-        }
-      break;
-    case PAN_SCAN_FAILED:
-      t->failed++;
-      file_done (t);
-      clear_progress (t);
-      cmd_info ("%s", f->reason ? f->reason : gpg_strerror (f->err));
-      break;
-    }
-  return 0;
-}
-
-/* Store at *R_SCANNER the keyed scanner of the home if it can be used,
- * else NULL (hits then have no hash); an explicit --home must work.  */
-static int
-scan_scanner (struct options *o, pan_scanner_t *r_scanner)
-{
-  gpg_error_t err;
-  pan_ctx_t ctx = NULL;
-  char *reason = NULL;
-
-  *r_scanner = NULL;
-  err = pan_ctx_open (o->home, &ctx, &reason);
-  if (!err)
-    err = pan_ctx_pan_scanner (ctx, r_scanner, &reason);
-  pan_ctx_release (ctx);
-  if (err && o->home)
-    {
-      cmd_error (err, "opening the home", reason);
-      return EXIT_ERROR;
-    }
-  free (reason);
-  return 0;
-}
-
-static void
-print_summary (const struct scan_tally *t)
-{
-  es_fflush (es_stdout);
-  es_fprintf (es_stderr, "%s: %llu PAN%s in %llu file%s; %llu file%s"
-              " scanned, %llu skipped", cmd_name (), t->pans,
-              t->pans == 1 ? "" : "s", t->files_hit,
-              t->files_hit == 1 ? "" : "s", t->scanned,
-              t->scanned == 1 ? "" : "s", t->skipped);
-  if (t->failed)
-    es_fprintf (es_stderr, ", %llu unreadable", t->failed);
-  es_putc ('\n', es_stderr);
-}
-
 static int
 cmd_scan (struct options *o)
 {
-  gpg_error_t err = 0;
-  pan_scanner_t scanner = NULL;
-  struct scan_tally t;
-  struct pan_scan_options so;
-  int rc;
+  struct panaudit_scan_args a;
 
-  if (o->nargs < 2)
-    usage_error ("usage: panaudit scan [--json] [--exclude GLOB]..."
-                 " [--skip-binary] [--no-progress] PATH...");
-  if ((rc = scan_scanner (o, &scanner)))
-    return rc;
-  memset (&t, 0, sizeof t);
-  t.o = o;
-  t.progress = !o->no_progress && isatty (2);
-  memset (&so, 0, sizeof so);
-  so.exclude = o->excludes;
-  so.skip_binary = o->skip_binary;
-  so.hit_cb = scan_hit_cb;
-  so.file_cb = scan_file_cb;
-  so.opaque = &t;
-  for (int i = 1; i < o->nargs && !err; i++)
-    err = pan_scan_path (scanner, o->args[i], &so);
-  clear_progress (&t);
-  pan_scanner_release (scanner);
-  if (err)
-    cmd_error (err, "scan", NULL);
-  print_summary (&t);
-  if (err || t.failed || es_ferror (es_stdout))
-    return EXIT_ERROR;
-  return t.pans ? EXIT_PANS_FOUND : 0;
+  memset (&a, 0, sizeof a);
+  a.home = o->home;
+  a.json = o->json;
+  a.excludes = o->excludes;
+  a.skip_binary = o->skip_binary;
+  a.no_progress = o->no_progress;
+  a.allow = o->allow;
+  a.jobs = o->jobs;
+  a.paths = o->args + 1;
+  a.npaths = o->nargs - 1;
+  return panaudit_scan (&a);
 }
 
 /* panaudit keys: the inventory of keys and certificates.  */

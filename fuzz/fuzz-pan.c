@@ -4,7 +4,8 @@
  * in those chunks.  Both ways must give the same hits, and each hit
  * must be what the scanner promises: 13 to 19 digits, grouped by one
  * kind of single separator, not glued to letters or digits, Luhn-valid,
- * of the brand pan_card_brand names, masked first 6 / last 4.  */
+ * of the brand pan_card_brand names, masked first 6 / last 4, with a
+ * context that shows no other digit and no control character.  */
 #include <config.h>
 
 #include <stdint.h>
@@ -25,6 +26,7 @@ struct hit
   const char *brand;
   char masked[PAN_MASK_SIZE];
   char hash[65];
+  char context[64];
 };
 
 struct hits
@@ -49,6 +51,9 @@ collect (void *opaque, const struct pan_hit *hit)
   h->brand = hit->brand;
   memcpy (h->masked, hit->masked, strlen (hit->masked) + 1);
   memcpy (h->hash, hit->hash, 65);
+  if (!hit->context || strlen (hit->context) >= sizeof h->context)
+    abort ();
+  memcpy (h->context, hit->context, strlen (hit->context) + 1);
   return 0;
 }
 
@@ -56,6 +61,23 @@ static int
 is_alnum (int c)
 {
   return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* The context of a hit shows no control character and at most the 10
+ * digits of the mask.  */
+static void
+check_context (const char *context)
+{
+  size_t digits = 0;
+
+  for (; *context; context++)
+    {
+      if ((unsigned char)*context < ' ' || *context == 0x7f)
+        abort ();
+      digits += *context >= '0' && *context <= '9';
+    }
+  if (digits > 10)
+    abort ();
 }
 
 /* Check hit H against the input DATA/SIZE.  */
@@ -95,6 +117,7 @@ check_hit (const uint8_t *data, size_t size, const struct hit *h)
       || pan_mask (digits, masked) || strcmp (masked, h->masked)
       || strlen (h->hash) != 64)
     abort ();
+  check_context (h->context);
 }
 
 static void
@@ -146,7 +169,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
       if (a->offset != b->offset || a->length != b->length
           || a->brand != b->brand || strcmp (a->masked, b->masked)
-          || strcmp (a->hash, b->hash))
+          || strcmp (a->hash, b->hash) || strcmp (a->context, b->context))
         abort ();
       if (i && a->offset < whole.h[i - 1].offset + whole.h[i - 1].length)
         abort ();

@@ -4,7 +4,8 @@
  * chunk sizes; the rest is a file scanned whole and in those chunks,
  * which must give the same hits (sorted, as base64 hits interleave).
  * For plain text the line of each hit is also checked against the
- * line of its offset as a bare pan_scanner reports it.  */
+ * line of its offset as a bare pan_scanner reports it.  The JSON of
+ * each hit (pan_scan_hit_json) must be one line of valid UTF-8.  */
 #include <config.h>
 
 #include <stdint.h>
@@ -37,6 +38,41 @@ add_line (struct hits *hs, const char *masked, unsigned long long line,
     hs->len += n;
 }
 
+/* Return the length of the UTF-8 sequence at P (before END), or 0.  */
+static size_t
+utf8_len (const unsigned char *p, const unsigned char *end)
+{
+  size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 ? 2 : 0, i;
+
+  if (!n || *p > 0xf4 || (size_t)(end - p) < n)
+    return 0;
+  for (i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
+/* The JSON of a hit is one line of valid UTF-8 with a schema version,
+ * and its context shows no control character.  */
+static void
+check_json (const struct pan_scan_hit *h)
+{
+  const unsigned char *p, *end;
+  char *json = NULL;
+  size_t u;
+
+  if (!h->context || pan_scan_hit_json (h, &json)
+      || strncmp (json, "{\"v\":1,", 7) || json[strlen (json) - 1] != '}')
+    abort ();
+  for (p = (unsigned char *)json, end = p + strlen (json); p < end; p += u)
+    if (*p < ' ' || !(u = *p < 0x80 ? 1 : utf8_len (p, end)))
+      abort ();
+  for (p = (const unsigned char *)h->context; *p; p++)
+    if (*p < ' ')
+      abort ();
+  pan_free (json);
+}
+
 static gpg_error_t
 collect (void *opaque, const struct pan_scan_hit *h)
 {
@@ -46,12 +82,14 @@ collect (void *opaque, const struct pan_scan_hit *h)
   if (!h->masked || !h->brand || !h->path || !h->line
       || (h->format == PAN_SCAN_PLAIN && (h->message || h->content_type)))
     abort ();
+  check_json (h);
   if (h->format == PAN_SCAN_PLAIN)
     snprintf (rest, sizeof rest, "plain");
   else
-    snprintf (rest, sizeof rest, "%llu:%d:%u:%s:%s:%d", h->message,
+    snprintf (rest, sizeof rest, "%llu:%d:%u:%s:%s:%d:%s", h->message,
               h->envelope, h->part, h->header ? h->header : "-",
-              h->content_type ? h->content_type : "-", h->undecoded);
+              h->content_type ? h->content_type : "-", h->undecoded,
+              h->encoding ? h->encoding : "-");
   add_line (hs, h->masked, h->line, rest);
   return 0;
 }

@@ -276,12 +276,19 @@ hit_cb (void *opaque, const struct pan_hit *hit)
 {
   pan_mime_t m = opaque;
   struct pan_mime_part part;
+  char cte[32];
 
   part.index = m->index;
   part.depth = m->depth;
   part.content_type = m->type;
   part.header = m->hit_header;
   part.undecoded = m->hit_undecoded;
+  part.encoding = NULL;
+  if (!m->hit_header)
+    {
+      get_token (m->cte ? skip_cfws (m->cte) : "", cte, sizeof cte);
+      part.encoding = *cte ? cte : "7bit";
+    }
   return m->cb ? m->cb (m->opaque, &part, hit) : 0;
 }
 

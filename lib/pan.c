@@ -14,29 +14,63 @@
  *    group 2 to 9 (4-4-4-4, 4-6-5, 4-6-4, 4-4-4-4-3, 4-4-5, 6-9, ...),
  *    so that a short number in front ("qty 50 4111 1111 ...") cannot
  *    take part;
- *  - it passes Luhn and an issuer range of the table below with a
- *    length the brand issues.
+ *  - it passes Luhn and an issuer range with a length the brand issues
+ *    (the table is in pan-brand.c);
+ *  - it is not a row of a table of codes, nor a number in a URL's path
+ *    (below).
  *
  * Within a chain the leftmost candidate wins, and of those starting at
  * the same group the longest; hits never overlap.
  *
- * Brands (first matching line wins; "6" is Maestro's catch-all for the
- * rest of the 6 series):
+ * Tables of codes.  Perl's Unicode::Collate tables are rows of hex
+ * codes of 4 and 5 characters ("543E 5426 5446 5443 5433 5448 5442
+ * 541B", "5846 5847 5848 21375").  Wherever three or four codes in a
+ * row are all digits, they make a window of 13 to 19 digits that
+ * passes Luhn and a brand range about one time in twenty: 180 false
+ * alarms in one Debian install.  A number written in groups stands
+ * among words, short numbers and punctuation, not in a row of more
+ * groups like its own.  So a candidate of two or more groups is a row
+ * of a table, not a PAN, if a code is joined to it by one separator of
+ * its chain's kind, right before its first group or right after its
+ * last.  A code is a word of CODE_MIN to CODE_MAX letters and digits,
+ * at least one of them a digit: the size of a group of a card number
+ * ("5443", "543E", "21375"; not "Card", not "12", not "2024-01-15"
+ * whose last word is "15").  One exception keeps card numbers written
+ * back to back ("4111 1111 1111 1111 5555 5555 5555 4444"): when the
+ * candidate has no code before it, the candidates that follow it one
+ * right after the other are taken in turn (each the longest valid one
+ * at its group, as always); if one of them, at most LIST_MAX in all,
+ * has neither a code nor a further candidate after it, they are all
+ * PANs, else the whole row is a table.  What the rule gives up: a
+ * grouped PAN with a 4- to 6-character code joined to it by its own
+ * separator, such as "4111 1111 1111 1111 1225" (an expiry written as
+ * a fifth group) or "2024 4111 1111 1111 1111".  Ungrouped PANs, and
+ * grouped ones with other words, short numbers or other separators
+ * around them ("Card 4111 1111 1111 1111 123", "qty 50 4111 1111 1111
+ * 1111", "4111-1111-1111-1111 1225"), are found as before.
  *
- *   brand              issuer ranges (IIN prefixes)          lengths
- *   American Express   34, 37                                15
- *   Mastercard         51-55, 2221-2720                      16
- *   Mir                2200-2204                             16-19
- *   Visa               4                                     13, 16, 19
- *   JCB                3528-3589                             16-19
- *   Diners Club        300-305, 3095, 36, 38-39              14-19
- *   Discover           6011, 644-649, 65, 622126-622925      16-19
- *   UnionPay           62 (other than Discover's)            16-19
- *   RuPay              60, 508, 81, 82                       16
- *   Maestro            50, 56-58, 6 (rest)                   13-19
+ * URLs.  A number in the path of a URL is an identifier: Node's
+ * changelog links https://chromestatus.com/feature/5068609911521280,
+ * which passes Luhn and Maestro's range.  A candidate right after a '/'
+ * in a word (no white space, quote or angle bracket) that holds "://"
+ * within URL_LOOKBACK bytes is not reported.  A PAN in a URL's query
+ * ("?pan=4111111111111111") or in a request line without a scheme
+ * ("GET /cards/4111111111111111") is.
  *
- * The PAN being assembled lives in the scanner, in libgcrypt's secure
- * memory, and is wiped as soon as it has been reported or rejected.  */
+ * Speed: text is skipped many bytes at a time to the next digit
+ * (pan-simd.c), and a chain with fewer than 13 digits in all (dates,
+ * times, phone numbers, amounts: most digits in text) is passed over
+ * without collecting its groups, since it cannot hold a candidate.
+ *
+ * The rules look around a candidate, so the scanner decides on a byte
+ * only once the LOOKAHEAD bytes after it are known (or the stream has
+ * ended), and keeps the RING_SIZE bytes fed before the current chunk.
+ * Hits, and the context reported with each, are the same whatever the
+ * chunk sizes; a hit is reported up to LOOKAHEAD bytes after its end
+ * has been fed, at the latest by pan_scanner_finish.
+ *
+ * The PAN being assembled and the bytes kept live in the scanner, in
+ * libgcrypt's secure memory, and are wiped when the stream ends.  */
 #include <config.h>
 
 #include <stdint.h>
@@ -45,11 +79,41 @@
 #include <gcrypt.h>
 
 #include "panmail.h"
+#include "util.h"
 #include "pan-int.h"
 
-/* The most groups a chain window holds: 19 one-digit groups and the
- * group being added.  */
-#define MAX_GROUPS (PAN_MAX_DIGITS + 1)
+/* Bytes known after the byte decided on: a separator, a code of up to
+ * 6 characters and the byte after it; the context after a hit.  */
+#define LOOKAHEAD 16
+
+/* Bytes kept from before the current chunk (a power of two): enough for
+ * a list of LIST_MAX PANs, the context before it and a URL.  */
+#define RING_SIZE 512
+
+/* Fed bytes held until LOOKAHEAD more are known; small chunks are
+ * collected here up to this size.  */
+#define PEND_SIZE (4 * LOOKAHEAD)
+
+/* Bytes of context either side of a hit.  */
+#define CONTEXT 16
+
+/* How far back "://" is looked for in front of a number.  */
+#define URL_LOOKBACK 256
+
+/* A code is a word of CODE_MIN to CODE_MAX letters and digits.  */
+#define CODE_MIN 4
+#define CODE_MAX 6
+
+/* Most PANs in a list (see above).  */
+#define LIST_MAX 4
+
+/* The most groups and digits in the window: a list of LIST_MAX PANs of
+ * up to 8 groups, the candidates after it.  */
+#define MAX_GROUPS (8 * LIST_MAX + PAN_MAX_DIGITS + 1)
+#define DIGITS_SIZE ((LIST_MAX + 3) * PAN_MAX_DIGITS + 1)
+
+/* A hit is at most 19 digits and 7 separators.  */
+#define CONTEXT_SIZE (2 * CONTEXT + PAN_MAX_DIGITS + 8 + 1)
 
 /* Size of a hex SHA-256 with its NUL.  */
 #define HASH_HEX_SIZE 65
@@ -59,6 +123,14 @@ enum scan_state
     ST_IDLE,    /* Not in a digit run.  */
     ST_RUN,     /* In a digit run.  */
     ST_SEP      /* Right after a run and one space or dash.  */
+  };
+
+/* What a list of PANs turned out to be.  */
+enum verdict
+  {
+    V_WAIT,             /* Not known before more groups are seen.  */
+    V_TABLE,            /* A row of a table of codes.  */
+    V_LIST              /* PANs written back to back.  */
   };
 
 /* Flags of a group.  */
@@ -80,13 +152,25 @@ struct pan_scanner
   pan_hit_cb_t cb;
   void *opaque;
   gpg_error_t err;
-  const unsigned char *start; /* Of the chunk being fed.  */
-  unsigned long long base;    /* Stream offset of START.  */
 
-  unsigned long long offset;  /* Stream offset of the next chunk.  */
+  /* The bytes in view: DATA/DATA_LEN holds the stream from DATA_OFF
+   * (EOF: nothing follows), RING the RING_SIZE bytes before RING_END
+   * (the end of what was fed before this call).  */
+  const unsigned char *data;
+  unsigned long long data_off;
+  size_t data_len;
+  int eof;
+  unsigned long long ring_end;
+  unsigned char ring[RING_SIZE];
+
+  /* Fed and not decided on yet: the NPEND bytes from POS.  */
+  unsigned long long pos;
+  size_t npend;
+  unsigned char pend[PEND_SIZE];
+  unsigned char join[2 * LOOKAHEAD];
+
   unsigned long long hit_end; /* End offset of the last hit.  */
   enum scan_state state;
-  int prev_alnum;             /* The last byte fed was a letter/digit.  */
 
   /* The current digit run; with ST_SEP also SEP, the byte after it.  */
   unsigned long long run_off;
@@ -97,194 +181,177 @@ struct pan_scanner
 
   /* The chain window: groups not yet decided and their digits.  */
   int kind;                   /* Separator of the chain, 0: none yet.  */
+  int chain_ended;            /* Deciding on the rest of a chain.  */
   struct group groups[MAX_GROUPS];
   size_t ngroups;
   size_t ndigits;
-  char digits[2 * PAN_MAX_DIGITS + 2];
+  char digits[DIGITS_SIZE];
 
   /* A hit being reported.  */
   char pan[PAN_MAX_DIGITS + 1];
   char masked[PAN_MASK_SIZE];
   char hash[HASH_HEX_SIZE];
+  char context[CONTEXT_SIZE];
 };
 
 
 /*
- * Brands, Luhn, masking.
+ * The bytes around the one decided on.
  */
 
-#define LEN(n) (1u << (n))
-#define LEN_14_19 (LEN (14) | LEN (15) | LEN (16) | LEN (17) | LEN (18) \
-                   | LEN (19))
-#define LEN_16_19 (LEN (16) | LEN (17) | LEN (18) | LEN (19))
-#define LEN_13_19 (LEN (13) | LEN_14_19)
-
-/* PANs whose first PREFIXLEN digits are in LO..HI and whose length is
- * in LENGTHS belong to NAME.  */
-struct brand_range
-{
-  const char *name;
-  unsigned long lo;
-  unsigned long hi;
-  unsigned int prefixlen;
-  unsigned int lengths;
-};
-
-static const struct brand_range brand_table[] =
-  {
-    { "American Express", 34, 34, 2, LEN (15) },
-    { "American Express", 37, 37, 2, LEN (15) },
-    { "Mastercard", 51, 55, 2, LEN (16) },
-    { "Mastercard", 2221, 2720, 4, LEN (16) },
-    { "Mir", 2200, 2204, 4, LEN_16_19 },
-    { "Visa", 4, 4, 1, LEN (13) | LEN (16) | LEN (19) },
-    { "JCB", 3528, 3589, 4, LEN_16_19 },
-    { "Diners Club", 300, 305, 3, LEN_14_19 },
-    { "Diners Club", 3095, 3095, 4, LEN_14_19 },
-    { "Diners Club", 36, 36, 2, LEN_14_19 },
-    { "Diners Club", 38, 39, 2, LEN_14_19 },
-    { "Discover", 6011, 6011, 4, LEN_16_19 },
-    { "Discover", 644, 649, 3, LEN_16_19 },
-    { "Discover", 65, 65, 2, LEN_16_19 },
-    { "Discover", 622126, 622925, 6, LEN_16_19 },
-    { "UnionPay", 62, 62, 2, LEN_16_19 },
-    { "RuPay", 60, 60, 2, LEN (16) },
-    { "RuPay", 508, 508, 3, LEN (16) },
-    { "RuPay", 81, 82, 2, LEN (16) },
-    { "Maestro", 50, 50, 2, LEN_13_19 },
-    { "Maestro", 56, 58, 2, LEN_13_19 },
-    { "Maestro", 6, 6, 1, LEN_13_19 }
-  };
-
+/* Return the byte at stream offset X, or -1 if it is not in view
+ * (before the stream, after its end).  */
 static int
-is_digit (int c)
+byte_at (pan_scanner_t s, unsigned long long x)
 {
-  return (unsigned int)(c - '0') < 10;
+  if (x >= s->data_off && x - s->data_off < s->data_len)
+    return s->data[x - s->data_off];
+  if (x < s->ring_end && s->ring_end - x <= RING_SIZE)
+    return s->ring[x & (RING_SIZE - 1)];
+  return -1;
 }
 
-/* Return true if one of the 8 bytes at P is an ASCII digit (a byte
- * range test done on all 8 at once, as in "Bit Twiddling Hacks").  */
+/* Return the byte before stream offset X, or -1.  */
 static int
-has_digit8 (const unsigned char *p)
+byte_before (pan_scanner_t s, unsigned long long x)
 {
-  const uint64_t ones = 0x0101010101010101ULL;
-  uint64_t x, low;
-
-  memcpy (&x, p, 8);
-  low = x & ones * 127;
-  return ((ones * (127 + '9' + 1) - low) & ~x
-          & (low + ones * (127 - ('0' - 1))) & ones * 128) != 0;
+  return x ? byte_at (s, x - 1) : -1;
 }
 
+/* Return true if the word of N characters (DIGIT: one of them a digit)
+ * is a code (see the top of this file).  */
 static int
-is_alnum (int c)
+is_code (size_t n, int digit)
 {
-  return is_digit (c) || (unsigned int)((c | 0x20) - 'a') < 26;
+  return n >= CODE_MIN && n <= CODE_MAX && digit;
 }
 
-static void
-wipe (void *p, size_t len)
-{
-  volatile unsigned char *v = p;
-
-  while (len--)
-    *v++ = 0;
-}
-
-/* Return the number of leading digits of S if S is only digits.  */
-static size_t
-digits_len (const char *s)
-{
-  size_t n;
-
-  for (n = 0; s[n]; n++)
-    if (!is_digit ((unsigned char)s[n]))
-      return 0;
-  return n;
-}
-
+/* Return true if the word of letters and digits at P (stepping by STEP,
+ * while P is not LIM) is a code.  */
 static int
-luhn_ok (const char *d, size_t n)
+code_bytes (const unsigned char *p, const unsigned char *lim, int step)
 {
-  unsigned int sum = 0, dbl = 0;
+  size_t n = 0;
+  int digit = 0;
 
-  while (n--)
-    {
-      unsigned int v = d[n] - '0';
-
-      if (dbl)
-        v = v * 2 > 9 ? v * 2 - 9 : v * 2;
-      sum += v;
-      dbl = !dbl;
-    }
-  return sum % 10 == 0;
+  for (; p != lim && n <= CODE_MAX && pani_is_alnum (*p); p += step, n++)
+    digit |= pani_is_digit (*p);
+  return is_code (n, digit);
 }
 
-int
-pan_luhn_valid (const char *digits)
+/* Return true if the byte at offset X is SEP and the bytes after it,
+ * going forward (FORWARD) or back, a code.  */
+static int
+code_at (pan_scanner_t s, unsigned long long x, int forward, int sep)
 {
-  size_t n = digits ? digits_len (digits) : 0;
+  unsigned char word[CODE_MAX + 2];
+  size_t n = 0;
+  int c;
 
-  return n >= 2 && luhn_ok (digits, n);
+  if (byte_at (s, x) != sep)
+    return 0;
+  if (x >= s->data_off + CODE_MAX + 2 && x + CODE_MAX + 2 < s->data_off
+      + s->data_len)
+    return forward
+      ? code_bytes (s->data + (x - s->data_off) + 1, NULL, 1)
+      : code_bytes (s->data + (x - s->data_off) - 1, NULL, -1);
+  for (x = forward ? x + 1 : x - 1; n < sizeof word
+         && pani_is_alnum (c = byte_at (s, x)); x = forward ? x + 1 : x - 1)
+    word[n++] = (unsigned char)c;
+  return code_bytes (word, word + n, 1);
 }
 
-static unsigned long
-prefix_value (const char *d, unsigned int n)
+/* Return true if the bytes before offset X are SEP and a code.  */
+static int
+code_before (pan_scanner_t s, unsigned long long x, int sep)
 {
-  unsigned long v = 0;
-  unsigned int i;
-
-  for (i = 0; i < n; i++)
-    v = v * 10 + (d[i] - '0');
-  return v;
+  return x && code_at (s, x - 1, 0, sep);
 }
 
-static const char *
-brand_of (const char *d, size_t n)
+/* Return true if the bytes from offset X are SEP and a code.  */
+static int
+code_after (pan_scanner_t s, unsigned long long x, int sep)
 {
-  size_t i;
-
-  if (n < PAN_MIN_DIGITS || n > PAN_MAX_DIGITS)
-    return NULL;
-  for (i = 0; i < sizeof brand_table / sizeof *brand_table; i++)
-    {
-      const struct brand_range *b = brand_table + i;
-      unsigned long v = prefix_value (d, b->prefixlen);
-
-      if (v >= b->lo && v <= b->hi && (b->lengths & LEN (n)))
-        return b->name;
-    }
-  return NULL;
+  return code_at (s, x, 1, sep);
 }
 
-const char *
-pan_card_brand (const char *digits)
+/* Return true if C may be part of a URL written in text.  */
+static int
+is_url_byte (int c)
 {
-  return digits ? brand_of (digits, digits_len (digits)) : NULL;
+  return c > ' ' && c != 0x7f && c != '"' && c != '<' && c != '>';
 }
 
-/* Write the N digits D masked into BUF (N + 1 bytes).  */
-static void
-mask_digits (const char *d, size_t n, char *buf)
+/* Return true if offset X follows a '/' in a word that holds "://"
+ * (see the top of this file).  */
+static int
+in_url_path (pan_scanner_t s, unsigned long long x)
 {
-  size_t i;
+  unsigned long long y, stop = x > URL_LOOKBACK ? x - URL_LOOKBACK : 0;
+  int c;
 
-  for (i = 0; i < n; i++)
-    buf[i] = (i < 6 || i >= n - 4) ? d[i] : '*';
-  buf[n] = 0;
-}
-
-gpg_error_t
-pan_mask (const char *digits, char *buf)
-{
-  size_t n = digits ? digits_len (digits) : 0;
-
-  if (buf)
-    *buf = 0;
-  if (!buf || n < PAN_MIN_DIGITS || n > PAN_MAX_DIGITS)
-    return gpg_error (GPG_ERR_INV_VALUE);
-  mask_digits (digits, n, buf);
+  if (byte_before (s, x) != '/')
+    return 0;
+  for (y = x - 1; y > stop && is_url_byte (c = byte_before (s, y)); y--)
+    if (c == ':' && byte_at (s, y) == '/' && byte_at (s, y + 1) == '/')
+      return 1;
   return 0;
+}
+
+static int
+is_line_byte (int c)
+{
+  return c >= 0 && c != '\n' && c != '\r';
+}
+
+/* Copy the RAW/LEN context to OUT with what is not printable ASCII or
+ * valid UTF-8 replaced by '?' (a tab by a space).  */
+static void
+clean_context (const unsigned char *raw, size_t len, char *out)
+{
+  size_t i, u;
+
+  for (i = 0; i < len; i += u)
+    {
+      u = raw[i] < 0x80 ? 1 : pani_utf8_len (raw + i, raw + len);
+      if (!u || raw[i] < ' ' || raw[i] == 0x7f)
+        {
+          out[i] = raw[i] == '\t' ? ' ' : '?';
+          u = 1;
+        }
+      else
+        memcpy (out + i, raw + i, u);
+    }
+  out[len] = 0;
+}
+
+/* Write to S->CONTEXT the hit START..END of N digits with up to CONTEXT
+ * bytes of its line either side: its digits masked, every other digit
+ * as '#'.  */
+static void
+make_context (pan_scanner_t s, unsigned long long start,
+              unsigned long long end, size_t n)
+{
+  unsigned char raw[CONTEXT_SIZE];
+  unsigned long long b = start, e = end, x;
+  size_t len = 0, k = 0;
+  int c;
+
+  while (start - b < CONTEXT && is_line_byte (byte_before (s, b)))
+    b--;
+  while (e - end < CONTEXT && is_line_byte (byte_at (s, e)))
+    e++;
+  for (x = b; x < e && len < sizeof raw - 1; x++)
+    {
+      c = byte_at (s, x);
+      if (pani_is_digit (c) && (x < start || x >= end))
+        c = '#';
+      else if (pani_is_digit (c) && !pani_mask_keeps (k++, n))
+        c = '*';
+      raw[len++] = (unsigned char)c;
+    }
+  clean_context (raw, len, s->context);
+  pani_wipe (raw, sizeof raw);
 }
 
 
@@ -295,45 +362,44 @@ pan_mask (const char *digits, char *buf)
 static void
 hash_digits (pan_scanner_t s, size_t n)
 {
-  static const char hex[] = "0123456789abcdef";
-  const unsigned char *mac;
-  size_t i;
-
   gcry_md_reset (s->hmac);
   gcry_md_write (s->hmac, s->pan, n);
-  mac = gcry_md_read (s->hmac, GCRY_MD_SHA256);
-  for (i = 0; i < 32; i++)
-    {
-      s->hash[2 * i] = hex[mac[i] >> 4];
-      s->hash[2 * i + 1] = hex[mac[i] & 15];
-    }
-  s->hash[64] = 0;
+  pani_bin2hex (gcry_md_read (s->hmac, GCRY_MD_SHA256), 32, s->hash);
   gcry_md_reset (s->hmac);
 }
 
-/* Report the first N digits of the window, the groups 0..LAST.  */
+/* Report the N digits of the window from digit D, the groups
+ * FIRST..LAST, as a PAN of BRAND.  */
 static void
-report (pan_scanner_t s, size_t last, size_t n, const char *brand)
+report (pan_scanner_t s, size_t first, size_t last, size_t d, size_t n,
+        const char *brand)
 {
   struct pan_hit hit;
-  const struct group *g = s->groups + last;
+  const struct group *g = s->groups;
+  unsigned long long start = g[first].off, end = g[last].off + g[last].len;
+  size_t i;
 
-  memcpy (s->pan, s->digits, n);
+  memcpy (s->pan, s->digits + d, n);
   s->pan[n] = 0;
-  mask_digits (s->pan, n, s->masked);
+  for (i = 0; i < n; i++)
+    s->masked[i] = pani_mask_keeps (i, n) ? s->pan[i] : '*';
+  s->masked[n] = 0;
   if (s->hmac)
     hash_digits (s, n);
-  hit.offset = s->groups[0].off;
-  hit.length = g->off + g->len - hit.offset;
+  make_context (s, start, end, n);
+  hit.offset = start;
+  hit.length = end - start;
   hit.ndigits = n;
   hit.brand = brand;
   hit.masked = s->masked;
   hit.hash = s->hmac ? s->hash : NULL;
-  s->hit_end = g->off + g->len;
+  hit.context = s->context;
+  s->hit_end = end;
   if (s->cb && !s->err)
     s->err = s->cb (s->opaque, &hit);
-  wipe (s->pan, sizeof s->pan);
-  wipe (s->masked, sizeof s->masked);
+  pani_wipe (s->pan, sizeof s->pan);
+  pani_wipe (s->masked, sizeof s->masked);
+  pani_wipe (s->context, sizeof s->context);
 }
 
 
@@ -352,7 +418,7 @@ drop_groups (pan_scanner_t s, size_t n)
   memmove (s->groups, s->groups + n, (s->ngroups - n) * sizeof *s->groups);
   s->ngroups -= n;
   memmove (s->digits, s->digits + nd, s->ndigits - nd);
-  wipe (s->digits + s->ndigits - nd, nd);
+  pani_wipe (s->digits + s->ndigits - nd, nd);
   s->ndigits -= nd;
 }
 
@@ -363,47 +429,163 @@ group_shape_ok (const struct group *first, const struct group *g)
   return first->len >= 4 && first->len <= 6 && g->len >= 2 && g->len <= 9;
 }
 
-/* Decide the candidates starting at the first group of the window:
- * report the longest valid one and drop its groups, or drop the first
- * group.  */
-static void
-decide_first (pan_scanner_t s)
+/* Return true if the N digits at D are a PAN of some brand; its brand
+ * goes to *R_BRAND.  */
+static int
+valid_pan (const char *d, size_t n, const char **r_brand)
+{
+  *r_brand = NULL;
+  return pani_luhn_ok (d, n) && (*r_brand = pani_brand_of (d, n));
+}
+
+/* Return the offset after the last digit of group I.  */
+static unsigned long long
+group_end (pan_scanner_t s, size_t i)
+{
+  return s->groups[i].off + s->groups[i].len;
+}
+
+/* Find the longest valid candidate that starts at group I of the
+ * window, whose digits start at D: return the index after its last
+ * group (0: none), its length at *R_N and its brand at *R_BRAND.  */
+static size_t
+longest_at (pan_scanner_t s, size_t i, size_t d, size_t *r_n,
+            const char **r_brand)
 {
   const struct group *g = s->groups;
-  size_t j, n = 0, best = 0, bestn = 0;
-  const char *brand, *bestbrand = NULL;
+  size_t j, n = 0, end = 0;
+  const char *brand;
 
-  for (j = 0; j < s->ngroups && !(g[0].glued & GLUED_LEFT); j++)
+  if (g[i].glued & GLUED_LEFT)
+    return 0;
+  for (j = i; j < s->ngroups; j++)
     {
       n += g[j].len;
-      if (n > PAN_MAX_DIGITS || (j && !group_shape_ok (g, g + j)))
+      if (n > PAN_MAX_DIGITS || (j > i && !group_shape_ok (g + i, g + j)))
         break;
-      if (n < PAN_MIN_DIGITS || (g[j].glued & GLUED_RIGHT))
+      if (n < PAN_MIN_DIGITS || (g[j].glued & GLUED_RIGHT)
+          || !valid_pan (s->digits + d, n, &brand))
         continue;
-      brand = brand_of (s->digits, n);
-      if (brand && luhn_ok (s->digits, n))
-        best = j, bestn = n, bestbrand = brand;
+      end = j + 1;
+      *r_n = n;
+      *r_brand = brand;
     }
-  if (bestbrand)
-    report (s, best, bestn, bestbrand);
-  drop_groups (s, bestbrand ? best + 1 : 1);
+  return end;
+}
+
+/* Return true if every candidate that starts at the group whose digits
+ * start at D is known.  */
+static int
+known_from (pan_scanner_t s, size_t d)
+{
+  return s->chain_ended || s->ndigits - d > PAN_MAX_DIGITS;
+}
+
+/* A PAN found in a list.  */
+struct listed
+{
+  size_t first, end;          /* Its groups.  */
+  size_t d, n;                /* Its digits.  */
+  const char *brand;
+};
+
+/* Follow the candidates that start the window, L[0] given, one right
+ * after the other while a code follows (see the top of this file).  */
+static enum verdict
+follow_list (pan_scanner_t s, struct listed *l, size_t *r_count)
+{
+  size_t end, d;
+
+  for (*r_count = 1; ; (*r_count)++)
+    {
+      end = l[*r_count - 1].end;
+      d = l[*r_count - 1].d + l[*r_count - 1].n;
+      if (!code_after (s, group_end (s, end - 1), s->kind))
+        return V_LIST;
+      if (*r_count == LIST_MAX || s->ngroups >= MAX_GROUPS - 1
+          || s->ndigits + 2 * PAN_MAX_DIGITS >= DIGITS_SIZE
+          || (end == s->ngroups && s->chain_ended))
+        return V_TABLE;
+      if (end == s->ngroups || !known_from (s, d))
+        return V_WAIT;
+      l[*r_count].first = end;
+      l[*r_count].d = d;
+      l[*r_count].end = longest_at (s, end, d, &l[*r_count].n,
+                                    &l[*r_count].brand);
+      if (!l[*r_count].end)
+        return V_TABLE;
+    }
+}
+
+/* The longest candidate at the start of the window, of N digits and
+ * ending before group END, is followed by a code: report the list of
+ * PANs it starts, drop the first group of a table, or return false to
+ * wait for more groups.  */
+static int
+decide_list (pan_scanner_t s, size_t end, size_t n, const char *brand)
+{
+  struct listed l[LIST_MAX];
+  size_t i, count;
+  enum verdict v;
+
+  l[0].first = 0;
+  l[0].end = end;
+  l[0].d = 0;
+  l[0].n = n;
+  l[0].brand = brand;
+  v = follow_list (s, l, &count);
+  if (v == V_WAIT)
+    return 0;
+  if (v == V_TABLE)
+    count = 0;
+  for (i = 0; i < count; i++)
+    report (s, l[i].first, l[i].end - 1, l[i].d, l[i].n, l[i].brand);
+  drop_groups (s, count ? l[count - 1].end : 1);
+  return 1;
+}
+
+/* Decide the candidates that start at the first group of the window:
+ * report the longest valid one and drop its groups, or drop the first
+ * group.  Return false if that must wait for more groups.  */
+static int
+decide_first (pan_scanner_t s)
+{
+  size_t end = 0, n = 0, len = s->groups[0].len;
+  const char *brand = NULL;
+
+  /* A group of 4 to 6 digits starts only grouped candidates, and a code
+   * before it makes them all rows of a table.  */
+  if (s->kind && len >= 4 && len <= 6
+      && code_before (s, s->groups[0].off, s->kind))
+    len = 0;
+  if ((len >= 4 && len <= 6) || len >= PAN_MIN_DIGITS)
+    if (!in_url_path (s, s->groups[0].off))
+      end = longest_at (s, 0, 0, &n, &brand);
+  if (end > 1 && code_after (s, group_end (s, end - 1), s->kind))
+    return decide_list (s, end, n, brand);
+  if (end)
+    report (s, 0, end - 1, 0, n, brand);
+  drop_groups (s, end ? end : 1);
+  return 1;
 }
 
 /* Decide every start whose candidates are all known.  */
 static void
 advance_window (pan_scanner_t s)
 {
-  while (s->ngroups && s->ndigits > PAN_MAX_DIGITS)
-    decide_first (s);
+  while (s->ngroups && s->ndigits > PAN_MAX_DIGITS && decide_first (s))
+    ;
 }
 
 static void
 flush_chain (pan_scanner_t s)
 {
+  s->chain_ended = 1;
   if (s->ndigits < PAN_MIN_DIGITS)
     drop_groups (s, s->ngroups);
   while (s->ngroups)
     decide_first (s);
+  s->chain_ended = 0;
   s->kind = 0;
 }
 
@@ -425,8 +607,8 @@ add_group (pan_scanner_t s, int glued_right)
 static void
 clear_run (pan_scanner_t s)
 {
-  wipe (s->run_digits, s->run_len < PAN_MAX_DIGITS
-                       ? s->run_len : PAN_MAX_DIGITS);
+  pani_wipe (s->run_digits, s->run_len < PAN_MAX_DIGITS
+                            ? s->run_len : PAN_MAX_DIGITS);
   s->run_len = 0;
 }
 
@@ -436,7 +618,7 @@ static void
 end_chain (pan_scanner_t s, int glued_right)
 {
   if (!s->ngroups && s->run_len < PAN_MIN_DIGITS)
-    s->kind = 0;   /* Most runs: a short number on its own.  */
+    s->kind = 0;   /* A short number on its own.  */
   else if (s->run_len <= PAN_MAX_DIGITS)
     add_group (s, glued_right);
   flush_chain (s);
@@ -476,7 +658,7 @@ link_run (pan_scanner_t s)
 static unsigned long long
 pos_of (pan_scanner_t s, const unsigned char *p)
 {
-  return s->base + (unsigned long long)(p - s->start);
+  return s->data_off + (unsigned long long)(p - s->data);
 }
 
 static void
@@ -488,20 +670,57 @@ start_run (pan_scanner_t s, const unsigned char *p, int glued_left)
   s->run_glued_left = glued_left;
 }
 
-/* ST_IDLE: skip to the next digit.  */
+/* Return the end of the digits at P (before END): short runs, the
+ * most common, byte by byte.  */
+static const unsigned char *
+run_end (const unsigned char *p, const unsigned char *end)
+{
+  const unsigned char *q = p;
+
+  while (q < end && q - p < 4 && pani_is_digit (*q))
+    q++;
+  return q - p == 4 ? pani_find_nondigit (q, end) : q;
+}
+
+/* The digit run at P starts a chain.  If the chain ends before END with
+ * fewer digits than a PAN, return where it ends: nothing in it can be
+ * a candidate, so it need not be collected.  Else return NULL.  */
+static const unsigned char *
+short_chain_end (pan_scanner_t s, const unsigned char *p,
+                 const unsigned char *end)
+{
+  const unsigned char *lim = s->data + s->data_len, *q;
+  size_t n = 0;
+
+  for (;;)
+    {
+      q = run_end (p, end);
+      n += q - p;
+      p = q;
+      if (n >= PAN_MIN_DIGITS || p == end)
+        return NULL;
+      if ((*p != ' ' && *p != '-') || p + 1 == lim || !pani_is_digit (p[1]))
+        return p;
+      p++;
+    }
+}
+
+/* ST_IDLE: skip to the next digit that may start a PAN.  */
 static const unsigned char *
 skip_text (pan_scanner_t s, const unsigned char *p, const unsigned char *end)
 {
-  int glued;
+  const unsigned char *q;
 
-  while (end - p >= 8 && !has_digit8 (p))
-    p += 8;
-  while (p < end && !is_digit (*p))
-    p++;
-  if (p == end)
-    return p;
-  glued = p > s->start ? is_alnum (p[-1]) : s->prev_alnum;
-  start_run (s, p, glued);
+  for (;;)
+    {
+      p = pani_find_digit (p, end);
+      if (p == end)
+        return p;
+      if (!(q = short_chain_end (s, p, end)))
+        break;
+      p = pani_skip_short_chains (q, end);
+    }
+  start_run (s, p, pani_is_alnum (byte_before (s, pos_of (s, p))));
   return p;
 }
 
@@ -509,28 +728,24 @@ skip_text (pan_scanner_t s, const unsigned char *p, const unsigned char *end)
 static const unsigned char *
 eat_digits (pan_scanner_t s, const unsigned char *p, const unsigned char *end)
 {
-  const unsigned char *q = p;
-  size_t n, room;
+  const unsigned char *q = run_end (p, end);
+  size_t n = q - p, room;
 
-  while (q < end && is_digit (*q))
-    q++;
-  n = q - p;
   room = s->run_len < PAN_MAX_DIGITS ? PAN_MAX_DIGITS - s->run_len : 0;
   if (room)
     memcpy (s->run_digits + s->run_len, p, n < room ? n : room);
   s->run_len = s->run_len + n > PAN_MAX_DIGITS ? PAN_MAX_DIGITS + 1
                                                : s->run_len + n;
-  p = q;
-  if (p == end)
-    return p;
-  if (*p == ' ' || *p == '-')
+  if (q == end)
+    return q;
+  if (*q == ' ' || *q == '-')
     {
-      s->sep = *p;
+      s->sep = *q;
       s->state = ST_SEP;
     }
   else
-    end_chain (s, is_alnum (*p));
-  return p + 1;
+    end_chain (s, pani_is_alnum (*q));
+  return q + 1;
 }
 
 /* ST_SEP: a digit makes the separator a link; anything else ends the
@@ -538,7 +753,7 @@ eat_digits (pan_scanner_t s, const unsigned char *p, const unsigned char *end)
 static const unsigned char *
 after_sep (pan_scanner_t s, const unsigned char *p)
 {
-  if (is_digit (*p))
+  if (pani_is_digit (*p))
     {
       link_run (s);
       start_run (s, p, 0);
@@ -548,21 +763,20 @@ after_sep (pan_scanner_t s, const unsigned char *p)
   return p;
 }
 
-gpg_error_t
-pan_scanner_feed (pan_scanner_t s, const void *buf, size_t len,
-                  pan_hit_cb_t cb, void *opaque)
+/* Decide on the stream bytes from S->POS to UPTO, which DATA/LEN holds
+ * from stream offset OFF with the LOOKAHEAD bytes after them (fewer
+ * only at the end of the stream).  */
+static void
+run_bytes (pan_scanner_t s, const unsigned char *data, unsigned long long off,
+           size_t len, unsigned long long upto)
 {
-  const unsigned char *p = buf, *end = p + len;
+  const unsigned char *p, *end;
 
-  if (!s || (!buf && len))
-    return gpg_error (GPG_ERR_INV_VALUE);
-  if (!len)
-    return 0;
-  s->cb = cb;
-  s->opaque = opaque;
-  s->err = 0;
-  s->start = p;
-  s->base = s->offset;
+  s->data = data;
+  s->data_off = off;
+  s->data_len = len;
+  p = data + (s->pos - off);
+  end = data + (upto - off);
   while (p < end && !s->err)
     {
       if (s->state == ST_IDLE)
@@ -572,9 +786,79 @@ pan_scanner_feed (pan_scanner_t s, const void *buf, size_t len,
       else
         p = after_sep (s, p);
     }
-  s->prev_alnum = is_alnum (end[-1]);
-  s->offset += len;
-  s->start = NULL;
+  s->pos = upto;
+}
+
+
+/*
+ * Feeding.
+ */
+
+/* Keep the last RING_SIZE bytes of the chunk BUF/LEN just fed.  */
+static void
+remember (pan_scanner_t s, const unsigned char *buf, size_t len)
+{
+  size_t i = len > RING_SIZE ? len - RING_SIZE : 0, at, n;
+
+  for (; i < len; i += n)
+    {
+      at = (size_t)((s->ring_end + i) & (RING_SIZE - 1));
+      n = RING_SIZE - at < len - i ? RING_SIZE - at : len - i;
+      memcpy (s->ring + at, buf + i, n);
+    }
+  s->ring_end += len;
+}
+
+/* A chunk that fits in PEND with the bytes held there.  */
+static void
+feed_small (pan_scanner_t s, const unsigned char *buf, size_t len)
+{
+  size_t n;
+
+  memcpy (s->pend + s->npend, buf, len);
+  s->npend += len;
+  if (s->npend <= LOOKAHEAD)
+    return;
+  n = s->npend - LOOKAHEAD;
+  run_bytes (s, s->pend, s->pos, s->npend, s->pos + n);
+  memmove (s->pend, s->pend + n, LOOKAHEAD);
+  s->npend = LOOKAHEAD;
+}
+
+/* A chunk of more than LOOKAHEAD bytes: the bytes held go first, with
+ * the start of the chunk after them; the chunk is then read where it
+ * is, and its last LOOKAHEAD bytes are held.  */
+static void
+feed_large (pan_scanner_t s, const unsigned char *buf, size_t len)
+{
+  unsigned long long start = s->pos + s->npend;
+
+  memcpy (s->join, s->pend, s->npend);
+  memcpy (s->join + s->npend, buf, LOOKAHEAD);
+  run_bytes (s, s->join, s->pos, s->npend + LOOKAHEAD, start);
+  run_bytes (s, buf, start, len, start + len - LOOKAHEAD);
+  memcpy (s->pend, buf + len - LOOKAHEAD, LOOKAHEAD);
+  s->npend = LOOKAHEAD;
+}
+
+gpg_error_t
+pan_scanner_feed (pan_scanner_t s, const void *buf, size_t len,
+                  pan_hit_cb_t cb, void *opaque)
+{
+  if (!s || (!buf && len))
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if (!len)
+    return 0;
+  s->cb = cb;
+  s->opaque = opaque;
+  s->err = 0;
+  if (s->npend + len <= PEND_SIZE)
+    feed_small (s, buf, len);
+  else
+    feed_large (s, buf, len);
+  remember (s, buf, len);
+  s->data = NULL;
+  s->data_len = 0;
   return s->err;
 }
 
@@ -582,12 +866,19 @@ static void
 reset (pan_scanner_t s)
 {
   clear_run (s);
-  wipe (s->digits, sizeof s->digits);
+  pani_wipe (s->digits, sizeof s->digits);
+  pani_wipe (s->ring, sizeof s->ring);
+  pani_wipe (s->pend, sizeof s->pend);
+  pani_wipe (s->join, sizeof s->join);
   s->ngroups = s->ndigits = 0;
   s->kind = 0;
+  s->chain_ended = 0;
   s->state = ST_IDLE;
-  s->offset = s->hit_end = 0;
-  s->prev_alnum = 0;
+  s->pos = s->ring_end = s->hit_end = 0;
+  s->npend = 0;
+  s->data = NULL;
+  s->data_off = s->data_len = 0;
+  s->eof = 0;
 }
 
 gpg_error_t
@@ -600,7 +891,11 @@ pan_scanner_finish (pan_scanner_t s, pan_hit_cb_t cb, void *opaque)
   s->cb = cb;
   s->opaque = opaque;
   s->err = 0;
-  if (s->state != ST_IDLE)
+  s->eof = 1;
+  run_bytes (s, s->pend, s->pos, s->npend, s->pos + s->npend);
+  if (s->err)
+    ;
+  else if (s->state != ST_IDLE)
     end_chain (s, 0);
   else
     flush_chain (s);
@@ -643,6 +938,7 @@ pan_scanner_new (const void *key, size_t keylen, pan_scanner_t *r_scanner)
   *r_scanner = NULL;
   if (key && !keylen)
     return gpg_error (GPG_ERR_INV_VALUE);
+  pani_simd_setup ();
   s = gcry_calloc_secure (1, sizeof *s);
   if (!s)
     return gpg_error_from_syserror ();
@@ -683,6 +979,6 @@ pan_scanner_release (pan_scanner_t s)
     return;
   if (s->hmac)
     gcry_md_close (s->hmac);
-  wipe (s, sizeof *s);
+  pani_wipe (s, sizeof *s);
   gcry_free (s);
 }

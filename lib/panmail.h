@@ -680,6 +680,10 @@ struct pan_hit
   const char *masked;         /* First 6 and last 4 digits: 411111******1111 */
   const char *hash;           /* Hex HMAC-SHA256 of the digits; NULL if the
                                  scanner has no key.  */
+  const char *context;        /* Up to 16 bytes of its line either side:
+                                 the PAN masked, every other digit '#',
+                                 what is not printable ASCII or UTF-8
+                                 '?'.  */
 };
 
 /* Receive HIT; a non-zero return stops the scan and is returned by the
@@ -691,13 +695,15 @@ typedef gpg_error_t (*pan_hit_cb_t) (void *opaque, const struct pan_hit *hit);
 gpg_error_t pan_scanner_new (const void *key, size_t keylen,
                              pan_scanner_t *r_scanner);
 
-/* Scan the next LEN bytes of the stream, calling CB for each PAN that
- * ends in them; chunks may split a PAN anywhere.  */
+/* Scan the next LEN bytes of the stream, calling CB for each PAN
+ * decided on: a PAN is decided once the 16 bytes after it are known,
+ * so it may be reported by a later call.  Chunks may split a PAN
+ * anywhere; the hits do not depend on the chunk sizes.  */
 gpg_error_t pan_scanner_feed (pan_scanner_t scanner, const void *buf,
                               size_t len, pan_hit_cb_t cb, void *opaque);
 
-/* End the stream: report a PAN at its very end, then reset SCANNER for
- * a new stream (offsets start at 0 again).  */
+/* End the stream: report the PANs not reported yet, then reset
+ * SCANNER for a new stream (offsets start at 0 again).  */
 gpg_error_t pan_scanner_finish (pan_scanner_t scanner, pan_hit_cb_t cb,
                                 void *opaque);
 
@@ -744,6 +750,9 @@ struct pan_mime_part
                                  NULL (offset into the decoded body).  */
   int undecoded;              /* The hit is in the undecoded text of a
                                  base64 part (mislabelled part).  */
+  const char *encoding;       /* The part's Content-Transfer-Encoding,
+                                 lower case ("7bit" if none); NULL in a
+                                 header block.  */
 };
 
 /* Receive HIT found in PART; a non-zero return stops the scan.  */
@@ -815,6 +824,12 @@ struct pan_scan_hit
   const char *brand;
   const char *masked;
   const char *hash;             /* NULL if the scanner has no key.  */
+  const char *encoding;         /* The part's transfer encoding, lower
+                                   case ("7bit" if none); NULL in a plain
+                                   file, a header, an mbox From line.  */
+  const char *context;          /* Masked, see struct pan_hit.  */
+  const char *allowed;          /* The comment of the allow-list entry
+                                   that holds HASH, or NULL.  */
 };
 
 /* What happened to a file or directory.  */
@@ -853,6 +868,9 @@ typedef gpg_error_t (*pan_scan_file_cb_t) (void *opaque,
 #define PAN_SCAN_CHUNK (64 * 1024)
 #define PAN_SCAN_BINARY_TEST 8192
 
+/* A list of keyed hashes of numbers found harmless (scan-allow.c).  */
+typedef struct pan_scan_allow *pan_scan_allow_t;
+
 /* How pan_scan_path walks.  */
 struct pan_scan_options
 {
@@ -865,6 +883,13 @@ struct pan_scan_options
   pan_scan_hit_cb_t hit_cb;
   pan_scan_file_cb_t file_cb;   /* May be NULL.  */
   void *opaque;
+  pan_scan_allow_t allow;       /* Hits whose hash it lists are marked
+                                   (pan_scan_hit.allowed), or NULL.  */
+  unsigned int jobs;            /* Files scanned at once: 0 or 1, one by
+                                   one in the calling thread; more, that
+                                   many threads, with the same callbacks
+                                   in the same order, one at a time, from
+                                   any of the threads.  */
 };
 
 /* Scan PATH for PANs with SCANNER (NULL: a scanner without key; it must
@@ -904,6 +929,42 @@ void pan_scan_stream_release (pan_scan_stream_t stream);
  * if IN_MAILDIR, whose first bytes are HEAD/LEN.  */
 pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
                                           const void *head, size_t len);
+
+/* The version of the JSON object pan_scan_hit_json writes (its "v").  */
+#define PAN_SCAN_JSON_VERSION 1
+
+/* Store at *R_JSON a malloc'ed JSON object (one line, no line end) for
+ * HIT: "v", "path", "line", "masked", "brand", "hash", "context",
+ * "message", "part", "content_type", "encoding", "header", "envelope",
+ * "undecoded", "allowed", "comment".  Strings are valid UTF-8: bytes
+ * that are not (a file name may hold any) become U+FFFD, and the path's
+ * bytes then also go, as hex, to "path_hex".  */
+gpg_error_t pan_scan_hit_json (const struct pan_scan_hit *hit, char **r_json);
+
+/* Parse the allow list BUF/LEN into *R_ALLOW.  One entry a line: the
+ * keyed hash of a number (64 hex digits, as pan_scan_hit.hash), white
+ * space and a comment saying why it is harmless (of a hash listed more
+ * than once, the first comment counts); blank lines and lines starting
+ * with '#' are skipped.  A line that is not an entry, a missing comment
+ * or a card number anywhere in the list is refused with
+ * GPG_ERR_INV_VALUE and a reason naming the line.  */
+gpg_error_t pan_scan_allow_parse (const void *buf, size_t len,
+                                  pan_scan_allow_t *r_allow,
+                                  char **r_reason);
+
+/* Read the allow list in the file PATH ("-": stdin) with
+ * pan_scan_allow_parse.  */
+gpg_error_t pan_scan_allow_load (const char *path, pan_scan_allow_t *r_allow,
+                                 char **r_reason);
+
+/* Return the comment of ALLOW's entry for the hex hash HASH, or NULL.  */
+const char *pan_scan_allow_find (pan_scan_allow_t allow, const char *hash);
+
+/* Return the number of entries of ALLOW.  */
+size_t pan_scan_allow_count (pan_scan_allow_t allow);
+
+/* Release ALLOW (NULL is accepted).  */
+void pan_scan_allow_release (pan_scan_allow_t allow);
 /* END scan */
 
 /* BEGIN audit (audit-*.c) */

@@ -1,13 +1,15 @@
-/* scan.c - finding PANs in files and directories (data discovery)
+/* scan.c - finding PANs in one file (data discovery)
  *
- * A file is read in PAN_SCAN_CHUNK pieces and fed to a "stream" that
- * knows its format:
+ * A file is read in PAN_SCAN_CHUNK pieces (scan-walk.c) and fed to a
+ * "stream" that knows its format:
  *
  *  - plain text goes straight to the PAN scanner; the line of a hit is
- *    found by counting newlines up to its first digit.  A hit may start
- *    in an earlier chunk than the one that reports it, but the bytes of
- *    a candidate (digits, single spaces or dashes) hold no newline, so
- *    such a hit lies on the line the current chunk starts on;
+ *    found by counting newlines up to its first digit.  A hit may be
+ *    reported while a later chunk is fed, or at the end: the bytes of a
+ *    chain of candidates (digits, single spaces or dashes) hold no
+ *    newline, and the scanner reports a hit at most 16 bytes after the
+ *    chain ended, so the newlines between such a hit and the chunk are
+ *    all among the last PLAIN_TAIL bytes before it, which are kept;
  *
  *  - an mbox is cut into messages at every line that starts "From "
  *    (mboxo and mboxrd quote such body lines as ">From "); the "From "
@@ -18,28 +20,25 @@
  *
  *  - a message (.eml, or a file in a Maildir) is walked whole.
  *
- * The walk does not follow symbolic links below a path it was given,
- * skips devices, FIFOs and sockets, and opens everything relative to
- * the directory it is in (openat with O_NOFOLLOW), so that a link put in
- * place of a file during the scan is not followed either.  Paths and
- * header names are masked (pan_scan_hit.path) before anyone sees them:
- * a file may be named after a card number.
+ * Paths and header names are masked (pan_scan_hit.path) before anyone
+ * sees them: a file may be named after a card number.
  *
  * XXX Not looked into: compressed files and archives (gzip, zip, ...),
  * mboxcl Content-Length framing, UTF-16 text, PDF and office formats.  */
 #include <config.h>
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "panmail.h"
 #include "util.h"
+#include "pan-int.h"
+#include "scan-int.h"
+
+/* Plain text bytes kept to count the newlines between a hit reported
+ * late and the chunk being fed (at most the scanner's lookahead and the
+ * byte that ends a chain).  */
+#define PLAIN_TAIL 32
 
 /* The mbox message separator and its length.  */
 #define FROM_LINE "From "
@@ -52,16 +51,20 @@ struct pan_scan_stream
   pan_scan_format_t format;
   pan_scan_hit_cb_t hit_cb;
   void *opaque;
+  pan_scan_allow_t allow;
   char *path;                   /* Masked.  */
   gpg_error_t err;              /* Sticky.  */
 
   /* Plain text: the chunk being fed, its stream offset and the
-   * newlines before it; a cursor counting newlines inside it.  */
+   * newlines before it; a cursor counting newlines inside it; the last
+   * bytes before the chunk.  */
   const char *chunk;
   unsigned long long off;
   unsigned long long nl;
   unsigned long long cur_off;
   unsigned long long cur_nl;
+  size_t tail_len;
+  char tail[PLAIN_TAIL];
 
   /* Messages.  */
   unsigned long long line;      /* The line being read (mbox).  */
@@ -79,21 +82,6 @@ struct pan_scan_stream
  * Small helpers.
  */
 
-static void
-wipe (void *p, size_t len)
-{
-  volatile unsigned char *v = p;
-
-  while (len--)
-    *v++ = 0;
-}
-
-static int
-is_digit (int c)
-{
-  return c >= '0' && c <= '9';
-}
-
 static gpg_error_t
 mask_cb (void *opaque, const struct pan_hit *hit)
 {
@@ -101,12 +89,12 @@ mask_cb (void *opaque, const struct pan_hit *hit)
   size_t i, k = 0;
 
   for (i = hit->offset; i < hit->offset + hit->length; i++)
-    if (is_digit ((unsigned char)s[i]))
-      {
-        if (k >= 6 && k + 4 < hit->ndigits)
-          s[i] = '*';
-        k++;
-      }
+    {
+      if (!pani_is_digit ((unsigned char)s[i]))
+        continue;
+      if (!pani_mask_keeps (k++, hit->ndigits))
+        s[i] = '*';
+    }
   return 0;
 }
 
@@ -117,13 +105,12 @@ too_few_digits (const char *s)
   size_t n = 0;
 
   for (; *s && n < PAN_MIN_DIGITS; s++)
-    n += is_digit ((unsigned char)*s);
+    n += pani_is_digit ((unsigned char)*s);
   return n < PAN_MIN_DIGITS;
 }
 
-/* Store at *R_COPY a malloc'ed copy of TEXT with every PAN masked.  */
-static gpg_error_t
-masked_copy (const char *text, char **r_copy)
+gpg_error_t
+pani_scan_masked_copy (const char *text, char **r_copy)
 {
   gpg_error_t err;
   pan_scanner_t s = NULL;
@@ -152,15 +139,7 @@ masked_copy (const char *text, char **r_copy)
 static unsigned long long
 count_nl (const char *p, size_t len)
 {
-  const char *end = p + len;
-  unsigned long long n = 0;
-
-  while (p < end && (p = memchr (p, '\n', end - p)))
-    {
-      n++;
-      p++;
-    }
-  return n;
+  return pani_count_byte (p, len, '\n');
 }
 
 
@@ -180,14 +159,22 @@ init_hit (pan_scan_stream_t s, const struct pan_hit *hit,
   sh->brand = hit->brand;
   sh->masked = hit->masked;
   sh->hash = hit->hash;
+  sh->context = hit->context;
+  sh->allowed = pan_scan_allow_find (s->allow, hit->hash);
 }
 
 /* Return the line of stream offset O (see the top of this file).  */
 static unsigned long long
 plain_line (pan_scan_stream_t s, unsigned long long o)
 {
+  size_t from;
+
   if (!s->chunk || o < s->off)
-    return s->nl + 1;
+    {
+      from = o + s->tail_len > s->off ? (size_t)(o + s->tail_len - s->off)
+                                      : 0;
+      return s->nl - count_nl (s->tail + from, s->tail_len - from) + 1;
+    }
   s->cur_nl += count_nl (s->chunk + (s->cur_off - s->off), o - s->cur_off);
   s->cur_off = o;
   return s->cur_nl + 1;
@@ -228,7 +215,8 @@ mime_hit_cb (void *opaque, const struct pan_mime_part *part,
   sh.part = part->index;
   sh.content_type = part->content_type;
   sh.undecoded = part->undecoded;
-  if (part->header && (err = masked_copy (part->header, &header)))
+  sh.encoding = part->header ? NULL : part->encoding;
+  if (part->header && (err = pani_scan_masked_copy (part->header, &header)))
     return err;
   sh.header = header;
   err = s->hit_cb ? s->hit_cb (s->opaque, &sh) : 0;
@@ -241,6 +229,24 @@ mime_hit_cb (void *opaque, const struct pan_mime_part *part,
  * Plain text.
  */
 
+/* Keep the last PLAIN_TAIL bytes of the plain text fed so far.  */
+static void
+keep_tail (pan_scan_stream_t s, const char *p, size_t len)
+{
+  size_t keep;
+
+  if (len >= PLAIN_TAIL)
+    {
+      memcpy (s->tail, p + len - PLAIN_TAIL, PLAIN_TAIL);
+      s->tail_len = PLAIN_TAIL;
+      return;
+    }
+  keep = s->tail_len + len > PLAIN_TAIL ? PLAIN_TAIL - len : s->tail_len;
+  memmove (s->tail, s->tail + s->tail_len - keep, keep);
+  memcpy (s->tail + keep, p, len);
+  s->tail_len = keep + len;
+}
+
 static void
 plain_feed (pan_scan_stream_t s, const char *p, size_t len)
 {
@@ -252,6 +258,7 @@ plain_feed (pan_scan_stream_t s, const char *p, size_t len)
                                 len - (s->cur_off - s->off));
   s->off += len;
   s->chunk = NULL;
+  keep_tail (s, p, len);
 }
 
 
@@ -356,7 +363,7 @@ release_hold (pan_scan_stream_t s)
     begin_envelope (s);
   s->bol = s->hold[s->holdlen - 1] == '\n';
   message_bytes (s, s->hold, s->holdlen);
-  wipe (s->hold, sizeof s->hold);
+  pani_wipe (s->hold, sizeof s->hold);
   s->holdlen = 0;
 }
 
@@ -389,7 +396,7 @@ mbox_finish (pan_scan_stream_t s)
   if (s->holdlen)
     {
       message_bytes (s, s->hold, s->holdlen);
-      wipe (s->hold, sizeof s->hold);
+      pani_wipe (s->hold, sizeof s->hold);
       s->holdlen = 0;
     }
   if (s->envelope && !s->err)
@@ -422,13 +429,14 @@ pan_scan_stream_new (pan_scanner_t scanner, const char *path,
   s->format = format;
   s->hit_cb = options->hit_cb;
   s->opaque = options->opaque;
+  s->allow = options->allow;
   s->line = 1;
   s->bol = 1;
   s->scanner = scanner;
   s->own_scanner = !scanner;
   err = scanner ? 0 : pan_scanner_new (NULL, 0, &s->scanner);
   if (!err)
-    err = masked_copy (path, &s->path);
+    err = pani_scan_masked_copy (path, &s->path);
   if (!err && format == PAN_SCAN_MESSAGE)
     {
       begin_message (s);
@@ -487,7 +495,7 @@ pan_scan_stream_release (pan_scan_stream_t s)
   else if (s->scanner)
     pan_scanner_finish (s->scanner, NULL, NULL);   /* Reset it.  */
   free (s->path);
-  wipe (s, sizeof *s);
+  pani_wipe (s, sizeof *s);
   free (s);
 }
 
@@ -515,495 +523,112 @@ pan_scan_format_detect (const char *path, int in_maildir, const void *head,
 
 
 /*
- * Walking.
+ * JSON.
  */
 
-/* Directories being walked, to refuse loops (bind mounts).  */
-struct ancestor
-{
-  dev_t dev;
-  ino_t ino;
-};
-
-struct walk
-{
-  const struct pan_scan_options *o;
-  pan_scanner_t scanner;
-  char *buf;                    /* PAN_SCAN_CHUNK bytes.  */
-  size_t used;                  /* Of BUF, since it was last wiped.  */
-  struct ancestor anc[PAN_SCAN_MAX_DEPTH + 1];
-  size_t nanc;
-  gpg_error_t err;              /* Fatal: stops the walk.  */
-};
-
-/* Where a path is: the directory to open it from, its name there and
- * its path as given.  */
-struct where
-{
-  int dirfd;
-  const char *name;
-  const char *path;
-  unsigned int depth;
-  int in_maildir;
-};
-
-/* Report EVENT of the path at W to the file callback.  */
-static void
-tell (struct walk *w, const struct where *at, pan_scan_event_t event,
-      pan_scan_format_t format, unsigned long long bytes, gpg_error_t err,
-      const char *why)
-{
-  struct pan_scan_file f;
-  char *path = NULL, *reason = NULL;
-  gpg_error_t rc;
-
-  if (w->err || !w->o->file_cb)
-    return;
-  if ((rc = masked_copy (at->path, &path)))
-    goto leave;
-  if (why && !(reason = pani_strdupf ("%s: %s", path, why)))
-    {
-      rc = gpg_error_from_syserror ();
-      goto leave;
-    }
-  f.path = path;
-  f.event = event;
-  f.format = format;
-  f.depth = at->depth;
-  f.bytes = bytes;
-  f.err = err;
-  f.reason = reason;
-  rc = w->o->file_cb (w->o->opaque, &f);
-
- leave:
-  w->err = rc;
-  free (reason);
-  free (path);
-}
-
-static void
-tell_skip (struct walk *w, const struct where *at, const char *why)
-{
-  tell (w, at, PAN_SCAN_SKIPPED, PAN_SCAN_PLAIN, 0, 0, why);
-}
-
-/* Report that WHAT failed with ERR for the path at AT; a lack of
- * memory stops the walk.  */
-static void
-tell_err (struct walk *w, const struct where *at, gpg_error_t err,
-          const char *what)
-{
-  char *why;
-
-  if (gpg_err_code (err) == GPG_ERR_ENOMEM)
-    {
-      w->err = err;
-      return;
-    }
-  if (!(why = pani_strdupf ("%s: %s", what, gpg_strerror (err))))
-    w->err = gpg_error_from_syserror ();
-  else
-    tell (w, at, PAN_SCAN_FAILED, PAN_SCAN_PLAIN, 0, err, why);
-  free (why);
-}
-
-/* Report the system error of the last call about the path at AT.  */
-static void
-tell_syserr (struct walk *w, const struct where *at, const char *what)
-{
-  tell_err (w, at, gpg_error_from_syserror (), what);
-}
-
+/* Append S to B as a JSON string, bytes that are not UTF-8 as U+FFFD;
+ * return true if there were such bytes.  */
 static int
-excluded (const struct walk *w, const char *path)
+json_string (struct pani_buf *b, const char *s)
 {
-  const char *base = strrchr (path, '/');
-  const char *const *g;
+  const unsigned char *p = (const unsigned char *)s, *end = p + strlen (s);
+  size_t u;
+  int replaced = 0;
 
-  base = base && base[1] ? base + 1 : path;
-  for (g = w->o->exclude; g && *g; g++)
-    if (!fnmatch (*g, path, 0) || !fnmatch (*g, base, 0))
-      return 1;
-  return 0;
-}
-
-/* Return true if the directory open at FD is cur/, new/ or tmp/ of a
- * Maildir: it is one of those of its parent, which has cur/ and new/.  */
-static int
-is_maildir_dir (int fd)
-{
-  struct stat self, cur, new, tmp;
-
-  if (fstat (fd, &self) || fstatat (fd, "../cur", &cur, 0)
-      || fstatat (fd, "../new", &new, 0)
-      || !S_ISDIR (cur.st_mode) || !S_ISDIR (new.st_mode))
-    return 0;
-  if (fstatat (fd, "../tmp", &tmp, 0))
-    tmp = cur;
-  return (self.st_dev == cur.st_dev && self.st_ino == cur.st_ino)
-         || (self.st_dev == new.st_dev && self.st_ino == new.st_ino)
-         || (self.st_dev == tmp.st_dev && self.st_ino == tmp.st_ino);
-}
-
-/* Return true if the directory holding the path given as PATH is one
- * of a Maildir.  */
-static int
-parent_is_maildir (const char *path)
-{
-  const char *slash = strrchr (path, '/');
-  char *dir = slash ? pani_strndup (path, slash - path + 1) : NULL;
-  int fd, yes = 0;
-
-  if (slash && !dir)
-    return 0;
-  fd = open (dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0)
+  pani_buf_putc (b, '"');
+  for (; p < end; p += u)
     {
-      yes = is_maildir_dir (fd);
-      close (fd);
-    }
-  free (dir);
-  return yes;
-}
-
-
-/*
- * Files.
- */
-
-/* Read up to LEN bytes from FD into BUF, short only at end of file.  */
-static ssize_t
-read_full (int fd, char *buf, size_t len)
-{
-  size_t got = 0;
-  ssize_t n;
-
-  while (got < len)
-    {
-      n = read (fd, buf + got, len - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      if (!n)
-        break;
-      got += n;
-    }
-  return got;
-}
-
-static int
-looks_binary (const char *buf, size_t len)
-{
-  return memchr (buf, 0, len < PAN_SCAN_BINARY_TEST
-                         ? len : PAN_SCAN_BINARY_TEST) != NULL;
-}
-
-/* Feed the file open at FD, whose first LEN bytes are in W->BUF, to
- * STREAM, counting the bytes in *R_TOTAL; return a read error.  */
-static gpg_error_t
-stream_file (struct walk *w, const struct where *at, int fd,
-             pan_scan_stream_t stream, size_t len,
-             unsigned long long *r_total)
-{
-  ssize_t n = len;
-
-  *r_total = 0;
-  while (n > 0)
-    {
-      *r_total += n;
-      if ((w->err = pan_scan_stream_feed (stream, w->buf, n)))
-        return 0;
-      tell (w, at, PAN_SCAN_PROGRESS, PAN_SCAN_PLAIN, *r_total, 0, NULL);
-      if (w->err || (size_t)n < PAN_SCAN_CHUNK)
-        break;
-      n = read_full (fd, w->buf, PAN_SCAN_CHUNK);
-      if (n > 0 && (size_t)n > w->used)
-        w->used = n;
-    }
-  if (n < 0)
-    return gpg_error_from_syserror ();
-  if (!w->err)
-    w->err = pan_scan_stream_finish (stream);
-  return 0;
-}
-
-/* Scan the regular file open at FD.  */
-static void
-scan_fd (struct walk *w, const struct where *at, int fd)
-{
-  pan_scan_stream_t stream = NULL;
-  pan_scan_format_t format;
-  ssize_t n = read_full (fd, w->buf, PAN_SCAN_CHUNK);
-  unsigned long long total;
-  gpg_error_t err;
-
-  if (n < 0)
-    {
-      tell_syserr (w, at, "cannot read");
-      return;
-    }
-  w->used = n;
-  if (w->o->skip_binary && looks_binary (w->buf, n))
-    {
-      tell_skip (w, at, "binary (a NUL byte in its first 8 KiB)");
-      return;
-    }
-  format = pan_scan_format_detect (at->path, at->in_maildir, w->buf, n);
-  if ((w->err = pan_scan_stream_new (w->scanner, at->path, format, w->o,
-                                     &stream)))
-    return;
-  err = stream_file (w, at, fd, stream, n, &total);
-  pan_scan_stream_release (stream);
-  if (err)
-    tell_err (w, at, err, "cannot read");
-  else
-    tell (w, at, PAN_SCAN_SCANNED, format, total, 0, NULL);
-}
-
-static void
-scan_file (struct walk *w, const struct where *at, int follow)
-{
-  struct stat st;
-  int fd = openat (at->dirfd, at->name, O_RDONLY | O_CLOEXEC | O_NOCTTY
-                   | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
-
-  if (fd < 0)
-    {
-      tell_syserr (w, at, "cannot open");
-      return;
-    }
-  if (fstat (fd, &st))
-    tell_syserr (w, at, "cannot stat");
-  else if (!S_ISREG (st.st_mode))
-    tell_skip (w, at, "not a regular file (it changed during the scan)");
-  else
-    scan_fd (w, at, fd);
-  close (fd);
-  explicit_bzero (w->buf, w->used);
-  w->used = 0;
-}
-
-
-/*
- * Directories.
- */
-
-static int
-cmp_names (const void *a, const void *b)
-{
-  return strcmp (*(char *const *)a, *(char *const *)b);
-}
-
-static void
-free_names (char **names, size_t n)
-{
-  while (n--)
-    free (names[n]);
-  free (names);
-}
-
-/* Append NAME to *R_NAMES (*R_N used, *R_SIZE allocated).  */
-static gpg_error_t
-add_name (char ***r_names, size_t *r_n, size_t *r_size, const char *name)
-{
-  char **tmp;
-
-  if (*r_n == *r_size)
-    {
-      *r_size = *r_size ? 2 * *r_size : 64;
-      if (!(tmp = realloc (*r_names, *r_size * sizeof *tmp)))
-        return gpg_error_from_syserror ();
-      *r_names = tmp;
-    }
-  if (!((*r_names)[*r_n] = strdup (name)))
-    return gpg_error_from_syserror ();
-  (*r_n)++;
-  return 0;
-}
-
-/* Read the names in the directory open at FD, sorted, into *R_NAMES
- * (*R_N of them).  */
-static gpg_error_t
-read_names (int fd, char ***r_names, size_t *r_n)
-{
-  gpg_error_t err = 0;
-  char **names = NULL;
-  size_t n = 0, size = 0;
-  struct dirent *de;
-  int dfd = dup (fd);
-  DIR *dir = dfd < 0 ? NULL : fdopendir (dfd);
-
-  *r_names = NULL;
-  *r_n = 0;
-  if (!dir)
-    {
-      if (dfd >= 0)
-        close (dfd);
-      return gpg_error_from_syserror ();
-    }
-  errno = 0;
-  while (!err && (de = readdir (dir)))
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      err = add_name (&names, &n, &size, de->d_name);
-  if (!err && errno)
-    err = gpg_error_from_syserror ();
-  closedir (dir);
-  if (err)
-    free_names (names, n);
-  else
-    {
-      if (n)
-        qsort (names, n, sizeof *names, cmp_names);
-      *r_names = names;
-      *r_n = n;
-    }
-  return err;
-}
-
-static void walk_path (struct walk *w, const struct where *at, int follow);
-
-/* Walk the entries NAMES/N of the directory open at FD.  */
-static void
-walk_entries (struct walk *w, const struct where *at, int fd, char **names,
-              size_t n)
-{
-  size_t i, plen = strlen (at->path);
-  int slash = plen && at->path[plen - 1] == '/';
-  struct where child;
-  char *path;
-
-  child.dirfd = fd;
-  child.depth = at->depth + 1;
-  child.in_maildir = is_maildir_dir (fd);
-  for (i = 0; i < n && !w->err; i++)
-    {
-      if (!(path = pani_strdupf ("%s%s%s", at->path, slash ? "" : "/",
-                                 names[i])))
+      u = *p < 0x80 ? 1 : pani_utf8_len (p, end);
+      if (!u)
         {
-          w->err = gpg_error_from_syserror ();
-          break;
+          pani_buf_puts (b, "\\ufffd");
+          replaced = 1;
+          u = 1;
         }
-      child.name = names[i];
-      child.path = path;
-      walk_path (w, &child, 0);
-      free (path);
+      else if (*p == '"' || *p == '\\')
+        pani_buf_printf (b, "\\%c", *p);
+      else if (*p < ' ' || *p == 0x7f)
+        pani_buf_printf (b, "\\u%04x", *p);
+      else
+        pani_buf_put (b, p, u);
     }
+  pani_buf_putc (b, '"');
+  return replaced;
 }
 
-/* Return true if the directory ST is one being walked.  */
-static int
-is_ancestor (const struct walk *w, const struct stat *st)
-{
-  size_t i;
-
-  for (i = 0; i < w->nanc; i++)
-    if (w->anc[i].dev == st->st_dev && w->anc[i].ino == st->st_ino)
-      return 1;
-  return 0;
-}
-
+/* Append ",\"KEY\":" and S (a string or null) to B.  */
 static void
-walk_dir (struct walk *w, const struct where *at, int follow)
+json_field (struct pani_buf *b, const char *key, const char *s)
 {
-  struct stat st;
-  char **names = NULL;
-  size_t n = 0;
-  gpg_error_t err;
-  int fd = openat (at->dirfd, at->name, O_RDONLY | O_DIRECTORY
-                           | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-
-  if (fd < 0 || fstat (fd, &st))
-    {
-      tell_syserr (w, at, "cannot open the directory");
-      goto leave;
-    }
-  if (is_ancestor (w, &st))
-    {
-      tell_skip (w, at, "directory loop (already being scanned)");
-      goto leave;
-    }
-  if ((err = read_names (fd, &names, &n)))
-    {
-      tell_err (w, at, err, "cannot read the directory");
-      goto leave;
-    }
-  w->anc[w->nanc].dev = st.st_dev;
-  w->anc[w->nanc].ino = st.st_ino;
-  w->nanc++;
-  walk_entries (w, at, fd, names, n);
-  w->nanc--;
-
- leave:
-  free_names (names, n);
-  if (fd >= 0)
-    close (fd);
-}
-
-static void
-tell_too_deep (struct walk *w, const struct where *at)
-{
-  char *why = pani_strdupf ("more than %d directories deep: not scanned",
-                            PAN_SCAN_MAX_DEPTH);
-
-  if (!why)
-    w->err = gpg_error_from_syserror ();
+  pani_buf_printf (b, ",\"%s\":", key);
+  if (s)
+    json_string (b, s);
   else
-    tell (w, at, PAN_SCAN_FAILED, PAN_SCAN_PLAIN, 0,
-          gpg_error (GPG_ERR_TOO_LARGE), why);
-  free (why);
+    pani_buf_puts (b, "null");
 }
 
-/* Walk the path at AT, following a symbolic link to it if FOLLOW.  */
+/* Append ",\"KEY\":" and N (or null if !HAVE) to B.  */
 static void
-walk_path (struct walk *w, const struct where *at, int follow)
+json_number (struct pani_buf *b, const char *key, int have,
+             unsigned long long n)
 {
-  struct stat st;
-
-  if (excluded (w, at->path))
-    tell_skip (w, at, "excluded");
-  else if (fstatat (at->dirfd, at->name, &st,
-                    follow ? 0 : AT_SYMLINK_NOFOLLOW))
-    tell_syserr (w, at, "cannot stat");
-  else if (S_ISLNK (st.st_mode))
-    tell_skip (w, at, "symbolic link (not followed)");
-  else if (S_ISDIR (st.st_mode) && at->depth >= PAN_SCAN_MAX_DEPTH)
-    tell_too_deep (w, at);
-  else if (S_ISDIR (st.st_mode))
-    walk_dir (w, at, follow);
-  else if (S_ISREG (st.st_mode))
-    scan_file (w, at, follow);
+  if (have)
+    pani_buf_printf (b, ",\"%s\":%llu", key, n);
   else
-    tell_skip (w, at, "not a regular file (device, FIFO or socket)");
+    pani_buf_printf (b, ",\"%s\":null", key);
+}
+
+/* Append the path of H, and its bytes in hex if they are not UTF-8.  */
+static void
+json_path (struct pani_buf *b, const struct pan_scan_hit *h)
+{
+  size_t i, n = strlen (h->path);
+
+  pani_buf_puts (b, ",\"path\":");
+  if (!json_string (b, h->path))
+    return;
+  pani_buf_puts (b, ",\"path_hex\":\"");
+  for (i = 0; i < n; i++)
+    pani_buf_printf (b, "%02x", (unsigned char)h->path[i]);
+  pani_buf_putc (b, '"');
 }
 
 gpg_error_t
-pan_scan_path (pan_scanner_t scanner, const char *path,
-               const struct pan_scan_options *options)
+pan_scan_hit_json (const struct pan_scan_hit *h, char **r_json)
 {
-  struct walk *w;
-  struct where at;
-  gpg_error_t err;
+  struct pani_buf b = { NULL, 0, 0, 0 };
+  int msg, part;
 
-  if (!path || !*path || !options)
+  if (!r_json)
     return gpg_error (GPG_ERR_INV_VALUE);
-  if (!(w = calloc (1, sizeof *w)) || !(w->buf = malloc (PAN_SCAN_CHUNK)))
+  *r_json = NULL;
+  if (!h || !h->path || !h->masked || !h->brand)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  msg = h->format != PAN_SCAN_PLAIN;
+  part = msg && !h->envelope;
+  pani_buf_printf (&b, "{\"v\":%d", PAN_SCAN_JSON_VERSION);
+  json_path (&b, h);
+  json_number (&b, "line", 1, h->line);
+  json_field (&b, "masked", h->masked);
+  json_field (&b, "brand", h->brand);
+  json_field (&b, "hash", h->hash);
+  json_field (&b, "context", h->context);
+  json_number (&b, "message", msg, h->message);
+  json_number (&b, "part", part, h->part);
+  json_field (&b, "content_type", part && !h->header ? h->content_type : NULL);
+  json_field (&b, "encoding", part && !h->header ? h->encoding : NULL);
+  json_field (&b, "header", h->header);
+  pani_buf_printf (&b, ",\"envelope\":%s,\"undecoded\":%s,\"allowed\":%s",
+                   h->envelope ? "true" : "false",
+                   h->undecoded ? "true" : "false",
+                   h->allowed ? "true" : "false");
+  json_field (&b, "comment", h->allowed);
+  pani_buf_putc (&b, '}');
+  if (pani_buf_error (&b))
     {
-      err = gpg_error_from_syserror ();
-      free (w);
-      return err;
+      pani_buf_free (&b);
+      return gpg_error (GPG_ERR_ENOMEM);
     }
-  w->o = options;
-  w->scanner = scanner;
-  at.dirfd = AT_FDCWD;
-  at.name = path;
-  at.path = path;
-  at.depth = 0;
-  at.in_maildir = parent_is_maildir (path);
-  walk_path (w, &at, 1);
-  err = w->err;
-  explicit_bzero (w->buf, PAN_SCAN_CHUNK);
-  free (w->buf);
-  free (w);
-  return err;
+  *r_json = pani_buf_take (&b);
+  return *r_json ? 0 : gpg_error (GPG_ERR_ENOMEM);
 }

@@ -13,7 +13,9 @@ set -eu
 # Tests: jq (JSON output), python3 (MIME parsing in the integration tests),
 # util-linux (flock), procps, shellcheck (lint), clang + libclang-rt-dev
 # (libFuzzer and sanitizers), openssl (test CA and S/MIME decryption in
-# the S/MIME tests, scripts/make-test-ca.sh).
+# the S/MIME tests, scripts/make-test-ca.sh), perl-modules-5.36 (its
+# Unicode::Collate tables are real data that tests/integration/
+# scan-realdata.sh scans for false alarms).
 PACKAGES="
 build-essential
 autoconf
@@ -38,6 +40,7 @@ clang
 libclang-rt-dev
 shellcheck
 openssl
+perl-modules-5.36
 "
 
 missing_packages() {

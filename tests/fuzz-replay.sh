@@ -4,7 +4,7 @@
 set -eu
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 status=0
-for target in headers addrlist registry config audit pan mime smime-trustlist colons scan rfc2047; do
+for target in headers addrlist registry config audit pan mime smime-trustlist colons scan rfc2047 scan-allow; do
     dir="$top_srcdir/fuzz/corpus/$target"
     files=$(find "$dir" -type f | sort)
     [ -n "$files" ] || { echo "no seeds in $dir"; status=1; continue; }

@@ -1,9 +1,12 @@
 /* t-pan.c - tests for the PAN scanner, Luhn, brands and masking
  *
  * Runs tests/pan-corpus/positives.txt (text with known PANs) and
- * negatives.txt (look-alikes) through the scanner fed whole and in
- * every chunk size from 1 to 17, and prints precision and recall; both
- * must be 100%.  */
+ * negatives.txt (look-alikes, tables of codes, URLs) through the
+ * scanner fed whole and in every chunk size from 1 to 17, with each way
+ * of finding digits this build has (pan-simd.c), and prints precision
+ * and recall; both must be 100%.  Random text rich in digits and
+ * separators must give the same hits with every way and chunk size.
+ * It links the library's sources to reach pani_simd_force.  */
 #include <config.h>
 
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <gcrypt.h>
 
 #include "panmail.h"
+#include "pan-int.h"
 #include "t-support.h"
 
 #define KEY "t-pan test key"
@@ -27,6 +31,7 @@ struct got
   char brand[32];
   char masked[PAN_MASK_SIZE];
   char hash[65];
+  char context[64];
 };
 
 struct collect
@@ -67,6 +72,7 @@ collect_cb (void *opaque, const struct pan_hit *hit)
   snprintf (g->brand, sizeof g->brand, "%s", hit->brand);
   snprintf (g->masked, sizeof g->masked, "%s", hit->masked);
   snprintf (g->hash, sizeof g->hash, "%s", hit->hash ? hit->hash : "");
+  snprintf (g->context, sizeof g->context, "%s", hit->context);
   if (c->stop_after && (int)c->n >= c->stop_after)
     return gpg_error (GPG_ERR_CANCELED);
   return 0;
@@ -429,11 +435,107 @@ test_offsets (void)
 }
 
 
+/* Hits of TEXT as a string: offset, length, masked, hash, context.  */
+static void
+hits_text (pan_scanner_t s, const char *text, size_t len, size_t chunk,
+           char *out, size_t size)
+{
+  static struct collect c;
+  size_t i, n = 0;
+
+  memset (&c, 0, sizeof c);
+  T_ERR (scan (s, text, len, chunk, &c), 0);
+  *out = 0;
+  for (i = 0; i < c.n && n < size; i++)
+    n += snprintf (out + n, size - n, "%llu %zu %s %s [%s]\n",
+                   c.hits[i].offset, c.hits[i].length, c.hits[i].masked,
+                   c.hits[i].hash, c.hits[i].context);
+}
+
+/* Random text of digits, separators, letters, slashes, colons and line
+ * ends, with a valid PAN planted now and then: every chunk size must
+ * give the hits the text gives whole with the best variant, and each
+ * variant count its line ends right.  */
+static void
+test_random (pan_scanner_t s, int variant)
+{
+  static const char alphabet[] = "0123456789012345678901234567890123456789"
+                                 "    ----abE/:\n.";
+  static const char *const planted[] = { "4111 1111 1111 1111",
+                                         "5555555555554444", "://",
+                                         "3782-822463-10005", "20BBF " };
+  static char text[4096], want[8192], got[8192];
+  static const size_t chunks[] = { 0, 1, 7, 64, 65, 200 };
+  unsigned int seed = 17, round, k;
+  size_t len, i, n;
+
+  for (round = 0; round < 300; round++)
+    {
+      len = 100 + rand_r (&seed) % (sizeof text - 200);
+      for (i = 0; i < len; i++)
+        text[i] = alphabet[rand_r (&seed) % (sizeof alphabet - 1)];
+      for (k = 0; k < 8; k++)
+        {
+          const char *p = planted[rand_r (&seed) % 5];
+
+          n = strlen (p);
+          i = rand_r (&seed) % (len - n);
+          memcpy (text + i, p, n);
+        }
+      pani_simd_force (PANI_SIMD_BEST);
+      hits_text (s, text, len, 0, want, sizeof want);
+      pani_simd_force (variant);
+      for (i = n = 0; i < len; i++)
+        n += text[i] == '\n';
+      T_CHECK (pani_count_byte (text, len, '\n') == n);
+      for (k = 0; k < sizeof chunks / sizeof *chunks; k++)
+        {
+          hits_text (s, text, len, chunks[k], got, sizeof got);
+          T_CHECK (!strcmp (want, got));
+        }
+    }
+}
+
+/* The context around a hit: masked, other digits hidden, cut at the
+ * line's end and after 16 bytes.  */
+static void
+test_context (void)
+{
+  static const struct { const char *text, *context; } cases[] =
+    {
+      { "card=4111 1111 1111 1111; cvv 123\nnext 42",
+        "card=4111 11** **** 1111; cvv ###" },
+      { "a long line of text before 4111111111111111 and after it as well",
+        " of text before 411111******1111 and after it as" },
+      { "\t4111111111111111\x01\xc3\xa9\xc3",
+        " 411111******1111?\xc3\xa9?" },
+      { "4111111111111111", "411111******1111" }
+    };
+  pan_scanner_t s = NULL;
+  struct collect c;
+  size_t i, chunk;
+
+  T_ERR (pan_scanner_new (NULL, 0, &s), 0);
+  for (i = 0; i < sizeof cases / sizeof *cases; i++)
+    for (chunk = 0; chunk < 20; chunk += 3)
+      {
+        memset (&c, 0, sizeof c);
+        T_ERR (scan (s, cases[i].text, strlen (cases[i].text), chunk, &c), 0);
+        T_CHECK (c.n == 1);
+        T_STREQ (c.hits[0].context, cases[i].context);
+      }
+  pan_scanner_release (s);
+}
+
+
 int
 main (void)
 {
+  static const int variants[] = { PANI_SIMD_BEST, PANI_SIMD_SSE2,
+                                   PANI_SIMD_WORDS };
+  static const char *const variant_names[] = { "best", "sse2", "words" };
   pan_scanner_t s = NULL;
-  size_t npos, nneg;
+  size_t i, npos, nneg;
   unsigned long positives;
   double precision, recall;
 
@@ -445,17 +547,27 @@ main (void)
   test_luhn_brand_mask ();
   test_api_edges ();
   test_offsets ();
+  test_context ();
 
   T_ERR (pan_scanner_new (KEY, strlen (KEY), &s), 0);
-  npos = run_corpus ("positives.txt", 1, run_case, s);
-  nneg = run_corpus ("negatives.txt", 0, run_case, s);
-  precision = tp + fp ? 100.0 * tp / (tp + fp) : 0;
-  recall = tp + fn ? 100.0 * tp / (tp + fn) : 0;
-  printf ("t-pan: %zu positive and %zu negative cases, %d feedings each: "
-          "tp %lu fp %lu fn %lu, precision %.2f%%, recall %.2f%%\n",
-          npos, nneg, MAX_CHUNK + 1, tp, fp, fn, precision, recall);
-  T_CHECK (npos > 100 && nneg > 100);
-  T_CHECK (fp == 0 && fn == 0 && tp > 0);
+  for (i = 0; i < sizeof variants / sizeof *variants; i++)
+    {
+      if (!pani_simd_force (variants[i]))
+        continue;
+      tp = fp = fn = 0;
+      npos = run_corpus ("positives.txt", 1, run_case, s);
+      nneg = run_corpus ("negatives.txt", 0, run_case, s);
+      precision = tp + fp ? 100.0 * tp / (tp + fp) : 0;
+      recall = tp + fn ? 100.0 * tp / (tp + fn) : 0;
+      printf ("t-pan: %s: %zu positive and %zu negative cases, %d feedings"
+              " each: tp %lu fp %lu fn %lu, precision %.2f%%, recall"
+              " %.2f%%\n", variant_names[i], npos, nneg, MAX_CHUNK + 1, tp,
+              fp, fn, precision, recall);
+      T_CHECK (npos > 100 && nneg > 100);
+      T_CHECK (fp == 0 && fn == 0 && tp > 0);
+      test_random (s, variants[i]);
+    }
+  pani_simd_force (PANI_SIMD_BEST);
 
   tp = 0;
   run_corpus ("positives.txt", 1, count_expect, s);
