@@ -84,7 +84,7 @@ pass "50 concurrent sends: 50 records, intact chain and MACs"
 # The audit log alone read-only (a read-only bind mount over it): the
 # record cannot be written.
 log=$PANMAIL_HOME/audit.log
-mount --bind "$log" "$log" && mount -o remount,ro,bind "$log" ||
+{ mount --bind "$log" "$log" && mount -o remount,ro,bind "$log"; } ||
     fail "cannot bind-mount the audit log read-only"
 : > "$T/capture.out"
 if msg "$A" | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
@@ -98,9 +98,17 @@ pass "read-only audit log: exit 73, nothing handed to the MTA"
 small=$T/small
 mkdir "$small"
 mount -t tmpfs -o size=4m,mode=0700 tmpfs "$small" || fail "cannot mount a tmpfs"
-trap 'as_rc=$?; set +e
-      gpgconf --homedir "$small/home/gnupg" --kill all 2>/dev/null
-      umount -l "$small" 2>/dev/null; (exit $as_rc); lib_cleanup' EXIT
+# as_cleanup: stop the tmpfs home's agent and unmount it, then the
+# usual clean-up, keeping the exit status.
+as_cleanup() {
+    as_rc=$?
+    set +e
+    gpgconf --homedir "$small/home/gnupg" --kill all 2>/dev/null
+    umount -l "$small" 2>/dev/null
+    (exit "$as_rc")
+    lib_cleanup
+}
+trap as_cleanup EXIT
 PANMAIL_HOME=$small/home "$PANKEY" init > /dev/null || fail "init on tmpfs"
 PANMAIL_HOME=$small/home "$PANKEY" enroll "$A" --fingerprint "$fa" \
     --file "$T/a.asc" > /dev/null || fail "enroll on tmpfs"
