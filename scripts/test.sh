@@ -7,8 +7,7 @@
 #          (unit tests, fuzz seed replay, the source checks: the man
 #          page, shellcheck, library layers, sizes), make install into a
 #          DESTDIR with a pkg-config client, make distcheck (the tarball,
-#          with the unit tests and the fuzz replay).  Runs niced: it only
-#          has to fill the time the other chain leaves.
+#          with the unit tests and the fuzz replay).
 #   san    _build-san: ASan+UBSan with leak detection, static library (no
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
@@ -26,16 +25,29 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 jobs=${PANMAIL_TEST_JOBS:-6}
 
-# phase NAME CMD...: run CMD, and note when it started, how long it took
-# and whether it passed.
+# cpu: the CPU seconds (user + system) that the children of this shell
+# have used so far (the second line of "times").
+cpu () {
+    times | awk 'NR == 2 {
+        t = 0
+        for (i = 1; i <= 2; i++) {
+            v = $i; m = v; sub(/m.*/, "", m); sub(/^[0-9]*m/, "", v); sub(/s$/, "", v)
+            t += m * 60 + v
+        }
+        printf "%.0f\n", t }'
+}
+
+# phase NAME CMD...: run CMD, and note when it started, how long it took,
+# the CPU time it used and whether it passed.
 phase () {
     ph_name=$1
     shift
-    ph_t0=$(date +%s)
+    ph_t0=$(date +%s) ph_c0=$(cpu)
     "$@"
     ph_rc=$?
-    printf '%s\t%s\t%s\t%s\n' "$ph_name" "$((ph_t0 - start))" \
-        "$(($(date +%s) - ph_t0))" "$ph_rc" >> "$state/phases"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ph_name" "$((ph_t0 - start))" \
+        "$(($(date +%s) - ph_t0))" "$(($(cpu) - ph_c0))" "$ph_rc" \
+        >> "$state/phases"
     return $ph_rc
 }
 
@@ -83,8 +95,8 @@ san_chain () {
         -j"$jobs" check
 }
 
-# "test.sh --chain NAME STATE START" runs one chain (so that the plain
-# one can run under nice), noting its results in the directory STATE.
+# "test.sh --chain NAME STATE START" runs one chain in the background,
+# noting its results in the directory STATE.
 if [ "${1:-}" = --chain ]; then
     state=$3 start=$4
     "$2_chain"
@@ -139,7 +151,7 @@ phase "autoreconf" autoreconf -fi >"$state/autoreconf.out" 2>&1 ||
     { cat "$state/autoreconf.out"; echo "0 passed, 1 failed"; exit 1; }
 
 # ------------------------------------------------------------------ the two chains
-nice -n 10 sh "$0" --chain plain "$state" "$start" &
+sh "$0" --chain plain "$state" "$start" &
 plain_pid=$!
 sh "$0" --chain san "$state" "$start" &
 san_pid=$!
@@ -173,13 +185,15 @@ else
     count 1 "build with ASan+UBSan"
 fi
 
-echo "== phases (seconds; the plain and san chains run at the same time)"
-printf '  %-34s %6s %6s  %s\n' phase start took result
-while IFS="$(printf '\t')" read -r name t0 took rc; do
-    [ "$rc" = 0 ] && rc=ok || rc="failed ($rc)"
-    printf '  %-34s %6s %6s  %s\n' "$name" "+$t0" "$took" "$rc"
+echo "== phases (seconds; the plain and san chains run at the same time;"
+echo "   cpu: user + system time of the phase's processes)"
+printf '  %-34s %6s %6s %6s  %s\n' phase start took cpu result
+while IFS="$(printf '\t')" read -r name t0 took c rc; do
+    if [ "$rc" = 0 ]; then rc=ok; else rc="failed ($rc)"; fi
+    printf '  %-34s %6s %6s %6s  %s\n' "$name" "+$t0" "$took" "$c" "$rc"
 done < "$state/phases"
-echo "  total: $(($(date +%s) - start)) s"
+echo "  total: $(($(date +%s) - start)) s, cpu $(cpu) s," \
+    "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
