@@ -25,16 +25,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 jobs=${PANMAIL_TEST_JOBS:-6}
 
-# cpu: the CPU seconds (user + system) that the children of this shell
-# have used so far (the second line of "times").
+# cpu: set $cpu_s to the CPU seconds (user + system) that the children
+# of this shell have used so far (the second line of "times"; not in a
+# subshell, whose children are others).
 cpu () {
-    times | awk 'NR == 2 {
+    times > "$state/times.$$"
+    cpu_s=$(awk 'NR == 2 {
         t = 0
         for (i = 1; i <= 2; i++) {
             v = $i; m = v; sub(/m.*/, "", m); sub(/^[0-9]*m/, "", v); sub(/s$/, "", v)
             t += m * 60 + v
         }
-        printf "%.0f\n", t }'
+        printf "%.0f\n", t }' "$state/times.$$")
 }
 
 # phase NAME CMD...: run CMD, and note when it started, how long it took,
@@ -42,11 +44,13 @@ cpu () {
 phase () {
     ph_name=$1
     shift
-    ph_t0=$(date +%s) ph_c0=$(cpu)
+    ph_t0=$(date +%s)
+    cpu; ph_c0=$cpu_s
     "$@"
     ph_rc=$?
+    cpu
     printf '%s\t%s\t%s\t%s\t%s\n' "$ph_name" "$((ph_t0 - start))" \
-        "$(($(date +%s) - ph_t0))" "$(($(cpu) - ph_c0))" "$ph_rc" \
+        "$(($(date +%s) - ph_t0))" "$((cpu_s - ph_c0))" "$ph_rc" \
         >> "$state/phases"
     return $ph_rc
 }
@@ -68,14 +72,17 @@ quiet_make () {
 
 plain_chain () {
     b=$top/_build
-    phase "plain: configure" configure_in "$b" --enable-werror &&
+    phase "plain: configure" configure_in "$b" --enable-werror \
+        --cache-file="$b/config.cache" &&
         phase "plain: make" quiet_make "$b" make.out -j2 &&
         echo ok > "$state/plain-build"
     [ -f "$state/plain-build" ] || return
     phase "plain: make check" quiet_make "$b" check.out -j2 check
     phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
         echo ok > "$state/install"
-    phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck &&
+    # distcheck's configure reuses what the plain one found.
+    phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
+        DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache" &&
         echo ok > "$state/distcheck"
 }
 
@@ -192,7 +199,8 @@ while IFS="$(printf '\t')" read -r name t0 took c rc; do
     if [ "$rc" = 0 ]; then rc=ok; else rc="failed ($rc)"; fi
     printf '  %-34s %6s %6s %6s  %s\n' "$name" "+$t0" "$took" "$c" "$rc"
 done < "$state/phases"
-echo "  total: $(($(date +%s) - start)) s, cpu $(cpu) s," \
+cpu
+echo "  total: $(($(date +%s) - start)) s, cpu $cpu_s s," \
     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -109,28 +109,23 @@ expect 1 'stray uses pani_nowhere, which no module defines' layers
 # its "{" to its "}"), an initializer of 70 lines that is no function.
 tree sizes 'layer 0: big'
 mkdir -p "$t/cmd"
+# lines N TEXT: N lines of TEXT, in which %d becomes the line's number.
+lines () {
+    awk -v n="$1" -v text="$2" 'BEGIN { for (i = 0; i < n; i++) printf text "\n", i }'
+}
 {
     printf 'int\nlong_one (int x)\n{\n'
-    i=0
-    while [ $i -lt 59 ]; do
-        printf '  x++;\n'
-        i=$((i + 1))
-    done
+    lines 59 '  x++;'
     printf '}\n\nstatic const int table[] =\n{\n'
-    i=0
-    while [ $i -lt 68 ]; do
-        printf '  %d,\n' $i
-        i=$((i + 1))
-    done
+    lines 68 '  %d,'
     printf '};\n'
-    i=0
-    while [ $i -lt 866 ]; do
-        printf '/* filler */\n'
-        i=$((i + 1))
-    done
+    lines 866 '/* filler */'
 } > "$t/lib/big.c"
-printf 'int\nsixty (int x)\n{\n%s}\n' "$(i=0; while [ $i -lt 58 ]; do
-    printf '  x++;\n'; i=$((i + 1)); done)" > "$t/cmd/tool.c"
+{
+    printf 'int\nsixty (int x)\n{\n'
+    lines 58 '  x++;'
+    printf '}\n'
+} > "$t/cmd/tool.c"
 expect 1 'lib/big.c has 1001 lines' size-check
 expect 1 'lib/big.c:3: long_one has 61 lines' size-check
 expect 1 '2 functions, 1 over 60 lines' size-check

@@ -4,17 +4,10 @@
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
-init_home; pass "init (audit key kept)"
-A=${TAG}audit-concurrent-alice@example.test
-fa=$(make_key Alice "$A")
-export_key "$fa" "$T/a.asc"
-expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"
+enroll_alice
 
 marker=$(new_marker)
-msg () {
-    printf 'From: ops@example.test\nTo: %s\nSubject: report\n\nbody %s\n' \
-        "$1" "$marker"
-}
+msg () { report_to "$1" "$marker"; }
 
 # ------------------------------------------------------------ concurrency
 # Each send holds the audit lock for a while; under the load of a

@@ -7,18 +7,11 @@
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
-init_home; pass "init (audit key kept)"
-A=${TAG}audit-send-alice@example.test
-fa=$(make_key Alice "$A")
-export_key "$fa" "$T/a.asc"
-expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"
+enroll_alice
 
 make_capture capture > /dev/null
 marker=$(new_marker)
-msg () {
-    printf 'From: ops@example.test\nTo: %s\nSubject: report\n\nbody %s\n' \
-        "$1" "$marker"
-}
+msg () { report_to "$1" "$marker"; }
 
 # ------------------------------------------------------------ a send
 msg "$A" | expect_rc 0 "send to a capture MTA" pansend --sendmail "$T/capture"

@@ -103,12 +103,16 @@ lib_cleanup() {
             gpgconf --homedir "$d" --kill all >/dev/null 2>&1
         fi
     done
+    printf '# %s took %s s; CPU time of its processes (user, system):\n' \
+        "$TEST_NAME" "$(($(date +%s) - lib_t0))"
+    times > "$T/times"
+    sed -n '2s/^/#   /p' "$T/times"
     if [ "${KEEP:-}" = 1 ]; then
         printf '# KEEP=1: test files kept in %s\n' "$T" >&2
     else
         rm -rf "$T"
     fi
-    printf '# %s took %s s\n' "$TEST_NAME" "$(($(date +%s) - lib_t0))"
+
     if [ "$lib_rc" -eq 0 ]; then
         printf 'PASS: %s\n' "$TEST_NAME"
     elif [ "$lib_rc" -eq 77 ]; then
@@ -165,6 +169,23 @@ audit_intact() {
         >/dev/null ||
         { printf 'FAIL: %s: a send record lacks fingerprints or digest\n' \
               "$TEST_NAME" >&2; return 1; }
+}
+
+# enroll_alice: init_home, then make a key for $TAG$TEST_NAME-alice (its
+# address in $A, its fingerprint in $fa, the public key in $T/a.asc)
+# and enroll it.
+enroll_alice() {
+    init_home; pass "init (audit key kept)"
+    A=$TAG$TEST_NAME-alice@example.test
+    fa=$(make_key Alice "$A")
+    export_key "$fa" "$T/a.asc"
+    expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"
+}
+
+# report_to ADDR WORD: a short message to ADDR whose body holds WORD.
+report_to() {
+    printf 'From: ops@example.test\nTo: %s\nSubject: report\n\nbody %s\n' \
+        "$1" "$2"
 }
 
 # run_rc OUT ERR CMD...: run CMD with stdout to OUT and stderr to ERR and
