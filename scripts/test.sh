@@ -70,6 +70,8 @@ quiet_make () {
     make -C "$qm_dir" "$@" >"$qm_dir/$qm_out" 2>&1
 }
 
+# The plain chain: after make, make check and the install test run while
+# distcheck builds the tarball in its own directory.
 plain_chain () {
     b=$top/_build
     phase "plain: configure" configure_in "$b" --enable-werror \
@@ -77,29 +79,32 @@ plain_chain () {
         phase "plain: make" quiet_make "$b" make.out -j2 &&
         echo ok > "$state/plain-build"
     [ -f "$state/plain-build" ] || return
-    phase "plain: make check" quiet_make "$b" check.out -j2 check
-    phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
-        echo ok > "$state/install"
     # distcheck's configure reuses what the plain one found.
     phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
         DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache" &&
-        echo ok > "$state/distcheck"
+        echo ok > "$state/distcheck" &
+    phase "plain: make check" quiet_make "$b" check.out -j2 check
+    phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
+        echo ok > "$state/install"
+    wait
 }
 
+# The san chain: the tests start as soon as the tools are built; each
+# test program is built when its test is due (check_PROGRAMS= takes away
+# make check's "build them all first"), in the time the integration
+# tests spend waiting.
 san_chain () {
     b=$top/_build-san
     phase "san: configure" configure_in "$b" --enable-werror \
         --enable-sanitizers --disable-shared --enable-integration-tests \
         --disable-source-checks &&
         phase "san: make" quiet_make "$b" make.out -j2 &&
-        phase "san: make check-programs" quiet_make "$b" make-check.out \
-            -j2 check-programs &&
         echo ok > "$state/san-build"
     [ -f "$state/san-build" ] || return
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         phase "san: make check (-j$jobs)" quiet_make "$b" check.out \
-        -j"$jobs" check
+        -j"$jobs" check-TESTS check_PROGRAMS=
 }
 
 # "test.sh --chain NAME STATE START" runs one chain in the background,
