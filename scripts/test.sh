@@ -89,16 +89,17 @@ plain_chain () {
     wait
 }
 
-# The san chain: the tests start as soon as the tools are built; each
-# test program is built when its test is due (check_PROGRAMS= takes away
-# make check's "build them all first"), in the time the integration
-# tests spend waiting.
+# The san chain: the tests start as soon as the tools (and t-smime, the
+# driver of smime-lib.sh) are built; each other test program is built
+# when its test is due (check_PROGRAMS= takes away make check's "build
+# them all first"), in the time the integration tests spend waiting.
 san_chain () {
     b=$top/_build-san
     phase "san: configure" configure_in "$b" --enable-werror \
         --enable-sanitizers --disable-shared --enable-integration-tests \
         --disable-source-checks &&
         phase "san: make" quiet_make "$b" make.out -j2 &&
+        quiet_make "$b" make-t-smime.out tests/unit/t-smime &&
         echo ok > "$state/san-build"
     [ -f "$state/san-build" ] || return
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
