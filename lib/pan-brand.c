@@ -21,7 +21,8 @@
 #include <string.h>
 
 #include "panmail.h"
-#include "pan-int.h"
+#include "util.h"
+#include "pan-brand-int.h"
 
 #define LEN(n) (1u << (n))
 #define LEN_14_19 (LEN (14) | LEN (15) | LEN (16) | LEN (17) | LEN (18) \

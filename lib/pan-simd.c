@@ -22,7 +22,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pan-int.h"
+#include "panmail.h"
+#include "util.h"
+#include "pan-simd-int.h"
 
 #if defined (__GNUC__) && defined (__SSE2__) \
     && (defined (__x86_64__) || defined (__i386__))

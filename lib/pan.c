@@ -81,6 +81,8 @@
 #include "panmail.h"
 #include "util.h"
 #include "pan-int.h"
+#include "pan-brand-int.h"
+#include "pan-simd-int.h"
 
 /* Bytes known after the byte decided on: a separator, a code of up to
  * 6 characters and the byte after it; the context after a hit.  */

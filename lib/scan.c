@@ -32,7 +32,8 @@
 
 #include "panmail.h"
 #include "util.h"
-#include "pan-int.h"
+#include "pan-brand-int.h"
+#include "pan-simd-int.h"
 #include "scan-int.h"
 
 /* Plain text bytes kept to count the newlines between a hit reported

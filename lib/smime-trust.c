@@ -36,7 +36,7 @@
 #include "util.h"
 #include "home-int.h"
 #include "engine-int.h"
-#include "smime-int.h"
+#include "smime-trust-int.h"
 
 #define TRUSTLIST_FILE "trustlist.txt"
 #define MAX_TRUSTLIST (1024 * 1024)

@@ -20,7 +20,7 @@
 #include "home-int.h"
 #include "engine-int.h"
 #include "seal-int.h"
-#include "smime-int.h"
+#include "smime-trust-int.h"
 #include "proto-int.h"
 
 

@@ -112,7 +112,7 @@ pani_mem_caseeq (const char *s, size_t len, const char *lit)
   if (strlen (lit) != len)
     return 0;
   for (size_t i = 0; i < len; i++)
-    if (pani_ascii_lower ((unsigned char)s[i]) != lit[i])
+    if (pani_ascii_lower ((unsigned char)s[i]) != (unsigned char)lit[i])
       return 0;
   return 1;
 }

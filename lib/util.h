@@ -141,4 +141,18 @@ void pani_bin2hex_upper (const void *bin, size_t n, char *hex);
 /* Files and locks (fileio.c).  */
 #include "fileio-int.h"
 
+/* Return true if C is an ASCII digit.  */
+static inline int
+pani_is_digit (int c)
+{
+  return (unsigned int)(c - '0') < 10;
+}
+
+/* Return true if C is an ASCII letter or digit.  */
+static inline int
+pani_is_alnum (int c)
+{
+  return pani_is_digit (c) || (unsigned int)((c | 0x20) - 'a') < 26;
+}
+
 #endif /* PAN_UTIL_H */

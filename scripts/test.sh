@@ -1,16 +1,123 @@
 #!/bin/sh
-# scripts/test.sh - install what is needed, build panmail twice (plain and
-# with AddressSanitizer + UndefinedBehaviorSanitizer) and run the whole
-# test suite in each build: unit tests, fuzz seed replay, integration
-# tests through a real Postfix, then install and distcheck.
-# The last line is "N passed, N failed, N skipped".
+# scripts/test.sh - the test command (README, .ci/run).  Installs what is
+# needed and sets up the test Postfix, then builds and tests panmail in
+# two chains that run at the same time, one on each core:
+#
+#   plain  _build: -Werror, shared library.  configure, make, make check
+#          (unit tests, fuzz seed replay, the source checks: the man
+#          page, shellcheck, library layers, sizes), make install into a
+#          DESTDIR with a pkg-config client, make distcheck (the tarball,
+#          with the unit tests and the fuzz replay).
+#   san    _build-san: ASan+UBSan with leak detection, static library (no
+#          libtool wrapper around each tool).  configure, make, make
+#          check (unit tests, fuzz seed replay and, in parallel, the
+#          integration tests through the real Postfix).
+#
+# Every phase is timed; the table at the end gives when each started
+# and how long it took.  The last line is "N passed, N failed, N skipped";
+# a skipped test is counted as failed too.
+#
+# Environment: PANMAIL_TEST_JOBS, the number of tests the sanitizer
+# build runs at once (default 6: most of their time is spent waiting
+# for gpg, gpg-agent and Postfix).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
+jobs=${PANMAIL_TEST_JOBS:-6}
 
-"$top/scripts/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
-"$top/scripts/postfix-setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
-autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "0 passed, 1 failed"; exit 1; }
+# cpu: set $cpu_s to the CPU seconds (user + system) that the children
+# of this shell have used so far (the second line of "times"; not in a
+# subshell, whose children are others).
+cpu () {
+    times > "$state/times.$$"
+    cpu_s=$(awk 'NR == 2 {
+        t = 0
+        for (i = 1; i <= 2; i++) {
+            v = $i; m = v; sub(/m.*/, "", m); sub(/^[0-9]*m/, "", v); sub(/s$/, "", v)
+            t += m * 60 + v
+        }
+        printf "%.0f\n", t }' "$state/times.$$")
+}
+
+# phase NAME CMD...: run CMD, and note when it started, how long it took,
+# the CPU time it used and whether it passed.
+phase () {
+    ph_name=$1
+    shift
+    ph_t0=$(date +%s)
+    cpu; ph_c0=$cpu_s
+    "$@"
+    ph_rc=$?
+    cpu
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ph_name" "$((ph_t0 - start))" \
+        "$(($(date +%s) - ph_t0))" "$((cpu_s - ph_c0))" "$ph_rc" \
+        >> "$state/phases"
+    return $ph_rc
+}
+
+# configure_in DIR ARGS...: a fresh DIR, configured with ARGS.
+configure_in () {
+    cf_dir=$1
+    shift
+    rm -rf "$cf_dir" && mkdir -p "$cf_dir" &&
+        (cd "$cf_dir" && "$top/configure" "$@" >configure.out 2>&1)
+}
+
+# quiet_make DIR OUT ARGS...: make ARGS in DIR, output to DIR/OUT.
+quiet_make () {
+    qm_dir=$1 qm_out=$2
+    shift 2
+    make -C "$qm_dir" "$@" >"$qm_dir/$qm_out" 2>&1
+}
+
+# The plain chain: after make, make check and the install test run while
+# distcheck builds the tarball in its own directory.
+plain_chain () {
+    b=$top/_build
+    phase "plain: configure" configure_in "$b" --enable-werror \
+        --cache-file="$b/config.cache" &&
+        phase "plain: make" quiet_make "$b" make.out -j2 &&
+        echo ok > "$state/plain-build"
+    [ -f "$state/plain-build" ] || return
+    # distcheck's configure reuses what the plain one found.
+    phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
+        DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache" &&
+        echo ok > "$state/distcheck" &
+    phase "plain: make check" quiet_make "$b" check.out -j2 check
+    phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
+        echo ok > "$state/install"
+    wait
+}
+
+# The san chain: the tests start as soon as the tools (and t-smime, the
+# driver of smime-lib.sh) are built; each other test program is built
+# when its test is due (check_PROGRAMS= takes away make check's "build
+# them all first"), in the time the integration tests spend waiting.
+san_chain () {
+    b=$top/_build-san
+    phase "san: configure" configure_in "$b" --enable-werror \
+        --enable-sanitizers --disable-shared --enable-integration-tests \
+        --disable-source-checks &&
+        phase "san: make" quiet_make "$b" make.out -j2 &&
+        quiet_make "$b" make-t-smime.out tests/unit/t-smime &&
+        echo ok > "$state/san-build"
+    [ -f "$state/san-build" ] || return
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        phase "san: make check (-j$jobs)" quiet_make "$b" check.out \
+        -j"$jobs" check-TESTS check_PROGRAMS=
+}
+
+# "test.sh --chain NAME STATE START" runs one chain in the background,
+# noting its results in the directory STATE.
+if [ "${1:-}" = --chain ]; then
+    state=$3 start=$4
+    "$2_chain"
+    exit 0
+fi
+state=$(mktemp -d)
+trap 'rm -rf "$state"' EXIT
+start=$(date +%s)
 
 passed=0 failed=0 skipped=0
 
@@ -21,43 +128,86 @@ count () {                      # count STATUS NAME
     esac
 }
 
-# Add the automake results of build directory $1 to the counters.
-count_suite () {
-    log=$1/test-suite.log
-    [ -f "$log" ] || { failed=$((failed + 1)); echo "FAIL: $1 ran no tests"; return; }
-    p=$(sed -n 's/^# PASS: *//p' "$log"); f=$(sed -n 's/^# FAIL: *//p' "$log")
-    e=$(sed -n 's/^# ERROR: *//p' "$log"); x=$(sed -n 's/^# XPASS: *//p' "$log")
-    s=$(sed -n 's/^# SKIP: *//p' "$log")
-    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0}))
-    skipped=$((skipped + ${s:-0}))
-    [ "${f:-0}${e:-0}" = 00 ] || cat "$log"
+# count_summary NAME FILE: add the automake test summary in FILE (a
+# test-suite.log, or make's output that holds one) to the counters.
+count_summary () {
+    cs_f=$2
+    if [ ! -f "$cs_f" ] || ! grep -q '^# TOTAL:' "$cs_f"; then
+        failed=$((failed + 1)); echo "FAIL: $1 ran no tests"; return
+    fi
+    cs_p=$(sed -n 's/^# PASS: *//p' "$cs_f"); cs_f2=$(sed -n 's/^# FAIL: *//p' "$cs_f")
+    cs_e=$(sed -n 's/^# ERROR: *//p' "$cs_f"); cs_x=$(sed -n 's/^# XPASS: *//p' "$cs_f")
+    cs_s=$(sed -n 's/^# SKIP: *//p' "$cs_f"); cs_xf=$(sed -n 's/^# XFAIL: *//p' "$cs_f")
+    passed=$((passed + cs_p))
+    failed=$((failed + cs_f2 + cs_e + cs_x + cs_s + cs_xf))
+    skipped=$((skipped + cs_s))
+    echo "$1: $cs_p passed, $((cs_f2 + cs_e + cs_x + cs_s + cs_xf)) failed"
 }
 
-# build DIR CONFIGURE-ARGS...: configure, make and make check in DIR.
-build () {
-    dir=$1; shift
-    rm -rf "$dir"; mkdir -p "$dir"
-    (cd "$dir" && "$top/configure" "$@" >configure.out 2>&1) \
-        || { tail -30 "$dir/configure.out"; return 1; }
-    make -C "$dir" -j2 >"$dir/make.out" 2>&1 || { tail -40 "$dir/make.out"; return 1; }
-    make -C "$dir" -j2 check >"$dir/check.out" 2>&1
-    tail -15 "$dir/check.out"
+# report_suite NAME DIR: the results of make check in DIR, the logs of
+# what failed.
+report_suite () {
+    echo "== $1"
+    grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL): ' "$2/check.out" 2>/dev/null
+    count_summary "$1" "$2/test-suite.log"
+    grep -q '^# \(FAIL\|ERROR\|SKIP\|XPASS\|XFAIL\): *[1-9]' "$2/test-suite.log" 2>/dev/null &&
+        cat "$2/test-suite.log"
     return 0
 }
 
-build "$top/_build" ; count $? "build (-Wall -Wextra -Werror)"
-count_suite "$top/_build"
+# ------------------------------------------------------------------ set-up
+phase "install-deps" "$top/scripts/install-deps.sh" >"$state/deps.out" 2>&1 ||
+    { cat "$state/deps.out"; echo "0 passed, 1 failed"; exit 1; }
+phase "postfix-setup" "$top/scripts/postfix-setup.sh" >"$state/postfix.out" 2>&1 ||
+    { cat "$state/postfix.out"; echo "0 passed, 1 failed"; exit 1; }
+phase "autoreconf" autoreconf -fi >"$state/autoreconf.out" 2>&1 ||
+    { cat "$state/autoreconf.out"; echo "0 passed, 1 failed"; exit 1; }
 
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-build "$top/_build-san" --enable-sanitizers ; count $? "build with ASan+UBSan"
-count_suite "$top/_build-san"
+# ------------------------------------------------------------------ the two chains
+sh "$0" --chain plain "$state" "$start" &
+plain_pid=$!
+sh "$0" --chain san "$state" "$start" &
+san_pid=$!
+wait "$san_pid"
+wait "$plain_pid"
 
-"$top/tests/install.sh" "$top/_build" >"$top/_build/install.out" 2>&1
-rc=$?; [ $rc = 0 ] || cat "$top/_build/install.out"; count $rc "make install DESTDIR + pkg-config client"
+# ------------------------------------------------------------------ results
+b=$top/_build
+if [ -f "$state/plain-build" ]; then
+    count 0 "build (-Werror, shared library)"
+    report_suite "plain build: make check" "$b"
+    count "$([ -f "$state/install" ] && echo 0 || echo 1)" \
+        "make install DESTDIR + pkg-config client"
+    [ -f "$state/install" ] || cat "$b/install.out"
+    echo "== make distcheck (the tarball: unit tests and fuzz replay)"
+    grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL): ' "$b/distcheck.out"
+    count_summary "distcheck: make check" "$b/distcheck.out"
+    count "$([ -f "$state/distcheck" ] && echo 0 || echo 1)" "make distcheck"
+    [ -f "$state/distcheck" ] || tail -40 "$b/distcheck.out"
+else
+    tail -40 "$b/configure.out" "$b/make.out" 2>/dev/null
+    count 1 "build (-Werror, shared library)"
+fi
 
-make -C "$top/_build" distcheck >"$top/_build/distcheck.out" 2>&1
-rc=$?; [ $rc = 0 ] || tail -40 "$top/_build/distcheck.out"; count $rc "make distcheck"
+b=$top/_build-san
+if [ -f "$state/san-build" ]; then
+    count 0 "build with ASan+UBSan"
+    report_suite "sanitizer build: make check" "$b"
+else
+    tail -40 "$b/configure.out" "$b/make.out" 2>/dev/null
+    count 1 "build with ASan+UBSan"
+fi
+
+echo "== phases (seconds; the plain and san chains run at the same time;"
+echo "   cpu: user + system time of the phase's processes)"
+printf '  %-34s %6s %6s %6s  %s\n' phase start took cpu result
+while IFS="$(printf '\t')" read -r name t0 took c rc; do
+    if [ "$rc" = 0 ]; then rc=ok; else rc="failed ($rc)"; fi
+    printf '  %-34s %6s %6s %6s  %s\n' "$name" "+$t0" "$took" "$c" "$rc"
+done < "$state/phases"
+cpu
+echo "  total: $(($(date +%s) - start)) s, cpu $cpu_s s," \
+    "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -1,14 +1,26 @@
 #!/bin/sh
 # Replay every fuzz target's seed corpus through its target (see
-# fuzz/replay.c).  A crash or sanitizer report fails the test.
+# fuzz/replay.c).  A crash or sanitizer report fails the test, and so
+# does a corpus without a target or a target without seeds.
+#
+# Environment: top_srcdir, top_builddir and fuzz_targets (the list in
+# Makefile.am), set by make check.
 set -eu
 : "${top_srcdir:=.}" "${top_builddir:=.}"
+: "${fuzz_targets:?set by make check: the fuzz targets of Makefile.am}"
 status=0
-for target in headers addrlist registry config audit pan mime smime-trustlist colons scan rfc2047 scan-allow; do
+for dir in "$top_srcdir"/fuzz/corpus/*/; do
+    name=$(basename "$dir")
+    case " $fuzz_targets " in
+        *" $name "*) ;;
+        *) echo "fuzz/corpus/$name has no fuzz target in Makefile.am"; status=1 ;;
+    esac
+done
+for target in $fuzz_targets; do
     dir="$top_srcdir/fuzz/corpus/$target"
-    files=$(find "$dir" -type f | sort)
+    files=$(find "$dir" -type f 2>/dev/null | sort)
     [ -n "$files" ] || { echo "no seeds in $dir"; status=1; continue; }
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086  # one argument per seed (no blanks in names)
     if "$top_builddir/fuzz/replay-$target" $files; then
         echo "replay-$target: $(echo "$files" | wc -l) seeds ok"
     else

@@ -13,7 +13,8 @@ for f in bin/pansend sbin/pankey include/panmail.h lib/pkgconfig/panmail.pc \
          share/man/man5/panmail.conf.5 share/man/man3/libpanmail.3; do
     [ -e "$root/$f" ] || { echo "missing $f"; exit 1; }
 done
-lib=$(ls "$root"/lib/libpanmail.so.*.*.* | head -1)
+for lib in "$root"/lib/libpanmail.so.*.*.*; do break; done
+[ -f "$lib" ] || { echo "missing lib/libpanmail.so.X.Y.Z"; exit 1; }
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^pan_' || true)
 [ -z "$bad" ] || { echo "exported symbols outside pan_: $bad"; exit 1; }
 cat >"$dest/client.c" <<'C'
@@ -21,8 +22,9 @@ cat >"$dest/client.c" <<'C'
 #include <panmail.h>
 int main (void) { if (pan_init ()) return 1; puts (pan_version ()); return 0; }
 C
-PKG_CONFIG_PATH=$root/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest \
-    cc -o "$dest/client" "$dest/client.c" $(PKG_CONFIG_PATH=$root/lib/pkgconfig \
-    PKG_CONFIG_SYSROOT_DIR=$dest pkg-config --cflags --libs panmail)
+flags=$(PKG_CONFIG_PATH=$root/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest \
+    pkg-config --cflags --libs panmail)
+# shellcheck disable=SC2086  # the flags are words
+cc -o "$dest/client" "$dest/client.c" $flags
 LD_LIBRARY_PATH=$root/lib "$dest/client"
 echo "install ok"

@@ -176,6 +176,7 @@ expect_damage $((nrec + 1)) inserted "forged record 4, chain recomputed (no key)
 expect_damage 4 modified "forged record 4, chain recomputed (key)" --key "$T/key"
 expect_damage "$nrec" modified "forged record 4 (anchor)" --anchor "$anchor"
 
+# shellcheck disable=SC2016  # a sed address, not a shell expansion
 tamper sed_line '$d'
 both "$nrec" truncated "last record removed"
 expect_damage "$nrec" truncated "last record removed (anchor)" --anchor "$anchor"

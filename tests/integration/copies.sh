@@ -11,6 +11,7 @@ init_home; pass "init (audit key kept)"
 A=${TAG}copies-alice@example.test B=${TAG}copies-bob@example.test C=${TAG}copies-carol@example.test
 fa=$(make_key Alice "$A"); fb=$(make_key Bob "$B"); fc=$(make_key Carol "$C")
 for x in "a $A $fa" "b $B $fb" "c $C $fc"; do
+    # shellcheck disable=SC2086  # split into its words on purpose
     set -- $x
     export_key "$3" "$T/$1.asc"
     expect_rc 0 "enroll $2" pankey enroll "$2" --fingerprint "$3" --file "$T/$1.asc"
@@ -34,8 +35,8 @@ printf 'From: ops@example.test\nTo: %s\nCc: %s\nBcc: %s\nSubject: %s\n\n%s\n' \
 
 # ------------------------------------------------------------ dry run
 expect_rc 0 "dry run -v" pansend --dry-run -v < "$T/msg"
-grep -q "copy 1 of 2 (openpgp): $A $B" "$T/err" &&
-    grep -q "copy 2 of 2 (openpgp, hidden recipient): $C" "$T/err" ||
+{ grep -q "copy 1 of 2 (openpgp): $A $B" "$T/err" &&
+    grep -q "copy 2 of 2 (openpgp, hidden recipient): $C" "$T/err"; } ||
     { cat "$T/err" >&2; fail "--dry-run -v does not tell the copies"; }
 grep -q "$A: openpgp key $fa" "$T/err" || fail "-v does not tell A's key"
 pass "--dry-run -v tells each recipient's key and the copies"
@@ -44,6 +45,7 @@ pass "--dry-run -v tells each recipient's key and the copies"
 sa=$(mbox_size "$A") sb=$(mbox_size "$B") sc=$(mbox_size "$C")
 expect_rc 0 "send To, Cc and Bcc" pansend < "$T/msg"
 for x in "$A $sa" "$B $sb" "$C $sc"; do
+    # shellcheck disable=SC2086  # split into its words on purpose
     set -- $x; wait_for_mail "$1" "$2"
 done
 last_message "$A" "$T/a.eml"; last_message "$C" "$T/c.eml"
@@ -90,7 +92,7 @@ printf 'wrong\n' > "$T/wrongpass"
 sa=$(mbox_size "$A")
 expect_rc 77 "signing with a wrong passphrase" \
     pansend --passphrase-fd 3 < "$T/msg" 3< "$T/wrongpass"
-assert_no_new_mail "$A" "$sa" "signing failed"
+assert_no_new_mail "signing failed" "$A" "$sa"
 pass "signing that fails sends nothing"
 
 printf 'test\n' > "$T/pass"

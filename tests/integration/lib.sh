@@ -25,6 +25,11 @@
 #                     that two suite runs (two checkouts) sharing the one
 #                     test Postfix never read each other's mail
 #
+# Tests run in parallel ("make -jN check"): each keeps to its $T, its
+# homes and mailboxes named with $TAG$TEST_NAME; fixtures that cost
+# seconds to make (DSA and ElGamal keys, the X.509 test PKI) are made
+# once per build directory by "fixture NAME" and only read.
+#
 # Tests exit 0 on success and 1 on failure; they never skip (77).
 
 set -eu
@@ -66,6 +71,7 @@ PANSEND=$top_builddir/cmd/pansend
 PANKEY=$top_builddir/cmd/pankey
 MAILDIR=${PANMAIL_MAILDIR:-/var/mail/vhosts}
 MAILDOMAIN=example.test
+# shellcheck disable=SC2034  # used by the tests that source this file
 TAG=${PANMAIL_TEST_TAG:-t$(printf '%s' "$top_builddir" | cksum | cut -d' ' -f1)-}
 
 if [ -x /usr/bin/python3 ]; then
@@ -76,6 +82,7 @@ fi
 
 # ---------------------------------------------------------------- throwaway dir
 
+lib_t0=$(date +%s)
 T=$(mktemp -d "${TMPDIR:-/tmp}/panmail-$TEST_NAME.XXXXXX")
 KEYS=$T/keys
 PANMAIL_HOME=$T/home
@@ -96,11 +103,16 @@ lib_cleanup() {
             gpgconf --homedir "$d" --kill all >/dev/null 2>&1
         fi
     done
+    printf '# %s took %s s; CPU time of its processes (user, system):\n' \
+        "$TEST_NAME" "$(($(date +%s) - lib_t0))"
+    times > "$T/times"
+    sed -n '2s/^/#   /p' "$T/times"
     if [ "${KEEP:-}" = 1 ]; then
         printf '# KEEP=1: test files kept in %s\n' "$T" >&2
     else
         rm -rf "$T"
     fi
+
     if [ "$lib_rc" -eq 0 ]; then
         printf 'PASS: %s\n' "$TEST_NAME"
     elif [ "$lib_rc" -eq 77 ]; then
@@ -131,7 +143,7 @@ panaudit() { "$PANAUDIT" "$@"; }
 # init_home: "pankey init" of $PANMAIL_HOME, keeping the audit key it
 # shows once in $T/audit.key for "panaudit verify --key".
 init_home() {
-    "$PANKEY" init "$@" > "$T/init.out" || fail "pankey init failed"
+    "$PANKEY" init > "$T/init.out" || fail "pankey init failed"
     sed -n 's/^audit key: //p' "$T/init.out" > "$T/audit.key"
     [ -s "$T/audit.key" ] || fail "pankey init showed no audit key"
 }
@@ -157,6 +169,23 @@ audit_intact() {
         >/dev/null ||
         { printf 'FAIL: %s: a send record lacks fingerprints or digest\n' \
               "$TEST_NAME" >&2; return 1; }
+}
+
+# enroll_alice: init_home, then make a key for $TAG$TEST_NAME-alice (its
+# address in $A, its fingerprint in $fa, the public key in $T/a.asc)
+# and enroll it.
+enroll_alice() {
+    init_home; pass "init (audit key kept)"
+    A=$TAG$TEST_NAME-alice@example.test
+    fa=$(make_key Alice "$A")
+    export_key "$fa" "$T/a.asc"
+    expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"
+}
+
+# report_to ADDR WORD: a short message to ADDR whose body holds WORD.
+report_to() {
+    printf 'From: ops@example.test\nTo: %s\nSubject: report\n\nbody %s\n' \
+        "$1" "$2"
 }
 
 # run_rc OUT ERR CMD...: run CMD with stdout to OUT and stderr to ERR and
@@ -218,6 +247,13 @@ make_key() {
         { cat "$T/keygen.err" >&2; fail "gpg --quick-gen-key $mk_addr failed"; }
     mk_fpr=$(awk '$2 == "KEY_CREATED" { print $4; exit }' "$T/keygen.status")
     [ -n "$mk_fpr" ] || fail "no KEY_CREATED from gpg for $mk_addr"
+    if [ "$mk_ago" -gt 0 ]; then
+        # A faked clock runs on from where it is set: start the subkey's
+        # where gpg made the primary key, which under load can be seconds
+        # later than $mk_ft (gpg refuses a subkey older than its key).
+        mk_ft=--faked-system-time=$(kgpg --with-colons --list-keys "$mk_fpr" |
+            awk -F: '$1 == "pub" { print $6; exit }')
+    fi
     # shellcheck disable=SC2086
     kgpg $mk_ft --quick-add-key "$mk_fpr" cv25519 encr "$mk_exp" 2>"$T/keygen.err" ||
         { cat "$T/keygen.err" >&2; fail "gpg --quick-add-key $mk_addr failed"; }
@@ -347,6 +383,23 @@ not_enrolled() {
 # lower WORDS...: lower-case.
 lower() { printf '%s\n' "$*" | tr '[:upper:]' '[:lower:]'; }
 
+# fixture NAME: print the directory of the shared fixture NAME (see
+# tests/integration/fixtures.sh), made once per build directory under a
+# lock: the first test that asks makes it, the others wait for it.  Only
+# read what is in it.  Use as: dir=$(fixture NAME) || exit 1
+fixture() {
+    fx_dir=$top_builddir/tests/fixtures
+    mkdir -p "$fx_dir" || fail "cannot make $fx_dir"
+    (
+        flock -w 300 9 || fail "could not lock the fixture $1"
+        TAG=$TAG \
+            sh "$top_srcdir/tests/integration/fixtures.sh" "$1" "$fx_dir/$1" \
+            >"$T/fixture.log" 2>&1 ||
+            { cat "$T/fixture.log" >&2; fail "making the fixture $1 failed"; }
+    ) 9>>"$fx_dir/$1.lock" || exit 1
+    printf '%s\n' "$fx_dir/$1"
+}
+
 # ---------------------------------------------------------------- Postfix
 
 # need_postfix: make sure the test Postfix is configured and running (runs
@@ -439,25 +492,44 @@ mail_queue_empty() {
     [ "$mq_n" -eq 0 ]
 }
 
-# assert_no_new_mail ADDR OLDSIZE WHAT: check that nothing but a sentinel
-# has reached ADDR since OLDSIZE.  A plain sentinel message is sent through
-# Postfix and waited for first, so mail submitted earlier has had its
-# chance to arrive (no fixed sleeps).
+# assert_no_new_mail WHAT ADDR OLDSIZE [ADDR OLDSIZE]...: check that
+# nothing but a sentinel has reached any ADDR since its OLDSIZE.  One
+# plain sentinel message to all the ADDRs goes through Postfix and is
+# waited for first, so mail submitted earlier has had its chance to
+# arrive (no fixed sleeps, one wait for the whole phase).
 assert_no_new_mail() {
-    an_addr=$1 an_old=$2 an_what=$3
-    printf 'To: %s\nSubject: sentinel %s\n\nsentinel\n' "$an_addr" "$TEST_NAME" |
+    an_what=$1
+    shift
+    an_to="" an_re="" an_i=0
+    while [ "$an_i" -lt $(($# / 2)) ]; do
+        an_to=${an_to:+$an_to, }$1
+        an_re=${an_re:+$an_re|}$(printf '%s' "$1" | sed 's/[.+]/\\&/g')
+        set -- "$@" "$1" "$2"       # rotate: the list is whole again after
+        shift 2
+        an_i=$((an_i + 1))
+    done
+    printf 'To: %s\nSubject: sentinel %s\n\nsentinel\n' "$an_to" "$TEST_NAME" |
         /usr/sbin/sendmail -t -i || fail "sendmail (sentinel) failed"
-    wait_for_mail "$an_addr" "$an_old" 1
+    an_i=0
+    while [ "$an_i" -lt $(($# / 2)) ]; do
+        wait_for_mail "$1" "$2" 1
+        set -- "$@" "$1" "$2"
+        shift 2
+        an_i=$((an_i + 1))
+    done
     # Give any message queued before the sentinel time to be delivered.
     an_i=0
-    until mail_queue_empty "^$(printf '%s' "$an_addr" | sed 's/[.+]/\\&/g')\$"; do
+    until mail_queue_empty "^($an_re)\$"; do
         an_i=$((an_i + 1))
         [ "$an_i" -le 150 ] || break
         sleep 0.2
     done
-    an_n=$(new_mail_count "$an_addr" "$an_old")
-    [ "$an_n" -eq 1 ] ||
-        fail "$an_what: $an_addr got $((an_n - 1)) message(s) besides the sentinel"
+    while [ $# -ge 2 ]; do
+        an_n=$(new_mail_count "$1" "$2")
+        [ "$an_n" -eq 1 ] ||
+            fail "$an_what: $1 got $((an_n - 1)) message(s) besides the sentinel"
+        shift 2
+    done
 }
 
 # last_message ADDR FILE: write the last message of ADDR's mbox to FILE,

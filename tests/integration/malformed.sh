@@ -84,8 +84,8 @@ printf '%s\n' \
 check_case 64 "only an empty group as recipients" "$T/emptygroup"
 
 # Nothing was delivered, and the input is not written in the home.
-assert_no_new_mail "$A" "$s_A" "malformed input"
-mail_queue_empty '^malformed-' || fail "mail for malformed-* is in the Postfix queue"
+assert_no_new_mail "malformed input" "$A" "$s_A"
+mail_queue_empty "^${TAG}malformed-" || fail "mail for malformed-* is in the Postfix queue"
 grep -rqF "$MARK" "$PANMAIL_HOME" && fail "text of a refused message is in $PANMAIL_HOME"
 pass "nothing sent, nothing of the input kept"
 

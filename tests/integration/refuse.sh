@@ -63,7 +63,7 @@ no_leak() {
 
 # queue_clear: our Postfix queue has nothing for this test's addresses.
 queue_clear() {
-    mail_queue_empty '^refuse-' || { postqueue -p >&2; fail "$1: mail for refuse-* is in the Postfix queue"; }
+    mail_queue_empty "^${TAG}refuse-" || { postqueue -p >&2; fail "$1: mail for refuse-* is in the Postfix queue"; }
 }
 
 make_capture capture >/dev/null
@@ -80,9 +80,7 @@ expect_rc 67 "same, through --sendmail" pansend --sendmail "$T/capture" < "$T/ms
 [ -e "$T/capture.out" ] && fail "not enrolled: the sendmail command was run"
 message "$T/msg2" "$A"
 expect_rc 67 "an unenrolled address on the command line" pansend "$N" < "$T/msg2"
-assert_no_new_mail "$A" "$s_A" "not enrolled"
-assert_no_new_mail "$B" "$s_B" "not enrolled"
-assert_no_new_mail "$N" "$s_N" "not enrolled"
+assert_no_new_mail "not enrolled" "$A" "$s_A" "$B" "$s_B" "$N" "$s_N"
 queue_clear "not enrolled"
 pass "not enrolled: nothing was sent to anyone"
 
@@ -94,8 +92,7 @@ snap
 message "$T/msg" "$A" "$K"
 expect_rc 67 "a key in the keyring for an address that is not enrolled" pansend < "$T/msg"
 no_leak "unpinned key"
-assert_no_new_mail "$K" "$s_K" "unpinned key"
-assert_no_new_mail "$A" "$s_A" "unpinned key"
+assert_no_new_mail "unpinned key" "$K" "$s_K" "$A" "$s_A"
 
 # A second key with a user ID for an enrolled address is not used either.
 fa2=$(make_key "Alice Impostor" "$A")
@@ -127,8 +124,7 @@ grep -qiF "$C" "$T/err" || tr -d ' ' < "$T/err" | grep -qi "$fc" ||
 no_leak "expired"
 expect_rc 77 "same, through --sendmail" pansend --sendmail "$T/capture" < "$T/msg"
 [ -e "$T/capture.out" ] && fail "expired: the sendmail command was run"
-assert_no_new_mail "$A" "$s_A" "expired"
-assert_no_new_mail "$C" "$s_C" "expired"
+assert_no_new_mail "expired" "$A" "$s_A" "$C" "$s_C"
 queue_clear "expired"
 pass "expired key: nothing was sent to anyone"
 
@@ -144,8 +140,7 @@ grep -qiF "$R" "$T/err" || tr -d ' ' < "$T/err" | grep -qi "$fr" ||
 no_leak "revoked"
 expect_rc 77 "same, through --sendmail" pansend --sendmail "$T/capture" < "$T/msg"
 [ -e "$T/capture.out" ] && fail "revoked: the sendmail command was run"
-assert_no_new_mail "$R" "$s_R" "revoked"
-assert_no_new_mail "$B" "$s_B" "revoked"
+assert_no_new_mail "revoked" "$R" "$s_R" "$B" "$s_B"
 queue_clear "revoked"
 pass "revoked key: nothing was sent to anyone"
 

@@ -116,8 +116,7 @@ snap
 expect_rc 0 "--dry-run" pansend --dry-run --sendmail "$T/capture" < "$T/msg.lf"
 [ -e "$T/capture.out" ] && fail "--dry-run ran the sendmail command"
 expect_rc 0 "--dry-run with the default sendmail" pansend --dry-run < "$T/msg.lf"
-assert_no_new_mail "$A" "$s_A" "--dry-run"
-assert_no_new_mail "$D" "$s_D" "--dry-run"
+assert_no_new_mail "--dry-run" "$A" "$s_A" "$D" "$s_D"
 pass "--dry-run sends nothing"
 
 # ------------------------------------------------------------------ the real send
@@ -136,7 +135,7 @@ check_delivered "$A" "$fa" "$s_A" "To"
 check_delivered "$B" "$fb" "$s_B" "Cc group (mixed-case domain, two encryption subkeys)"
 check_delivered "$C" "$fc" "$s_C" "Cc group after a comment"
 check_delivered "$D" "$fd" "$s_D" "Bcc"
-assert_no_new_mail "$E" "$s_E" "send without $E"
+assert_no_new_mail "send without $E" "$E" "$s_E"
 
 # ------------------------------------------------------------------ CRLF, address on the command line
 

@@ -10,10 +10,10 @@ TSMIME=${T_SMIME:-$top_builddir/tests/unit/t-smime}
 [ -x "$TSMIME" ] || fail "$TSMIME is not built (run make first)"
 command -v openssl >/dev/null || fail "openssl is missing (scripts/install-deps.sh)"
 
-P=$T/pki
+# The test PKI (scripts/make-test-ca.sh) is a shared fixture, made once
+# per run; its addresses start with $TAG.
+P=$(fixture pki) || exit 1
 H=$PANMAIL_HOME
-sh "$top_srcdir/scripts/make-test-ca.sh" "$P" >/dev/null 2>&1 ||
-    fail "make-test-ca.sh failed"
 sha1() { cat "$P/$1.sha1"; }
 sha256() { cat "$P/$1.sha256"; }
 tsmime() { "$TSMIME" "$H" "$@"; }
@@ -52,38 +52,38 @@ grep -q '^cipher-algo AES256$' "$H/gnupg/gpgsm.conf" || fail "gpgsm.conf"
 
 # ---------------------------------------------------------------- enroll
 expect_rc 0 "enroll alice by SHA-256" \
-    tsmime enroll alice@example.test "$(sha256 valid)" "$P/valid.pem"
+    tsmime enroll "${TAG}alice@example.test" "$(sha256 valid)" "$P/valid.pem"
 [ "$(cat "$T/out")" = "$(sha1 valid)" ] || fail "enroll did not return the SHA-1"
 expect_rc 1 "a certificate for alice is not enrolled for bob" \
-    tsmime enroll bob@example.test "$(sha1 valid)" "$P/valid.pem"
-grep -q "not issued to bob@example.test" "$T/err" || fail "reason: $(cat "$T/err")"
+    tsmime enroll "${TAG}bob@example.test" "$(sha1 valid)" "$P/valid.pem"
+grep -q "not issued to ${TAG}bob@example.test" "$T/err" || fail "reason: $(cat "$T/err")"
 expect_rc 1 "an expired certificate is refused" \
-    tsmime enroll dave@example.test "$(sha1 expired)" "$P/expired.pem"
+    tsmime enroll "${TAG}dave@example.test" "$(sha1 expired)" "$P/expired.pem"
 grep -q "expired" "$T/err" || fail "reason: $(cat "$T/err")"
 expect_rc 1 "a certificate without keyEncipherment is refused" \
-    tsmime enroll erin@example.test "$(sha1 noenc)" "$P/noenc.pem"
+    tsmime enroll "${TAG}erin@example.test" "$(sha1 noenc)" "$P/noenc.pem"
 grep -q "keyEncipherment" "$T/err" || fail "reason: $(cat "$T/err")"
 cat "$P/untrusted.pem" "$P/rogue-ca.pem" > "$T/rogue-bundle.pem"
 expect_rc 1 "a certificate of an untrusted CA is refused" \
-    tsmime enroll mallory@example.test "$(sha1 untrusted)" "$T/rogue-bundle.pem"
+    tsmime enroll "${TAG}mallory@example.test" "$(sha1 untrusted)" "$T/rogue-bundle.pem"
 grep -q "does not chain to a CA trusted" "$T/err" || fail "reason: $(cat "$T/err")"
 if gpgsm --homedir "$H/gnupg" --batch --with-colons --list-keys 2>/dev/null |
         grep -q -e "$(sha1 untrusted)" -e "$(sha1 rogue-ca)"; then
     fail "a refused certificate stayed in the keybox"
 fi
 expect_rc 1 "carol without her intermediate CA is refused" \
-    tsmime enroll carol@example.test "$(sha1 chain)" "$P/chain.pem"
+    tsmime enroll "${TAG}carol@example.test" "$(sha1 chain)" "$P/chain.pem"
 expect_rc 0 "carol with her chain as PKCS#7 (subjectAltName only)" \
-    tsmime enroll carol@example.test "$(sha256 chain)" "$P/chain-bundle.p7b"
+    tsmime enroll "${TAG}carol@example.test" "$(sha256 chain)" "$P/chain-bundle.p7b"
 expect_rc 0 "carol again with her chain as a PEM bundle" \
-    tsmime enroll carol@example.test "$(sha1 chain)" "$P/chain-bundle.pem"
+    tsmime enroll "${TAG}carol@example.test" "$(sha1 chain)" "$P/chain-bundle.pem"
 cat "$P/valid.pem" "$P/valid.key" > "$T/with-key.pem"
 expect_rc 1 "a file with a private key is refused" \
-    tsmime enroll alice@example.test "$(sha1 valid)" "$T/with-key.pem"
+    tsmime enroll "${TAG}alice@example.test" "$(sha1 valid)" "$T/with-key.pem"
 expect_rc 1 "a key ID is not a pin" \
-    tsmime enroll alice@example.test "$(sha1 valid | cut -c25-)" "$P/valid.pem"
+    tsmime enroll "${TAG}alice@example.test" "$(sha1 valid | cut -c25-)" "$P/valid.pem"
 expect_rc 0 "trent enrolls while revocation checks are off" \
-    tsmime enroll trent@example.test "$(sha1 revoked)" "$P/revoked.pem"
+    tsmime enroll "${TAG}trent@example.test" "$(sha1 revoked)" "$P/revoked.pem"
 
 # ---------------------------------------------------------------- check
 expect_rc 0 "alice's certificate checks" tsmime check "$(sha1 valid)"

@@ -8,9 +8,9 @@
 need_tools
 need_postfix
 
-P=$T/pki
-sh "$top_srcdir/scripts/make-test-ca.sh" "$P" example.test "$TAG" >/dev/null 2>&1 ||
-    fail "cannot make the test PKI"
+# The test PKI (scripts/make-test-ca.sh) is a shared fixture, made once
+# per run; its addresses start with $TAG.
+P=$(fixture pki) || exit 1
 fp () { cat "$P/$1.$2"; }
 
 init_home; pass "init (audit key kept)"
@@ -35,6 +35,7 @@ pankey show "$A" --json | jq -e --arg f "$(fp valid sha1)" \
 expect_rc 0 "enroll carol with her chain" pankey enroll "$C" \
     --protocol smime --fingerprint "$(fp chain sha1)" --file "$P/chain-bundle.pem"
 for x in "dave expired" "erin noenc" "mallory untrusted"; do
+    # shellcheck disable=SC2086  # split into its words on purpose
     set -- $x
     pankey enroll "$TAG$1@example.test" --protocol smime \
         --fingerprint "$(fp "$2" sha1)" --file "$P/$2.pem" >/dev/null 2>&1 &&
@@ -83,10 +84,10 @@ pass "S/MIME: enveloped-data (AES-256) that OpenSSL decrypts for each recipient"
 
 # ------------------------------------------------------------ mixed
 expect_rc 0 "dry run -v of a mixed message" pansend --dry-run -v < "$T/mixed"
-grep -q "$A: smime key $(fp valid sha1)" "$T/err" &&
+{ grep -q "$A: smime key $(fp valid sha1)" "$T/err" &&
     grep -q "$G: openpgp key $fg" "$T/err" &&
     grep -q "copy 1 of 2 (smime): $A" "$T/err" &&
-    grep -q "copy 2 of 2 (openpgp): $G" "$T/err" ||
+    grep -q "copy 2 of 2 (openpgp): $G" "$T/err"; } ||
     { cat "$T/err" >&2; fail "--dry-run -v does not tell protocols, keys and copies"; }
 pass "--dry-run -v: each recipient's protocol and key, one copy per protocol"
 
@@ -95,11 +96,12 @@ expect_rc 0 "send a mixed message" pansend < "$T/mixed"
 wait_for_mail "$A" "$sa"; wait_for_mail "$G" "$sg"
 [ "$(new_mail_count "$A" "$sa")" = 1 ] || fail "alice got more than one copy"
 last_message "$A" "$T/ma.eml"; last_message "$G" "$T/mg.eml"
-[ "$(header_value "$T/ma.eml" cc)" = "$G" ] && [ "$(header_value "$T/mg.eml" to)" = "$A" ] ||
+{ [ "$(header_value "$T/ma.eml" cc)" = "$G" ] &&
+    [ "$(header_value "$T/mg.eml" to)" = "$A" ]; } ||
     fail "the copies do not carry the same visible headers"
 smime_decrypt "$T/ma.eml" valid "$T/ma.dec" || fail "alice cannot decrypt her copy"
 decrypt_pgpmime "$T/mg.eml" "$(secret_home "$fg")" "$T/mg.dec"
-grep -qF "$BODY" "$T/ma.dec" && grep -qF "$BODY" "$T/mg.dec" ||
+{ grep -qF "$BODY" "$T/ma.dec" && grep -qF "$BODY" "$T/mg.dec"; } ||
     fail "a copy lost the body"
 grep -q 'BEGIN PGP MESSAGE' "$T/ma.eml" && fail "the S/MIME copy holds OpenPGP data"
 smime_decrypt "$T/mg.eml" valid "$T/x" 2>/dev/null &&
@@ -138,7 +140,7 @@ printf 'From: %s\nTo: %s\nSubject: signed\n\n%s\n' "$A" "$C" "$BODY" > "$T/signe
 sc=$(mbox_size "$C")
 expect_rc 77 "S/MIME signing without the passphrase in gpg-agent" \
     pansend < "$T/signed"
-assert_no_new_mail "$C" "$sc" "S/MIME signing failed"
+assert_no_new_mail "S/MIME signing failed" "$C" "$sc"
 grip=$(gpgsm --homedir "$PANMAIL_HOME/gnupg" --with-keygrip --list-secret-keys \
         "$(fp valid sha1)" 2>/dev/null | awk '/keygrip:/ { print $2; exit }')
 [ -n "$grip" ] || fail "no keygrip for the signing key"
@@ -170,5 +172,5 @@ expect_rc 2 "pankey check when revocation cannot be checked" pankey check
 grep -q "CRITICAL $A" "$T/out" || { cat "$T/out" >&2; fail "no critical finding for alice"; }
 sa=$(mbox_size "$A")
 expect_rc 77 "revocation checking on, no CRL to be had" pansend < "$T/smime"
-assert_no_new_mail "$A" "$sa" "revocation status unknown"
+assert_no_new_mail "revocation status unknown" "$A" "$sa"
 pass "revocation checking that cannot be done refuses (fail closed)"

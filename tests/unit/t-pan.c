@@ -15,7 +15,7 @@
 #include <gcrypt.h>
 
 #include "panmail.h"
-#include "pan-int.h"
+#include "pan-simd-int.h"
 #include "t-support.h"
 
 #define KEY "t-pan test key"

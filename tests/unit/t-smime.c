@@ -26,7 +26,7 @@
 
 #include "panmail.h"
 #include "util.h"
-#include "smime-int.h"
+#include "smime-trust-int.h"
 #include "proto-int.h"
 #include "t-support.h"
 

@@ -1,12 +1,12 @@
-/* smime-int.h - what smime.c takes from smime-trust.c (layer 4)
+/* smime-trust-int.h - what smime.c takes from smime-trust.c (layer 4)
  *
  * smime-trust.c owns what S/MIME trusts: the revocation configuration,
  * the gpgsm contexts made to it, the scratch home where given
  * certificates are inspected, and the trusted CAs.  smime.c builds the
  * S/MIME table of operations on it; smime-trust.c uses nothing of
  * smime.c.  */
-#ifndef PAN_SMIME_INT_H
-#define PAN_SMIME_INT_H
+#ifndef PAN_SMIME_TRUST_INT_H
+#define PAN_SMIME_TRUST_INT_H
 
 #include <time.h>
 #include <gpgme.h>
@@ -99,4 +99,4 @@ gpg_error_t pani_smime_check_dates (gpgme_key_t key, time_t now,
 /* Return true if KEY is self-signed (a root).  */
 int pani_smime_is_self_signed (gpgme_key_t key);
 
-#endif /* PAN_SMIME_INT_H */
+#endif /* PAN_SMIME_TRUST_INT_H */

@@ -1,0 +1,25 @@
+#!/bin/sh
+# tests/shellcheck.sh - shellcheck finds nothing in the shell scripts:
+# every *.sh of scripts/ and tests/, and .ci/run.  A finding that is
+# wrong is disabled where it occurs, with a "# shellcheck
+# disable=SCnnnn" line and the reason.
+#
+# Environment: top_srcdir (set by make check), SHELLCHECK.
+set -eu
+: "${top_srcdir:=.}"
+SHELLCHECK=${SHELLCHECK:-shellcheck}
+cd "$top_srcdir"
+
+list=$(mktemp)
+trap 'rm -f "$list"' EXIT
+{ find scripts tests -type f -name '*.sh'; echo .ci/run; } | sort > "$list"
+n=$(wc -l < "$list")
+[ "$n" -gt 0 ] || { echo "shellcheck: no scripts found"; exit 1; }
+
+# -x: follow the files the scripts source (tests/integration/lib.sh).
+# shellcheck disable=SC2046
+if "$SHELLCHECK" -x $(cat "$list"); then
+    echo "shellcheck: $n scripts clean"
+else
+    exit 1
+fi
