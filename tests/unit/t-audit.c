@@ -919,6 +919,9 @@ test_concurrency (void)
   int i, status, ok = 0;
 
   snprintf (home, sizeof home, "%s", pan_ctx_home (ctx));
+  /* Correctness, not speed: on a loaded machine fifty writers may wait
+   * longer than the default 10 s for the lock.  */
+  spew (path_in (home, "panmail.conf"), "lock-timeout 300\n", 16);
   for (i = 0; i < 50; i++)
     if (!(pids[i] = fork ()))
       {

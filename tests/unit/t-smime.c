@@ -246,18 +246,23 @@ static int
 run_encrypt (pan_ctx_t ctx, char **argv, int argc)
 {
   char *reason = NULL;
+  gpg_error_t err;
 
+  /* The call first: the order in which arguments are evaluated is
+   * unspecified, and REASON is set by it.  */
   fflush (stdout);
-  return report (encrypt_fd (ctx, (const char *const *)argv, argc, 0, 1,
-                             test_now (), &reason), reason);
+  err = encrypt_fd (ctx, (const char *const *)argv, argc, 0, 1, test_now (),
+                    &reason);
+  return report (err, reason);
 }
 
 static int
 run_configure (pan_ctx_t ctx, const char *mode)
 {
   char *reason = NULL;
+  gpg_error_t err = pani_smime_configure (ctx, mode, &reason);
 
-  return report (pani_smime_configure (ctx, mode, &reason), reason);
+  return report (err, reason);
 }
 
 static int
@@ -288,8 +293,10 @@ driver (const char *home, const char *cmd, char **argv, int argc)
   int rc;
 
   if (!strcmp (cmd, "init") && !argc)
-    return report (pan_home_init (home, 0, &reason), reason);
-  if ((err = pan_ctx_open (home, &ctx, &reason)))
+    err = pan_home_init (home, 0, &reason);
+  else
+    err = pan_ctx_open (home, &ctx, &reason);
+  if (err || !ctx)
     return report (err, reason);
   rc = dispatch (ctx, cmd, argv, argc);
   pan_ctx_release (ctx);
