@@ -5,7 +5,7 @@ set -eu
 : "${top_srcdir:=.}"
 hdr=$top_srcdir/lib/panmail.h man=$top_srcdir/man/libpanmail.3
 funcs=$(sed -n 's/^[a-z_ *]*[ *]\(pan_[a-z0-9_]*\) (.*/\1/p' "$hdr" | sort -u)
-documented=$(sed -n 's/^\.It Fn \(pan_[a-z0-9_]*\).*/\1/p' "$man" | sort -u)
+documented=$(sed -n 's/^\.Fn \(pan_[a-z0-9_]*\).*/\1/p' "$man" | sort -u)
 status=0
 for f in $funcs; do
     echo "$documented" | grep -qx "$f" || { echo "not in libpanmail.3: $f"; status=1; }
