@@ -233,6 +233,8 @@ take_record (struct txn *t, const struct pan_recipient *rec)
 {
   struct pan_lifecycle_result *res = t->res;
 
+  if (!rec)                     /* Callers found it; said for analysers.  */
+    return gpg_error (GPG_ERR_NOT_FOUND);
   res->protocol = rec->protocol;
   res->old_status = rec->status;
   if (!(res->fingerprint = pani_strdup (rec->fingerprint)))
@@ -657,7 +659,8 @@ txn_trust_ca (struct txn *t, char **r_reason)
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, NULL, 0, *r_reason);
   if (!(why = pani_strdupf ("CA certificate pinned as %s%s, SHA-1 %s",
-                            strlen (t->fpr) == 64 ? "sha256:" : "", t->fpr,
+                            t->fpr && strlen (t->fpr) == 64 ? "sha256:" : "",
+                            t->fpr ? t->fpr : "-",
                             res->fingerprint ? res->fingerprint : "-")))
     return gpg_error_from_syserror ();
   err = record_ok (t, NULL, 0, why, r_reason);
