@@ -558,6 +558,59 @@ gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 gpg_error_t pan_job_deliver (pan_job_t job, size_t copy,
                              const char *const *argv, char **r_reason);
 
+/* The envelope of a message: what the MTA is told besides the
+ * recipients (see pan_job_set_envelope).  */
+struct pan_envelope
+{
+  const char *sender;      /* -f/-r: envelope sender; NULL: the configured
+                              "envelope-sender", else the login user */
+  const char *full_name;   /* -F: not passed on (recorded only) */
+  const char *dsn_notify;  /* -N: NEVER or SUCCESS,FAILURE,DELAY */
+  const char *dsn_ret;     /* -R: FULL or HDRS */
+  const char *dsn_envid;   /* -V */
+  const char *body_type;   /* -B: 7BIT or 8BITMIME */
+  void *reserved[4];
+};
+
+/* What a sendmail(1) command line asks for (sendmail-args.c).  */
+typedef enum
+  {
+    PAN_SENDMAIL_SEND = 0,      /* -bm (the default): send stdin.  */
+    PAN_SENDMAIL_FLUSH,         /* -q, --flush: deliver queued copies.  */
+    PAN_SENDMAIL_QUEUE_LIST,    /* -bp, --queue-list.  */
+    PAN_SENDMAIL_QUEUE_DROP,    /* --queue-drop ID.  */
+    PAN_SENDMAIL_HELP,          /* --help.  */
+    PAN_SENDMAIL_VERSION        /* --version.  */
+  } pan_sendmail_mode_t;
+
+/* A parsed command line; the strings point into the parsed ARGV.  */
+struct pan_sendmail_args
+{
+  pan_sendmail_mode_t mode;
+  int extract;                  /* -t, or no recipient arguments.  */
+  int verbose;                  /* -v, --verbose.  */
+  int dry_run;                  /* --dry-run.  */
+  const char *home;             /* --home DIR.  */
+  const char *sendmail;         /* --sendmail COMMAND.  */
+  int passphrase_fd;            /* --passphrase-fd N; -1: none.  */
+  const char *queue_id;         /* --queue-drop ID.  */
+  struct pan_envelope env;      /* -f/-r, -F, -N, -R, -V, -B.  */
+  const char **recipients;      /* NULL-terminated.  */
+  size_t nrecipients;
+};
+
+/* Parse ARGV (ARGC words, ARGV[0] the program) as sendmail(1)'s command
+ * line, Postfix's being the reference, plus pansend's long options, into
+ * *R_ARGS (release with pan_sendmail_args_release).  An unknown option,
+ * a missing or bad argument, a mode pansend does not offer or an option
+ * after the first recipient gives GPG_ERR_INV_ARG with *R_REASON.  */
+gpg_error_t pan_sendmail_args_parse (int argc, char **argv,
+                                     struct pan_sendmail_args *r_args,
+                                     char **r_reason);
+
+/* Release what pan_sendmail_args_parse allocated in ARGS.  */
+void pan_sendmail_args_release (struct pan_sendmail_args *args);
+
 /* What pan_compose_open makes a message of.  */
 struct pan_compose
 {
