@@ -550,8 +550,10 @@ gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
  * spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 
-/* Hand copy COPY to the MTA: ARGV (program and its leading arguments)
- * followed by "-i --" and the copy's recipients, run with posix_spawn
+/* Hand copy COPY to the MTA: ARGV (program and its leading arguments,
+ * less its own -f, -r and -t) followed by "-i -f SENDER" (see
+ * pan_job_envelope_sender), the DSN options and body type of the
+ * envelope, "--" and the copy's recipients, run with posix_spawn
  * and the spool file as stdin.  If the MTA fails the spool file is moved
  * to the queue and GPG_ERR_EPIPE is returned with the queue file named
  * in *R_REASON.  */
@@ -571,6 +573,29 @@ struct pan_envelope
   const char *body_type;   /* -B: 7BIT or 8BITMIME */
   void *reserved[4];
 };
+
+/* Set the envelope of JOB (copied).  */
+gpg_error_t pan_job_set_envelope (pan_job_t job,
+                                  const struct pan_envelope *env,
+                                  char **r_reason);
+
+/* Return the envelope sender JOB hands to the MTA with -f: the one set
+ * with pan_job_set_envelope, else the home's "envelope-sender", else the
+ * -f or -r of MTA_ARGV (the MTA command to be run; NULL: the home's
+ * "sendmail" setting), else the login user.  The first call fixes it
+ * for the life of JOB.  */
+const char *pan_job_envelope_sender (pan_job_t job,
+                                     const char *const *mta_argv);
+
+/* Return the DSN options of JOB's envelope as the audit record's "dsn"
+ * ("-N never -R hdrs"), or NULL if none was given.  */
+const char *pan_job_dsn (pan_job_t job);
+
+/* Take recipients from the To, Cc and Bcc headers (EXTRACT true, the
+ * default, as sendmail -t) or only from pan_job_add_recipient (false, as
+ * sendmail without -t; To and Cc then only tell which recipients are
+ * visible).  Call before pan_job_read_headers.  */
+void pan_job_set_extract (pan_job_t job, int extract);
 
 /* What a sendmail(1) command line asks for (sendmail-args.c).  */
 typedef enum
@@ -1067,6 +1092,7 @@ struct pan_audit_event
   const char *outcome;          /* sent, refused, queued, ok, failed */
   int exit_code;
   const char *reason;
+  const char *dsn;              /* DSN options given (pansend -N -R -V).  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when

@@ -25,24 +25,19 @@
 #define usage_error(r_reason, ...) \
   pani_reason ((r_reason), gpg_error (GPG_ERR_INV_ARG), __VA_ARGS__)
 
-/* True if S, ignoring ASCII case, is one of the words of LIST (separated
- * by '|').  */
+/* True if S, ignoring ASCII case, is one of the lower-case WORDS
+ * (NULL-terminated).  */
 static int
-is_one_of (const char *s, const char *list)
+is_one_of (const char *s, const char *const *words)
 {
-  size_t len = strlen (s);
-
-  while (*list)
-    {
-      const char *end = strchr (list, '|');
-      size_t n = end ? (size_t)(end - list) : strlen (list);
-
-      if (n == len && pani_mem_caseeq (s, len, list) && n)
-        return 1;
-      list += n + (end != NULL);
-    }
+  for (; *words; words++)
+    if (pani_mem_caseeq (s, strlen (s), *words))
+      return 1;
   return 0;
 }
+
+static const char *const body_types[] = { "7bit", "8bitmime", NULL };
+static const char *const dsn_rets[] = { "full", "hdrs", NULL };
 
 /* -N: "never", or a comma-separated list of success, failure, delay
  * (white space around the words allowed, as Postfix's default "delay,
@@ -130,7 +125,7 @@ take_value (struct pan_sendmail_args *args, int c, const char *val,
   switch (c)
     {
     case 'B':
-      if (!is_one_of (val, "7bit|8bitmime"))
+      if (!is_one_of (val, body_types))
         return usage_error (r_reason, "-B %s: the body type is 7BIT or"
                             " 8BITMIME", val);
       args->env.body_type = val;
@@ -143,7 +138,7 @@ take_value (struct pan_sendmail_args *args, int c, const char *val,
       args->env.dsn_notify = val;
       return 0;
     case 'R':
-      if (!is_one_of (val, "full|hdrs"))
+      if (!is_one_of (val, dsn_rets))
         return usage_error (r_reason, "-R %s: give full or hdrs", val);
       args->env.dsn_ret = val;
       return 0;
@@ -372,7 +367,9 @@ take_options (struct pan_sendmail_args *args, int argc, char **argv,
         args->mode = PAN_SENDMAIL_FLUSH;
       else if (is_verp (argc, argv, i))
         err = usage_error (r_reason, "%s: pansend does not offer VERP"
-                           " (-XV); give the envelope sender with -f", a);
+                           " (-XV, and -V with two characters, which Postfix"
+                           " reads as VERP); an envelope ID (-V) needs at"
+                           " least three characters", a);
       else
         err = take_short (args, argc, argv, &i, r_reason);
     }

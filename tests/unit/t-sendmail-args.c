@@ -75,6 +75,12 @@ test_cron_lines (void)
   T_STREQ (args.env.dsn_envid, "env-42");
   T_STREQ (args.env.dsn_ret, "hdrs");
 
+  T_ERR (parse ("-R", "full", "-B", "7bit", "-RHDRS", "-t", NULL), 0);
+  T_STREQ (args.env.dsn_ret, "HDRS");
+  T_STREQ (args.env.body_type, "7bit");
+  T_ERR (parse ("-R", "full", "-t", NULL), 0);
+  T_STREQ (args.env.dsn_ret, "full");
+
   T_ERR (parse ("-N", "delay, failure", "-Nsuccess", "-t", NULL), 0);
   T_STREQ (args.env.dsn_notify, "success");
 }
