@@ -170,7 +170,7 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
 
   memset (rec, 0, sizeof *rec);
   rec->ev.event = event;
-  rec->ev.tool = "pansend";
+  rec->ev.tool = cmd_name ();
   rec->ev.outcome = outcome;
   rec->ev.exit_code = exit_code;
   rec->ev.envelope_from = pan_job_envelope_sender (job, NULL);

@@ -636,23 +636,37 @@ gpg_error_t pan_sendmail_args_parse (int argc, char **argv,
 /* Release what pan_sendmail_args_parse allocated in ARGS.  */
 void pan_sendmail_args_release (struct pan_sendmail_args *args);
 
+/* One attachment of a composed message.  */
+struct pan_attachment
+{
+  const char *path;             /* The file; NULL if STREAM is given.  */
+  gpgrt_stream_t stream;        /* Read instead of PATH (not closed).  */
+  const char *type;             /* "type/subtype"; NULL: from the name.  */
+  const char *name;             /* The file name shown; NULL: PATH's.  */
+};
+
 /* What pan_compose_open makes a message of.  */
 struct pan_compose
 {
   const char *subject;          /* UTF-8; RFC 2047 encoded if needed.  */
-  const char *from;             /* NULL: LOGIN@HOSTNAME, as sendmail.  */
-  const char *const *to;        /* NULL-terminated address lists.  */
-  const char *const *cc;
+  const char *from;             /* One mailbox; NULL: LOGIN@HOSTNAME.  */
+  const char *const *to;        /* NULL-terminated RFC 5322 address lists */
+  const char *const *cc;        /* (UTF-8 display names allowed).  */
   const char *const *bcc;
-  const char *const *attachments; /* "FILE" or "FILE;TYPE/SUBTYPE".  */
+  const struct pan_attachment *attachments;
+  size_t nattachments;
 };
 
 /* Open a stream that yields, as it is read, a MIME message made of the
  * text body read from BODY and SPEC (for mailx-style sending): a
  * text/plain message, or multipart/mixed with each attachment base64
  * encoded (content type given or guessed from the name), with From and
- * Date as sendmail would set them (Date from NOW).  An attachment that
- * cannot be opened is an error here, before anything is read.  */
+ * Date as sendmail would set them (Date from NOW).  Every address is
+ * parsed with pan_addrlist_parse and written with its display name
+ * quoted or RFC 2047 encoded, never the address (GPG_ERR_INV_USER_ID
+ * if one does not parse; FROM may also be "NAME <ADDR>" with any NAME).
+ * An attachment that cannot be opened is an error here (a system
+ * error), before anything is read.  */
 gpg_error_t pan_compose_open (const struct pan_compose *spec,
                               gpgrt_stream_t body, time_t now,
                               gpgrt_stream_t *r_stream, char **r_reason);

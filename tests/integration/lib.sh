@@ -136,6 +136,8 @@ need_tools() {
 }
 
 pansend() { "$PANSEND" "$@"; }
+PANMAILX=$top_builddir/cmd/panmailx
+panmailx() { "$PANMAILX" "$@"; }
 pankey() { "$PANKEY" "$@"; }
 PANAUDIT=$top_builddir/cmd/panaudit
 panaudit() { "$PANAUDIT" "$@"; }
