@@ -7,7 +7,6 @@
  * pansend_send, is panmailx's too.  */
 #include <config.h>
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

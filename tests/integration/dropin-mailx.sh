@@ -19,11 +19,7 @@ init_home; pass "init (audit key kept)"
 fa=$(make_key "Alice Mailx" "$A")
 fb=$(make_key "Bob Mailx" "$B")
 fc=$(make_key "Carol Mailx" "$C")
-for r in "$A:$fa" "$B:$fb" "$C:$fc"; do
-    export_key "${r#*:}" "$T/key.asc"
-    pankey enroll "${r%%:*}" --fingerprint "${r#*:}" --file "$T/key.asc" \
-        >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "enrolling ${r%%:*}"; }
-done
+enroll_keys "$A:$fa" "$B:$fb" "$C:$fc"
 pass "three recipients enrolled"
 s_A=$(mbox_size "$A") s_B=$(mbox_size "$B") s_C=$(mbox_size "$C")
 MARK=$(new_marker)

@@ -21,11 +21,7 @@ init_home; pass "init (audit key kept)"
 fa=$(make_key "Alice Dropin" "$A")
 fb=$(make_key "Bob Dropin" "$B")
 fc=$(make_key "Carol Dropin" "$C")
-for r in "$A:$fa" "$B:$fb" "$C:$fc"; do
-    export_key "${r#*:}" "$T/key.asc"
-    pankey enroll "${r%%:*}" --fingerprint "${r#*:}" --file "$T/key.asc" \
-        >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "enrolling ${r%%:*}"; }
-done
+enroll_keys "$A:$fa" "$B:$fb" "$C:$fc"
 pass "three recipients enrolled"
 
 # msg ROW [CC]: a message To alice (Cc CC) whose Message-ID names ROW.

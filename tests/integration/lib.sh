@@ -184,6 +184,17 @@ enroll_alice() {
     expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"
 }
 
+# enroll_keys ADDR:FPR...: export each key FPR made by make_key and
+# enroll it for ADDR.
+enroll_keys() {
+    for ek_r in "$@"; do
+        export_key "${ek_r#*:}" "$T/key.asc"
+        pankey enroll "${ek_r%%:*}" --fingerprint "${ek_r#*:}" \
+            --file "$T/key.asc" >"$T/out" 2>"$T/err" ||
+            { cat "$T/err" >&2; fail "enrolling ${ek_r%%:*} failed"; }
+    done
+}
+
 # report_to ADDR WORD: a short message to ADDR whose body holds WORD.
 report_to() {
     printf 'From: ops@example.test\nTo: %s\nSubject: report\n\nbody %s\n' \
