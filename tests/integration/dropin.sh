@@ -49,7 +49,6 @@ oem-odi|-|-oem -odi -t|A|$ME@
 N-never|-|-N never -t|A|$ME@
 B-8bit|-|-B 8BITMIME -t|A|$ME@
 V-envid|-|-V env-$TAG -R hdrs -t|A|$ME@
-F-name|-|-F Name -t|A|$ME@
 n-ignored|-|-n -t|A|$ME@
 r-sender|$B|-r $BOUNCE $A|A|$BOUNCE
 bm|$B|-bm $A|A|$ME@
@@ -79,11 +78,9 @@ done < "$T/table"
 cp "$T/conf.orig" "$conf"
 
 # check_mbox WHO ADDR OLDSIZE COUNT FPR: ADDR got exactly the rows of
-# $T/want.WHO since OLDSIZE, each with its Return-Path, decrypting with
+# $T/want.WHO (COUNT) since OLDSIZE, each with its Return-Path, decrypting with
 # FPR's key to the body of its row.
 check_mbox() {
-    wait_for_mail "$2" "$3" "$4"
-    sleep 1   # Nothing more may come.
     tail -c +"$(($3 + 1))" "$(mbox "$2")" > "$T/mbox.$1"
     "$PYTHON" - "$T/mbox.$1" "$T/want.$1" "$(secret_home "$5")" "$TAG" "$BODY" <<'PY' ||
 import mailbox, email, email.policy, subprocess, sys
@@ -117,6 +114,10 @@ PY
         fail "$2: the delivered messages are not what sendmail would deliver"
     pass "$2: got exactly $4 rows, each with its Return-Path, decrypted"
 }
+wait_for_mail "$A" "$s_A" "$want_A"
+wait_for_mail "$B" "$s_B" "$want_B"
+wait_for_mail "$C" "$s_C" "$want_C"
+sleep 1   # Nothing more may come.
 check_mbox A "$A" "$s_A" "$want_A" "$fa"
 check_mbox B "$B" "$s_B" "$want_B" "$fb"
 check_mbox C "$C" "$s_C" "$want_C" "$fc"
