@@ -467,7 +467,8 @@ gpg_error_t pan_job_new (pan_ctx_t ctx, pan_job_t *r_job);
 void pan_job_release (pan_job_t job);
 
 /* Read the header block of the message from IN and collect the
- * recipients of To, Cc and Bcc (GPG_ERR_INV_DATA: malformed).  */
+ * recipients of To, Cc and Bcc, or with pan_job_set_extract (JOB, 0)
+ * only which addresses are visible (GPG_ERR_INV_DATA: malformed).  */
 gpg_error_t pan_job_read_headers (pan_job_t job, gpgrt_stream_t in,
                                   char **r_reason);
 
