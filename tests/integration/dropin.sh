@@ -46,9 +46,7 @@ oi-t-f-F|$B|-oi -t -f $BOUNCE -F Reports|A B|$BOUNCE
 f-attached|$B|-f$BOUNCE $A|A|$BOUNCE
 t-f-bare|-|-t -f x|A|x@
 oem-odi|-|-oem -odi -t|A|$ME@
-N-never|-|-N never -t|A|$ME@
-B-8bit|-|-B 8BITMIME -t|A|$ME@
-V-envid|-|-V env-$TAG -R hdrs -t|A|$ME@
+dsn|-|-N never -B 8BITMIME -V env-$TAG -R hdrs -t|A|$ME@
 n-ignored|-|-n -t|A|$ME@
 r-sender|$B|-r $BOUNCE $A|A|$BOUNCE
 bm|$B|-bm $A|A|$ME@
@@ -130,8 +128,9 @@ rec() { jq -r -s --arg m "<$1.$TAG@dropin.test>" \
 [ "$(rec cfg envelope_from)" = "cfg-$TAG@example.test" ] || fail "audit: envelope_from of the sendmail setting's -f"
 [ "$(rec env envelope_from)" = "env-$TAG@example.test" ] || fail "audit: envelope_from of envelope-sender"
 [ "$(rec no-t envelope_from)" = "$ME" ] || fail "audit: envelope_from of the login user"
-[ "$(rec N-never dsn)" = "NOTIFY=never" ] || fail "audit: dsn of -N never is $(rec N-never dsn)"
-[ "$(rec V-envid dsn)" = "RET=hdrs ENVID=env-$TAG" ] || fail "audit: dsn of -V -R"
+[ "$(rec dsn dsn)" = "NOTIFY=never RET=hdrs ENVID=env-$TAG" ] ||
+    fail "audit: the dsn of -N never -V -R is $(rec dsn dsn)"
+[ "$(rec oi-t-f-F dsn)" = - ] || fail "audit: a dsn without DSN options"
 pass "audit records: the true envelope sender, the DSN options"
 
 # The MTA's command line, captured.
