@@ -1,11 +1,12 @@
 /* pansend - send a message encrypted to every recipient's pinned key
  *
- * A drop-in for "| sendmail -t": reads one message on stdin and hands
+ * A drop-in for sendmail(1): takes its command line (Postfix's is the
+ * reference, see sendmail-args.c), reads one message on stdin and hands
  * the PGP/MIME encrypted result to the MTA, or refuses (fail closed).
- * Exit codes are sysexits(3), see pansend(1).  */
+ * Exit codes are sysexits(3), see pansend(1).  The send path,
+ * pansend_send, is panmailx's too.  */
 #include <config.h>
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,133 +14,61 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GPGRT_ENABLE_ARGPARSE_MACROS 1
 #include <gpg-error.h>
 
 #include "panmail.h"
 #include "cmdutil.h"
+#include "pansend.h"
 
-enum opt_values
-  {
-    oHome = 500,
-    oSendmail,
-    oPassphraseFd,
-    oDryRun = 'n',
-    oVerbose = 'v',
-    oIgnoreT = 't',
-    oIgnoreI = 'i',
-    oSendmailO = 'o',
-    oSubject = 's',
-    oAttach = 'a',
-    oCc = 'c',
-    oBcc = 'b',
-    oFrom = 'r'
-  };
 
-static gpgrt_opt_t opts[] =
-  {
-    ARGPARSE_group (300, "@Options:\n "),
-    ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
-    ARGPARSE_s_s (oSendmail, "sendmail", "|CMD|run CMD instead of the"
-                  " configured MTA"),
-    ARGPARSE_s_i (oPassphraseFd, "passphrase-fd",
-                  "|N|read the signing key's passphrase from fd N"),
-    ARGPARSE_s_n (oDryRun, "dry-run", "check everything, send nothing"),
-    ARGPARSE_s_n (oVerbose, "verbose", "tell which key each recipient gets"),
-    ARGPARSE_group (301, "@\nmailx-style (build the message from a text"
-                    " body on stdin):\n "),
-    ARGPARSE_s_s (oSubject, "subject", "|TEXT|the Subject"),
-    ARGPARSE_s_s (oAttach, "attach", "|FILE[;TYPE]|attach FILE"),
-    ARGPARSE_s_s (oCc, "cc", "|ADDR|a Cc recipient"),
-    ARGPARSE_s_s (oBcc, "bcc", "|ADDR|a Bcc recipient"),
-    ARGPARSE_s_s (oFrom, "from", "|ADDR|the From (default: login@host)"),
-    ARGPARSE_s_n (oIgnoreT, "read-recipients", "@"),
-    ARGPARSE_s_n (oIgnoreI, "ignore-dots", "@"),
-    ARGPARSE_s_s (oSendmailO, "sendmail-option", "@"),
-    ARGPARSE_end ()
-  };
+#ifndef PANSEND_NO_MAIN
+static const char help_text[] =
+  "Send the message on stdin encrypted to every recipient's pinned key,\n"
+  "or send nothing at all.  The options are sendmail(1)'s (Postfix's):\n"
+  "  -t            recipients from To, Cc and Bcc, plus the arguments\n"
+  "                (implied when no recipient is given)\n"
+  "  -f ADDR, -r ADDR  the envelope sender (default: envelope-sender,\n"
+  "                the -f of the sendmail setting, the login user)\n"
+  "  -F NAME       the sender's full name (recorded only)\n"
+  "  -N DSN, -R RET, -V ENVID, -B TYPE  passed on to the MTA\n"
+  "  -v            tell which key each recipient gets\n"
+  "  -bm (send), -bp (list the queue), -q (flush the queue)\n"
+  "  -i, -oX, -odX, -n, -m, -G, -U, -A, -C, -h, -L, -O, -X: ignored\n"
+  "pansend's own options:\n"
+  "  --home DIR          use the panmail home DIR\n"
+  "  --sendmail CMD      run CMD instead of the configured MTA\n"
+  "  --passphrase-fd N   read the signing key's passphrase from fd N\n"
+  "  --dry-run           check everything, send nothing\n"
+  "  --verbose           as -v\n"
+  "  --flush, --queue-list, --queue-drop ID  the queue\n"
+  "  --help, --version\n"
+  "See pansend(1).\n";
 
-struct options
-{
-  const char *home;
-  const char *sendmail;
-  int dry_run;
-  int verbose;
-  int passphrase_fd;            /* -1: none.  */
-  char **addrs;                 /* Recipients from the command line.  */
-  size_t naddrs;
-  int compose;                  /* mailx-style: -s, -a, -c, -b or -r.  */
-  struct pan_compose spec;
-  struct strlist { const char **items; size_t n; } attach, cc, bcc;
-};
-
+/* Parse the command line into O or exit: 64 on a usage error.  */
 static void
-strlist_add (struct strlist *list, const char *item)
+parse_options (int argc, char **argv, struct options *o)
 {
-  const char **tmp = realloc (list->items, (list->n + 2) * sizeof *tmp);
+  gpg_error_t err;
+  char *reason = NULL;
 
-  if (!tmp)
+  if ((err = pan_sendmail_args_parse (argc, argv, &o->args, &reason)))
     {
-      cmd_error (gpg_error_from_syserror (), "out of memory", NULL);
-      exit (EX_OSERR);
+      cmd_error (err, NULL, reason);
+      exit (EX_USAGE);
     }
-  tmp[list->n++] = item;
-  tmp[list->n] = NULL;
-  list->items = tmp;
-}
-
-static void
-add_addr (struct options *o, char *addr)
-{
-  char **tmp = realloc (o->addrs, (o->naddrs + 2) * sizeof *tmp);
-
-  if (!tmp)
+  if (o->args.mode == PAN_SENDMAIL_HELP)
     {
-      cmd_error (gpg_error_from_syserror (), "out of memory", NULL);
-      exit (EX_OSERR);
+      es_printf ("Usage: pansend [OPTION...] [--] [ADDR...] < MESSAGE\n%s",
+                 help_text);
+      exit (0);
     }
-  o->addrs = tmp;
-  o->addrs[o->naddrs++] = addr;
-  o->addrs[o->naddrs] = NULL;
+  if (o->args.mode == PAN_SENDMAIL_VERSION)
+    {
+      es_printf ("pansend (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+      exit (0);
+    }
 }
-
-static void
-parse_options (int *argc, char ***argv, struct options *o)
-{
-  gpgrt_argparse_t pargs;
-
-  memset (&pargs, 0, sizeof pargs);
-  pargs.argc = argc;
-  pargs.argv = argv;
-  pargs.flags = ARGPARSE_FLAG_MIXED | ARGPARSE_FLAG_ALL;
-
-  while (gpgrt_argparse (NULL, &pargs, opts))
-    switch (pargs.r_opt)
-      {
-      case ARGPARSE_IS_ARG: add_addr (o, pargs.r.ret_str); break;
-      case oHome: o->home = pargs.r.ret_str; break;
-      case oSendmail: o->sendmail = pargs.r.ret_str; break;
-      case oPassphraseFd: o->passphrase_fd = pargs.r.ret_int; break;
-      case oDryRun: o->dry_run = 1; break;
-      case oVerbose: o->verbose = 1; break;
-      case oIgnoreT: case oIgnoreI: break;  /* What we do anyway.  */
-      case oSubject: o->spec.subject = pargs.r.ret_str; o->compose = 1; break;
-      case oAttach: strlist_add (&o->attach, pargs.r.ret_str);
-        o->compose = 1; break;
-      case oCc: strlist_add (&o->cc, pargs.r.ret_str); o->compose = 1; break;
-      case oBcc: strlist_add (&o->bcc, pargs.r.ret_str); o->compose = 1;
-        break;
-      case oFrom: o->spec.from = pargs.r.ret_str; o->compose = 1; break;
-      case oSendmailO:
-        if (strcmp (pargs.r.ret_str, "i"))
-          pargs.err = ARGPARSE_PRINT_ERROR;
-        break;
-      default: pargs.err = ARGPARSE_PRINT_ERROR; break;
-      }
-  if (pargs.err)
-    exit (EX_USAGE);
-  gpgrt_argparse (NULL, &pargs, NULL);
-}
+#endif /* PANSEND_NO_MAIN */
 
 /* Map an error of reading the message to an exit code.  */
 static int
@@ -227,14 +156,6 @@ struct record
   char *reason;
 };
 
-static const char *
-login_user (void)
-{
-  struct passwd *pw = getpwuid (getuid ());
-
-  return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
-
 /* Fill REC for JOB: the message, the resolved recipients and keys of
  * copy COPY (all of them if COPY is -1), and the copy's ciphertext once
  * there is one.  */
@@ -248,10 +169,11 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
 
   memset (rec, 0, sizeof *rec);
   rec->ev.event = event;
-  rec->ev.tool = "pansend";
+  rec->ev.tool = cmd_name ();
   rec->ev.outcome = outcome;
   rec->ev.exit_code = exit_code;
-  rec->ev.envelope_from = login_user ();
+  rec->ev.envelope_from = pan_job_envelope_sender (job, NULL);
+  rec->ev.dsn = pan_job_dsn (job);
   rec->ev.size = -1;
   if (headers)
     {
@@ -313,15 +235,18 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
   gpg_error_t err;
   char *reason = NULL;
 
+  pan_job_set_extract (job, o->args.extract);
   if ((err = pan_job_read_headers (job, in, &reason)))
     return refuse (ctx, job, exit_for_message (err), err,
                    "reading the message", reason);
   if ((err = pan_job_check_headers (job, &reason)))
     return refuse (ctx, job, gpg_err_code (err) == GPG_ERR_FORBIDDEN
                    ? EX_NOPERM : EX_CONFIG, err, "headers", reason);
-  /* mailx-style, the addresses are the To of the composed message.  */
-  for (size_t i = 0; !o->compose && i < o->naddrs; i++)
-    if ((err = pan_job_add_recipient (job, o->addrs[i], &reason)))
+  /* With -t the arguments are added to the headers' recipients, as
+   * Postfix does; either way they are hidden recipients unless To or Cc
+   * names them.  */
+  for (size_t i = 0; i < o->args.nrecipients; i++)
+    if ((err = pan_job_add_recipient (job, o->args.recipients[i], &reason)))
       return refuse (ctx, job, EX_USAGE, err,
                      "a recipient on the command line", reason);
   if ((err = pan_job_resolve (job, time (NULL), &reason)))
@@ -329,7 +254,7 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
                    reason);
   if (pan_job_warnings (job))
     cmd_info ("warning: %s", pan_job_warnings (job));
-  if (o->verbose)
+  if (o->args.verbose)
     say_recipients (job);
   return 0;
 }
@@ -354,13 +279,16 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
 {
   gpg_error_t err;
   char **argv = NULL;
-  const char *cmd = o->sendmail ? o->sendmail
+  const char *cmd = o->args.sendmail ? o->args.sendmail
     : pan_config_get (pan_ctx_config (ctx), "sendmail");
   int rc = 0;
 
   if ((err = pan_argv_split (cmd, &argv)))
-    return refuse (ctx, job, o->sendmail ? EX_USAGE : EX_CONFIG, err,
-                   o->sendmail ? "--sendmail" : "setting sendmail", NULL);
+    return refuse (ctx, job, o->args.sendmail ? EX_USAGE : EX_CONFIG, err,
+                   o->args.sendmail ? "--sendmail" : "setting sendmail", NULL);
+  /* The sender: from the command line, the configuration, or the -f of
+   * the MTA command that is run.  */
+  pan_job_envelope_sender (job, (const char *const *)argv);
   /* Every record comes before the first hand-over: if one cannot be
    * written, nothing is sent.  */
   for (size_t c = 0; !rc && c < pan_job_copy_count (job); c++)
@@ -374,53 +302,33 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
   return rc;
 }
 
-/* mailx-style: the message is made from the text on stdin.  */
-static int
-open_composed (struct options *o, gpgrt_stream_t *r_in)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-
-  o->spec.to = (const char *const *)o->addrs;
-  o->spec.cc = o->cc.items;
-  o->spec.bcc = o->bcc.items;
-  o->spec.attachments = o->attach.items;
-  if ((err = pan_compose_open (&o->spec, es_stdin, time (NULL), r_in,
-                               &reason)))
-    {
-      cmd_error (err, "composing the message", reason);
-      return EX_NOINPUT;
-    }
-  return 0;
-}
-
-static int
-run (struct options *o)
+int
+pansend_send (struct options *o)
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   pan_job_t job = NULL;
-  gpgrt_stream_t in = es_stdin;
+  gpgrt_stream_t in = o->in ? o->in : es_stdin;
   char *reason = NULL;
   int rc;
 
-  if ((rc = cmd_open_home (o->home, &ctx, EX_CONFIG)))
+  if ((rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG)))
     return rc;
-  if ((err = pan_job_new (ctx, &job)))
+  if ((err = pan_job_new (ctx, &job))
+      || (err = pan_job_set_envelope (job, &o->args.env, &reason)))
     {
-      cmd_error (err, NULL, NULL);
+      cmd_error (err, NULL, reason);
       rc = EX_OSERR;
       goto leave;
     }
-  if (o->passphrase_fd >= 0
-      && (err = pan_job_passphrase_fd (job, o->passphrase_fd, &reason)))
+  if (o->args.passphrase_fd >= 0
+      && (err = pan_job_passphrase_fd (job, o->args.passphrase_fd, &reason)))
     {
       cmd_error (err, "--passphrase-fd", reason);
       rc = EX_USAGE;
       goto leave;
     }
-  if ((o->compose && (rc = open_composed (o, &in)))
-      || (rc = prepare (ctx, job, in, o)))
+  if ((rc = prepare (ctx, job, in, o)))
     goto leave;
   if ((err = pan_job_encrypt (job, in, &reason)))
     {
@@ -428,41 +336,49 @@ run (struct options *o)
                    reason);
       goto leave;
     }
-  if (o->dry_run)
+  if (o->args.dry_run)
     {
-      if (o->verbose)
+      if (o->args.verbose)
         cmd_info ("dry run: all checks passed, nothing sent");
       goto leave;
     }
   rc = deliver (ctx, job, o);
 
  leave:
-  if (in != es_stdin)
-    es_fclose (in);
   pan_job_release (job);
   pan_ctx_release (ctx);
   return rc;
 }
 
+#ifndef PANSEND_NO_MAIN
+/* The queue (-q, --flush, -bp, --queue-list, --queue-drop ID): the call
+ * point of the queue's verbs, which the fault-safety work (issue 9)
+ * provides.  */
+static int
+run_queue (struct options *o)
+{
+  (void)o;
+  cmd_info ("the queue verbs (-q, --flush, -bp, --queue-list,"
+            " --queue-drop) are not available in this version");
+  return EX_USAGE;
+}
+
 int
 main (int argc, char **argv)
 {
-  struct options o = { NULL };
-
-  o.passphrase_fd = -1;
+  struct options o;
   int rc;
 
-  cmd_setup ("pansend", "Usage: pansend [OPTIONS] [ADDR...] < MESSAGE\n"
-             "       pansend -s SUBJECT [-a FILE]... [-c ADDR]... [-b ADDR]..."
-             " ADDR... < TEXT",
-             "Send the message on stdin encrypted to every recipient's"
-             " pinned key,\nor send nothing at all.\n");
-  parse_options (&argc, &argv, &o);
+  memset (&o, 0, sizeof o);
+  cmd_setup ("pansend", "Usage: pansend [OPTION...] [--] [ADDR...]"
+             " < MESSAGE", help_text);
+  parse_options (argc, argv, &o);
   cmd_init_library ();
-  rc = run (&o);
-  free (o.addrs);
-  free (o.attach.items);
-  free (o.cc.items);
-  free (o.bcc.items);
+  if (o.args.mode == PAN_SENDMAIL_SEND)
+    rc = pansend_send (&o);
+  else
+    rc = run_queue (&o);
+  pan_sendmail_args_release (&o.args);
   return rc;
 }
+#endif /* PANSEND_NO_MAIN */

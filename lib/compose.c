@@ -1,6 +1,6 @@
 /* compose.c - a MIME message from a text body and attachments
  *
- * For mailx-style sending ("report.sh | pansend -s Subject -a out.csv
+ * For mailx-style sending ("report.sh | panmailx -s Subject -a out.csv
  * partner@example.com"): a stream that yields a complete RFC 5322/MIME
  * message, made as it is read, so that neither the body nor an
  * attachment is ever held whole in memory or written anywhere.  The
@@ -25,6 +25,7 @@ struct compose
 {
   gpgrt_stream_t body;          /* The text body (not owned).  */
   gpgrt_stream_t *files;        /* Opened attachments.  */
+  char *borrowed;               /* Per file: given by the caller.  */
   char **part_heads;            /* Their MIME header blocks.  */
   size_t nfiles;
   size_t cur;                   /* Attachment being read.  */
@@ -71,39 +72,6 @@ is_plain_ascii (const char *s)
   return 1;
 }
 
-/* Write the header field NAME with TEXT, RFC 2047 encoded unless it is
- * plain printable ASCII.  */
-static void
-put_text_field (gpgrt_stream_t out, const char *name, const char *text)
-{
-  gpgrt_b64state_t st;
-
-  if (is_plain_ascii (text))
-    {
-      es_fprintf (out, "%s: %s\n", name, text);
-      return;
-    }
-  es_fprintf (out, "%s: =?UTF-8?B?", name);
-  st = gpgrt_b64enc_start (out, "");
-  if (st)
-    {
-      gpgrt_b64enc_write (st, text, strlen (text));
-      gpgrt_b64enc_finish (st);
-    }
-  es_fputs ("?=\n", out);
-}
-
-static void
-put_list (gpgrt_stream_t out, const char *name, const char *const *addrs)
-{
-  if (!addrs || !*addrs)
-    return;
-  es_fprintf (out, "%s: %s", name, addrs[0]);
-  for (size_t i = 1; addrs[i]; i++)
-    es_fprintf (out, ",\n %s", addrs[i]);
-  es_putc ('\n', out);
-}
-
 /* The From of a message sendmail would send for this user.  */
 static char *
 default_from (void)
@@ -116,6 +84,198 @@ default_from (void)
   host[sizeof host - 1] = 0;
   return pani_strdupf ("%s@%s", pw && pw->pw_name ? pw->pw_name : "root",
                        host);
+}
+
+/* Write TEXT (UTF-8) as RFC 2047 encoded words ("B" encoding) of at
+ * most 75 characters each, split between UTF-8 characters and
+ * separated by folding white space.  */
+static void
+put_encoded_words (gpgrt_stream_t out, const char *text)
+{
+  size_t len = strlen (text), off = 0;
+
+  while (off < len)
+    {
+      size_t n = len - off > 45 ? 45 : len - off;
+      gpgrt_b64state_t st;
+
+      while (off + n < len && n && ((unsigned char)text[off + n] & 0xc0)
+             == 0x80)
+        n--;
+      es_fputs (off ? "\n =?UTF-8?B?" : "=?UTF-8?B?", out);
+      if ((st = gpgrt_b64enc_start (out, "")))
+        {
+          gpgrt_b64enc_write (st, text + off, n);
+          gpgrt_b64enc_finish (st);
+        }
+      es_fputs ("?=", out);
+      off += n;
+    }
+}
+
+/* Write the header field NAME with TEXT, RFC 2047 encoded unless it is
+ * plain printable ASCII.  */
+static void
+put_text_field (gpgrt_stream_t out, const char *name, const char *text)
+{
+  es_fprintf (out, "%s: ", name);
+  if (is_plain_ascii (text))
+    es_fputs (text, out);
+  else
+    put_encoded_words (out, text);
+  es_putc ('\n', out);
+}
+
+/* True if the display name NAME may be written as atoms: letters,
+ * digits, white space and the atext specials.  */
+static int
+is_atom_phrase (const char *name)
+{
+  for (const char *p = name; *p; p++)
+    if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                 "0123456789 !#$%&'*+-/=?^_`{|}~", *p))
+      return 0;
+  return *name && *name != ' ' && name[strlen (name) - 1] != ' ';
+}
+
+/* Write the mailbox ADDR with display name NAME (may be NULL): the name
+ * as atoms, a quoted string or encoded words, the address as is.  */
+static void
+put_mailbox (gpgrt_stream_t out, const char *name, const char *addr)
+{
+  if (!name || !*name)
+    {
+      es_fputs (addr, out);
+      return;
+    }
+  if (is_atom_phrase (name))
+    es_fputs (name, out);
+  else if (is_plain_ascii (name))
+    {
+      es_putc ('"', out);
+      for (const char *p = name; *p; p++)
+        {
+          if (*p == '"' || *p == '\\')
+            es_putc ('\\', out);
+          es_putc (*p, out);
+        }
+      es_putc ('"', out);
+    }
+  else
+    put_encoded_words (out, name);
+  es_fprintf (out, " <%s>", addr);
+}
+
+/* Parse each address list of LISTS and append its mailboxes to the
+ * field NAME of OUT (nothing if there are none).  */
+static gpg_error_t
+put_list (gpgrt_stream_t out, const char *name, const char *const *lists,
+          char **r_reason)
+{
+  gpg_error_t err = 0;
+  pan_addrlist_t list = NULL;
+  char *why = NULL;
+
+  if (!lists || !*lists)
+    return 0;
+  if ((err = pan_addrlist_new (&list)))
+    return err;
+  for (size_t i = 0; !err && lists[i]; i++)
+    if ((err = pan_addrlist_parse (list, lists[i], &why)))
+      err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_USER_ID),
+                         "%s address \"%s\": %s; quote a display name"
+                         " that holds a comma", name, lists[i], why);
+  for (size_t i = 0; !err && i < pan_addrlist_count (list); i++)
+    {
+      es_fputs (i ? ",\n " : "", out);
+      if (!i)
+        es_fprintf (out, "%s: ", name);
+      put_mailbox (out, pan_addrlist_display (list, i),
+                   pan_addrlist_addr (list, i));
+    }
+  if (!err && pan_addrlist_count (list))
+    es_putc ('\n', out);
+  free (why);
+  pan_addrlist_release (list);
+  return err;
+}
+
+/* FROM as "NAME <ADDR>" with any NAME (a comma included), ADDR a bare
+ * address: the display name and address in malloc'ed memory.  */
+static gpg_error_t
+split_from (const char *from, char **r_name, char **r_addr)
+{
+  const char *lt = strrchr (from, '<'), *end = from + strlen (from);
+  const char *s = from, *e = lt;
+  char *norm = NULL;
+
+  *r_name = *r_addr = NULL;
+  while (end > from && pani_is_wsp (end[-1]))
+    end--;
+  if (!lt || end[-1] != '>' || strchr (lt, '>') != end - 1)
+    return gpg_error (GPG_ERR_INV_USER_ID);
+  while (pani_is_wsp (*s))
+    s++;
+  while (e > s && pani_is_wsp (e[-1]))
+    e--;
+  if (e - s >= 2 && *s == '"' && e[-1] == '"')
+    s++, e--;
+  for (const char *p = s; p < e; p++)
+    if (pani_is_ctrl ((unsigned char)*p) || *p == '"' || *p == '<'
+        || *p == '>')
+      return gpg_error (GPG_ERR_INV_USER_ID);
+  *r_name = pani_strndup (s, e - s);
+  *r_addr = pani_strndup (lt + 1, end - lt - 2);
+  if (!*r_name || !*r_addr || pan_addr_normalize (*r_addr, &norm, NULL))
+    {
+      free (*r_name);
+      free (*r_addr);
+      *r_name = *r_addr = NULL;
+      free (norm);
+      return gpg_error (GPG_ERR_INV_USER_ID);
+    }
+  free (norm);
+  return 0;
+}
+
+/* The From field: SPEC's FROM (one mailbox) or LOGIN@HOSTNAME.  */
+static gpg_error_t
+put_from (gpgrt_stream_t out, const char *from, char **r_reason)
+{
+  gpg_error_t err;
+  pan_addrlist_t list = NULL;
+  char *name = NULL, *addr = from ? NULL : default_from ();
+
+  if (!from)
+    {
+      if (addr)
+        es_fprintf (out, "From: %s\n", addr);
+      free (addr);
+      return addr ? 0 : gpg_error_from_syserror ();
+    }
+  if ((err = pan_addrlist_new (&list)))
+    return err;
+  if (!pan_addrlist_parse (list, from, NULL)
+      && pan_addrlist_count (list) == 1)
+    {
+      es_fputs ("From: ", out);
+      put_mailbox (out, pan_addrlist_display (list, 0),
+                   pan_addrlist_addr (list, 0));
+      es_putc ('\n', out);
+    }
+  else if (!(err = split_from (from, &name, &addr)))
+    {
+      es_fputs ("From: ", out);
+      put_mailbox (out, name, addr);
+      es_putc ('\n', out);
+    }
+  else
+    pani_reason (r_reason, err, "the From address \"%s\" is not one"
+                 " mailbox (NAME <local@domain> or local@domain)", from);
+  free (name);
+  free (addr);
+  pan_addrlist_release (list);
+  return err;
 }
 
 static void
@@ -158,22 +318,21 @@ snatch (gpgrt_stream_t mem, char **r_text)
  * text part's header, into C->head.  */
 static gpg_error_t
 build_head (struct compose *c, const struct pan_compose *spec,
-            const char *boundary, time_t now)
+            const char *boundary, time_t now, char **r_reason)
 {
+  gpg_error_t err;
   gpgrt_stream_t mem = es_fopenmem (0, "w+");
-  char *from = spec->from ? NULL : default_from ();
 
-  if (!mem || (!spec->from && !from))
+  if (!mem)
+    return gpg_error_from_syserror ();
+  if ((err = put_from (mem, spec->from, r_reason))
+      || (err = put_list (mem, "To", spec->to, r_reason))
+      || (err = put_list (mem, "Cc", spec->cc, r_reason))
+      || (err = put_list (mem, "Bcc", spec->bcc, r_reason)))
     {
-      free (from);
       es_fclose (mem);
-      return gpg_error_from_syserror ();
+      return err;
     }
-  put_text_field (mem, "From", spec->from ? spec->from : from);
-  free (from);
-  put_list (mem, "To", spec->to);
-  put_list (mem, "Cc", spec->cc);
-  put_list (mem, "Bcc", spec->bcc);
   if (spec->subject)
     put_text_field (mem, "Subject", spec->subject);
   put_date (mem, now);
@@ -189,8 +348,8 @@ build_head (struct compose *c, const struct pan_compose *spec,
   return snatch (mem, &c->head);
 }
 
-/* The file name for Content-Disposition: its last component, with
- * characters that would break the quoted string replaced.  */
+/* The file name for Content-Disposition: the last component of PATH,
+ * with characters that would break the quoted string replaced.  */
 static char *
 safe_filename (const char *path)
 {
@@ -203,12 +362,33 @@ safe_filename (const char *path)
   return name;
 }
 
+/* Write the parameter PARAM=NAME: quoted if NAME is ASCII, else as an
+ * RFC 2231 extended value in UTF-8.  */
+static void
+put_name_param (gpgrt_stream_t out, const char *param, const char *name)
+{
+  if (is_plain_ascii (name))
+    {
+      es_fprintf (out, "; %s=\"%s\"", param, name);
+      return;
+    }
+  es_fprintf (out, "; %s*=utf-8''", param);
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                "0123456789.-_", *p))
+      es_putc (*p, out);
+    else
+      es_fprintf (out, "%%%02X", *p);
+}
+
 static gpg_error_t
-build_part_head (const char *path, const char *type, const char *boundary,
+build_part_head (const struct pan_attachment *att, const char *boundary,
                  char **r_head)
 {
   gpgrt_stream_t mem = es_fopenmem (0, "w+");
-  char *name = safe_filename (path);
+  char *name = safe_filename (att->name ? att->name
+                              : att->path ? att->path : "stdin");
+  const char *type = att->type ? att->type : guess_type (name ? name : "");
 
   if (!mem || !name)
     {
@@ -216,25 +396,13 @@ build_part_head (const char *path, const char *type, const char *boundary,
       es_fclose (mem);
       return gpg_error_from_syserror ();
     }
-  es_fprintf (mem, "\n--%s\nContent-Type: %s; name=\"%s\"\n"
-              "Content-Disposition: attachment; filename=\"%s\"\n"
-              "Content-Transfer-Encoding: base64\n\n", boundary, type, name,
-              name);
+  es_fprintf (mem, "\n--%s\nContent-Type: %s", boundary, type);
+  put_name_param (mem, "name", name);
+  es_fputs ("\nContent-Disposition: attachment", mem);
+  put_name_param (mem, "filename", name);
+  es_fputs ("\nContent-Transfer-Encoding: base64\n\n", mem);
   free (name);
   return snatch (mem, r_head);
-}
-
-/* Split "FILE" or "FILE;TYPE" into a path and a content type.  */
-static gpg_error_t
-split_attachment (const char *spec, char **r_path, const char **r_type)
-{
-  const char *semi = strrchr (spec, ';');
-
-  *r_path = semi ? pani_strndup (spec, semi - spec) : pani_strdup (spec);
-  if (!*r_path)
-    return gpg_error_from_syserror ();
-  *r_type = semi && strchr (semi + 1, '/') ? semi + 1 : guess_type (*r_path);
-  return 0;
 }
 
 static gpg_error_t
@@ -242,27 +410,27 @@ open_attachments (struct compose *c, const struct pan_compose *spec,
                   const char *boundary, char **r_reason)
 {
   gpg_error_t err = 0;
-  size_t n = 0;
+  size_t n = spec->attachments ? spec->nattachments : 0;
 
-  while (spec->attachments && spec->attachments[n])
-    n++;
   c->files = calloc (n + 1, sizeof *c->files);
+  c->borrowed = calloc (n + 1, 1);
   c->part_heads = calloc (n + 1, sizeof *c->part_heads);
-  if (!c->files || !c->part_heads)
+  if (!c->files || !c->part_heads || !c->borrowed)
     return gpg_error_from_syserror ();
   c->nfiles = n;          /* compose_free closes as many.  */
   for (size_t i = 0; !err && i < c->nfiles; i++)
     {
-      char *path = NULL;
-      const char *type;
+      const struct pan_attachment *att = &spec->attachments[i];
 
-      if ((err = split_attachment (spec->attachments[i], &path, &type)))
-        break;
-      if (!(c->files[i] = es_fopen (path, "rb")))
-        err = pani_reason_sys (r_reason, path);
-      else
-        err = build_part_head (path, type, boundary, &c->part_heads[i]);
-      free (path);
+      c->borrowed[i] = att->stream != NULL;
+      if (att->stream)
+        c->files[i] = att->stream;
+      else if (!att->path || !(c->files[i] = es_fopen (att->path, "rb")))
+        {
+          err = pani_reason_sys (r_reason, att->path ? att->path : "(none)");
+          break;
+        }
+      err = build_part_head (att, boundary, &c->part_heads[i]);
     }
   return err;
 }
@@ -382,10 +550,12 @@ compose_free (struct compose *c)
   es_fclose (c->b64sink);
   for (size_t i = 0; i < c->nfiles; i++)
     {
-      es_fclose (c->files[i]);
+      if (!c->borrowed[i])
+        es_fclose (c->files[i]);
       free (c->part_heads[i]);
     }
   free (c->files);
+  free (c->borrowed);
   free (c->part_heads);
   pani_wipe_free_str (c->head);
   free (c->tail);
@@ -411,7 +581,7 @@ compose_setup (struct compose *c, const struct pan_compose *spec,
   if (!boundary)
     return gpg_error_from_syserror ();
   if ((err = open_attachments (c, spec, boundary, r_reason))
-      || (err = build_head (c, spec, boundary, now)))
+      || (err = build_head (c, spec, boundary, now, r_reason)))
     goto leave;
   c->tail = pani_strdupf ("\n--%s--\n", boundary);
   c->b64sink = es_fopencookie (c, "w", sink);

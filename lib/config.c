@@ -44,7 +44,14 @@ static const struct setting settings[] =
   {
     { "sendmail", SETTING_STRING, "/usr/sbin/sendmail", 0, 0,
       "The MTA program and its leading arguments (split at white space;\n"
-      "quotes group).  pansend appends \"-i --\" and every recipient.",
+      "quotes group).  pansend appends \"-i -f SENDER\", the DSN options\n"
+      "given, \"--\" and every recipient; a -f or -r here is the envelope\n"
+      "sender when neither pansend -f nor envelope-sender gives one, and\n"
+      "is taken out, as is -t.",
+      NULL },
+    { "envelope-sender", SETTING_STRING, "", 0, 0,
+      "The envelope sender (where bounces go) when pansend is given no -f\n"
+      "or -r; empty: the -f of sendmail above, else the login user.",
       NULL },
     { "lock-timeout", SETTING_INT, "10", 1, 3600,
       "Seconds to wait for the lock on the recipient registry and on the\n"

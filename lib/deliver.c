@@ -1,8 +1,9 @@
 /* deliver.c - hand a job's encrypted copies to the MTA; keep what it
  * does not take in the queue
  *
- * Each copy goes to "sendmail -i -- RCPTS" (or the configured MTA) with
- * its spool file as stdin, run with posix_spawn, never a shell.  */
+ * Each copy goes to "sendmail -i -f SENDER -- RCPTS" (or the configured
+ * MTA, with the DSN options given) with its spool file as stdin, run
+ * with posix_spawn, never a shell.  */
 #include <config.h>
 
 #include <errno.h>
@@ -19,27 +20,47 @@
 
 extern char **environ;
 
-/* Build the MTA command for copy C: ARGV, "-i", "--", then the copy's
- * recipients.  The recipients are given explicitly rather than with
- * -t: MTAs disagree on what -t does with addresses on the command line
- * (Sendmail drops them, Postfix adds them), Bcc must not travel in the
- * headers, and each copy goes only to its own recipients.  "--" keeps
- * an address that starts with '-' from being taken for an option.  */
+/* Append to FULL at *K the option OPT with VAL, if VAL is set.  */
+static void
+put_option (char **full, size_t *k, const char *opt, const char *val)
+{
+  if (!val)
+    return;
+  full[(*k)++] = (char *)opt;
+  full[(*k)++] = (char *)val;
+}
+
+/* Build the MTA command for copy C: ARGV without its own -f, -r and -t,
+ * then "-i -f SENDER", the DSN options and body type given, "--", then
+ * the copy's recipients.  The recipients are given explicitly rather
+ * than with -t: MTAs disagree on what -t does with addresses on the
+ * command line (Sendmail drops them, Postfix adds them), Bcc must not
+ * travel in the headers, and each copy goes only to its own recipients.
+ * "--" keeps an address that starts with '-' from being taken for an
+ * option.  */
 static gpg_error_t
 build_mta_argv (pan_job_t job, const struct copy *c,
                 const char *const *argv, char ***r_full)
 {
-  size_t n = 0, k = 0;
+  size_t n = 0, k = 0, skip;
+  const char *sender = pan_job_envelope_sender (job, argv), *ignored;
   char **full;
 
   *r_full = NULL;
   while (argv[n])
     n++;
-  if (!(full = calloc (n + 2 + c->nrcpts + 1, sizeof *full)))
+  if (!(full = calloc (n + 13 + c->nrcpts + 1, sizeof *full)))
     return gpg_error (GPG_ERR_ENOMEM);
-  for (size_t i = 0; i < n; i++)
-    full[k++] = (char *)argv[i];
+  full[k++] = (char *)argv[0];
+  for (size_t i = 1; i < n; i += skip ? skip : 1)
+    if (!(skip = pani_mta_own_option (argv, i, &ignored)))
+      full[k++] = (char *)argv[i];
   full[k++] = (char *)"-i";
+  put_option (full, &k, "-f", sender);
+  put_option (full, &k, "-N", job->env.dsn_notify);
+  put_option (full, &k, "-R", job->env.dsn_ret);
+  put_option (full, &k, "-V", job->env.dsn_envid);
+  put_option (full, &k, "-B", job->env.body_type);
   full[k++] = (char *)"--";
   for (size_t i = 0; i < c->nrcpts; i++)
     full[k++] = job->rcpts[c->rcpts[i]].addr;

@@ -11,6 +11,8 @@ struct rcpt
   char *fpr;
   pan_protocol_t protocol;
   int visible;                  /* Named in To or Cc.  */
+  int wanted;                   /* A recipient, not only named in To or
+                                   Cc without -t (see pan_job_set_extract). */
 };
 
 /* One outgoing message: encrypted to RCPTS only.  Visible recipients
@@ -48,6 +50,10 @@ struct pan_job
   size_t npans;
   char *passphrase;             /* Secure memory; for the signing key.  */
   char *warnings;               /* Keys that expire soon, for a person.  */
+  int no_extract;               /* Recipients only from the command line. */
+  struct pan_envelope env;      /* Strings owned (pan_job_set_envelope).  */
+  char *sender;                 /* The resolved envelope sender.  */
+  char *dsn;                    /* The DSN options for the audit record.  */
 };
 
 /* Remember the PAN of HIT once, for the audit record.  */
@@ -62,6 +68,15 @@ int pani_is_outer_dropped (const char *name);
 
 /* True for Content-* fields.  */
 int pani_is_content_field (const char *name);
+
+/* If ARGV[I] (of an MTA command line) is an option that pansend sets
+ * itself (-f, -r, -t), return the number of words it takes (1 or 2) and
+ * store its sender, if any, at *R_SENDER; else return 0.  */
+size_t pani_mta_own_option (const char *const *argv, size_t i,
+                            const char **r_sender);
+
+/* Release the envelope of JOB.  */
+void pani_job_release_envelope (pan_job_t job);
 
 /* Release the spool files and recipient lists of JOB's copies.  */
 void pani_job_release_copies (pan_job_t job);

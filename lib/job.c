@@ -61,6 +61,22 @@ release_rcpts (pan_job_t job)
 }
 
 void
+pani_job_release_envelope (pan_job_t job)
+{
+  free ((char *)job->env.sender);
+  free ((char *)job->env.full_name);
+  free ((char *)job->env.dsn_notify);
+  free ((char *)job->env.dsn_ret);
+  free ((char *)job->env.dsn_envid);
+  free ((char *)job->env.body_type);
+  memset (&job->env, 0, sizeof job->env);
+  free (job->sender);
+  job->sender = NULL;
+  free (job->dsn);
+  job->dsn = NULL;
+}
+
+void
 pan_job_release (pan_job_t job)
 {
   if (!job)
@@ -71,6 +87,7 @@ pan_job_release (pan_job_t job)
   release_pans (job);
   pan_scanner_release (job->scanner);
   release_rcpts (job);
+  pani_job_release_envelope (job);
   pan_headers_release (job->headers);
   if (job->passphrase)
     {
@@ -86,9 +103,10 @@ pan_job_release (pan_job_t job)
  */
 
 /* Add the normalised address ADDR once; VISIBLE if it is named in To
- * or Cc (an address named anywhere visibly is visible).  */
+ * or Cc (an address named anywhere visibly is visible), WANTED if it is
+ * a recipient (not only named in To or Cc without -t).  */
 static gpg_error_t
-add_rcpt (pan_job_t job, const char *addr, int visible)
+add_rcpt (pan_job_t job, const char *addr, int visible, int wanted)
 {
   struct rcpt *tmp;
 
@@ -96,6 +114,7 @@ add_rcpt (pan_job_t job, const char *addr, int visible)
     if (!strcmp (job->rcpts[i].addr, addr))
       {
         job->rcpts[i].visible |= visible;
+        job->rcpts[i].wanted |= wanted;
         return 0;
       }
   if (job->nrcpts == job->rcpts_size)
@@ -109,6 +128,7 @@ add_rcpt (pan_job_t job, const char *addr, int visible)
   memset (&job->rcpts[job->nrcpts], 0, sizeof *job->rcpts);
   if (!(job->rcpts[job->nrcpts].addr = pani_strdup (addr)))
     return gpg_error_from_syserror ();
+  job->rcpts[job->nrcpts].wanted = wanted;
   job->rcpts[job->nrcpts++].visible = visible;
   return 0;
 }
@@ -137,7 +157,7 @@ collect_field (pan_job_t job, size_t idx, char **r_reason)
                  why ? why : gpg_strerror (err));
   for (size_t i = 0; !err && i < pan_addrlist_count (list); i++)
     err = add_rcpt (job, pan_addrlist_addr (list, i),
-                    pani_ascii_casecmp (name, "Bcc") != 0);
+                    pani_ascii_casecmp (name, "Bcc") != 0, !job->no_extract);
   free (why);
   pan_addrlist_release (list);
   return err;
@@ -207,9 +227,29 @@ pan_job_add_recipient (pan_job_t job, const char *addr, char **r_reason)
 
   if ((err = pan_addr_normalize (addr, &norm, r_reason)))
     return err;
-  err = add_rcpt (job, norm, 0);
+  err = add_rcpt (job, norm, 0, 1);
   free (norm);
   return err;
+}
+
+void
+pan_job_set_extract (pan_job_t job, int extract)
+{
+  job->no_extract = !extract;
+}
+
+/* Drop the addresses that are only named in To or Cc (without -t).  */
+static void
+drop_unwanted (pan_job_t job)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < job->nrcpts; i++)
+    if (job->rcpts[i].wanted)
+      job->rcpts[n++] = job->rcpts[i];
+    else
+      free (job->rcpts[i].addr);
+  job->nrcpts = n;
 }
 
 static gpg_error_t
@@ -409,10 +449,12 @@ pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
   pan_registry_t reg = NULL;
 
   job->now = now;
+  drop_unwanted (job);
   if (!job->nrcpts)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
                         "the message has no recipients: give To, Cc or"
-                        " Bcc headers or addresses on the command line");
+                        " Bcc headers (with -t) or addresses on the"
+                        " command line");
   if ((err = load_registry (job, &reg, r_reason)))
     return err;
   for (size_t i = 0; !err && i < job->nrcpts; i++)

@@ -467,7 +467,8 @@ gpg_error_t pan_job_new (pan_ctx_t ctx, pan_job_t *r_job);
 void pan_job_release (pan_job_t job);
 
 /* Read the header block of the message from IN and collect the
- * recipients of To, Cc and Bcc (GPG_ERR_INV_DATA: malformed).  */
+ * recipients of To, Cc and Bcc, or with pan_job_set_extract (JOB, 0)
+ * only which addresses are visible (GPG_ERR_INV_DATA: malformed).  */
 gpg_error_t pan_job_read_headers (pan_job_t job, gpgrt_stream_t in,
                                   char **r_reason);
 
@@ -550,31 +551,123 @@ gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
  * spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 
-/* Hand copy COPY to the MTA: ARGV (program and its leading arguments)
- * followed by "-i --" and the copy's recipients, run with posix_spawn
+/* Hand copy COPY to the MTA: ARGV (program and its leading arguments,
+ * less its own -f, -r and -t) followed by "-i -f SENDER" (see
+ * pan_job_envelope_sender), the DSN options and body type of the
+ * envelope, "--" and the copy's recipients, run with posix_spawn
  * and the spool file as stdin.  If the MTA fails the spool file is moved
  * to the queue and GPG_ERR_EPIPE is returned with the queue file named
  * in *R_REASON.  */
 gpg_error_t pan_job_deliver (pan_job_t job, size_t copy,
                              const char *const *argv, char **r_reason);
 
+/* The envelope of a message: what the MTA is told besides the
+ * recipients (see pan_job_set_envelope).  */
+struct pan_envelope
+{
+  const char *sender;      /* -f/-r: envelope sender; NULL: the configured
+                              "envelope-sender", else the login user */
+  const char *full_name;   /* -F: not passed on (recorded only) */
+  const char *dsn_notify;  /* -N: NEVER or SUCCESS,FAILURE,DELAY */
+  const char *dsn_ret;     /* -R: FULL or HDRS */
+  const char *dsn_envid;   /* -V */
+  const char *body_type;   /* -B: 7BIT or 8BITMIME */
+  void *reserved[4];
+};
+
+/* Set the envelope of JOB (copied).  */
+gpg_error_t pan_job_set_envelope (pan_job_t job,
+                                  const struct pan_envelope *env,
+                                  char **r_reason);
+
+/* Return the envelope sender JOB hands to the MTA with -f: the one set
+ * with pan_job_set_envelope, else the home's "envelope-sender", else the
+ * -f or -r of MTA_ARGV (the MTA command to be run; NULL: the home's
+ * "sendmail" setting), else the login user.  The first call fixes it
+ * for the life of JOB.  */
+const char *pan_job_envelope_sender (pan_job_t job,
+                                     const char *const *mta_argv);
+
+/* Return the DSN options of JOB's envelope as the audit record's "dsn"
+ * ("-N never -R hdrs"), or NULL if none was given.  */
+const char *pan_job_dsn (pan_job_t job);
+
+/* Take recipients from the To, Cc and Bcc headers (EXTRACT true, the
+ * default, as sendmail -t) or only from pan_job_add_recipient (false, as
+ * sendmail without -t; To and Cc then only tell which recipients are
+ * visible).  Call before pan_job_read_headers.  */
+void pan_job_set_extract (pan_job_t job, int extract);
+
+/* What a sendmail(1) command line asks for (sendmail-args.c).  */
+typedef enum
+  {
+    PAN_SENDMAIL_SEND = 0,      /* -bm (the default): send stdin.  */
+    PAN_SENDMAIL_FLUSH,         /* -q, --flush: deliver queued copies.  */
+    PAN_SENDMAIL_QUEUE_LIST,    /* -bp, --queue-list.  */
+    PAN_SENDMAIL_QUEUE_DROP,    /* --queue-drop ID.  */
+    PAN_SENDMAIL_HELP,          /* --help.  */
+    PAN_SENDMAIL_VERSION        /* --version.  */
+  } pan_sendmail_mode_t;
+
+/* A parsed command line; the strings point into the parsed ARGV.  */
+struct pan_sendmail_args
+{
+  pan_sendmail_mode_t mode;
+  int extract;                  /* -t, or no recipient arguments.  */
+  int verbose;                  /* -v, --verbose.  */
+  int dry_run;                  /* --dry-run.  */
+  const char *home;             /* --home DIR.  */
+  const char *sendmail;         /* --sendmail COMMAND.  */
+  int passphrase_fd;            /* --passphrase-fd N; -1: none.  */
+  const char *queue_id;         /* --queue-drop ID.  */
+  struct pan_envelope env;      /* -f/-r, -F, -N, -R, -V, -B.  */
+  const char **recipients;      /* NULL-terminated.  */
+  size_t nrecipients;
+};
+
+/* Parse ARGV (ARGC words, ARGV[0] the program) as sendmail(1)'s command
+ * line, Postfix's being the reference, plus pansend's long options, into
+ * *R_ARGS (release with pan_sendmail_args_release).  An unknown option,
+ * a missing or bad argument, a mode pansend does not offer or an option
+ * after the first recipient gives GPG_ERR_INV_ARG with *R_REASON.  */
+gpg_error_t pan_sendmail_args_parse (int argc, char **argv,
+                                     struct pan_sendmail_args *r_args,
+                                     char **r_reason);
+
+/* Release what pan_sendmail_args_parse allocated in ARGS.  */
+void pan_sendmail_args_release (struct pan_sendmail_args *args);
+
+/* One attachment of a composed message.  */
+struct pan_attachment
+{
+  const char *path;             /* The file; NULL if STREAM is given.  */
+  gpgrt_stream_t stream;        /* Read instead of PATH (not closed).  */
+  const char *type;             /* "type/subtype"; NULL: from the name.  */
+  const char *name;             /* The file name shown; NULL: PATH's.  */
+};
+
 /* What pan_compose_open makes a message of.  */
 struct pan_compose
 {
   const char *subject;          /* UTF-8; RFC 2047 encoded if needed.  */
-  const char *from;             /* NULL: LOGIN@HOSTNAME, as sendmail.  */
-  const char *const *to;        /* NULL-terminated address lists.  */
-  const char *const *cc;
+  const char *from;             /* One mailbox; NULL: LOGIN@HOSTNAME.  */
+  const char *const *to;        /* NULL-terminated RFC 5322 address lists */
+  const char *const *cc;        /* (UTF-8 display names allowed).  */
   const char *const *bcc;
-  const char *const *attachments; /* "FILE" or "FILE;TYPE/SUBTYPE".  */
+  const struct pan_attachment *attachments;
+  size_t nattachments;
 };
 
 /* Open a stream that yields, as it is read, a MIME message made of the
  * text body read from BODY and SPEC (for mailx-style sending): a
  * text/plain message, or multipart/mixed with each attachment base64
  * encoded (content type given or guessed from the name), with From and
- * Date as sendmail would set them (Date from NOW).  An attachment that
- * cannot be opened is an error here, before anything is read.  */
+ * Date as sendmail would set them (Date from NOW).  Every address is
+ * parsed with pan_addrlist_parse and written with its display name
+ * quoted or RFC 2047 encoded, never the address (GPG_ERR_INV_USER_ID
+ * if one does not parse; FROM may also be "NAME <ADDR>" with any NAME).
+ * An attachment that cannot be opened is an error here (a system
+ * error), before anything is read.  */
 gpg_error_t pan_compose_open (const struct pan_compose *spec,
                               gpgrt_stream_t body, time_t now,
                               gpgrt_stream_t *r_stream, char **r_reason);
@@ -1014,6 +1107,7 @@ struct pan_audit_event
   const char *outcome;          /* sent, refused, queued, ok, failed */
   int exit_code;
   const char *reason;
+  const char *dsn;              /* DSN options given (pansend -N -R -V).  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when

@@ -8,8 +8,8 @@ dest=$(mktemp -d); trap 'rm -rf "$dest"' EXIT
 make -C "$build" install DESTDIR="$dest" >/dev/null
 prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
 root=$dest$prefix
-for f in bin/pansend sbin/pankey include/panmail.h lib/pkgconfig/panmail.pc \
-         share/man/man1/pansend.1 share/man/man8/pankey.8 \
+for f in bin/pansend bin/panmailx sbin/pankey include/panmail.h lib/pkgconfig/panmail.pc \
+         share/man/man1/pansend.1 share/man/man1/panmailx.1 share/man/man8/pankey.8 \
          share/man/man5/panmail.conf.5 share/man/man3/libpanmail.3; do
     [ -e "$root/$f" ] || { echo "missing $f"; exit 1; }
 done

@@ -116,7 +116,7 @@ head -c 20000 /dev/urandom > "$T/blob.bin"
 printf 'case,amount\nC-1,12.50\n' > "$T/report.csv"
 sa=$(mbox_size "$A")
 printf 'Chargebacks attached.\n' |
-    expect_rc 0 "pansend -s -a -a ADDR" pansend -s "Chargebacks été" \
+    expect_rc 0 "panmailx -s -a -a ADDR" panmailx -s "Chargebacks été" \
         -a "$T/report.csv" -a "$T/blob.bin" "$A"
 wait_for_mail "$A" "$sa"
 last_message "$A" "$T/m.eml"

@@ -136,6 +136,8 @@ need_tools() {
 }
 
 pansend() { "$PANSEND" "$@"; }
+PANMAILX=$top_builddir/cmd/panmailx
+panmailx() { "$PANMAILX" "$@"; }
 pankey() { "$PANKEY" "$@"; }
 PANAUDIT=$top_builddir/cmd/panaudit
 panaudit() { "$PANAUDIT" "$@"; }
@@ -180,6 +182,17 @@ enroll_alice() {
     fa=$(make_key Alice "$A")
     export_key "$fa" "$T/a.asc"
     expect_rc 0 "enroll" pankey enroll "$A" --fingerprint "$fa" --file "$T/a.asc"
+}
+
+# enroll_keys ADDR:FPR...: export each key FPR made by make_key and
+# enroll it for ADDR.
+enroll_keys() {
+    for ek_r in "$@"; do
+        export_key "${ek_r#*:}" "$T/key.asc"
+        pankey enroll "${ek_r%%:*}" --fingerprint "${ek_r#*:}" \
+            --file "$T/key.asc" >"$T/out" 2>"$T/err" ||
+            { cat "$T/err" >&2; fail "enrolling ${ek_r%%:*} failed"; }
+    done
 }
 
 # report_to ADDR WORD: a short message to ADDR whose body holds WORD.

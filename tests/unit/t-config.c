@@ -217,7 +217,7 @@ test_write_default (void)
   T_CHECK (strstr (text, "\n# sendmail /usr/sbin/sendmail\n") != NULL);
   T_CHECK (strstr (text, "\n# lock-timeout 10\n") != NULL);
   T_CHECK (strstr (text, "\n# max-key-size 1048576\n") != NULL);
-  T_CHECK (strstr (text, "-i --") != NULL);
+  T_CHECK (strstr (text, "-i -f SENDER") != NULL);
   T_CHECK (text[strlen (text) - 1] == '\n');
   config = parse (text);
   check_defaults (config);

@@ -421,10 +421,9 @@ test_compose (void)
 {
   char path[] = "t-mime-compose-XXXXXX", *msg = NULL, *reason = NULL;
   const char *to[] = { "a@x.example", NULL };
-  const char *att[] = { NULL, NULL };
-  char *spec_att = NULL;
+  struct pan_attachment att[1] = { { NULL, NULL, "text/csv", NULL } };
   struct pan_compose spec = { "R\xc3\xbc" "ckbuchung 4111111111111111",
-                              "o@x.example", to, NULL, NULL, att };
+                              "o@x.example", to, NULL, NULL, att, 1 };
   gpgrt_stream_t body = NULL, out = NULL;
   FILE *f = NULL;
   size_t len;
@@ -437,9 +436,7 @@ test_compose (void)
     fputs ("filler line of an attachment with no digits\n", f);
   fputs ("card 378282246310005\n", f);
   fclose (f);
-  spec_att = malloc (strlen (path) + 10);
-  sprintf (spec_att, "%s;text/csv", path);
-  att[0] = spec_att;
+  att[0].path = path;
   body = es_fopenmem_init (0, "r", "note 5555555555554444\n", 22);
   T_ERR (pan_compose_open (&spec, body, 0, &out, &reason), 0);
   len = out ? read_stream (out, 7, &msg) : 0;
@@ -449,7 +446,6 @@ test_compose (void)
   es_fclose (out);
   es_fclose (body);
   unlink (path);
-  free (spec_att);
   free (msg);
   free (reason);
 }
