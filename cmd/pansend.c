@@ -24,6 +24,9 @@ enum opt_values
     oHome = 500,
     oSendmail,
     oPassphraseFd,
+    oQueueList,
+    oQueueDrop,
+    oFlush = 'q',
     oDryRun = 'n',
     oVerbose = 'v',
     oIgnoreT = 't',
@@ -46,6 +49,9 @@ static gpgrt_opt_t opts[] =
                   "|N|read the signing key's passphrase from fd N"),
     ARGPARSE_s_n (oDryRun, "dry-run", "check everything, send nothing"),
     ARGPARSE_s_n (oVerbose, "verbose", "tell which key each recipient gets"),
+    ARGPARSE_s_n (oFlush, "flush", "retry every queued copy (as sendmail -q)"),
+    ARGPARSE_s_n (oQueueList, "queue-list", "list the queued copies"),
+    ARGPARSE_s_s (oQueueDrop, "queue-drop", "|ID|drop the queued copy ID"),
     ARGPARSE_group (301, "@\nmailx-style (build the message from a text"
                     " body on stdin):\n "),
     ARGPARSE_s_s (oSubject, "subject", "|TEXT|the Subject"),
@@ -66,6 +72,8 @@ struct options
   int dry_run;
   int verbose;
   int passphrase_fd;            /* -1: none.  */
+  int queue_verb;               /* oFlush, oQueueList, oQueueDrop or 0.  */
+  const char *drop_id;
   char **addrs;                 /* Recipients from the command line.  */
   size_t naddrs;
   int compose;                  /* mailx-style: -s, -a, -c, -b or -r.  */
@@ -122,6 +130,8 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oPassphraseFd: o->passphrase_fd = pargs.r.ret_int; break;
       case oDryRun: o->dry_run = 1; break;
       case oVerbose: o->verbose = 1; break;
+      case oFlush: case oQueueList: case oQueueDrop:
+        o->queue_verb = pargs.r_opt; o->drop_id = pargs.r.ret_str; break;
       case oIgnoreT: case oIgnoreI: break;  /* What we do anyway.  */
       case oSubject: o->spec.subject = pargs.r.ret_str; o->compose = 1; break;
       case oAttach: strlist_add (&o->attach, pargs.r.ret_str);
@@ -189,6 +199,7 @@ exit_for_encrypt (gpg_error_t err)
     case GPG_ERR_BAD_SIGNATURE: case GPG_ERR_CANCELED:
     case GPG_ERR_NOT_TRUSTED: case GPG_ERR_CERT_EXPIRED:
     case GPG_ERR_NO_CRL_KNOWN: case GPG_ERR_CRL_TOO_OLD:
+    case GPG_ERR_TIMEOUT:
       return EX_NOPERM;
     case GPG_ERR_ENOSPC: case GPG_ERR_EACCES: case GPG_ERR_EROFS:
     case GPG_ERR_ENOENT: case GPG_ERR_EDQUOT:
@@ -259,8 +270,11 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
       rec->ev.header_from = pan_headers_get (headers, "From");
     }
   if (copy >= 0)
-    rec->ev.ciphertext_sha256 = pan_job_copy_digest (job, copy,
-                                                     &rec->ev.size);
+    {
+      rec->ev.ciphertext_sha256 = pan_job_copy_digest (job, copy,
+                                                       &rec->ev.size);
+      rec->ev.copy = pan_job_copy_id (job, copy);
+    }
   rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
   rec->keys = calloc (total + 1, sizeof *rec->keys);
   for (size_t i = 0; rec->keys && i < total; i++)
@@ -343,10 +357,24 @@ deliver_copy (pan_ctx_t ctx, pan_job_t job, size_t c, char **argv)
 
   err = pan_job_deliver (job, c, (const char *const *)argv, &reason);
   if (!err)
-    return 0;
+    return record_outcome (ctx, job, c, "delivered", "delivered", 0, NULL);
   record_outcome (ctx, job, c, "queue", "queued", EX_TEMPFAIL, reason);
   cmd_error (err, "delivery", reason);
   return EX_TEMPFAIL;
+}
+
+/* Stage copy C and record it as pending: encrypted, not yet handed
+ * over.  */
+static int
+stage_copy (pan_ctx_t ctx, pan_job_t job, size_t c)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if ((err = pan_job_stage (job, c, &reason)))
+    return refuse (ctx, job, EX_CANTCREAT, err, "staging a copy", reason);
+  return record_outcome (ctx, job, c, "send", "pending", 0,
+                         pan_job_warnings (job));
 }
 
 static int
@@ -364,14 +392,90 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
   /* Every record comes before the first hand-over: if one cannot be
    * written, nothing is sent.  */
   for (size_t c = 0; !rc && c < pan_job_copy_count (job); c++)
-    rc = record_outcome (ctx, job, c, "send", "sent", 0,
-                         pan_job_warnings (job));
+    rc = stage_copy (ctx, job, c);
   if (!rc)
     for (size_t c = 0; c < pan_job_copy_count (job); c++)
-      if (deliver_copy (ctx, job, c, argv))
-        rc = EX_TEMPFAIL;  /* And on with the others: each is recorded.  */
+      {
+        int crc = deliver_copy (ctx, job, c, argv);
+
+        /* On with the others: each is recorded.  */
+        if (crc && (!rc || crc == EX_TEMPFAIL))
+          rc = crc;
+      }
   pan_argv_release (argv);
   return rc;
+}
+
+/* Print the queued copy E (one line).  */
+static gpg_error_t
+list_cb (void *opaque, const struct pan_queue_entry *e)
+{
+  char created[32], next[32];
+
+  (void)opaque;
+  es_printf ("%s %lld %s next %s attempts %lld from %s %s to",
+             e->copy, e->size, pan_time_format (e->created, created,
+                                                 sizeof created),
+             pan_time_format (e->next_attempt, next, sizeof next),
+             e->attempts, e->sender, *e->message_id ? e->message_id : "-");
+  for (size_t i = 0; i < e->nrcpts; i++)
+    es_printf (" %s", e->rcpts[i]);
+  es_putc ('\n', es_stdout);
+  return 0;
+}
+
+/* pansend -q (--flush), --queue-list, --queue-drop ID.  */
+static int
+queue_verb (pan_ctx_t ctx, struct options *o)
+{
+  gpg_error_t err;
+  char *reason = NULL, **argv = NULL;
+  struct pan_queue_counts n;
+  const char *cmd = o->sendmail ? o->sendmail
+    : pan_config_get (pan_ctx_config (ctx), "sendmail");
+
+  if (o->queue_verb == oQueueList)
+    err = pan_queue_list (ctx, list_cb, NULL, &reason);
+  else if (o->queue_verb == oQueueDrop)
+    err = pan_queue_drop (ctx, o->drop_id, &reason);
+  else if (!(err = pan_argv_split (cmd, &argv)))
+    {
+      err = pan_queue_flush (ctx, (const char *const *)argv, PAN_QUEUE_FORCE,
+                             &n, &reason);
+      pan_argv_release (argv);
+      if (!err && (o->verbose || n.failed || n.dropped))
+        cmd_info ("queue: %u delivered, %u kept for later, %u dropped"
+                  " (queue-lifetime), %u busy", n.delivered, n.failed,
+                  n.dropped, n.busy);
+      if (!err && n.failed)
+        return EX_TEMPFAIL;
+    }
+  if (!err)
+    return 0;
+  cmd_error (err, "the queue", reason);
+  return gpg_err_code (err) == GPG_ERR_INV_NAME
+    || gpg_err_code (err) == GPG_ERR_ENOENT ? EX_USAGE
+    : gpg_err_code (err) == GPG_ERR_LOCKED ? EX_TEMPFAIL
+    : cmd_exit_for_audit (err);
+}
+
+/* First finish what a crashed pansend left: its copies are queued.  */
+static int
+recover (pan_ctx_t ctx)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+  unsigned int n = 0;
+
+  if ((err = pan_queue_recover (ctx, &n, &reason)))
+    {
+      cmd_error (err, "recovering a crashed pansend's copies", reason);
+      return cmd_exit_for_audit (err);
+    }
+  if (n)
+    cmd_info ("%u copies of a crashed pansend were queued; 'pansend -q'"
+              " delivers them", n);
+  return 0;
 }
 
 /* mailx-style: the message is made from the text on stdin.  */
@@ -406,6 +510,11 @@ run (struct options *o)
 
   if ((rc = cmd_open_home (o->home, &ctx, EX_CONFIG)))
     return rc;
+  if ((rc = recover (ctx)) || o->queue_verb)
+    {
+      rc = rc ? rc : queue_verb (ctx, o);
+      goto leave;
+    }
   if ((err = pan_job_new (ctx, &job)))
     {
       cmd_error (err, NULL, NULL);
