@@ -455,7 +455,7 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
     *r_reason = NULL;
   /* The whole transaction under the home's key lock: concurrent verbs
    * run one after the other, each with its true outcome.  */
-  if ((err = lock_keys (ctx, &lockfd, &reason)))
+  if (ctx && (err = lock_keys (ctx, &lockfd, &reason)))
     {
       memset (r_res, 0, sizeof *r_res);
       r_res->stage = PAN_LIFECYCLE_SYSTEM;
