@@ -275,7 +275,10 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
                                                        &rec->ev.size);
       rec->ev.copy = pan_job_copy_id (job, copy);
     }
-  rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
+  /* The card numbers are listed once per copy, in its "send" record
+   * (or in the refusal), not again in its later states.  */
+  if (!strcmp (event, "send") || !strcmp (event, "refuse"))
+    rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
   rec->keys = calloc (total + 1, sizeof *rec->keys);
   for (size_t i = 0; rec->keys && i < total; i++)
     {
