@@ -118,6 +118,7 @@ exit_for_encrypt (gpg_error_t err)
     case GPG_ERR_BAD_SIGNATURE: case GPG_ERR_CANCELED:
     case GPG_ERR_NOT_TRUSTED: case GPG_ERR_CERT_EXPIRED:
     case GPG_ERR_NO_CRL_KNOWN: case GPG_ERR_CRL_TOO_OLD:
+    case GPG_ERR_TIMEOUT:
       return EX_NOPERM;
     case GPG_ERR_ENOSPC: case GPG_ERR_EACCES: case GPG_ERR_EROFS:
     case GPG_ERR_ENOENT: case GPG_ERR_EDQUOT:
@@ -181,9 +182,15 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
       rec->ev.header_from = pan_headers_get (headers, "From");
     }
   if (copy >= 0)
-    rec->ev.ciphertext_sha256 = pan_job_copy_digest (job, copy,
-                                                     &rec->ev.size);
-  rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
+    {
+      rec->ev.ciphertext_sha256 = pan_job_copy_digest (job, copy,
+                                                       &rec->ev.size);
+      rec->ev.copy = pan_job_copy_id (job, copy);
+    }
+  /* The card numbers are listed once per copy, in its "send" record
+   * (or in the refusal), not again in its later states.  */
+  if (!strcmp (event, "send") || !strcmp (event, "refuse"))
+    rec->ev.pans = pan_job_pans (job, &rec->ev.npans);
   rec->keys = calloc (total + 1, sizeof *rec->keys);
   for (size_t i = 0; rec->keys && i < total; i++)
     {
@@ -268,10 +275,24 @@ deliver_copy (pan_ctx_t ctx, pan_job_t job, size_t c, char **argv)
 
   err = pan_job_deliver (job, c, (const char *const *)argv, &reason);
   if (!err)
-    return 0;
+    return record_outcome (ctx, job, c, "delivered", "delivered", 0, NULL);
   record_outcome (ctx, job, c, "queue", "queued", EX_TEMPFAIL, reason);
   cmd_error (err, "delivery", reason);
   return EX_TEMPFAIL;
+}
+
+/* Stage copy C and record it as pending: encrypted, not yet handed
+ * over.  */
+static int
+stage_copy (pan_ctx_t ctx, pan_job_t job, size_t c)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+
+  if ((err = pan_job_stage (job, c, &reason)))
+    return refuse (ctx, job, EX_CANTCREAT, err, "staging a copy", reason);
+  return record_outcome (ctx, job, c, "send", "pending", 0,
+                         pan_job_warnings (job));
 }
 
 static int
@@ -292,14 +313,93 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
   /* Every record comes before the first hand-over: if one cannot be
    * written, nothing is sent.  */
   for (size_t c = 0; !rc && c < pan_job_copy_count (job); c++)
-    rc = record_outcome (ctx, job, c, "send", "sent", 0,
-                         pan_job_warnings (job));
+    rc = stage_copy (ctx, job, c);
   if (!rc)
     for (size_t c = 0; c < pan_job_copy_count (job); c++)
-      if (deliver_copy (ctx, job, c, argv))
-        rc = EX_TEMPFAIL;  /* And on with the others: each is recorded.  */
+      {
+        int crc = deliver_copy (ctx, job, c, argv);
+
+        /* On with the others: each is recorded.  */
+        if (crc && (!rc || crc == EX_TEMPFAIL))
+          rc = crc;
+      }
   pan_argv_release (argv);
   return rc;
+}
+
+#ifndef PANSEND_NO_MAIN
+/* Print the queued copy E (one line).  */
+static gpg_error_t
+list_cb (void *opaque, const struct pan_queue_entry *e)
+{
+  char created[32], next[32];
+
+  (void)opaque;
+  es_printf ("%s %lld %s next %s attempts %lld from %s %s to",
+             e->copy, e->size, pan_time_format (e->created, created,
+                                                 sizeof created),
+             pan_time_format (e->next_attempt, next, sizeof next),
+             e->attempts, e->sender, *e->message_id ? e->message_id : "-");
+  for (size_t i = 0; i < e->nrcpts; i++)
+    es_printf (" %s", e->rcpts[i]);
+  es_putc ('\n', es_stdout);
+  return 0;
+}
+
+/* pansend -q (--flush), --queue-list, --queue-drop ID.  */
+static int
+queue_verb (pan_ctx_t ctx, struct options *o)
+{
+  gpg_error_t err;
+  char *reason = NULL, **argv = NULL;
+  struct pan_queue_counts n;
+  const char *cmd = o->args.sendmail ? o->args.sendmail
+    : pan_config_get (pan_ctx_config (ctx), "sendmail");
+
+  if (o->args.mode == PAN_SENDMAIL_QUEUE_LIST)
+    err = pan_queue_list (ctx, list_cb, NULL, &reason);
+  else if (o->args.mode == PAN_SENDMAIL_QUEUE_DROP)
+    err = pan_queue_drop (ctx, o->args.queue_id, &reason);
+  else if (!(err = pan_argv_split (cmd, &argv)))
+    {
+      err = pan_queue_flush (ctx, (const char *const *)argv, PAN_QUEUE_FORCE,
+                             &n, &reason);
+      pan_argv_release (argv);
+      if (!err && (o->args.verbose || n.failed || n.dropped))
+        cmd_info ("queue: %u delivered, %u kept for later, %u dropped"
+                  " (queue-lifetime), %u busy", n.delivered, n.failed,
+                  n.dropped, n.busy);
+      if (!err && n.failed)
+        return EX_TEMPFAIL;
+    }
+  if (!err)
+    return 0;
+  cmd_error (err, "the queue", reason);
+  return gpg_err_code (err) == GPG_ERR_INV_NAME
+    || gpg_err_code (err) == GPG_ERR_ENOENT ? EX_USAGE
+    : gpg_err_code (err) == GPG_ERR_LOCKED ? EX_TEMPFAIL
+    : cmd_exit_for_audit (err);
+}
+
+#endif /* PANSEND_NO_MAIN */
+
+/* First finish what a crashed pansend left: its copies are queued.  */
+static int
+recover (pan_ctx_t ctx)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+  unsigned int n = 0;
+
+  if ((err = pan_queue_recover (ctx, &n, &reason)))
+    {
+      cmd_error (err, "recovering a crashed pansend's copies", reason);
+      return cmd_exit_for_audit (err);
+    }
+  if (n)
+    cmd_info ("%u copies of a crashed pansend were queued; 'pansend -q'"
+              " delivers them", n);
+  return 0;
 }
 
 int
@@ -314,6 +414,8 @@ pansend_send (struct options *o)
 
   if ((rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG)))
     return rc;
+  if ((rc = recover (ctx)))
+    goto leave;
   if ((err = pan_job_new (ctx, &job))
       || (err = pan_job_set_envelope (job, &o->args.env, &reason)))
     {
@@ -351,16 +453,19 @@ pansend_send (struct options *o)
 }
 
 #ifndef PANSEND_NO_MAIN
-/* The queue (-q, --flush, -bp, --queue-list, --queue-drop ID): the call
- * point of the queue's verbs, which the fault-safety work (issue 9)
- * provides.  */
+/* The queue (-q, --flush, -bp, --queue-list, --queue-drop ID), after
+ * what a crashed pansend left is queued.  */
 static int
 run_queue (struct options *o)
 {
-  (void)o;
-  cmd_info ("the queue verbs (-q, --flush, -bp, --queue-list,"
-            " --queue-drop) are not available in this version");
-  return EX_USAGE;
+  pan_ctx_t ctx = NULL;
+  int rc;
+
+  if (!(rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG))
+      && !(rc = recover (ctx)))
+    rc = queue_verb (ctx, o);
+  pan_ctx_release (ctx);
+  return rc;
 }
 
 int

@@ -174,8 +174,16 @@ reconcile_state (struct writer *w, char **r_reason)
 
   if (s == w->last_seq)
     {
+      /* A writer died after its append, before it saved the evolved
+       * key: evolve it and save it now, before this record, so that
+       * another crash cannot leave the key two records behind.  */
+      gpg_error_t err;
+
       w->st.seq++;
-      return pani_audit_key_evolve (w->st.key);
+      memcpy (w->st.prev, w->prev, sizeof w->st.prev);
+      if ((err = pani_audit_key_evolve (w->st.key)))
+        return err;
+      return pani_audit_state_write (w->f->key, &w->st, r_reason);
     }
   if (s == w->last_seq + 1)
     return 0;
@@ -330,6 +338,7 @@ write_record (struct writer *w, struct pan_audit_record *rec,
   if ((err = make_line (w, rec, &b, r_reason))
       || (err = append_bytes (w, b.data, b.len, r_reason)))
     goto leave;
+  pani_test_crash ("audit-appended");
   skip = w->need_nl;
   w->need_nl = 0;
   pani_audit_sha256_hex (b.data + skip, b.len - skip - 1, w->st.prev);

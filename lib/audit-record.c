@@ -268,6 +268,7 @@ pani_audit_format_prefix (struct pani_buf *b,
   put_field (b, "operator", ev->operator_name);
   put_field (b, "host", rec->host);
   put_field (b, "message_id", ev->message_id);
+  put_field (b, "copy", ev->copy);
   put_field (b, "envelope_from", ev->envelope_from);
   put_field (b, "dsn", ev->dsn);
   put_field (b, "header_from", ev->header_from);
@@ -386,7 +387,7 @@ static gpg_error_t
 check_strings (const struct pan_audit_event *ev, char **r_reason)
 {
   const char *const s[] = { ev->operator_name, ev->message_id,
-    ev->envelope_from, ev->header_from, ev->reason, ev->dsn };
+    ev->envelope_from, ev->header_from, ev->reason, ev->dsn, ev->copy };
   size_t i;
 
   for (i = 0; i < sizeof s / sizeof *s; i++)
@@ -541,6 +542,7 @@ extract_strings (struct pani_audit_parsed *p, char **r_reason)
   if (!ev->event || !ev->tool || !ev->operator_name || !rec->host)
     return bad_field (r_reason, "event, tool, operator or host");
   ev->message_id = get_str (p->json, "message_id");
+  ev->copy = get_str (p->json, "copy");
   ev->envelope_from = get_str (p->json, "envelope_from");
   ev->dsn = get_str (p->json, "dsn");
   ev->header_from = get_str (p->json, "header_from");

@@ -53,6 +53,17 @@ static const struct setting settings[] =
       "The envelope sender (where bounces go) when pansend is given no -f\n"
       "or -r; empty: the -f of sendmail above, else the login user.",
       NULL },
+    { "mta-timeout", SETTING_INT, "300", 1, 86400,
+      "Seconds the MTA may take to take a copy; then its process group is\n"
+      "killed and the copy is queued (exit 75).", NULL },
+    { "gpg-timeout", SETTING_INT, "120", 1, 86400,
+      "Seconds gpg or gpgsm may take to encrypt a copy, plus one second\n"
+      "per MiB of message, not counting the time spent waiting for the\n"
+      "message on stdin; then it is killed and nothing is sent (exit 77).",
+      NULL },
+    { "queue-lifetime", SETTING_INT, "432000", 60, 31536000,
+      "Seconds a queued copy is kept and retried (default 5 days); then\n"
+      "it is dropped with a \"drop\" audit record.", NULL },
     { "lock-timeout", SETTING_INT, "10", 1, 3600,
       "Seconds to wait for the lock on the recipient registry and on the\n"
       "audit log.", NULL },

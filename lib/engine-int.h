@@ -36,7 +36,7 @@ gpg_error_t pani_engine_spawn (const char *prog, const char *argv[],
 gpg_error_t pani_engine_gpgconf (const char *homedir, const char *arg1,
                                  const char *arg2);
 
-/* Make an empty scratch GnuPG home HOME/spool/NAME.XXXXXX of CTX, in
+/* Make an empty scratch GnuPG home HOME/spool/NAME.PID.XXXXXX of CTX, in
  * which given key material is inspected before any of it reaches the
  * home's keyring; store its malloc'ed path at *R_DIR.  */
 gpg_error_t pani_engine_scratch_new (pan_ctx_t ctx, const char *name,
@@ -45,5 +45,35 @@ gpg_error_t pani_engine_scratch_new (pan_ctx_t ctx, const char *name,
 /* Remove the scratch home DIR and everything in it (NULL: nothing).  A
  * daemon that still runs on it must have been stopped first.  */
 void pani_engine_scratch_remove (const char *dir);
+
+/* A watchdog over the GnuPG engine processes (gpg, gpgsm) that GPGME
+ * runs for one operation.  GPGME starts them detached and reports
+ * neither their exit status nor a time-out, so the process becomes a
+ * child subreaper: the engines become its children, and the guard
+ * waits for each and checks that it exited 0.  */
+typedef struct pani_engine_guard *pani_engine_guard_t;
+
+/* Start a guard that kills the engine processes (SIGKILL) once TIMEOUT
+ * seconds have passed, not counting the time held (see
+ * pani_engine_guard_hold) and adding one second per MiB of progress
+ * (pani_engine_guard_progress).  */
+gpg_error_t pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g);
+
+/* Stop counting time (HOLD non-zero), e.g. while waiting for input
+ * that the engine does not control, or count it again (HOLD 0).  */
+void pani_engine_guard_hold (pani_engine_guard_t g, int hold);
+
+/* Tell G that data flows to the engine: it runs, and G watches for
+ * its end.  */
+void pani_engine_guard_kick (pani_engine_guard_t g);
+
+/* Note NBYTES of data given to the engine.  */
+void pani_engine_guard_progress (pani_engine_guard_t g, size_t nbytes);
+
+/* End the guard G (NULL: nothing): wait (within its time) for every
+ * engine process to exit and check its status.  GPG_ERR_TIMEOUT if the
+ * time ran out, GPG_ERR_GENERAL if an engine was killed or exited
+ * non-zero (with a reason).  */
+gpg_error_t pani_engine_guard_end (pani_engine_guard_t g, char **r_reason);
 
 #endif /* PAN_ENGINE_INT_H */

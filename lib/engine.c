@@ -8,14 +8,21 @@
  * matching user ID, or a subkey fingerprint, is never taken.  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <gpgme.h>
 
@@ -210,7 +217,10 @@ gpg_error_t
 pani_engine_scratch_new (pan_ctx_t ctx, const char *name, char **r_dir,
                          char **r_reason)
 {
-  char *dir = pani_strdupf ("%s/spool/%s.XXXXXX", ctx->home, name);
+  /* The pid in the name lets pan_queue_recover remove it once its
+   * process is gone.  */
+  char *dir = pani_strdupf ("%s/spool/%s.%ld.XXXXXX", ctx->home, name,
+                            (long)getpid ());
   gpg_error_t err;
 
   *r_dir = NULL;
@@ -239,5 +249,362 @@ pani_engine_scratch_remove (const char *dir)
   /* A scratch home that could not be made is no error.  */
   if (!dir)
     return;
+  /* A daemon that still runs there would make its sockets again.  */
+  pani_engine_gpgconf (dir, "--kill", "all");
   nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+
+/*
+ * The watchdog over the engine processes of one operation.
+ */
+
+struct pani_engine_guard
+{
+  pthread_mutex_t lock;
+  pthread_t thread;
+  int have_thread;
+  int wake[2];                  /* A byte wakes the thread up.  */
+  int stop;                     /* End asked: the thread returns.  */
+  int expired;                  /* The time ran out: engines killed.  */
+  int kick;                     /* Data flows: the engine runs.  */
+  struct timespec deadline;     /* CLOCK_MONOTONIC.  */
+  struct timespec held_since;   /* When HOLD began (tv_sec -1: none).  */
+  size_t progress;              /* Bytes not yet turned into time.  */
+};
+
+#define GUARD_MIB (1024 * 1024)
+
+/* Is PID an engine process (gpg, gpgsm): its command name is the base
+ * name of a program GPGME runs.  */
+static int
+is_engine_name (const char *comm)
+{
+  static const gpgme_protocol_t protocols[] =
+    { GPGME_PROTOCOL_OpenPGP, GPGME_PROTOCOL_CMS };
+
+  for (size_t i = 0; i < sizeof protocols / sizeof *protocols; i++)
+    {
+      const char *prog = pani_engine_program (protocols[i]);
+      const char *base = prog ? strrchr (prog, '/') : NULL;
+
+      base = base ? base + 1 : prog;
+      /* The kernel keeps the first 15 bytes of the name.  */
+      if (base && !strncmp (base, comm, 15))
+        return 1;
+    }
+  return 0;
+}
+
+/* Read the parent and command name of process NAME (a /proc entry).  */
+static int
+proc_parent (const char *name, pid_t *r_ppid, char *comm, size_t size,
+             char *r_state)
+{
+  char path[300], buf[512], *open_paren, *close_paren;
+  int fd, ppid;
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/proc/%s/stat", name);
+  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+    return -1;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = 0;
+  open_paren = strchr (buf, '(');
+  close_paren = strrchr (buf, ')');
+  if (!open_paren || !close_paren || close_paren < open_paren
+      || sscanf (close_paren + 1, " %c %d", r_state, &ppid) != 2)
+    return -1;
+  *close_paren = 0;
+  snprintf (comm, size, "%s", open_paren + 1);
+  *r_ppid = ppid;
+  return 0;
+}
+
+/* Store up to MAX pids of this process's engine children in PIDS (only
+ * those that run if LIVE); return how many.  */
+static size_t
+engine_children (pid_t *pids, size_t max, int live)
+{
+  DIR *dir = opendir ("/proc");
+  struct dirent *d;
+  size_t n = 0;
+  pid_t self = getpid (), ppid;
+  char comm[64], state;
+
+  while (dir && n < max && (d = readdir (dir)))
+    if (d->d_name[0] >= '1' && d->d_name[0] <= '9'
+        && !proc_parent (d->d_name, &ppid, comm, sizeof comm, &state)
+        && ppid == self && is_engine_name (comm)
+        && (!live || (state != 'Z' && state != 'X')))
+      pids[n++] = (pid_t)atol (d->d_name);
+  if (dir)
+    closedir (dir);
+  return n;
+}
+
+/* Kill the engines and wait (a few seconds at most) until they are
+ * gone: only then are their pipes closed.  */
+static void
+kill_engines (void)
+{
+  pid_t pids[64];
+  size_t n = engine_children (pids, 64, 1);
+
+  for (size_t i = 0; i < n; i++)
+    {
+      struct pollfd p = { pani_pidfd_open (pids[i]), POLLIN, 0 };
+
+      kill (pids[i], SIGKILL);
+      if (p.fd >= 0)
+        {
+          poll (&p, 1, 5000);
+          close (p.fd);
+        }
+    }
+}
+
+/* GPGME 1.18 polls a pipe to a dead engine for POLLOUT for ever
+ * (POLLERR alone does not end its loop): put /dev/null in place of
+ * every pipe of ours that no one reads any more, so that GPGME writes
+ * what is left to nowhere and sees the engine's end.  */
+static void
+unstick_pipes (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *d;
+  struct stat st;
+  int null = open ("/dev/null", O_WRONLY | O_CLOEXEC), fd;
+
+  while (dir && null >= 0 && (d = readdir (dir)))
+    {
+      struct pollfd p = { fd = atoi (d->d_name), 0, 0 };
+
+      if (fd > 2 && fd != dirfd (dir) && !fstat (fd, &st)
+          && S_ISFIFO (st.st_mode) && poll (&p, 1, 0) == 1
+          && (p.revents & POLLERR))
+        dup3 (null, fd, O_CLOEXEC);
+    }
+  if (dir)
+    closedir (dir);
+  if (null >= 0)
+    close (null);
+}
+
+/* Once data flows, find the engine and wait for its exit.  */
+static int
+watch_engine (pani_engine_guard_t g, int pidfd)
+{
+  pid_t pid;
+
+  if (pidfd < 0 && g->kick && engine_children (&pid, 1, 1))
+    pidfd = pani_pidfd_open (pid);
+  g->kick = 0;
+  return pidfd;
+}
+
+/* The watchdog: kills the engines when the time is up; when an engine
+ * dies, unsticks GPGME (unstick_pipes).  No busy waiting: it sleeps in
+ * poll on its wake-up pipe and the engine's pidfd.  */
+static void *
+guard_thread (void *arg)
+{
+  pani_engine_guard_t g = arg;
+  int pidfd = -1, timeout;
+  char buf[64];
+
+  pthread_mutex_lock (&g->lock);
+  while (!g->stop)
+    {
+      struct pollfd p[2] = { { g->wake[0], POLLIN, 0 }, { -1, POLLIN, 0 } };
+
+      if (g->held_since.tv_sec < 0 && !pani_ms_until (&g->deadline))
+        {
+          g->expired = 1;
+          kill_engines ();
+          unstick_pipes ();
+          break;
+        }
+      timeout = g->held_since.tv_sec < 0 ? pani_ms_until (&g->deadline) : -1;
+      p[1].fd = pidfd = watch_engine (g, pidfd);
+      pthread_mutex_unlock (&g->lock);
+      if (poll (p, 2, timeout) > 0 && (p[0].revents & POLLIN))
+        (void)!read (g->wake[0], buf, sizeof buf);
+      if (p[1].revents)
+        {
+          unstick_pipes ();     /* The engine is gone.  */
+          close (pidfd);
+          pidfd = -1;
+        }
+      pthread_mutex_lock (&g->lock);
+    }
+  pthread_mutex_unlock (&g->lock);
+  if (pidfd >= 0)
+    close (pidfd);
+  return NULL;
+}
+
+static void
+guard_wake (pani_engine_guard_t g)
+{
+  (void)!write (g->wake[1], "", 1);
+}
+
+gpg_error_t
+pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g)
+{
+  pani_engine_guard_t g;
+  int rc;
+
+  *r_g = NULL;
+#ifdef PR_SET_CHILD_SUBREAPER
+  if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+    return gpg_error_from_syserror ();
+#endif
+  if (!(g = calloc (1, sizeof *g)))
+    return gpg_error_from_syserror ();
+  pthread_mutex_init (&g->lock, NULL);
+  pani_deadline_in (&g->deadline, timeout);
+  g->held_since.tv_sec = -1;
+  if (pipe2 (g->wake, O_CLOEXEC | O_NONBLOCK))
+    {
+      g->wake[0] = g->wake[1] = -1;
+      rc = errno;
+    }
+  else
+    rc = pthread_create (&g->thread, NULL, guard_thread, g);
+  g->have_thread = !rc;
+  *r_g = g;
+  if (rc)
+    {
+      pani_engine_guard_end (g, NULL);
+      *r_g = NULL;
+      return gpg_error_from_errno (rc);
+    }
+  return 0;
+}
+
+void
+pani_engine_guard_kick (pani_engine_guard_t g)
+{
+  if (!g)
+    return;
+  pthread_mutex_lock (&g->lock);
+  if (!g->kick)
+    {
+      g->kick = 1;
+      guard_wake (g);
+    }
+  pthread_mutex_unlock (&g->lock);
+}
+
+void
+pani_engine_guard_hold (pani_engine_guard_t g, int hold)
+{
+  struct timespec now;
+
+  if (!g)
+    return;
+  pthread_mutex_lock (&g->lock);
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  if (hold && g->held_since.tv_sec < 0)
+    g->held_since = now;
+  else if (!hold && g->held_since.tv_sec >= 0)
+    {
+      /* The time held is added to the deadline.  */
+      g->deadline.tv_sec += now.tv_sec - g->held_since.tv_sec;
+      g->deadline.tv_nsec += now.tv_nsec - g->held_since.tv_nsec;
+      if (g->deadline.tv_nsec < 0)
+        g->deadline.tv_sec--, g->deadline.tv_nsec += 1000000000;
+      else if (g->deadline.tv_nsec >= 1000000000)
+        g->deadline.tv_sec++, g->deadline.tv_nsec -= 1000000000;
+      g->held_since.tv_sec = -1;
+    }
+  guard_wake (g);
+  pthread_mutex_unlock (&g->lock);
+}
+
+void
+pani_engine_guard_progress (pani_engine_guard_t g, size_t nbytes)
+{
+  if (!g)
+    return;
+  pthread_mutex_lock (&g->lock);
+  g->progress += nbytes;
+  g->deadline.tv_sec += g->progress / GUARD_MIB;
+  g->progress %= GUARD_MIB;
+  pthread_mutex_unlock (&g->lock);
+}
+
+/* Wait (until the deadline of G) for the engine PID to exit and check
+ * its status.  */
+static gpg_error_t
+wait_engine (pani_engine_guard_t g, pid_t pid, char **r_reason)
+{
+  int pidfd = pani_pidfd_open (pid), status;
+  struct pollfd pfd = { pidfd, POLLIN, 0 };
+  pid_t got;
+
+  if (pidfd >= 0)
+    {
+      while (poll (&pfd, 1, pani_ms_until (&g->deadline)) < 0
+             && errno == EINTR)
+        ;
+      close (pidfd);
+    }
+  while ((got = waitpid (pid, &status, WNOHANG)) < 0 && errno == EINTR)
+    ;
+  if (got != pid)
+    {
+      kill (pid, SIGKILL);
+      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      return pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
+                          "the GnuPG engine (pid %ld) did not end in time"
+                          " (gpg-timeout) and was killed", (long)pid);
+    }
+  if (WIFEXITED (status) && !WEXITSTATUS (status))
+    return 0;
+  if (WIFSIGNALED (status))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
+                        "the GnuPG engine (pid %ld) was killed by signal"
+                        " %d", (long)pid, WTERMSIG (status));
+  return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
+                      "the GnuPG engine (pid %ld) exited with status %d",
+                      (long)pid, WEXITSTATUS (status));
+}
+
+gpg_error_t
+pani_engine_guard_end (pani_engine_guard_t g, char **r_reason)
+{
+  gpg_error_t err = 0, err2;
+  pid_t pids[64];
+  size_t n;
+
+  if (!g)
+    return 0;
+  pthread_mutex_lock (&g->lock);
+  g->stop = 1;
+  guard_wake (g);
+  pthread_mutex_unlock (&g->lock);
+  if (g->have_thread)
+    pthread_join (g->thread, NULL);
+  if (g->expired)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
+                       "the GnuPG engine did not finish within gpg-timeout"
+                       " and was killed; nothing was sent");
+  n = engine_children (pids, 64, 0);
+  for (size_t i = 0; i < n; i++)
+    if ((err2 = wait_engine (g, pids[i], r_reason)) && !err)
+      err = err2;
+  if (g->wake[0] >= 0)
+    close (g->wake[0]);
+  if (g->wake[1] >= 0)
+    close (g->wake[1]);
+  pthread_mutex_destroy (&g->lock);
+  free (g);
+  return err;
 }

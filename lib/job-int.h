@@ -26,8 +26,12 @@ struct copy
                                    slice of the job's copy_rcpts).  */
   size_t nrcpts;
   int hidden;
-  char *spool_path;
+  char id[48];                  /* The copy id: spool and queue name,
+                                   "copy" in its audit records.  */
+  char *spool_path;             /* HOME/spool/ID.eml, locked (flock) by
+                                   its process while it lives.  */
   int spool_fd;
+  char *env_path;               /* HOME/spool/ID.env once staged.  */
   char digest[65];              /* Hex SHA-256 of the spool file.  */
   long long size;
 };
@@ -54,6 +58,7 @@ struct pan_job
   struct pan_envelope env;      /* Strings owned (pan_job_set_envelope).  */
   char *sender;                 /* The resolved envelope sender.  */
   char *dsn;                    /* The DSN options for the audit record.  */
+  char nonce[9];                /* Of the copy ids of this job.  */
 };
 
 /* Remember the PAN of HIT once, for the audit record.  */

@@ -431,8 +431,11 @@ pani_job_release_copies (pan_job_t job)
 
       if (c->spool_fd >= 0)
         close (c->spool_fd);
+      if (c->env_path)
+        unlink (c->env_path);
       if (c->spool_path)
         unlink (c->spool_path);
+      free (c->env_path);
       free (c->spool_path);
     }
   free (job->copies);

@@ -15,6 +15,7 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "fileio-int.h"
 
 /* One transaction under way.  */
 struct txn
@@ -422,6 +423,23 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
  * The transactions.
  */
 
+/* Take HOME/keys.lock of CTX, waiting at most ten times lock-timeout:
+ * a key transaction (gpg imports included) takes seconds, and several
+ * may queue for it.  */
+static gpg_error_t
+lock_keys (pan_ctx_t ctx, int *r_fd, char **r_reason)
+{
+  long t = pan_config_get_int (pan_ctx_config (ctx), "lock-timeout");
+  char *path = pan_ctx_path (ctx, "keys.lock");
+  gpg_error_t err;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  err = pani_lock (path, (int)(t > 0 ? t : 10) * 10, r_fd, r_reason);
+  free (path);
+  return err;
+}
+
 /* Run the transaction of EVENT for REQ: begin it with NEED, then let
  * BODY do the rest.  */
 static gpg_error_t
@@ -433,12 +451,27 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
   struct txn t;
   char *reason = NULL;
   gpg_error_t err;
+  int lockfd = -1;
 
   if (r_reason)
     *r_reason = NULL;
+  /* The whole transaction under the home's key lock: concurrent verbs
+   * run one after the other, each with its true outcome.  */
+  if (ctx && (err = lock_keys (ctx, &lockfd, &reason)))
+    {
+      memset (r_res, 0, sizeof *r_res);
+      r_res->stage = PAN_LIFECYCLE_SYSTEM;
+      if (r_reason)
+        *r_reason = reason;
+      else
+        free (reason);
+      return err;
+    }
   if (!(err = begin (&t, ctx, req, r_res, event, need, &reason)))
     err = body (&t, &reason);
-  return finish (&t, err, reason, r_reason);
+  err = finish (&t, err, reason, r_reason);
+  pani_unlock (lockfd);
+  return err;
 }
 
 /* Import T's new key, record it and pin it.  */

@@ -551,15 +551,6 @@ gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
  * spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason);
 
-/* Hand copy COPY to the MTA: ARGV (program and its leading arguments,
- * less its own -f, -r and -t) followed by "-i -f SENDER" (see
- * pan_job_envelope_sender), the DSN options and body type of the
- * envelope, "--" and the copy's recipients, run with posix_spawn
- * and the spool file as stdin.  If the MTA fails the spool file is moved
- * to the queue and GPG_ERR_EPIPE is returned with the queue file named
- * in *R_REASON.  */
-gpg_error_t pan_job_deliver (pan_job_t job, size_t copy,
-                             const char *const *argv, char **r_reason);
 
 /* The envelope of a message: what the MTA is told besides the
  * recipients (see pan_job_set_envelope).  */
@@ -645,6 +636,82 @@ struct pan_attachment
   const char *type;             /* "type/subtype"; NULL: from the name.  */
   const char *name;             /* The file name shown; NULL: PATH's.  */
 };
+
+/* Hand copy COPY to the MTA: ARGV (program and its leading arguments,
+ * less its own -f, -r and -t) followed by "-i -f SENDER" (see
+ * pan_job_envelope_sender), the DSN options and body type of the
+ * envelope, "--" and the copy's recipients, run with posix_spawn in its
+ * own process group and fed the copy through a pipe.  0 only if the MTA
+ * exited 0 within mta-timeout and read the whole copy; else the copy is
+ * moved to the queue with its envelope and GPG_ERR_EPIPE (or
+ * GPG_ERR_TIMEOUT) is returned with the reason and copy id in
+ * *R_REASON.  */
+gpg_error_t pan_job_deliver (pan_job_t job, size_t copy,
+                             const char *const *argv, char **r_reason);
+
+/* Delivery that survives faults (issue 9).  */
+
+/* The copy id of copy COPY once it is encrypted ("cYYYYMMDDTHHMMSS-
+ * NONCE-N"), its spool and queue name, else NULL.  */
+const char *pan_job_copy_id (pan_job_t job, size_t copy);
+
+/* Write the envelope of the encrypted copy COPY next to its spool file
+ * (before its "send"/"pending" record): from then on a crashed pansend's
+ * copy is queued by the next one (pan_queue_recover), not dropped.  */
+gpg_error_t pan_job_stage (pan_job_t job, size_t copy, char **r_reason);
+
+/* Queue the copies that crashed pansends left in the spool of CTX (a
+ * "queue" record each, reason "recovered") and remove what they left
+ * unfinished; store how many were queued at *R_COUNT.  Every tool calls
+ * it first.  */
+gpg_error_t pan_queue_recover (pan_ctx_t ctx, unsigned int *r_count,
+                               char **r_reason);
+
+/* pan_queue_flush: retry every copy, whatever its next attempt time.  */
+#define PAN_QUEUE_FORCE 1
+
+/* What one flush did.  */
+struct pan_queue_counts
+{
+  unsigned int delivered;       /* Taken whole by the MTA.  */
+  unsigned int failed;          /* Kept, retried later.  */
+  unsigned int waiting;         /* Not yet due.  */
+  unsigned int dropped;         /* Older than queue-lifetime.  */
+  unsigned int busy;            /* Locked by another process.  */
+};
+
+/* Hand every queued copy of CTX that is due (all with PAN_QUEUE_FORCE)
+ * to the MTA ARGV, each under its own lock: "delivered" and removed, or
+ * kept with exponential back-off and a "queue" record; past
+ * queue-lifetime "drop" and removed.  */
+gpg_error_t pan_queue_flush (pan_ctx_t ctx, const char *const *argv,
+                             unsigned int flags,
+                             struct pan_queue_counts *counts,
+                             char **r_reason);
+
+/* Remove the queued copy ID of CTX with a "drop" record.  */
+gpg_error_t pan_queue_drop (pan_ctx_t ctx, const char *id, char **r_reason);
+
+/* One queued copy, as pan_queue_list shows it.  */
+struct pan_queue_entry
+{
+  const char *copy;
+  const char *message_id;
+  const char *sender;
+  const char *const *rcpts;
+  size_t nrcpts;
+  long long size;
+  long long created;
+  long long attempts;
+  long long next_attempt;
+};
+
+typedef gpg_error_t (*pan_queue_cb_t) (void *opaque,
+                                       const struct pan_queue_entry *e);
+
+/* Call CB for each queued copy of CTX (its envelope readable).  */
+gpg_error_t pan_queue_list (pan_ctx_t ctx, pan_queue_cb_t cb, void *opaque,
+                            char **r_reason);
 
 /* What pan_compose_open makes a message of.  */
 struct pan_compose
@@ -1108,6 +1175,8 @@ struct pan_audit_event
   int exit_code;
   const char *reason;
   const char *dsn;              /* DSN options given (pansend -N -R -V).  */
+  const char *copy;             /* The copy id (send, delivered, queue,
+                                   drop records).  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when

@@ -12,9 +12,11 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <gcrypt.h>
@@ -23,6 +25,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "keys-int.h"
+#include "engine-int.h"
 #include "job-int.h"
 #include "seal-int.h"
 
@@ -50,6 +53,7 @@ struct body_src
   size_t out_off;
   int prev_cr;
   pan_mime_t mime;              /* Scans the body for PANs.  */
+  pani_engine_guard_t guard;    /* Of the copy being encrypted.  */
   int scan_done;
   gpg_error_t err;              /* Read, seal or scan error.  */
 };
@@ -159,7 +163,13 @@ read_raw (struct body_src *src, unsigned char *raw, size_t size)
       src->err = pani_seal_read (src->seal, raw, size, &nread);
       return nread;
     }
+  /* Waiting for the sender's input is no time of the engine's.  */
+  pani_engine_guard_hold (src->guard, 1);
   if (es_read (src->in, raw, size, &nread))
+    nread = (size_t)-1;
+  pani_engine_guard_hold (src->guard, 0);
+  pani_engine_guard_progress (src->guard, nread == (size_t)-1 ? 0 : nread);
+  if (nread == (size_t)-1)
     {
       src->err = gpg_error_from_syserror ();
       return 0;
@@ -206,6 +216,8 @@ body_read_cb (void *handle, void *buffer, size_t size)
 {
   struct body_src *src = handle;
   size_t n;
+
+  pani_engine_guard_kick (src->guard);
 
   if (src->head_off < src->head_len)
     {
@@ -297,23 +309,62 @@ write_str (int fd, const char *s)
   return pani_write_all (fd, s, strlen (s));
 }
 
+/* Name copy number IDX of JOB: "cYYYYMMDDTHHMMSS-NONCE-N" (UTC).  */
+static void
+name_copy (pan_job_t job, struct copy *c, size_t idx)
+{
+  char when[32];
+  struct tm tm;
+  time_t t = job->now ? job->now : time (NULL);
+
+  if (!job->nonce[0])
+    pani_nonce_hex (job->nonce, 4);
+  if (!gmtime_r (&t, &tm) || !strftime (when, sizeof when, "%Y%m%dT%H%M%S",
+                                        &tm))
+    strcpy (when, "0");
+  snprintf (c->id, sizeof c->id, "c%s-%s-%zu", when, job->nonce, idx + 1);
+}
+
+/* Create the spool file of C, named by its copy id, already locked:
+ * the lock tells a later pansend (pan_queue_recover) that its process
+ * lives.  It is made unnamed (O_TMPFILE), locked, then linked in, so
+ * that no other process ever sees it unlocked; where O_TMPFILE is not
+ * supported it is created and locked at once.  */
 static gpg_error_t
 open_spool (pan_job_t job, struct copy *c, char **r_reason)
 {
-  c->spool_path = pani_strdupf ("%s/spool/msg.XXXXXX",
-                                pan_ctx_home (job->ctx));
-  if (!c->spool_path)
-    return gpg_error_from_syserror ();
-  c->spool_fd = mkstemp (c->spool_path);
-  if (c->spool_fd < 0)
+  char *dir = pan_ctx_path (job->ctx, "spool"), proc[64];
+  int flags = O_RDWR | O_CLOEXEC;
+
+  c->spool_path = pani_strdupf ("%s/%s.eml", dir ? dir : "", c->id);
+  if (!dir || !c->spool_path)
+    {
+      free (dir);
+      return gpg_error_from_syserror ();
+    }
+  c->spool_fd = open (dir, O_TMPFILE | flags, 0600);
+  free (dir);
+  if (c->spool_fd >= 0)
+    {
+      snprintf (proc, sizeof proc, "/proc/self/fd/%d", c->spool_fd);
+      if (flock (c->spool_fd, LOCK_EX)
+          || linkat (AT_FDCWD, proc, AT_FDCWD, c->spool_path,
+                     AT_SYMLINK_FOLLOW))
+        return pani_reason_sys (r_reason, c->spool_path);
+      return 0;
+    }
+  c->spool_fd = open (c->spool_path, flags | O_CREAT | O_EXCL | O_NOFOLLOW,
+                      0600);
+  if (c->spool_fd < 0 || flock (c->spool_fd, LOCK_EX | LOCK_NB))
     {
       gpg_error_t err = pani_reason_sys (r_reason, c->spool_path);
+
+      if (c->spool_fd >= 0)
+        unlink (c->spool_path);
       free (c->spool_path);
       c->spool_path = NULL;
       return err;
     }
-  if (fchmod (c->spool_fd, 0600))
-    return pani_reason_sys (r_reason, c->spool_path);
   return 0;
 }
 
@@ -364,19 +415,63 @@ write_visible_fields (pan_job_t job, int fd)
   return err;
 }
 
-/* Hash the complete outgoing message of C for the audit record.  */
+/* Keep the last bytes of the spool in TAIL (sizeof TAIL - 1 at most,
+ * *R_LEN of them).  */
+static void
+keep_tail (char *tail, size_t size, size_t *r_len, const char *buf,
+           size_t n)
+{
+  size_t keep = size - 1;
+
+  if (n >= keep)
+    {
+      memcpy (tail, buf + n - keep, keep);
+      *r_len = keep;
+    }
+  else
+    {
+      size_t drop = *r_len + n > keep ? *r_len + n - keep : 0;
+
+      memmove (tail, tail + drop, *r_len - drop);
+      memcpy (tail + *r_len - drop, buf, n);
+      *r_len += n - drop;
+    }
+  tail[*r_len] = 0;
+}
+
+/* Is the ciphertext of C complete?  An OpenPGP copy ends with the
+ * armor's end line and the closing boundary, written only after gpg
+ * finished; a killed gpg leaves neither.  (An S/MIME copy has no end
+ * line: there the engine's exit status, see pani_engine_guard_end,
+ * tells.)  */
+static gpg_error_t
+check_complete (const struct copy *c, const char *tail, char **r_reason)
+{
+  static const char end[] = "\n-----END PGP MESSAGE-----\n\n--panmail-";
+
+  if (c->protocol == PAN_PROTOCOL_OPENPGP && !strstr (tail, end))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
+                        "the ciphertext is incomplete (no armor end line);"
+                        " gpg did not finish; nothing was sent");
+  return 0;
+}
+
+/* Hash the complete outgoing message of C for the audit record and
+ * check that it is complete.  */
 static gpg_error_t
 digest_spool (struct copy *c, char **r_reason)
 {
   gpg_error_t err;
   gcry_md_hd_t md;
-  char buf[65536];
+  char buf[65536], tail[128];
+  size_t tail_len = 0;
   ssize_t n;
   const unsigned char *hash;
 
   if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
     return err;
   c->size = 0;
+  tail[0] = 0;
   if (lseek (c->spool_fd, 0, SEEK_SET))
     err = pani_reason_sys (r_reason, c->spool_path);
   while (!err && (n = read (c->spool_fd, buf, sizeof buf)) != 0)
@@ -388,11 +483,12 @@ digest_spool (struct copy *c, char **r_reason)
       else
         {
           gcry_md_write (md, buf, n);
+          keep_tail (tail, sizeof tail, &tail_len, buf, n);
           c->size += n;
         }
     }
   hash = gcry_md_read (md, GCRY_MD_SHA256);
-  if (!err)
+  if (!err && !(err = check_complete (c, tail, r_reason)))
     pani_bin2hex (hash, 32, c->digest);
   gcry_md_close (md);
   return err;
@@ -443,10 +539,53 @@ encrypt_body (pan_job_t job, const struct copy *c,
   return err;
 }
 
-/* Write the whole outgoing message of C to a new spool file.  */
+/* The engine's time for one copy: gpg-timeout seconds (more are added
+ * per MiB of body as it is read, see pani_engine_guard_progress).  */
+static long
+gpg_timeout (pan_job_t job)
+{
+  long t = pan_config_get_int (pan_ctx_config (job->ctx), "gpg-timeout");
+
+  return t > 0 ? t : 120;
+}
+
+/* Encrypt under a watchdog: the copy counts only if gpg exited 0 in
+ * time, GPGME reported success and the ciphertext is complete.  */
 static gpg_error_t
-encrypt_copy (pan_job_t job, struct copy *c, struct body_src *src,
-              char **r_reason)
+guarded_encrypt (pan_job_t job, struct copy *c,
+                 const struct pani_proto_ops *ops, struct body_src *src,
+                 char **r_reason)
+{
+  gpg_error_t err, err2;
+  char *why = NULL;
+
+  if ((err = pani_engine_guard_begin (gpg_timeout (job), &src->guard)))
+    return pani_reason (r_reason, err, "cannot watch the GnuPG engine: %s",
+                        gpg_strerror (err));
+  err = encrypt_body (job, c, ops, src, r_reason);
+  err2 = pani_engine_guard_end (src->guard, &why);
+  src->guard = NULL;
+  if (err2 && (!err || gpg_err_code (err2) == GPG_ERR_TIMEOUT))
+    {
+      /* A success GPGME reported is void, and a time-out is the cause
+       * of whatever GPGME saw.  */
+      err = err2;
+      if (r_reason)
+        {
+          free (*r_reason);
+          *r_reason = why;
+          why = NULL;
+        }
+    }
+  free (why);
+  return err;
+}
+
+/* Write the whole outgoing message of C, number IDX, to a new spool
+ * file.  */
+static gpg_error_t
+encrypt_copy (pan_job_t job, struct copy *c, size_t idx,
+              struct body_src *src, char **r_reason)
 {
   gpg_error_t err;
   const struct pani_proto_ops *ops = pani_keys_ops (c->protocol);
@@ -455,14 +594,15 @@ encrypt_copy (pan_job_t job, struct copy *c, struct body_src *src,
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
                         "protocol %s is not supported for sending",
                         pan_protocol_name (c->protocol));
+  name_copy (job, c, idx);
   if ((err = open_spool (job, c, r_reason))
       || (err = write_visible_fields (job, c->spool_fd))
-      || (err = encrypt_body (job, c, ops, src, r_reason)))
+      || (err = guarded_encrypt (job, c, ops, src, r_reason)))
     goto leave;
   if (fsync (c->spool_fd))
     err = pani_reason_sys (r_reason, c->spool_path);
-  else
-    err = digest_spool (c, r_reason);
+  else if (!(err = digest_spool (c, r_reason)))
+    pani_test_crash ("encrypted");
  leave:
   if (err)
     pani_reason (r_reason, err, "writing %s: %s", c->spool_path,
@@ -487,7 +627,7 @@ pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason)
         pani_reason (r_reason, err, "reading back the sealed spool: %s",
                      gpg_strerror (err));
       else
-        err = encrypt_copy (job, &job->copies[i], src, r_reason);
+        err = encrypt_copy (job, &job->copies[i], i, src, r_reason);
     }
   body_src_release (src);
   return err;

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <gcrypt.h>
@@ -426,3 +429,51 @@ pan_argv_release (char **argv)
   free (argv);
 }
 
+
+
+/*
+ * Deadlines and waiting for a child's exit.
+ */
+
+void
+pani_deadline_in (struct timespec *ts, long seconds)
+{
+  clock_gettime (CLOCK_MONOTONIC, ts);
+  ts->tv_sec += seconds;
+}
+
+int
+pani_ms_until (const struct timespec *ts)
+{
+  struct timespec now;
+  long long ms;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  ms = (ts->tv_sec - now.tv_sec) * 1000LL
+    + (ts->tv_nsec - now.tv_nsec) / 1000000;
+  return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int
+pani_pidfd_open (int pid)
+{
+#ifdef SYS_pidfd_open
+  /* A pidfd is close-on-exec from the start.  */
+  return syscall (SYS_pidfd_open, pid, 0);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+
+#ifdef PAN_TEST_HOOKS
+void
+pani_test_crash (const char *step)
+{
+  const char *at = getenv ("PANMAIL_TEST_CRASH_AT");
+
+  if (at && !strcmp (at, step))
+    kill (getenv ("PANMAIL_TEST_CRASH_GROUP") ? 0 : getpid (), SIGKILL);
+}
+#endif

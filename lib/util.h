@@ -155,4 +155,31 @@ pani_is_alnum (int c)
   return pani_is_digit (c) || (unsigned int)((c | 0x20) - 'a') < 26;
 }
 
+/*
+ * Deadlines (CLOCK_MONOTONIC) and waiting for a child's exit.
+ */
+
+struct timespec;
+
+/* Set *TS to SECONDS from now.  */
+void pani_deadline_in (struct timespec *ts, long seconds);
+
+/* Milliseconds from now to the deadline TS (0 once it is past), for
+ * poll(2).  */
+int pani_ms_until (const struct timespec *ts);
+
+/* A descriptor (close-on-exec) that polls readable once the child PID
+ * exits (pidfd_open), or -1 with errno set.  */
+int pani_pidfd_open (int pid);
+
+/* Tests only (configure --enable-test-hooks): kill this process
+ * (SIGKILL; its process group too if PANMAIL_TEST_CRASH_GROUP is set)
+ * when the environment variable PANMAIL_TEST_CRASH_AT names STEP.  A
+ * release build has no such hook.  */
+#ifdef PAN_TEST_HOOKS
+void pani_test_crash (const char *step);
+#else
+# define pani_test_crash(step) ((void)0)
+#endif
+
 #endif /* PAN_UTIL_H */

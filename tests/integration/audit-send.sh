@@ -20,9 +20,14 @@ panaudit log --json --event send > "$T/send.json"
 digest=$(sha256sum < "$T/capture.out" | cut -d' ' -f1)
 jq -e --arg d "$digest" --arg f "$fa" --arg a "$A" \
    '.ciphertext_sha256 == $d and .recipients[0].fingerprint == $f
-    and .recipients[0].address == $a and .outcome == "sent"' \
+    and .recipients[0].address == $a and .outcome == "pending"' \
    "$T/send.json" >/dev/null ||
     fail "the send record does not hold the MTA's ciphertext digest and key"
+copy=$(jq -r .copy "$T/send.json")
+panaudit log --json --event delivered | jq -e -s --arg d "$digest" --arg c "$copy" \
+    'length == 1 and .[0].copy == $c and .[0].ciphertext_sha256 == $d
+     and .[0].outcome == "delivered"' >/dev/null ||
+    fail "no delivered record of the copy"
 size=$(wc -c < "$T/capture.out")
 jq -e --argjson s "$size" '.size == $s' "$T/send.json" >/dev/null ||
     fail "the send record has the wrong size"

@@ -30,7 +30,7 @@ grep -qF "$mid" "$T/out" || fail "find-pan does not name the message"
 grep -qF "$A" "$T/out" || fail "find-pan does not name the recipient"
 grep -qF "$fa" "$T/out" || fail "find-pan does not name the key"
 grep -qF '411111******1111' "$T/out" || fail "find-pan does not show the masked PAN"
-grep -q ' send sent ' "$T/out" || fail "find-pan does not name the event"
+grep -q ' send pending ' "$T/out" || fail "find-pan does not name the event"
 pass "find-pan: the send, its recipient, key fingerprint and masked PAN"
 
 printf '  5500000000000004 \r\n\n' | expect_rc 0 "find-pan, other form" \

@@ -1,0 +1,79 @@
+#!/bin/sh
+# fault-crash.sh - pansend killed (-9), alone and with its process group,
+# at every step boundary of a send (PANMAIL_TEST_CRASH_AT, a hook only a
+# --enable-test-hooks build has): afterwards "panaudit verify" passes,
+# the next pansend works (it queues what was pending), nothing is left
+# in spool/, and every "delivered" record matches bytes the MTA really
+# received.  Three crashes in a row right after the audit append leave
+# a home that works.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+need_tools
+
+enroll_alice
+mkdir "$T/got"
+cat > "$T/good" <<EOF
+#!/bin/sh
+cat > "$T/got/\$\$"
+EOF
+chmod 755 "$T/good"
+echo "sendmail $T/good" >> "$PANMAIL_HOME/panmail.conf"
+
+verify() {
+    panaudit --home "$PANMAIL_HOME" verify --key "$T/audit.key" \
+        >"$T/verify.out" 2>&1 || { cat "$T/verify.out" >&2; fail "$1: verify fails"; }
+}
+
+# crash STEP [group]: one send killed at STEP; then verify, and a normal
+# send that works.
+crash() {
+    report_to "$A" "crash $1 $(new_marker)" > "$T/msg"
+    if [ "${2:-}" = group ]; then
+        # Its own process group, killed whole (as "timeout -s KILL" or a
+        # cgroup kill does).
+        if PANMAIL_TEST_CRASH_AT=$1 PANMAIL_TEST_CRASH_GROUP=1 \
+            setsid "$PANSEND" < "$T/msg" >"$T/out" 2>&1; then rc=0; else rc=$?; fi
+    else
+        if PANMAIL_TEST_CRASH_AT=$1 "$PANSEND" < "$T/msg" >"$T/out" 2>&1; then
+            rc=0; else rc=$?; fi
+    fi
+    [ "$rc" = 137 ] || { cat "$T/out" >&2; fail "$1 ${2:-}: exit $rc, not killed"; }
+    verify "after a crash at $1"
+    report_to "$A" "next $(new_marker)" | expect_rc 0 "the send after a crash at $1 ${2:-}" pansend
+    [ -z "$(ls "$PANMAIL_HOME/spool")" ] ||
+        { ls -l "$PANMAIL_HOME/spool" >&2; fail "$1: spool/ is not empty"; }
+}
+
+for step in encrypted staged pending handed audit-appended; do
+    crash "$step"
+    crash "$step" group
+    pass "crash at $step (alone and with its group): verify passes, next send works"
+done
+
+# Three in a row right after the audit append (the key lags each time).
+for i in 1 2 3; do
+    report_to "$A" "lag $i" > "$T/msg"
+    if PANMAIL_TEST_CRASH_AT=audit-appended "$PANSEND" < "$T/msg" >"$T/out" 2>&1; then
+        rc=0; else rc=$?; fi
+    [ "$rc" = 137 ] || { cat "$T/out" >&2; fail "crash $i after the append: exit $rc"; }
+done
+verify "three crashes after the append"
+report_to "$A" "after three" | expect_rc 0 "a send after three crashes" pansend
+expect_rc 0 "pankey list after three crashes" pankey list
+pass "three crashes in a row after the audit append: the home works"
+
+# Deliver what the crashes left queued, then compare the bytes.
+expect_rc 0 "flush" pansend -q
+[ -z "$(ls "$PANMAIL_HOME/queue")" ] || fail "queue/ not empty after the flush"
+verify "at the end"
+panaudit --home "$PANMAIL_HOME" log --json |
+    jq -r -s '.[] | select(.outcome == "delivered") | .ciphertext_sha256' |
+    sort -u > "$T/delivered"
+for f in "$T"/got/*; do sha256sum < "$f" | cut -d' ' -f1; done | sort -u > "$T/received"
+comm -23 "$T/delivered" "$T/received" > "$T/missing"
+[ ! -s "$T/missing" ] || fail "delivered records without the bytes at the MTA: $(cat "$T/missing")"
+# Every copy the MTA received is recorded as delivered, except those of
+# a crash at "handed" that a flush handed over again (at least once).
+panaudit --home "$PANMAIL_HOME" log --json |
+    jq -e -s '[.[] | select(.event == "send" and .outcome == "sent")] | length == 0' \
+    >/dev/null || fail "a legacy sent record was written"
+pass "every delivered record matches bytes the MTA received"

@@ -1,0 +1,89 @@
+#!/bin/sh
+# fault-gpg.sh - gpg killed (SIGKILL) at a random moment while it
+# encrypts a large body: pansend never exits 0, never runs the MTA,
+# always leaves a "refuse" record and nothing in spool/.  A gpg that
+# hangs (stopped) is killed after gpg-timeout: exit 77, a record.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+need_tools
+
+enroll_alice
+make_capture capture > /dev/null
+
+# body: a message to $A whose body (about 8 MB of base64) arrives in
+# pieces, so that gpg works on it for a while.
+body() {
+    printf 'From: ops@example.test\nTo: %s\nSubject: big\n\n' "$A"
+    for _ in 1 2 3 4 5 6 7 8; do
+        head -c 786432 /dev/urandom | base64
+        sleep 0.1
+    done
+}
+
+# engine_pids: the gpg processes encrypting on this test's home.
+engine_pids() {
+    for p in $(pgrep -f -- "$PANMAIL_HOME/gnupg" || true); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = gpg ] &&
+            tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qx -- --encrypt &&
+            printf '%s\n' "$p"
+    done
+    return 0
+}
+
+# wait_engine: wait (at most 20 s) until gpg runs; print its pid.
+wait_engine() {
+    i=0
+    while [ "$i" -lt 200 ]; do
+        p=$(engine_pids | head -n 1)
+        [ -n "$p" ] && { printf '%s\n' "$p"; return 0; }
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+
+nrec() { panaudit --home "$PANMAIL_HOME" log --json | wc -l; }
+
+runs=4 killed=0
+for run in $(seq "$runs"); do
+    rm -f "$T/capture.out"
+    before=$(nrec)
+    body | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err" &
+    pid=$!
+    g=$(wait_engine) || fail "run $run: gpg never started"
+    # A random moment in the first 0.9 s of its work.
+    sleep "0.$(awk -v s="$run" 'BEGIN { srand(s); printf "%d", 1 + rand() * 8 }')"
+    if kill -9 "$g" 2>/dev/null; then killed=$((killed + 1)); fi
+    if wait "$pid"; then rc=0; else rc=$?; fi
+    [ "$rc" -ne 0 ] || fail "run $run: gpg was killed but pansend exited 0"
+    [ ! -e "$T/capture.out" ] || fail "run $run: the MTA was run"
+    [ "$(nrec)" -gt "$before" ] || fail "run $run: no record"
+    panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
+        jq -e '.event == "refuse" and .outcome == "refused"' >/dev/null ||
+        fail "run $run: the last record is not a refusal"
+    [ -z "$(ls "$PANMAIL_HOME/spool")" ] || fail "run $run: spool/ is not empty"
+    pass "run $run: gpg killed, exit $rc, refused, nothing handed over"
+done
+[ "$killed" -ge $((runs - 1)) ] || fail "gpg was killed in only $killed of $runs runs"
+panaudit --home "$PANMAIL_HOME" log --json | jq -e -s \
+    'all(.[]; .outcome != "delivered" and .outcome != "sent" and .outcome != "pending")' \
+    >/dev/null || fail "a record says sent, pending or delivered"
+pass "no record of a copy in any run"
+
+# ------------------------------------------------------------ a hung gpg
+echo "gpg-timeout 2" >> "$PANMAIL_HOME/panmail.conf"
+t0=$(date +%s)
+body | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err" &
+pid=$!
+g=$(wait_engine) || fail "gpg never started"
+kill -STOP "$g"
+if wait "$pid"; then rc=0; else rc=$?; fi
+took=$(($(date +%s) - t0))
+kill -CONT "$g" 2>/dev/null || true
+[ "$rc" = 77 ] || { cat "$T/err" >&2; fail "a hung gpg: exit $rc, expected 77"; }
+grep -q 'gpg-timeout' "$T/err" || { cat "$T/err" >&2; fail "the reason does not name gpg-timeout"; }
+[ "$took" -lt 30 ] || fail "a hung gpg held pansend $took s"
+[ ! -e "$T/capture.out" ] || fail "the MTA was run"
+if kill -0 "$g" 2>/dev/null; then fail "the hung gpg $g still runs"; fi
+panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
+    jq -e '.event == "refuse" and .exit_code == 77' >/dev/null ||
+    fail "no refusal record with exit code 77"
+pass "a hung gpg is killed after gpg-timeout: exit 77 in $took s, recorded"
