@@ -406,6 +406,12 @@ run (struct options *o)
 
   if ((rc = cmd_open_home (o->home, &ctx, EX_CONFIG)))
     return rc;
+  if ((err = pan_registry_check_recorded (ctx, &reason)))
+    {
+      cmd_error (err, "checking the registry", reason);
+      rc = gpg_err_code (err) == GPG_ERR_BAD_DATA ? EX_NOPERM : EX_CONFIG;
+      goto leave;
+    }
   if ((err = pan_job_new (ctx, &job)))
     {
       cmd_error (err, NULL, NULL);
