@@ -741,6 +741,10 @@ int pan_luhn_valid (const char *digits);
  * checked), or NULL.  */
 const char *pan_card_brand (const char *digits);
 
+/* Store at *R_COPY a copy of TEXT (release with pan_free) with every
+ * card number in it masked (first 6 / last 4), for error messages.  */
+gpg_error_t pan_mask_text (const char *text, char **r_copy);
+
 /* Write DIGITS (13 to 19 ASCII digits, else GPG_ERR_INV_VALUE) masked
  * as first 6, '*'s and last 4 to BUF (PAN_MASK_SIZE bytes).  */
 gpg_error_t pan_mask (const char *digits, char *buf);

@@ -80,3 +80,29 @@ done
 n=$(panaudit log --json --event refuse | jq -s 'map(select(.reason | test("Resent-"))) | length')
 [ "$n" -eq 3 ] || fail "Resent-* refusals recorded: $n, expected 3"
 pass "Resent-* refusals recorded"
+
+# A card number in an argument (an address, a file name, the --sendmail
+# path) appears masked in every error message.
+PAN=4111111111111111
+MASKED='411111******1111'
+# no_pan WHAT: $T/err names $MASKED and not $PAN.
+no_pan() {
+    if grep -q "$PAN" "$T/err" || ! grep -qF "$MASKED" "$T/err"; then
+        cat "$T/err" >&2
+        fail "$1: the card number is not masked on stderr"
+    fi
+    pass "$1: masked on stderr"
+}
+run_rc "$T/out" "$T/err" pankey enroll "$B" --fingerprint "$fb" \
+    --file "$T/$PAN.asc"
+no_pan "a key file name"
+printf 'From: ops@example.test\nSubject: s\n\nbody\n' > "$T/msg"
+run_rc "$T/out" "$T/err" pansend --dry-run "$PAN@example.test" < "$T/msg"
+no_pan "an address on the command line"
+run_rc "$T/out" "$T/err" pankey show "$PAN@example.test"
+no_pan "pankey show"
+expect_rc 0 "enroll bob" pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
+report_to "$B" word > "$T/msg"
+run_rc "$T/out" "$T/err" pansend --sendmail "$T/$PAN/sendmail" -t < "$T/msg"
+[ "$rc" -ne 0 ] || fail "a missing --sendmail program worked"
+no_pan "the --sendmail path"
