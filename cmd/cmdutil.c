@@ -203,10 +203,9 @@ int
 cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code)
 {
   gpg_error_t err;
-  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
+  char *reason = NULL;
 
-  err = pan_registry_load (path, r_reg, &reason);
-  free (path);
+  err = pan_ctx_registry_load (ctx, r_reg, &reason);
   if (err)
     {
       cmd_error (err, "reading the registry", reason);

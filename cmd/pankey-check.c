@@ -254,7 +254,7 @@ pankey_check (const char *home, int json, long days)
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   pan_registry_t reg = NULL;
-  char *reason = NULL, *path = NULL;
+  char *reason = NULL;
   struct check_state st;
   int rc;
 
@@ -265,16 +265,14 @@ pankey_check (const char *home, int json, long days)
     return check_unknown (json, err, "cannot open the home", reason);
   if (st.days < 0)
     st.days = pan_policy_warn_days (pan_ctx_config (ctx));
-  path = pan_ctx_path (ctx, "registry");
   if ((err = pan_registry_check_recorded (ctx, &reason)))
     rc = check_stop (json, gpg_err_code (err) == GPG_ERR_BAD_DATA
                      ? (int)PAN_SEVERITY_CRITICAL : PANKEY_CHECK_UNKNOWN,
                      err, "the registry", reason);
-  else if ((err = pan_registry_load (path, &reg, &reason)))
+  else if ((err = pan_ctx_registry_load (ctx, &reg, &reason)))
     rc = check_unknown (json, err, "cannot read the registry", reason);
   else
     rc = check_records (ctx, reg, &st);
-  free (path);
   pan_registry_release (reg);
   pan_ctx_release (ctx);
   return rc;

@@ -53,13 +53,9 @@ static gpg_error_t
 read_registry (struct txn *t, char **r_reason)
 {
   gpg_error_t err;
-  char *path = pan_ctx_path (t->ctx, "registry");
 
-  if (!path)
-    return gpg_error_from_syserror ();
   if (!(err = pan_registry_check_recorded (t->ctx, r_reason)))
-    err = pan_registry_load (path, &t->reg, r_reason);
-  free (path);
+    err = pan_ctx_registry_load (t->ctx, &t->reg, r_reason);
   return err ? stop (t, PAN_LIFECYCLE_REGISTRY, err) : 0;
 }
 

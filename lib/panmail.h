@@ -1229,6 +1229,11 @@ typedef enum
  * read through a checked descriptor.  */
 gpg_error_t pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason);
 
+/* Load the registry of CTX into *R_REG, read through a checked
+ * descriptor (see pan_ctx_open).  */
+gpg_error_t pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
+                                   char **r_reason);
+
 /* Check that the registry of CTX is the one the newest audit record
  * with a "registry_sha256" recorded (a log without one, from an older
  * version, passes); else GPG_ERR_BAD_DATA with *R_REASON naming the
