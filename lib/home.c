@@ -178,11 +178,14 @@ static gpg_error_t
 write_gpg_conf (estream_t out)
 {
   /* The registry is the trust model: gpg must neither fetch keys nor
-   * consult a web of trust.  */
+   * consult a web of trust.  Signatures are checked every time, never
+   * taken from the cache a keyring can carry (a forged "valid" mark on
+   * a grafted subkey's binding).  */
   es_fputs ("# gpg.conf of a panmail home: keys are pinned in ../registry.\n"
             "trust-model always\n"
             "no-auto-key-retrieve\n"
-            "auto-key-locate local\n", out);
+            "auto-key-locate local\n"
+            "no-sig-cache\n", out);
   return es_ferror (out) ? gpg_error_from_syserror () : 0;
 }
 
