@@ -49,12 +49,28 @@ cmd_name (void)
   return prog_name;
 }
 
+/* Write TEXT to OUT with every card number in it masked (every digit
+ * hidden if that fails), control characters as '?' if SAFE.  */
+static void
+put_masked (estream_t out, const char *text, int safe)
+{
+  char *masked = NULL;
+  const char *p;
+
+  if (pan_mask_text (text, &masked))
+    masked = NULL;
+  for (p = masked ? masked : text; *p; p++)
+    if (safe && ((unsigned char)*p < 0x20 || *p == 0x7f))
+      es_putc ('?', out);
+    else
+      es_putc (!masked && *p >= '0' && *p <= '9' ? '#' : *p, out);
+  pan_free (masked);
+}
+
 void
 cmd_put_safe (estream_t out, const char *text)
 {
-  for (; *text; text++)
-    es_putc ((unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text,
-             out);
+  put_masked (out, text, 1);
 }
 
 void
@@ -66,7 +82,10 @@ cmd_error (gpg_error_t err, const char *what, char *reason)
   else
     {
       if (what)
-        es_fprintf (es_stderr, "%s: ", what);
+        {
+          cmd_put_safe (es_stderr, what);
+          es_fputs (": ", es_stderr);
+        }
       es_fputs (gpg_strerror (err), es_stderr);
     }
   es_putc ('\n', es_stderr);
@@ -78,12 +97,17 @@ void
 cmd_info (const char *fmt, ...)
 {
   va_list ap;
+  char *text = NULL;
 
   va_start (ap, fmt);
   es_fprintf (es_stderr, "%s: ", prog_name);
-  es_vfprintf (es_stderr, fmt, ap);
+  if (gpgrt_vasprintf (&text, fmt, ap) >= 0 && text)
+    put_masked (es_stderr, text, 0);
+  else
+    es_fputs ("(out of memory)", es_stderr);
   es_putc ('\n', es_stderr);
   va_end (ap);
+  gpgrt_free (text);
 }
 
 void
@@ -179,10 +203,9 @@ int
 cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code)
 {
   gpg_error_t err;
-  char *reason = NULL, *path = pan_ctx_path (ctx, "registry");
+  char *reason = NULL;
 
-  err = pan_registry_load (path, r_reg, &reason);
-  free (path);
+  err = pan_ctx_registry_load (ctx, r_reg, &reason);
   if (err)
     {
       cmd_error (err, "reading the registry", reason);

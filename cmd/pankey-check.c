@@ -144,12 +144,19 @@ check_summary (struct check_state *st, pan_severity_t worst)
               st->expiring, st->rotation, st->weak, st->unknown, st->ok);
 }
 
-/* Say that the check could not run and return 3.  */
+/* Say that the check stopped with CODE (critical or unknown) and
+ * return CODE.  */
 static int
-check_unknown (int json, gpg_error_t err, const char *what, char *reason)
+check_stop (int json, int code, gpg_error_t err, const char *what,
+            char *reason)
 {
-  es_fprintf (es_stdout, json ? "{\"type\":\"summary\",\"status\":"
-              "\"UNKNOWN\",\"exit\":3,\"message\":" : "PANKEY UNKNOWN - ");
+  const char *word = code == PANKEY_CHECK_UNKNOWN ? "UNKNOWN" : "CRITICAL";
+
+  if (json)
+    es_fprintf (es_stdout, "{\"type\":\"summary\",\"status\":\"%s\","
+                "\"exit\":%d,\"message\":", word, code);
+  else
+    es_fprintf (es_stdout, "PANKEY %s - ", word);
   if (json)
     cmd_put_json_string (es_stdout, reason ? reason : gpg_strerror (err));
   else
@@ -159,7 +166,14 @@ check_unknown (int json, gpg_error_t err, const char *what, char *reason)
     }
   es_fputs (json ? "}\n" : "\n", es_stdout);
   free (reason);
-  return PANKEY_CHECK_UNKNOWN;
+  return code;
+}
+
+/* Say that the check could not run and return 3.  */
+static int
+check_unknown (int json, gpg_error_t err, const char *what, char *reason)
+{
+  return check_stop (json, PANKEY_CHECK_UNKNOWN, err, what, reason);
 }
 
 int
@@ -240,7 +254,7 @@ pankey_check (const char *home, int json, long days)
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   pan_registry_t reg = NULL;
-  char *reason = NULL, *path = NULL;
+  char *reason = NULL;
   struct check_state st;
   int rc;
 
@@ -251,12 +265,14 @@ pankey_check (const char *home, int json, long days)
     return check_unknown (json, err, "cannot open the home", reason);
   if (st.days < 0)
     st.days = pan_policy_warn_days (pan_ctx_config (ctx));
-  path = pan_ctx_path (ctx, "registry");
-  if ((err = pan_registry_load (path, &reg, &reason)))
+  if ((err = pan_registry_check_recorded (ctx, &reason)))
+    rc = check_stop (json, gpg_err_code (err) == GPG_ERR_BAD_DATA
+                     ? (int)PAN_SEVERITY_CRITICAL : PANKEY_CHECK_UNKNOWN,
+                     err, "the registry", reason);
+  else if ((err = pan_ctx_registry_load (ctx, &reg, &reason)))
     rc = check_unknown (json, err, "cannot read the registry", reason);
   else
     rc = check_records (ctx, reg, &st);
-  free (path);
   pan_registry_release (reg);
   pan_ctx_release (ctx);
   return rc;

@@ -31,13 +31,14 @@ enum opt_values
     oJson,
     oDays,
     oReason,
-    oNote
+    oNote,
+    oSenderGroup
   };
 
 static gpgrt_opt_t opts[] =
   {
     ARGPARSE_group (300, "@Commands:\n "
-                    "  init                       create the home\n"
+                    "  init [--sender-group GROUP] create the home\n"
                     "  enroll ADDR --fingerprint FPR --file KEY|-\n"
                     "                             pin ADDR to the key FPR\n"
                     "  list                       list enrolled recipients\n"
@@ -54,9 +55,13 @@ static gpgrt_opt_t opts[] =
                     " [--note TEXT]\n"
                     "                             make a key unusable\n"
                     "  unenroll ADDR [--note TEXT] end ADDR's enrollment\n"
+                    "  registry-accept --note WHY record the registry as it"
+                    " is\n"
                     "\nOptions:\n "),
     ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
     ARGPARSE_s_n (oForce, "force", "init: accept a non-empty directory"),
+    ARGPARSE_s_s (oSenderGroup, "sender-group", "|GROUP|init: share the home"
+                  " with the senders in GROUP"),
     ARGPARSE_s_s (oFingerprint, "fingerprint",
                   "|FPR|the full fingerprint checked out of band"),
     ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
@@ -87,6 +92,7 @@ struct options
   const char *days;
   const char *reason;
   const char *note;
+  const char *sender_group;
   char *args[3];
   int nargs;
 };
@@ -126,6 +132,7 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oDays: o->days = pargs.r.ret_str; break;
       case oReason: o->reason = pargs.r.ret_str; break;
       case oNote: o->note = pargs.r.ret_str; break;
+      case oSenderGroup: o->sender_group = pargs.r.ret_str; break;
       default: pargs.err = ARGPARSE_PRINT_ERROR; break;
       }
   if (pargs.err)
@@ -159,10 +166,13 @@ init_audit (struct options *o)
   struct pan_audit_event ev = { .event = "init", .tool = "pankey",
                                 .operator_name = o->operator_name,
                                 .outcome = "ok" };
+  char digest[65];
   int rc;
 
   if ((rc = open_home (o, &ctx)))
     return rc;
+  if (!pan_registry_digest (ctx, digest, NULL))
+    ev.registry_sha256 = digest;
   err = pan_audit_create_key (ctx, &ev, time (NULL), PAN_AUDIT_KEEP_KEY,
                               &key, &reason);
   if (err)
@@ -190,6 +200,7 @@ cmd_init (struct options *o)
   gpg_error_t err;
   char *reason = NULL;
   const char *home = pan_home_resolve (o->home);
+  int rc;
 
   if (o->nargs != 1)
     usage_error ("init takes no arguments");
@@ -199,7 +210,16 @@ cmd_init (struct options *o)
       return gpg_err_code (err) == GPG_ERR_EEXIST ? EX_CANTCREAT : EX_OSERR;
     }
   es_printf ("pankey: created the panmail home %s\n", home);
-  return init_audit (o);
+  if ((rc = init_audit (o)) || !o->sender_group)
+    return rc;
+  if ((err = pan_home_share (home, o->sender_group, &reason)))
+    {
+      cmd_error (err, "sharing the home with the senders", reason);
+      return EX_CONFIG;
+    }
+  es_printf ("pankey: the members of group %s may send from %s\n",
+             o->sender_group, home);
+  return 0;
 }
 
 
@@ -599,6 +619,26 @@ cmd_unenroll (struct options *o)
   return rc;
 }
 
+static const struct verb v_registry_accept = {
+  pan_lifecycle_registry_accept, NULL, 0, 0 };
+
+static int
+cmd_registry_accept (struct options *o)
+{
+  struct job j = { NULL };
+  int rc;
+  char hex[65];
+
+  if (o->nargs != 1 || !o->note)
+    usage_error ("usage: pankey registry-accept --note WHY");
+  if (!(rc = run_job (&j, o, &v_registry_accept, 0))
+      && !pan_registry_digest (j.ctx, hex, NULL))
+    es_printf ("pankey: recorded the registry as it is (SHA-256 %s)\n",
+               hex);
+  job_release (&j);
+  return rc;
+}
+
 static int
 cmd_trust_ca (struct options *o)
 {
@@ -914,7 +954,8 @@ main (int argc, char **argv)
     { "init", cmd_init }, { "enroll", cmd_enroll }, { "list", cmd_list },
     { "show", cmd_show }, { "check", cmd_check }, { "rotate", cmd_rotate },
     { "refresh", cmd_refresh }, { "revoke", cmd_revoke },
-    { "unenroll", cmd_unenroll }, { "trust-ca", cmd_trust_ca }
+    { "unenroll", cmd_unenroll }, { "trust-ca", cmd_trust_ca },
+    { "registry-accept", cmd_registry_accept }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",

@@ -416,6 +416,12 @@ pansend_send (struct options *o)
     return rc;
   if ((rc = recover (ctx)))
     goto leave;
+  if ((err = pan_registry_check_recorded (ctx, &reason)))
+    {
+      cmd_error (err, "checking the registry", reason);
+      rc = gpg_err_code (err) == GPG_ERR_BAD_DATA ? EX_NOPERM : EX_CONFIG;
+      goto leave;
+    }
   if ((err = pan_job_new (ctx, &job))
       || (err = pan_job_set_envelope (job, &o->args.env, &reason)))
     {

@@ -293,10 +293,37 @@ pani_audit_state_read (const char *path, struct pani_audit_state *st,
   return err;
 }
 
+/* Rewrite the state file PATH in place with TEXT/N if it is shared
+ * with the senders of a two-role home (group-writable): they cannot
+ * replace a file in the operator's home directory.  Sets *R_DONE.  */
+static gpg_error_t
+state_write_shared (const char *path, const char *text, size_t n,
+                    int *r_done, char **r_reason)
+{
+  gpg_error_t err = 0;
+  struct stat st;
+  int fd = open (path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+  *r_done = 0;
+  if (fd < 0)
+    return 0;
+  if (!fstat (fd, &st) && S_ISREG (st.st_mode) && (st.st_mode & S_IWGRP))
+    {
+      *r_done = 1;
+      /* One write of a few bytes within one block: old or new.  */
+      if (pwrite (fd, text, n, 0) != (ssize_t)n || ftruncate (fd, n)
+          || fsync (fd))
+        err = pani_reason_sys (r_reason, path);
+    }
+  close (fd);
+  return err;
+}
+
 gpg_error_t
 pani_audit_state_write (const char *path, const struct pani_audit_state *st,
                         char **r_reason)
 {
+  int shared = 0;
   char *text = gcry_malloc_secure (STATE_TEXT_SIZE);
   char hex[2 * AUDIT_KEYLEN + 1];
   gpg_error_t err;
@@ -310,7 +337,8 @@ pani_audit_state_write (const char *path, const struct pani_audit_state *st,
   pani_wipe (hex, sizeof hex);
   if (n < 0 || n >= STATE_TEXT_SIZE)
     err = gpg_error (GPG_ERR_BUG);
-  else
+  else if (!(err = state_write_shared (path, text, (size_t)n, &shared,
+                                       r_reason)) && !shared)
     err = pani_write_file_atomic (path, text, (size_t)n, 0600, r_reason);
   secret_free (text, STATE_TEXT_SIZE);
   return err;

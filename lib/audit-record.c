@@ -281,6 +281,7 @@ pani_audit_format_prefix (struct pani_buf *b,
   if (ev->outcome)
     pani_buf_printf (b, ",\"exit_code\":%d", ev->exit_code);
   put_field (b, "reason", ev->reason);
+  put_hex_field (b, "registry_sha256", ev->registry_sha256);
   if (rec->torn_length >= 0)
     pani_buf_printf (b, ",\"torn_length\":%lld", rec->torn_length);
   put_hex_field (b, "torn_sha256", rec->torn_sha256);
@@ -411,6 +412,8 @@ pani_audit_check_event (const struct pan_audit_event *ev, char **r_reason)
   if (ev->ciphertext_sha256 && (!pani_audit_is_hash (ev->ciphertext_sha256)
                                 || ev->size < 0))
     return bad_event (r_reason, "bad ciphertext digest or size");
+  if (ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
+    return bad_event (r_reason, "bad registry digest");
   if ((err = check_keys (ev, r_reason)) || (err = check_pans (ev, r_reason)))
     return err;
   return check_strings (ev, r_reason);
@@ -549,10 +552,12 @@ extract_strings (struct pani_audit_parsed *p, char **r_reason)
   ev->ciphertext_sha256 = get_str (p->json, "ciphertext_sha256");
   ev->outcome = get_str (p->json, "outcome");
   ev->reason = get_str (p->json, "reason");
+  ev->registry_sha256 = get_str (p->json, "registry_sha256");
   rec->torn_sha256 = get_str (p->json, "torn_sha256");
   rec->prev = get_str (p->json, "prev");
   rec->mac = get_str (p->json, "mac");
   if ((ev->ciphertext_sha256 && !pani_audit_is_hash (ev->ciphertext_sha256))
+      || (ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
       || (rec->torn_sha256 && !pani_audit_is_hash (rec->torn_sha256)))
     return bad_field (r_reason, "ciphertext_sha256 or torn_sha256");
   if (!pani_audit_is_hash (rec->prev))

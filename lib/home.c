@@ -178,11 +178,14 @@ static gpg_error_t
 write_gpg_conf (estream_t out)
 {
   /* The registry is the trust model: gpg must neither fetch keys nor
-   * consult a web of trust.  */
+   * consult a web of trust.  Signatures are checked every time, never
+   * taken from the cache a keyring can carry (a forged "valid" mark on
+   * a grafted subkey's binding).  */
   es_fputs ("# gpg.conf of a panmail home: keys are pinned in ../registry.\n"
             "trust-model always\n"
             "no-auto-key-retrieve\n"
-            "auto-key-locate local\n", out);
+            "auto-key-locate local\n"
+            "no-sig-cache\n", out);
   return es_ferror (out) ? gpg_error_from_syserror () : 0;
 }
 
@@ -251,33 +254,75 @@ pan_home_init (const char *home, int force, char **r_reason)
   return 0;
 }
 
-/* The home holds keys and ciphertext: it must be ours and private.  */
+/* Open the home HOME itself (not through a symbolic link) at *R_FD.  */
 static gpg_error_t
-check_home_safe (const char *home, char **r_reason)
+open_home_fd (const char *home, int *r_fd, char **r_reason)
 {
-  struct stat st;
+  gpg_error_t err;
 
-  if (stat (home, &st))
+  *r_fd = open (home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (*r_fd >= 0)
+    return 0;
+  err = gpg_error_from_syserror ();
+  if (gpg_err_code (err) == GPG_ERR_ENOENT)
+    return pani_reason (r_reason, err, "%s does not exist; create it with"
+                        " 'pankey --home %s init'", home, home);
+  if (gpg_err_code (err) == GPG_ERR_ELOOP
+      || gpg_err_code (err) == GPG_ERR_ENOTDIR)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                        "%s is a symbolic link or not a directory; name"
+                        " the real directory", home);
+  return pani_reason_sys (r_reason, home);
+}
+
+/* Learn the roles of CTX's home and check it and every file in it.  */
+static gpg_error_t
+check_home_safe (pan_ctx_t ctx, char **r_reason)
+{
+  gpg_error_t err;
+  int fd;
+
+  if ((err = open_home_fd (ctx->home, &fd, r_reason)))
+    return err;
+  err = pani_home_roles (ctx, fd, r_reason);
+  close (fd);
+  if (!err)
+    err = pani_home_check_parents (ctx, r_reason);
+  if (!err)
+    err = pani_home_check_files (ctx, r_reason);
+  /* The operator of a shared home makes files its senders read.  */
+  if (!err && ctx->shared && geteuid () == ctx->operator_uid)
+    umask (027);
+  return err;
+}
+
+/* Load the configuration of CTX through a checked descriptor.  */
+static gpg_error_t
+load_config (pan_ctx_t ctx, char **r_reason)
+{
+  gpg_error_t err;
+  char *path = pan_ctx_path (ctx, PAN_CONFIG_FILE), *buf = NULL;
+  size_t len = 0;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  err = pani_home_read (ctx, PAN_CONFIG_FILE, PANI_HOME_OPERATOR, 1 << 20,
+                        &buf, &len, r_reason);
+  if (gpg_err_code (err) == GPG_ERR_ENOENT)
     {
-      if (errno == ENOENT)
-        return pani_reason (r_reason, gpg_error (GPG_ERR_ENOENT),
-                            "%s does not exist; create it with"
-                            " 'pankey --home %s init'", home, home);
-      return pani_reason_sys (r_reason, home);
+      if (r_reason)
+        {
+          free (*r_reason);
+          *r_reason = NULL;
+        }
+      err = 0;
     }
-  if (!S_ISDIR (st.st_mode))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                        "%s is not a directory", home);
-  if (st.st_uid != geteuid ())
-    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                        "%s is owned by uid %lu, not by us (uid %lu)", home,
-                        (unsigned long)st.st_uid, (unsigned long)geteuid ());
-  if (st.st_mode & 077)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                        "%s is accessible by others (mode %03o);"
-                        " run 'chmod 700 %s'", home,
-                        (unsigned)(st.st_mode & 0777), home);
-  return 0;
+  if (!err)
+    err = pan_config_parse (path, buf ? buf : "", len, &ctx->config,
+                            r_reason);
+  free (buf);
+  free (path);
+  return err;
 }
 
 gpg_error_t
@@ -285,27 +330,23 @@ pan_ctx_open (const char *home, pan_ctx_t *r_ctx, char **r_reason)
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
-  char *conf = NULL;
 
   *r_ctx = NULL;
   home = pan_home_resolve (home);
-  if ((err = check_home_safe (home, r_reason)))
-    return err;
   if (!(ctx = calloc (1, sizeof *ctx))
       || !(ctx->home = pani_strdup (home))
-      || !(ctx->gnupg_home = pani_strdupf ("%s/gnupg", home))
-      || !(conf = pani_strdupf ("%s/%s", home, PAN_CONFIG_FILE)))
+      || !(ctx->gnupg_home = pani_strdupf ("%s/gnupg", home)))
     {
       err = gpg_error_from_syserror ();
       goto leave;
     }
-  if ((err = pan_config_load (conf, &ctx->config, r_reason)))
+  if ((err = check_home_safe (ctx, r_reason))
+      || (err = load_config (ctx, r_reason)))
     goto leave;
   *r_ctx = ctx;
   ctx = NULL;
 
  leave:
-  free (conf);
   pan_ctx_release (ctx);
   return err;
 }
@@ -374,7 +415,7 @@ read_pan_key (pan_ctx_t ctx, unsigned char *key, char **r_reason)
       goto leave;
     }
   if ((err = pani_home_open (ctx, PAN_KEY_FILE, O_RDONLY, 0,
-                             PANI_HOME_OPERATOR, &fd, r_reason)))
+                             PANI_HOME_SECRET, &fd, r_reason)))
     {
       if (gpg_err_code (err) == GPG_ERR_ENOENT && r_reason)
         {
@@ -419,164 +460,5 @@ pan_ctx_pan_scanner (pan_ctx_t ctx, pan_scanner_t *r_scanner,
     err = pan_scanner_new (key, PAN_KEY_LEN, r_scanner);
   explicit_bzero (key, PAN_KEY_LEN);
   gcry_free (key);
-  return err;
-}
-
-
-/*
- * Opening files in the home without following links.
- */
-
-/* Return a reason for the file PATH that fails the check WHAT.  */
-static gpg_error_t
-unsafe (char **r_reason, const char *path, const char *what,
-        const char *fix)
-{
-  return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                      "%s %s; %s", path, what, fix);
-}
-
-gpg_error_t
-pani_home_check_fd (pan_ctx_t ctx, int fd, const char *path,
-                    pani_home_kind_t kind, int want_dir, char **r_reason)
-{
-  struct stat st;
-
-  (void)ctx;
-  (void)kind;
-  if (fstat (fd, &st))
-    return pani_reason_sys (r_reason, path);
-  if (want_dir ? !S_ISDIR (st.st_mode) : !S_ISREG (st.st_mode))
-    return unsafe (r_reason, path, want_dir ? "is not a directory"
-                   : "is not a regular file", "restore it from a backup"
-                   " or run 'pankey init --force'");
-  if (st.st_uid != geteuid ())
-    return unsafe (r_reason, path, "is not owned by the home's owner",
-                   "chown it back or restore it from a backup");
-  if (st.st_mode & 022)
-    return unsafe (r_reason, path, "is writable by others",
-                   "run 'chmod go-w' on it");
-  return 0;
-}
-
-/* Open the directory or file COMP below the directory DIRFD.  */
-static int
-open_component (int dirfd, const char *comp, int flags, int mode)
-{
-  return openat (dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-}
-
-/* Open the home directory of CTX itself, checked.  */
-static gpg_error_t
-open_home_dir (pan_ctx_t ctx, int *r_fd, char **r_reason)
-{
-  gpg_error_t err;
-  int fd = open (ctx->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  *r_fd = -1;
-  if (fd < 0)
-    return pani_reason_sys (r_reason, ctx->home);
-  if ((err = pani_home_check_fd (ctx, fd, ctx->home, PANI_HOME_OPERATOR, 1,
-                                 r_reason)))
-    {
-      close (fd);
-      return err;
-    }
-  *r_fd = fd;
-  return 0;
-}
-
-/* Walk from the directory *DIRFD (which is replaced and closed) into
- * the directory COMP of the home path PATH.  */
-static gpg_error_t
-enter_dir (pan_ctx_t ctx, int *dirfd, const char *comp, const char *path,
-           pani_home_kind_t kind, char **r_reason)
-{
-  gpg_error_t err;
-  int fd = open_component (*dirfd, comp, O_RDONLY | O_DIRECTORY, 0);
-
-  if (fd < 0)
-    {
-      err = gpg_error_from_syserror ();
-      if (gpg_err_code (err) == GPG_ERR_ELOOP
-          || gpg_err_code (err) == GPG_ERR_ENOTDIR)
-        return unsafe (r_reason, path, "is a symbolic link or not a"
-                       " directory", "replace it by a real directory");
-      return pani_reason_sys (r_reason, path);
-    }
-  if ((err = pani_home_check_fd (ctx, fd, path, kind, 1, r_reason)))
-    {
-      close (fd);
-      return err;
-    }
-  close (*dirfd);
-  *dirfd = fd;
-  return 0;
-}
-
-/* Open the last component LEAF below DIRFD and check it.  */
-static gpg_error_t
-open_leaf (pan_ctx_t ctx, int dirfd, const char *leaf, const char *path,
-           int flags, int mode, pani_home_kind_t kind, int *r_fd,
-           char **r_reason)
-{
-  gpg_error_t err;
-  int fd = open_component (dirfd, leaf, flags, mode);
-
-  if (fd < 0)
-    {
-      err = gpg_error_from_syserror ();
-      if (gpg_err_code (err) == GPG_ERR_ELOOP)
-        return unsafe (r_reason, path, "is a symbolic link",
-                       "replace it by the real file");
-      return pani_reason (r_reason, err, "%s: %s", path, gpg_strerror (err));
-    }
-  if ((err = pani_home_check_fd (ctx, fd, path, kind,
-                                 !!(flags & O_DIRECTORY), r_reason)))
-    {
-      close (fd);
-      return err;
-    }
-  *r_fd = fd;
-  return 0;
-}
-
-gpg_error_t
-pani_home_open (pan_ctx_t ctx, const char *name, int flags, int mode,
-                pani_home_kind_t kind, int *r_fd, char **r_reason)
-{
-  gpg_error_t err;
-  char *path = pani_strdupf ("%s/%s", ctx->home, name);
-  char *rel = pani_strdup (name), *comp, *slash;
-  int dirfd = -1;
-
-  *r_fd = -1;
-  if (!path || !rel)
-    {
-      err = gpg_error (GPG_ERR_ENOMEM);
-      goto leave;
-    }
-  if ((err = open_home_dir (ctx, &dirfd, r_reason)))
-    goto leave;
-  for (comp = rel; !err && (slash = strchr (comp, '/')); comp = slash + 1)
-    {
-      *slash = 0;
-      if (!strcmp (comp, ".") || !strcmp (comp, ".."))
-        break;
-      path[strlen (ctx->home) + 1 + (slash - rel)] = 0;
-      err = enter_dir (ctx, &dirfd, comp, path, kind, r_reason);
-      path[strlen (ctx->home) + 1 + (slash - rel)] = '/';
-    }
-  if (!err && (!*comp || !strcmp (comp, ".") || !strcmp (comp, "..")))
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
-                       "%s: not a plain path inside the home", path);
-  if (!err)
-    err = open_leaf (ctx, dirfd, comp, path, flags, mode, kind, r_fd,
-                     r_reason);
- leave:
-  if (dirfd >= 0)
-    close (dirfd);
-  free (rel);
-  free (path);
   return err;
 }

@@ -656,7 +656,8 @@ pan_job_check_headers (pan_job_t job, char **r_reason)
 
   if (!job->headers)
     return gpg_error (GPG_ERR_INV_STATE);
-  if ((err = pani_job_scanner (job, r_reason)))
+  if ((err = pan_headers_refuse_resent (job->headers, r_reason))
+      || (err = pani_job_scanner (job, r_reason)))
     return err;
   for (size_t i = 0; !err && i < pan_headers_count (job->headers); i++)
     if (!pani_is_outer_dropped (pan_headers_name (job->headers, i)))

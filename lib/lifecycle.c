@@ -12,10 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "fileio-int.h"
+#include "registry-int.h"
+#include "audit-int.h"
+#include "home-int.h"
 
 /* One transaction under way.  */
 struct txn
@@ -30,6 +34,7 @@ struct txn
   char *fpr;                    /* REQ->FINGERPRINT, normalised.  */
   const void *data;             /* The key material.  */
   size_t len;
+  const char *new_sha256;       /* Of the registry about to be saved.  */
 };
 
 /* What begin needs of a request.  */
@@ -49,12 +54,9 @@ static gpg_error_t
 read_registry (struct txn *t, char **r_reason)
 {
   gpg_error_t err;
-  char *path = pan_ctx_path (t->ctx, "registry");
 
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pan_registry_load (path, &t->reg, r_reason);
-  free (path);
+  if (!(err = pan_registry_check_recorded (t->ctx, r_reason)))
+    err = pan_ctx_registry_load (t->ctx, &t->reg, r_reason);
   return err ? stop (t, PAN_LIFECYCLE_REGISTRY, err) : 0;
 }
 
@@ -146,8 +148,14 @@ record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
         const char *outcome, const char *reason, char **r_reason)
 {
   struct pan_audit_event ev;
+  char now[65];
 
   memset (&ev, 0, sizeof ev);
+  /* The registry as this event leaves it: about to be saved, else as
+   * it is.  */
+  ev.registry_sha256 = t->new_sha256;
+  if (!ev.registry_sha256 && !pan_registry_digest (t->ctx, now, NULL))
+    ev.registry_sha256 = now;
   ev.event = t->event;
   ev.tool = t->req->tool ? t->req->tool : "pankey";
   ev.operator_name = t->operator_name;
@@ -320,9 +328,38 @@ import_key (struct txn *t, char **r_reason)
   return 0;
 }
 
-/* Pin T's new key in the registry, retiring OLD_FPR if not NULL.  */
+/* What T records just before its registry change is saved.  */
+struct pre_save
+{
+  struct txn *t;
+  const struct pan_audit_key *keys;
+  size_t nkeys;
+  const char *why;
+};
+
+/* Record P's change with the digest of the registry DATA/LEN about to
+ * replace the old one: a change without a record would be one nobody
+ * can trace, and the record names the registry it produced.  */
 static gpg_error_t
-registry_pin (struct txn *t, const char *old_fpr, char **r_reason)
+record_before_save (void *opaque, const void *data, size_t len,
+                    char **r_reason)
+{
+  struct pre_save *p = opaque;
+  char hex[65];
+  gpg_error_t err;
+
+  pani_audit_sha256_hex (data, len, hex);
+  p->t->new_sha256 = hex;
+  err = record_ok (p->t, p->keys, p->nkeys, p->why, r_reason);
+  p->t->new_sha256 = NULL;
+  return err;
+}
+
+/* Pin T's new key in the registry, retiring OLD_FPR if not NULL, with
+ * the record HOOK writes.  */
+static gpg_error_t
+registry_pin (struct txn *t, const char *old_fpr,
+              const struct pani_registry_hook *hook, char **r_reason)
 {
   struct pan_lifecycle_result *res = t->res;
   pan_config_t config = pan_ctx_config (t->ctx);
@@ -341,9 +378,10 @@ registry_pin (struct txn *t, const char *old_fpr, char **r_reason)
   rec.enrolled_by = t->operator_name;
   rec.status = PAN_STATUS_ACTIVE;
   if (old_fpr)
-    err = pan_registry_rotate (path, &rec, old_fpr, timeout, r_reason);
+    err = pani_registry_rotate (path, &rec, old_fpr, timeout, hook,
+                                r_reason);
   else
-    err = pan_registry_add (path, &rec, timeout, r_reason);
+    err = pani_registry_add (path, &rec, timeout, hook, r_reason);
   free (path);
   return err;
 }
@@ -361,15 +399,19 @@ commit_pin (struct txn *t, char **r_reason)
   const struct pan_audit_key *k = old ? keys : keys + 1;
   size_t n = old ? 2 : 1;
   char *why = NULL;
+  struct pre_save pre = { t, k, n, NULL };
+  struct pani_registry_hook hook = { record_before_save, &pre };
   gpg_error_t err;
 
   if (old && !(why = pani_strdupf ("rotated: key %s retired, key %s active",
                                    old, res->fingerprint)))
     return gpg_error_from_syserror ();
+  pre.why = why;
+
   /* The record comes first: a key imported but not pinned is never
    * used, a pin without a record would be a change nobody can trace.  */
-  if (!(err = record_ok (t, k, n, why, r_reason))
-      && (err = registry_pin (t, old, r_reason)))
+  if ((err = registry_pin (t, old, &hook, r_reason))
+      && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, k, n,
                        "the registry could not be updated");
   free (why);
@@ -403,14 +445,17 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
   char *why = pani_strdupf ("%s%s%s", reason, note ? ": " : "",
                             note ? note : "");
   char *path = pan_ctx_path (t->ctx, "registry");
+  struct pre_save pre = { t, &key, 1, why };
+  struct pani_registry_hook hook = { record_before_save, &pre };
   gpg_error_t err;
 
   if (!why || !path)
     err = gpg_error_from_syserror ();
-  else if (!(err = record_ok (t, &key, 1, why, r_reason))
-           && (err = pan_registry_set_status
-               (path, &chg, pan_config_get_int (pan_ctx_config (t->ctx),
-                                                "lock-timeout"), r_reason)))
+  else if ((err = pani_registry_set_status
+            (path, &chg, pan_config_get_int (pan_ctx_config (t->ctx),
+                                             "lock-timeout"), &hook,
+             r_reason))
+           && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                        "the registry could not be updated");
   free (path);
@@ -707,6 +752,37 @@ pan_lifecycle_trust_ca (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
 {
   return transact (ctx, req, r_res, r_reason, "trust-ca", NEED_FPR,
                    txn_trust_ca);
+}
+
+/* Record the registry as it is now, for the reason REQ->NOTE (a
+ * restore from a backup); only the home's operator may.  */
+static gpg_error_t
+txn_registry_accept (struct txn *t, char **r_reason)
+{
+  const char *note = t->req->note;
+
+  if (!note || !*note)
+    return stop (t, PAN_LIFECYCLE_REQUEST,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
+                              "say why the registry is right as it is"
+                              " (--note, e.g. the backup it came from)"));
+  if (geteuid () != t->ctx->operator_uid)
+    return stop (t, PAN_LIFECYCLE_REQUEST,
+                 pani_reason (r_reason, gpg_error (GPG_ERR_EPERM),
+                              "only the operator of %s (uid %lu) may"
+                              " accept its registry", pan_ctx_home (t->ctx),
+                              (unsigned long)t->ctx->operator_uid));
+  return record_ok (t, NULL, 0, note, r_reason);
+}
+
+gpg_error_t
+pan_lifecycle_registry_accept (pan_ctx_t ctx,
+                               const struct pan_lifecycle_req *req,
+                               struct pan_lifecycle_result *r_res,
+                               char **r_reason)
+{
+  return transact (ctx, req, r_res, r_reason, "registry-accept", 0,
+                   txn_registry_accept);
 }
 
 void

@@ -103,6 +103,13 @@ const char *pan_headers_raw (pan_headers_t headers, size_t idx);
  * NULL.  */
 const char *pan_headers_get (pan_headers_t headers, const char *name);
 
+/* Refuse (GPG_ERR_FORBIDDEN, naming the field) HEADERS with a
+ * Resent-To, Resent-Cc or Resent-Bcc field: the outer headers travel in
+ * clear (a Resent-Bcc would show its hidden recipient) and the MTA is
+ * never run with -t, so their recipients would get nothing.  */
+gpg_error_t pan_headers_refuse_resent (pan_headers_t headers,
+                                       char **r_reason);
+
 
 /*
  * RFC 5322 address lists (addrlist.c).
@@ -193,9 +200,21 @@ const char *pan_home_resolve (const char *home);
  * non-empty directory that is not a panmail home unless FORCE.  */
 gpg_error_t pan_home_init (const char *home, int force, char **r_reason);
 
-/* Open the existing home HOME (resolved with pan_home_resolve): check
- * its permissions, load its configuration and set up GPGME to use its
- * GnuPG home.  */
+/* Share the home directory HOME (made by pan_home_init, with its audit
+ * key; not resolved) with the senders, the members of GROUP: the home
+ * and gnupg/ become 2750, config, registry, pan.key and the keyrings
+ * 0640, the audit files 0660, spool/ and queue/ 2770, all of group
+ * GROUP; the caller (the operator, a member of GROUP) keeps owning
+ * them.  See pankey(8), DEPLOYMENT.  */
+gpg_error_t pan_home_share (const char *home, const char *group,
+                            char **r_reason);
+
+/* Open the existing home HOME (resolved with pan_home_resolve): learn
+ * its roles (a 0700 home of the caller, or a 2750 home shared with its
+ * group's senders), check it, the directories above it and every file
+ * in it without following links (GPG_ERR_CONFIGURATION, tools exit
+ * 78), load its configuration and set up GPGME to use its GnuPG home.
+ * The operator of a shared home gets umask 027.  */
 gpg_error_t pan_ctx_open (const char *home, pan_ctx_t *r_ctx,
                           char **r_reason);
 
@@ -882,6 +901,10 @@ int pan_luhn_valid (const char *digits);
  * checked), or NULL.  */
 const char *pan_card_brand (const char *digits);
 
+/* Store at *R_COPY a copy of TEXT (release with pan_free) with every
+ * card number in it masked (first 6 / last 4), for error messages.  */
+gpg_error_t pan_mask_text (const char *text, char **r_copy);
+
 /* Write DIGITS (13 to 19 ASCII digits, else GPG_ERR_INV_VALUE) masked
  * as first 6, '*'s and last 4 to BUF (PAN_MASK_SIZE bytes).  */
 gpg_error_t pan_mask (const char *digits, char *buf);
@@ -1177,6 +1200,8 @@ struct pan_audit_event
   const char *dsn;              /* DSN options given (pansend -N -R -V).  */
   const char *copy;             /* The copy id (send, delivered, queue,
                                    drop records).  */
+  const char *registry_sha256;  /* Hex; of key-change records: the
+                                   registry as the change left it.  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when
@@ -1362,6 +1387,21 @@ typedef enum
                                    unenrolled.  */
     PAN_KEY_UNCHECKED = 9       /* The key was not looked up.  */
   } pan_key_state_t;
+
+/* Store at HEX (65 bytes) the SHA-256 of the registry file of CTX,
+ * read through a checked descriptor.  */
+gpg_error_t pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason);
+
+/* Load the registry of CTX into *R_REG, read through a checked
+ * descriptor (see pan_ctx_open).  */
+gpg_error_t pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
+                                   char **r_reason);
+
+/* Check that the registry of CTX is the one the newest audit record
+ * with a "registry_sha256" recorded (a log without one, from an older
+ * version, passes); else GPG_ERR_BAD_DATA with *R_REASON naming the
+ * record and the fix (tools: pansend 77, pankey check critical).  */
+gpg_error_t pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason);
 
 /* Return the word for STATE: "ok", "expiring", "weak", "unusable",
  * "expired", "revoked", "missing", "unknown", "retired" or
@@ -1580,6 +1620,15 @@ gpg_error_t pan_lifecycle_revoke (pan_ctx_t ctx,
                                   const struct pan_lifecycle_req *req,
                                   struct pan_lifecycle_result *r_res,
                                   char **r_reason);
+
+/* Record the registry of CTX as it is now ("registry-accept", with its
+ * digest and REQ->NOTE, required: why, e.g. the backup it was restored
+ * from), so that pansend uses it again; only the home's operator may
+ * (GPG_ERR_EPERM).  */
+gpg_error_t pan_lifecycle_registry_accept (pan_ctx_t ctx,
+                                           const struct pan_lifecycle_req *req,
+                                           struct pan_lifecycle_result *r_res,
+                                           char **r_reason);
 
 /* End the active enrollment of REQ->ADDRESS: record "unenroll", then
  * mark the record retired ("unenrolled", REQ->NOTE).  */

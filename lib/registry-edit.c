@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -66,8 +67,21 @@ check_not_enrolled (pan_registry_t reg, const char *addr, char **r_reason)
                       " use pankey rotate", addr, reg->recs[idx].fingerprint);
 }
 
+/* The mode of a new registry file PATH: 0640 if the one it replaces
+ * is readable by its group (a home shared with senders), else 0600.  */
+static int
+registry_mode (const char *path)
+{
+  struct stat st;
+
+  if (!lstat (path, &st) && S_ISREG (st.st_mode) && (st.st_mode & S_IRGRP))
+    return 0640;
+  return 0600;
+}
+
 static gpg_error_t
-save_registry (const char *path, pan_registry_t reg, char **r_reason)
+save_registry (const char *path, pan_registry_t reg,
+               const struct pani_registry_hook *hook, char **r_reason)
 {
   gpg_error_t err;
   void *data = NULL;
@@ -76,7 +90,13 @@ save_registry (const char *path, pan_registry_t reg, char **r_reason)
   if ((err = serialise (reg, &data, &len)))
     return pani_reason (r_reason, err, "%s: cannot write the registry: %s",
                         path, gpg_strerror (err));
-  err = pani_write_file_atomic (path, data, len, 0600, r_reason);
+  if (hook && (err = hook->before_save (hook->opaque, data, len, r_reason)))
+    {
+      es_free (data);
+      return err;
+    }
+  err = pani_write_file_atomic (path, data, len, registry_mode (path),
+                                r_reason);
   es_free (data);
   return err;
 }
@@ -108,11 +128,12 @@ typedef gpg_error_t (*edit_fn_t) (pan_registry_t reg, void *opaque,
                                   char **r_reason);
 
 /* Under the registry lock of PATH (waiting at most TIMEOUT seconds),
- * load the registry, let EDIT change it and replace the file
- * atomically; nothing is written if EDIT fails.  */
+ * load the registry, let EDIT change it, show the new file to HOOK (if
+ * not NULL) and replace the file atomically; nothing is written if
+ * EDIT or HOOK fails.  */
 static gpg_error_t
 update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
-               char **r_reason)
+               const struct pani_registry_hook *hook, char **r_reason)
 {
   gpg_error_t err;
   pan_registry_t reg = NULL;
@@ -127,7 +148,7 @@ update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
     goto leave;
   if ((err = edit (reg, opaque, r_reason)))
     goto leave;
-  err = save_registry (path, reg, r_reason);
+  err = save_registry (path, reg, hook, r_reason);
 
  leave:
   pani_unlock (lockfd);
@@ -154,6 +175,14 @@ gpg_error_t
 pan_registry_add (const char *path, const struct pan_recipient *rec,
                   int timeout, char **r_reason)
 {
+  return pani_registry_add (path, rec, timeout, NULL, r_reason);
+}
+
+gpg_error_t
+pani_registry_add (const char *path, const struct pan_recipient *rec,
+                   int timeout, const struct pani_registry_hook *hook,
+                   char **r_reason)
+{
   gpg_error_t err;
   struct pan_recipient valid;
 
@@ -161,7 +190,7 @@ pan_registry_add (const char *path, const struct pan_recipient *rec,
   if (!path || !rec)
     return gpg_error (GPG_ERR_INV_VALUE);
   if (!(err = pani_registry_validate (path, rec, &valid, r_reason)))
-    err = update_locked (path, timeout, edit_add, &valid, r_reason);
+    err = update_locked (path, timeout, edit_add, &valid, hook, r_reason);
   pani_registry_clear_rec (&valid);
   return err;
 }
@@ -241,6 +270,14 @@ gpg_error_t
 pan_registry_rotate (const char *path, const struct pan_recipient *rec,
                      const char *old_fpr, int timeout, char **r_reason)
 {
+  return pani_registry_rotate (path, rec, old_fpr, timeout, NULL, r_reason);
+}
+
+gpg_error_t
+pani_registry_rotate (const char *path, const struct pan_recipient *rec,
+                      const char *old_fpr, int timeout,
+                      const struct pani_registry_hook *hook, char **r_reason)
+{
   gpg_error_t err;
   struct pan_recipient valid;
   struct rotate_parm parm = { &valid, old_fpr };
@@ -249,7 +286,7 @@ pan_registry_rotate (const char *path, const struct pan_recipient *rec,
   if (!path || !rec || rec->status != PAN_STATUS_ACTIVE)
     return gpg_error (GPG_ERR_INV_VALUE);
   if (!(err = pani_registry_validate (path, rec, &valid, r_reason)))
-    err = update_locked (path, timeout, edit_rotate, &parm, r_reason);
+    err = update_locked (path, timeout, edit_rotate, &parm, hook, r_reason);
   pani_registry_clear_rec (&valid);
   return err;
 }
@@ -355,6 +392,15 @@ pan_registry_set_status (const char *path,
                          const struct pan_registry_change *chg, int timeout,
                          char **r_reason)
 {
+  return pani_registry_set_status (path, chg, timeout, NULL, r_reason);
+}
+
+gpg_error_t
+pani_registry_set_status (const char *path,
+                          const struct pan_registry_change *chg, int timeout,
+                          const struct pani_registry_hook *hook,
+                          char **r_reason)
+{
   gpg_error_t err;
   struct pan_registry_change norm;
   char *addr = NULL;
@@ -367,7 +413,7 @@ pan_registry_set_status (const char *path,
     return err;
   norm = *chg;
   norm.address = addr;
-  err = update_locked (path, timeout, edit_status, &norm, r_reason);
+  err = update_locked (path, timeout, edit_status, &norm, hook, r_reason);
   pan_free (addr);
   return err;
 }

@@ -35,4 +35,30 @@ gpg_error_t pani_registry_validate (const char *path,
                                     struct pan_recipient *valid,
                                     char **r_reason);
 
+/* Shown the new registry file DATA/LEN under the registry lock before
+ * it replaces the old one; an error leaves the old one in place.  */
+struct pani_registry_hook
+{
+  gpg_error_t (*before_save) (void *opaque, const void *data, size_t len,
+                              char **r_reason);
+  void *opaque;
+};
+
+/* pan_registry_add, pan_registry_rotate and pan_registry_set_status
+ * with a HOOK (may be NULL).  */
+gpg_error_t pani_registry_add (const char *path,
+                               const struct pan_recipient *rec, int timeout,
+                               const struct pani_registry_hook *hook,
+                               char **r_reason);
+gpg_error_t pani_registry_rotate (const char *path,
+                                  const struct pan_recipient *rec,
+                                  const char *old_fpr, int timeout,
+                                  const struct pani_registry_hook *hook,
+                                  char **r_reason);
+gpg_error_t pani_registry_set_status (const char *path,
+                                      const struct pan_registry_change *chg,
+                                      int timeout,
+                                      const struct pani_registry_hook *hook,
+                                      char **r_reason);
+
 #endif /* PAN_REGISTRY_INT_H */

@@ -14,6 +14,8 @@
 #include "panmail.h"
 #include "util.h"
 #include "review-int.h"
+#include "home-int.h"
+#include "audit-int.h"
 
 /* Whole days from NOW to WHEN: started days ahead, full days ago.  */
 static long
@@ -292,4 +294,103 @@ pan_review_ca (const struct pan_smime_ca *ca, time_t now, long warn_days,
                   (long)((ca->not_after - now) / 86400), when);
   *r_worst = rv.worst;
   return err;
+}
+
+
+/*
+ * The registry and its last recorded digest.
+ */
+
+#define MAX_REGISTRY (16 << 20)
+
+gpg_error_t
+pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason)
+{
+  gpg_error_t err;
+  char *buf = NULL;
+  size_t len = 0;
+
+  *hex = 0;
+  err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
+                        MAX_REGISTRY, &buf, &len, r_reason);
+  if (!err)
+    pani_audit_sha256_hex (buf, len, hex);
+  free (buf);
+  return err;
+}
+
+gpg_error_t
+pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
+                       char **r_reason)
+{
+  gpg_error_t err;
+  char *buf = NULL, *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);
+  size_t len = 0;
+
+  *r_reg = NULL;
+  if (!path)
+    return gpg_error_from_syserror ();
+  err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
+                        MAX_REGISTRY, &buf, &len, r_reason);
+  if (!err)
+    err = pan_registry_parse (path, buf, len, r_reg, r_reason);
+  free (buf);
+  free (path);
+  return err;
+}
+
+/* The newest record of a registry digest.  */
+struct digest_record
+{
+  char sha256[65];
+  unsigned long long seq;
+  char event[32];
+  char when[32];
+};
+
+/* Find in the audit log of CTX the newest record with a registry
+ * digest; DR->SEQ stays 0 if there is none.  */
+static gpg_error_t
+newest_digest (pan_ctx_t ctx, struct digest_record *dr, char **r_reason)
+{
+  gpg_error_t err;
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec;
+
+  memset (dr, 0, sizeof *dr);
+  if ((err = pan_audit_open (ctx, NULL, &rd, r_reason)))
+    return err;
+  while (!(err = pan_audit_next (rd, &rec)))
+    if (rec->ev.registry_sha256)
+      {
+        snprintf (dr->sha256, sizeof dr->sha256, "%s",
+                  rec->ev.registry_sha256);
+        snprintf (dr->event, sizeof dr->event, "%s", rec->ev.event);
+        pan_time_format (rec->time, dr->when, sizeof dr->when);
+        dr->seq = rec->seq;
+      }
+  pan_audit_close (rd);
+  return gpg_err_code (err) == GPG_ERR_EOF ? 0 : err;
+}
+
+gpg_error_t
+pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason)
+{
+  gpg_error_t err;
+  struct digest_record dr;
+  char now[65];
+
+  if ((err = newest_digest (ctx, &dr, r_reason))
+      || (err = pan_registry_digest (ctx, now, r_reason)))
+    return err;
+  if (!dr.seq || !strcmp (dr.sha256, now))
+    return 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_DATA),
+                      "%s/%s differs from the registry that audit record"
+                      " %llu (%s, %s) recorded (SHA-256 %.16s..., now"
+                      " %.16s...): it was changed behind pankey's back."
+                      " Restore it from a backup, or if it is right,"
+                      " record it with 'pankey registry-accept --note WHY'",
+                      pan_ctx_home (ctx), PAN_REGISTRY_FILE, dr.seq,
+                      dr.event, dr.when, dr.sha256, now);
 }

@@ -136,6 +136,40 @@ pani_scan_masked_copy (const char *text, char **r_copy)
   return err;
 }
 
+/* Mask in TEXT every run of 13 to 19 digits that passes Luhn, in any
+ * context (a path, a URL): an error message shows no card number.  */
+static void
+mask_digit_runs (char *text)
+{
+  char digits[PAN_MASK_SIZE], masked[PAN_MASK_SIZE];
+  char *p = text, *q;
+
+  while (*p)
+    {
+      for (q = p; *q >= '0' && *q <= '9'; q++)
+        ;
+      if (q - p >= 13 && q - p <= 19 && pani_luhn_ok (p, q - p))
+        {
+          memcpy (digits, p, q - p);
+          digits[q - p] = 0;
+          if (!pan_mask (digits, masked))
+            memcpy (p, masked, q - p);
+          pani_wipe (digits, sizeof digits);
+        }
+      p = q > p ? q : p + 1;
+    }
+}
+
+gpg_error_t
+pan_mask_text (const char *text, char **r_copy)
+{
+  gpg_error_t err = pani_scan_masked_copy (text ? text : "", r_copy);
+
+  if (!err)
+    mask_digit_runs (*r_copy);
+  return err;
+}
+
 /* Return the number of newlines in P/LEN.  */
 static unsigned long long
 count_nl (const char *p, size_t len)

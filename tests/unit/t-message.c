@@ -139,6 +139,38 @@ repeat (const char *s, size_t times, const char *tail)
  * Header block.
  */
 
+/* Resent-To, -Cc and -Bcc are refused, naming the field; other fields
+ * named Resent-* and ordinary ones pass.  */
+static void
+test_headers_resent (void)
+{
+  static const char *const bad[] = {
+    "To: a@x.test\nResent-Bcc: hidden@y.test\n\n",
+    "resent-to: b@y.test\n\n",
+    "From: a@x.test\nRESENT-CC: c@y.test\n\n" };
+  const char ok[] = "To: a@x.test\nResent-From: a@x.test\n"
+    "Resent-Date: Mon, 02 Mar 2026 10:00:00 +0000\nX-Resent-To: q\n\n";
+  gpg_error_t err;
+  char *reason = NULL;
+  pan_headers_t h;
+
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    {
+      h = headers (bad[i], strlen (bad[i]), NULL, &err);
+      T_ERR (err, 0);
+      T_ERR (pan_headers_refuse_resent (h, &reason), GPG_ERR_FORBIDDEN);
+      T_CHECK (reason && strstr (reason, "Resent-"));
+      pan_free (reason);
+      reason = NULL;
+      pan_headers_release (h);
+    }
+  h = headers (ok, strlen (ok), NULL, &err);
+  T_ERR (err, 0);
+  T_ERR (pan_headers_refuse_resent (h, &reason), 0);
+  T_CHECK (reason == NULL);
+  pan_headers_release (h);
+}
+
 static void
 test_headers_basic (void)
 {
@@ -801,6 +833,7 @@ int
 main (void)
 {
   test_headers_basic ();
+  test_headers_resent ();
   test_headers_crlf_and_folding ();
   test_headers_values ();
   test_headers_eof ();
