@@ -380,6 +380,8 @@ verify_lines (struct verifier *vf, struct pani_audit_lines *lines)
       cur = nxt;
       have_cur = have_nxt;
     }
+  if (!err && lines->err)
+    err = lines->err;
   if (!err && !vf->v->damage)
     verify_end (vf);
   return err;
@@ -533,9 +535,17 @@ pan_audit_verify (pan_ctx_t ctx, const char *key_file, const char *anchor,
       pani_audit_key_free (key);
       return err;
     }
-  pani_audit_lines_init (&lines, snap.data, snap.len);
-  err = verify_core (&lines, snap.state_missing ? NULL : &snap.state,
-                     snap.state_missing, key, anchor, r_verdict, r_reason);
+  if ((err = pani_audit_lines_open (&lines, &snap)))
+    pani_audit_key_free (key);
+  else
+    err = verify_core (&lines, snap.state_missing ? NULL : &snap.state,
+                       snap.state_missing, key, anchor, r_verdict, r_reason);
+  if (err && lines.reason && r_reason && !*r_reason)
+    {
+      *r_reason = lines.reason;
+      lines.reason = NULL;
+    }
+  pani_audit_lines_release (&lines);
   pani_audit_snapshot_release (&snap);
   return err;
 }

@@ -999,7 +999,8 @@ struct pan_audit_pan
  * OUTCOME.  */
 struct pan_audit_event
 {
-  const char *event;            /* send, refuse, queue, init, enroll, ... */
+  const char *event;            /* send, delivered, queue, drop, refuse,
+                                   init, enroll, ... */
   const char *tool;             /* pansend, pankey, panaudit */
   const char *operator_name;    /* NULL: the login user */
   const char *message_id;
@@ -1011,9 +1012,13 @@ struct pan_audit_event
   size_t npans;
   const char *ciphertext_sha256;  /* Hex.  */
   long long size;               /* Ciphertext bytes.  */
-  const char *outcome;          /* sent, refused, queued, ok, failed */
+  const char *outcome;          /* pending, delivered, queued, dropped,
+                                   refused, ok, failed (sent: of old
+                                   logs, delivered) */
   int exit_code;
   const char *reason;
+  const char *copy;             /* The copy id of a copy of a message
+                                   ([A-Za-z0-9._-], at most 64).  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when

@@ -1004,6 +1004,18 @@ test_times (void)
          GPG_ERR_INV_TIME);
 }
 
+/* Append a record of copy COPY of message MSGID: EVENT with OUTCOME.  */
+static void
+append_copy (pan_ctx_t ctx, const char *msgid, const char *copy,
+             const char *event, const char *outcome)
+{
+  struct pan_audit_event ev = { .event = event, .tool = "pansend",
+                                .message_id = msgid, .copy = copy,
+                                .outcome = outcome };
+
+  T_ERR (pan_audit_append (ctx, &ev, T0, NULL), 0);
+}
+
 static void
 test_report (void)
 {
@@ -1014,28 +1026,39 @@ test_report (void)
   estream_t out = es_fopenmem (0, "w+");
   size_t len;
 
-  append_n (ctx, 1);
-  append_n (ctx, 2);
+  append_n (ctx, 1);            /* An old log's send/sent: delivered.  */
+  append_copy (ctx, "<a@x>", "ca-1", "send", "pending");
+  append_copy (ctx, "<a@x>", "ca-2", "send", "pending");
+  append_copy (ctx, "<a@x>", "ca-1", "delivered", "delivered");
+  append_copy (ctx, "<a@x>", "ca-2", "queue", "queued");
+  append_copy (ctx, "<a@x>", "ca-2", "delivered", "delivered");
+  append_copy (ctx, "<b@x>", "cb-1", "send", "pending");
+  append_copy (ctx, "<b@x>", "cb-1", "queue", "queued");
+  append_copy (ctx, "<c@x>", "cc-1", "send", "pending");
+  append_copy (ctx, "<c@x>", "cc-1", "queue", "queued");
+  append_copy (ctx, "<c@x>", "cc-1", "drop", "dropped");
+  append_copy (ctx, "<d@x>", "cd-1", "send", "pending");
   ev.outcome = "refused";
   ev.exit_code = 67;
   ev.reason = "x@example.test is not enrolled";
-  pan_audit_append (ctx, &ev, T0, NULL);
-  ev.event = "queue";
-  ev.outcome = "queued";
-  ev.exit_code = 75;
-  ev.ciphertext_sha256 = HASH1;
   pan_audit_append (ctx, &ev, T0, NULL);
   T_ERR (pan_audit_report (ctx, NULL, write_keyfile (keyhex), out, &v,
                            &reason), 0);
   T_CHECK (v.damage == PAN_AUDIT_INTACT && v.key_checked);
   es_fputc (0, out);
   es_fclose_snatch (out, (void **)&text, &len);
-  T_CHECK (text && strstr (text, "sent (handed to the MTA):  1\n"));
-  T_CHECK (text && strstr (text, "refused:                   1\n"));
+  T_CHECK (text && strstr (text, "messages with copies:       5\n"));
+  T_CHECK (text && strstr (text, "refused (nothing sent):     1\n"));
+  T_CHECK (text && strstr (text, "copies:                     6\n"));
+  T_CHECK (text && strstr (text, "delivered (MTA took all):   3 (1 after"
+                           " queueing, 1 as \"sent\" in an old log)\n"));
+  T_CHECK (text && strstr (text, "queued (not delivered yet): 1\n"));
+  T_CHECK (text && strstr (text, "dropped from the queue:     1\n"));
+  T_CHECK (text && strstr (text, "pending (no MTA outcome):   1\n"));
   T_CHECK (text && strstr (text, "     1  x@example.test is not enrolled"));
-  T_CHECK (text && strstr (text, "     1  smime   " FPR2
-                           "  Bob@Example.test"));
-  T_CHECK (text && strstr (text, "intact: 5 records"));
+  T_CHECK (text && strstr (text, "     1  openpgp " FPR1
+                           "  alice@example.test"));
+  T_CHECK (text && strstr (text, "intact: 14 records"));
   T_CHECK (text && strstr (text, "init-key by "));
   if (getenv ("T_VERBOSE") && text)
     fputs (text, stderr);
