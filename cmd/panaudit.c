@@ -28,6 +28,7 @@
 #define EXIT_DAMAGED 1
 #define EXIT_NOT_FOUND 1        /* find-pan: no record names the PANs.  */
 #define EXIT_ERROR 2
+#define EXIT_BAD_WORD 64        /* An unknown --event or --outcome.  */
 
 enum opt_values
   {
@@ -36,6 +37,7 @@ enum opt_values
     oUntil,
     oRecipient,
     oEvent,
+    oOutcome,
     oMessageId,
     oJson,
     oCsv,
@@ -81,6 +83,8 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oRecipient, "recipient", "|ADDR|records naming ADDR"),
     ARGPARSE_s_s (oEvent, "event", "|EVENT|records of EVENT (send, refuse,"
                   " queue, enroll, ...)"),
+    ARGPARSE_s_s (oOutcome, "outcome", "|OUTCOME|records with OUTCOME"
+                  " (delivered, queued, refused, ...)"),
     ARGPARSE_s_s (oMessageId, "message-id", "|ID|records of the message"
                   " ID"),
     ARGPARSE_s_n (oJson, "json", "log: the records as stored; find-pan,"
@@ -164,6 +168,7 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oUntil: o->until = pargs.r.ret_str; break;
       case oRecipient: o->filter.recipient = pargs.r.ret_str; break;
       case oEvent: o->filter.event = pargs.r.ret_str; break;
+      case oOutcome: o->filter.outcome = pargs.r.ret_str; break;
       case oMessageId: o->filter.message_id = pargs.r.ret_str; break;
       case oJson: o->json = 1; break;
       case oCsv: o->csv = 1; break;
@@ -183,10 +188,31 @@ parse_options (int *argc, char ***argv, struct options *o)
   gpgrt_argparse (NULL, &pargs, NULL);
 }
 
-/* Parse --since and --until into the filter.  */
+/* Refuse an --event or --outcome that no record can have: a typo
+ * would otherwise give an empty answer that looks like "none".  */
+static void
+check_words (const struct options *o)
+{
+  if (o->filter.event && !pan_audit_is_event (o->filter.event))
+    {
+      cmd_info ("--event %s: no such event (send, delivered, queue, drop,"
+                " refuse, enroll, rotate, revoke, ...: see panaudit(1))",
+                o->filter.event);
+      exit (EXIT_BAD_WORD);
+    }
+  if (o->filter.outcome && !pan_audit_is_outcome (o->filter.outcome))
+    {
+      cmd_info ("--outcome %s: no such outcome (pending, delivered, queued,"
+                " dropped, refused, ok, failed, sent)", o->filter.outcome);
+      exit (EXIT_BAD_WORD);
+    }
+}
+
+/* Parse --since and --until into the filter, and check its words.  */
 static void
 parse_times (struct options *o)
 {
+  check_words (o);
   if (o->since && pan_audit_parse_time (o->since, 0, &o->filter.since))
     usage_error ("--since: not YYYY-MM-DD or an RFC 3339 time");
   if (o->until && pan_audit_parse_time (o->until, 1, &o->filter.until))

@@ -325,6 +325,37 @@ has_recipient (const struct pan_audit_record *rec, const char *addr)
   return 0;
 }
 
+/* True if WORD is one of the NULL-terminated LIST.  */
+static int
+in_list (const char *const *list, const char *word)
+{
+  for (; word && *list; list++)
+    if (!strcmp (*list, word))
+      return 1;
+  return 0;
+}
+
+int
+pan_audit_is_event (const char *event)
+{
+  static const char *const events[] = { "send", "delivered", "queue",
+    "drop", "refuse", "recovery", "init", "init-key", "enroll", "rotate",
+    "refresh", "revoke", "unenroll", "retire", "trust-ca", "import",
+    "export", "registry-accept", "note", "segment-close", "segment-open",
+    "prune", NULL };
+
+  return in_list (events, event);
+}
+
+int
+pan_audit_is_outcome (const char *outcome)
+{
+  static const char *const outcomes[] = { "pending", "delivered", "queued",
+    "dropped", "refused", "ok", "failed", "sent", NULL };
+
+  return in_list (outcomes, outcome);
+}
+
 static int
 filter_match (const struct pan_audit_filter *f,
               const struct pan_audit_record *rec)
@@ -332,6 +363,9 @@ filter_match (const struct pan_audit_filter *f,
   if ((f->since && rec->time < f->since) || (f->until && rec->time > f->until))
     return 0;
   if (f->event && strcmp (f->event, rec->ev.event))
+    return 0;
+  if (f->outcome && (!rec->ev.outcome || strcmp (f->outcome,
+                                                 rec->ev.outcome)))
     return 0;
   if (f->message_id && (!rec->ev.message_id
                         || !same_message_id (f->message_id,
@@ -346,7 +380,7 @@ static gpg_error_t
 copy_filter (pan_audit_reader_t rd, const struct pan_audit_filter *f)
 {
   const char **const field[] = { &rd->filter.recipient, &rd->filter.event,
-    &rd->filter.message_id };
+    &rd->filter.message_id, &rd->filter.outcome };
   size_t i, n, total = 0;
   char *p;
 

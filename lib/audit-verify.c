@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "home-int.h"
 
 #define ANCHOR_PREFIX "panmail-anchor 1 "
 
@@ -518,6 +520,29 @@ pan_audit_verify_buffer (const void *log, size_t loglen, const void *state,
   return err;
 }
 
+/* A log that verified as empty, without audit.key, in the home of CTX:
+ * if the home shows that records were written (pankey init made its
+ * registry and recorded it), the log was removed, not never written.  */
+static void
+check_empty_home (pan_ctx_t ctx, struct pan_audit_verdict *v)
+{
+  char *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);
+  struct stat st;
+
+  if (path && !lstat (path, &st))
+    {
+      v->damage = PAN_AUDIT_TRUNCATED;
+      v->record = 1;
+      v->message = pani_strdupf ("record 1: truncated: the log and audit.key"
+                                 " are missing or empty, but the home was"
+                                 " set up (%s exists) and 'pankey init'"
+                                 " recorded that: the log was removed;"
+                                 " restore it and audit.key from a backup",
+                                 path);
+    }
+  free (path);
+}
+
 gpg_error_t
 pan_audit_verify (pan_ctx_t ctx, const char *key_file, const char *anchor,
                   struct pan_audit_verdict *r_verdict, char **r_reason)
@@ -540,6 +565,9 @@ pan_audit_verify (pan_ctx_t ctx, const char *key_file, const char *anchor,
   else
     err = verify_core (&lines, snap.state_missing ? NULL : &snap.state,
                        snap.state_missing, key, anchor, r_verdict, r_reason);
+  if (!err && !r_verdict->damage && !r_verdict->nrecords
+      && snap.state_missing)
+    check_empty_home (ctx, r_verdict);
   if (err && lines.reason && r_reason && !*r_reason)
     {
       *r_reason = lines.reason;

@@ -1141,7 +1141,18 @@ struct pan_audit_filter
   const char *recipient;        /* any recipient (case-insensitive) */
   const char *event;
   const char *message_id;       /* with or without <> */
+  const char *outcome;
 };
+
+/* True if EVENT is an event panmail writes (send, delivered, queue,
+ * drop, refuse, recovery, init, init-key, enroll, rotate, refresh,
+ * revoke, unenroll, retire, trust-ca, import, export, registry-accept,
+ * note, segment-close, segment-open, prune).  */
+int pan_audit_is_event (const char *event);
+
+/* True if OUTCOME is an outcome panmail writes (pending, delivered,
+ * queued, dropped, refused, ok, failed, and sent of old logs).  */
+int pan_audit_is_outcome (const char *outcome);
 
 /* Parse S, "YYYY-MM-DD" or RFC 3339 ("2026-11-24T23:18:43Z",
  * "...+01:00"), into *R_TIME; a bare date means its first second, or
@@ -1325,6 +1336,14 @@ typedef enum
                                    recorded as failed.  */
     PAN_LIFECYCLE_SYSTEM = 8    /* Out of memory.  */
   } pan_lifecycle_stage_t;
+
+/* Return the exit code (sysexits.h) of a transaction that stopped at
+ * STAGE with ERR (KEYRING: its change is of the keyring, as refresh's):
+ * pankey exits with it and the record of the stop carries it (at
+ * PAN_LIFECYCLE_AUDIT, where there is no record, EX_IOERR: tools tell
+ * 73 from 74 as for every audit error).  */
+int pan_lifecycle_exit_code (pan_lifecycle_stage_t stage, gpg_error_t err,
+                             int keyring);
 
 /* Hand the key material to a transaction, after its checks of the
  * registry: store at *R_DATA and *R_LEN at most MAXLEN (max-key-size)
