@@ -43,6 +43,7 @@ enum opt_values
     oCsv,
     oKey,
     oAnchor,
+    oDir,
     oExclude,
     oSkipBinary,
     oNoProgress,
@@ -55,7 +56,7 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_group (300, "@Commands:\n "
                     "  log [filters] [--json|--csv]  show records\n"
                     "  keys [--json|--csv]           key inventory\n"
-                    "  verify [--key FILE|-] [--anchor LINE]\n"
+                    "  verify [--key FILE|-] [--anchor LINE] [--dir DIR]\n"
                     "                                check the log\n"
                     "  anchor                        print the head of the"
                     " log\n"
@@ -66,6 +67,8 @@ static gpgrt_opt_t opts[] =
                     " (once)\n"
                     "  note TEXT                     record an operator note"
                     " (e.g. a log review)\n"
+                    "  rotate                        close the open segment"
+                    " of the log\n"
                     "  find-pan [--json] < PANS      records of the card"
                     " numbers\n"
                     "                                read from stdin, one a"
@@ -93,6 +96,8 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oKey, "key", "|FILE|check every MAC with the initial key"
                   " in FILE (- = stdin)"),
     ARGPARSE_s_s (oAnchor, "anchor", "|LINE|check against an anchor line"),
+    ARGPARSE_s_s (oDir, "dir", "|DIR|verify: the segments copied into DIR"
+                  " (no home needed)"),
     ARGPARSE_s_s (oExclude, "exclude", "|GLOB|scan: skip paths or names"
                   " matching GLOB"),
     ARGPARSE_s_n (oSkipBinary, "skip-binary", "scan: skip files with a NUL"
@@ -114,6 +119,7 @@ struct options
   int json, csv;
   const char *key_file;
   const char *anchor;
+  const char *dir;
   const char **excludes;        /* NULL-terminated.  */
   size_t nexcludes;
   int skip_binary, no_progress;
@@ -174,6 +180,7 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oCsv: o->csv = 1; break;
       case oKey: o->key_file = pargs.r.ret_str; break;
       case oAnchor: o->anchor = pargs.r.ret_str; break;
+      case oDir: o->dir = pargs.r.ret_str; break;
       case oExclude:
         push_string (&o->excludes, &o->nexcludes, pargs.r.ret_str);
         break;
@@ -416,7 +423,7 @@ print_warnings (const char *warnings)
 
 /* Tell the verdict V; return the exit status.  */
 static int
-print_verdict (const struct pan_audit_verdict *v)
+print_verdict (const struct pan_audit_verdict *v, int with_state)
 {
   print_warnings (v->warnings);
   if (v->damage)
@@ -424,11 +431,37 @@ print_verdict (const struct pan_audit_verdict *v)
       cmd_info ("TAMPERED: %s", v->message ? v->message : "damaged");
       return EXIT_DAMAGED;
     }
-  es_fprintf (es_stdout, "%s: intact: %llu records; hash chain and audit.key"
+  es_fprintf (es_stdout, "%s: intact: %llu records; hash chain%s"
               " %s; head sha256 %s\n", cmd_name (), v->nrecords,
+              with_state ? " and audit.key" : "",
               v->key_checked ? "and every MAC checked with the key"
               : "checked (MACs not checked: give --key)", v->head);
   return 0;
+}
+
+/* panaudit verify --dir: segments copied elsewhere, no home.  */
+static int
+verify_dir (struct options *o)
+{
+  gpg_error_t err;
+  struct pan_audit_verdict v;
+  char *reason = NULL;
+  int rc;
+
+  if (o->home)
+    usage_error ("verify: --dir and --home exclude each other");
+  err = pan_audit_verify_dir (o->dir, o->key_file, o->anchor, &v, &reason);
+  if (err)
+    {
+      cmd_error (err, "verify", reason);
+      return EXIT_ERROR;
+    }
+  rc = print_verdict (&v, 0);
+  if (!v.damage && !o->anchor)
+    cmd_info ("note: without audit.key (it stays on the host), records"
+              " removed from the end are found only with --anchor");
+  pan_audit_verdict_release (&v);
+  return rc;
 }
 
 static int
@@ -442,6 +475,8 @@ cmd_verify (struct options *o)
 
   if (o->nargs != 1)
     usage_error ("verify takes no arguments");
+  if (o->dir)
+    return verify_dir (o);
   if ((rc = open_home (o, &ctx)))
     return rc;
   err = pan_audit_verify (ctx, o->key_file, o->anchor, &v, &reason);
@@ -451,7 +486,7 @@ cmd_verify (struct options *o)
       rc = EXIT_ERROR;
     }
   else
-    rc = print_verdict (&v);
+    rc = print_verdict (&v, 1);
   pan_audit_verdict_release (&v);
   pan_ctx_release (ctx);
   return rc;
@@ -567,6 +602,32 @@ cmd_note (struct options *o)
       cmd_error (err, "note", reason);
       rc = EXIT_ERROR;
     }
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+/* panaudit rotate */
+
+static int
+cmd_rotate (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *reason = NULL, *segment = NULL;
+  int rc;
+
+  if (o->nargs != 1)
+    usage_error ("usage: panaudit rotate");
+  if ((rc = open_home (o, &ctx)))
+    return rc;
+  if ((err = pan_audit_rotate (ctx, NULL, time (NULL), &segment, &reason)))
+    {
+      cmd_error (err, "rotate", reason);
+      rc = EXIT_ERROR;
+    }
+  else
+    es_printf ("closed segment: %s\n", segment);
+  pan_free (segment);
   pan_ctx_release (ctx);
   return rc;
 }
@@ -993,7 +1054,7 @@ main (int argc, char **argv)
     { "log", cmd_log }, { "verify", cmd_verify }, { "anchor", cmd_anchor },
     { "report", cmd_report }, { "init-key", cmd_init_key },
     { "note", cmd_note }, { "find-pan", cmd_find_pan },
-    { "scan", cmd_scan }, { "keys", cmd_keys }
+    { "scan", cmd_scan }, { "keys", cmd_keys }, { "rotate", cmd_rotate }
   };
 
   memset (&o, 0, sizeof o);

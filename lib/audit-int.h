@@ -118,6 +118,9 @@ struct pani_audit_files
   char *log, *key, *lock;
   int lock_timeout;             /* Seconds (lock-timeout).  */
   int lockfd;                   /* -1 unless locked.  */
+  int new_segment;              /* audit.log was just started by rotate:
+                                   empty, it continues audit.key's
+                                   chain.  */
 };
 
 /* Return a new key (AUDIT_KEYLEN bytes) in secure memory, or NULL.  */
@@ -198,6 +201,33 @@ void pani_audit_syslog_mirror (int facility,
 
 
 /*
+ * audit-append.c
+ */
+
+/* Append EV (checked) at NOW to the log of F, which the caller has
+ * locked, closing a torn line first; mirror it to FACILITY (-1:
+ * none).  */
+gpg_error_t pani_audit_append_locked (const struct pani_audit_files *f,
+                                      const struct pan_audit_event *ev,
+                                      time_t now, int facility,
+                                      char **r_reason);
+
+
+/*
+ * audit-segment.c: closed segments.
+ */
+
+/* Store at *R_PATHS (NULL-terminated) the paths of the closed segments
+ * in the directory DIR, in the order of their records (by name:
+ * audit-FIRST-LAST-TIME1-TIME2.log, sequence numbers of 12 digits).  */
+gpg_error_t pani_audit_segments_list (const char *dir, char ***r_paths,
+                                      size_t *r_n, char **r_reason);
+
+/* Release what pani_audit_segments_list returned.  */
+void pani_audit_segments_free (char **paths, size_t n);
+
+
+/*
  * audit-read.c: the log as it stands, taken under the lock, and its
  * lines read in chunks.
  */
@@ -222,6 +252,12 @@ struct pani_audit_snapshot
 gpg_error_t pani_audit_snapshot_take (pan_ctx_t ctx,
                                       struct pani_audit_snapshot *snap,
                                       char **r_reason);
+
+/* Take the segments copied into DIR (closed ones and audit.log, if
+ * there is one) as they are, without lock and without audit.key.  */
+gpg_error_t pani_audit_snapshot_dir (const char *dir,
+                                     struct pani_audit_snapshot *snap,
+                                     char **r_reason);
 
 /* Release SNAP and clear it.  */
 void pani_audit_snapshot_release (struct pani_audit_snapshot *snap);

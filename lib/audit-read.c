@@ -75,6 +75,23 @@ snapshot_add (struct pani_audit_snapshot *snap, const char *path)
   return 0;
 }
 
+/* Add the closed segments in DIR to SNAP, oldest first.  */
+static gpg_error_t
+add_segments (struct pani_audit_snapshot *snap, const char *dir,
+              char **r_reason)
+{
+  gpg_error_t err;
+  char **paths;
+  size_t i, n;
+
+  if ((err = pani_audit_segments_list (dir, &paths, &n, r_reason)))
+    return err;
+  for (i = 0; !err && i < n; i++)
+    err = snapshot_add (snap, paths[i]);
+  pani_audit_segments_free (paths, n);
+  return err;
+}
+
 /* Drop a lock error that only means the home is read-only.  */
 static gpg_error_t
 lock_or_read_only (struct pani_audit_files *f, char **r_reason)
@@ -104,11 +121,34 @@ pani_audit_snapshot_take (pan_ctx_t ctx, struct pani_audit_snapshot *snap,
   if ((err = pani_audit_files_init (ctx, &f)))
     return err;
   if (!(err = lock_or_read_only (&f, r_reason))
+      && !(err = add_segments (snap, pan_ctx_home (ctx), r_reason))
       && !(err = open_log_snapshot (f.log, snap, r_reason))
       && !(err = snapshot_add (snap, f.log)))
     err = pani_audit_state_read (f.key, &snap->state, &snap->state_missing,
                                  r_reason);
   pani_audit_files_release (&f);
+  if (err)
+    pani_audit_snapshot_release (snap);
+  return err;
+}
+
+
+gpg_error_t
+pani_audit_snapshot_dir (const char *dir, struct pani_audit_snapshot *snap,
+                         char **r_reason)
+{
+  gpg_error_t err;
+  char *log = pani_strdupf ("%s/%s", dir, AUDIT_LOG_FILE);
+
+  memset (snap, 0, sizeof *snap);
+  snap->logfd = -1;
+  snap->state_missing = 1;
+  if (!log)
+    return gpg_error_from_syserror ();
+  if (!(err = add_segments (snap, dir, r_reason))
+      && !(err = open_log_snapshot (log, snap, r_reason)))
+    err = snapshot_add (snap, log);
+  free (log);
   if (err)
     pani_audit_snapshot_release (snap);
   return err;
@@ -238,7 +278,7 @@ fill (struct pani_audit_lines *c)
 static int
 file_line (struct pani_audit_lines *c, struct pani_audit_line *l)
 {
-  char *s = c->slot[c->which ^= 1], *p, *nl;
+  char *s = c->slot[c->which ^ 1], *p, *nl;
   size_t n = 0, take, k;
   int any = 0;
 
@@ -257,6 +297,7 @@ file_line (struct pani_audit_lines *c, struct pani_audit_line *l)
     }
   if (!any || c->err)
     return 0;
+  c->which ^= 1;
   l->p = s;
   l->len = n;
   l->has_nl = !!nl;

@@ -35,6 +35,7 @@ struct verifier
   struct pani_buf warn;
   unsigned long long expect;    /* The seq of the next record.  */
   unsigned long long prev_lineno;
+  const char *file, *prev_file; /* Of the line checked, the last good.  */
   char prev[AUDIT_HEXLEN];      /* Hash of the last good line.  */
   char prev_prev[AUDIT_HEXLEN]; /* And of the one before.  */
   unsigned char *key;           /* K(expect), or NULL.  */
@@ -78,6 +79,15 @@ hash_equal (const char *a, const char *b)
   return !diff;
 }
 
+/* True if FILE is a closed segment (not audit.log, not in memory).  */
+static int
+closed_segment (const char *file)
+{
+  const char *base = file ? strrchr (file, '/') : NULL;
+
+  return base && strcmp (base + 1, AUDIT_LOG_FILE);
+}
+
 static int damage (struct verifier *vf, pan_audit_damage_t kind,
                    unsigned long long record, unsigned long long line,
                    const char *fmt, ...) PAN_PRINTF (5, 6);
@@ -98,7 +108,12 @@ damage (struct verifier *vf, pan_audit_damage_t kind,
   vf->v->damage = kind;
   vf->v->record = record;
   vf->v->line = line;
-  if (line)
+  if (line && closed_segment (vf->file))
+    vf->v->message = pani_strdupf ("record %llu (%s line %llu): %s: %s",
+                                   record, strrchr (vf->file, '/') + 1,
+                                   line, pan_audit_damage_name (kind),
+                                   what ? what : "");
+  else if (line)
     vf->v->message = pani_strdupf ("record %llu (line %llu): %s: %s",
                                    record, line,
                                    pan_audit_damage_name (kind),
@@ -216,6 +231,7 @@ check_prev (struct verifier *vf, const struct pani_audit_line *cur)
     return damage (vf, PAN_AUDIT_MODIFIED, 1, cur->no,
                    "its prev hash is not all zeros: the log does not start"
                    " with its first record");
+  vf->file = vf->prev_file;
   return damage (vf, PAN_AUDIT_MODIFIED, vf->expect - 1, vf->prev_lineno,
                  "its SHA-256 does not match the prev hash of record %llu:"
                  " record %llu (or that prev field) was modified",
@@ -243,6 +259,7 @@ advance (struct verifier *vf, const char hash[AUDIT_HEXLEN],
   memcpy (vf->prev_prev, vf->prev, sizeof vf->prev_prev);
   memcpy (vf->prev, hash, sizeof vf->prev);
   vf->prev_lineno = lineno;
+  vf->prev_file = vf->file;
   vf->expect++;
   if (!vf->key)
     return 0;
@@ -259,6 +276,7 @@ verify_one (struct verifier *vf, const struct pani_audit_line *cur,
   char *why = NULL, hash[AUDIT_HEXLEN];
   int bad = 0;
 
+  vf->file = cur->file;
   if (is_recovery_of (vf, cur, nxt))
     {
       warn (vf, "line %llu: a torn record of %zu bytes (a writer was"
@@ -543,37 +561,65 @@ check_empty_home (pan_ctx_t ctx, struct pan_audit_verdict *v)
   free (path);
 }
 
-gpg_error_t
-pan_audit_verify (pan_ctx_t ctx, const char *key_file, const char *anchor,
-                  struct pan_audit_verdict *r_verdict, char **r_reason)
+/* Verify the files of SNAP against its audit.key (if it has one), the
+ * initial key in KEY_FILE and ANCHOR (either may be NULL).  */
+static gpg_error_t
+verify_snapshot (const struct pani_audit_snapshot *snap,
+                 const char *key_file, const char *anchor, int with_state,
+                 struct pan_audit_verdict *r_verdict, char **r_reason)
 {
   gpg_error_t err;
-  struct pani_audit_snapshot snap;
   struct pani_audit_lines lines;
   unsigned char *key = NULL;
 
-  memset (r_verdict, 0, sizeof *r_verdict);
   if (key_file && (err = pani_audit_key_read (key_file, &key, r_reason)))
     return err;
-  if ((err = pani_audit_snapshot_take (ctx, &snap, r_reason)))
-    {
-      pani_audit_key_free (key);
-      return err;
-    }
-  if ((err = pani_audit_lines_open (&lines, &snap)))
+  if ((err = pani_audit_lines_open (&lines, snap)))
     pani_audit_key_free (key);
   else
-    err = verify_core (&lines, snap.state_missing ? NULL : &snap.state,
-                       snap.state_missing, key, anchor, r_verdict, r_reason);
-  if (!err && !r_verdict->damage && !r_verdict->nrecords
-      && snap.state_missing)
-    check_empty_home (ctx, r_verdict);
+    err = verify_core (&lines, with_state && !snap->state_missing
+                       ? &snap->state : NULL,
+                       with_state && snap->state_missing, key, anchor,
+                       r_verdict, r_reason);
   if (err && lines.reason && r_reason && !*r_reason)
     {
       *r_reason = lines.reason;
       lines.reason = NULL;
     }
   pani_audit_lines_release (&lines);
+  return err;
+}
+
+gpg_error_t
+pan_audit_verify_dir (const char *dir, const char *key_file,
+                      const char *anchor, struct pan_audit_verdict *r_verdict,
+                      char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_snapshot snap;
+
+  memset (r_verdict, 0, sizeof *r_verdict);
+  if ((err = pani_audit_snapshot_dir (dir, &snap, r_reason)))
+    return err;
+  err = verify_snapshot (&snap, key_file, anchor, 0, r_verdict, r_reason);
+  pani_audit_snapshot_release (&snap);
+  return err;
+}
+
+gpg_error_t
+pan_audit_verify (pan_ctx_t ctx, const char *key_file, const char *anchor,
+                  struct pan_audit_verdict *r_verdict, char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_snapshot snap;
+
+  memset (r_verdict, 0, sizeof *r_verdict);
+  if ((err = pani_audit_snapshot_take (ctx, &snap, r_reason)))
+    return err;
+  err = verify_snapshot (&snap, key_file, anchor, 1, r_verdict, r_reason);
+  if (!err && !r_verdict->damage && !r_verdict->nrecords
+      && snap.state_missing)
+    check_empty_home (ctx, r_verdict);
   pani_audit_snapshot_release (&snap);
   return err;
 }

@@ -265,8 +265,16 @@ record_refusal (struct txn *t, gpg_error_t err, const char *why)
   if (t->recorded || (stage != PAN_LIFECYCLE_STATE
                       && stage != PAN_LIFECYCLE_REQUEST))
     return;
+  /* No key given: name the address's newest key, if it had one.  */
+  for (size_t i = 0; !t->fpr && res->address && t->reg
+         && i < pan_registry_count (t->reg); i++)
+    if (!strcmp (pan_registry_get (t->reg, i)->address, res->address))
+      {
+        key.protocol = pan_registry_get (t->reg, i)->protocol;
+        key.fingerprint = pan_registry_get (t->reg, i)->fingerprint;
+      }
   t->exit_code = pan_lifecycle_exit_code (stage, err, 0);
-  res->record_err = record (t, &key, res->address && t->fpr ? 1 : 0,
+  res->record_err = record (t, &key, res->address && key.fingerprint,
                             "refused", why ? why : gpg_strerror (err),
                             &res->record_reason);
   t->recorded = 1;

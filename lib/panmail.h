@@ -1073,6 +1073,17 @@ gpg_error_t pan_audit_append (pan_ctx_t ctx,
                               const struct pan_audit_event *ev, time_t now,
                               char **r_reason);
 
+/* Close the open segment of CTX's audit log (HOME/audit.log) at NOW,
+ * under the audit lock, so that writers wait instead of failing: append
+ * a "segment-close" record, make the file read-only as
+ * HOME/audit-FIRST-LAST-TIME1-TIME2.log, and start a new audit.log
+ * whose "segment-open" record continues the hash chain.  Store the
+ * closed file's path at *R_SEGMENT (free it).  GPG_ERR_NO_DATA if the
+ * open segment holds no record.  */
+gpg_error_t pan_audit_rotate (pan_ctx_t ctx, const char *operator_name,
+                              time_t now, char **r_segment,
+                              char **r_reason);
+
 /* What pan_audit_verify found first.  */
 typedef enum
   {
@@ -1112,6 +1123,16 @@ gpg_error_t pan_audit_verify (pan_ctx_t ctx, const char *key_file,
                               const char *anchor,
                               struct pan_audit_verdict *r_verdict,
                               char **r_reason);
+
+/* Verify the segments of a log copied into DIR (its closed segments
+ * and audit.log, if any) as pan_audit_verify does, but without a home,
+ * lock or audit.key (which must stay on the host): with the initial key
+ * in KEY_FILE every MAC, with ANCHOR that no record before it is
+ * missing.  */
+gpg_error_t pan_audit_verify_dir (const char *dir, const char *key_file,
+                                  const char *anchor,
+                                  struct pan_audit_verdict *r_verdict,
+                                  char **r_reason);
 
 /* Verify the log text LOG/LOGLEN held in memory; STATE/STATELEN is the
  * text of audit.key (NULL: not checked), KEY_HEX the initial key (NULL:
