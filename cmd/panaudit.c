@@ -69,6 +69,9 @@ static gpgrt_opt_t opts[] =
                     " (e.g. a log review)\n"
                     "  rotate                        close the open segment"
                     " of the log\n"
+                    "  prune                         delete closed segments"
+                    " older than\n"
+                    "                                audit-retention\n"
                     "  find-pan [--json] < PANS      records of the card"
                     " numbers\n"
                     "                                read from stdin, one a"
@@ -632,6 +635,32 @@ cmd_rotate (struct options *o)
   return rc;
 }
 
+/* panaudit prune */
+
+static int
+cmd_prune (struct options *o)
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *reason = NULL;
+  size_t n = 0;
+  int rc;
+
+  if (o->nargs != 1)
+    usage_error ("usage: panaudit prune");
+  if ((rc = open_home (o, &ctx)))
+    return rc;
+  if ((err = pan_audit_prune (ctx, time (NULL), &n, &reason)))
+    {
+      cmd_error (err, "prune", reason);
+      rc = EXIT_ERROR;
+    }
+  else
+    es_printf ("pruned %zu closed segments\n", n);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
 /* panaudit find-pan */
 
 /* The longest line of stdin taken as a card number: 19 digits with a
@@ -1054,7 +1083,8 @@ main (int argc, char **argv)
     { "log", cmd_log }, { "verify", cmd_verify }, { "anchor", cmd_anchor },
     { "report", cmd_report }, { "init-key", cmd_init_key },
     { "note", cmd_note }, { "find-pan", cmd_find_pan },
-    { "scan", cmd_scan }, { "keys", cmd_keys }, { "rotate", cmd_rotate }
+    { "scan", cmd_scan }, { "keys", cmd_keys }, { "rotate", cmd_rotate },
+    { "prune", cmd_prune }
   };
 
   memset (&o, 0, sizeof o);

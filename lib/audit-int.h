@@ -38,6 +38,7 @@
 #define AUDIT_LOG_FILE  "audit.log"
 #define AUDIT_KEY_FILE  "audit.key"
 #define AUDIT_LOCK_FILE "audit.lock"
+#define AUDIT_CHECKPOINT_FILE "audit.checkpoint"
 
 /* Bytes of a key, a digest, and their hex forms with NUL.  */
 #define AUDIT_KEYLEN 32
@@ -243,6 +244,8 @@ struct pani_audit_snapshot
   unsigned long long loglen;    /* Its length then.  */
   struct pani_audit_state state;
   int state_missing;
+  char *checkpoint;             /* audit.checkpoint (an anchor line for
+                                   the last record pruned), or NULL.  */
 };
 
 /* Take the log and audit.key of CTX's home under the audit lock, so

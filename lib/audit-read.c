@@ -18,6 +18,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "fileio-int.h"
 
 
 /*
@@ -39,6 +40,7 @@ pani_audit_snapshot_release (struct pani_audit_snapshot *snap)
   free (snap->files);
   if (snap->logfd >= 0)
     close (snap->logfd);
+  free (snap->checkpoint);
   pani_audit_state_clear (&snap->state);
   memset (snap, 0, sizeof *snap);
   snap->logfd = -1;
@@ -75,19 +77,44 @@ snapshot_add (struct pani_audit_snapshot *snap, const char *path)
   return 0;
 }
 
-/* Add the closed segments in DIR to SNAP, oldest first.  */
+/* True if the closed segment PATH ends before the CHECKPOINT (may be
+ * NULL): panaudit prune was stopped before it removed the file.  */
+static int
+pruned (const char *checkpoint, const char *path)
+{
+  unsigned long long cp, last;
+  const char *base = strrchr (path, '/');
+
+  if (!checkpoint || !base
+      || sscanf (checkpoint, "panmail-anchor 1 seq=%llu", &cp) != 1)
+    return 0;
+  last = strtoull (base + 1 + 19, NULL, 10);
+  return last <= cp;
+}
+
+/* Add the closed segments in DIR to SNAP, oldest first, and the
+ * checkpoint that pruning left, if any.  */
 static gpg_error_t
 add_segments (struct pani_audit_snapshot *snap, const char *dir,
               char **r_reason)
 {
-  gpg_error_t err;
-  char **paths;
+  gpg_error_t err = 0;
+  char **paths, *path = pani_strdupf ("%s/%s", dir, AUDIT_CHECKPOINT_FILE);
   size_t i, n;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  if (!access (path, F_OK) || errno != ENOENT)
+    err = pani_read_file (path, 256, &snap->checkpoint, &n, r_reason);
+  free (path);
+  if (err)
+    return err;
 
   if ((err = pani_audit_segments_list (dir, &paths, &n, r_reason)))
     return err;
   for (i = 0; !err && i < n; i++)
-    err = snapshot_add (snap, paths[i]);
+    if (!pruned (snap->checkpoint, paths[i]))
+      err = snapshot_add (snap, paths[i]);
   pani_audit_segments_free (paths, n);
   return err;
 }

@@ -31,6 +31,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "fileio-int.h"
 
 #define SEG_PREFIX "audit-"
 #define SEG_SUFFIX ".log"
@@ -347,5 +348,157 @@ pan_audit_rotate (pan_ctx_t ctx, const char *operator_name, time_t now,
     }
   free (c.name);
   free (c.path);
+  return err;
+}
+
+
+/*
+ * Pruning.
+ */
+
+/* Store the time, sequence number and line hash of the last record of
+ * the closed segment PATH.  */
+static gpg_error_t
+segment_end (const char *path, struct pani_audit_parsed *p,
+             char hash[AUDIT_HEXLEN], char **r_reason)
+{
+  gpg_error_t err = 0;
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  size_t want = PAN_AUDIT_MAX_LINE + 2, n;
+  char *buf = NULL, *end, *start;
+  struct stat st;
+  ssize_t got;
+
+  if (fd < 0 || fstat (fd, &st))
+    err = pani_reason_sys (r_reason, path);
+  else if (!(buf = malloc (want)))
+    err = gpg_error_from_syserror ();
+  if (err)
+    goto leave;
+  n = (size_t)st.st_size < want ? (size_t)st.st_size : want;
+  got = pread (fd, buf, n, st.st_size - (off_t)n);
+  if (got != (ssize_t)n || n < 2 || buf[n - 1] != '\n')
+    {
+      err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
+                         "%s does not end in a record", path);
+      goto leave;
+    }
+  end = buf + n - 1;
+  for (start = end; start > buf && start[-1] != '\n'; start--)
+    ;
+  if (pani_audit_parse (start, (size_t)(end - start), p, NULL))
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
+                       "%s: its last record is not valid; run 'panaudit"
+                       " verify'", path);
+  else
+    pani_audit_sha256_hex (start, (size_t)(end - start), hash);
+  p->rec.line = NULL;
+
+ leave:
+  if (fd >= 0)
+    close (fd);
+  free (buf);
+  return err;
+}
+
+/* Count at *R_N the oldest closed segments of PATHS whose last record
+ * is older than CUT; the last of them ends with record *R_SEQ, whose
+ * line hashes to HASH.  */
+static gpg_error_t
+prunable (char **paths, size_t npaths, time_t cut, size_t *r_n,
+          unsigned long long *r_seq, char hash[AUDIT_HEXLEN],
+          char **r_reason)
+{
+  gpg_error_t err = 0;
+  struct pani_audit_parsed p;
+  char h[AUDIT_HEXLEN];
+
+  memset (&p, 0, sizeof p);
+  for (*r_n = 0; !err && *r_n < npaths; ++*r_n)
+    {
+      if ((err = segment_end (paths[*r_n], &p, h, r_reason)))
+        break;
+      if (p.rec.time >= cut)
+        break;
+      *r_seq = p.rec.seq;
+      memcpy (hash, h, AUDIT_HEXLEN);
+    }
+  pani_audit_parsed_clear (&p);
+  return err;
+}
+
+/* Record the pruning up to the checkpoint LINE, store the checkpoint,
+ * then remove the N segments PATHS (F locked).  */
+static gpg_error_t
+prune_locked (const struct pani_audit_files *f, char **paths, size_t n,
+              const char *line, time_t now, int facility, char **r_reason)
+{
+  gpg_error_t err;
+  char *why, *path = NULL, *text = NULL;
+  size_t i;
+
+  why = pani_strdupf ("pruned %zu closed segments older than"
+                      " audit-retention; the log continues after the"
+                      " checkpoint %s", n, line);
+  if (!why)
+    return gpg_error_from_syserror ();
+  err = append_event (f, "prune", NULL, why, now, facility, r_reason);
+  free (why);
+  if (err)
+    return err;
+  if (!(path = pani_strdupf ("%.*s%s", (int)(strrchr (f->log, '/') + 1
+                                             - f->log), f->log,
+                             AUDIT_CHECKPOINT_FILE)))
+    return gpg_error_from_syserror ();
+  if (!(text = pani_strdupf ("%s\n", line)))
+    err = gpg_error_from_syserror ();
+  else
+    err = pani_write_file_atomic (path, text, strlen (text), 0644,
+                                  r_reason);
+  free (text);
+  free (path);
+  for (i = 0; !err && i < n; i++)
+    if (unlink (paths[i]))
+      err = pani_reason_sys (r_reason, paths[i]);
+  return err;
+}
+
+gpg_error_t
+pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count,
+                 char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_files f;
+  long days = pan_config_get_int (pan_ctx_config (ctx), "audit-retention");
+  char **paths = NULL, hash[AUDIT_HEXLEN], *line = NULL;
+  unsigned long long seq = 0;
+  size_t npaths = 0, n = 0;
+  int facility = -1;
+
+  *r_count = 0;
+  if ((err = pani_audit_syslog_config (ctx, &facility, r_reason))
+      || (err = pani_audit_files_init (ctx, &f)))
+    return err;
+  if ((err = pani_audit_lock (&f, r_reason))
+      || (err = pani_audit_segments_list (pan_ctx_home (ctx), &paths,
+                                          &npaths, r_reason))
+      || (err = prunable (paths, npaths, now - days * 86400L, &n, &seq,
+                          hash, r_reason)))
+    goto leave;
+  if (!n)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
+                       "no closed segment ends before the retention of %ld"
+                       " days (audit-retention): nothing pruned", days);
+  else if (!(line = pani_strdupf ("panmail-anchor 1 seq=%llu sha256=%s",
+                                  seq, hash)))
+    err = gpg_error_from_syserror ();
+  else if (!(err = prune_locked (&f, paths, n, line, now, facility,
+                                 r_reason)))
+    *r_count = n;
+
+ leave:
+  free (line);
+  pani_audit_segments_free (paths, npaths);
+  pani_audit_files_release (&f);
   return err;
 }

@@ -43,6 +43,10 @@ struct verifier
   const struct pani_audit_state *state;  /* audit.key, or NULL.  */
   int state_missing;
   struct anchor anchor;
+  struct anchor start;          /* audit.checkpoint: the last record
+                                   pruned.  */
+  char start_line[160];         /* As a prune record names it.  */
+  int start_confirmed;          /* A prune record names it.  */
   struct pani_audit_parsed cur, nxt;
 };
 
@@ -307,6 +311,10 @@ verify_one (struct verifier *vf, const struct pani_audit_line *cur,
   pani_audit_sha256_hex (cur->p, cur->len, hash);
   if (check_prev (vf, cur) || check_anchor_at (vf, cur, hash))
     return 0;
+  if (vf->start.set && !strcmp (vf->cur.rec.ev.event, "prune")
+      && vf->cur.rec.ev.reason
+      && strstr (vf->cur.rec.ev.reason, vf->start_line))
+    vf->start_confirmed = 1;
   return advance (vf, hash, cur->no);
 }
 
@@ -368,8 +376,14 @@ verify_end (struct verifier *vf)
 {
   unsigned long long n = vf->expect - 1;
 
-  vf->v->nrecords = n;
+  vf->v->nrecords = n - vf->start.seq;
   memcpy (vf->v->head, vf->prev, sizeof vf->v->head);
+  if (vf->start.set && !vf->start_confirmed)
+    return damage (vf, PAN_AUDIT_DELETED, vf->start.seq + 1, 0,
+                   "audit.checkpoint says records 1 to %llu were pruned,"
+                   " but no prune record in the log names it: records"
+                   " were removed without 'panaudit prune'",
+                   vf->start.seq);
   if (vf->anchor.set && vf->anchor.seq > n)
     return damage (vf, PAN_AUDIT_TRUNCATED, n + 1, 0,
                    "the anchor names record %llu but the log ends at record"
@@ -443,6 +457,32 @@ anchor_parse (const char *text, struct anchor *a)
   return 0;
 }
 
+/* Start VF after the checkpoint TEXT that panaudit prune left (an
+ * anchor line for the last record pruned): its chain, and its key
+ * evolved past the pruned records.  */
+static gpg_error_t
+verifier_start (struct verifier *vf, const char *text, char **r_reason)
+{
+  gpg_error_t err = 0;
+  unsigned long long i;
+
+  if (!text)
+    return 0;
+  if (anchor_parse (text, &vf->start) || !vf->start.seq)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
+                        "audit.checkpoint is not \"panmail-anchor 1 seq=N"
+                        " sha256=HEX\": restore it from a backup");
+  snprintf (vf->start_line, sizeof vf->start_line,
+            ANCHOR_PREFIX "seq=%llu sha256=%s", vf->start.seq,
+            vf->start.hash);
+  vf->expect = vf->start.seq + 1;
+  memcpy (vf->prev, vf->start.hash, sizeof vf->prev);
+  memcpy (vf->prev_prev, vf->start.hash, sizeof vf->prev_prev);
+  for (i = 0; !err && vf->key && i < vf->start.seq; i++)
+    err = pani_audit_key_evolve (vf->key);
+  return err;
+}
+
 /* Set up VF to check MACs from the initial key KEY (consumed).  */
 static gpg_error_t
 verifier_keys (struct verifier *vf, unsigned char *key)
@@ -475,7 +515,7 @@ verifier_finish (struct verifier *vf)
 static gpg_error_t
 verify_core (struct pani_audit_lines *lines,
              const struct pani_audit_state *state, int state_missing,
-             unsigned char *key, const char *anchor,
+             unsigned char *key, const char *anchor, const char *checkpoint,
              struct pan_audit_verdict *r_verdict, char **r_reason)
 {
   gpg_error_t err = 0;
@@ -491,6 +531,8 @@ verify_core (struct pani_audit_lines *lines,
   memcpy (vf.prev_prev, AUDIT_ZERO_HASH, sizeof vf.prev_prev);
   memcpy (r_verdict->head, AUDIT_ZERO_HASH, sizeof r_verdict->head);
   err = verifier_keys (&vf, key);       /* VF owns KEY from here on.  */
+  if (!err)
+    err = verifier_start (&vf, checkpoint, r_reason);
   if (!err && anchor && anchor_parse (anchor, &vf.anchor))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
                        "the anchor is not \"panmail-anchor 1 seq=N"
@@ -532,8 +574,8 @@ pan_audit_verify_buffer (const void *log, size_t loglen, const void *state,
                           "audit.key is damaged");
     }
   pani_audit_lines_init (&lines, log, loglen);
-  err = verify_core (&lines, state ? &st : NULL, 0, key, anchor, r_verdict,
-                     r_reason);
+  err = verify_core (&lines, state ? &st : NULL, 0, key, anchor, NULL,
+                     r_verdict, r_reason);
   pani_audit_state_clear (&st);
   return err;
 }
@@ -580,7 +622,7 @@ verify_snapshot (const struct pani_audit_snapshot *snap,
     err = verify_core (&lines, with_state && !snap->state_missing
                        ? &snap->state : NULL,
                        with_state && snap->state_missing, key, anchor,
-                       r_verdict, r_reason);
+                       snap->checkpoint, r_verdict, r_reason);
   if (err && lines.reason && r_reason && !*r_reason)
     {
       *r_reason = lines.reason;

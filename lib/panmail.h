@@ -1084,6 +1084,16 @@ gpg_error_t pan_audit_rotate (pan_ctx_t ctx, const char *operator_name,
                               time_t now, char **r_segment,
                               char **r_reason);
 
+/* Delete the oldest closed segments of CTX's audit log whose last
+ * record is older than audit-retention days before NOW (never the open
+ * one): first record "prune" naming the checkpoint "panmail-anchor 1
+ * seq=N sha256=HEX" (the last record deleted, which the next segment's
+ * chain needs), then store it as HOME/audit.checkpoint, then delete the
+ * files; their number at *R_COUNT.  GPG_ERR_FORBIDDEN if no closed
+ * segment is old enough.  */
+gpg_error_t pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count,
+                             char **r_reason);
+
 /* What pan_audit_verify found first.  */
 typedef enum
   {

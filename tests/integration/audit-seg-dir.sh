@@ -1,5 +1,6 @@
 #!/bin/sh
-# audit-seg-dir.sh - panaudit verify --dir: the segments of a log copied
+# audit-seg-dir.sh - panaudit prune refuses inside the retention period;
+# panaudit verify --dir: the segments of a log copied
 # to another directory, owned by another user who has no panmail home,
 # verify there with the initial key and an anchor; a copy with a segment
 # missing, a record edited or its newest records cut off does not.
@@ -19,6 +20,11 @@ for i in 1 2 3; do
     "$PANAUDIT" note "$TAG dir $i b"
 done
 anchor=$("$PANAUDIT" anchor)
+expect_rc 2 "prune inside the retention period" "$PANAUDIT" prune
+grep -q 'retention' "$T/err" || { cat "$T/err" >&2; fail "prune refused without saying why"; }
+[ "$(find "$H" -maxdepth 1 -name 'audit-*.log' | wc -l)" -eq 3 ] ||
+    fail "a refused prune removed a segment"
+[ ! -e "$H/audit.checkpoint" ] || fail "a refused prune left a checkpoint"
 n=$("$PANAUDIT" log --json | wc -l)
 
 # The copy: another directory, owned by nobody, without audit.key.

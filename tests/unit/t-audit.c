@@ -1068,6 +1068,80 @@ test_report (void)
   pan_ctx_release (ctx);
 }
 
+/* Count the closed segments in HOME.  */
+static int
+count_segments (const char *home)
+{
+  char cmd[1024];
+  FILE *fp;
+  int n = -1;
+
+  snprintf (cmd, sizeof cmd, "ls '%s' | grep -c '^audit-.*\\.log$'", home);
+  if ((fp = popen (cmd, "r")))
+    {
+      if (fscanf (fp, "%d", &n) != 1)
+        n = -1;
+      pclose (fp);
+    }
+  return n;
+}
+
+/* Rotation and pruning, at times chosen: segments closed 400 and 300
+ * days before NOW are pruned with the default retention (365 days),
+ * the one of 300 days is kept, and the log still verifies, from the
+ * checkpoint, with the initial key.  */
+static void
+test_segments (void)
+{
+  char keyhex[65], *reason = NULL, *seg = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  const time_t day = 86400, now = T0 + 800 * day;
+  struct pan_audit_event ev = { .event = "note", .tool = "panaudit",
+                                .outcome = "ok" };
+  struct pan_audit_verdict v;
+  size_t n = 0;
+
+  T_ERR (pan_audit_append (ctx, &ev, now - 420 * day, NULL), 0);
+  T_ERR (pan_audit_rotate (ctx, NULL, now - 400 * day, &seg, &reason), 0);
+  T_CHECK (seg && strstr (seg, "/audit-000000000001-000000000003-"));
+  pan_free (seg);
+  T_ERR (pan_audit_append (ctx, &ev, now - 390 * day, NULL), 0);
+  T_ERR (pan_audit_rotate (ctx, NULL, now - 370 * day, &seg, &reason), 0);
+  pan_free (seg);
+  T_ERR (pan_audit_append (ctx, &ev, now - 310 * day, NULL), 0);
+  T_ERR (pan_audit_rotate (ctx, NULL, now - 300 * day, &seg, &reason), 0);
+  pan_free (seg);
+  T_ERR (pan_audit_append (ctx, &ev, now - day, NULL), 0);
+  T_CHECK (count_segments (pan_ctx_home (ctx)) == 3);
+  T_ERR (pan_audit_verify (ctx, write_keyfile (keyhex), NULL, &v, &reason),
+         0);
+  T_CHECK (v.damage == PAN_AUDIT_INTACT && v.nrecords == 11);
+  pan_audit_verdict_release (&v);
+  /* Nothing is older than the retention a year before.  */
+  T_ERR (pan_audit_prune (ctx, now - 350 * day, &n, &reason),
+         GPG_ERR_FORBIDDEN);
+  T_CHECK (n == 0 && count_segments (pan_ctx_home (ctx)) == 3);
+  pan_free (reason);
+  reason = NULL;
+  T_ERR (pan_audit_prune (ctx, now, &n, &reason), 0);
+  T_CHECK (n == 2 && count_segments (pan_ctx_home (ctx)) == 1);
+  T_ERR (pan_audit_verify (ctx, write_keyfile (keyhex), NULL, &v, &reason),
+         0);
+  T_CHECK (v.damage == PAN_AUDIT_INTACT && v.key_checked);
+  if (v.damage)
+    fprintf (stderr, "    %s\n", v.message);
+  pan_audit_verdict_release (&v);
+  /* A checkpoint that no prune record names is refused.  */
+  spew (path_in (pan_ctx_home (ctx), "audit.checkpoint"),
+        "panmail-anchor 1 seq=5 sha256=" HASH1 "\n",
+        strlen ("panmail-anchor 1 seq=5 sha256=" HASH1 "\n"));
+  T_ERR (pan_audit_verify (ctx, NULL, NULL, &v, &reason), 0);
+  T_CHECK (v.damage != PAN_AUDIT_INTACT);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
 int
 main (void)
 {
@@ -1093,6 +1167,7 @@ main (void)
   test_filters ();
   test_times ();
   test_report ();
+  test_segments ();
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (!getenv ("T_KEEP") && system (cmd))
     return 1;
