@@ -49,7 +49,8 @@ grep -q 'and every MAC checked' "$T/out" || fail "MACs not checked"
 expect_rc 0 "verify --dir with the key on stdin" \
     as_nobody "$PANAUDIT" verify --dir "$D" --key - < "$D/initial.key"
 
-seg2=$(ls "$D"/audit-*.log | sed -n 2p)
+set -- "$D"/audit-*.log
+seg1=$1 seg2=$2
 mv "$seg2" "$D/saved"
 expect_rc 1 "verify --dir without a middle segment" \
     as_nobody "$PANAUDIT" verify --dir "$D"
@@ -57,7 +58,7 @@ grep -q 'deleted' "$T/err" || { cat "$T/err" >&2; fail "missing segment not repo
 mv "$D/saved" "$seg2"
 
 cp "$D/audit.log" "$D/saved"
-sed -i -e '$d' "$D/audit.log"
+sed -i -e "\$d" "$D/audit.log"
 expect_rc 0 "a copy cut at its end looks whole without an anchor" \
     as_nobody "$PANAUDIT" verify --dir "$D"
 expect_rc 1 "a copy cut at its end, with the anchor" \
@@ -65,7 +66,6 @@ expect_rc 1 "a copy cut at its end, with the anchor" \
 grep -q 'truncated' "$T/err" || { cat "$T/err" >&2; fail "cut copy not reported truncated"; }
 cp "$D/saved" "$D/audit.log"
 
-seg1=$(ls "$D"/audit-*.log | sed -n 1p)
 chmod u+w "$seg1"
 grep -q ' dir 1 a"' "$seg1" || fail "the first segment lacks the first note"
 sed -i -e 's/ dir 1 a"/ dir 1 A"/' "$seg1"

@@ -96,10 +96,10 @@ tamper "a record of a closed segment edited" modified edit "$seg2" '2s/"note"/"n
 grep -q "$(basename "$seg2") line 2" "$T/err" || { cat "$T/err" >&2; fail "the edited segment is not named"; }
 tamper "a record of a closed segment deleted" deleted edit "$seg2" '2d'
 tamper "two records of a closed segment swapped" reordered edit "$seg2" '2{h;d};3G'
-tamper "a closed segment truncated" deleted edit "$seg2" '$d'
+tamper "a closed segment truncated" deleted edit "$seg2" "\$d"
 with_key=1
 tamper "a record of the open segment edited" modified sed -i -e '2s/"newest"/"newer"/' "$H/audit.log"
-tamper "the open segment's last record removed" truncated sed -i -e '$d' "$H/audit.log"
+tamper "the open segment's last record removed" truncated sed -i -e "\$d" "$H/audit.log"
 tamper "the first closed segment removed" deleted rm -f "$seg1"
 tamper "a middle closed segment removed" deleted rm -f "$seg2"
 swap() { mv "$seg1" "$T/x"; mv "$seg2" "$seg1"; mv "$T/x" "$seg2"; }
@@ -110,7 +110,7 @@ pass "every tamper kind on closed and open segments is found"
 # Rolling back to the backup (the newest segment, the key state and the
 # records after it gone): only the anchor, kept elsewhere, tells.
 restore
-last=$(ls "$H"/audit-*.log | tail -n 1)
+for last in "$H"/audit-*.log; do :; done
 rm -f "$last"
 cp "$T/old.log" "$H/audit.log"; cp "$T/old.key" "$H/audit.key"
 expect_rc 0 "a rollback with its key state looks intact without an anchor" "$PANAUDIT" verify
