@@ -609,56 +609,73 @@ cmd_note (struct options *o)
   return rc;
 }
 
-/* panaudit rotate */
+/* panaudit rotate, panaudit prune */
 
+/* Run the verb NAME, which takes no arguments, on the home: RUN stores
+ * what to say at *R_SAID.  */
 static int
-cmd_rotate (struct options *o)
+home_verb (struct options *o, const char *name,
+           gpg_error_t (*run) (pan_ctx_t ctx, char **r_said,
+                               char **r_reason))
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
-  char *reason = NULL, *segment = NULL;
+  char *reason = NULL, *said = NULL;
   int rc;
 
   if (o->nargs != 1)
-    usage_error ("usage: panaudit rotate");
+    {
+      cmd_info ("usage: panaudit %s (see 'panaudit --help')", name);
+      exit (EXIT_ERROR);
+    }
   if ((rc = open_home (o, &ctx)))
     return rc;
-  if ((err = pan_audit_rotate (ctx, NULL, time (NULL), &segment, &reason)))
+  if ((err = run (ctx, &said, &reason)))
     {
-      cmd_error (err, "rotate", reason);
+      cmd_error (err, name, reason);
       rc = EXIT_ERROR;
     }
-  else
-    es_printf ("closed segment: %s\n", segment);
-  pan_free (segment);
+  else if (said)
+    es_printf ("%s\n", said);
+  gpgrt_free (said);
   pan_ctx_release (ctx);
   return rc;
 }
 
-/* panaudit prune */
+static gpg_error_t
+run_rotate (pan_ctx_t ctx, char **r_said, char **r_reason)
+{
+  char *segment = NULL;
+  gpg_error_t err = pan_audit_rotate (ctx, NULL, time (NULL), &segment,
+                                      r_reason);
+
+  if (!err)
+    *r_said = gpgrt_bsprintf ("closed segment: %s", segment);
+  pan_free (segment);
+  return err;
+}
+
+static gpg_error_t
+run_prune (pan_ctx_t ctx, char **r_said, char **r_reason)
+{
+  size_t n = 0;
+  gpg_error_t err = pan_audit_prune (ctx, time (NULL), &n, r_reason);
+
+  if (!err)
+    *r_said = gpgrt_bsprintf ("pruned %zu closed segments", n);
+  return err;
+}
+
+static int
+cmd_rotate (struct options *o)
+{
+  return home_verb (o, "rotate", run_rotate);
+}
 
 static int
 cmd_prune (struct options *o)
 {
-  gpg_error_t err;
-  pan_ctx_t ctx = NULL;
-  char *reason = NULL;
-  size_t n = 0;
-  int rc;
-
-  if (o->nargs != 1)
-    usage_error ("usage: panaudit prune");
-  if ((rc = open_home (o, &ctx)))
-    return rc;
-  if ((err = pan_audit_prune (ctx, time (NULL), &n, &reason)))
-    {
-      cmd_error (err, "prune", reason);
-      rc = EXIT_ERROR;
-    }
-  else
-    es_printf ("pruned %zu closed segments\n", n);
-  pan_ctx_release (ctx);
-  return rc;
+  return home_verb (o, "prune", run_prune);
 }
 
 /* panaudit find-pan */

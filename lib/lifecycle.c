@@ -3,10 +3,10 @@
  * Each transaction checks what the registry says, changes the keyring,
  * writes its audit record and only then changes the registry.  A key
  * that is refused, a request the registry refuses (enrolled already, a
- * key revoked before, not enrolled), a bad request, and a change that
- * fails after its record are recorded as well, each with the exit code
- * pankey gives (pan_lifecycle_exit_code), so the audit log holds every
- * refusal after the home was opened.  pankey(8) is a thin front end to
+ * key revoked before, not enrolled) and a change that fails after its
+ * record are recorded as well, each with the exit code pankey gives
+ * (pan_lifecycle_exit_code); only a malformed request (a usage error)
+ * is not.  pankey(8) is a thin front end to
  * these functions.
  */
 #include <config.h>
@@ -252,9 +252,10 @@ record_stop (struct txn *t, pan_lifecycle_stage_t stage, gpg_error_t err,
   return stop (t, stage, err);
 }
 
-/* Record the refusal of T by a check of its request or of the registry
- * (STAGE with ERR for WHY), naming the key if one was given: every
- * refusal after the home was opened is in the log.  */
+/* Record the refusal of T by the registry (ERR for WHY: enrolled
+ * already, a key revoked before, not enrolled), naming the key: with
+ * the refused key and the failures after the record, every refusal but
+ * a malformed request (a usage error, exit 64) is in the log.  */
 static void
 record_refusal (struct txn *t, gpg_error_t err, const char *why)
 {
@@ -262,8 +263,7 @@ record_refusal (struct txn *t, gpg_error_t err, const char *why)
   struct pan_audit_key key = { res->address, res->protocol, t->fpr };
   pan_lifecycle_stage_t stage = res->stage;
 
-  if (t->recorded || (stage != PAN_LIFECYCLE_STATE
-                      && stage != PAN_LIFECYCLE_REQUEST))
+  if (t->recorded || stage != PAN_LIFECYCLE_STATE || !t->ctx)
     return;
   /* No key given: name the address's newest key, if it had one.  */
   for (size_t i = 0; !t->fpr && res->address && t->reg
