@@ -42,6 +42,9 @@ struct row
   time_t last_used;
   const char *purpose;
   const char *file;
+  time_t changed_at;            /* When the enrollment ended.  */
+  const char *changed_by;
+  const char *change_reason;    /* Why (revoke: reason and note).  */
 };
 
 /* When each record of the registry was last used, and the home keys. */
@@ -58,7 +61,7 @@ static const char *const columns[] =
     "kind", "address", "protocol", "fingerprint", "algorithm",
     "encryption_algorithm", "bits", "created", "expires", "enrolled_at",
     "enrolled_by", "rotation_due", "status", "key_state", "last_used",
-    "purpose", "file"
+    "purpose", "file", "changed_at", "changed_by", "change_reason"
   };
 
 #define N_COLUMNS (sizeof columns / sizeof *columns)
@@ -167,6 +170,9 @@ cell (const struct row *row, size_t col, int date_only, char *buf,
     case 14: return fmt_time (row->last_used, date_only, buf, size);
     case 15: return row->purpose;
     case 16: return row->file;
+    case 17: return fmt_time (row->changed_at, date_only, buf, size);
+    case 18: return row->changed_by;
+    case 19: return row->change_reason;
     default: return NULL;
     }
 }
@@ -232,7 +238,7 @@ table[] =
     { 3, 40, "FINGERPRINT/FILE" }, { 4, 11, "ALGO" }, { 5, 9, "ENC" },
     { 7, 10, "CREATED" }, { 8, 10, "EXPIRES" }, { 9, 10, "ENROLLED" },
     { 11, 10, "ROTATE-BY" }, { 12, 7, "STATUS" }, { 13, 8, "KEY" },
-    { 14, 10, "LAST-USED" }, { 10, 0, "BY" }
+    { 14, 10, "LAST-USED" }, { 17, 10, "ENDED" }, { 10, 0, "BY" }
   };
 
 #define N_TABLE (sizeof table / sizeof *table)
@@ -306,6 +312,7 @@ recipient_row (pan_ctx_t ctx, const struct output *out,
   struct pan_key_status st;
   const struct pan_key_info *info = &st.info;
   struct row row;
+  char *reason = NULL;
 
   pan_review_key (ctx, rec, now, -1, PAN_REVIEW_ENDED, &st);
   memset (&row, 0, sizeof row);
@@ -324,12 +331,20 @@ recipient_row (pan_ctx_t ctx, const struct output *out,
   row.enrolled_by = rec->enrolled_by;
   row.rotation_due = st.rotation_due;
   row.status = pan_status_name (rec->status);
-  /* XXX The state of the key itself, also of an enrollment that ended:
-   * pankey list shows that of the enrollment.  */
-  row.key_state = pan_review_state_name (st.key);
+  /* The state of the enrollment, as pankey list shows it (retired or
+   * revoked once it ended), from the same pan_review_key.  */
+  row.key_state = pan_review_state_name (st.state);
   row.last_used = last_used;
+  row.changed_at = st.changed_at;
+  row.changed_by = st.changed_by;
+  if (st.reason && st.note)
+    row.change_reason = reason = gpgrt_bsprintf ("%s: %s", st.reason,
+                                                 st.note);
+  else
+    row.change_reason = st.reason ? st.reason : st.note;
   row.purpose = "encryption to the recipient";
   put_row (out, &row);
+  gpgrt_free (reason);
   pan_review_key_release (&st);
 }
 

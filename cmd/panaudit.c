@@ -28,6 +28,7 @@
 #define EXIT_DAMAGED 1
 #define EXIT_NOT_FOUND 1        /* find-pan: no record names the PANs.  */
 #define EXIT_ERROR 2
+#define EXIT_BAD_WORD 64        /* An unknown --event or --outcome.  */
 
 enum opt_values
   {
@@ -36,11 +37,13 @@ enum opt_values
     oUntil,
     oRecipient,
     oEvent,
+    oOutcome,
     oMessageId,
     oJson,
     oCsv,
     oKey,
     oAnchor,
+    oDir,
     oExclude,
     oSkipBinary,
     oNoProgress,
@@ -53,7 +56,7 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_group (300, "@Commands:\n "
                     "  log [filters] [--json|--csv]  show records\n"
                     "  keys [--json|--csv]           key inventory\n"
-                    "  verify [--key FILE|-] [--anchor LINE]\n"
+                    "  verify [--key FILE|-] [--anchor LINE] [--dir DIR]\n"
                     "                                check the log\n"
                     "  anchor                        print the head of the"
                     " log\n"
@@ -64,6 +67,11 @@ static gpgrt_opt_t opts[] =
                     " (once)\n"
                     "  note TEXT                     record an operator note"
                     " (e.g. a log review)\n"
+                    "  rotate                        close the open segment"
+                    " of the log\n"
+                    "  prune                         delete closed segments"
+                    " older than\n"
+                    "                                audit-retention\n"
                     "  find-pan [--json] < PANS      records of the card"
                     " numbers\n"
                     "                                read from stdin, one a"
@@ -81,6 +89,8 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oRecipient, "recipient", "|ADDR|records naming ADDR"),
     ARGPARSE_s_s (oEvent, "event", "|EVENT|records of EVENT (send, refuse,"
                   " queue, enroll, ...)"),
+    ARGPARSE_s_s (oOutcome, "outcome", "|OUTCOME|records with OUTCOME"
+                  " (delivered, queued, refused, ...)"),
     ARGPARSE_s_s (oMessageId, "message-id", "|ID|records of the message"
                   " ID"),
     ARGPARSE_s_n (oJson, "json", "log: the records as stored; find-pan,"
@@ -89,6 +99,8 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oKey, "key", "|FILE|check every MAC with the initial key"
                   " in FILE (- = stdin)"),
     ARGPARSE_s_s (oAnchor, "anchor", "|LINE|check against an anchor line"),
+    ARGPARSE_s_s (oDir, "dir", "|DIR|verify: the segments copied into DIR"
+                  " (no home needed)"),
     ARGPARSE_s_s (oExclude, "exclude", "|GLOB|scan: skip paths or names"
                   " matching GLOB"),
     ARGPARSE_s_n (oSkipBinary, "skip-binary", "scan: skip files with a NUL"
@@ -110,6 +122,7 @@ struct options
   int json, csv;
   const char *key_file;
   const char *anchor;
+  const char *dir;
   const char **excludes;        /* NULL-terminated.  */
   size_t nexcludes;
   int skip_binary, no_progress;
@@ -164,11 +177,13 @@ parse_options (int *argc, char ***argv, struct options *o)
       case oUntil: o->until = pargs.r.ret_str; break;
       case oRecipient: o->filter.recipient = pargs.r.ret_str; break;
       case oEvent: o->filter.event = pargs.r.ret_str; break;
+      case oOutcome: o->filter.outcome = pargs.r.ret_str; break;
       case oMessageId: o->filter.message_id = pargs.r.ret_str; break;
       case oJson: o->json = 1; break;
       case oCsv: o->csv = 1; break;
       case oKey: o->key_file = pargs.r.ret_str; break;
       case oAnchor: o->anchor = pargs.r.ret_str; break;
+      case oDir: o->dir = pargs.r.ret_str; break;
       case oExclude:
         push_string (&o->excludes, &o->nexcludes, pargs.r.ret_str);
         break;
@@ -183,10 +198,31 @@ parse_options (int *argc, char ***argv, struct options *o)
   gpgrt_argparse (NULL, &pargs, NULL);
 }
 
-/* Parse --since and --until into the filter.  */
+/* Refuse an --event or --outcome that no record can have: a typo
+ * would otherwise give an empty answer that looks like "none".  */
+static void
+check_words (const struct options *o)
+{
+  if (o->filter.event && !pan_audit_is_event (o->filter.event))
+    {
+      cmd_info ("--event %s: no such event (send, delivered, queue, drop,"
+                " refuse, enroll, rotate, revoke, ...: see panaudit(1))",
+                o->filter.event);
+      exit (EXIT_BAD_WORD);
+    }
+  if (o->filter.outcome && !pan_audit_is_outcome (o->filter.outcome))
+    {
+      cmd_info ("--outcome %s: no such outcome (pending, delivered, queued,"
+                " dropped, refused, ok, failed, sent)", o->filter.outcome);
+      exit (EXIT_BAD_WORD);
+    }
+}
+
+/* Parse --since and --until into the filter, and check its words.  */
 static void
 parse_times (struct options *o)
 {
+  check_words (o);
   if (o->since && pan_audit_parse_time (o->since, 0, &o->filter.since))
     usage_error ("--since: not YYYY-MM-DD or an RFC 3339 time");
   if (o->until && pan_audit_parse_time (o->until, 1, &o->filter.until))
@@ -390,7 +426,7 @@ print_warnings (const char *warnings)
 
 /* Tell the verdict V; return the exit status.  */
 static int
-print_verdict (const struct pan_audit_verdict *v)
+print_verdict (const struct pan_audit_verdict *v, int with_state)
 {
   print_warnings (v->warnings);
   if (v->damage)
@@ -398,11 +434,37 @@ print_verdict (const struct pan_audit_verdict *v)
       cmd_info ("TAMPERED: %s", v->message ? v->message : "damaged");
       return EXIT_DAMAGED;
     }
-  es_fprintf (es_stdout, "%s: intact: %llu records; hash chain and audit.key"
+  es_fprintf (es_stdout, "%s: intact: %llu records; hash chain%s"
               " %s; head sha256 %s\n", cmd_name (), v->nrecords,
+              with_state ? " and audit.key" : "",
               v->key_checked ? "and every MAC checked with the key"
               : "checked (MACs not checked: give --key)", v->head);
   return 0;
+}
+
+/* panaudit verify --dir: segments copied elsewhere, no home.  */
+static int
+verify_dir (struct options *o)
+{
+  gpg_error_t err;
+  struct pan_audit_verdict v;
+  char *reason = NULL;
+  int rc;
+
+  if (o->home)
+    usage_error ("verify: --dir and --home exclude each other");
+  err = pan_audit_verify_dir (o->dir, o->key_file, o->anchor, &v, &reason);
+  if (err)
+    {
+      cmd_error (err, "verify", reason);
+      return EXIT_ERROR;
+    }
+  rc = print_verdict (&v, 0);
+  if (!v.damage && !o->anchor)
+    cmd_info ("note: without audit.key (it stays on the host), records"
+              " removed from the end are found only with --anchor");
+  pan_audit_verdict_release (&v);
+  return rc;
 }
 
 static int
@@ -416,6 +478,8 @@ cmd_verify (struct options *o)
 
   if (o->nargs != 1)
     usage_error ("verify takes no arguments");
+  if (o->dir)
+    return verify_dir (o);
   if ((rc = open_home (o, &ctx)))
     return rc;
   err = pan_audit_verify (ctx, o->key_file, o->anchor, &v, &reason);
@@ -425,7 +489,7 @@ cmd_verify (struct options *o)
       rc = EXIT_ERROR;
     }
   else
-    rc = print_verdict (&v);
+    rc = print_verdict (&v, 1);
   pan_audit_verdict_release (&v);
   pan_ctx_release (ctx);
   return rc;
@@ -543,6 +607,75 @@ cmd_note (struct options *o)
     }
   pan_ctx_release (ctx);
   return rc;
+}
+
+/* panaudit rotate, panaudit prune */
+
+/* Run the verb NAME, which takes no arguments, on the home: RUN stores
+ * what to say at *R_SAID.  */
+static int
+home_verb (struct options *o, const char *name,
+           gpg_error_t (*run) (pan_ctx_t ctx, char **r_said,
+                               char **r_reason))
+{
+  gpg_error_t err;
+  pan_ctx_t ctx = NULL;
+  char *reason = NULL, *said = NULL;
+  int rc;
+
+  if (o->nargs != 1)
+    {
+      cmd_info ("usage: panaudit %s (see 'panaudit --help')", name);
+      exit (EXIT_ERROR);
+    }
+  if ((rc = open_home (o, &ctx)))
+    return rc;
+  if ((err = run (ctx, &said, &reason)))
+    {
+      cmd_error (err, name, reason);
+      rc = EXIT_ERROR;
+    }
+  else if (said)
+    es_printf ("%s\n", said);
+  gpgrt_free (said);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
+static gpg_error_t
+run_rotate (pan_ctx_t ctx, char **r_said, char **r_reason)
+{
+  char *segment = NULL;
+  gpg_error_t err = pan_audit_rotate (ctx, NULL, time (NULL), &segment,
+                                      r_reason);
+
+  if (!err)
+    *r_said = gpgrt_bsprintf ("closed segment: %s", segment);
+  pan_free (segment);
+  return err;
+}
+
+static gpg_error_t
+run_prune (pan_ctx_t ctx, char **r_said, char **r_reason)
+{
+  size_t n = 0;
+  gpg_error_t err = pan_audit_prune (ctx, time (NULL), &n, r_reason);
+
+  if (!err)
+    *r_said = gpgrt_bsprintf ("pruned %zu closed segments", n);
+  return err;
+}
+
+static int
+cmd_rotate (struct options *o)
+{
+  return home_verb (o, "rotate", run_rotate);
+}
+
+static int
+cmd_prune (struct options *o)
+{
+  return home_verb (o, "prune", run_prune);
 }
 
 /* panaudit find-pan */
@@ -967,7 +1100,8 @@ main (int argc, char **argv)
     { "log", cmd_log }, { "verify", cmd_verify }, { "anchor", cmd_anchor },
     { "report", cmd_report }, { "init-key", cmd_init_key },
     { "note", cmd_note }, { "find-pan", cmd_find_pan },
-    { "scan", cmd_scan }, { "keys", cmd_keys }
+    { "scan", cmd_scan }, { "keys", cmd_keys }, { "rotate", cmd_rotate },
+    { "prune", cmd_prune }
   };
 
   memset (&o, 0, sizeof o);

@@ -279,36 +279,6 @@ read_key_cb (void *opaque, long maxlen, const void **r_data, size_t *r_len)
   return 0;
 }
 
-static int
-exit_for_import (gpg_error_t err)
-{
-  switch (gpg_err_code (err))
-    {
-    case GPG_ERR_KEY_EXPIRED: case GPG_ERR_CERT_REVOKED:
-    case GPG_ERR_KEY_DISABLED: case GPG_ERR_UNUSABLE_PUBKEY:
-    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_WRONG_NAME:
-    case GPG_ERR_FORBIDDEN:
-      return EX_NOPERM;
-    case GPG_ERR_NO_PUBKEY: case GPG_ERR_NO_DATA: case GPG_ERR_INV_DATA:
-      return EX_DATAERR;
-    default:
-      return EX_SOFTWARE;
-    }
-}
-
-static int
-exit_for_registry (gpg_error_t err)
-{
-  switch (gpg_err_code (err))
-    {
-    case GPG_ERR_EEXIST: case GPG_ERR_CONFLICT: return EX_CANTCREAT;
-    case GPG_ERR_NOT_FOUND: return EX_NOUSER;
-    case GPG_ERR_CERT_REVOKED: return EX_NOPERM;
-    case GPG_ERR_INV_DATA: case GPG_ERR_INV_VALUE: return EX_DATAERR;
-    default: return EX_IOERR;
-    }
-}
-
 /* A verb that runs one lifecycle transaction.  */
 struct verb
 {
@@ -357,16 +327,10 @@ report_stop (const struct verb *v, struct pan_lifecycle_result *res,
     {
     case PAN_LIFECYCLE_REGISTRY:
       cmd_error (err, "reading the registry", reason);
-      return EX_CONFIG;
-    case PAN_LIFECYCLE_REQUEST:
-      cmd_error (err, NULL, reason);
-      return EX_USAGE;
-    case PAN_LIFECYCLE_STATE:
-      cmd_error (err, NULL, reason);
-      return exit_for_registry (err);
+      break;
     case PAN_LIFECYCLE_KEY:
       cmd_error (err, v->refused, reason);
-      return exit_for_import (err);
+      break;
     case PAN_LIFECYCLE_AUDIT:
       cmd_error (err, "writing the audit record", reason);
       return cmd_exit_for_audit (err);
@@ -374,12 +338,13 @@ report_stop (const struct verb *v, struct pan_lifecycle_result *res,
       cmd_error (err, registry_change ? "updating the registry"
                  : "refresh failed", reason);
       report_record (res);
-      return registry_change ? exit_for_registry (err)
-        : exit_for_import (err);
+      break;
     default:
       cmd_error (err, NULL, reason);
-      return EX_SOFTWARE;
+      break;
     }
+  /* The same code as the record of the stop carries.  */
+  return pan_lifecycle_exit_code (res->stage, err, v->keyring);
 }
 
 /* Run the transaction of V for REQ (its key read from KF, if any) into

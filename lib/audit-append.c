@@ -145,6 +145,14 @@ read_tail (struct writer *w, char **r_reason)
 
   w->last_seq = 0;
   memcpy (w->prev, AUDIT_ZERO_HASH, sizeof w->prev);
+  if (!w->size && w->f->new_segment && w->st.seq > 1)
+    {
+      /* The first record of a segment that panaudit rotate just
+       * started continues the chain of the one it closed.  */
+      w->last_seq = w->st.seq - 1;
+      memcpy (w->prev, w->st.prev, sizeof w->prev);
+      return 0;
+    }
   if (!w->size)
     return 0;
   if ((err = find_last_lf (w->fd, w->size, &lf)))
@@ -386,8 +394,8 @@ write_recovery (struct writer *w, time_t now, const char *tool,
 
 /* Append EV (checked) at NOW to the log of F, which the caller has
  * locked, closing a torn line first; mirror it to FACILITY.  */
-static gpg_error_t
-append_locked (const struct pani_audit_files *f,
+gpg_error_t
+pani_audit_append_locked (const struct pani_audit_files *f,
                const struct pan_audit_event *ev, time_t now, int facility,
                char **r_reason)
 {
@@ -446,7 +454,7 @@ pan_audit_append (pan_ctx_t ctx, const struct pan_audit_event *ev,
   int facility;
 
   if (!(err = prepare (ctx, ev, &f, &facility, r_reason)))
-    err = append_locked (&f, ev, now, facility, r_reason);
+    err = pani_audit_append_locked (&f, ev, now, facility, r_reason);
   pani_audit_files_release (&f);
   return err;
 }
@@ -492,7 +500,7 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
     }
   if (err)
     goto leave;
-  if ((err = append_locked (&f, ev, now, facility, r_reason)) && hex)
+  if ((err = pani_audit_append_locked (&f, ev, now, facility, r_reason)) && hex)
     remove_new_key (&f);
   if (!err)
     {

@@ -38,6 +38,7 @@
 #define AUDIT_LOG_FILE  "audit.log"
 #define AUDIT_KEY_FILE  "audit.key"
 #define AUDIT_LOCK_FILE "audit.lock"
+#define AUDIT_CHECKPOINT_FILE "audit.checkpoint"
 
 /* Bytes of a key, a digest, and their hex forms with NUL.  */
 #define AUDIT_KEYLEN 32
@@ -66,35 +67,6 @@ struct pani_audit_parsed
   struct pan_audit_pan *pans;
   struct pan_audit_record rec;
 };
-
-/* One line of the log, without its LF.  */
-struct pani_audit_line
-{
-  const char *p;
-  size_t len;
-  int has_nl;                   /* It ended in LF (else: end of log).  */
-  unsigned long long no;        /* Counted from 1.  */
-};
-
-/* Where a reader of the log's lines stands.  The verifier and the
- * reader take lines only through pani_audit_lines_next, so a source
- * that streams (or that spans several files) fits in here without
- * changing them.  */
-struct pani_audit_lines
-{
-  const char *data;
-  size_t len, pos;
-  unsigned long long lineno;
-};
-
-/* Start reading the lines of the log text DATA/LEN (DATA may be NULL
- * if LEN is 0).  */
-void pani_audit_lines_init (struct pani_audit_lines *c, const char *data,
-                            size_t len);
-
-/* Store the next line at L; return false at the end.  */
-int pani_audit_lines_next (struct pani_audit_lines *c,
-                           struct pani_audit_line *l);
 
 /* Append to BUF the record REC up to, not including, the MAC suffix.  */
 void pani_audit_format_prefix (struct pani_buf *buf,
@@ -147,6 +119,9 @@ struct pani_audit_files
   char *log, *key, *lock;
   int lock_timeout;             /* Seconds (lock-timeout).  */
   int lockfd;                   /* -1 unless locked.  */
+  int new_segment;              /* audit.log was just started by rotate:
+                                   empty, it continues audit.key's
+                                   chain.  */
 };
 
 /* Return a new key (AUDIT_KEYLEN bytes) in secure memory, or NULL.  */
@@ -227,15 +202,50 @@ void pani_audit_syslog_mirror (int facility,
 
 
 /*
- * audit-read.c: the log as it stands, taken under the lock.
+ * audit-append.c
  */
 
+/* Append EV (checked) at NOW to the log of F, which the caller has
+ * locked, closing a torn line first; mirror it to FACILITY (-1:
+ * none).  */
+gpg_error_t pani_audit_append_locked (const struct pani_audit_files *f,
+                                      const struct pan_audit_event *ev,
+                                      time_t now, int facility,
+                                      char **r_reason);
+
+
+/*
+ * audit-segment.c: closed segments.
+ */
+
+/* Store at *R_PATHS (NULL-terminated) the paths of the closed segments
+ * in the directory DIR, in the order of their records (by name:
+ * audit-FIRST-LAST-TIME1-TIME2.log, sequence numbers of 12 digits).  */
+gpg_error_t pani_audit_segments_list (const char *dir, char ***r_paths,
+                                      size_t *r_n, char **r_reason);
+
+/* Release what pani_audit_segments_list returned.  */
+void pani_audit_segments_free (char **paths, size_t n);
+
+
+/*
+ * audit-read.c: the log as it stands, taken under the lock, and its
+ * lines read in chunks.
+ */
+
+/* The log as it stood when the lock was held: its segment files in
+ * order (the open one, audit.log, last) and audit.key.  */
 struct pani_audit_snapshot
 {
-  char *data;                   /* mmap'ed, or NULL if empty.  */
-  size_t len;
+  char **files;                 /* Paths; the last is audit.log.  */
+  size_t nfiles;
+  int logfd;                    /* audit.log, opened under the lock;
+                                   -1 if it is missing.  */
+  unsigned long long loglen;    /* Its length then.  */
   struct pani_audit_state state;
   int state_missing;
+  char *checkpoint;             /* audit.checkpoint (an anchor line for
+                                   the last record pruned), or NULL.  */
 };
 
 /* Take the log and audit.key of CTX's home under the audit lock, so
@@ -246,7 +256,64 @@ gpg_error_t pani_audit_snapshot_take (pan_ctx_t ctx,
                                       struct pani_audit_snapshot *snap,
                                       char **r_reason);
 
+/* Take the segments copied into DIR (closed ones and audit.log, if
+ * there is one) as they are, without lock and without audit.key.  */
+gpg_error_t pani_audit_snapshot_dir (const char *dir,
+                                     struct pani_audit_snapshot *snap,
+                                     char **r_reason);
+
 /* Release SNAP and clear it.  */
 void pani_audit_snapshot_release (struct pani_audit_snapshot *snap);
+
+/* One line of the log, without its LF.  */
+struct pani_audit_line
+{
+  const char *p;
+  size_t len;                   /* More than PAN_AUDIT_MAX_LINE: a line
+                                   too long, of which only the first
+                                   PAN_AUDIT_MAX_LINE + 1 bytes are at P.  */
+  int has_nl;                   /* It ended in LF (else: end of file).  */
+  unsigned long long no;        /* Counted from 1 in its file.  */
+  const char *file;             /* Its file, or NULL (in memory).  */
+};
+
+/* Where a reader of the log's lines stands: in a text held in memory,
+ * or in the files of a snapshot, read in chunks so that memory use
+ * does not grow with the log.  The verifier and the reader take lines
+ * only through pani_audit_lines_next.  */
+struct pani_audit_lines
+{
+  const char *data;             /* In memory.  */
+  size_t len, pos;
+  unsigned long long lineno;
+  const struct pani_audit_snapshot *snap;       /* Or from its files.  */
+  size_t nextfile;
+  int fd;
+  unsigned long long left;      /* Bytes of the file still to read.  */
+  char *win;                    /* The chunk read last.  */
+  size_t wpos, wend;
+  char *slot[2];                /* The last two lines returned.  */
+  unsigned int which;
+  gpg_error_t err;              /* Why reading stopped early.  */
+  char *reason;
+};
+
+/* Start reading the lines of the log text DATA/LEN (DATA may be NULL
+ * if LEN is 0).  */
+void pani_audit_lines_init (struct pani_audit_lines *c, const char *data,
+                            size_t len);
+
+/* Start reading the lines of the files of SNAP, which must outlive C.  */
+gpg_error_t pani_audit_lines_open (struct pani_audit_lines *c,
+                                   const struct pani_audit_snapshot *snap);
+
+/* Store the next line at L; return false at the end or on a read error
+ * (C->ERR, C->REASON).  A line stays valid until the second call after
+ * the one that returned it.  */
+int pani_audit_lines_next (struct pani_audit_lines *c,
+                           struct pani_audit_line *l);
+
+/* Release what C holds.  */
+void pani_audit_lines_release (struct pani_audit_lines *c);
 
 #endif /* PAN_AUDIT_INT_H */

@@ -12,62 +12,128 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "fileio-int.h"
 
 
 /*
  * A snapshot of the log and audit.key, taken under the lock.
  */
 
+/* Bytes read from a log file at once.  */
+#define LINES_CHUNK (256 * 1024)
+/* Bytes of a line kept: one more than a record may have.  */
+#define LINES_SLOT (PAN_AUDIT_MAX_LINE + 1)
+
 void
 pani_audit_snapshot_release (struct pani_audit_snapshot *snap)
 {
-  if (snap->data)
-    munmap (snap->data, snap->len);
+  size_t i;
+
+  for (i = 0; i < snap->nfiles; i++)
+    free (snap->files[i]);
+  free (snap->files);
+  if (snap->logfd >= 0)
+    close (snap->logfd);
+  free (snap->checkpoint);
   pani_audit_state_clear (&snap->state);
   memset (snap, 0, sizeof *snap);
+  snap->logfd = -1;
 }
 
-/* Map the first SIZE bytes of the open file FD.  */
-static gpg_error_t
-map_log (int fd, off_t size, struct pani_audit_snapshot *snap)
-{
-  void *p;
-
-  if (!size)
-    return 0;
-  if ((unsigned long long)size > SIZE_MAX)
-    return gpg_error (GPG_ERR_TOO_LARGE);
-  p = mmap (NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (p == MAP_FAILED)
-    return gpg_error_from_syserror ();
-  snap->data = p;
-  snap->len = (size_t)size;
-  return 0;
-}
-
+/* Open the open segment LOGPATH and note its length.  */
 static gpg_error_t
 open_log_snapshot (const char *logpath, struct pani_audit_snapshot *snap,
                    char **r_reason)
 {
-  gpg_error_t err;
   struct stat st;
-  int fd = open (logpath, O_RDONLY | O_CLOEXEC);
 
-  if (fd < 0)
+  snap->logfd = open (logpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (snap->logfd < 0)
     return errno == ENOENT ? 0 : pani_reason_sys (r_reason, logpath);
-  if (fstat (fd, &st))
-    err = pani_reason_sys (r_reason, logpath);
-  else if ((err = map_log (fd, st.st_size, snap)))
-    pani_reason (r_reason, err, "%s: %s", logpath, gpg_strerror (err));
-  close (fd);
+  if (fstat (snap->logfd, &st))
+    return pani_reason_sys (r_reason, logpath);
+  snap->loglen = (unsigned long long)st.st_size;
+  return 0;
+}
+
+/* Append a copy of PATH to the files of SNAP.  */
+static gpg_error_t
+snapshot_add (struct pani_audit_snapshot *snap, const char *path)
+{
+  char **tmp = realloc (snap->files, (snap->nfiles + 1) * sizeof *tmp);
+
+  if (!tmp)
+    return gpg_error_from_syserror ();
+  snap->files = tmp;
+  if (!(snap->files[snap->nfiles] = pani_strdup (path)))
+    return gpg_error_from_syserror ();
+  snap->nfiles++;
+  return 0;
+}
+
+/* True if the closed segment PATH ends before the CHECKPOINT (may be
+ * NULL): panaudit prune was stopped before it removed the file.  */
+static int
+pruned (const char *checkpoint, const char *path)
+{
+  unsigned long long cp, last;
+  const char *base = strrchr (path, '/');
+
+  if (!checkpoint || !base
+      || sscanf (checkpoint, "panmail-anchor 1 seq=%llu", &cp) != 1)
+    return 0;
+  last = strtoull (base + 1 + 19, NULL, 10);
+  return last <= cp;
+}
+
+/* Add the closed segments in DIR to SNAP, oldest first, and the
+ * checkpoint that pruning left, if any.  */
+static gpg_error_t
+add_segments (struct pani_audit_snapshot *snap, const char *dir,
+              char **r_reason)
+{
+  gpg_error_t err = 0;
+  char **paths, *path = pani_strdupf ("%s/%s", dir, AUDIT_CHECKPOINT_FILE);
+  size_t i, n;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  if (!access (path, F_OK) || errno != ENOENT)
+    err = pani_read_file (path, 256, &snap->checkpoint, &n, r_reason);
+  free (path);
+  if (err)
+    return err;
+
+  if ((err = pani_audit_segments_list (dir, &paths, &n, r_reason)))
+    return err;
+  for (i = 0; !err && i < n; i++)
+    if (!pruned (snap->checkpoint, paths[i]))
+      err = snapshot_add (snap, paths[i]);
+  pani_audit_segments_free (paths, n);
   return err;
+}
+
+/* Drop a lock error that only means the home is read-only.  */
+static gpg_error_t
+lock_or_read_only (struct pani_audit_files *f, char **r_reason)
+{
+  gpg_error_t err = pani_audit_lock (f, r_reason);
+
+  if (gpg_err_code (err) != GPG_ERR_EROFS
+      && gpg_err_code (err) != GPG_ERR_EACCES)
+    return err;
+  if (r_reason)
+    {
+      free (*r_reason);
+      *r_reason = NULL;
+    }
+  return 0;
 }
 
 gpg_error_t
@@ -78,26 +144,214 @@ pani_audit_snapshot_take (pan_ctx_t ctx, struct pani_audit_snapshot *snap,
   struct pani_audit_files f;
 
   memset (snap, 0, sizeof *snap);
+  snap->logfd = -1;
   if ((err = pani_audit_files_init (ctx, &f)))
     return err;
-  err = pani_audit_lock (&f, r_reason);
-  if (gpg_err_code (err) == GPG_ERR_EROFS
-      || gpg_err_code (err) == GPG_ERR_EACCES)
-    {
-      err = 0;
-      if (r_reason)
-        {
-          free (*r_reason);
-          *r_reason = NULL;
-        }
-    }
-  if (!err && !(err = open_log_snapshot (f.log, snap, r_reason)))
+  if (!(err = lock_or_read_only (&f, r_reason))
+      && !(err = add_segments (snap, pan_ctx_home (ctx), r_reason))
+      && !(err = open_log_snapshot (f.log, snap, r_reason))
+      && !(err = snapshot_add (snap, f.log)))
     err = pani_audit_state_read (f.key, &snap->state, &snap->state_missing,
                                  r_reason);
   pani_audit_files_release (&f);
   if (err)
     pani_audit_snapshot_release (snap);
   return err;
+}
+
+
+gpg_error_t
+pani_audit_snapshot_dir (const char *dir, struct pani_audit_snapshot *snap,
+                         char **r_reason)
+{
+  gpg_error_t err;
+  char *log = pani_strdupf ("%s/%s", dir, AUDIT_LOG_FILE);
+
+  memset (snap, 0, sizeof *snap);
+  snap->logfd = -1;
+  snap->state_missing = 1;
+  if (!log)
+    return gpg_error_from_syserror ();
+  if (!(err = add_segments (snap, dir, r_reason))
+      && !(err = open_log_snapshot (log, snap, r_reason)))
+    err = snapshot_add (snap, log);
+  free (log);
+  if (err)
+    pani_audit_snapshot_release (snap);
+  return err;
+}
+
+
+/*
+ * The lines of the log, from memory or read in chunks.
+ */
+
+void
+pani_audit_lines_init (struct pani_audit_lines *c, const char *data,
+                       size_t len)
+{
+  memset (c, 0, sizeof *c);
+  c->fd = -1;
+  c->data = data;
+  c->len = data ? len : 0;
+}
+
+gpg_error_t
+pani_audit_lines_open (struct pani_audit_lines *c,
+                       const struct pani_audit_snapshot *snap)
+{
+  pani_audit_lines_init (c, NULL, 0);
+  c->snap = snap;
+  c->win = malloc (LINES_CHUNK);
+  c->slot[0] = malloc (LINES_SLOT);
+  c->slot[1] = malloc (LINES_SLOT);
+  if (c->win && c->slot[0] && c->slot[1])
+    return 0;
+  pani_audit_lines_release (c);
+  return gpg_error_from_syserror ();
+}
+
+void
+pani_audit_lines_release (struct pani_audit_lines *c)
+{
+  if (c->fd >= 0 && (!c->snap || c->fd != c->snap->logfd))
+    close (c->fd);
+  free (c->win);
+  free (c->slot[0]);
+  free (c->slot[1]);
+  free (c->reason);
+  pani_audit_lines_init (c, NULL, 0);
+}
+
+static int
+memory_next (struct pani_audit_lines *c, struct pani_audit_line *l)
+{
+  const char *nl;
+
+  if (c->pos >= c->len)
+    return 0;
+  l->p = c->data + c->pos;
+  nl = memchr (l->p, '\n', c->len - c->pos);
+  l->len = nl ? (size_t)(nl - l->p) : c->len - c->pos;
+  l->has_nl = !!nl;
+  l->no = ++c->lineno;
+  l->file = NULL;
+  c->pos += l->len + !!nl;
+  return 1;
+}
+
+/* Stop reading with ERR about the current file.  */
+static int
+lines_fail (struct pani_audit_lines *c, gpg_error_t err)
+{
+  const char *file = c->snap->files[c->nextfile - 1];
+
+  c->err = err;
+  free (c->reason);
+  c->reason = pani_strdupf ("%s: %s", file, gpg_strerror (err));
+  return 0;
+}
+
+/* Open the next file of the snapshot; false if there is none.  */
+static int
+open_next_file (struct pani_audit_lines *c)
+{
+  const struct pani_audit_snapshot *snap = c->snap;
+  struct stat st;
+  const char *path;
+
+  if (c->nextfile >= snap->nfiles)
+    return 0;
+  path = snap->files[c->nextfile++];
+  c->lineno = c->wpos = c->wend = 0;
+  if (c->nextfile == snap->nfiles)
+    {
+      c->fd = snap->logfd;
+      c->left = snap->loglen;
+      if (c->fd >= 0 && lseek (c->fd, 0, SEEK_SET))
+        return lines_fail (c, gpg_error_from_syserror ());
+      return 1;
+    }
+  c->fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (c->fd < 0 || fstat (c->fd, &st))
+    return lines_fail (c, gpg_error_from_syserror ());
+  c->left = (unsigned long long)st.st_size;
+  return 1;
+}
+
+/* Read the next chunk of the current file; false at its end.  */
+static int
+fill (struct pani_audit_lines *c)
+{
+  size_t want = c->left < LINES_CHUNK ? (size_t)c->left : LINES_CHUNK;
+  ssize_t n;
+
+  if (!want || c->fd < 0)
+    return 0;
+  do
+    n = read (c->fd, c->win, want);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0)
+    return lines_fail (c, n < 0 ? gpg_error_from_syserror ()
+                       : gpg_error (GPG_ERR_EIO));
+  c->wpos = 0;
+  c->wend = (size_t)n;
+  c->left -= (unsigned long long)n;
+  return 1;
+}
+
+/* Read the next line of the current file into a slot; false at its
+ * end.  */
+static int
+file_line (struct pani_audit_lines *c, struct pani_audit_line *l)
+{
+  char *s = c->slot[c->which ^ 1], *p, *nl;
+  size_t n = 0, take, k;
+  int any = 0;
+
+  for (nl = NULL; !nl;)
+    {
+      if (c->wpos == c->wend && !fill (c))
+        break;
+      any = 1;
+      p = c->win + c->wpos;
+      nl = memchr (p, '\n', c->wend - c->wpos);
+      take = nl ? (size_t)(nl - p) : c->wend - c->wpos;
+      k = take < LINES_SLOT - n ? take : LINES_SLOT - n;
+      memcpy (s + n, p, k);
+      n += k;
+      c->wpos += take + !!nl;
+    }
+  if (!any || c->err)
+    return 0;
+  c->which ^= 1;
+  l->p = s;
+  l->len = n;
+  l->has_nl = !!nl;
+  l->no = ++c->lineno;
+  l->file = c->snap->files[c->nextfile - 1];
+  return 1;
+}
+
+int
+pani_audit_lines_next (struct pani_audit_lines *c, struct pani_audit_line *l)
+{
+  if (!c->snap)
+    return memory_next (c, l);
+  while (!c->err)
+    {
+      if (c->fd < 0 && c->nextfile < c->snap->nfiles
+          && !open_next_file (c))
+        return 0;
+      if (file_line (c, l))
+        return 1;
+      if (c->err || c->nextfile >= c->snap->nfiles)
+        return 0;
+      if (c->fd != c->snap->logfd)
+        close (c->fd);
+      c->fd = -1;
+    }
+  return 0;
 }
 
 
@@ -139,6 +393,37 @@ has_recipient (const struct pan_audit_record *rec, const char *addr)
   return 0;
 }
 
+/* True if WORD is one of the NULL-terminated LIST.  */
+static int
+in_list (const char *const *list, const char *word)
+{
+  for (; word && *list; list++)
+    if (!strcmp (*list, word))
+      return 1;
+  return 0;
+}
+
+int
+pan_audit_is_event (const char *event)
+{
+  static const char *const events[] = { "send", "delivered", "queue",
+    "drop", "refuse", "recovery", "init", "init-key", "enroll", "rotate",
+    "refresh", "revoke", "unenroll", "retire", "trust-ca", "import",
+    "export", "registry-accept", "note", "segment-close", "segment-open",
+    "prune", NULL };
+
+  return in_list (events, event);
+}
+
+int
+pan_audit_is_outcome (const char *outcome)
+{
+  static const char *const outcomes[] = { "pending", "delivered", "queued",
+    "dropped", "refused", "ok", "failed", "sent", NULL };
+
+  return in_list (outcomes, outcome);
+}
+
 static int
 filter_match (const struct pan_audit_filter *f,
               const struct pan_audit_record *rec)
@@ -146,6 +431,9 @@ filter_match (const struct pan_audit_filter *f,
   if ((f->since && rec->time < f->since) || (f->until && rec->time > f->until))
     return 0;
   if (f->event && strcmp (f->event, rec->ev.event))
+    return 0;
+  if (f->outcome && (!rec->ev.outcome || strcmp (f->outcome,
+                                                 rec->ev.outcome)))
     return 0;
   if (f->message_id && (!rec->ev.message_id
                         || !same_message_id (f->message_id,
@@ -160,7 +448,7 @@ static gpg_error_t
 copy_filter (pan_audit_reader_t rd, const struct pan_audit_filter *f)
 {
   const char **const field[] = { &rd->filter.recipient, &rd->filter.event,
-    &rd->filter.message_id };
+    &rd->filter.message_id, &rd->filter.outcome };
   size_t i, n, total = 0;
   char *p;
 
@@ -200,7 +488,11 @@ pan_audit_open (pan_ctx_t ctx, const struct pan_audit_filter *filter,
       pan_audit_close (rd);
       return err;
     }
-  pani_audit_lines_init (&rd->lines, rd->snap.data, rd->snap.len);
+  if ((err = pani_audit_lines_open (&rd->lines, &rd->snap)))
+    {
+      pan_audit_close (rd);
+      return err;
+    }
   *r_reader = rd;
   return 0;
 }
@@ -224,7 +516,7 @@ pan_audit_next (pan_audit_reader_t rd, const struct pan_audit_record **r_rec)
           return 0;
         }
     }
-  return gpg_error (GPG_ERR_EOF);
+  return rd->lines.err ? rd->lines.err : gpg_error (GPG_ERR_EOF);
 }
 
 unsigned long long
@@ -238,6 +530,7 @@ pan_audit_close (pan_audit_reader_t rd)
 {
   if (!rd)
     return;
+  pani_audit_lines_release (&rd->lines);
   pani_audit_snapshot_release (&rd->snap);
   pani_audit_parsed_clear (&rd->cur);
   free (rd->strings);

@@ -67,31 +67,6 @@ pani_audit_parse_seq (const char **p, const char *end,
   return 1;
 }
 
-void
-pani_audit_lines_init (struct pani_audit_lines *c, const char *data,
-                       size_t len)
-{
-  memset (c, 0, sizeof *c);
-  c->data = data;
-  c->len = data ? len : 0;
-}
-
-int
-pani_audit_lines_next (struct pani_audit_lines *c, struct pani_audit_line *l)
-{
-  const char *nl;
-
-  if (c->pos >= c->len)
-    return 0;
-  l->p = c->data + c->pos;
-  nl = memchr (l->p, '\n', c->len - c->pos);
-  l->len = nl ? (size_t)(nl - l->p) : c->len - c->pos;
-  l->has_nl = !!nl;
-  l->no = ++c->lineno;
-  c->pos += l->len + !!nl;
-  return 1;
-}
-
 
 /*
  * Formatting records.
@@ -163,19 +138,30 @@ mask_card_numbers (const char *s)
 static void
 put_json (struct pani_buf *b, const char *s, int mask)
 {
-  char *copy = mask ? mask_card_numbers (s) : pani_strdup (s);
+  char *copy = mask && strpbrk (s, "0123456789") ? mask_card_numbers (s)
+    : NULL;
   const unsigned char *p, *end;
   size_t n;
 
-  if (!copy)
+  if (copy)
+    s = copy;
+  else if (mask && strpbrk (s, "0123456789"))
     {
       b->failed = 1;
       return;
     }
-  end = (const unsigned char *)copy + strlen (copy);
+  end = (const unsigned char *)s + strlen (s);
   pani_buf_putc (b, '"');
-  for (p = (const unsigned char *)copy; p < end; p += n ? n : 1)
+  for (p = (const unsigned char *)s; p < end; p += n ? n : 1)
     {
+      for (n = 0; p + n < end && p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"'
+             && p[n] != '\\'; n++)
+        ;
+      if (n)
+        {
+          pani_buf_put (b, p, n);       /* A run of plain ASCII.  */
+          continue;
+        }
       n = pani_utf8_len (p, end);
       if (*p == '"' || *p == '\\')
         pani_buf_printf (b, "\\%c", *p);
@@ -187,7 +173,8 @@ put_json (struct pani_buf *b, const char *s, int mask)
         pani_buf_put (b, "\xef\xbf\xbd", 3);
     }
   pani_buf_putc (b, '"');
-  pani_wipe_free_str (copy);
+  if (copy)
+    pani_wipe_free_str (copy);
 }
 
 /* Append ,"NAME":VALUE unless VALUE is NULL, masking card numbers in
@@ -208,7 +195,8 @@ put_field (struct pani_buf *b, const char *name, const char *value)
   put_member (b, name, value, 1);
 }
 
-/* Like put_field for a hex value: never masked.  */
+/* Like put_field for a hex value (or another checked name): never
+ * masked.  */
 static void
 put_hex_field (struct pani_buf *b, const char *name, const char *value)
 {
@@ -268,7 +256,7 @@ pani_audit_format_prefix (struct pani_buf *b,
   put_field (b, "operator", ev->operator_name);
   put_field (b, "host", rec->host);
   put_field (b, "message_id", ev->message_id);
-  put_field (b, "copy", ev->copy);
+  put_member (b, "copy", ev->copy, 0);   /* Checked: a name, no PAN.  */
   put_field (b, "envelope_from", ev->envelope_from);
   put_field (b, "dsn", ev->dsn);
   put_field (b, "header_from", ev->header_from);
@@ -397,6 +385,20 @@ check_strings (const struct pan_audit_event *ev, char **r_reason)
   return 0;
 }
 
+/* True if S is a copy id: 1 to 64 of A-Z a-z 0-9 . _ -.  */
+static int
+is_copy_id (const char *s)
+{
+  size_t n;
+
+  for (n = 0; s[n]; n++)
+    if (n >= 64 || !((s[n] >= 'a' && s[n] <= 'z')
+                     || (s[n] >= 'A' && s[n] <= 'Z') || is_digit (s[n])
+                     || strchr ("._-", s[n])))
+      return 0;
+  return n > 0;
+}
+
 gpg_error_t
 pani_audit_check_event (const struct pan_audit_event *ev, char **r_reason)
 {
@@ -414,6 +416,8 @@ pani_audit_check_event (const struct pan_audit_event *ev, char **r_reason)
     return bad_event (r_reason, "bad ciphertext digest or size");
   if (ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
     return bad_event (r_reason, "bad registry digest");
+  if (ev->copy && !is_copy_id (ev->copy))
+    return bad_event (r_reason, "bad copy id");
   if ((err = check_keys (ev, r_reason)) || (err = check_pans (ev, r_reason)))
     return err;
   return check_strings (ev, r_reason);
@@ -556,6 +560,8 @@ extract_strings (struct pani_audit_parsed *p, char **r_reason)
   rec->torn_sha256 = get_str (p->json, "torn_sha256");
   rec->prev = get_str (p->json, "prev");
   rec->mac = get_str (p->json, "mac");
+  if (ev->copy && !is_copy_id (ev->copy))
+    return bad_field (r_reason, "copy");
   if ((ev->ciphertext_sha256 && !pani_audit_is_hash (ev->ciphertext_sha256))
       || (ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
       || (rec->torn_sha256 && !pani_audit_is_hash (rec->torn_sha256)))

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "home-int.h"
 
 #define ANCHOR_PREFIX "panmail-anchor 1 "
 
@@ -33,6 +35,7 @@ struct verifier
   struct pani_buf warn;
   unsigned long long expect;    /* The seq of the next record.  */
   unsigned long long prev_lineno;
+  const char *file, *prev_file; /* Of the line checked, the last good.  */
   char prev[AUDIT_HEXLEN];      /* Hash of the last good line.  */
   char prev_prev[AUDIT_HEXLEN]; /* And of the one before.  */
   unsigned char *key;           /* K(expect), or NULL.  */
@@ -40,6 +43,10 @@ struct verifier
   const struct pani_audit_state *state;  /* audit.key, or NULL.  */
   int state_missing;
   struct anchor anchor;
+  struct anchor start;          /* audit.checkpoint: the last record
+                                   pruned.  */
+  char start_line[160];         /* As a prune record names it.  */
+  int start_confirmed;          /* A prune record names it.  */
   struct pani_audit_parsed cur, nxt;
 };
 
@@ -76,6 +83,15 @@ hash_equal (const char *a, const char *b)
   return !diff;
 }
 
+/* True if FILE is a closed segment (not audit.log, not in memory).  */
+static int
+closed_segment (const char *file)
+{
+  const char *base = file ? strrchr (file, '/') : NULL;
+
+  return base && strcmp (base + 1, AUDIT_LOG_FILE);
+}
+
 static int damage (struct verifier *vf, pan_audit_damage_t kind,
                    unsigned long long record, unsigned long long line,
                    const char *fmt, ...) PAN_PRINTF (5, 6);
@@ -96,7 +112,12 @@ damage (struct verifier *vf, pan_audit_damage_t kind,
   vf->v->damage = kind;
   vf->v->record = record;
   vf->v->line = line;
-  if (line)
+  if (line && closed_segment (vf->file))
+    vf->v->message = pani_strdupf ("record %llu (%s line %llu): %s: %s",
+                                   record, strrchr (vf->file, '/') + 1,
+                                   line, pan_audit_damage_name (kind),
+                                   what ? what : "");
+  else if (line)
     vf->v->message = pani_strdupf ("record %llu (line %llu): %s: %s",
                                    record, line,
                                    pan_audit_damage_name (kind),
@@ -214,6 +235,7 @@ check_prev (struct verifier *vf, const struct pani_audit_line *cur)
     return damage (vf, PAN_AUDIT_MODIFIED, 1, cur->no,
                    "its prev hash is not all zeros: the log does not start"
                    " with its first record");
+  vf->file = vf->prev_file;
   return damage (vf, PAN_AUDIT_MODIFIED, vf->expect - 1, vf->prev_lineno,
                  "its SHA-256 does not match the prev hash of record %llu:"
                  " record %llu (or that prev field) was modified",
@@ -241,6 +263,7 @@ advance (struct verifier *vf, const char hash[AUDIT_HEXLEN],
   memcpy (vf->prev_prev, vf->prev, sizeof vf->prev_prev);
   memcpy (vf->prev, hash, sizeof vf->prev);
   vf->prev_lineno = lineno;
+  vf->prev_file = vf->file;
   vf->expect++;
   if (!vf->key)
     return 0;
@@ -257,6 +280,7 @@ verify_one (struct verifier *vf, const struct pani_audit_line *cur,
   char *why = NULL, hash[AUDIT_HEXLEN];
   int bad = 0;
 
+  vf->file = cur->file;
   if (is_recovery_of (vf, cur, nxt))
     {
       warn (vf, "line %llu: a torn record of %zu bytes (a writer was"
@@ -287,6 +311,10 @@ verify_one (struct verifier *vf, const struct pani_audit_line *cur,
   pani_audit_sha256_hex (cur->p, cur->len, hash);
   if (check_prev (vf, cur) || check_anchor_at (vf, cur, hash))
     return 0;
+  if (vf->start.set && !strcmp (vf->cur.rec.ev.event, "prune")
+      && vf->cur.rec.ev.reason
+      && strstr (vf->cur.rec.ev.reason, vf->start_line))
+    vf->start_confirmed = 1;
   return advance (vf, hash, cur->no);
 }
 
@@ -348,8 +376,14 @@ verify_end (struct verifier *vf)
 {
   unsigned long long n = vf->expect - 1;
 
-  vf->v->nrecords = n;
+  vf->v->nrecords = n - vf->start.seq;
   memcpy (vf->v->head, vf->prev, sizeof vf->v->head);
+  if (vf->start.set && !vf->start_confirmed)
+    return damage (vf, PAN_AUDIT_DELETED, vf->start.seq + 1, 0,
+                   "audit.checkpoint says records 1 to %llu were pruned,"
+                   " but no prune record in the log names it: records"
+                   " were removed without 'panaudit prune'",
+                   vf->start.seq);
   if (vf->anchor.set && vf->anchor.seq > n)
     return damage (vf, PAN_AUDIT_TRUNCATED, n + 1, 0,
                    "the anchor names record %llu but the log ends at record"
@@ -380,6 +414,8 @@ verify_lines (struct verifier *vf, struct pani_audit_lines *lines)
       cur = nxt;
       have_cur = have_nxt;
     }
+  if (!err && lines->err)
+    err = lines->err;
   if (!err && !vf->v->damage)
     verify_end (vf);
   return err;
@@ -421,6 +457,32 @@ anchor_parse (const char *text, struct anchor *a)
   return 0;
 }
 
+/* Start VF after the checkpoint TEXT that panaudit prune left (an
+ * anchor line for the last record pruned): its chain, and its key
+ * evolved past the pruned records.  */
+static gpg_error_t
+verifier_start (struct verifier *vf, const char *text, char **r_reason)
+{
+  gpg_error_t err = 0;
+  unsigned long long i;
+
+  if (!text)
+    return 0;
+  if (anchor_parse (text, &vf->start) || !vf->start.seq)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
+                        "audit.checkpoint is not \"panmail-anchor 1 seq=N"
+                        " sha256=HEX\": restore it from a backup");
+  snprintf (vf->start_line, sizeof vf->start_line,
+            ANCHOR_PREFIX "seq=%llu sha256=%s", vf->start.seq,
+            vf->start.hash);
+  vf->expect = vf->start.seq + 1;
+  memcpy (vf->prev, vf->start.hash, sizeof vf->prev);
+  memcpy (vf->prev_prev, vf->start.hash, sizeof vf->prev_prev);
+  for (i = 0; !err && vf->key && i < vf->start.seq; i++)
+    err = pani_audit_key_evolve (vf->key);
+  return err;
+}
+
 /* Set up VF to check MACs from the initial key KEY (consumed).  */
 static gpg_error_t
 verifier_keys (struct verifier *vf, unsigned char *key)
@@ -453,7 +515,7 @@ verifier_finish (struct verifier *vf)
 static gpg_error_t
 verify_core (struct pani_audit_lines *lines,
              const struct pani_audit_state *state, int state_missing,
-             unsigned char *key, const char *anchor,
+             unsigned char *key, const char *anchor, const char *checkpoint,
              struct pan_audit_verdict *r_verdict, char **r_reason)
 {
   gpg_error_t err = 0;
@@ -469,6 +531,8 @@ verify_core (struct pani_audit_lines *lines,
   memcpy (vf.prev_prev, AUDIT_ZERO_HASH, sizeof vf.prev_prev);
   memcpy (r_verdict->head, AUDIT_ZERO_HASH, sizeof r_verdict->head);
   err = verifier_keys (&vf, key);       /* VF owns KEY from here on.  */
+  if (!err)
+    err = verifier_start (&vf, checkpoint, r_reason);
   if (!err && anchor && anchor_parse (anchor, &vf.anchor))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
                        "the anchor is not \"panmail-anchor 1 seq=N"
@@ -510,9 +574,77 @@ pan_audit_verify_buffer (const void *log, size_t loglen, const void *state,
                           "audit.key is damaged");
     }
   pani_audit_lines_init (&lines, log, loglen);
-  err = verify_core (&lines, state ? &st : NULL, 0, key, anchor, r_verdict,
-                     r_reason);
+  err = verify_core (&lines, state ? &st : NULL, 0, key, anchor, NULL,
+                     r_verdict, r_reason);
   pani_audit_state_clear (&st);
+  return err;
+}
+
+/* A log that verified as empty, without audit.key, in the home of CTX:
+ * if the home shows that records were written (pankey init made its
+ * registry and recorded it), the log was removed, not never written.  */
+static void
+check_empty_home (pan_ctx_t ctx, struct pan_audit_verdict *v)
+{
+  char *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);
+  struct stat st;
+
+  if (path && !lstat (path, &st))
+    {
+      v->damage = PAN_AUDIT_TRUNCATED;
+      v->record = 1;
+      v->message = pani_strdupf ("record 1: truncated: the log and audit.key"
+                                 " are missing or empty, but the home was"
+                                 " set up (%s exists) and 'pankey init'"
+                                 " recorded that: the log was removed;"
+                                 " restore it and audit.key from a backup",
+                                 path);
+    }
+  free (path);
+}
+
+/* Verify the files of SNAP against its audit.key (if it has one), the
+ * initial key in KEY_FILE and ANCHOR (either may be NULL).  */
+static gpg_error_t
+verify_snapshot (const struct pani_audit_snapshot *snap,
+                 const char *key_file, const char *anchor, int with_state,
+                 struct pan_audit_verdict *r_verdict, char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_lines lines;
+  unsigned char *key = NULL;
+
+  if (key_file && (err = pani_audit_key_read (key_file, &key, r_reason)))
+    return err;
+  if ((err = pani_audit_lines_open (&lines, snap)))
+    pani_audit_key_free (key);
+  else
+    err = verify_core (&lines, with_state && !snap->state_missing
+                       ? &snap->state : NULL,
+                       with_state && snap->state_missing, key, anchor,
+                       snap->checkpoint, r_verdict, r_reason);
+  if (err && lines.reason && r_reason && !*r_reason)
+    {
+      *r_reason = lines.reason;
+      lines.reason = NULL;
+    }
+  pani_audit_lines_release (&lines);
+  return err;
+}
+
+gpg_error_t
+pan_audit_verify_dir (const char *dir, const char *key_file,
+                      const char *anchor, struct pan_audit_verdict *r_verdict,
+                      char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_snapshot snap;
+
+  memset (r_verdict, 0, sizeof *r_verdict);
+  if ((err = pani_audit_snapshot_dir (dir, &snap, r_reason)))
+    return err;
+  err = verify_snapshot (&snap, key_file, anchor, 0, r_verdict, r_reason);
+  pani_audit_snapshot_release (&snap);
   return err;
 }
 
@@ -522,20 +654,14 @@ pan_audit_verify (pan_ctx_t ctx, const char *key_file, const char *anchor,
 {
   gpg_error_t err;
   struct pani_audit_snapshot snap;
-  struct pani_audit_lines lines;
-  unsigned char *key = NULL;
 
   memset (r_verdict, 0, sizeof *r_verdict);
-  if (key_file && (err = pani_audit_key_read (key_file, &key, r_reason)))
-    return err;
   if ((err = pani_audit_snapshot_take (ctx, &snap, r_reason)))
-    {
-      pani_audit_key_free (key);
-      return err;
-    }
-  pani_audit_lines_init (&lines, snap.data, snap.len);
-  err = verify_core (&lines, snap.state_missing ? NULL : &snap.state,
-                     snap.state_missing, key, anchor, r_verdict, r_reason);
+    return err;
+  err = verify_snapshot (&snap, key_file, anchor, 1, r_verdict, r_reason);
+  if (!err && !r_verdict->damage && !r_verdict->nrecords
+      && snap.state_missing)
+    check_empty_home (ctx, r_verdict);
   pani_audit_snapshot_release (&snap);
   return err;
 }

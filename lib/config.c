@@ -116,7 +116,10 @@ static const struct setting settings[] =
     { "audit-syslog-facility", SETTING_CHOICE, "local0", 0, 0,
       "The syslog facility for audit-syslog.",
       "local0 local1 local2 local3 local4 local5 local6 local7 user mail"
-      " daemon auth authpriv" }
+      " daemon auth authpriv" },
+    { "audit-retention", SETTING_INT, "365", 1, 36500,
+      "Days that closed segments of the audit log are kept: panaudit\n"
+      "prune deletes only segments whose last record is older.", NULL }
   };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

@@ -102,6 +102,19 @@ parse_escape (struct parser *ps, struct pani_buf *sb)
 }
 
 /* Parse a string; PS->P is at the opening quote.  */
+/* Return the length of the run of plain ASCII at P (no quote, no
+ * backslash, no control character), copied at once.  */
+static size_t
+plain_run (const unsigned char *p, const unsigned char *end)
+{
+  size_t n = 0;
+
+  while (p + n < end && p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"'
+         && p[n] != '\\')
+    n++;
+  return n;
+}
+
 static gpg_error_t
 parse_string (struct parser *ps, char **r_str)
 {
@@ -120,6 +133,11 @@ parse_string (struct parser *ps, char **r_str)
         {
           ps->p++;
           err = parse_escape (ps, &sb);
+        }
+      else if ((n = plain_run (ps->p, ps->end)))
+        {
+          pani_buf_put (&sb, ps->p, n);
+          ps->p += n;
         }
       else if (!(n = pani_utf8_len (ps->p, ps->end)))
         err = syntax_error ();

@@ -2,15 +2,19 @@
  *
  * Each transaction checks what the registry says, changes the keyring,
  * writes its audit record and only then changes the registry.  A key
- * that is refused, and a change that fails after its record, are
- * recorded as well, so the audit log holds every attempt that got as
- * far as the key.  pankey(8) is a thin front end to these functions.
+ * that is refused, a request the registry refuses (enrolled already, a
+ * key revoked before, not enrolled) and a change that fails after its
+ * record are recorded as well, each with the exit code pankey gives
+ * (pan_lifecycle_exit_code); only a malformed request (a usage error)
+ * is not.  pankey(8) is a thin front end to
+ * these functions.
  */
 #include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +39,16 @@ struct txn
   const void *data;             /* The key material.  */
   size_t len;
   const char *new_sha256;       /* Of the registry about to be saved.  */
+  int exit_code;                /* Of the next record.  */
+  int recorded;                 /* Its stop is recorded.  */
 };
+
+/* True if T's change is of the keyring (else of the registry).  */
+static int
+is_keyring_change (const struct txn *t)
+{
+  return !strcmp (t->event, "refresh");
+}
 
 /* What begin needs of a request.  */
 #define NEED_ADDRESS  1
@@ -138,6 +151,60 @@ read_key (struct txn *t, char **r_reason)
 
 
 /*
+ * Exit codes (sysexits.h), for pankey and for the records.
+ */
+
+static int
+exit_for_import (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_KEY_EXPIRED: case GPG_ERR_CERT_REVOKED:
+    case GPG_ERR_KEY_DISABLED: case GPG_ERR_UNUSABLE_PUBKEY:
+    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_WRONG_NAME:
+    case GPG_ERR_FORBIDDEN:
+      return EX_NOPERM;
+    case GPG_ERR_NO_PUBKEY: case GPG_ERR_NO_DATA: case GPG_ERR_INV_DATA:
+      return EX_DATAERR;
+    default:
+      return EX_SOFTWARE;
+    }
+}
+
+static int
+exit_for_registry (gpg_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_EEXIST: case GPG_ERR_CONFLICT: return EX_CANTCREAT;
+    case GPG_ERR_NOT_FOUND: return EX_NOUSER;
+    case GPG_ERR_CERT_REVOKED: return EX_NOPERM;
+    case GPG_ERR_INV_DATA: case GPG_ERR_INV_VALUE: return EX_DATAERR;
+    default: return EX_IOERR;
+    }
+}
+
+int
+pan_lifecycle_exit_code (pan_lifecycle_stage_t stage, gpg_error_t err,
+                         int keyring)
+{
+  switch (stage)
+    {
+    case PAN_LIFECYCLE_DONE: return 0;
+    case PAN_LIFECYCLE_REGISTRY: return EX_CONFIG;
+    case PAN_LIFECYCLE_REQUEST: return EX_USAGE;
+    case PAN_LIFECYCLE_STATE: return exit_for_registry (err);
+    case PAN_LIFECYCLE_KEY: return exit_for_import (err);
+    case PAN_LIFECYCLE_AUDIT: return EX_IOERR;
+    case PAN_LIFECYCLE_APPLY:
+      return keyring ? exit_for_import (err) : exit_for_registry (err);
+    default:
+      return EX_SOFTWARE;
+    }
+}
+
+
+/*
  * Audit records.
  */
 
@@ -156,6 +223,7 @@ record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
   ev.registry_sha256 = t->new_sha256;
   if (!ev.registry_sha256 && !pan_registry_digest (t->ctx, now, NULL))
     ev.registry_sha256 = now;
+  ev.exit_code = t->exit_code;
   ev.event = t->event;
   ev.tool = t->req->tool ? t->req->tool : "pankey";
   ev.operator_name = t->operator_name;
@@ -185,10 +253,40 @@ record_stop (struct txn *t, pan_lifecycle_stage_t stage, gpg_error_t err,
 {
   struct pan_lifecycle_result *res = t->res;
 
+  t->exit_code = pan_lifecycle_exit_code (stage, err, is_keyring_change (t));
   res->record_err = record (t, keys, nkeys,
                             stage == PAN_LIFECYCLE_KEY ? "refused" : "failed",
                             why, &res->record_reason);
+  t->recorded = 1;
   return stop (t, stage, err);
+}
+
+/* Record the refusal of T by the registry (ERR for WHY: enrolled
+ * already, a key revoked before, not enrolled), naming the key: with
+ * the refused key and the failures after the record, every refusal but
+ * a malformed request (a usage error, exit 64) is in the log.  */
+static void
+record_refusal (struct txn *t, gpg_error_t err, const char *why)
+{
+  struct pan_lifecycle_result *res = t->res;
+  struct pan_audit_key key = { res->address, res->protocol, t->fpr };
+  pan_lifecycle_stage_t stage = res->stage;
+
+  if (t->recorded || stage != PAN_LIFECYCLE_STATE || !t->ctx)
+    return;
+  /* No key given: name the address's newest key, if it had one.  */
+  for (size_t i = 0; !t->fpr && res->address && t->reg
+         && i < pan_registry_count (t->reg); i++)
+    if (!strcmp (pan_registry_get (t->reg, i)->address, res->address))
+      {
+        key.protocol = pan_registry_get (t->reg, i)->protocol;
+        key.fingerprint = pan_registry_get (t->reg, i)->fingerprint;
+      }
+  t->exit_code = pan_lifecycle_exit_code (stage, err, 0);
+  res->record_err = record (t, &key, res->address && key.fingerprint,
+                            "refused", why ? why : gpg_strerror (err),
+                            &res->record_reason);
+  t->recorded = 1;
 }
 
 
@@ -514,6 +612,8 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
     }
   if (!(err = begin (&t, ctx, req, r_res, event, need, &reason)))
     err = body (&t, &reason);
+  if (err && t.operator_name)
+    record_refusal (&t, err, reason);
   err = finish (&t, err, reason, r_reason);
   pani_unlock (lockfd);
   return err;

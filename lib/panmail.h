@@ -1182,7 +1182,8 @@ struct pan_audit_pan
  * OUTCOME.  */
 struct pan_audit_event
 {
-  const char *event;            /* send, refuse, queue, init, enroll, ... */
+  const char *event;            /* send, delivered, queue, drop, refuse,
+                                   init, enroll, ... */
   const char *tool;             /* pansend, pankey, panaudit */
   const char *operator_name;    /* NULL: the login user */
   const char *message_id;
@@ -1194,12 +1195,14 @@ struct pan_audit_event
   size_t npans;
   const char *ciphertext_sha256;  /* Hex.  */
   long long size;               /* Ciphertext bytes.  */
-  const char *outcome;          /* sent, refused, queued, ok, failed */
+  const char *outcome;          /* pending, delivered, queued, dropped,
+                                   refused, ok, failed (sent: of old
+                                   logs, delivered) */
   int exit_code;
   const char *reason;
   const char *dsn;              /* DSN options given (pansend -N -R -V).  */
-  const char *copy;             /* The copy id (send, delivered, queue,
-                                   drop records).  */
+  const char *copy;             /* The copy id of a copy of a message
+                                   ([A-Za-z0-9._-], at most 64).  */
   const char *registry_sha256;  /* Hex; of key-change records: the
                                    registry as the change left it.  */
 };
@@ -1256,6 +1259,27 @@ gpg_error_t pan_audit_append (pan_ctx_t ctx,
                               const struct pan_audit_event *ev, time_t now,
                               char **r_reason);
 
+/* Close the open segment of CTX's audit log (HOME/audit.log) at NOW,
+ * under the audit lock, so that writers wait instead of failing: append
+ * a "segment-close" record, make the file read-only as
+ * HOME/audit-FIRST-LAST-TIME1-TIME2.log, and start a new audit.log
+ * whose "segment-open" record continues the hash chain.  Store the
+ * closed file's path at *R_SEGMENT (free it).  GPG_ERR_NO_DATA if the
+ * open segment holds no record.  */
+gpg_error_t pan_audit_rotate (pan_ctx_t ctx, const char *operator_name,
+                              time_t now, char **r_segment,
+                              char **r_reason);
+
+/* Delete the oldest closed segments of CTX's audit log whose last
+ * record is older than audit-retention days before NOW (never the open
+ * one): first record "prune" naming the checkpoint "panmail-anchor 1
+ * seq=N sha256=HEX" (the last record deleted, which the next segment's
+ * chain needs), then store it as HOME/audit.checkpoint, then delete the
+ * files; their number at *R_COUNT.  GPG_ERR_FORBIDDEN if no closed
+ * segment is old enough.  */
+gpg_error_t pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count,
+                             char **r_reason);
+
 /* What pan_audit_verify found first.  */
 typedef enum
   {
@@ -1296,6 +1320,16 @@ gpg_error_t pan_audit_verify (pan_ctx_t ctx, const char *key_file,
                               struct pan_audit_verdict *r_verdict,
                               char **r_reason);
 
+/* Verify the segments of a log copied into DIR (its closed segments
+ * and audit.log, if any) as pan_audit_verify does, but without a home,
+ * lock or audit.key (which must stay on the host): with the initial key
+ * in KEY_FILE every MAC, with ANCHOR that no record before it is
+ * missing.  */
+gpg_error_t pan_audit_verify_dir (const char *dir, const char *key_file,
+                                  const char *anchor,
+                                  struct pan_audit_verdict *r_verdict,
+                                  char **r_reason);
+
 /* Verify the log text LOG/LOGLEN held in memory; STATE/STATELEN is the
  * text of audit.key (NULL: not checked), KEY_HEX the initial key (NULL:
  * MACs not checked), ANCHOR an anchor line or NULL.  */
@@ -1324,7 +1358,18 @@ struct pan_audit_filter
   const char *recipient;        /* any recipient (case-insensitive) */
   const char *event;
   const char *message_id;       /* with or without <> */
+  const char *outcome;
 };
+
+/* True if EVENT is an event panmail writes (send, delivered, queue,
+ * drop, refuse, recovery, init, init-key, enroll, rotate, refresh,
+ * revoke, unenroll, retire, trust-ca, import, export, registry-accept,
+ * note, segment-close, segment-open, prune).  */
+int pan_audit_is_event (const char *event);
+
+/* True if OUTCOME is an outcome panmail writes (pending, delivered,
+ * queued, dropped, refused, ok, failed, and sent of old logs).  */
+int pan_audit_is_outcome (const char *outcome);
 
 /* Parse S, "YYYY-MM-DD" or RFC 3339 ("2026-11-24T23:18:43Z",
  * "...+01:00"), into *R_TIME; a bare date means its first second, or
@@ -1523,6 +1568,14 @@ typedef enum
                                    recorded as failed.  */
     PAN_LIFECYCLE_SYSTEM = 8    /* Out of memory.  */
   } pan_lifecycle_stage_t;
+
+/* Return the exit code (sysexits.h) of a transaction that stopped at
+ * STAGE with ERR (KEYRING: its change is of the keyring, as refresh's):
+ * pankey exits with it and the record of the stop carries it (at
+ * PAN_LIFECYCLE_AUDIT, where there is no record, EX_IOERR: tools tell
+ * 73 from 74 as for every audit error).  */
+int pan_lifecycle_exit_code (pan_lifecycle_stage_t stage, gpg_error_t err,
+                             int keyring);
 
 /* Hand the key material to a transaction, after its checks of the
  * registry: store at *R_DATA and *R_LEN at most MAXLEN (max-key-size)

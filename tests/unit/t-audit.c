@@ -1007,6 +1007,18 @@ test_times (void)
          GPG_ERR_INV_TIME);
 }
 
+/* Append a record of copy COPY of message MSGID: EVENT with OUTCOME.  */
+static void
+append_copy (pan_ctx_t ctx, const char *msgid, const char *copy,
+             const char *event, const char *outcome)
+{
+  struct pan_audit_event ev = { .event = event, .tool = "pansend",
+                                .message_id = msgid, .copy = copy,
+                                .outcome = outcome };
+
+  T_ERR (pan_audit_append (ctx, &ev, T0, NULL), 0);
+}
+
 static void
 test_report (void)
 {
@@ -1017,32 +1029,117 @@ test_report (void)
   estream_t out = es_fopenmem (0, "w+");
   size_t len;
 
-  append_n (ctx, 1);
-  append_n (ctx, 2);
+  append_n (ctx, 1);            /* An old log's send/sent: delivered.  */
+  append_copy (ctx, "<a@x>", "ca-1", "send", "pending");
+  append_copy (ctx, "<a@x>", "ca-2", "send", "pending");
+  append_copy (ctx, "<a@x>", "ca-1", "delivered", "delivered");
+  append_copy (ctx, "<a@x>", "ca-2", "queue", "queued");
+  append_copy (ctx, "<a@x>", "ca-2", "delivered", "delivered");
+  append_copy (ctx, "<b@x>", "cb-1", "send", "pending");
+  append_copy (ctx, "<b@x>", "cb-1", "queue", "queued");
+  append_copy (ctx, "<c@x>", "cc-1", "send", "pending");
+  append_copy (ctx, "<c@x>", "cc-1", "queue", "queued");
+  append_copy (ctx, "<c@x>", "cc-1", "drop", "dropped");
+  append_copy (ctx, "<d@x>", "cd-1", "send", "pending");
   ev.outcome = "refused";
   ev.exit_code = 67;
   ev.reason = "x@example.test is not enrolled";
-  pan_audit_append (ctx, &ev, T0, NULL);
-  ev.event = "queue";
-  ev.outcome = "queued";
-  ev.exit_code = 75;
-  ev.ciphertext_sha256 = HASH1;
   pan_audit_append (ctx, &ev, T0, NULL);
   T_ERR (pan_audit_report (ctx, NULL, write_keyfile (keyhex), out, &v,
                            &reason), 0);
   T_CHECK (v.damage == PAN_AUDIT_INTACT && v.key_checked);
   es_fputc (0, out);
   es_fclose_snatch (out, (void **)&text, &len);
-  T_CHECK (text && strstr (text, "sent (handed to the MTA):  1\n"));
-  T_CHECK (text && strstr (text, "refused:                   1\n"));
+  T_CHECK (text && strstr (text, "messages with copies:       5\n"));
+  T_CHECK (text && strstr (text, "refused (nothing sent):     1\n"));
+  T_CHECK (text && strstr (text, "copies:                     6\n"));
+  T_CHECK (text && strstr (text, "delivered (MTA took all):   3 (1 after"
+                           " queueing, 1 as \"sent\" in an old log)\n"));
+  T_CHECK (text && strstr (text, "queued (not delivered yet): 1\n"));
+  T_CHECK (text && strstr (text, "dropped from the queue:     1\n"));
+  T_CHECK (text && strstr (text, "pending (no MTA outcome):   1\n"));
   T_CHECK (text && strstr (text, "     1  x@example.test is not enrolled"));
-  T_CHECK (text && strstr (text, "     1  smime   " FPR2
-                           "  Bob@Example.test"));
-  T_CHECK (text && strstr (text, "intact: 5 records"));
+  T_CHECK (text && strstr (text, "     1  openpgp " FPR1
+                           "  alice@example.test"));
+  T_CHECK (text && strstr (text, "intact: 14 records"));
   T_CHECK (text && strstr (text, "init-key by "));
   if (getenv ("T_VERBOSE") && text)
     fputs (text, stderr);
   gpgrt_free (text);
+  pan_audit_verdict_release (&v);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+/* Count the closed segments in HOME.  */
+static int
+count_segments (const char *home)
+{
+  char cmd[1024];
+  FILE *fp;
+  int n = -1;
+
+  snprintf (cmd, sizeof cmd, "ls '%s' | grep -c '^audit-.*\\.log$'", home);
+  if ((fp = popen (cmd, "r")))
+    {
+      if (fscanf (fp, "%d", &n) != 1)
+        n = -1;
+      pclose (fp);
+    }
+  return n;
+}
+
+/* Rotation and pruning, at times chosen: segments closed 400 and 300
+ * days before NOW are pruned with the default retention (365 days),
+ * the one of 300 days is kept, and the log still verifies, from the
+ * checkpoint, with the initial key.  */
+static void
+test_segments (void)
+{
+  char keyhex[65], *reason = NULL, *seg = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  const time_t day = 86400, now = T0 + 800 * day;
+  struct pan_audit_event ev = { .event = "note", .tool = "panaudit",
+                                .outcome = "ok" };
+  struct pan_audit_verdict v;
+  size_t n = 0;
+
+  T_ERR (pan_audit_append (ctx, &ev, now - 420 * day, NULL), 0);
+  T_ERR (pan_audit_rotate (ctx, NULL, now - 400 * day, &seg, &reason), 0);
+  T_CHECK (seg && strstr (seg, "/audit-000000000001-000000000003-"));
+  pan_free (seg);
+  T_ERR (pan_audit_append (ctx, &ev, now - 390 * day, NULL), 0);
+  T_ERR (pan_audit_rotate (ctx, NULL, now - 370 * day, &seg, &reason), 0);
+  pan_free (seg);
+  T_ERR (pan_audit_append (ctx, &ev, now - 310 * day, NULL), 0);
+  T_ERR (pan_audit_rotate (ctx, NULL, now - 300 * day, &seg, &reason), 0);
+  pan_free (seg);
+  T_ERR (pan_audit_append (ctx, &ev, now - day, NULL), 0);
+  T_CHECK (count_segments (pan_ctx_home (ctx)) == 3);
+  T_ERR (pan_audit_verify (ctx, write_keyfile (keyhex), NULL, &v, &reason),
+         0);
+  T_CHECK (v.damage == PAN_AUDIT_INTACT && v.nrecords == 11);
+  pan_audit_verdict_release (&v);
+  /* Nothing is older than the retention a year before.  */
+  T_ERR (pan_audit_prune (ctx, now - 350 * day, &n, &reason),
+         GPG_ERR_FORBIDDEN);
+  T_CHECK (n == 0 && count_segments (pan_ctx_home (ctx)) == 3);
+  pan_free (reason);
+  reason = NULL;
+  T_ERR (pan_audit_prune (ctx, now, &n, &reason), 0);
+  T_CHECK (n == 2 && count_segments (pan_ctx_home (ctx)) == 1);
+  T_ERR (pan_audit_verify (ctx, write_keyfile (keyhex), NULL, &v, &reason),
+         0);
+  T_CHECK (v.damage == PAN_AUDIT_INTACT && v.key_checked);
+  if (v.damage)
+    fprintf (stderr, "    %s\n", v.message);
+  pan_audit_verdict_release (&v);
+  /* A checkpoint that no prune record names is refused.  */
+  spew (path_in (pan_ctx_home (ctx), "audit.checkpoint"),
+        "panmail-anchor 1 seq=5 sha256=" HASH1 "\n",
+        strlen ("panmail-anchor 1 seq=5 sha256=" HASH1 "\n"));
+  T_ERR (pan_audit_verify (ctx, NULL, NULL, &v, &reason), 0);
+  T_CHECK (v.damage != PAN_AUDIT_INTACT);
   pan_audit_verdict_release (&v);
   pan_free (reason);
   pan_ctx_release (ctx);
@@ -1073,6 +1170,7 @@ main (void)
   test_filters ();
   test_times ();
   test_report ();
+  test_segments ();
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (!getenv ("T_KEEP") && system (cmd))
     return 1;

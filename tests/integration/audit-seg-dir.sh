@@ -1,0 +1,74 @@
+#!/bin/sh
+# audit-seg-dir.sh - panaudit prune refuses inside the retention period;
+# panaudit verify --dir: the segments of a log copied
+# to another directory, owned by another user who has no panmail home,
+# verify there with the initial key and an anchor; a copy with a segment
+# missing, a record edited or its newest records cut off does not.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
+
+need_tools
+PANAUDIT=$top_builddir/cmd/panaudit
+H=$PANMAIL_HOME
+[ "$(id -u)" -eq 0 ] || fail "needs root (to run as another user)"
+id nobody >/dev/null 2>&1 || fail "no user nobody"
+
+init_home
+for i in 1 2 3; do
+    "$PANAUDIT" note "$TAG dir $i a"
+    "$PANAUDIT" rotate >/dev/null
+    "$PANAUDIT" note "$TAG dir $i b"
+done
+anchor=$("$PANAUDIT" anchor)
+expect_rc 2 "prune inside the retention period" "$PANAUDIT" prune
+grep -q 'retention' "$T/err" || { cat "$T/err" >&2; fail "prune refused without saying why"; }
+[ "$(find "$H" -maxdepth 1 -name 'audit-*.log' | wc -l)" -eq 3 ] ||
+    fail "a refused prune removed a segment"
+[ ! -e "$H/audit.checkpoint" ] || fail "a refused prune left a checkpoint"
+n=$("$PANAUDIT" log --json | wc -l)
+
+# The copy: another directory, owned by nobody, without audit.key.
+D=$(mktemp -d /tmp/panmail-verify-dir.XXXXXX)
+trap 'rm -rf "$D"' EXIT
+cp "$H"/audit-*.log "$H/audit.log" "$D/"
+cp "$T/audit.key" "$D/initial.key"
+chown -R nobody "$D"
+chmod 700 "$D"
+[ ! -e "$D/audit.key" ] || fail "the copy holds audit.key"
+
+# as_nobody CMD...: run CMD as nobody, with no panmail home.
+as_nobody() {
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        env -u PANMAIL_HOME HOME=/nonexistent "$@"
+}
+
+expect_rc 0 "verify --dir as nobody, with key and anchor" \
+    as_nobody "$PANAUDIT" verify --dir "$D" --key "$D/initial.key" --anchor "$anchor"
+grep -q "intact: $n records" "$T/out" || { cat "$T/out" >&2; fail "not $n records"; }
+grep -q 'and every MAC checked' "$T/out" || fail "MACs not checked"
+expect_rc 0 "verify --dir with the key on stdin" \
+    as_nobody "$PANAUDIT" verify --dir "$D" --key - < "$D/initial.key"
+
+set -- "$D"/audit-*.log
+seg1=$1 seg2=$2
+mv "$seg2" "$D/saved"
+expect_rc 1 "verify --dir without a middle segment" \
+    as_nobody "$PANAUDIT" verify --dir "$D"
+grep -q 'deleted' "$T/err" || { cat "$T/err" >&2; fail "missing segment not reported deleted"; }
+mv "$D/saved" "$seg2"
+
+cp "$D/audit.log" "$D/saved"
+sed -i -e "\$d" "$D/audit.log"
+expect_rc 0 "a copy cut at its end looks whole without an anchor" \
+    as_nobody "$PANAUDIT" verify --dir "$D"
+expect_rc 1 "a copy cut at its end, with the anchor" \
+    as_nobody "$PANAUDIT" verify --dir "$D" --anchor "$anchor"
+grep -q 'truncated' "$T/err" || { cat "$T/err" >&2; fail "cut copy not reported truncated"; }
+cp "$D/saved" "$D/audit.log"
+
+chmod u+w "$seg1"
+grep -q ' dir 1 a"' "$seg1" || fail "the first segment lacks the first note"
+sed -i -e 's/ dir 1 a"/ dir 1 A"/' "$seg1"
+expect_rc 1 "a record edited in a copied segment, with the key" \
+    as_nobody "$PANAUDIT" verify --dir "$D" --key "$D/initial.key"
+grep -q "$(basename "$seg1") line [0-9]" "$T/err" || { cat "$T/err" >&2; fail "the edited segment is not named"; }

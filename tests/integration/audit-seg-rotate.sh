@@ -1,0 +1,121 @@
+#!/bin/sh
+# audit-seg-rotate.sh - panaudit rotate while writers keep appending:
+# no record lost or doubled, no writer fails, and the segments verify
+# as one chain; tampering with a closed or the open segment, removing or
+# reordering a segment, and rolling the newest records back are found.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
+
+need_tools
+command -v jq >/dev/null 2>&1 || fail "jq is not installed"
+PANAUDIT=$top_builddir/cmd/panaudit
+H=$PANMAIL_HOME
+
+init_home
+
+# ---------------------------------------------------------------- rotate under load
+
+WRITERS=4 EACH=10
+i=0
+while [ "$i" -lt "$WRITERS" ]; do
+    (
+        j=0
+        while [ "$j" -lt "$EACH" ]; do
+            "$PANAUDIT" note "$TAG-w$i-n$j" || { echo "writer $i failed at $j" > "$T/failed.$i"; exit 1; }
+            j=$((j + 1))
+        done
+    ) &
+    i=$((i + 1))
+done
+r=0
+while [ "$r" -lt 3 ]; do
+    sleep 0.5
+    "$PANAUDIT" rotate > "$T/rotate.$r" 2>&1 ||
+        { cat "$T/rotate.$r" >&2; fail "rotate $r failed while writers ran"; }
+    r=$((r + 1))
+done
+wait
+ls "$T"/failed.* >/dev/null 2>&1 && { cat "$T"/failed.* >&2; fail "a writer failed during rotation"; }
+pass "$WRITERS writers of $EACH records each, 3 rotations: no writer failed"
+
+nseg=$(find "$H" -maxdepth 1 -name 'audit-*.log' | wc -l)
+[ "$nseg" -eq 3 ] || fail "3 rotations made $nseg closed segments"
+for f in "$H"/audit-*.log; do
+    [ -w "$f" ] && [ "$(id -u)" -ne 0 ] && fail "$f is writable"
+    [ "$(stat -c %a "$f")" = 400 ] || fail "$f is mode $(stat -c %a "$f"), not read-only"
+    tail -n 1 "$f" | jq -e '.event == "segment-close"' >/dev/null ||
+        fail "$f does not end with a segment-close record"
+done
+head -n 1 "$H/audit.log" | jq -e '.event == "segment-open"' >/dev/null ||
+    fail "audit.log does not start with a segment-open record"
+pass "3 closed segments, read-only, each ending in segment-close"
+
+expect_rc 0 "verify --key across all segments" "$PANAUDIT" verify --key "$T/audit.key"
+"$PANAUDIT" log --json --event note > "$T/notes.json"
+[ "$(jq -r .reason "$T/notes.json" | sort | uniq -d | wc -l)" -eq 0 ] ||
+    fail "a record appears twice"
+[ "$(jq -r .reason "$T/notes.json" | grep -c "^$TAG-w")" -eq $((WRITERS * EACH)) ] ||
+    fail "not every record is in the log: $(wc -l < "$T/notes.json")"
+"$PANAUDIT" log --json | jq -r .seq > "$T/seqs"
+seq 1 "$(wc -l < "$T/seqs")" | cmp -s - "$T/seqs" || fail "sequence numbers are not 1..N across segments"
+pass "every record once, in order, across the segments"
+
+# An anchor now; more records; a backup of the state to roll back to.
+"$PANAUDIT" note "before the backup"
+cp "$H/audit.log" "$T/old.log"; cp "$H/audit.key" "$T/old.key"
+"$PANAUDIT" note "after the backup"
+"$PANAUDIT" rotate >/dev/null
+"$PANAUDIT" note "newest"
+anchor=$("$PANAUDIT" anchor)
+mkdir "$T/good"
+cp -p "$H"/audit* "$T/good/"
+
+restore() {
+    rm -f "$H"/audit-*.log
+    cp -p "$T/good/"audit* "$H/"
+}
+
+# tamper WHAT KIND CMD...: after CMD (on a fresh copy), verify must say
+# KIND (with the initial key if $with_key is set).
+tamper() {
+    tw=$1 tk=$2
+    shift 2
+    restore
+    "$@"
+    expect_rc 1 "$tw" "$PANAUDIT" verify ${with_key:+--key "$T/audit.key"}
+    grep -q "TAMPERED: record [0-9]*.*: $tk:" "$T/err" ||
+        { cat "$T/err" >&2; fail "$tw: not reported $tk"; }
+}
+
+set -- "$H"/audit-*.log
+seg1=$1 seg2=$2
+edit() { chmod u+w "$1"; sed -i -e "$2" "$1"; chmod a-w "$1"; }
+
+with_key=
+tamper "a record of a closed segment edited" modified edit "$seg2" '2s/"note"/"nite"/'
+grep -q "$(basename "$seg2") line 2" "$T/err" || { cat "$T/err" >&2; fail "the edited segment is not named"; }
+tamper "a record of a closed segment deleted" deleted edit "$seg2" '2d'
+tamper "two records of a closed segment swapped" reordered edit "$seg2" '2{h;d};3G'
+tamper "a closed segment truncated" deleted edit "$seg2" "\$d"
+with_key=1
+tamper "a record of the open segment edited" modified sed -i -e '2s/"newest"/"newer"/' "$H/audit.log"
+tamper "the open segment's last record removed" truncated sed -i -e "\$d" "$H/audit.log"
+tamper "the first closed segment removed" deleted rm -f "$seg1"
+tamper "a middle closed segment removed" deleted rm -f "$seg2"
+swap() { mv "$seg1" "$T/x"; mv "$seg2" "$seg1"; mv "$T/x" "$seg2"; }
+tamper "two closed segments swapped" deleted swap
+tamper "the open segment removed" truncated rm -f "$H/audit.log"
+pass "every tamper kind on closed and open segments is found"
+
+# Rolling back to the backup (the newest segment, the key state and the
+# records after it gone): only the anchor, kept elsewhere, tells.
+restore
+for last in "$H"/audit-*.log; do :; done
+rm -f "$last"
+cp "$T/old.log" "$H/audit.log"; cp "$T/old.key" "$H/audit.key"
+expect_rc 0 "a rollback with its key state looks intact without an anchor" "$PANAUDIT" verify
+expect_rc 1 "the rollback is found with the anchor" "$PANAUDIT" verify --anchor "$anchor"
+grep -q 'truncated' "$T/err" || { cat "$T/err" >&2; fail "rollback not reported truncated"; }
+restore
+expect_rc 0 "the restored segments verify with the anchor and key" \
+    "$PANAUDIT" verify --key "$T/audit.key" --anchor "$anchor"
