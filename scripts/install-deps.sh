@@ -16,6 +16,9 @@ set -eu
 # the S/MIME tests, scripts/make-test-ca.sh), perl-modules-5.36 (its
 # Unicode::Collate tables are real data that tests/integration/
 # scan-realdata.sh scans for false alarms).
+# Package: debhelper, dpkg-dev, fakeroot and lintian build and check the
+# Debian package (scripts/package.sh); bash-completion runs its bash
+# completion in tests/integration/package.sh.
 PACKAGES="
 build-essential
 autoconf
@@ -41,6 +44,11 @@ libclang-rt-dev
 shellcheck
 openssl
 perl-modules-5.36
+debhelper
+dpkg-dev
+fakeroot
+lintian
+bash-completion
 "
 
 missing_packages() {
