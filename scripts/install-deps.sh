@@ -18,7 +18,8 @@ set -eu
 # scan-realdata.sh scans for false alarms).
 # Package: debhelper, dpkg-dev, fakeroot and lintian build and check the
 # Debian package (scripts/package.sh); bash-completion runs its bash
-# completion in tests/integration/package.sh.
+# completion in tests/integration/package.sh; man-db formats the man
+# pages whose crontab lines tests/integration/check-cron.sh runs.
 PACKAGES="
 build-essential
 autoconf
@@ -49,6 +50,7 @@ dpkg-dev
 fakeroot
 lintian
 bash-completion
+man-db
 "
 
 missing_packages() {
