@@ -109,6 +109,22 @@ pmgpg --yes --delete-keys "$fa" 2>"$T/gpg.err" ||
 check_rc 2 "a pinned key missing from the keyring"
 first_is "^PANKEY CRITICAL - 1 missing \\($A\\), 1 expiring" "missing key"
 
+# ------------------------------------------------------------------ help
+
+for tool in "$PANKEY" "$PANSEND" "$PANAUDIT"; do
+    name=$(basename "$tool")
+    "$tool" --help > "$T/help" 2>&1 || fail "$name --help failed"
+    head -n 1 "$T/help" | grep -q "^Usage: $name " ||
+        { head -n 3 "$T/help" >&2; fail "$name --help does not begin with its usage"; }
+    grep -q 'Copyright\|YEAR NAME' "$T/help" && fail "$name --help shows the version text"
+    "$tool" --version > "$T/version" 2>&1 || fail "$name --version failed"
+    head -n 1 "$T/version" | grep -q "^$name [0-9]" || fail "$name --version: no version line"
+    grep -q 'YEAR NAME' "$T/version" && fail "$name --version shows the copyright placeholder"
+    grep -q '^Copyright (C) 2026 The panmail authors$' "$T/version" ||
+        fail "$name --version has no copyright line"
+done
+pass "--help shows the usage, --version the version with its copyright line"
+
 # ------------------------------------------------------------------ time-out
 
 # panmail.conf replaced by a FIFO that nobody writes: pankey check
