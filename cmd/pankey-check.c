@@ -234,10 +234,11 @@ check_unknown (int json, gpg_error_t err, const char *what, char *reason)
 int
 pankey_check_usage (int json, const char *what)
 {
-  char *text = gpgrt_bsprintf ("%s; %s", what, USAGE);
+  char text[512];
 
-  check_unknown (json, 0, "bad command line", text);
-  return PANKEY_CHECK_UNKNOWN;
+  snprintf (text, sizeof text, "%s; %s", what, USAGE);
+  return check_unknown (json, gpg_error (GPG_ERR_INV_ARG), "bad command line",
+                        strdup (text));
 }
 
 /* Parse the number S (MIN to MAX) into *R_N, keeping *R_N if S is
