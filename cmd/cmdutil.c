@@ -18,6 +18,56 @@ static const char *prog_name = "panmail";
 static const char *prog_usage;
 static const char *prog_description;
 
+/* gpgrt's argparse prints the --version text before the help of
+ * --help.  Its standard output goes through usage_out, which holds the
+ * text back: the help drops it (it asks for strusage 42 first, after
+ * the version text), else (--version) it is written at exit.  */
+static char held[1024];
+static size_t nheld;
+static int in_help;
+
+static void
+write_held (void)
+{
+  if (nheld)
+    es_write (es_stdout, held, nheld, NULL);
+  nheld = 0;
+  es_fflush (es_stdout);
+}
+
+static int
+usage_out (int mode, const char *s)
+{
+  estream_t out = mode == 2 ? es_stderr : es_stdout;
+  size_t len;
+
+  if (!s)
+    {
+      if (mode == 2 || in_help)
+        es_fflush (out);
+      return 0;
+    }
+  len = strlen (s);
+  if (mode == 2 || in_help)
+    return es_fputs (s, out);
+  if (nheld + len > sizeof held)
+    write_held ();
+  if (len > sizeof held)
+    return es_fputs (s, out);
+  memcpy (held + nheld, s, len);
+  nheld += len;
+  return 0;
+}
+
+/* The help begins: drop the version text, say how to call the tool.  */
+static void
+begin_help (void)
+{
+  in_help = 1;
+  nheld = 0;
+  es_fprintf (es_stdout, "%s\n\n", prog_usage ? prog_usage : prog_name);
+}
+
 static const char *
 my_strusage (int level)
 {
@@ -26,10 +76,12 @@ my_strusage (int level)
     case 9: return "GPL-3.0-or-later";
     case 11: return prog_name;
     case 13: return PACKAGE_VERSION;
+    case 14: return "Copyright (C) 2026 The panmail authors";
     case 19: return "Please report bugs to <" PACKAGE_BUGREPORT ">.\n";
     case 1:
     case 40: return prog_usage;
     case 41: return prog_description;
+    case 42: begin_help (); return NULL;
     default: return NULL;
     }
 }
@@ -41,6 +93,8 @@ cmd_setup (const char *name, const char *usage, const char *description)
   prog_usage = usage;
   prog_description = description;
   gpgrt_set_strusage (my_strusage);
+  gpgrt_set_usage_outfnc (usage_out);
+  atexit (write_held);
 }
 
 const char *

@@ -1,14 +1,19 @@
-/* pankey-check.c - "pankey check": the review of every active key and
- * trusted CA as a monitoring plugin (status lines, a summary with
- * perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).  The findings
- * come from the library (pan_review_enrollment, pan_review_ca).  */
+/* pankey-check.c - "pankey check": the review of every active key,
+ * every address left without a usable key and every trusted CA, as a
+ * monitoring plugin (monitoring-plugins guidelines): the status line
+ * with perfdata first, then a line per finding; exit 0 OK, 1 WARNING,
+ * 2 CRITICAL, 3 UNKNOWN (also for usage errors and the time-out).  The
+ * findings about keys come from the library (pan_review_enrollment,
+ * pan_review_ca).  */
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gpg-error.h>
 
@@ -16,132 +21,196 @@
 #include "cmdutil.h"
 #include "pankey-check.h"
 
+#define USAGE "usage: pankey check [-w DAYS] [-c DAYS] [-t SECONDS] [--json]"
+
+/* What a finding is counted as: its check, the words of the status
+ * line and the perfdata label.  In the order of the status line.  */
+enum category
+  {
+    C_NOKEY, C_EXPIRED, C_REVOKED, C_MISSING, C_UNUSABLE, C_WEAK,
+    C_EXPIRING, C_ROTATION, C_UNKNOWN, NCATEGORIES
+  };
+static const struct
+{
+  const char *check, *words, *perf;
+} categories[NCATEGORIES] =
+  {
+    { "nokey", "without a usable key", "nokey" },
+    { "expired", "expired", "expired" },
+    { "revoked", "revoked", "revoked" },
+    { "missing", "missing", "missing" },
+    { "unusable", "unusable", "unusable" },
+    { "policy", "below the algorithm policy", "weak" },
+    { "expiring", "expiring within", "expiring" },
+    { "rotation-due", "due for rotation", "rotation_due" },
+    { NULL, "not checked", "unknown" }
+  };
+/* The perfdata, in this order (the first version's, then nokey).  */
+static const enum category perf_order[] =
+  { C_EXPIRED, C_REVOKED, C_MISSING, C_UNUSABLE, C_EXPIRING, C_ROTATION,
+    C_WEAK, C_NOKEY, C_UNKNOWN };
+
 /* What pankey check counts.  */
 struct check_state
 {
   int json;
-  long days;
+  long warn, crit;              /* -w and -c, in days.  */
+  estream_t lines;              /* The findings, printed after the
+                                   status line.  */
   int nfound;                   /* Findings of the current record.  */
-  int expired, revoked, missing, unusable, expiring, rotation, weak;
-  int unknown, ok, total;
+  int count[NCATEGORIES];
+  char names[NCATEGORIES][200]; /* The first addresses of each.  */
+  int ok, total;
+  pan_severity_t worst;
 };
 
-static void
-count_finding (struct check_state *st, const struct pan_key_finding *f)
-{
-  const char *c = f->check;
+/* The message of the time-out, made before the alarm is set.  */
+static char timeout_text[160];
 
-  if (!strcmp (c, "expired")) st->expired++;
-  else if (!strcmp (c, "revoked")) st->revoked++;
-  else if (!strcmp (c, "missing")) st->missing++;
-  else if (!strcmp (c, "unusable")) st->unusable++;
-  else if (!strcmp (c, "expiring")) st->expiring++;
-  else if (!strcmp (c, "rotation-due")) st->rotation++;
-  else if (!strcmp (c, "policy")) st->weak++;
-  else st->unknown++;
+static enum category
+category_of (const char *check)
+{
+  for (int i = 0; i < C_UNKNOWN; i++)
+    if (!strcmp (categories[i].check, check))
+      return i;
+  return C_UNKNOWN;
+}
+
+/* Count a finding of category C about NAME, whose first three go into
+ * the status line.  */
+static void
+count_finding (struct check_state *st, enum category c, const char *name)
+{
+  char *names = st->names[c];
+  size_t len = strlen (names);
+
+  if (st->count[c] < 3)
+    snprintf (names + len, sizeof st->names[c] - len, "%s%s",
+              len ? ", " : "", name);
+  else if (st->count[c] == 3)
+    snprintf (names + len, sizeof st->names[c] - len, ", ...");
+  st->count[c]++;
 }
 
 static void
-finding_json (const struct pan_key_finding *f)
+finding_json (estream_t out, const struct pan_key_finding *f)
 {
   char when[32];
 
-  es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
+  es_fprintf (out, "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
               "\"check\":\"%s\",\"address\":",
               pan_severity_name (f->severity), f->check);
-  cmd_put_json_string (es_stdout, f->rec->address);
-  es_fprintf (es_stdout, ",\"protocol\":\"%s\",\"fingerprint\":\"%s\"",
+  cmd_put_json_string (out, f->rec->address);
+  es_fprintf (out, ",\"protocol\":\"%s\",\"fingerprint\":\"%s\"",
               pan_protocol_name (f->rec->protocol), f->rec->fingerprint);
   if (f->when)
-    es_fprintf (es_stdout, ",\"when\":\"%s\",\"days\":%ld",
+    es_fprintf (out, ",\"when\":\"%s\",\"days\":%ld",
                 pan_time_format (f->when, when, sizeof when), f->days);
-  es_fputs (",\"message\":", es_stdout);
-  cmd_put_json_string (es_stdout, f->text);
-  es_fputs ("}\n", es_stdout);
+  es_fputs (",\"message\":", out);
+  cmd_put_json_string (out, f->text);
+  es_fputs ("}\n", out);
 }
 
 /* Print the finding F about a trusted CA.  */
 static void
-print_ca_finding (int json, const struct pan_key_finding *f)
+print_ca_finding (estream_t out, int json, const struct pan_key_finding *f)
 {
   if (!json)
     {
-      es_fprintf (es_stdout, "%s trusted S/MIME CA %s %s\n",
+      es_fprintf (out, "%s trusted S/MIME CA %s %s\n",
                   pan_severity_name (f->severity), f->ca->fpr, f->text);
       return;
     }
-  es_fprintf (es_stdout, "{\"type\":\"finding\",\"severity\":\"%s\","
+  es_fprintf (out, "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
               "\"check\":\"%s\",\"ca\":true,\"protocol\":\"smime\","
               "\"fingerprint\":\"%s\",\"message\":",
               pan_severity_name (f->severity), f->check, f->ca->fpr);
-  cmd_put_json_string (es_stdout, f->text);
-  es_fputs ("}\n", es_stdout);
+  cmd_put_json_string (out, f->text);
+  es_fputs ("}\n", out);
 }
 
+/* Note and print the finding F0; a key that expires within -c days is
+ * critical.  */
 static gpg_error_t
-on_finding (void *opaque, const struct pan_key_finding *f)
+on_finding (void *opaque, const struct pan_key_finding *f0)
 {
   struct check_state *st = opaque;
+  struct pan_key_finding f = *f0;
+  enum category c = category_of (f.check);
+  char name[64];
 
+  if (c == C_EXPIRING && f.days <= st->crit)
+    f.severity = PAN_SEVERITY_CRITICAL;
+  if (f.severity > st->worst)
+    st->worst = f.severity;
   st->nfound++;
-  count_finding (st, f);
-  if (f->ca)
-    print_ca_finding (st->json, f);
+  if (f.ca)
+    snprintf (name, sizeof name, "CA %.16s", f.ca->fpr);
+  count_finding (st, c, f.ca ? name : f.rec->address);
+  if (f.ca)
+    print_ca_finding (st->lines, st->json, &f);
   else if (st->json)
-    finding_json (f);
+    finding_json (st->lines, &f);
   else
     {
-      es_fprintf (es_stdout, "%s %s key %s ", pan_severity_name (f->severity),
-                  f->rec->address, f->rec->fingerprint);
-      cmd_put_safe (es_stdout, f->text);
-      es_putc ('\n', es_stdout);
+      es_fprintf (st->lines, "%s %s key %s ", pan_severity_name (f.severity),
+                  f.rec->address, f.rec->fingerprint);
+      cmd_put_safe (st->lines, f.text);
+      es_putc ('\n', st->lines);
     }
   return 0;
 }
 
-/* Append ", N WHAT" to BUF for a non-zero N.  */
+/* Write the words of the status line into TEXT.  */
 static void
-add_part (char *buf, size_t size, int n, const char *what, long days)
+summary_text (struct check_state *st, char *text, size_t size)
 {
-  size_t len = strlen (buf);
+  size_t len = 0;
 
-  if (!n || len >= size)
-    return;
-  snprintf (buf + len, size - len, "%s%d %s", len ? ", " : "", n, what);
-  if (days >= 0 && strlen (buf) < size)
-    snprintf (buf + strlen (buf), size - strlen (buf), " %ld days", days);
+  *text = 0;
+  for (int c = 0; c < NCATEGORIES && len < size; c++)
+    {
+      if (!st->count[c])
+        continue;
+      len += snprintf (text + len, size - len, "%s%d %s", len ? ", " : "",
+                       st->count[c], categories[c].words);
+      if (c == C_EXPIRING && len < size)
+        len += snprintf (text + len, size - len, " %ld days", st->warn);
+      if (len < size)
+        len += snprintf (text + len, size - len, " (%s)", st->names[c]);
+    }
+  if (!*text)
+    snprintf (text, size, "%d key%s OK", st->total,
+              st->total == 1 ? "" : "s");
 }
 
+/* Print the status line with perfdata (or the JSON summary), then the
+ * findings.  */
 static void
-check_summary (struct check_state *st, pan_severity_t worst)
+print_result (struct check_state *st)
 {
-  char text[512] = "";
+  char text[1024];
+  void *buf = NULL;
+  size_t len = 0;
 
-  add_part (text, sizeof text, st->expired, "expired", -1);
-  add_part (text, sizeof text, st->revoked, "revoked", -1);
-  add_part (text, sizeof text, st->missing, "missing", -1);
-  add_part (text, sizeof text, st->unusable, "unusable", -1);
-  add_part (text, sizeof text, st->weak, "below the algorithm policy", -1);
-  add_part (text, sizeof text, st->expiring, "expiring within", st->days);
-  add_part (text, sizeof text, st->rotation, "due for rotation", -1);
-  add_part (text, sizeof text, st->unknown, "not checked", -1);
-  if (!*text)
-    snprintf (text, sizeof text, "%d key%s OK", st->total,
-              st->total == 1 ? "" : "s");
   if (st->json)
-    es_fprintf (es_stdout, "{\"type\":\"summary\",\"status\":\"%s\","
-                "\"exit\":%d,", pan_severity_name (worst), (int)worst);
+    es_fprintf (es_stdout, "{\"v\":1,\"type\":\"summary\",\"status\":\"%s\","
+                "\"exit\":%d", pan_severity_name (st->worst), (int)st->worst);
   else
-    es_fprintf (es_stdout, "PANKEY %s - %s | ", pan_severity_name (worst),
-                text);
-  es_fprintf (es_stdout, st->json
-              ? "\"expired\":%d,\"revoked\":%d,\"missing\":%d,"
-              "\"unusable\":%d,\"expiring\":%d,\"rotation_due\":%d,"
-              "\"weak\":%d,\"unknown\":%d,\"ok\":%d}\n"
-              : "expired=%d revoked=%d missing=%d unusable=%d expiring=%d"
-              " rotation_due=%d weak=%d unknown=%d ok=%d\n",
-              st->expired, st->revoked, st->missing, st->unusable,
-              st->expiring, st->rotation, st->weak, st->unknown, st->ok);
+    {
+      summary_text (st, text, sizeof text);
+      es_fprintf (es_stdout, "PANKEY %s - ", pan_severity_name (st->worst));
+      cmd_put_safe (es_stdout, text);
+      es_fputs (" |", es_stdout);
+    }
+  for (size_t i = 0; i < sizeof perf_order / sizeof *perf_order; i++)
+    es_fprintf (es_stdout, st->json ? ",\"%s\":%d" : " %s=%d",
+                categories[perf_order[i]].perf, st->count[perf_order[i]]);
+  es_fprintf (es_stdout, st->json ? ",\"ok\":%d}\n" : " ok=%d\n", st->ok);
+  if (!es_fclose_snatch (st->lines, &buf, &len) && len)
+    es_write (es_stdout, buf, len, NULL);
+  st->lines = NULL;
+  es_free (buf);
 }
 
 /* Say that the check stopped with CODE (critical or unknown) and
@@ -153,7 +222,7 @@ check_stop (int json, int code, gpg_error_t err, const char *what,
   const char *word = code == PANKEY_CHECK_UNKNOWN ? "UNKNOWN" : "CRITICAL";
 
   if (json)
-    es_fprintf (es_stdout, "{\"type\":\"summary\",\"status\":\"%s\","
+    es_fprintf (es_stdout, "{\"v\":1,\"type\":\"summary\",\"status\":\"%s\","
                 "\"exit\":%d,\"message\":", word, code);
   else
     es_fprintf (es_stdout, "PANKEY %s - ", word);
@@ -177,48 +246,126 @@ check_unknown (int json, gpg_error_t err, const char *what, char *reason)
 }
 
 int
-pankey_parse_days (const char *s, long *r_days)
+pankey_check_usage (int json, const char *what)
+{
+  char text[512];
+
+  snprintf (text, sizeof text, "%s; %s", what, USAGE);
+  return check_unknown (json, gpg_error (GPG_ERR_INV_ARG), "bad command line",
+                        strdup (text));
+}
+
+/* Parse the number S (MIN to MAX) into *R_N, keeping *R_N if S is
+ * NULL; return -1 if S is not such a number.  */
+static int
+parse_number (const char *s, long min, long max, long *r_n)
 {
   char *end;
+  long n;
 
-  *r_days = -1;
   if (!s)
     return 0;
   errno = 0;
-  *r_days = strtol (s, &end, 10);
-  if (errno || end == s || *end || *r_days < 0 || *r_days > 3650)
+  n = strtol (s, &end, 10);
+  if (errno || end == s || *end || n < min || n > max)
     return -1;
+  *r_n = n;
   return 0;
 }
 
+/* The addresses left without a usable key.  */
+
+/* Return 1 if REG has an active record for ADDR.  */
+static int
+has_active (pan_registry_t reg, const char *addr)
+{
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const struct pan_recipient *r = pan_registry_get (reg, i);
+
+      if (r->status == PAN_STATUS_ACTIVE && !strcmp (r->address, addr))
+        return 1;
+    }
+  return 0;
+}
+
+/* Return the newest record of ADDR in REG (last changed; the later one
+ * of two changed at once).  */
+static const struct pan_recipient *
+newest (pan_registry_t reg, const char *addr)
+{
+  const struct pan_recipient *best = NULL;
+
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const struct pan_recipient *r = pan_registry_get (reg, i);
+
+      if (!strcmp (r->address, addr)
+          && (!best || r->changed_at >= best->changed_at))
+        best = r;
+    }
+  return best;
+}
+
+/* An address whose newest record is a revoked key, revoked for another
+ * reason than "left" and not replaced, is refused by pansend (77):
+ * critical.  An unenrolled address, or one whose holder left, is not
+ * a partner any more.  */
+static void
+check_nokey (pan_registry_t reg, const struct pan_recipient *rec,
+             struct check_state *st)
+{
+  struct pan_key_finding f = { .severity = PAN_SEVERITY_CRITICAL,
+                               .check = "nokey", .rec = rec };
+  char day[32], *text;
+
+  if (rec->status == PAN_STATUS_ACTIVE || newest (reg, rec->address) != rec
+      || has_active (reg, rec->address) || rec->status != PAN_STATUS_REVOKED
+      || (rec->reason && !strcmp (rec->reason, "left")))
+    return;
+  pan_time_format (rec->changed_at, day, sizeof day);
+  day[10] = 0;                  /* The date.  */
+  if (!rec->changed_at)
+    strcpy (day, "a day not recorded");
+  text = gpgrt_bsprintf ("was revoked (%s) on %s and no key replaced it:"
+                         " pansend refuses %s; enroll a new key with"
+                         " 'pankey enroll'", rec->reason ? rec->reason
+                         : "no reason given", day, rec->address);
+  f.text = text ? text : "was revoked and no key replaced it";
+  st->total++;
+  on_finding (st, &f);
+  gpgrt_free (text);
+}
+
 /* Review the CAs trusted for S/MIME: missing, expired, expiring.  */
-static pan_severity_t
+static void
 check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
 {
   struct pan_smime_ca *cas = NULL;
   size_t n = 0;
-  pan_severity_t worst = PAN_SEVERITY_OK, sev;
+  pan_severity_t sev;
 
   if (pan_smime_list_cas (ctx, &cas, &n, NULL))
-    return PAN_SEVERITY_UNKNOWN;
+    {
+      count_finding (st, C_UNKNOWN, "the trusted CAs");
+      st->worst = PAN_SEVERITY_UNKNOWN;
+      return;
+    }
   for (size_t i = 0; i < n; i++)
     {
       st->total++;
       st->nfound = 0;
-      pan_review_ca (&cas[i], now, st->days, on_finding, st, &sev);
+      pan_review_ca (&cas[i], now, st->warn, on_finding, st, &sev);
       if (!st->nfound)
         st->ok++;
-      worst = sev > worst ? sev : worst;
     }
   pan_smime_cas_release (cas, n);
-  return worst;
 }
 
-static int
+static void
 check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
 {
-  gpg_error_t err;
-  pan_severity_t worst = PAN_SEVERITY_OK, sev;
+  pan_severity_t sev;
   time_t now = time (NULL);
 
   for (size_t i = 0; i < pan_registry_count (reg); i++)
@@ -226,53 +373,116 @@ check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
       const struct pan_recipient *rec = pan_registry_get (reg, i);
 
       if (rec->status != PAN_STATUS_ACTIVE)
-        continue;
+        {
+          check_nokey (reg, rec, st);
+          continue;
+        }
       st->total++;
       st->nfound = 0;
-      err = pan_review_enrollment (ctx, rec, now, st->days, on_finding, st,
-                                   &sev);
-      if (err)
+      if (pan_review_enrollment (ctx, rec, now, st->warn, on_finding, st,
+                                 &sev))
         {
-          sev = PAN_SEVERITY_UNKNOWN;
-          st->unknown++;
+          count_finding (st, C_UNKNOWN, rec->address);
+          st->worst = PAN_SEVERITY_UNKNOWN;
         }
-      if (!st->nfound && !err)
+      else if (!st->nfound)
         st->ok++;
-      if (sev > worst)
-        worst = sev;
     }
-  sev = check_cas (ctx, st, now);
-  if (sev > worst)
-    worst = sev;
-  check_summary (st, worst);
-  return (int)worst;
+  check_cas (ctx, st, now);
+}
+
+/* The time-out: only what is safe in a signal handler.  */
+static void
+on_alarm (int sig)
+{
+  ssize_t n;
+
+  (void)sig;
+  n = write (STDOUT_FILENO, timeout_text, strlen (timeout_text));
+  (void)n;
+  _exit (PANKEY_CHECK_UNKNOWN);
+}
+
+static void
+set_timeout (int json, long seconds)
+{
+  struct sigaction sa;
+
+  snprintf (timeout_text, sizeof timeout_text, json
+            ? "{\"v\":1,\"type\":\"summary\",\"status\":\"UNKNOWN\","
+            "\"exit\":3,\"message\":\"timed out after %ld s\"}\n"
+            : "PANKEY UNKNOWN - timed out after %ld s (-t)\n", seconds);
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGALRM, &sa, NULL);
+  alarm ((unsigned int)seconds);
+}
+
+/* Parse the thresholds of A into ST and the time-out into
+ * *R_TIMEOUT; on a usage error say so and return 3.  */
+static int
+parse_args (const struct pankey_check_args *a, struct check_state *st,
+            long *r_timeout)
+{
+  st->warn = -1;
+  st->crit = 0;
+  *r_timeout = 60;
+  if (a->warn && a->days)
+    return pankey_check_usage (a->json, "-w and --days are the same"
+                               " option: give one");
+  if (parse_number (a->warn ? a->warn : a->days, 0, 3650, &st->warn))
+    return pankey_check_usage (a->json, "-w: not a number of days"
+                               " (0 to 3650)");
+  if (parse_number (a->crit, 0, 3650, &st->crit))
+    return pankey_check_usage (a->json, "-c: not a number of days"
+                               " (0 to 3650)");
+  if (parse_number (a->timeout, 1, 3600, r_timeout))
+    return pankey_check_usage (a->json, "-t: not a number of seconds"
+                               " (1 to 3600)");
+  if (st->warn >= 0 && st->crit > st->warn)
+    return pankey_check_usage (a->json, "-c must not be more days than -w");
+  return 0;
 }
 
 int
-pankey_check (const char *home, int json, long days)
+pankey_check (const struct pankey_check_args *a)
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   pan_registry_t reg = NULL;
   char *reason = NULL;
   struct check_state st;
+  long timeout;
   int rc;
 
   memset (&st, 0, sizeof st);
-  st.json = json;
-  st.days = days;
-  if ((err = pan_ctx_open (home, &ctx, &reason)))
-    return check_unknown (json, err, "cannot open the home", reason);
-  if (st.days < 0)
-    st.days = pan_policy_warn_days (pan_ctx_config (ctx));
-  if ((err = pan_registry_check_recorded (ctx, &reason)))
-    rc = check_stop (json, gpg_err_code (err) == GPG_ERR_BAD_DATA
+  st.json = a->json;
+  if ((rc = parse_args (a, &st, &timeout)))
+    return rc;
+  set_timeout (a->json, timeout);
+  if ((err = pan_ctx_open (a->home, &ctx, &reason)))
+    return check_unknown (a->json, err, "cannot open the home", reason);
+  if (st.warn < 0)
+    st.warn = pan_policy_warn_days (pan_ctx_config (ctx));
+  if (st.crit > st.warn)
+    rc = pankey_check_usage (a->json, "-c is more days than"
+                             " expire-warn-days: give -w too");
+  else if (!(st.lines = es_fopenmem (0, "w+")))
+    rc = check_unknown (a->json, gpg_error_from_syserror (), "memory", NULL);
+  else if ((err = pan_registry_check_recorded (ctx, &reason)))
+    rc = check_stop (a->json, gpg_err_code (err) == GPG_ERR_BAD_DATA
                      ? (int)PAN_SEVERITY_CRITICAL : PANKEY_CHECK_UNKNOWN,
                      err, "the registry", reason);
   else if ((err = pan_ctx_registry_load (ctx, &reg, &reason)))
-    rc = check_unknown (json, err, "cannot read the registry", reason);
+    rc = check_unknown (a->json, err, "cannot read the registry", reason);
   else
-    rc = check_records (ctx, reg, &st);
+    {
+      check_records (ctx, reg, &st);
+      print_result (&st);
+      rc = (int)st.worst;
+    }
+  es_fclose (st.lines);
   pan_registry_release (reg);
   pan_ctx_release (ctx);
   return rc;

@@ -32,8 +32,30 @@ enum opt_values
     oDays,
     oReason,
     oNote,
-    oSenderGroup
+    oSenderGroup,
+    oWarn = 'w',
+    oCrit = 'c',
+    oTimeout = 't'
   };
+
+/* Each option but --home, as a bit of struct options' GIVEN, and the
+ * options each command takes.  */
+#define O_FORCE       (1u << 0)
+#define O_FINGERPRINT (1u << 1)
+#define O_FILE        (1u << 2)
+#define O_OPERATOR    (1u << 3)
+#define O_PROTOCOL    (1u << 4)
+#define O_JSON        (1u << 5)
+#define O_DAYS        (1u << 6)
+#define O_REASON      (1u << 7)
+#define O_NOTE        (1u << 8)
+#define O_WARN        (1u << 9)
+#define O_CRIT        (1u << 10)
+#define O_TIMEOUT     (1u << 11)
+#define O_SENDER_GROUP (1u << 12)
+static const char *const option_names[] =
+  { "--force", "--fingerprint", "--file", "--operator", "--protocol",
+    "--json", "--days", "--reason", "--note", "-w", "-c", "-t" };
 
 static gpgrt_opt_t opts[] =
   {
@@ -43,8 +65,9 @@ static gpgrt_opt_t opts[] =
                     "                             pin ADDR to the key FPR\n"
                     "  list                       list enrolled recipients\n"
                     "  show ADDR                  show ADDR's enrollments\n"
-                    "  check [--days N]           find expired, expiring,"
-                    " weak keys\n"
+                    "  check [-w DAYS] [-c DAYS] [-t SECONDS]\n"
+                    "                             find keys that need"
+                    " attention\n"
                     "  rotate ADDR --fingerprint FPR --file KEY|-\n"
                     "                             replace ADDR's key\n"
                     "  refresh ADDR --file KEY|-  import an update of ADDR's"
@@ -70,8 +93,13 @@ static gpgrt_opt_t opts[] =
     ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
     ARGPARSE_s_n (oJson, "json", "list, show, check: one JSON object per"
                   " line"),
-    ARGPARSE_s_s (oDays, "days", "|N|check: warn of keys expiring within N"
-                  " days"),
+    ARGPARSE_s_s (oWarn, "warning", "|DAYS|check: WARNING for keys expiring"
+                  " within DAYS days"),
+    ARGPARSE_s_s (oCrit, "critical", "|DAYS|check: CRITICAL for keys"
+                  " expiring within DAYS days"),
+    ARGPARSE_s_s (oTimeout, "timeout", "|SECONDS|check: UNKNOWN after"
+                  " SECONDS (default 60)"),
+    ARGPARSE_s_s (oDays, "days", "@"),
     ARGPARSE_s_s (oReason, "reason", "|WHY|revoke: compromised, superseded,"
                   " left or other"),
     ARGPARSE_s_s (oNote, "note", "|TEXT|revoke, unenroll: a note for the"
@@ -93,6 +121,9 @@ struct options
   const char *reason;
   const char *note;
   const char *sender_group;
+  const char *warn, *crit, *timeout;
+  unsigned int given;           /* O_ bits of the options given.  */
+  int bad;                      /* An option was not understood.  */
   char *args[3];
   int nargs;
 };
@@ -123,20 +154,26 @@ parse_options (int *argc, char ***argv, struct options *o)
         o->args[o->nargs++] = pargs.r.ret_str;
         break;
       case oHome: o->home = pargs.r.ret_str; break;
-      case oForce: o->force = 1; break;
-      case oFingerprint: o->fingerprint = pargs.r.ret_str; break;
-      case oFile: o->file = pargs.r.ret_str; break;
-      case oOperator: o->operator_name = pargs.r.ret_str; break;
-      case oProtocol: o->protocol = pargs.r.ret_str; break;
-      case oJson: o->json = 1; break;
-      case oDays: o->days = pargs.r.ret_str; break;
-      case oReason: o->reason = pargs.r.ret_str; break;
-      case oNote: o->note = pargs.r.ret_str; break;
-      case oSenderGroup: o->sender_group = pargs.r.ret_str; break;
-      default: pargs.err = ARGPARSE_PRINT_ERROR; break;
+      case oForce: o->force = 1; o->given |= O_FORCE; break;
+      case oFingerprint: o->fingerprint = pargs.r.ret_str;
+        o->given |= O_FINGERPRINT; break;
+      case oFile: o->file = pargs.r.ret_str; o->given |= O_FILE; break;
+      case oOperator: o->operator_name = pargs.r.ret_str;
+        o->given |= O_OPERATOR; break;
+      case oProtocol: o->protocol = pargs.r.ret_str;
+        o->given |= O_PROTOCOL; break;
+      case oJson: o->json = 1; o->given |= O_JSON; break;
+      case oDays: o->days = pargs.r.ret_str; o->given |= O_DAYS; break;
+      case oReason: o->reason = pargs.r.ret_str; o->given |= O_REASON; break;
+      case oNote: o->note = pargs.r.ret_str; o->given |= O_NOTE; break;
+      case oWarn: o->warn = pargs.r.ret_str; o->given |= O_WARN; break;
+      case oCrit: o->crit = pargs.r.ret_str; o->given |= O_CRIT; break;
+      case oTimeout: o->timeout = pargs.r.ret_str; o->given |= O_TIMEOUT;
+        break;
+      case oSenderGroup: o->sender_group = pargs.r.ret_str;
+        o->given |= O_SENDER_GROUP; break;
+      default: pargs.err = ARGPARSE_PRINT_WARNING; o->bad = 1; break;
       }
-  if (pargs.err)
-    exit (EX_USAGE);
   gpgrt_argparse (NULL, &pargs, NULL);
 }
 
@@ -458,6 +495,29 @@ run_job (struct job *j, struct options *o, const struct verb *v,
   return run (j->ctx, v, &j->req, &j->res, &j->kf);
 }
 
+/* Say so if the new key of J expires within expire-warn-days: pansend
+ * and pankey check will warn about it from now on.  */
+static void
+warn_expiry (const struct job *j)
+{
+  const struct pan_key_info *key = &j->res.key;
+  long warn = pan_policy_warn_days (pan_ctx_config (j->ctx));
+  long days;
+  char day[32];
+
+  if (!key->present || !key->expires)
+    return;
+  days = pan_days_until (j->req.now, key->expires);
+  if (days > warn)
+    return;
+  pan_time_format (key->expires, day, sizeof day);
+  cmd_info ("warning: key %s of %s expires in %ld day%s (%s), within"
+            " expire-warn-days (%ld): ask for a key that lasts longer and"
+            " 'pankey rotate' to it, or have the holder extend it and"
+            " 'pankey refresh'", j->res.fingerprint, j->res.address, days,
+            days == 1 ? "" : "s", day, warn);
+}
+
 static void
 job_release (struct job *j)
 {
@@ -486,6 +546,7 @@ cmd_enroll (struct options *o)
                  j.res.protocol == PAN_PROTOCOL_SMIME ? "S/MIME certificate"
                  : "OpenPGP key", j.res.fingerprint);
       warn_policy (&j.res);
+      warn_expiry (&j);
     }
   job_release (&j);
   return rc;
@@ -506,6 +567,7 @@ cmd_rotate (struct options *o)
       es_printf ("pankey: rotated %s: key %s is active, key %s retired\n",
                  j.res.address, j.res.fingerprint, j.res.old_fingerprint);
       warn_policy (&j.res);
+      warn_expiry (&j);
     }
   job_release (&j);
   return rc;
@@ -899,28 +961,64 @@ cmd_show (struct options *o)
 static int
 cmd_check (struct options *o)
 {
-  long days;
+  struct pankey_check_args a = { o->home, o->json, o->warn, o->days,
+                                 o->crit, o->timeout };
 
-  if (o->nargs != 1 || pankey_parse_days (o->days, &days))
-    {
-      cmd_info ("usage: pankey check [--days N (0..3650)] [--json]");
-      return PANKEY_CHECK_UNKNOWN;
-    }
-  return pankey_check (o->home, o->json, days);
+  if (o->nargs != 1)
+    return pankey_check_usage (o->json, "check takes no arguments");
+  return pankey_check (&a);
 }
 
+
+/* A command of pankey and the options it takes (O_ bits).  */
+struct command
+{
+  const char *name;
+  int (*fnc) (struct options *);
+  unsigned int takes;
+};
+
+/* Exit if the command line had an option that is not understood, or
+ * one that the command C does not take: 3 for check (a monitoring
+ * plugin's UNKNOWN), else 64.  */
+static void
+check_options (const struct command *c, struct options *o)
+{
+  unsigned int extra = o->given & ~c->takes;
+  char what[128];
+  int i;
+
+  if (!o->bad && !extra)
+    return;
+  for (i = 0; extra && !(extra & (1u << i)); i++)
+    ;
+  if (o->bad)
+    snprintf (what, sizeof what, "an option is not understood");
+  else
+    snprintf (what, sizeof what, "%s does not take %s", c->name,
+              option_names[i]);
+  if (!strcmp (c->name, "check"))
+    exit (pankey_check_usage (o->json, what));
+  usage_error (what);
+}
 
 int
 main (int argc, char **argv)
 {
   struct options o = { NULL };
-  static const struct { const char *name; int (*fnc) (struct options *); }
-  commands[] = {
-    { "init", cmd_init }, { "enroll", cmd_enroll }, { "list", cmd_list },
-    { "show", cmd_show }, { "check", cmd_check }, { "rotate", cmd_rotate },
-    { "refresh", cmd_refresh }, { "revoke", cmd_revoke },
-    { "unenroll", cmd_unenroll }, { "trust-ca", cmd_trust_ca },
-    { "registry-accept", cmd_registry_accept }
+  static const struct command commands[] = {
+    { "init", cmd_init, O_FORCE | O_OPERATOR | O_SENDER_GROUP },
+    { "enroll", cmd_enroll, O_FINGERPRINT | O_FILE | O_OPERATOR
+      | O_PROTOCOL },
+    { "list", cmd_list, O_JSON }, { "show", cmd_show, O_JSON },
+    { "check", cmd_check, O_JSON | O_DAYS | O_WARN | O_CRIT | O_TIMEOUT },
+    { "rotate", cmd_rotate, O_FINGERPRINT | O_FILE | O_OPERATOR },
+    { "refresh", cmd_refresh, O_FILE | O_OPERATOR },
+    { "revoke", cmd_revoke, O_FINGERPRINT | O_REASON | O_NOTE
+      | O_OPERATOR },
+    { "unenroll", cmd_unenroll, O_NOTE | O_OPERATOR },
+    { "trust-ca", cmd_trust_ca, O_FINGERPRINT | O_FILE | O_OPERATOR },
+    { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",
@@ -930,10 +1028,13 @@ main (int argc, char **argv)
   parse_options (&argc, &argv, &o);
   if (!o.nargs)
     usage_error ("no command given");
-  cmd_init_library ();
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     if (!strcmp (o.args[0], commands[i].name))
-      return commands[i].fnc (&o);
+      {
+        check_options (&commands[i], &o);
+        cmd_init_library ();
+        return commands[i].fnc (&o);
+      }
   cmd_info ("unknown command '%s' (see 'pankey --help')", o.args[0]);
   return EX_USAGE;
 }

@@ -301,7 +301,7 @@ note_expiry (pan_job_t job, const struct rcpt *r, time_t expires)
     return 0;
   line = pani_strdupf ("key %s of %s expires in %ld days (%s); ask for a"
                        " new key", r->fpr, r->addr,
-                       (long)((expires - job->now) / 86400),
+                       pan_days_until (job->now, expires),
                        pan_time_format (expires, date, sizeof date));
   if (!line)
     return gpg_error_from_syserror ();

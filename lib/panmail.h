@@ -59,6 +59,11 @@ char *pan_time_format (time_t t, char *buf, size_t bufsize);
 /* Parse an RFC 3339 UTC time as written by pan_time_format.  */
 gpg_error_t pan_time_parse (const char *s, time_t *r_time);
 
+/* Return the whole days from NOW to WHEN, the one day count of every
+ * tool: days begun ahead (WHEN 1 s away is 1 day), full days ago
+ * (negative; 1 s ago is 0).  "Within N days" is a count <= N.  */
+long pan_days_until (time_t now, time_t when);
+
 
 /*
  * RFC 5322 header block (headers.c).
@@ -187,11 +192,10 @@ gpg_error_t pan_config_write_default (gpgrt_stream_t out);
  */
 typedef struct pan_ctx *pan_ctx_t;
 
-/* The home used when neither --home nor $PANMAIL_HOME is given.  */
-#define PAN_DEFAULT_HOME "/var/lib/panmail"
-
 /* Return the home directory to use: HOME if not NULL, else
- * $PANMAIL_HOME, else PAN_DEFAULT_HOME.  */
+ * $PANMAIL_HOME, else the default home LOCALSTATEDIR/lib/panmail
+ * (configure's --localstatedir; /var/lib/panmail in the Debian
+ * package).  */
 const char *pan_home_resolve (const char *home);
 
 /* Create the home HOME: the directory (0700) with panmail.conf, gnupg/,

@@ -17,15 +17,6 @@
 #include "home-int.h"
 #include "audit-int.h"
 
-/* Whole days from NOW to WHEN: started days ahead, full days ago.  */
-static long
-days_between (time_t now, time_t when)
-{
-  if (when >= now)
-    return (long)((when - now + 86399) / 86400);
-  return -(long)((now - when) / 86400);
-}
-
 const char *
 pan_review_state_name (pan_key_state_t state)
 {
@@ -70,7 +61,7 @@ pani_review_classify (struct pan_key_status *st, pan_status_t status,
 {
   const struct pan_key_info *info = &st->info;
 
-  st->days = info->expires ? days_between (now, info->expires) : 0;
+  st->days = info->expires ? pan_days_until (now, info->expires) : 0;
   st->expiring = looked_up && !st->err && !info->revoked && !info->expired
     && info->usable && info->expires > now
     && info->expires - now <= warn_days * 86400;
@@ -164,7 +155,7 @@ report (struct review *rv, pan_severity_t sev, const char *check,
   f.rec = rv->rec;
   f.ca = rv->ca;
   f.when = when;
-  f.days = when ? days_between (rv->now, when) : 0;
+  f.days = when ? pan_days_until (rv->now, when) : 0;
   f.text = text;
   if (sev > rv->worst)
     rv->worst = sev;
@@ -280,8 +271,6 @@ pan_review_ca (const struct pan_smime_ca *ca, time_t now, long warn_days,
   char when[32];
 
   pan_time_format (ca->not_after, when, sizeof when);
-  /* XXX The days here are whole days ahead, rounded down, where a
-   * key's are started days: one day count for every tool is to come.  */
   if (ca->missing)
     err = report (&rv, PAN_SEVERITY_CRITICAL, "missing", 0,
                   "is in trustlist.txt but not in the keybox");
@@ -291,7 +280,7 @@ pan_review_ca (const struct pan_smime_ca *ca, time_t now, long warn_days,
   else if (ca->not_after && ca->not_after - now <= warn_days * 86400L)
     err = report (&rv, PAN_SEVERITY_WARNING, "expiring", ca->not_after,
                   "expires in %ld days (%s)",
-                  (long)((ca->not_after - now) / 86400), when);
+                  pan_days_until (now, ca->not_after), when);
   *r_worst = rv.worst;
   return err;
 }

@@ -20,6 +20,14 @@ pan_time_format (time_t t, char *buf, size_t bufsize)
   return buf;
 }
 
+long
+pan_days_until (time_t now, time_t when)
+{
+  if (when >= now)
+    return (long)((when - now + 86399) / 86400);
+  return -(long)((now - when) / 86400);
+}
+
 gpg_error_t
 pan_time_parse (const char *s, time_t *r_time)
 {

@@ -16,6 +16,10 @@ set -eu
 # the S/MIME tests, scripts/make-test-ca.sh), perl-modules-5.36 (its
 # Unicode::Collate tables are real data that tests/integration/
 # scan-realdata.sh scans for false alarms).
+# Package: debhelper, dpkg-dev, fakeroot and lintian build and check the
+# Debian package (scripts/package.sh); bash-completion runs its bash
+# completion in tests/integration/package.sh; man-db formats the man
+# pages whose crontab lines tests/integration/check-cron.sh runs.
 PACKAGES="
 build-essential
 autoconf
@@ -41,6 +45,12 @@ libclang-rt-dev
 shellcheck
 openssl
 perl-modules-5.36
+debhelper
+dpkg-dev
+fakeroot
+lintian
+bash-completion
+man-db
 "
 
 missing_packages() {

@@ -12,6 +12,10 @@
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
 #          integration tests through the real Postfix).
+#   package  at the end of the plain chain, while the integration tests
+#          still run: scripts/package.sh builds the Debian packages,
+#          checks them with lintian, installs them, sends one message
+#          with the installed tools and purges them.
 #
 # Every phase is timed; the table at the end gives when each started
 # and how long it took.  The last line is "N passed, N failed, N skipped";
@@ -87,6 +91,9 @@ plain_chain () {
     phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
         echo ok > "$state/install"
     wait
+    phase "plain: package" sh "$top/scripts/package.sh" "$top/_build-deb" \
+        >"$b/package.out" 2>&1 &&
+        echo ok > "$state/package"
 }
 
 # The san chain: the tests start as soon as the tools (and t-smime, the
@@ -184,6 +191,11 @@ if [ -f "$state/plain-build" ]; then
     count_summary "distcheck: make check" "$b/distcheck.out"
     count "$([ -f "$state/distcheck" ] && echo 0 || echo 1)" "make distcheck"
     [ -f "$state/distcheck" ] || tail -40 "$b/distcheck.out"
+    echo "== Debian package (build, lintian, install, send, purge)"
+    grep -E '^(ok|FAIL): ' "$b/package.out" 2>/dev/null
+    sed -n 's/^  \([EWIP]\): /lintian \1: /p' "$b/package.out" 2>/dev/null
+    count "$([ -f "$state/package" ] && echo 0 || echo 1)" "Debian package"
+    [ -f "$state/package" ] || tail -40 "$b/package.out"
 else
     tail -40 "$b/configure.out" "$b/make.out" 2>/dev/null
     count 1 "build (-Werror, shared library)"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/shellcheck.sh - shellcheck finds nothing in the shell scripts:
-# every *.sh of scripts/ and tests/, and .ci/run.  A finding that is
+# every *.sh of scripts/ and tests/, .ci/run, the bash completion and the
+# Debian maintainer scripts.  A finding that is
 # wrong is disabled where it occurs, with a "# shellcheck
 # disable=SCnnnn" line and the reason.
 #
@@ -12,7 +13,10 @@ cd "$top_srcdir"
 
 list=$(mktemp)
 trap 'rm -f "$list"' EXIT
-{ find scripts tests -type f -name '*.sh'; echo .ci/run; } | sort > "$list"
+{ find scripts tests -type f -name '*.sh'; echo .ci/run
+  echo contrib/bash-completion/pankey
+  find debian -type f \( -name '*.postinst' -o -name '*.postrm' \); } |
+    sort > "$list"
 n=$(wc -l < "$list")
 [ "$n" -gt 0 ] || { echo "shellcheck: no scripts found"; exit 1; }
 

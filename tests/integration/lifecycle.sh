@@ -50,7 +50,7 @@ enroll "$A" "$fa"
 check_out 1 "a key expiring in 10 days"
 grep -q "^WARNING $A key $fa expires in 10 days ([0-9-]*)\$" "$T/out" ||
     { cat "$T/out" >&2; fail "check: no expiry warning for $A"; }
-grep -q '^PANKEY WARNING - 1 expiring within 30 days | .*expiring=1' "$T/out" ||
+head -n 1 "$T/out" | grep -q "^PANKEY WARNING - 1 expiring within 30 days ($A) | .*expiring=1" ||
     { cat "$T/out" >&2; fail "check: bad WARNING summary"; }
 check_out 0 "--days 5 does not count a key expiring in 10 days" --days 5
 check_out 3 "--days with a bad number" --days ten
@@ -72,7 +72,7 @@ grep -q "^WARNING $A key $fa expires in 10 days" "$T/out" ||
     fail "check: the expiry warning is missing next to the expired key"
 grep -q "^CRITICAL $B key $fb expired 1 day ago" "$T/out" ||
     { cat "$T/out" >&2; fail "check: no finding for the expired key"; }
-grep -q '^PANKEY CRITICAL - 1 expired, 1 expiring within 30 days | expired=1 .*expiring=1 .*ok=1$' "$T/out" ||
+head -n 1 "$T/out" | grep -q "^PANKEY CRITICAL - 1 expired ($B), 1 expiring within 30 days ($A) | expired=1 .*expiring=1 .*ok=1\$" ||
     { cat "$T/out" >&2; fail "check: bad CRITICAL summary"; }
 check_out 2 "--json" --json
 jq -e -s '(map(select(.type == "finding")) | length == 2)
@@ -80,7 +80,7 @@ jq -e -s '(map(select(.type == "finding")) | length == 2)
                     and .severity == "CRITICAL")) | length == 1)
     and (map(select(.type == "finding" and .check == "expiring"
                     and .days == 10)) | length == 1)
-    and (.[-1].type == "summary" and .[-1].exit == 2)' "$T/out" >/dev/null ||
+    and (.[0].type == "summary" and .[0].exit == 2)' "$T/out" >/dev/null ||
     { cat "$T/out" >&2; fail "check --json: unexpected findings"; }
 pass "check --json gives the findings and a summary"
 
@@ -131,7 +131,9 @@ pass "after rotate the new key is used and the old one is not"
 expect_rc 64 "revoke with a bad reason" pankey revoke "$B" --reason lost
 expect_rc 0 "revoke $B" pankey revoke "$B" --reason superseded \
     --note "key expired, holder left the project" --operator "$OP"
-check_out 0 "after rotate and revoke"
+check_out 2 "after revoke: $B has no usable key"
+head -n 1 "$T/out" | grep -q "^PANKEY CRITICAL - 1 without a usable key ($B) | .* nokey=1 " ||
+    { cat "$T/out" >&2; fail "check: $B without a key is not on the first line"; }
 message "$B" > "$T/msgb"
 rm -f "$T/capture.out"
 expect_rc 77 "send to a revoked enrollment" \
@@ -140,6 +142,9 @@ grep -qi revoked "$T/err" || fail "the refusal does not say revoked"
 [ -e "$T/capture.out" ] && fail "revoked: the sendmail command was run"
 expect_rc 77 "enroll a revoked key again" \
     pankey enroll "$B" --fingerprint "$fb" --file "$T/enroll.asc"
+fb2=$(make_key "Bob Lifecycle New" "$B")
+enroll "$B" "$fb2"
+check_out 0 "a new key for $B ends the alarm"
 expect_rc 0 "revoke the retired old key of $A by fingerprint" \
     pankey revoke "$A" --fingerprint "$fa" --reason compromised
 expect_rc 0 "the address of a revoked retired key is still usable" \
@@ -220,7 +225,7 @@ pass "no audit record, no change"
 
 "$PANAUDIT" keys --json > "$T/keys.json" || fail "panaudit keys --json failed"
 jq -e -s --arg a "$A" --arg fa "$fa" --arg fa2 "$fa2" '
-    (length == 7)
+    (length == 8)
     and all(.[]; has("address") and has("protocol") and has("fingerprint")
         and has("algorithm") and has("bits") and has("created")
         and has("expires") and has("enrolled_at") and has("enrolled_by")
@@ -236,7 +241,7 @@ jq -e -s --arg a "$A" --arg fa "$fa" --arg fa2 "$fa2" '
     { cat "$T/keys.json" >&2; fail "panaudit keys --json is not as expected"; }
 pass "panaudit keys --json lists every key with its fields"
 "$PANAUDIT" keys --csv > "$T/keys.csv" || fail "panaudit keys --csv failed"
-[ "$(wc -l < "$T/keys.csv")" -eq 8 ] || fail "panaudit keys --csv: not 1+7 lines"
+[ "$(wc -l < "$T/keys.csv")" -eq 9 ] || fail "panaudit keys --csv: not 1+8 lines"
 head -n 1 "$T/keys.csv" | grep -q '^kind,address,protocol,fingerprint,' ||
     fail "panaudit keys --csv: no header line"
 "$PANAUDIT" keys > "$T/keys.txt" || fail "panaudit keys failed"

@@ -167,8 +167,9 @@ test_cas (void)
   ca (&c, NULL, NULL, PAN_SEVERITY_OK, __LINE__);
   c.not_after = 0;
   ca (&c, NULL, NULL, PAN_SEVERITY_OK, __LINE__);
+  /* Days begun, as for keys (pan_days_until): 5 days and 10 s is 6.  */
   c.not_after = NOW + 5 * DAY + 10;
-  ca (&c, "expiring", "expires in 5 days (", PAN_SEVERITY_WARNING,
+  ca (&c, "expiring", "expires in 6 days (", PAN_SEVERITY_WARNING,
       __LINE__);
   c.not_after = NOW;
   ca (&c, "expired", "expired on ", PAN_SEVERITY_CRITICAL, __LINE__);

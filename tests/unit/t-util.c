@@ -133,6 +133,22 @@ test_time_format_small (void)
   T_STREQ (pan_time_format (0, buf, 21), "1970-01-01T00:00:00Z");
 }
 
+/* The one day count: days begun ahead, full days ago.  */
+static void
+test_days_until (void)
+{
+  time_t now = 1800000000;
+
+  T_CHECK (pan_days_until (now, now) == 0);
+  T_CHECK (pan_days_until (now, now + 1) == 1);
+  T_CHECK (pan_days_until (now, now + 86400) == 1);
+  T_CHECK (pan_days_until (now, now + 86401) == 2);
+  T_CHECK (pan_days_until (now, now + 9 * 86400 + 3600) == 10);
+  T_CHECK (pan_days_until (now, now - 1) == 0);
+  T_CHECK (pan_days_until (now, now - 86400) == -1);
+  T_CHECK (pan_days_until (now, now - 2 * 86400 + 1) == -1);
+}
+
 static void
 test_wipe (void)
 {
@@ -397,6 +413,7 @@ main (void)
   test_time_good ();
   test_time_bad ();
   test_time_format_small ();
+  test_days_until ();
   pan_free (NULL);
   test_wipe ();
   test_buf_put ();
