@@ -198,9 +198,9 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
 
       if (pan_job_recipient_fpr (job, r))
         rec->keys[n++] = (struct pan_audit_key)
-          { pan_job_recipient_addr (job, r),
-            pan_job_recipient_protocol (job, r),
-            pan_job_recipient_fpr (job, r) };
+          { .address = pan_job_recipient_addr (job, r),
+            .protocol = pan_job_recipient_protocol (job, r),
+            .fingerprint = pan_job_recipient_fpr (job, r) };
     }
   rec->ev.keys = rec->keys;
   rec->ev.nkeys = n;

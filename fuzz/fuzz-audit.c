@@ -19,6 +19,7 @@
 #include <gcrypt.h>
 
 #include "panmail.h"
+#include "audit-int.h"
 
 #define FUZZ_KEY \
   "7f1c0e5b9a2d4c6e8f0a1b3c5d7e9f00112233445566778899aabbccddeeff01"
@@ -96,7 +97,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     key = aux;
   else if (mode & 1)
     key = FUZZ_KEY;
-  err = pan_audit_verify_buffer (data, loglen,
+  err = pani_audit_verify_buffer (data, loglen,
                                  (mode & 2) && aux ? aux : NULL,
                                  (mode & 2) && aux ? strlen (aux) : 0,
                                  key, (mode & 4) && aux ? aux : NULL, &v,

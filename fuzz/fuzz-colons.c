@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "policy-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -45,7 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gpg_error_t err;
 
   first_fpr (data, size, fpr);
-  err = pan_policy_parse_colons (data, size, fpr, &algo, &where, &reason);
+  err = pani_policy_parse_colons (data, size, fpr, &algo, &where, &reason);
   if (err)
     {
       if (algo || where)
@@ -56,7 +57,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   else if (algo < 0 || algo > 255 || !where || reason)
     abort ();
-  pan_policy_check_digest (algo, NULL);
+  pani_policy_check_digest (algo, NULL);
   pan_free (where);
   pan_free (reason);
   return 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "config-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -37,7 +38,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char *reason = NULL;
   gpg_error_t err;
 
-  err = pan_config_parse ("fuzz", data, size, &config, &reason);
+  err = pani_config_parse ("fuzz", data, size, &config, &reason);
   if (err && (config || !reason || strncmp (reason, "fuzz:", 5)
               || gpg_err_code (err) != GPG_ERR_CONFIGURATION))
     abort ();
@@ -47,7 +48,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
       check_config (config);
     }
-  pan_config_release (config);
+  pani_config_release (config);
   pan_free (reason);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "headers-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -65,7 +66,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t consumed = 0;
   size_t i;
 
-  if (pan_headers_parse (data, size, &headers, &consumed, &reason))
+  if (pani_headers_parse (data, size, &headers, &consumed, &reason))
     {
       if (!reason || headers)
         abort ();

@@ -14,6 +14,7 @@
 #include <gcrypt.h>
 
 #include "panmail.h"
+#include "rfc2047-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -107,7 +108,7 @@ check_2047 (const uint8_t *data, size_t size)
     return;
   memcpy (value, data, size);
   value[size] = 0;
-  if (pan_header_decode_2047 (value, &out) || !out)
+  if (pani_header_decode_2047 (value, &out) || !out)
     abort ();
   free (out);
   free (value);

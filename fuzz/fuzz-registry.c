@@ -1,7 +1,7 @@
 /* fuzz-registry.c - libFuzzer target for the registry parser
  *
- * Whatever pan_registry_parse accepts must survive a round trip:
- * pan_registry_write gives text that parses to the same records and
+ * Whatever pani_registry_parse accepts must survive a round trip:
+ * pani_registry_write gives text that parses to the same records and
  * writes back to the same text.  Every refusal carries a reason.
  */
 #include <config.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "registry-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -22,7 +23,7 @@ write_registry (pan_registry_t reg, size_t *r_len)
   void *buf = NULL;
   char *text;
 
-  if (!mem || pan_registry_write (reg, mem)
+  if (!mem || pani_registry_write (reg, mem)
       || es_fclose_snatch (mem, &buf, r_len))
     abort ();
   if (!(text = malloc (*r_len + 1)))
@@ -63,8 +64,8 @@ check_lookup (pan_registry_t reg)
     {
       rec = pan_registry_get (reg, i);
       if (rec->status == PAN_STATUS_ACTIVE
-          && (pan_registry_lookup (reg, rec->address) != rec
-              || pan_registry_lookup_any (reg, rec->address) != rec))
+          && (pani_registry_lookup (reg, rec->address) != rec
+              || pani_registry_lookup_any (reg, rec->address) != rec))
         abort ();
       if (rec->status != PAN_STATUS_ACTIVE
           && (rec->changed_by || rec->changed_at || rec->note)
@@ -82,7 +83,7 @@ check_round_trip (pan_registry_t reg)
   size_t len, len2, i;
 
   text = write_registry (reg, &len);
-  if (pan_registry_parse ("rewritten", text, len, &reg2, &reason))
+  if (pani_registry_parse ("rewritten", text, len, &reg2, &reason))
     abort ();
   if (pan_registry_count (reg2) != pan_registry_count (reg))
     abort ();
@@ -104,7 +105,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char *reason = NULL;
   gpg_error_t err;
 
-  err = pan_registry_parse ("fuzz", data, size, &reg, &reason);
+  err = pani_registry_parse ("fuzz", data, size, &reg, &reason);
   if (err && (reg || !reason || strncmp (reason, "fuzz:", 5)))
     abort ();
   if (!err)

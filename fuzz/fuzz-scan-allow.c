@@ -12,6 +12,7 @@
 #include <gcrypt.h>
 
 #include "panmail.h"
+#include "scan-allow-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -42,12 +43,12 @@ check_entries (pan_scan_allow_t a, const uint8_t *data, size_t size)
       if (i < 64 || *p == '#')
         continue;
       hash[64] = 0;
-      comment = pan_scan_allow_find (a, hash);
+      comment = pani_scan_allow_find (a, hash);
       if (!comment || !*comment)
         abort ();
       n++;
     }
-  if (pan_scan_allow_count (a) > n)
+  if (pani_scan_allow_count (a) > n)
     abort ();
 }
 
@@ -66,12 +67,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       gcry_control (GCRYCTL_INITIALIZATION_FINISHED, 0);
       initialized = 1;
     }
-  err = pan_scan_allow_parse (data, size, &a, &reason);
+  err = pani_scan_allow_parse (data, size, &a, &reason);
   if (err && (!reason || a))
     abort ();
   if (!err)
     check_entries (a, data, size);
-  if (pan_scan_allow_find (a, "not a hash"))
+  if (pani_scan_allow_find (a, "not a hash"))
     abort ();
   pan_scan_allow_release (a);
   pan_free (reason);

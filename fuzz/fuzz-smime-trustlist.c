@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "smime-trust-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -33,7 +34,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t count = 0;
   gpg_error_t err;
 
-  err = pan_smime_trustlist_parse (data, size, &fprs, &count, &reason);
+  err = pani_smime_trustlist_parse (data, size, &fprs, &count, &reason);
   if (err && (fprs || count || !reason
               || strncmp (reason, "trustlist.txt:", 14)))
     abort ();

@@ -316,4 +316,18 @@ int pani_audit_lines_next (struct pani_audit_lines *c,
 /* Release what C holds.  */
 void pani_audit_lines_release (struct pani_audit_lines *c);
 
+/* Verify the log text LOG/LOGLEN held in memory; STATE/STATELEN is the
+ * text of audit.key (NULL: not checked), KEY_HEX the initial key (NULL:
+ * MACs not checked), ANCHOR an anchor line or NULL.  */
+gpg_error_t pani_audit_verify_buffer (const void *log, size_t loglen,
+                                     const void *state, size_t statelen,
+                                     const char *key_hex,
+                                     const char *anchor,
+                                     struct pan_audit_verdict *r_verdict,
+                                     char **r_reason);
+
+/* Return "intact", "modified", "inserted", "deleted", "reordered",
+ * "truncated" or "torn".  */
+const char *pani_audit_damage_name (pan_audit_damage_t damage);
+
 #endif /* PAN_AUDIT_INT_H */

@@ -19,6 +19,7 @@
 #include "util.h"
 #include "audit-int.h"
 #include "fileio-int.h"
+#include "timeutil-int.h"
 
 
 /*
@@ -567,13 +568,13 @@ pan_audit_parse_time (const char *s, int end_of_day, time_t *r_time)
     {
       snprintf (buf, sizeof buf, "%sT%s", s, end_of_day ? "23:59:59Z"
                 : "00:00:00Z");
-      return pan_time_parse (buf, r_time);
+      return pani_time_parse (buf, r_time);
     }
   if (n < 20 || n > 25 || (s[19] != 'Z' && !parse_offset (s + 19, &off))
       || (s[19] == 'Z' && s[20]))
     return gpg_error (GPG_ERR_INV_TIME);
   snprintf (buf, sizeof buf, "%.19sZ", s);
-  if (pan_time_parse (buf, r_time))
+  if (pani_time_parse (buf, r_time))
     return gpg_error (GPG_ERR_INV_TIME);
   *r_time -= off;
   return 0;

@@ -16,6 +16,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "timeutil-int.h"
 
 /* The longest string field a record takes.  */
 #define MAX_FIELD 4096
@@ -540,7 +541,7 @@ extract_strings (struct pani_audit_parsed *p, char **r_reason)
   struct pan_audit_event *ev = &rec->ev;
   const char *when = get_str (p->json, "time");
 
-  if (!when || pan_time_parse (when, &rec->time))
+  if (!when || pani_time_parse (when, &rec->time))
     return bad_field (r_reason, "time");
   ev->event = get_str (p->json, "event");
   ev->tool = get_str (p->json, "tool");

@@ -51,7 +51,7 @@ struct verifier
 };
 
 const char *
-pan_audit_damage_name (pan_audit_damage_t damage)
+pani_audit_damage_name (pan_audit_damage_t damage)
 {
   static const char *const names[] = { "intact", "modified", "inserted",
     "deleted", "reordered", "truncated", "torn" };
@@ -115,16 +115,16 @@ damage (struct verifier *vf, pan_audit_damage_t kind,
   if (line && closed_segment (vf->file))
     vf->v->message = pani_strdupf ("record %llu (%s line %llu): %s: %s",
                                    record, strrchr (vf->file, '/') + 1,
-                                   line, pan_audit_damage_name (kind),
+                                   line, pani_audit_damage_name (kind),
                                    what ? what : "");
   else if (line)
     vf->v->message = pani_strdupf ("record %llu (line %llu): %s: %s",
                                    record, line,
-                                   pan_audit_damage_name (kind),
+                                   pani_audit_damage_name (kind),
                                    what ? what : "");
   else
     vf->v->message = pani_strdupf ("record %llu: %s: %s", record,
-                                   pan_audit_damage_name (kind),
+                                   pani_audit_damage_name (kind),
                                    what ? what : "");
   free (what);
   return 1;
@@ -551,7 +551,7 @@ verify_core (struct pani_audit_lines *lines,
  */
 
 gpg_error_t
-pan_audit_verify_buffer (const void *log, size_t loglen, const void *state,
+pani_audit_verify_buffer (const void *log, size_t loglen, const void *state,
                          size_t statelen, const char *key_hex,
                          const char *anchor,
                          struct pan_audit_verdict *r_verdict,

@@ -16,11 +16,12 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "config-int.h"
 
 /* The longest line, without its LF, that the parser accepts.  */
 #define MAX_LINE 4096
 
-/* The largest configuration file that pan_config_load reads.  */
+/* The largest configuration file that pani_config_load reads.  */
 #define MAX_FILE (1024 * 1024)
 
 enum setting_type
@@ -205,7 +206,7 @@ config_new (pan_config_t *r_config)
   for (i = 0; i < N_SETTINGS; i++)
     if ((err = config_set (config, (int)i, settings[i].def)))
       {
-        pan_config_release (config);
+        pani_config_release (config);
         return err;
       }
   *r_config = config;
@@ -213,7 +214,7 @@ config_new (pan_config_t *r_config)
 }
 
 void
-pan_config_release (pan_config_t config)
+pani_config_release (pan_config_t config)
 {
   size_t i;
 
@@ -375,7 +376,7 @@ parse_line (struct parser *p, char *line, size_t len)
 }
 
 gpg_error_t
-pan_config_parse (const char *filename, const void *buf, size_t len,
+pani_config_parse (const char *filename, const void *buf, size_t len,
                   pan_config_t *r_config, char **r_reason)
 {
   gpg_error_t err;
@@ -416,13 +417,13 @@ pan_config_parse (const char *filename, const void *buf, size_t len,
   p.config = NULL;
 
  leave:
-  pan_config_release (p.config);
+  pani_config_release (p.config);
   free (line);
   return err;
 }
 
 gpg_error_t
-pan_config_load (const char *path, pan_config_t *r_config, char **r_reason)
+pani_config_load (const char *path, pan_config_t *r_config, char **r_reason)
 {
   gpg_error_t err;
   char *buf = NULL, *reason = NULL;
@@ -435,7 +436,7 @@ pan_config_load (const char *path, pan_config_t *r_config, char **r_reason)
   else if (err)
     pani_reason (r_reason, err, "%s", reason ? reason : gpg_strerror (err));
   else
-    err = pan_config_parse (path, buf, len, r_config, r_reason);
+    err = pani_config_parse (path, buf, len, r_config, r_reason);
   free (reason);
   free (buf);
   return err;
@@ -485,7 +486,7 @@ write_setting (const struct setting *s, estream_t out)
 }
 
 gpg_error_t
-pan_config_write_default (estream_t out)
+pani_config_write_default (estream_t out)
 {
   gpg_error_t err;
   size_t i;

@@ -20,6 +20,7 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "headers-int.h"
 
 /* One field: RAW, NAME and VALUE share one allocation starting at RAW. */
 struct field
@@ -307,7 +308,7 @@ parse_block (struct hparse *hp)
 }
 
 gpg_error_t
-pan_headers_parse (const void *buf, size_t len, pan_headers_t *r_headers,
+pani_headers_parse (const void *buf, size_t len, pan_headers_t *r_headers,
                    size_t *r_consumed, char **r_reason)
 {
   gpg_error_t err;
@@ -369,7 +370,7 @@ read_block (estream_t in, struct pani_buf *b, char **r_reason)
 }
 
 gpg_error_t
-pan_headers_read (estream_t in, pan_headers_t *r_headers, char **r_reason)
+pani_headers_read (estream_t in, pan_headers_t *r_headers, char **r_reason)
 {
   gpg_error_t err;
   struct pani_buf b = { NULL, 0, 0, 0 };
@@ -381,7 +382,7 @@ pan_headers_read (estream_t in, pan_headers_t *r_headers, char **r_reason)
     return gpg_error (GPG_ERR_INV_VALUE);
   err = read_block (in, &b, r_reason);
   if (!err)
-    err = pan_headers_parse (b.data, b.len, r_headers, NULL, r_reason);
+    err = pani_headers_parse (b.data, b.len, r_headers, NULL, r_reason);
   pani_buf_free (&b);
   return err;
 }

@@ -27,6 +27,8 @@
 #include "panmail.h"
 #include "util.h"
 #include "home-int.h"
+#include "config-int.h"
+#include "registry-int.h"
 
 #define NEED_GCRYPT "1.10.0"
 #define NEED_GPGME  "1.18.0"
@@ -167,9 +169,9 @@ write_empty_registry (estream_t out)
   gpg_error_t err;
   pan_registry_t reg = NULL;
 
-  err = pan_registry_parse ("registry", "", 0, &reg, NULL);
+  err = pani_registry_parse ("registry", "", 0, &reg, NULL);
   if (!err)
-    err = pan_registry_write (reg, out);
+    err = pani_registry_write (reg, out);
   pan_registry_release (reg);
   return err;
 }
@@ -245,7 +247,7 @@ pan_home_init (const char *home, int force, char **r_reason)
     if ((err = make_subdir (home, subdirs[i], r_reason)))
       return err;
   if ((err = make_file (home, "gnupg/gpg.conf", write_gpg_conf, r_reason))
-      || (err = make_file (home, PAN_CONFIG_FILE, pan_config_write_default,
+      || (err = make_file (home, PAN_CONFIG_FILE, pani_config_write_default,
                            r_reason))
       || (err = make_file (home, PAN_REGISTRY_FILE, write_empty_registry,
                            r_reason))
@@ -318,7 +320,7 @@ load_config (pan_ctx_t ctx, char **r_reason)
       err = 0;
     }
   if (!err)
-    err = pan_config_parse (path, buf ? buf : "", len, &ctx->config,
+    err = pani_config_parse (path, buf ? buf : "", len, &ctx->config,
                             r_reason);
   free (buf);
   free (path);
@@ -356,7 +358,7 @@ pan_ctx_release (pan_ctx_t ctx)
 {
   if (!ctx)
     return;
-  pan_config_release (ctx->config);
+  pani_config_release (ctx->config);
   free (ctx->gnupg_home);
   free (ctx->home);
   free (ctx);

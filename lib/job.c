@@ -19,6 +19,9 @@
 #include "util.h"
 #include "home-int.h"
 #include "job-int.h"
+#include "headers-int.h"
+#include "rfc2047-int.h"
+#include "registry-int.h"
 
 /* At most this many distinct PANs are listed for the audit record (a
  * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
@@ -208,7 +211,7 @@ pan_job_read_headers (pan_job_t job, estream_t in, char **r_reason)
 {
   gpg_error_t err;
 
-  if ((err = pan_headers_read (in, &job->headers, r_reason))
+  if ((err = pani_headers_read (in, &job->headers, r_reason))
       || (err = refuse_encrypted (job, r_reason))
       || (err = take_message_id (job)))
     return err;
@@ -275,7 +278,7 @@ load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
 static gpg_error_t
 refuse_unenrolled (pan_registry_t reg, const char *addr, char **r_reason)
 {
-  const struct pan_recipient *old = pan_registry_lookup_any (reg, addr);
+  const struct pan_recipient *old = pani_registry_lookup_any (reg, addr);
 
   if (old && old->status == PAN_STATUS_REVOKED)
     return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
@@ -320,7 +323,7 @@ resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
              char **r_reason)
 {
   gpg_error_t err;
-  const struct pan_recipient *rec = pan_registry_lookup (reg, r->addr);
+  const struct pan_recipient *rec = pani_registry_lookup (reg, r->addr);
   char *why = NULL;
   time_t expires = 0;
 
@@ -641,7 +644,7 @@ scan_header (pan_job_t job, size_t idx, struct header_hit *h)
   h->name = pan_headers_name (job->headers, idx);
   if ((err = scan_text (job, value, h)))
     return err;
-  if ((err = pan_header_decode_2047 (value, &decoded)))
+  if ((err = pani_header_decode_2047 (value, &decoded)))
     return err;
   err = scan_text (job, decoded, h);
   pani_wipe_free_str (decoded);

@@ -69,7 +69,7 @@ info_init (struct pan_key_info *info, pan_protocol_t protocol,
 }
 
 gpg_error_t
-pan_keys_info (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
+pani_keys_info (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
                time_t now, struct pan_key_info *r_info, char **r_reason)
 {
   gpg_error_t err;
@@ -82,7 +82,7 @@ pan_keys_info (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
 }
 
 void
-pan_keys_info_release (struct pan_key_info *info)
+pani_keys_info_release (struct pan_key_info *info)
 {
   if (!info)
     return;
@@ -91,7 +91,7 @@ pan_keys_info_release (struct pan_key_info *info)
 }
 
 gpg_error_t
-pan_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
+pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
                          const void *buf, size_t len, time_t now,
                          char **r_reason)
 {
@@ -100,7 +100,7 @@ pan_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
 }
 
 gpg_error_t
-pan_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr, const void *buf,
+pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr, const void *buf,
                           size_t len, time_t now, int check_only,
                           struct pan_key_info *r_info, char **r_reason)
 {

@@ -24,6 +24,9 @@
 #include "registry-int.h"
 #include "audit-int.h"
 #include "home-int.h"
+#include "smime-trust-int.h"
+#include "smime-int.h"
+#include "keys-int.h"
 
 /* One transaction under way.  */
 struct txn
@@ -269,7 +272,8 @@ static void
 record_refusal (struct txn *t, gpg_error_t err, const char *why)
 {
   struct pan_lifecycle_result *res = t->res;
-  struct pan_audit_key key = { res->address, res->protocol, t->fpr };
+  struct pan_audit_key key = { .address = res->address,
+    .protocol = res->protocol, .fingerprint = t->fpr };
   pan_lifecycle_stage_t stage = res->stage;
 
   if (t->recorded || stage != PAN_LIFECYCLE_STATE || !t->ctx)
@@ -325,7 +329,7 @@ check_not_enrolled (struct txn *t, char **r_reason)
 {
   const struct pan_recipient *rec;
 
-  if ((rec = pan_registry_lookup (t->reg, t->res->address)))
+  if ((rec = pani_registry_lookup (t->reg, t->res->address)))
     return stop (t, PAN_LIFECYCLE_STATE,
                  pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
                               "%s is already enrolled with key %s; use"
@@ -356,7 +360,7 @@ find_active (struct txn *t, const struct pan_recipient **r_rec,
 {
   const char *addr = t->res->address;
 
-  if (!(*r_rec = pan_registry_lookup (t->reg, addr)))
+  if (!(*r_rec = pani_registry_lookup (t->reg, addr)))
     return stop (t, PAN_LIFECYCLE_STATE,
                  pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                               "%s has no active enrollment (see 'pankey"
@@ -372,7 +376,7 @@ find_revoked (struct txn *t, const struct pan_recipient **r_rec,
               char **r_reason)
 {
   const char *addr = t->res->address;
-  const struct pan_recipient *rec = pan_registry_lookup (t->reg, addr);
+  const struct pan_recipient *rec = pani_registry_lookup (t->reg, addr);
   const struct pan_recipient *last = NULL;
 
   if (t->fpr && rec && strcmp (rec->fingerprint, t->fpr))
@@ -406,17 +410,18 @@ static gpg_error_t
 import_key (struct txn *t, char **r_reason)
 {
   struct pan_lifecycle_result *res = t->res;
-  struct pan_audit_key key = { res->address, res->protocol, t->fpr };
+  struct pan_audit_key key = { .address = res->address,
+    .protocol = res->protocol, .fingerprint = t->fpr };
   char *sha1 = NULL;
   gpg_error_t err;
 
   if ((err = read_key (t, r_reason)))
     return err;
   if (res->protocol == PAN_PROTOCOL_SMIME)
-    err = pan_smime_enroll (t->ctx, res->address, t->fpr, t->data, t->len,
+    err = pani_smime_enroll (t->ctx, res->address, t->fpr, t->data, t->len,
                             t->now, &sha1, r_reason);
   else
-    err = pan_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
+    err = pani_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
                                    t->len, t->now, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
@@ -492,8 +497,10 @@ commit_pin (struct txn *t, char **r_reason)
   struct pan_lifecycle_result *res = t->res;
   const char *old = res->old_fingerprint;
   struct pan_audit_key keys[2] = {
-    { res->address, res->protocol, old },
-    { res->address, res->protocol, res->fingerprint } };
+    { .address = res->address, .protocol = res->protocol,
+      .fingerprint = old },
+    { .address = res->address, .protocol = res->protocol,
+      .fingerprint = res->fingerprint } };
   const struct pan_audit_key *k = old ? keys : keys + 1;
   size_t n = old ? 2 : 1;
   char *why = NULL;
@@ -523,7 +530,7 @@ describe_key (struct txn *t)
   struct pan_lifecycle_result *res = t->res;
 
   if (res->protocol == PAN_PROTOCOL_OPENPGP)
-    pan_keys_info (t->ctx, PAN_PROTOCOL_OPENPGP, res->fingerprint, t->now,
+    pani_keys_info (t->ctx, PAN_PROTOCOL_OPENPGP, res->fingerprint, t->now,
                    &res->key, NULL);
 }
 
@@ -535,8 +542,8 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
 {
   struct pan_lifecycle_result *res = t->res;
   const char *note = t->req->note;
-  struct pan_audit_key key = { res->address, res->protocol,
-                               res->fingerprint };
+  struct pan_audit_key key = { .address = res->address,
+    .protocol = res->protocol, .fingerprint = res->fingerprint };
   struct pan_registry_change chg = { res->address, res->fingerprint, status,
                                      reason, note, t->operator_name,
                                      t->now };
@@ -716,9 +723,9 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
   char b1[64], b2[64];
   gpg_error_t err;
 
-  pan_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
+  pani_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
                  NULL);
-  err = pan_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
+  err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
                                   t->now, 1, &after, r_reason);
   if (err)
     err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
@@ -728,8 +735,8 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
                                        expiry_words (&after, b2,
                                                      sizeof b2))))
     err = gpg_error_from_syserror ();
-  pan_keys_info_release (&before);
-  pan_keys_info_release (&after);
+  pani_keys_info_release (&before);
+  pani_keys_info_release (&after);
   return err;
 }
 
@@ -752,7 +759,7 @@ txn_refresh (struct txn *t, char **r_reason)
   if ((err = refresh_check (t, &key, r_reason))
       || (err = record_ok (t, &key, 1, res->what, r_reason)))
     return err;
-  err = pan_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
+  err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
                                   t->now, 0, NULL, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
@@ -832,7 +839,7 @@ txn_trust_ca (struct txn *t, char **r_reason)
   res->protocol = PAN_PROTOCOL_SMIME;
   if ((err = read_key (t, r_reason)))
     return err;
-  err = pan_smime_trust_ca (t->ctx, t->fpr, t->data, t->len, t->now,
+  err = pani_smime_trust_ca (t->ctx, t->fpr, t->data, t->len, t->now,
                             &res->fingerprint, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, NULL, 0, *r_reason);
@@ -894,7 +901,7 @@ pan_lifecycle_result_release (struct pan_lifecycle_result *res)
   free (res->fingerprint);
   free (res->old_fingerprint);
   free (res->what);
-  pan_keys_info_release (&res->key);
+  pani_keys_info_release (&res->key);
   free (res->unusable_reason);
   free (res->record_reason);
   res->address = res->fingerprint = res->old_fingerprint = NULL;

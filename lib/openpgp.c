@@ -20,6 +20,7 @@
 #include "home-int.h"
 #include "engine-int.h"
 #include "proto-int.h"
+#include "policy-int.h"
 
 
 /*
@@ -146,7 +147,7 @@ policy_subkey (pan_config_t config, gpgme_key_t key, gpgme_subkey_t sub,
   pan_severity_t sev;
 
   *r_why = NULL;
-  sev = pan_policy_check_algo (config, policy_algo_name (sub->pubkey_algo),
+  sev = pani_policy_check_algo (config, policy_algo_name (sub->pubkey_algo),
                                sub->length, sub->curve, &why);
   if (sev != PAN_SEVERITY_OK)
     *r_why = pani_strdupf ("%s %s: %s",
@@ -223,11 +224,11 @@ policy_selfsigs (const char *gnupg_home, const char *fpr, char **r_reason)
   if (list_sigs (gnupg_home, fpr, &out, &why))
     goto leave;
   buf = gpgme_data_release_and_get_mem (out, &len);
-  if (pan_policy_parse_colons (buf, len, fpr, &algo, &where, &why))
+  if (pani_policy_parse_colons (buf, len, fpr, &algo, &where, &why))
     goto leave;
   free (why);
   why = NULL;
-  sev = pan_policy_check_digest (algo, &why);
+  sev = pani_policy_check_digest (algo, &why);
  leave:
   if (sev != PAN_SEVERITY_OK)
     pani_reason (r_reason, 0, "key %s%s%s: %s", fpr, where ? ", " : "",

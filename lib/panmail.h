@@ -56,9 +56,6 @@ gpg_error_t pan_protocol_parse (const char *name, pan_protocol_t *r_protocol);
 /* Format T as RFC 3339 UTC ("2026-11-24T23:18:43Z") into BUF (>= 21).  */
 char *pan_time_format (time_t t, char *buf, size_t bufsize);
 
-/* Parse an RFC 3339 UTC time as written by pan_time_format.  */
-gpg_error_t pan_time_parse (const char *s, time_t *r_time);
-
 /* Return the whole days from NOW to WHEN, the one day count of every
  * tool: days begun ahead (WHEN 1 s away is 1 day), full days ago
  * (negative; 1 s ago is 0).  "Within N days" is a count <= N.  */
@@ -70,23 +67,9 @@ long pan_days_until (time_t now, time_t when);
  */
 typedef struct pan_headers *pan_headers_t;
 
-/* Limits on what pan_headers_read accepts.  */
+/* Limits on what pani_headers_read accepts.  */
 #define PAN_HEADERS_MAX_BYTES  (256 * 1024)
 #define PAN_HEADERS_MAX_FIELDS 1000
-
-/* Read the header block of a message from IN, up to and including the
- * empty line (LF or CRLF) that ends it, and leave IN at the first byte
- * of the body.  End of input right after the last field is accepted as
- * a message with an empty body.  Malformed input gives GPG_ERR_INV_DATA,
- * an oversized block GPG_ERR_TOO_LARGE, empty input GPG_ERR_NO_DATA;
- * *R_REASON then says which line is wrong, without quoting it.  */
-gpg_error_t pan_headers_read (gpgrt_stream_t in, pan_headers_t *r_headers,
-                              char **r_reason);
-
-/* Parse a header block held in memory (used by tests and fuzzers).  */
-gpg_error_t pan_headers_parse (const void *buf, size_t len,
-                               pan_headers_t *r_headers, size_t *r_consumed,
-                               char **r_reason);
 
 /* Release HEADERS.  */
 void pan_headers_release (pan_headers_t headers);
@@ -160,32 +143,12 @@ gpg_error_t pan_addr_normalize (const char *addr, char **r_norm,
  */
 typedef struct pan_config *pan_config_t;
 
-/* Read the configuration file PATH.  A missing file gives the defaults.
- * Each line is "NAME VALUE", '#' starts a comment; an unknown NAME or a
- * bad VALUE gives GPG_ERR_CONFIGURATION with "PATH:LINE: ..." in
- * *R_REASON.  */
-gpg_error_t pan_config_load (const char *path, pan_config_t *r_config,
-                             char **r_reason);
-
-/* Parse configuration text held in memory; FILENAME is used in reasons. */
-gpg_error_t pan_config_parse (const char *filename, const void *buf,
-                              size_t len, pan_config_t *r_config,
-                              char **r_reason);
-
-/* Release CONFIG.  */
-void pan_config_release (pan_config_t config);
-
 /* Return the string value of setting NAME (the default if not set), or
  * NULL for an unknown NAME.  */
 const char *pan_config_get (pan_config_t config, const char *name);
 
 /* Return the value of integer setting NAME.  */
 long pan_config_get_int (pan_config_t config, const char *name);
-
-/* Write the commented default configuration (every setting with its
- * default and meaning) to OUT.  */
-gpg_error_t pan_config_write_default (gpgrt_stream_t out);
-
 
 /*
  * Home directory (home.c).
@@ -272,11 +235,6 @@ const char *pan_status_name (pan_status_t status);
 gpg_error_t pan_registry_load (const char *path, pan_registry_t *r_reg,
                                char **r_reason);
 
-/* Parse registry text held in memory; FILENAME is used in reasons.  */
-gpg_error_t pan_registry_parse (const char *filename, const void *buf,
-                                size_t len, pan_registry_t *r_reg,
-                                char **r_reason);
-
 /* Release REG.  */
 void pan_registry_release (pan_registry_t reg);
 
@@ -287,42 +245,9 @@ size_t pan_registry_count (pan_registry_t reg);
 const struct pan_recipient *pan_registry_get (pan_registry_t reg,
                                               size_t idx);
 
-/* Return the active record for the address ADDR (any form accepted by
- * pan_addr_normalize), or NULL.  */
-const struct pan_recipient *pan_registry_lookup (pan_registry_t reg,
-                                                 const char *addr);
-
-/* Return the newest record for ADDR whatever its status: the active
- * one if there is one, else the last in the file; NULL if ADDR was never
- * enrolled.  pansend uses it to tell "revoked" from "not enrolled".  */
-const struct pan_recipient *pan_registry_lookup_any (pan_registry_t reg,
-                                                     const char *addr);
-
 /* Return true if REASON may be given for STATUS: retired: "rotated" or
  * "unenrolled"; revoked: "compromised", "superseded", "left", "other". */
 int pan_registry_reason_valid (pan_status_t status, const char *reason);
-
-/* Write REG in its file format to OUT.  */
-gpg_error_t pan_registry_write (pan_registry_t reg, gpgrt_stream_t out);
-
-/* Add REC to the registry file PATH: under an exclusive lock (waiting at
- * most TIMEOUT seconds) re-read the file, refuse (GPG_ERR_EEXIST) if the
- * address already has an active record, append REC and replace the file
- * atomically (write, fsync, rename).  */
-gpg_error_t pan_registry_add (const char *path, const struct pan_recipient *rec,
-                              int timeout, char **r_reason);
-
-/* Replace the active key of REC->ADDRESS by REC in one atomic update of
- * the registry file PATH (locked as for pan_registry_add): the active
- * record becomes retired (reason "rotated", changed at REC->ENROLLED_AT
- * by REC->ENROLLED_BY) and REC is appended.  No active record gives
- * GPG_ERR_NOT_FOUND; an active key other than OLD_FPR (if not NULL)
- * GPG_ERR_CONFLICT; the same key GPG_ERR_EEXIST; a key revoked before
- * GPG_ERR_CERT_REVOKED.  */
-gpg_error_t pan_registry_rotate (const char *path,
-                                 const struct pan_recipient *rec,
-                                 const char *old_fpr, int timeout,
-                                 char **r_reason);
 
 /* A change of an enrollment's state (pan_registry_set_status).  */
 struct pan_registry_change
@@ -336,18 +261,6 @@ struct pan_registry_change
   time_t changed_at;
 };
 
-/* Apply CHG to the registry file PATH in one atomic, locked update: the
- * record of CHG->ADDRESS with CHG->FINGERPRINT (the active one if there
- * is one, else the newest; with FINGERPRINT NULL the active one) gets
- * the new status, time, operator, reason and note.  No such record
- * gives GPG_ERR_NOT_FOUND (also: retiring a record that is not active),
- * an already revoked one GPG_ERR_EALREADY, bad values
- * GPG_ERR_INV_VALUE or GPG_ERR_INV_DATA with a reason.  */
-gpg_error_t pan_registry_set_status (const char *path,
-                                     const struct pan_registry_change *chg,
-                                     int timeout, char **r_reason);
-
-
 /*
  * Keys (keys.c, openpgp.c, smime.c; pan_fpr_normalize: engine.c): pinned
  * keys in the home's GnuPG home, through GPGME.
@@ -359,22 +272,12 @@ gpg_error_t pan_registry_set_status (const char *path,
 gpg_error_t pan_fpr_normalize (const char *input, char **r_fpr,
                                char **r_reason);
 
-/* Import from the key material DATA/LEN only the OpenPGP key whose
- * primary fingerprint is FPR into the GnuPG home of CTX, after checking
- * it in a scratch keyring: it must have a valid user ID for ADDR, a
- * usable encryption subkey, and be neither expired (at NOW), revoked nor
- * disabled.  Nothing is imported if a check fails.  */
-gpg_error_t pan_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
-                                     const char *fpr, const void *data,
-                                     size_t len, time_t now,
-                                     char **r_reason);
-
 /* Check that the key FPR of PROTOCOL in the GnuPG home of CTX can be
  * used to encrypt to ADDR right now (NOW): present (GPG_ERR_NO_PUBKEY),
  * not expired (GPG_ERR_KEY_EXPIRED), revoked (GPG_ERR_CERT_REVOKED),
  * disabled (GPG_ERR_KEY_DISABLED) or invalid, with a usable encryption
  * subkey and within the algorithm policy (GPG_ERR_UNUSABLE_PUBKEY, see
- * pan_policy_check_algo).  If R_EXPIRES is not NULL the time after which
+ * pani_policy_check_algo).  If R_EXPIRES is not NULL the time after which
  * the key can no longer encrypt (0 = never) is stored there: the earlier
  * of the primary key's expiry and the latest expiry of its usable
  * encryption subkeys.  */
@@ -395,7 +298,7 @@ typedef enum
 /* Return "OK", "WARNING", "CRITICAL" or "UNKNOWN".  */
 const char *pan_severity_name (pan_severity_t severity);
 
-/* What pan_keys_info learns of one pinned key at NOW.  */
+/* What pani_keys_info learns of one pinned key at NOW.  */
 struct pan_key_info
 {
   pan_protocol_t protocol;
@@ -413,32 +316,6 @@ struct pan_key_info
   char *policy_reason;        /* Which rule and how to fix it, or NULL.  */
 };
 
-/* Fill *R_INFO with what the GnuPG home of CTX knows of the key FPR of
- * PROTOCOL at NOW, the policy verdict included; a key that is not there
- * gives GPG_ERR_NO_PUBKEY (R_INFO->PRESENT 0).  Release R_INFO's
- * strings with pan_keys_info_release, also after an error.  */
-gpg_error_t pan_keys_info (pan_ctx_t ctx, pan_protocol_t protocol,
-                           const char *fpr, time_t now,
-                           struct pan_key_info *r_info, char **r_reason);
-
-/* Release the strings of INFO (the structure itself is the caller's).  */
-void pan_keys_info_release (struct pan_key_info *info);
-
-/* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
- * expiry, new subkey, a revocation) into the GnuPG home of CTX, merged
- * in a scratch keyring first: the file must hold that key and no other
- * (GPG_ERR_NO_PUBKEY, GPG_ERR_INV_DATA) and the result must pass the
- * algorithm policy at NOW (GPG_ERR_UNUSABLE_PUBKEY).  A key that is
- * revoked or expired after the update is imported all the same.  With
- * CHECK_ONLY nothing is imported.  If R_INFO is not NULL the merged key
- * is described there (see pan_keys_info; release it).  */
-gpg_error_t pan_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
-                                      const void *data, size_t len,
-                                      time_t now, int check_only,
-                                      struct pan_key_info *r_info,
-                                      char **r_reason);
-
-
 /*
  * Algorithm policy and key lifecycle (policy.c).  Settings of
  * panmail.conf: min-rsa-bits (2048), warn-rsa-bits (3072),
@@ -448,34 +325,6 @@ gpg_error_t pan_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
 /* Return expire-warn-days of CONFIG (NULL: the default, 30): pansend
  * warns when a key it uses expires within that many days.  */
 long pan_policy_warn_days (pan_config_t config);
-
-/* Return cryptoperiod-days of CONFIG (NULL: the default, 365).  */
-long pan_policy_cryptoperiod_days (pan_config_t config);
-
-/* Judge a public key algorithm against the policy of CONFIG (NULL: the
- * defaults): ALGO is "rsa", "dsa", "elg", "ecdh", "ecdsa" or "eddsa",
- * BITS its size, CURVE its curve or NULL.  RSA below min-rsa-bits, DSA,
- * ElGamal, a curve not in allowed-curves and anything else: critical;
- * RSA below warn-rsa-bits: warning.  *R_REASON (R_REASON may be NULL)
- * says which rule and how to fix it.  */
-pan_severity_t pan_policy_check_algo (pan_config_t config, const char *algo,
-                                      unsigned int bits, const char *curve,
-                                      char **r_reason);
-
-/* Judge the OpenPGP hash algorithm ALGO (RFC 4880 number) of a binding
- * signature: MD5, SHA-1, RIPEMD-160 and unknown numbers are critical. */
-pan_severity_t pan_policy_check_digest (int algo, char **r_reason);
-
-/* Parse BUF/LEN, the output of "gpg --with-colons --check-sigs FPR",
- * and store at *R_ALGO the hash algorithm of the weakest binding: the
- * newest valid self-signature of the primary key, of each user ID that
- * is not revoked and of each subkey neither revoked nor expired; at
- * *R_WHERE (may be NULL) which one it is.  GPG_ERR_INV_DATA: malformed;
- * GPG_ERR_NO_DATA: no valid self-signature of FPR.  */
-gpg_error_t pan_policy_parse_colons (const void *buf, size_t len,
-                                     const char *fpr, int *r_algo,
-                                     char **r_where, char **r_reason);
-
 
 /*
  * Sending (job.c, send.c, deliver.c; pan_argv_*: util.c): one message
@@ -637,6 +486,7 @@ struct pan_sendmail_args
   struct pan_envelope env;      /* -f/-r, -F, -N, -R, -V, -B.  */
   const char **recipients;      /* NULL-terminated.  */
   size_t nrecipients;
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* Parse ARGV (ARGC words, ARGV[0] the program) as sendmail(1)'s command
@@ -658,6 +508,7 @@ struct pan_attachment
   gpgrt_stream_t stream;        /* Read instead of PATH (not closed).  */
   const char *type;             /* "type/subtype"; NULL: from the name.  */
   const char *name;             /* The file name shown; NULL: PATH's.  */
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* Hand copy COPY to the MTA: ARGV (program and its leading arguments,
@@ -701,6 +552,7 @@ struct pan_queue_counts
   unsigned int waiting;         /* Not yet due.  */
   unsigned int dropped;         /* Older than queue-lifetime.  */
   unsigned int busy;            /* Locked by another process.  */
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* Hand every queued copy of CTX that is due (all with PAN_QUEUE_FORCE)
@@ -746,6 +598,7 @@ struct pan_compose
   const char *const *bcc;
   const struct pan_attachment *attachments;
   size_t nattachments;
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* Open a stream that yields, as it is read, a MIME message made of the
@@ -778,34 +631,6 @@ void pan_argv_release (char **argv);
  * trusted there.
  */
 
-/* Trust the root CA certificate in DATA/LEN (PEM or DER; other
- * certificates in DATA are ignored) whose SHA-1 or SHA-256 fingerprint
- * is FPR (40 or 64 hex digits, as read out of band) for S/MIME in CTX's
- * home: it must be self-signed, a CA (basicConstraints cA, keyCertSign;
- * GPG_ERR_BAD_CA_CERT), within its validity period at NOW
- * (GPG_ERR_KEY_EXPIRED, GPG_ERR_CERT_TOO_YOUNG).  It is imported and its
- * SHA-1 fingerprint added to gnupg/trustlist.txt; that fingerprint is
- * stored at *R_FPR if R_FPR is not NULL.  Nothing changes if a check
- * fails; trusting a trusted CA again is not an error.  */
-gpg_error_t pan_smime_trust_ca (pan_ctx_t ctx, const char *fpr,
-                                const void *data, size_t len, time_t now,
-                                char **r_fpr, char **r_reason);
-
-/* Import from DATA/LEN (a PEM or DER certificate, a PEM bundle or a
- * PKCS#7 certs-only with its chain) the certificate whose SHA-1 or
- * SHA-256 fingerprint is FPR as the pinned certificate of ADDR, and the
- * intermediate CA certificates of DATA with it.  The certificate must
- * carry ADDR (subjectAltName rfc822Name or e-mail in the subject;
- * GPG_ERR_WRONG_NAME), allow encryption (GPG_ERR_UNUSABLE_PUBKEY), be
- * within its validity period at NOW, and pass pani_smime_check (chain
- * to a CA trusted with pan_smime_trust_ca, revocation checking as
- * configured).  On success its SHA-1 fingerprint, which the registry
- * must pin, is stored at *R_FPR.  Certificates new to the home are
- * removed again if a check fails.  */
-gpg_error_t pan_smime_enroll (pan_ctx_t ctx, const char *addr,
-                              const char *fpr, const void *data, size_t len,
-                              time_t now, char **r_fpr, char **r_reason);
-
 /* One CA trusted for S/MIME in a home.  */
 struct pan_smime_ca
 {
@@ -825,16 +650,6 @@ gpg_error_t pan_smime_list_cas (pan_ctx_t ctx, struct pan_smime_ca **r_cas,
 /* Release COUNT CAs returned by pan_smime_list_cas.  */
 void pan_smime_cas_release (struct pan_smime_ca *cas, size_t count);
 
-/* Parse the gpg-agent trustlist text BUF/LEN and store at *R_FPRS the
- * *R_COUNT SHA-1 fingerprints (upper-case hex, no colons) it trusts for
- * S/MIME (flag S or *); release with pan_argv_release.  Comments,
- * blank lines and disabled ("!") entries are skipped.  A malformed line
- * gives GPG_ERR_INV_DATA and "include-default" (trust in a list outside
- * the home) GPG_ERR_FORBIDDEN, with "trustlist.txt:LINE: ..." in
- * *R_REASON.  */
-gpg_error_t pan_smime_trustlist_parse (const void *buf, size_t len,
-                                       char ***r_fprs, size_t *r_count,
-                                       char **r_reason);
 /* END smime */
 
 /* BEGIN pan */
@@ -915,7 +730,7 @@ gpg_error_t pan_mask (const char *digits, char *buf);
 
 
 /*
- * Scanning MIME messages for PANs (mime.c; pan_header_decode_2047 is in
+ * Scanning MIME messages for PANs (mime.c; pani_header_decode_2047 is in
  * rfc2047.c).
  */
 typedef struct pan_mime *pan_mime_t;
@@ -967,10 +782,6 @@ gpg_error_t pan_mime_scan_finish (pan_mime_t mime);
 /* Wipe and release MIME (not its scanner).  */
 void pan_mime_scan_release (pan_mime_t mime);
 
-/* Decode the RFC 2047 encoded words in the unfolded header VALUE into
- * malloc'ed UTF-8 *R_UTF8 for scanning: malformed words stay as
- * written, unknown charsets keep their ASCII bytes.  */
-gpg_error_t pan_header_decode_2047 (const char *value, char **r_utf8);
 /* END pan */
 
 
@@ -1077,6 +888,7 @@ struct pan_scan_options
                                    many threads, with the same callbacks
                                    in the same order, one at a time, from
                                    any of the threads.  */
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* Scan PATH for PANs with SCANNER (NULL: a scanner without key; it must
@@ -1112,11 +924,6 @@ gpg_error_t pan_scan_stream_finish (pan_scan_stream_t stream);
 /* Wipe and release STREAM (and its scanner if it made one).  */
 void pan_scan_stream_release (pan_scan_stream_t stream);
 
-/* Return the format pan_scan_path gives a file named PATH, in a Maildir
- * if IN_MAILDIR, whose first bytes are HEAD/LEN.  */
-pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
-                                          const void *head, size_t len);
-
 /* The version of the JSON object pan_scan_hit_json writes (its "v").  */
 #define PAN_SCAN_JSON_VERSION 1
 
@@ -1128,27 +935,10 @@ pan_scan_format_t pan_scan_format_detect (const char *path, int in_maildir,
  * bytes then also go, as hex, to "path_hex".  */
 gpg_error_t pan_scan_hit_json (const struct pan_scan_hit *hit, char **r_json);
 
-/* Parse the allow list BUF/LEN into *R_ALLOW.  One entry a line: the
- * keyed hash of a number (64 hex digits, as pan_scan_hit.hash), white
- * space and a comment saying why it is harmless (of a hash listed more
- * than once, the first comment counts); blank lines and lines starting
- * with '#' are skipped.  A line that is not an entry, a missing comment
- * or a card number anywhere in the list is refused with
- * GPG_ERR_INV_VALUE and a reason naming the line.  */
-gpg_error_t pan_scan_allow_parse (const void *buf, size_t len,
-                                  pan_scan_allow_t *r_allow,
-                                  char **r_reason);
-
 /* Read the allow list in the file PATH ("-": stdin) with
- * pan_scan_allow_parse.  */
+ * pani_scan_allow_parse.  */
 gpg_error_t pan_scan_allow_load (const char *path, pan_scan_allow_t *r_allow,
                                  char **r_reason);
-
-/* Return the comment of ALLOW's entry for the hex hash HASH, or NULL.  */
-const char *pan_scan_allow_find (pan_scan_allow_t allow, const char *hash);
-
-/* Return the number of entries of ALLOW.  */
-size_t pan_scan_allow_count (pan_scan_allow_t allow);
 
 /* Release ALLOW (NULL is accepted).  */
 void pan_scan_allow_release (pan_scan_allow_t allow);
@@ -1170,6 +960,7 @@ struct pan_audit_key
   const char *address;
   pan_protocol_t protocol;
   const char *fingerprint;
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* One PAN seen in a message: only masked and as a keyed hash.  */
@@ -1179,6 +970,7 @@ struct pan_audit_pan
   const char *masked;           /* At most 6 + 4 digits, e.g.
                                    "411111******1111".  */
   const char *hash;             /* Hex HMAC-SHA256 under the home's key.  */
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* What happened.  NULL strings and empty arrays are left out of the
@@ -1209,6 +1001,7 @@ struct pan_audit_event
                                    ([A-Za-z0-9._-], at most 64).  */
   const char *registry_sha256;  /* Hex; of key-change records: the
                                    registry as the change left it.  */
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when
@@ -1307,11 +1100,8 @@ struct pan_audit_verdict
   char head[65];                /* Hex SHA-256 of the last good line.  */
   char *message;                /* One line for a person, or NULL.  */
   char *warnings;               /* Lines for a person, or NULL.  */
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
-
-/* Return "intact", "modified", "inserted", "deleted", "reordered",
- * "truncated" or "torn".  */
-const char *pan_audit_damage_name (pan_audit_damage_t damage);
 
 /* Verify CTX's audit log: syntax, sequence, hash chain, audit.key and,
  * if KEY_FILE is not NULL, every MAC with the initial key read from
@@ -1334,16 +1124,6 @@ gpg_error_t pan_audit_verify_dir (const char *dir, const char *key_file,
                                   struct pan_audit_verdict *r_verdict,
                                   char **r_reason);
 
-/* Verify the log text LOG/LOGLEN held in memory; STATE/STATELEN is the
- * text of audit.key (NULL: not checked), KEY_HEX the initial key (NULL:
- * MACs not checked), ANCHOR an anchor line or NULL.  */
-gpg_error_t pan_audit_verify_buffer (const void *log, size_t loglen,
-                                     const void *state, size_t statelen,
-                                     const char *key_hex,
-                                     const char *anchor,
-                                     struct pan_audit_verdict *r_verdict,
-                                     char **r_reason);
-
 /* Release the strings of VERDICT (the structure itself is the
  * caller's).  */
 void pan_audit_verdict_release (struct pan_audit_verdict *verdict);
@@ -1363,6 +1143,7 @@ struct pan_audit_filter
   const char *event;
   const char *message_id;       /* with or without <> */
   const char *outcome;
+  void *reserved[4];            /* Room for later fields; 0.  */
 };
 
 /* True if EVENT is an event panmail writes (send, delivered, queue,
@@ -1643,7 +1424,7 @@ struct pan_lifecycle_result
 /* Enroll REQ->ADDRESS (which must have no active enrollment) with the
  * key REQ->FINGERPRINT (never revoked in the registry) of protocol
  * REQ->PROTOCOL from the key material: import it (see
- * pan_keys_import_openpgp and pan_smime_enroll), record "enroll", add
+ * pani_keys_import_openpgp and pani_smime_enroll), record "enroll", add
  * the record to the registry.  *R_RES is filled also on error and must
  * be released.  */
 gpg_error_t pan_lifecycle_enroll (pan_ctx_t ctx,
@@ -1661,7 +1442,7 @@ gpg_error_t pan_lifecycle_rotate (pan_ctx_t ctx,
                                   char **r_reason);
 
 /* Import an update of the active OpenPGP key of REQ->ADDRESS (see
- * pan_keys_refresh_openpgp): checked in a scratch keyring first (a
+ * pani_keys_refresh_openpgp): checked in a scratch keyring first (a
  * refusal is recorded), recorded as "refresh" with the change of
  * expiry in R_RES->WHAT, then imported.  */
 gpg_error_t pan_lifecycle_refresh (pan_ctx_t ctx,
@@ -1695,7 +1476,7 @@ gpg_error_t pan_lifecycle_unenroll (pan_ctx_t ctx,
                                     char **r_reason);
 
 /* Trust the root CA REQ->FINGERPRINT from the key material for S/MIME
- * (see pan_smime_trust_ca) and record "trust-ca"; a refusal is
+ * (see pani_smime_trust_ca) and record "trust-ca"; a refusal is
  * recorded too.  */
 gpg_error_t pan_lifecycle_trust_ca (pan_ctx_t ctx,
                                     const struct pan_lifecycle_req *req,

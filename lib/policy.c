@@ -18,6 +18,7 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "policy-int.h"
 
 #define DEFAULT_WARN_DAYS     30
 #define DEFAULT_CRYPTOPERIOD  365
@@ -54,7 +55,7 @@ pan_policy_warn_days (pan_config_t config)
 }
 
 long
-pan_policy_cryptoperiod_days (pan_config_t config)
+pani_policy_cryptoperiod_days (pan_config_t config)
 {
   return get_int (config, "cryptoperiod-days", DEFAULT_CRYPTOPERIOD);
 }
@@ -158,7 +159,7 @@ check_curve (pan_config_t config, const char *algo, const char *curve,
 }
 
 pan_severity_t
-pan_policy_check_algo (pan_config_t config, const char *algo,
+pani_policy_check_algo (pan_config_t config, const char *algo,
                        unsigned int bits, const char *curve,
                        char **r_reason)
 {
@@ -212,7 +213,7 @@ hash_name (int algo)
 }
 
 pan_severity_t
-pan_policy_check_digest (int algo, char **r_reason)
+pani_policy_check_digest (int algo, char **r_reason)
 {
   if (r_reason)
     *r_reason = NULL;
@@ -439,7 +440,7 @@ parse_colon_line (struct colon_parser *p, const char *line, size_t len,
 }
 
 gpg_error_t
-pan_policy_parse_colons (const void *buf, size_t len, const char *fpr,
+pani_policy_parse_colons (const void *buf, size_t len, const char *fpr,
                          int *r_algo, char **r_where, char **r_reason)
 {
   gpg_error_t err = 0;

@@ -39,7 +39,7 @@ struct pani_proto_ops
 
   /* Fill INFO (zeroed, protocol and fingerprint set) with what the
    * GnuPG home of CTX knows of the pinned key FPR at NOW (see
-   * pan_keys_info).  */
+   * pani_keys_info).  */
   gpg_error_t (*describe) (pan_ctx_t ctx, const char *fpr, time_t now,
                            struct pan_key_info *info, char **r_reason);
 
@@ -47,13 +47,13 @@ struct pani_proto_ops
    * scratch home at NOW and import only it (and what it needs) into
    * the home of CTX; store the fingerprint the registry pins at *R_FPR
    * (may be NULL).  OpenPGP takes FPR as pan_fpr_normalize gives it;
-   * S/MIME as pan_smime_enroll does.  */
+   * S/MIME as pani_smime_enroll does.  */
   gpg_error_t (*enroll) (pan_ctx_t ctx, const char *addr, const char *fpr,
                          const void *data, size_t len, time_t now,
                          char **r_fpr, char **r_reason);
 
   /* Merge the update DATA/LEN of the pinned key FPR (see
-   * pan_keys_refresh_openpgp); INFO is NULL or zeroed with protocol and
+   * pani_keys_refresh_openpgp); INFO is NULL or zeroed with protocol and
    * fingerprint set.  NULL: the protocol has no refresh.  */
   gpg_error_t (*refresh) (pan_ctx_t ctx, const char *fpr, const void *data,
                           size_t len, time_t now, int check_only,

@@ -28,7 +28,7 @@ serialise (pan_registry_t reg, void **r_data, size_t *r_len)
 
   if (!mem)
     return gpg_error_from_syserror ();
-  if ((err = pan_registry_write (reg, mem)))
+  if ((err = pani_registry_write (reg, mem)))
     {
       es_fclose (mem);
       return err;
@@ -172,13 +172,6 @@ edit_add (pan_registry_t reg, void *opaque, char **r_reason)
 }
 
 gpg_error_t
-pan_registry_add (const char *path, const struct pan_recipient *rec,
-                  int timeout, char **r_reason)
-{
-  return pani_registry_add (path, rec, timeout, NULL, r_reason);
-}
-
-gpg_error_t
 pani_registry_add (const char *path, const struct pan_recipient *rec,
                    int timeout, const struct pani_registry_hook *hook,
                    char **r_reason)
@@ -264,13 +257,6 @@ edit_rotate (pan_registry_t reg, void *opaque, char **r_reason)
                            NULL)))
     return err;
   return pani_registry_append (reg, rec, 0);
-}
-
-gpg_error_t
-pan_registry_rotate (const char *path, const struct pan_recipient *rec,
-                     const char *old_fpr, int timeout, char **r_reason)
-{
-  return pani_registry_rotate (path, rec, old_fpr, timeout, NULL, r_reason);
 }
 
 gpg_error_t
@@ -385,14 +371,6 @@ validate_change (const char *path, const struct pan_registry_change *chg,
     }
   pani_registry_clear_rec (&rec);
   return err;
-}
-
-gpg_error_t
-pan_registry_set_status (const char *path,
-                         const struct pan_registry_change *chg, int timeout,
-                         char **r_reason)
-{
-  return pani_registry_set_status (path, chg, timeout, NULL, r_reason);
 }
 
 gpg_error_t

@@ -21,7 +21,7 @@
  *
  * Each line is "KEY SP VALUE"; '#' in column 0 starts a comment line;
  * blank lines separate stanzas.  The parser is strict: anything that
- * pan_registry_write would not have written is refused, with the line
+ * pani_registry_write would not have written is refused, with the line
  * that is wrong.
  *
  * This file holds the format: parsing, look-ups and writing;
@@ -38,6 +38,7 @@
 #include "util.h"
 #include "addrlist-int.h"
 #include "registry-int.h"
+#include "timeutil-int.h"
 
 /* The longest line, without its LF, that the parser accepts.  */
 #define MAX_LINE 4096
@@ -289,7 +290,7 @@ pan_registry_get (pan_registry_t reg, size_t idx)
 }
 
 const struct pan_recipient *
-pan_registry_lookup (pan_registry_t reg, const char *addr)
+pani_registry_lookup (pan_registry_t reg, const char *addr)
 {
   char *norm = NULL, *reason = NULL;
   long idx = -1;
@@ -318,7 +319,7 @@ find_newest (pan_registry_t reg, const char *addr)
 }
 
 const struct pan_recipient *
-pan_registry_lookup_any (pan_registry_t reg, const char *addr)
+pani_registry_lookup_any (pan_registry_t reg, const char *addr)
 {
   char *norm = NULL, *reason = NULL;
   long idx = -1;
@@ -472,7 +473,7 @@ parse_field (const struct loc *loc, enum field f, const char *value,
         return err;
       return store_string (&rec->fingerprint, value);
     case F_ENROLLED_AT:
-      if (!pan_time_parse (value, &rec->enrolled_at))
+      if (!pani_time_parse (value, &rec->enrolled_at))
         return 0;
       return loc_reason (loc, r_reason, err, "enrolled-at must be a UTC time"
                          " like 2026-11-24T23:18:43Z");
@@ -484,7 +485,7 @@ parse_field (const struct loc *loc, enum field f, const char *value,
       return loc_reason (loc, r_reason, err, "unknown status '%s';"
                          " use active, retired or revoked", value);
     case F_CHANGED_AT:
-      if (!pan_time_parse (value, &rec->changed_at) && rec->changed_at > 0)
+      if (!pani_time_parse (value, &rec->changed_at) && rec->changed_at > 0)
         return 0;
       return loc_reason (loc, r_reason, err, "changed-at must be a UTC time"
                          " after 1970 like 2026-11-24T23:18:43Z");
@@ -638,7 +639,7 @@ parse_line (struct parser *p, const char *line, size_t len)
 }
 
 gpg_error_t
-pan_registry_parse (const char *filename, const void *buf, size_t len,
+pani_registry_parse (const char *filename, const void *buf, size_t len,
                     pan_registry_t *r_reg, char **r_reason)
 {
   gpg_error_t err;
@@ -697,7 +698,7 @@ pan_registry_load (const char *path, pan_registry_t *r_reg, char **r_reason)
   *r_reg = NULL;
   if ((err = pani_read_file (path, MAX_FILE, &buf, &len, r_reason)))
     return err;
-  err = pan_registry_parse (path, buf, len, r_reg, r_reason);
+  err = pani_registry_parse (path, buf, len, r_reg, r_reason);
   free (buf);
   return err;
 }
@@ -731,7 +732,7 @@ write_record (const struct pan_recipient *rec, estream_t out)
 }
 
 gpg_error_t
-pan_registry_write (pan_registry_t reg, estream_t out)
+pani_registry_write (pan_registry_t reg, estream_t out)
 {
   gpg_error_t err;
   size_t i;

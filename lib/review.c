@@ -16,6 +16,9 @@
 #include "review-int.h"
 #include "home-int.h"
 #include "audit-int.h"
+#include "registry-int.h"
+#include "policy-int.h"
+#include "keys-int.h"
 
 const char *
 pan_review_state_name (pan_key_state_t state)
@@ -88,7 +91,7 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
     warn_days = pan_policy_warn_days (pan_ctx_config (ctx));
   if (rec->status == PAN_STATUS_ACTIVE)
     st->rotation_due = rec->enrolled_at + 86400
-      * (time_t)pan_policy_cryptoperiod_days (pan_ctx_config (ctx));
+      * (time_t)pani_policy_cryptoperiod_days (pan_ctx_config (ctx));
   else
     {
       st->changed_at = rec->changed_at;
@@ -97,7 +100,7 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
       st->note = rec->note;
     }
   if (look)
-    st->err = pan_keys_info (ctx, rec->protocol, rec->fingerprint, now,
+    st->err = pani_keys_info (ctx, rec->protocol, rec->fingerprint, now,
                              &st->info, &st->why);
   pani_review_classify (st, rec->status, look, now, warn_days);
   return 0;
@@ -108,7 +111,7 @@ pan_review_key_release (struct pan_key_status *status)
 {
   if (!status)
     return;
-  pan_keys_info_release (&status->info);
+  pani_keys_info_release (&status->info);
   free (status->why);
   status->why = NULL;
 }
@@ -255,7 +258,7 @@ pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
                               &st)))
     err = review_key (&rv, &st);
   if (!err)
-    err = review_rotation (&rv, &st, pan_policy_cryptoperiod_days
+    err = review_rotation (&rv, &st, pani_policy_cryptoperiod_days
                            (pan_ctx_config (ctx)));
   pan_review_key_release (&st);
   *r_worst = rv.worst;
@@ -322,7 +325,7 @@ pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
   err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
                         MAX_REGISTRY, &buf, &len, r_reason);
   if (!err)
-    err = pan_registry_parse (path, buf, len, r_reg, r_reason);
+    err = pani_registry_parse (path, buf, len, r_reg, r_reason);
   free (buf);
   free (path);
   return err;

@@ -58,4 +58,9 @@ void pani_rfc2047_end (struct pani_rfc2047 *d);
 gpg_error_t pani_rfc2047_decode_text (const char *s, size_t len,
                                       struct pani_buf *out);
 
+/* Decode the RFC 2047 encoded words in the unfolded header VALUE into
+ * malloc'ed UTF-8 *R_UTF8 for scanning: malformed words stay as
+ * written, unknown charsets keep their ASCII bytes.  */
+gpg_error_t pani_header_decode_2047 (const char *value, char **r_utf8);
+
 #endif /* PAN_RFC2047_INT_H */

@@ -3,7 +3,7 @@
  * An encoded word is "=?charset?B?text?=" (base64) or "=?charset?Q?text?="
  * (a quoted-printable variant where '_' is a space).  Three callers
  * decode them here and read every word the same way: display names in
- * address lists (addrlist.c), the header guard (pan_header_decode_2047)
+ * address lists (addrlist.c), the header guard (pani_header_decode_2047)
  * and the MIME walker (mime.c).  They differ only in what becomes of a
  * word that cannot be decoded: display names decode strictly, the two
  * scanners leniently (see PANI_RFC2047_STRICT).
@@ -512,7 +512,7 @@ pani_rfc2047_decode_text (const char *s, size_t len, struct pani_buf *out)
 }
 
 gpg_error_t
-pan_header_decode_2047 (const char *value, char **r_utf8)
+pani_header_decode_2047 (const char *value, char **r_utf8)
 {
   struct pani_buf out = { NULL, 0, 0, 0 };
   gpg_error_t err;

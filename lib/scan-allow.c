@@ -18,6 +18,7 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "scan-allow-int.h"
 
 /* Longest allow list and line read.  */
 #define MAX_FILE (16 * 1024 * 1024)
@@ -216,7 +217,7 @@ drop_repeats (pan_scan_allow_t a)
 }
 
 gpg_error_t
-pan_scan_allow_parse (const void *buf, size_t len, pan_scan_allow_t *r_allow,
+pani_scan_allow_parse (const void *buf, size_t len, pan_scan_allow_t *r_allow,
                       char **r_reason)
 {
   gpg_error_t err = 0;
@@ -270,7 +271,7 @@ pan_scan_allow_load (const char *path, pan_scan_allow_t *r_allow,
   *r_allow = NULL;
   if ((err = pani_read_file (path, MAX_FILE, &buf, &len, r_reason)))
     return err;
-  err = pan_scan_allow_parse (buf, len, r_allow, &why);
+  err = pani_scan_allow_parse (buf, len, r_allow, &why);
   if (why)
     {
       pani_reason (r_reason, err, "%s: %s", path, why);
@@ -281,7 +282,7 @@ pan_scan_allow_load (const char *path, pan_scan_allow_t *r_allow,
 }
 
 const char *
-pan_scan_allow_find (pan_scan_allow_t a, const char *hash)
+pani_scan_allow_find (pan_scan_allow_t a, const char *hash)
 {
   struct entry key, *e;
 
@@ -294,7 +295,7 @@ pan_scan_allow_find (pan_scan_allow_t a, const char *hash)
 }
 
 size_t
-pan_scan_allow_count (pan_scan_allow_t a)
+pani_scan_allow_count (pan_scan_allow_t a)
 {
   return a ? a->n : 0;
 }

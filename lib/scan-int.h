@@ -77,4 +77,9 @@ gpg_error_t pani_scan_pool_finish (struct scan_pool *pool);
 /* Release POOL (after pani_scan_pool_finish).  */
 void pani_scan_pool_release (struct scan_pool *pool);
 
+/* Return the format pan_scan_path gives a file named PATH, in a Maildir
+ * if IN_MAILDIR, whose first bytes are HEAD/LEN.  */
+pan_scan_format_t pani_scan_format_detect (const char *path, int in_maildir,
+                                          const void *head, size_t len);
+
 #endif /* PAN_SCAN_INT_H */

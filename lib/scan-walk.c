@@ -231,7 +231,7 @@ scan_fd (struct scan_walk *w, const struct scan_where *at, int fd)
       tell_skip (w, at, "binary (a NUL byte in its first 8 KiB)");
       return;
     }
-  format = pan_scan_format_detect (at->path, at->in_maildir, w->buf, n);
+  format = pani_scan_format_detect (at->path, at->in_maildir, w->buf, n);
   if ((w->err = pan_scan_stream_new (w->scanner, at->path, format, w->o,
                                      &stream)))
     return;

@@ -35,6 +35,7 @@
 #include "pan-brand-int.h"
 #include "pan-simd-int.h"
 #include "scan-int.h"
+#include "scan-allow-int.h"
 
 /* Plain text bytes kept to count the newlines between a hit reported
  * late and the chunk being fed (at most the scanner's lookahead and the
@@ -195,7 +196,7 @@ init_hit (pan_scan_stream_t s, const struct pan_hit *hit,
   sh->masked = hit->masked;
   sh->hash = hit->hash;
   sh->context = hit->context;
-  sh->allowed = pan_scan_allow_find (s->allow, hit->hash);
+  sh->allowed = pani_scan_allow_find (s->allow, hit->hash);
 }
 
 /* Return the line of stream offset O (see the top of this file).  */
@@ -546,7 +547,7 @@ has_eml_suffix (const char *path)
 }
 
 pan_scan_format_t
-pan_scan_format_detect (const char *path, int in_maildir, const void *head,
+pani_scan_format_detect (const char *path, int in_maildir, const void *head,
                         size_t len)
 {
   if (head && len >= FROM_LEN && !memcmp (head, FROM_LINE, FROM_LEN))

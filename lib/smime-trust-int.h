@@ -99,4 +99,28 @@ gpg_error_t pani_smime_check_dates (gpgme_key_t key, time_t now,
 /* Return true if KEY is self-signed (a root).  */
 int pani_smime_is_self_signed (gpgme_key_t key);
 
+/* Parse the gpg-agent trustlist text BUF/LEN and store at *R_FPRS the
+ * *R_COUNT SHA-1 fingerprints (upper-case hex, no colons) it trusts for
+ * S/MIME (flag S or *); release with pan_argv_release.  Comments,
+ * blank lines and disabled ("!") entries are skipped.  A malformed line
+ * gives GPG_ERR_INV_DATA and "include-default" (trust in a list outside
+ * the home) GPG_ERR_FORBIDDEN, with "trustlist.txt:LINE: ..." in
+ * *R_REASON.  */
+gpg_error_t pani_smime_trustlist_parse (const void *buf, size_t len,
+                                       char ***r_fprs, size_t *r_count,
+                                       char **r_reason);
+
+/* Trust the root CA certificate in DATA/LEN (PEM or DER; other
+ * certificates in DATA are ignored) whose SHA-1 or SHA-256 fingerprint
+ * is FPR (40 or 64 hex digits, as read out of band) for S/MIME in CTX's
+ * home: it must be self-signed, a CA (basicConstraints cA, keyCertSign;
+ * GPG_ERR_BAD_CA_CERT), within its validity period at NOW
+ * (GPG_ERR_KEY_EXPIRED, GPG_ERR_CERT_TOO_YOUNG).  It is imported and its
+ * SHA-1 fingerprint added to gnupg/trustlist.txt; that fingerprint is
+ * stored at *R_FPR if R_FPR is not NULL.  Nothing changes if a check
+ * fails; trusting a trusted CA again is not an error.  */
+gpg_error_t pani_smime_trust_ca (pan_ctx_t ctx, const char *fpr,
+                                const void *data, size_t len, time_t now,
+                                char **r_fpr, char **r_reason);
+
 #endif /* PAN_SMIME_TRUST_INT_H */

@@ -2,7 +2,7 @@
  * the gpgsm contexts and scratch home that decide it
  *
  * Trust is explicit and local.  The operator trusts a root CA in the
- * home (pan_smime_trust_ca): its SHA-1 fingerprint goes into the
+ * home (pani_smime_trust_ca): its SHA-1 fingerprint goes into the
  * gpg-agent's trustlist.txt of the home's GnuPG home, and no other list
  * (no "include-default", no system trustlist) is accepted.  Each
  * recipient is pinned to one certificate by its SHA-1 fingerprint,
@@ -557,7 +557,7 @@ parse_trust_line (const char *p, const char *end, unsigned int lineno,
 }
 
 gpg_error_t
-pan_smime_trustlist_parse (const void *buf, size_t len, char ***r_fprs,
+pani_smime_trustlist_parse (const void *buf, size_t len, char ***r_fprs,
                            size_t *r_count, char **r_reason)
 {
   gpg_error_t err = 0;
@@ -620,7 +620,7 @@ read_trustlist (pan_ctx_t ctx, char **r_text, size_t *r_len,
   else if (err)
     pani_reason_sys (r_reason, path);
   if (!err)
-    err = pan_smime_trustlist_parse (*r_text, *r_len, r_fprs, r_count,
+    err = pani_smime_trustlist_parse (*r_text, *r_len, r_fprs, r_count,
                                      r_reason);
   if (err)
     {
@@ -773,7 +773,7 @@ install_ca (pan_ctx_t ctx, struct pani_smime_scratch *s, gpgme_key_t key,
 }
 
 gpg_error_t
-pan_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
+pani_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
                     size_t len, time_t now, char **r_fpr, char **r_reason)
 {
   gpg_error_t err;

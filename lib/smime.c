@@ -22,6 +22,7 @@
 #include "seal-int.h"
 #include "smime-trust-int.h"
 #include "proto-int.h"
+#include "smime-int.h"
 
 
 /*
@@ -299,7 +300,7 @@ enroll_checked (pan_ctx_t ctx, struct pani_smime_scratch *s,
 }
 
 gpg_error_t
-pan_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
+pani_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
                   const void *data, size_t len, time_t now, char **r_fpr,
                   char **r_reason)
 {
@@ -637,7 +638,7 @@ const struct pani_proto_ops pani_smime_ops =
     PAN_PROTOCOL_SMIME,
     smime_check,
     smime_describe,
-    pan_smime_enroll,
+    pani_smime_enroll,
     NULL,                       /* No refresh: enroll a renewed one.  */
     smime_encrypt
   };

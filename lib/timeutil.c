@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "panmail.h"
+#include "timeutil-int.h"
 
 char *
 pan_time_format (time_t t, char *buf, size_t bufsize)
@@ -29,7 +30,7 @@ pan_days_until (time_t now, time_t when)
 }
 
 gpg_error_t
-pan_time_parse (const char *s, time_t *r_time)
+pani_time_parse (const char *s, time_t *r_time)
 {
   struct tm tm;
   int n = 0;

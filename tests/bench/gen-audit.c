@@ -21,14 +21,15 @@
 
 static const struct pan_audit_key keys[2] = {
   { "alice@example.test", PAN_PROTOCOL_OPENPGP,
-    "0123456789ABCDEF0123456789ABCDEF01234567" },
+    "0123456789ABCDEF0123456789ABCDEF01234567", { NULL } },
   { "bob@example.test", PAN_PROTOCOL_OPENPGP,
-    "89ABCDEF0123456789ABCDEF0123456789ABCDEF" }
+    "89ABCDEF0123456789ABCDEF0123456789ABCDEF", { NULL } }
 };
 
 static const struct pan_audit_pan pans[1] = {
   { "visa", "411111******1111",
-    "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592" }
+    "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
+    { NULL } }
 };
 
 /* Fill REC (with the strings in ID and DIGEST) as record I.  */

@@ -23,7 +23,7 @@ if [ -z "$debs" ]; then
     sh "$top_srcdir/scripts/package.sh" --build-only "$debs" >"$T/build.out" 2>&1 ||
         { cat "$T/build.out" >&2; fail "building the packages failed"; }
 fi
-for p in panmail libpanmail0 libpanmail-dev; do
+for p in panmail libpanmail1 libpanmail-dev; do
     set -- "$debs/${p}_"*.deb
     [ -f "$1" ] || fail "no ${p} package in $debs"
 done
@@ -55,7 +55,7 @@ pkg_cleanup() {
         fi
         find "$home" -mindepth 1 -delete 2>/dev/null
         # shellcheck disable=SC2086
-        apt-get purge -y -q $apt_lock panmail libpanmail-dev libpanmail0 \
+        apt-get purge -y -q $apt_lock panmail libpanmail-dev libpanmail1 \
             >"$T/purge.out" 2>&1 || cat "$T/purge.out" >&2
         if [ -z "$had_group" ]; then delgroup --quiet panmail-senders; fi
     fi
@@ -75,7 +75,7 @@ installed=1
 t0=$(date +%s)
 # shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    $apt_lock "$debs"/panmail_*.deb "$debs"/libpanmail0_*.deb \
+    $apt_lock "$debs"/panmail_*.deb "$debs"/libpanmail1_*.deb \
     "$debs"/libpanmail-dev_*.deb >"$T/install.out" 2>&1 ||
     { cat "$T/install.out" >&2; fail "apt-get install of the packages failed"; }
 pass "the three packages install ($(($(date +%s) - t0)) s)"
@@ -100,8 +100,8 @@ done
 grep -qx 'ExecStart=/usr/sbin/pankey check -t 120' \
     /lib/systemd/system/pankey-check.service ||
     fail "pankey-check.service does not run /usr/sbin/pankey"
-ldd /usr/bin/pansend | grep -Eq "libpanmail.so.0 => /(usr/)?lib/" ||
-    fail "pansend does not use the packaged libpanmail.so.0"
+ldd /usr/bin/pansend | grep -Eq "libpanmail.so.1 => /(usr/)?lib/" ||
+    fail "pansend does not use the packaged libpanmail.so.1"
 pkg-config --exists panmail || fail "pkg-config does not find panmail"
 pass "tools, library, man pages, completion, units and panmail.pc are in place"
 bash -c '. /usr/share/bash-completion/bash_completion
@@ -142,7 +142,7 @@ gpgconf --homedir "$home/gnupg" --kill all >/dev/null 2>&1 || true
 find "$home" -mindepth 1 -delete
 installed=
 # shellcheck disable=SC2086
-apt-get purge -y -q $apt_lock panmail libpanmail-dev libpanmail0 \
+apt-get purge -y -q $apt_lock panmail libpanmail-dev libpanmail1 \
     >"$T/purge.out" 2>&1 || { cat "$T/purge.out" >&2; fail "apt-get purge failed"; }
 [ ! -e /usr/sbin/pankey ] || fail "purge left /usr/sbin/pankey"
 [ ! -e "$home" ] || fail "purge left the empty $home"

@@ -16,6 +16,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "audit-int.h"
 
 #define T0 ((time_t)1795562323)  /* 2026-11-24T23:18:43Z */
 #define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
@@ -124,11 +125,11 @@ static gpg_error_t
 append_n (pan_ctx_t ctx, int i)
 {
   static const struct pan_audit_key keys[2] = {
-    { "alice@example.test", PAN_PROTOCOL_OPENPGP, FPR1 },
-    { "Bob@Example.test", PAN_PROTOCOL_SMIME, FPR2 }
+    { "alice@example.test", PAN_PROTOCOL_OPENPGP, FPR1, { NULL } },
+    { "Bob@Example.test", PAN_PROTOCOL_SMIME, FPR2, { NULL } }
   };
   static const struct pan_audit_pan pans[1] = {
-    { "visa", "411111******1111", HASH1 }
+    { "visa", "411111******1111", HASH1, { NULL } }
   };
   struct pan_audit_event ev = { .event = "send", .tool = "pansend",
                                 .operator_name = "ops" };
@@ -245,7 +246,7 @@ expect (const char *what, const char *log, const char *state,
   char *reason = NULL;
   gpg_error_t err;
 
-  err = pan_audit_verify_buffer (log, strlen (log), state,
+  err = pani_audit_verify_buffer (log, strlen (log), state,
                                  state ? strlen (state) : 0, key, anchor,
                                  &v, &reason);
   T_ERR (err, 0);
@@ -254,8 +255,8 @@ expect (const char *what, const char *log, const char *state,
       t_check (0, what, __FILE__, __LINE__);
       fprintf (stderr, "    %s (key %s): got %s record %llu (%s),"
                " want %s record %llu\n", what, key ? "yes" : "no",
-               pan_audit_damage_name (v.damage), v.record,
-               v.message ? v.message : "-", pan_audit_damage_name (damage),
+               pani_audit_damage_name (v.damage), v.record,
+               v.message ? v.message : "-", pani_audit_damage_name (damage),
                record);
     }
   else
@@ -467,9 +468,10 @@ test_bad_events (void)
 {
   char keyhex[65];
   pan_ctx_t ctx = new_home (keyhex);
-  struct pan_audit_pan pan = { "visa", "4111111111111111", HASH1 };
+  struct pan_audit_pan pan = { "visa", "4111111111111111", HASH1,
+                               { NULL } };
   struct pan_audit_key key = { "a@example.test", PAN_PROTOCOL_OPENPGP,
-                               "1234" };
+                               "1234", { NULL } };
   struct pan_audit_event ev = { .event = "send", .tool = "pansend" };
 
   ev.pans = &pan;
@@ -671,24 +673,24 @@ test_bad_inputs (void)
   struct pan_audit_verdict v;
   char *reason = NULL;
 
-  T_ERR (pan_audit_verify_buffer ("", 0, NULL, 0, "12", NULL, &v, &reason),
+  T_ERR (pani_audit_verify_buffer ("", 0, NULL, 0, "12", NULL, &v, &reason),
          GPG_ERR_INV_VALUE);
   pan_free (reason);
   reason = NULL;
-  T_ERR (pan_audit_verify_buffer ("", 0, NULL, 0, NULL, "panmail-anchor 1"
+  T_ERR (pani_audit_verify_buffer ("", 0, NULL, 0, NULL, "panmail-anchor 1"
                                   " seq=1 sha256=00", &v, &reason),
          GPG_ERR_INV_VALUE);
   pan_free (reason);
   reason = NULL;
-  T_ERR (pan_audit_verify_buffer ("", 0, "seq 0 key", 9, NULL, NULL, &v,
+  T_ERR (pani_audit_verify_buffer ("", 0, "seq 0 key", 9, NULL, NULL, &v,
                                   &reason), GPG_ERR_INV_STATE);
   pan_free (reason);
   reason = NULL;
-  T_ERR (pan_audit_verify_buffer ("{}\n", 3, NULL, 0, NULL, NULL, &v,
+  T_ERR (pani_audit_verify_buffer ("{}\n", 3, NULL, 0, NULL, NULL, &v,
                                   &reason), 0);
   T_CHECK (v.damage == PAN_AUDIT_TORN && v.record == 1);
   pan_audit_verdict_release (&v);
-  T_ERR (pan_audit_verify_buffer ("{}\nx\n", 5, NULL, 0, NULL, NULL, &v,
+  T_ERR (pani_audit_verify_buffer ("{}\nx\n", 5, NULL, 0, NULL, NULL, &v,
                                   &reason), 0);
   T_CHECK (v.damage == PAN_AUDIT_MODIFIED && v.record == 1 && v.line == 1);
   pan_audit_verdict_release (&v);
@@ -734,7 +736,7 @@ verify_out_of_secmem (void)
     return 3;
   gcry_free (blocks[--n]);
   before = secmem_blocks (fp);
-  err = pan_audit_verify_buffer ("", 0, NULL, 0, HASH1, NULL, &v, NULL);
+  err = pani_audit_verify_buffer ("", 0, NULL, 0, HASH1, NULL, &v, NULL);
   after = secmem_blocks (fp);
   if (gpg_err_code (err) != GPG_ERR_ENOMEM || v.message || v.warnings)
     return 4;

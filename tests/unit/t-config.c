@@ -8,6 +8,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "config-int.h"
 
 static pan_config_t
 parse (const char *text)
@@ -16,7 +17,7 @@ parse (const char *text)
   char *reason = NULL;
   gpg_error_t err;
 
-  err = pan_config_parse ("c", text, strlen (text), &config, &reason);
+  err = pani_config_parse ("c", text, strlen (text), &config, &reason);
   T_ERR (err, 0);
   if (err)
     fprintf (stderr, "    reason: %s\n", reason ? reason : "(none)");
@@ -35,7 +36,7 @@ bad_len (const char *text, size_t len, int line, const char *want,
   gpg_error_t err;
   int ok;
 
-  err = pan_config_parse ("c", text, len, &config, &reason);
+  err = pani_config_parse ("c", text, len, &config, &reason);
   snprintf (prefix, sizeof prefix, "c:%d: ", line);
   ok = gpg_err_code (err) == GPG_ERR_CONFIGURATION && !config && reason
     && !strncmp (reason, prefix, strlen (prefix))
@@ -44,7 +45,7 @@ bad_len (const char *text, size_t len, int line, const char *want,
   if (!ok)
     fprintf (stderr, "    got %d: %s\n", gpg_err_code (err),
              reason ? reason : "(no reason)");
-  pan_config_release (config);
+  pani_config_release (config);
   pan_free (reason);
 }
 
@@ -72,12 +73,12 @@ test_defaults (void)
   T_CHECK (pan_config_get (config, NULL) == NULL);
   T_CHECK (pan_config_get_int (config, "nosuch") == 0);
   T_CHECK (pan_config_get_int (config, "sendmail") == 0);
-  pan_config_release (config);
+  pani_config_release (config);
   check_defaults (NULL);
-  pan_config_release (NULL);
+  pani_config_release (NULL);
   config = parse ("# nothing but comments\n\n   \n\t# indented\n#x y");
   check_defaults (config);
-  pan_config_release (config);
+  pani_config_release (config);
 }
 
 static void
@@ -93,24 +94,24 @@ test_values (void)
   T_CHECK (pan_config_get_int (config, "lock-timeout") == 3600);
   T_STREQ (pan_config_get (config, "lock-timeout"), "3600");
   T_CHECK (pan_config_get_int (config, "max-key-size") == 1024);
-  pan_config_release (config);
+  pani_config_release (config);
 
   config = parse ("lock-timeout 1\nmax-key-size 67108864\n");
   T_CHECK (pan_config_get_int (config, "lock-timeout") == 1);
   T_CHECK (pan_config_get_int (config, "max-key-size") == 67108864);
   T_STREQ (pan_config_get (config, "sendmail"), "/usr/sbin/sendmail");
-  pan_config_release (config);
+  pani_config_release (config);
 
   /* Integers are kept in canonical form.  */
   config = parse ("lock-timeout 007\n");
   T_STREQ (pan_config_get (config, "lock-timeout"), "7");
   T_CHECK (pan_config_get_int (config, "lock-timeout") == 7);
-  pan_config_release (config);
+  pani_config_release (config);
 
   /* A tab inside a value is kept.  */
   config = parse ("sendmail a\tb  \n");
   T_STREQ (pan_config_get (config, "sendmail"), "a\tb");
-  pan_config_release (config);
+  pani_config_release (config);
 }
 
 static void
@@ -157,14 +158,14 @@ test_errors (void)
   {
     pan_config_t config = parse (longline);
     T_CHECK (config && strlen (pan_config_get (config, "sendmail")) == 4087);
-    pan_config_release (config);
+    pani_config_release (config);
   }
 
   /* Without R_REASON.  */
   {
     pan_config_t config = NULL;
 
-    T_ERR (pan_config_parse ("c", "x y", 3, &config, NULL),
+    T_ERR (pani_config_parse ("c", "x y", 3, &config, NULL),
            GPG_ERR_CONFIGURATION);
     T_CHECK (config == NULL);
   }
@@ -178,7 +179,7 @@ default_text (void)
   size_t len = 0;
   char *s;
 
-  T_ERR (pan_config_write_default (mem), 0);
+  T_ERR (pani_config_write_default (mem), 0);
   es_fputc (0, mem);
   es_fclose_snatch (mem, &data, &len);
   s = strdup (data);
@@ -221,7 +222,7 @@ test_write_default (void)
   T_CHECK (text[strlen (text) - 1] == '\n');
   config = parse (text);
   check_defaults (config);
-  pan_config_release (config);
+  pani_config_release (config);
 
   uncomment (text);
   T_CHECK (strstr (text, "\nsendmail /usr/sbin/sendmail\n") != NULL);
@@ -229,7 +230,7 @@ test_write_default (void)
   T_CHECK (strstr (text, "\nmax-key-size 1048576\n") != NULL);
   config = parse (text);
   check_defaults (config);
-  pan_config_release (config);
+  pani_config_release (config);
   free (text);
 }
 
@@ -247,15 +248,15 @@ test_load (void)
       exit (1);
     }
   snprintf (path, sizeof path, "%s/panmail.conf", dir);
-  T_ERR (pan_config_load (path, &config, &reason), 0);
+  T_ERR (pani_config_load (path, &config, &reason), 0);
   check_defaults (config);
   T_CHECK (reason == NULL);
-  pan_config_release (config);
+  pani_config_release (config);
 
   fp = fopen (path, "w");
   fputs ("# test\nlock-timeout 30\n\nbogus 1\n", fp);
   fclose (fp);
-  T_ERR (pan_config_load (path, &config, &reason), GPG_ERR_CONFIGURATION);
+  T_ERR (pani_config_load (path, &config, &reason), GPG_ERR_CONFIGURATION);
   T_CHECK (config == NULL);
   T_CHECK (reason && !strncmp (reason, path, strlen (path))
            && !strcmp (reason + strlen (path),
@@ -266,13 +267,13 @@ test_load (void)
   fp = fopen (path, "w");
   fputs ("lock-timeout 30", fp);
   fclose (fp);
-  T_ERR (pan_config_load (path, &config, &reason), 0);
+  T_ERR (pani_config_load (path, &config, &reason), 0);
   T_CHECK (pan_config_get_int (config, "lock-timeout") == 30);
-  pan_config_release (config);
+  pani_config_release (config);
   config = NULL;
 
   /* A directory is not a configuration file.  */
-  T_CHECK (pan_config_load (dir, &config, &reason) != 0);
+  T_CHECK (pani_config_load (dir, &config, &reason) != 0);
   T_CHECK (config == NULL && reason != NULL);
   pan_free (reason);
 

@@ -10,6 +10,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "headers-int.h"
 
 /* A card number used as plaintext that must never reach a reason.  */
 #define SECRET "4111111111111111"
@@ -27,7 +28,7 @@ headers (const char *s, size_t len, size_t *r_consumed, gpg_error_t *r_err)
   char *reason = NULL;
   size_t consumed = 0;
 
-  *r_err = pan_headers_parse (s, len, &h, &consumed, &reason);
+  *r_err = pani_headers_parse (s, len, &h, &consumed, &reason);
   if (*r_err)
     {
       t_check (reason != NULL, "reason set", __FILE__, __LINE__);
@@ -305,7 +306,7 @@ test_headers_errors (void)
            == GPG_ERR_INV_DATA);
 
   /* A NUL byte, and reasons name the line but never its content.  */
-  err = pan_headers_parse (nul, sizeof nul - 1, &h, NULL, &reason);
+  err = pani_headers_parse (nul, sizeof nul - 1, &h, NULL, &reason);
   T_ERR (err, GPG_ERR_INV_DATA);
   T_CHECK (h == NULL);
   T_CHECK (reason && strstr (reason, "line 2"));
@@ -313,14 +314,14 @@ test_headers_errors (void)
   pan_free (reason);
   reason = NULL;
 
-  err = pan_headers_parse (noco, sizeof noco - 1, &h, NULL, &reason);
+  err = pani_headers_parse (noco, sizeof noco - 1, &h, NULL, &reason);
   T_ERR (err, GPG_ERR_INV_DATA);
   T_CHECK (reason && strstr (reason, "line 4"));
   T_CHECK (reason && !strstr (reason, "4111"));
   pan_free (reason);
   reason = NULL;
 
-  err = pan_headers_parse ("\n", 1, &h, NULL, &reason);
+  err = pani_headers_parse ("\n", 1, &h, NULL, &reason);
   T_CHECK (reason && strstr (reason, "no header fields"));
   pan_free (reason);
 
@@ -388,7 +389,7 @@ test_headers_read (void)
   char *big;
 
   fp = memstream (msg, strlen (msg));
-  err = pan_headers_read (fp, &h, &reason);
+  err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, 0);
   T_CHECK (pan_headers_count (h) == 2);
   T_STREQ (pan_headers_value (h, 1), "x y");
@@ -397,7 +398,7 @@ test_headers_read (void)
   es_fclose (fp);
 
   fp = memstream ("A: b", 4);
-  err = pan_headers_read (fp, &h, &reason);
+  err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, 0);
   T_STREQ (pan_headers_raw (h, 0), "A: b\n");
   T_CHECK (es_getc (fp) == EOF);
@@ -405,7 +406,7 @@ test_headers_read (void)
   es_fclose (fp);
 
   fp = memstream ("A: b\n\n\nC", 8);
-  err = pan_headers_read (fp, &h, &reason);
+  err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, 0);
   T_CHECK (es_getc (fp) == '\n');
   T_CHECK (es_getc (fp) == 'C');
@@ -413,7 +414,7 @@ test_headers_read (void)
   es_fclose (fp);
 
   fp = memstream ("", 0);
-  err = pan_headers_read (fp, &h, &reason);
+  err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, GPG_ERR_NO_DATA);
   T_CHECK (h == NULL && reason);
   pan_free (reason);
@@ -421,7 +422,7 @@ test_headers_read (void)
   es_fclose (fp);
 
   fp = memstream ("To: a@b\n" SECRET "\n\n", 26);
-  err = pan_headers_read (fp, &h, &reason);
+  err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, GPG_ERR_INV_DATA);
   T_CHECK (reason && strstr (reason, "line 2") && !strstr (reason, "4111"));
   pan_free (reason);
@@ -430,7 +431,7 @@ test_headers_read (void)
 
   big = repeat ("X: 0123456789012345678901234567890123456789\n", 10000, "\n");
   fp = memstream (big, strlen (big));
-  err = pan_headers_read (fp, &h, &reason);
+  err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, GPG_ERR_TOO_LARGE);
   T_CHECK (h == NULL && reason);
   pan_free (reason);

@@ -17,6 +17,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "rfc2047-int.h"
 
 #define MAX_CHUNK 17
 #define MAX_HITS 64
@@ -236,7 +237,7 @@ check_2047 (const char *in, const char *want)
 {
   char *out = NULL;
 
-  T_ERR (pan_header_decode_2047 (in, &out), 0);
+  T_ERR (pani_header_decode_2047 (in, &out), 0);
   T_STREQ (out, want);
   pan_free (out);
 }
@@ -275,9 +276,9 @@ test_2047 (void)
   check_2047 ("=?utf-8?q?=E2=82?= =?utf-8?q?=AC_4111?=", "\xe2\x82\xac 4111");
   check_2047 ("=?windows-1252?q?=8041?=", "\xe2\x82\xac" "41");
   check_2047 ("=?utf-8?q?\?= 41", "=?utf-8?q?\?= 41");
-  T_ERR (pan_header_decode_2047 (NULL, &out), GPG_ERR_INV_VALUE);
+  T_ERR (pani_header_decode_2047 (NULL, &out), GPG_ERR_INV_VALUE);
   T_CHECK (out == NULL);
-  T_ERR (pan_header_decode_2047 ("x", NULL), GPG_ERR_INV_VALUE);
+  T_ERR (pani_header_decode_2047 ("x", NULL), GPG_ERR_INV_VALUE);
 }
 
 
@@ -421,9 +422,11 @@ test_compose (void)
 {
   char path[] = "t-mime-compose-XXXXXX", *msg = NULL, *reason = NULL;
   const char *to[] = { "a@x.example", NULL };
-  struct pan_attachment att[1] = { { NULL, NULL, "text/csv", NULL } };
+  struct pan_attachment att[1] = { { NULL, NULL, "text/csv", NULL,
+                                      { NULL } } };
   struct pan_compose spec = { "R\xc3\xbc" "ckbuchung 4111111111111111",
-                              "o@x.example", to, NULL, NULL, att, 1 };
+                              "o@x.example", to, NULL, NULL, att, 1,
+                              { NULL } };
   gpgrt_stream_t body = NULL, out = NULL;
   FILE *f = NULL;
   size_t len;

@@ -7,6 +7,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "policy-int.h"
 
 #define FPR "77D93EA874892351177646BC7E6C049659DAF1AF"
 #define PUB \
@@ -26,7 +27,7 @@ algo (const char *name, unsigned int bits, const char *curve,
       pan_severity_t want, const char *needle, int line)
 {
   char *reason = NULL;
-  pan_severity_t got = pan_policy_check_algo (NULL, name, bits, curve,
+  pan_severity_t got = pani_policy_check_algo (NULL, name, bits, curve,
                                               &reason);
   int ok = got == want && (want == PAN_SEVERITY_OK ? !reason
                            : reason && strstr (reason, needle) != NULL);
@@ -62,7 +63,7 @@ test_algorithms (void)
   algo ("ecdh", 256, NULL, PAN_SEVERITY_CRITICAL, "curve", __LINE__);
   algo ("kyber", 768, NULL, PAN_SEVERITY_CRITICAL, "not allowed", __LINE__);
   algo (NULL, 0, NULL, PAN_SEVERITY_CRITICAL, "not allowed", __LINE__);
-  T_CHECK (pan_policy_check_algo (NULL, "dsa", 2048, NULL, NULL)
+  T_CHECK (pani_policy_check_algo (NULL, "dsa", 2048, NULL, NULL)
            == PAN_SEVERITY_CRITICAL);
 }
 
@@ -71,17 +72,17 @@ test_digests (void)
 {
   char *reason = NULL;
 
-  T_CHECK (pan_policy_check_digest (8, &reason) == PAN_SEVERITY_OK);
+  T_CHECK (pani_policy_check_digest (8, &reason) == PAN_SEVERITY_OK);
   T_CHECK (!reason);
-  T_CHECK (pan_policy_check_digest (10, NULL) == PAN_SEVERITY_OK);
-  T_CHECK (pan_policy_check_digest (11, NULL) == PAN_SEVERITY_OK);
-  T_CHECK (pan_policy_check_digest (2, &reason) == PAN_SEVERITY_CRITICAL);
+  T_CHECK (pani_policy_check_digest (10, NULL) == PAN_SEVERITY_OK);
+  T_CHECK (pani_policy_check_digest (11, NULL) == PAN_SEVERITY_OK);
+  T_CHECK (pani_policy_check_digest (2, &reason) == PAN_SEVERITY_CRITICAL);
   T_CHECK (reason && strstr (reason, "SHA-1"));
   pan_free (reason);
-  T_CHECK (pan_policy_check_digest (1, NULL) == PAN_SEVERITY_CRITICAL);
-  T_CHECK (pan_policy_check_digest (3, NULL) == PAN_SEVERITY_CRITICAL);
-  T_CHECK (pan_policy_check_digest (0, NULL) == PAN_SEVERITY_CRITICAL);
-  T_CHECK (pan_policy_check_digest (99, NULL) == PAN_SEVERITY_CRITICAL);
+  T_CHECK (pani_policy_check_digest (1, NULL) == PAN_SEVERITY_CRITICAL);
+  T_CHECK (pani_policy_check_digest (3, NULL) == PAN_SEVERITY_CRITICAL);
+  T_CHECK (pani_policy_check_digest (0, NULL) == PAN_SEVERITY_CRITICAL);
+  T_CHECK (pani_policy_check_digest (99, NULL) == PAN_SEVERITY_CRITICAL);
 }
 
 /* Parse TEXT for FPR; check the result.  */
@@ -94,7 +95,7 @@ colons (const char *text, int want_code, int want_algo,
   gpg_error_t err;
   int ok;
 
-  err = pan_policy_parse_colons (text, strlen (text), FPR, &got, &where,
+  err = pani_policy_parse_colons (text, strlen (text), FPR, &got, &where,
                                  &reason);
   ok = (int)gpg_err_code (err) == want_code
     && (err ? !where && got == 0 && reason
@@ -163,11 +164,11 @@ test_settings (void)
 {
   int a = 7;
 
-  T_ERR (pan_policy_parse_colons ("", 0, FPR, &a, NULL, NULL),
+  T_ERR (pani_policy_parse_colons ("", 0, FPR, &a, NULL, NULL),
          GPG_ERR_NO_DATA);
   T_CHECK (a == 0);
   T_CHECK (pan_policy_warn_days (NULL) == 30);
-  T_CHECK (pan_policy_cryptoperiod_days (NULL) == 365);
+  T_CHECK (pani_policy_cryptoperiod_days (NULL) == 365);
   T_STREQ (pan_severity_name (PAN_SEVERITY_OK), "OK");
   T_STREQ (pan_severity_name (PAN_SEVERITY_WARNING), "WARNING");
   T_STREQ (pan_severity_name (PAN_SEVERITY_CRITICAL), "CRITICAL");

@@ -14,6 +14,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "registry-int.h"
 
 #define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
 #define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
@@ -51,7 +52,7 @@ parse (const char *text, char **r_reason)
   gpg_error_t err;
 
   *r_reason = NULL;
-  err = pan_registry_parse ("reg", text, strlen (text), &reg, r_reason);
+  err = pani_registry_parse ("reg", text, strlen (text), &reg, r_reason);
   T_ERR (err, 0);
   if (err)
     fprintf (stderr, "    reason: %s\n", *r_reason ? *r_reason : "(none)");
@@ -68,7 +69,7 @@ bad_len (const char *text, size_t len, int code, int line, int srcline)
   gpg_error_t err;
   int ok;
 
-  err = pan_registry_parse ("reg", text, len, &reg, &reason);
+  err = pani_registry_parse ("reg", text, len, &reg, &reason);
   snprintf (prefix, sizeof prefix, "reg:%d: ", line);
   ok = (int)gpg_err_code (err) == code && !reg && reason
     && !strncmp (reason, prefix, strlen (prefix));
@@ -91,7 +92,7 @@ write_to_string (pan_registry_t reg)
   size_t len = 0;
   char *s;
 
-  T_ERR (pan_registry_write (reg, mem), 0);
+  T_ERR (pani_registry_write (reg, mem), 0);
   es_fputc (0, mem);
   es_fclose_snatch (mem, &data, &len);
   s = strdup (data);
@@ -337,26 +338,26 @@ test_reasons (void)
   const char *text = "recipient a@example.test\nstatus active\n\n"
     "recipient b@example.test\n";
 
-  T_ERR (pan_registry_parse ("/x/registry", text, strlen (text), &reg,
+  T_ERR (pani_registry_parse ("/x/registry", text, strlen (text), &reg,
                              &reason), GPG_ERR_MISSING_VALUE);
   T_STREQ (reason, "/x/registry:1: the stanza for a@example.test lacks"
            " 'protocol'");
   pan_free (reason);
   reason = NULL;
   text = "recipient a@example.test\nfoo bar\n";
-  T_ERR (pan_registry_parse ("r", text, strlen (text), &reg, &reason),
+  T_ERR (pani_registry_parse ("r", text, strlen (text), &reg, &reason),
          GPG_ERR_UNKNOWN_NAME);
   T_STREQ (reason, "r:2: unknown key 'foo'");
   pan_free (reason);
   reason = NULL;
   text = "recipient a@EXAMPLE.test\n";
-  T_ERR (pan_registry_parse ("r", text, strlen (text), &reg, &reason),
+  T_ERR (pani_registry_parse ("r", text, strlen (text), &reg, &reason),
          GPG_ERR_INV_DATA);
   T_STREQ (reason, "r:1: recipient address 'a@EXAMPLE.test' is not in"
            " normal form; write 'a@example.test'");
   pan_free (reason);
   /* Without R_REASON.  */
-  T_ERR (pan_registry_parse ("r", text, strlen (text), &reg, NULL),
+  T_ERR (pani_registry_parse ("r", text, strlen (text), &reg, NULL),
          GPG_ERR_INV_DATA);
   T_CHECK (reg == NULL);
 }
@@ -369,16 +370,16 @@ test_lookup (void)
   char *reason;
 
   reg = parse (good_text, &reason);
-  r = pan_registry_lookup (reg, "alice@example.test");
+  r = pani_registry_lookup (reg, "alice@example.test");
   T_CHECK (r && !strcmp (r->fingerprint, FPR2));
-  r = pan_registry_lookup (reg, "alice@EXAMPLE.Test");
+  r = pani_registry_lookup (reg, "alice@EXAMPLE.Test");
   T_CHECK (r && !strcmp (r->fingerprint, FPR2));
-  T_CHECK (pan_registry_lookup (reg, "Alice@example.test") == NULL);
-  T_CHECK (pan_registry_lookup (reg, "bob@example.test") == NULL);
-  T_CHECK (pan_registry_lookup (reg, "carol@example.test") == NULL);
-  T_CHECK (pan_registry_lookup (reg, "not an address") == NULL);
-  T_CHECK (pan_registry_lookup (reg, "") == NULL);
-  T_CHECK (pan_registry_lookup (NULL, "alice@example.test") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "Alice@example.test") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "bob@example.test") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "carol@example.test") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "not an address") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "") == NULL);
+  T_CHECK (pani_registry_lookup (NULL, "alice@example.test") == NULL);
   pan_registry_release (reg);
 }
 
@@ -434,34 +435,34 @@ test_add_bad_records (const char *path)
   char *reason = NULL;
 
   make_rec (&rec, "Alice@EXAMPLE.test", FPR1);
-  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), GPG_ERR_INV_DATA);
   T_CHECK (reason && strstr (reason, "normal form"));
   pan_free (reason);
   reason = NULL;
   make_rec (&rec, "alice@example.test", "0123");
-  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), GPG_ERR_INV_DATA);
   T_CHECK (reason && !strncmp (reason, path, strlen (path)));
   pan_free (reason);
   reason = NULL;
   make_rec (&rec, "alice@example.test", FPR1);
   rec.enrolled_by = (char *)"x\nstatus active";
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   rec.enrolled_by = (char *)" x";
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   rec.enrolled_by = NULL;
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_MISSING_VALUE);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_MISSING_VALUE);
   make_rec (&rec, "alice@example.test", FPR1);
   rec.protocol = PAN_PROTOCOL_NONE;
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   make_rec (&rec, "alice@example.test", FPR1);
   rec.status = 7;
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   make_rec (&rec, "alice@example.test", FPR1);
   rec.enrolled_at = (time_t)-1000000000000;
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   make_rec (&rec, NULL, FPR1);
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_MISSING_VALUE);
-  T_ERR (pan_registry_add (path, NULL, 5, NULL), GPG_ERR_INV_VALUE);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_MISSING_VALUE);
+  T_ERR (pani_registry_add (path, NULL, 5, NULL, NULL), GPG_ERR_INV_VALUE);
   T_CHECK (access (path, F_OK) && errno == ENOENT);
 }
 
@@ -481,7 +482,7 @@ test_add (const char *dir)
   test_add_bad_records (path);
 
   make_rec (&rec, "alice@example.test", FPR1);
-  T_ERR (pan_registry_add (path, &rec, 5, &reason), 0);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), 0);
   text = slurp (path);
   T_STREQ (text, HEADER "\n" STANZA ("alice@example.test", "openpgp", FPR1,
                                      "Jane Operator", "active"));
@@ -491,7 +492,7 @@ test_add (const char *dir)
 
   /* Already enrolled, in another spelling: refused, file unchanged.  */
   make_rec (&rec, "alice@example.test", FPR2);
-  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_EEXIST);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), GPG_ERR_EEXIST);
   T_STREQ (reason, "alice@example.test is already enrolled (fingerprint "
            FPR1 "); use pankey rotate");
   pan_free (reason);
@@ -501,21 +502,21 @@ test_add (const char *dir)
   make_rec (&rec, "bob@example.test", FPR64);
   rec.protocol = PAN_PROTOCOL_SMIME;
   rec.enrolled_by = (char *)"J\xc3\xbcrgen";
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
   make_rec (&rec, "carol@example.test", FPR2);
   rec.status = PAN_STATUS_RETIRED;
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
   make_rec (&rec, "carol@example.test", FPR1);
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
   T_CHECK (!stat (path, &st) && (st.st_mode & 07777) == 0600);
   T_CHECK (count_files (dir) == 2);
 
   T_ERR (pan_registry_load (path, &reg, &reason), 0);
   T_CHECK (pan_registry_count (reg) == 4);
-  T_CHECK (pan_registry_lookup (reg, "carol@example.test")
+  T_CHECK (pani_registry_lookup (reg, "carol@example.test")
            == pan_registry_get (reg, 3));
-  T_CHECK (pan_registry_lookup (reg, "bob@EXAMPLE.TEST")
-           && pan_registry_lookup (reg, "bob@EXAMPLE.TEST")->protocol
+  T_CHECK (pani_registry_lookup (reg, "bob@EXAMPLE.TEST")
+           && pani_registry_lookup (reg, "bob@EXAMPLE.TEST")->protocol
            == PAN_PROTOCOL_SMIME);
   pan_registry_release (reg);
 
@@ -526,7 +527,7 @@ test_add (const char *dir)
     fclose (fp);
   }
   make_rec (&rec, "dave@example.test", FPR1);
-  T_ERR (pan_registry_add (path, &rec, 5, &reason), GPG_ERR_UNKNOWN_NAME);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), GPG_ERR_UNKNOWN_NAME);
   T_CHECK (reason && strstr (reason, "registry:32: unknown key 'bogus'"));
   pan_free (reason);
   unlink (path);
@@ -564,13 +565,13 @@ test_add_timeout (const char *dir)
     }
   T_CHECK (read (ready[0], &c, 1) == 1);
   make_rec (&rec, "erin@example.test", FPR1);
-  T_ERR (pan_registry_add (path, &rec, 1, &reason), GPG_ERR_TIMEOUT);
+  T_ERR (pani_registry_add (path, &rec, 1, NULL, &reason), GPG_ERR_TIMEOUT);
   T_CHECK (reason && strstr (reason, "lock"));
   pan_free (reason);
   T_CHECK (write (go[1], "x", 1) == 1);
   T_CHECK (waitpid (pid, &status, 0) == pid && WIFEXITED (status)
            && !WEXITSTATUS (status));
-  T_ERR (pan_registry_add (path, &rec, 1, NULL), 0);
+  T_ERR (pani_registry_add (path, &rec, 1, NULL, NULL), 0);
   close (go[0]);
   close (go[1]);
   close (ready[0]);
@@ -604,7 +605,7 @@ test_add_concurrent (const char *dir)
 
           snprintf (addr, sizeof addr, "user%d-%d@example.test", i, j);
           make_rec (&rec, addr, FPR1);
-          if (pan_registry_add (path, &rec, 60, NULL))
+          if (pani_registry_add (path, &rec, 60, NULL, NULL))
             _exit (1);
         }
       _exit (0);
@@ -620,7 +621,7 @@ test_add_concurrent (const char *dir)
     for (j = 0; j < N_EACH; j++)
       {
         snprintf (addr, sizeof addr, "user%d-%d@example.test", i, j);
-        T_CHECK (pan_registry_lookup (reg, addr) != NULL);
+        T_CHECK (pani_registry_lookup (reg, addr) != NULL);
       }
   pan_registry_release (reg);
   T_CHECK (count_files (dir) == 2);
@@ -657,11 +658,11 @@ test_changes_parse (void)
   T_STREQ (r ? r->note : NULL, "stolen");
   r = pan_registry_get (reg, 2);
   T_CHECK (r && !r->changed_at && !r->changed_by && !r->note);
-  T_CHECK (pan_registry_lookup (reg, "alice@example.test") == NULL);
-  r = pan_registry_lookup_any (reg, "alice@example.test");
+  T_CHECK (pani_registry_lookup (reg, "alice@example.test") == NULL);
+  r = pani_registry_lookup_any (reg, "alice@example.test");
   T_CHECK (r && !strcmp (r->fingerprint, FPR2));
-  T_CHECK (pan_registry_lookup_any (reg, "carol@example.test") == NULL);
-  T_CHECK (pan_registry_lookup_any (NULL, "alice@example.test") == NULL);
+  T_CHECK (pani_registry_lookup_any (reg, "carol@example.test") == NULL);
+  T_CHECK (pani_registry_lookup_any (NULL, "alice@example.test") == NULL);
   pan_registry_release (reg);
 
   /* The optional keys only where they fit.  */
@@ -721,24 +722,24 @@ test_rotate (const char *path)
 
   unlink (path);
   make_rec (&rec, "alice@example.test", FPR2);
-  T_ERR (pan_registry_rotate (path, &rec, NULL, 5, NULL), GPG_ERR_NOT_FOUND);
+  T_ERR (pani_registry_rotate (path, &rec, NULL, 5, NULL, NULL), GPG_ERR_NOT_FOUND);
   make_rec (&rec, "alice@example.test", FPR1);
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
-  T_ERR (pan_registry_rotate (path, &rec, NULL, 5, NULL), GPG_ERR_EEXIST);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
+  T_ERR (pani_registry_rotate (path, &rec, NULL, 5, NULL, NULL), GPG_ERR_EEXIST);
   make_rec (&rec, "alice@example.test", FPR2);
-  T_ERR (pan_registry_rotate (path, &rec, FPR2, 5, &reason),
+  T_ERR (pani_registry_rotate (path, &rec, FPR2, 5, NULL, &reason),
          GPG_ERR_CONFLICT);
   T_CHECK (reason && strstr (reason, FPR1));
   pan_free (reason);
   rec.enrolled_at = T0 + 100;
   rec.enrolled_by = (char *)"Joe";
-  T_ERR (pan_registry_rotate (path, &rec, FPR1, 5, NULL), 0);
+  T_ERR (pani_registry_rotate (path, &rec, FPR1, 5, NULL, NULL), 0);
   r = load_get (path, &reg, 0);
   T_CHECK (pan_registry_count (reg) == 2);
   T_CHECK (r && r->status == PAN_STATUS_RETIRED && r->changed_at == T0 + 100);
   T_STREQ (r ? r->reason : NULL, "rotated");
   T_STREQ (r ? r->changed_by : NULL, "Joe");
-  r = pan_registry_lookup (reg, "alice@example.test");
+  r = pani_registry_lookup (reg, "alice@example.test");
   T_CHECK (r && !strcmp (r->fingerprint, FPR2) && r->enrolled_at == T0 + 100);
   pan_registry_release (reg);
 }
@@ -753,36 +754,36 @@ test_set_status (const char *path)
   pan_registry_t reg = NULL;
   const struct pan_recipient *r;
 
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), 0);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), 0);
   r = load_get (path, &reg, 1);
   T_CHECK (r && r->status == PAN_STATUS_REVOKED && r->changed_at == T0 + 200);
   T_STREQ (r ? r->note : NULL, "stolen laptop");
-  T_CHECK (pan_registry_lookup (reg, "alice@example.test") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "alice@example.test") == NULL);
   pan_registry_release (reg);
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_NOT_FOUND);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_NOT_FOUND);
   chg.fingerprint = FPR2;
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_EALREADY);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_EALREADY);
   /* A revoked key is not enrolled again, for any address.  */
   make_rec (&rec, "bob@example.test", FPR2);
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), GPG_ERR_CERT_REVOKED);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_CERT_REVOKED);
   /* The retired old key can still be revoked by fingerprint.  */
   chg.fingerprint = FPR1;
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), 0);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), 0);
   /* Unenroll: only an active record, with a fitting reason.  */
   make_rec (&rec, "bob@example.test", FPR64);
-  T_ERR (pan_registry_add (path, &rec, 5, NULL), 0);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
   chg.address = "bob@example.test";
   chg.fingerprint = NULL;
   chg.status = PAN_STATUS_RETIRED;
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_INV_DATA);
   chg.reason = "unenrolled";
   chg.note = "bad\nnote";
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_INV_DATA);
   chg.note = NULL;
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), 0);
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_NOT_FOUND);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), 0);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_NOT_FOUND);
   chg.status = PAN_STATUS_ACTIVE;
-  T_ERR (pan_registry_set_status (path, &chg, 5, NULL), GPG_ERR_INV_VALUE);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_INV_VALUE);
   r = load_get (path, &reg, 2);
   T_CHECK (pan_registry_count (reg) == 3);
   T_CHECK (r && r->status == PAN_STATUS_RETIRED && !r->note);

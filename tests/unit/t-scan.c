@@ -16,6 +16,7 @@
 
 #include "panmail.h"
 #include "t-support.h"
+#include "scan-allow-int.h"
 
 #define KEY "t-scan test key"
 
@@ -166,20 +167,20 @@ test_allow (pan_scanner_t s, const char *dir)
   T_ERR (pan_scanner_finish (s, first_hash_cb, hash), 0);
   T_CHECK (strlen (hash) == 64);
   snprintf (list, sizeof list, "# test\n\n  %s  the test Visa\r\n", hash);
-  T_ERR (pan_scan_allow_parse (list, strlen (list), &allow, &reason), 0);
-  T_CHECK (pan_scan_allow_count (allow) == 1);
-  T_STREQ (pan_scan_allow_find (allow, hash), "the test Visa");
+  T_ERR (pani_scan_allow_parse (list, strlen (list), &allow, &reason), 0);
+  T_CHECK (pani_scan_allow_count (allow) == 1);
+  T_STREQ (pani_scan_allow_find (allow, hash), "the test Visa");
   T_ERR (walk (s, dir, 3, allow, &ev), 0);
   T_CHECK (ev.hits == 27 && ev.allowed == 26);
   pan_scan_allow_release (allow);
   snprintf (list, sizeof list, "%s\n", hash);
-  T_ERR (pan_scan_allow_parse (list, strlen (list), &allow, &reason),
+  T_ERR (pani_scan_allow_parse (list, strlen (list), &allow, &reason),
          GPG_ERR_INV_VALUE);
   T_CHECK (allow == NULL && reason && strstr (reason, "line 1: no comment"));
   pan_free (reason);
   reason = NULL;
   snprintf (list, sizeof list, "%s fine\n# 4111-1111-1111-1111\n", hash);
-  T_ERR (pan_scan_allow_parse (list, strlen (list), &allow, &reason),
+  T_ERR (pani_scan_allow_parse (list, strlen (list), &allow, &reason),
          GPG_ERR_INV_VALUE);
   T_CHECK (reason && strstr (reason, "line 2 holds a card number"));
   pan_free (reason);

@@ -5,8 +5,8 @@
  *   t-smime HOME COMMAND ARGS    one call of smime.c on the home HOME:
  *     init                       pan_home_init (a new home)
  *     configure MODE             pani_smime_configure
- *     trust-ca FPR FILE          pan_smime_trust_ca; prints the SHA-1
- *     enroll ADDR FPR FILE       pan_smime_enroll; prints the SHA-1
+ *     trust-ca FPR FILE          pani_smime_trust_ca; prints the SHA-1
+ *     enroll ADDR FPR FILE       pani_smime_enroll; prints the SHA-1
  *     check FPR                  the check of pani_smime_ops; prints
  *                                notAfter
  *     list-cas                   pan_smime_list_cas
@@ -29,6 +29,7 @@
 #include "smime-trust-int.h"
 #include "proto-int.h"
 #include "t-support.h"
+#include "smime-int.h"
 
 static time_t
 test_now (void)
@@ -53,7 +54,7 @@ t_trustlist_ok (void)
   char **fprs = NULL, *reason = NULL;
   size_t n = 0;
 
-  T_ERR (pan_smime_trustlist_parse (text, strlen (text), &fprs, &n,
+  T_ERR (pani_smime_trustlist_parse (text, strlen (text), &fprs, &n,
                                     &reason), 0);
   T_CHECK (n == 4);
   if (n == 4)
@@ -73,7 +74,7 @@ t_trustlist_bad (const char *text, int code, const char *want_prefix)
   char **fprs = NULL, *reason = NULL;
   size_t n = 0;
 
-  T_ERR (pan_smime_trustlist_parse (text, strlen (text), &fprs, &n,
+  T_ERR (pani_smime_trustlist_parse (text, strlen (text), &fprs, &n,
                                     &reason), code);
   T_CHECK (!fprs && !n);
   T_CHECK (reason && !strncmp (reason, want_prefix, strlen (want_prefix)));
@@ -87,7 +88,7 @@ t_trustlist (void)
   size_t n = 1;
 
   t_trustlist_ok ();
-  T_ERR (pan_smime_trustlist_parse ("", 0, &fprs, &n, NULL), 0);
+  T_ERR (pani_smime_trustlist_parse ("", 0, &fprs, &n, NULL), 0);
   T_CHECK (fprs && !fprs[0] && !n);
   pan_argv_release (fprs);
   t_trustlist_bad ("# x\ninclude-default\n", GPG_ERR_FORBIDDEN,
@@ -183,7 +184,7 @@ run_trust (pan_ctx_t ctx, char **argv)
 
   err = pani_read_file (argv[1], 1 << 20, &buf, &len, &reason);
   if (!err)
-    err = pan_smime_trust_ca (ctx, argv[0], buf, len, test_now (), &fpr,
+    err = pani_smime_trust_ca (ctx, argv[0], buf, len, test_now (), &fpr,
                               &reason);
   if (!err)
     printf ("%s\n", fpr);
@@ -201,7 +202,7 @@ run_enroll (pan_ctx_t ctx, char **argv)
 
   err = pani_read_file (argv[2], 1 << 20, &buf, &len, &reason);
   if (!err)
-    err = pan_smime_enroll (ctx, argv[0], argv[1], buf, len, test_now (),
+    err = pani_smime_enroll (ctx, argv[0], argv[1], buf, len, test_now (),
                             &fpr, &reason);
   if (!err)
     printf ("%s\n", fpr);

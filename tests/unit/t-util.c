@@ -13,6 +13,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "t-support.h"
+#include "timeutil-int.h"
 
 void __real_free (void *p);
 void __wrap_free (void *p);
@@ -60,7 +61,7 @@ round_trip (time_t t, const char *text)
   time_t back = 0;
 
   T_STREQ (pan_time_format (t, buf, sizeof buf), text);
-  T_ERR (pan_time_parse (text, &back), 0);
+  T_ERR (pani_time_parse (text, &back), 0);
   T_CHECK (back == t);
 }
 
@@ -82,7 +83,7 @@ test_time_good (void)
       time_t back = 0;
 
       pan_time_format (t, buf, sizeof buf);
-      if (pan_time_parse (buf, &back) || back != t)
+      if (pani_time_parse (buf, &back) || back != t)
         {
           T_CHECK (!"time round trip");
           fprintf (stderr, "    %s\n", buf);
@@ -116,7 +117,7 @@ test_time_bad (void)
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
     {
       time_t t = 0;
-      gpg_error_t err = pan_time_parse (bad[i], &t);
+      gpg_error_t err = pani_time_parse (bad[i], &t);
 
       T_ERR (err, GPG_ERR_INV_TIME);
       if (!err)
