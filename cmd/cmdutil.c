@@ -68,6 +68,19 @@ begin_help (void)
   es_fprintf (es_stdout, "%s\n\n", prog_usage ? prog_usage : prog_name);
 }
 
+#define COPYRIGHT "Copyright (C) 2026 The panmail authors"
+
+void
+cmd_print_version (void)
+{
+  es_printf ("%s %s\n%s\n"
+             "License GNU GPL-3.0-or-later"
+             " <https://gnu.org/licenses/gpl.html>\n"
+             "This is free software: you are free to change and redistribute"
+             " it.\nThere is NO WARRANTY, to the extent permitted by law.\n",
+             prog_name, PACKAGE_VERSION, COPYRIGHT);
+}
+
 static const char *
 my_strusage (int level)
 {
@@ -76,7 +89,7 @@ my_strusage (int level)
     case 9: return "GPL-3.0-or-later";
     case 11: return prog_name;
     case 13: return PACKAGE_VERSION;
-    case 14: return "Copyright (C) 2026 The panmail authors";
+    case 14: return COPYRIGHT;
     case 19: return "Please report bugs to <" PACKAGE_BUGREPORT ">.\n";
     case 1:
     case 40: return prog_usage;

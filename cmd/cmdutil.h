@@ -8,6 +8,10 @@
 /* Set the program name and the usage texts used by --help.  */
 void cmd_setup (const char *name, const char *usage, const char *description);
 
+/* Print the --version text of the tool named at cmd_setup, as gpgrt's
+ * argparse prints it for the others.  */
+void cmd_print_version (void);
+
 /* Return the program name.  */
 const char *cmd_name (void);
 

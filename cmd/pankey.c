@@ -135,6 +135,42 @@ usage_error (const char *what)
   exit (EX_USAGE);
 }
 
+/* Store the value VALUE of the option OPT in O and note that it was
+ * given; false if OPT is not one of pankey's options.  */
+static int
+take_option (struct options *o, int opt, const char *value)
+{
+  const struct { int opt; unsigned int bit; const char **field; } opts_s[] =
+    {
+      { oFingerprint, O_FINGERPRINT, &o->fingerprint },
+      { oFile, O_FILE, &o->file },
+      { oOperator, O_OPERATOR, &o->operator_name },
+      { oProtocol, O_PROTOCOL, &o->protocol },
+      { oDays, O_DAYS, &o->days },
+      { oReason, O_REASON, &o->reason },
+      { oNote, O_NOTE, &o->note },
+      { oWarn, O_WARN, &o->warn },
+      { oCrit, O_CRIT, &o->crit },
+      { oTimeout, O_TIMEOUT, &o->timeout },
+      { oSenderGroup, O_SENDER_GROUP, &o->sender_group }
+    };
+
+  if (opt == oForce || opt == oJson)
+    {
+      *(opt == oForce ? &o->force : &o->json) = 1;
+      o->given |= opt == oForce ? O_FORCE : O_JSON;
+      return 1;
+    }
+  for (size_t i = 0; i < sizeof opts_s / sizeof *opts_s; i++)
+    if (opts_s[i].opt == opt)
+      {
+        *opts_s[i].field = value;
+        o->given |= opts_s[i].bit;
+        return 1;
+      }
+  return 0;
+}
+
 static void
 parse_options (int *argc, char ***argv, struct options *o)
 {
@@ -146,33 +182,18 @@ parse_options (int *argc, char ***argv, struct options *o)
   pargs.flags = ARGPARSE_FLAG_MIXED | ARGPARSE_FLAG_ALL;
 
   while (gpgrt_argparse (NULL, &pargs, opts))
-    switch (pargs.r_opt)
+    if (pargs.r_opt == ARGPARSE_IS_ARG)
       {
-      case ARGPARSE_IS_ARG:
         if (o->nargs == 3)
           usage_error ("too many arguments");
         o->args[o->nargs++] = pargs.r.ret_str;
-        break;
-      case oHome: o->home = pargs.r.ret_str; break;
-      case oForce: o->force = 1; o->given |= O_FORCE; break;
-      case oFingerprint: o->fingerprint = pargs.r.ret_str;
-        o->given |= O_FINGERPRINT; break;
-      case oFile: o->file = pargs.r.ret_str; o->given |= O_FILE; break;
-      case oOperator: o->operator_name = pargs.r.ret_str;
-        o->given |= O_OPERATOR; break;
-      case oProtocol: o->protocol = pargs.r.ret_str;
-        o->given |= O_PROTOCOL; break;
-      case oJson: o->json = 1; o->given |= O_JSON; break;
-      case oDays: o->days = pargs.r.ret_str; o->given |= O_DAYS; break;
-      case oReason: o->reason = pargs.r.ret_str; o->given |= O_REASON; break;
-      case oNote: o->note = pargs.r.ret_str; o->given |= O_NOTE; break;
-      case oWarn: o->warn = pargs.r.ret_str; o->given |= O_WARN; break;
-      case oCrit: o->crit = pargs.r.ret_str; o->given |= O_CRIT; break;
-      case oTimeout: o->timeout = pargs.r.ret_str; o->given |= O_TIMEOUT;
-        break;
-      case oSenderGroup: o->sender_group = pargs.r.ret_str;
-        o->given |= O_SENDER_GROUP; break;
-      default: pargs.err = ARGPARSE_PRINT_WARNING; o->bad = 1; break;
+      }
+    else if (pargs.r_opt == oHome)
+      o->home = pargs.r.ret_str;
+    else if (!take_option (o, pargs.r_opt, pargs.r.ret_str))
+      {
+        pargs.err = ARGPARSE_PRINT_WARNING;
+        o->bad = 1;
       }
   gpgrt_argparse (NULL, &pargs, NULL);
 }

@@ -182,7 +182,7 @@ take_long (struct options *o, int argc, char **argv, int *i)
     }
   else if (!strcmp (a, "--version"))
     {
-      es_printf ("panmailx (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+      cmd_print_version ();
       exit (0);
     }
   else

@@ -64,7 +64,7 @@ parse_options (int argc, char **argv, struct options *o)
     }
   if (o->args.mode == PAN_SENDMAIL_VERSION)
     {
-      es_printf ("pansend (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+      cmd_print_version ();
       exit (0);
     }
 }

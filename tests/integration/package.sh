@@ -84,7 +84,7 @@ getent group panmail-senders >/dev/null || fail "no group panmail-senders"
 [ "$(stat -c '%a %U' "$home")" = "700 root" ] ||
     fail "$home is $(stat -c '%a %U' "$home"), not 700 root"
 pass "postinst made the group panmail-senders and $home (0700)"
-for f in /usr/bin/pansend /usr/bin/panaudit /usr/sbin/pankey \
+for f in /usr/bin/pansend /usr/bin/panaudit /usr/bin/panmailx /usr/sbin/pankey \
          /usr/share/man/man1/pansend.1.gz /usr/share/man/man8/pankey.8.gz \
          /usr/share/man/man5/panmail.conf.5.gz /usr/share/man/man3/libpanmail.3.gz \
          /usr/share/bash-completion/completions/pankey \
