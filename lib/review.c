@@ -87,6 +87,7 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
   int look = rec->status == PAN_STATUS_ACTIVE || (flags & PAN_REVIEW_ENDED);
 
   memset (st, 0, sizeof *st);
+  pani_test_hang ("review-key");      /* As a stuck gpg would.  */
   if (warn_days < 0)
     warn_days = pan_policy_warn_days (pan_ctx_config (ctx));
   if (rec->status == PAN_STATUS_ACTIVE)

@@ -476,4 +476,14 @@ pani_test_crash (const char *step)
   if (at && !strcmp (at, step))
     kill (getenv ("PANMAIL_TEST_CRASH_GROUP") ? 0 : getpid (), SIGKILL);
 }
+
+void
+pani_test_hang (const char *step)
+{
+  const char *at = getenv ("PANMAIL_TEST_HANG_AT");
+
+  if (at && !strcmp (at, step))
+    for (;;)
+      pause ();
+}
 #endif

@@ -182,4 +182,13 @@ void pani_test_crash (const char *step);
 # define pani_test_crash(step) ((void)0)
 #endif
 
+/* Tests only (configure --enable-test-hooks): hang (sleep until a
+ * signal ends the process) when the environment variable
+ * PANMAIL_TEST_HANG_AT names STEP, as a stuck engine would.  */
+#ifdef PAN_TEST_HOOKS
+void pani_test_hang (const char *step);
+#else
+# define pani_test_hang(step) ((void)0)
+#endif
+
 #endif /* PAN_UTIL_H */

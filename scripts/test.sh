@@ -3,11 +3,12 @@
 # needed and sets up the test Postfix, then builds and tests panmail in
 # two chains that run at the same time, one on each core:
 #
-#   plain  _build: -Werror, shared library.  configure, make, make check
-#          (unit tests, fuzz seed replay, the source checks: the man
-#          page, shellcheck, library layers, sizes), make install into a
-#          DESTDIR with a pkg-config client, make distcheck (the tarball,
-#          with the unit tests and the fuzz replay).
+#   plain  _build: -Werror, shared library.  configure, make, the
+#          source checks (make check-sources: the man page, shellcheck,
+#          library layers, sizes), make install into a DESTDIR with a
+#          pkg-config client, make distcheck (the tarball, -Werror, with
+#          the unit tests and the fuzz replay: they run once in a plain
+#          build, there, and once under the sanitizers).
 #   san    _build-san: ASan+UBSan with leak detection, static library (no
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
@@ -87,7 +88,7 @@ plain_chain () {
     phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
         DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache" &&
         echo ok > "$state/distcheck" &
-    phase "plain: make check" quiet_make "$b" check.out -j2 check
+    phase "plain: check-sources" quiet_make "$b" check.out -j2 check-sources
     phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
         echo ok > "$state/install"
     wait
@@ -182,7 +183,7 @@ wait "$plain_pid"
 b=$top/_build
 if [ -f "$state/plain-build" ]; then
     count 0 "build (-Werror, shared library)"
-    report_suite "plain build: make check" "$b"
+    report_suite "plain build: source checks" "$b"
     count "$([ -f "$state/install" ] && echo 0 || echo 1)" \
         "make install DESTDIR + pkg-config client"
     [ -f "$state/install" ] || cat "$b/install.out"

@@ -127,14 +127,11 @@ pass "--help shows the usage, --version the version with its copyright line"
 
 # ------------------------------------------------------------------ time-out
 
-# panmail.conf replaced by a FIFO that nobody writes: pankey check
-# blocks opening it, and -t ends the wait.
-mv "$PANMAIL_HOME/panmail.conf" "$T/panmail.conf"
-mkfifo -m 600 "$PANMAIL_HOME/panmail.conf"
+# A key review that hangs (the test hook of --enable-test-hooks, as a
+# stuck gpg would): -t ends the wait.
 t0=$(date +%s)
-if pankey check -t 2 >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
-rm -f "$PANMAIL_HOME/panmail.conf"
-mv "$T/panmail.conf" "$PANMAIL_HOME/panmail.conf"
+if (PANMAIL_TEST_HANG_AT=review-key; export PANMAIL_TEST_HANG_AT
+    pankey check -t 2) >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
 [ "$rc" -eq 3 ] || { cat "$T/out" "$T/err" >&2; fail "-t 2: exit $rc, not 3"; }
 grep -qx 'PANKEY UNKNOWN - timed out after 2 s (-t)' "$T/out" ||
     { cat "$T/out" >&2; fail "-t 2: no time-out status line"; }

@@ -21,6 +21,7 @@ expect_rc 0 "enroll B" pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
 # little slow, so that two flushes overlap).
 cat > "$T/mta" <<EOF
 #!/bin/sh
+echo "\$*" >> "$T/mta.args"
 if [ -e "$T/down" ]; then cat > /dev/null; exit 75; fi
 sleep 0.3
 exec /usr/sbin/sendmail "\$@"
@@ -36,7 +37,9 @@ sa=$(mbox_size "$A") sb=$(mbox_size "$B")
 
 # ------------------------------------------------------------ MTA down
 touch "$T/down"
-expect_rc 75 "send To+Bcc with the MTA down" pansend < "$T/msg"
+SENDER=${TAG}fault-queue-bounce@example.test
+expect_rc 75 "send To+Bcc with the MTA down (-f, -N, -R)" \
+    pansend -t -f "$SENDER" -N success,failure -R hdrs < "$T/msg"
 expect_rc 0 "--queue-list" pansend --queue-list
 [ "$(wc -l < "$T/out")" = 2 ] || { cat "$T/out" >&2; fail "--queue-list does not show 2 copies"; }
 grep -q " to $A\$" "$T/out" || fail "--queue-list does not name $A"
@@ -102,6 +105,11 @@ decrypt_pgpmime "$T/b.eml" "$(secret_home "$fb")" "$T/b.dec"
 grep -qF "$BODY" "$T/a.dec" || fail "$A cannot read the queued message"
 grep -qF "$BODY" "$T/b.dec" || fail "$B cannot read the queued message"
 pass "each recipient decrypts its copy"
+grep -q "^Return-Path: <$SENDER>" "$T/a.eml" ||
+    fail "the flushed copy lost its envelope sender"
+[ "$(grep -c -- "-i -f $SENDER -N success,failure -R hdrs -- " "$T/mta.args")" -ge 4 ] ||
+    { cat "$T/mta.args" >&2; fail "the flush did not pass the envelope sender and DSN options"; }
+pass "a flushed copy keeps the envelope sender and the DSN options"
 n=$(log_json | jq -s '[.[] | select(.event == "delivered")] | length')
 [ "$n" = 2 ] || fail "$n delivered records, expected 2"
 log_json | jq -e -s '[.[] | select(.event == "delivered") | .copy] | unique | length == 2' \
