@@ -13,8 +13,8 @@
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
 #          integration tests through the real Postfix).
-#   package  at the end of the plain chain, while the integration tests
-#          still run: scripts/package.sh builds the Debian packages,
+#   package  in the plain chain, beside distcheck, while the integration
+#          tests still run: scripts/package.sh builds the Debian packages,
 #          checks them with lintian, installs them, sends one message
 #          with the installed tools and purges them.
 #
@@ -91,10 +91,11 @@ plain_chain () {
     phase "plain: check-sources" quiet_make "$b" check.out -j2 check-sources
     phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
         echo ok > "$state/install"
-    wait
+    # The package builds from its own copy of the tree, beside distcheck.
     phase "plain: package" sh "$top/scripts/package.sh" "$top/_build-deb" \
         >"$b/package.out" 2>&1 &&
         echo ok > "$state/package"
+    wait
 }
 
 # The san chain: the tests start as soon as the tools (and t-smime, the
