@@ -39,8 +39,9 @@ gpg_error_t pani_envelope_write (const char *path,
                                  char **r_reason);
 
 /* Run the MTA ARGV (the configured one, or given) with "-i -f SENDER",
- * the DSN options of ENV, "--" and the recipients of ENV on the ciphertext FD (ENV->size bytes) within
- * mta-timeout of CTX: 0 only if it exited 0 and read it all.  */
+ * the DSN options of ENV, "--" and the recipients of ENV on the
+ * ciphertext FD (ENV->size bytes) within mta-timeout of CTX: 0 only if
+ * it exited 0 and read it all.  */
 gpg_error_t pani_mta_hand_over (pan_ctx_t ctx, int fd,
                                 const struct pani_envelope *env,
                                 const char *const *argv, char **r_reason);

@@ -150,8 +150,8 @@ pani_envelope_parse (char *text, size_t len, struct pani_envelope *env,
           err = set_field (env, line, colon + 2, &seen);
         }
     }
-  if (!err && ((seen & 0x1ff) != 0x1ff || !env->nrcpts || !is_copy_id (env->copy)
-               || !is_sha256 (env->sha256)))
+  if (!err && ((seen & 0x1ff) != 0x1ff || !env->nrcpts
+               || !is_copy_id (env->copy) || !is_sha256 (env->sha256)))
     err = gpg_error (GPG_ERR_INV_DATA);
   if (err)
     {

@@ -13,7 +13,8 @@ pan_time_format (time_t t, char *buf, size_t bufsize)
 {
   struct tm tm;
 
-  if (!gmtime_r (&t, &tm) || !strftime (buf, bufsize, "%Y-%m-%dT%H:%M:%SZ", &tm))
+  if (!gmtime_r (&t, &tm)
+      || !strftime (buf, bufsize, "%Y-%m-%dT%H:%M:%SZ", &tm))
     {
       if (bufsize)
         *buf = 0;
