@@ -264,8 +264,7 @@ writer_open (struct writer *w, const struct pani_audit_files *f,
   memset (w, 0, sizeof *w);
   w->f = f;
   w->fd = -1;
-  if (gethostname (w->host, sizeof w->host - 1) || !*w->host)
-    snprintf (w->host, sizeof w->host, "%s", "unknown");
+  pani_hostname (w->host, sizeof w->host, "unknown");
   if ((err = read_state (w, r_reason))
       || (err = open_log_for_append (w, r_reason))
       || (err = read_tail (w, r_reason)))

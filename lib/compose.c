@@ -79,9 +79,7 @@ default_from (void)
   struct passwd *pw = getpwuid (getuid ());
   char host[256];
 
-  if (gethostname (host, sizeof host - 1) || !*host)
-    strcpy (host, "localhost");
-  host[sizeof host - 1] = 0;
+  pani_hostname (host, sizeof host, "localhost");
   return pani_strdupf ("%s@%s", pw && pw->pw_name ? pw->pw_name : "root",
                        host);
 }

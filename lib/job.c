@@ -178,9 +178,9 @@ take_message_id (pan_job_t job)
     return (job->message_id = pani_strdup (given)) ? 0
       : gpg_error_from_syserror ();
   pani_nonce_hex (hex, 12);
-  if (gethostname (host, sizeof host - 1) || !*host || strchr (host, '>'))
+  pani_hostname (host, sizeof host, "localhost");
+  if (strchr (host, '>'))       /* It would end the Message-ID.  */
     strcpy (host, "localhost");
-  host[sizeof host - 1] = 0;
   job->message_id = pani_strdupf ("<%lld.%s@%s>", (long long)time (NULL),
                                   hex, host);
   job->made_message_id = 1;

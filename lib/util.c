@@ -88,6 +88,14 @@ pani_login_user (void)
   return pw && pw->pw_name ? pw->pw_name : "unknown";
 }
 
+void
+pani_hostname (char *buf, size_t size, const char *fallback)
+{
+  if (gethostname (buf, size - 1) || !*buf)
+    snprintf (buf, size, "%s", fallback);
+  buf[size - 1] = 0;
+}
+
 int
 pani_ascii_lower (int c)
 {

@@ -36,6 +36,10 @@ char *pani_strndup (const char *src, size_t len);
  * the next call of getpwuid).  */
 const char *pani_login_user (void);
 
+/* Store this host's name in BUF (SIZE bytes, always terminated), or
+ * FALLBACK if it has none.  */
+void pani_hostname (char *buf, size_t size, const char *fallback);
+
 /* Compare A and B ignoring ASCII case.  */
 int pani_ascii_casecmp (const char *a, const char *b);
 
