@@ -381,8 +381,9 @@ unstick_pipes (void)
 
   while (dir && null >= 0 && (d = readdir (dir)))
     {
-      struct pollfd p = { fd = atoi (d->d_name), 0, 0 };
+      struct pollfd p = { .fd = atoi (d->d_name) };
 
+      fd = p.fd;
       if (fd > 2 && fd != dirfd (dir) && !fstat (fd, &st)
           && S_ISFIFO (st.st_mode) && poll (&p, 1, 0) == 1
           && (p.revents & POLLERR))
