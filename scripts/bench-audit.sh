@@ -18,6 +18,9 @@
 # (default cmd/panaudit), both in the build tree (make
 # tests/bench/gen-audit first); REPEAT; KEEP=1 keeps the home.
 set -eu
+# The home and its log as pankey would make them (the home checks refuse
+# a log others can read).
+umask 077
 
 n=${1:-1000000}
 repeat=${REPEAT:-3}
@@ -26,14 +29,10 @@ panaudit=${PANAUDIT:-cmd/panaudit}
 for p in "$gen" "$panaudit" /usr/bin/time; do
     [ -x "$p" ] || { echo "bench-audit.sh: $p is missing (make tests/bench/gen-audit; set GEN_AUDIT, PANAUDIT)" >&2; exit 2; }
 done
-# In a build tree cmd/panaudit is libtool's wrapper script: run the
-# program it wraps.
-real=$(dirname "$panaudit")/.libs/panaudit
-if [ -x "$real" ] && [ -d "$(dirname "$panaudit")/../lib/.libs" ]; then
-    LD_LIBRARY_PATH=$(cd "$(dirname "$panaudit")/../lib/.libs" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    export LD_LIBRARY_PATH
-    panaudit=$real
-fi
+# shellcheck source-path=SCRIPTDIR source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+unwrap_libtool "$panaudit"
+panaudit=$unwrapped
 home=$(mktemp -d "${TMPDIR:-/tmp}/bench-audit.XXXXXX")
 if [ "${KEEP:-0}" = 1 ]; then
     echo "home: $home"

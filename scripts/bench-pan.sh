@@ -34,14 +34,10 @@ panaudit=${PANAUDIT:-$top/cmd/panaudit}
 for p in "$bench" "$panaudit"; do
     [ -x "$p" ] || { echo "bench-pan.sh: build $p first (or set BENCH_PAN, PANAUDIT)" >&2; exit 2; }
 done
-# In a build tree cmd/panaudit is libtool's wrapper script, which costs
-# more than scanning a small file: run the program it wraps.
-real=$(dirname "$panaudit")/.libs/panaudit
-if [ -x "$real" ] && [ -d "$(dirname "$panaudit")/../lib/.libs" ]; then
-    LD_LIBRARY_PATH=$(cd "$(dirname "$panaudit")/../lib/.libs" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    export LD_LIBRARY_PATH
-    panaudit=$real
-fi
+# shellcheck source-path=SCRIPTDIR source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+unwrap_libtool "$panaudit"
+panaudit=$unwrapped
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-pan.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
