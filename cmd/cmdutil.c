@@ -184,8 +184,10 @@ cmd_init_library (void)
 
   if (err)
     {
-      cmd_error (err, "initialising libgcrypt/GPGME (need libgcrypt >= 1.10,"
-                 " GPGME >= 1.18 and gpg)", NULL);
+      cmd_error (err,
+                 "initialising libgcrypt/GPGME (need libgcrypt >= 1.10,"
+                 " GPGME >= 1.18 and gpg)",
+                 NULL);
       exit (EX_SOFTWARE);
     }
 }
@@ -232,11 +234,13 @@ cmd_exit_for_audit (gpg_error_t err)
 {
   switch (gpg_err_code (err))
     {
-    case GPG_ERR_ENOSPC: case GPG_ERR_EDQUOT: case GPG_ERR_EROFS:
-    case GPG_ERR_EACCES: case GPG_ERR_EPERM: case GPG_ERR_ENOENT:
-      return EX_CANTCREAT;
-    default:
-      return EX_IOERR;
+    case GPG_ERR_ENOSPC:
+    case GPG_ERR_EDQUOT:
+    case GPG_ERR_EROFS:
+    case GPG_ERR_EACCES:
+    case GPG_ERR_EPERM:
+    case GPG_ERR_ENOENT: return EX_CANTCREAT;
+    default: return EX_IOERR;
     }
 }
 

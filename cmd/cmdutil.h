@@ -6,7 +6,8 @@
 #include "panmail.h"
 
 /* Set the program name and the usage texts used by --help.  */
-void cmd_setup (const char *name, const char *usage, const char *description);
+void cmd_setup (const char *name, const char *usage,
+                const char *description);
 
 /* Print the --version text of the tool named at cmd_setup, as gpgrt's
  * argparse prints it for the others.  */

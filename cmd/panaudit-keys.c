@@ -24,7 +24,7 @@
 /* One row of the inventory; NULL or 0 fields are unknown.  */
 struct row
 {
-  const char *kind;             /* "recipient" or "home" */
+  const char *kind; /* "recipient" or "home" */
   const char *address;
   const char *protocol;
   const char *fingerprint;
@@ -42,27 +42,29 @@ struct row
   time_t last_used;
   const char *purpose;
   const char *file;
-  time_t changed_at;            /* When the enrollment ended.  */
+  time_t changed_at; /* When the enrollment ended.  */
   const char *changed_by;
-  const char *change_reason;    /* Why (revoke: reason and note).  */
+  const char *change_reason; /* Why (revoke: reason and note).  */
 };
 
 /* When each record of the registry was last used, and the home keys. */
 struct usage
 {
-  time_t *last;                 /* One per registry record.  */
-  time_t first_record;          /* Audit log: its first record.  */
+  time_t *last;        /* One per registry record.  */
+  time_t first_record; /* Audit log: its first record.  */
   time_t last_record;
-  time_t last_pan;              /* Last record with a PAN hash.  */
+  time_t last_pan; /* Last record with a PAN hash.  */
 };
 
-static const char *const columns[] =
-  {
-    "kind", "address", "protocol", "fingerprint", "algorithm",
-    "encryption_algorithm", "bits", "created", "expires", "enrolled_at",
-    "enrolled_by", "rotation_due", "status", "key_state", "last_used",
-    "purpose", "file", "changed_at", "changed_by", "change_reason"
-  };
+static const char *const columns[] = {
+  "kind",        "address",      "protocol",
+  "fingerprint", "algorithm",    "encryption_algorithm",
+  "bits",        "created",      "expires",
+  "enrolled_at", "enrolled_by",  "rotation_due",
+  "status",      "key_state",    "last_used",
+  "purpose",     "file",         "changed_at",
+  "changed_by",  "change_reason"
+};
 
 #define N_COLUMNS (sizeof columns / sizeof *columns)
 
@@ -84,8 +86,8 @@ note_use (pan_registry_t reg, struct usage *u,
   u->last_record = rec->time;
   if (ev->npans)
     u->last_pan = rec->time;
-  if (!ev->event || (strcmp (ev->event, "send") && strcmp (ev->event,
-                                                          "queue")))
+  if (!ev->event
+      || (strcmp (ev->event, "send") && strcmp (ev->event, "queue")))
     return;
   for (i = 0; i < ev->nkeys; i++)
     for (j = 0; j < pan_registry_count (reg); j++)
@@ -231,15 +233,27 @@ put_csv_row (const struct row *row)
 }
 
 /* The columns of the table: index into COLUMNS and width.  */
-static const struct { size_t col; int width; const char *title; }
-table[] =
-  {
-    { 1, 30, "ADDRESS/PURPOSE" }, { 2, 7, "PROTO" },
-    { 3, 40, "FINGERPRINT/FILE" }, { 4, 11, "ALGO" }, { 5, 9, "ENC" },
-    { 7, 10, "CREATED" }, { 8, 10, "EXPIRES" }, { 9, 10, "ENROLLED" },
-    { 11, 10, "ROTATE-BY" }, { 12, 7, "STATUS" }, { 13, 8, "KEY" },
-    { 14, 10, "LAST-USED" }, { 17, 10, "ENDED" }, { 10, 0, "BY" }
-  };
+static const struct
+{
+  size_t col;
+  int width;
+  const char *title;
+} table[] = {
+  {1,   30, "ADDRESS/PURPOSE" },
+  { 2,  7,  "PROTO"           },
+  { 3,  40, "FINGERPRINT/FILE"},
+  { 4,  11, "ALGO"            },
+  { 5,  9,  "ENC"             },
+  { 7,  10, "CREATED"         },
+  { 8,  10, "EXPIRES"         },
+  { 9,  10, "ENROLLED"        },
+  { 11, 10, "ROTATE-BY"       },
+  { 12, 7,  "STATUS"          },
+  { 13, 8,  "KEY"             },
+  { 14, 10, "LAST-USED"       },
+  { 17, 10, "ENDED"           },
+  { 10, 0,  "BY"              }
+};
 
 #define N_TABLE (sizeof table / sizeof *table)
 
@@ -322,7 +336,8 @@ recipient_row (pan_ctx_t ctx, const struct output *out,
   row.fingerprint = rec->fingerprint;
   row.algorithm = info->present ? info->algorithm : NULL;
   row.enc_algorithm = info->present && *info->enc_algorithm
-    ? info->enc_algorithm : NULL;
+    ? info->enc_algorithm
+    : NULL;
   row.bits = info->bits;
   row.created = info->created;
   row.expires = info->expires;
@@ -415,7 +430,7 @@ panaudit_keys (pan_ctx_t ctx, int json, int csv)
     recipient_row (ctx, &out, pan_registry_get (reg, i), u.last[i], now);
   home_rows (ctx, &out, &u);
 
- leave:
+leave:
   free (u.last);
   pan_registry_release (reg);
   return rc;

@@ -19,7 +19,7 @@
 #include "cmdutil.h"
 #include "panaudit-scan.h"
 
-#define EXIT_PANS_FOUND 1       /* PANs in the files.  */
+#define EXIT_PANS_FOUND 1 /* PANs in the files.  */
 #define EXIT_ERROR 2
 
 /* Progress line updates at most this often, in milliseconds.  */
@@ -36,9 +36,9 @@ struct scan_tally
   unsigned long long files_hit; /* Files with hits not allowed.  */
   unsigned long long file_pans; /* Such hits in the current file.  */
   unsigned long long scanned, skipped, failed;
-  unsigned long long bytes;     /* Of the files done.  */
-  int progress;                 /* Show it.  */
-  int shown;                    /* It is on the screen.  */
+  unsigned long long bytes; /* Of the files done.  */
+  int progress;             /* Show it.  */
+  int shown;                /* It is on the screen.  */
   long long last_ms;
 };
 
@@ -69,9 +69,10 @@ show_progress (struct scan_tally *t, unsigned long long current)
   if (!t->progress || ms - t->last_ms < PROGRESS_MS)
     return;
   t->last_ms = ms;
-  es_fprintf (es_stderr, "\r\033[Kscanning: %llu files, %.1f MB,"
-              " %llu PANs", t->scanned,
-              (double)(t->bytes + current) / 1e6, t->pans);
+  es_fprintf (es_stderr,
+              "\r\033[Kscanning: %llu files, %.1f MB,"
+              " %llu PANs",
+              t->scanned, (double)(t->bytes + current) / 1e6, t->pans);
   es_fflush (es_stderr);
   t->shown = 1;
 }
@@ -161,9 +162,7 @@ scan_file_cb (void *opaque, const struct pan_scan_file *f)
 
   switch (f->event)
     {
-    case PAN_SCAN_PROGRESS:
-      show_progress (t, f->bytes);
-      break;
+    case PAN_SCAN_PROGRESS: show_progress (t, f->bytes); break;
     case PAN_SCAN_SCANNED:
       t->scanned++;
       t->bytes += f->bytes;

@@ -5,14 +5,14 @@
 /* What "panaudit scan" was asked to do.  */
 struct panaudit_scan_args
 {
-  const char *home;             /* --home, or NULL.  */
-  int json;                     /* --json: JSON lines.  */
-  const char *const *excludes;  /* NULL-terminated --exclude globs.  */
-  int skip_binary;              /* --skip-binary.  */
-  int no_progress;              /* --no-progress.  */
-  const char *allow;            /* --allow FILE, or NULL.  */
-  const char *jobs;             /* --jobs N, or NULL: every core.  */
-  const char *const *paths;     /* The PATH arguments.  */
+  const char *home;            /* --home, or NULL.  */
+  int json;                    /* --json: JSON lines.  */
+  const char *const *excludes; /* NULL-terminated --exclude globs.  */
+  int skip_binary;             /* --skip-binary.  */
+  int no_progress;             /* --no-progress.  */
+  const char *allow;           /* --allow FILE, or NULL.  */
+  const char *jobs;            /* --jobs N, or NULL: every core.  */
+  const char *const *paths;    /* The PATH arguments.  */
   int npaths;
 };
 

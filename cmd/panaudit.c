@@ -26,93 +26,105 @@
 #include "panaudit-scan.h"
 
 #define EXIT_DAMAGED 1
-#define EXIT_NOT_FOUND 1        /* find-pan: no record names the PANs.  */
+#define EXIT_NOT_FOUND 1 /* find-pan: no record names the PANs.  */
 #define EXIT_ERROR 2
-#define EXIT_BAD_WORD 64        /* An unknown --event or --outcome.  */
+#define EXIT_BAD_WORD 64 /* An unknown --event or --outcome.  */
 
 enum opt_values
-  {
-    oHome = 500,
-    oSince,
-    oUntil,
-    oRecipient,
-    oEvent,
-    oOutcome,
-    oMessageId,
-    oJson,
-    oCsv,
-    oKey,
-    oAnchor,
-    oDir,
-    oExclude,
-    oSkipBinary,
-    oNoProgress,
-    oAllow,
-    oJobs
-  };
+{
+  oHome = 500,
+  oSince,
+  oUntil,
+  oRecipient,
+  oEvent,
+  oOutcome,
+  oMessageId,
+  oJson,
+  oCsv,
+  oKey,
+  oAnchor,
+  oDir,
+  oExclude,
+  oSkipBinary,
+  oNoProgress,
+  oAllow,
+  oJobs
+};
 
-static gpgrt_opt_t opts[] =
-  {
-    ARGPARSE_group (300, "@Commands:\n "
-                    "  log [filters] [--json|--csv]  show records\n"
-                    "  keys [--json|--csv]           key inventory\n"
-                    "  verify [--key FILE|-] [--anchor LINE] [--dir DIR]\n"
-                    "                                check the log\n"
-                    "  anchor                        print the head of the"
-                    " log\n"
-                    "  report [--since T] [--until T] [--key FILE|-]\n"
-                    "                                summary for an"
-                    " assessor\n"
-                    "  init-key                      create the audit key"
-                    " (once)\n"
-                    "  note TEXT                     record an operator note"
-                    " (e.g. a log review)\n"
-                    "  rotate                        close the open segment"
-                    " of the log\n"
-                    "  prune                         delete closed segments"
-                    " older than\n"
-                    "                                audit-retention\n"
-                    "  find-pan [--json] < PANS      records of the card"
-                    " numbers\n"
-                    "                                read from stdin, one a"
-                    " line\n"
-                    "  scan [--json] [--exclude GLOB]... [--skip-binary]\n"
-                    "       [--no-progress] [--allow FILE] [--jobs N]"
-                    " PATH...\n"
-                    "                                find card numbers in"
-                    " files\n"
-                    "\nOptions:\n "),
-    ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
-    ARGPARSE_s_s (oSince, "since", "|TIME|records at or after TIME"
-                  " (YYYY-MM-DD or RFC 3339)"),
-    ARGPARSE_s_s (oUntil, "until", "|TIME|records at or before TIME"),
-    ARGPARSE_s_s (oRecipient, "recipient", "|ADDR|records naming ADDR"),
-    ARGPARSE_s_s (oEvent, "event", "|EVENT|records of EVENT (send, refuse,"
-                  " queue, enroll, ...)"),
-    ARGPARSE_s_s (oOutcome, "outcome", "|OUTCOME|records with OUTCOME"
-                  " (delivered, queued, refused, ...)"),
-    ARGPARSE_s_s (oMessageId, "message-id", "|ID|records of the message"
-                  " ID"),
-    ARGPARSE_s_n (oJson, "json", "log: the records as stored; find-pan,"
-                  " scan: JSON lines"),
-    ARGPARSE_s_n (oCsv, "csv", "log, keys: CSV with a header line"),
-    ARGPARSE_s_s (oKey, "key", "|FILE|check every MAC with the initial key"
-                  " in FILE (- = stdin)"),
-    ARGPARSE_s_s (oAnchor, "anchor", "|LINE|check against an anchor line"),
-    ARGPARSE_s_s (oDir, "dir", "|DIR|verify: the segments copied into DIR"
-                  " (no home needed)"),
-    ARGPARSE_s_s (oExclude, "exclude", "|GLOB|scan: skip paths or names"
-                  " matching GLOB"),
-    ARGPARSE_s_n (oSkipBinary, "skip-binary", "scan: skip files with a NUL"
-                  " byte in their first 8 KiB"),
-    ARGPARSE_s_n (oNoProgress, "no-progress", "scan: no progress line on"
-                  " a terminal"),
-    ARGPARSE_s_s (oAllow, "allow", "|FILE|scan: keyed hashes of numbers"
-                  " found harmless"),
-    ARGPARSE_s_s (oJobs, "jobs", "|N|scan: files scanned at once (default:"
-                  " one per core)"),
-    ARGPARSE_end ()
-  };
+static gpgrt_opt_t opts[] = {
+  ARGPARSE_group (300,
+                  "@Commands:\n "
+                  "  log [filters] [--json|--csv]  show records\n"
+                  "  keys [--json|--csv]           key inventory\n"
+                  "  verify [--key FILE|-] [--anchor LINE] [--dir DIR]\n"
+                  "                                check the log\n"
+                  "  anchor                        print the head of the"
+                  " log\n"
+                  "  report [--since T] [--until T] [--key FILE|-]\n"
+                  "                                summary for an"
+                  " assessor\n"
+                  "  init-key                      create the audit key"
+                  " (once)\n"
+                  "  note TEXT                     record an operator note"
+                  " (e.g. a log review)\n"
+                  "  rotate                        close the open segment"
+                  " of the log\n"
+                  "  prune                         delete closed segments"
+                  " older than\n"
+                  "                                audit-retention\n"
+                  "  find-pan [--json] < PANS      records of the card"
+                  " numbers\n"
+                  "                                read from stdin, one a"
+                  " line\n"
+                  "  scan [--json] [--exclude GLOB]... [--skip-binary]\n"
+                  "       [--no-progress] [--allow FILE] [--jobs N]"
+                  " PATH...\n"
+                  "                                find card numbers in"
+                  " files\n"
+                  "\nOptions:\n "),
+  ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
+  ARGPARSE_s_s (oSince, "since",
+                "|TIME|records at or after TIME"
+                " (YYYY-MM-DD or RFC 3339)"),
+  ARGPARSE_s_s (oUntil, "until", "|TIME|records at or before TIME"),
+  ARGPARSE_s_s (oRecipient, "recipient", "|ADDR|records naming ADDR"),
+  ARGPARSE_s_s (oEvent, "event",
+                "|EVENT|records of EVENT (send, refuse,"
+                " queue, enroll, ...)"),
+  ARGPARSE_s_s (oOutcome, "outcome",
+                "|OUTCOME|records with OUTCOME"
+                " (delivered, queued, refused, ...)"),
+  ARGPARSE_s_s (oMessageId, "message-id",
+                "|ID|records of the message"
+                " ID"),
+  ARGPARSE_s_n (oJson, "json",
+                "log: the records as stored; find-pan,"
+                " scan: JSON lines"),
+  ARGPARSE_s_n (oCsv, "csv", "log, keys: CSV with a header line"),
+  ARGPARSE_s_s (oKey, "key",
+                "|FILE|check every MAC with the initial key"
+                " in FILE (- = stdin)"),
+  ARGPARSE_s_s (oAnchor, "anchor", "|LINE|check against an anchor line"),
+  ARGPARSE_s_s (oDir, "dir",
+                "|DIR|verify: the segments copied into DIR"
+                " (no home needed)"),
+  ARGPARSE_s_s (oExclude, "exclude",
+                "|GLOB|scan: skip paths or names"
+                " matching GLOB"),
+  ARGPARSE_s_n (oSkipBinary, "skip-binary",
+                "scan: skip files with a NUL"
+                " byte in their first 8 KiB"),
+  ARGPARSE_s_n (oNoProgress, "no-progress",
+                "scan: no progress line on"
+                " a terminal"),
+  ARGPARSE_s_s (oAllow, "allow",
+                "|FILE|scan: keyed hashes of numbers"
+                " found harmless"),
+  ARGPARSE_s_s (oJobs, "jobs",
+                "|N|scan: files scanned at once (default:"
+                " one per core)"),
+  ARGPARSE_end ()
+};
 
 struct options
 {
@@ -123,7 +135,7 @@ struct options
   const char *key_file;
   const char *anchor;
   const char *dir;
-  const char **excludes;        /* NULL-terminated.  */
+  const char **excludes; /* NULL-terminated.  */
   size_t nexcludes;
   int skip_binary, no_progress;
   const char *allow, *jobs;
@@ -213,7 +225,8 @@ check_words (const struct options *o)
   if (o->filter.outcome && !pan_audit_is_outcome (o->filter.outcome))
     {
       cmd_info ("--outcome %s: no such outcome (pending, delivered, queued,"
-                " dropped, refused, ok, failed, sent)", o->filter.outcome);
+                " dropped, refused, ok, failed, sent)",
+                o->filter.outcome);
       exit (EXIT_BAD_WORD);
     }
 }
@@ -246,9 +259,11 @@ put_recipients (estream_t out, const struct pan_audit_event *ev,
     {
       if (i)
         es_putc (' ', out);
-      cmd_put_safe (out, fingerprints ? (ev->keys[i].fingerprint
-                                         ? ev->keys[i].fingerprint : "-")
-                    : ev->keys[i].address);
+      cmd_put_safe (out,
+                    fingerprints
+                      ? (ev->keys[i].fingerprint ? ev->keys[i].fingerprint
+                                                 : "-")
+                      : ev->keys[i].address);
     }
 }
 
@@ -350,7 +365,8 @@ print_header (const struct options *o)
               es_stdout);
   else if (!o->json)
     es_fprintf (es_stdout, "%6s  %-20s  %-9s %-8s %4s  %s\n", "SEQ", "TIME",
-                "EVENT", "OUTCOME", "EXIT", "MESSAGE-ID RECIPIENTS (REASON)");
+                "EVENT", "OUTCOME", "EXIT",
+                "MESSAGE-ID RECIPIENTS (REASON)");
 }
 
 static void
@@ -400,7 +416,7 @@ cmd_log (struct options *o)
   if (es_fflush (es_stdout) || gpg_err_code (err) != GPG_ERR_EOF)
     rc = EXIT_ERROR;
 
- leave:
+leave:
   pan_audit_close (rd);
   pan_ctx_release (ctx);
   return rc;
@@ -434,11 +450,13 @@ print_verdict (const struct pan_audit_verdict *v, int with_state)
       cmd_info ("TAMPERED: %s", v->message ? v->message : "damaged");
       return EXIT_DAMAGED;
     }
-  es_fprintf (es_stdout, "%s: intact: %llu records; hash chain%s"
-              " %s; head sha256 %s\n", cmd_name (), v->nrecords,
-              with_state ? " and audit.key" : "",
+  es_fprintf (es_stdout,
+              "%s: intact: %llu records; hash chain%s"
+              " %s; head sha256 %s\n",
+              cmd_name (), v->nrecords, with_state ? " and audit.key" : "",
               v->key_checked ? "and every MAC checked with the key"
-              : "checked (MACs not checked: give --key)", v->head);
+                             : "checked (MACs not checked: give --key)",
+              v->head);
   return 0;
 }
 
@@ -511,7 +529,7 @@ cmd_anchor (struct options *o)
     {
       cmd_error (err, "anchor", reason);
       rc = gpg_err_code (err) == GPG_ERR_BAD_SIGNATURE ? EXIT_DAMAGED
-        : EXIT_ERROR;
+                                                       : EXIT_ERROR;
     }
   else
     es_fprintf (es_stdout, "%s\n", line);
@@ -557,8 +575,9 @@ cmd_init_key (struct options *o)
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   char *reason = NULL, *key = NULL;
-  struct pan_audit_event ev = { .event = "init-key", .tool = "panaudit",
-                                .outcome = "ok", .exit_code = 0 };
+  struct pan_audit_event ev = {
+    .event = "init-key", .tool = "panaudit", .outcome = "ok", .exit_code = 0
+  };
   int rc;
 
   if (o->nargs != 1)
@@ -591,8 +610,9 @@ cmd_note (struct options *o)
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   char *reason = NULL;
-  struct pan_audit_event ev = { .event = "note", .tool = "panaudit",
-                                .outcome = "ok", .exit_code = 0 };
+  struct pan_audit_event ev = {
+    .event = "note", .tool = "panaudit", .outcome = "ok", .exit_code = 0
+  };
   int rc;
 
   if (o->nargs != 2 || !*o->args[1])
@@ -700,7 +720,7 @@ struct wanted
   struct wanted_pan *pans;
   size_t n;
   unsigned long lineno;
-  int bad;                      /* Lines that were not card numbers.  */
+  int bad; /* Lines that were not card numbers.  */
 };
 
 /* The one hit of a line: its place and what it gives.  */
@@ -856,8 +876,9 @@ read_wanted (pan_scanner_t scanner, struct wanted *w)
     return gpg_error_from_syserror ();
   line = buf + READ_CHUNK;
   quiet_tty ();
-  while (!err && ((n = read (0, buf, READ_CHUNK)) > 0
-                  || (n < 0 && errno == EINTR)))
+  while (
+    !err
+    && ((n = read (0, buf, READ_CHUNK)) > 0 || (n < 0 && errno == EINTR)))
     if (n > 0)
       err = take_bytes (scanner, w, buf, n, line, &len);
   if (!err && n < 0)
@@ -888,8 +909,9 @@ put_found_json (const struct pan_audit_record *rec, const struct wanted *w)
   const char *sep = "";
   char when[32];
 
-  es_fprintf (es_stdout, "{\"seq\":%llu,\"time\":\"%s\",\"event\":",
-              rec->seq, pan_time_format (rec->time, when, sizeof when));
+  es_fprintf (es_stdout,
+              "{\"seq\":%llu,\"time\":\"%s\",\"event\":", rec->seq,
+              pan_time_format (rec->time, when, sizeof when));
   cmd_put_json_string (es_stdout, ev->event);
   es_fputs (",\"outcome\":", es_stdout);
   cmd_put_json_string (es_stdout, ev->outcome ? ev->outcome : "");
@@ -940,12 +962,12 @@ put_found_text (const struct pan_audit_record *rec, const struct wanted *w)
   for (size_t i = 0; i < ev->nkeys; i++)
     {
       es_fputs ("    to ", es_stdout);
-      cmd_put_safe (es_stdout, ev->keys[i].address
-                    ? ev->keys[i].address : "-");
+      cmd_put_safe (es_stdout,
+                    ev->keys[i].address ? ev->keys[i].address : "-");
       es_fprintf (es_stdout, "  %s ",
                   pan_protocol_name (ev->keys[i].protocol));
-      cmd_put_safe (es_stdout, ev->keys[i].fingerprint
-                    ? ev->keys[i].fingerprint : "-");
+      cmd_put_safe (es_stdout,
+                    ev->keys[i].fingerprint ? ev->keys[i].fingerprint : "-");
       es_putc ('\n', es_stdout);
     }
 }
@@ -987,7 +1009,8 @@ search_log (struct options *o, pan_ctx_t ctx, const struct wanted *w,
       }
   if (pan_audit_skipped (rd))
     cmd_info ("warning: %llu lines of the log are not records: see"
-              " 'panaudit verify'", pan_audit_skipped (rd));
+              " 'panaudit verify'",
+              pan_audit_skipped (rd));
   pan_audit_close (rd);
   if (gpg_err_code (err) != GPG_ERR_EOF)
     {
@@ -1095,13 +1118,22 @@ main (int argc, char **argv)
 {
   struct options o;
   int rc;
-  static const struct { const char *name; int (*fnc) (struct options *); }
-  commands[] = {
-    { "log", cmd_log }, { "verify", cmd_verify }, { "anchor", cmd_anchor },
-    { "report", cmd_report }, { "init-key", cmd_init_key },
-    { "note", cmd_note }, { "find-pan", cmd_find_pan },
-    { "scan", cmd_scan }, { "keys", cmd_keys }, { "rotate", cmd_rotate },
-    { "prune", cmd_prune }
+  static const struct
+  {
+    const char *name;
+    int (*fnc) (struct options *);
+  } commands[] = {
+    {"log",       cmd_log     },
+    { "verify",   cmd_verify  },
+    { "anchor",   cmd_anchor  },
+    { "report",   cmd_report  },
+    { "init-key", cmd_init_key},
+    { "note",     cmd_note    },
+    { "find-pan", cmd_find_pan},
+    { "scan",     cmd_scan    },
+    { "keys",     cmd_keys    },
+    { "rotate",   cmd_rotate  },
+    { "prune",    cmd_prune   }
   };
 
   memset (&o, 0, sizeof o);

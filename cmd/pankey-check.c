@@ -26,38 +26,46 @@
 /* What a finding is counted as: its check, the words of the status
  * line and the perfdata label.  In the order of the status line.  */
 enum category
-  {
-    C_NOKEY, C_EXPIRED, C_REVOKED, C_MISSING, C_UNUSABLE, C_WEAK,
-    C_EXPIRING, C_ROTATION, C_UNKNOWN, NCATEGORIES
-  };
+{
+  C_NOKEY,
+  C_EXPIRED,
+  C_REVOKED,
+  C_MISSING,
+  C_UNUSABLE,
+  C_WEAK,
+  C_EXPIRING,
+  C_ROTATION,
+  C_UNKNOWN,
+  NCATEGORIES
+};
 static const struct
 {
   const char *check, *words, *perf;
-} categories[NCATEGORIES] =
-  {
-    { "nokey", "without a usable key", "nokey" },
-    { "expired", "expired", "expired" },
-    { "revoked", "revoked", "revoked" },
-    { "missing", "missing", "missing" },
-    { "unusable", "unusable", "unusable" },
-    { "policy", "below the algorithm policy", "weak" },
-    { "expiring", "expiring within", "expiring" },
-    { "rotation-due", "due for rotation", "rotation_due" },
-    { NULL, "not checked", "unknown" }
-  };
+} categories[NCATEGORIES] = {
+  {"nokey",         "without a usable key",       "nokey"       },
+  { "expired",      "expired",                    "expired"     },
+  { "revoked",      "revoked",                    "revoked"     },
+  { "missing",      "missing",                    "missing"     },
+  { "unusable",     "unusable",                   "unusable"    },
+  { "policy",       "below the algorithm policy", "weak"        },
+  { "expiring",     "expiring within",            "expiring"    },
+  { "rotation-due", "due for rotation",           "rotation_due"},
+  { NULL,           "not checked",                "unknown"     }
+};
 /* The perfdata, in this order (the first version's, then nokey).  */
-static const enum category perf_order[] =
-  { C_EXPIRED, C_REVOKED, C_MISSING, C_UNUSABLE, C_EXPIRING, C_ROTATION,
-    C_WEAK, C_NOKEY, C_UNKNOWN };
+static const enum category perf_order[] = {
+  C_EXPIRED,  C_REVOKED, C_MISSING, C_UNUSABLE, C_EXPIRING,
+  C_ROTATION, C_WEAK,    C_NOKEY,   C_UNKNOWN
+};
 
 /* What pankey check counts.  */
 struct check_state
 {
   int json;
-  long warn, crit;              /* -w and -c, in days.  */
-  estream_t lines;              /* The findings, printed after the
+  long warn, crit; /* -w and -c, in days.  */
+  estream_t lines; /* The findings, printed after the
                                    status line.  */
-  int nfound;                   /* Findings of the current record.  */
+  int nfound;      /* Findings of the current record.  */
   int count[NCATEGORIES];
   char names[NCATEGORIES][200]; /* The first addresses of each.  */
   int ok, total;
@@ -97,7 +105,8 @@ finding_json (estream_t out, const struct pan_key_finding *f)
 {
   char when[32];
 
-  es_fprintf (out, "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
+  es_fprintf (out,
+              "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
               "\"check\":\"%s\",\"address\":",
               pan_severity_name (f->severity), f->check);
   cmd_put_json_string (out, f->rec->address);
@@ -121,7 +130,8 @@ print_ca_finding (estream_t out, int json, const struct pan_key_finding *f)
                   pan_severity_name (f->severity), f->ca->fpr, f->text);
       return;
     }
-  es_fprintf (out, "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
+  es_fprintf (out,
+              "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
               "\"check\":\"%s\",\"ca\":true,\"protocol\":\"smime\","
               "\"fingerprint\":\"%s\",\"message\":",
               pan_severity_name (f->severity), f->check, f->ca->fpr);
@@ -194,8 +204,10 @@ print_result (struct check_state *st)
   size_t len = 0;
 
   if (st->json)
-    es_fprintf (es_stdout, "{\"v\":1,\"type\":\"summary\",\"status\":\"%s\","
-                "\"exit\":%d", pan_severity_name (st->worst), (int)st->worst);
+    es_fprintf (es_stdout,
+                "{\"v\":1,\"type\":\"summary\",\"status\":\"%s\","
+                "\"exit\":%d",
+                pan_severity_name (st->worst), (int)st->worst);
   else
     {
       summary_text (st, text, sizeof text);
@@ -222,8 +234,10 @@ check_stop (int json, int code, gpg_error_t err, const char *what,
   const char *word = code == PANKEY_CHECK_UNKNOWN ? "UNKNOWN" : "CRITICAL";
 
   if (json)
-    es_fprintf (es_stdout, "{\"v\":1,\"type\":\"summary\",\"status\":\"%s\","
-                "\"exit\":%d,\"message\":", word, code);
+    es_fprintf (es_stdout,
+                "{\"v\":1,\"type\":\"summary\",\"status\":\"%s\","
+                "\"exit\":%d,\"message\":",
+                word, code);
   else
     es_fprintf (es_stdout, "PANKEY %s - ", word);
   if (json)
@@ -251,8 +265,8 @@ pankey_check_usage (int json, const char *what)
   char text[512];
 
   snprintf (text, sizeof text, "%s; %s", what, USAGE);
-  return check_unknown (json, gpg_error (GPG_ERR_INV_ARG), "bad command line",
-                        strdup (text));
+  return check_unknown (json, gpg_error (GPG_ERR_INV_ARG),
+                        "bad command line", strdup (text));
 }
 
 /* Parse the number S (MIN to MAX) into *R_N, keeping *R_N if S is
@@ -316,7 +330,8 @@ check_nokey (pan_registry_t reg, const struct pan_recipient *rec,
              struct check_state *st)
 {
   struct pan_key_finding f = { .severity = PAN_SEVERITY_CRITICAL,
-                               .check = "nokey", .rec = rec };
+                               .check = "nokey",
+                               .rec = rec };
   char day[32], *text;
 
   if (rec->status == PAN_STATUS_ACTIVE || newest (reg, rec->address) != rec
@@ -324,13 +339,14 @@ check_nokey (pan_registry_t reg, const struct pan_recipient *rec,
       || (rec->reason && !strcmp (rec->reason, "left")))
     return;
   pan_time_format (rec->changed_at, day, sizeof day);
-  day[10] = 0;                  /* The date.  */
+  day[10] = 0; /* The date.  */
   if (!rec->changed_at)
     strcpy (day, "a day not recorded");
   text = gpgrt_bsprintf ("was revoked (%s) on %s and no key replaced it:"
                          " pansend refuses %s; enroll a new key with"
-                         " 'pankey enroll'", rec->reason ? rec->reason
-                         : "no reason given", day, rec->address);
+                         " 'pankey enroll'",
+                         rec->reason ? rec->reason : "no reason given", day,
+                         rec->address);
   f.text = text ? text : "was revoked and no key replaced it";
   st->total++;
   on_finding (st, &f);
@@ -408,10 +424,11 @@ set_timeout (int json, long seconds)
 {
   struct sigaction sa;
 
-  snprintf (timeout_text, sizeof timeout_text, json
-            ? "{\"v\":1,\"type\":\"summary\",\"status\":\"UNKNOWN\","
-            "\"exit\":3,\"message\":\"timed out after %ld s\"}\n"
-            : "PANKEY UNKNOWN - timed out after %ld s (-t)\n", seconds);
+  snprintf (timeout_text, sizeof timeout_text,
+            json ? "{\"v\":1,\"type\":\"summary\",\"status\":\"UNKNOWN\","
+                   "\"exit\":3,\"message\":\"timed out after %ld s\"}\n"
+                 : "PANKEY UNKNOWN - timed out after %ld s (-t)\n",
+            seconds);
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
   sigemptyset (&sa.sa_mask);
@@ -429,16 +446,20 @@ parse_args (const struct pankey_check_args *a, struct check_state *st,
   st->crit = 0;
   *r_timeout = 60;
   if (a->warn && a->days)
-    return pankey_check_usage (a->json, "-w and --days are the same"
+    return pankey_check_usage (a->json,
+                               "-w and --days are the same"
                                " option: give one");
   if (parse_number (a->warn ? a->warn : a->days, 0, 3650, &st->warn))
-    return pankey_check_usage (a->json, "-w: not a number of days"
+    return pankey_check_usage (a->json,
+                               "-w: not a number of days"
                                " (0 to 3650)");
   if (parse_number (a->crit, 0, 3650, &st->crit))
-    return pankey_check_usage (a->json, "-c: not a number of days"
+    return pankey_check_usage (a->json,
+                               "-c: not a number of days"
                                " (0 to 3650)");
   if (parse_number (a->timeout, 1, 3600, r_timeout))
-    return pankey_check_usage (a->json, "-t: not a number of seconds"
+    return pankey_check_usage (a->json,
+                               "-t: not a number of seconds"
                                " (1 to 3600)");
   if (st->warn >= 0 && st->crit > st->warn)
     return pankey_check_usage (a->json, "-c must not be more days than -w");
@@ -466,13 +487,16 @@ pankey_check (const struct pankey_check_args *a)
   if (st.warn < 0)
     st.warn = pan_policy_warn_days (pan_ctx_config (ctx));
   if (st.crit > st.warn)
-    rc = pankey_check_usage (a->json, "-c is more days than"
+    rc = pankey_check_usage (a->json,
+                             "-c is more days than"
                              " expire-warn-days: give -w too");
   else if (!(st.lines = es_fopenmem (0, "w+")))
     rc = check_unknown (a->json, gpg_error_from_syserror (), "memory", NULL);
   else if ((err = pan_registry_check_recorded (ctx, &reason)))
-    rc = check_stop (a->json, gpg_err_code (err) == GPG_ERR_BAD_DATA
-                     ? (int)PAN_SEVERITY_CRITICAL : PANKEY_CHECK_UNKNOWN,
+    rc = check_stop (a->json,
+                     gpg_err_code (err) == GPG_ERR_BAD_DATA
+                       ? (int)PAN_SEVERITY_CRITICAL
+                       : PANKEY_CHECK_UNKNOWN,
                      err, "the registry", reason);
   else if ((err = pan_ctx_registry_load (ctx, &reg, &reason)))
     rc = check_unknown (a->json, err, "cannot read the registry", reason);

@@ -10,10 +10,10 @@ struct pankey_check_args
 {
   const char *home;
   int json;
-  const char *warn;             /* -w DAYS (--days DAYS is the same).  */
+  const char *warn; /* -w DAYS (--days DAYS is the same).  */
   const char *days;
-  const char *crit;             /* -c DAYS.  */
-  const char *timeout;          /* -t SECONDS.  */
+  const char *crit;    /* -c DAYS.  */
+  const char *timeout; /* -t SECONDS.  */
 };
 
 /* Say on stdout, as the status line of a monitoring plugin, that the

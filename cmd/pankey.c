@@ -21,91 +21,100 @@
 #include "pankey-check.h"
 
 enum opt_values
-  {
-    oHome = 500,
-    oForce,
-    oFingerprint,
-    oFile,
-    oOperator,
-    oProtocol,
-    oJson,
-    oDays,
-    oReason,
-    oNote,
-    oSenderGroup,
-    oWarn = 'w',
-    oCrit = 'c',
-    oTimeout = 't'
-  };
+{
+  oHome = 500,
+  oForce,
+  oFingerprint,
+  oFile,
+  oOperator,
+  oProtocol,
+  oJson,
+  oDays,
+  oReason,
+  oNote,
+  oSenderGroup,
+  oWarn = 'w',
+  oCrit = 'c',
+  oTimeout = 't'
+};
 
 /* Each option but --home, as a bit of struct options' GIVEN, and the
  * options each command takes.  */
-#define O_FORCE       (1u << 0)
+#define O_FORCE (1u << 0)
 #define O_FINGERPRINT (1u << 1)
-#define O_FILE        (1u << 2)
-#define O_OPERATOR    (1u << 3)
-#define O_PROTOCOL    (1u << 4)
-#define O_JSON        (1u << 5)
-#define O_DAYS        (1u << 6)
-#define O_REASON      (1u << 7)
-#define O_NOTE        (1u << 8)
-#define O_WARN        (1u << 9)
-#define O_CRIT        (1u << 10)
-#define O_TIMEOUT     (1u << 11)
+#define O_FILE (1u << 2)
+#define O_OPERATOR (1u << 3)
+#define O_PROTOCOL (1u << 4)
+#define O_JSON (1u << 5)
+#define O_DAYS (1u << 6)
+#define O_REASON (1u << 7)
+#define O_NOTE (1u << 8)
+#define O_WARN (1u << 9)
+#define O_CRIT (1u << 10)
+#define O_TIMEOUT (1u << 11)
 #define O_SENDER_GROUP (1u << 12)
-static const char *const option_names[] =
-  { "--force", "--fingerprint", "--file", "--operator", "--protocol",
-    "--json", "--days", "--reason", "--note", "-w", "-c", "-t" };
+static const char *const option_names[] = {
+  "--force", "--fingerprint", "--file", "--operator", "--protocol", "--json",
+  "--days",  "--reason",      "--note", "-w",         "-c",         "-t"
+};
 
-static gpgrt_opt_t opts[] =
-  {
-    ARGPARSE_group (300, "@Commands:\n "
-                    "  init [--sender-group GROUP] create the home\n"
-                    "  enroll ADDR --fingerprint FPR --file KEY|-\n"
-                    "                             pin ADDR to the key FPR\n"
-                    "  list                       list enrolled recipients\n"
-                    "  show ADDR                  show ADDR's enrollments\n"
-                    "  check [-w DAYS] [-c DAYS] [-t SECONDS]\n"
-                    "                             find keys that need"
-                    " attention\n"
-                    "  rotate ADDR --fingerprint FPR --file KEY|-\n"
-                    "                             replace ADDR's key\n"
-                    "  refresh ADDR --file KEY|-  import an update of ADDR's"
-                    " key\n"
-                    "  trust-ca --fingerprint FPR --file CA\n"
-                    "                             trust an S/MIME root CA\n"
-                    "  revoke ADDR [--fingerprint FPR] --reason WHY"
-                    " [--note TEXT]\n"
-                    "                             make a key unusable\n"
-                    "  unenroll ADDR [--note TEXT] end ADDR's enrollment\n"
-                    "  registry-accept --note WHY record the registry as it"
-                    " is\n"
-                    "\nOptions:\n "),
-    ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
-    ARGPARSE_s_n (oForce, "force", "init: accept a non-empty directory"),
-    ARGPARSE_s_s (oSenderGroup, "sender-group", "|GROUP|init: share the home"
-                  " with the senders in GROUP"),
-    ARGPARSE_s_s (oFingerprint, "fingerprint",
-                  "|FPR|the full fingerprint checked out of band"),
-    ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
-    ARGPARSE_s_s (oOperator, "operator", "|NAME|who enrolls (default: login"
-                  " user)"),
-    ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
-    ARGPARSE_s_n (oJson, "json", "list, show, check: one JSON object per"
-                  " line"),
-    ARGPARSE_s_s (oWarn, "warning", "|DAYS|check: WARNING for keys expiring"
-                  " within DAYS days"),
-    ARGPARSE_s_s (oCrit, "critical", "|DAYS|check: CRITICAL for keys"
-                  " expiring within DAYS days"),
-    ARGPARSE_s_s (oTimeout, "timeout", "|SECONDS|check: UNKNOWN after"
-                  " SECONDS (default 60)"),
-    ARGPARSE_s_s (oDays, "days", "@"),
-    ARGPARSE_s_s (oReason, "reason", "|WHY|revoke: compromised, superseded,"
-                  " left or other"),
-    ARGPARSE_s_s (oNote, "note", "|TEXT|revoke, unenroll: a note for the"
-                  " record"),
-    ARGPARSE_end ()
-  };
+static gpgrt_opt_t opts[] = {
+  ARGPARSE_group (300,
+                  "@Commands:\n "
+                  "  init [--sender-group GROUP] create the home\n"
+                  "  enroll ADDR --fingerprint FPR --file KEY|-\n"
+                  "                             pin ADDR to the key FPR\n"
+                  "  list                       list enrolled recipients\n"
+                  "  show ADDR                  show ADDR's enrollments\n"
+                  "  check [-w DAYS] [-c DAYS] [-t SECONDS]\n"
+                  "                             find keys that need"
+                  " attention\n"
+                  "  rotate ADDR --fingerprint FPR --file KEY|-\n"
+                  "                             replace ADDR's key\n"
+                  "  refresh ADDR --file KEY|-  import an update of ADDR's"
+                  " key\n"
+                  "  trust-ca --fingerprint FPR --file CA\n"
+                  "                             trust an S/MIME root CA\n"
+                  "  revoke ADDR [--fingerprint FPR] --reason WHY"
+                  " [--note TEXT]\n"
+                  "                             make a key unusable\n"
+                  "  unenroll ADDR [--note TEXT] end ADDR's enrollment\n"
+                  "  registry-accept --note WHY record the registry as it"
+                  " is\n"
+                  "\nOptions:\n "),
+  ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
+  ARGPARSE_s_n (oForce, "force", "init: accept a non-empty directory"),
+  ARGPARSE_s_s (oSenderGroup, "sender-group",
+                "|GROUP|init: share the home"
+                " with the senders in GROUP"),
+  ARGPARSE_s_s (oFingerprint, "fingerprint",
+                "|FPR|the full fingerprint checked out of band"),
+  ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
+  ARGPARSE_s_s (oOperator, "operator",
+                "|NAME|who enrolls (default: login"
+                " user)"),
+  ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
+  ARGPARSE_s_n (oJson, "json",
+                "list, show, check: one JSON object per"
+                " line"),
+  ARGPARSE_s_s (oWarn, "warning",
+                "|DAYS|check: WARNING for keys expiring"
+                " within DAYS days"),
+  ARGPARSE_s_s (oCrit, "critical",
+                "|DAYS|check: CRITICAL for keys"
+                " expiring within DAYS days"),
+  ARGPARSE_s_s (oTimeout, "timeout",
+                "|SECONDS|check: UNKNOWN after"
+                " SECONDS (default 60)"),
+  ARGPARSE_s_s (oDays, "days", "@"),
+  ARGPARSE_s_s (oReason, "reason",
+                "|WHY|revoke: compromised, superseded,"
+                " left or other"),
+  ARGPARSE_s_s (oNote, "note",
+                "|TEXT|revoke, unenroll: a note for the"
+                " record"),
+  ARGPARSE_end ()
+};
 
 struct options
 {
@@ -115,15 +124,15 @@ struct options
   const char *file;
   const char *operator_name;
   const char *protocol;
-  pan_protocol_t proto;         /* From --protocol; OpenPGP by default.  */
+  pan_protocol_t proto; /* From --protocol; OpenPGP by default.  */
   int json;
   const char *days;
   const char *reason;
   const char *note;
   const char *sender_group;
   const char *warn, *crit, *timeout;
-  unsigned int given;           /* O_ bits of the options given.  */
-  int bad;                      /* An option was not understood.  */
+  unsigned int given; /* O_ bits of the options given.  */
+  int bad;            /* An option was not understood.  */
   char *args[3];
   int nargs;
 };
@@ -140,20 +149,24 @@ usage_error (const char *what)
 static int
 take_option (struct options *o, int opt, const char *value)
 {
-  const struct { int opt; unsigned int bit; const char **field; } opts_s[] =
-    {
-      { oFingerprint, O_FINGERPRINT, &o->fingerprint },
-      { oFile, O_FILE, &o->file },
-      { oOperator, O_OPERATOR, &o->operator_name },
-      { oProtocol, O_PROTOCOL, &o->protocol },
-      { oDays, O_DAYS, &o->days },
-      { oReason, O_REASON, &o->reason },
-      { oNote, O_NOTE, &o->note },
-      { oWarn, O_WARN, &o->warn },
-      { oCrit, O_CRIT, &o->crit },
-      { oTimeout, O_TIMEOUT, &o->timeout },
-      { oSenderGroup, O_SENDER_GROUP, &o->sender_group }
-    };
+  const struct
+  {
+    int opt;
+    unsigned int bit;
+    const char **field;
+  } opts_s[] = {
+    {oFingerprint,  O_FINGERPRINT,  &o->fingerprint  },
+    { oFile,        O_FILE,         &o->file         },
+    { oOperator,    O_OPERATOR,     &o->operator_name},
+    { oProtocol,    O_PROTOCOL,     &o->protocol     },
+    { oDays,        O_DAYS,         &o->days         },
+    { oReason,      O_REASON,       &o->reason       },
+    { oNote,        O_NOTE,         &o->note         },
+    { oWarn,        O_WARN,         &o->warn         },
+    { oCrit,        O_CRIT,         &o->crit         },
+    { oTimeout,     O_TIMEOUT,      &o->timeout      },
+    { oSenderGroup, O_SENDER_GROUP, &o->sender_group }
+  };
 
   if (opt == oForce || opt == oJson)
     {
@@ -221,7 +234,8 @@ init_audit (struct options *o)
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   char *reason = NULL, *key = NULL;
-  struct pan_audit_event ev = { .event = "init", .tool = "pankey",
+  struct pan_audit_event ev = { .event = "init",
+                                .tool = "pankey",
                                 .operator_name = o->operator_name,
                                 .outcome = "ok" };
   char digest[65];
@@ -287,9 +301,9 @@ cmd_init (struct options *o)
 /* The key file a transaction reads when it needs the key.  */
 struct key_file
 {
-  const char *name;             /* "-": stdin.  */
+  const char *name; /* "-": stdin.  */
   char *buf;
-  int rc;                       /* Exit code if reading failed.  */
+  int rc; /* Exit code if reading failed.  */
 };
 
 /* Read the key file (at most MAXLEN bytes) into *R_BUF.  */
@@ -332,7 +346,7 @@ read_key_cb (void *opaque, long maxlen, const void **r_data, size_t *r_len)
 
   if ((kf->rc = read_key_file (kf->name, maxlen, &kf->buf, r_len)))
     return gpg_error (kf->rc == EX_NOINPUT ? GPG_ERR_ENOENT
-                      : GPG_ERR_INV_DATA);
+                                           : GPG_ERR_INV_DATA);
   *r_data = kf->buf;
   return 0;
 }
@@ -342,21 +356,20 @@ struct verb
 {
   gpg_error_t (*run) (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
                       struct pan_lifecycle_result *r_res, char **r_reason);
-  const char *refused;          /* What a refused key stopped.  */
-  int pins;                     /* It pins a new key.  */
-  int keyring;                  /* Its change is of the keyring (else of
+  const char *refused; /* What a refused key stopped.  */
+  int pins;            /* It pins a new key.  */
+  int keyring;         /* Its change is of the keyring (else of
                                    the registry).  */
 };
 
-static const struct verb v_enroll = { pan_lifecycle_enroll,
-                                      "enroll refused", 1, 0 };
-static const struct verb v_rotate = { pan_lifecycle_rotate,
-                                      "enroll refused", 1, 0 };
+static const struct verb v_enroll = { pan_lifecycle_enroll, "enroll refused",
+                                      1, 0 };
+static const struct verb v_rotate = { pan_lifecycle_rotate, "enroll refused",
+                                      1, 0 };
 static const struct verb v_refresh = { pan_lifecycle_refresh,
                                        "refresh refused", 0, 1 };
 static const struct verb v_revoke = { pan_lifecycle_revoke, NULL, 0, 0 };
-static const struct verb v_unenroll = { pan_lifecycle_unenroll, NULL,
-                                        0, 0 };
+static const struct verb v_unenroll = { pan_lifecycle_unenroll, NULL, 0, 0 };
 static const struct verb v_trust_ca = { pan_lifecycle_trust_ca,
                                         "trust-ca refused", 0, 0 };
 
@@ -386,20 +399,18 @@ report_stop (const struct verb *v, struct pan_lifecycle_result *res,
     case PAN_LIFECYCLE_REGISTRY:
       cmd_error (err, "reading the registry", reason);
       break;
-    case PAN_LIFECYCLE_KEY:
-      cmd_error (err, v->refused, reason);
-      break;
+    case PAN_LIFECYCLE_KEY: cmd_error (err, v->refused, reason); break;
     case PAN_LIFECYCLE_AUDIT:
       cmd_error (err, "writing the audit record", reason);
       return cmd_exit_for_audit (err);
     case PAN_LIFECYCLE_APPLY:
-      cmd_error (err, registry_change ? "updating the registry"
-                 : "refresh failed", reason);
+      cmd_error (err,
+                 registry_change ? "updating the registry"
+                                 : "refresh failed",
+                 reason);
       report_record (res);
       break;
-    default:
-      cmd_error (err, NULL, reason);
-      break;
+    default: cmd_error (err, NULL, reason); break;
     }
   /* The same code as the record of the stop carries.  */
   return pan_lifecycle_exit_code (res->stage, err, v->keyring);
@@ -408,18 +419,19 @@ report_stop (const struct verb *v, struct pan_lifecycle_result *res,
 /* Run the transaction of V for REQ (its key read from KF, if any) into
  * RES; say why it stopped and return the exit code.  */
 static int
-run (pan_ctx_t ctx, const struct verb *v, const struct pan_lifecycle_req *req,
-     struct pan_lifecycle_result *res, struct key_file *kf)
+run (pan_ctx_t ctx, const struct verb *v,
+     const struct pan_lifecycle_req *req, struct pan_lifecycle_result *res,
+     struct key_file *kf)
 {
   gpg_error_t err;
   char *reason = NULL;
 
   err = v->run (ctx, req, res, &reason);
-  if (v->pins && res->fingerprint && strcmp (res->fingerprint,
-                                             req->fingerprint))
+  if (v->pins && res->fingerprint
+      && strcmp (res->fingerprint, req->fingerprint))
     cmd_info ("%s: SHA-256 %s is the certificate with SHA-1 %s; the"
-              " registry pins the SHA-1", res->address, req->fingerprint,
-              res->fingerprint);
+              " registry pins the SHA-1",
+              res->address, req->fingerprint, res->fingerprint);
   if (!err)
     return 0;
   if (res->stage == PAN_LIFECYCLE_INPUT && kf && kf->rc)
@@ -504,8 +516,7 @@ struct job
 /* Open the home and run V for the options O, with the key file if KEY;
  * ADDR and FPR (normalised) are handed over to J.  */
 static int
-run_job (struct job *j, struct options *o, const struct verb *v,
-         int key)
+run_job (struct job *j, struct options *o, const struct verb *v, int key)
 {
   int rc;
 
@@ -535,8 +546,9 @@ warn_expiry (const struct job *j)
   cmd_info ("warning: key %s of %s expires in %ld day%s (%s), within"
             " expire-warn-days (%ld): ask for a key that lasts longer and"
             " 'pankey rotate' to it, or have the holder extend it and"
-            " 'pankey refresh'", j->res.fingerprint, j->res.address, days,
-            days == 1 ? "" : "s", day, warn);
+            " 'pankey refresh'",
+            j->res.fingerprint, j->res.address, days, days == 1 ? "" : "s",
+            day, warn);
 }
 
 static void
@@ -565,7 +577,8 @@ cmd_enroll (struct options *o)
     {
       es_printf ("pankey: enrolled %s with %s %s\n", j.res.address,
                  j.res.protocol == PAN_PROTOCOL_SMIME ? "S/MIME certificate"
-                 : "OpenPGP key", j.res.fingerprint);
+                                                      : "OpenPGP key",
+                 j.res.fingerprint);
       warn_policy (&j.res);
       warn_expiry (&j);
     }
@@ -613,9 +626,10 @@ cmd_refresh (struct options *o)
         {
           cmd_info ("warning: the key cannot be used now: %s",
                     j.res.unusable_reason ? j.res.unusable_reason
-                    : gpg_strerror (j.res.unusable));
+                                          : gpg_strerror (j.res.unusable));
           cmd_info ("pankey revoke %s --reason superseded, then enroll a"
-                    " new key", j.res.address);
+                    " new key",
+                    j.res.address);
         }
     }
   job_release (&j);
@@ -645,7 +659,8 @@ cmd_revoke (struct options *o)
                    j.res.address, o->reason);
       if (!j.res.unchanged && j.res.old_status == PAN_STATUS_ACTIVE)
         cmd_info ("%s has no usable key now; enroll a new one with"
-                  " 'pankey enroll'", j.res.address);
+                  " 'pankey enroll'",
+                  j.res.address);
     }
   job_release (&j);
   return rc;
@@ -667,8 +682,8 @@ cmd_unenroll (struct options *o)
   return rc;
 }
 
-static const struct verb v_registry_accept = {
-  pan_lifecycle_registry_accept, NULL, 0, 0 };
+static const struct verb v_registry_accept = { pan_lifecycle_registry_accept,
+                                               NULL, 0, 0 };
 
 static int
 cmd_registry_accept (struct options *o)
@@ -681,8 +696,7 @@ cmd_registry_accept (struct options *o)
     usage_error ("usage: pankey registry-accept --note WHY");
   if (!(rc = run_job (&j, o, &v_registry_accept, 0))
       && !pan_registry_digest (j.ctx, hex, NULL))
-    es_printf ("pankey: recorded the registry as it is (SHA-256 %s)\n",
-               hex);
+    es_printf ("pankey: recorded the registry as it is (SHA-256 %s)\n", hex);
   job_release (&j);
   return rc;
 }
@@ -711,7 +725,7 @@ static const char *
 state_word (const struct pan_recipient *rec, const struct pan_key_status *st)
 {
   return rec->status == PAN_STATUS_ACTIVE ? pan_review_state_name (st->state)
-    : "-";
+                                          : "-";
 }
 
 static void
@@ -750,7 +764,8 @@ print_json (const struct pan_recipient *rec, const char *state,
 
   es_fputs ("{\"address\":", es_stdout);
   cmd_put_json_string (es_stdout, rec->address);
-  es_fprintf (es_stdout, ",\"protocol\":\"%s\",\"fingerprint\":\"%s\","
+  es_fprintf (es_stdout,
+              ",\"protocol\":\"%s\",\"fingerprint\":\"%s\","
               "\"enrolled_at\":\"%s\",\"enrolled_by\":",
               pan_protocol_name (rec->protocol), rec->fingerprint,
               pan_time_format (rec->enrolled_at, when, sizeof when));
@@ -822,18 +837,20 @@ list_cas (pan_ctx_t ctx, int json)
     }
   if (!json)
     es_fputs ("\nTRUSTED S/MIME CA (SHA-1)                       UNTIL"
-              "                 SUBJECT\n", es_stdout);
+              "                 SUBJECT\n",
+              es_stdout);
   for (size_t i = 0; i < n; i++)
     {
       pan_time_format (cas[i].not_after, until, sizeof until);
       if (json)
         {
-          es_fprintf (es_stdout, "{\"ca\":true,\"protocol\":\"smime\","
+          es_fprintf (es_stdout,
+                      "{\"ca\":true,\"protocol\":\"smime\","
                       "\"fingerprint\":\"%s\",\"not_after\":\"%s\","
-                      "\"missing\":%s,\"subject\":", cas[i].fpr, until,
-                      cas[i].missing ? "true" : "false");
-          cmd_put_json_string (es_stdout, cas[i].subject ? cas[i].subject
-                               : "");
+                      "\"missing\":%s,\"subject\":",
+                      cas[i].fpr, until, cas[i].missing ? "true" : "false");
+          cmd_put_json_string (es_stdout,
+                               cas[i].subject ? cas[i].subject : "");
           es_fputs ("}\n", es_stdout);
           continue;
         }
@@ -865,7 +882,7 @@ cmd_list (struct options *o)
     list_record (ctx, pan_registry_get (reg, i), o->json, now);
   list_cas (ctx, o->json);
 
- leave:
+leave:
   pan_registry_release (reg);
   pan_ctx_release (ctx);
   return rc;
@@ -908,15 +925,18 @@ print_details (pan_ctx_t ctx, const struct pan_recipient *rec)
 {
   char when[32];
 
-  es_fprintf (es_stdout, "address     %s\nprotocol    %s\nfingerprint %s\n"
-              "enrolled-at %s\nenrolled-by ", rec->address,
-              pan_protocol_name (rec->protocol), rec->fingerprint,
+  es_fprintf (es_stdout,
+              "address     %s\nprotocol    %s\nfingerprint %s\n"
+              "enrolled-at %s\nenrolled-by ",
+              rec->address, pan_protocol_name (rec->protocol),
+              rec->fingerprint,
               pan_time_format (rec->enrolled_at, when, sizeof when));
   cmd_put_safe (es_stdout, rec->enrolled_by);
-  es_fprintf (es_stdout, "\nstatus      %s\n", pan_status_name (rec->status));
+  es_fprintf (es_stdout, "\nstatus      %s\n",
+              pan_status_name (rec->status));
   if (rec->changed_at)
-    print_opt ("changed-at", pan_time_format (rec->changed_at, when,
-                                              sizeof when));
+    print_opt ("changed-at",
+               pan_time_format (rec->changed_at, when, sizeof when));
   print_opt ("changed-by", rec->changed_by);
   print_opt ("reason", rec->reason);
   print_opt ("note", rec->note);
@@ -969,7 +989,7 @@ cmd_show (struct options *o)
       rc = EX_NOUSER;
     }
 
- leave:
+leave:
   free (addr);
   pan_registry_release (reg);
   pan_ctx_release (ctx);
@@ -982,8 +1002,8 @@ cmd_show (struct options *o)
 static int
 cmd_check (struct options *o)
 {
-  struct pankey_check_args a = { o->home, o->json, o->warn, o->days,
-                                 o->crit, o->timeout };
+  struct pankey_check_args a = { o->home, o->json, o->warn,
+                                 o->days, o->crit, o->timeout };
 
   if (o->nargs != 1)
     return pankey_check_usage (o->json, "check takes no arguments");
@@ -1028,18 +1048,18 @@ main (int argc, char **argv)
 {
   struct options o = { NULL };
   static const struct command commands[] = {
-    { "init", cmd_init, O_FORCE | O_OPERATOR | O_SENDER_GROUP },
-    { "enroll", cmd_enroll, O_FINGERPRINT | O_FILE | O_OPERATOR
-      | O_PROTOCOL },
-    { "list", cmd_list, O_JSON }, { "show", cmd_show, O_JSON },
-    { "check", cmd_check, O_JSON | O_DAYS | O_WARN | O_CRIT | O_TIMEOUT },
-    { "rotate", cmd_rotate, O_FINGERPRINT | O_FILE | O_OPERATOR },
-    { "refresh", cmd_refresh, O_FILE | O_OPERATOR },
-    { "revoke", cmd_revoke, O_FINGERPRINT | O_REASON | O_NOTE
-      | O_OPERATOR },
-    { "unenroll", cmd_unenroll, O_NOTE | O_OPERATOR },
-    { "trust-ca", cmd_trust_ca, O_FINGERPRINT | O_FILE | O_OPERATOR },
-    { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR }
+    {"init",             cmd_init,            O_FORCE | O_OPERATOR | O_SENDER_GROUP         },
+    { "enroll",          cmd_enroll,
+     O_FINGERPRINT | O_FILE | O_OPERATOR | O_PROTOCOL                                       },
+    { "list",            cmd_list,            O_JSON                                        },
+    { "show",            cmd_show,            O_JSON                                        },
+    { "check",           cmd_check,           O_JSON | O_DAYS | O_WARN | O_CRIT | O_TIMEOUT },
+    { "rotate",          cmd_rotate,          O_FINGERPRINT | O_FILE | O_OPERATOR           },
+    { "refresh",         cmd_refresh,         O_FILE | O_OPERATOR                           },
+    { "revoke",          cmd_revoke,          O_FINGERPRINT | O_REASON | O_NOTE | O_OPERATOR},
+    { "unenroll",        cmd_unenroll,        O_NOTE | O_OPERATOR                           },
+    { "trust-ca",        cmd_trust_ca,        O_FINGERPRINT | O_FILE | O_OPERATOR           },
+    { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR                           }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",

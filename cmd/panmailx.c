@@ -44,9 +44,9 @@ struct mailx
 {
   struct pan_compose spec;
   struct pan_attachment *atts;
-  const char **lists[3];        /* To, Cc, Bcc: NULL-terminated.  */
+  const char **lists[3]; /* To, Cc, Bcc: NULL-terminated.  */
   size_t nlists[3];
-  int stdin_used;               /* An attachment is standard input.  */
+  int stdin_used; /* An attachment is standard input.  */
 };
 
 static void
@@ -101,12 +101,15 @@ is_stdin (const char *path)
 static int
 is_mime_type (const char *type)
 {
-  size_t n = strspn (type, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
+  size_t n = strspn (type,
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
                      "WXYZ0123456789!#$&-^_.+");
 
   return n && type[n] == '/' && type[n + 1]
-    && !type[n + 1 + strspn (type + n + 1, "abcdefghijklmnopqrstuvwxyzABC"
-                             "DEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&-^_.+")];
+    && !type[n + 1
+             + strspn (type + n + 1,
+                       "abcdefghijklmnopqrstuvwxyzABC"
+                       "DEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&-^_.+")];
 }
 
 /* -a FILE[;TYPE[;NAME]]: FILE up to the first ';', TYPE up to the next

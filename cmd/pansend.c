@@ -76,11 +76,12 @@ exit_for_message (gpg_error_t err)
 {
   switch (gpg_err_code (err))
     {
-    case GPG_ERR_INV_DATA: case GPG_ERR_TOO_LARGE: case GPG_ERR_NO_DATA:
-    case GPG_ERR_LINE_TOO_LONG: case GPG_ERR_BAD_DATA:
-      return EX_DATAERR;
-    default:
-      return EX_IOERR;
+    case GPG_ERR_INV_DATA:
+    case GPG_ERR_TOO_LARGE:
+    case GPG_ERR_NO_DATA:
+    case GPG_ERR_LINE_TOO_LONG:
+    case GPG_ERR_BAD_DATA: return EX_DATAERR;
+    default: return EX_IOERR;
     }
 }
 
@@ -92,16 +93,20 @@ exit_for_resolve (gpg_error_t err)
     {
     case GPG_ERR_NO_USER_ID: return EX_USAGE;
     case GPG_ERR_UNKNOWN_NAME: return EX_NOUSER;
-    case GPG_ERR_KEY_EXPIRED: case GPG_ERR_CERT_REVOKED:
-    case GPG_ERR_KEY_DISABLED: case GPG_ERR_UNUSABLE_PUBKEY:
-    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_WRONG_KEY_USAGE:
-    case GPG_ERR_NO_CRL_KNOWN: case GPG_ERR_CRL_TOO_OLD:
-    case GPG_ERR_BAD_CERT_CHAIN: case GPG_ERR_NOT_TRUSTED:
-    case GPG_ERR_CERT_EXPIRED: case GPG_ERR_MISSING_ISSUER_CERT:
-    case GPG_ERR_CERT_TOO_YOUNG:
-      return EX_NOPERM;
-    default:
-      return EX_CONFIG;
+    case GPG_ERR_KEY_EXPIRED:
+    case GPG_ERR_CERT_REVOKED:
+    case GPG_ERR_KEY_DISABLED:
+    case GPG_ERR_UNUSABLE_PUBKEY:
+    case GPG_ERR_BAD_PUBKEY:
+    case GPG_ERR_WRONG_KEY_USAGE:
+    case GPG_ERR_NO_CRL_KNOWN:
+    case GPG_ERR_CRL_TOO_OLD:
+    case GPG_ERR_BAD_CERT_CHAIN:
+    case GPG_ERR_NOT_TRUSTED:
+    case GPG_ERR_CERT_EXPIRED:
+    case GPG_ERR_MISSING_ISSUER_CERT:
+    case GPG_ERR_CERT_TOO_YOUNG: return EX_NOPERM;
+    default: return EX_CONFIG;
     }
 }
 
@@ -111,20 +116,27 @@ exit_for_encrypt (gpg_error_t err)
 {
   switch (gpg_err_code (err))
     {
-    case GPG_ERR_UNUSABLE_PUBKEY: case GPG_ERR_KEY_EXPIRED:
-    case GPG_ERR_CERT_REVOKED: case GPG_ERR_KEY_DISABLED:
-    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_NO_PUBKEY:
-    case GPG_ERR_BAD_PASSPHRASE: case GPG_ERR_NO_SECKEY:
-    case GPG_ERR_BAD_SIGNATURE: case GPG_ERR_CANCELED:
-    case GPG_ERR_NOT_TRUSTED: case GPG_ERR_CERT_EXPIRED:
-    case GPG_ERR_NO_CRL_KNOWN: case GPG_ERR_CRL_TOO_OLD:
-    case GPG_ERR_TIMEOUT:
-      return EX_NOPERM;
-    case GPG_ERR_ENOSPC: case GPG_ERR_EACCES: case GPG_ERR_EROFS:
-    case GPG_ERR_ENOENT: case GPG_ERR_EDQUOT:
-      return EX_CANTCREAT;
-    default:
-      return EX_SOFTWARE;
+    case GPG_ERR_UNUSABLE_PUBKEY:
+    case GPG_ERR_KEY_EXPIRED:
+    case GPG_ERR_CERT_REVOKED:
+    case GPG_ERR_KEY_DISABLED:
+    case GPG_ERR_BAD_PUBKEY:
+    case GPG_ERR_NO_PUBKEY:
+    case GPG_ERR_BAD_PASSPHRASE:
+    case GPG_ERR_NO_SECKEY:
+    case GPG_ERR_BAD_SIGNATURE:
+    case GPG_ERR_CANCELED:
+    case GPG_ERR_NOT_TRUSTED:
+    case GPG_ERR_CERT_EXPIRED:
+    case GPG_ERR_NO_CRL_KNOWN:
+    case GPG_ERR_CRL_TOO_OLD:
+    case GPG_ERR_TIMEOUT: return EX_NOPERM;
+    case GPG_ERR_ENOSPC:
+    case GPG_ERR_EACCES:
+    case GPG_ERR_EROFS:
+    case GPG_ERR_ENOENT:
+    case GPG_ERR_EDQUOT: return EX_CANTCREAT;
+    default: return EX_SOFTWARE;
     }
 }
 
@@ -140,11 +152,14 @@ say_recipients (pan_job_t job)
   for (size_t c = 0; c < ncopies; c++)
     {
       es_fprintf (es_stderr, "pansend: copy %zu of %zu (%s%s):", c + 1,
-                  ncopies, pan_protocol_name (pan_job_copy_protocol (job, c)),
+                  ncopies,
+                  pan_protocol_name (pan_job_copy_protocol (job, c)),
                   pan_job_copy_hidden (job, c) ? ", hidden recipient" : "");
       for (size_t i = 0; i < pan_job_copy_recipient_count (job, c); i++)
-        es_fprintf (es_stderr, " %s", pan_job_recipient_addr
-                    (job, pan_job_copy_recipient (job, c, i)));
+        es_fprintf (es_stderr, " %s",
+                    pan_job_recipient_addr (job,
+                                            pan_job_copy_recipient (job, c,
+                                                                    i)));
       es_putc ('\n', es_stderr);
     }
 }
@@ -165,8 +180,9 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
              const char *outcome, int exit_code)
 {
   pan_headers_t headers = pan_job_headers (job);
-  size_t n = 0, total = copy < 0 ? pan_job_recipient_count (job)
-    : pan_job_copy_recipient_count (job, copy);
+  size_t n = 0,
+         total = copy < 0 ? pan_job_recipient_count (job)
+                          : pan_job_copy_recipient_count (job, copy);
 
   memset (rec, 0, sizeof *rec);
   rec->ev.event = event;
@@ -197,10 +213,11 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
       size_t r = copy < 0 ? i : pan_job_copy_recipient (job, copy, i);
 
       if (pan_job_recipient_fpr (job, r))
-        rec->keys[n++] = (struct pan_audit_key)
-          { .address = pan_job_recipient_addr (job, r),
-            .protocol = pan_job_recipient_protocol (job, r),
-            .fingerprint = pan_job_recipient_fpr (job, r) };
+        rec->keys[n++] = (struct pan_audit_key){
+          .address = pan_job_recipient_addr (job, r),
+          .protocol = pan_job_recipient_protocol (job, r),
+          .fingerprint = pan_job_recipient_fpr (job, r)
+        };
     }
   rec->ev.keys = rec->keys;
   rec->ev.nkeys = n;
@@ -247,8 +264,10 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
     return refuse (ctx, job, exit_for_message (err), err,
                    "reading the message", reason);
   if ((err = pan_job_check_headers (job, &reason)))
-    return refuse (ctx, job, gpg_err_code (err) == GPG_ERR_FORBIDDEN
-                   ? EX_NOPERM : EX_CONFIG, err, "headers", reason);
+    return refuse (ctx, job,
+                   gpg_err_code (err) == GPG_ERR_FORBIDDEN ? EX_NOPERM
+                                                           : EX_CONFIG,
+                   err, "headers", reason);
   /* With -t the arguments are added to the headers' recipients, as
    * Postfix does; either way they are hidden recipients unless To or Cc
    * names them.  */
@@ -300,13 +319,15 @@ deliver (pan_ctx_t ctx, pan_job_t job, struct options *o)
 {
   gpg_error_t err;
   char **argv = NULL;
-  const char *cmd = o->args.sendmail ? o->args.sendmail
+  const char *cmd = o->args.sendmail
+    ? o->args.sendmail
     : pan_config_get (pan_ctx_config (ctx), "sendmail");
   int rc = 0;
 
   if ((err = pan_argv_split (cmd, &argv)))
     return refuse (ctx, job, o->args.sendmail ? EX_USAGE : EX_CONFIG, err,
-                   o->args.sendmail ? "--sendmail" : "setting sendmail", NULL);
+                   o->args.sendmail ? "--sendmail" : "setting sendmail",
+                   NULL);
   /* The sender: from the command line, the configuration, or the -f of
    * the MTA command that is run.  */
   pan_job_envelope_sender (job, (const char *const *)argv);
@@ -335,9 +356,8 @@ list_cb (void *opaque, const struct pan_queue_entry *e)
   char created[32], next[32];
 
   (void)opaque;
-  es_printf ("%s %lld %s next %s attempts %lld from %s %s to",
-             e->copy, e->size, pan_time_format (e->created, created,
-                                                 sizeof created),
+  es_printf ("%s %lld %s next %s attempts %lld from %s %s to", e->copy,
+             e->size, pan_time_format (e->created, created, sizeof created),
              pan_time_format (e->next_attempt, next, sizeof next),
              e->attempts, e->sender, *e->message_id ? e->message_id : "-");
   for (size_t i = 0; i < e->nrcpts; i++)
@@ -353,7 +373,8 @@ queue_verb (pan_ctx_t ctx, struct options *o)
   gpg_error_t err;
   char *reason = NULL, **argv = NULL;
   struct pan_queue_counts n;
-  const char *cmd = o->args.sendmail ? o->args.sendmail
+  const char *cmd = o->args.sendmail
+    ? o->args.sendmail
     : pan_config_get (pan_ctx_config (ctx), "sendmail");
 
   if (o->args.mode == PAN_SENDMAIL_QUEUE_LIST)
@@ -367,8 +388,8 @@ queue_verb (pan_ctx_t ctx, struct options *o)
       pan_argv_release (argv);
       if (!err && (o->args.verbose || n.failed || n.dropped))
         cmd_info ("queue: %u delivered, %u kept for later, %u dropped"
-                  " (queue-lifetime), %u busy", n.delivered, n.failed,
-                  n.dropped, n.busy);
+                  " (queue-lifetime), %u busy",
+                  n.delivered, n.failed, n.dropped, n.busy);
       if (!err && n.failed)
         return EX_TEMPFAIL;
     }
@@ -376,9 +397,10 @@ queue_verb (pan_ctx_t ctx, struct options *o)
     return 0;
   cmd_error (err, "the queue", reason);
   return gpg_err_code (err) == GPG_ERR_INV_NAME
-    || gpg_err_code (err) == GPG_ERR_ENOENT ? EX_USAGE
+      || gpg_err_code (err) == GPG_ERR_ENOENT
+    ? EX_USAGE
     : gpg_err_code (err) == GPG_ERR_LOCKED ? EX_TEMPFAIL
-    : cmd_exit_for_audit (err);
+                                           : cmd_exit_for_audit (err);
 }
 
 #endif /* PANSEND_NO_MAIN */
@@ -398,7 +420,8 @@ recover (pan_ctx_t ctx)
     }
   if (n)
     cmd_info ("%u copies of a crashed pansend were queued; 'pansend -q'"
-              " delivers them", n);
+              " delivers them",
+              n);
   return 0;
 }
 
@@ -452,7 +475,7 @@ pansend_send (struct options *o)
     }
   rc = deliver (ctx, job, o);
 
- leave:
+leave:
   pan_job_release (job);
   pan_ctx_release (ctx);
   return rc;
@@ -481,8 +504,10 @@ main (int argc, char **argv)
   int rc;
 
   memset (&o, 0, sizeof o);
-  cmd_setup ("pansend", "Usage: pansend [OPTION...] [--] [ADDR...]"
-             " < MESSAGE", help_text);
+  cmd_setup ("pansend",
+             "Usage: pansend [OPTION...] [--] [ADDR...]"
+             " < MESSAGE",
+             help_text);
   parse_options (argc, argv, &o);
   cmd_init_library ();
   if (o.args.mode == PAN_SENDMAIL_SEND)

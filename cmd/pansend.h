@@ -8,8 +8,8 @@
 /* What to send and how.  */
 struct options
 {
-  struct pan_sendmail_args args;  /* The sendmail(1) command line.  */
-  gpgrt_stream_t in;              /* The message; NULL: stdin.  */
+  struct pan_sendmail_args args; /* The sendmail(1) command line.  */
+  gpgrt_stream_t in;             /* The message; NULL: stdin.  */
 };
 
 /* Send the message of O (read from O->IN or stdin) as pansend does and

@@ -64,8 +64,8 @@ check_verdict (gpg_error_t err, const struct pan_audit_verdict *v,
     }
   if (v->damage == PAN_AUDIT_INTACT && (v->message || v->record))
     abort ();
-  if (v->damage != PAN_AUDIT_INTACT && (!v->message || !v->record
-                                        || v->damage > PAN_AUDIT_TORN))
+  if (v->damage != PAN_AUDIT_INTACT
+      && (!v->message || !v->record || v->damage > PAN_AUDIT_TORN))
     abort ();
   if (strlen (v->head) != 64)
     abort ();
@@ -98,10 +98,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   else if (mode & 1)
     key = FUZZ_KEY;
   err = pani_audit_verify_buffer (data, loglen,
-                                 (mode & 2) && aux ? aux : NULL,
-                                 (mode & 2) && aux ? strlen (aux) : 0,
-                                 key, (mode & 4) && aux ? aux : NULL, &v,
-                                 &reason);
+                                  (mode & 2) && aux ? aux : NULL,
+                                  (mode & 2) && aux ? strlen (aux) : 0, key,
+                                  (mode & 4) && aux ? aux : NULL, &v,
+                                  &reason);
   check_verdict (err, &v, reason);
   if ((mode & 16) && aux)
     check_time (aux);

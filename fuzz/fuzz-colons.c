@@ -30,8 +30,8 @@ first_fpr (const uint8_t *data, size_t size, char *buf)
     if (!memcmp (data + i, FPR_TAG, taglen))
       {
         for (n = 0; n < 64 && i + taglen + n < size
-               && data[i + taglen + n] != ':'
-               && data[i + taglen + n] != '\n'; n++)
+             && data[i + taglen + n] != ':' && data[i + taglen + n] != '\n';
+             n++)
           buf[n] = data[i + taglen + n] ? (char)data[i + taglen + n] : '0';
         buf[n] = 0;
         return;
@@ -52,7 +52,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (algo || where)
         abort ();
       if ((gpg_err_code (err) == GPG_ERR_INV_DATA
-           || gpg_err_code (err) == GPG_ERR_NO_DATA) && !reason)
+           || gpg_err_code (err) == GPG_ERR_NO_DATA)
+          && !reason)
         abort ();
     }
   else if (algo < 0 || algo > 255 || !where || reason)

@@ -39,8 +39,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gpg_error_t err;
 
   err = pani_config_parse ("fuzz", data, size, &config, &reason);
-  if (err && (config || !reason || strncmp (reason, "fuzz:", 5)
-              || gpg_err_code (err) != GPG_ERR_CONFIGURATION))
+  if (err
+      && (config || !reason || strncmp (reason, "fuzz:", 5)
+          || gpg_err_code (err) != GPG_ERR_CONFIGURATION))
     abort ();
   if (!err)
     {

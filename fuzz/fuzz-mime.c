@@ -90,7 +90,8 @@ sort_hits (struct hits *hs)
   char *p, *save;
 
   memcpy (copy, hs->text, hs->len + 1);
-  for (p = strtok_r (copy, "\n", &save); p && n < sizeof lines / sizeof *lines;
+  for (p = strtok_r (copy, "\n", &save);
+       p && n < sizeof lines / sizeof *lines;
        p = strtok_r (NULL, "\n", &save))
     lines[n++] = p;
   qsort (lines, n, sizeof *lines, cmp_lines);

@@ -105,15 +105,17 @@ check_hit (const uint8_t *data, size_t size, const struct hit *h)
           digits[n++] = (char)c;
         }
       else if ((c != ' ' && c != '-') || (sep && c != sep) || !i
-               || i + 1 == h->length || !(data[h->offset + i - 1] >= '0'
-                                         && data[h->offset + i - 1] <= '9'))
+               || i + 1 == h->length
+               || !(data[h->offset + i - 1] >= '0'
+                    && data[h->offset + i - 1] <= '9'))
         abort ();
       else
         sep = c;
     }
   digits[n] = 0;
   if (n < PAN_MIN_DIGITS || !pan_luhn_valid (digits)
-      || !pan_card_brand (digits) || strcmp (pan_card_brand (digits), h->brand)
+      || !pan_card_brand (digits)
+      || strcmp (pan_card_brand (digits), h->brand)
       || pan_mask (digits, masked) || strcmp (masked, h->masked)
       || strlen (h->hash) != 64)
     abort ();

@@ -68,8 +68,7 @@ check_lookup (pan_registry_t reg)
               || pani_registry_lookup_any (reg, rec->address) != rec))
         abort ();
       if (rec->status != PAN_STATUS_ACTIVE
-          && (rec->changed_by || rec->changed_at || rec->note)
-          && rec->reason
+          && (rec->changed_by || rec->changed_at || rec->note) && rec->reason
           && !pan_registry_reason_valid (rec->status, rec->reason))
         abort ();
     }

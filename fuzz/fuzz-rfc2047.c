@@ -19,7 +19,13 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define CHECK(cond) do { if (!(cond)) abort (); } while (0)
+#define CHECK(cond) \
+  do                \
+    {               \
+      if (!(cond))  \
+        abort ();   \
+    }               \
+  while (0)
 
 /* Return true if S/N is valid UTF-8 (a NUL counts as valid).  */
 static int
@@ -44,7 +50,8 @@ has_control (const char *s, size_t n)
 
   for (i = 0; i < n; i++)
     if (p[i] < 0x20 || p[i] == 0x7f
-        || (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] < 0xa0))
+        || (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80
+            && p[i + 1] < 0xa0))
       return 1;
   return 0;
 }

@@ -47,9 +47,11 @@ check (int argc, char **argv)
   for (size_t i = 0; i < args.nrecipients; i++)
     if (!*args.recipients[i] || !is_inside (args.recipients[i], argc, argv))
       abort ();
-  const char *const strs[] = { args.env.sender, args.env.full_name,
-    args.env.dsn_notify, args.env.dsn_ret, args.env.dsn_envid,
-    args.env.body_type, args.home, args.sendmail, args.queue_id };
+  const char *const strs[] = { args.env.sender,     args.env.full_name,
+                               args.env.dsn_notify, args.env.dsn_ret,
+                               args.env.dsn_envid,  args.env.body_type,
+                               args.home,           args.sendmail,
+                               args.queue_id };
   for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
     if (!is_inside (strs[i], argc, argv))
       abort ();

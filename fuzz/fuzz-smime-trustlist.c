@@ -35,8 +35,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gpg_error_t err;
 
   err = pani_smime_trustlist_parse (data, size, &fprs, &count, &reason);
-  if (err && (fprs || count || !reason
-              || strncmp (reason, "trustlist.txt:", 14)))
+  if (err
+      && (fprs || count || !reason
+          || strncmp (reason, "trustlist.txt:", 14)))
     abort ();
   if (!err)
     {

@@ -35,13 +35,13 @@
  * than the input.
  */
 enum tok_type
-  {
-    T_END = 0,
-    T_ATOM,                  /* 1*atext, 8-bit bytes included.  */
-    T_QSTR,                  /* Quoted string, quotes and quoting gone. */
-    T_DLIT,                  /* Domain literal with brackets.  */
-    T_SPECIAL                /* One of < > @ , ; : . in CH.  */
-  };
+{
+  T_END = 0,
+  T_ATOM,   /* 1*atext, 8-bit bytes included.  */
+  T_QSTR,   /* Quoted string, quotes and quoting gone. */
+  T_DLIT,   /* Domain literal with brackets.  */
+  T_SPECIAL /* One of < > @ , ; : . in CH.  */
+};
 
 struct token
 {
@@ -49,20 +49,20 @@ struct token
   int ch;
   const char *text;
   size_t len;
-  int ws;                    /* White space or a comment came before.  */
+  int ws; /* White space or a comment came before.  */
 };
 
 struct lexer
 {
-  const unsigned char *s;    /* Start of the input.  */
-  const unsigned char *p;    /* Current position.  */
+  const unsigned char *s; /* Start of the input.  */
+  const unsigned char *p; /* Current position.  */
   char *scratch;
   size_t slen;
   size_t scratch_size;
   struct token *toks;
   size_t ntoks;
   size_t size;
-  int done;                  /* The T_END token is there.  */
+  int done; /* The T_END token is there.  */
   int no_comments;
   char **r_reason;
 };
@@ -172,7 +172,7 @@ lx_quoted (struct lexer *lx, int ws)
   for (; *lx->p != '"'; lx->p++)
     {
       if (*lx->p == '\r' || *lx->p == '\n')
-        continue;  /* Folding inside the quotes.  */
+        continue; /* Folding inside the quotes.  */
       if (*lx->p == '\\')
         lx->p++;
       if (!*lx->p)
@@ -308,7 +308,7 @@ struct parser
 {
   const struct token *toks;
   size_t i;
-  size_t elem;               /* Number of the address; 0: a bare one. */
+  size_t elem; /* Number of the address; 0: a bare one. */
   struct pan_addrlist *out;
   char **r_reason;
 };
@@ -477,7 +477,7 @@ parse_addr_spec (struct parser *ps, char **r_addr)
   if (!(*r_addr = pani_buf_take (&addr)))
     err = gpg_error (GPG_ERR_ENOMEM);
 
- leave:
+leave:
   pani_buf_free (&local);
   pani_buf_free (&addr);
   return err;
@@ -511,7 +511,7 @@ parse_angle (struct parser *ps, char **r_addr)
   gpg_error_t err;
 
   *r_addr = NULL;
-  ps->i++;  /* The '<'.  */
+  ps->i++; /* The '<'.  */
   if (at_special (ps, '>'))
     return ps_error (ps, "empty address in angle brackets");
   if (at_special (ps, '@') && (err = skip_route (ps)))
@@ -637,7 +637,8 @@ parse_list (struct parser *ps, int in_group)
         return err;
       if (at_special (ps, ','))
         ps->i++;
-      else if (cur (ps)->type != T_END && !(in_group && at_special (ps, ';')))
+      else if (cur (ps)->type != T_END
+               && !(in_group && at_special (ps, ';')))
         return ps_error (ps, "expected ',' after the address");
     }
 }
@@ -650,10 +651,10 @@ parse_group (struct parser *ps, size_t start)
 
   if (start == ps->i)
     return ps_error (ps, "group without a name");
-  ps->i++;  /* The ':'.  */
+  ps->i++; /* The ':'.  */
   if ((err = parse_list (ps, 1)))
     return err;
-  ps->i++;  /* The ';'.  */
+  ps->i++; /* The ';'.  */
   return 0;
 }
 
@@ -746,7 +747,7 @@ pan_addrlist_parse (pan_addrlist_t list, const char *value, char **r_reason)
     goto leave;
   err = list_append (list, &tmp);
 
- leave:
+leave:
   list_clear (&tmp);
   lx_release (&lx);
   return err;
@@ -814,7 +815,7 @@ pan_addr_normalize (const char *addr, char **r_norm, char **r_reason)
       *r_norm = NULL;
     }
 
- leave:
+leave:
   lx_release (&lx);
   return err;
 }

@@ -29,10 +29,10 @@
 /* The log of a home, opened for appending under its lock.  */
 struct writer
 {
-  const struct pani_audit_files *f;     /* Locked by the caller.  */
+  const struct pani_audit_files *f; /* Locked by the caller.  */
   int fd;
-  off_t size;                   /* Of the log, as we left it.  */
-  int need_nl;                  /* The log ends in a torn line.  */
+  off_t size;  /* Of the log, as we left it.  */
+  int need_nl; /* The log ends in a torn line.  */
   off_t torn_len;
   char torn_hash[AUDIT_HEXLEN];
   unsigned long long last_seq;
@@ -84,8 +84,9 @@ hash_range (int fd, off_t start, off_t len, char hex[AUDIT_HEXLEN])
     return err;
   while (!err && len > 0)
     {
-      n = pread (fd, chunk, len > (off_t)sizeof chunk ? sizeof chunk
-                 : (size_t)len, start);
+      n = pread (fd, chunk,
+                 len > (off_t)sizeof chunk ? sizeof chunk : (size_t)len,
+                 start);
       if (n <= 0)
         err = n < 0 ? gpg_error_from_syserror () : gpg_error (GPG_ERR_EIO);
       else
@@ -199,7 +200,8 @@ reconcile_state (struct writer *w, char **r_reason)
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_STATE),
                         "%s expects record %llu but %s ends at record %llu:"
                         " the log was truncated or replaced; run 'panaudit"
-                        " verify'", w->f->key, s, w->f->log, w->last_seq);
+                        " verify'",
+                        w->f->key, s, w->f->log, w->last_seq);
   return pani_reason (r_reason, gpg_error (GPG_ERR_INV_STATE),
                       "%s is %llu records behind %s: records were added"
                       " without the audit key; run 'panaudit verify'",
@@ -218,8 +220,10 @@ open_log_for_append (struct writer *w, char **r_reason)
 {
   struct stat st;
 
-  w->fd = open (w->f->log, O_RDWR | O_APPEND | O_CLOEXEC
-                | (w->st.seq == 1 ? O_CREAT : 0), 0600);
+  w->fd = open (w->f->log,
+                O_RDWR | O_APPEND | O_CLOEXEC
+                  | (w->st.seq == 1 ? O_CREAT : 0),
+                0600);
   if (w->fd < 0)
     return pani_reason_sys (r_reason, w->f->log);
   if (fstat (w->fd, &st))
@@ -240,7 +244,8 @@ read_state (struct writer *w, char **r_reason)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_SECKEY),
                         "%s is missing: records cannot be authenticated;"
                         " create it with 'panaudit init-key' (new home) or"
-                        " restore it from a backup", w->f->key);
+                        " restore it from a backup",
+                        w->f->key);
   return 0;
 }
 
@@ -360,7 +365,7 @@ write_record (struct writer *w, struct pan_audit_record *rec,
   memcpy (w->prev, w->st.prev, sizeof w->prev);
   w->last_seq = rec->seq;
 
- leave:
+leave:
   pani_buf_free (&b);
   return err;
 }
@@ -385,7 +390,7 @@ write_recovery (struct writer *w, time_t now, const char *tool,
   rec.ev.tool = tool;
   rec.ev.operator_name = login_user ();
   rec.ev.reason = "the log ended in a torn line (an interrupted writer);"
-    " the line is kept and named here";
+                  " the line is kept and named here";
   rec.torn_length = w->torn_len;
   rec.torn_sha256 = w->torn_hash;
   return write_record (w, &rec, r_reason);
@@ -395,8 +400,8 @@ write_recovery (struct writer *w, time_t now, const char *tool,
  * locked, closing a torn line first; mirror it to FACILITY.  */
 gpg_error_t
 pani_audit_append_locked (const struct pani_audit_files *f,
-               const struct pan_audit_event *ev, time_t now, int facility,
-               char **r_reason)
+                          const struct pan_audit_event *ev, time_t now,
+                          int facility, char **r_reason)
 {
   gpg_error_t err;
   struct writer w;
@@ -416,7 +421,7 @@ pani_audit_append_locked (const struct pani_audit_files *f,
     goto leave;
   pani_audit_syslog_mirror (facility, &rec, w.prev);
 
- leave:
+leave:
   writer_release (&w);
   return err;
 }
@@ -499,7 +504,8 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
     }
   if (err)
     goto leave;
-  if ((err = pani_audit_append_locked (&f, ev, now, facility, r_reason)) && hex)
+  if ((err = pani_audit_append_locked (&f, ev, now, facility, r_reason))
+      && hex)
     remove_new_key (&f);
   if (!err)
     {
@@ -507,7 +513,7 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
       hex = NULL;
     }
 
- leave:
+leave:
   pan_audit_key_release (hex);
   pani_audit_files_release (&f);
   return err;

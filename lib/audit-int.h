@@ -35,8 +35,8 @@
 #include "json-int.h"
 #include "util.h"
 
-#define AUDIT_LOG_FILE  "audit.log"
-#define AUDIT_KEY_FILE  "audit.key"
+#define AUDIT_LOG_FILE "audit.log"
+#define AUDIT_KEY_FILE "audit.key"
 #define AUDIT_LOCK_FILE "audit.lock"
 #define AUDIT_CHECKPOINT_FILE "audit.checkpoint"
 
@@ -47,8 +47,8 @@
 /* The prev hash of the first record (AUDIT_HEXLEN bytes with its NUL).  */
 #define AUDIT_ZERO_HASH \
   "0000000000000000000000000000000000000000000000000000000000000000"
-_Static_assert (sizeof AUDIT_ZERO_HASH == AUDIT_HEXLEN,
-                "AUDIT_ZERO_HASH is a hash in hex with its NUL");
+_Static_assert(sizeof AUDIT_ZERO_HASH == AUDIT_HEXLEN,
+               "AUDIT_ZERO_HASH is a hash in hex with its NUL");
 
 /* The suffix ,"mac":"<64 hex>"} that ends every record.  */
 #define AUDIT_MAC_PREFIX ",\"mac\":\""
@@ -108,18 +108,18 @@ int pani_audit_parse_seq (const char **p, const char *end,
 /* The contents of audit.key.  */
 struct pani_audit_state
 {
-  unsigned long long seq;       /* The record the key is for.  */
-  unsigned char *key;           /* Secure memory.  */
-  char prev[AUDIT_HEXLEN];      /* What that record's prev must be.  */
+  unsigned long long seq;  /* The record the key is for.  */
+  unsigned char *key;      /* Secure memory.  */
+  char prev[AUDIT_HEXLEN]; /* What that record's prev must be.  */
 };
 
 /* The audit files of a home, and the lock while it is held.  */
 struct pani_audit_files
 {
   char *log, *key, *lock;
-  int lock_timeout;             /* Seconds (lock-timeout).  */
-  int lockfd;                   /* -1 unless locked.  */
-  int new_segment;              /* audit.log was just started by rotate:
+  int lock_timeout; /* Seconds (lock-timeout).  */
+  int lockfd;       /* -1 unless locked.  */
+  int new_segment;  /* audit.log was just started by rotate:
                                    empty, it continues audit.key's
                                    chain.  */
 };
@@ -175,7 +175,8 @@ gpg_error_t pani_audit_state_write (const char *path,
                                     char **r_reason);
 
 /* Set F to the audit files of CTX's home (not locked).  */
-gpg_error_t pani_audit_files_init (pan_ctx_t ctx, struct pani_audit_files *f);
+gpg_error_t pani_audit_files_init (pan_ctx_t ctx,
+                                   struct pani_audit_files *f);
 
 /* Take the audit lock of F, waiting at most its lock-timeout.  */
 gpg_error_t pani_audit_lock (struct pani_audit_files *f, char **r_reason);
@@ -237,14 +238,14 @@ void pani_audit_segments_free (char **paths, size_t n);
  * order (the open one, audit.log, last) and audit.key.  */
 struct pani_audit_snapshot
 {
-  char **files;                 /* Paths; the last is audit.log.  */
+  char **files; /* Paths; the last is audit.log.  */
   size_t nfiles;
-  int logfd;                    /* audit.log, opened under the lock;
+  int logfd;                 /* audit.log, opened under the lock;
                                    -1 if it is missing.  */
-  unsigned long long loglen;    /* Its length then.  */
+  unsigned long long loglen; /* Its length then.  */
   struct pani_audit_state state;
   int state_missing;
-  char *checkpoint;             /* audit.checkpoint (an anchor line for
+  char *checkpoint; /* audit.checkpoint (an anchor line for
                                    the last record pruned), or NULL.  */
 };
 
@@ -269,12 +270,12 @@ void pani_audit_snapshot_release (struct pani_audit_snapshot *snap);
 struct pani_audit_line
 {
   const char *p;
-  size_t len;                   /* More than PAN_AUDIT_MAX_LINE: a line
+  size_t len;            /* More than PAN_AUDIT_MAX_LINE: a line
                                    too long, of which only the first
                                    PAN_AUDIT_MAX_LINE + 1 bytes are at P.  */
-  int has_nl;                   /* It ended in LF (else: end of file).  */
-  unsigned long long no;        /* Counted from 1 in its file.  */
-  const char *file;             /* Its file, or NULL (in memory).  */
+  int has_nl;            /* It ended in LF (else: end of file).  */
+  unsigned long long no; /* Counted from 1 in its file.  */
+  const char *file;      /* Its file, or NULL (in memory).  */
 };
 
 /* Where a reader of the log's lines stands: in a text held in memory,
@@ -283,18 +284,18 @@ struct pani_audit_line
  * only through pani_audit_lines_next.  */
 struct pani_audit_lines
 {
-  const char *data;             /* In memory.  */
+  const char *data; /* In memory.  */
   size_t len, pos;
   unsigned long long lineno;
-  const struct pani_audit_snapshot *snap;       /* Or from its files.  */
+  const struct pani_audit_snapshot *snap; /* Or from its files.  */
   size_t nextfile;
   int fd;
-  unsigned long long left;      /* Bytes of the file still to read.  */
-  char *win;                    /* The chunk read last.  */
+  unsigned long long left; /* Bytes of the file still to read.  */
+  char *win;               /* The chunk read last.  */
   size_t wpos, wend;
-  char *slot[2];                /* The last two lines returned.  */
+  char *slot[2]; /* The last two lines returned.  */
   unsigned int which;
-  gpg_error_t err;              /* Why reading stopped early.  */
+  gpg_error_t err; /* Why reading stopped early.  */
   char *reason;
 };
 
@@ -320,11 +321,11 @@ void pani_audit_lines_release (struct pani_audit_lines *c);
  * text of audit.key (NULL: not checked), KEY_HEX the initial key (NULL:
  * MACs not checked), ANCHOR an anchor line or NULL.  */
 gpg_error_t pani_audit_verify_buffer (const void *log, size_t loglen,
-                                     const void *state, size_t statelen,
-                                     const char *key_hex,
-                                     const char *anchor,
-                                     struct pan_audit_verdict *r_verdict,
-                                     char **r_reason);
+                                      const void *state, size_t statelen,
+                                      const char *key_hex,
+                                      const char *anchor,
+                                      struct pan_audit_verdict *r_verdict,
+                                      char **r_reason);
 
 /* Return "intact", "modified", "inserted", "deleted", "reordered",
  * "truncated" or "torn".  */

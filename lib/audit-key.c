@@ -114,8 +114,8 @@ pani_audit_key_parse (const char *text, size_t len, unsigned char **r_key)
     return gpg_error_from_syserror ();
   while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n'))
     i++;
-  if (len - i >= sizeof label - 1 && !memcmp (text + i, label,
-                                              sizeof label - 1))
+  if (len - i >= sizeof label - 1
+      && !memcmp (text + i, label, sizeof label - 1))
     i += sizeof label - 1;
   for (; i < len; i++)
     {
@@ -250,8 +250,7 @@ pani_audit_state_parse (const char *text, size_t len,
   if (len < 4 || memcmp (p, "seq ", 4))
     return gpg_error (GPG_ERR_INV_DATA);
   p += 4;
-  if (!pani_audit_parse_seq (&p, end, &st->seq)
-      || end - p != STATE_TAIL_LEN
+  if (!pani_audit_parse_seq (&p, end, &st->seq) || end - p != STATE_TAIL_LEN
       || memcmp (p, " key ", STATE_KEY_AT)
       || memcmp (p + STATE_KEY_AT + 64, " prev ", 6)
       || p[STATE_TAIL_LEN - 1] != '\n')
@@ -288,7 +287,8 @@ pani_audit_state_read (const char *path, struct pani_audit_state *st,
   if (pani_audit_state_parse (text, len, st))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_STATE),
                        "%s is damaged (not \"seq N key HEX prev HEX\");"
-                       " restore it from a backup", path);
+                       " restore it from a backup",
+                       path);
   secret_free (text, MAX_STATE_FILE + 1);
   return err;
 }
@@ -338,7 +338,8 @@ pani_audit_state_write (const char *path, const struct pani_audit_state *st,
   if (n < 0 || n >= STATE_TEXT_SIZE)
     err = gpg_error (GPG_ERR_BUG);
   else if (!(err = state_write_shared (path, text, (size_t)n, &shared,
-                                       r_reason)) && !shared)
+                                       r_reason))
+           && !shared)
     err = pani_write_file_atomic (path, text, (size_t)n, 0600, r_reason);
   secret_free (text, STATE_TEXT_SIZE);
   return err;
@@ -407,7 +408,8 @@ check_no_audit_yet (const char *logpath, const char *keypath,
   if (!stat (logpath, &st) && st.st_size)
     return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
                         "%s holds records but %s is missing; restore %s"
-                        " from a backup", logpath, keypath, keypath);
+                        " from a backup",
+                        logpath, keypath, keypath);
   return 0;
 }
 
@@ -433,8 +435,9 @@ make_initial_key (const char *logpath, const char *keypath, char **r_hex,
   struct pani_audit_state st = { 1, NULL, AUDIT_ZERO_HASH };
   char *hex = gcry_malloc_secure (2 * AUDIT_KEYLEN + 1);
 
-  if (!hex || !(st.key = gcry_random_bytes_secure (AUDIT_KEYLEN,
-                                                   GCRY_STRONG_RANDOM)))
+  if (!hex
+      || !(st.key = gcry_random_bytes_secure (AUDIT_KEYLEN,
+                                              GCRY_STRONG_RANDOM)))
     {
       err = gpg_error_from_syserror ();
       goto leave;
@@ -446,7 +449,7 @@ make_initial_key (const char *logpath, const char *keypath, char **r_hex,
   *r_hex = hex;
   hex = NULL;
 
- leave:
+leave:
   secret_free (hex, 2 * AUDIT_KEYLEN + 1);
   pani_audit_key_free (st.key);
   return err;

@@ -293,8 +293,9 @@ fill (struct pani_audit_lines *c)
     n = read (c->fd, c->win, want);
   while (n < 0 && errno == EINTR);
   if (n <= 0)
-    return lines_fail (c, n < 0 ? gpg_error_from_syserror ()
-                       : gpg_error (GPG_ERR_EIO));
+    return lines_fail (c,
+                       n < 0 ? gpg_error_from_syserror ()
+                             : gpg_error (GPG_ERR_EIO));
   c->wpos = 0;
   c->wend = (size_t)n;
   c->left -= (unsigned long long)n;
@@ -341,8 +342,7 @@ pani_audit_lines_next (struct pani_audit_lines *c, struct pani_audit_line *l)
     return memory_next (c, l);
   while (!c->err)
     {
-      if (c->fd < 0 && c->nextfile < c->snap->nfiles
-          && !open_next_file (c))
+      if (c->fd < 0 && c->nextfile < c->snap->nfiles && !open_next_file (c))
         return 0;
       if (file_line (c, l))
         return 1;
@@ -365,7 +365,7 @@ struct pan_audit_reader
   struct pani_audit_snapshot snap;
   struct pani_audit_lines lines;
   unsigned long long skipped;
-  struct pan_audit_filter filter;       /* Its strings are in STRINGS.  */
+  struct pan_audit_filter filter; /* Its strings are in STRINGS.  */
   char *strings;
   struct pani_audit_parsed cur;
 };
@@ -407,11 +407,14 @@ in_list (const char *const *list, const char *word)
 int
 pan_audit_is_event (const char *event)
 {
-  static const char *const events[] = { "send", "delivered", "queue",
-    "drop", "refuse", "recovery", "init", "init-key", "enroll", "rotate",
-    "refresh", "revoke", "unenroll", "retire", "trust-ca", "import",
-    "export", "registry-accept", "note", "segment-close", "segment-open",
-    "prune", NULL };
+  static const char *const events[] = {
+    "send",         "delivered",       "queue",    "drop",
+    "refuse",       "recovery",        "init",     "init-key",
+    "enroll",       "rotate",          "refresh",  "revoke",
+    "unenroll",     "retire",          "trust-ca", "import",
+    "export",       "registry-accept", "note",     "segment-close",
+    "segment-open", "prune",           NULL
+  };
 
   return in_list (events, event);
 }
@@ -420,7 +423,8 @@ int
 pan_audit_is_outcome (const char *outcome)
 {
   static const char *const outcomes[] = { "pending", "delivered", "queued",
-    "dropped", "refused", "ok", "failed", "sent", NULL };
+                                          "dropped", "refused",   "ok",
+                                          "failed",  "sent",      NULL };
 
   return in_list (outcomes, outcome);
 }
@@ -429,16 +433,17 @@ static int
 filter_match (const struct pan_audit_filter *f,
               const struct pan_audit_record *rec)
 {
-  if ((f->since && rec->time < f->since) || (f->until && rec->time > f->until))
+  if ((f->since && rec->time < f->since)
+      || (f->until && rec->time > f->until))
     return 0;
   if (f->event && strcmp (f->event, rec->ev.event))
     return 0;
-  if (f->outcome && (!rec->ev.outcome || strcmp (f->outcome,
-                                                 rec->ev.outcome)))
+  if (f->outcome
+      && (!rec->ev.outcome || strcmp (f->outcome, rec->ev.outcome)))
     return 0;
-  if (f->message_id && (!rec->ev.message_id
-                        || !same_message_id (f->message_id,
-                                             rec->ev.message_id)))
+  if (f->message_id
+      && (!rec->ev.message_id
+          || !same_message_id (f->message_id, rec->ev.message_id)))
     return 0;
   return !f->recipient || has_recipient (rec, f->recipient);
 }
@@ -449,7 +454,8 @@ static gpg_error_t
 copy_filter (pan_audit_reader_t rd, const struct pan_audit_filter *f)
 {
   const char **const field[] = { &rd->filter.recipient, &rd->filter.event,
-    &rd->filter.message_id, &rd->filter.outcome };
+                                 &rd->filter.message_id,
+                                 &rd->filter.outcome };
   size_t i, n, total = 0;
   char *p;
 
@@ -550,8 +556,8 @@ parse_offset (const char *s, long *r_off)
   int hh, mm, n = 0;
 
   if ((*s != '+' && *s != '-')
-      || sscanf (s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5
-      || s[6] || hh > 23 || mm > 59)
+      || sscanf (s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 || s[6]
+      || hh > 23 || mm > 59)
     return 0;
   *r_off = (hh * 3600L + mm * 60L) * (*s == '-' ? -1 : 1);
   return 1;
@@ -566,8 +572,8 @@ pan_audit_parse_time (const char *s, int end_of_day, time_t *r_time)
 
   if (n == 10)
     {
-      snprintf (buf, sizeof buf, "%sT%s", s, end_of_day ? "23:59:59Z"
-                : "00:00:00Z");
+      snprintf (buf, sizeof buf, "%sT%s", s,
+                end_of_day ? "23:59:59Z" : "00:00:00Z");
       return pani_time_parse (buf, r_time);
     }
   if (n < 20 || n > 25 || (s[19] != 'Z' && !parse_offset (s + 19, &off))

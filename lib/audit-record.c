@@ -140,7 +140,7 @@ static void
 put_json (struct pani_buf *b, const char *s, int mask)
 {
   char *copy = mask && strpbrk (s, "0123456789") ? mask_card_numbers (s)
-    : NULL;
+                                                 : NULL;
   const unsigned char *p, *end;
   size_t n;
 
@@ -156,11 +156,12 @@ put_json (struct pani_buf *b, const char *s, int mask)
   for (p = (const unsigned char *)s; p < end; p += n ? n : 1)
     {
       for (n = 0; p + n < end && p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"'
-             && p[n] != '\\'; n++)
+           && p[n] != '\\';
+           n++)
         ;
       if (n)
         {
-          pani_buf_put (b, p, n);       /* A run of plain ASCII.  */
+          pani_buf_put (b, p, n); /* A run of plain ASCII.  */
           continue;
         }
       n = pani_utf8_len (p, end);
@@ -257,7 +258,7 @@ pani_audit_format_prefix (struct pani_buf *b,
   put_field (b, "operator", ev->operator_name);
   put_field (b, "host", rec->host);
   put_field (b, "message_id", ev->message_id);
-  put_member (b, "copy", ev->copy, 0);   /* Checked: a name, no PAN.  */
+  put_member (b, "copy", ev->copy, 0); /* Checked: a name, no PAN.  */
   put_field (b, "envelope_from", ev->envelope_from);
   put_field (b, "dsn", ev->dsn);
   put_field (b, "header_from", ev->header_from);
@@ -291,8 +292,8 @@ is_word (const char *s)
   if (!s || !*s)
     return 0;
   for (n = 0; s[n]; n++)
-    if (n >= 32 || !((s[n] >= 'a' && s[n] <= 'z') || is_digit (s[n])
-                     || s[n] == '-'))
+    if (n >= 32
+        || !((s[n] >= 'a' && s[n] <= 'z') || is_digit (s[n]) || s[n] == '-'))
       return 0;
   return 1;
 }
@@ -352,7 +353,8 @@ check_keys (const struct pan_audit_event *ev, char **r_reason)
         || !is_fingerprint (ev->keys[i].fingerprint)
         || (ev->keys[i].protocol != PAN_PROTOCOL_OPENPGP
             && ev->keys[i].protocol != PAN_PROTOCOL_SMIME))
-      return bad_event (r_reason, "a recipient needs an address, a protocol"
+      return bad_event (r_reason,
+                        "a recipient needs an address, a protocol"
                         " and a 40 or 64 digit fingerprint");
   return 0;
 }
@@ -368,7 +370,8 @@ check_pans (const struct pan_audit_event *ev, char **r_reason)
     if (!ev->pans[i].brand || strlen (ev->pans[i].brand) > 64
         || !is_masked_pan (ev->pans[i].masked)
         || !pani_audit_is_hash (ev->pans[i].hash))
-      return bad_event (r_reason, "a PAN must be masked (at most 10 digits"
+      return bad_event (r_reason,
+                        "a PAN must be masked (at most 10 digits"
                         " shown) and hashed (64 hex digits)");
   return 0;
 }
@@ -377,7 +380,9 @@ static gpg_error_t
 check_strings (const struct pan_audit_event *ev, char **r_reason)
 {
   const char *const s[] = { ev->operator_name, ev->message_id,
-    ev->envelope_from, ev->header_from, ev->reason, ev->dsn, ev->copy };
+                            ev->envelope_from, ev->header_from,
+                            ev->reason,        ev->dsn,
+                            ev->copy };
   size_t i;
 
   for (i = 0; i < sizeof s / sizeof *s; i++)
@@ -393,9 +398,9 @@ is_copy_id (const char *s)
   size_t n;
 
   for (n = 0; s[n]; n++)
-    if (n >= 64 || !((s[n] >= 'a' && s[n] <= 'z')
-                     || (s[n] >= 'A' && s[n] <= 'Z') || is_digit (s[n])
-                     || strchr ("._-", s[n])))
+    if (n >= 64
+        || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
+             || is_digit (s[n]) || strchr ("._-", s[n])))
       return 0;
   return n > 0;
 }
@@ -407,13 +412,15 @@ pani_audit_check_event (const struct pan_audit_event *ev, char **r_reason)
 
   if (!ev || !is_word (ev->event) || !is_word (ev->tool)
       || !strcmp (ev->event, "recovery"))
-    return bad_event (r_reason, "event and tool must be short lower-case"
+    return bad_event (r_reason,
+                      "event and tool must be short lower-case"
                       " words (and \"recovery\" is reserved)");
-  if (ev->outcome && (!is_word (ev->outcome) || ev->exit_code < 0
-                      || ev->exit_code > 255))
+  if (ev->outcome
+      && (!is_word (ev->outcome) || ev->exit_code < 0
+          || ev->exit_code > 255))
     return bad_event (r_reason, "bad outcome or exit code");
-  if (ev->ciphertext_sha256 && (!pani_audit_is_hash (ev->ciphertext_sha256)
-                                || ev->size < 0))
+  if (ev->ciphertext_sha256
+      && (!pani_audit_is_hash (ev->ciphertext_sha256) || ev->size < 0))
     return bad_event (r_reason, "bad ciphertext digest or size");
   if (ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
     return bad_event (r_reason, "bad registry digest");
@@ -493,7 +500,8 @@ extract_pans (struct pani_audit_parsed *p, char **r_reason)
     return 0;
   if (arr->type != PANI_JSON_ARRAY || !arr->n
       || !pani_json_uint (pani_json_get (p->json, "pan_count"), SIZE_MAX,
-                          &count) || count != arr->n)
+                          &count)
+      || count != arr->n)
     return bad_field (r_reason, "pans");
   if (!(p->pans = calloc (arr->n, sizeof *p->pans)))
     return gpg_error_from_syserror ();
@@ -527,7 +535,8 @@ extract_numbers (struct pani_audit_parsed *p, char **r_reason)
     rec->ev.exit_code = (int)num;
   rec->torn_length = -1;
   if (pani_json_uint (pani_json_get (p->json, "torn_length"), LLONG_MAX,
-                      &num) && num)
+                      &num)
+      && num)
     rec->torn_length = (long long)num;
   if (pani_json_uint (pani_json_get (p->json, "size"), LLONG_MAX, &num))
     rec->ev.size = (long long)num;

@@ -23,8 +23,8 @@ struct tally
   char **names;
   unsigned long *counts;
   size_t n, cap;
-  uint32_t *index;              /* 1 + position in NAMES, 0: free.  */
-  size_t nindex;                /* A power of 2, or 0.  */
+  uint32_t *index; /* 1 + position in NAMES, 0: free.  */
+  size_t nindex;   /* A power of 2, or 0.  */
 };
 
 /* FNV-1a of NAME: spreads names over the index (not a defence against
@@ -113,13 +113,13 @@ tally_free (struct tally *t)
 
 /* What the report learned of one copy (STATE_*), or that a message was
  * seen; kept in the low bits of a slot of a struct idset.  */
-#define STATE_USED      1
-#define STATE_PENDING   2       /* send / pending: encrypted.  */
-#define STATE_LEGACY    4       /* send / sent: of an old log.  */
+#define STATE_USED 1
+#define STATE_PENDING 2 /* send / pending: encrypted.  */
+#define STATE_LEGACY 4  /* send / sent: of an old log.  */
 #define STATE_DELIVERED 8
-#define STATE_QUEUED    16
-#define STATE_DROPPED   32
-#define STATE_MASK      63
+#define STATE_QUEUED 16
+#define STATE_DROPPED 32
+#define STATE_MASK 63
 
 /* A set of ids (copies, Message-IDs), each kept as 58 bits of its
  * SHA-256 and 6 bits of state: 8 bytes an id, so that a year of
@@ -129,7 +129,7 @@ tally_free (struct tally *t)
 struct idset
 {
   uint64_t *slot;
-  size_t n, size;               /* SIZE: a power of 2, or 0.  */
+  size_t n, size; /* SIZE: a power of 2, or 0.  */
 };
 
 static int
@@ -173,8 +173,7 @@ idset_add (struct idset *s, char kind, const char *id, unsigned int state)
   for (i = 0; i < 8; i++)
     h = (h << 8) | digest[i];
   h &= ~(uint64_t)STATE_MASK;
-  for (j = (h >> 6) & (s->size - 1); s->slot[j];
-       j = (j + 1) & (s->size - 1))
+  for (j = (h >> 6) & (s->size - 1); s->slot[j]; j = (j + 1) & (s->size - 1))
     if ((s->slot[j] & ~(uint64_t)STATE_MASK) == h)
       {
         s->slot[j] |= state | STATE_USED;
@@ -234,9 +233,10 @@ count_copies (const struct idset *s, struct copy_counts *c)
 static int
 is_change (const char *event)
 {
-  static const char *const changes[] = { "init", "init-key", "enroll",
-    "rotate", "refresh", "revoke", "unenroll", "retire", "trust-ca",
-    "import", "registry-accept" };
+  static const char *const changes[] = {
+    "init",     "init-key", "enroll",   "rotate", "refresh",        "revoke",
+    "unenroll", "retire",   "trust-ca", "import", "registry-accept"
+  };
   size_t i;
 
   for (i = 0; i < sizeof changes / sizeof *changes; i++)
@@ -256,7 +256,8 @@ report_keys (struct report *r, const struct pan_audit_event *ev)
       k = pani_strdupf ("%-7s %s  %s",
                         pan_protocol_name (ev->keys[i].protocol),
                         ev->keys[i].fingerprint ? ev->keys[i].fingerprint
-                        : "-", ev->keys[i].address);
+                                                : "-",
+                        ev->keys[i].address);
       if (!k)
         r->oom = 1;
       else
@@ -272,12 +273,13 @@ report_change (struct report *r, const struct pan_audit_record *rec)
   size_t i;
 
   pani_buf_printf (&r->changes, "  %s  %-8s by %s",
-              pan_time_format (rec->time, when, sizeof when),
-              rec->ev.event, rec->ev.operator_name);
+                   pan_time_format (rec->time, when, sizeof when),
+                   rec->ev.event, rec->ev.operator_name);
   for (i = 0; i < rec->ev.nkeys; i++)
     pani_buf_printf (&r->changes, "  %s %s", rec->ev.keys[i].address,
-                rec->ev.keys[i].fingerprint ? rec->ev.keys[i].fingerprint
-                : "-");
+                     rec->ev.keys[i].fingerprint
+                       ? rec->ev.keys[i].fingerprint
+                       : "-");
   if (rec->ev.outcome)
     pani_buf_printf (&r->changes, "  (%s)", rec->ev.outcome);
   pani_buf_puts (&r->changes, "\n");
@@ -352,7 +354,9 @@ put_safe (gpgrt_stream_t out, const char *text)
 {
   for (; *text; text++)
     es_putc (*text != '\n' && ((unsigned char)*text < 0x20 || *text == 0x7f)
-             ? '?' : *text, out);
+               ? '?'
+               : *text,
+             out);
 }
 
 static void
@@ -378,9 +382,9 @@ print_period (gpgrt_stream_t out, const struct pan_audit_filter *f,
 
   es_fprintf (out, "period:   %s .. %s\n",
               f && f->since ? pan_time_format (f->since, a, sizeof a)
-              : "(start of log)",
+                            : "(start of log)",
               f && f->until ? pan_time_format (f->until, b, sizeof b)
-              : "(end of log)");
+                            : "(end of log)");
   if (r->records)
     es_fprintf (out, "records:  %llu (seq %llu..%llu, %s .. %s)\n",
                 r->records, r->first_seq, r->last_seq,
@@ -400,10 +404,13 @@ print_verdict (gpgrt_stream_t out, const struct pan_audit_verdict *v)
       put_safe (out, v->message ? v->message : "");
     }
   else
-    es_fprintf (out, "intact: %llu records, hash chain and audit.key %s;"
-                " head sha256 %s", v->nrecords,
+    es_fprintf (out,
+                "intact: %llu records, hash chain and audit.key %s;"
+                " head sha256 %s",
+                v->nrecords,
                 v->key_checked ? "and every MAC (with the initial key)"
-                : "checked (MACs not checked: no --key)", v->head);
+                               : "checked (MACs not checked: no --key)",
+                v->head);
   es_putc ('\n', out);
   if (v->warnings)
     {
@@ -418,11 +425,13 @@ print_counts (gpgrt_stream_t out, const struct report *r)
   struct copy_counts c;
 
   count_copies (&r->copies, &c);
-  es_fprintf (out, "\nMessages (by Message-ID):\n"
+  es_fprintf (out,
+              "\nMessages (by Message-ID):\n"
               "  messages with copies:       %lu\n"
               "  refused (nothing sent):     %lu\n",
               (unsigned long)r->messages.n, r->refused);
-  es_fprintf (out, "\nCopies (one per protocol and per hidden recipient):\n"
+  es_fprintf (out,
+              "\nCopies (one per protocol and per hidden recipient):\n"
               "  copies:                     %lu\n"
               "  delivered (MTA took all):   %lu"
               " (%lu after queueing, %lu as \"sent\" in an old log)\n"
@@ -483,8 +492,8 @@ pan_audit_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
   memset (&r, 0, sizeof r);
   memset (r_verdict, 0, sizeof *r_verdict);
   if (!(err = collect_report (ctx, filter, &r, r_reason))
-      && !(err = pan_audit_verify (ctx, key_file, NULL, r_verdict,
-                                   r_reason)))
+      && !(
+        err = pan_audit_verify (ctx, key_file, NULL, r_verdict, r_reason)))
     {
       print_report (out, filter, &r, r_verdict);
       if (es_ferror (out))

@@ -55,7 +55,7 @@ is_segment_name (const char *name)
     return 0;
   for (i = 0; i < SEG_NAME_LEN; i++)
     if (pattern[i] == 'D' ? !(name[i] >= '0' && name[i] <= '9')
-        : name[i] != pattern[i])
+                          : name[i] != pattern[i])
       return 0;
   return 1;
 }
@@ -156,7 +156,8 @@ read_first (const struct pani_audit_files *f, struct pani_audit_parsed *p,
   else if ((err = pani_audit_parse (buf, (size_t)(nl - buf), p, NULL)))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_STATE),
                        "%s: the first record is not valid; run 'panaudit"
-                       " verify'", f->log);
+                       " verify'",
+                       f->log);
   close (fd);
   if (err)
     free (buf);
@@ -180,10 +181,10 @@ struct closing
 {
   unsigned long long first, last;
   time_t first_time;
-  char head[AUDIT_HEXLEN];      /* Before the closing record.  */
-  char *name;                   /* Of the closed file.  */
+  char head[AUDIT_HEXLEN]; /* Before the closing record.  */
+  char *name;              /* Of the closed file.  */
   char *path;
-  struct stat st;               /* Of audit.log before.  */
+  struct stat st; /* Of audit.log before.  */
 };
 
 static gpg_error_t
@@ -248,9 +249,9 @@ closing_name (const struct pani_audit_files *f, struct closing *c,
       compact_time (now, t2);
       c->name = pani_strdupf (SEG_PREFIX "%012llu-%012llu-%s-%s" SEG_SUFFIX,
                               c->first, c->last, t1, t2);
-      c->path = c->name ? pani_strdupf ("%.*s/%s", slash
-                                        ? (int)(slash - f->log) : 1,
-                                        slash ? f->log : ".", c->name)
+      c->path = c->name
+        ? pani_strdupf ("%.*s/%s", slash ? (int)(slash - f->log) : 1,
+                        slash ? f->log : ".", c->name)
         : NULL;
       if (!c->path)
         err = gpg_error_from_syserror ();
@@ -301,7 +302,8 @@ rotate_locked (struct pani_audit_files *f, struct closing *c,
   if ((err = closing_begin (f, c, r_reason)))
     return err;
   why = pani_strdupf ("closes the segment that starts at record %llu;"
-                      " its head is the prev of this record", c->first);
+                      " its head is the prev of this record",
+                      c->first);
   if (!why)
     return gpg_error_from_syserror ();
   err = append_event (f, "segment-close", operator_name, why, now, facility,
@@ -311,8 +313,8 @@ rotate_locked (struct pani_audit_files *f, struct closing *c,
       || (err = closing_swap (f, c, r_reason)))
     return err;
   why = pani_strdupf ("continues from the closed segment %s (records %llu"
-                      " to %llu, head sha256 %s)", c->name, c->first,
-                      c->last, c->head);
+                      " to %llu, head sha256 %s)",
+                      c->name, c->first, c->last, c->head);
   if (!why)
     return gpg_error_from_syserror ();
   f->new_segment = 1;
@@ -337,8 +339,7 @@ pan_audit_rotate (pan_ctx_t ctx, const char *operator_name, time_t now,
       && !(err = pani_audit_files_init (ctx, &f)))
     {
       if (!(err = pani_audit_lock (&f, r_reason)))
-        err = rotate_locked (&f, &c, operator_name, now, facility,
-                             r_reason);
+        err = rotate_locked (&f, &c, operator_name, now, facility, r_reason);
       pani_audit_files_release (&f);
     }
   if (!err)
@@ -389,12 +390,13 @@ segment_end (const char *path, struct pani_audit_parsed *p,
   if (pani_audit_parse (start, (size_t)(end - start), p, NULL))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
                        "%s: its last record is not valid; run 'panaudit"
-                       " verify'", path);
+                       " verify'",
+                       path);
   else
     pani_audit_sha256_hex (start, (size_t)(end - start), hash);
   p->rec.line = NULL;
 
- leave:
+leave:
   if (fd >= 0)
     close (fd);
   free (buf);
@@ -439,22 +441,22 @@ prune_locked (const struct pani_audit_files *f, char **paths, size_t n,
 
   why = pani_strdupf ("pruned %zu closed segments older than"
                       " audit-retention; the log continues after the"
-                      " checkpoint %s", n, line);
+                      " checkpoint %s",
+                      n, line);
   if (!why)
     return gpg_error_from_syserror ();
   err = append_event (f, "prune", NULL, why, now, facility, r_reason);
   free (why);
   if (err)
     return err;
-  if (!(path = pani_strdupf ("%.*s%s", (int)(strrchr (f->log, '/') + 1
-                                             - f->log), f->log,
-                             AUDIT_CHECKPOINT_FILE)))
+  if (!(path = pani_strdupf ("%.*s%s",
+                             (int)(strrchr (f->log, '/') + 1 - f->log),
+                             f->log, AUDIT_CHECKPOINT_FILE)))
     return gpg_error_from_syserror ();
   if (!(text = pani_strdupf ("%s\n", line)))
     err = gpg_error_from_syserror ();
   else
-    err = pani_write_file_atomic (path, text, strlen (text), 0644,
-                                  r_reason);
+    err = pani_write_file_atomic (path, text, strlen (text), 0644, r_reason);
   free (text);
   free (path);
   for (i = 0; !err && i < n; i++)
@@ -464,8 +466,7 @@ prune_locked (const struct pani_audit_files *f, char **paths, size_t n,
 }
 
 gpg_error_t
-pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count,
-                 char **r_reason)
+pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count, char **r_reason)
 {
   gpg_error_t err;
   struct pani_audit_files f;
@@ -482,21 +483,22 @@ pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count,
   if ((err = pani_audit_lock (&f, r_reason))
       || (err = pani_audit_segments_list (pan_ctx_home (ctx), &paths,
                                           &npaths, r_reason))
-      || (err = prunable (paths, npaths, now - days * 86400L, &n, &seq,
-                          hash, r_reason)))
+      || (err = prunable (paths, npaths, now - days * 86400L, &n, &seq, hash,
+                          r_reason)))
     goto leave;
   if (!n)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
                        "no closed segment ends before the retention of %ld"
-                       " days (audit-retention): nothing pruned", days);
-  else if (!(line = pani_strdupf ("panmail-anchor 1 seq=%llu sha256=%s",
-                                  seq, hash)))
+                       " days (audit-retention): nothing pruned",
+                       days);
+  else if (!(line = pani_strdupf ("panmail-anchor 1 seq=%llu sha256=%s", seq,
+                                  hash)))
     err = gpg_error_from_syserror ();
   else if (!(err = prune_locked (&f, paths, n, line, now, facility,
                                  r_reason)))
     *r_count = n;
 
- leave:
+leave:
   free (line);
   pani_audit_segments_free (paths, npaths);
   pani_audit_files_release (&f);

@@ -18,13 +18,24 @@
 static int
 facility_code (const char *name)
 {
-  static const struct { const char *name; int code; } map[] = {
-    { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-    { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-    { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-    { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-    { "user", LOG_USER }, { "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
-    { "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV }
+  static const struct
+  {
+    const char *name;
+    int code;
+  } map[] = {
+    {"local0",    LOG_LOCAL0  },
+    { "local1",   LOG_LOCAL1  },
+    { "local2",   LOG_LOCAL2  },
+    { "local3",   LOG_LOCAL3  },
+    { "local4",   LOG_LOCAL4  },
+    { "local5",   LOG_LOCAL5  },
+    { "local6",   LOG_LOCAL6  },
+    { "local7",   LOG_LOCAL7  },
+    { "user",     LOG_USER    },
+    { "mail",     LOG_MAIL    },
+    { "daemon",   LOG_DAEMON  },
+    { "auth",     LOG_AUTH    },
+    { "authpriv", LOG_AUTHPRIV}
   };
   size_t i;
 
@@ -77,7 +88,8 @@ pani_audit_syslog_mirror (int facility, const struct pan_audit_record *rec,
   if (facility < 0)
     return;
   openlog ("panmail-audit", LOG_PID, facility);
-  syslog (LOG_INFO | facility, "seq=%llu event=%s tool=%s outcome=%s"
+  syslog (LOG_INFO | facility,
+          "seq=%llu event=%s tool=%s outcome=%s"
           " exit=%d recipients=%zu pans=%zu message_id=%s sha256=%.16s",
           rec->seq, rec->ev.event, rec->ev.tool,
           syslog_safe (rec->ev.outcome, outcome, sizeof outcome),

@@ -33,28 +33,29 @@ struct verifier
 {
   struct pan_audit_verdict *v;
   struct pani_buf warn;
-  unsigned long long expect;    /* The seq of the next record.  */
+  unsigned long long expect; /* The seq of the next record.  */
   unsigned long long prev_lineno;
   const char *file, *prev_file; /* Of the line checked, the last good.  */
   char prev[AUDIT_HEXLEN];      /* Hash of the last good line.  */
   char prev_prev[AUDIT_HEXLEN]; /* And of the one before.  */
   unsigned char *key;           /* K(expect), or NULL.  */
   unsigned char *last_key;      /* K(expect - 1).  */
-  const struct pani_audit_state *state;  /* audit.key, or NULL.  */
+  const struct pani_audit_state *state; /* audit.key, or NULL.  */
   int state_missing;
   struct anchor anchor;
-  struct anchor start;          /* audit.checkpoint: the last record
+  struct anchor start;  /* audit.checkpoint: the last record
                                    pruned.  */
-  char start_line[160];         /* As a prune record names it.  */
-  int start_confirmed;          /* A prune record names it.  */
+  char start_line[160]; /* As a prune record names it.  */
+  int start_confirmed;  /* A prune record names it.  */
   struct pani_audit_parsed cur, nxt;
 };
 
 const char *
 pani_audit_damage_name (pan_audit_damage_t damage)
 {
-  static const char *const names[] = { "intact", "modified", "inserted",
-    "deleted", "reordered", "truncated", "torn" };
+  static const char *const names[] = { "intact",  "modified",  "inserted",
+                                       "deleted", "reordered", "truncated",
+                                       "torn" };
 
   if ((unsigned)damage < sizeof names / sizeof *names)
     return names[damage];
@@ -99,8 +100,8 @@ static int damage (struct verifier *vf, pan_audit_damage_t kind,
 /* Record the first damage found; return 1.  */
 static int
 damage (struct verifier *vf, pan_audit_damage_t kind,
-        unsigned long long record, unsigned long long line,
-        const char *fmt, ...)
+        unsigned long long record, unsigned long long line, const char *fmt,
+        ...)
 {
   va_list ap;
   char *what = NULL;
@@ -114,13 +115,12 @@ damage (struct verifier *vf, pan_audit_damage_t kind,
   vf->v->line = line;
   if (line && closed_segment (vf->file))
     vf->v->message = pani_strdupf ("record %llu (%s line %llu): %s: %s",
-                                   record, strrchr (vf->file, '/') + 1,
-                                   line, pani_audit_damage_name (kind),
+                                   record, strrchr (vf->file, '/') + 1, line,
+                                   pani_audit_damage_name (kind),
                                    what ? what : "");
   else if (line)
-    vf->v->message = pani_strdupf ("record %llu (line %llu): %s: %s",
-                                   record, line,
-                                   pani_audit_damage_name (kind),
+    vf->v->message = pani_strdupf ("record %llu (line %llu): %s: %s", record,
+                                   line, pani_audit_damage_name (kind),
                                    what ? what : "");
   else
     vf->v->message = pani_strdupf ("record %llu: %s: %s", record,
@@ -130,8 +130,8 @@ damage (struct verifier *vf, pan_audit_damage_t kind,
   return 1;
 }
 
-static void
-warn (struct verifier *vf, const char *fmt, ...) PAN_PRINTF (2, 3);
+static void warn (struct verifier *vf, const char *fmt, ...)
+  PAN_PRINTF (2, 3);
 
 static void
 warn (struct verifier *vf, const char *fmt, ...)
@@ -193,18 +193,22 @@ check_seq (struct verifier *vf, const struct pani_audit_line *cur,
   if (s < e)
     return damage (vf, PAN_AUDIT_INSERTED, s, cur->no,
                    "a second record %llu where record %llu was expected:"
-                   " a record was inserted or duplicated", s, e);
+                   " a record was inserted or duplicated",
+                   s, e);
   if (line_has_seq (vf, nxt, e))
     return damage (vf, PAN_AUDIT_REORDERED, e, cur->no,
                    "record %llu comes before record %llu: records were"
-                   " reordered", s, e);
+                   " reordered",
+                   s, e);
   if (s == e + 1)
     return damage (vf, PAN_AUDIT_DELETED, e, cur->no,
                    "record %llu is missing (the sequence jumps from %llu"
-                   " to %llu)", e, e - 1, s);
+                   " to %llu)",
+                   e, e - 1, s);
   return damage (vf, PAN_AUDIT_DELETED, e, cur->no,
                  "records %llu to %llu are missing (the sequence jumps"
-                 " from %llu to %llu)", e, s - 1, e - 1, s);
+                 " from %llu to %llu)",
+                 e, s - 1, e - 1, s);
 }
 
 static gpg_error_t
@@ -215,8 +219,8 @@ check_mac (struct verifier *vf, const struct pani_audit_line *cur,
   char mac[AUDIT_HEXLEN];
 
   *r_bad = 0;
-  err = pani_audit_key_mac (vf->key, cur->p,
-                            cur->len - AUDIT_MAC_SUFFIX_LEN, mac);
+  err = pani_audit_key_mac (vf->key, cur->p, cur->len - AUDIT_MAC_SUFFIX_LEN,
+                            mac);
   if (err)
     return err;
   if (!hash_equal (mac, vf->cur.rec.mac))
@@ -283,9 +287,10 @@ verify_one (struct verifier *vf, const struct pani_audit_line *cur,
   vf->file = cur->file;
   if (is_recovery_of (vf, cur, nxt))
     {
-      warn (vf, "line %llu: a torn record of %zu bytes (a writer was"
-            " interrupted), recovered by record %llu", cur->no, cur->len,
-            vf->expect);
+      warn (vf,
+            "line %llu: a torn record of %zu bytes (a writer was"
+            " interrupted), recovered by record %llu",
+            cur->no, cur->len, vf->expect);
       return 0;
     }
   if (!cur->has_nl)
@@ -333,7 +338,8 @@ check_state_key (struct verifier *vf, const unsigned char *key)
   return damage (vf, PAN_AUDIT_TRUNCATED, n + 1, 0,
                  "audit.key does not hold the key that --key evolves to"
                  " for record %llu: audit.key was replaced (were records"
-                 " removed from the end?)", vf->state->seq);
+                 " removed from the end?)",
+                 vf->state->seq);
 }
 
 /* Compare audit.key with the end of the log (N records).  */
@@ -361,14 +367,17 @@ check_state (struct verifier *vf)
                    " (--key or --anchor tells where)");
   if (s == n)
     {
-      warn (vf, "audit.key lags one record behind the log (a writer"
+      warn (vf,
+            "audit.key lags one record behind the log (a writer"
             " stopped between appending record %llu and evolving the"
-            " key); the next append repairs this", n);
+            " key); the next append repairs this",
+            n);
       return check_state_key (vf, vf->last_key);
     }
   return damage (vf, PAN_AUDIT_INSERTED, s, 0,
                  "the log has %llu records but audit.key expects record %llu"
-                 " next: records were added without the audit key", n, s);
+                 " next: records were added without the audit key",
+                 n, s);
 }
 
 static int
@@ -530,7 +539,7 @@ verify_core (struct pani_audit_lines *lines,
   memcpy (vf.prev, AUDIT_ZERO_HASH, sizeof vf.prev);
   memcpy (vf.prev_prev, AUDIT_ZERO_HASH, sizeof vf.prev_prev);
   memcpy (r_verdict->head, AUDIT_ZERO_HASH, sizeof r_verdict->head);
-  err = verifier_keys (&vf, key);       /* VF owns KEY from here on.  */
+  err = verifier_keys (&vf, key); /* VF owns KEY from here on.  */
   if (!err)
     err = verifier_start (&vf, checkpoint, r_reason);
   if (!err && anchor && anchor_parse (anchor, &vf.anchor))
@@ -552,10 +561,10 @@ verify_core (struct pani_audit_lines *lines,
 
 gpg_error_t
 pani_audit_verify_buffer (const void *log, size_t loglen, const void *state,
-                         size_t statelen, const char *key_hex,
-                         const char *anchor,
-                         struct pan_audit_verdict *r_verdict,
-                         char **r_reason)
+                          size_t statelen, const char *key_hex,
+                          const char *anchor,
+                          struct pan_audit_verdict *r_verdict,
+                          char **r_reason)
 {
   gpg_error_t err;
   struct pani_audit_state st;
@@ -619,8 +628,9 @@ verify_snapshot (const struct pani_audit_snapshot *snap,
   if ((err = pani_audit_lines_open (&lines, snap)))
     pani_audit_key_free (key);
   else
-    err = verify_core (&lines, with_state && !snap->state_missing
-                       ? &snap->state : NULL,
+    err = verify_core (&lines,
+                       with_state && !snap->state_missing ? &snap->state
+                                                          : NULL,
                        with_state && snap->state_missing, key, anchor,
                        snap->checkpoint, r_verdict, r_reason);
   if (err && lines.reason && r_reason && !*r_reason)
@@ -634,8 +644,8 @@ verify_snapshot (const struct pani_audit_snapshot *snap,
 
 gpg_error_t
 pan_audit_verify_dir (const char *dir, const char *key_file,
-                      const char *anchor, struct pan_audit_verdict *r_verdict,
-                      char **r_reason)
+                      const char *anchor,
+                      struct pan_audit_verdict *r_verdict, char **r_reason)
 {
   gpg_error_t err;
   struct pani_audit_snapshot snap;

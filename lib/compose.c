@@ -17,24 +17,32 @@
 #include "panmail.h"
 #include "util.h"
 
-#define ATTACH_CHUNK 3072       /* Bytes of an attachment per base64 step. */
+#define ATTACH_CHUNK 3072 /* Bytes of an attachment per base64 step. */
 
-enum phase { PH_HEAD, PH_BODY, PH_PART_HEAD, PH_PART_DATA, PH_TAIL, PH_END };
+enum phase
+{
+  PH_HEAD,
+  PH_BODY,
+  PH_PART_HEAD,
+  PH_PART_DATA,
+  PH_TAIL,
+  PH_END
+};
 
 struct compose
 {
-  gpgrt_stream_t body;          /* The text body (not owned).  */
-  gpgrt_stream_t *files;        /* Opened attachments.  */
-  char *borrowed;               /* Per file: given by the caller.  */
-  char **part_heads;            /* Their MIME header blocks.  */
+  gpgrt_stream_t body;   /* The text body (not owned).  */
+  gpgrt_stream_t *files; /* Opened attachments.  */
+  char *borrowed;        /* Per file: given by the caller.  */
+  char **part_heads;     /* Their MIME header blocks.  */
   size_t nfiles;
-  size_t cur;                   /* Attachment being read.  */
+  size_t cur; /* Attachment being read.  */
   enum phase phase;
-  char *head;                   /* Message header block and preamble.  */
-  char *tail;                   /* Closing boundary.  */
-  struct pani_buf pending;      /* Bytes made but not yet read.  */
+  char *head;              /* Message header block and preamble.  */
+  char *tail;              /* Closing boundary.  */
+  struct pani_buf pending; /* Bytes made but not yet read.  */
   size_t pending_off;
-  gpgrt_stream_t b64sink;       /* Collects base64 into PENDING.  */
+  gpgrt_stream_t b64sink; /* Collects base64 into PENDING.  */
   gpgrt_b64state_t b64;
 };
 
@@ -42,16 +50,24 @@ struct compose
 static const char *
 guess_type (const char *name)
 {
-  static const struct { const char *ext, *type; } types[] =
-    {
-      { ".csv", "text/csv" }, { ".txt", "text/plain" },
-      { ".html", "text/html" }, { ".xml", "application/xml" },
-      { ".json", "application/json" }, { ".pdf", "application/pdf" },
-      { ".zip", "application/zip" }, { ".gz", "application/gzip" },
-      { ".png", "image/png" }, { ".jpg", "image/jpeg" },
-      { ".xlsx", "application/vnd.openxmlformats-officedocument"
-        ".spreadsheetml.sheet" }
-    };
+  static const struct
+  {
+    const char *ext, *type;
+  } types[] = {
+    {".csv",   "text/csv"        },
+    { ".txt",  "text/plain"      },
+    { ".html", "text/html"       },
+    { ".xml",  "application/xml" },
+    { ".json", "application/json"},
+    { ".pdf",  "application/pdf" },
+    { ".zip",  "application/zip" },
+    { ".gz",   "application/gzip"},
+    { ".png",  "image/png"       },
+    { ".jpg",  "image/jpeg"      },
+    { ".xlsx",
+     "application/vnd.openxmlformats-officedocument"
+      ".spreadsheetml.sheet"     }
+  };
   size_t len = strlen (name);
 
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)
@@ -97,8 +113,8 @@ put_encoded_words (gpgrt_stream_t out, const char *text)
       size_t n = len - off > 45 ? 45 : len - off;
       gpgrt_b64state_t st;
 
-      while (off + n < len && n && ((unsigned char)text[off + n] & 0xc0)
-             == 0x80)
+      while (off + n < len && n
+             && ((unsigned char)text[off + n] & 0xc0) == 0x80)
         n--;
       es_fputs (off ? "\n =?UTF-8?B?" : "=?UTF-8?B?", out);
       if ((st = gpgrt_b64enc_start (out, "")))
@@ -131,7 +147,8 @@ is_atom_phrase (const char *name)
 {
   for (const char *p = name; *p; p++)
     if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                 "0123456789 !#$%&'*+-/=?^_`{|}~", *p))
+                 "0123456789 !#$%&'*+-/=?^_`{|}~",
+                 *p))
       return 0;
   return *name && *name != ' ' && name[strlen (name) - 1] != ' ';
 }
@@ -182,7 +199,8 @@ put_list (gpgrt_stream_t out, const char *name, const char *const *lists,
     if ((err = pan_addrlist_parse (list, lists[i], &why)))
       err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_USER_ID),
                          "%s address \"%s\": %s; quote a display name"
-                         " that holds a comma", name, lists[i], why);
+                         " that holds a comma",
+                         name, lists[i], why);
   for (size_t i = 0; !err && i < pan_addrlist_count (list); i++)
     {
       es_fputs (i ? ",\n " : "", out);
@@ -268,8 +286,10 @@ put_from (gpgrt_stream_t out, const char *from, char **r_reason)
       es_putc ('\n', out);
     }
   else
-    pani_reason (r_reason, err, "the From address \"%s\" is not one"
-                 " mailbox (NAME <local@domain> or local@domain)", from);
+    pani_reason (r_reason, err,
+                 "the From address \"%s\" is not one"
+                 " mailbox (NAME <local@domain> or local@domain)",
+                 from);
   free (name);
   free (addr);
   pan_addrlist_release (list);
@@ -337,12 +357,15 @@ build_head (struct compose *c, const struct pan_compose *spec,
   es_fputs ("MIME-Version: 1.0\n", mem);
   if (!c->nfiles)
     es_fputs ("Content-Type: text/plain; charset=utf-8\n"
-              "Content-Transfer-Encoding: 8bit\n\n", mem);
+              "Content-Transfer-Encoding: 8bit\n\n",
+              mem);
   else
-    es_fprintf (mem, "Content-Type: multipart/mixed; boundary=\"%s\"\n\n"
+    es_fprintf (mem,
+                "Content-Type: multipart/mixed; boundary=\"%s\"\n\n"
                 "This is a multi-part message in MIME format.\n--%s\n"
                 "Content-Type: text/plain; charset=utf-8\n"
-                "Content-Transfer-Encoding: 8bit\n\n", boundary, boundary);
+                "Content-Transfer-Encoding: 8bit\n\n",
+                boundary, boundary);
   return snatch (mem, &c->head);
 }
 
@@ -373,7 +396,8 @@ put_name_param (gpgrt_stream_t out, const char *param, const char *name)
   es_fprintf (out, "; %s*=utf-8''", param);
   for (const unsigned char *p = (const unsigned char *)name; *p; p++)
     if (strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                "0123456789.-_", *p))
+                "0123456789.-_",
+                *p))
       es_putc (*p, out);
     else
       es_fprintf (out, "%%%02X", *p);
@@ -384,8 +408,9 @@ build_part_head (const struct pan_attachment *att, const char *boundary,
                  char **r_head)
 {
   gpgrt_stream_t mem = es_fopenmem (0, "w+");
-  char *name = safe_filename (att->name ? att->name
-                              : att->path ? att->path : "stdin");
+  char *name = safe_filename (att->name     ? att->name
+                                : att->path ? att->path
+                                            : "stdin");
   const char *type = att->type ? att->type : guess_type (name ? name : "");
 
   if (!mem || !name)
@@ -415,7 +440,7 @@ open_attachments (struct compose *c, const struct pan_compose *spec,
   c->part_heads = calloc (n + 1, sizeof *c->part_heads);
   if (!c->files || !c->part_heads || !c->borrowed)
     return gpg_error_from_syserror ();
-  c->nfiles = n;          /* compose_free closes as many.  */
+  c->nfiles = n; /* compose_free closes as many.  */
   for (size_t i = 0; !err && i < c->nfiles; i++)
     {
       const struct pan_attachment *att = &spec->attachments[i];
@@ -495,9 +520,7 @@ advance (struct compose *c, void *buf, size_t size)
 
   switch (c->phase)
     {
-    case PH_HEAD:
-      c->phase = PH_BODY;
-      return set_pending (c, c->head);
+    case PH_HEAD: c->phase = PH_BODY; return set_pending (c, c->head);
     case PH_BODY:
       if (es_read (c->body, buf, size, &n))
         return -1;
@@ -507,13 +530,9 @@ advance (struct compose *c, void *buf, size_t size)
     case PH_PART_HEAD:
       c->phase = PH_PART_DATA;
       return set_pending (c, c->part_heads[c->cur]);
-    case PH_PART_DATA:
-      return next_attachment_chunk (c);
-    case PH_TAIL:
-      c->phase = PH_END;
-      return set_pending (c, c->tail);
-    default:
-      return 0;
+    case PH_PART_DATA: return next_attachment_chunk (c);
+    case PH_TAIL: c->phase = PH_END; return set_pending (c, c->tail);
+    default: return 0;
     }
 }
 
@@ -569,8 +588,8 @@ compose_close (void *cookie)
 }
 
 static gpg_error_t
-compose_setup (struct compose *c, const struct pan_compose *spec,
-               time_t now, char **r_reason)
+compose_setup (struct compose *c, const struct pan_compose *spec, time_t now,
+               char **r_reason)
 {
   gpg_error_t err;
   char *boundary = make_boundary ();
@@ -585,7 +604,7 @@ compose_setup (struct compose *c, const struct pan_compose *spec,
   c->b64sink = es_fopencookie (c, "w", sink);
   if (!c->tail || !c->b64sink)
     err = gpg_error_from_syserror ();
- leave:
+leave:
   free (boundary);
   return err;
 }

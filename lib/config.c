@@ -25,116 +25,108 @@
 #define MAX_FILE (1024 * 1024)
 
 enum setting_type
-  {
-    SETTING_STRING,
-    SETTING_INT,
-    SETTING_CHOICE              /* One word of a fixed list.  */
-  };
+{
+  SETTING_STRING,
+  SETTING_INT,
+  SETTING_CHOICE /* One word of a fixed list.  */
+};
 
 struct setting
 {
   const char *name;
   enum setting_type type;
-  const char *def;              /* The default, as written in the file.  */
-  long min, max;                /* The range of an integer setting.  */
-  const char *help;             /* Lines of explanation for the file.  */
-  const char *choices;          /* Space-separated words of a choice.  */
+  const char *def;     /* The default, as written in the file.  */
+  long min, max;       /* The range of an integer setting.  */
+  const char *help;    /* Lines of explanation for the file.  */
+  const char *choices; /* Space-separated words of a choice.  */
 };
 
-static const struct setting settings[] =
-  {
-    { "sendmail", SETTING_STRING, "/usr/sbin/sendmail", 0, 0,
-      "The MTA program and its leading arguments (split at white space;\n"
-      "quotes group).  pansend appends \"-i -f SENDER\", the DSN options\n"
-      "given, \"--\" and every recipient; a -f or -r here is the envelope\n"
-      "sender when neither pansend -f nor envelope-sender gives one, and\n"
-      "is taken out, as is -t.",
-      NULL },
-    { "envelope-sender", SETTING_STRING, "", 0, 0,
-      "The envelope sender (where bounces go) when pansend is given no -f\n"
-      "or -r; empty: the -f of sendmail above, else the login user.",
-      NULL },
-    { "mta-timeout", SETTING_INT, "300", 1, 86400,
-      "Seconds the MTA may take to take a copy; then its process group is\n"
-      "killed and the copy is queued (exit 75).", NULL },
-    { "gpg-timeout", SETTING_INT, "120", 1, 86400,
-      "Seconds gpg or gpgsm may take to encrypt a copy, plus one second\n"
-      "per MiB of message, not counting the time spent waiting for the\n"
-      "message on stdin; then it is killed and nothing is sent (exit 77).",
-      NULL },
-    { "queue-lifetime", SETTING_INT, "432000", 60, 31536000,
-      "Seconds a queued copy is kept and retried (default 5 days); then\n"
-      "it is dropped with a \"drop\" audit record.", NULL },
-    { "lock-timeout", SETTING_INT, "10", 1, 3600,
-      "Seconds to wait for the lock on the recipient registry and on the\n"
-      "audit log.", NULL },
-    { "max-key-size", SETTING_INT, "1048576", 1024, 67108864,
-      "The largest key file, in bytes, that pankey enroll reads.", NULL },
-    { "expire-warn-days", SETTING_INT, "30", 1, 3650,
-      "Days before a key expires from which pankey check and pansend\n"
-      "warn.", NULL },
-    { "cryptoperiod-days", SETTING_INT, "365", 1, 3650,
-      "Days after enrollment when a key is due for rotation (pankey check\n"
-      "warns).", NULL },
-    { "min-rsa-bits", SETTING_INT, "2048", 1024, 16384,
-      "RSA keys below this size are refused at enroll, refresh and send.",
-      NULL },
-    { "warn-rsa-bits", SETTING_INT, "3072", 1024, 16384,
-      "RSA keys below this size are accepted with a warning.", NULL },
-    { "allowed-curves", SETTING_STRING,
-      "cv25519 ed25519 nistp256 nistp384 nistp521 brainpoolP256r1"
-      " brainpoolP384r1 brainpoolP512r1", 0, 0,
-      "Elliptic curves allowed for keys (space-separated, gpg's names).",
-      NULL },
-    { "smime-revocation-check", SETTING_CHOICE, "crl", 0, 0,
-      "How gpgsm makes sure that an S/MIME recipient's certificate is not\n"
-      "revoked: crl (CRLs through dirmngr, also for certificates without a\n"
-      "distribution point, whose CRL must then be loaded with\n"
-      "\"gpgsm --call-dirmngr loadcrl\"), ocsp (OCSP, CRLs as the fallback)\n"
-      "or off (closed test set-ups only).  When a check is on and cannot be\n"
-      "done, nothing is sent.", "crl ocsp off" },
-    { "protected-headers", SETTING_CHOICE, "on", 0, 0,
-      "Carry Subject, From, To, Cc, Date, Message-ID and Reply-To inside\n"
-      "the encryption (protected-headers=\"v1\") and replace the Subject\n"
-      "that travels in clear with protected-subject.", "on off" },
-    { "protected-subject", SETTING_STRING, "[...]", 0, 0,
-      "The Subject that travels in clear when headers are protected.",
-      NULL },
-    { "signing-key", SETTING_STRING, "none", 0, 0,
-      "Fingerprint of the OpenPGP key (its secret key in the home's\n"
-      "gnupg/) that signs every message, or none.  Its passphrase comes\n"
-      "from gpg-agent (preset it) or pansend --passphrase-fd; it is never\n"
-      "stored in the home.  If signing fails, nothing is sent.", NULL },
-    { "smime-signing-cert", SETTING_STRING, "none", 0, 0,
-      "SHA-1 fingerprint of the S/MIME certificate (its secret key\n"
-      "imported into the home's gnupg/ with gpgsm) that signs every S/MIME\n"
-      "copy (signed-data inside enveloped-data), or none.  Its passphrase\n"
-      "comes from gpg-agent or pansend --passphrase-fd.  If signing fails,\n"
-      "nothing is sent.", NULL },
-    { "audit-syslog", SETTING_CHOICE, "off", 0, 0,
-      "Also send a one-line summary of each audit record to syslog (on or\n"
-      "off).  The summary holds no message text.", "on off" },
-    { "audit-syslog-facility", SETTING_CHOICE, "local0", 0, 0,
-      "The syslog facility for audit-syslog.",
-      "local0 local1 local2 local3 local4 local5 local6 local7 user mail"
-      " daemon auth authpriv" },
-    { "audit-retention", SETTING_INT, "365", 1, 36500,
-      "Days that closed segments of the audit log are kept: panaudit\n"
-      "prune deletes only segments whose last record is older.", NULL }
-  };
+static const struct setting settings[] = {
+  {"sendmail",                SETTING_STRING, "/usr/sbin/sendmail", 0,    0,
+   "The MTA program and its leading arguments (split at white space;\n"
+    "quotes group).  pansend appends \"-i -f SENDER\", the DSN options\n"
+    "given, \"--\" and every recipient; a -f or -r here is the envelope\n"
+    "sender when neither pansend -f nor envelope-sender gives one, and\n"
+    "is taken out, as is -t.",                                                                                                                          NULL          },
+  { "envelope-sender",        SETTING_STRING, "",                   0,    0,
+   "The envelope sender (where bounces go) when pansend is given no -f\n"
+    "or -r; empty: the -f of sendmail above, else the login user.",                                                                                     NULL          },
+  { "mta-timeout",            SETTING_INT,    "300",                1,    86400,
+   "Seconds the MTA may take to take a copy; then its process group is\n"
+    "killed and the copy is queued (exit 75).",                                                                                                         NULL          },
+  { "gpg-timeout",            SETTING_INT,    "120",                1,    86400,
+   "Seconds gpg or gpgsm may take to encrypt a copy, plus one second\n"
+    "per MiB of message, not counting the time spent waiting for the\n"
+    "message on stdin; then it is killed and nothing is sent (exit 77).",                                                                               NULL          },
+  { "queue-lifetime",         SETTING_INT,    "432000",             60,   31536000,
+   "Seconds a queued copy is kept and retried (default 5 days); then\n"
+    "it is dropped with a \"drop\" audit record.",                                                                                                      NULL          },
+  { "lock-timeout",           SETTING_INT,    "10",                 1,    3600,
+   "Seconds to wait for the lock on the recipient registry and on the\n"
+    "audit log.",                                                                                                                                       NULL          },
+  { "max-key-size",           SETTING_INT,    "1048576",            1024, 67108864,
+   "The largest key file, in bytes, that pankey enroll reads.",                                                                                         NULL          },
+  { "expire-warn-days",       SETTING_INT,    "30",                 1,    3650,
+   "Days before a key expires from which pankey check and pansend\n"
+    "warn.",                                                                                                                                            NULL          },
+  { "cryptoperiod-days",      SETTING_INT,    "365",                1,    3650,
+   "Days after enrollment when a key is due for rotation (pankey check\n"
+    "warns).",                                                                                                                                          NULL          },
+  { "min-rsa-bits",           SETTING_INT,    "2048",               1024, 16384,
+   "RSA keys below this size are refused at enroll, refresh and send.",                                                                                 NULL          },
+  { "warn-rsa-bits",          SETTING_INT,    "3072",               1024, 16384,
+   "RSA keys below this size are accepted with a warning.",                                                                                             NULL          },
+  { "allowed-curves",         SETTING_STRING,
+   "cv25519 ed25519 nistp256 nistp384 nistp521 brainpoolP256r1"
+    " brainpoolP384r1 brainpoolP512r1",                             0,    0,        "Elliptic curves allowed for keys (space-separated, gpg's names).",
+   NULL                                                                                                                                                               },
+  { "smime-revocation-check", SETTING_CHOICE, "crl",                0,    0,
+   "How gpgsm makes sure that an S/MIME recipient's certificate is not\n"
+    "revoked: crl (CRLs through dirmngr, also for certificates without a\n"
+    "distribution point, whose CRL must then be loaded with\n"
+    "\"gpgsm --call-dirmngr loadcrl\"), ocsp (OCSP, CRLs as the fallback)\n"
+    "or off (closed test set-ups only).  When a check is on and cannot be\n"
+    "done, nothing is sent.",                                                                                                                           "crl ocsp off"},
+  { "protected-headers",      SETTING_CHOICE, "on",                 0,    0,
+   "Carry Subject, From, To, Cc, Date, Message-ID and Reply-To inside\n"
+    "the encryption (protected-headers=\"v1\") and replace the Subject\n"
+    "that travels in clear with protected-subject.",                                                                                                    "on off"      },
+  { "protected-subject",      SETTING_STRING, "[...]",              0,    0,
+   "The Subject that travels in clear when headers are protected.",                                                                                     NULL          },
+  { "signing-key",            SETTING_STRING, "none",               0,    0,
+   "Fingerprint of the OpenPGP key (its secret key in the home's\n"
+    "gnupg/) that signs every message, or none.  Its passphrase comes\n"
+    "from gpg-agent (preset it) or pansend --passphrase-fd; it is never\n"
+    "stored in the home.  If signing fails, nothing is sent.",                                                                                          NULL          },
+  { "smime-signing-cert",     SETTING_STRING, "none",               0,    0,
+   "SHA-1 fingerprint of the S/MIME certificate (its secret key\n"
+    "imported into the home's gnupg/ with gpgsm) that signs every S/MIME\n"
+    "copy (signed-data inside enveloped-data), or none.  Its passphrase\n"
+    "comes from gpg-agent or pansend --passphrase-fd.  If signing fails,\n"
+    "nothing is sent.",                                                                                                                                 NULL          },
+  { "audit-syslog",           SETTING_CHOICE, "off",                0,    0,
+   "Also send a one-line summary of each audit record to syslog (on or\n"
+    "off).  The summary holds no message text.",                                                                                                        "on off"      },
+  { "audit-syslog-facility",  SETTING_CHOICE, "local0",             0,    0,
+   "The syslog facility for audit-syslog.",                                                                                                             "local0 local1 local2 local3 local4 local5 local6 local7 user mail"
+    " daemon auth authpriv"                                                                                                },
+  { "audit-retention",        SETTING_INT,    "365",                1,    36500,
+   "Days that closed segments of the audit log are kept: panaudit\n"
+    "prune deletes only segments whose last record is older.",                                                                                          NULL          }
+};
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
 struct pan_config
 {
-  char *value[N_SETTINGS];      /* The value of each setting.  */
-  long num[N_SETTINGS];         /* The number of an integer setting.  */
+  char *value[N_SETTINGS];       /* The value of each setting.  */
+  long num[N_SETTINGS];          /* The number of an integer setting.  */
   unsigned int line[N_SETTINGS]; /* The line that set it, or 0.  */
 };
 
-#define CONFIG_HEADER                                                   \
-  "# panmail.conf - configuration of panmail, see panmail.conf(5).\n"  \
-  "#\n"                                                                 \
+#define CONFIG_HEADER                                                      \
+  "# panmail.conf - configuration of panmail, see panmail.conf(5).\n"      \
+  "#\n"                                                                    \
   "# Each line is \"NAME VALUE\"; lines starting with '#' are comments.\n" \
   "# Every setting is shown commented out with its default value.\n"
 
@@ -146,8 +138,8 @@ setting_lookup (const char *name, size_t len)
   size_t i;
 
   for (i = 0; i < N_SETTINGS; i++)
-    if (strlen (settings[i].name) == len && !memcmp (settings[i].name, name,
-                                                     len))
+    if (strlen (settings[i].name) == len
+        && !memcmp (settings[i].name, name, len))
       return (int)i;
   return -1;
 }
@@ -377,7 +369,7 @@ parse_line (struct parser *p, char *line, size_t len)
 
 gpg_error_t
 pani_config_parse (const char *filename, const void *buf, size_t len,
-                  pan_config_t *r_config, char **r_reason)
+                   pan_config_t *r_config, char **r_reason)
 {
   gpg_error_t err;
   struct parser p;
@@ -416,7 +408,7 @@ pani_config_parse (const char *filename, const void *buf, size_t len,
   *r_config = p.config;
   p.config = NULL;
 
- leave:
+leave:
   pani_config_release (p.config);
   free (line);
   return err;
@@ -474,8 +466,8 @@ write_setting (const struct setting *s, estream_t out)
   if ((err = write_comment (s->help, out)))
     return err;
   if (s->type == SETTING_INT
-      && es_fprintf (out, "# An integer from %ld to %ld.\n", s->min,
-                     s->max) < 0)
+      && es_fprintf (out, "# An integer from %ld to %ld.\n", s->min, s->max)
+        < 0)
     return gpg_error_from_syserror ();
   if (s->type == SETTING_CHOICE
       && es_fprintf (out, "# One of: %s.\n", s->choices) < 0)

@@ -25,10 +25,10 @@ struct pani_envelope
   long long created;
   long long attempts;
   long long next_attempt;
-  char **rcpts;                 /* NULL-terminated.  */
+  char **rcpts; /* NULL-terminated.  */
   size_t nrcpts;
-  char *dsn_notify;             /* The DSN options and body type given */
-  char *dsn_ret;                /* (pan_envelope), or NULL.  */
+  char *dsn_notify; /* The DSN options and body type given */
+  char *dsn_ret;    /* (pan_envelope), or NULL.  */
   char *dsn_envid;
   char *body_type;
 };

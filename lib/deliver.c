@@ -89,12 +89,12 @@ build_mta_argv (const struct pani_envelope *env, const char *const *argv,
 struct mta_run
 {
   pid_t pid;
-  int pidfd;                    /* Readable once the MTA exited.  */
-  int wfd;                      /* The pipe: what we write,        */
-  int rfd;                      /* and our hold of its reading end. */
-  long long fed;                /* Bytes written into the pipe.    */
-  long long unread;             /* Left in the pipe at the MTA's exit. */
-  int status;                   /* Exit status, 128+N for signal N. */
+  int pidfd;        /* Readable once the MTA exited.  */
+  int wfd;          /* The pipe: what we write,        */
+  int rfd;          /* and our hold of its reading end. */
+  long long fed;    /* Bytes written into the pipe.    */
+  long long unread; /* Left in the pipe at the MTA's exit. */
+  int status;       /* Exit status, 128+N for signal N. */
   int timed_out;
   struct timespec deadline;
 };
@@ -128,9 +128,10 @@ spawn_mta (char **full, struct mta_run *m)
       && !(rc = posix_spawnattr_setpgroup (&attr, 0))
       && !(rc = posix_spawnattr_setsigdefault (&attr, &def))
       && !(rc = posix_spawnattr_setsigmask (&attr, &none))
-      && !(rc = posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP
-                                          | POSIX_SPAWN_SETSIGDEF
-                                          | POSIX_SPAWN_SETSIGMASK)))
+      && !(rc = posix_spawnattr_setflags (&attr,
+                                          POSIX_SPAWN_SETPGROUP
+                                            | POSIX_SPAWN_SETSIGDEF
+                                            | POSIX_SPAWN_SETSIGMASK)))
     rc = posix_spawnp (&m->pid, full[0], &fa, &attr, full, environ);
   posix_spawn_file_actions_destroy (&fa);
   posix_spawnattr_destroy (&attr);
@@ -147,7 +148,10 @@ spawn_mta (char **full, struct mta_run *m)
 static int
 wait_writable (struct mta_run *m)
 {
-  struct pollfd p[2] = { { m->wfd, POLLOUT, 0 }, { m->pidfd, POLLIN, 0 } };
+  struct pollfd p[2] = {
+    {m->wfd,    POLLOUT, 0},
+    { m->pidfd, POLLIN,  0}
+  };
   int rc;
 
   while ((rc = poll (p, 2, pani_ms_until (&m->deadline))) < 0
@@ -178,7 +182,7 @@ feed_mta (struct mta_run *m, int fd, long long size)
             ;
           if (have <= 0)
             return have ? gpg_error_from_syserror ()
-              : gpg_error (GPG_ERR_TRUNCATED);
+                        : gpg_error (GPG_ERR_TRUNCATED);
           pos = 0;
         }
       if ((rc = wait_writable (m)) <= 0)
@@ -190,7 +194,7 @@ feed_mta (struct mta_run *m, int fd, long long size)
       if (n < 0 && (errno == EAGAIN || errno == EINTR))
         continue;
       if (n < 0)
-        return 0;               /* The MTA is gone; its exit tells.  */
+        return 0; /* The MTA is gone; its exit tells.  */
       pos += n;
       m->fed += n;
     }
@@ -206,7 +210,7 @@ finish_mta (struct mta_run *m)
   int rc, wstatus, unread = 0;
 
   if (m->wfd >= 0)
-    close (m->wfd);             /* End of the copy for the MTA.  */
+    close (m->wfd); /* End of the copy for the MTA.  */
   m->wfd = -1;
   while (!m->timed_out
          && (rc = poll (&p, 1, pani_ms_until (&m->deadline))) <= 0)
@@ -217,11 +221,11 @@ finish_mta (struct mta_run *m)
   while (waitpid (m->pid, &wstatus, 0) < 0)
     if (errno != EINTR)
       {
-        wstatus = 0xff00;       /* Exit status 255.  */
+        wstatus = 0xff00; /* Exit status 255.  */
         break;
       }
   m->status = WIFEXITED (wstatus) ? WEXITSTATUS (wstatus)
-    : 128 + WTERMSIG (wstatus);
+                                  : 128 + WTERMSIG (wstatus);
   if (ioctl (m->rfd, FIONREAD, &unread))
     unread = -1;
   m->unread = unread;
@@ -245,7 +249,9 @@ run_mta (int fd, long long size, char **full, long timeout,
          long long *r_taken, char **r_reason)
 {
   gpg_error_t err;
-  struct mta_run m = { -1, -1, -1, -1, 0, 0, -1, 0, { 0, 0 } };
+  struct mta_run m = {
+    -1, -1, -1, -1, 0, 0, -1, 0, {0, 0}
+  };
 
   pani_deadline_in (&m.deadline, timeout);
   err = spawn_mta (full, &m);
@@ -257,19 +263,24 @@ run_mta (int fd, long long size, char **full, long timeout,
       if (!err)
         err = feed_mta (&m, fd, size);
       if (err)
-        m.timed_out = 1;        /* Stop it now.  */
+        m.timed_out = 1; /* Stop it now.  */
       finish_mta (&m);
     }
   *r_taken = m.fed - (m.unread > 0 ? m.unread : 0);
   if (!err && m.timed_out)
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT), "the MTA %s"
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
+                       "the MTA %s"
                        " did not finish within mta-timeout (%ld s) and was"
-                       " killed", full[0], timeout);
+                       " killed",
+                       full[0], timeout);
   else if (!err && m.status)
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE), "the MTA %s"
-                       " exited with status %d", full[0], m.status);
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE),
+                       "the MTA %s"
+                       " exited with status %d",
+                       full[0], m.status);
   else if (!err && (m.fed != size || m.unread))
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE), "the MTA %s"
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE),
+                       "the MTA %s"
                        " exited 0 but read only %lld of the %lld bytes",
                        full[0], *r_taken, size);
   mta_release (&m);
@@ -296,11 +307,13 @@ pani_envelope_write (const char *path, const struct pani_envelope *env,
   struct pani_buf b = { NULL, 0, 0, 0 };
   gpg_error_t err;
 
-  pani_buf_printf (&b, "panmail-queue: 1\ncopy: %s\nmessage-id: %s\n"
+  pani_buf_printf (&b,
+                   "panmail-queue: 1\ncopy: %s\nmessage-id: %s\n"
                    "sender: %s\nsize: %lld\nsha256: %s\ncreated: %lld\n"
-                   "attempts: %lld\nnext-attempt: %lld\n", env->copy,
-                   env->message_id, env->sender, env->size, env->sha256,
-                   env->created, env->attempts, env->next_attempt);
+                   "attempts: %lld\nnext-attempt: %lld\n",
+                   env->copy, env->message_id, env->sender, env->size,
+                   env->sha256, env->created, env->attempts,
+                   env->next_attempt);
   put_optional (&b, "dsn-notify", env->dsn_notify);
   put_optional (&b, "dsn-ret", env->dsn_ret);
   put_optional (&b, "dsn-envid", env->dsn_envid);
@@ -377,7 +390,8 @@ const char *
 pan_job_copy_id (pan_job_t job, size_t copy)
 {
   return copy < job->ncopies && job->copies[copy].id[0]
-    ? job->copies[copy].id : NULL;
+    ? job->copies[copy].id
+    : NULL;
 }
 
 /* Move C to the queue: its ciphertext, then its envelope (the envelope
@@ -459,12 +473,12 @@ pan_job_deliver (pan_job_t job, size_t copy, const char *const *argv,
     }
   qerr = queue_copy (job, c, NULL);
   pani_reason (r_reason, gpg_error (GPG_ERR_EPIPE), "%s; copy %s %s",
-               why ? why : gpg_strerror (err), c->id, qerr
-               ? "could not be queued either: it is lost, send again"
-               : "is queued");
+               why ? why : gpg_strerror (err), c->id,
+               qerr ? "could not be queued either: it is lost, send again"
+                    : "is queued");
   err = gpg_error (gpg_err_code (err) == GPG_ERR_TIMEOUT ? GPG_ERR_TIMEOUT
-                   : GPG_ERR_EPIPE);
- leave:
+                                                         : GPG_ERR_EPIPE);
+leave:
   free (why);
   return err;
 }

@@ -9,8 +9,8 @@
 /* Create a GPGME context for PROTOCOL on the GnuPG home GNUPG_HOME,
  * local key listing only, offline.  Every context of the library is
  * made here.  */
-gpg_error_t pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
-                            gpgme_ctx_t *r_gctx);
+gpg_error_t pani_gpgme_new (const char *gnupg_home,
+                            gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
 /* Look up the key FPR in GCTX; its primary fingerprint must equal FPR
  * (GPG_ERR_NO_PUBKEY otherwise).  */

@@ -68,7 +68,8 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
     return pani_reason (r_reason, gpg_error (GPG_ERR_AMBIGUOUS_NAME),
                         "a %zu-digit key ID is not a fingerprint and can"
                         " be forged; give the full 40 or 64 digit"
-                        " fingerprint read out of band", n);
+                        " fingerprint read out of band",
+                        n);
   return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
                       "a fingerprint has 40 or 64 hex digits, not %zu", n);
 }
@@ -184,7 +185,7 @@ pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
 {
   const char *prog = gpgconf_program ();
   char *argv[] = { (char *)prog, (char *)"--homedir", (char *)homedir,
-                   (char *)arg1, (char *)arg2, NULL };
+                   (char *)arg1, (char *)arg2,        NULL };
   posix_spawn_file_actions_t fa;
   pid_t pid;
   int rc, status;
@@ -205,7 +206,8 @@ pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
     if (errno != EINTR)
       return gpg_error_from_syserror ();
   return WIFEXITED (status) && !WEXITSTATUS (status)
-    ? 0 : gpg_error (GPG_ERR_GENERAL);
+    ? 0
+    : gpg_error (GPG_ERR_GENERAL);
 }
 
 
@@ -264,13 +266,13 @@ struct pani_engine_guard
   pthread_mutex_t lock;
   pthread_t thread;
   int have_thread;
-  int wake[2];                  /* A byte wakes the thread up.  */
-  int stop;                     /* End asked: the thread returns.  */
-  int expired;                  /* The time ran out: engines killed.  */
-  int kick;                     /* Data flows: the engine runs.  */
-  struct timespec deadline;     /* CLOCK_MONOTONIC.  */
-  struct timespec held_since;   /* When HOLD began (tv_sec -1: none).  */
-  size_t progress;              /* Bytes not yet turned into time.  */
+  int wake[2];                /* A byte wakes the thread up.  */
+  int stop;                   /* End asked: the thread returns.  */
+  int expired;                /* The time ran out: engines killed.  */
+  int kick;                   /* Data flows: the engine runs.  */
+  struct timespec deadline;   /* CLOCK_MONOTONIC.  */
+  struct timespec held_since; /* When HOLD began (tv_sec -1: none).  */
+  size_t progress;            /* Bytes not yet turned into time.  */
 };
 
 #define GUARD_MIB (1024 * 1024)
@@ -280,8 +282,8 @@ struct pani_engine_guard
 static int
 is_engine_name (const char *comm)
 {
-  static const gpgme_protocol_t protocols[] =
-    { GPGME_PROTOCOL_OpenPGP, GPGME_PROTOCOL_CMS };
+  static const gpgme_protocol_t protocols[] = { GPGME_PROTOCOL_OpenPGP,
+                                                GPGME_PROTOCOL_CMS };
 
   for (size_t i = 0; i < sizeof protocols / sizeof *protocols; i++)
     {
@@ -420,7 +422,10 @@ guard_thread (void *arg)
   pthread_mutex_lock (&g->lock);
   while (!g->stop)
     {
-      struct pollfd p[2] = { { g->wake[0], POLLIN, 0 }, { -1, POLLIN, 0 } };
+      struct pollfd p[2] = {
+        {g->wake[0], POLLIN, 0},
+        { -1,        POLLIN, 0}
+      };
 
       if (g->held_since.tv_sec < 0 && !pani_ms_until (&g->deadline))
         {
@@ -436,7 +441,7 @@ guard_thread (void *arg)
         (void)!read (g->wake[0], buf, sizeof buf);
       if (p[1].revents)
         {
-          unstick_pipes ();     /* The engine is gone.  */
+          unstick_pipes (); /* The engine is gone.  */
           close (pidfd);
           pidfd = -1;
         }
@@ -565,14 +570,16 @@ wait_engine (pani_engine_guard_t g, pid_t pid, char **r_reason)
         ;
       return pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
                           "the GnuPG engine (pid %ld) did not end in time"
-                          " (gpg-timeout) and was killed", (long)pid);
+                          " (gpg-timeout) and was killed",
+                          (long)pid);
     }
   if (WIFEXITED (status) && !WEXITSTATUS (status))
     return 0;
   if (WIFSIGNALED (status))
     return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
                         "the GnuPG engine (pid %ld) was killed by signal"
-                        " %d", (long)pid, WTERMSIG (status));
+                        " %d",
+                        (long)pid, WTERMSIG (status));
   return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
                       "the GnuPG engine (pid %ld) exited with status %d",
                       (long)pid, WEXITSTATUS (status));

@@ -62,8 +62,7 @@ pan_job_set_envelope (pan_job_t job, const struct pan_envelope *env,
       || copy_str (&e->dsn_notify, env->dsn_notify)
       || copy_str (&e->dsn_ret, env->dsn_ret)
       || copy_str (&e->dsn_envid, env->dsn_envid)
-      || copy_str (&e->body_type, env->body_type)
-      || make_dsn (job))
+      || copy_str (&e->body_type, env->body_type) || make_dsn (job))
     {
       pani_job_release_envelope (job);
       return pani_reason (r_reason, gpg_error (GPG_ERR_ENOMEM),

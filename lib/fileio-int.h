@@ -8,8 +8,8 @@
 /* Read the whole file PATH (at most MAXLEN bytes, GPG_ERR_TOO_LARGE
  * beyond) into malloc'ed *R_BUF with a terminating NUL not counted in
  * *R_LEN.  PATH "-" reads stdin.  */
-gpg_error_t pani_read_file (const char *path, size_t maxlen,
-                           char **r_buf, size_t *r_len, char **r_reason);
+gpg_error_t pani_read_file (const char *path, size_t maxlen, char **r_buf,
+                            size_t *r_len, char **r_reason);
 
 /* Write all LEN bytes of DATA to FD (retrying short writes and
  * EINTR).  */
@@ -19,13 +19,13 @@ gpg_error_t pani_write_all (int fd, const void *data, size_t len);
  * file in the same directory with mode MODE, fsync it, rename it over
  * PATH and fsync the directory.  */
 gpg_error_t pani_write_file_atomic (const char *path, const void *data,
-                                   size_t len, int mode, char **r_reason);
+                                    size_t len, int mode, char **r_reason);
 
 /* Take an exclusive lock on the file PATH (created 0600 if missing),
  * waiting at most TIMEOUT seconds (GPG_ERR_TIMEOUT).  The lock is held
  * until pani_unlock (*R_FD).  */
 gpg_error_t pani_lock (const char *path, int timeout, int *r_fd,
-                      char **r_reason);
+                       char **r_reason);
 
 /* Release a lock taken with pani_lock.  */
 void pani_unlock (int fd);

@@ -52,7 +52,7 @@ read_stream (FILE *fp, size_t maxlen, char **r_buf, size_t *r_len)
 
 gpg_error_t
 pani_read_file (const char *path, size_t maxlen, char **r_buf, size_t *r_len,
-               char **r_reason)
+                char **r_reason)
 {
   gpg_error_t err;
   FILE *fp;
@@ -68,11 +68,11 @@ pani_read_file (const char *path, size_t maxlen, char **r_buf, size_t *r_len,
     fclose (fp);
   if (gpg_err_code (err) == GPG_ERR_TOO_LARGE)
     return pani_reason (r_reason, err, "%s: larger than %zu bytes",
-                       is_stdin ? "standard input" : path, maxlen);
+                        is_stdin ? "standard input" : path, maxlen);
   if (err)
     return pani_reason (r_reason, err, "%s: %s",
-                       is_stdin ? "standard input" : path,
-                       gpg_strerror (err));
+                        is_stdin ? "standard input" : path,
+                        gpg_strerror (err));
   return 0;
 }
 
@@ -121,7 +121,7 @@ fsync_dir_of (const char *path)
 
 gpg_error_t
 pani_write_file_atomic (const char *path, const void *data, size_t len,
-                       int mode, char **r_reason)
+                        int mode, char **r_reason)
 {
   gpg_error_t err = 0;
   char *tmp = pani_strdupf ("%s.tmpXXXXXX", path);
@@ -135,11 +135,13 @@ pani_write_file_atomic (const char *path, const void *data, size_t len,
       err = pani_reason_sys (r_reason, tmp);
       goto leave;
     }
-  if (fchmod (fd, mode) || (err = pani_write_all (fd, data, len)) || fsync (fd))
+  if (fchmod (fd, mode) || (err = pani_write_all (fd, data, len))
+      || fsync (fd))
     {
       err = pani_reason (r_reason, err ? err : gpg_error_from_syserror (),
-                        "%s: %s", tmp,
-                        gpg_strerror (err ? err : gpg_error_from_syserror ()));
+                         "%s: %s", tmp,
+                         gpg_strerror (err ? err
+                                           : gpg_error_from_syserror ()));
       goto leave;
     }
   if (close (fd))
@@ -156,9 +158,9 @@ pani_write_file_atomic (const char *path, const void *data, size_t len,
     }
   if ((err = fsync_dir_of (path)))
     pani_reason (r_reason, err, "%s: fsync of directory: %s", path,
-                gpg_strerror (err));
+                 gpg_strerror (err));
 
- leave:
+leave:
   if (fd >= 0)
     close (fd);
   if (err)
@@ -194,9 +196,9 @@ pani_lock (const char *path, int timeout, int *r_fd, char **r_reason)
         {
           close (fd);
           return pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
-                             "%s: still locked by another process after %d"
-                             " seconds; try again or raise lock-timeout",
-                             path, timeout);
+                              "%s: still locked by another process after %d"
+                              " seconds; try again or raise lock-timeout",
+                              path, timeout);
         }
       nanosleep (&pause, NULL);
     }
@@ -208,5 +210,5 @@ void
 pani_unlock (int fd)
 {
   if (fd >= 0)
-    close (fd);  /* Closing drops the fcntl lock.  */
+    close (fd); /* Closing drops the fcntl lock.  */
 }

@@ -13,7 +13,7 @@
 #include <config.h>
 
 #ifndef GPGRT_ENABLE_ES_MACROS
-# define GPGRT_ENABLE_ES_MACROS 1
+#define GPGRT_ENABLE_ES_MACROS 1
 #endif
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +51,9 @@ struct hparse
 {
   const unsigned char *buf;
   size_t len;
-  size_t pos;              /* Offset of the next line.  */
-  size_t lineno;           /* Number of the line last read.  */
-  size_t field_start;      /* Offset of the current field.  */
+  size_t pos;         /* Offset of the next line.  */
+  size_t lineno;      /* Number of the line last read.  */
+  size_t field_start; /* Offset of the current field.  */
   int in_field;
   pan_headers_t hdrs;
   char **r_reason;
@@ -116,7 +116,7 @@ check_name (struct hparse *hp, const struct line *ln)
   const unsigned char *end = hp->buf + ln->end;
   const unsigned char *s = p;
 
-  while (s < end && *s > 32 && *s < 127 && *s != ':')
+  while (s<end && * s> 32 && *s < 127 && *s != ':')
     s++;
   if (s == p && s < end && *s == ':')
     return hp_error (hp, "empty field name");
@@ -270,7 +270,8 @@ do_line (struct hparse *hp, const struct line *ln, int *r_done)
       if ((err = end_field (hp, ln->start)))
         return err;
       if (!hp->hdrs->count)
-        return hp_error (hp, "empty line before any header field"
+        return hp_error (hp,
+                         "empty line before any header field"
                          " (no header fields)");
       return 0;
     }
@@ -309,7 +310,7 @@ parse_block (struct hparse *hp)
 
 gpg_error_t
 pani_headers_parse (const void *buf, size_t len, pan_headers_t *r_headers,
-                   size_t *r_consumed, char **r_reason)
+                    size_t *r_consumed, char **r_reason)
 {
   gpg_error_t err;
   struct hparse hp;
@@ -453,6 +454,7 @@ pan_headers_refuse_resent (pan_headers_t headers, char **r_reason)
                             " pansend does not resend messages, and"
                             " headers travel in clear; remove the"
                             " Resent-* headers and name the recipients"
-                            " in To, Cc or Bcc", resent[k], i + 1);
+                            " in To, Cc or Bcc",
+                            resent[k], i + 1);
   return 0;
 }

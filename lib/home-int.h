@@ -4,9 +4,9 @@
 
 #include "home-roles-int.h"
 
-#define PAN_CONFIG_FILE   "panmail.conf"
+#define PAN_CONFIG_FILE "panmail.conf"
 #define PAN_REGISTRY_FILE "registry"
-#define PAN_KEY_FILE      "pan.key"
-#define PAN_KEY_LEN       32
+#define PAN_KEY_FILE "pan.key"
+#define PAN_KEY_LEN 32
 
 #endif /* PAN_HOME_INT_H */

@@ -13,26 +13,26 @@ struct pan_ctx
   char *home;
   char *gnupg_home;
   pan_config_t config;
-  uid_t operator_uid;           /* Owner of the home.  */
-  gid_t sender_gid;             /* Its group if SHARED.  */
-  int shared;                   /* A two-role home (made with
+  uid_t operator_uid; /* Owner of the home.  */
+  gid_t sender_gid;   /* Its group if SHARED.  */
+  int shared;         /* A two-role home (made with
                                    'pankey init --sender-group').  */
 };
 
 /* What a file or directory in the home is for; it decides who may own
  * and write it (see pani_home_open).  */
 typedef enum
-  {
-    PANI_HOME_OPERATOR = 0,     /* Decides who can read mail: written only
+{
+  PANI_HOME_OPERATOR = 0, /* Decides who can read mail: written only
                                    by the operator (config, registry,
                                    keyrings, trust lists, pan.key).  */
-    PANI_HOME_SHARED = 1,       /* Written by senders too: the audit log,
+  PANI_HOME_SHARED = 1,   /* Written by senders too: the audit log,
                                    its key and lock.  */
-    PANI_HOME_SPOOL = 2,        /* Files a sender makes for itself in
+  PANI_HOME_SPOOL = 2,    /* Files a sender makes for itself in
                                    spool/ and queue/.  */
-    PANI_HOME_SECRET = 3        /* Like OPERATOR, and never readable by
+  PANI_HOME_SECRET = 3    /* Like OPERATOR, and never readable by
                                    others (pan.key).  */
-  } pani_home_kind_t;
+} pani_home_kind_t;
 
 /* Open NAME, a path relative to the home of CTX (components separated
  * by '/', no "." or ".."), with FLAGS (O_CLOEXEC and O_NOFOLLOW are

@@ -34,24 +34,24 @@ static const struct
   pani_home_kind_t kind;
   int dir;
 } home_files[] = {
-  { "panmail.conf", PANI_HOME_OPERATOR, 0 },
-  { "registry", PANI_HOME_OPERATOR, 0 },
-  { "pan.key", PANI_HOME_SECRET, 0 },
-  { "gnupg", PANI_HOME_OPERATOR, 1 },
-  { "gnupg/gpg.conf", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/gpgsm.conf", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/common.conf", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/gpg-agent.conf", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/dirmngr.conf", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/pubring.kbx", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/pubring.gpg", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/trustdb.gpg", PANI_HOME_OPERATOR, 0 },
-  { "gnupg/trustlist.txt", PANI_HOME_OPERATOR, 0 },
-  { "audit.log", PANI_HOME_SHARED, 0 },
-  { "audit.key", PANI_HOME_SHARED, 0 },
-  { "audit.lock", PANI_HOME_SHARED, 0 },
-  { "spool", PANI_HOME_SPOOL, 1 },
-  { "queue", PANI_HOME_SPOOL, 1 }
+  {"panmail.conf",          PANI_HOME_OPERATOR, 0},
+  { "registry",             PANI_HOME_OPERATOR, 0},
+  { "pan.key",              PANI_HOME_SECRET,   0},
+  { "gnupg",                PANI_HOME_OPERATOR, 1},
+  { "gnupg/gpg.conf",       PANI_HOME_OPERATOR, 0},
+  { "gnupg/gpgsm.conf",     PANI_HOME_OPERATOR, 0},
+  { "gnupg/common.conf",    PANI_HOME_OPERATOR, 0},
+  { "gnupg/gpg-agent.conf", PANI_HOME_OPERATOR, 0},
+  { "gnupg/dirmngr.conf",   PANI_HOME_OPERATOR, 0},
+  { "gnupg/pubring.kbx",    PANI_HOME_OPERATOR, 0},
+  { "gnupg/pubring.gpg",    PANI_HOME_OPERATOR, 0},
+  { "gnupg/trustdb.gpg",    PANI_HOME_OPERATOR, 0},
+  { "gnupg/trustlist.txt",  PANI_HOME_OPERATOR, 0},
+  { "audit.log",            PANI_HOME_SHARED,   0},
+  { "audit.key",            PANI_HOME_SHARED,   0},
+  { "audit.lock",           PANI_HOME_SHARED,   0},
+  { "spool",                PANI_HOME_SPOOL,    1},
+  { "queue",                PANI_HOME_SPOOL,    1}
 };
 
 #define N_HOME_FILES (sizeof home_files / sizeof *home_files)
@@ -98,17 +98,21 @@ pani_home_roles (pan_ctx_t ctx, int dirfd, char **r_reason)
   snprintf (what, sizeof what, "is owned by uid %lu, not by us (uid %lu)",
             (unsigned long)st.st_uid, (unsigned long)geteuid ());
   if (!(st.st_mode & 077))
-    return st.st_uid == geteuid () ? 0
-      : refuse_home (ctx, r_reason, what, "run the tool as its owner, or"
+    return st.st_uid == geteuid ()
+      ? 0
+      : refuse_home (ctx, r_reason, what,
+                     "run the tool as its owner, or"
                      " share it with senders (see DEPLOYMENT in pankey(8))");
   snprintf (what, sizeof what, "is accessible by others (mode %03o)",
             (unsigned)(st.st_mode & 0777));
   if ((st.st_mode & 0777) != 0750)
-    return refuse_home (ctx, r_reason, what, "run 'chmod 700' on it (a"
+    return refuse_home (ctx, r_reason, what,
+                        "run 'chmod 700' on it (a"
                         " single-user home) or 'chmod 2750' (a home shared"
                         " with the senders' group, see pankey(8))");
   ctx->shared = 1;
-  snprintf (what, sizeof what, "is shared with group %lu; uid %lu is"
+  snprintf (what, sizeof what,
+            "is shared with group %lu; uid %lu is"
             " neither its operator (uid %lu) nor a sender",
             (unsigned long)st.st_gid, (unsigned long)geteuid (),
             (unsigned long)st.st_uid);
@@ -135,8 +139,8 @@ pani_home_check_parents (pan_ctx_t ctx, char **r_reason)
         err = pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
                            "%s, a directory above the home %s, is writable"
                            " by others without the sticky bit; run 'chmod"
-                           " o-w %s' or move the home", dir, ctx->home,
-                           dir);
+                           " o-w %s' or move the home",
+                           dir, ctx->home, dir);
       if (slash == dir)
         break;
     }
@@ -153,9 +157,10 @@ pani_home_check_files (pan_ctx_t ctx, char **r_reason)
   for (size_t i = 0; !err && i < N_HOME_FILES; i++)
     {
       err = pani_home_open (ctx, home_files[i].name,
-                            O_RDONLY | (home_files[i].dir ? O_DIRECTORY
-                                        : O_NONBLOCK), 0,
-                            home_files[i].kind, &fd, r_reason);
+                            O_RDONLY
+                              | (home_files[i].dir ? O_DIRECTORY
+                                                   : O_NONBLOCK),
+                            0, home_files[i].kind, &fd, r_reason);
       if (gpg_err_code (err) == GPG_ERR_ENOENT && r_reason)
         {
           free (*r_reason);
@@ -214,8 +219,7 @@ pani_home_read (pan_ctx_t ctx, const char *name, pani_home_kind_t kind,
 
 /* Return a reason for the file PATH that fails the check WHAT.  */
 static gpg_error_t
-unsafe (char **r_reason, const char *path, const char *what,
-        const char *fix)
+unsafe (char **r_reason, const char *path, const char *what, const char *fix)
 {
   return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
                       "%s %s; %s", path, what, fix);
@@ -223,16 +227,19 @@ unsafe (char **r_reason, const char *path, const char *what,
 
 /* What can be wrong with the owner or mode of a file in the home.  */
 enum complaint
-  {
-    OWNER_MODE_OK, BAD_OWNER, OTHER_WRITES, GROUP_WRITES, OTHER_READS,
-    GROUP_READS
-  };
+{
+  OWNER_MODE_OK,
+  BAD_OWNER,
+  OTHER_WRITES,
+  GROUP_WRITES,
+  OTHER_READS,
+  GROUP_READS
+};
 
 /* Return the reason for the file PATH of CTX's home with complaint C
  * (not OWNER_MODE_OK).  */
 static gpg_error_t
-complain (pan_ctx_t ctx, const char *path, enum complaint c,
-          char **r_reason)
+complain (pan_ctx_t ctx, const char *path, enum complaint c, char **r_reason)
 {
   gpg_error_t err = gpg_error (GPG_ERR_CONFIGURATION);
   unsigned long op = (unsigned long)ctx->operator_uid;
@@ -240,24 +247,33 @@ complain (pan_ctx_t ctx, const char *path, enum complaint c,
   switch (c)
     {
     case BAD_OWNER:
-      return pani_reason (r_reason, err, "%s is not owned by the home's"
+      return pani_reason (r_reason, err,
+                          "%s is not owned by the home's"
                           " operator (uid %lu); give it back (chown) or"
-                          " restore it from a backup", path, op);
+                          " restore it from a backup",
+                          path, op);
     case OTHER_WRITES:
-      return pani_reason (r_reason, err, "%s is writable by others; run"
-                          " 'chmod o-w %s'", path, path);
+      return pani_reason (r_reason, err,
+                          "%s is writable by others; run"
+                          " 'chmod o-w %s'",
+                          path, path);
     case GROUP_WRITES:
-      return pani_reason (r_reason, err, "%s is writable by its group; run"
+      return pani_reason (r_reason, err,
+                          "%s is writable by its group; run"
                           " 'chmod g-w %s' (only the audit files, spool/"
                           " and queue/ may be writable, by the senders'"
-                          " group)", path, path);
+                          " group)",
+                          path, path);
     case OTHER_READS:
-      return pani_reason (r_reason, err, "%s is readable by others; run"
-                          " 'chmod o-rwx %s'", path, path);
+      return pani_reason (r_reason, err,
+                          "%s is readable by others; run"
+                          " 'chmod o-rwx %s'",
+                          path, path);
     default:
-      return pani_reason (r_reason, err, "%s is open to a group that is not"
-                          " the senders'; run 'chmod g-rwx %s'", path,
-                          path);
+      return pani_reason (r_reason, err,
+                          "%s is open to a group that is not"
+                          " the senders'; run 'chmod g-rwx %s'",
+                          path, path);
     }
 }
 
@@ -281,8 +297,7 @@ check_owner_mode (pan_ctx_t ctx, const struct stat *st,
   if (kind != PANI_HOME_OPERATOR && !S_ISDIR (st->st_mode)
       && (st->st_mode & S_IRWXO))
     return OTHER_READS;
-  if (kind != PANI_HOME_OPERATOR && (st->st_mode & S_IRWXG)
-      && !sender_group)
+  if (kind != PANI_HOME_OPERATOR && (st->st_mode & S_IRWXG) && !sender_group)
     return GROUP_READS;
   return OWNER_MODE_OK;
 }
@@ -297,8 +312,9 @@ pani_home_check_fd (pan_ctx_t ctx, int fd, const char *path,
   if (fstat (fd, &st))
     return pani_reason_sys (r_reason, path);
   if (want_dir ? !S_ISDIR (st.st_mode) : !S_ISREG (st.st_mode))
-    return unsafe (r_reason, path, want_dir ? "is not a directory"
-                   : "is not a regular file", "restore it from a backup"
+    return unsafe (r_reason, path,
+                   want_dir ? "is not a directory" : "is not a regular file",
+                   "restore it from a backup"
                    " or run 'pankey init --force'");
   if ((c = check_owner_mode (ctx, &st, kind)) != OWNER_MODE_OK)
     return complain (ctx, path, c, r_reason);
@@ -346,8 +362,10 @@ enter_dir (pan_ctx_t ctx, int *dirfd, const char *comp, const char *path,
       err = gpg_error_from_syserror ();
       if (gpg_err_code (err) == GPG_ERR_ELOOP
           || gpg_err_code (err) == GPG_ERR_ENOTDIR)
-        return unsafe (r_reason, path, "is a symbolic link or not a"
-                       " directory", "replace it by a real directory");
+        return unsafe (r_reason, path,
+                       "is a symbolic link or not a"
+                       " directory",
+                       "replace it by a real directory");
       return pani_reason_sys (r_reason, path);
     }
   if ((err = pani_home_check_fd (ctx, fd, path, kind, 1, r_reason)))
@@ -419,7 +437,7 @@ pani_home_open (pan_ctx_t ctx, const char *name, int flags, int mode,
   if (!err)
     err = open_leaf (ctx, dirfd, comp, path, flags, mode, kind, r_fd,
                      r_reason);
- leave:
+leave:
   if (dirfd >= 0)
     close (dirfd);
   free (rel);
@@ -440,14 +458,16 @@ share_one (int dirfd, const char *home, const char *name, gid_t gid,
            int mode, int create, char **r_reason)
 {
   gpg_error_t err = 0;
-  int fd = openat (dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC
-                   | O_NONBLOCK | (create ? O_CREAT : 0), 0600);
+  int fd = openat (dirfd, name,
+                   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK
+                     | (create ? O_CREAT : 0),
+                   0600);
 
   if (fd < 0 && errno == ENOENT)
     return 0;
   if (fd < 0 || fchown (fd, (uid_t)-1, gid) || fchmod (fd, mode))
-    err = pani_reason (r_reason, gpg_error_from_syserror (),
-                       "%s/%s: %s", home, name,
+    err = pani_reason (r_reason, gpg_error_from_syserror (), "%s/%s: %s",
+                       home, name,
                        gpg_strerror (gpg_error_from_syserror ()));
   if (fd >= 0)
     close (fd);
@@ -460,8 +480,8 @@ static gpg_error_t
 share_gnupg (int dirfd, const char *home, gid_t gid, char **r_reason)
 {
   gpg_error_t err;
-  int fd = openat (dirfd, "gnupg", O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                   | O_CLOEXEC);
+  int fd = openat (dirfd, "gnupg",
+                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   DIR *dir = fd < 0 ? NULL : fdopendir (fd);
   struct dirent *de;
 
@@ -488,15 +508,15 @@ static const struct
   int mode;
   int create;
 } shared_files[] = {
-  { ".", 02750, 0 },
-  { "panmail.conf", 0640, 0 },
-  { "registry", 0640, 0 },
-  { "pan.key", 0640, 0 },
-  { "spool", 02770, 0 },
-  { "queue", 02770, 0 },
-  { "audit.log", 0660, 1 },
-  { "audit.key", 0660, 0 },
-  { "audit.lock", 0660, 1 }
+  {".",             02750, 0},
+  { "panmail.conf", 0640,  0},
+  { "registry",     0640,  0},
+  { "pan.key",      0640,  0},
+  { "spool",        02770, 0},
+  { "queue",        02770, 0},
+  { "audit.log",    0660,  1},
+  { "audit.key",    0660,  0},
+  { "audit.lock",   0660,  1}
 };
 
 gpg_error_t
@@ -510,24 +530,24 @@ pan_home_share (const char *home, const char *group, char **r_reason)
   if (!group || !*group || !(gr = getgrnam (group)))
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                         "no group '%s'; create it first (groupadd %s) and"
-                        " add the senders to it", group ? group : "",
-                        group ? group : "GROUP");
+                        " add the senders to it",
+                        group ? group : "", group ? group : "GROUP");
   gid = gr->gr_gid;
   if (geteuid () != 0 && !in_group (gid))
     return pani_reason (r_reason, gpg_error (GPG_ERR_EPERM),
                         "the operator (uid %lu) is not a member of group"
                         " '%s' and cannot give the home to it; add it"
                         " (usermod -aG %s USER, then log in again) or run"
-                        " init as root", (unsigned long)geteuid (), group,
-                        group);
-  if ((fd = open (home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                        " init as root",
+                        (unsigned long)geteuid (), group, group);
+  if ((fd = open (home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+      < 0)
     return pani_reason_sys (r_reason, home);
   err = share_gnupg (fd, home, gid, r_reason);
   for (size_t i = 0; !err && i < sizeof shared_files / sizeof *shared_files;
        i++)
     err = share_one (fd, home, shared_files[i].name, gid,
-                     shared_files[i].mode, shared_files[i].create,
-                     r_reason);
+                     shared_files[i].mode, shared_files[i].create, r_reason);
   close (fd);
   return err;
 }

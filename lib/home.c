@@ -31,7 +31,7 @@
 #include "registry-int.h"
 
 #define NEED_GCRYPT "1.10.0"
-#define NEED_GPGME  "1.18.0"
+#define NEED_GPGME "1.18.0"
 
 /* Core dumps could hold message plaintext: switch them off for good.  */
 static gpg_error_t
@@ -156,7 +156,7 @@ make_file (const char *home, const char *name,
   mem = NULL;
   err = pani_write_file_atomic (path, buf, len, 0600, r_reason);
 
- leave:
+leave:
   es_fclose (mem);
   free (buf);
   free (path);
@@ -187,7 +187,8 @@ write_gpg_conf (estream_t out)
             "trust-model always\n"
             "no-auto-key-retrieve\n"
             "auto-key-locate local\n"
-            "no-sig-cache\n", out);
+            "no-sig-cache\n",
+            out);
   return es_ferror (out) ? gpg_error_from_syserror () : 0;
 }
 
@@ -228,7 +229,8 @@ check_home_reusable (const char *home, int force, char **r_reason)
     return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
                         "%s is not empty; choose a new directory or use"
                         " --force to add a panmail home to it (existing"
-                        " panmail files are kept)", home);
+                        " panmail files are kept)",
+                        home);
   return 0;
 }
 
@@ -267,13 +269,16 @@ open_home_fd (const char *home, int *r_fd, char **r_reason)
     return 0;
   err = gpg_error_from_syserror ();
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
-    return pani_reason (r_reason, err, "%s does not exist; create it with"
-                        " 'pankey --home %s init'", home, home);
+    return pani_reason (r_reason, err,
+                        "%s does not exist; create it with"
+                        " 'pankey --home %s init'",
+                        home, home);
   if (gpg_err_code (err) == GPG_ERR_ELOOP
       || gpg_err_code (err) == GPG_ERR_ENOTDIR)
     return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
                         "%s is a symbolic link or not a directory; name"
-                        " the real directory", home);
+                        " the real directory",
+                        home);
   return pani_reason_sys (r_reason, home);
 }
 
@@ -321,7 +326,7 @@ load_config (pan_ctx_t ctx, char **r_reason)
     }
   if (!err)
     err = pani_config_parse (path, buf ? buf : "", len, &ctx->config,
-                            r_reason);
+                             r_reason);
   free (buf);
   free (path);
   return err;
@@ -335,8 +340,7 @@ pan_ctx_open (const char *home, pan_ctx_t *r_ctx, char **r_reason)
 
   *r_ctx = NULL;
   home = pan_home_resolve (home);
-  if (!(ctx = calloc (1, sizeof *ctx))
-      || !(ctx->home = pani_strdup (home))
+  if (!(ctx = calloc (1, sizeof *ctx)) || !(ctx->home = pani_strdup (home))
       || !(ctx->gnupg_home = pani_strdupf ("%s/gnupg", home)))
     {
       err = gpg_error_from_syserror ();
@@ -348,7 +352,7 @@ pan_ctx_open (const char *home, pan_ctx_t *r_ctx, char **r_reason)
   *r_ctx = ctx;
   ctx = NULL;
 
- leave:
+leave:
   pan_ctx_release (ctx);
   return err;
 }
@@ -423,8 +427,10 @@ read_pan_key (pan_ctx_t ctx, unsigned char *key, char **r_reason)
         {
           free (*r_reason);
           *r_reason = NULL;
-          pani_reason (r_reason, err, "%s is missing; create it with"
-                       " 'pankey --home %s init --force'", path, ctx->home);
+          pani_reason (r_reason, err,
+                       "%s is missing; create it with"
+                       " 'pankey --home %s init --force'",
+                       path, ctx->home);
         }
       goto leave;
     }
@@ -436,7 +442,7 @@ read_pan_key (pan_ctx_t ctx, unsigned char *key, char **r_reason)
   if ((err = decode_pan_key (hex, n, key)))
     pani_reason (r_reason, err, "%s does not hold a %d-byte key in hex",
                  path, PAN_KEY_LEN);
- leave:
+leave:
   if (fd >= 0)
     close (fd);
   if (hex)

@@ -10,8 +10,8 @@ struct rcpt
   char *addr;
   char *fpr;
   pan_protocol_t protocol;
-  int visible;                  /* Named in To or Cc.  */
-  int wanted;                   /* A recipient, not only named in To or
+  int visible; /* Named in To or Cc.  */
+  int wanted;  /* A recipient, not only named in To or
                                    Cc without -t (see pan_job_set_extract). */
 };
 
@@ -22,17 +22,17 @@ struct rcpt
 struct copy
 {
   pan_protocol_t protocol;
-  size_t *rcpts;                /* Indices into the job's recipients (a
+  size_t *rcpts; /* Indices into the job's recipients (a
                                    slice of the job's copy_rcpts).  */
   size_t nrcpts;
   int hidden;
-  char id[48];                  /* The copy id: spool and queue name,
+  char id[48];      /* The copy id: spool and queue name,
                                    "copy" in its audit records.  */
-  char *spool_path;             /* HOME/spool/ID.eml, locked (flock) by
+  char *spool_path; /* HOME/spool/ID.eml, locked (flock) by
                                    its process while it lives.  */
   int spool_fd;
-  char *env_path;               /* HOME/spool/ID.env once staged.  */
-  char digest[65];              /* Hex SHA-256 of the spool file.  */
+  char *env_path;  /* HOME/spool/ID.env once staged.  */
+  char digest[65]; /* Hex SHA-256 of the spool file.  */
   long long size;
 };
 
@@ -45,20 +45,20 @@ struct pan_job
   size_t rcpts_size;
   struct copy *copies;
   size_t ncopies;
-  size_t *copy_rcpts;           /* The recipients of all copies.  */
-  time_t now;                   /* Time of pan_job_resolve.  */
-  char *message_id;             /* Given, or made if the message had none. */
+  size_t *copy_rcpts; /* The recipients of all copies.  */
+  time_t now;         /* Time of pan_job_resolve.  */
+  char *message_id;   /* Given, or made if the message had none. */
   int made_message_id;
-  pan_scanner_t scanner;        /* Keyed with the home's PAN key.  */
-  struct pan_audit_pan *pans;   /* Distinct PANs seen, masked and hashed. */
+  pan_scanner_t scanner;      /* Keyed with the home's PAN key.  */
+  struct pan_audit_pan *pans; /* Distinct PANs seen, masked and hashed. */
   size_t npans;
-  char *passphrase;             /* Secure memory; for the signing key.  */
-  char *warnings;               /* Keys that expire soon, for a person.  */
-  int no_extract;               /* Recipients only from the command line. */
-  struct pan_envelope env;      /* Strings owned (pan_job_set_envelope).  */
-  char *sender;                 /* The resolved envelope sender.  */
-  char *dsn;                    /* The DSN options for the audit record.  */
-  char nonce[9];                /* Of the copy ids of this job.  */
+  char *passphrase;        /* Secure memory; for the signing key.  */
+  char *warnings;          /* Keys that expire soon, for a person.  */
+  int no_extract;          /* Recipients only from the command line. */
+  struct pan_envelope env; /* Strings owned (pan_job_set_envelope).  */
+  char *sender;            /* The resolved envelope sender.  */
+  char *dsn;               /* The DSN options for the audit record.  */
+  char nonce[9];           /* Of the copy ids of this job.  */
 };
 
 /* Remember the PAN of HIT once, for the audit record.  */

@@ -153,11 +153,13 @@ collect_field (pan_job_t job, size_t idx, char **r_reason)
 
   if ((err = pan_addrlist_new (&list)))
     return err;
-  err = pan_addrlist_parse (list, pan_headers_value (job->headers, idx), &why);
+  err = pan_addrlist_parse (list, pan_headers_value (job->headers, idx),
+                            &why);
   if (err)
-    pani_reason (r_reason, err, "the %s header (field %zu) is not a valid"
-                 " address list: %s", name, idx + 1,
-                 why ? why : gpg_strerror (err));
+    pani_reason (r_reason, err,
+                 "the %s header (field %zu) is not a valid"
+                 " address list: %s",
+                 name, idx + 1, why ? why : gpg_strerror (err));
   for (size_t i = 0; !err && i < pan_addrlist_count (list); i++)
     err = add_rcpt (job, pan_addrlist_addr (list, i),
                     pani_ascii_casecmp (name, "Bcc") != 0, !job->no_extract);
@@ -175,11 +177,12 @@ take_message_id (pan_job_t job)
   char host[256], hex[25];
 
   if (given)
-    return (job->message_id = pani_strdup (given)) ? 0
+    return (job->message_id = pani_strdup (given))
+      ? 0
       : gpg_error_from_syserror ();
   pani_nonce_hex (hex, 12);
   pani_hostname (host, sizeof host, "localhost");
-  if (strchr (host, '>'))       /* It would end the Message-ID.  */
+  if (strchr (host, '>')) /* It would end the Message-ID.  */
     strcpy (host, "localhost");
   job->message_id = pani_strdupf ("<%lld.%s@%s>", (long long)time (NULL),
                                   hex, host);
@@ -193,16 +196,18 @@ static gpg_error_t
 refuse_encrypted (pan_job_t job, char **r_reason)
 {
   const char *type = pan_headers_get (job->headers, "Content-Type");
-  static const char *const encrypted[] =
-    { "multipart/encrypted", "application/pkcs7-mime",
-      "application/x-pkcs7-mime", "application/pgp-encrypted" };
+  static const char *const encrypted[] = { "multipart/encrypted",
+                                           "application/pkcs7-mime",
+                                           "application/x-pkcs7-mime",
+                                           "application/pgp-encrypted" };
 
   for (size_t i = 0; type && i < sizeof encrypted / sizeof *encrypted; i++)
     if (!strncasecmp (type, encrypted[i], strlen (encrypted[i])))
       return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
                           "the message is already encrypted (%s); give"
                           " pansend the plain message, it encrypts to the"
-                          " pinned keys itself", encrypted[i]);
+                          " pinned keys itself",
+                          encrypted[i]);
   return 0;
 }
 
@@ -266,11 +271,12 @@ load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
   err = pan_registry_load (path, r_reg, r_reason);
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
     pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
-                 "%s is missing; is %s a panmail home (pankey init)?",
-                 path, pan_ctx_home (job->ctx));
+                 "%s is missing; is %s a panmail home (pankey init)?", path,
+                 pan_ctx_home (job->ctx));
   free (path);
   return gpg_err_code (err) == GPG_ERR_ENOENT
-    ? gpg_error (GPG_ERR_CONFIGURATION) : err;
+    ? gpg_error (GPG_ERR_CONFIGURATION)
+    : err;
 }
 
 /* The refusal for ADDR, which has no active enrollment: revoked (77)
@@ -289,7 +295,8 @@ refuse_unenrolled (pan_registry_t reg, const char *addr, char **r_reason)
   return pani_reason (r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
                       "%s is not enrolled; nothing was sent to anyone."
                       " Enroll its key with 'pankey enroll' after"
-                      " checking the fingerprint", addr);
+                      " checking the fingerprint",
+                      addr);
 }
 
 /* Note a key that expires within expire-warn-days of NOW.  */
@@ -303,8 +310,8 @@ note_expiry (pan_job_t job, const struct rcpt *r, time_t expires)
   if (!expires || expires - job->now > days * 86400L)
     return 0;
   line = pani_strdupf ("key %s of %s expires in %ld days (%s); ask for a"
-                       " new key", r->fpr, r->addr,
-                       pan_days_until (job->now, expires),
+                       " new key",
+                       r->fpr, r->addr, pan_days_until (job->now, expires),
                        pan_time_format (expires, date, sizeof date));
   if (!line)
     return gpg_error_from_syserror ();
@@ -416,11 +423,11 @@ plan_copies (pan_job_t job)
       struct rcpt *r = &job->rcpts[i];
 
       copy_of[i] = r->visible ? visible_copy (job, r->protocol)
-        : add_copy (job, r->protocol, 1);
+                              : add_copy (job, r->protocol, 1);
       job->copies[copy_of[i]].nrcpts++;
     }
   fill_copies (job, copy_of);
- leave:
+leave:
   free (copy_of);
   return err;
 }
@@ -518,7 +525,7 @@ pan_protocol_t
 pan_job_copy_protocol (pan_job_t job, size_t copy)
 {
   return copy < job->ncopies ? job->copies[copy].protocol
-    : PAN_PROTOCOL_NONE;
+                             : PAN_PROTOCOL_NONE;
 }
 
 int
@@ -576,7 +583,7 @@ pani_job_note_pan (pan_job_t job, const struct pan_hit *hit)
       job->pans = pans;
     }
   p = &job->pans[job->npans];
-  p->brand = hit->brand;        /* A static string of pan.c.  */
+  p->brand = hit->brand; /* A static string of pan.c.  */
   p->masked = pani_strdup (hit->masked);
   p->hash = pani_strdup (hit->hash);
   if (!p->masked || !p->hash)
@@ -666,10 +673,11 @@ pan_job_check_headers (pan_job_t job, char **r_reason)
     if (!pani_is_outer_dropped (pan_headers_name (job->headers, i)))
       err = scan_header (job, i, &h);
   if (gpg_err_code (err) == GPG_ERR_FORBIDDEN)
-    return pani_reason (r_reason, err, "the %s header holds a card number"
+    return pani_reason (r_reason, err,
+                        "the %s header holds a card number"
                         " (%s %s) and headers travel in clear; move it"
-                        " into the body, which is encrypted", h.name,
-                        h.brand, h.masked);
+                        " into the body, which is encrypted",
+                        h.name, h.brand, h.masked);
   return err;
 }
 

@@ -9,15 +9,15 @@
 #define PANI_JSON_MAX_DEPTH 8
 
 enum pani_json_type
-  {
-    PANI_JSON_NULL,
-    PANI_JSON_FALSE,
-    PANI_JSON_TRUE,
-    PANI_JSON_NUMBER,
-    PANI_JSON_STRING,
-    PANI_JSON_ARRAY,
-    PANI_JSON_OBJECT
-  };
+{
+  PANI_JSON_NULL,
+  PANI_JSON_FALSE,
+  PANI_JSON_TRUE,
+  PANI_JSON_NUMBER,
+  PANI_JSON_STRING,
+  PANI_JSON_ARRAY,
+  PANI_JSON_OBJECT
+};
 
 /* One parsed value.  A string is decoded to UTF-8 (it never holds a NUL);
  * a number keeps its text.  Arrays and objects hold N items; an object
@@ -25,10 +25,10 @@ enum pani_json_type
 struct pani_json
 {
   enum pani_json_type type;
-  char *text;                   /* STRING, NUMBER.  */
-  size_t n;                     /* ARRAY, OBJECT.  */
+  char *text; /* STRING, NUMBER.  */
+  size_t n;   /* ARRAY, OBJECT.  */
   struct pani_json **items;
-  char **keys;                  /* OBJECT.  */
+  char **keys; /* OBJECT.  */
 };
 
 /* Parse exactly one JSON value (RFC 8259, UTF-8, no leading or trailing

@@ -32,9 +32,9 @@ syntax_error (void)
 static void
 skip_ws (struct parser *ps)
 {
-  while (ps->p < ps->end
-         && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n'
-             || *ps->p == '\r'))
+  while (
+    ps->p < ps->end
+    && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
     ps->p++;
 }
 
@@ -153,7 +153,7 @@ parse_string (struct parser *ps, char **r_str)
   if (!(*r_str = pani_buf_take (&sb)))
     err = gpg_error (GPG_ERR_ENOMEM);
 
- leave:
+leave:
   pani_buf_free (&sb);
   return err;
 }
@@ -302,9 +302,15 @@ parse_container (struct parser *ps, struct pani_json *v, int close)
 static gpg_error_t
 parse_literal (struct parser *ps, struct pani_json *v)
 {
-  static const struct { const char *word; enum pani_json_type type; }
-  lits[] = { { "null", PANI_JSON_NULL }, { "false", PANI_JSON_FALSE },
-             { "true", PANI_JSON_TRUE } };
+  static const struct
+  {
+    const char *word;
+    enum pani_json_type type;
+  } lits[] = {
+    {"null",   PANI_JSON_NULL },
+    { "false", PANI_JSON_FALSE},
+    { "true",  PANI_JSON_TRUE }
+  };
   size_t i, n;
 
   for (i = 0; i < sizeof lits / sizeof *lits; i++)

@@ -14,9 +14,9 @@ const struct pani_proto_ops *pani_keys_ops (pan_protocol_t protocol);
  * usable encryption subkey, and be neither expired (at NOW), revoked nor
  * disabled.  Nothing is imported if a check fails.  */
 gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
-                                     const char *fpr, const void *data,
-                                     size_t len, time_t now,
-                                     char **r_reason);
+                                      const char *fpr, const void *data,
+                                      size_t len, time_t now,
+                                      char **r_reason);
 
 /* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
  * expiry, new subkey, a revocation) into the GnuPG home of CTX, merged
@@ -27,18 +27,18 @@ gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
  * CHECK_ONLY nothing is imported.  If R_INFO is not NULL the merged key
  * is described there (see pani_keys_info; release it).  */
 gpg_error_t pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
-                                      const void *data, size_t len,
-                                      time_t now, int check_only,
-                                      struct pan_key_info *r_info,
-                                      char **r_reason);
+                                       const void *data, size_t len,
+                                       time_t now, int check_only,
+                                       struct pan_key_info *r_info,
+                                       char **r_reason);
 
 /* Fill *R_INFO with what the GnuPG home of CTX knows of the key FPR of
  * PROTOCOL at NOW, the policy verdict included; a key that is not there
  * gives GPG_ERR_NO_PUBKEY (R_INFO->PRESENT 0).  Release R_INFO's
  * strings with pani_keys_info_release, also after an error.  */
 gpg_error_t pani_keys_info (pan_ctx_t ctx, pan_protocol_t protocol,
-                           const char *fpr, time_t now,
-                           struct pan_key_info *r_info, char **r_reason);
+                            const char *fpr, time_t now,
+                            struct pan_key_info *r_info, char **r_reason);
 
 /* Release the strings of INFO (the structure itself is the caller's).  */
 void pani_keys_info_release (struct pan_key_info *info);

@@ -15,11 +15,8 @@
 #include "keys-int.h"
 
 /* The protocols panmail can encrypt to.  */
-static const struct pani_proto_ops *const protocols[] =
-  {
-    &pani_openpgp_ops,
-    &pani_smime_ops
-  };
+static const struct pani_proto_ops *const protocols[] = { &pani_openpgp_ops,
+                                                          &pani_smime_ops };
 
 const struct pani_proto_ops *
 pani_keys_ops (pan_protocol_t protocol)
@@ -70,7 +67,7 @@ info_init (struct pan_key_info *info, pan_protocol_t protocol,
 
 gpg_error_t
 pani_keys_info (pan_ctx_t ctx, pan_protocol_t protocol, const char *fpr,
-               time_t now, struct pan_key_info *r_info, char **r_reason)
+                time_t now, struct pan_key_info *r_info, char **r_reason)
 {
   gpg_error_t err;
   const struct pani_proto_ops *ops;
@@ -92,8 +89,8 @@ pani_keys_info_release (struct pan_key_info *info)
 
 gpg_error_t
 pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
-                         const void *buf, size_t len, time_t now,
-                         char **r_reason)
+                          const void *buf, size_t len, time_t now,
+                          char **r_reason)
 {
   return pani_openpgp_ops.enroll (ctx, addr, fpr, buf, len, now, NULL,
                                   r_reason);
@@ -101,8 +98,8 @@ pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
 
 gpg_error_t
 pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr, const void *buf,
-                          size_t len, time_t now, int check_only,
-                          struct pan_key_info *r_info, char **r_reason)
+                           size_t len, time_t now, int check_only,
+                           struct pan_key_info *r_info, char **r_reason)
 {
   if (r_info)
     info_init (r_info, PAN_PROTOCOL_OPENPGP, fpr);

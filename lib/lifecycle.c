@@ -34,16 +34,16 @@ struct txn
   pan_ctx_t ctx;
   const struct pan_lifecycle_req *req;
   struct pan_lifecycle_result *res;
-  const char *event;            /* Of its audit records.  */
+  const char *event; /* Of its audit records.  */
   char *operator_name;
   time_t now;
-  pan_registry_t reg;           /* As read before the change.  */
-  char *fpr;                    /* REQ->FINGERPRINT, normalised.  */
-  const void *data;             /* The key material.  */
+  pan_registry_t reg; /* As read before the change.  */
+  char *fpr;          /* REQ->FINGERPRINT, normalised.  */
+  const void *data;   /* The key material.  */
   size_t len;
-  const char *new_sha256;       /* Of the registry about to be saved.  */
-  int exit_code;                /* Of the next record.  */
-  int recorded;                 /* Its stop is recorded.  */
+  const char *new_sha256; /* Of the registry about to be saved.  */
+  int exit_code;          /* Of the next record.  */
+  int recorded;           /* Its stop is recorded.  */
 };
 
 /* True if T's change is of the keyring (else of the registry).  */
@@ -54,8 +54,8 @@ is_keyring_change (const struct txn *t)
 }
 
 /* What begin needs of a request.  */
-#define NEED_ADDRESS  1
-#define NEED_FPR      2
+#define NEED_ADDRESS 1
+#define NEED_FPR 2
 #define NEED_REGISTRY 4
 
 /* Note that T stopped at STAGE and return ERR.  */
@@ -94,7 +94,7 @@ begin (struct txn *t, pan_ctx_t ctx, const struct pan_lifecycle_req *req,
   t->now = req->now ? req->now : time (NULL);
   res->protocol = req->protocol ? req->protocol : PAN_PROTOCOL_OPENPGP;
   t->operator_name = pani_strdup (req->operator_name ? req->operator_name
-                                  : pani_login_user ());
+                                                     : pani_login_user ());
   if (!t->operator_name)
     return gpg_error_from_syserror ();
   if ((need & NEED_ADDRESS)
@@ -148,7 +148,8 @@ read_key (struct txn *t, char **r_reason)
   else if (req->len > (size_t)maxlen)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
                        "the key material is larger than max-key-size (%ld"
-                       " bytes)", maxlen);
+                       " bytes)",
+                       maxlen);
   return err ? stop (t, PAN_LIFECYCLE_INPUT, err) : 0;
 }
 
@@ -162,15 +163,17 @@ exit_for_import (gpg_error_t err)
 {
   switch (gpg_err_code (err))
     {
-    case GPG_ERR_KEY_EXPIRED: case GPG_ERR_CERT_REVOKED:
-    case GPG_ERR_KEY_DISABLED: case GPG_ERR_UNUSABLE_PUBKEY:
-    case GPG_ERR_BAD_PUBKEY: case GPG_ERR_WRONG_NAME:
-    case GPG_ERR_FORBIDDEN:
-      return EX_NOPERM;
-    case GPG_ERR_NO_PUBKEY: case GPG_ERR_NO_DATA: case GPG_ERR_INV_DATA:
-      return EX_DATAERR;
-    default:
-      return EX_SOFTWARE;
+    case GPG_ERR_KEY_EXPIRED:
+    case GPG_ERR_CERT_REVOKED:
+    case GPG_ERR_KEY_DISABLED:
+    case GPG_ERR_UNUSABLE_PUBKEY:
+    case GPG_ERR_BAD_PUBKEY:
+    case GPG_ERR_WRONG_NAME:
+    case GPG_ERR_FORBIDDEN: return EX_NOPERM;
+    case GPG_ERR_NO_PUBKEY:
+    case GPG_ERR_NO_DATA:
+    case GPG_ERR_INV_DATA: return EX_DATAERR;
+    default: return EX_SOFTWARE;
     }
 }
 
@@ -179,10 +182,12 @@ exit_for_registry (gpg_error_t err)
 {
   switch (gpg_err_code (err))
     {
-    case GPG_ERR_EEXIST: case GPG_ERR_CONFLICT: return EX_CANTCREAT;
+    case GPG_ERR_EEXIST:
+    case GPG_ERR_CONFLICT: return EX_CANTCREAT;
     case GPG_ERR_NOT_FOUND: return EX_NOUSER;
     case GPG_ERR_CERT_REVOKED: return EX_NOPERM;
-    case GPG_ERR_INV_DATA: case GPG_ERR_INV_VALUE: return EX_DATAERR;
+    case GPG_ERR_INV_DATA:
+    case GPG_ERR_INV_VALUE: return EX_DATAERR;
     default: return EX_IOERR;
     }
 }
@@ -201,8 +206,7 @@ pan_lifecycle_exit_code (pan_lifecycle_stage_t stage, gpg_error_t err,
     case PAN_LIFECYCLE_AUDIT: return EX_IOERR;
     case PAN_LIFECYCLE_APPLY:
       return keyring ? exit_for_import (err) : exit_for_registry (err);
-    default:
-      return EX_SOFTWARE;
+    default: return EX_SOFTWARE;
     }
 }
 
@@ -258,7 +262,8 @@ record_stop (struct txn *t, pan_lifecycle_stage_t stage, gpg_error_t err,
 
   t->exit_code = pan_lifecycle_exit_code (stage, err, is_keyring_change (t));
   res->record_err = record (t, keys, nkeys,
-                            stage == PAN_LIFECYCLE_KEY ? "refused" : "failed",
+                            stage == PAN_LIFECYCLE_KEY ? "refused"
+                                                       : "failed",
                             why, &res->record_reason);
   t->recorded = 1;
   return stop (t, stage, err);
@@ -273,14 +278,16 @@ record_refusal (struct txn *t, gpg_error_t err, const char *why)
 {
   struct pan_lifecycle_result *res = t->res;
   struct pan_audit_key key = { .address = res->address,
-    .protocol = res->protocol, .fingerprint = t->fpr };
+                               .protocol = res->protocol,
+                               .fingerprint = t->fpr };
   pan_lifecycle_stage_t stage = res->stage;
 
   if (t->recorded || stage != PAN_LIFECYCLE_STATE || !t->ctx)
     return;
   /* No key given: name the address's newest key, if it had one.  */
-  for (size_t i = 0; !t->fpr && res->address && t->reg
-         && i < pan_registry_count (t->reg); i++)
+  for (size_t i = 0;
+       !t->fpr && res->address && t->reg && i < pan_registry_count (t->reg);
+       i++)
     if (!strcmp (pan_registry_get (t->reg, i)->address, res->address))
       {
         key.protocol = pan_registry_get (t->reg, i)->protocol;
@@ -316,8 +323,9 @@ check_never_revoked (struct txn *t, char **r_reason)
                      pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
                                   "key %s was revoked for %s (%s); it cannot"
                                   " be enrolled again: ask for a new key",
-                                  t->fpr, rec->address, rec->reason
-                                  ? rec->reason : "no reason given"));
+                                  t->fpr, rec->address,
+                                  rec->reason ? rec->reason
+                                              : "no reason given"));
     }
   return 0;
 }
@@ -344,7 +352,7 @@ take_record (struct txn *t, const struct pan_recipient *rec)
 {
   struct pan_lifecycle_result *res = t->res;
 
-  if (!rec)                     /* Callers found it; said for analysers.  */
+  if (!rec) /* Callers found it; said for analysers.  */
     return gpg_error (GPG_ERR_NOT_FOUND);
   res->protocol = rec->protocol;
   res->old_status = rec->status;
@@ -364,7 +372,8 @@ find_active (struct txn *t, const struct pan_recipient **r_rec,
     return stop (t, PAN_LIFECYCLE_STATE,
                  pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                               "%s has no active enrollment (see 'pankey"
-                              " show %s')", addr, addr));
+                              " show %s')",
+                              addr, addr));
   return 0;
 }
 
@@ -393,8 +402,8 @@ find_revoked (struct txn *t, const struct pan_recipient **r_rec,
                  pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                               "%s has no %s%s (see 'pankey show %s')", addr,
                               t->fpr ? "enrollment with key "
-                              : "active enrollment", t->fpr ? t->fpr : "",
-                              addr));
+                                     : "active enrollment",
+                              t->fpr ? t->fpr : "", addr));
   return 0;
 }
 
@@ -411,7 +420,8 @@ import_key (struct txn *t, char **r_reason)
 {
   struct pan_lifecycle_result *res = t->res;
   struct pan_audit_key key = { .address = res->address,
-    .protocol = res->protocol, .fingerprint = t->fpr };
+                               .protocol = res->protocol,
+                               .fingerprint = t->fpr };
   char *sha1 = NULL;
   gpg_error_t err;
 
@@ -419,10 +429,10 @@ import_key (struct txn *t, char **r_reason)
     return err;
   if (res->protocol == PAN_PROTOCOL_SMIME)
     err = pani_smime_enroll (t->ctx, res->address, t->fpr, t->data, t->len,
-                            t->now, &sha1, r_reason);
+                             t->now, &sha1, r_reason);
   else
     err = pani_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
-                                   t->len, t->now, r_reason);
+                                    t->len, t->now, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));
@@ -497,10 +507,13 @@ commit_pin (struct txn *t, char **r_reason)
   struct pan_lifecycle_result *res = t->res;
   const char *old = res->old_fingerprint;
   struct pan_audit_key keys[2] = {
-    { .address = res->address, .protocol = res->protocol,
-      .fingerprint = old },
-    { .address = res->address, .protocol = res->protocol,
-      .fingerprint = res->fingerprint } };
+    {.address = res->address,
+     .protocol = res->protocol,
+     .fingerprint = old             },
+    { .address = res->address,
+     .protocol = res->protocol,
+     .fingerprint = res->fingerprint}
+  };
   const struct pan_audit_key *k = old ? keys : keys + 1;
   size_t n = old ? 2 : 1;
   char *why = NULL;
@@ -508,8 +521,9 @@ commit_pin (struct txn *t, char **r_reason)
   struct pani_registry_hook hook = { record_before_save, &pre };
   gpg_error_t err;
 
-  if (old && !(why = pani_strdupf ("rotated: key %s retired, key %s active",
-                                   old, res->fingerprint)))
+  if (old
+      && !(why = pani_strdupf ("rotated: key %s retired, key %s active", old,
+                               res->fingerprint)))
     return gpg_error_from_syserror ();
   pre.why = why;
 
@@ -531,7 +545,7 @@ describe_key (struct txn *t)
 
   if (res->protocol == PAN_PROTOCOL_OPENPGP)
     pani_keys_info (t->ctx, PAN_PROTOCOL_OPENPGP, res->fingerprint, t->now,
-                   &res->key, NULL);
+                    &res->key, NULL);
 }
 
 /* Record the change of T's record to STATUS for REASON, then make
@@ -543,9 +557,11 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
   struct pan_lifecycle_result *res = t->res;
   const char *note = t->req->note;
   struct pan_audit_key key = { .address = res->address,
-    .protocol = res->protocol, .fingerprint = res->fingerprint };
-  struct pan_registry_change chg = { res->address, res->fingerprint, status,
-                                     reason, note, t->operator_name,
+                               .protocol = res->protocol,
+                               .fingerprint = res->fingerprint };
+  struct pan_registry_change chg = { res->address, res->fingerprint,
+                                     status,       reason,
+                                     note,         t->operator_name,
                                      t->now };
   char *why = pani_strdupf ("%s%s%s", reason, note ? ": " : "",
                             note ? note : "");
@@ -556,10 +572,12 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
 
   if (!why || !path)
     err = gpg_error_from_syserror ();
-  else if ((err = pani_registry_set_status
-            (path, &chg, pan_config_get_int (pan_ctx_config (t->ctx),
-                                             "lock-timeout"), &hook,
-             r_reason))
+  else if ((err =
+              pani_registry_set_status (path, &chg,
+                                        pan_config_get_int (pan_ctx_config (
+                                                              t->ctx),
+                                                            "lock-timeout"),
+                                        &hook, r_reason))
            && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                        "the registry could not be updated");
@@ -632,8 +650,7 @@ pin_new_key (struct txn *t, char **r_reason)
 {
   gpg_error_t err;
 
-  if (!(err = import_key (t, r_reason))
-      && !(err = commit_pin (t, r_reason)))
+  if (!(err = import_key (t, r_reason)) && !(err = commit_pin (t, r_reason)))
     describe_key (t);
   return err;
 }
@@ -724,9 +741,9 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
   gpg_error_t err;
 
   pani_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
-                 NULL);
+                  NULL);
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                  t->now, 1, &after, r_reason);
+                                   t->now, 1, &after, r_reason);
   if (err)
     err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
                        *r_reason ? *r_reason : gpg_strerror (err));
@@ -749,8 +766,7 @@ txn_refresh (struct txn *t, char **r_reason)
   struct pan_audit_key key;
   gpg_error_t err;
 
-  if ((err = find_active (t, &rec, r_reason))
-      || (err = take_record (t, rec))
+  if ((err = find_active (t, &rec, r_reason)) || (err = take_record (t, rec))
       || (err = read_key (t, r_reason)))
     return err;
   key.address = res->address;
@@ -760,7 +776,7 @@ txn_refresh (struct txn *t, char **r_reason)
       || (err = record_ok (t, &key, 1, res->what, r_reason)))
     return err;
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                  t->now, 0, NULL, r_reason);
+                                   t->now, 0, NULL, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));
@@ -840,7 +856,7 @@ txn_trust_ca (struct txn *t, char **r_reason)
   if ((err = read_key (t, r_reason)))
     return err;
   err = pani_smime_trust_ca (t->ctx, t->fpr, t->data, t->len, t->now,
-                            &res->fingerprint, r_reason);
+                             &res->fingerprint, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, NULL, 0, *r_reason);
   if (!(why = pani_strdupf ("CA certificate pinned as %s%s, SHA-1 %s",
@@ -877,7 +893,8 @@ txn_registry_accept (struct txn *t, char **r_reason)
     return stop (t, PAN_LIFECYCLE_REQUEST,
                  pani_reason (r_reason, gpg_error (GPG_ERR_EPERM),
                               "only the operator of %s (uid %lu) may"
-                              " accept its registry", pan_ctx_home (t->ctx),
+                              " accept its registry",
+                              pan_ctx_home (t->ctx),
                               (unsigned long)t->ctx->operator_uid));
   return record_ok (t, NULL, 0, note, r_reason);
 }

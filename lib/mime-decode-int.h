@@ -10,29 +10,29 @@
 #define PANI_QP_MAX_WS 16
 
 enum pani_qp_state
-  {
-    PANI_QP_TEXT = 0,           /* The start state.  */
-    PANI_QP_EQ,                 /* After '='.  */
-    PANI_QP_HEX,                /* After '=' and one hex digit.  */
-    PANI_QP_CR,                 /* After '=' (and white space) and CR.  */
-    PANI_QP_WS                  /* After '=' and white space.  */
-  };
+{
+  PANI_QP_TEXT = 0, /* The start state.  */
+  PANI_QP_EQ,       /* After '='.  */
+  PANI_QP_HEX,      /* After '=' and one hex digit.  */
+  PANI_QP_CR,       /* After '=' (and white space) and CR.  */
+  PANI_QP_WS        /* After '=' and white space.  */
+};
 
 /* A quoted-printable decoder that may be fed chunks of any size; zeroed
  * it is in its start state.  */
 struct pani_qp
 {
   enum pani_qp_state state;
-  int hex;                      /* The hex digit after '='.  */
+  int hex; /* The hex digit after '='.  */
   size_t nws;
-  char ws[PANI_QP_MAX_WS];      /* The white space after '='.  */
+  char ws[PANI_QP_MAX_WS]; /* The white space after '='.  */
 };
 
 /* Decode the quoted-printable bytes IN/N into OUT (room for N + 2 *
  * PANI_QP_MAX_WS bytes) and return the decoded length.  What is not
  * quoted-printable passes as written.  */
-size_t pani_qp_decode (struct pani_qp *qp, const unsigned char *in,
-                       size_t n, unsigned char *out);
+size_t pani_qp_decode (struct pani_qp *qp, const unsigned char *in, size_t n,
+                       unsigned char *out);
 
 /* End the input: write what QP still holds to OUT (room for 2 +
  * PANI_QP_MAX_WS bytes), reset QP and return the length.  */
@@ -42,7 +42,7 @@ size_t pani_qp_flush (struct pani_qp *qp, unsigned char *out);
 struct pani_b64
 {
   gpgrt_b64state_t state;
-  int pad;                      /* The line holds a '='.  */
+  int pad; /* The line holds a '='.  */
 };
 
 /* Start B (again).  */

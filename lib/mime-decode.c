@@ -45,7 +45,7 @@ qp_escape (struct pani_qp *qp, int c, unsigned char **po)
 
   qp->state = PANI_QP_TEXT;
   if ((st == PANI_QP_EQ || st == PANI_QP_WS) && (c == '\r' || c == '\n'))
-    qp->state = c == '\r' ? PANI_QP_CR : PANI_QP_TEXT;  /* Soft break.  */
+    qp->state = c == '\r' ? PANI_QP_CR : PANI_QP_TEXT; /* Soft break.  */
   else if (st == PANI_QP_CR && c == '\n')
     ;
   else if (st == PANI_QP_EQ && pani_hexval (c) >= 0)
@@ -56,8 +56,8 @@ qp_escape (struct pani_qp *qp, int c, unsigned char **po)
   else if (st == PANI_QP_HEX && pani_hexval (c) >= 0)
     *(*po)++ = (unsigned char)(pani_hexval (qp->hex) * 16 + pani_hexval (c));
   else if (pani_is_wsp (c)
-           && (st == PANI_QP_EQ || (st == PANI_QP_WS
-                                    && qp->nws < PANI_QP_MAX_WS)))
+           && (st == PANI_QP_EQ
+               || (st == PANI_QP_WS && qp->nws < PANI_QP_MAX_WS)))
     {
       qp->nws = st == PANI_QP_EQ ? 0 : qp->nws;
       qp->ws[qp->nws++] = (char)c;

@@ -47,36 +47,36 @@
 #define WORK_SIZE 8192
 
 enum walk_state
-  {
-    W_HEADERS,
-    W_BODY
-  };
+{
+  W_HEADERS,
+  W_BODY
+};
 
 enum sink_kind
-  {
-    SINK_RAW,
-    SINK_BASE64,
-    SINK_QP
-  };
+{
+  SINK_RAW,
+  SINK_BASE64,
+  SINK_QP
+};
 
 /* A multipart (BOUNDARY set) or message/rfc822 entity we are inside.  */
 struct frame
 {
   char *boundary;
   size_t blen;
-  int digest;                 /* multipart/digest: parts default to
+  int digest;         /* multipart/digest: parts default to
                                  message/rfc822.  */
-  unsigned int index;         /* The entity, for its epilogue.  */
+  unsigned int index; /* The entity, for its epilogue.  */
   char type[TYPE_SIZE];
 };
 
 struct pan_mime
 {
-  pan_scanner_t scanner;      /* Decoded text and header values.  */
-  pan_scanner_t raw;          /* Undecoded text of base64 parts.  */
+  pan_scanner_t scanner; /* Decoded text and header values.  */
+  pan_scanner_t raw;     /* Undecoded text of base64 parts.  */
   pan_mime_cb_t cb;
   void *opaque;
-  gpg_error_t err;            /* Sticky.  */
+  gpg_error_t err; /* Sticky.  */
 
   enum walk_state state;
   struct frame frames[PAN_MIME_MAX_DEPTH];
@@ -87,16 +87,16 @@ struct pan_mime
   unsigned int index;
   unsigned int depth;
   char type[TYPE_SIZE];
-  char *ctype;                /* Its Content-Type value, or NULL.  */
-  char *cte;                  /* Its Content-Transfer-Encoding, or NULL. */
+  char *ctype; /* Its Content-Type value, or NULL.  */
+  char *cte;   /* Its Content-Transfer-Encoding, or NULL. */
 
   /* Header block.  */
-  struct pani_buf line;       /* The physical line being read.  */
-  struct pani_buf field;      /* The field being read, unfolded.  */
+  struct pani_buf line;  /* The physical line being read.  */
+  struct pani_buf field; /* The field being read, unfolded.  */
   int first_line;
 
   /* Body.  */
-  int bol;                    /* At the beginning of a line.  */
+  int bol; /* At the beginning of a line.  */
   int holding;
   size_t holdlen;
   char hold[HOLD_SIZE];
@@ -115,7 +115,6 @@ struct pan_mime
 static gpg_error_t feed_bytes (pan_mime_t m, const char *p, size_t len);
 
 
-
 /*
  * Small helpers.
  */
@@ -130,7 +129,6 @@ strip_eol (const char *line, size_t len)
     len--;
   return len;
 }
-
 
 
 /*
@@ -193,8 +191,8 @@ get_param_value (const char *s, struct pani_buf *out)
         }
       return *s ? s + 1 : s;
     }
-  for (start = s; *s && *s != ';' && !pani_is_wsp (*s) && *s != '\r'
-         && *s != '\n'; s++)
+  for (start = s;
+       *s && *s != ';' && !pani_is_wsp (*s) && *s != '\r' && *s != '\n'; s++)
     ;
   pani_buf_put (out, start, s - start);
   return s;
@@ -263,7 +261,7 @@ is_identity_cte (const char *value)
     return 1;
   get_token (skip_cfws (value), token, sizeof token);
   return !*token || !strcmp (token, "7bit") || !strcmp (token, "8bit")
-         || !strcmp (token, "binary");
+    || !strcmp (token, "binary");
 }
 
 
@@ -458,7 +456,7 @@ static int
 is_message_type (const char *type)
 {
   return !strcmp (type, "message/rfc822") || !strcmp (type, "message/global")
-         || !strcmp (type, "message/news");
+    || !strcmp (type, "message/news");
 }
 
 /* The header block of the current entity has ended: set up its body.  */
@@ -474,8 +472,9 @@ start_body (pan_mime_t m)
   if (err && !m->err)
     m->err = err;
   if (!*m->type)
-    strcpy (m->type, m->nframes && m->frames[m->nframes - 1].digest
-                     ? "message/rfc822" : "text/plain");
+    strcpy (m->type,
+            m->nframes && m->frames[m->nframes - 1].digest ? "message/rfc822"
+                                                           : "text/plain");
   if (!strncmp (m->type, "multipart/", 10) && boundary && !deep)
     {
       push_frame (m, boundary);
@@ -677,7 +676,7 @@ header_line (pan_mime_t m)
     continue_field (m, line, len);
   else if (first && !m->index && len > 5 && !memcmp (line, "From ", 5))
     {
-      scan_header (m, "From_", line + 5, len - 5);  /* mbox separator.  */
+      scan_header (m, "From_", line + 5, len - 5); /* mbox separator.  */
       pani_buf_clear (&m->line);
     }
   else if (is_field_line (line, len))
@@ -835,7 +834,7 @@ pan_mime_scan_new (pan_scanner_t scanner, const char *content_type,
   *r_mime = m;
   m = NULL;
 
- leave:
+leave:
   pan_mime_scan_release (m);
   return err;
 }

@@ -30,9 +30,8 @@
 static int
 subkey_can_encrypt (gpgme_subkey_t sub, time_t now)
 {
-  return sub->can_encrypt && !sub->revoked && !sub->expired
-    && !sub->disabled && !sub->invalid
-    && (!sub->expires || sub->expires > now);
+  return sub->can_encrypt && !sub->revoked && !sub->expired && !sub->disabled
+    && !sub->invalid && (!sub->expires || sub->expires > now);
 }
 
 /* Return the time after which KEY can no longer encrypt: the earlier of
@@ -67,7 +66,8 @@ check_primary (gpgme_key_t key, time_t now, char **r_reason)
   if (key->expired || pk->expired || (pk->expires && pk->expires <= now))
     return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_EXPIRED),
                         "key %s has expired; ask the recipient for an"
-                        " extended or new key", pk->fpr);
+                        " extended or new key",
+                        pk->fpr);
   if (key->disabled)
     return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_DISABLED),
                         "key %s is disabled", pk->fpr);
@@ -125,16 +125,17 @@ policy_algo_name (gpgme_pubkey_algo_t algo)
 {
   switch (algo)
     {
-    case GPGME_PK_RSA: case GPGME_PK_RSA_E: case GPGME_PK_RSA_S:
-      return "rsa";
-    case GPGME_PK_DSA:   return "dsa";
-    case GPGME_PK_ELG: case GPGME_PK_ELG_E:
-      return "elg";
-    case GPGME_PK_ECC: case GPGME_PK_ECDH:
-      return "ecdh";
+    case GPGME_PK_RSA:
+    case GPGME_PK_RSA_E:
+    case GPGME_PK_RSA_S: return "rsa";
+    case GPGME_PK_DSA: return "dsa";
+    case GPGME_PK_ELG:
+    case GPGME_PK_ELG_E: return "elg";
+    case GPGME_PK_ECC:
+    case GPGME_PK_ECDH: return "ecdh";
     case GPGME_PK_ECDSA: return "ecdsa";
     case GPGME_PK_EDDSA: return "eddsa";
-    default:             return gpgme_pubkey_algo_name (algo);
+    default: return gpgme_pubkey_algo_name (algo);
     }
 }
 
@@ -148,7 +149,7 @@ policy_subkey (pan_config_t config, gpgme_key_t key, gpgme_subkey_t sub,
 
   *r_why = NULL;
   sev = pani_policy_check_algo (config, policy_algo_name (sub->pubkey_algo),
-                               sub->length, sub->curve, &why);
+                                sub->length, sub->curve, &why);
   if (sev != PAN_SEVERITY_OK)
     *r_why = pani_strdupf ("%s %s: %s",
                            sub == key->subkeys ? "key" : "subkey",
@@ -194,11 +195,21 @@ list_sigs (const char *gnupg_home, const char *fpr, gpgme_data_t *r_out,
 {
   gpg_error_t err;
   const char *prog = pani_engine_program (GPGME_PROTOCOL_OpenPGP);
-  const char *argv[] = { "gpg", "--homedir", gnupg_home, "--batch",
-                         "--no-tty", "--with-colons", "--fixed-list-mode",
-                         "--trust-model", "always",
-                         "--no-auto-check-trustdb", "--no-sig-cache",
-                         "--check-sigs", "--", fpr, NULL };
+  const char *argv[] = { "gpg",
+                         "--homedir",
+                         gnupg_home,
+                         "--batch",
+                         "--no-tty",
+                         "--with-colons",
+                         "--fixed-list-mode",
+                         "--trust-model",
+                         "always",
+                         "--no-auto-check-trustdb",
+                         "--no-sig-cache",
+                         "--check-sigs",
+                         "--",
+                         fpr,
+                         NULL };
 
   *r_out = NULL;
   if (!prog)
@@ -229,11 +240,11 @@ policy_selfsigs (const char *gnupg_home, const char *fpr, char **r_reason)
   free (why);
   why = NULL;
   sev = pani_policy_check_digest (algo, &why);
- leave:
+leave:
   if (sev != PAN_SEVERITY_OK)
     pani_reason (r_reason, 0, "key %s%s%s: %s", fpr, where ? ", " : "",
-                 where ? where : "", why ? why
-                 : "cannot check its self-signatures");
+                 where ? where : "",
+                 why ? why : "cannot check its self-signatures");
   gpgme_free (buf);
   free (where);
   free (why);
@@ -328,8 +339,8 @@ home_key (pan_ctx_t ctx, const char *fpr, const char *hint,
 }
 
 static gpg_error_t
-openpgp_check (pan_ctx_t ctx, const char *fpr, time_t now,
-               time_t *r_expires, char **r_reason)
+openpgp_check (pan_ctx_t ctx, const char *fpr, time_t now, time_t *r_expires,
+               char **r_reason)
 {
   gpg_error_t err;
   gpgme_ctx_t gctx = NULL;
@@ -517,8 +528,9 @@ check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   if (!has_uid_for (key, addr))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_WRONG_NAME),
                        "key %s has no valid user ID for %s; the recipient"
-                       " must add one", fpr, addr);
- leave:
+                       " must add one",
+                       fpr, addr);
+leave:
   gpgme_key_unref (key);
   return err;
 }
@@ -537,8 +549,8 @@ export_one (gpgme_ctx_t gctx, const char *fpr, gpgme_data_t *r_out,
   if ((err = gpgme_op_export (gctx, fpr, 0, out)))
     {
       gpgme_data_release (out);
-      return pani_reason (r_reason, err, "exporting key %s failed: %s",
-                          fpr, gpg_strerror (err));
+      return pani_reason (r_reason, err, "exporting key %s failed: %s", fpr,
+                          gpg_strerror (err));
     }
   gpgme_data_seek (out, 0, SEEK_SET);
   *r_out = out;
@@ -559,14 +571,14 @@ import_pinned (pan_ctx_t ctx, gpgme_data_t keydata, const char *fpr,
       || (err = import_data (gctx, keydata, r_reason)))
     goto leave;
   res = gpgme_op_import_result (gctx);
-  if (!res || res->considered != 1 || !res->imports
-      || res->imports->next || !res->imports->fpr
-      || pani_ascii_casecmp (res->imports->fpr, fpr)
+  if (!res || res->considered != 1 || !res->imports || res->imports->next
+      || !res->imports->fpr || pani_ascii_casecmp (res->imports->fpr, fpr)
       || res->imports->result)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
                        "importing key %s into %s did not import exactly"
-                       " that key", fpr, ctx->gnupg_home);
- leave:
+                       " that key",
+                       fpr, ctx->gnupg_home);
+leave:
   gpgme_release (gctx);
   return err;
 }
@@ -577,7 +589,8 @@ no_such_key (const char *fpr, char **r_reason)
   return pani_reason (r_reason, gpg_error (GPG_ERR_NO_PUBKEY),
                       "the key file holds no key with primary"
                       " fingerprint %s; check the file and the"
-                      " fingerprint you were given", fpr);
+                      " fingerprint you were given",
+                      fpr);
 }
 
 static gpg_error_t
@@ -611,7 +624,7 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if (r_fpr && !(*r_fpr = pani_strdup (fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
 
- leave:
+leave:
   gpgme_data_release (pinned);
   scratch_close (&s);
   return err;
@@ -636,9 +649,10 @@ seed_scratch (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *fpr,
   if ((err = home_context (ctx, &home, r_reason)))
     return err;
   if ((err = pani_get_pinned_key (home, fpr, &key)))
-    pani_reason (r_reason, err, "the pinned key %s is missing from %s;"
-                 " enroll it again with pankey rotate", fpr,
-                 ctx->gnupg_home);
+    pani_reason (r_reason, err,
+                 "the pinned key %s is missing from %s;"
+                 " enroll it again with pankey rotate",
+                 fpr, ctx->gnupg_home);
   else if (!(err = export_one (home, fpr, &current, r_reason)))
     err = import_data (gctx, current, r_reason);
   gpgme_data_release (current);
@@ -664,7 +678,8 @@ inspect_update (gpgme_ctx_t gctx, gpgme_data_t data, const char *fpr,
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
                         "the key file holds %d key(s) besides %s; a refresh"
                         " takes only an update of the pinned key: export"
-                        " just that key", others, fpr);
+                        " just that key",
+                        others, fpr);
   return 0;
 }
 
@@ -677,8 +692,8 @@ check_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   gpgme_key_t key = NULL;
 
   if ((err = pani_get_pinned_key (gctx, fpr, &key)))
-    return pani_reason (r_reason, err, "key %s could not be merged: %s",
-                        fpr, gpg_strerror (err));
+    return pani_reason (r_reason, err, "key %s could not be merged: %s", fpr,
+                        gpg_strerror (err));
   err = enforce_policy (ctx->config, scratch, key, now, r_reason);
   gpgme_key_unref (key);
   return err;
@@ -701,9 +716,9 @@ describe_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
 }
 
 static gpg_error_t
-openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
-                 size_t len, time_t now, int check_only,
-                 struct pan_key_info *info, char **r_reason)
+openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
+                 time_t now, int check_only, struct pan_key_info *info,
+                 char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -720,7 +735,7 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
   if (!check_only)
     err = import_pinned (ctx, merged, fpr, r_reason);
 
- leave:
+leave:
   gpgme_data_release (merged);
   scratch_close (&s);
   return err;
@@ -744,25 +759,26 @@ static gpg_error_t
 write_pgpmime_head (int fd, const char *boundary)
 {
   gpg_error_t err;
-  char *mime = pani_strdupf
-    ("MIME-Version: 1.0\n"
-     "Content-Type: multipart/encrypted;\n"
-     "\tprotocol=\"application/pgp-encrypted\";\n"
-     "\tboundary=\"%s\"\n"
-     "Content-Transfer-Encoding: 7bit\n"
-     "\n"
-     "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n"
-     "--%s\n"
-     "Content-Type: application/pgp-encrypted\n"
-     "Content-Description: PGP/MIME version identification\n"
-     "\n"
-     "Version: 1\n"
-     "\n"
-     "--%s\n"
-     "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
-     "Content-Description: OpenPGP encrypted message\n"
-     "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
-     "\n", boundary, boundary, boundary);
+  char *mime = pani_strdupf (
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/encrypted;\n"
+    "\tprotocol=\"application/pgp-encrypted\";\n"
+    "\tboundary=\"%s\"\n"
+    "Content-Transfer-Encoding: 7bit\n"
+    "\n"
+    "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n"
+    "--%s\n"
+    "Content-Type: application/pgp-encrypted\n"
+    "Content-Description: PGP/MIME version identification\n"
+    "\n"
+    "Version: 1\n"
+    "\n"
+    "--%s\n"
+    "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
+    "Content-Description: OpenPGP encrypted message\n"
+    "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
+    "\n",
+    boundary, boundary, boundary);
 
   if (!mime)
     return gpg_error (GPG_ERR_ENOMEM);
@@ -801,7 +817,7 @@ collect_keys (const struct pani_encrypt_req *req, gpgme_ctx_t gctx,
       const char *fpr = req->fprs[i];
 
       if (!fpr)
-        err = gpg_error (GPG_ERR_INV_STATE);  /* Not resolved.  */
+        err = gpg_error (GPG_ERR_INV_STATE); /* Not resolved.  */
       else if (!(err = pani_get_pinned_key (gctx, fpr, &keys[i])))
         err = key_usable (keys[i], req->now, r_reason);
       if (err)
@@ -915,14 +931,16 @@ encrypt_openpgp (const struct pani_encrypt_req *req, char **r_reason)
     ? gpgme_op_encrypt_sign (gctx, keys, flags, req->plain, cipher)
     : gpgme_op_encrypt (gctx, keys, flags, req->plain, cipher);
   if (*req->plain_err)
-    err = pani_reason (r_reason, *req->plain_err, "reading the message"
-                       " body: %s", gpg_strerror (*req->plain_err));
+    err = pani_reason (r_reason, *req->plain_err,
+                       "reading the message"
+                       " body: %s",
+                       gpg_strerror (*req->plain_err));
   else if (err)
     pani_reason (r_reason, err, "encryption failed: %s", gpg_strerror (err));
   else
     err = check_encrypt_result (gctx, signing, r_reason);
 
- leave:
+leave:
   gpgme_data_release (cipher);
   pani_release_keys (keys);
   gpgme_release (gctx);
@@ -949,12 +967,7 @@ openpgp_encrypt (const struct pani_encrypt_req *req, char **r_reason)
 }
 
 
-const struct pani_proto_ops pani_openpgp_ops =
-  {
-    PAN_PROTOCOL_OPENPGP,
-    openpgp_check,
-    openpgp_describe,
-    openpgp_enroll,
-    openpgp_refresh,
-    openpgp_encrypt
-  };
+const struct pani_proto_ops pani_openpgp_ops = {
+  PAN_PROTOCOL_OPENPGP, openpgp_check,   openpgp_describe,
+  openpgp_enroll,       openpgp_refresh, openpgp_encrypt
+};

@@ -25,8 +25,8 @@
 #include "pan-brand-int.h"
 
 #define LEN(n) (1u << (n))
-#define LEN_14_19 (LEN (14) | LEN (15) | LEN (16) | LEN (17) | LEN (18) \
-                   | LEN (19))
+#define LEN_14_19 \
+  (LEN (14) | LEN (15) | LEN (16) | LEN (17) | LEN (18) | LEN (19))
 #define LEN_16_19 (LEN (16) | LEN (17) | LEN (18) | LEN (19))
 #define LEN_13_19 (LEN (13) | LEN_14_19)
 
@@ -41,31 +41,30 @@ struct brand_range
   unsigned int lengths;
 };
 
-static const struct brand_range brand_table[] =
-  {
-    { "American Express", 34, 34, 2, LEN (15) },
-    { "American Express", 37, 37, 2, LEN (15) },
-    { "Mastercard", 51, 55, 2, LEN (16) },
-    { "Mastercard", 2221, 2720, 4, LEN (16) },
-    { "Mir", 2200, 2204, 4, LEN_16_19 },
-    { "Visa", 4, 4, 1, LEN (13) | LEN (16) | LEN (19) },
-    { "JCB", 3528, 3589, 4, LEN_16_19 },
-    { "Diners Club", 300, 305, 3, LEN_14_19 },
-    { "Diners Club", 3095, 3095, 4, LEN_14_19 },
-    { "Diners Club", 36, 36, 2, LEN_14_19 },
-    { "Diners Club", 38, 39, 2, LEN_14_19 },
-    { "Discover", 6011, 6011, 4, LEN_16_19 },
-    { "Discover", 644, 649, 3, LEN_16_19 },
-    { "Discover", 65, 65, 2, LEN_16_19 },
-    { "Discover", 622126, 622925, 6, LEN_16_19 },
-    { "UnionPay", 62, 62, 2, LEN_16_19 },
-    { "RuPay", 60, 60, 2, LEN (16) },
-    { "RuPay", 508, 508, 3, LEN (16) },
-    { "RuPay", 81, 82, 2, LEN (16) },
-    { "Maestro", 50, 50, 2, LEN_13_19 },
-    { "Maestro", 56, 58, 2, LEN_13_19 },
-    { "Maestro", 6, 6, 1, LEN_13_19 }
-  };
+static const struct brand_range brand_table[] = {
+  {"American Express",  34,     34,     2, LEN (15)                      },
+  { "American Express", 37,     37,     2, LEN (15)                      },
+  { "Mastercard",       51,     55,     2, LEN (16)                      },
+  { "Mastercard",       2221,   2720,   4, LEN (16)                      },
+  { "Mir",              2200,   2204,   4, LEN_16_19                     },
+  { "Visa",             4,      4,      1, LEN (13) | LEN (16) | LEN (19)},
+  { "JCB",              3528,   3589,   4, LEN_16_19                     },
+  { "Diners Club",      300,    305,    3, LEN_14_19                     },
+  { "Diners Club",      3095,   3095,   4, LEN_14_19                     },
+  { "Diners Club",      36,     36,     2, LEN_14_19                     },
+  { "Diners Club",      38,     39,     2, LEN_14_19                     },
+  { "Discover",         6011,   6011,   4, LEN_16_19                     },
+  { "Discover",         644,    649,    3, LEN_16_19                     },
+  { "Discover",         65,     65,     2, LEN_16_19                     },
+  { "Discover",         622126, 622925, 6, LEN_16_19                     },
+  { "UnionPay",         62,     62,     2, LEN_16_19                     },
+  { "RuPay",            60,     60,     2, LEN (16)                      },
+  { "RuPay",            508,    508,    3, LEN (16)                      },
+  { "RuPay",            81,     82,     2, LEN (16)                      },
+  { "Maestro",          50,     50,     2, LEN_13_19                     },
+  { "Maestro",          56,     58,     2, LEN_13_19                     },
+  { "Maestro",          6,      6,      1, LEN_13_19                     }
+};
 
 /* Return the number of digits of S if S is only digits, else 0.  */
 static size_t

@@ -10,6 +10,7 @@
 #include "panmail.h"
 
 /* Create in *R_SCANNER a fresh scanner with the HMAC key of ORIG.  */
-gpg_error_t pani_scanner_clone (pan_scanner_t orig, pan_scanner_t *r_scanner);
+gpg_error_t pani_scanner_clone (pan_scanner_t orig,
+                                pan_scanner_t *r_scanner);
 
 #endif /* PAN_PAN_INT_H */

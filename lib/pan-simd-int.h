@@ -11,8 +11,8 @@ void pani_simd_setup (void);
 /* For tests: use VARIANT from now on, in every thread; false if this
  * build or CPU does not have it.  */
 #define PANI_SIMD_BEST 0
-#define PANI_SIMD_WORDS 1       /* 8 bytes at a time, any CPU.  */
-#define PANI_SIMD_SSE2 2        /* 16 and 64 bytes (x86).  */
+#define PANI_SIMD_WORDS 1 /* 8 bytes at a time, any CPU.  */
+#define PANI_SIMD_SSE2 2  /* 16 and 64 bytes (x86).  */
 int pani_simd_force (int variant);
 
 /* Return the first digit in P..END, or END.  */

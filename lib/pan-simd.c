@@ -26,22 +26,22 @@
 #include "util.h"
 #include "pan-simd-int.h"
 
-#if defined (__GNUC__) && defined (__SSE2__) \
-    && (defined (__x86_64__) || defined (__i386__))
-# define USE_SSE2 1
-# include <immintrin.h>
+#if defined(__GNUC__) && defined(__SSE2__) \
+  && (defined(__x86_64__) || defined(__i386__))
+#define USE_SSE2 1
+#include <immintrin.h>
 #endif
 
-#if USE_SSE2 && (defined (__clang__) || __GNUC__ >= 5)
-# define USE_AVX2 1
+#if USE_SSE2 && (defined(__clang__) || __GNUC__ >= 5)
+#define USE_AVX2 1
 #endif
 
 /* The block loop is written once and inlined into each variant, with
  * the variant's own classifier.  */
-#if defined (__GNUC__)
-# define ALWAYS_INLINE inline __attribute__ ((always_inline))
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__ ((always_inline))
 #else
-# define ALWAYS_INLINE inline
+#define ALWAYS_INLINE inline
 #endif
 
 /* How one variant does the two jobs.  */
@@ -77,7 +77,7 @@ digits8 (uint64_t x)
   uint64_t low = x & ones * 127;
 
   return (ones * (127 + '9' + 1) - low) & ~x
-         & (low + ones * (127 - ('0' - 1))) & ones * 128;
+    & (low + ones * (127 - ('0' - 1))) & ones * 128;
 }
 
 static const unsigned char *
@@ -133,7 +133,7 @@ static ALWAYS_INLINE uint64_t
 chain_bytes (uint64_t d, uint64_t s, int digit_before, int digit_after)
 {
   uint64_t link = s & ((d << 1) | (uint64_t)digit_before)
-                  & ((d >> 1) | ((uint64_t)digit_after << 63));
+    & ((d >> 1) | ((uint64_t)digit_after << 63));
 
   return d | link;
 }
@@ -199,8 +199,9 @@ skip_blocks (const unsigned char *p, const unsigned char *end,
   for (; end - p >= 65; p += 64)
     {
       classify (p, &d, &s);
-      hit = block_chains (p, d, chain_bytes (d, s, digit_before,
-                                             pani_is_digit (p[64])),
+      hit = block_chains (p, d,
+                          chain_bytes (d, s, digit_before,
+                                       pani_is_digit (p[64])),
                           &open, &ndig, popcount);
       if (hit)
         return hit;
@@ -222,13 +223,12 @@ digits16 (__m128i x)
   const __m128i zero = _mm_set1_epi8 ('0'), nine = _mm_set1_epi8 (9);
 
   x = _mm_sub_epi8 (x, zero);
-  return (unsigned int)_mm_movemask_epi8 (_mm_cmpeq_epi8
-                                          (_mm_min_epu8 (x, nine), x));
+  return (unsigned int)_mm_movemask_epi8 (
+    _mm_cmpeq_epi8 (_mm_min_epu8 (x, nine), x));
 }
 
 static const unsigned char *
-find_class_sse2 (const unsigned char *p, const unsigned char *end,
-                 int digit)
+find_class_sse2 (const unsigned char *p, const unsigned char *end, int digit)
 {
   unsigned int m, flip = digit ? 0 : 0xffff;
 
@@ -250,8 +250,9 @@ classify_sse2 (const unsigned char *p, uint64_t *r_d, uint64_t *r_s)
     {
       x = _mm_loadu_si128 ((const __m128i *)(p + k));
       d |= (uint64_t)digits16 (x) << k;
-      s |= (uint64_t)(unsigned int)_mm_movemask_epi8
-        (_mm_or_si128 (_mm_cmpeq_epi8 (x, space), _mm_cmpeq_epi8 (x, dash)))
+      s |= (uint64_t)(unsigned int)_mm_movemask_epi8 (
+             _mm_or_si128 (_mm_cmpeq_epi8 (x, space),
+                           _mm_cmpeq_epi8 (x, dash)))
         << k;
     }
   *r_d = d;
@@ -271,9 +272,8 @@ count_sse2 (const unsigned char *p, const unsigned char *end, int c)
   size_t n = 0;
 
   for (; end - p >= 16; p += 16)
-    n += popcount_generic ((unsigned int)_mm_movemask_epi8
-                           (_mm_cmpeq_epi8 (_mm_loadu_si128
-                                            ((const __m128i *)p), want)));
+    n += popcount_generic ((unsigned int)_mm_movemask_epi8 (
+      _mm_cmpeq_epi8 (_mm_loadu_si128 ((const __m128i *)p), want)));
   return n + count_bytes (p, end, c);
 }
 
@@ -285,21 +285,18 @@ skip_sse2 (const unsigned char *p, const unsigned char *end)
 #endif /* USE_SSE2 */
 
 #if USE_AVX2
-__attribute__ ((target ("avx2")))
-static ALWAYS_INLINE uint32_t
+__attribute__ ((target ("avx2"))) static ALWAYS_INLINE uint32_t
 digits32 (__m256i x)
 {
   const __m256i zero = _mm256_set1_epi8 ('0'), nine = _mm256_set1_epi8 (9);
 
   x = _mm256_sub_epi8 (x, zero);
-  return (uint32_t)_mm256_movemask_epi8 (_mm256_cmpeq_epi8
-                                         (_mm256_min_epu8 (x, nine), x));
+  return (uint32_t)_mm256_movemask_epi8 (
+    _mm256_cmpeq_epi8 (_mm256_min_epu8 (x, nine), x));
 }
 
-__attribute__ ((target ("avx2")))
-static const unsigned char *
-find_class_avx2 (const unsigned char *p, const unsigned char *end,
-                 int digit)
+__attribute__ ((target ("avx2"))) static const unsigned char *
+find_class_avx2 (const unsigned char *p, const unsigned char *end, int digit)
 {
   uint32_t m, flip = digit ? 0 : 0xffffffffu;
 
@@ -309,50 +306,46 @@ find_class_avx2 (const unsigned char *p, const unsigned char *end,
   return find_class_sse2 (p, end, digit);
 }
 
-__attribute__ ((target ("avx2")))
-static ALWAYS_INLINE void
+__attribute__ ((target ("avx2"))) static ALWAYS_INLINE void
 classify_avx2 (const unsigned char *p, uint64_t *r_d, uint64_t *r_s)
 {
-  const __m256i space = _mm256_set1_epi8 (' '), dash = _mm256_set1_epi8 ('-');
+  const __m256i space = _mm256_set1_epi8 (' '),
+                dash = _mm256_set1_epi8 ('-');
   __m256i lo = _mm256_loadu_si256 ((const __m256i *)p);
   __m256i hi = _mm256_loadu_si256 ((const __m256i *)(p + 32));
   uint64_t slo, shi;
 
   *r_d = digits32 (lo) | (uint64_t)digits32 (hi) << 32;
-  slo = (uint32_t)_mm256_movemask_epi8
-    (_mm256_or_si256 (_mm256_cmpeq_epi8 (lo, space),
-                      _mm256_cmpeq_epi8 (lo, dash)));
-  shi = (uint32_t)_mm256_movemask_epi8
-    (_mm256_or_si256 (_mm256_cmpeq_epi8 (hi, space),
-                      _mm256_cmpeq_epi8 (hi, dash)));
+  slo = (uint32_t)_mm256_movemask_epi8 (
+    _mm256_or_si256 (_mm256_cmpeq_epi8 (lo, space),
+                     _mm256_cmpeq_epi8 (lo, dash)));
+  shi = (uint32_t)_mm256_movemask_epi8 (
+    _mm256_or_si256 (_mm256_cmpeq_epi8 (hi, space),
+                     _mm256_cmpeq_epi8 (hi, dash)));
   *r_s = slo | shi << 32;
 }
 
-__attribute__ ((target ("popcnt")))
-static ALWAYS_INLINE int
+__attribute__ ((target ("popcnt"))) static ALWAYS_INLINE int
 popcount_insn (uint64_t x)
 {
   return __builtin_popcountll (x);
 }
 
-__attribute__ ((target ("avx2,popcnt")))
-static const unsigned char *
+__attribute__ ((target ("avx2,popcnt"))) static const unsigned char *
 skip_avx2 (const unsigned char *p, const unsigned char *end)
 {
   return skip_blocks (p, end, classify_avx2, popcount_insn);
 }
 
-__attribute__ ((target ("avx2,popcnt")))
-static size_t
+__attribute__ ((target ("avx2,popcnt"))) static size_t
 count_avx2 (const unsigned char *p, const unsigned char *end, int c)
 {
   const __m256i want = _mm256_set1_epi8 ((char)c);
   size_t n = 0;
 
   for (; end - p >= 32; p += 32)
-    n += popcount_insn ((uint32_t)_mm256_movemask_epi8
-                        (_mm256_cmpeq_epi8 (_mm256_loadu_si256
-                                            ((const __m256i *)p), want)));
+    n += popcount_insn ((uint32_t)_mm256_movemask_epi8 (
+      _mm256_cmpeq_epi8 (_mm256_loadu_si256 ((const __m256i *)p), want)));
   return n + count_sse2 (p, end, c);
 }
 #endif /* USE_AVX2 */
@@ -365,10 +358,12 @@ count_avx2 (const unsigned char *p, const unsigned char *end, int c)
 static const struct variant words = { find_class_words, skip_none,
                                       count_bytes };
 #if USE_SSE2
-static const struct variant sse2 = { find_class_sse2, skip_sse2, count_sse2 };
+static const struct variant sse2 = { find_class_sse2, skip_sse2,
+                                     count_sse2 };
 #endif
 #if USE_AVX2
-static const struct variant avx2 = { find_class_avx2, skip_avx2, count_avx2 };
+static const struct variant avx2 = { find_class_avx2, skip_avx2,
+                                     count_avx2 };
 #endif
 
 /* Return the best variant this CPU runs.  */

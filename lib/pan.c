@@ -121,34 +121,34 @@
 #define HASH_HEX_SIZE 65
 
 enum scan_state
-  {
-    ST_IDLE,    /* Not in a digit run.  */
-    ST_RUN,     /* In a digit run.  */
-    ST_SEP      /* Right after a run and one space or dash.  */
-  };
+{
+  ST_IDLE, /* Not in a digit run.  */
+  ST_RUN,  /* In a digit run.  */
+  ST_SEP   /* Right after a run and one space or dash.  */
+};
 
 /* What a list of PANs turned out to be.  */
 enum verdict
-  {
-    V_WAIT,             /* Not known before more groups are seen.  */
-    V_TABLE,            /* A row of a table of codes.  */
-    V_LIST              /* PANs written back to back.  */
-  };
+{
+  V_WAIT,  /* Not known before more groups are seen.  */
+  V_TABLE, /* A row of a table of codes.  */
+  V_LIST   /* PANs written back to back.  */
+};
 
 /* Flags of a group.  */
-#define GLUED_LEFT  1
+#define GLUED_LEFT 1
 #define GLUED_RIGHT 2
 
 struct group
 {
-  unsigned long long off;     /* Offset of its first digit.  */
-  unsigned char len;          /* Digits.  */
-  unsigned char glued;        /* GLUED_LEFT, GLUED_RIGHT.  */
+  unsigned long long off; /* Offset of its first digit.  */
+  unsigned char len;      /* Digits.  */
+  unsigned char glued;    /* GLUED_LEFT, GLUED_RIGHT.  */
 };
 
 struct pan_scanner
 {
-  gcry_md_hd_t hmac;          /* NULL: no hashing.  */
+  gcry_md_hd_t hmac; /* NULL: no hashing.  */
 
   /* Set during a feed.  */
   pan_hit_cb_t cb;
@@ -176,14 +176,14 @@ struct pan_scanner
 
   /* The current digit run; with ST_SEP also SEP, the byte after it.  */
   unsigned long long run_off;
-  size_t run_len;             /* Saturates at PAN_MAX_DIGITS + 1.  */
+  size_t run_len; /* Saturates at PAN_MAX_DIGITS + 1.  */
   int run_glued_left;
   int sep;
   char run_digits[PAN_MAX_DIGITS + 1];
 
   /* The chain window: groups not yet decided and their digits.  */
-  int kind;                   /* Separator of the chain, 0: none yet.  */
-  int chain_ended;            /* Deciding on the rest of a chain.  */
+  int kind;        /* Separator of the chain, 0: none yet.  */
+  int chain_ended; /* Deciding on the rest of a chain.  */
   struct group groups[MAX_GROUPS];
   size_t ngroups;
   size_t ndigits;
@@ -252,13 +252,13 @@ code_at (pan_scanner_t s, unsigned long long x, int forward, int sep)
 
   if (byte_at (s, x) != sep)
     return 0;
-  if (x >= s->data_off + CODE_MAX + 2 && x + CODE_MAX + 2 < s->data_off
-      + s->data_len)
-    return forward
-      ? code_bytes (s->data + (x - s->data_off) + 1, NULL, 1)
-      : code_bytes (s->data + (x - s->data_off) - 1, NULL, -1);
-  for (x = forward ? x + 1 : x - 1; n < sizeof word
-         && pani_is_alnum (c = byte_at (s, x)); x = forward ? x + 1 : x - 1)
+  if (x >= s->data_off + CODE_MAX + 2
+      && x + CODE_MAX + 2 < s->data_off + s->data_len)
+    return forward ? code_bytes (s->data + (x - s->data_off) + 1, NULL, 1)
+                   : code_bytes (s->data + (x - s->data_off) - 1, NULL, -1);
+  for (x = forward ? x + 1 : x - 1;
+       n < sizeof word && pani_is_alnum (c = byte_at (s, x));
+       x = forward ? x + 1 : x - 1)
     word[n++] = (unsigned char)c;
   return code_bytes (word, word + n, 1);
 }
@@ -486,8 +486,8 @@ known_from (pan_scanner_t s, size_t d)
 /* A PAN found in a list.  */
 struct listed
 {
-  size_t first, end;          /* Its groups.  */
-  size_t d, n;                /* Its digits.  */
+  size_t first, end; /* Its groups.  */
+  size_t d, n;       /* Its digits.  */
   const char *brand;
 };
 
@@ -498,7 +498,7 @@ follow_list (pan_scanner_t s, struct listed *l, size_t *r_count)
 {
   size_t end, d;
 
-  for (*r_count = 1; ; (*r_count)++)
+  for (*r_count = 1;; (*r_count)++)
     {
       end = l[*r_count - 1].end;
       d = l[*r_count - 1].d + l[*r_count - 1].n;
@@ -600,7 +600,7 @@ add_group (pan_scanner_t s, int glued_right)
   g->off = s->run_off;
   g->len = (unsigned char)s->run_len;
   g->glued = (s->run_glued_left ? GLUED_LEFT : 0)
-             | (glued_right ? GLUED_RIGHT : 0);
+    | (glued_right ? GLUED_RIGHT : 0);
   memcpy (s->digits + s->ndigits, s->run_digits, s->run_len);
   s->ndigits += s->run_len;
   advance_window (s);
@@ -609,8 +609,8 @@ add_group (pan_scanner_t s, int glued_right)
 static void
 clear_run (pan_scanner_t s)
 {
-  pani_wipe (s->run_digits, s->run_len < PAN_MAX_DIGITS
-                            ? s->run_len : PAN_MAX_DIGITS);
+  pani_wipe (s->run_digits,
+             s->run_len < PAN_MAX_DIGITS ? s->run_len : PAN_MAX_DIGITS);
   s->run_len = 0;
 }
 
@@ -620,7 +620,7 @@ static void
 end_chain (pan_scanner_t s, int glued_right)
 {
   if (!s->ngroups && s->run_len < PAN_MIN_DIGITS)
-    s->kind = 0;   /* A short number on its own.  */
+    s->kind = 0; /* A short number on its own.  */
   else if (s->run_len <= PAN_MAX_DIGITS)
     add_group (s, glued_right);
   flush_chain (s);
@@ -728,7 +728,8 @@ skip_text (pan_scanner_t s, const unsigned char *p, const unsigned char *end)
 
 /* ST_RUN: take digits, then look at the byte that ends the run.  */
 static const unsigned char *
-eat_digits (pan_scanner_t s, const unsigned char *p, const unsigned char *end)
+eat_digits (pan_scanner_t s, const unsigned char *p,
+            const unsigned char *end)
 {
   const unsigned char *q = run_end (p, end);
   size_t n = q - p, room;
@@ -769,8 +770,8 @@ after_sep (pan_scanner_t s, const unsigned char *p)
  * from stream offset OFF with the LOOKAHEAD bytes after them (fewer
  * only at the end of the stream).  */
 static void
-run_bytes (pan_scanner_t s, const unsigned char *data, unsigned long long off,
-           size_t len, unsigned long long upto)
+run_bytes (pan_scanner_t s, const unsigned char *data,
+           unsigned long long off, size_t len, unsigned long long upto)
 {
   const unsigned char *p, *end;
 
@@ -949,7 +950,7 @@ pan_scanner_new (const void *key, size_t keylen, pan_scanner_t *r_scanner)
   *r_scanner = s;
   s = NULL;
 
- leave:
+leave:
   pan_scanner_release (s);
   return err;
 }
@@ -969,7 +970,7 @@ pani_scanner_clone (pan_scanner_t orig, pan_scanner_t *r_scanner)
   *r_scanner = s;
   s = NULL;
 
- leave:
+leave:
   pan_scanner_release (s);
   return err;
 }

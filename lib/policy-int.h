@@ -11,8 +11,8 @@
  * RSA below warn-rsa-bits: warning.  *R_REASON (R_REASON may be NULL)
  * says which rule and how to fix it.  */
 pan_severity_t pani_policy_check_algo (pan_config_t config, const char *algo,
-                                      unsigned int bits, const char *curve,
-                                      char **r_reason);
+                                       unsigned int bits, const char *curve,
+                                       char **r_reason);
 
 /* Judge the OpenPGP hash algorithm ALGO (RFC 4880 number) of a binding
  * signature: MD5, SHA-1, RIPEMD-160 and unknown numbers are critical. */
@@ -28,7 +28,7 @@ long pani_policy_cryptoperiod_days (pan_config_t config);
  * *R_WHERE (may be NULL) which one it is.  GPG_ERR_INV_DATA: malformed;
  * GPG_ERR_NO_DATA: no valid self-signature of FPR.  */
 gpg_error_t pani_policy_parse_colons (const void *buf, size_t len,
-                                     const char *fpr, int *r_algo,
-                                     char **r_where, char **r_reason);
+                                      const char *fpr, int *r_algo,
+                                      char **r_where, char **r_reason);
 
 #endif /* PAN_POLICY_INT_H */

@@ -20,12 +20,12 @@
 #include "util.h"
 #include "policy-int.h"
 
-#define DEFAULT_WARN_DAYS     30
-#define DEFAULT_CRYPTOPERIOD  365
-#define DEFAULT_MIN_RSA       2048
-#define DEFAULT_WARN_RSA      3072
-#define DEFAULT_CURVES                                                  \
-  "cv25519 ed25519 nistp256 nistp384 nistp521 brainpoolP256r1"         \
+#define DEFAULT_WARN_DAYS 30
+#define DEFAULT_CRYPTOPERIOD 365
+#define DEFAULT_MIN_RSA 2048
+#define DEFAULT_WARN_RSA 3072
+#define DEFAULT_CURVES                                         \
+  "cv25519 ed25519 nistp256 nistp384 nistp521 brainpoolP256r1" \
   " brainpoolP384r1 brainpoolP512r1"
 
 /* The longest colon line the parser accepts.  */
@@ -73,10 +73,10 @@ pan_severity_name (pan_severity_t severity)
 {
   switch (severity)
     {
-    case PAN_SEVERITY_OK:       return "OK";
-    case PAN_SEVERITY_WARNING:  return "WARNING";
+    case PAN_SEVERITY_OK: return "OK";
+    case PAN_SEVERITY_WARNING: return "WARNING";
     case PAN_SEVERITY_CRITICAL: return "CRITICAL";
-    default:                    return "UNKNOWN";
+    default: return "UNKNOWN";
     }
 }
 
@@ -132,12 +132,13 @@ check_rsa (pan_config_t config, unsigned int bits, char **r_reason)
   if (bits < min)
     return judge (r_reason, PAN_SEVERITY_CRITICAL,
                   "RSA %u bits is below min-rsa-bits %ld; ask for an RSA"
-                  " %ld bits or Curve25519 key", bits, min,
-                  warn > min ? warn : min);
+                  " %ld bits or Curve25519 key",
+                  bits, min, warn > min ? warn : min);
   if (bits < warn)
     return judge (r_reason, PAN_SEVERITY_WARNING,
                   "RSA %u bits is below warn-rsa-bits %ld; plan a new key"
-                  " of RSA %ld bits or Curve25519", bits, warn, warn);
+                  " of RSA %ld bits or Curve25519",
+                  bits, warn, warn);
   return PAN_SEVERITY_OK;
 }
 
@@ -150,18 +151,20 @@ check_curve (pan_config_t config, const char *algo, const char *curve,
   if (!curve || !*curve)
     return judge (r_reason, PAN_SEVERITY_CRITICAL,
                   "%s key without a known curve; ask for a Curve25519"
-                  " key", algo);
+                  " key",
+                  algo);
   if (!word_in_list (allowed, curve))
     return judge (r_reason, PAN_SEVERITY_CRITICAL,
                   "curve %s is not in allowed-curves (%s); ask for a key"
-                  " on one of them", curve, allowed);
+                  " on one of them",
+                  curve, allowed);
   return PAN_SEVERITY_OK;
 }
 
 pan_severity_t
 pani_policy_check_algo (pan_config_t config, const char *algo,
-                       unsigned int bits, const char *curve,
-                       char **r_reason)
+                        unsigned int bits, const char *curve,
+                        char **r_reason)
 {
   if (r_reason)
     *r_reason = NULL;
@@ -182,7 +185,8 @@ pani_policy_check_algo (pan_config_t config, const char *algo,
     return check_curve (config, algo, curve, r_reason);
   return judge (r_reason, PAN_SEVERITY_CRITICAL,
                 "public key algorithm '%s' is not allowed; ask for an"
-                " Ed25519/Curve25519 or RSA key", algo);
+                " Ed25519/Curve25519 or RSA key",
+                algo);
 }
 
 /* Return the strength rank of the OpenPGP hash algorithm ALGO: 0 for
@@ -192,10 +196,12 @@ hash_rank (int algo)
 {
   switch (algo)
     {
-    case 11: return 1;          /* SHA-224 */
-    case 8: case 12: return 2;  /* SHA-256, SHA3-256 */
-    case 9: return 3;           /* SHA-384 */
-    case 10: case 14: return 4; /* SHA-512, SHA3-512 */
+    case 11: return 1; /* SHA-224 */
+    case 8:
+    case 12: return 2; /* SHA-256, SHA3-256 */
+    case 9: return 3;  /* SHA-384 */
+    case 10:
+    case 14: return 4; /* SHA-512, SHA3-512 */
     default: return 0;
     }
 }
@@ -227,7 +233,8 @@ pani_policy_check_digest (int algo, char **r_reason)
                   hash_name (algo));
   return judge (r_reason, PAN_SEVERITY_CRITICAL,
                 "a binding self-signature uses unknown hash algorithm %d;"
-                " the key holder must re-sign it with SHA-256", algo);
+                " the key holder must re-sign it with SHA-256",
+                algo);
 }
 
 
@@ -246,14 +253,14 @@ struct colon_line
 struct colon_parser
 {
   const char *want_fpr;
-  int state;                    /* 0: outside, 1: pub seen, 2: in key. */
-  char keyid[17];               /* The primary key's ID.  */
-  int comp_live;                /* The current component counts.  */
-  int comp_algo;                /* Its newest good self-sig's hash ... */
-  unsigned long comp_time;      /* ... and time; 0: none yet.  */
+  int state;               /* 0: outside, 1: pub seen, 2: in key. */
+  char keyid[17];          /* The primary key's ID.  */
+  int comp_live;           /* The current component counts.  */
+  int comp_algo;           /* Its newest good self-sig's hash ... */
+  unsigned long comp_time; /* ... and time; 0: none yet.  */
   char comp_where[64];
   unsigned int nuid;
-  int found;                    /* At least one component counted.  */
+  int found; /* At least one component counted.  */
   int weak_algo;
   int weak_rank;
   char weak_where[64];
@@ -367,8 +374,8 @@ handle_pub (struct colon_parser *p, const struct colon_line *cl,
       p->state = 0;
       return 0;
     }
-  if (strlen (cl->f[4]) != 16 || strspn (cl->f[4], "0123456789ABCDEFabcdef")
-      != 16)
+  if (strlen (cl->f[4]) != 16
+      || strspn (cl->f[4], "0123456789ABCDEFabcdef") != 16)
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
                         "gpg printed a key line without a key ID");
   memcpy (p->keyid, cl->f[4], 17);
@@ -441,7 +448,7 @@ parse_colon_line (struct colon_parser *p, const char *line, size_t len,
 
 gpg_error_t
 pani_policy_parse_colons (const void *buf, size_t len, const char *fpr,
-                         int *r_algo, char **r_where, char **r_reason)
+                          int *r_algo, char **r_where, char **r_reason)
 {
   gpg_error_t err = 0;
   struct colon_parser p;

@@ -16,8 +16,7 @@
  * "name: ", an unknown, missing or repeated field, a bad number, copy
  * id or digest, no recipient.  */
 gpg_error_t pani_envelope_parse (char *text, size_t len,
-                                 struct pani_envelope *env,
-                                 char **r_reason);
+                                 struct pani_envelope *env, char **r_reason);
 
 /* Release what pani_envelope_parse allocated (not the text).  */
 void pani_envelope_clear (struct pani_envelope *env);

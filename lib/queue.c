@@ -99,16 +99,29 @@ set_field (struct pani_envelope *env, const char *name, char *value,
 {
   /* The first nine are required (PANI_ENVELOPE_REQUIRED), the rest
    * optional.  */
-  static const char *const names[] =
-    { "panmail-queue", "copy", "message-id", "sender", "size", "sha256",
-      "created", "attempts", "next-attempt",
-      "dsn-notify", "dsn-ret", "dsn-envid", "body-type" };
-  long long *nums[] = { NULL, NULL, NULL, NULL, &env->size, NULL,
-    &env->created, &env->attempts, &env->next_attempt,
-    NULL, NULL, NULL, NULL };
-  char **strs[] = { NULL, &env->copy, &env->message_id, &env->sender,
-    NULL, &env->sha256, NULL, NULL, NULL,
-    &env->dsn_notify, &env->dsn_ret, &env->dsn_envid, &env->body_type };
+  static const char *const names[] = {
+    "panmail-queue", "copy",      "message-id", "sender",       "size",
+    "sha256",        "created",   "attempts",   "next-attempt", "dsn-notify",
+    "dsn-ret",       "dsn-envid", "body-type"
+  };
+  long long *nums[] = { NULL,          NULL,           NULL,
+                        NULL,          &env->size,     NULL,
+                        &env->created, &env->attempts, &env->next_attempt,
+                        NULL,          NULL,           NULL,
+                        NULL };
+  char **strs[] = { NULL,
+                    &env->copy,
+                    &env->message_id,
+                    &env->sender,
+                    NULL,
+                    &env->sha256,
+                    NULL,
+                    NULL,
+                    NULL,
+                    &env->dsn_notify,
+                    &env->dsn_ret,
+                    &env->dsn_envid,
+                    &env->body_type };
   size_t i;
 
   if (!strcmp (name, "rcpt"))
@@ -141,7 +154,7 @@ pani_envelope_parse (char *text, size_t len, struct pani_envelope *env,
   for (; !err && line < end; line = nl + 1)
     {
       if (!(nl = memchr (line, '\n', end - line)))
-        err = gpg_error (GPG_ERR_INV_DATA);  /* Cut short.  */
+        err = gpg_error (GPG_ERR_INV_DATA); /* Cut short.  */
       else if (!(colon = memchr (line, ':', nl - line)) || colon[1] != ' ')
         err = gpg_error (GPG_ERR_INV_DATA);
       else
@@ -150,13 +163,15 @@ pani_envelope_parse (char *text, size_t len, struct pani_envelope *env,
           err = set_field (env, line, colon + 2, &seen);
         }
     }
-  if (!err && ((seen & 0x1ff) != 0x1ff || !env->nrcpts
-               || !is_copy_id (env->copy) || !is_sha256 (env->sha256)))
+  if (!err
+      && ((seen & 0x1ff) != 0x1ff || !env->nrcpts || !is_copy_id (env->copy)
+          || !is_sha256 (env->sha256)))
     err = gpg_error (GPG_ERR_INV_DATA);
   if (err)
     {
       pani_envelope_clear (env);
-      return pani_reason (r_reason, err, "not a queue envelope (a field is"
+      return pani_reason (r_reason, err,
+                          "not a queue envelope (a field is"
                           " missing, repeated, unknown or malformed)");
     }
   return 0;
@@ -177,10 +192,10 @@ pani_envelope_clear (struct pani_envelope *env)
 struct qcopy
 {
   char id[48];
-  char *eml;                    /* DIR/ID.eml, open and locked as FD. */
-  char *envp;                   /* DIR/ID.env.  */
+  char *eml;  /* DIR/ID.eml, open and locked as FD. */
+  char *envp; /* DIR/ID.env.  */
   int fd;
-  char *text;                   /* The envelope file, parsed into ENV. */
+  char *text; /* The envelope file, parsed into ENV. */
   struct pani_envelope env;
 };
 
@@ -188,7 +203,7 @@ static void
 qcopy_release (struct qcopy *q)
 {
   if (q->fd >= 0)
-    close (q->fd);              /* Also releases the lock.  */
+    close (q->fd); /* Also releases the lock.  */
   free (q->eml);
   free (q->envp);
   free (q->text);
@@ -215,7 +230,7 @@ qcopy_open (const char *dir, const char *id, struct qcopy *q)
     return gpg_error_from_syserror ();
   if (flock (q->fd, LOCK_EX | LOCK_NB))
     return errno == EWOULDBLOCK ? gpg_error (GPG_ERR_LOCKED)
-      : gpg_error_from_syserror ();
+                                : gpg_error_from_syserror ();
   if (fstat (q->fd, &st))
     return gpg_error_from_syserror ();
   return st.st_nlink ? 0 : gpg_error (GPG_ERR_ENOENT);
@@ -338,10 +353,12 @@ recover_to_queue (pan_ctx_t ctx, struct qcopy *q, const char *queue,
   else if (!(err = pani_envelope_write (env, &q->env, r_reason)))
     {
       unlink (q->envp);
-      err = record (ctx, &q->env, "queue", "queued", 75, "recovered: the"
+      err = record (ctx, &q->env, "queue", "queued", 75,
+                    "recovered: the"
                     " pansend that had this copy ended (crashed or killed)"
                     " before the MTA took it; it is queued for"
-                    " 'pansend -q'", r_reason);
+                    " 'pansend -q'",
+                    r_reason);
     }
   free (eml);
   free (env);
@@ -360,7 +377,7 @@ recover_one (pan_ctx_t ctx, const char *spool, const char *queue,
   err = qcopy_open (spool, id, &q);
   if (gpg_err_code (err) == GPG_ERR_LOCKED
       || gpg_err_code (err) == GPG_ERR_ENOENT)
-    err = 0;                    /* Alive, or done meanwhile.  */
+    err = 0; /* Alive, or done meanwhile.  */
   else if (!err && !qcopy_read_env (&q, NULL))
     {
       if (!(err = recover_to_queue (ctx, &q, queue, r_reason)))
@@ -504,7 +521,7 @@ retry_one (pan_ctx_t ctx, struct qcopy *q, const char *const *argv,
   counts->failed++;
   if (!(err = pani_envelope_write (q->envp, &q->env, r_reason)))
     err = record (ctx, &q->env, "queue", "queued", 75, why, r_reason);
- leave:
+leave:
   free (why);
   return err;
 }
@@ -531,7 +548,8 @@ flush_one (pan_ctx_t ctx, const char *queue, const char *id,
     {
       if (now - q.env.created > (lifetime > 0 ? lifetime : 432000))
         {
-          if (!(err = record (ctx, &q.env, "drop", "dropped", 75, "older"
+          if (!(err = record (ctx, &q.env, "drop", "dropped", 75,
+                              "older"
                               " than queue-lifetime: never delivered",
                               r_reason)))
             qcopy_remove (&q);
@@ -577,17 +595,22 @@ pan_queue_drop (pan_ctx_t ctx, const char *id, char **r_reason)
   if (!queue)
     err = gpg_error_from_syserror ();
   else if (!is_copy_id (id))
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME), "%s is not a"
-                       " copy id (see pansend --queue-list)", id);
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
+                       "%s is not a"
+                       " copy id (see pansend --queue-list)",
+                       id);
   else if ((err = qcopy_open (queue, id, &q)))
     pani_reason (r_reason, err, "copy %s: %s", id,
                  gpg_err_code (err) == GPG_ERR_LOCKED
-                 ? "being delivered right now; try again"
-                 : gpg_err_code (err) == GPG_ERR_ENOENT
-                 ? "not in the queue" : gpg_strerror (err));
+                   ? "being delivered right now; try again"
+                   : gpg_err_code (err) == GPG_ERR_ENOENT
+                   ? "not in the queue"
+                   : gpg_strerror (err));
   else if (!(err = qcopy_read_env (&q, r_reason))
-           && !(err = record (ctx, &q.env, "drop", "dropped", 0, "dropped"
-                              " from the queue by the operator", r_reason)))
+           && !(err = record (ctx, &q.env, "drop", "dropped", 0,
+                              "dropped"
+                              " from the queue by the operator",
+                              r_reason)))
     qcopy_remove (&q);
   qcopy_release (&q);
   free (queue);
@@ -615,10 +638,13 @@ pan_queue_list (pan_ctx_t ctx, pan_queue_cb_t cb, void *opaque,
       if ((q.envp = pani_strdupf ("%s/%s.env", queue, ids[i]))
           && !qcopy_read_env (&q, NULL))
         {
-          e = (struct pan_queue_entry) { q.env.copy, q.env.message_id,
-            q.env.sender, (const char *const *)q.env.rcpts, q.env.nrcpts,
-            q.env.size, q.env.created, q.env.attempts,
-            q.env.next_attempt };
+          e = (struct pan_queue_entry){
+            q.env.copy,        q.env.message_id,
+            q.env.sender,      (const char *const *)q.env.rcpts,
+            q.env.nrcpts,      q.env.size,
+            q.env.created,     q.env.attempts,
+            q.env.next_attempt
+          };
           err = cb (opaque, &e);
         }
       qcopy_release (&q);

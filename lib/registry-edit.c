@@ -64,7 +64,8 @@ check_not_enrolled (pan_registry_t reg, const char *addr, char **r_reason)
     return 0;
   return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
                       "%s is already enrolled (fingerprint %s);"
-                      " use pankey rotate", addr, reg->recs[idx].fingerprint);
+                      " use pankey rotate",
+                      addr, reg->recs[idx].fingerprint);
 }
 
 /* The mode of a new registry file PATH: 0640 if the one it replaces
@@ -114,12 +115,13 @@ check_not_revoked (pan_registry_t reg, const char *fpr, char **r_reason)
         && !strcmp (reg->recs[i].fingerprint, fpr))
       return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
                           "key %s was revoked for %s%s%s; it cannot be"
-                          " enrolled again: ask for a new key", fpr,
-                          reg->recs[i].address,
+                          " enrolled again: ask for a new key",
+                          fpr, reg->recs[i].address,
                           reg->recs[i].changed_at ? " on " : "",
                           reg->recs[i].changed_at
-                          ? pan_time_format (reg->recs[i].changed_at, when,
-                                             sizeof when) : "");
+                            ? pan_time_format (reg->recs[i].changed_at, when,
+                                               sizeof when)
+                            : "");
   return 0;
 }
 
@@ -150,7 +152,7 @@ update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
     goto leave;
   err = save_registry (path, reg, hook, r_reason);
 
- leave:
+leave:
   pani_unlock (lockfd);
   pan_registry_release (reg);
   free (lockname);
@@ -225,8 +227,8 @@ set_state (struct pan_recipient *rec, pan_status_t status, time_t at,
 /* What pan_registry_rotate changes.  */
 struct rotate_parm
 {
-  struct pan_recipient *valid;  /* The new record, checked.  */
-  const char *old_fpr;          /* The key the caller saw, or NULL.  */
+  struct pan_recipient *valid; /* The new record, checked.  */
+  const char *old_fpr;         /* The key the caller saw, or NULL.  */
 };
 
 static gpg_error_t
@@ -240,17 +242,18 @@ edit_rotate (pan_registry_t reg, void *opaque, char **r_reason)
   if (idx < 0)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                         "%s has no active enrollment to rotate; use"
-                        " pankey enroll", rec->address);
+                        " pankey enroll",
+                        rec->address);
   if (parm->old_fpr && strcmp (reg->recs[idx].fingerprint, parm->old_fpr))
     return pani_reason (r_reason, gpg_error (GPG_ERR_CONFLICT),
                         "the active key of %s changed meanwhile to %s;"
-                        " check and try again", rec->address,
-                        reg->recs[idx].fingerprint);
+                        " check and try again",
+                        rec->address, reg->recs[idx].fingerprint);
   if (!strcmp (reg->recs[idx].fingerprint, rec->fingerprint))
     return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
                         "%s is already pinned to %s; use pankey refresh"
-                        " to update that key", rec->address,
-                        rec->fingerprint);
+                        " to update that key",
+                        rec->address, rec->fingerprint);
   if ((err = check_not_revoked (reg, rec->fingerprint, r_reason))
       || (err = set_state (&reg->recs[idx], PAN_STATUS_RETIRED,
                            rec->enrolled_at, rec->enrolled_by, "rotated",
@@ -320,12 +323,12 @@ edit_status (pan_registry_t reg, void *opaque, char **r_reason)
   long idx;
 
   idx = chg->fingerprint ? find_key (reg, chg->address, chg->fingerprint)
-    : pani_registry_find_active (reg, chg->address);
+                         : pani_registry_find_active (reg, chg->address);
   if (idx < 0 && chg->fingerprint)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                         "%s was never enrolled with key %s; see pankey"
-                        " show %s", chg->address, chg->fingerprint,
-                        chg->address);
+                        " show %s",
+                        chg->address, chg->fingerprint, chg->address);
   if (idx < 0)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
                         "%s has no active enrollment", chg->address);
@@ -354,8 +357,9 @@ validate_change (const char *path, const struct pan_registry_change *chg,
     return err;
   rec.address = norm;
   rec.protocol = PAN_PROTOCOL_OPENPGP;
-  rec.fingerprint = pani_strdup (chg->fingerprint ? chg->fingerprint
-                                 : "0000000000000000000000000000000000000000");
+  rec.fingerprint = pani_strdup (
+    chg->fingerprint ? chg->fingerprint
+                     : "0000000000000000000000000000000000000000");
   rec.enrolled_by = pani_strdup (chg->changed_by);
   rec.enrolled_at = chg->changed_at;
   if (!rec.fingerprint || !rec.enrolled_by)

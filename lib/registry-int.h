@@ -7,7 +7,7 @@
 struct pan_registry
 {
   struct pan_recipient *recs;
-  unsigned int *lines;          /* Line of each "recipient" line, or 0.  */
+  unsigned int *lines; /* Line of each "recipient" line, or 0.  */
   size_t count;
   size_t size;
 };
@@ -63,8 +63,8 @@ gpg_error_t pani_registry_set_status (const char *path,
 
 /* Parse registry text held in memory; FILENAME is used in reasons.  */
 gpg_error_t pani_registry_parse (const char *filename, const void *buf,
-                                size_t len, pan_registry_t *r_reg,
-                                char **r_reason);
+                                 size_t len, pan_registry_t *r_reg,
+                                 char **r_reason);
 
 /* Write REG in its file format to OUT.  */
 gpg_error_t pani_registry_write (pan_registry_t reg, gpgrt_stream_t out);
@@ -72,12 +72,12 @@ gpg_error_t pani_registry_write (pan_registry_t reg, gpgrt_stream_t out);
 /* Return the active record for the address ADDR (any form accepted by
  * pan_addr_normalize), or NULL.  */
 const struct pan_recipient *pani_registry_lookup (pan_registry_t reg,
-                                                 const char *addr);
+                                                  const char *addr);
 
 /* Return the newest record for ADDR whatever its status: the active
  * one if there is one, else the last in the file; NULL if ADDR was never
  * enrolled.  pansend uses it to tell "revoked" from "not enrolled".  */
 const struct pan_recipient *pani_registry_lookup_any (pan_registry_t reg,
-                                                     const char *addr);
+                                                      const char *addr);
 
 #endif /* PAN_REGISTRY_INT_H */

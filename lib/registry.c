@@ -46,34 +46,33 @@
 /* The largest registry file that pan_registry_load reads.  */
 #define MAX_FILE (16 * 1024 * 1024)
 
-#define FILE_HEADER                                                     \
-  "# panmail recipient registry: one stanza per enrollment.\n"         \
+#define FILE_HEADER                                            \
+  "# panmail recipient registry: one stanza per enrollment.\n" \
   "# Managed by pankey(8); do not edit while pankey or pansend run.\n"
 
 /* The keys of a stanza, in the order they are written.  */
 enum field
-  {
-    F_RECIPIENT,
-    F_PROTOCOL,
-    F_FINGERPRINT,
-    F_ENROLLED_AT,
-    F_ENROLLED_BY,
-    F_STATUS,
-    F_CHANGED_AT,               /* The optional keys of a record that is  */
-    F_CHANGED_BY,               /* not active.  */
-    F_REASON,
-    F_NOTE,
-    N_FIELDS
-  };
+{
+  F_RECIPIENT,
+  F_PROTOCOL,
+  F_FINGERPRINT,
+  F_ENROLLED_AT,
+  F_ENROLLED_BY,
+  F_STATUS,
+  F_CHANGED_AT, /* The optional keys of a record that is  */
+  F_CHANGED_BY, /* not active.  */
+  F_REASON,
+  F_NOTE,
+  N_FIELDS
+};
 
 /* The keys every stanza has.  */
 #define N_REQUIRED (F_STATUS + 1)
 
-static const char *const field_names[N_FIELDS] =
-  {
-    "recipient", "protocol", "fingerprint", "enrolled-at", "enrolled-by",
-    "status", "changed-at", "changed-by", "reason", "note"
-  };
+static const char *const field_names[N_FIELDS] = {
+  "recipient", "protocol",   "fingerprint", "enrolled-at", "enrolled-by",
+  "status",    "changed-at", "changed-by",  "reason",      "note"
+};
 
 /* The reasons a record may give, by status.  */
 static const char retired_reasons[] = "rotated unenrolled";
@@ -90,11 +89,11 @@ struct loc
 /* The state of the parser.  */
 struct parser
 {
-  struct loc loc;               /* The current line.  */
-  pan_registry_t reg;           /* The complete stanzas.  */
-  struct pan_recipient cur;     /* The stanza being read.  */
-  unsigned int cur_line;        /* Its "recipient" line; 0 if none.  */
-  unsigned int seen;            /* Its keys seen so far, one bit each.  */
+  struct loc loc;           /* The current line.  */
+  pan_registry_t reg;       /* The complete stanzas.  */
+  struct pan_recipient cur; /* The stanza being read.  */
+  unsigned int cur_line;    /* Its "recipient" line; 0 if none.  */
+  unsigned int seen;        /* Its keys seen so far, one bit each.  */
   char **r_reason;
 };
 
@@ -136,8 +135,8 @@ pan_protocol_name (pan_protocol_t protocol)
   switch (protocol)
     {
     case PAN_PROTOCOL_OPENPGP: return "openpgp";
-    case PAN_PROTOCOL_SMIME:   return "smime";
-    default:                   return "none";
+    case PAN_PROTOCOL_SMIME: return "smime";
+    default: return "none";
     }
 }
 
@@ -161,10 +160,10 @@ pan_status_name (pan_status_t status)
 {
   switch (status)
     {
-    case PAN_STATUS_ACTIVE:  return "active";
+    case PAN_STATUS_ACTIVE: return "active";
     case PAN_STATUS_RETIRED: return "retired";
     case PAN_STATUS_REVOKED: return "revoked";
-    default:                 return "unknown";
+    default: return "unknown";
     }
 }
 
@@ -188,7 +187,8 @@ field_lookup (const char *name, size_t len)
   int f;
 
   for (f = 0; f < N_FIELDS; f++)
-    if (strlen (field_names[f]) == len && !memcmp (field_names[f], name, len))
+    if (strlen (field_names[f]) == len
+        && !memcmp (field_names[f], name, len))
       break;
   return f;
 }
@@ -252,7 +252,7 @@ registry_grow (pan_registry_t reg)
 
 gpg_error_t
 pani_registry_append (pan_registry_t reg, struct pan_recipient *rec,
-                 unsigned int line)
+                      unsigned int line)
 {
   gpg_error_t err;
 
@@ -422,15 +422,15 @@ check_address (const struct loc *loc, const char *value, char **r_reason)
   else if (strcmp (norm, value))
     err = loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
                       "recipient address '%s' is not in normal form;"
-                      " write '%s'", value, norm);
+                      " write '%s'",
+                      value, norm);
   pan_free (norm);
   pan_free (why);
   return err;
 }
 
 static gpg_error_t
-check_fingerprint (const struct loc *loc, const char *value,
-                   char **r_reason)
+check_fingerprint (const struct loc *loc, const char *value, char **r_reason)
 {
   size_t len = strlen (value);
 
@@ -466,8 +466,10 @@ parse_field (const struct loc *loc, enum field f, const char *value,
     case F_PROTOCOL:
       if (!pan_protocol_parse (value, &rec->protocol))
         return 0;
-      return loc_reason (loc, r_reason, err, "unknown protocol '%s';"
-                         " use openpgp or smime", value);
+      return loc_reason (loc, r_reason, err,
+                         "unknown protocol '%s';"
+                         " use openpgp or smime",
+                         value);
     case F_FINGERPRINT:
       if (check_fingerprint (loc, value, r_reason))
         return err;
@@ -475,28 +477,27 @@ parse_field (const struct loc *loc, enum field f, const char *value,
     case F_ENROLLED_AT:
       if (!pani_time_parse (value, &rec->enrolled_at))
         return 0;
-      return loc_reason (loc, r_reason, err, "enrolled-at must be a UTC time"
+      return loc_reason (loc, r_reason, err,
+                         "enrolled-at must be a UTC time"
                          " like 2026-11-24T23:18:43Z");
-    case F_ENROLLED_BY:
-      return store_string (&rec->enrolled_by, value);
+    case F_ENROLLED_BY: return store_string (&rec->enrolled_by, value);
     case F_STATUS:
       if ((rec->status = status_parse (value)))
         return 0;
-      return loc_reason (loc, r_reason, err, "unknown status '%s';"
-                         " use active, retired or revoked", value);
+      return loc_reason (loc, r_reason, err,
+                         "unknown status '%s';"
+                         " use active, retired or revoked",
+                         value);
     case F_CHANGED_AT:
       if (!pani_time_parse (value, &rec->changed_at) && rec->changed_at > 0)
         return 0;
-      return loc_reason (loc, r_reason, err, "changed-at must be a UTC time"
+      return loc_reason (loc, r_reason, err,
+                         "changed-at must be a UTC time"
                          " after 1970 like 2026-11-24T23:18:43Z");
-    case F_CHANGED_BY:
-      return store_string (&rec->changed_by, value);
-    case F_REASON:
-      return store_string (&rec->reason, value);
-    case F_NOTE:
-      return store_string (&rec->note, value);
-    default:
-      return gpg_error (GPG_ERR_BUG);
+    case F_CHANGED_BY: return store_string (&rec->changed_by, value);
+    case F_REASON: return store_string (&rec->reason, value);
+    case F_NOTE: return store_string (&rec->note, value);
+    default: return gpg_error (GPG_ERR_BUG);
     }
 }
 
@@ -508,20 +509,21 @@ field_text (const struct pan_recipient *rec, enum field f, char *buf,
 {
   switch (f)
     {
-    case F_RECIPIENT:   return rec->address;
-    case F_PROTOCOL:    return pan_protocol_name (rec->protocol);
+    case F_RECIPIENT: return rec->address;
+    case F_PROTOCOL: return pan_protocol_name (rec->protocol);
     case F_FINGERPRINT: return rec->fingerprint;
     case F_ENROLLED_AT:
       return pan_time_format (rec->enrolled_at, buf, bufsize);
     case F_ENROLLED_BY: return rec->enrolled_by;
-    case F_STATUS:      return pan_status_name (rec->status);
+    case F_STATUS: return pan_status_name (rec->status);
     case F_CHANGED_AT:
-      return rec->changed_at ? pan_time_format (rec->changed_at, buf, bufsize)
+      return rec->changed_at
+        ? pan_time_format (rec->changed_at, buf, bufsize)
         : NULL;
-    case F_CHANGED_BY:  return rec->changed_by;
-    case F_REASON:      return rec->reason;
-    case F_NOTE:        return rec->note;
-    default:            return NULL;
+    case F_CHANGED_BY: return rec->changed_by;
+    case F_REASON: return rec->reason;
+    case F_NOTE: return rec->note;
+    default: return NULL;
     }
 }
 
@@ -540,17 +542,19 @@ check_record_rules (const struct loc *loc, const struct pan_recipient *rec,
     {
       for (f = N_REQUIRED; f < N_FIELDS; f++)
         if (field_text (rec, f, tbuf, sizeof tbuf))
-          return loc_reason (loc, r_reason, err, "'%s' is allowed only in"
+          return loc_reason (loc, r_reason, err,
+                             "'%s' is allowed only in"
                              " a retired or revoked record",
                              field_names[f]);
       return 0;
     }
   if (rec->reason && !pan_registry_reason_valid (rec->status, rec->reason))
-    return loc_reason (loc, r_reason, err, "reason '%s' does not fit status"
-                       " %s; use one of: %s", rec->reason,
-                       pan_status_name (rec->status),
+    return loc_reason (loc, r_reason, err,
+                       "reason '%s' does not fit status"
+                       " %s; use one of: %s",
+                       rec->reason, pan_status_name (rec->status),
                        rec->status == PAN_STATUS_RETIRED ? retired_reasons
-                       : revoked_reasons);
+                                                         : revoked_reasons);
   return 0;
 }
 
@@ -601,7 +605,8 @@ parse_key_line (struct parser *p, const char *line, size_t len)
   enum field f = field_lookup (line, keylen);
 
   if (f == N_FIELDS)
-    return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_UNKNOWN_NAME),
+    return loc_reason (&p->loc, p->r_reason,
+                       gpg_error (GPG_ERR_UNKNOWN_NAME),
                        "unknown key '%.*s'", (int)keylen, line);
   if (f == F_RECIPIENT)
     {
@@ -612,7 +617,8 @@ parse_key_line (struct parser *p, const char *line, size_t len)
   else if (!p->cur_line)
     return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
                        "'%s' before the first recipient line; a stanza"
-                       " starts with \"recipient ADDRESS\"", field_names[f]);
+                       " starts with \"recipient ADDRESS\"",
+                       field_names[f]);
   if (p->seen & (1u << f))
     return loc_reason (&p->loc, p->r_reason, gpg_error (GPG_ERR_DUP_VALUE),
                        "'%s' given twice in the stanza of line %u",
@@ -640,7 +646,7 @@ parse_line (struct parser *p, const char *line, size_t len)
 
 gpg_error_t
 pani_registry_parse (const char *filename, const void *buf, size_t len,
-                    pan_registry_t *r_reg, char **r_reason)
+                     pan_registry_t *r_reg, char **r_reason)
 {
   gpg_error_t err;
   struct parser p;
@@ -681,7 +687,7 @@ pani_registry_parse (const char *filename, const void *buf, size_t len,
   *r_reg = p.reg;
   p.reg = NULL;
 
- leave:
+leave:
   pani_registry_clear_rec (&p.cur);
   pan_registry_release (p.reg);
   free (line);

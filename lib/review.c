@@ -25,16 +25,16 @@ pan_review_state_name (pan_key_state_t state)
 {
   switch (state)
     {
-    case PAN_KEY_OK:        return "ok";
-    case PAN_KEY_EXPIRING:  return "expiring";
-    case PAN_KEY_WEAK:      return "weak";
-    case PAN_KEY_UNUSABLE:  return "unusable";
-    case PAN_KEY_EXPIRED:   return "expired";
-    case PAN_KEY_REVOKED:   return "revoked";
-    case PAN_KEY_MISSING:   return "missing";
-    case PAN_KEY_RETIRED:   return "retired";
+    case PAN_KEY_OK: return "ok";
+    case PAN_KEY_EXPIRING: return "expiring";
+    case PAN_KEY_WEAK: return "weak";
+    case PAN_KEY_UNUSABLE: return "unusable";
+    case PAN_KEY_EXPIRED: return "expired";
+    case PAN_KEY_REVOKED: return "revoked";
+    case PAN_KEY_MISSING: return "missing";
+    case PAN_KEY_RETIRED: return "retired";
     case PAN_KEY_UNCHECKED: return "unchecked";
-    default:                return "unknown";
+    default: return "unknown";
     }
 }
 
@@ -69,7 +69,7 @@ pani_review_classify (struct pan_key_status *st, pan_status_t status,
     && info->usable && info->expires > now
     && info->expires - now <= warn_days * 86400;
   st->key = looked_up ? key_state (info, st->err, now, st->expiring)
-    : PAN_KEY_UNCHECKED;
+                      : PAN_KEY_UNCHECKED;
   if (status == PAN_STATUS_REVOKED)
     st->state = PAN_KEY_REVOKED;
   else if (status == PAN_STATUS_RETIRED)
@@ -87,12 +87,12 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
   int look = rec->status == PAN_STATUS_ACTIVE || (flags & PAN_REVIEW_ENDED);
 
   memset (st, 0, sizeof *st);
-  pani_test_hang ("review-key");      /* As a stuck gpg would.  */
+  pani_test_hang ("review-key"); /* As a stuck gpg would.  */
   if (warn_days < 0)
     warn_days = pan_policy_warn_days (pan_ctx_config (ctx));
   if (rec->status == PAN_STATUS_ACTIVE)
-    st->rotation_due = rec->enrolled_at + 86400
-      * (time_t)pani_policy_cryptoperiod_days (pan_ctx_config (ctx));
+    st->rotation_due = rec->enrolled_at
+      + 86400 * (time_t)pani_policy_cryptoperiod_days (pan_ctx_config (ctx));
   else
     {
       st->changed_at = rec->changed_at;
@@ -102,7 +102,7 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
     }
   if (look)
     st->err = pani_keys_info (ctx, rec->protocol, rec->fingerprint, now,
-                             &st->info, &st->why);
+                              &st->info, &st->why);
   pani_review_classify (st, rec->status, look, now, warn_days);
   return 0;
 }
@@ -135,8 +135,8 @@ struct review
 
 /* Report one finding made of FMT.  */
 static gpg_error_t report (struct review *rv, pan_severity_t sev,
-                           const char *check, time_t when,
-                           const char *fmt, ...) PAN_PRINTF (5, 6);
+                           const char *check, time_t when, const char *fmt,
+                           ...) PAN_PRINTF (5, 6);
 
 static gpg_error_t
 report (struct review *rv, pan_severity_t sev, const char *check,
@@ -188,7 +188,8 @@ review_state (struct review *rv, const struct pan_key_status *st)
   if (st->key == PAN_KEY_EXPIRED)
     return report (rv, PAN_SEVERITY_CRITICAL, "expired", info->expires,
                    "expired %ld day%s ago (%s); pankey refresh or rotate"
-                   " it", -st->days, st->days == -1 ? "" : "s", day);
+                   " it",
+                   -st->days, st->days == -1 ? "" : "s", day);
   if (st->key == PAN_KEY_UNUSABLE)
     return report (rv, PAN_SEVERITY_CRITICAL, "unusable", 0,
                    "has no usable encryption subkey; pankey refresh or"
@@ -211,10 +212,10 @@ review_rotation (struct review *rv, const struct pan_key_status *st,
     return 0;
   pan_time_format (st->rotation_due, day, sizeof day);
   day[10] = 0;
-  return report (rv, PAN_SEVERITY_WARNING, "rotation-due",
-                 st->rotation_due, "is due for rotation since %s"
-                 " (cryptoperiod %ld days); pankey rotate it", day,
-                 period_days);
+  return report (rv, PAN_SEVERITY_WARNING, "rotation-due", st->rotation_due,
+                 "is due for rotation since %s"
+                 " (cryptoperiod %ld days); pankey rotate it",
+                 day, period_days);
 }
 
 static gpg_error_t
@@ -222,9 +223,11 @@ review_policy (struct review *rv, const struct pan_key_info *info)
 {
   if (info->policy == PAN_SEVERITY_OK)
     return 0;
-  return report (rv, info->policy, "policy", 0, "breaks the algorithm"
-                 " policy: %s", info->policy_reason ? info->policy_reason
-                 : "see panmail.conf");
+  return report (rv, info->policy, "policy", 0,
+                 "breaks the algorithm"
+                 " policy: %s",
+                 info->policy_reason ? info->policy_reason
+                                     : "see panmail.conf");
 }
 
 /* Report what is wrong with the key of ST, the state of RV's key.  */
@@ -234,12 +237,14 @@ review_key (struct review *rv, const struct pan_key_status *st)
   gpg_error_t err;
 
   if (st->key == PAN_KEY_MISSING)
-    return report (rv, PAN_SEVERITY_CRITICAL, "missing", 0, "is missing"
+    return report (rv, PAN_SEVERITY_CRITICAL, "missing", 0,
+                   "is missing"
                    " from the keyring; pankey rotate it");
   if (st->key == PAN_KEY_UNKNOWN)
-    return report (rv, PAN_SEVERITY_UNKNOWN, "error", 0, "cannot be"
-                   " checked: %s", st->why ? st->why
-                   : gpg_strerror (st->err));
+    return report (rv, PAN_SEVERITY_UNKNOWN, "error", 0,
+                   "cannot be"
+                   " checked: %s",
+                   st->why ? st->why : gpg_strerror (st->err));
   if ((err = review_state (rv, st)))
     return err;
   return review_policy (rv, &st->info);
@@ -259,8 +264,9 @@ pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
                               &st)))
     err = review_key (&rv, &st);
   if (!err)
-    err = review_rotation (&rv, &st, pani_policy_cryptoperiod_days
-                           (pan_ctx_config (ctx)));
+    err = review_rotation (&rv, &st,
+                           pani_policy_cryptoperiod_days (
+                             pan_ctx_config (ctx)));
   pan_review_key_release (&st);
   *r_worst = rv.worst;
   return err;
@@ -268,7 +274,8 @@ pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
 
 gpg_error_t
 pan_review_ca (const struct pan_smime_ca *ca, time_t now, long warn_days,
-               pan_key_finding_cb_t cb, void *opaque, pan_severity_t *r_worst)
+               pan_key_finding_cb_t cb, void *opaque,
+               pan_severity_t *r_worst)
 {
   gpg_error_t err = 0;
   struct review rv = { NULL, ca, now, cb, opaque, PAN_SEVERITY_OK };
@@ -313,8 +320,7 @@ pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason)
 }
 
 gpg_error_t
-pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
-                       char **r_reason)
+pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
 {
   gpg_error_t err;
   char *buf = NULL, *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);

@@ -24,11 +24,11 @@
 struct pani_rfc2047
 {
   struct pani_buf *out;
-  struct pani_buf bytes;        /* Decoded bytes of the pending run.  */
-  struct pani_buf raw;          /* The run as written (strict).  */
-  int cs;                       /* Charset of the run; 0: no run.  */
+  struct pani_buf bytes; /* Decoded bytes of the pending run.  */
+  struct pani_buf raw;   /* The run as written (strict).  */
+  int cs;                /* Charset of the run; 0: no run.  */
   int strict;
-  int prev_ew;                  /* The last word was an encoded word.  */
+  int prev_ew; /* The last word was an encoded word.  */
 };
 
 /* Start decoding into OUT (appending to what it holds) with FLAGS.

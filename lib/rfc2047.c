@@ -43,16 +43,16 @@
 #include "rfc2047-int.h"
 
 enum charset
-  {
-    CS_NONE = 0,                /* No run (struct pani_rfc2047).  */
-    CS_UTF8,
-    CS_ASCII,
-    CS_LATIN1,
-    CS_CP1252,
-    CS_UTF16BE,
-    CS_UTF16LE,
-    CS_OTHER                    /* Not converted.  */
-  };
+{
+  CS_NONE = 0, /* No run (struct pani_rfc2047).  */
+  CS_UTF8,
+  CS_ASCII,
+  CS_LATIN1,
+  CS_CP1252,
+  CS_UTF16BE,
+  CS_UTF16LE,
+  CS_OTHER /* Not converted.  */
+};
 
 /* What next_char returns for bytes that are not a character.  */
 #define NOT_A_CHAR 0xffffffffUL
@@ -63,32 +63,36 @@ static const struct
 {
   const char *name;
   enum charset cs;
-} charsets[] =
-  {
-    { "utf-8", CS_UTF8 }, { "utf8", CS_UTF8 }, { "us-ascii", CS_ASCII },
-    { "iso-8859-1", CS_LATIN1 }, { "iso8859-1", CS_LATIN1 },
-    { "latin1", CS_LATIN1 }, { "windows-1252", CS_CP1252 },
-    { "utf-16", CS_UTF16BE }, { "utf-16be", CS_UTF16BE },
-    { "ucs-2", CS_UTF16BE }, { "utf-16le", CS_UTF16LE }
-  };
+} charsets[] = {
+  {"utf-8",         CS_UTF8   },
+  { "utf8",         CS_UTF8   },
+  { "us-ascii",     CS_ASCII  },
+  { "iso-8859-1",   CS_LATIN1 },
+  { "iso8859-1",    CS_LATIN1 },
+  { "latin1",       CS_LATIN1 },
+  { "windows-1252", CS_CP1252 },
+  { "utf-16",       CS_UTF16BE},
+  { "utf-16be",     CS_UTF16BE},
+  { "ucs-2",        CS_UTF16BE},
+  { "utf-16le",     CS_UTF16LE}
+};
 
 /* Windows-1252 0x80 to 0x9F; 0: not assigned.  */
-static const unsigned short cp1252_c1[32] =
-  {
-    0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
-    0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017d, 0,
-    0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
-    0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178
-  };
+static const unsigned short cp1252_c1[32] = {
+  0x20ac, 0,      0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+  0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017d, 0,
+  0,      0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+  0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0,      0x017e, 0x0178
+};
 
 /* An encoded word split into its parts.  */
 struct eword
 {
   enum charset cs;
-  int enc;                      /* 'b' or 'q'.  */
+  int enc; /* 'b' or 'q'.  */
   const char *text;
   size_t len;
-  size_t total;                 /* Length of the whole word.  */
+  size_t total; /* Length of the whole word.  */
 };
 
 
@@ -103,7 +107,7 @@ charset_id (const char *s, size_t len)
   size_t i;
 
   if (star)
-    len = star - s;             /* RFC 2231 language suffix.  */
+    len = star - s; /* RFC 2231 language suffix.  */
   for (i = 0; i < sizeof charsets / sizeof *charsets; i++)
     if (pani_mem_caseeq (s, len, charsets[i].name))
       return charsets[i].cs;
@@ -188,8 +192,9 @@ is_base64 (const char *text, size_t len)
 
       if (c == '=')
         pad++;
-      else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-                        || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+      else if (pad
+               || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                    || (c >= '0' && c <= '9') || c == '+' || c == '/'))
         return 0;
     }
   return pad <= 2 && (len - pad) % 4 != 1 && (!pad || len % 4 == 0);
@@ -297,18 +302,15 @@ next_char (enum charset cs, const unsigned char *s, size_t n, size_t *i)
         break;
       *i += len;
       return utf8_value (s + *i - len, len);
-    case CS_LATIN1:
-      *i += 1;
-      return c;
+    case CS_LATIN1: *i += 1; return c;
     case CS_CP1252:
       if (c >= 0x80 && c < 0xa0 && !cp1252_c1[c - 0x80])
         break;
       *i += 1;
       return c >= 0x80 && c < 0xa0 ? cp1252_c1[c - 0x80] : c;
     case CS_UTF16BE:
-    case CS_UTF16LE:
-      return next_utf16 (cs == CS_UTF16BE, s, n, i);
-    default:                    /* CS_ASCII, CS_OTHER.  */
+    case CS_UTF16LE: return next_utf16 (cs == CS_UTF16BE, s, n, i);
+    default: /* CS_ASCII, CS_OTHER.  */
       if (c >= 0x80)
         break;
       *i += 1;

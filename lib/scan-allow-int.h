@@ -12,8 +12,8 @@
  * or a card number anywhere in the list is refused with
  * GPG_ERR_INV_VALUE and a reason naming the line.  */
 gpg_error_t pani_scan_allow_parse (const void *buf, size_t len,
-                                  pan_scan_allow_t *r_allow,
-                                  char **r_reason);
+                                   pan_scan_allow_t *r_allow,
+                                   char **r_reason);
 
 /* Return the comment of ALLOW's entry for the hex hash HASH, or NULL.  */
 const char *pani_scan_allow_find (pan_scan_allow_t allow, const char *hash);

@@ -29,7 +29,7 @@
 
 struct entry
 {
-  char hash[HASH_LEN + 1];      /* Lower case.  */
+  char hash[HASH_LEN + 1]; /* Lower case.  */
   char *comment;
   size_t line;
 };
@@ -168,11 +168,12 @@ parse_line (pan_scan_allow_t a, const struct line *l, char **r_reason)
 
   for (i = 0; i < l->len && i < HASH_LEN && pani_hexval (l->p[i]) >= 0; i++)
     ;
-  if (i < HASH_LEN || (l->len > HASH_LEN
-                       && !pani_is_wsp ((unsigned char)l->p[HASH_LEN])))
+  if (i < HASH_LEN
+      || (l->len > HASH_LEN && !pani_is_wsp ((unsigned char)l->p[HASH_LEN])))
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
                         "line %zu: not a keyed hash (64 hex digits, as"
-                        " 'panaudit scan --json' prints them)", l->number);
+                        " 'panaudit scan --json' prints them)",
+                        l->number);
   sp = space_len (l->p + HASH_LEN, l->len - HASH_LEN);
   if ((why = check_comment (l->p + HASH_LEN + sp, l->len - HASH_LEN - sp)))
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
@@ -192,8 +193,8 @@ next_line (const char **r_p, const char *end, struct line *l)
   lead = space_len (p, len);
   p += lead;
   len -= lead;
-  while (len && (pani_is_wsp ((unsigned char)p[len - 1])
-                 || p[len - 1] == '\r'))
+  while (len
+         && (pani_is_wsp ((unsigned char)p[len - 1]) || p[len - 1] == '\r'))
     len--;
   l->p = p;
   l->len = len;
@@ -217,8 +218,8 @@ drop_repeats (pan_scan_allow_t a)
 }
 
 gpg_error_t
-pani_scan_allow_parse (const void *buf, size_t len, pan_scan_allow_t *r_allow,
-                      char **r_reason)
+pani_scan_allow_parse (const void *buf, size_t len,
+                       pan_scan_allow_t *r_allow, char **r_reason)
 {
   gpg_error_t err = 0;
   pan_scan_allow_t a;
@@ -234,7 +235,8 @@ pani_scan_allow_parse (const void *buf, size_t len, pan_scan_allow_t *r_allow,
   if (!(err = pan_line (buf, len, &l.number)) && l.number)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
                        "line %zu holds a card number; an allow list holds"
-                       " only keyed hashes", l.number);
+                       " only keyed hashes",
+                       l.number);
   l.number = 0;
   while (!err && p < end)
     {

@@ -25,14 +25,14 @@ struct scan_pool;
 /* One walk, or one thread of a pool.  */
 struct scan_walk
 {
-  const struct pan_scan_options *o;   /* Where events go.  */
+  const struct pan_scan_options *o; /* Where events go.  */
   pan_scanner_t scanner;
-  char *buf;                    /* PAN_SCAN_CHUNK bytes.  */
-  size_t used;                  /* Of BUF, since it was last wiped.  */
+  char *buf;   /* PAN_SCAN_CHUNK bytes.  */
+  size_t used; /* Of BUF, since it was last wiped.  */
   struct scan_ancestor anc[PAN_SCAN_MAX_DEPTH + 1];
   size_t nanc;
-  struct scan_pool *pool;       /* Scans the files, or NULL.  */
-  gpg_error_t err;              /* Fatal: stops the walk.  */
+  struct scan_pool *pool; /* Scans the files, or NULL.  */
+  gpg_error_t err;        /* Fatal: stops the walk.  */
 };
 
 /* Where a path is: the directory to open it from, its name there and
@@ -80,6 +80,6 @@ void pani_scan_pool_release (struct scan_pool *pool);
 /* Return the format pan_scan_path gives a file named PATH, in a Maildir
  * if IN_MAILDIR, whose first bytes are HEAD/LEN.  */
 pan_scan_format_t pani_scan_format_detect (const char *path, int in_maildir,
-                                          const void *head, size_t len);
+                                           const void *head, size_t len);
 
 #endif /* PAN_SCAN_INT_H */

@@ -41,7 +41,7 @@ struct record
   struct pan_scan_hit hit;
   struct pan_scan_file file;
   size_t size;
-  char text[];                  /* The strings of HIT or FILE.  */
+  char text[]; /* The strings of HIT or FILE.  */
 };
 
 /* The events of one path, in the walk's order.  */
@@ -50,7 +50,7 @@ struct slot
   unsigned long long seq;
   struct record *first, **tail;
   int done;
-  struct slot *next;            /* Sorted by SEQ.  */
+  struct slot *next; /* Sorted by SEQ.  */
 };
 
 /* A file handed to the pool.  */
@@ -67,9 +67,9 @@ struct job
 struct worker
 {
   struct scan_pool *pool;
-  struct pan_scan_options o;    /* Its callbacks: keep or hand on.  */
+  struct pan_scan_options o; /* Its callbacks: keep or hand on.  */
   struct scan_walk w;
-  struct slot *slot;            /* Of the file it scans.  */
+  struct slot *slot; /* Of the file it scans.  */
   pthread_t thread;
   int started;
 };
@@ -78,19 +78,19 @@ struct scan_pool
 {
   pthread_mutex_t lock;
   pthread_cond_t changed;
-  const struct pan_scan_options *o;   /* The caller's.  */
-  struct pan_scan_options walker;     /* The walk's own events.  */
+  const struct pan_scan_options *o; /* The caller's.  */
+  struct pan_scan_options walker;   /* The walk's own events.  */
   struct job *queue, **queue_tail;
-  struct slot *slots;                 /* Not out yet.  */
-  unsigned long long next_seq;        /* The next path's number.  */
-  unsigned long long turn;            /* The slot whose events go out.  */
-  size_t bytes;                       /* Kept in the slots.  */
-  scan_fd_fn scan_fd;                 /* Scans one file.  */
+  struct slot *slots;          /* Not out yet.  */
+  unsigned long long next_seq; /* The next path's number.  */
+  unsigned long long turn;     /* The slot whose events go out.  */
+  size_t bytes;                /* Kept in the slots.  */
+  scan_fd_fn scan_fd;          /* Scans one file.  */
   unsigned int nworkers;
   struct worker *workers;
-  char *bufs;                         /* A read buffer for each.  */
-  int closing;                        /* No more files.  */
-  gpg_error_t err;                    /* Stops everything.  */
+  char *bufs;      /* A read buffer for each.  */
+  int closing;     /* No more files.  */
+  gpg_error_t err; /* Stops everything.  */
 };
 
 
@@ -126,9 +126,9 @@ text_size (const char *const *s, size_t n)
 static struct record *
 copy_hit (const struct pan_scan_hit *hit)
 {
-  const char *s[] = { hit->path, hit->content_type, hit->header, hit->brand,
-                      hit->masked, hit->hash, hit->encoding, hit->context,
-                      hit->allowed };
+  const char *s[] = { hit->path,     hit->content_type, hit->header,
+                      hit->brand,    hit->masked,       hit->hash,
+                      hit->encoding, hit->context,      hit->allowed };
   size_t size = text_size (s, sizeof s / sizeof *s), at = 0;
   struct record *r = calloc (1, sizeof *r + size);
 

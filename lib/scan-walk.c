@@ -29,9 +29,9 @@
 
 /* Report EVENT of the path at W to the file callback.  */
 static void
-tell (struct scan_walk *w, const struct scan_where *at, pan_scan_event_t event,
-      pan_scan_format_t format, unsigned long long bytes, gpg_error_t err,
-      const char *why)
+tell (struct scan_walk *w, const struct scan_where *at,
+      pan_scan_event_t event, pan_scan_format_t format,
+      unsigned long long bytes, gpg_error_t err, const char *why)
 {
   struct pan_scan_file f;
   char *path = NULL, *reason = NULL;
@@ -55,7 +55,7 @@ tell (struct scan_walk *w, const struct scan_where *at, pan_scan_event_t event,
   f.reason = reason;
   rc = w->o->file_cb (w->o->opaque, &f);
 
- leave:
+leave:
   w->err = rc;
   free (reason);
   free (path);
@@ -117,14 +117,14 @@ is_maildir_dir (int fd)
   struct stat self, cur, new, tmp;
 
   if (fstat (fd, &self) || fstatat (fd, "../cur", &cur, 0)
-      || fstatat (fd, "../new", &new, 0)
-      || !S_ISDIR (cur.st_mode) || !S_ISDIR (new.st_mode))
+      || fstatat (fd, "../new", &new, 0) || !S_ISDIR (cur.st_mode)
+      || !S_ISDIR (new.st_mode))
     return 0;
   if (fstatat (fd, "../tmp", &tmp, 0))
     tmp = cur;
   return (self.st_dev == cur.st_dev && self.st_ino == cur.st_ino)
-         || (self.st_dev == new.st_dev && self.st_ino == new.st_ino)
-         || (self.st_dev == tmp.st_dev && self.st_ino == tmp.st_ino);
+    || (self.st_dev == new.st_dev &&self.st_ino == new.st_ino)
+    || (self.st_dev == tmp.st_dev && self.st_ino == tmp.st_ino);
 }
 
 /* Return true if the directory holding the path given as PATH is one
@@ -177,8 +177,9 @@ read_full (int fd, char *buf, size_t len)
 static int
 looks_binary (const char *buf, size_t len)
 {
-  return memchr (buf, 0, len < PAN_SCAN_BINARY_TEST
-                         ? len : PAN_SCAN_BINARY_TEST) != NULL;
+  return memchr (buf, 0,
+                 len < PAN_SCAN_BINARY_TEST ? len : PAN_SCAN_BINARY_TEST)
+    != NULL;
 }
 
 /* Feed the file open at FD, whose first LEN bytes are in W->BUF, to
@@ -247,8 +248,9 @@ static void
 scan_file (struct scan_walk *w, const struct scan_where *at, int follow)
 {
   struct stat st;
-  int fd = openat (at->dirfd, at->name, O_RDONLY | O_CLOEXEC | O_NOCTTY
-                   | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
+  int fd = openat (at->dirfd, at->name,
+                   O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK
+                     | (follow ? 0 : O_NOFOLLOW));
 
   if (fd < 0)
     {
@@ -399,10 +401,14 @@ static void
 walk_dir (struct scan_walk *w, const struct scan_where *at, int follow)
 {
   struct stat st;
-  struct names ns = { { NULL, 0, 0, 0 }, NULL, 0 };
+  struct names ns = {
+    {NULL, 0, 0, 0},
+    NULL, 0
+  };
   gpg_error_t err;
-  int fd = openat (at->dirfd, at->name, O_RDONLY | O_DIRECTORY
-                           | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+  int fd = openat (at->dirfd, at->name,
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC
+                     | (follow ? 0 : O_NOFOLLOW));
 
   if (fd < 0 || fstat (fd, &st))
     {
@@ -425,7 +431,7 @@ walk_dir (struct scan_walk *w, const struct scan_where *at, int follow)
   walk_entries (w, at, fd, &ns);
   w->nanc--;
 
- leave:
+leave:
   free_names (&ns);
   if (fd >= 0)
     close (fd);

@@ -54,8 +54,8 @@ struct pan_scan_stream
   pan_scan_hit_cb_t hit_cb;
   void *opaque;
   pan_scan_allow_t allow;
-  char *path;                   /* Masked.  */
-  gpg_error_t err;              /* Sticky.  */
+  char *path;      /* Masked.  */
+  gpg_error_t err; /* Sticky.  */
 
   /* Plain text: the chunk being fed, its stream offset and the
    * newlines before it; a cursor counting newlines inside it; the last
@@ -69,12 +69,12 @@ struct pan_scan_stream
   char tail[PLAIN_TAIL];
 
   /* Messages.  */
-  unsigned long long line;      /* The line being read (mbox).  */
-  unsigned long long message;   /* Number of the current message.  */
-  unsigned long long msg_line;  /* Where it starts.  */
-  pan_mime_t mime;              /* Walking its body, or NULL.  */
-  int envelope;                 /* Reading its "From " line.  */
-  int bol;                      /* At the beginning of a line.  */
+  unsigned long long line;     /* The line being read (mbox).  */
+  unsigned long long message;  /* Number of the current message.  */
+  unsigned long long msg_line; /* Where it starts.  */
+  pan_mime_t mime;             /* Walking its body, or NULL.  */
+  int envelope;                /* Reading its "From " line.  */
+  int bol;                     /* At the beginning of a line.  */
   size_t holdlen;
   char hold[FROM_LEN];
 };
@@ -290,8 +290,8 @@ plain_feed (pan_scan_stream_t s, const char *p, size_t len)
   s->cur_off = s->off;
   s->cur_nl = s->nl;
   s->err = pan_scanner_feed (s->scanner, p, len, plain_hit_cb, s);
-  s->nl = s->cur_nl + count_nl (p + (s->cur_off - s->off),
-                                len - (s->cur_off - s->off));
+  s->nl = s->cur_nl
+    + count_nl (p + (s->cur_off - s->off), len - (s->cur_off - s->off));
   s->off += len;
   s->chunk = NULL;
   keep_tail (s, p, len);
@@ -368,7 +368,7 @@ message_bytes (pan_scan_stream_t s, const char *p, size_t len)
     {
       if (!s->mime)
         {
-          begin_message (s);    /* Text before the first "From ".  */
+          begin_message (s); /* Text before the first "From ".  */
           start_walk (s);
         }
       if (!s->err)
@@ -529,7 +529,7 @@ pan_scan_stream_release (pan_scan_stream_t s)
   if (s->own_scanner)
     pan_scanner_release (s->scanner);
   else if (s->scanner)
-    pan_scanner_finish (s->scanner, NULL, NULL);   /* Reset it.  */
+    pan_scanner_finish (s->scanner, NULL, NULL); /* Reset it.  */
   free (s->path);
   pani_wipe (s, sizeof *s);
   free (s);
@@ -541,14 +541,13 @@ has_eml_suffix (const char *path)
 {
   size_t n = strlen (path);
 
-  return n >= 4 && path[n - 4] == '.'
-         && (path[n - 3] | 0x20) == 'e' && (path[n - 2] | 0x20) == 'm'
-         && (path[n - 1] | 0x20) == 'l';
+  return n >= 4 && path[n - 4] == '.' && (path[n - 3] | 0x20) == 'e'
+    && (path[n - 2] | 0x20) == 'm' && (path[n - 1] | 0x20) == 'l';
 }
 
 pan_scan_format_t
 pani_scan_format_detect (const char *path, int in_maildir, const void *head,
-                        size_t len)
+                         size_t len)
 {
   if (head && len >= FROM_LEN && !memcmp (head, FROM_LINE, FROM_LEN))
     return PAN_SCAN_MBOX;
@@ -651,7 +650,8 @@ pan_scan_hit_json (const struct pan_scan_hit *h, char **r_json)
   json_field (&b, "context", h->context);
   json_number (&b, "message", msg, h->message);
   json_number (&b, "part", part, h->part);
-  json_field (&b, "content_type", part && !h->header ? h->content_type : NULL);
+  json_field (&b, "content_type",
+              part && !h->header ? h->content_type : NULL);
   json_field (&b, "encoding", part && !h->header ? h->encoding : NULL);
   json_field (&b, "header", h->header);
   pani_buf_printf (&b, ",\"envelope\":%s,\"undecoded\":%s,\"allowed\":%s",

@@ -25,12 +25,12 @@
 struct pani_seal
 {
   int fd;
-  unsigned char *keys;          /* Secure: cipher key, then MAC key.  */
+  unsigned char *keys; /* Secure: cipher key, then MAC key.  */
   gcry_cipher_hd_t cipher;
   gcry_mac_hd_t mac;
   unsigned char tag[SEAL_MACLEN];
-  int sealed;                   /* Writing ended, TAG is final.  */
-  unsigned char *buf;           /* Secure: one chunk for en/decryption.  */
+  int sealed;         /* Writing ended, TAG is final.  */
+  unsigned char *buf; /* Secure: one chunk for en/decryption.  */
 };
 
 static gpg_error_t

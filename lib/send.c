@@ -31,8 +31,9 @@
 
 /* The header fields that protected headers (protected-headers="v1")
  * carry inside the encryption.  */
-static const char *const protected_fields[] =
-  { "Subject", "From", "To", "Cc", "Date", "Message-ID", "Reply-To" };
+static const char *const protected_fields[] = {
+  "Subject", "From", "To", "Cc", "Date", "Message-ID", "Reply-To"
+};
 
 
 /*
@@ -43,19 +44,19 @@ static const char *const protected_fields[] =
  * and copied to the seal if there are more copies), or the seal.  */
 struct body_src
 {
-  gpgrt_stream_t in;            /* NULL: read the seal.  */
-  pani_seal_t seal;             /* Written while reading IN, else read.  */
-  char *head;                   /* Inner header block, CRLF.  */
+  gpgrt_stream_t in; /* NULL: read the seal.  */
+  pani_seal_t seal;  /* Written while reading IN, else read.  */
+  char *head;        /* Inner header block, CRLF.  */
   size_t head_len;
   size_t head_off;
-  unsigned char out[16384];     /* Converted body bytes not yet read.  */
+  unsigned char out[16384]; /* Converted body bytes not yet read.  */
   size_t out_len;
   size_t out_off;
   int prev_cr;
-  pan_mime_t mime;              /* Scans the body for PANs.  */
-  pani_engine_guard_t guard;    /* Of the copy being encrypted.  */
+  pan_mime_t mime;           /* Scans the body for PANs.  */
+  pani_engine_guard_t guard; /* Of the copy being encrypted.  */
   int scan_done;
-  gpg_error_t err;              /* Read, seal or scan error.  */
+  gpg_error_t err; /* Read, seal or scan error.  */
 };
 
 static gpg_error_t
@@ -319,8 +320,8 @@ name_copy (pan_job_t job, struct copy *c, size_t idx)
 
   if (!job->nonce[0])
     pani_nonce_hex (job->nonce, 4);
-  if (!gmtime_r (&t, &tm) || !strftime (when, sizeof when, "%Y%m%dT%H%M%S",
-                                        &tm))
+  if (!gmtime_r (&t, &tm)
+      || !strftime (when, sizeof when, "%Y%m%dT%H%M%S", &tm))
     strcpy (when, "0");
   snprintf (c->id, sizeof c->id, "c%s-%s-%zu", when, job->nonce, idx + 1);
 }
@@ -418,8 +419,7 @@ write_visible_fields (pan_job_t job, int fd)
 /* Keep the last bytes of the spool in TAIL (sizeof TAIL - 1 at most,
  * *R_LEN of them).  */
 static void
-keep_tail (char *tail, size_t size, size_t *r_len, const char *buf,
-           size_t n)
+keep_tail (char *tail, size_t size, size_t *r_len, const char *buf, size_t n)
 {
   size_t keep = size - 1;
 
@@ -532,7 +532,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
   req.out_fd = c->spool_fd;
   req.now = job->now;
   err = ops->encrypt (&req, r_reason);
- leave:
+leave:
   gpgme_data_release (plain);
   free (addrs);
   free (fprs);
@@ -603,7 +603,7 @@ encrypt_copy (pan_job_t job, struct copy *c, size_t idx,
     err = pani_reason_sys (r_reason, c->spool_path);
   else if (!(err = digest_spool (c, r_reason)))
     pani_test_crash ("encrypted");
- leave:
+leave:
   if (err)
     pani_reason (r_reason, err, "writing %s: %s", c->spool_path,
                  gpg_strerror (err));

@@ -100,7 +100,8 @@ check_sender (const char *s, char **r_reason)
     {
       for (const char *p = s; *p; p++)
         if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789._+-", *p))
+                     "0123456789._+-",
+                     *p))
           goto bad;
       if (*s && *s != '-' && *s != '.')
         return 0;
@@ -110,11 +111,13 @@ check_sender (const char *s, char **r_reason)
   free (norm);
   if (!err)
     return 0;
- bad:
-  return usage_error (r_reason, "the envelope sender \"%s\" is not a bare"
+bad:
+  return usage_error (r_reason,
+                      "the envelope sender \"%s\" is not a bare"
                       " address (local@domain, a login name or <>);"
                       " give -f with the address only, the name goes in"
-                      " the From header", s);
+                      " the From header",
+                      s);
 }
 
 /* Store the argument VAL of the option letter C in ARGS.  */
@@ -126,15 +129,19 @@ take_value (struct pan_sendmail_args *args, int c, const char *val,
     {
     case 'B':
       if (!is_one_of (val, body_types))
-        return usage_error (r_reason, "-B %s: the body type is 7BIT or"
-                            " 8BITMIME", val);
+        return usage_error (r_reason,
+                            "-B %s: the body type is 7BIT or"
+                            " 8BITMIME",
+                            val);
       args->env.body_type = val;
       return 0;
     case 'F': args->env.full_name = val; return 0;
     case 'N':
       if (!is_dsn_notify (val))
-        return usage_error (r_reason, "-N %s: give never, or a list of"
-                            " success, failure and delay", val);
+        return usage_error (r_reason,
+                            "-N %s: give never, or a list of"
+                            " success, failure and delay",
+                            val);
       args->env.dsn_notify = val;
       return 0;
     case 'R':
@@ -144,14 +151,14 @@ take_value (struct pan_sendmail_args *args, int c, const char *val,
       return 0;
     case 'V':
       if (!is_envid (val))
-        return usage_error (r_reason, "-V %s: the envelope ID is 1 to 100"
+        return usage_error (r_reason,
+                            "-V %s: the envelope ID is 1 to 100"
                             " printable characters without '+' and '='",
                             val);
       args->env.dsn_envid = val;
       return 0;
-    case 'f': case 'r':
-      args->env.sender = val;
-      return check_sender (val, r_reason);
+    case 'f':
+    case 'r': args->env.sender = val; return check_sender (val, r_reason);
     default:
       /* -A, -C, -L, -O, -X, -h and every -oX: ignored, as Postfix does
        * (-oi is what pansend always does).  */
@@ -168,9 +175,11 @@ take_mode (struct pan_sendmail_args *args, const char *val, char **r_reason)
   else if (!strcmp (val, "p"))
     args->mode = PAN_SENDMAIL_QUEUE_LIST;
   else if (strcmp (val, "h") && strcmp (val, "H"))
-    return usage_error (r_reason, "-b%s: pansend does not offer this mode"
+    return usage_error (r_reason,
+                        "-b%s: pansend does not offer this mode"
                         " of sendmail; it sends a message (-bm) and lists"
-                        " its queue (-bp)", val);
+                        " its queue (-bp)",
+                        val);
   return 0;
 }
 
@@ -179,11 +188,13 @@ static gpg_error_t
 take_queue (struct pan_sendmail_args *args, const char *val, char **r_reason)
 {
   if (*val >= '0' && *val <= '9')
-    return 0;                   /* -qINTERVAL: ignored, as Postfix does. */
+    return 0; /* -qINTERVAL: ignored, as Postfix does. */
   (void)args;
-  return usage_error (r_reason, "-q%s: pansend flushes its whole queue"
+  return usage_error (r_reason,
+                      "-q%s: pansend flushes its whole queue"
                       " (-q or --flush) or drops one copy (--queue-drop"
-                      " ID)", val);
+                      " ID)",
+                      val);
 }
 
 /* Postfix reads "-V xy" and "-Vxy" (two characters) as the old spelling
@@ -207,9 +218,10 @@ take_flag (struct pan_sendmail_args *args, int c, char **r_reason)
     case 't': args->extract = 1; break;
     case 'v': args->verbose = 1; break;
     case 'I':
-      return usage_error (r_reason, "-I: pansend keeps no alias database"
+      return usage_error (r_reason,
+                          "-I: pansend keeps no alias database"
                           " (newaliases is the MTA's)");
-    default: break;         /* -i (always), -n, -m, -G, -U: ignored.  */
+    default: break; /* -i (always), -n, -m, -G, -U: ignored.  */
     }
   return 0;
 }
@@ -235,7 +247,8 @@ take_short (struct pan_sendmail_args *args, int argc, char **argv, int *i,
           continue;
         }
       if (!strchr (WITH_ARG, a[j]))
-        return usage_error (r_reason, "unknown option \"%s\"; pansend"
+        return usage_error (r_reason,
+                            "unknown option \"%s\"; pansend"
                             " takes sendmail(1)'s options and its own long"
                             " ones (see pansend --help and pansend(1))",
                             letter);
@@ -255,20 +268,35 @@ take_short (struct pan_sendmail_args *args, int argc, char **argv, int *i,
 
 /* pansend's long options: NAME, whether it takes a value, and its id.  */
 enum long_id
-  {
-    L_HOME, L_SENDMAIL, L_PASSPHRASE_FD, L_QUEUE_DROP, L_DRY_RUN,
-    L_VERBOSE, L_FLUSH, L_QUEUE_LIST, L_HELP, L_VERSION
-  };
+{
+  L_HOME,
+  L_SENDMAIL,
+  L_PASSPHRASE_FD,
+  L_QUEUE_DROP,
+  L_DRY_RUN,
+  L_VERBOSE,
+  L_FLUSH,
+  L_QUEUE_LIST,
+  L_HELP,
+  L_VERSION
+};
 
-static const struct { const char *name; int has_arg; } long_opts[] =
-  {
-    [L_HOME] = { "home", 1 }, [L_SENDMAIL] = { "sendmail", 1 },
-    [L_PASSPHRASE_FD] = { "passphrase-fd", 1 },
-    [L_QUEUE_DROP] = { "queue-drop", 1 }, [L_DRY_RUN] = { "dry-run", 0 },
-    [L_VERBOSE] = { "verbose", 0 }, [L_FLUSH] = { "flush", 0 },
-    [L_QUEUE_LIST] = { "queue-list", 0 }, [L_HELP] = { "help", 0 },
-    [L_VERSION] = { "version", 0 }
-  };
+static const struct
+{
+  const char *name;
+  int has_arg;
+} long_opts[] = {
+  [L_HOME] = {"home",           1},
+  [L_SENDMAIL] = { "sendmail",      1},
+  [L_PASSPHRASE_FD] = { "passphrase-fd", 1},
+  [L_QUEUE_DROP] = { "queue-drop",    1},
+  [L_DRY_RUN] = { "dry-run",       0},
+  [L_VERBOSE] = { "verbose",       0},
+  [L_FLUSH] = { "flush",         0},
+  [L_QUEUE_LIST] = { "queue-list",    0},
+  [L_HELP] = { "help",          0},
+  [L_VERSION] = { "version",       0}
+};
 
 static gpg_error_t
 take_fd (struct pan_sendmail_args *args, const char *val, char **r_reason)
@@ -277,8 +305,10 @@ take_fd (struct pan_sendmail_args *args, const char *val, char **r_reason)
   long n = strtol (val, &end, 10);
 
   if (*val < '0' || *val > '9' || *end || n > INT_MAX)
-    return usage_error (r_reason, "--passphrase-fd %s: give a file"
-                        " descriptor number", val);
+    return usage_error (r_reason,
+                        "--passphrase-fd %s: give a file"
+                        " descriptor number",
+                        val);
   args->passphrase_fd = (int)n;
   return 0;
 }
@@ -294,7 +324,8 @@ take_long_value (struct pan_sendmail_args *args, enum long_id id,
     case L_PASSPHRASE_FD: return take_fd (args, val, r_reason);
     case L_QUEUE_DROP:
       if (!*val)
-        return usage_error (r_reason, "--queue-drop: name the copy (see"
+        return usage_error (r_reason,
+                            "--queue-drop: name the copy (see"
                             " pansend --queue-list)");
       args->queue_id = val;
       args->mode = PAN_SENDMAIL_QUEUE_DROP;
@@ -331,11 +362,15 @@ take_long (struct pan_sendmail_args *args, int argc, char **argv, int *i,
                             long_opts[k].name);
       return take_long_value (args, (enum long_id)k,
                               !long_opts[k].has_arg ? NULL
-                              : eq ? eq + 1 : argv[++*i], r_reason);
+                                : eq                ? eq + 1
+                                                    : argv[++*i],
+                              r_reason);
     }
-  return usage_error (r_reason, "unknown option \"%s\"; pansend takes"
+  return usage_error (r_reason,
+                      "unknown option \"%s\"; pansend takes"
                       " sendmail(1)'s options and its own long ones (see"
-                      " pansend --help and pansend(1))", argv[*i]);
+                      " pansend --help and pansend(1))",
+                      argv[*i]);
 }
 
 /* The options of ARGV up to the first recipient; store the index of the
@@ -366,10 +401,12 @@ take_options (struct pan_sendmail_args *args, int argc, char **argv,
       else if (!strcmp (a, "-q"))
         args->mode = PAN_SENDMAIL_FLUSH;
       else if (is_verp (argc, argv, i))
-        err = usage_error (r_reason, "%s: pansend does not offer VERP"
+        err = usage_error (r_reason,
+                           "%s: pansend does not offer VERP"
                            " (-XV, and -V with two characters, which Postfix"
                            " reads as VERP); an envelope ID (-V) needs at"
-                           " least three characters", a);
+                           " least three characters",
+                           a);
       else
         err = take_short (args, argc, argv, &i, r_reason);
     }
@@ -390,10 +427,12 @@ take_recipients (struct pan_sendmail_args *args, int argc, char **argv,
   for (int i = first; i < argc; i++)
     {
       if (argv[i][0] == '-' && !dashes)
-        return usage_error (r_reason, "\"%s\" after the first recipient:"
+        return usage_error (r_reason,
+                            "\"%s\" after the first recipient:"
                             " options come before the recipients, as with"
                             " sendmail (an address that starts with '-'"
-                            " goes after \"--\")", argv[i]);
+                            " goes after \"--\")",
+                            argv[i]);
       if (!*argv[i])
         return usage_error (r_reason, "an empty recipient");
       args->recipients[args->nrecipients++] = argv[i];
@@ -415,11 +454,13 @@ pan_sendmail_args_parse (int argc, char **argv,
                                  r_reason)))
     goto leave;
   if (r_args->mode == PAN_SENDMAIL_SEND && !r_args->nrecipients)
-    r_args->extract = 1;        /* "| pansend" is "| sendmail -t".  */
+    r_args->extract = 1; /* "| pansend" is "| sendmail -t".  */
   else if (r_args->mode != PAN_SENDMAIL_SEND && r_args->nrecipients)
-    err = usage_error (r_reason, "\"%s\": no recipients in this mode (-bp, -q,"
-                       " --queue-drop)", r_args->recipients[0]);
- leave:
+    err = usage_error (r_reason,
+                       "\"%s\": no recipients in this mode (-bp, -q,"
+                       " --queue-drop)",
+                       r_args->recipients[0]);
+leave:
   if (err)
     pan_sendmail_args_release (r_args);
   return err;

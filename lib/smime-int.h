@@ -16,7 +16,7 @@
  * must pin, is stored at *R_FPR.  Certificates new to the home are
  * removed again if a check fails.  */
 gpg_error_t pani_smime_enroll (pan_ctx_t ctx, const char *addr,
-                              const char *fpr, const void *data, size_t len,
-                              time_t now, char **r_fpr, char **r_reason);
+                               const char *fpr, const void *data, size_t len,
+                               time_t now, char **r_fpr, char **r_reason);
 
 #endif /* PAN_SMIME_INT_H */

@@ -24,11 +24,11 @@
 
 /* Revocation checking: smime-revocation-check off, crl or ocsp.  */
 enum pani_revocation
-  {
-    PANI_REVOCATION_OFF,
-    PANI_REVOCATION_CRL,
-    PANI_REVOCATION_OCSP
-  };
+{
+  PANI_REVOCATION_OFF,
+  PANI_REVOCATION_CRL,
+  PANI_REVOCATION_OCSP
+};
 
 /* Write gpgsm.conf (and dirmngr.conf) in the GnuPG home of CTX for the
  * revocation checking MODE ("off", "crl" or "ocsp"; NULL: the value of
@@ -107,8 +107,8 @@ int pani_smime_is_self_signed (gpgme_key_t key);
  * the home) GPG_ERR_FORBIDDEN, with "trustlist.txt:LINE: ..." in
  * *R_REASON.  */
 gpg_error_t pani_smime_trustlist_parse (const void *buf, size_t len,
-                                       char ***r_fprs, size_t *r_count,
-                                       char **r_reason);
+                                        char ***r_fprs, size_t *r_count,
+                                        char **r_reason);
 
 /* Trust the root CA certificate in DATA/LEN (PEM or DER; other
  * certificates in DATA are ignored) whose SHA-1 or SHA-256 fingerprint
@@ -120,7 +120,7 @@ gpg_error_t pani_smime_trustlist_parse (const void *buf, size_t len,
  * stored at *R_FPR if R_FPR is not NULL.  Nothing changes if a check
  * fails; trusting a trusted CA again is not an error.  */
 gpg_error_t pani_smime_trust_ca (pan_ctx_t ctx, const char *fpr,
-                                const void *data, size_t len, time_t now,
-                                char **r_fpr, char **r_reason);
+                                 const void *data, size_t len, time_t now,
+                                 char **r_fpr, char **r_reason);
 
 #endif /* PAN_SMIME_TRUST_INT_H */

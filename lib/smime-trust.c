@@ -42,24 +42,23 @@
 #define MAX_TRUSTLIST (1024 * 1024)
 
 /* The head of a configuration file written here; %s: the mode.  */
-#define CONF_HEAD(file)                                                 \
+#define CONF_HEAD(file)                                                  \
   "# " file " of a panmail home, written by panmail from panmail.conf\n" \
   "# (smime-revocation-check %s): edits here are overwritten.\n"
 
-static const char *const gpgsm_conf_mode[] =
-  {
-    /* off */
-    "disable-crl-checks\n"
-    "disable-ocsp\n",
-    /* crl */
-    "enable-crl-checks\n"
-    "enable-issuer-based-crl-check\n"
-    "disable-ocsp\n",
-    /* ocsp */
-    "enable-crl-checks\n"
-    "enable-issuer-based-crl-check\n"
-    "enable-ocsp\n"
-  };
+static const char *const gpgsm_conf_mode[] = {
+  /* off */
+  "disable-crl-checks\n"
+  "disable-ocsp\n",
+  /* crl */
+  "enable-crl-checks\n"
+  "enable-issuer-based-crl-check\n"
+  "disable-ocsp\n",
+  /* ocsp */
+  "enable-crl-checks\n"
+  "enable-issuer-based-crl-check\n"
+  "enable-ocsp\n"
+};
 
 
 /*
@@ -95,7 +94,8 @@ configured_mode (pan_ctx_t ctx)
 }
 
 gpg_error_t
-pani_smime_mode (pan_ctx_t ctx, enum pani_revocation *r_mode, char **r_reason)
+pani_smime_mode (pan_ctx_t ctx, enum pani_revocation *r_mode,
+                 char **r_reason)
 {
   return parse_mode (configured_mode (ctx), r_mode, r_reason);
 }
@@ -104,7 +104,7 @@ const char *
 pani_smime_mode_name (enum pani_revocation mode)
 {
   return mode_words[mode <= PANI_REVOCATION_OCSP ? mode
-                    : PANI_REVOCATION_OCSP];
+                                                 : PANI_REVOCATION_OCSP];
 }
 
 /* Write TEXT to DIR/NAME unless the file holds it already; set
@@ -126,7 +126,7 @@ write_if_changed (const char *dir, const char *name, const char *text,
     goto leave;
   err = pani_write_file_atomic (path, text, strlen (text), 0600, r_reason);
   *r_changed = !err;
- leave:
+leave:
   free (old);
   free (path);
   return err;
@@ -145,8 +145,8 @@ write_conf (const char *dir, enum pani_revocation mode, const char *word,
   gpgsm = pani_strdupf (CONF_HEAD ("gpgsm.conf") "cipher-algo AES256\n%s",
                         word, gpgsm_conf_mode[mode]);
   dirmngr = pani_strdupf (CONF_HEAD ("dirmngr.conf") "%s", word,
-                          mode == PANI_REVOCATION_OCSP
-                          ? "allow-ocsp\n" : "");
+                          mode == PANI_REVOCATION_OCSP ? "allow-ocsp\n"
+                                                       : "");
   if (!gpgsm || !dirmngr)
     {
       err = gpg_error_from_syserror ();
@@ -157,7 +157,7 @@ write_conf (const char *dir, enum pani_revocation mode, const char *word,
     err = write_if_changed (dir, "dirmngr.conf", dirmngr, &changed2,
                             r_reason);
   *r_changed = changed1 || changed2;
- leave:
+leave:
   free (gpgsm);
   free (dirmngr);
   return err;
@@ -207,8 +207,10 @@ pani_smime_cms_new (const char *homedir, int validate,
       || (err = gpgme_set_pinentry_mode (gctx, GPGME_PINENTRY_MODE_CANCEL)))
     {
       gpgme_release (gctx);
-      return pani_reason (r_reason, err, "cannot start gpgsm through GPGME"
-                          " for %s: %s", homedir, gpg_strerror (err));
+      return pani_reason (r_reason, err,
+                          "cannot start gpgsm through GPGME"
+                          " for %s: %s",
+                          homedir, gpg_strerror (err));
     }
   gpgme_set_offline (gctx, mode == PANI_REVOCATION_OFF);
   *r_gctx = gctx;
@@ -362,15 +364,17 @@ scratch_load (pan_ctx_t ctx, struct pani_smime_scratch *s, const void *data,
   if ((err = pani_engine_scratch_new (ctx, "certcheck", &s->dir, r_reason))
       || (err = write_conf (s->dir, PANI_REVOCATION_OFF, "off", &changed,
                             r_reason))
-      || (err = pani_smime_cms_new (s->dir, 0, PANI_REVOCATION_OFF,
-                                    &s->gctx, r_reason)))
+      || (err = pani_smime_cms_new (s->dir, 0, PANI_REVOCATION_OFF, &s->gctx,
+                                    r_reason)))
     return err;
   err = import_buf (s->gctx, data, len, NULL);
   if (gpg_err_code (err) == GPG_ERR_FORBIDDEN)
-    return pani_reason (r_reason, err, "the file holds a private key;"
+    return pani_reason (r_reason, err,
+                        "the file holds a private key;"
                         " give only the certificate");
   if (err)
-    return pani_reason (r_reason, err, "the file holds no certificate that"
+    return pani_reason (r_reason, err,
+                        "the file holds no certificate that"
                         " gpgsm can read (PEM, DER or PKCS#7): %s",
                         gpg_strerror (err));
   if ((err = gpgme_op_keylist_start (s->gctx, NULL, 0)))
@@ -400,8 +404,8 @@ scratch_find (struct pani_smime_scratch *s, const char *pin)
         continue;
       if (!pani_ascii_casecmp (key->subkeys->fpr, pin))
         return key;
-      if (strlen (pin) != 64 || export_der (s->gctx, key->subkeys->fpr,
-                                            &der, &len))
+      if (strlen (pin) != 64
+          || export_der (s->gctx, key->subkeys->fpr, &der, &len))
         continue;
       sha256_hex (der, len, hex);
       gpgme_free (der);
@@ -434,7 +438,8 @@ pani_smime_scratch_open (pan_ctx_t ctx, const char *pin, const void *data,
   return pani_reason (r_reason, gpg_error (GPG_ERR_NO_PUBKEY),
                       "the file holds no certificate with the SHA-1 or"
                       " SHA-256 fingerprint %s; check the file and the"
-                      " fingerprint you were given", pin);
+                      " fingerprint you were given",
+                      pin);
 }
 
 gpg_error_t
@@ -449,8 +454,8 @@ pani_smime_copy_cert (struct pani_smime_scratch *s, gpgme_ctx_t gctx,
     err = import_buf (gctx, der, len, new);
   gpgme_free (der);
   if (err)
-    pani_reason (r_reason, err, "importing certificate %s failed: %s",
-                 fpr, gpg_strerror (err));
+    pani_reason (r_reason, err, "importing certificate %s failed: %s", fpr,
+                 gpg_strerror (err));
   return err;
 }
 
@@ -467,19 +472,21 @@ pani_smime_check_dates (gpgme_key_t key, time_t now, char **r_reason)
   if (sub->timestamp > 0 && sub->timestamp > now)
     return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_TOO_YOUNG),
                         "certificate %s is not valid yet (notBefore is"
-                        " in the future)", sub->fpr);
+                        " in the future)",
+                        sub->fpr);
   if (sub->expires > 0 && sub->expires <= now)
     return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_EXPIRED),
                         "certificate %s has expired; ask for a renewed"
-                        " certificate", sub->fpr);
+                        " certificate",
+                        sub->fpr);
   return 0;
 }
 
 int
 pani_smime_is_self_signed (gpgme_key_t key)
 {
-  return key->chain_id && !pani_ascii_casecmp (key->chain_id,
-                                               key->subkeys->fpr);
+  return key->chain_id
+    && !pani_ascii_casecmp (key->chain_id, key->subkeys->fpr);
 }
 
 
@@ -545,12 +552,14 @@ parse_trust_line (const char *p, const char *end, unsigned int lineno,
   if ((size_t)(end - p) == 15 && !memcmp (p, "include-default", 15))
     return pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
                         "trustlist.txt:%u: include-default would trust"
-                        " CAs outside this home; remove the line", lineno);
+                        " CAs outside this home; remove the line",
+                        lineno);
   if (!parse_trust_fpr (&p, end, fpr)
       || (flags = trust_flags_smime (p, end)) < 0)
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
                         "trustlist.txt:%u: not \"FINGERPRINT S\"; fix or"
-                        " remove the line", lineno);
+                        " remove the line",
+                        lineno);
   if (flags && !(fprs[(*n)++] = pani_strdup (fpr)))
     return gpg_error_from_syserror ();
   return 0;
@@ -558,7 +567,7 @@ parse_trust_line (const char *p, const char *end, unsigned int lineno,
 
 gpg_error_t
 pani_smime_trustlist_parse (const void *buf, size_t len, char ***r_fprs,
-                           size_t *r_count, char **r_reason)
+                            size_t *r_count, char **r_reason)
 {
   gpg_error_t err = 0;
   const char *p = buf, *end = p + len, *nul;
@@ -599,8 +608,8 @@ pani_smime_trustlist_parse (const void *buf, size_t len, char ***r_fprs,
 }
 
 static gpg_error_t
-read_trustlist (pan_ctx_t ctx, char **r_text, size_t *r_len,
-                char ***r_fprs, size_t *r_count, char **r_reason)
+read_trustlist (pan_ctx_t ctx, char **r_text, size_t *r_len, char ***r_fprs,
+                size_t *r_count, char **r_reason)
 {
   gpg_error_t err;
   char *path = pani_strdupf ("%s/%s", ctx->gnupg_home, TRUSTLIST_FILE);
@@ -621,7 +630,7 @@ read_trustlist (pan_ctx_t ctx, char **r_text, size_t *r_len,
     pani_reason_sys (r_reason, path);
   if (!err)
     err = pani_smime_trustlist_parse (*r_text, *r_len, r_fprs, r_count,
-                                     r_reason);
+                                      r_reason);
   if (err)
     {
       free (*r_text);
@@ -650,19 +659,20 @@ add_to_trustlist (pan_ctx_t ctx, const char *fpr, const char *subject,
   path = pani_strdupf ("%s/%s", ctx->gnupg_home, TRUSTLIST_FILE);
   newtext = pani_strdupf ("%s%s%s# %s\n%s S\n", text,
                           len && text[len - 1] != '\n' ? "\n" : "",
-                          len ? "" : "# Root CAs trusted for S/MIME, added"
-                          " with 'pankey trust-ca'.\n",
+                          len ? ""
+                              : "# Root CAs trusted for S/MIME, added"
+                                " with 'pankey trust-ca'.\n",
                           subject ? subject : "(no subject)", fpr);
   if (!path || !newtext)
     err = gpg_error_from_syserror ();
   else
     err = pani_write_file_atomic (path, newtext, strlen (newtext), 0600,
                                   r_reason);
- leave:
+leave:
   if (!err && pani_engine_gpgconf (ctx->gnupg_home, "--reload", "gpg-agent"))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
-                       "gpg-agent of %s did not reload %s",
-                       ctx->gnupg_home, TRUSTLIST_FILE);
+                       "gpg-agent of %s did not reload %s", ctx->gnupg_home,
+                       TRUSTLIST_FILE);
   pan_argv_release (fprs);
   free (newtext);
   free (path);
@@ -694,16 +704,18 @@ check_ca_in_scratch (struct pani_smime_scratch *s, gpgme_key_t key,
   if ((err = pani_write_file_atomic (path, line, strlen (line), 0600,
                                      r_reason)))
     goto leave;
-  gpgme_set_keylist_mode (s->gctx, GPGME_KEYLIST_MODE_LOCAL
-                          | GPGME_KEYLIST_MODE_VALIDATE);
+  gpgme_set_keylist_mode (s->gctx,
+                          GPGME_KEYLIST_MODE_LOCAL
+                            | GPGME_KEYLIST_MODE_VALIDATE);
   if ((err = pani_get_pinned_key (s->gctx, key->subkeys->fpr, &vkey)))
     goto leave;
   if (vkey->invalid || !vkey->uids
       || vkey->uids->validity != GPGME_VALIDITY_ULTIMATE)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_CA_CERT),
                        "gpgsm does not accept certificate %s as a root CA"
-                       " (is basicConstraints cA set?)", key->subkeys->fpr);
- leave:
+                       " (is basicConstraints cA set?)",
+                       key->subkeys->fpr);
+leave:
   gpgme_key_unref (vkey);
   free (line);
   free (path);
@@ -720,11 +732,13 @@ check_ca (struct pani_smime_scratch *s, gpgme_key_t key, time_t now,
   if (!pani_smime_is_self_signed (key))
     return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_CA_CERT),
                         "certificate %s is not self-signed; trust the root"
-                        " CA of its chain, not an intermediate", fpr);
+                        " CA of its chain, not an intermediate",
+                        fpr);
   if (!key->can_certify)
     return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_CA_CERT),
                         "certificate %s is not a CA certificate (its"
-                        " keyUsage lacks keyCertSign)", fpr);
+                        " keyUsage lacks keyCertSign)",
+                        fpr);
   if ((err = pani_smime_check_dates (key, now, r_reason)))
     return err;
   return check_ca_in_scratch (s, key, r_reason);
@@ -746,8 +760,10 @@ check_trusted_in_home (pan_ctx_t ctx, const char *fpr, char **r_reason)
           || key->uids->validity != GPGME_VALIDITY_ULTIMATE))
     err = gpg_error (GPG_ERR_NOT_TRUSTED);
   if (err)
-    pani_reason (r_reason, err, "gpgsm in %s does not trust CA %s after"
-                 " adding it: %s", ctx->gnupg_home, fpr, gpg_strerror (err));
+    pani_reason (r_reason, err,
+                 "gpgsm in %s does not trust CA %s after"
+                 " adding it: %s",
+                 ctx->gnupg_home, fpr, gpg_strerror (err));
   gpgme_key_unref (key);
   gpgme_release (gctx);
   return err;
@@ -765,8 +781,9 @@ install_ca (pan_ctx_t ctx, struct pani_smime_scratch *s, gpgme_key_t key,
                                  &gctx, r_reason)))
     return err;
   if (!(err = pani_smime_copy_cert (s, gctx, fpr, NULL, r_reason))
-      && !(err = add_to_trustlist (ctx, fpr, key->uids ? key->uids->uid
-                                   : NULL, r_reason)))
+      && !(err = add_to_trustlist (ctx, fpr,
+                                   key->uids ? key->uids->uid : NULL,
+                                   r_reason)))
     err = check_trusted_in_home (ctx, fpr, r_reason);
   gpgme_release (gctx);
   return err;
@@ -774,7 +791,7 @@ install_ca (pan_ctx_t ctx, struct pani_smime_scratch *s, gpgme_key_t key,
 
 gpg_error_t
 pani_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
-                    size_t len, time_t now, char **r_fpr, char **r_reason)
+                     size_t len, time_t now, char **r_fpr, char **r_reason)
 {
   gpg_error_t err;
   struct pani_smime_scratch s;
@@ -793,7 +810,7 @@ pani_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
     goto leave;
   if (r_fpr && !(*r_fpr = pani_strdup (key->subkeys->fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
- leave:
+leave:
   pani_smime_scratch_release (&s);
   free (pin);
   return err;
@@ -881,7 +898,7 @@ pan_smime_list_cas (pan_ctx_t ctx, struct pan_smime_ca **r_cas,
   *r_cas = cas;
   *r_count = count;
   cas = NULL;
- leave:
+leave:
   pan_smime_cas_release (cas, count);
   free (fprs);
   gpgme_release (gctx);

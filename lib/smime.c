@@ -65,11 +65,13 @@ check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
     return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
                         "certificate %s does not allow encryption (its"
                         " keyUsage lacks keyEncipherment); ask for an"
-                        " encryption certificate", fpr);
+                        " encryption certificate",
+                        fpr);
   if (addr && !has_address (key, addr))
     return pani_reason (r_reason, gpg_error (GPG_ERR_WRONG_NAME),
                         "certificate %s is not issued to %s (neither"
-                        " subjectAltName nor subject holds it)", fpr, addr);
+                        " subjectAltName nor subject holds it)",
+                        fpr, addr);
   return 0;
 }
 
@@ -94,15 +96,15 @@ why_invalid (gpgme_ctx_t gctx, gpgme_key_t key)
     err = res->invalid_recipients->reason;
   else if (!err)
     err = gpg_error (GPG_ERR_BAD_CERT_CHAIN);
- leave:
+leave:
   gpgme_data_release (plain);
   gpgme_data_release (cipher);
   return err;
 }
 
 static gpg_error_t
-explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
-                 char **r_reason)
+explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key,
+                 enum pani_revocation mode, char **r_reason)
 {
   gpg_error_t err = why_invalid (gctx, key);
   const char *fpr = key->subkeys->fpr;
@@ -113,7 +115,8 @@ explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
       || gpg_err_code (err) == GPG_ERR_NOT_TRUSTED
       || gpg_err_code (err) == GPG_ERR_MISSING_CERT
       || gpg_err_code (err) == GPG_ERR_MISSING_ISSUER_CERT)
-    return pani_reason (r_reason, err, "certificate %s does not chain to a"
+    return pani_reason (r_reason, err,
+                        "certificate %s does not chain to a"
                         " CA trusted in this home (%s); trust its root"
                         " with 'pankey trust-ca' or give the chain",
                         fpr, gpg_strerror (err));
@@ -125,10 +128,11 @@ explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
                         " establish that it is not revoked"
                         " (smime-revocation-check %s): %s; make the CRL"
                         " or OCSP responder reachable (or load the CRL"
-                        " with 'gpgsm --call-dirmngr loadcrl')", fpr,
-                        pani_smime_mode_name (mode), gpg_strerror (err));
-  return pani_reason (r_reason, err, "gpgsm refuses certificate %s: %s",
-                      fpr, gpg_strerror (err));
+                        " with 'gpgsm --call-dirmngr loadcrl')",
+                        fpr, pani_smime_mode_name (mode),
+                        gpg_strerror (err));
+  return pani_reason (r_reason, err, "gpgsm refuses certificate %s: %s", fpr,
+                      gpg_strerror (err));
 }
 
 /* The chain as gpgsm validated it for KEY (listed with validation).  */
@@ -137,12 +141,13 @@ check_chain (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
              char **r_reason)
 {
   gpgme_validity_t validity = key->uids ? key->uids->validity
-    : GPGME_VALIDITY_UNKNOWN;
+                                        : GPGME_VALIDITY_UNKNOWN;
 
   if (key->revoked)
     return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
                         "certificate %s is revoked", key->subkeys->fpr);
-  if (key->invalid || key->subkeys->invalid || validity < GPGME_VALIDITY_FULL)
+  if (key->invalid || key->subkeys->invalid
+      || validity < GPGME_VALIDITY_FULL)
     return explain_invalid (gctx, key, mode, r_reason);
   return 0;
 }
@@ -164,8 +169,10 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
     return err;
   err = pani_get_pinned_key (gctx, fpr, &key);
   if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
-    pani_reason (r_reason, err, "the pinned certificate %s is missing from"
-                 " %s; enroll it again", fpr, ctx->gnupg_home);
+    pani_reason (r_reason, err,
+                 "the pinned certificate %s is missing from"
+                 " %s; enroll it again",
+                 fpr, ctx->gnupg_home);
   else if (err)
     pani_reason (r_reason, err, "looking up certificate %s: %s", fpr,
                  gpg_strerror (err));
@@ -189,15 +196,16 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
  * done).  If R_EXPIRES is not NULL the certificate's notAfter is stored
  * there.  */
 static gpg_error_t
-smime_check (pan_ctx_t ctx, const char *fpr, time_t now,
-                  time_t *r_expires, char **r_reason)
+smime_check (pan_ctx_t ctx, const char *fpr, time_t now, time_t *r_expires,
+             char **r_reason)
 {
   if (r_expires)
     *r_expires = 0;
   if (!fpr || strlen (fpr) != 40)
     return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
                         "an S/MIME certificate is pinned by its 40-digit"
-                        " SHA-1 fingerprint, not \"%s\"", fpr ? fpr : "");
+                        " SHA-1 fingerprint, not \"%s\"",
+                        fpr ? fpr : "");
   return check_pinned (ctx, fpr, now, NULL, r_expires, r_reason);
 }
 
@@ -277,9 +285,8 @@ install_chain (struct pani_smime_scratch *s, gpgme_ctx_t gctx,
 }
 
 static gpg_error_t
-enroll_checked (pan_ctx_t ctx, struct pani_smime_scratch *s,
-                gpgme_key_t key, const char *addr, time_t now,
-                char **r_reason)
+enroll_checked (pan_ctx_t ctx, struct pani_smime_scratch *s, gpgme_key_t key,
+                const char *addr, time_t now, char **r_reason)
 {
   gpg_error_t err;
   gpgme_ctx_t gctx = NULL;
@@ -301,8 +308,8 @@ enroll_checked (pan_ctx_t ctx, struct pani_smime_scratch *s,
 
 gpg_error_t
 pani_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
-                  const void *data, size_t len, time_t now, char **r_fpr,
-                  char **r_reason)
+                   const void *data, size_t len, time_t now, char **r_fpr,
+                   char **r_reason)
 {
   gpg_error_t err;
   struct pani_smime_scratch s;
@@ -322,13 +329,12 @@ pani_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
     goto leave;
   if (r_fpr && !(*r_fpr = pani_strdup (key->subkeys->fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
- leave:
+leave:
   pani_smime_scratch_release (&s);
   free (addr);
   free (pin);
   return err;
 }
-
 
 
 /*
@@ -396,7 +402,8 @@ check_result (gpgme_ctx_t gctx, char **r_reason)
     return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
                         "gpgsm refused certificate %s: %s",
                         res->invalid_recipients->fpr
-                        ? res->invalid_recipients->fpr : "?",
+                          ? res->invalid_recipients->fpr
+                          : "?",
                         gpg_strerror (res->invalid_recipients->reason));
   return 0;
 }
@@ -444,7 +451,7 @@ encrypt_stream (const struct pani_encrypt_req *req, gpgme_data_t plain,
                  gpg_strerror (err));
   else
     err = check_result (gctx, r_reason);
- leave:
+leave:
   gpgme_data_release (cipher);
   pani_release_keys (keys);
   gpgme_release (gctx);
@@ -472,7 +479,8 @@ add_signer (gpgme_ctx_t gctx, const char *signer, char **r_reason)
       return pani_reason (r_reason, gpg_error (GPG_ERR_NO_SECKEY),
                           "the S/MIME signing certificate %s"
                           " (smime-signing-cert) has no usable secret key"
-                          " in the home; nothing was sent", signer);
+                          " in the home; nothing was sent",
+                          signer);
     }
   err = gpgme_signers_add (gctx, key);
   gpgme_key_unref (key);
@@ -507,12 +515,14 @@ sign_stream (pan_ctx_t ctx, const char *signer, gpgme_data_t plain,
     err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
                        "S/MIME signing with %s failed: %s (is its"
                        " passphrase preset in gpg-agent?); nothing was"
-                       " sent", signer, gpg_strerror (err));
+                       " sent",
+                       signer, gpg_strerror (err));
   else if (!res || res->invalid_signers || !res->signatures)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
                        "the message could not be signed with %s; nothing"
-                       " was sent", signer);
- leave:
+                       " was sent",
+                       signer);
+leave:
   gpgme_release (gctx);
   return err;
 }
@@ -580,8 +590,9 @@ sign_to_seal (const struct pani_encrypt_req *req, const char *signer,
     return gpg_error (GPG_ERR_ENOMEM);
   err = pani_seal_create (spool, &sink->seal);
   free (spool);
-  if (err || (err = pani_seal_write (sink->seal, signed_head,
-                                     strlen (signed_head)))
+  if (err
+      || (err = pani_seal_write (sink->seal, signed_head,
+                                 strlen (signed_head)))
       || (err = gpgme_data_new_from_cbs (&out, &out_cbs, sink)))
     goto leave;
   gpgme_data_set_flag (req->plain, "sensitive", "1");
@@ -591,7 +602,7 @@ sign_to_seal (const struct pani_encrypt_req *req, const char *signer,
                        gpg_strerror (failed));
   if (!err)
     err = pani_seal_rewind (sink->seal);
- leave:
+leave:
   gpgme_data_release (out);
   return err;
 }
@@ -618,27 +629,25 @@ smime_encrypt (const struct pani_encrypt_req *req, char **r_reason)
   if (signer && *signer && strcmp (signer, "none"))
     {
       if (!(err = sign_to_seal (req, signer, &sink, r_reason))
-          && !(err = gpgme_data_new_from_cbs (&sealed, &seal_cbs,
-                                              sink.seal)))
+          && !(
+            err = gpgme_data_new_from_cbs (&sealed, &seal_cbs, sink.seal)))
         err = encrypt_stream (req, sealed, r_reason);
     }
   else
     err = encrypt_stream (req, req->plain, r_reason);
   if (*req->plain_err)
-    err = pani_reason (r_reason, *req->plain_err, "reading the message"
-                       " body: %s", gpg_strerror (*req->plain_err));
+    err = pani_reason (r_reason, *req->plain_err,
+                       "reading the message"
+                       " body: %s",
+                       gpg_strerror (*req->plain_err));
   gpgme_data_release (sealed);
   pani_seal_release (sink.seal);
   return err;
 }
 
 
-const struct pani_proto_ops pani_smime_ops =
-  {
-    PAN_PROTOCOL_SMIME,
-    smime_check,
-    smime_describe,
-    pani_smime_enroll,
-    NULL,                       /* No refresh: enroll a renewed one.  */
-    smime_encrypt
-  };
+const struct pani_proto_ops pani_smime_ops = {
+  PAN_PROTOCOL_SMIME, smime_check, smime_describe,
+  pani_smime_enroll,  NULL, /* No refresh: enroll a renewed one.  */
+  smime_encrypt
+};

@@ -39,7 +39,8 @@ pani_time_parse (const char *s, time_t *r_time)
 
   memset (&tm, 0, sizeof tm);
   if (sscanf (s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-              &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6
+              &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
+        != 6
       || s[n] || n != 20)
     return gpg_error (GPG_ERR_INV_TIME);
   tm.tm_year -= 1900;

@@ -336,7 +336,7 @@ pani_utf8_encode (unsigned long cp, unsigned char *out)
     return out[0] = 0xc0 | (cp >> 6), out[1] = 0x80 | (cp & 0x3f), 2;
   if (cp < 0x10000)
     return out[0] = 0xe0 | (cp >> 12), out[1] = 0x80 | ((cp >> 6) & 0x3f),
-      out[2] = 0x80 | (cp & 0x3f), 3;
+           out[2] = 0x80 | (cp & 0x3f), 3;
   out[0] = 0xf0 | (cp >> 18);
   out[1] = 0x80 | ((cp >> 12) & 0x3f);
   out[2] = 0x80 | ((cp >> 6) & 0x3f);
@@ -423,7 +423,7 @@ pan_argv_split (const char *command, char ***r_argv)
       *r_argv = argv;
       argv = NULL;
     }
- leave:
+leave:
   free (word);
   pan_argv_release (argv);
   return err;
@@ -436,7 +436,6 @@ pan_argv_release (char **argv)
     free (argv[i]);
   free (argv);
 }
-
 
 
 /*

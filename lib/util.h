@@ -9,15 +9,15 @@
 #include <gpg-error.h>
 
 #if defined(__GNUC__)
-# define PAN_PRINTF(a,b) __attribute__ ((format (printf, a, b)))
+#define PAN_PRINTF(a, b) __attribute__ ((format (printf, a, b)))
 #else
-# define PAN_PRINTF(a,b)
+#define PAN_PRINTF(a, b)
 #endif
 
 /* Store a malloc'ed reason made from FMT at *R_REASON (if R_REASON is not
  * NULL and no reason is stored yet) and return ERR.  */
-gpg_error_t pani_reason (char **r_reason, gpg_error_t err,
-                        const char *fmt, ...) PAN_PRINTF (3, 4);
+gpg_error_t pani_reason (char **r_reason, gpg_error_t err, const char *fmt,
+                         ...) PAN_PRINTF (3, 4);
 
 /* Return gpg_error_from_syserror () with a reason naming WHAT (a path
  * or an action).  */
@@ -82,7 +82,7 @@ struct pani_buf
 {
   char *data;
   size_t len, size;
-  int failed;                   /* An allocation failed.  */
+  int failed; /* An allocation failed.  */
 };
 
 /* Append the N bytes at P to B.  */
@@ -183,7 +183,7 @@ int pani_pidfd_open (int pid);
 #ifdef PAN_TEST_HOOKS
 void pani_test_crash (const char *step);
 #else
-# define pani_test_crash(step) ((void)0)
+#define pani_test_crash(step) ((void)0)
 #endif
 
 /* Tests only (configure --enable-test-hooks): hang (sleep until a
@@ -192,7 +192,7 @@ void pani_test_crash (const char *step);
 #ifdef PAN_TEST_HOOKS
 void pani_test_hang (const char *step);
 #else
-# define pani_test_hang(step) ((void)0)
+#define pani_test_hang(step) ((void)0)
 #endif
 
 #endif /* PAN_UTIL_H */

@@ -18,7 +18,7 @@
 #include "t-support.h"
 #include "audit-int.h"
 
-#define T0 ((time_t)1795562323)  /* 2026-11-24T23:18:43Z */
+#define T0 ((time_t)1795562323) /* 2026-11-24T23:18:43Z */
 #define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
 #define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
 #define HASH1 \
@@ -125,13 +125,14 @@ static gpg_error_t
 append_n (pan_ctx_t ctx, int i)
 {
   static const struct pan_audit_key keys[2] = {
-    { "alice@example.test", PAN_PROTOCOL_OPENPGP, FPR1, { NULL } },
-    { "Bob@Example.test", PAN_PROTOCOL_SMIME, FPR2, { NULL } }
+    {"alice@example.test", PAN_PROTOCOL_OPENPGP, FPR1, { NULL }},
+    { "Bob@Example.test",  PAN_PROTOCOL_SMIME,   FPR2, { NULL }}
   };
   static const struct pan_audit_pan pans[1] = {
-    { "visa", "411111******1111", HASH1, { NULL } }
+    {"visa", "411111******1111", HASH1, { NULL }}
   };
-  struct pan_audit_event ev = { .event = "send", .tool = "pansend",
+  struct pan_audit_event ev = { .event = "send",
+                                .tool = "pansend",
                                 .operator_name = "ops" };
   char msgid[64], *reason = NULL;
   gpg_error_t err;
@@ -148,7 +149,8 @@ append_n (pan_ctx_t ctx, int i)
   ev.outcome = "sent";
   err = pan_audit_append (ctx, &ev, T0 + i * 3600, &reason);
   if (err)
-    fprintf (stderr, "    append: %s\n", reason ? reason : gpg_strerror (err));
+    fprintf (stderr, "    append: %s\n",
+             reason ? reason : gpg_strerror (err));
   pan_free (reason);
   return err;
 }
@@ -247,17 +249,18 @@ expect (const char *what, const char *log, const char *state,
   gpg_error_t err;
 
   err = pani_audit_verify_buffer (log, strlen (log), state,
-                                 state ? strlen (state) : 0, key, anchor,
-                                 &v, &reason);
+                                  state ? strlen (state) : 0, key, anchor,
+                                  &v, &reason);
   T_ERR (err, 0);
   if (!err && (v.damage != damage || v.record != record))
     {
       t_check (0, what, __FILE__, __LINE__);
-      fprintf (stderr, "    %s (key %s): got %s record %llu (%s),"
-               " want %s record %llu\n", what, key ? "yes" : "no",
-               pani_audit_damage_name (v.damage), v.record,
-               v.message ? v.message : "-", pani_audit_damage_name (damage),
-               record);
+      fprintf (stderr,
+               "    %s (key %s): got %s record %llu (%s),"
+               " want %s record %llu\n",
+               what, key ? "yes" : "no", pani_audit_damage_name (v.damage),
+               v.record, v.message ? v.message : "-",
+               pani_audit_damage_name (damage), record);
     }
   else
     t_check (1, what, __FILE__, __LINE__);
@@ -289,7 +292,7 @@ verify_home (pan_ctx_t ctx, const char *keyfile, pan_audit_damage_t damage,
   if (!damage)
     T_CHECK (v.nrecords == nrecords);
   T_CHECK (warning ? v.warnings && strstr (v.warnings, warning)
-           : !v.warnings);
+                   : !v.warnings);
   T_CHECK (v.key_checked == !!keyfile);
   pan_audit_verdict_release (&v);
   pan_free (reason);
@@ -348,15 +351,20 @@ test_record_content (void)
   ev.ciphertext_sha256 = LUHNHASH;
   T_ERR (pan_audit_append (ctx, &ev, T0, &reason), 0);
   log = slurp (path_in (pan_ctx_home (ctx), "audit.log"), NULL);
-  T_CHECK (strstr (log, "\n{\"seq\":2,\"time\":\"2026-11-24T23:18:43Z\","
-                   "\"event\":\"refuse\",\"tool\":\"pansend\",\"operator\":"));
-  T_CHECK (strstr (log, "\"reason\":\"bad\\u000a\\u001b[31m \xef\xbf\xbd"
+  T_CHECK (
+    strstr (log,
+            "\n{\"seq\":2,\"time\":\"2026-11-24T23:18:43Z\","
+            "\"event\":\"refuse\",\"tool\":\"pansend\",\"operator\":"));
+  T_CHECK (strstr (log,
+                   "\"reason\":\"bad\\u000a\\u001b[31m \xef\xbf\xbd"
                    " card 4111 11** **** 1111 \\\"q\\\"\""));
   T_CHECK (strstr (log, "\"outcome\":\"refused\",\"exit_code\":77,"));
   T_CHECK (!strstr (log, "4111 1111 1111 1111"));
   T_CHECK (strstr (log, "\"ciphertext_sha256\":\"" LUHNHASH "\""));
   nl = strchr (log, '\n');
-  zero = strstr (log, ",\"prev\":\"" "0000000000000000000000000000000000"
+  zero = strstr (log,
+                 ",\"prev\":\""
+                 "0000000000000000000000000000000000"
                  "000000000000000000000000000000\",\"mac\":\"");
   T_CHECK (!strncmp (log, "{\"seq\":1,", 9) && zero && nl && zero < nl);
   free (log);
@@ -419,7 +427,8 @@ test_create_key (void)
   reason = NULL;
   verify_home (ctx, NULL, PAN_AUDIT_INTACT, 1, NULL);
   T_ERR (pan_audit_create_key (ctx, &init_ev, T0, PAN_AUDIT_KEEP_KEY, &key,
-                               &reason), 0);
+                               &reason),
+         0);
   T_CHECK (!key && !reason);
   verify_home (ctx, write_keyfile (keyhex), PAN_AUDIT_INTACT, 2, NULL);
   T_ERR (pan_audit_open (ctx, NULL, &rd, &reason), 0);
@@ -434,7 +443,8 @@ test_create_key (void)
   T_ERR (pan_home_init (home, 0, &reason), 0);
   T_ERR (pan_ctx_open (home, &ctx, &reason), 0);
   T_ERR (pan_audit_create_key (ctx, &bad, T0, PAN_AUDIT_KEEP_KEY, &key,
-                               &reason), GPG_ERR_INV_VALUE);
+                               &reason),
+         GPG_ERR_INV_VALUE);
   T_CHECK (!key && access (path_in (home, "audit.key"), F_OK));
   pan_free (reason);
   reason = NULL;
@@ -468,10 +478,10 @@ test_bad_events (void)
 {
   char keyhex[65];
   pan_ctx_t ctx = new_home (keyhex);
-  struct pan_audit_pan pan = { "visa", "4111111111111111", HASH1,
-                               { NULL } };
-  struct pan_audit_key key = { "a@example.test", PAN_PROTOCOL_OPENPGP,
-                               "1234", { NULL } };
+  struct pan_audit_pan pan = { "visa", "4111111111111111", HASH1, { NULL } };
+  struct pan_audit_key key = {
+    "a@example.test", PAN_PROTOCOL_OPENPGP, "1234", { NULL }
+  };
   struct pan_audit_event ev = { .event = "send", .tool = "pansend" };
 
   ev.pans = &pan;
@@ -635,8 +645,8 @@ test_tamper_kinds (void)
           NRECS + 1);
   expect ("forged insert, key", t, state, keyhex, NULL, PAN_AUDIT_MODIFIED,
           4);
-  expect ("forged insert, anchor", t, NULL, NULL, anchor,
-          PAN_AUDIT_MODIFIED, NRECS);
+  expect ("forged insert, anchor", t, NULL, NULL, anchor, PAN_AUDIT_MODIFIED,
+          NRECS);
   expect ("forged insert, nothing", t, NULL, NULL, NULL, PAN_AUDIT_INTACT,
           0);
   free (t);
@@ -677,21 +687,26 @@ test_bad_inputs (void)
          GPG_ERR_INV_VALUE);
   pan_free (reason);
   reason = NULL;
-  T_ERR (pani_audit_verify_buffer ("", 0, NULL, 0, NULL, "panmail-anchor 1"
-                                  " seq=1 sha256=00", &v, &reason),
+  T_ERR (pani_audit_verify_buffer ("", 0, NULL, 0, NULL,
+                                   "panmail-anchor 1"
+                                   " seq=1 sha256=00",
+                                   &v, &reason),
          GPG_ERR_INV_VALUE);
   pan_free (reason);
   reason = NULL;
   T_ERR (pani_audit_verify_buffer ("", 0, "seq 0 key", 9, NULL, NULL, &v,
-                                  &reason), GPG_ERR_INV_STATE);
+                                   &reason),
+         GPG_ERR_INV_STATE);
   pan_free (reason);
   reason = NULL;
   T_ERR (pani_audit_verify_buffer ("{}\n", 3, NULL, 0, NULL, NULL, &v,
-                                  &reason), 0);
+                                   &reason),
+         0);
   T_CHECK (v.damage == PAN_AUDIT_TORN && v.record == 1);
   pan_audit_verdict_release (&v);
   T_ERR (pani_audit_verify_buffer ("{}\nx\n", 5, NULL, 0, NULL, NULL, &v,
-                                  &reason), 0);
+                                   &reason),
+         0);
   T_CHECK (v.damage == PAN_AUDIT_MODIFIED && v.record == 1 && v.line == 1);
   pan_audit_verdict_release (&v);
   pan_free (reason);
@@ -751,7 +766,8 @@ test_key_ownership (void)
 
   if (!pid)
     _exit (verify_out_of_secmem ());
-  T_CHECK (pid > 0 && waitpid (pid, &status, 0) == pid && WIFEXITED (status));
+  T_CHECK (pid > 0 && waitpid (pid, &status, 0) == pid
+           && WIFEXITED (status));
   if (WIFEXITED (status) && WEXITSTATUS (status))
     fprintf (stderr, "    out of secure memory: case %d\n",
              WEXITSTATUS (status));
@@ -825,7 +841,7 @@ test_key_state (void)
   state = slurp (keypath, &len);
   T_CHECK (!strncmp (state, "seq 3 key ", 10));
   append_n (ctx, 2);
-  spew (keypath, state, len);      /* As if killed before the key update.  */
+  spew (keypath, state, len); /* As if killed before the key update.  */
   verify_home (ctx, NULL, PAN_AUDIT_INTACT, 3, "lags");
   verify_home (ctx, keyfile, PAN_AUDIT_INTACT, 3, "lags");
   T_ERR (append_n (ctx, 3), 0);
@@ -849,9 +865,11 @@ test_key_state (void)
   verify_home (ctx, keyfile, PAN_AUDIT_MODIFIED, 0, NULL);
 
   unlink (keypath);
-  T_ERR (pan_audit_append (ctx, &(struct pan_audit_event){ .event = "init",
-                                                    .tool = "pankey" },
-                           T0, &reason), GPG_ERR_NO_SECKEY);
+  T_ERR (pan_audit_append (ctx,
+                           &(struct pan_audit_event){ .event = "init",
+                                                      .tool = "pankey" },
+                           T0, &reason),
+         GPG_ERR_NO_SECKEY);
   verify_home (ctx, NULL, PAN_AUDIT_TRUNCATED, 0, NULL);
   pan_free (reason);
   pan_ctx_release (ctx);
@@ -963,7 +981,8 @@ test_filters (void)
   char keyhex[65];
   pan_ctx_t ctx = new_home (keyhex);
   struct pan_audit_filter f = { 0 };
-  struct pan_audit_event ev = { .event = "enroll", .tool = "pankey",
+  struct pan_audit_event ev = { .event = "enroll",
+                                .tool = "pankey",
                                 .operator_name = "jane" };
   int i;
 
@@ -1014,8 +1033,10 @@ static void
 append_copy (pan_ctx_t ctx, const char *msgid, const char *copy,
              const char *event, const char *outcome)
 {
-  struct pan_audit_event ev = { .event = event, .tool = "pansend",
-                                .message_id = msgid, .copy = copy,
+  struct pan_audit_event ev = { .event = event,
+                                .tool = "pansend",
+                                .message_id = msgid,
+                                .copy = copy,
                                 .outcome = outcome };
 
   T_ERR (pan_audit_append (ctx, &ev, T0, NULL), 0);
@@ -1031,7 +1052,7 @@ test_report (void)
   estream_t out = es_fopenmem (0, "w+");
   size_t len;
 
-  append_n (ctx, 1);            /* An old log's send/sent: delivered.  */
+  append_n (ctx, 1); /* An old log's send/sent: delivered.  */
   append_copy (ctx, "<a@x>", "ca-1", "send", "pending");
   append_copy (ctx, "<a@x>", "ca-2", "send", "pending");
   append_copy (ctx, "<a@x>", "ca-1", "delivered", "delivered");
@@ -1048,21 +1069,24 @@ test_report (void)
   ev.reason = "x@example.test is not enrolled";
   pan_audit_append (ctx, &ev, T0, NULL);
   T_ERR (pan_audit_report (ctx, NULL, write_keyfile (keyhex), out, &v,
-                           &reason), 0);
+                           &reason),
+         0);
   T_CHECK (v.damage == PAN_AUDIT_INTACT && v.key_checked);
   es_fputc (0, out);
   es_fclose_snatch (out, (void **)&text, &len);
   T_CHECK (text && strstr (text, "messages with copies:       5\n"));
   T_CHECK (text && strstr (text, "refused (nothing sent):     1\n"));
   T_CHECK (text && strstr (text, "copies:                     6\n"));
-  T_CHECK (text && strstr (text, "delivered (MTA took all):   3 (1 after"
-                           " queueing, 1 as \"sent\" in an old log)\n"));
+  T_CHECK (text
+           && strstr (text,
+                      "delivered (MTA took all):   3 (1 after"
+                      " queueing, 1 as \"sent\" in an old log)\n"));
   T_CHECK (text && strstr (text, "queued (not delivered yet): 1\n"));
   T_CHECK (text && strstr (text, "dropped from the queue:     1\n"));
   T_CHECK (text && strstr (text, "pending (no MTA outcome):   1\n"));
   T_CHECK (text && strstr (text, "     1  x@example.test is not enrolled"));
-  T_CHECK (text && strstr (text, "     1  openpgp " FPR1
-                           "  alice@example.test"));
+  T_CHECK (text
+           && strstr (text, "     1  openpgp " FPR1 "  alice@example.test"));
   T_CHECK (text && strstr (text, "intact: 14 records"));
   T_CHECK (text && strstr (text, "init-key by "));
   if (getenv ("T_VERBOSE") && text)
@@ -1101,7 +1125,8 @@ test_segments (void)
   char keyhex[65], *reason = NULL, *seg = NULL;
   pan_ctx_t ctx = new_home (keyhex);
   const time_t day = 86400, now = T0 + 800 * day;
-  struct pan_audit_event ev = { .event = "note", .tool = "panaudit",
+  struct pan_audit_event ev = { .event = "note",
+                                .tool = "panaudit",
                                 .outcome = "ok" };
   struct pan_audit_verdict v;
   size_t n = 0;

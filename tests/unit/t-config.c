@@ -144,7 +144,8 @@ test_errors (void)
        "the line contains a carriage return (convert the file to LF line"
        " endings)");
   BAD ("# comment\r\n", 1, NULL);
-  BAD ("sendmail /bin/\033]0;x\n", 1, "the line contains a control"
+  BAD ("sendmail /bin/\033]0;x\n", 1,
+       "the line contains a control"
        " character");
   BAD ("\n\nsendmail x\x7f\n", 3, NULL);
   bad_len ("sendmail a\0b\n", 13, 1, "the line contains a NUL byte",
@@ -191,8 +192,8 @@ default_text (void)
 static void
 uncomment (char *text)
 {
-  static const char *const names[] =
-    { "sendmail ", "lock-timeout ", "max-key-size " };
+  static const char *const names[] = { "sendmail ", "lock-timeout ",
+                                       "max-key-size " };
   size_t i;
   char *p;
 
@@ -258,9 +259,9 @@ test_load (void)
   fclose (fp);
   T_ERR (pani_config_load (path, &config, &reason), GPG_ERR_CONFIGURATION);
   T_CHECK (config == NULL);
-  T_CHECK (reason && !strncmp (reason, path, strlen (path))
-           && !strcmp (reason + strlen (path),
-                       ":4: unknown setting 'bogus'"));
+  T_CHECK (
+    reason && !strncmp (reason, path, strlen (path))
+    && !strcmp (reason + strlen (path), ":4: unknown setting 'bogus'"));
   pan_free (reason);
   reason = NULL;
 

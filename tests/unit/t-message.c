@@ -2,7 +2,7 @@
 #include <config.h>
 
 #ifndef GPGRT_ENABLE_ES_MACROS
-# define GPGRT_ENABLE_ES_MACROS 1
+#define GPGRT_ENABLE_ES_MACROS 1
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,13 +72,13 @@ addrs (const char *value)
   err = pan_addrlist_parse (list, value, &reason);
   if (err)
     {
-      t_check (gpg_err_code (err) == GPG_ERR_INV_DATA, "INV_DATA",
-               __FILE__, __LINE__);
+      t_check (gpg_err_code (err) == GPG_ERR_INV_DATA, "INV_DATA", __FILE__,
+               __LINE__);
       t_check (reason != NULL, "reason set", __FILE__, __LINE__);
       t_check (!reason || !strstr (reason, "4111"), "reason hides content",
                __FILE__, __LINE__);
-      t_check (pan_addrlist_count (list) == 0, "list unchanged",
-               __FILE__, __LINE__);
+      t_check (pan_addrlist_count (list) == 0, "list unchanged", __FILE__,
+               __LINE__);
       snprintf (buf, sizeof buf, "error");
     }
   for (i = 0; !err && i < pan_addrlist_count (list); i++)
@@ -146,10 +146,11 @@ static void
 test_headers_resent (void)
 {
   static const char *const bad[] = {
-    "To: a@x.test\nResent-Bcc: hidden@y.test\n\n",
-    "resent-to: b@y.test\n\n",
-    "From: a@x.test\nRESENT-CC: c@y.test\n\n" };
-  const char ok[] = "To: a@x.test\nResent-From: a@x.test\n"
+    "To: a@x.test\nResent-Bcc: hidden@y.test\n\n", "resent-to: b@y.test\n\n",
+    "From: a@x.test\nRESENT-CC: c@y.test\n\n"
+  };
+  const char ok[] =
+    "To: a@x.test\nResent-From: a@x.test\n"
     "Resent-Date: Mon, 02 Mar 2026 10:00:00 +0000\nX-Resent-To: q\n\n";
   gpg_error_t err;
   char *reason = NULL;
@@ -176,7 +177,7 @@ static void
 test_headers_basic (void)
 {
   const char msg[] = "From: a@example.org\nTo: b@example.org\n"
-    "Subject: hello\n\nbody\n";
+                     "Subject: hello\n\nbody\n";
   gpg_error_t err;
   size_t consumed;
   pan_headers_t h = headers (msg, strlen (msg), &consumed, &err);
@@ -204,9 +205,9 @@ static void
 test_headers_crlf_and_folding (void)
 {
   const char msg[] = "Subject: a\r\n  b\r\n\tc \r\n"
-    "X-Mixed: one\n two\r\n"
-    "To: \"Doe,\r\n John\" <john@\r\n example.org>\r\n"
-    "\r\nbody";
+                     "X-Mixed: one\n two\r\n"
+                     "To: \"Doe,\r\n John\" <john@\r\n example.org>\r\n"
+                     "\r\nbody";
   gpg_error_t err;
   size_t consumed;
   pan_headers_t h = headers (msg, strlen (msg), &consumed, &err);
@@ -218,8 +219,7 @@ test_headers_crlf_and_folding (void)
   T_STREQ (pan_headers_value (h, 1), "one two");
   T_STREQ (pan_headers_raw (h, 1), "X-Mixed: one\n two\n");
   T_STREQ (pan_headers_value (h, 2), "\"Doe, John\" <john@ example.org>");
-  T_STREQ (addrs (pan_headers_value (h, 2)),
-           "[Doe, John] john@example.org");
+  T_STREQ (addrs (pan_headers_value (h, 2)), "[Doe, John] john@example.org");
   T_STREQ (msg + consumed, "body");
   pan_headers_release (h);
 }
@@ -227,7 +227,8 @@ test_headers_crlf_and_folding (void)
 static void
 test_headers_values (void)
 {
-  const char msg[] = "Empty:\nBlank:   \t \n"
+  const char msg[] =
+    "Empty:\nBlank:   \t \n"
     "Subject:   J\xc3\xb6rg \xe2\x82\xac  \n"
     "Name :  spaced before colon\nX-Folded-Empty:\n  \n\tvalue\n"
     "subject: second\nX-Ctl: a\x01z\n\n";
@@ -284,8 +285,8 @@ static void
 test_headers_errors (void)
 {
   static const char nul[] = "To: a@b\nSubject: " SECRET "\0x\n\n";
-  static const char noco[] = "To: a@b\nX: y\n" SECRET ": z\nbad line "
-    SECRET "\n\n";
+  static const char noco[] = "To: a@b\nX: y\n" SECRET ": z\nbad line " SECRET
+                             "\n\n";
   gpg_error_t err;
   char *reason = NULL;
   pan_headers_t h = NULL;
@@ -429,7 +430,8 @@ test_headers_read (void)
   reason = NULL;
   es_fclose (fp);
 
-  big = repeat ("X: 0123456789012345678901234567890123456789\n", 10000, "\n");
+  big = repeat ("X: 0123456789012345678901234567890123456789\n", 10000,
+                "\n");
   fp = memstream (big, strlen (big));
   err = pani_headers_read (fp, &h, &reason);
   T_ERR (err, GPG_ERR_TOO_LARGE);
@@ -682,20 +684,41 @@ test_addr_empty_elements (void)
 static void
 test_addr_errors (void)
 {
-  static const char *const bad[] =
-    {
-      "john", "John Doe", SECRET, "a@x.example b@x.example",
-      "a@x.example <b@x.example>", "<a@x.example", "a@x.example>",
-      "a@", "@x.example", "a@x..example", "a..b@x.example",
-      ".a@x.example", "a.@x.example", "a@x.example.", "a@.x.example",
-      "\"unterminated@x.example", "\"a\" \"b\"@x.example",
-      "<>", "Joe <>", "a@x.example;", "a\x01@x.example",
-      "\"a\x01\"@x.example", "\"a\\\x01\"@x.example",
-      "a@b@c.example", "<a@b.example> Joe", "Joe <a@b.example> x",
-      "a\\b@x.example", "John @ Work <j@x.example>", "<<a@x.example>>",
-      "Joe < a b@x.example>", "a@x.example, (Joe) <", "\x7f", "@",
-      "Joe: <a@x.example>, b", "a@x.example\x1b"
-    };
+  static const char *const bad[] = { "john",
+                                     "John Doe",
+                                     SECRET,
+                                     "a@x.example b@x.example",
+                                     "a@x.example <b@x.example>",
+                                     "<a@x.example",
+                                     "a@x.example>",
+                                     "a@",
+                                     "@x.example",
+                                     "a@x..example",
+                                     "a..b@x.example",
+                                     ".a@x.example",
+                                     "a.@x.example",
+                                     "a@x.example.",
+                                     "a@.x.example",
+                                     "\"unterminated@x.example",
+                                     "\"a\" \"b\"@x.example",
+                                     "<>",
+                                     "Joe <>",
+                                     "a@x.example;",
+                                     "a\x01@x.example",
+                                     "\"a\x01\"@x.example",
+                                     "\"a\\\x01\"@x.example",
+                                     "a@b@c.example",
+                                     "<a@b.example> Joe",
+                                     "Joe <a@b.example> x",
+                                     "a\\b@x.example",
+                                     "John @ Work <j@x.example>",
+                                     "<<a@x.example>>",
+                                     "Joe < a b@x.example>",
+                                     "a@x.example, (Joe) <",
+                                     "\x7f",
+                                     "@",
+                                     "Joe: <a@x.example>, b",
+                                     "a@x.example\x1b" };
   pan_addrlist_t list = NULL;
   char *reason = NULL;
   gpg_error_t err;
@@ -709,8 +732,10 @@ test_addr_errors (void)
   T_ERR (pan_addrlist_new (&list), 0);
   T_ERR (pan_addrlist_parse (list, "a@x.example", &reason), 0);
   T_CHECK (reason == NULL);
-  err = pan_addrlist_parse (list, "b@x.example, c@x.example, "
-                            SECRET ", d@x.example", &reason);
+  err = pan_addrlist_parse (list,
+                            "b@x.example, c@x.example, " SECRET
+                            ", d@x.example",
+                            &reason);
   T_ERR (err, GPG_ERR_INV_DATA);
   T_CHECK (reason && strstr (reason, "address 3"));
   T_CHECK (reason && !strstr (reason, "4111"));
@@ -789,13 +814,17 @@ test_normalize (void)
 
   /* The normal form of a list entry is its own normal form.  */
   T_ERR (pan_addrlist_new (&list), 0);
-  T_ERR (pan_addrlist_parse (list, "\"a\\\"b c\"@X.example, \"x\"@Y.example,"
+  T_ERR (pan_addrlist_parse (list,
+                             "\"a\\\"b c\"@X.example, \"x\"@Y.example,"
                              " \"a\\\\b\"@x.example, j\xc3\xb6rg@X.example,"
                              " A@[IPv6:::1], \"\"@x.example,"
-                             " \"a\tb\"@x.example", NULL), 0);
+                             " \"a\tb\"@x.example",
+                             NULL),
+         0);
   T_CHECK (pan_addrlist_count (list) == 7);
   for (i = 0; i < pan_addrlist_count (list); i++)
-    T_STREQ (norm (pan_addrlist_addr (list, i)), pan_addrlist_addr (list, i));
+    T_STREQ (norm (pan_addrlist_addr (list, i)),
+             pan_addrlist_addr (list, i));
   pan_addrlist_release (list);
 }
 
@@ -806,7 +835,8 @@ test_torture (void)
   const char msg[] =
     "From: Sender <sender@example.org>\r\n"
     "To: \"Doe, John (the \\\"real\\\" one)\" <john.doe@EXAMPLE.org>,\r\n"
-    "  (comment, with <brackets> and \\( escapes) jane@example.org (Jane),\r\n"
+    "  (comment, with <brackets> and \\( escapes) jane@example.org "
+    "(Jane),\r\n"
     "\tUndisclosed: a@example.org (x), \"b c\"@example.org;,\r\n"
     " =?UTF-8?Q?J=C3=B6rg?= =?ISO-8859-1?Q?_M=FCller?= <jm@Example.ORG>,\r\n"
     " empty-group:;, <@route.example:routed@example.org>\r\n"

@@ -91,8 +91,10 @@ check_msg (const char *msg, size_t len, const char *ctype, const char *cte,
       T_ERR (scan (msg, len, ctype, cte, chunk, &c), 0);
       if (strcmp (c.text, want))
         {
-          fprintf (stderr, "t-mime.c:%d: chunk %zu:\n    got  \"%s\"\n"
-                   "    want \"%s\"\n", line, chunk, c.text, want);
+          fprintf (stderr,
+                   "t-mime.c:%d: chunk %zu:\n    got  \"%s\"\n"
+                   "    want \"%s\"\n",
+                   line, chunk, c.text, want);
           T_CHECK (!"hits as expected");
           return;
         }
@@ -116,7 +118,8 @@ score (const char *got, const char *want, const char *name, size_t chunk)
 
   snprintf (g, sizeof g, "%s", got);
   snprintf (w, sizeof w, " %s ", want);
-  for (tok = strtok_r (g, " ", &save); tok; tok = strtok_r (NULL, " ", &save))
+  for (tok = strtok_r (g, " ", &save); tok;
+       tok = strtok_r (NULL, " ", &save))
     {
       char word[256];
 
@@ -134,7 +137,8 @@ score (const char *got, const char *want, const char *name, size_t chunk)
                    tok);
         }
     }
-  for (tok = strtok_r (w, " ", &save); tok; tok = strtok_r (NULL, " ", &save))
+  for (tok = strtok_r (w, " ", &save); tok;
+       tok = strtok_r (NULL, " ", &save))
     if (*tok != '#')
       {
         fn++;
@@ -183,7 +187,8 @@ run_eml (const char *dir, const char *name)
   struct collect c;
   size_t len = 0, chunk;
 
-  if ((size_t)snprintf (path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+  if ((size_t)snprintf (path, sizeof path, "%s/%s", dir, name)
+      >= sizeof path)
     {
       T_CHECK (!"path fits");
       return;
@@ -257,7 +262,9 @@ test_2047 (void)
   check_2047 ("=?utf-16be?b?ADQAMQAxADE=?=", "4111");
   check_2047 ("=?utf-16le?b?NAAxADEAMQA=?=", "4111");
   check_2047 ("=?utf-16?b?//40ADEA?=", "41");
-  check_2047 ("=?utf-16?b?2D3eAAA0?=", "\xf0\x9f\x98\x80" "4");
+  check_2047 ("=?utf-16?b?2D3eAAA0?=",
+              "\xf0\x9f\x98\x80"
+              "4");
   check_2047 ("=?koi8-r?q?=C1_42?=", "\xef\xbf\xbd 42");
   check_2047 ("=?utf-8?q?41=3?=", "41=3");
   check_2047 ("=?utf-8?x?4111?=", "=?utf-8?x?4111?=");
@@ -271,10 +278,17 @@ test_2047 (void)
    * charset become U+FFFD, a character split across two words comes
    * out whole, Windows-1252 has its own table, empty words are not
    * words.  Digits come out as they did.  */
-  check_2047 ("=?utf-8?q?4111=FF1111?=", "4111\xef\xbf\xbd" "1111");
-  check_2047 ("=?us-ascii?q?41=E911?=", "41\xef\xbf\xbd" "11");
-  check_2047 ("=?utf-8?q?=E2=82?= =?utf-8?q?=AC_4111?=", "\xe2\x82\xac 4111");
-  check_2047 ("=?windows-1252?q?=8041?=", "\xe2\x82\xac" "41");
+  check_2047 ("=?utf-8?q?4111=FF1111?=",
+              "4111\xef\xbf\xbd"
+              "1111");
+  check_2047 ("=?us-ascii?q?41=E911?=",
+              "41\xef\xbf\xbd"
+              "11");
+  check_2047 ("=?utf-8?q?=E2=82?= =?utf-8?q?=AC_4111?=",
+              "\xe2\x82\xac 4111");
+  check_2047 ("=?windows-1252?q?=8041?=",
+              "\xe2\x82\xac"
+              "41");
   check_2047 ("=?utf-8?q?\?= 41", "=?utf-8?q?\?= 41");
   T_ERR (pani_header_decode_2047 (NULL, &out), GPG_ERR_INV_VALUE);
   T_CHECK (out == NULL);
@@ -304,16 +318,20 @@ test_structure (void)
              "411111******1111@0");
   /* Nested multiparts; hits carry the part index.  */
   CHECK_MSG ("Content-Type: multipart/mixed; boundary=a\n\n"
-             "pre 4111111111111111\n--a\n\n5555555555554444\n--a\nContent-Type: multipart/"
+             "pre "
+             "4111111111111111\n--a\n\n5555555555554444\n--a\nContent-Type: "
+             "multipart/"
              "alternative;\n boundary=\"b\"\n\n--b\n\n378282246310005\n--b--"
              "\n--a--\npost 6011111111111117\n",
              "411111******1111@0 555555******4444@1 378282*****0005@3 "
              "601111******1117@0");
   /* A PAN cannot span parts.  */
   CHECK_MSG ("Content-Type: multipart/mixed; boundary=a\n\n--a\n\n4111 1111"
-             "\n--a\n\n1111 1111\n--a--\n", "");
+             "\n--a\n\n1111 1111\n--a--\n",
+             "");
   /* A delimiter of an outer boundary ends inner parts.  */
-  CHECK_MSG ("Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type:"
+  CHECK_MSG ("Content-Type: multipart/mixed; "
+             "boundary=a\n\n--a\nContent-Type:"
              " multipart/mixed; boundary=b\n\n--b\n\nx\n--a\n\n"
              "4111111111111111\n--a--\n",
              "411111******1111@3");
@@ -350,7 +368,8 @@ test_malformed (void)
 
   /* Never closed; truncated in a header; no blank line at all.  */
   CHECK_MSG ("Content-Type: multipart/mixed; boundary=a\n\n--a\n\n"
-             "4111111111111111", "411111******1111@1");
+             "4111111111111111",
+             "411111******1111@1");
   CHECK_MSG ("Subject: 4111111111111111", "411111******1111@0:Subject");
   CHECK_MSG ("4111111111111111 is not a header\n", "411111******1111@0");
   CHECK_MSG (" 4111111111111111 continuation first\n", "411111******1111@0");
@@ -363,7 +382,8 @@ test_malformed (void)
   CHECK_MSG ("Content-Transfer-Encoding: base64\n\n4111111111111111\n",
              "411111******1111@0");
   CHECK_MSG ("Content-Type: =?; boundary=\"\\\nContent-Transfer-Encoding: "
-             "quoted-printable=\n\n=4=\n=\r", "");
+             "quoted-printable=\n\n=4=\n=\r",
+             "");
   CHECK_MSG ("", "");
   CHECK_MSG ("\n", "");
   CHECK_MSG ("Content-Type: multipart/mixed; boundary=\"unterminated\n\n"
@@ -385,8 +405,10 @@ test_malformed (void)
   /* Nesting beyond PAN_MIME_MAX_DEPTH: the innermost text is raw.  */
   big[0] = 0;
   for (i = 0; i < 40; i++)
-    sprintf (big + strlen (big), "Content-Type: multipart/mixed; "
-             "boundary=b%zu\n\n--b%zu\n", i, i);
+    sprintf (big + strlen (big),
+             "Content-Type: multipart/mixed; "
+             "boundary=b%zu\n\n--b%zu\n",
+             i, i);
   strcat (big, "\n4111111111111111\n");
   n = strlen (big);
   check_msg (big, n, NULL, NULL, "411111******1111@32", __LINE__);
@@ -422,10 +444,17 @@ test_compose (void)
 {
   char path[] = "t-mime-compose-XXXXXX", *msg = NULL, *reason = NULL;
   const char *to[] = { "a@x.example", NULL };
-  struct pan_attachment att[1] = { { NULL, NULL, "text/csv", NULL,
-                                      { NULL } } };
-  struct pan_compose spec = { "R\xc3\xbc" "ckbuchung 4111111111111111",
-                              "o@x.example", to, NULL, NULL, att, 1,
+  struct pan_attachment att[1] = {
+    {NULL, NULL, "text/csv", NULL, { NULL }}
+  };
+  struct pan_compose spec = { "R\xc3\xbc"
+                              "ckbuchung 4111111111111111",
+                              "o@x.example",
+                              to,
+                              NULL,
+                              NULL,
+                              att,
+                              1,
                               { NULL } };
   gpgrt_stream_t body = NULL, out = NULL;
   FILE *f = NULL;
@@ -444,8 +473,10 @@ test_compose (void)
   T_ERR (pan_compose_open (&spec, body, 0, &out, &reason), 0);
   len = out ? read_stream (out, 7, &msg) : 0;
   T_CHECK (len > 200 * 44 && strstr (msg, "Subject: =?UTF-8?B?"));
-  check_msg (msg, len, NULL, NULL, "411111******1111@0:Subject "
-             "555555******4444@1 378282*****0005@2", __LINE__);
+  check_msg (msg, len, NULL, NULL,
+             "411111******1111@0:Subject "
+             "555555******4444@1 378282*****0005@2",
+             __LINE__);
   es_fclose (out);
   es_fclose (body);
   unlink (path);
@@ -470,7 +501,8 @@ main (void)
   test_compose ();
   n = run_corpus ();
   printf ("t-mime: %zu messages, %d feedings each: tp %lu fp %lu fn %lu, "
-          "precision %.2f%%, recall %.2f%%\n", n, MAX_CHUNK + 1, tp, fp, fn,
+          "precision %.2f%%, recall %.2f%%\n",
+          n, MAX_CHUNK + 1, tp, fp, fn,
           tp + fp ? 100.0 * tp / (tp + fp) : 0.0,
           tp + fn ? 100.0 * tp / (tp + fn) : 0.0);
   T_CHECK (n >= 4 && tp > 0 && fp == 0 && fn == 0);

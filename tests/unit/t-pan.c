@@ -38,7 +38,7 @@ struct collect
 {
   struct got hits[MAX_HITS];
   size_t n;
-  int stop_after;     /* > 0: fail the callback after that many hits.  */
+  int stop_after; /* > 0: fail the callback after that many hits.  */
 };
 
 /* One corpus line.  */
@@ -146,7 +146,7 @@ hit_matches (const struct tcase *tc, const struct got *g, size_t j)
   pan_mask (digits, masked);
   hmac_hex (digits, hash);
   return !strcmp (g->brand, tc->brands[j]) && !strcmp (g->masked, masked)
-         && !strcmp (g->hash, hash);
+    && !strcmp (g->hash, hash);
 }
 
 /* Score the hits C of case TC.  */
@@ -169,8 +169,8 @@ score (const struct tcase *tc, const struct collect *c, size_t chunk)
         }
       fp++;
       fprintf (stderr, "false positive %s (%s) at %llu, chunk %zu: %s\n",
-               c->hits[i].masked, c->hits[i].brand, c->hits[i].offset,
-               chunk, tc->text);
+               c->hits[i].masked, c->hits[i].brand, c->hits[i].offset, chunk,
+               tc->text);
     }
   for (j = 0; j < tc->nexpect; j++)
     if (!found[j])
@@ -313,8 +313,8 @@ test_stream (pan_scanner_t s, unsigned long nexpect)
       sum[0] = sum[1] = 0;
       for (off = 0; off < stream_len; off += n)
         {
-          n = chunks[i] && stream_len - off > chunks[i]
-            ? chunks[i] : stream_len - off;
+          n = chunks[i] && stream_len - off > chunks[i] ? chunks[i]
+                                                        : stream_len - off;
           T_ERR (pan_scanner_feed (s, stream + off, n, count_cb, sum), 0);
         }
       T_ERR (pan_scanner_finish (s, count_cb, sum), 0);
@@ -501,16 +501,17 @@ test_random (pan_scanner_t s, int variant)
 static void
 test_context (void)
 {
-  static const struct { const char *text, *context; } cases[] =
-    {
-      { "card=4111 1111 1111 1111; cvv 123\nnext 42",
-        "card=4111 11** **** 1111; cvv ###" },
-      { "a long line of text before 4111111111111111 and after it as well",
-        " of text before 411111******1111 and after it as" },
-      { "\t4111111111111111\x01\xc3\xa9\xc3",
-        " 411111******1111?\xc3\xa9?" },
-      { "4111111111111111", "411111******1111" }
-    };
+  static const struct
+  {
+    const char *text, *context;
+  } cases[] = {
+    {"card=4111 1111 1111 1111; cvv 123\nnext 42",
+     "card=4111 11** **** 1111; cvv ###"                                                               },
+    { "a long line of text before 4111111111111111 and after it as well",
+     " of text before 411111******1111 and after it as"                                                },
+    { "\t4111111111111111\x01\xc3\xa9\xc3",                               " 411111******1111?\xc3\xa9?"},
+    { "4111111111111111",                                                 "411111******1111"           }
+  };
   pan_scanner_t s = NULL;
   struct collect c;
   size_t i, chunk;
@@ -520,7 +521,8 @@ test_context (void)
     for (chunk = 0; chunk < 20; chunk += 3)
       {
         memset (&c, 0, sizeof c);
-        T_ERR (scan (s, cases[i].text, strlen (cases[i].text), chunk, &c), 0);
+        T_ERR (scan (s, cases[i].text, strlen (cases[i].text), chunk, &c),
+               0);
         T_CHECK (c.n == 1);
         T_STREQ (c.hits[0].context, cases[i].context);
       }
@@ -532,7 +534,7 @@ int
 main (void)
 {
   static const int variants[] = { PANI_SIMD_BEST, PANI_SIMD_SSE2,
-                                   PANI_SIMD_WORDS };
+                                  PANI_SIMD_WORDS };
   static const char *const variant_names[] = { "best", "sse2", "words" };
   pan_scanner_t s = NULL;
   size_t i, npos, nneg;
@@ -561,8 +563,9 @@ main (void)
       recall = tp + fn ? 100.0 * tp / (tp + fn) : 0;
       printf ("t-pan: %s: %zu positive and %zu negative cases, %d feedings"
               " each: tp %lu fp %lu fn %lu, precision %.2f%%, recall"
-              " %.2f%%\n", variant_names[i], npos, nneg, MAX_CHUNK + 1, tp,
-              fp, fn, precision, recall);
+              " %.2f%%\n",
+              variant_names[i], npos, nneg, MAX_CHUNK + 1, tp, fp, fn,
+              precision, recall);
       T_CHECK (npos > 100 && nneg > 100);
       T_CHECK (fp == 0 && fn == 0 && tp > 0);
       test_random (s, variants[i]);

@@ -10,11 +10,11 @@
 #include "policy-int.h"
 
 #define FPR "77D93EA874892351177646BC7E6C049659DAF1AF"
-#define PUB \
+#define PUB                                                             \
   "pub:-:255:22:7E6C049659DAF1AF:1795565090:1827101090::u:::scESC:::::" \
   "ed25519:::0:\nfpr:::::::::" FPR ":\n"
 #define UID(v, name) "uid:" v "::::1795565090::0C54::" name "::::::::::0:\n"
-#define SUB(v) \
+#define SUB(v)                                                         \
   "sub:" v ":255:18:97756050211649AC:1795565094:1827101094:::::e:::::" \
   "cv25519::\nfpr:::::::::6717B4DF123BF9FF175418E097756050211649AC:\n"
 #define SIG(v, keyid, t, cls, hash) \
@@ -28,9 +28,10 @@ algo (const char *name, unsigned int bits, const char *curve,
 {
   char *reason = NULL;
   pan_severity_t got = pani_policy_check_algo (NULL, name, bits, curve,
-                                              &reason);
-  int ok = got == want && (want == PAN_SEVERITY_OK ? !reason
-                           : reason && strstr (reason, needle) != NULL);
+                                               &reason);
+  int ok = got == want
+    && (want == PAN_SEVERITY_OK ? !reason
+                                : reason && strstr (reason, needle) != NULL);
 
   t_check (ok, "algorithm policy", __FILE__, line);
   if (!ok)
@@ -96,10 +97,10 @@ colons (const char *text, int want_code, int want_algo,
   int ok;
 
   err = pani_policy_parse_colons (text, strlen (text), FPR, &got, &where,
-                                 &reason);
+                                  &reason);
   ok = (int)gpg_err_code (err) == want_code
     && (err ? !where && got == 0 && reason
-        : got == want_algo && where && !strcmp (where, want_where));
+            : got == want_algo && where && !strcmp (where, want_where));
   t_check (ok, "colons parser", __FILE__, line);
   if (!ok)
     fprintf (stderr, "    got err %d algo %d where %s reason %s\n",
@@ -112,35 +113,38 @@ colons (const char *text, int want_code, int want_algo,
 static void
 test_colons (void)
 {
-  colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8")
-          SUB ("-") SIG ("!", SELF, "100", "18x", "10"),
+  colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8") SUB ("-")
+            SIG ("!", SELF, "100", "18x", "10"),
           0, 8, "user ID #1", __LINE__);
-  colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8")
-          SUB ("-") SIG ("!", SELF, "100", "18x", "2"),
+  colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8") SUB ("-")
+            SIG ("!", SELF, "100", "18x", "2"),
           0, 2, "subkey 97756050211649AC", __LINE__);
   /* The newest self-signature counts.  */
   colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "2")
-          SIG ("!", SELF, "200", "13x", "8"), 0, 8, "user ID #1", __LINE__);
+            SIG ("!", SELF, "200", "13x", "8"),
+          0, 8, "user ID #1", __LINE__);
   colons (PUB UID ("-", "A") SIG ("!", SELF, "200", "13x", "2")
-          SIG ("!", SELF, "100", "13x", "8"), 0, 2, "user ID #1", __LINE__);
+            SIG ("!", SELF, "100", "13x", "8"),
+          0, 2, "user ID #1", __LINE__);
   /* Bad signatures, others' signatures and revoked parts do not.  */
   colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8")
-          SIG ("-", SELF, "200", "13x", "2")
-          SIG ("!", "0123456789ABCDEF", "300", "10x", "2"),
+            SIG ("-", SELF, "200", "13x", "2")
+              SIG ("!", "0123456789ABCDEF", "300", "10x", "2"),
           0, 8, "user ID #1", __LINE__);
   colons (PUB UID ("r", "Old") SIG ("!", SELF, "100", "13x", "2")
-          UID ("-", "New") SIG ("!", SELF, "100", "13x", "9"),
+            UID ("-", "New") SIG ("!", SELF, "100", "13x", "9"),
           0, 9, "user ID #2", __LINE__);
-  colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8")
-          SUB ("e") SIG ("!", SELF, "100", "18x", "2"),
+  colons (PUB UID ("-", "A") SIG ("!", SELF, "100", "13x", "8") SUB ("e")
+            SIG ("!", SELF, "100", "18x", "2"),
           0, 8, "user ID #1", __LINE__);
   colons (PUB SIG ("!", SELF, "100", "1Fx", "3") UID ("-", "A")
-          SIG ("!", SELF, "100", "13x", "8"), 0, 3, "the primary key",
-          __LINE__);
+            SIG ("!", SELF, "100", "13x", "8"),
+          0, 3, "the primary key", __LINE__);
   /* Another key's listing, no self-signature, nothing: no data.  */
   colons ("pub:-:255:22:0123456789ABCDEF:1:2::u\n"
-          "fpr:::::::::0123456789ABCDEF0123456789ABCDEF01234567:\n"
-          UID ("-", "A") SIG ("!", "0123456789ABCDEF", "1", "13x", "8"),
+          "fpr:::::::::0123456789ABCDEF0123456789ABCDEF01234567:\n" UID ("-",
+                                                                         "A")
+            SIG ("!", "0123456789ABCDEF", "1", "13x", "8"),
           GPG_ERR_NO_DATA, 0, NULL, __LINE__);
   colons (PUB UID ("-", "A"), GPG_ERR_NO_DATA, 0, NULL, __LINE__);
   colons ("", GPG_ERR_NO_DATA, 0, NULL, __LINE__);

@@ -21,7 +21,7 @@
 #define FPR64 \
   "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
 
-#define HEADER \
+#define HEADER                                                 \
   "# panmail recipient registry: one stanza per enrollment.\n" \
   "# Managed by pankey(8); do not edit while pankey or pansend run.\n"
 
@@ -36,14 +36,13 @@
 /* The time in the stanzas above.  */
 #define T0 ((time_t)1795562323)
 
-static const char good_text[] =
-  HEADER
-  "\n"
-  STANZA ("alice@example.test", "openpgp", FPR1, "Jane Operator", "retired")
-  "\n"
-  STANZA ("alice@example.test", "openpgp", FPR2, "Jane Operator", "active")
-  "\n"
-  STANZA ("bob@example.test", "smime", FPR64, "J\xc3\xbcrgen", "revoked");
+static const char good_text[] = HEADER "\n" STANZA (
+  "alice@example.test", "openpgp", FPR1, "Jane Operator",
+  "retired") "\n" STANZA ("alice@example.test", "openpgp", FPR2,
+                          "Jane Operator",
+                          "active") "\n" STANZA ("bob@example.test", "smime",
+                                                 FPR64, "J\xc3\xbcrgen",
+                                                 "revoked");
 
 static pan_registry_t
 parse (const char *text, char **r_reason)
@@ -170,21 +169,26 @@ test_parse_layout (void)
   reg = parse ("\n\n#\n\n"
                "recipient a@example.test\n# comment\nprotocol openpgp\n"
                "\nfingerprint " FPR1 "\nenrolled-at 2026-11-24T23:18:43Z\n"
-               "enrolled-by x\nstatus active\n"
-               STANZA ("b@example.test", "openpgp", FPR1, "y z", "active")
-               "\n\n", &reason);
+               "enrolled-by x\nstatus active\n" STANZA ("b@example.test",
+                                                        "openpgp", FPR1,
+                                                        "y z",
+                                                        "active") "\n\n",
+               &reason);
   T_CHECK (pan_registry_count (reg) == 2);
   pan_registry_release (reg);
-  reg = parse (STANZA ("a@example.test", "openpgp", FPR1, "x", "retired")
-               "recipient b@example.test\nprotocol smime\nfingerprint "
-               FPR1 "\nenrolled-at 2026-11-24T23:18:43Z\nenrolled-by x\n"
-               "status active", &reason);
+  reg = parse (STANZA ("a@example.test", "openpgp", FPR1, "x",
+                       "retired") "recipient b@example.test\nprotocol "
+                                  "smime\nfingerprint " FPR1 "\nenrolled-at "
+                                  "2026-11-24T23:18:43Z\nenrolled-by x\n"
+                                  "status active",
+               &reason);
   T_CHECK (pan_registry_count (reg) == 2);
   pan_registry_release (reg);
   /* The keys of a stanza in any order.  */
   reg = parse ("recipient a@example.test\nstatus active\nenrolled-by x\n"
                "enrolled-at 2026-11-24T23:18:43Z\nfingerprint " FPR1 "\n"
-               "protocol openpgp\n", &reason);
+               "protocol openpgp\n",
+               &reason);
   T_CHECK (pan_registry_count (reg) == 1);
   pan_registry_release (reg);
 }
@@ -220,28 +224,34 @@ test_errors_structure (void)
   BAD ("protocol openpgp\n", GPG_ERR_INV_DATA, 1);
   BAD ("# c\n\nstatus active\n", GPG_ERR_INV_DATA, 3);
   BAD ("recipient a@example.test\nkey 1\n", GPG_ERR_UNKNOWN_NAME, 2);
-  BAD ("recipient a@example.test\nProtocol openpgp\n",
-       GPG_ERR_UNKNOWN_NAME, 2);
+  BAD ("recipient a@example.test\nProtocol openpgp\n", GPG_ERR_UNKNOWN_NAME,
+       2);
   BAD ("x\n", GPG_ERR_UNKNOWN_NAME, 1);
   BAD ("recipient a@example.test\nprotocol openpgp\nprotocol smime\n",
        GPG_ERR_DUP_VALUE, 3);
-  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x", "active")
-       "status active\n", GPG_ERR_DUP_VALUE, 7);
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x",
+               "active") "status active\n",
+       GPG_ERR_DUP_VALUE, 7);
   /* Missing fields: reported at the recipient line of the stanza.  */
   BAD ("\nrecipient a@example.test\nprotocol openpgp\n",
        GPG_ERR_MISSING_VALUE, 2);
-  BAD ("# x\nrecipient a@example.test\nprotocol openpgp\n\n"
-       STANZA ("b@example.test", "openpgp", FPR1, "x", "active"),
+  BAD ("# x\nrecipient a@example.test\nprotocol openpgp\n\n" STANZA (
+         "b@example.test", "openpgp", FPR1, "x", "active"),
        GPG_ERR_MISSING_VALUE, 2);
-  BAD (STANZA ("b@example.test", "openpgp", FPR1, "x", "active")
-       "\nrecipient a@example.test\nprotocol openpgp\n"
-       "fingerprint " FPR1 "\nenrolled-at 2026-11-24T23:18:43Z\n"
-       "enrolled-by x\n", GPG_ERR_MISSING_VALUE, 8);
+  BAD (STANZA ("b@example.test", "openpgp", FPR1, "x",
+               "active") "\nrecipient a@example.test\nprotocol openpgp\n"
+                         "fingerprint " FPR1
+                         "\nenrolled-at 2026-11-24T23:18:43Z\n"
+                         "enrolled-by x\n",
+       GPG_ERR_MISSING_VALUE, 8);
   BAD ("recipient a@example.test\n", GPG_ERR_MISSING_VALUE, 1);
   /* Two active records for one address: at the second.  */
-  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x", "active")
-       "\n" STANZA ("b@example.test", "openpgp", FPR1, "x", "active")
-       "\n" STANZA ("a@example.test", "openpgp", FPR2, "x", "active"),
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x",
+               "active") "\n" STANZA ("b@example.test", "openpgp", FPR1, "x",
+                                      "active") "\n" STANZA ("a@example."
+                                                             "test",
+                                                             "openpgp", FPR2,
+                                                             "x", "active"),
        GPG_ERR_INV_DATA, 15);
 }
 
@@ -261,13 +271,13 @@ test_errors_syntax (void)
   BAD (" # comment\n", GPG_ERR_INV_DATA, 1);
   BAD ("recipient a@example.test\r\n", GPG_ERR_INV_DATA, 1);
   BAD ("# comment\r\n", GPG_ERR_INV_DATA, 1);
-  BAD ("recipient a@example.test\nenrolled-by a\033[2Jb\n",
-       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-by a\033[2Jb\n", GPG_ERR_INV_DATA,
+       2);
   BAD ("recipient a@example.test\nenrolled-by a\x7f\n", GPG_ERR_INV_DATA, 2);
-  BAD ("recipient a@example.test\nenrolled-by J\xfcrgen\n",
-       GPG_ERR_INV_DATA, 2);
-  BAD ("recipient a@example.test\nenrolled-by \xc0\xaf\n",
-       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nenrolled-by J\xfcrgen\n", GPG_ERR_INV_DATA,
+       2);
+  BAD ("recipient a@example.test\nenrolled-by \xc0\xaf\n", GPG_ERR_INV_DATA,
+       2);
   BAD ("recipient a@example.test\nenrolled-by \xed\xa0\x80\n",
        GPG_ERR_INV_DATA, 2);
   bad_len ("recipient a@example.test\nprotocol open\0pgp\n", 40,
@@ -300,24 +310,27 @@ test_errors_values (void)
 {
   BAD ("recipient Alice@EXAMPLE.test\n", GPG_ERR_INV_DATA, 1);
   BAD ("recipient alice\n", GPG_ERR_INV_DATA, 1);
-  BAD ("recipient alice@example.test, bob@example.test\n",
-       GPG_ERR_INV_DATA, 1);
+  BAD ("recipient alice@example.test, bob@example.test\n", GPG_ERR_INV_DATA,
+       1);
   BAD ("recipient <alice@example.test>\n", GPG_ERR_INV_DATA, 1);
   BAD ("recipient a@example.test\nprotocol pgp\n", GPG_ERR_INV_DATA, 2);
   BAD ("recipient a@example.test\nprotocol OPENPGP\n", GPG_ERR_INV_DATA, 2);
   BAD ("recipient a@example.test\nprotocol none\n", GPG_ERR_INV_DATA, 2);
   BAD ("recipient a@example.test\nfingerprint "
-       "0123456789abcdef0123456789abcdef01234567\n", GPG_ERR_INV_DATA, 2);
-  BAD ("recipient a@example.test\nfingerprint "
-       "0123456789ABCDEF0123456789ABCDEF0123456\n", GPG_ERR_INV_DATA, 2);
-  BAD ("recipient a@example.test\nfingerprint " FPR1 "0\n",
-       GPG_ERR_INV_DATA, 2);
-  BAD ("recipient a@example.test\nfingerprint 0123 4567\n",
+       "0123456789abcdef0123456789abcdef01234567\n",
        GPG_ERR_INV_DATA, 2);
   BAD ("recipient a@example.test\nfingerprint "
-       "0123456789ABCDEF0123456789ABCDEF0123456G\n", GPG_ERR_INV_DATA, 2);
-  BAD ("recipient a@example.test\nfingerprint 01234567\n",
+       "0123456789ABCDEF0123456789ABCDEF0123456\n",
        GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint " FPR1 "0\n", GPG_ERR_INV_DATA,
+       2);
+  BAD ("recipient a@example.test\nfingerprint 0123 4567\n", GPG_ERR_INV_DATA,
+       2);
+  BAD ("recipient a@example.test\nfingerprint "
+       "0123456789ABCDEF0123456789ABCDEF0123456G\n",
+       GPG_ERR_INV_DATA, 2);
+  BAD ("recipient a@example.test\nfingerprint 01234567\n", GPG_ERR_INV_DATA,
+       2);
   BAD ("recipient a@example.test\nenrolled-at 2026-02-30T00:00:00Z\n",
        GPG_ERR_INV_DATA, 2);
   BAD ("recipient a@example.test\nenrolled-at 2026-11-24T23:18:43\n",
@@ -336,11 +349,13 @@ test_reasons (void)
   pan_registry_t reg = NULL;
   char *reason = NULL;
   const char *text = "recipient a@example.test\nstatus active\n\n"
-    "recipient b@example.test\n";
+                     "recipient b@example.test\n";
 
   T_ERR (pani_registry_parse ("/x/registry", text, strlen (text), &reg,
-                             &reason), GPG_ERR_MISSING_VALUE);
-  T_STREQ (reason, "/x/registry:1: the stanza for a@example.test lacks"
+                              &reason),
+         GPG_ERR_MISSING_VALUE);
+  T_STREQ (reason,
+           "/x/registry:1: the stanza for a@example.test lacks"
            " 'protocol'");
   pan_free (reason);
   reason = NULL;
@@ -353,7 +368,8 @@ test_reasons (void)
   text = "recipient a@EXAMPLE.test\n";
   T_ERR (pani_registry_parse ("r", text, strlen (text), &reg, &reason),
          GPG_ERR_INV_DATA);
-  T_STREQ (reason, "r:1: recipient address 'a@EXAMPLE.test' is not in"
+  T_STREQ (reason,
+           "r:1: recipient address 'a@EXAMPLE.test' is not in"
            " normal form; write 'a@example.test'");
   pan_free (reason);
   /* Without R_REASON.  */
@@ -450,7 +466,8 @@ test_add_bad_records (const char *path)
   rec.enrolled_by = (char *)" x";
   T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   rec.enrolled_by = NULL;
-  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_MISSING_VALUE);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL),
+         GPG_ERR_MISSING_VALUE);
   make_rec (&rec, "alice@example.test", FPR1);
   rec.protocol = PAN_PROTOCOL_NONE;
   T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
@@ -461,7 +478,8 @@ test_add_bad_records (const char *path)
   rec.enrolled_at = (time_t)-1000000000000;
   T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_INV_DATA);
   make_rec (&rec, NULL, FPR1);
-  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_MISSING_VALUE);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL),
+         GPG_ERR_MISSING_VALUE);
   T_ERR (pani_registry_add (path, NULL, 5, NULL, NULL), GPG_ERR_INV_VALUE);
   T_CHECK (access (path, F_OK) && errno == ENOENT);
 }
@@ -484,8 +502,9 @@ test_add (const char *dir)
   make_rec (&rec, "alice@example.test", FPR1);
   T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), 0);
   text = slurp (path);
-  T_STREQ (text, HEADER "\n" STANZA ("alice@example.test", "openpgp", FPR1,
-                                     "Jane Operator", "active"));
+  T_STREQ (text,
+           HEADER "\n" STANZA ("alice@example.test", "openpgp", FPR1,
+                               "Jane Operator", "active"));
   free (text);
   T_CHECK (!stat (path, &st) && (st.st_mode & 07777) == 0600);
   T_CHECK (count_files (dir) == 2);
@@ -493,8 +512,9 @@ test_add (const char *dir)
   /* Already enrolled, in another spelling: refused, file unchanged.  */
   make_rec (&rec, "alice@example.test", FPR2);
   T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), GPG_ERR_EEXIST);
-  T_STREQ (reason, "alice@example.test is already enrolled (fingerprint "
-           FPR1 "); use pankey rotate");
+  T_STREQ (reason,
+           "alice@example.test is already enrolled (fingerprint " FPR1
+           "); use pankey rotate");
   pan_free (reason);
   reason = NULL;
 
@@ -517,7 +537,7 @@ test_add (const char *dir)
            == pan_registry_get (reg, 3));
   T_CHECK (pani_registry_lookup (reg, "bob@EXAMPLE.TEST")
            && pani_registry_lookup (reg, "bob@EXAMPLE.TEST")->protocol
-           == PAN_PROTOCOL_SMIME);
+             == PAN_PROTOCOL_SMIME);
   pan_registry_release (reg);
 
   /* A registry with an error is not replaced.  */
@@ -527,7 +547,8 @@ test_add (const char *dir)
     fclose (fp);
   }
   make_rec (&rec, "dave@example.test", FPR1);
-  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason), GPG_ERR_UNKNOWN_NAME);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, &reason),
+         GPG_ERR_UNKNOWN_NAME);
   T_CHECK (reason && strstr (reason, "registry:32: unknown key 'bogus'"));
   pan_free (reason);
   unlink (path);
@@ -538,7 +559,8 @@ test_add (const char *dir)
 static void
 test_add_timeout (const char *dir)
 {
-  char *path = malloc (strlen (dir) + 20), *lock = malloc (strlen (dir) + 30);
+  char *path = malloc (strlen (dir) + 20),
+       *lock = malloc (strlen (dir) + 30);
   char *reason = NULL, c = 0;
   struct pan_recipient rec;
   int go[2], ready[2], status;
@@ -631,20 +653,23 @@ test_add_concurrent (const char *dir)
 
 
 #define CHANGE(at, by, reason, note) \
-  "changed-at " at "\n" "changed-by " by "\n" "reason " reason "\n"  \
+  "changed-at " at "\n"              \
+  "changed-by " by "\n"              \
+  "reason " reason "\n"              \
   "note " note "\n"
 
 static void
 test_changes_parse (void)
 {
-  static const char text[] =
-    HEADER "\n"
-    STANZA ("alice@example.test", "openpgp", FPR1, "Jane", "retired")
-    CHANGE ("2027-01-05T10:00:00Z", "Jane", "rotated", "new laptop") "\n"
-    STANZA ("alice@example.test", "openpgp", FPR2, "Jane", "revoked")
-    CHANGE ("2027-02-05T10:00:00Z", "Joe", "compromised", "stolen") "\n"
-    STANZA ("bob@example.test", "openpgp", FPR2, "Jane", "retired")
-    "reason unenrolled\n";
+  static const char text[] = HEADER
+    "\n" STANZA ("alice@example.test", "openpgp", FPR1, "Jane", "retired")
+      CHANGE ("2027-01-05T10:00:00Z", "Jane", "rotated",
+              "new laptop") "\n" STANZA ("alice@example.test", "openpgp",
+                                         FPR2, "Jane", "revoked")
+        CHANGE ("2027-02-05T10:00:00Z", "Joe", "compromised",
+                "stolen") "\n" STANZA ("bob@example.test", "openpgp", FPR2,
+                                       "Jane",
+                                       "retired") "reason unenrolled\n";
   pan_registry_t reg;
   const struct pan_recipient *r;
   char *reason;
@@ -673,15 +698,17 @@ test_changes_parse (void)
            GPG_ERR_INV_DATA, 4, __LINE__);
   bad_len (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
                                "retired") "reason compromised\n",
-           strlen (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1,
-                                       "J", "retired")
-                   "reason compromised\n"),
+           strlen (HEADER
+                   "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
+                                "retired") "reason compromised\n"),
            GPG_ERR_INV_DATA, 4, __LINE__);
-  bad_len (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
-                               "revoked") "changed-at 1970-01-01T00:00:00Z\n",
-           strlen (HEADER "\n" STANZA ("a@example.test", "openpgp", FPR1,
-                                       "J", "revoked")
-                   "changed-at 1970-01-01T00:00:00Z\n"),
+  bad_len (HEADER
+           "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
+                        "revoked") "changed-at 1970-01-01T00:00:00Z\n",
+           strlen (
+             HEADER
+             "\n" STANZA ("a@example.test", "openpgp", FPR1, "J",
+                          "revoked") "changed-at 1970-01-01T00:00:00Z\n"),
            GPG_ERR_INV_DATA, 10, __LINE__);
 }
 
@@ -722,10 +749,12 @@ test_rotate (const char *path)
 
   unlink (path);
   make_rec (&rec, "alice@example.test", FPR2);
-  T_ERR (pani_registry_rotate (path, &rec, NULL, 5, NULL, NULL), GPG_ERR_NOT_FOUND);
+  T_ERR (pani_registry_rotate (path, &rec, NULL, 5, NULL, NULL),
+         GPG_ERR_NOT_FOUND);
   make_rec (&rec, "alice@example.test", FPR1);
   T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
-  T_ERR (pani_registry_rotate (path, &rec, NULL, 5, NULL, NULL), GPG_ERR_EEXIST);
+  T_ERR (pani_registry_rotate (path, &rec, NULL, 5, NULL, NULL),
+         GPG_ERR_EEXIST);
   make_rec (&rec, "alice@example.test", FPR2);
   T_ERR (pani_registry_rotate (path, &rec, FPR2, 5, NULL, &reason),
          GPG_ERR_CONFLICT);
@@ -736,36 +765,46 @@ test_rotate (const char *path)
   T_ERR (pani_registry_rotate (path, &rec, FPR1, 5, NULL, NULL), 0);
   r = load_get (path, &reg, 0);
   T_CHECK (pan_registry_count (reg) == 2);
-  T_CHECK (r && r->status == PAN_STATUS_RETIRED && r->changed_at == T0 + 100);
+  T_CHECK (r && r->status == PAN_STATUS_RETIRED
+           && r->changed_at == T0 + 100);
   T_STREQ (r ? r->reason : NULL, "rotated");
   T_STREQ (r ? r->changed_by : NULL, "Joe");
   r = pani_registry_lookup (reg, "alice@example.test");
-  T_CHECK (r && !strcmp (r->fingerprint, FPR2) && r->enrolled_at == T0 + 100);
+  T_CHECK (r && !strcmp (r->fingerprint, FPR2)
+           && r->enrolled_at == T0 + 100);
   pan_registry_release (reg);
 }
 
 static void
 test_set_status (const char *path)
 {
-  struct pan_registry_change chg = { "alice@EXAMPLE.test", NULL,
-                                     PAN_STATUS_REVOKED, "compromised",
-                                     "stolen laptop", "Joe", T0 + 200 };
+  struct pan_registry_change chg = { "alice@EXAMPLE.test",
+                                     NULL,
+                                     PAN_STATUS_REVOKED,
+                                     "compromised",
+                                     "stolen laptop",
+                                     "Joe",
+                                     T0 + 200 };
   struct pan_recipient rec;
   pan_registry_t reg = NULL;
   const struct pan_recipient *r;
 
   T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), 0);
   r = load_get (path, &reg, 1);
-  T_CHECK (r && r->status == PAN_STATUS_REVOKED && r->changed_at == T0 + 200);
+  T_CHECK (r && r->status == PAN_STATUS_REVOKED
+           && r->changed_at == T0 + 200);
   T_STREQ (r ? r->note : NULL, "stolen laptop");
   T_CHECK (pani_registry_lookup (reg, "alice@example.test") == NULL);
   pan_registry_release (reg);
-  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_NOT_FOUND);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL),
+         GPG_ERR_NOT_FOUND);
   chg.fingerprint = FPR2;
-  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_EALREADY);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL),
+         GPG_ERR_EALREADY);
   /* A revoked key is not enrolled again, for any address.  */
   make_rec (&rec, "bob@example.test", FPR2);
-  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), GPG_ERR_CERT_REVOKED);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL),
+         GPG_ERR_CERT_REVOKED);
   /* The retired old key can still be revoked by fingerprint.  */
   chg.fingerprint = FPR1;
   T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), 0);
@@ -775,15 +814,19 @@ test_set_status (const char *path)
   chg.address = "bob@example.test";
   chg.fingerprint = NULL;
   chg.status = PAN_STATUS_RETIRED;
-  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL),
+         GPG_ERR_INV_DATA);
   chg.reason = "unenrolled";
   chg.note = "bad\nnote";
-  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL),
+         GPG_ERR_INV_DATA);
   chg.note = NULL;
   T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), 0);
-  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_NOT_FOUND);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL),
+         GPG_ERR_NOT_FOUND);
   chg.status = PAN_STATUS_ACTIVE;
-  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL), GPG_ERR_INV_VALUE);
+  T_ERR (pani_registry_set_status (path, &chg, 5, NULL, NULL),
+         GPG_ERR_INV_VALUE);
   r = load_get (path, &reg, 2);
   T_CHECK (pan_registry_count (reg) == 3);
   T_CHECK (r && r->status == PAN_STATUS_RETIRED && !r->note);

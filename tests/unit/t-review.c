@@ -41,7 +41,8 @@ classify (struct pan_key_status st, pan_key_state_t want, int expiring,
     && st.days == days;
   t_check (ok, "key state", __FILE__, line);
   if (!ok)
-    fprintf (stderr, "    got %s (expiring %d, %ld days), want %s (%d, %ld)\n",
+    fprintf (stderr,
+             "    got %s (expiring %d, %ld days), want %s (%d, %ld)\n",
              pan_review_state_name (st.key), st.expiring, st.days,
              pan_review_state_name (want), expiring, days);
 }
@@ -147,7 +148,8 @@ ca (const struct pan_smime_ca *c, const char *check, const char *text,
   err = pan_review_ca (c, NOW, 30, on_finding, &s, &got);
   ok = !err && got == worst
     && (check ? s.n == 1 && !strcmp (s.check, check) && s.ca == c
-        && strstr (s.text, text) : s.n == 0);
+            && strstr (s.text, text)
+              : s.n == 0);
   t_check (ok, "CA review", __FILE__, line);
   if (!ok)
     fprintf (stderr, "    got %d findings (%s: %s), worst %d\n", s.n,
@@ -169,8 +171,7 @@ test_cas (void)
   ca (&c, NULL, NULL, PAN_SEVERITY_OK, __LINE__);
   /* Days begun, as for keys (pan_days_until): 5 days and 10 s is 6.  */
   c.not_after = NOW + 5 * DAY + 10;
-  ca (&c, "expiring", "expires in 6 days (", PAN_SEVERITY_WARNING,
-      __LINE__);
+  ca (&c, "expiring", "expires in 6 days (", PAN_SEVERITY_WARNING, __LINE__);
   c.not_after = NOW;
   ca (&c, "expired", "expired on ", PAN_SEVERITY_CRITICAL, __LINE__);
   c.missing = 1;

@@ -83,12 +83,11 @@ lenient (const char *word)
 static void
 test_syntax (void)
 {
-  static const char *const not_words[] =
-    {
-      "=?utf-8?x?abc?=", "=??q?a?=", "=?utf-8?q?\?=", "=?utf-8?q?a b?=",
-      "=?utf-8?q?a", "=?utf-8?q?a?", "=?utf-8 ?q?a?=", "=?utf-8?q?a?b?=",
-      "=?utf-8?qq?a?=", "?utf-8?q?a?=", "=?\xc3\xa4?q?a?=", "=?utf-8?q?\x7f?="
-    };
+  static const char *const not_words[] = {
+    "=?utf-8?x?abc?=", "=??q?a?=",     "=?utf-8?q?\?=",    "=?utf-8?q?a b?=",
+    "=?utf-8?q?a",     "=?utf-8?q?a?", "=?utf-8 ?q?a?=",   "=?utf-8?q?a?b?=",
+    "=?utf-8?qq?a?=",  "?utf-8?q?a?=", "=?\xc3\xa4?q?a?=", "=?utf-8?q?\x7f?="
+  };
   size_t i;
 
   for (i = 0; i < sizeof not_words / sizeof *not_words; i++)
@@ -109,24 +108,26 @@ test_syntax (void)
 static void
 test_charsets (void)
 {
-  static const struct { const char *in, *out; } ok[] =
-    {
-      { "=?utf-8?q?=C3=A4?=", "\xc3\xa4" },
-      { "=?UTF8?Q?=F0=9F=98=80?=", "\xf0\x9f\x98\x80" },
-      { "=?us-ascii?q?a?=", "a" },
-      { "=?iso-8859-1?q?=E4?=", "\xc3\xa4" },
-      { "=?ISO8859-1?Q?=FF?=", "\xc3\xbf" },
-      { "=?latin1?q?=A0?=", "\xc2\xa0" },
-      { "=?windows-1252?q?=80_=E4?=", "\xe2\x82\xac \xc3\xa4" },
-      { "=?windows-1252?q?=9F=99?=", "\xc5\xb8\xe2\x84\xa2" },
-      { "=?utf-16?b?AGEA5A==?=", "a\xc3\xa4" },
-      { "=?utf-16be?b?AGE=?=", "a" },
-      { "=?ucs-2?b?AGE=?=", "a" },
-      { "=?utf-16le?b?YQDkAA==?=", "a\xc3\xa4" },
-      { "=?utf-16?b?//5hAA==?=", "a" },
-      { "=?utf-16le?b?/v8AYQ==?=", "a" },
-      { "=?utf-16?b?2D3eAA==?=", "\xf0\x9f\x98\x80" }
-    };
+  static const struct
+  {
+    const char *in, *out;
+  } ok[] = {
+    {"=?utf-8?q?=C3=A4?=",          "\xc3\xa4"             },
+    { "=?UTF8?Q?=F0=9F=98=80?=",    "\xf0\x9f\x98\x80"     },
+    { "=?us-ascii?q?a?=",           "a"                    },
+    { "=?iso-8859-1?q?=E4?=",       "\xc3\xa4"             },
+    { "=?ISO8859-1?Q?=FF?=",        "\xc3\xbf"             },
+    { "=?latin1?q?=A0?=",           "\xc2\xa0"             },
+    { "=?windows-1252?q?=80_=E4?=", "\xe2\x82\xac \xc3\xa4"},
+    { "=?windows-1252?q?=9F=99?=",  "\xc5\xb8\xe2\x84\xa2" },
+    { "=?utf-16?b?AGEA5A==?=",      "a\xc3\xa4"            },
+    { "=?utf-16be?b?AGE=?=",        "a"                    },
+    { "=?ucs-2?b?AGE=?=",           "a"                    },
+    { "=?utf-16le?b?YQDkAA==?=",    "a\xc3\xa4"            },
+    { "=?utf-16?b?//5hAA==?=",      "a"                    },
+    { "=?utf-16le?b?/v8AYQ==?=",    "a"                    },
+    { "=?utf-16?b?2D3eAA==?=",      "\xf0\x9f\x98\x80"     }
+  };
   size_t i;
 
   for (i = 0; i < sizeof ok / sizeof *ok; i++)
@@ -147,29 +148,33 @@ test_charsets (void)
 static void
 test_invalid (void)
 {
-  static const struct { const char *in, *lenient; } bad[] =
-    {
-      { "=?utf-8?q?a=C3?=", "a\xef\xbf\xbd" },
-      { "=?utf-8?q?=C0=80?=", "\xef\xbf\xbd\xef\xbf\xbd" },
-      { "=?utf-8?q?=ED=A0=80?=", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-      { "=?utf-8?q?a=00b?=", "a\xef\xbf\xbd" "b" },
-      { "=?us-ascii?q?=E9?=", "\xef\xbf\xbd" },
-      { "=?windows-1252?q?=81?=", "\xef\xbf\xbd" },
-      { "=?utf-16be?b?AGEA?=", "a\xef\xbf\xbd" },
-      { "=?utf-16be?b?2D0AYQ==?=", "\xef\xbf\xbd" "a" },
-      { "=?utf-16be?b?3gA=?=", "\xef\xbf\xbd" },
-      { "=?utf-16be?b?AAA=?=", "\xef\xbf\xbd" },
-      { "=?utf-8?q?a=G1?=", "a=G1" },
-      { "=?utf-8?q?a=4?=", "a=4" },
-      { "=?utf-8?b?YQ=?=", "a" },
-      { "=?utf-8?b?Y*Q==?=", "a" }
-    };
-  static const char *const controls[] =
-    {
-      "=?utf-8?q?a=0Ab?=", "=?utf-8?q?a=09b?=", "=?utf-8?q?a=7Fb?=",
-      "=?utf-8?q?a=C2=9Bb?=", "=?iso-8859-1?q?=85?=",
-      "=?utf-16be?b?AIU=?="
-    };
+  static const struct
+  {
+    const char *in, *lenient;
+  } bad[] = {
+    {"=?utf-8?q?a=C3?=",         "a\xef\xbf\xbd"                       },
+    { "=?utf-8?q?=C0=80?=",      "\xef\xbf\xbd\xef\xbf\xbd"            },
+    { "=?utf-8?q?=ED=A0=80?=",   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    { "=?utf-8?q?a=00b?=",
+     "a\xef\xbf\xbd"
+      "b"                                                              },
+    { "=?us-ascii?q?=E9?=",      "\xef\xbf\xbd"                        },
+    { "=?windows-1252?q?=81?=",  "\xef\xbf\xbd"                        },
+    { "=?utf-16be?b?AGEA?=",     "a\xef\xbf\xbd"                       },
+    { "=?utf-16be?b?2D0AYQ==?=",
+     "\xef\xbf\xbd"
+      "a"                                                              },
+    { "=?utf-16be?b?3gA=?=",     "\xef\xbf\xbd"                        },
+    { "=?utf-16be?b?AAA=?=",     "\xef\xbf\xbd"                        },
+    { "=?utf-8?q?a=G1?=",        "a=G1"                                },
+    { "=?utf-8?q?a=4?=",         "a=4"                                 },
+    { "=?utf-8?b?YQ=?=",         "a"                                   },
+    { "=?utf-8?b?Y*Q==?=",       "a"                                   }
+  };
+  static const char *const controls[] = {
+    "=?utf-8?q?a=0Ab?=",    "=?utf-8?q?a=09b?=",    "=?utf-8?q?a=7Fb?=",
+    "=?utf-8?q?a=C2=9Bb?=", "=?iso-8859-1?q?=85?=", "=?utf-16be?b?AIU=?="
+  };
   size_t i;
 
   for (i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -193,22 +198,28 @@ test_runs (void)
   unsigned int s = PANI_RFC2047_STRICT;
 
   T_STREQ (phrase (s, "=?utf-8?q?J=C3?=", " =?utf-8?q?=B6rg?=",
-                   (const char *)NULL), "J\xc3\xb6rg");
+                   (const char *)NULL),
+           "J\xc3\xb6rg");
   T_STREQ (phrase (0, "=?utf-16be?b?AA==?=", " =?utf-16be?b?YQ==?=",
-                   (const char *)NULL), "a");
+                   (const char *)NULL),
+           "a");
   T_STREQ (phrase (s, "=?utf-8?q?a?=", " =?iso-8859-1?q?=E9?=",
-                   (const char *)NULL), "a\xc3\xa9");
+                   (const char *)NULL),
+           "a\xc3\xa9");
   T_STREQ (phrase (s, "=?utf-8?q?a?=", " b", " =?utf-8?q?c?=", "d",
-                   (const char *)NULL), "a b cd");
-  T_STREQ (phrase (s, "Dr.", " =?utf-8?q?A?=", (const char *)NULL),
-           "Dr. A");
-  T_STREQ (phrase (s, "\"=?utf-8?q?a?=", " =?utf-8?q?b?=",
-                   (const char *)NULL), "=?utf-8?q?a?= b");
+                   (const char *)NULL),
+           "a b cd");
+  T_STREQ (phrase (s, "Dr.", " =?utf-8?q?A?=", (const char *)NULL), "Dr. A");
+  T_STREQ (phrase (s,
+                   "\"=?utf-8?q?a?=", " =?utf-8?q?b?=", (const char *)NULL),
+           "=?utf-8?q?a?= b");
   /* A run that does not convert stays as written, with one space.  */
   T_STREQ (phrase (s, "=?utf-8?q?=C3?=", " =?utf-8?q?x?=", " y",
-                   (const char *)NULL), "=?utf-8?q?=C3?= =?utf-8?q?x?= y");
-  T_STREQ (phrase (0, "=?utf-8?q?=C3?=", " =?utf-8?q?x?=",
-                   (const char *)NULL), "\xef\xbf\xbdx");
+                   (const char *)NULL),
+           "=?utf-8?q?=C3?= =?utf-8?q?x?= y");
+  T_STREQ (phrase (0,
+                   "=?utf-8?q?=C3?=", " =?utf-8?q?x?=", (const char *)NULL),
+           "\xef\xbf\xbdx");
 
   T_STREQ (text ("=?utf-8?q?4111_1111?= =?utf-8?q?_1111_1111?="),
            "4111 1111 1111 1111");
@@ -216,7 +227,10 @@ test_runs (void)
   T_STREQ (text ("=?utf-8?q?=E2=82?= =?utf-8?q?=AC?="), "\xe2\x82\xac");
   T_STREQ (text ("x=?utf-8?q?41?=y =?utf-8?q?1?="), "x41y 1");
   T_STREQ (text ("=?utf-8?q?a?=  b"), "a  b");
-  T_STREQ (text ("a\xff" "b"), "a\xff" "b");
+  T_STREQ (text ("a\xff"
+                 "b"),
+           "a\xff"
+           "b");
   T_STREQ (text (""), "");
 }
 
@@ -226,7 +240,11 @@ test_nul_in_text (void)
   struct pani_buf b = { NULL, 0, 0, 0 };
 
   T_ERR (pani_rfc2047_decode_text ("a\0b", 3, &b), 0);
-  T_CHECK (b.len == 5 && !memcmp (b.data, "a\xef\xbf\xbd" "b", 5));
+  T_CHECK (b.len == 5
+           && !memcmp (b.data,
+                       "a\xef\xbf\xbd"
+                       "b",
+                       5));
   pani_buf_free (&b);
 }
 

@@ -26,7 +26,7 @@ struct events
   char text[1 << 16];
   size_t len;
   unsigned int hits, allowed;
-  unsigned int stop_at;         /* > 0: stop at that hit.  */
+  unsigned int stop_at; /* > 0: stop at that hit.  */
 };
 
 static void
@@ -202,7 +202,8 @@ test_json (void)
   h.masked = "411111******1111";
   h.context = "a \"b\" \\ 411111******1111";
   T_ERR (pan_scan_hit_json (&h, &json), 0);
-  T_STREQ (json, "{\"v\":1,\"path\":\"dir/caf\\ufffd.txt\","
+  T_STREQ (json,
+           "{\"v\":1,\"path\":\"dir/caf\\ufffd.txt\","
            "\"path_hex\":\"6469722f636166e92e747874\",\"line\":7,"
            "\"masked\":\"411111******1111\",\"brand\":\"Visa\","
            "\"hash\":null,\"context\":\"a \\\"b\\\" \\\\ 411111******1111\","
@@ -222,8 +223,8 @@ remove_tree (const char *dir)
 
   for (i = 0; i < 40; i++)
     {
-      snprintf (path, sizeof path, "%s/%sf%02d.txt", dir, i % 2 ? "" : "sub/",
-                i);
+      snprintf (path, sizeof path, "%s/%sf%02d.txt", dir,
+                i % 2 ? "" : "sub/", i);
       T_CHECK (!unlink (path));
     }
   snprintf (path, sizeof path, "%s/sub/m.eml", dir);

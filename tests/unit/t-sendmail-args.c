@@ -49,7 +49,8 @@ static void
 test_cron_lines (void)
 {
   T_ERR (parse ("-oi", "-t", "-f", "bounce@x.example", "-F", "Reports",
-                NULL), 0);
+                NULL),
+         0);
   T_CHECK (args.extract && args.mode == PAN_SENDMAIL_SEND);
   T_STREQ (args.env.sender, "bounce@x.example");
   T_STREQ (args.env.full_name, "Reports");
@@ -69,7 +70,8 @@ test_cron_lines (void)
   T_CHECK (!args.extract);
 
   T_ERR (parse ("-oem", "-odi", "-N", "never", "-B", "8BITMIME", "-V",
-                "env-42", "-R", "hdrs", "-t", NULL), 0);
+                "env-42", "-R", "hdrs", "-t", NULL),
+         0);
   T_STREQ (args.env.dsn_notify, "never");
   T_STREQ (args.env.body_type, "8BITMIME");
   T_STREQ (args.env.dsn_envid, "env-42");
@@ -112,12 +114,14 @@ test_letters (void)
   T_ERR (parse ("-itfb@x.example", NULL), 0);
   T_STREQ (args.env.sender, "b@x.example");
   /* Ignored letters with their arguments.  */
-  T_ERR (parse ("-Am", "-C", "/etc/postfix", "-h", "5", "-L", "cron",
-                "-O", "a=b", "-X", "/tmp/log", "-o", "i", "-o7", "-G", "-U",
-                "-m", "-bh", "a@y.example", NULL), 0);
+  T_ERR (parse ("-Am", "-C", "/etc/postfix", "-h", "5", "-L", "cron", "-O",
+                "a=b", "-X", "/tmp/log", "-o", "i", "-o7", "-G", "-U", "-m",
+                "-bh", "a@y.example", NULL),
+         0);
   T_CHECK (args.nrecipients == 1);
-  T_ERR (parse ("--home=/h", "--sendmail", "/bin/true -x",
-                "--passphrase-fd", "7", "--", "-odd@y.example", NULL), 0);
+  T_ERR (parse ("--home=/h", "--sendmail", "/bin/true -x", "--passphrase-fd",
+                "7", "--", "-odd@y.example", NULL),
+         0);
   T_STREQ (args.home, "/h");
   T_STREQ (args.sendmail, "/bin/true -x");
   T_CHECK (args.passphrase_fd == 7);

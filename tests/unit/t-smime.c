@@ -55,7 +55,8 @@ t_trustlist_ok (void)
   size_t n = 0;
 
   T_ERR (pani_smime_trustlist_parse (text, strlen (text), &fprs, &n,
-                                    &reason), 0);
+                                     &reason),
+         0);
   T_CHECK (n == 4);
   if (n == 4)
     {
@@ -75,7 +76,8 @@ t_trustlist_bad (const char *text, int code, const char *want_prefix)
   size_t n = 0;
 
   T_ERR (pani_smime_trustlist_parse (text, strlen (text), &fprs, &n,
-                                    &reason), code);
+                                     &reason),
+         code);
   T_CHECK (!fprs && !n);
   T_CHECK (reason && !strncmp (reason, want_prefix, strlen (want_prefix)));
   free (reason);
@@ -152,7 +154,8 @@ t_envelope (void)
   n = read (fds[0], head, sizeof head - 1);
   close (fds[0]);
   head[n > 0 ? n : 0] = 0;
-  T_CHECK (strstr (head, "Content-Type: application/pkcs7-mime;"
+  T_CHECK (strstr (head,
+                   "Content-Type: application/pkcs7-mime;"
                    " smime-type=enveloped-data;\n\tname=\"smime.p7m\"\n"));
   T_CHECK (strstr (head, "\nContent-Transfer-Encoding: base64\n"));
   T_CHECK (strstr (head, "filename=\"smime.p7m\""));
@@ -185,7 +188,7 @@ run_trust (pan_ctx_t ctx, char **argv)
   err = pani_read_file (argv[1], 1 << 20, &buf, &len, &reason);
   if (!err)
     err = pani_smime_trust_ca (ctx, argv[0], buf, len, test_now (), &fpr,
-                              &reason);
+                               &reason);
   if (!err)
     printf ("%s\n", fpr);
   free (fpr);
@@ -203,7 +206,7 @@ run_enroll (pan_ctx_t ctx, char **argv)
   err = pani_read_file (argv[2], 1 << 20, &buf, &len, &reason);
   if (!err)
     err = pani_smime_enroll (ctx, argv[0], argv[1], buf, len, test_now (),
-                            &fpr, &reason);
+                             &fpr, &reason);
   if (!err)
     printf ("%s\n", fpr);
   free (fpr);
@@ -218,8 +221,7 @@ run_check (pan_ctx_t ctx, char **argv)
   char *reason = NULL, when[32];
   time_t expires;
 
-  err = pani_smime_ops.check (ctx, argv[0], test_now (), &expires,
-                              &reason);
+  err = pani_smime_ops.check (ctx, argv[0], test_now (), &expires, &reason);
   if (!err)
     printf ("%s\n", pan_time_format (expires, when, sizeof when));
   return report (err, reason);
@@ -236,8 +238,9 @@ run_list (pan_ctx_t ctx)
   err = pan_smime_list_cas (ctx, &cas, &n, &reason);
   for (size_t i = 0; !err && i < n; i++)
     printf ("%s %s %s %s\n", cas[i].fpr, cas[i].sha256 ? cas[i].sha256 : "-",
-            cas[i].missing ? "missing"
-            : pan_time_format (cas[i].not_after, when, sizeof when),
+            cas[i].missing
+              ? "missing"
+              : pan_time_format (cas[i].not_after, when, sizeof when),
             cas[i].subject ? cas[i].subject : "-");
   pan_smime_cas_release (cas, n);
   return report (err, reason);

@@ -44,8 +44,8 @@ t_err (gpg_error_t err, int code, const char *expr, const char *file,
 
   t_check (ok, expr, file, line);
   if (!ok)
-    fprintf (stderr, "    got error %d (%s), want %d\n",
-             gpg_err_code (err), gpg_strerror (err), code);
+    fprintf (stderr, "    got error %d (%s), want %d\n", gpg_err_code (err),
+             gpg_strerror (err), code);
 }
 
 /* Exit status for automake: 0 pass, 1 fail.  */
