@@ -12,7 +12,7 @@ set -eu
 # Run time: GnuPG (gpg, gpgsm, gpg-agent), a sendmail-compatible MTA.
 # Tests: jq (JSON output), python3 (MIME parsing in the integration tests),
 # util-linux (flock), procps, shellcheck (lint), clang + libclang-rt-dev
-# (libFuzzer and sanitizers), openssl (test CA and S/MIME decryption in
+# (libFuzzer and sanitizers), clang-format-14 (tests/format-check.sh), openssl (test CA and S/MIME decryption in
 # the S/MIME tests, scripts/make-test-ca.sh), perl-modules-5.36 (its
 # Unicode::Collate tables are real data that tests/integration/
 # scan-realdata.sh scans for false alarms).
@@ -42,6 +42,7 @@ util-linux
 procps
 clang
 libclang-rt-dev
+clang-format-14
 shellcheck
 openssl
 perl-modules-5.36
