@@ -12,6 +12,12 @@
 gpg_error_t pani_gpgme_new (const char *gnupg_home,
                             gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
+/* The one key of GCTX matching PATTERN (SECRET: with its secret key);
+ * GPG_ERR_NO_PUBKEY or _NO_SECKEY if none, GPG_ERR_AMBIGUOUS_NAME if
+ * several.  gpgme_get_key without its extra context.  */
+gpg_error_t pani_get_one_key (gpgme_ctx_t gctx, const char *pattern,
+                              int secret, gpgme_key_t *r_key);
+
 /* Look up the key FPR in GCTX; its primary fingerprint must equal FPR
  * (GPG_ERR_NO_PUBKEY otherwise).  */
 gpg_error_t pani_get_pinned_key (gpgme_ctx_t gctx, const char *fpr,

@@ -79,6 +79,55 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
  * Contexts and keys.
  */
 
+/* GPGME runs "gpg --version" (or gpgsm's) each time a context is
+ * pointed at a home of its own, but not when a context inherits the
+ * process-wide engine info.  So the first home used for a protocol
+ * becomes that process-wide default, once; a context for any other home
+ * (a scratch keyring) is pointed at it on its own.  The library is not
+ * used from several threads at once, which this relies on.  */
+static char *default_home_openpgp, *default_home_cms;
+
+static char **
+default_home_of (gpgme_protocol_t protocol)
+{
+  if (protocol == GPGME_PROTOCOL_OpenPGP)
+    return &default_home_openpgp;
+  if (protocol == GPGME_PROTOCOL_CMS)
+    return &default_home_cms;
+  return NULL;
+}
+
+/* Make GNUPG_HOME the default home of PROTOCOL if it has none yet.  */
+static gpg_error_t
+adopt_default_home (gpgme_protocol_t protocol, const char *gnupg_home)
+{
+  gpg_error_t err;
+  char **default_home = default_home_of (protocol);
+
+  if (!gnupg_home || !default_home || *default_home)
+    return 0;
+  if (!(*default_home = strdup (gnupg_home)))
+    return gpg_error_from_syserror ();
+  if ((err = gpgme_set_engine_info (protocol, NULL, gnupg_home)))
+    {
+      free (*default_home);
+      *default_home = NULL;
+    }
+  return err;
+}
+
+static gpg_error_t
+point_engine_at_home (gpgme_ctx_t gctx, gpgme_protocol_t protocol,
+                      const char *gnupg_home)
+{
+  char **default_home = default_home_of (protocol);
+
+  if (gnupg_home && default_home && *default_home
+      && !strcmp (*default_home, gnupg_home))
+    return 0;
+  return gpgme_ctx_set_engine_info (gctx, protocol, NULL, gnupg_home);
+}
+
 gpg_error_t
 pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
                 gpgme_ctx_t *r_gctx)
@@ -87,9 +136,11 @@ pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
   gpgme_ctx_t gctx = NULL;
 
   *r_gctx = NULL;
+  if ((err = adopt_default_home (protocol, gnupg_home)))
+    return err;
   if ((err = gpgme_new (&gctx))
       || (err = gpgme_set_protocol (gctx, protocol))
-      || (err = gpgme_ctx_set_engine_info (gctx, protocol, NULL, gnupg_home))
+      || (err = point_engine_at_home (gctx, protocol, gnupg_home))
       || (err = gpgme_set_keylist_mode (gctx, GPGME_KEYLIST_MODE_LOCAL)))
     {
       gpgme_release (gctx);
@@ -100,6 +151,34 @@ pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
   return 0;
 }
 
+/* gpgme_get_key, on GCTX itself: gpgme_get_key makes a context of its
+ * own for every call, and GPGME runs "gpg --version" for each.  The
+ * one key matching PATTERN (SECRET: with a secret key); an error if
+ * none or more than one match.  */
+gpg_error_t
+pani_get_one_key (gpgme_ctx_t gctx, const char *pattern, int secret,
+                  gpgme_key_t *r_key)
+{
+  gpg_error_t err;
+  gpgme_key_t key = NULL, another = NULL;
+
+  *r_key = NULL;
+  if ((err = gpgme_op_keylist_start (gctx, pattern, secret)))
+    return err;
+  err = gpgme_op_keylist_next (gctx, &key);
+  if (gpg_err_code (err) == GPG_ERR_EOF)
+    err = gpg_error (secret ? GPG_ERR_NO_SECKEY : GPG_ERR_NO_PUBKEY);
+  else if (!err && !gpgme_op_keylist_next (gctx, &another))
+    err = gpg_error (GPG_ERR_AMBIGUOUS_NAME);
+  gpgme_key_unref (another);
+  gpgme_op_keylist_end (gctx);
+  if (err)
+    gpgme_key_unref (key);
+  else
+    *r_key = key;
+  return err;
+}
+
 /* Return the pinned key FPR: its primary fingerprint must equal FPR.  */
 gpg_error_t
 pani_get_pinned_key (gpgme_ctx_t gctx, const char *fpr, gpgme_key_t *r_key)
@@ -108,10 +187,7 @@ pani_get_pinned_key (gpgme_ctx_t gctx, const char *fpr, gpgme_key_t *r_key)
   gpgme_key_t key = NULL;
 
   *r_key = NULL;
-  err = gpgme_get_key (gctx, fpr, &key, 0);
-  if (gpg_err_code (err) == GPG_ERR_EOF || (!err && !key))
-    return gpg_error (GPG_ERR_NO_PUBKEY);
-  if (err)
+  if ((err = pani_get_one_key (gctx, fpr, 0, &key)))
     return err;
   if (!key->subkeys || !key->subkeys->fpr
       || pani_ascii_casecmp (key->subkeys->fpr, fpr))

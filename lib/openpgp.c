@@ -883,7 +883,7 @@ setup_signing (const struct pani_encrypt_req *req, gpgme_ctx_t gctx,
   *r_signing = 0;
   if (!fpr || !*fpr || !strcmp (fpr, "none"))
     return 0;
-  err = gpgme_get_key (gctx, fpr, &key, 1);
+  err = pani_get_one_key (gctx, fpr, 1, &key);
   if (err || !key || !key->subkeys
       || pani_ascii_casecmp (key->subkeys->fpr, fpr) || !key->can_sign)
     {

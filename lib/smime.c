@@ -472,7 +472,7 @@ add_signer (gpgme_ctx_t gctx, const char *signer, char **r_reason)
   gpg_error_t err;
   gpgme_key_t key = NULL;
 
-  err = gpgme_get_key (gctx, signer, &key, 1);
+  err = pani_get_one_key (gctx, signer, 1, &key);
   if (err || !key || !key->can_sign)
     {
       gpgme_key_unref (key);
