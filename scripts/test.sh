@@ -3,18 +3,20 @@
 # needed and sets up the test Postfix, then builds and tests panmail in
 # two chains that run at the same time, one on each core:
 #
-#   plain  _build: -Werror, shared library.  configure, make, the
-#          source checks (make check-sources: the man page, shellcheck,
-#          library layers, sizes), make install into a DESTDIR with a
-#          pkg-config client, make distcheck (the tarball, -Werror, with
-#          the unit tests and the fuzz replay: they run once in a plain
-#          build, there, and once under the sanitizers).
+#   plain  _build: configure, then make distcheck, which builds the
+#          tarball and checks it in a build of its own: -Werror, shared
+#          library, the unit tests, the fuzz replay and the source checks
+#          (the man page, shellcheck, library layers, sizes, formatting),
+#          make install with installcheck (the installed files, the
+#          exported symbols, a pkg-config client), uninstall, distclean.
+#          This is the one plain build: the unit tests and the fuzz
+#          replay run once in it, and once under the sanitizers.
 #   san    _build-san: ASan+UBSan with leak detection, static library (no
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
 #          integration tests through the real Postfix).
 #   package  in the plain chain, beside distcheck, while the integration
-#          tests still run: scripts/package.sh builds the Debian packages,
+#          tests run: scripts/package.sh builds the Debian packages,
 #          checks them with lintian, installs them, sends one message
 #          with the installed tools and purges them.
 #
@@ -75,26 +77,23 @@ quiet_make () {
     make -C "$qm_dir" "$@" >"$qm_dir/$qm_out" 2>&1
 }
 
-# The plain chain: after make, make check and the install test run while
-# distcheck builds the tarball in its own directory.
+# The plain chain: distcheck, and the Debian package beside it.
 plain_chain () {
     b=$top/_build
     phase "plain: configure" configure_in "$b" --enable-werror \
-        --cache-file="$b/config.cache" &&
-        phase "plain: make" quiet_make "$b" make.out -j2 &&
-        echo ok > "$state/plain-build"
-    [ -f "$state/plain-build" ] || return
+        --cache-file="$b/config.cache" || return
+    # The package builds from its own copy of the tree, once the
+    # sanitizer build is done (so as not to delay the integration tests).
+    {
+        while [ ! -f "$state/san-make-done" ]; do sleep 1; done
+        phase "plain: package" sh "$top/scripts/package.sh" \
+            "$top/_build-deb" >"$b/package.out" 2>&1 &&
+            echo ok > "$state/package"
+    } &
     # distcheck's configure reuses what the plain one found.
     phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
         DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache" &&
-        echo ok > "$state/distcheck" &
-    phase "plain: check-sources" quiet_make "$b" check.out -j2 check-sources
-    phase "plain: install" sh "$top/tests/install.sh" "$b" >"$b/install.out" 2>&1 &&
-        echo ok > "$state/install"
-    # The package builds from its own copy of the tree, beside distcheck.
-    phase "plain: package" sh "$top/scripts/package.sh" "$top/_build-deb" \
-        >"$b/package.out" 2>&1 &&
-        echo ok > "$state/package"
+        echo ok > "$state/distcheck"
     wait
 }
 
@@ -110,6 +109,7 @@ san_chain () {
         phase "san: make" quiet_make "$b" make.out -j2 &&
         quiet_make "$b" make-t-smime.out tests/unit/t-smime &&
         echo ok > "$state/san-build"
+    : > "$state/san-make-done"
     [ -f "$state/san-build" ] || return
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -182,25 +182,22 @@ wait "$plain_pid"
 
 # ------------------------------------------------------------------ results
 b=$top/_build
-if [ -f "$state/plain-build" ]; then
-    count 0 "build (-Werror, shared library)"
-    report_suite "plain build: source checks" "$b"
-    count "$([ -f "$state/install" ] && echo 0 || echo 1)" \
-        "make install DESTDIR + pkg-config client"
-    [ -f "$state/install" ] || cat "$b/install.out"
-    echo "== make distcheck (the tarball: unit tests and fuzz replay)"
+if [ -f "$b/config.status" ]; then
+    echo "== make distcheck (-Werror: unit tests, fuzz replay, source checks)"
     grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL): ' "$b/distcheck.out"
     count_summary "distcheck: make check" "$b/distcheck.out"
+    count "$(grep -q '^install ok$' "$b/distcheck.out" && echo 0 || echo 1)" \
+        "distcheck: make installcheck (installed files, pkg-config client)"
     count "$([ -f "$state/distcheck" ] && echo 0 || echo 1)" "make distcheck"
-    [ -f "$state/distcheck" ] || tail -40 "$b/distcheck.out"
+    [ -f "$state/distcheck" ] || tail -60 "$b/distcheck.out"
     echo "== Debian package (build, lintian, install, send, purge)"
     grep -E '^(ok|FAIL): ' "$b/package.out" 2>/dev/null
     sed -n 's/^  \([EWIP]\): /lintian \1: /p' "$b/package.out" 2>/dev/null
     count "$([ -f "$state/package" ] && echo 0 || echo 1)" "Debian package"
     [ -f "$state/package" ] || tail -40 "$b/package.out"
 else
-    tail -40 "$b/configure.out" "$b/make.out" 2>/dev/null
-    count 1 "build (-Werror, shared library)"
+    tail -40 "$b/configure.out" 2>/dev/null
+    count 1 "configure (-Werror, shared library)"
 fi
 
 b=$top/_build-san

@@ -1,13 +1,23 @@
 #!/bin/sh
-# tests/install.sh BUILDDIR - "make install DESTDIR=..." installs the
-# tools, the library with only pan_ symbols exported, the header, the man
-# pages and panmail.pc; a program built with pkg-config links and runs.
+# tests/install.sh - what "make install" put in place: the tools, the
+# library with only pan_ symbols exported, the header, the man pages and
+# panmail.pc; a program built with pkg-config links and runs.
+#
+#   tests/install.sh BUILDDIR         make install DESTDIR=(scratch) in
+#                                     BUILDDIR, then check it
+#   tests/install.sh --installed ROOT check what is installed under the
+#                                     prefix ROOT (make installcheck, so
+#                                     make distcheck runs it)
 set -eu
-build=$1
 dest=$(mktemp -d); trap 'rm -rf "$dest"' EXIT
-make -C "$build" install DESTDIR="$dest" >/dev/null
-prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
-root=$dest$prefix
+if [ "${1:-}" = --installed ]; then
+    root=$2 sysroot=
+else
+    build=$1
+    make -C "$build" install DESTDIR="$dest" >/dev/null
+    prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
+    root=$dest$prefix sysroot=$dest
+fi
 for f in bin/pansend bin/panmailx sbin/pankey include/panmail.h lib/pkgconfig/panmail.pc \
          share/man/man1/pansend.1 share/man/man1/panmailx.1 share/man/man8/pankey.8 \
          share/man/man5/panmail.conf.5 share/man/man3/libpanmail.3; do
@@ -22,7 +32,7 @@ cat >"$dest/client.c" <<'C'
 #include <panmail.h>
 int main (void) { if (pan_init ()) return 1; puts (pan_version ()); return 0; }
 C
-flags=$(PKG_CONFIG_PATH=$root/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest \
+flags=$(PKG_CONFIG_PATH=$root/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$sysroot \
     pkg-config --cflags --libs panmail)
 # shellcheck disable=SC2086  # the flags are words
 cc -o "$dest/client" "$dest/client.c" $flags
