@@ -136,7 +136,8 @@ pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
   gpgme_ctx_t gctx = NULL;
 
   *r_gctx = NULL;
-  if ((err = adopt_default_home (protocol, gnupg_home)))
+  if ((err = gpgme_engine_check_version (protocol))
+      || (err = adopt_default_home (protocol, gnupg_home)))
     return err;
   if ((err = gpgme_new (&gctx))
       || (err = gpgme_set_protocol (gctx, protocol))

@@ -25,7 +25,7 @@ extern "C" {
 void pan_free (void *p);
 
 /* Initialise libgcrypt (with secure memory), GPGME and libgpg-error;
- * call once before anything else.  */
+ * call once before anything else.  GnuPG is looked for when first used.  */
 gpg_error_t pan_init (void);
 
 /* Return the version string of libpanmail.  */
