@@ -133,23 +133,42 @@ mask_card_numbers (const char *s)
   return copy;
 }
 
+/* Whether S holds a run of PAN_MIN_DIGITS digits or more, counted as
+ * mask_run counts them: only such a run can be a card number.  */
+static int
+has_card_length_run (const char *s)
+{
+  size_t n = 0;
+
+  for (; *s; s++)
+    if (is_digit (*s))
+      {
+        if (++n >= PAN_MIN_DIGITS)
+          return 1;
+      }
+    else if (!(n && (*s == ' ' || *s == '-') && is_digit (s[1])))
+      n = 0;
+  return 0;
+}
+
 /* Append S as a JSON string: control characters escaped, bytes that
  * are not UTF-8 replaced by U+FFFD, and, if MASK, card numbers masked
  * (not in hex digests, whose digit runs may pass the Luhn check).  */
 static void
 put_json (struct pani_buf *b, const char *s, int mask)
 {
-  char *copy = mask && strpbrk (s, "0123456789") ? mask_card_numbers (s)
-                                                 : NULL;
+  char *copy = NULL;
   const unsigned char *p, *end;
   size_t n;
 
-  if (copy)
-    s = copy;
-  else if (mask && strpbrk (s, "0123456789"))
+  if (mask && has_card_length_run (s))
     {
-      b->failed = 1;
-      return;
+      if (!(copy = mask_card_numbers (s)))
+        {
+          b->failed = 1;
+          return;
+        }
+      s = copy;
     }
   end = (const unsigned char *)s + strlen (s);
   pani_buf_putc (b, '"');
@@ -187,7 +206,9 @@ put_member (struct pani_buf *b, const char *name, const char *value,
 {
   if (!value)
     return;
-  pani_buf_printf (b, ",\"%s\":", name);
+  pani_buf_puts (b, ",\"");
+  pani_buf_puts (b, name);
+  pani_buf_puts (b, "\":");
   put_json (b, value, mask);
 }
 
