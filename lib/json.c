@@ -115,6 +115,27 @@ plain_run (const unsigned char *p, const unsigned char *end)
   return n;
 }
 
+/* The common case of parse_string: a string of plain ASCII, without
+ * escapes, copied at once.  Return 1 if it was one.  */
+static int
+parse_plain_string (struct parser *ps, char **r_str, gpg_error_t *r_err)
+{
+  size_t n = plain_run (ps->p, ps->end);
+
+  if (ps->p + n >= ps->end || ps->p[n] != '"')
+    return 0;
+  *r_err = 0;
+  if (!(*r_str = malloc (n + 1)))
+    *r_err = gpg_error_from_syserror ();
+  else
+    {
+      memcpy (*r_str, ps->p, n);
+      (*r_str)[n] = 0;
+      ps->p += n + 1;
+    }
+  return 1;
+}
+
 static gpg_error_t
 parse_string (struct parser *ps, char **r_str)
 {
@@ -123,6 +144,8 @@ parse_string (struct parser *ps, char **r_str)
   size_t n;
 
   ps->p++;
+  if (parse_plain_string (ps, r_str, &err))
+    return err;
   while (!err && !sb.failed)
     {
       if (ps->p >= ps->end || *ps->p < 0x20)
