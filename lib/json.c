@@ -451,8 +451,10 @@ pani_json_get (const struct pani_json *obj, const char *key)
 
   if (!obj || obj->type != PANI_JSON_OBJECT)
     return NULL;
+  /* The first byte first: the parser calls this for every key, to
+   * refuse duplicates, so most comparisons are of different names.  */
   for (i = 0; i < obj->n; i++)
-    if (!strcmp (obj->keys[i], key))
+    if (obj->keys[i][0] == key[0] && !strcmp (obj->keys[i], key))
       return obj->items[i];
   return NULL;
 }
