@@ -171,7 +171,15 @@ pani_get_one_key (gpgme_ctx_t gctx, const char *pattern, int secret,
     err = gpg_error (secret ? GPG_ERR_NO_SECKEY : GPG_ERR_NO_PUBKEY);
   else if (!err && !gpgme_op_keylist_next (gctx, &another))
     err = gpg_error (GPG_ERR_AMBIGUOUS_NAME);
-  gpgme_key_unref (another);
+  /* Read the listing to its end: GPGME 1.18 may crash when a context
+   * whose listing was cut short is used again.  */
+  while (another)
+    {
+      gpgme_key_unref (another);
+      another = NULL;
+      if (gpgme_op_keylist_next (gctx, &another))
+        break;
+    }
   gpgme_op_keylist_end (gctx);
   if (err)
     gpgme_key_unref (key);
