@@ -250,6 +250,44 @@ review_key (struct review *rv, const struct pan_key_status *st)
   return review_policy (rv, &st->info);
 }
 
+/* Report each key of REC's key in the keyring that REC does not pin
+ * (pansend never uses it, but it came without pankey), and a record
+ * that pins none.  */
+static gpg_error_t
+review_pins (pan_ctx_t ctx, struct review *rv,
+             const struct pan_recipient *rec)
+{
+  gpg_error_t err;
+  char *list = NULL, *why = NULL;
+  const char *p;
+  size_t n;
+
+  err = pani_keys_unpinned (ctx, rec, &list, &why);
+  if (gpg_err_code (err) == GPG_ERR_CONFIGURATION)
+    err = report (rv, PAN_SEVERITY_CRITICAL, "no-pins", 0,
+                  "has no encryption subkey pinned in the registry (a"
+                  " record from before subkeys were pinned): pansend"
+                  " refuses it until 'pankey refresh %s --file KEYFILE'"
+                  " pins them",
+                  rec->address);
+  else if (err) /* Reported by review_key (missing, error).  */
+    err = 0;
+  for (p = list; !err && p && *p; p += n + (p[n] == ' '))
+    {
+      n = strcspn (p, " ");
+      err = report (rv, PAN_SEVERITY_CRITICAL, "unpinned", 0,
+                    "has subkey %.*s in the keyring that the registry"
+                    " does not pin for %s: pansend never uses it.  If the"
+                    " recipient added it, 'pankey refresh' the key; else"
+                    " the keyring was changed behind pankey's back:"
+                    " restore it",
+                    (int)n, p, rec->address);
+    }
+  free (list);
+  free (why);
+  return err;
+}
+
 gpg_error_t
 pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
                        time_t now, long warn_days, pan_key_finding_cb_t cb,
@@ -263,6 +301,8 @@ pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
   if (!(err = pan_review_key (ctx, rec, now, warn_days, PAN_REVIEW_ENDED,
                               &st)))
     err = review_key (&rv, &st);
+  if (!err && rec->status == PAN_STATUS_ACTIVE)
+    err = review_pins (ctx, &rv, rec);
   if (!err)
     err = review_rotation (&rv, &st,
                            pani_policy_cryptoperiod_days (
