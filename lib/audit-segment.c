@@ -167,31 +167,75 @@ mark_line (const char *line, size_t len,
   pani_audit_parsed_clear (&p);
 }
 
+/* Store at *R_HITS the offsets in BUF/LEN (from FROM on) of the lines
+ * that name the registry digest, in file order, and their number at
+ * *R_N: one pass of memmem over the chunk, so that a log of sends is
+ * passed over fast and lines that only look right cost no rescan.  */
+static gpg_error_t
+find_hits (const char *buf, size_t len, size_t from, size_t **r_hits,
+           size_t *r_n)
+{
+  const size_t klen = sizeof registry_key - 1;
+  const char *p = buf + from, *q, *nl;
+  size_t *hits = NULL, *tmp, n = 0, size = 0;
+
+  while ((q = memmem (p, (size_t)(buf + len - p), registry_key, klen)))
+    {
+      nl = memrchr (buf + from, '\n', (size_t)(q - (buf + from)));
+      if (n == size)
+        {
+          size = size ? 2 * size : 16;
+          if (!(tmp = realloc (hits, size * sizeof *hits)))
+            {
+              free (hits);
+              return gpg_error_from_syserror ();
+            }
+          hits = tmp;
+        }
+      hits[n++] = nl ? (size_t)(nl + 1 - buf) : from;
+      /* On to the next line: one hit per line is enough.  */
+      if (!(nl = memchr (q, '\n', (size_t)(buf + len - q))))
+        break;
+      p = nl + 1;
+    }
+  *r_hits = hits;
+  *r_n = n;
+  return 0;
+}
+
 /* Look at the complete lines of BUF/LEN, read at offset START of a file
  * and ending at a line end, from the last to the first, until one
- * marks MARK.  Return the offset at which the lines not looked at end
- * (the first, partial one of BUF), or -1 if a line is too long.  */
-static off_t
+ * marks MARK.  Store at *R_NEXT the offset at which the lines not
+ * looked at end (the first, partial one of BUF), or -1 if a line is too
+ * long.  */
+static gpg_error_t
 mark_chunk (const char *buf, size_t len, off_t start,
-            struct pani_audit_registry_mark *mark)
+            struct pani_audit_registry_mark *mark, off_t *r_next)
 {
+  gpg_error_t err;
   const char *nl;
-  size_t from = 0, end = len, i;
+  size_t from = 0, *hits = NULL, n = 0, end;
 
+  *r_next = -1;
   if (start)
     {
       if (!(nl = memchr (buf, '\n', len)) || (size_t)(nl + 1 - buf) == len)
-        return -1;
+        return 0;
       from = (size_t)(nl + 1 - buf);
     }
-  while (!mark->seq && end > from)
+  if ((err = find_hits (buf, len, from, &hits, &n)))
+    return err;
+  while (!mark->seq && n > 0)
     {
-      for (i = end - 1; i > from && buf[i - 1] != '\n'; i--)
-        ;
-      mark_line (buf + i, end - 1 - i, mark);
-      end = i;
+      n--;
+      end = (size_t)((const char *)memchr (buf + hits[n], '\n',
+                                           len - hits[n])
+                     - buf);
+      mark_line (buf + hits[n], end - hits[n], mark);
     }
-  return start + (off_t)from;
+  free (hits);
+  *r_next = start + (off_t)from;
+  return 0;
 }
 
 /* The offset of the end of the last line of BUF/LEN, read at START, or
@@ -232,7 +276,7 @@ mark_segment (const char *path, struct pani_audit_registry_mark *mark,
       else if (end == st.st_size && buf[end - start - 1] != '\n')
         start = last_line_end (buf, (size_t)(end - start), start);
       else
-        start = mark_chunk (buf, (size_t)(end - start), start, mark);
+        err = mark_chunk (buf, (size_t)(end - start), start, mark, &start);
       if (!err && start < 0)
         err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
                            "%s: a line longer than %d bytes", path,
