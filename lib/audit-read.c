@@ -268,6 +268,7 @@ open_next_file (struct pani_audit_lines *c)
   const struct pani_audit_snapshot *snap = c->snap;
   struct stat st;
   const char *path;
+  gpg_error_t err;
 
   if (c->nextfile >= snap->nfiles)
     return 0;
@@ -281,7 +282,9 @@ open_next_file (struct pani_audit_lines *c)
         return lines_fail (c, gpg_error_from_syserror ());
       return 1;
     }
-  if (pani_open_file (path, O_RDONLY, 0, &c->fd, NULL) || fstat (c->fd, &st))
+  if ((err = pani_open_file (path, O_RDONLY, 0, &c->fd, NULL)))
+    return lines_fail (c, err);
+  if (fstat (c->fd, &st))
     return lines_fail (c, gpg_error_from_syserror ());
   c->left = (unsigned long long)st.st_size;
   return 1;

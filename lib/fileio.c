@@ -187,7 +187,8 @@ pani_open_file (const char *path, int flags, int mode, int *r_fd,
                         path);
   if (fd < 0)
     return pani_reason_sys (r_reason, path);
-  if (fstat (fd, &st) || fcntl (fd, F_SETFL, flags & ~O_NONBLOCK & 07777))
+  if (fstat (fd, &st)
+      || fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK))
     err = pani_reason_sys (r_reason, path);
   else if (!S_ISREG (st.st_mode))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_EPERM),
