@@ -35,6 +35,8 @@ enum category
   C_WEAK,
   C_EXPIRING,
   C_ROTATION,
+  C_UNPINNED,
+  C_NOPINS,
   C_UNKNOWN,
   NCATEGORIES
 };
@@ -50,12 +52,15 @@ static const struct
   { "policy",       "below the algorithm policy", "weak"        },
   { "expiring",     "expiring within",            "expiring"    },
   { "rotation-due", "due for rotation",           "rotation_due"},
+  { "unpinned",     "with a subkey not pinned",   "unpinned"    },
+  { "no-pins",      "pinning no subkey",          "nopins"      },
   { NULL,           "not checked",                "unknown"     }
 };
-/* The perfdata, in this order (the first version's, then nokey).  */
+/* The perfdata, in this order (the first version's, then nokey, then
+ * those of the subkey pins).  */
 static const enum category perf_order[] = {
-  C_EXPIRED,  C_REVOKED, C_MISSING, C_UNUSABLE, C_EXPIRING,
-  C_ROTATION, C_WEAK,    C_NOKEY,   C_UNKNOWN
+  C_EXPIRED, C_REVOKED, C_MISSING, C_UNUSABLE, C_EXPIRING, C_ROTATION,
+  C_WEAK,    C_NOKEY,   C_UNKNOWN, C_UNPINNED, C_NOPINS
 };
 
 /* What pankey check counts.  */

@@ -940,6 +940,7 @@ print_details (pan_ctx_t ctx, const struct pan_recipient *rec)
   print_opt ("changed-by", rec->changed_by);
   print_opt ("reason", rec->reason);
   print_opt ("note", rec->note);
+  print_opt ("subkeys", rec->subkeys);
   if (rec->status == PAN_STATUS_ACTIVE)
     print_key_state (ctx, rec);
 }

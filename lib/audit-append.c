@@ -25,6 +25,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "fileio-int.h"
 
 /* The log of a home, opened for appending under its lock.  */
 struct writer
@@ -219,13 +220,13 @@ static gpg_error_t
 open_log_for_append (struct writer *w, char **r_reason)
 {
   struct stat st;
+  gpg_error_t err;
 
-  w->fd = open (w->f->log,
-                O_RDWR | O_APPEND | O_CLOEXEC
-                  | (w->st.seq == 1 ? O_CREAT : 0),
-                0600);
-  if (w->fd < 0)
-    return pani_reason_sys (r_reason, w->f->log);
+  if ((err = pani_open_file (w->f->log,
+                             O_RDWR | O_APPEND
+                               | (w->st.seq == 1 ? O_CREAT : 0),
+                             0600, &w->fd, r_reason)))
+    return err;
   if (fstat (w->fd, &st))
     return pani_reason_sys (r_reason, w->f->log);
   w->size = st.st_size;

@@ -228,6 +228,25 @@ gpg_error_t pani_audit_segments_list (const char *dir, char ***r_paths,
 /* Release what pani_audit_segments_list returned.  */
 void pani_audit_segments_free (char **paths, size_t n);
 
+/* The newest record of a log that names a registry digest.  */
+struct pani_audit_registry_mark
+{
+  char sha256[65];
+  unsigned long long seq; /* 0: none found.  */
+  char event[32];
+  time_t time;
+};
+
+/* Find the newest record with a registry digest in the log of F: the
+ * open segment read backwards from its end (only lines that name the
+ * field are parsed; a torn last line is skipped), else the closed
+ * segments of DIR, newest first.  MARK->SEQ stays 0 if there is none.
+ * A segment-open record carries the digest of the segment it follows,
+ * so the open segment has one if the log ever had one.  */
+gpg_error_t pani_audit_newest_registry (
+  const struct pani_audit_files *f, const char *dir,
+  struct pani_audit_registry_mark *mark, char **r_reason);
+
 
 /*
  * audit-read.c: the log as it stands, taken under the lock, and its

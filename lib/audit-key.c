@@ -20,6 +20,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "audit-int.h"
+#include "fileio-int.h"
 
 #define EVOLVE_LABEL "panmail audit key evolve"
 #define MAX_STATE_FILE 1024
@@ -168,7 +169,7 @@ read_fd (int fd, char *buf, size_t size, size_t *r_len)
 /* Read at most MAXLEN bytes of the file PATH (or stdin for "-") into a
  * new NUL-terminated buffer of MAXLEN + 1 bytes in secure memory.  */
 static gpg_error_t
-read_secret_file (const char *path, size_t maxlen, char **r_buf,
+read_secret_file (const char *path, size_t maxlen, int in_home, char **r_buf,
                   size_t *r_len)
 {
   gpg_error_t err;
@@ -181,10 +182,15 @@ read_secret_file (const char *path, size_t maxlen, char **r_buf,
   *r_len = 0;
   if (!(buf = gcry_malloc_secure (maxlen + 1)))
     return gpg_error_from_syserror ();
-  fd = is_stdin ? STDIN_FILENO : open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  /* A file of the home is never read through a symbolic link.  */
+  err = 0;
+  if (is_stdin)
+    fd = STDIN_FILENO;
+  else if (in_home)
+    err = pani_open_file (path, O_RDONLY, 0, &fd, NULL);
+  else if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
     err = gpg_error_from_syserror ();
-  else
+  if (!err)
     err = read_fd (fd, buf, maxlen + 1, &len);
   if (fd >= 0 && !is_stdin)
     close (fd);
@@ -211,7 +217,7 @@ pani_audit_key_read (const char *key_file, unsigned char **r_key,
   const char *name = strcmp (key_file, "-") ? key_file : "standard input";
 
   *r_key = NULL;
-  if ((err = read_secret_file (key_file, MAX_KEY_FILE, &text, &len)))
+  if ((err = read_secret_file (key_file, MAX_KEY_FILE, 0, &text, &len)))
     return pani_reason (r_reason, err, "%s: %s", name, gpg_strerror (err));
   if (pani_audit_key_parse (text, len, r_key))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
@@ -276,7 +282,7 @@ pani_audit_state_read (const char *path, struct pani_audit_state *st,
 
   *r_missing = 0;
   memset (st, 0, sizeof *st);
-  err = read_secret_file (path, MAX_STATE_FILE, &text, &len);
+  err = read_secret_file (path, MAX_STATE_FILE, 1, &text, &len);
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
     {
       *r_missing = 1;
@@ -417,10 +423,11 @@ static gpg_error_t
 create_log (const char *logpath, char **r_reason)
 {
   gpg_error_t err = 0;
-  int fd = open (logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd;
 
-  if (fd < 0)
-    return pani_reason_sys (r_reason, logpath);
+  if ((err = pani_open_file (logpath, O_WRONLY | O_CREAT | O_APPEND, 0600,
+                             &fd, r_reason)))
+    return err;
   if (fchmod (fd, 0600) || fsync (fd))
     err = pani_reason_sys (r_reason, logpath);
   close (fd);

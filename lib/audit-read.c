@@ -53,10 +53,17 @@ open_log_snapshot (const char *logpath, struct pani_audit_snapshot *snap,
                    char **r_reason)
 {
   struct stat st;
+  gpg_error_t err;
 
-  snap->logfd = open (logpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (snap->logfd < 0)
-    return errno == ENOENT ? 0 : pani_reason_sys (r_reason, logpath);
+  err = pani_open_file (logpath, O_RDONLY, 0, &snap->logfd, r_reason);
+  if (gpg_err_code (err) == GPG_ERR_ENOENT)
+    {
+      pan_free (*r_reason);
+      *r_reason = NULL;
+      return 0;
+    }
+  if (err)
+    return err;
   if (fstat (snap->logfd, &st))
     return pani_reason_sys (r_reason, logpath);
   snap->loglen = (unsigned long long)st.st_size;
@@ -106,7 +113,8 @@ add_segments (struct pani_audit_snapshot *snap, const char *dir,
   if (!path)
     return gpg_error_from_syserror ();
   if (!access (path, F_OK) || errno != ENOENT)
-    err = pani_read_file (path, 256, &snap->checkpoint, &n, r_reason);
+    err = pani_read_file_nofollow (path, 256, &snap->checkpoint, &n,
+                                   r_reason);
   free (path);
   if (err)
     return err;
@@ -260,6 +268,7 @@ open_next_file (struct pani_audit_lines *c)
   const struct pani_audit_snapshot *snap = c->snap;
   struct stat st;
   const char *path;
+  gpg_error_t err;
 
   if (c->nextfile >= snap->nfiles)
     return 0;
@@ -273,8 +282,9 @@ open_next_file (struct pani_audit_lines *c)
         return lines_fail (c, gpg_error_from_syserror ());
       return 1;
     }
-  c->fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (c->fd < 0 || fstat (c->fd, &st))
+  if ((err = pani_open_file (path, O_RDONLY, 0, &c->fd, NULL)))
+    return lines_fail (c, err);
+  if (fstat (c->fd, &st))
     return lines_fail (c, gpg_error_from_syserror ());
   c->left = (unsigned long long)st.st_size;
   return 1;

@@ -15,6 +15,12 @@
  * one chain; so a removed, reordered or edited segment breaks the
  * sequence or the chain, and audit.key (or an anchor) shows records
  * removed from the end.
+ *
+ * The files rotate and prune make belong to the home's operator, with
+ * the modes of its role, whoever runs them (root from cron, say): in a
+ * home shared with senders the new audit.log is 0660, a closed segment
+ * 0440 and audit.checkpoint 0640, all of the senders' group; in a
+ * single-user home 0600, 0400 and 0600.
  */
 #include <config.h>
 
@@ -32,6 +38,7 @@
 #include "util.h"
 #include "audit-int.h"
 #include "fileio-int.h"
+#include "home-int.h"
 
 #define SEG_PREFIX "audit-"
 #define SEG_SUFFIX ".log"
@@ -128,6 +135,181 @@ pani_audit_segments_list (const char *dir, char ***r_paths, size_t *r_n,
 
 
 /*
+ * The newest registry digest.
+ */
+
+/* What a line must hold to be worth parsing for a registry digest.  */
+static const char registry_key[] = "\"registry_sha256\":\"";
+
+/* The chunk read backwards: a whole record fits in it.  */
+#define BACK_CHUNK (PAN_AUDIT_MAX_LINE + 65536)
+
+/* If the line LINE/LEN is a record with a registry digest, store it in
+ * MARK.  */
+static void
+mark_line (const char *line, size_t len,
+           struct pani_audit_registry_mark *mark)
+{
+  struct pani_audit_parsed p;
+
+  memset (&p, 0, sizeof p);
+  if (memmem (line, len, registry_key, sizeof registry_key - 1)
+      && !pani_audit_parse (line, len, &p, NULL) && p.rec.ev.registry_sha256
+      && pani_audit_is_hash (p.rec.ev.registry_sha256))
+    {
+      snprintf (mark->sha256, sizeof mark->sha256, "%s",
+                p.rec.ev.registry_sha256);
+      snprintf (mark->event, sizeof mark->event, "%s",
+                p.rec.ev.event ? p.rec.ev.event : "");
+      mark->seq = p.rec.seq;
+      mark->time = p.rec.time;
+    }
+  pani_audit_parsed_clear (&p);
+}
+
+/* Store at *R_HITS the offsets in BUF/LEN (from FROM on) of the lines
+ * that name the registry digest, in file order, and their number at
+ * *R_N: one pass of memmem over the chunk, so that a log of sends is
+ * passed over fast and lines that only look right cost no rescan.  */
+static gpg_error_t
+find_hits (const char *buf, size_t len, size_t from, size_t **r_hits,
+           size_t *r_n)
+{
+  const size_t klen = sizeof registry_key - 1;
+  const char *p = buf + from, *q, *nl;
+  size_t *hits = NULL, *tmp, n = 0, size = 0;
+
+  while ((q = memmem (p, (size_t)(buf + len - p), registry_key, klen)))
+    {
+      nl = memrchr (buf + from, '\n', (size_t)(q - (buf + from)));
+      if (n == size)
+        {
+          size = size ? 2 * size : 16;
+          if (!(tmp = realloc (hits, size * sizeof *hits)))
+            {
+              free (hits);
+              return gpg_error_from_syserror ();
+            }
+          hits = tmp;
+        }
+      hits[n++] = nl ? (size_t)(nl + 1 - buf) : from;
+      /* On to the next line: one hit per line is enough.  */
+      if (!(nl = memchr (q, '\n', (size_t)(buf + len - q))))
+        break;
+      p = nl + 1;
+    }
+  *r_hits = hits;
+  *r_n = n;
+  return 0;
+}
+
+/* Look at the complete lines of BUF/LEN, read at offset START of a file
+ * and ending at a line end, from the last to the first, until one
+ * marks MARK.  Store at *R_NEXT the offset at which the lines not
+ * looked at end (the first, partial one of BUF), or -1 if a line is too
+ * long.  */
+static gpg_error_t
+mark_chunk (const char *buf, size_t len, off_t start,
+            struct pani_audit_registry_mark *mark, off_t *r_next)
+{
+  gpg_error_t err;
+  const char *nl;
+  size_t from = 0, *hits = NULL, n = 0, end;
+
+  *r_next = -1;
+  if (start)
+    {
+      if (!(nl = memchr (buf, '\n', len)) || (size_t)(nl + 1 - buf) == len)
+        return 0;
+      from = (size_t)(nl + 1 - buf);
+    }
+  if ((err = find_hits (buf, len, from, &hits, &n)))
+    return err;
+  while (!mark->seq && n > 0)
+    {
+      n--;
+      end = (size_t)((const char *)memchr (buf + hits[n], '\n',
+                                           len - hits[n])
+                     - buf);
+      mark_line (buf + hits[n], end - hits[n], mark);
+    }
+  free (hits);
+  *r_next = start + (off_t)from;
+  return 0;
+}
+
+/* The offset of the end of the last line of BUF/LEN, read at START, or
+ * -1 if it holds none (then only START 0 is fine: nothing to read).  */
+static off_t
+last_line_end (const char *buf, size_t len, off_t start)
+{
+  const char *nl = memrchr (buf, '\n', len);
+
+  if (nl)
+    return start + (nl + 1 - buf);
+  return start ? -1 : 0;
+}
+
+/* Find the newest registry digest in the segment PATH into MARK.  A
+ * torn last line (no LF) is no record: the search starts before it.  */
+static gpg_error_t
+mark_segment (const char *path, struct pani_audit_registry_mark *mark,
+              char **r_reason)
+{
+  gpg_error_t err;
+  char *buf = NULL;
+  struct stat st;
+  off_t end, start;
+  int fd = -1;
+
+  if ((err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
+    return gpg_err_code (err) == GPG_ERR_ENOENT ? 0 : err;
+  if (fstat (fd, &st) || !(buf = malloc (BACK_CHUNK)))
+    err = pani_reason_sys (r_reason, path);
+  for (end = err ? 0 : st.st_size; !err && !mark->seq && end > 0;
+       end = start)
+    {
+      start = end > BACK_CHUNK ? end - BACK_CHUNK : 0;
+      if (pread (fd, buf, (size_t)(end - start), start)
+          != (ssize_t)(end - start))
+        err = pani_reason_sys (r_reason, path);
+      else if (end == st.st_size && buf[end - start - 1] != '\n')
+        start = last_line_end (buf, (size_t)(end - start), start);
+      else
+        err = mark_chunk (buf, (size_t)(end - start), start, mark, &start);
+      if (!err && start < 0)
+        err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
+                           "%s: a line longer than %d bytes", path,
+                           PAN_AUDIT_MAX_LINE);
+    }
+  free (buf);
+  close (fd);
+  return err;
+}
+
+gpg_error_t
+pani_audit_newest_registry (const struct pani_audit_files *f,
+                            const char *dir,
+                            struct pani_audit_registry_mark *mark,
+                            char **r_reason)
+{
+  gpg_error_t err;
+  char **paths = NULL;
+  size_t n = 0;
+
+  memset (mark, 0, sizeof *mark);
+  if ((err = mark_segment (f->log, mark, r_reason)) || mark->seq)
+    return err;
+  if ((err = pani_audit_segments_list (dir, &paths, &n, r_reason)))
+    return err;
+  for (size_t i = n; !err && !mark->seq && i > 0; i--)
+    err = mark_segment (paths[i - 1], mark, r_reason);
+  pani_audit_segments_free (paths, n);
+  return err;
+}
+
+
+/*
  * Rotation.
  */
 
@@ -138,13 +320,13 @@ read_first (const struct pani_audit_files *f, struct pani_audit_parsed *p,
             char **r_line, char **r_reason)
 {
   gpg_error_t err;
-  int fd = open (f->log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd;
   char *buf = NULL, *nl;
   ssize_t n;
 
   *r_line = NULL;
-  if (fd < 0)
-    return pani_reason_sys (r_reason, f->log);
+  if ((err = pani_open_file (f->log, O_RDONLY, 0, &fd, r_reason)))
+    return err;
   if (!(buf = malloc (PAN_AUDIT_MAX_LINE + 1)))
     err = gpg_error_from_syserror ();
   else if ((n = pread (fd, buf, PAN_AUDIT_MAX_LINE + 1, 0)) < 0)
@@ -176,6 +358,36 @@ compact_time (time_t t, char buf[17])
   strftime (buf, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+/* Who owns the files rotate and prune make, and their modes.  */
+struct file_role
+{
+  uid_t uid;
+  gid_t gid; /* (gid_t)-1: as the directory gives it.  */
+  mode_t log, closed, checkpoint;
+};
+
+/* Fill R with the owner and modes of the role of CTX's home.  */
+static void
+file_role (pan_ctx_t ctx, struct file_role *r)
+{
+  r->uid = ctx->operator_uid;
+  r->gid = ctx->shared ? ctx->sender_gid : (gid_t)-1;
+  r->log = ctx->shared ? 0660 : 0600;
+  r->closed = ctx->shared ? 0440 : 0400;
+  r->checkpoint = ctx->shared ? 0640 : 0600;
+}
+
+/* Give the file FD (PATH) the owner of R and MODE.  Only root may give
+ * a file away: others keep what they made.  */
+static gpg_error_t
+set_role (int fd, const char *path, const struct file_role *r, mode_t mode,
+          char **r_reason)
+{
+  if ((fchown (fd, r->uid, r->gid) && errno != EPERM) || fchmod (fd, mode))
+    return pani_reason_sys (r_reason, path);
+  return 0;
+}
+
 /* What a rotation needs to know of the segment it closes.  */
 struct closing
 {
@@ -184,17 +396,24 @@ struct closing
   char head[AUDIT_HEXLEN]; /* Before the closing record.  */
   char *name;              /* Of the closed file.  */
   char *path;
-  struct stat st; /* Of audit.log before.  */
+  struct stat st;  /* Of audit.log before.  */
+  const char *dir; /* The home: where the closed segments are.  */
+  struct file_role role;
+  struct pani_audit_registry_mark mark; /* The newest registry digest. */
 };
 
+/* Append the record of EVENT with REASON; REGISTRY (NULL: none) is the
+ * registry digest it carries.  */
 static gpg_error_t
 append_event (const struct pani_audit_files *f, const char *event,
-              const char *operator_name, const char *reason, time_t now,
-              int facility, char **r_reason)
+              const char *operator_name, const char *reason,
+              const char *registry, time_t now, int facility,
+              char **r_reason)
 {
   struct pan_audit_event ev;
 
   memset (&ev, 0, sizeof ev);
+  ev.registry_sha256 = registry;
   ev.event = event;
   ev.tool = "panaudit";
   ev.operator_name = operator_name;
@@ -221,7 +440,7 @@ closing_begin (const struct pani_audit_files *f, struct closing *c,
   free (line);
   if (lstat (f->log, &c->st))
     return pani_reason_sys (r_reason, f->log);
-  return 0;
+  return pani_audit_newest_registry (f, c->dir, &c->mark, r_reason);
 }
 
 /* After the closing record: name the closed file of C from audit.key
@@ -261,32 +480,32 @@ closing_name (const struct pani_audit_files *f, struct closing *c,
 }
 
 /* Make the closed segment read-only under its name and start an empty
- * audit.log with the mode and owner the old one had.  */
+ * audit.log, each with the owner and mode of its role.  */
 static gpg_error_t
 closing_swap (const struct pani_audit_files *f, const struct closing *c,
               char **r_reason)
 {
-  mode_t mode = c->st.st_mode & 0666;
+  gpg_error_t err;
   int fd;
 
-  if (chmod (f->log, mode & 0444))
-    return pani_reason_sys (r_reason, f->log);
+  if ((err = pani_open_file (f->log, O_RDONLY, 0, &fd, r_reason)))
+    return err;
+  err = set_role (fd, f->log, &c->role, c->role.closed, r_reason);
+  close (fd);
+  if (err)
+    return err;
   if (link (f->log, c->path))
     return pani_reason_sys (r_reason, c->path);
   if (unlink (f->log))
     return pani_reason_sys (r_reason, f->log);
-  fd = open (f->log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-             mode);
-  if (fd < 0)
-    return pani_reason_sys (r_reason, f->log);
-  if ((fchown (fd, c->st.st_uid, c->st.st_gid) && errno != EPERM)
-      || fchmod (fd, mode) || fsync (fd))
-    {
-      close (fd);
-      return pani_reason_sys (r_reason, f->log);
-    }
+  if ((err = pani_open_file (f->log, O_WRONLY | O_CREAT | O_EXCL,
+                             c->role.log, &fd, r_reason)))
+    return err;
+  if (!(err = set_role (fd, f->log, &c->role, c->role.log, r_reason))
+      && fsync (fd))
+    err = pani_reason_sys (r_reason, f->log);
   close (fd);
-  return 0;
+  return err;
 }
 
 /* Close the open segment of F (locked) at NOW for OPERATOR_NAME and
@@ -306,8 +525,8 @@ rotate_locked (struct pani_audit_files *f, struct closing *c,
                       c->first);
   if (!why)
     return gpg_error_from_syserror ();
-  err = append_event (f, "segment-close", operator_name, why, now, facility,
-                      r_reason);
+  err = append_event (f, "segment-close", operator_name, why, NULL, now,
+                      facility, r_reason);
   free (why);
   if (err || (err = closing_name (f, c, now, r_reason))
       || (err = closing_swap (f, c, r_reason)))
@@ -318,7 +537,11 @@ rotate_locked (struct pani_audit_files *f, struct closing *c,
   if (!why)
     return gpg_error_from_syserror ();
   f->new_segment = 1;
-  err = append_event (f, "segment-open", operator_name, why, now, facility,
+  /* The new segment carries the newest registry digest: pansend and
+   * pankey check find it there, and pruning the segment that recorded
+   * it does not lose it.  */
+  err = append_event (f, "segment-open", operator_name, why,
+                      c->mark.seq ? c->mark.sha256 : NULL, now, facility,
                       r_reason);
   free (why);
   return err;
@@ -334,6 +557,8 @@ pan_audit_rotate (pan_ctx_t ctx, const char *operator_name, time_t now,
   int facility = -1;
 
   memset (&c, 0, sizeof c);
+  c.dir = pan_ctx_home (ctx);
+  file_role (ctx, &c.role);
   *r_segment = NULL;
   if (!(err = pani_audit_syslog_config (ctx, &facility, r_reason))
       && !(err = pani_audit_files_init (ctx, &f)))
@@ -364,13 +589,15 @@ segment_end (const char *path, struct pani_audit_parsed *p,
              char hash[AUDIT_HEXLEN], char **r_reason)
 {
   gpg_error_t err = 0;
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = -1;
   size_t want = PAN_AUDIT_MAX_LINE + 2, n;
   char *buf = NULL, *end, *start;
   struct stat st;
   ssize_t got;
 
-  if (fd < 0 || fstat (fd, &st))
+  if ((err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
+    goto leave;
+  if (fstat (fd, &st))
     err = pani_reason_sys (r_reason, path);
   else if (!(buf = malloc (want)))
     err = gpg_error_from_syserror ();
@@ -429,14 +656,42 @@ prunable (char **paths, size_t npaths, time_t cut, size_t *r_n,
   return err;
 }
 
+/* Store the checkpoint LINE beside the log of F, owned as ROLE says.  */
+static gpg_error_t
+write_checkpoint (const struct pani_audit_files *f, const char *line,
+                  const struct file_role *role, char **r_reason)
+{
+  gpg_error_t err;
+  char *path, *text = NULL;
+  int fd;
+
+  if (!(path = pani_strdupf ("%.*s%s",
+                             (int)(strrchr (f->log, '/') + 1 - f->log),
+                             f->log, AUDIT_CHECKPOINT_FILE)))
+    return gpg_error_from_syserror ();
+  if (!(text = pani_strdupf ("%s\n", line)))
+    err = gpg_error_from_syserror ();
+  else if (!(err = pani_write_file_atomic (path, text, strlen (text),
+                                           role->checkpoint, r_reason))
+           && !(err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
+    {
+      err = set_role (fd, path, role, role->checkpoint, r_reason);
+      close (fd);
+    }
+  free (text);
+  free (path);
+  return err;
+}
+
 /* Record the pruning up to the checkpoint LINE, store the checkpoint,
  * then remove the N segments PATHS (F locked).  */
 static gpg_error_t
 prune_locked (const struct pani_audit_files *f, char **paths, size_t n,
-              const char *line, time_t now, int facility, char **r_reason)
+              const char *line, const struct file_role *role, time_t now,
+              int facility, char **r_reason)
 {
   gpg_error_t err;
-  char *why, *path = NULL, *text = NULL;
+  char *why;
   size_t i;
 
   why = pani_strdupf ("pruned %zu closed segments older than"
@@ -445,20 +700,10 @@ prune_locked (const struct pani_audit_files *f, char **paths, size_t n,
                       n, line);
   if (!why)
     return gpg_error_from_syserror ();
-  err = append_event (f, "prune", NULL, why, now, facility, r_reason);
+  err = append_event (f, "prune", NULL, why, NULL, now, facility, r_reason);
   free (why);
-  if (err)
+  if (err || (err = write_checkpoint (f, line, role, r_reason)))
     return err;
-  if (!(path = pani_strdupf ("%.*s%s",
-                             (int)(strrchr (f->log, '/') + 1 - f->log),
-                             f->log, AUDIT_CHECKPOINT_FILE)))
-    return gpg_error_from_syserror ();
-  if (!(text = pani_strdupf ("%s\n", line)))
-    err = gpg_error_from_syserror ();
-  else
-    err = pani_write_file_atomic (path, text, strlen (text), 0644, r_reason);
-  free (text);
-  free (path);
   for (i = 0; !err && i < n; i++)
     if (unlink (paths[i]))
       err = pani_reason_sys (r_reason, paths[i]);
@@ -475,8 +720,10 @@ pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count, char **r_reason)
   unsigned long long seq = 0;
   size_t npaths = 0, n = 0;
   int facility = -1;
+  struct file_role role;
 
   *r_count = 0;
+  file_role (ctx, &role);
   if ((err = pani_audit_syslog_config (ctx, &facility, r_reason))
       || (err = pani_audit_files_init (ctx, &f)))
     return err;
@@ -494,7 +741,7 @@ pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count, char **r_reason)
   else if (!(line = pani_strdupf ("panmail-anchor 1 seq=%llu sha256=%s", seq,
                                   hash)))
     err = gpg_error_from_syserror ();
-  else if (!(err = prune_locked (&f, paths, n, line, now, facility,
+  else if (!(err = prune_locked (&f, paths, n, line, &role, now, facility,
                                  r_reason)))
     *r_count = n;
 

@@ -11,6 +11,18 @@
 gpg_error_t pani_read_file (const char *path, size_t maxlen, char **r_buf,
                             size_t *r_len, char **r_reason);
 
+/* Open the file PATH with FLAGS (and MODE if they create it), never
+ * through a symbolic link (O_NOFOLLOW), and check the descriptor: it
+ * must be a regular file (GPG_ERR_EPERM with a reason otherwise).  The
+ * descriptor is close-on-exec; store it at *R_FD.  */
+gpg_error_t pani_open_file (const char *path, int flags, int mode, int *r_fd,
+                            char **r_reason);
+
+/* pani_read_file of a file in a home: opened by pani_open_file.  */
+gpg_error_t pani_read_file_nofollow (const char *path, size_t maxlen,
+                                     char **r_buf, size_t *r_len,
+                                     char **r_reason);
+
 /* Write all LEN bytes of DATA to FD (retrying short writes and
  * EINTR).  */
 gpg_error_t pani_write_all (int fd, const void *data, size_t len);

@@ -170,17 +170,76 @@ leave:
 }
 
 gpg_error_t
+pani_open_file (const char *path, int flags, int mode, int *r_fd,
+                char **r_reason)
+{
+  gpg_error_t err;
+  struct stat st;
+  int fd;
+
+  /* O_NONBLOCK: a FIFO put in the file's place must not hang us.  */
+  *r_fd = -1;
+  fd = open (path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+  if (fd < 0 && errno == ELOOP)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_EPERM),
+                        "%s is a symbolic link; refused: put the file"
+                        " itself there",
+                        path);
+  if (fd < 0)
+    return pani_reason_sys (r_reason, path);
+  if (fstat (fd, &st)
+      || fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK))
+    err = pani_reason_sys (r_reason, path);
+  else if (!S_ISREG (st.st_mode))
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_EPERM),
+                       "%s is not a regular file; refused", path);
+  else
+    {
+      *r_fd = fd;
+      return 0;
+    }
+  close (fd);
+  return err;
+}
+
+gpg_error_t
+pani_read_file_nofollow (const char *path, size_t maxlen, char **r_buf,
+                         size_t *r_len, char **r_reason)
+{
+  gpg_error_t err;
+  FILE *fp;
+  int fd;
+
+  *r_buf = NULL;
+  *r_len = 0;
+  if ((err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
+    return err;
+  if (!(fp = fdopen (fd, "rb")))
+    {
+      err = pani_reason_sys (r_reason, path);
+      close (fd);
+      return err;
+    }
+  err = read_stream (fp, maxlen, r_buf, r_len);
+  fclose (fp);
+  if (err)
+    pani_reason (r_reason, err, "%s: %s", path, gpg_strerror (err));
+  return err;
+}
+
+gpg_error_t
 pani_lock (const char *path, int timeout, int *r_fd, char **r_reason)
 {
   struct flock fl;
   struct timespec pause = { 0, 50 * 1000 * 1000 };
   long tries = (long)timeout * 20;
   int fd;
+  gpg_error_t oerr;
 
   *r_fd = -1;
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return pani_reason_sys (r_reason, path);
+  oerr = pani_open_file (path, O_RDWR | O_CREAT, 0600, &fd, r_reason);
+  if (oerr)
+    return oerr;
   memset (&fl, 0, sizeof fl);
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;

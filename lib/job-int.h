@@ -9,6 +9,7 @@ struct rcpt
 {
   char *addr;
   char *fpr;
+  char *subkeys; /* The encryption keys its record pins.  */
   pan_protocol_t protocol;
   int visible; /* Named in To or Cc.  */
   int wanted;  /* A recipient, not only named in To or

@@ -22,6 +22,7 @@
 #include "headers-int.h"
 #include "rfc2047-int.h"
 #include "registry-int.h"
+#include "keys-int.h"
 
 /* At most this many distinct PANs are listed for the audit record (a
  * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
@@ -59,6 +60,7 @@ release_rcpts (pan_job_t job)
     {
       free (job->rcpts[i].addr);
       free (job->rcpts[i].fpr);
+      free (job->rcpts[i].subkeys);
     }
   free (job->rcpts);
 }
@@ -336,12 +338,12 @@ resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
 
   if (!rec)
     return refuse_unenrolled (reg, r->addr, r_reason);
-  err = pan_keys_check (job->ctx, rec->protocol, rec->fingerprint, job->now,
-                        &expires, &why);
+  err = pani_keys_check_pinned (job->ctx, rec, job->now, &expires, &why);
   if (err)
     pani_reason (r_reason, err, "%s: %s; nothing was sent to anyone",
                  r->addr, why ? why : gpg_strerror (err));
-  else if (!(r->fpr = pani_strdup (rec->fingerprint)))
+  else if (!(r->fpr = pani_strdup (rec->fingerprint))
+           || (rec->subkeys && !(r->subkeys = pani_strdup (rec->subkeys))))
     err = gpg_error_from_syserror ();
   r->protocol = rec->protocol;
   if (!err)

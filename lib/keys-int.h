@@ -12,11 +12,13 @@ const struct pani_proto_ops *pani_keys_ops (pan_protocol_t protocol);
  * primary fingerprint is FPR into the GnuPG home of CTX, after checking
  * it in a scratch keyring: it must have a valid user ID for ADDR, a
  * usable encryption subkey, and be neither expired (at NOW), revoked nor
- * disabled.  Nothing is imported if a check fails.  */
+ * disabled.  Nothing is imported if a check fails.  Store at
+ * *R_SUBKEYS the encryption keys to pin: those whose binding signature
+ * gpg checked there without its signature cache.  */
 gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
                                       const char *fpr, const void *data,
                                       size_t len, time_t now,
-                                      char **r_reason);
+                                      char **r_subkeys, char **r_reason);
 
 /* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
  * expiry, new subkey, a revocation) into the GnuPG home of CTX, merged
@@ -25,12 +27,31 @@ gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
  * algorithm policy at NOW (GPG_ERR_UNUSABLE_PUBKEY).  A key that is
  * revoked or expired after the update is imported all the same.  With
  * CHECK_ONLY nothing is imported.  If R_INFO is not NULL the merged key
- * is described there (see pani_keys_info; release it).  */
+ * is described there (see pani_keys_info; release it).  If R_SUBKEYS
+ * is not NULL the encryption keys of the merged key to pin are stored
+ * there, checked as at enroll (NULL if none is left).  */
 gpg_error_t pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
                                        const void *data, size_t len,
                                        time_t now, int check_only,
                                        struct pan_key_info *r_info,
-                                       char **r_reason);
+                                       char **r_subkeys, char **r_reason);
+
+/* Check that the key of the enrollment REC can be encrypted to at NOW
+ * as pansend encrypts: with only the subkeys it pins (OpenPGP).  A
+ * record that pins none is refused (GPG_ERR_CONFIGURATION) with the
+ * operator's fix in the reason.  *R_EXPIRES as pan_keys_check.  */
+gpg_error_t pani_keys_check_pinned (pan_ctx_t ctx,
+                                    const struct pan_recipient *rec,
+                                    time_t now, time_t *r_expires,
+                                    char **r_reason);
+
+/* Store at *R_LIST the keys of REC's key in the keyring that REC does
+ * not pin and that could pass for encryption keys (NULL if none; always
+ * NULL for S/MIME: a certificate is its own key).  A record that pins
+ * nothing gives GPG_ERR_CONFIGURATION as pani_keys_check_pinned.  */
+gpg_error_t pani_keys_unpinned (pan_ctx_t ctx,
+                                const struct pan_recipient *rec,
+                                char **r_list, char **r_reason);
 
 /* Fill *R_INFO with what the GnuPG home of CTX knows of the key FPR of
  * PROTOCOL at NOW, the policy verdict included; a key that is not there

@@ -13,6 +13,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "keys-int.h"
+#include "openpgp-int.h"
 
 /* The protocols panmail can encrypt to.  */
 static const struct pani_proto_ops *const protocols[] = { &pani_openpgp_ops,
@@ -90,19 +91,76 @@ pani_keys_info_release (struct pan_key_info *info)
 gpg_error_t
 pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
                           const void *buf, size_t len, time_t now,
-                          char **r_reason)
+                          char **r_subkeys, char **r_reason)
 {
-  return pani_openpgp_ops.enroll (ctx, addr, fpr, buf, len, now, NULL,
-                                  r_reason);
+  return pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, r_subkeys,
+                              r_reason);
 }
 
 gpg_error_t
 pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr, const void *buf,
                            size_t len, time_t now, int check_only,
-                           struct pan_key_info *r_info, char **r_reason)
+                           struct pan_key_info *r_info, char **r_subkeys,
+                           char **r_reason)
 {
   if (r_info)
     info_init (r_info, PAN_PROTOCOL_OPENPGP, fpr);
-  return pani_openpgp_ops.refresh (ctx, fpr, buf, len, now, check_only,
-                                   r_info, r_reason);
+  return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, r_info,
+                               r_subkeys, r_reason);
+}
+
+/* Refuse REC, an enrollment of a protocol that pins subkeys, if it
+ * pins none: it was written before they were pinned.  */
+static gpg_error_t
+need_pins (const struct pan_recipient *rec, char **r_reason)
+{
+  if (rec->subkeys)
+    return 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
+                      "the registry pins no encryption subkey of key %s"
+                      " for %s (a record from before subkeys were"
+                      " pinned); the operator must run 'pankey refresh"
+                      " %s --file KEYFILE' with the recipient's public key"
+                      " (or 'gpg --homedir HOME/gnupg --export %s')",
+                      rec->fingerprint, rec->address, rec->address,
+                      rec->fingerprint);
+}
+
+gpg_error_t
+pani_keys_check_pinned (pan_ctx_t ctx, const struct pan_recipient *rec,
+                        time_t now, time_t *r_expires, char **r_reason)
+{
+  gpg_error_t err;
+  const struct pani_proto_ops *ops = supported (rec->protocol, &err,
+                                                r_reason);
+
+  if (r_expires)
+    *r_expires = 0;
+  if (!ops)
+    return err;
+  if (!ops->check_pinned)
+    return ops->check (ctx, rec->fingerprint, now, r_expires, r_reason);
+  if ((err = need_pins (rec, r_reason)))
+    return err;
+  return ops->check_pinned (ctx, rec->fingerprint, rec->subkeys, now,
+                            r_expires, r_reason);
+}
+
+gpg_error_t
+pani_keys_unpinned (pan_ctx_t ctx, const struct pan_recipient *rec,
+                    char **r_list, char **r_reason)
+{
+  gpg_error_t err;
+  const struct pani_proto_ops *ops = supported (rec->protocol, &err,
+                                                r_reason);
+
+  *r_list = NULL;
+  if (!ops)
+    return err;
+  if (!ops->unpinned)
+    return 0;
+  if ((err = need_pins (rec, r_reason)))
+    return err;
+  return ops->unpinned (ctx, rec->fingerprint, rec->subkeys, r_list,
+                        r_reason);
 }

@@ -41,6 +41,7 @@ struct txn
   char *fpr;          /* REQ->FINGERPRINT, normalised.  */
   const void *data;   /* The key material.  */
   size_t len;
+  char *subkeys;          /* The OpenPGP encryption keys to pin.  */
   const char *new_sha256; /* Of the registry about to be saved.  */
   int exit_code;          /* Of the next record.  */
   int recorded;           /* Its stop is recorded.  */
@@ -126,6 +127,7 @@ finish (struct txn *t, gpg_error_t err, char *reason, char **r_reason)
   free (reason);
   free (t->operator_name);
   free (t->fpr);
+  free (t->subkeys);
   pan_registry_release (t->reg);
   return err;
 }
@@ -432,7 +434,7 @@ import_key (struct txn *t, char **r_reason)
                              t->now, &sha1, r_reason);
   else
     err = pani_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
-                                    t->len, t->now, r_reason);
+                                    t->len, t->now, &t->subkeys, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));
@@ -487,6 +489,7 @@ registry_pin (struct txn *t, const char *old_fpr,
   rec.address = res->address;
   rec.protocol = res->protocol;
   rec.fingerprint = res->fingerprint;
+  rec.subkeys = t->subkeys;
   rec.enrolled_at = t->now;
   rec.enrolled_by = t->operator_name;
   rec.status = PAN_STATUS_ACTIVE;
@@ -743,26 +746,59 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
   pani_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
                   NULL);
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                   t->now, 1, &after, r_reason);
+                                   t->now, 1, &after, &t->subkeys, r_reason);
   if (err)
     err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
                        *r_reason ? *r_reason : gpg_strerror (err));
-  else if (!(res->what = pani_strdupf ("key was: %s; now: %s",
-                                       expiry_words (&before, b1, sizeof b1),
-                                       expiry_words (&after, b2,
-                                                     sizeof b2))))
+  else if (!(res->what =
+               pani_strdupf ("key was: %s; now: %s; subkeys pinned: %s",
+                             expiry_words (&before, b1, sizeof b1),
+                             expiry_words (&after, b2, sizeof b2),
+                             t->subkeys ? t->subkeys
+                                        : "unchanged (none can encrypt)")))
     err = gpg_error_from_syserror ();
   pani_keys_info_release (&before);
   pani_keys_info_release (&after);
   return err;
 }
 
-/* Check, record and import the update of the active key of T.  */
+/* Record the refresh of T about KEY and pin the subkeys its check
+ * accepted (if none is left, the pins stay as they were).  */
+static gpg_error_t
+commit_refresh (struct txn *t, const struct pan_audit_key *key,
+                char **r_reason)
+{
+  struct pan_lifecycle_result *res = t->res;
+  struct pre_save pre = { t, key, 1, res->what };
+  struct pani_registry_hook hook = { record_before_save, &pre };
+  char *path;
+  gpg_error_t err;
+
+  if (!t->subkeys)
+    return record_ok (t, key, 1, res->what, r_reason);
+  if (!(path = pan_ctx_path (t->ctx, "registry")))
+    return gpg_error_from_syserror ();
+  err = pani_registry_set_subkeys (path, res->address, res->fingerprint,
+                                   t->subkeys,
+                                   pan_config_get_int (pan_ctx_config (
+                                                         t->ctx),
+                                                       "lock-timeout"),
+                                   &hook, r_reason);
+  if (err && t->res->stage != PAN_LIFECYCLE_AUDIT)
+    err = record_stop (t, PAN_LIFECYCLE_APPLY, err, key, 1,
+                       "the registry could not be updated");
+  free (path);
+  return err;
+}
+
+/* Check, record and import the update of the active key of T, and pin
+ * the encryption subkeys whose bindings the check accepted.  */
 static gpg_error_t
 txn_refresh (struct txn *t, char **r_reason)
 {
   struct pan_lifecycle_result *res = t->res;
   const struct pan_recipient *rec;
+  struct pan_recipient pinned;
   struct pan_audit_key key;
   gpg_error_t err;
 
@@ -773,15 +809,18 @@ txn_refresh (struct txn *t, char **r_reason)
   key.protocol = res->protocol;
   key.fingerprint = res->fingerprint;
   if ((err = refresh_check (t, &key, r_reason))
-      || (err = record_ok (t, &key, 1, res->what, r_reason)))
+      || (err = commit_refresh (t, &key, r_reason)))
     return err;
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                   t->now, 0, NULL, r_reason);
+                                   t->now, 0, NULL, NULL, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));
-  res->unusable = pan_keys_check (t->ctx, res->protocol, res->fingerprint,
-                                  t->now, NULL, &res->unusable_reason);
+  pinned = *rec;
+  if (t->subkeys)
+    pinned.subkeys = t->subkeys;
+  res->unusable = pani_keys_check_pinned (t->ctx, &pinned, t->now, NULL,
+                                          &res->unusable_reason);
   return 0;
 }
 

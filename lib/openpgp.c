@@ -1,11 +1,15 @@
 /* openpgp.c - OpenPGP keys through gpg: the OpenPGP table of operations
  *
- * The registry pins each address to one primary fingerprint; the key
- * is looked up by it (pani_get_pinned_key).  A key is checked (not
+ * The registry pins each address to one primary fingerprint and the
+ * encryption subkeys accepted with it (openpgp-pins.c); the key is
+ * looked up by the primary fingerprint (pani_get_pinned_key).  A key is checked (not
  * revoked, expired, disabled or invalid, with a usable encryption
  * subkey, within the algorithm policy) at enroll, refresh and every
  * send.  Enrollment and refresh first work in a scratch keyring; only
- * the pinned key reaches the home.  The hash algorithms of binding
+ * the pinned key reaches the home.  The scratch keyring's gpg.conf says
+ * "no-sig-cache": the binding signatures are checked there whatever a
+ * cache entry in the home's keyring claims, and only the subkeys whose
+ * binding holds are pinned.  The hash algorithms of binding
  * self-signatures are not in GPGME's key listing: "gpg --check-sigs"
  * gives them, read by the parser of policy.c.  */
 #include <config.h>
@@ -21,29 +25,35 @@
 #include "engine-int.h"
 #include "proto-int.h"
 #include "policy-int.h"
+#include "fileio-int.h"
+#include "openpgp-int.h"
+#include "openpgp-pins-int.h"
+#include "openpgp-encrypt-int.h"
+#include "registry-int.h"
 
 
 /*
  * Whether a key can encrypt.
  */
 
+/* True if SUB is one of PINS (NULL: any subkey counts).  */
 static int
-subkey_can_encrypt (gpgme_subkey_t sub, time_t now)
+counts (gpgme_subkey_t sub, const char *pins)
 {
-  return sub->can_encrypt && !sub->revoked && !sub->expired && !sub->disabled
-    && !sub->invalid && (!sub->expires || sub->expires > now);
+  return !pins || (sub->fpr && pani_registry_pinned (pins, sub->fpr));
 }
 
 /* Return the time after which KEY can no longer encrypt: the earlier of
  * the primary key's expiry and the latest expiry of its usable
- * encryption subkeys; 0 if it does not expire.  */
+ * encryption subkeys (those of PINS if not NULL); 0 if it does not
+ * expire.  */
 static time_t
-usable_until (gpgme_key_t key, time_t now)
+usable_until (gpgme_key_t key, const char *pins, time_t now)
 {
   time_t primary = key->subkeys->expires, best = -1;
 
   for (gpgme_subkey_t sub = key->subkeys; sub; sub = sub->next)
-    if (subkey_can_encrypt (sub, now))
+    if (counts (sub, pins) && pani_openpgp_subkey_usable (sub, now))
       {
         if (!sub->expires)
           best = 0;
@@ -55,44 +65,23 @@ usable_until (gpgme_key_t key, time_t now)
   return primary && primary < best ? primary : best;
 }
 
-static gpg_error_t
-check_primary (gpgme_key_t key, time_t now, char **r_reason)
-{
-  gpgme_subkey_t pk = key->subkeys;
-
-  if (key->revoked || pk->revoked)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
-                        "key %s is revoked", pk->fpr);
-  if (key->expired || pk->expired || (pk->expires && pk->expires <= now))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_EXPIRED),
-                        "key %s has expired; ask the recipient for an"
-                        " extended or new key",
-                        pk->fpr);
-  if (key->disabled)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_DISABLED),
-                        "key %s is disabled", pk->fpr);
-  if (key->invalid || pk->invalid)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_PUBKEY),
-                        "key %s is invalid", pk->fpr);
-  return 0;
-}
-
 /* Check that KEY can encrypt at NOW: not revoked, expired, disabled or
- * invalid, and with a usable encryption subkey.  */
+ * invalid, and with a usable encryption subkey (one of PINS if not
+ * NULL).  */
 static gpg_error_t
-key_usable (gpgme_key_t key, time_t now, char **r_reason)
+key_usable (gpgme_key_t key, const char *pins, time_t now, char **r_reason)
 {
   gpg_error_t err;
 
-  if ((err = check_primary (key, now, r_reason)))
+  if ((err = pani_openpgp_check_primary (key, now, r_reason)))
     return err;
   for (gpgme_subkey_t sub = key->subkeys; sub; sub = sub->next)
-    if (subkey_can_encrypt (sub, now))
+    if (counts (sub, pins) && pani_openpgp_subkey_usable (sub, now))
       return 0;
   return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
-                      "key %s has no usable encryption subkey"
+                      "key %s has no usable %sencryption subkey"
                       " (all expired, revoked or missing)",
-                      key->subkeys->fpr);
+                      key->subkeys->fpr, pins ? "pinned " : "");
 }
 
 /* True if KEY has a valid user ID whose address is ADDR.  */
@@ -338,9 +327,11 @@ home_key (pan_ctx_t ctx, const char *fpr, const char *hint,
   return err;
 }
 
+/* The check of the pinned key FPR with the subkeys PINS (NULL: any
+ * subkey), see pani_proto_ops.  */
 static gpg_error_t
-openpgp_check (pan_ctx_t ctx, const char *fpr, time_t now, time_t *r_expires,
-               char **r_reason)
+openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
+                      time_t now, time_t *r_expires, char **r_reason)
 {
   gpg_error_t err;
   gpgme_ctx_t gctx = NULL;
@@ -350,10 +341,36 @@ openpgp_check (pan_ctx_t ctx, const char *fpr, time_t now, time_t *r_expires,
     *r_expires = 0;
   if (!(err = home_key (ctx, fpr, "; enroll it again", &gctx, &key,
                         r_reason))
-      && !(err = key_usable (key, now, r_reason)))
+      && !(err = key_usable (key, pins, now, r_reason)))
     err = enforce_policy (ctx->config, ctx->gnupg_home, key, now, r_reason);
   if (!err && r_expires)
-    *r_expires = usable_until (key, now);
+    *r_expires = usable_until (key, pins, now);
+  gpgme_key_unref (key);
+  gpgme_release (gctx);
+  return err;
+}
+
+static gpg_error_t
+openpgp_check (pan_ctx_t ctx, const char *fpr, time_t now, time_t *r_expires,
+               char **r_reason)
+{
+  return openpgp_check_pinned (ctx, fpr, NULL, now, r_expires, r_reason);
+}
+
+/* List the keys of the pinned key FPR in the home of CTX that PINS does
+ * not name (see pani_openpgp_unpinned_list).  */
+static gpg_error_t
+openpgp_unpinned (pan_ctx_t ctx, const char *fpr, const char *pins,
+                  char **r_list, char **r_reason)
+{
+  gpg_error_t err;
+  gpgme_ctx_t gctx = NULL;
+  gpgme_key_t key = NULL;
+
+  *r_list = NULL;
+  if (!(err = home_key (ctx, fpr, "; enroll it again", &gctx, &key,
+                        r_reason)))
+    err = pani_openpgp_unpinned_list (key, pins, r_list);
   gpgme_key_unref (key);
   gpgme_release (gctx);
   return err;
@@ -382,7 +399,7 @@ enc_subkey (gpgme_key_t key, time_t now)
         continue;
       if (!any || sub->timestamp >= any->timestamp)
         any = sub;
-      if (subkey_can_encrypt (sub, now)
+      if (pani_openpgp_subkey_usable (sub, now)
           && (!best || sub->timestamp >= best->timestamp))
         best = sub;
     }
@@ -401,11 +418,11 @@ fill_info (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
   if (enc)
     algo_string (enc, info->enc_algorithm, sizeof info->enc_algorithm);
   info->created = pk->timestamp > 0 ? pk->timestamp : 0;
-  info->expires = usable_until (key, now);
+  info->expires = usable_until (key, NULL, now);
   info->revoked = key->revoked || pk->revoked;
   info->expired = !info->revoked
     && (key->expired || pk->expired || (pk->expires && pk->expires <= now));
-  info->usable = !key_usable (key, now, NULL);
+  info->usable = !key_usable (key, NULL, now, NULL);
   info->policy = key_policy (config, gnupg_home, key, now,
                              &info->policy_reason);
 }
@@ -438,6 +455,21 @@ struct scratch
   gpgme_data_t data;
 };
 
+/* Make the scratch GnuPG home DIR check every signature (no cache).  */
+static gpg_error_t
+no_sig_cache (const char *dir, char **r_reason)
+{
+  static const char conf[] = "no-sig-cache\n";
+  char *path = pani_strdupf ("%s/gpg.conf", dir);
+  gpg_error_t err;
+
+  if (!path)
+    return gpg_error (GPG_ERR_ENOMEM);
+  err = pani_write_file_atomic (path, conf, sizeof conf - 1, 0600, r_reason);
+  free (path);
+  return err;
+}
+
 /* Make S: an empty scratch keyring and the key data BUF/LEN.  */
 static gpg_error_t
 scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
@@ -446,7 +478,8 @@ scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
   gpg_error_t err;
 
   memset (s, 0, sizeof *s);
-  if ((err = pani_engine_scratch_new (ctx, "keycheck", &s->dir, r_reason)))
+  if ((err = pani_engine_scratch_new (ctx, "keycheck", &s->dir, r_reason))
+      || (err = no_sig_cache (s->dir, r_reason)))
     return err;
   if ((err = pani_gpgme_new (s->dir, GPGME_PROTOCOL_OpenPGP, &s->gctx))
       || (err = gpgme_data_new_from_mem (&s->data, buf, len, 0)))
@@ -522,7 +555,7 @@ check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   if ((err = pani_get_pinned_key (gctx, fpr, &key)))
     return pani_reason (r_reason, err, "key %s could not be imported: %s",
                         fpr, gpg_strerror (err));
-  if ((err = key_usable (key, now, r_reason))
+  if ((err = key_usable (key, NULL, now, r_reason))
       || (err = enforce_policy (ctx->config, scratch, key, now, r_reason)))
     goto leave;
   if (!has_uid_for (key, addr))
@@ -593,18 +626,49 @@ no_such_key (const char *fpr, char **r_reason)
                       fpr);
 }
 
+/* Store at *R_PINS the encryption keys of FPR in the scratch keyring
+ * behind GCTX whose bindings gpg checked there without its cache (NULL
+ * if there is none).  */
 static gpg_error_t
-openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
-                const void *buf, size_t len, time_t now, char **r_fpr,
-                char **r_reason)
+scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins)
+{
+  gpg_error_t err;
+  gpgme_key_t key = NULL;
+
+  *r_pins = NULL;
+  if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
+    err = pani_openpgp_pin_list (key, r_pins);
+  gpgme_key_unref (key);
+  return err;
+}
+
+/* Like scratch_pin_list, and there must be one.  */
+static gpg_error_t
+scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
+              char **r_reason)
+{
+  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins);
+
+  if (!err && !*r_pins)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
+                       "key %s has no encryption subkey with a valid"
+                       " binding signature",
+                       fpr);
+  return err;
+}
+
+gpg_error_t
+pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
+                     const void *buf, size_t len, time_t now,
+                     char **r_subkeys, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t pinned = NULL;
+  char *pins = NULL;
   int found, others;
 
-  if (r_fpr)
-    *r_fpr = NULL;
+  *r_subkeys = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_key_data (s.gctx, s.data, fpr, &found, &others,
                                   r_reason)))
@@ -617,16 +681,35 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if ((err = import_data (s.gctx, s.data, r_reason))
       || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now,
                                  r_reason))
+      || (err = scratch_pins (s.gctx, fpr, &pins, r_reason))
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
-      || (err = openpgp_check (ctx, fpr, now, NULL, r_reason)))
+      || (err = openpgp_check_pinned (ctx, fpr, pins, now, NULL, r_reason)))
     goto leave;
-  if (r_fpr && !(*r_fpr = pani_strdup (fpr)))
-    err = gpg_error (GPG_ERR_ENOMEM);
+  *r_subkeys = pins;
+  pins = NULL;
 
 leave:
+  free (pins);
   gpgme_data_release (pinned);
   scratch_close (&s);
+  return err;
+}
+
+static gpg_error_t
+openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
+                const void *buf, size_t len, time_t now, char **r_fpr,
+                char **r_reason)
+{
+  gpg_error_t err;
+  char *pins = NULL;
+
+  if (r_fpr)
+    *r_fpr = NULL;
+  err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, r_reason);
+  if (!err && r_fpr && !(*r_fpr = pani_strdup (fpr)))
+    err = gpg_error (GPG_ERR_ENOMEM);
+  free (pins);
   return err;
 }
 
@@ -715,21 +798,25 @@ describe_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   return err;
 }
 
-static gpg_error_t
-openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
-                 time_t now, int check_only, struct pan_key_info *info,
-                 char **r_reason)
+gpg_error_t
+pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
+                      size_t len, time_t now, int check_only,
+                      struct pan_key_info *info, char **r_subkeys,
+                      char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t merged = NULL;
 
+  if (r_subkeys)
+    *r_subkeys = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_update (s.gctx, s.data, fpr, r_reason))
       || (err = seed_scratch (ctx, s.gctx, fpr, r_reason))
       || (err = import_data (s.gctx, s.data, r_reason))
       || (err = check_update (ctx, s.gctx, s.dir, fpr, now, r_reason))
       || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info))
+      || (r_subkeys && (err = scratch_pin_list (s.gctx, fpr, r_subkeys)))
       || (err = export_one (s.gctx, fpr, &merged, r_reason)))
     goto leave;
   if (!check_only)
@@ -742,232 +829,17 @@ leave:
 }
 
 
-/*
- * Encryption of one copy: PGP/MIME (RFC 3156).
- */
-
-static void
-make_boundary (char *buf, size_t size)
-{
-  char hex[25];
-
-  pani_nonce_hex (hex, 12);
-  snprintf (buf, size, "panmail-%s", hex);
-}
-
 static gpg_error_t
-write_pgpmime_head (int fd, const char *boundary)
+openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
+                 time_t now, int check_only, struct pan_key_info *info,
+                 char **r_reason)
 {
-  gpg_error_t err;
-  char *mime = pani_strdupf (
-    "MIME-Version: 1.0\n"
-    "Content-Type: multipart/encrypted;\n"
-    "\tprotocol=\"application/pgp-encrypted\";\n"
-    "\tboundary=\"%s\"\n"
-    "Content-Transfer-Encoding: 7bit\n"
-    "\n"
-    "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n"
-    "--%s\n"
-    "Content-Type: application/pgp-encrypted\n"
-    "Content-Description: PGP/MIME version identification\n"
-    "\n"
-    "Version: 1\n"
-    "\n"
-    "--%s\n"
-    "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
-    "Content-Description: OpenPGP encrypted message\n"
-    "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
-    "\n",
-    boundary, boundary, boundary);
-
-  if (!mime)
-    return gpg_error (GPG_ERR_ENOMEM);
-  err = pani_write_all (fd, mime, strlen (mime));
-  free (mime);
-  return err;
+  return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, info,
+                               NULL, r_reason);
 }
-
-static gpg_error_t
-write_pgpmime_tail (int fd, const char *boundary)
-{
-  gpg_error_t err;
-  char *tail = pani_strdupf ("\n--%s--\n", boundary);
-
-  if (!tail)
-    return gpg_error (GPG_ERR_ENOMEM);
-  err = pani_write_all (fd, tail, strlen (tail));
-  free (tail);
-  return err;
-}
-
-/* Collect the pinned keys of the recipients of REQ, each checked
- * again.  */
-static gpg_error_t
-collect_keys (const struct pani_encrypt_req *req, gpgme_ctx_t gctx,
-              gpgme_key_t **r_keys, char **r_reason)
-{
-  gpg_error_t err = 0;
-  gpgme_key_t *keys = calloc (req->nrcpts + 1, sizeof *keys);
-
-  *r_keys = NULL;
-  if (!keys)
-    return gpg_error (GPG_ERR_ENOMEM);
-  for (size_t i = 0; !err && i < req->nrcpts; i++)
-    {
-      const char *fpr = req->fprs[i];
-
-      if (!fpr)
-        err = gpg_error (GPG_ERR_INV_STATE); /* Not resolved.  */
-      else if (!(err = pani_get_pinned_key (gctx, fpr, &keys[i])))
-        err = key_usable (keys[i], req->now, r_reason);
-      if (err)
-        pani_reason (r_reason, err, "%s: key %s cannot be used: %s",
-                     req->addrs[i], fpr ? fpr : "-", gpg_strerror (err));
-    }
-  if (err)
-    {
-      pani_release_keys (keys);
-      return err;
-    }
-  *r_keys = keys;
-  return 0;
-}
-
-static gpg_error_t
-check_encrypt_result (gpgme_ctx_t gctx, int signing, char **r_reason)
-{
-  gpgme_encrypt_result_t res = gpgme_op_encrypt_result (gctx);
-  gpgme_sign_result_t sres = signing ? gpgme_op_sign_result (gctx) : NULL;
-
-  if (!res)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
-                        "gpg gave no encryption result");
-  if (res->invalid_recipients)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
-                        "gpg refused key %s: %s",
-                        res->invalid_recipients->fpr,
-                        gpg_strerror (res->invalid_recipients->reason));
-  if (signing && (!sres || sres->invalid_signers || !sres->signatures))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
-                        "the message could not be signed with the"
-                        " configured signing key; nothing was sent");
-  return 0;
-}
-
-/* Give gpg the passphrase OPAQUE (loopback pinentry).  */
-static gpg_error_t
-passphrase_cb (void *opaque, const char *uid_hint, const char *info,
-               int prev_was_bad, int fd)
-{
-  const char *passphrase = opaque;
-
-  if (prev_was_bad || !passphrase)
-    return gpg_error (GPG_ERR_BAD_PASSPHRASE);
-  if (gpgme_io_writen (fd, passphrase, strlen (passphrase))
-      || gpgme_io_writen (fd, "\n", 1))
-    return gpg_error_from_syserror ();
-  return 0;
-}
-
-/* Make GCTX sign with the configured OpenPGP signing key, if any; set
- * *R_SIGNING.  */
-static gpg_error_t
-setup_signing (const struct pani_encrypt_req *req, gpgme_ctx_t gctx,
-               int *r_signing, char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_key_t key = NULL;
-  const char *fpr = pan_config_get (pan_ctx_config (req->ctx),
-                                    "signing-key");
-
-  *r_signing = 0;
-  if (!fpr || !*fpr || !strcmp (fpr, "none"))
-    return 0;
-  err = pani_get_one_key (gctx, fpr, 1, &key);
-  if (err || !key || !key->subkeys
-      || pani_ascii_casecmp (key->subkeys->fpr, fpr) || !key->can_sign)
-    {
-      gpgme_key_unref (key);
-      return pani_reason (r_reason, gpg_error (GPG_ERR_NO_SECKEY),
-                          "the signing key %s (setting signing-key) has no"
-                          " usable secret key in %s/gnupg; nothing was sent",
-                          fpr, pan_ctx_home (req->ctx));
-    }
-  err = gpgme_signers_add (gctx, key);
-  gpgme_key_unref (key);
-  if (!err && req->passphrase)
-    {
-      gpgme_set_pinentry_mode (gctx, GPGME_PINENTRY_MODE_LOOPBACK);
-      gpgme_set_passphrase_cb (gctx, passphrase_cb, (void *)req->passphrase);
-    }
-  *r_signing = !err;
-  return err;
-}
-
-/* Encrypt REQ->PLAIN to the keys of REQ, appending armored ciphertext
- * to REQ->OUT_FD.  */
-static gpg_error_t
-encrypt_openpgp (const struct pani_encrypt_req *req, char **r_reason)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_key_t *keys = NULL;
-  gpgme_data_t cipher = NULL;
-  gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST
-    | GPGME_ENCRYPT_NO_ENCRYPT_TO;
-  int signing = 0;
-
-  if ((err = pani_gpgme_new (req->ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
-                             &gctx)))
-    return pani_reason (r_reason, err, "cannot start GPGME: %s",
-                        gpg_strerror (err));
-  if ((err = collect_keys (req, gctx, &keys, r_reason))
-      || (err = setup_signing (req, gctx, &signing, r_reason))
-      || (err = gpgme_data_new_from_fd (&cipher, req->out_fd)))
-    goto leave;
-  gpgme_data_set_flag (req->plain, "sensitive", "1");
-  gpgme_set_armor (gctx, 1);
-  err = signing
-    ? gpgme_op_encrypt_sign (gctx, keys, flags, req->plain, cipher)
-    : gpgme_op_encrypt (gctx, keys, flags, req->plain, cipher);
-  if (*req->plain_err)
-    err = pani_reason (r_reason, *req->plain_err,
-                       "reading the message"
-                       " body: %s",
-                       gpg_strerror (*req->plain_err));
-  else if (err)
-    pani_reason (r_reason, err, "encryption failed: %s", gpg_strerror (err));
-  else
-    err = check_encrypt_result (gctx, signing, r_reason);
-
-leave:
-  gpgme_data_release (cipher);
-  pani_release_keys (keys);
-  gpgme_release (gctx);
-  return err;
-}
-
-/* Write the PGP/MIME part of REQ's message: a multipart/encrypted head,
- * the armored ciphertext, the closing boundary.  */
-static gpg_error_t
-openpgp_encrypt (const struct pani_encrypt_req *req, char **r_reason)
-{
-  gpg_error_t err;
-  char boundary[64];
-
-  /* An empty recipient list would make GPGME encrypt symmetrically.  */
-  if (!req->nrcpts)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),
-                        "no OpenPGP recipients to encrypt to");
-  make_boundary (boundary, sizeof boundary);
-  if ((err = write_pgpmime_head (req->out_fd, boundary))
-      || (err = encrypt_openpgp (req, r_reason)))
-    return err;
-  return write_pgpmime_tail (req->out_fd, boundary);
-}
-
 
 const struct pani_proto_ops pani_openpgp_ops = {
   PAN_PROTOCOL_OPENPGP, openpgp_check,   openpgp_describe,
-  openpgp_enroll,       openpgp_refresh, openpgp_encrypt
+  openpgp_enroll,       openpgp_refresh, pani_openpgp_encrypt,
+  openpgp_check_pinned, openpgp_unpinned
 };

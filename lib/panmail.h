@@ -223,6 +223,11 @@ struct pan_recipient
   char *changed_by;  /* By whom.  */
   char *reason;      /* See pan_registry_reason_valid.  */
   char *note;        /* Free text (UTF-8, one line), or NULL.  */
+  /* OpenPGP: the encryption keys pinned (fingerprints as above, one
+     * space between), the only ones pansend encrypts to; NULL in a
+     * record written before they were pinned (pankey refresh pins
+     * them) and in an S/MIME record (a certificate is its own key).  */
+  char *subkeys;
 };
 typedef struct pan_registry *pan_registry_t;
 

@@ -17,6 +17,8 @@ struct pani_encrypt_req
   pan_ctx_t ctx;
   const char *const *fprs;      /* The recipients' pinned fingerprints, */
   const char *const *addrs;     /* their addresses (for reasons),       */
+  const char *const *pins;      /* their pinned subkeys (OpenPGP: the
+                                   only keys used; see pan_recipient),  */
   size_t nrcpts;                /* and how many there are.              */
   gpgme_data_t plain;           /* The inner entity, CRLF; read once.   */
   const gpg_error_t *plain_err; /* Non-zero once PLAIN could not be read:
@@ -65,6 +67,20 @@ struct pani_proto_ops
    * usable at REQ->NOW; no recipients gives GPG_ERR_NO_USER_ID.  */
   gpg_error_t (*encrypt) (const struct pani_encrypt_req *req,
                           char **r_reason);
+
+  /* Like check, but only the subkeys PINS names (a record's "subkeys")
+   * count.  NULL: the protocol pins no subkeys (an S/MIME certificate
+   * is its own key).  */
+  gpg_error_t (*check_pinned) (pan_ctx_t ctx, const char *fpr,
+                               const char *pins, time_t now,
+                               time_t *r_expires, char **r_reason);
+
+  /* Store at *R_LIST the keys of the pinned key FPR in the GnuPG home
+   * of CTX that PINS does not name and that could pass for encryption
+   * keys (see pani_openpgp_unpinned_list; NULL if none).  NULL: as for
+   * check_pinned.  */
+  gpg_error_t (*unpinned) (pan_ctx_t ctx, const char *fpr, const char *pins,
+                           char **r_list, char **r_reason);
 };
 
 /* The tables (openpgp.c, smime.c): in the library only keys.c refers

@@ -399,3 +399,65 @@ pani_registry_set_status (const char *path,
   pan_free (addr);
   return err;
 }
+
+
+/*
+ * Pinning the subkeys of a refreshed key.
+ */
+
+/* What pani_registry_set_subkeys changes.  */
+struct subkeys_parm
+{
+  const char *addr;
+  const char *fpr;
+  const char *subkeys;
+};
+
+static gpg_error_t
+edit_subkeys (pan_registry_t reg, void *opaque, char **r_reason)
+{
+  const struct subkeys_parm *parm = opaque;
+  long idx = pani_registry_find_active (reg, parm->addr);
+  char *copy;
+
+  if (idx < 0 || strcmp (reg->recs[idx].fingerprint, parm->fpr))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_CONFLICT),
+                        "%s is no longer pinned to key %s; check and try"
+                        " again",
+                        parm->addr, parm->fpr);
+  if (reg->recs[idx].protocol != PAN_PROTOCOL_OPENPGP)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  if (!(copy = pani_strdup (parm->subkeys)))
+    return gpg_error_from_syserror ();
+  free (reg->recs[idx].subkeys);
+  reg->recs[idx].subkeys = copy;
+  return 0;
+}
+
+gpg_error_t
+pani_registry_set_subkeys (const char *path, const char *addr,
+                           const char *fpr, const char *subkeys, int timeout,
+                           const struct pani_registry_hook *hook,
+                           char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_recipient rec, valid;
+  struct subkeys_parm parm = { addr, fpr, subkeys };
+
+  if (!path || !addr || !fpr || !subkeys)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  /* Checked as the parser checks a record that pins them.  */
+  memset (&rec, 0, sizeof rec);
+  memset (&valid, 0, sizeof valid);
+  rec.address = (char *)addr;
+  rec.protocol = PAN_PROTOCOL_OPENPGP;
+  rec.fingerprint = (char *)fpr;
+  rec.subkeys = (char *)subkeys;
+  rec.enrolled_at = 1;
+  rec.enrolled_by = (char *)"pankey";
+  rec.status = PAN_STATUS_ACTIVE;
+  if (!(err = pani_registry_validate (path, &rec, &valid, r_reason)))
+    err = update_locked (path, timeout, edit_subkeys, &parm, hook, r_reason);
+  pani_registry_clear_rec (&valid);
+  return err;
+}

@@ -80,4 +80,18 @@ const struct pan_recipient *pani_registry_lookup (pan_registry_t reg,
 const struct pan_recipient *pani_registry_lookup_any (pan_registry_t reg,
                                                       const char *addr);
 
+/* True if the fingerprint FPR (upper case) is one of the list SUBKEYS
+ * (the "subkeys" of a record; NULL: none).  */
+int pani_registry_pinned (const char *subkeys, const char *fpr);
+
+/* Under the registry lock of PATH, set the subkeys of the active record
+ * of the normalised address ADDR, which must pin FPR, to SUBKEYS (a
+ * list as pan_recipient's), showing the new file to HOOK (may be NULL)
+ * before it is saved.  */
+gpg_error_t pani_registry_set_subkeys (const char *path, const char *addr,
+                                       const char *fpr, const char *subkeys,
+                                       int timeout,
+                                       const struct pani_registry_hook *hook,
+                                       char **r_reason);
+
 #endif /* PAN_REGISTRY_INT_H */

@@ -6,6 +6,7 @@
  *   recipient alice@example.test
  *   protocol openpgp
  *   fingerprint 0123456789ABCDEF0123456789ABCDEF01234567
+ *   subkeys 89ABCDEF0123456789ABCDEF0123456789ABCDEF
  *   enrolled-at 2026-11-24T23:18:43Z
  *   enrolled-by Jane Operator
  *   status active
@@ -18,6 +19,14 @@
  *   changed-by Jane Operator
  *   reason compromised
  *   note laptop stolen
+ *
+ * "subkeys" pins the encryption keys of an OpenPGP record: the
+ * fingerprints, separated by one space, of every encryption-capable
+ * key (the primary included if it can encrypt) that pankey accepted at
+ * enroll, rotate or refresh; pansend encrypts to nothing else.  A
+ * record written before subkeys were pinned has none: it is read, and
+ * pansend refuses it until "pankey refresh" pins them.  An S/MIME
+ * certificate is its own key: its record has no "subkeys".
  *
  * Each line is "KEY SP VALUE"; '#' in column 0 starts a comment line;
  * blank lines separate stanzas.  The parser is strict: anything that
@@ -56,6 +65,7 @@ enum field
   F_RECIPIENT,
   F_PROTOCOL,
   F_FINGERPRINT,
+  F_SUBKEYS, /* Optional (see above).  */
   F_ENROLLED_AT,
   F_ENROLLED_BY,
   F_STATUS,
@@ -66,13 +76,18 @@ enum field
   N_FIELDS
 };
 
-/* The keys every stanza has.  */
-#define N_REQUIRED (F_STATUS + 1)
+/* The keys every stanza has: those before F_CHANGED_AT but
+ * F_SUBKEYS.  */
+#define IS_REQUIRED(f) ((f) < F_CHANGED_AT && (f) != F_SUBKEYS)
 
 static const char *const field_names[N_FIELDS] = {
-  "recipient", "protocol",   "fingerprint", "enrolled-at", "enrolled-by",
-  "status",    "changed-at", "changed-by",  "reason",      "note"
+  "recipient",   "protocol",    "fingerprint", "subkeys",
+  "enrolled-at", "enrolled-by", "status",      "changed-at",
+  "changed-by",  "reason",      "note"
 };
+
+/* The most fingerprints a "subkeys" line holds.  */
+#define MAX_SUBKEYS 32
 
 /* The reasons a record may give, by status.  */
 static const char retired_reasons[] = "rotated unenrolled";
@@ -203,6 +218,7 @@ pani_registry_clear_rec (struct pan_recipient *rec)
 {
   free (rec->address);
   free (rec->fingerprint);
+  free (rec->subkeys);
   free (rec->enrolled_by);
   free (rec->changed_by);
   free (rec->reason);
@@ -334,6 +350,20 @@ pani_registry_lookup_any (pan_registry_t reg, const char *addr)
 }
 
 int
+pani_registry_pinned (const char *subkeys, const char *fpr)
+{
+  size_t n = fpr ? strlen (fpr) : 0, len;
+
+  for (const char *p = subkeys; n && p && *p; p += len + (p[len] == ' '))
+    {
+      len = strcspn (p, " ");
+      if (len == n && !memcmp (p, fpr, n))
+        return 1;
+    }
+  return 0;
+}
+
+int
 pan_registry_reason_valid (pan_status_t status, const char *reason)
 {
   const char *list, *p;
@@ -441,6 +471,42 @@ check_fingerprint (const struct loc *loc, const char *value, char **r_reason)
                      " digits");
 }
 
+/* Return the number of fingerprints in the list VALUE (see "subkeys"
+ * above), or 0 if it is not one: 40 or 64 upper-case hex digits each,
+ * one space between, none twice, at most MAX_SUBKEYS.  */
+static size_t
+fingerprint_list_count (const char *value)
+{
+  const char *p = value, *q;
+  size_t n = 0, len;
+
+  for (;;)
+    {
+      len = strspn (p, "0123456789ABCDEF");
+      if ((len != 40 && len != 64) || (p[len] && p[len] != ' ')
+          || ++n > MAX_SUBKEYS)
+        return 0;
+      for (q = value; q < p; q += strcspn (q, " ") + 1)
+        if ((size_t)strcspn (q, " ") == len && !memcmp (q, p, len))
+          return 0;
+      if (!p[len])
+        return n;
+      p += len + 1;
+    }
+}
+
+static gpg_error_t
+check_subkeys (const struct loc *loc, const char *value, char **r_reason)
+{
+  if (fingerprint_list_count (value))
+    return 0;
+  return loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                     "'subkeys' must be up to %d different fingerprints"
+                     " of 40 or 64 upper-case hex digits, one space"
+                     " between",
+                     MAX_SUBKEYS);
+}
+
 static gpg_error_t
 store_string (char **r_dst, const char *value)
 {
@@ -474,6 +540,10 @@ parse_field (const struct loc *loc, enum field f, const char *value,
       if (check_fingerprint (loc, value, r_reason))
         return err;
       return store_string (&rec->fingerprint, value);
+    case F_SUBKEYS:
+      if (check_subkeys (loc, value, r_reason))
+        return err;
+      return store_string (&rec->subkeys, value);
     case F_ENROLLED_AT:
       if (!pani_time_parse (value, &rec->enrolled_at))
         return 0;
@@ -512,6 +582,7 @@ field_text (const struct pan_recipient *rec, enum field f, char *buf,
     case F_RECIPIENT: return rec->address;
     case F_PROTOCOL: return pan_protocol_name (rec->protocol);
     case F_FINGERPRINT: return rec->fingerprint;
+    case F_SUBKEYS: return rec->subkeys;
     case F_ENROLLED_AT:
       return pan_time_format (rec->enrolled_at, buf, bufsize);
     case F_ENROLLED_BY: return rec->enrolled_by;
@@ -528,8 +599,8 @@ field_text (const struct pan_recipient *rec, enum field f, char *buf,
 }
 
 /* Check the rules that tie the keys of the complete record REC
- * together: the optional keys only when it is not active, and a reason
- * that fits its status.  */
+ * together: subkeys only for OpenPGP, the keys of a change only when
+ * it is not active, and a reason that fits its status.  */
 static gpg_error_t
 check_record_rules (const struct loc *loc, const struct pan_recipient *rec,
                     char **r_reason)
@@ -538,9 +609,13 @@ check_record_rules (const struct loc *loc, const struct pan_recipient *rec,
   char tbuf[32];
   int f;
 
+  if (rec->subkeys && rec->protocol != PAN_PROTOCOL_OPENPGP)
+    return loc_reason (loc, r_reason, err,
+                       "'subkeys' is only for OpenPGP: an S/MIME"
+                       " certificate is its own key");
   if (rec->status == PAN_STATUS_ACTIVE)
     {
-      for (f = N_REQUIRED; f < N_FIELDS; f++)
+      for (f = F_CHANGED_AT; f < N_FIELDS; f++)
         if (field_text (rec, f, tbuf, sizeof tbuf))
           return loc_reason (loc, r_reason, err,
                              "'%s' is allowed only in"
@@ -575,8 +650,8 @@ finish_stanza (struct parser *p)
 
   if (!p->cur_line)
     return 0;
-  for (f = 0; f < N_REQUIRED; f++)
-    if (!(p->seen & (1u << f)))
+  for (f = 0; f < N_FIELDS; f++)
+    if (IS_REQUIRED (f) && !(p->seen & (1u << f)))
       return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
                          "the stanza for %s lacks '%s'", p->cur.address,
                          field_names[f]);
@@ -727,7 +802,7 @@ write_record (const struct pan_recipient *rec, estream_t out)
     {
       if (!(text = field_text (rec, f, tbuf, sizeof tbuf)))
         {
-          if (f < N_REQUIRED)
+          if (IS_REQUIRED (f))
             return gpg_error (GPG_ERR_INV_VALUE);
           continue;
         }
@@ -770,7 +845,7 @@ pani_registry_validate (const char *path, const struct pan_recipient *rec,
     {
       if (!(text = field_text (rec, f, tbuf, sizeof tbuf)))
         {
-          if (f < N_REQUIRED)
+          if (IS_REQUIRED (f))
             return loc_reason (&loc, r_reason,
                                gpg_error (GPG_ERR_MISSING_VALUE),
                                "the new record lacks '%s'", field_names[f]);

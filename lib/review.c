@@ -250,6 +250,44 @@ review_key (struct review *rv, const struct pan_key_status *st)
   return review_policy (rv, &st->info);
 }
 
+/* Report each key of REC's key in the keyring that REC does not pin
+ * (pansend never uses it, but it came without pankey), and a record
+ * that pins none.  */
+static gpg_error_t
+review_pins (pan_ctx_t ctx, struct review *rv,
+             const struct pan_recipient *rec)
+{
+  gpg_error_t err;
+  char *list = NULL, *why = NULL;
+  const char *p;
+  size_t n;
+
+  err = pani_keys_unpinned (ctx, rec, &list, &why);
+  if (gpg_err_code (err) == GPG_ERR_CONFIGURATION)
+    err = report (rv, PAN_SEVERITY_CRITICAL, "no-pins", 0,
+                  "has no encryption subkey pinned in the registry (a"
+                  " record from before subkeys were pinned): pansend"
+                  " refuses it until 'pankey refresh %s --file KEYFILE'"
+                  " pins them",
+                  rec->address);
+  else if (err) /* Reported by review_key (missing, error).  */
+    err = 0;
+  for (p = list; !err && p && *p; p += n + (p[n] == ' '))
+    {
+      n = strcspn (p, " ");
+      err = report (rv, PAN_SEVERITY_CRITICAL, "unpinned", 0,
+                    "has subkey %.*s in the keyring that the registry"
+                    " does not pin for %s: pansend never uses it.  If the"
+                    " recipient added it, 'pankey refresh' the key; else"
+                    " the keyring was changed behind pankey's back:"
+                    " restore it",
+                    (int)n, p, rec->address);
+    }
+  free (list);
+  free (why);
+  return err;
+}
+
 gpg_error_t
 pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
                        time_t now, long warn_days, pan_key_finding_cb_t cb,
@@ -263,6 +301,8 @@ pan_review_enrollment (pan_ctx_t ctx, const struct pan_recipient *rec,
   if (!(err = pan_review_key (ctx, rec, now, warn_days, PAN_REVIEW_ENDED,
                               &st)))
     err = review_key (&rv, &st);
+  if (!err && rec->status == PAN_STATUS_ACTIVE)
+    err = review_pins (ctx, &rv, rec);
   if (!err)
     err = review_rotation (&rv, &st,
                            pani_policy_cryptoperiod_days (
@@ -338,52 +378,37 @@ pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
   return err;
 }
 
-/* The newest record of a registry digest.  */
-struct digest_record
-{
-  char sha256[65];
-  unsigned long long seq;
-  char event[32];
-  char when[32];
-};
-
 /* Find in the audit log of CTX the newest record with a registry
- * digest; DR->SEQ stays 0 if there is none.  */
+ * digest (see pani_audit_newest_registry); MARK->SEQ stays 0 if there
+ * is none.  */
 static gpg_error_t
-newest_digest (pan_ctx_t ctx, struct digest_record *dr, char **r_reason)
+newest_digest (pan_ctx_t ctx, struct pani_audit_registry_mark *mark,
+               char **r_reason)
 {
   gpg_error_t err;
-  pan_audit_reader_t rd = NULL;
-  const struct pan_audit_record *rec;
+  struct pani_audit_files f;
 
-  memset (dr, 0, sizeof *dr);
-  if ((err = pan_audit_open (ctx, NULL, &rd, r_reason)))
+  memset (mark, 0, sizeof *mark);
+  if ((err = pani_audit_files_init (ctx, &f)))
     return err;
-  while (!(err = pan_audit_next (rd, &rec)))
-    if (rec->ev.registry_sha256)
-      {
-        snprintf (dr->sha256, sizeof dr->sha256, "%s",
-                  rec->ev.registry_sha256);
-        snprintf (dr->event, sizeof dr->event, "%s", rec->ev.event);
-        pan_time_format (rec->time, dr->when, sizeof dr->when);
-        dr->seq = rec->seq;
-      }
-  pan_audit_close (rd);
-  return gpg_err_code (err) == GPG_ERR_EOF ? 0 : err;
+  err = pani_audit_newest_registry (&f, pan_ctx_home (ctx), mark, r_reason);
+  pani_audit_files_release (&f);
+  return err;
 }
 
 gpg_error_t
 pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason)
 {
   gpg_error_t err;
-  struct digest_record dr;
-  char now[65];
+  struct pani_audit_registry_mark dr;
+  char now[65], when[32];
 
   if ((err = newest_digest (ctx, &dr, r_reason))
       || (err = pan_registry_digest (ctx, now, r_reason)))
     return err;
   if (!dr.seq || !strcmp (dr.sha256, now))
     return 0;
+  pan_time_format (dr.time, when, sizeof when);
   return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_DATA),
                       "%s/%s differs from the registry that audit record"
                       " %llu (%s, %s) recorded (SHA-256 %.16s..., now"
@@ -391,5 +416,5 @@ pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason)
                       " Restore it from a backup, or if it is right,"
                       " record it with 'pankey registry-accept --note WHY'",
                       pan_ctx_home (ctx), PAN_REGISTRY_FILE, dr.seq,
-                      dr.event, dr.when, dr.sha256, now);
+                      dr.event, when, dr.sha256, now);
 }

@@ -504,11 +504,12 @@ encrypt_body (pan_job_t job, const struct copy *c,
   gpg_error_t err;
   const char **fprs = calloc (c->nrcpts + 1, sizeof *fprs);
   const char **addrs = calloc (c->nrcpts + 1, sizeof *addrs);
+  const char **pins = calloc (c->nrcpts + 1, sizeof *pins);
   gpgme_data_t plain = NULL;
   static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
   struct pani_encrypt_req req;
 
-  if (!fprs || !addrs)
+  if (!fprs || !addrs || !pins)
     {
       err = gpg_error (GPG_ERR_ENOMEM);
       goto leave;
@@ -517,6 +518,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
     {
       fprs[i] = job->rcpts[c->rcpts[i]].fpr;
       addrs[i] = job->rcpts[c->rcpts[i]].addr;
+      pins[i] = job->rcpts[c->rcpts[i]].subkeys;
     }
   if ((err = gpgme_data_new_from_cbs (&plain, &cbs, src)))
     goto leave;
@@ -525,6 +527,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
   req.ctx = job->ctx;
   req.fprs = fprs;
   req.addrs = addrs;
+  req.pins = pins;
   req.nrcpts = c->nrcpts;
   req.plain = plain;
   req.plain_err = &src->err;
@@ -534,6 +537,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
   err = ops->encrypt (&req, r_reason);
 leave:
   gpgme_data_release (plain);
+  free (pins);
   free (addrs);
   free (fprs);
   return err;

@@ -647,7 +647,12 @@ smime_encrypt (const struct pani_encrypt_req *req, char **r_reason)
 
 
 const struct pani_proto_ops pani_smime_ops = {
-  PAN_PROTOCOL_SMIME, smime_check, smime_describe,
-  pani_smime_enroll,  NULL, /* No refresh: enroll a renewed one.  */
-  smime_encrypt
+  PAN_PROTOCOL_SMIME,
+  smime_check,
+  smime_describe,
+  pani_smime_enroll,
+  NULL, /* No refresh: enroll a renewed one.  */
+  smime_encrypt,
+  NULL, /* A certificate is its own key: the */
+  NULL  /* fingerprint pins all that is used.  */
 };

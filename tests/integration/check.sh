@@ -45,7 +45,7 @@ pass "enroll warns about a key that expires within expire-warn-days"
 
 # ------------------------------------------------------------------ thresholds
 
-perf='\| expired=0 revoked=0 missing=0 unusable=0 expiring=1 rotation_due=0 weak=0 nokey=0 unknown=0 ok=2$'
+perf='\| expired=0 revoked=0 missing=0 unusable=0 expiring=1 rotation_due=0 weak=0 nokey=0 unknown=0 unpinned=0 nopins=0 ok=2$'
 check_rc 1 "a key expiring in 10 days"
 first_is "^PANKEY WARNING - 1 expiring within 30 days \\($B\\) $perf" "WARNING"
 sed -n 2p "$T/out" | grep -q "^WARNING $B key $fb expires in 10 days" ||

@@ -30,9 +30,13 @@ pass "init and enroll record the registry's SHA-256"
 report_to "$A" word > "$T/msg"
 expect_rc 0 "send with the recorded registry" pansend --dry-run -t < "$T/msg"
 
-# A hand edit: alice's pin moved to bob's key, as the attacker did.
+# A hand edit: alice's pin moved to bob's key (and its encryption
+# subkey), as the attacker did.
+sb=$(kgpg --with-colons --list-keys "$fb" |
+    awk -F: '$1 == "sub" { s = 1; next } $1 == "fpr" && s { print $10; exit }')
 cp "$PANMAIL_HOME/registry" "$T/registry.good"
-sed "s/$fa/$fb/" "$T/registry.good" > "$T/registry.evil"
+sed -e "s/$fa/$fb/" -e "s/^subkeys .*/subkeys $sb/" "$T/registry.good" \
+    > "$T/registry.evil"
 cat "$T/registry.evil" > "$PANMAIL_HOME/registry"
 pmgpg --import "$T/b.asc" 2>/dev/null
 expect_rc 77 "pansend refuses a hand-edited registry" pansend --dry-run -t < "$T/msg"

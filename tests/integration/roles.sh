@@ -6,7 +6,9 @@
 # registry or replace the keyring; a user outside the group cannot send;
 # and every symbolic link or wrong owner or mode in the home, or an
 # other-writable parent without the sticky bit, is refused with 78
-# (pankey check: 3), naming the path.
+# (pankey check: 3), naming the path; "panaudit rotate" by the operator
+# or root keeps the log the senders' (0660, segments 0440, their group)
+# and the registry check after it (segment-open carries the digest).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 
@@ -232,6 +234,48 @@ refused "a parent directory writable by others" check
 chmod 1777 "$R"
 works "a parent directory writable by others with the sticky bit"
 chmod 755 "$R"
+
+# ------------------------------------------------------------------ rotation
+
+# The operator (then root, as from cron) rotates the audit log: the new
+# audit.log and the closed segment keep the shared home's owner, modes
+# and group, the sender goes on sending and reading the log, and the
+# first send after the rotation still compares the registry with the
+# digest that the segment-open record carries.
+# mode_of FILE: "OWNER GROUP MODE" of FILE.
+mode_of() { stat -c '%U %G %a' "$1"; }
+for who in "$OPU" root; do
+    if [ "$who" = root ]; then
+        expect_rc 0 "root rotates the audit log" "$PANAUDIT" rotate
+    else
+        expect_rc 0 "the operator rotates the audit log" \
+            as "$OPU" "$PANAUDIT" rotate
+    fi
+    seg=$(sed -n 's/^closed segment: //p' "$T/out")
+    [ "$(mode_of "$H/audit.log")" = "$OPU $GRP 660" ] ||
+        fail "after a rotate by $who audit.log is $(mode_of "$H/audit.log")"
+    [ "$(mode_of "$seg")" = "$OPU $GRP 440" ] ||
+        fail "after a rotate by $who the closed segment is $(mode_of "$seg")"
+    works "after a rotate by $who"
+    expect_rc 0 "the sender reads the rotated log" \
+        as "$SNDU" "$PANAUDIT" verify
+done
+panaudit --home "$H" log --json | tail -n 1 |
+    jq -e --arg d "$(sha256sum < "$H/registry" | cut -d' ' -f1)" \
+        '.event == "segment-open" and .registry_sha256 == $d' >/dev/null ||
+    fail "the segment-open record does not carry the registry digest"
+cp -p "$H/registry" "$T/registry.kept"
+printf '# edited by hand\n' >> "$H/registry"
+if as "$SNDU" "$PANSEND" --dry-run "$A" < "$R/msg" >"$T/out" 2>"$T/err"
+then rc=0; else rc=$?; fi
+if [ "$rc" -ne 77 ] || ! grep -q "audit record [0-9]* (segment-open" "$T/err"
+then
+    cat "$T/err" >&2
+    fail "a registry edited after a rotate: exit $rc"
+fi
+pass "a registry edited after a rotate is refused (77), naming segment-open"
+cat "$T/registry.kept" > "$H/registry"
+works "with the registry as recorded"
 
 # The single-user case keeps working: a 0700 home of one uid.
 expect_rc 0 "a single-user home still works" \

@@ -835,6 +835,93 @@ test_set_status (const char *path)
   unlink (path);
 }
 
+/* A record with "subkeys": parsed, written back in its place, checked
+ * strictly; a record without is read (pansend refuses it later).  */
+static void
+test_subkeys_parse (void)
+{
+  static const char text[] = HEADER
+    "\nrecipient a@example.test\nprotocol openpgp\n"
+    "fingerprint " FPR1 "\nsubkeys " FPR2 " " FPR64 "\n"
+    "enrolled-at 2026-11-24T23:18:43Z\nenrolled-by x\n"
+    "status active\n";
+  pan_registry_t reg;
+  const struct pan_recipient *r;
+  char *reason, *out;
+
+  reg = parse (text, &reason);
+  r = pan_registry_get (reg, 0);
+  T_STREQ (r ? r->subkeys : NULL, FPR2 " " FPR64);
+  T_CHECK (r && pani_registry_pinned (r->subkeys, FPR2)
+           && pani_registry_pinned (r->subkeys, FPR64)
+           && !pani_registry_pinned (r->subkeys, FPR1)
+           && !pani_registry_pinned (r->subkeys, "0123456789ABCDEF")
+           && !pani_registry_pinned (NULL, FPR1));
+  out = write_to_string (reg);
+  T_STREQ (out, text);
+  free (out);
+  pan_registry_release (reg);
+  /* An old record: no subkeys.  */
+  reg = parse (STANZA ("a@example.test", "openpgp", FPR1, "x", "active"),
+               &reason);
+  r = pan_registry_get (reg, 0);
+  T_CHECK (r && !r->subkeys);
+  pan_registry_release (reg);
+}
+
+#define SUBKEYS_STANZA(proto, list)                   \
+  "recipient a@example.test\nprotocol " proto "\n"    \
+  "fingerprint " FPR1 "\nsubkeys " list "\n"          \
+  "enrolled-at 2026-11-24T23:18:43Z\nenrolled-by x\n" \
+  "status active\n"
+
+static void
+test_subkeys_errors (void)
+{
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2 " " FPR2), GPG_ERR_INV_DATA, 4);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2 "  " FPR1), GPG_ERR_INV_DATA, 4);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2 " "), GPG_ERR_INV_DATA, 4);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2 ",abc"), GPG_ERR_INV_DATA, 4);
+  BAD (SUBKEYS_STANZA ("openpgp",
+                       "0123456789abcdef0123456789abcdef01234567"),
+       GPG_ERR_INV_DATA, 4);
+  BAD (SUBKEYS_STANZA ("openpgp", "0123456789ABCDEF"), GPG_ERR_INV_DATA, 4);
+  /* A certificate is its own key: no subkeys in an S/MIME record.  */
+  BAD (SUBKEYS_STANZA ("smime", FPR2), GPG_ERR_INV_DATA, 1);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2) "subkeys " FPR1 "\n",
+       GPG_ERR_DUP_VALUE, 8);
+}
+
+/* pani_registry_set_subkeys: only the active record of the key the
+ * caller saw, only valid lists.  */
+static void
+test_set_subkeys (const char *path)
+{
+  struct pan_recipient rec;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *r;
+  char *reason = NULL;
+
+  unlink (path);
+  make_rec (&rec, "alice@example.test", FPR1);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
+  T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR2, FPR2,
+                                    5, NULL, &reason),
+         GPG_ERR_CONFLICT);
+  T_CHECK (reason && strstr (reason, FPR2));
+  pan_free (reason);
+  T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR1,
+                                    FPR2 " " FPR2, 5, NULL, NULL),
+         GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR1,
+                                    FPR2 " " FPR64, 5, NULL, NULL),
+         0);
+  r = load_get (path, &reg, 0);
+  T_STREQ (r ? r->subkeys : NULL, FPR2 " " FPR64);
+  pan_registry_release (reg);
+  unlink (path);
+}
+
 int
 main (void)
 {
@@ -852,6 +939,8 @@ main (void)
   test_lookup ();
   test_changes_parse ();
   test_reasons_valid ();
+  test_subkeys_parse ();
+  test_subkeys_errors ();
   if (!mkdtemp (dir))
     {
       perror ("mkdtemp");
@@ -864,6 +953,7 @@ main (void)
   sprintf (lock, "%s/registry", dir);
   test_rotate (lock);
   test_set_status (lock);
+  test_set_subkeys (lock);
   free (lock);
   lock = malloc (strlen (dir) + 20);
   sprintf (lock, "%s/registry.lock", dir);

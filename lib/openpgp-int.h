@@ -1,0 +1,30 @@
+/* openpgp-int.h - OpenPGP enrollment and refresh (layer 4, openpgp.c)
+ *
+ * openpgp.c checks, enrolls and refreshes keys; openpgp-encrypt.c
+ * encrypts a copy; openpgp-pins.c holds what both need: which subkeys
+ * can encrypt, which of them a registry record pins.  */
+#ifndef PAN_OPENPGP_INT_H
+#define PAN_OPENPGP_INT_H
+
+#include <time.h>
+
+#include "panmail.h"
+
+/* Check the key of DATA/LEN whose primary fingerprint is FPR for ADDR
+ * in a scratch keyring at NOW and import only it into the home of CTX
+ * (see pani_keys_import_openpgp); store at *R_SUBKEYS the encryption
+ * keys to pin (a registry record's "subkeys").  */
+gpg_error_t pani_openpgp_enroll (pan_ctx_t ctx, const char *addr,
+                                 const char *fpr, const void *data,
+                                 size_t len, time_t now, char **r_subkeys,
+                                 char **r_reason);
+
+/* Merge the update DATA/LEN of the pinned key FPR (see
+ * pani_keys_refresh_openpgp); if R_SUBKEYS is not NULL store there the
+ * encryption keys of the merged key to pin (NULL if none is left).  */
+gpg_error_t pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr,
+                                  const void *data, size_t len, time_t now,
+                                  int check_only, struct pan_key_info *info,
+                                  char **r_subkeys, char **r_reason);
+
+#endif /* PAN_OPENPGP_INT_H */
