@@ -169,6 +169,8 @@ exit_for_import (gpg_error_t err)
     case GPG_ERR_UNUSABLE_PUBKEY:
     case GPG_ERR_BAD_PUBKEY:
     case GPG_ERR_WRONG_NAME:
+    case GPG_ERR_NO_CRL_KNOWN:
+    case GPG_ERR_CRL_TOO_OLD:
     case GPG_ERR_FORBIDDEN: return EX_NOPERM;
     case GPG_ERR_NO_PUBKEY:
     case GPG_ERR_NO_DATA:
