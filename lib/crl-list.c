@@ -14,7 +14,7 @@
 
 #include "panmail.h"
 #include "util.h"
-#include "crl-int.h"
+#include "crl-list-int.h"
 
 /* The most CRLs read from one listing.  */
 #define MAX_CRLS 4096

@@ -36,6 +36,7 @@
 #include "home-int.h"
 #include "engine-int.h"
 #include "smime-trust-int.h"
+#include "crl-list-int.h"
 #include "crl-int.h"
 
 extern char **environ;
