@@ -214,12 +214,15 @@ find_cert (gpgme_ctx_t gctx, const char *name, gpgme_key_t *r_key)
   *r_key = NULL;
   if ((err = gpgme_op_keylist_start (gctx, NULL, 0)))
     return err;
-  while (!*r_key && !gpgme_op_keylist_next (gctx, &key))
+  /* The listing is read to its end: GPGME does not take a new
+   * operation on a context whose CMS listing was cut short.  */
+  while (!gpgme_op_keylist_next (gctx, &key))
     {
-      if (name[0] == '/' ? key->uids && key->uids->uid
-              && !strcmp (key->uids->uid, name + 1)
-                         : key->subkeys && key->subkeys->fpr
-              && !pani_ascii_casecmp (key->subkeys->fpr, name))
+      if (!*r_key
+          && (name[0] == '/' ? key->uids && key->uids->uid
+                  && !strcmp (key->uids->uid, name + 1)
+                             : key->subkeys && key->subkeys->fpr
+                  && !pani_ascii_casecmp (key->subkeys->fpr, name)))
         *r_key = key;
       else
         gpgme_key_unref (key);
@@ -663,22 +666,27 @@ chain_gap (gpgme_ctx_t gctx, gpgme_key_t key, const struct pan_crl *crls,
 }
 
 gpg_error_t
-pani_crl_explain (pan_ctx_t ctx, gpgme_ctx_t gctx, gpgme_key_t key,
-                  const char *mode_name, gpg_error_t gpgme_err, time_t now,
-                  char **r_reason)
+pani_crl_explain (pan_ctx_t ctx, gpgme_key_t key, const char *mode_name,
+                  gpg_error_t gpgme_err, time_t now, char **r_reason)
 {
   struct pan_crl *crls = NULL;
   size_t n = 0;
   char *gap = NULL;
+  gpgme_ctx_t gctx = NULL;
   gpg_error_t err = gpg_error (GPG_ERR_NO_CRL_KNOWN), ignored;
 
-  if (!pan_crl_list (ctx, &crls, &n, NULL))
+  /* A context of its own: the caller's has just failed an operation,
+   * after which GPGME may not take a listing.  */
+  if (!pan_crl_list (ctx, &crls, &n, NULL)
+      && !pani_smime_cms_new (ctx->gnupg_home, 0, PANI_REVOCATION_OFF, &gctx,
+                              NULL))
     gap = chain_gap (gctx, key, crls, n, now, &ignored);
   pani_reason (r_reason, err,
                "certificate %s: revocation status cannot be established"
                " (smime-revocation-check %s): %s; " HOW_TO_LOAD,
                key->subkeys->fpr, mode_name,
                gap ? gap : gpg_strerror (gpgme_err));
+  gpgme_release (gctx);
   free (gap);
   pan_crls_release (crls, n);
   return err;

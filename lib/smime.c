@@ -124,8 +124,8 @@ explain_invalid (pan_ctx_t ctx, gpgme_ctx_t gctx, gpgme_key_t key,
   /* A status that could not be had is a refusal by policy, whatever
    * code gpgsm gave for it.  */
   if (mode != PANI_REVOCATION_OFF)
-    return pani_crl_explain (ctx, gctx, key, pani_smime_mode_name (mode),
-                             err, now, r_reason);
+    return pani_crl_explain (ctx, key, pani_smime_mode_name (mode), err, now,
+                             r_reason);
   return pani_reason (r_reason, err, "gpgsm refuses certificate %s: %s", fpr,
                       gpg_strerror (err));
 }
