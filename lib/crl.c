@@ -436,6 +436,11 @@ load_refused (gpg_error_t err, char **r_reason)
                         " trust-ca', or give an intermediate CA's"
                         " certificate with --file, and load the CRL"
                         " again");
+  if (gpg_err_code (err) == GPG_ERR_CRL_TOO_OLD)
+    return pani_reason (r_reason, err,
+                        "the CRL has expired (its next update is past);"
+                        " dirmngr now holds it in place of the CA's"
+                        " earlier CRL: load the CA's current CRL");
   return pani_reason (r_reason, err,
                       "dirmngr refuses the CRL: %s; check that the file"
                       " is the CRL of a CA of this home, signed by it",
@@ -621,9 +626,6 @@ crl_gap (const struct pan_crl *crls, size_t n, const char *dn,
   if (!c)
     return pani_strdupf ("no CRL of CA \"%s\" (%s) is loaded in this home",
                          dn ? dn : "?", fpr ? fpr : "fingerprint unknown");
-  if (c->problem)
-    return pani_strdupf ("dirmngr does not use the CRL of CA \"%s\": %s", dn,
-                         c->problem);
   if (c->next_update && c->next_update <= now)
     {
       *r_err = gpg_error (GPG_ERR_CRL_TOO_OLD);
@@ -632,6 +634,9 @@ crl_gap (const struct pan_crl *crls, size_t n, const char *dn,
                            pan_time_format (c->next_update, when,
                                             sizeof when));
     }
+  if (c->problem)
+    return pani_strdupf ("dirmngr does not use the CRL of CA \"%s\": %s", dn,
+                         c->problem);
   *r_err = 0;
   return NULL;
 }
