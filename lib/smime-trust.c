@@ -15,7 +15,7 @@
  *   off   no CRL or OCSP checks (closed test set-ups only)
  *   crl   CRLs through dirmngr, also for certificates without a CRL
  *         distribution point (the CRL must then be in dirmngr's cache,
- *         e.g. "gpgsm --call-dirmngr loadcrl"); no CRL, no encryption
+ *         "pankey load-crl", see crl.c); no CRL, no encryption
  *   ocsp  OCSP through dirmngr, CRLs as the fallback
  * The roots are CRL-checked too: gpgsm 2.2's
  * disable-trusted-cert-crl-check turns off the check of the whole chain

@@ -19,8 +19,7 @@ CA="CN=panmail Test CA,O=panmail tests"
 
 # no_dirmngr: no dirmngr of the home runs after a pankey command.
 no_dirmngr() {
-    if ps -eo args | grep -F -e "--homedir $G" | grep -q '^[^ ]*dirmngr'; then
-        ps -eo pid,args | grep -F -e "--homedir $G" >&2
+    if pgrep -a -f "dirmngr .*--homedir $G" >&2; then
         fail "$1: a dirmngr of the home outlived pankey"
     fi
 }
