@@ -74,6 +74,7 @@ struct check_state
   int count[NCATEGORIES];
   char names[NCATEGORIES][200]; /* The first addresses of each.  */
   int ok, total;
+  int crls; /* The CRLs were reviewed: their perfdata too.  */
   pan_severity_t worst;
 };
 
@@ -221,8 +222,11 @@ print_result (struct check_state *st)
       es_fputs (" |", es_stdout);
     }
   for (size_t i = 0; i < sizeof perf_order / sizeof *perf_order; i++)
-    es_fprintf (es_stdout, st->json ? ",\"%s\":%d" : " %s=%d",
-                categories[perf_order[i]].perf, st->count[perf_order[i]]);
+    if (st->crls
+        || (perf_order[i] != C_CRL_EXPIRED
+            && perf_order[i] != C_CRL_EXPIRING))
+      es_fprintf (es_stdout, st->json ? ",\"%s\":%d" : " %s=%d",
+                  categories[perf_order[i]].perf, st->count[perf_order[i]]);
   es_fprintf (es_stdout, st->json ? ",\"ok\":%d}\n" : " ok=%d\n", st->ok);
   if (!es_fclose_snatch (st->lines, &buf, &len) && len)
     es_write (es_stdout, buf, len, NULL);
@@ -422,7 +426,7 @@ check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
       if (!st->nfound)
         st->ok++;
     }
-  if (n)
+  if ((st->crls = n > 0))
     check_crls (ctx, st, now);
   pan_smime_cas_release (cas, n);
 }

@@ -535,21 +535,6 @@ record_load (pan_ctx_t ctx, const char *operator_name, time_t now,
   return rerr;
 }
 
-/* Take HOME/keys.lock of CTX, as every key change does.  */
-static gpg_error_t
-lock_home (pan_ctx_t ctx, int *r_fd, char **r_reason)
-{
-  long t = pan_config_get_int (pan_ctx_config (ctx), "lock-timeout");
-  char *path = pan_ctx_path (ctx, "keys.lock");
-  gpg_error_t err;
-
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pani_lock (path, (int)(t > 0 ? t : 10) * 10, r_fd, r_reason);
-  free (path);
-  return err;
-}
-
 gpg_error_t
 pan_crl_load (pan_ctx_t ctx, const void *data, size_t len, const void *chain,
               size_t chainlen, const char *operator_name, time_t now,
@@ -571,7 +556,7 @@ pan_crl_load (pan_ctx_t ctx, const void *data, size_t len, const void *chain,
       || (chain
           && (err = pani_smime_scratch_load (ctx, &s, chain, chainlen,
                                              r_reason)))
-      || (err = lock_home (ctx, &lockfd, r_reason)))
+      || (err = pani_home_lock_keys (ctx, &lockfd, r_reason)))
     goto leave;
   gcry_md_hash_buffer (GCRY_MD_SHA256, digest, der, dlen);
   pani_bin2hex (digest, sizeof digest, hex);
