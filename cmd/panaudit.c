@@ -29,6 +29,7 @@
 #define EXIT_NOT_FOUND 1 /* find-pan: no record names the PANs.  */
 #define EXIT_ERROR 2
 #define EXIT_BAD_WORD 64 /* An unknown --event or --outcome.  */
+#define EXIT_USAGE 64    /* An option the command does not take.  */
 
 enum opt_values
 {
@@ -100,7 +101,9 @@ static gpgrt_opt_t opts[] = {
   ARGPARSE_s_n (oJson, "json",
                 "log: the records as stored; find-pan,"
                 " scan: JSON lines"),
-  ARGPARSE_s_n (oCsv, "csv", "log, keys: CSV with a header line"),
+  ARGPARSE_s_n (oCsv, "csv",
+                "log, keys: CSV with a header line (report takes"
+                " neither --json nor --csv)"),
   ARGPARSE_s_s (oKey, "key",
                 "|FILE|check every MAC with the initial key"
                 " in FILE (- = stdin)"),
@@ -141,7 +144,18 @@ struct options
   const char *allow, *jobs;
   const char **args;
   int nargs;
+  unsigned int given; /* OPT_BIT of each option given.  */
 };
+
+/* The bit of the option OPT (an opt_values) in struct options' GIVEN;
+ * the options each command takes.  */
+#define OPT_BIT(opt) (1u << ((opt)-oHome))
+#define TAKES_FILTER                                          \
+  (OPT_BIT (oSince) | OPT_BIT (oUntil) | OPT_BIT (oRecipient) \
+   | OPT_BIT (oEvent) | OPT_BIT (oOutcome) | OPT_BIT (oMessageId))
+#define TAKES_SCAN                                              \
+  (OPT_BIT (oJson) | OPT_BIT (oExclude) | OPT_BIT (oSkipBinary) \
+   | OPT_BIT (oNoProgress) | OPT_BIT (oAllow) | OPT_BIT (oJobs))
 
 static void
 usage_error (const char *what)
@@ -166,6 +180,39 @@ push_string (const char ***r_list, size_t *r_n, const char *s)
   *r_list = tmp;
 }
 
+/* Take the option or argument that PARGS holds into O.  */
+static void
+parse_one (struct options *o, gpgrt_argparse_t *pargs, size_t *nargs)
+{
+  switch (pargs->r_opt)
+    {
+    case ARGPARSE_IS_ARG:
+      push_string (&o->args, nargs, pargs->r.ret_str);
+      o->nargs = *nargs;
+      break;
+    case oHome: o->home = pargs->r.ret_str; break;
+    case oSince: o->since = pargs->r.ret_str; break;
+    case oUntil: o->until = pargs->r.ret_str; break;
+    case oRecipient: o->filter.recipient = pargs->r.ret_str; break;
+    case oEvent: o->filter.event = pargs->r.ret_str; break;
+    case oOutcome: o->filter.outcome = pargs->r.ret_str; break;
+    case oMessageId: o->filter.message_id = pargs->r.ret_str; break;
+    case oJson: o->json = 1; break;
+    case oCsv: o->csv = 1; break;
+    case oKey: o->key_file = pargs->r.ret_str; break;
+    case oAnchor: o->anchor = pargs->r.ret_str; break;
+    case oDir: o->dir = pargs->r.ret_str; break;
+    case oExclude:
+      push_string (&o->excludes, &o->nexcludes, pargs->r.ret_str);
+      break;
+    case oSkipBinary: o->skip_binary = 1; break;
+    case oNoProgress: o->no_progress = 1; break;
+    case oAllow: o->allow = pargs->r.ret_str; break;
+    case oJobs: o->jobs = pargs->r.ret_str; break;
+    default: pargs->err = ARGPARSE_PRINT_ERROR; break;
+    }
+}
+
 static void
 parse_options (int *argc, char ***argv, struct options *o)
 {
@@ -178,33 +225,11 @@ parse_options (int *argc, char ***argv, struct options *o)
   pargs.flags = ARGPARSE_FLAG_MIXED | ARGPARSE_FLAG_ALL;
 
   while (gpgrt_argparse (NULL, &pargs, opts))
-    switch (pargs.r_opt)
-      {
-      case ARGPARSE_IS_ARG:
-        push_string (&o->args, &nargs, pargs.r.ret_str);
-        o->nargs = nargs;
-        break;
-      case oHome: o->home = pargs.r.ret_str; break;
-      case oSince: o->since = pargs.r.ret_str; break;
-      case oUntil: o->until = pargs.r.ret_str; break;
-      case oRecipient: o->filter.recipient = pargs.r.ret_str; break;
-      case oEvent: o->filter.event = pargs.r.ret_str; break;
-      case oOutcome: o->filter.outcome = pargs.r.ret_str; break;
-      case oMessageId: o->filter.message_id = pargs.r.ret_str; break;
-      case oJson: o->json = 1; break;
-      case oCsv: o->csv = 1; break;
-      case oKey: o->key_file = pargs.r.ret_str; break;
-      case oAnchor: o->anchor = pargs.r.ret_str; break;
-      case oDir: o->dir = pargs.r.ret_str; break;
-      case oExclude:
-        push_string (&o->excludes, &o->nexcludes, pargs.r.ret_str);
-        break;
-      case oSkipBinary: o->skip_binary = 1; break;
-      case oNoProgress: o->no_progress = 1; break;
-      case oAllow: o->allow = pargs.r.ret_str; break;
-      case oJobs: o->jobs = pargs.r.ret_str; break;
-      default: pargs.err = ARGPARSE_PRINT_ERROR; break;
-      }
+    {
+      if (pargs.r_opt >= oHome && pargs.r_opt <= oJobs)
+        o->given |= OPT_BIT (pargs.r_opt);
+      parse_one (o, &pargs, &nargs);
+    }
   if (pargs.err)
     exit (EXIT_ERROR);
   gpgrt_argparse (NULL, &pargs, NULL);
@@ -1113,27 +1138,51 @@ cmd_keys (struct options *o)
   return rc;
 }
 
+/* A command of panaudit and the options it takes (OPT_BIT).  */
+struct command
+{
+  const char *name;
+  int (*fnc) (struct options *);
+  unsigned int takes;
+};
+
+/* Exit 64 if O has an option that the command C does not take.  */
+static void
+check_options (const struct command *c, const struct options *o)
+{
+  unsigned int extra = o->given & ~(c->takes | OPT_BIT (oHome));
+
+  if (!extra)
+    return;
+  for (const gpgrt_opt_t *opt = opts; opt->short_opt; opt++)
+    if (opt->short_opt >= oHome && (extra & OPT_BIT (opt->short_opt))
+        && opt->long_opt)
+      {
+        cmd_info ("%s does not take --%s (see 'panaudit --help')", c->name,
+                  opt->long_opt);
+        break;
+      }
+  exit (EXIT_USAGE);
+}
+
 int
 main (int argc, char **argv)
 {
   struct options o;
   int rc;
-  static const struct
-  {
-    const char *name;
-    int (*fnc) (struct options *);
-  } commands[] = {
-    {"log",       cmd_log     },
-    { "verify",   cmd_verify  },
-    { "anchor",   cmd_anchor  },
-    { "report",   cmd_report  },
-    { "init-key", cmd_init_key},
-    { "note",     cmd_note    },
-    { "find-pan", cmd_find_pan},
-    { "scan",     cmd_scan    },
-    { "keys",     cmd_keys    },
-    { "rotate",   cmd_rotate  },
-    { "prune",    cmd_prune   }
+  static const struct command commands[] = {
+    {"log",       cmd_log,      TAKES_FILTER | OPT_BIT (oJson) | OPT_BIT (oCsv)},
+    { "verify",   cmd_verify,
+     OPT_BIT (oKey) | OPT_BIT (oAnchor) | OPT_BIT (oDir)                       },
+    { "anchor",   cmd_anchor,   0                                              },
+    { "report",   cmd_report,   TAKES_FILTER | OPT_BIT (oKey)                  },
+    { "init-key", cmd_init_key, 0                                              },
+    { "note",     cmd_note,     0                                              },
+    { "find-pan", cmd_find_pan, OPT_BIT (oJson)                                },
+    { "scan",     cmd_scan,     TAKES_SCAN                                     },
+    { "keys",     cmd_keys,     OPT_BIT (oJson) | OPT_BIT (oCsv)               },
+    { "rotate",   cmd_rotate,   0                                              },
+    { "prune",    cmd_prune,    0                                              }
   };
 
   memset (&o, 0, sizeof o);
@@ -1143,10 +1192,11 @@ main (int argc, char **argv)
   parse_options (&argc, &argv, &o);
   if (!o.nargs)
     usage_error ("no command given");
-  cmd_init_library ();
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     if (!strcmp (o.args[0], commands[i].name))
       {
+        check_options (&commands[i], &o);
+        cmd_init_library ();
         rc = commands[i].fnc (&o);
         free (o.args);
         free (o.excludes);

@@ -20,6 +20,7 @@
 #include "panmail.h"
 #include "cmdutil.h"
 #include "pankey-check.h"
+#include "pankey-crl.h"
 
 #define USAGE "usage: pankey check [-w DAYS] [-c DAYS] [-t SECONDS] [--json]"
 
@@ -37,6 +38,8 @@ enum category
   C_ROTATION,
   C_UNPINNED,
   C_NOPINS,
+  C_CRL_EXPIRED,
+  C_CRL_EXPIRING,
   C_UNKNOWN,
   NCATEGORIES
 };
@@ -54,13 +57,17 @@ static const struct
   { "rotation-due", "due for rotation",           "rotation_due"},
   { "unpinned",     "with a subkey not pinned",   "unpinned"    },
   { "no-pins",      "pinning no subkey",          "nopins"      },
+  { "crl-expired",  "CRL expired",                "crl_expired" },
+  { "crl-expiring", "CRL expiring within",        "crl_expiring"},
   { NULL,           "not checked",                "unknown"     }
 };
 /* The perfdata, in this order (the first version's, then nokey, then
- * those of the subkey pins).  */
+ * those of the subkey pins, then those of the CRLs, which only a home
+ * that trusts a CA gives).  */
 static const enum category perf_order[] = {
-  C_EXPIRED, C_REVOKED, C_MISSING, C_UNUSABLE, C_EXPIRING, C_ROTATION,
-  C_WEAK,    C_NOKEY,   C_UNKNOWN, C_UNPINNED, C_NOPINS
+  C_EXPIRED,  C_REVOKED,     C_MISSING,     C_UNUSABLE, C_EXPIRING,
+  C_ROTATION, C_WEAK,        C_NOKEY,       C_UNKNOWN,  C_UNPINNED,
+  C_NOPINS,   C_CRL_EXPIRED, C_CRL_EXPIRING
 };
 
 /* What pankey check counts.  */
@@ -74,6 +81,7 @@ struct check_state
   int count[NCATEGORIES];
   char names[NCATEGORIES][200]; /* The first addresses of each.  */
   int ok, total;
+  int crls; /* The CRLs were reviewed: their perfdata too.  */
   pan_severity_t worst;
 };
 
@@ -189,7 +197,7 @@ summary_text (struct check_state *st, char *text, size_t size)
         continue;
       len += snprintf (text + len, size - len, "%s%d %s", len ? ", " : "",
                        st->count[c], categories[c].words);
-      if (c == C_EXPIRING && len < size)
+      if ((c == C_EXPIRING || c == C_CRL_EXPIRING) && len < size)
         len += snprintf (text + len, size - len, " %ld days", st->warn);
       if (len < size)
         len += snprintf (text + len, size - len, " (%s)", st->names[c]);
@@ -221,8 +229,11 @@ print_result (struct check_state *st)
       es_fputs (" |", es_stdout);
     }
   for (size_t i = 0; i < sizeof perf_order / sizeof *perf_order; i++)
-    es_fprintf (es_stdout, st->json ? ",\"%s\":%d" : " %s=%d",
-                categories[perf_order[i]].perf, st->count[perf_order[i]]);
+    if (st->crls
+        || (perf_order[i] != C_CRL_EXPIRED
+            && perf_order[i] != C_CRL_EXPIRING))
+      es_fprintf (es_stdout, st->json ? ",\"%s\":%d" : " %s=%d",
+                  categories[perf_order[i]].perf, st->count[perf_order[i]]);
   es_fprintf (es_stdout, st->json ? ",\"ok\":%d}\n" : " ok=%d\n", st->ok);
   if (!es_fclose_snatch (st->lines, &buf, &len) && len)
     es_write (es_stdout, buf, len, NULL);
@@ -358,6 +369,48 @@ check_nokey (pan_registry_t reg, const struct pan_recipient *rec,
   gpgrt_free (text);
 }
 
+/* A CRL that expired (critical) or expires within -w days (warning).  */
+static void
+on_crl_finding (void *opaque, int expired, const struct pan_crl *crl,
+                long days, const char *text)
+{
+  struct check_state *st = opaque;
+  enum category c = expired ? C_CRL_EXPIRED : C_CRL_EXPIRING;
+  pan_severity_t sev = expired || days <= st->crit ? PAN_SEVERITY_CRITICAL
+                                                   : PAN_SEVERITY_WARNING;
+
+  if (sev > st->worst)
+    st->worst = sev;
+  count_finding (st, c, crl->issuer);
+  if (st->json)
+    {
+      es_fprintf (st->lines,
+                  "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
+                  "\"check\":\"%s\",\"crl\":true,\"days\":%ld",
+                  pan_severity_name (sev), categories[c].check, days);
+      cmd_put_json_member (st->lines, ",", "issuer", crl->issuer);
+      cmd_put_json_member (st->lines, ",", "message", text);
+      es_fputs ("}\n", st->lines);
+      return;
+    }
+  es_fprintf (st->lines, "%s CRL of ", pan_severity_name (sev));
+  cmd_put_safe (st->lines, crl->issuer);
+  es_putc (' ', st->lines);
+  cmd_put_safe (st->lines, text);
+  es_putc ('\n', st->lines);
+}
+
+/* Review the CRLs loaded for the trusted CAs.  */
+static void
+check_crls (pan_ctx_t ctx, struct check_state *st, time_t now)
+{
+  if (pankey_review_crls (ctx, now, st->warn, on_crl_finding, st, NULL))
+    {
+      count_finding (st, C_UNKNOWN, "the CRLs");
+      st->worst = PAN_SEVERITY_UNKNOWN;
+    }
+}
+
 /* Review the CAs trusted for S/MIME: missing, expired, expiring.  */
 static void
 check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
@@ -380,6 +433,8 @@ check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
       if (!st->nfound)
         st->ok++;
     }
+  if ((st->crls = n > 0))
+    check_crls (ctx, st, now);
   pan_smime_cas_release (cas, n);
 }
 

@@ -1,7 +1,7 @@
 /* pankey - enroll and manage the recipients' pinned keys
  *
  * Commands: init, enroll, list, show, check, rotate, refresh, revoke,
- * unenroll, trust-ca.  See pankey(8).  Each command that changes keys
+ * unenroll, trust-ca, load-crl, list-crls.  See pankey(8).  Each command that changes keys
  * is one transaction of the library (pan_lifecycle_*), which checks,
  * changes and records it; this file parses, prints and maps errors to
  * exit codes.  */
@@ -19,6 +19,7 @@
 #include "panmail.h"
 #include "cmdutil.h"
 #include "pankey-check.h"
+#include "pankey-crl.h"
 
 enum opt_values
 {
@@ -75,6 +76,10 @@ static gpgrt_opt_t opts[] = {
                   " key\n"
                   "  trust-ca --fingerprint FPR --file CA\n"
                   "                             trust an S/MIME root CA\n"
+                  "  load-crl FILE [--file CA-CERTS]\n"
+                  "                             load a CA's CRL (DER or "
+                  "PEM)\n"
+                  "  list-crls                  list the CRLs loaded\n"
                   "  revoke ADDR [--fingerprint FPR] --reason WHY"
                   " [--note TEXT]\n"
                   "                             make a key unusable\n"
@@ -95,7 +100,7 @@ static gpgrt_opt_t opts[] = {
                 " user)"),
   ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
   ARGPARSE_s_n (oJson, "json",
-                "list, show, check: one JSON object per"
+                "list, show, check, list-crls: one JSON object per"
                 " line"),
   ARGPARSE_s_s (oWarn, "warning",
                 "|DAYS|check: WARNING for keys expiring"
@@ -711,7 +716,11 @@ cmd_trust_ca (struct options *o)
     usage_error ("usage: pankey trust-ca --fingerprint FPR --file CA");
   if (!(rc = fingerprint_arg (o->fingerprint, &j.fpr))
       && !(rc = run_job (&j, o, &v_trust_ca, 1)))
-    es_printf ("pankey: trusted the CA %s for S/MIME\n", j.res.fingerprint);
+    {
+      es_printf ("pankey: trusted the CA %s for S/MIME\n",
+                 j.res.fingerprint);
+      pankey_crl_note_ca (o->home, j.res.fingerprint);
+    }
   job_release (&j);
   return rc;
 }
@@ -1012,6 +1021,25 @@ cmd_check (struct options *o)
 }
 
 
+/* pankey load-crl, list-crls */
+
+static int
+cmd_load_crl (struct options *o)
+{
+  if (o->nargs != 2)
+    usage_error ("usage: pankey load-crl FILE [--file CA-CERTS]");
+  return pankey_load_crl (o->home, o->args[1], o->file, o->operator_name);
+}
+
+static int
+cmd_list_crls (struct options *o)
+{
+  if (o->nargs != 1)
+    usage_error ("usage: pankey list-crls [--json]");
+  return pankey_list_crls (o->home, o->json);
+}
+
+
 /* A command of pankey and the options it takes (O_ bits).  */
 struct command
 {
@@ -1060,7 +1088,9 @@ main (int argc, char **argv)
     { "revoke",          cmd_revoke,          O_FINGERPRINT | O_REASON | O_NOTE | O_OPERATOR},
     { "unenroll",        cmd_unenroll,        O_NOTE | O_OPERATOR                           },
     { "trust-ca",        cmd_trust_ca,        O_FINGERPRINT | O_FILE | O_OPERATOR           },
-    { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR                           }
+    { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR                           },
+    { "load-crl",        cmd_load_crl,        O_FILE | O_OPERATOR                           },
+    { "list-crls",       cmd_list_crls,       O_JSON                                        }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",

@@ -423,7 +423,7 @@ pan_audit_is_event (const char *event)
     "enroll",       "rotate",          "refresh",  "revoke",
     "unenroll",     "retire",          "trust-ca", "import",
     "export",       "registry-accept", "note",     "segment-close",
-    "segment-open", "prune",           NULL
+    "segment-open", "prune",           "load-crl", NULL
   };
 
   return in_list (events, event);

@@ -84,7 +84,7 @@ static const struct setting settings[] = {
    "How gpgsm makes sure that an S/MIME recipient's certificate is not\n"
     "revoked: crl (CRLs through dirmngr, also for certificates without a\n"
     "distribution point, whose CRL must then be loaded with\n"
-    "\"gpgsm --call-dirmngr loadcrl\"), ocsp (OCSP, CRLs as the fallback)\n"
+    "\"pankey load-crl\"), ocsp (OCSP, CRLs as the fallback)\n"
     "or off (closed test set-ups only).  When a check is on and cannot be\n"
     "done, nothing is sent.",                                                                                                                           "crl ocsp off"},
   { "protected-headers",      SETTING_CHOICE, "on",                 0,    0,

@@ -9,4 +9,9 @@
 #define PAN_KEY_FILE "pan.key"
 #define PAN_KEY_LEN 32
 
+/* Take HOME/keys.lock of CTX, which every change of the home's keys
+ * holds, waiting at most ten times lock-timeout; release it with
+ * pani_unlock.  */
+gpg_error_t pani_home_lock_keys (pan_ctx_t ctx, int *r_fd, char **r_reason);
+
 #endif /* PAN_HOME_INT_H */

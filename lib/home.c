@@ -26,6 +26,7 @@
 
 #include "panmail.h"
 #include "util.h"
+#include "fileio-int.h"
 #include "home-int.h"
 #include "config-int.h"
 #include "registry-int.h"
@@ -471,5 +472,22 @@ pan_ctx_pan_scanner (pan_ctx_t ctx, pan_scanner_t *r_scanner,
     err = pan_scanner_new (key, PAN_KEY_LEN, r_scanner);
   explicit_bzero (key, PAN_KEY_LEN);
   gcry_free (key);
+  return err;
+}
+
+/* Take HOME/keys.lock of CTX, waiting at most ten times lock-timeout:
+ * a key transaction (gpg imports included) takes seconds, and several
+ * may queue for it.  */
+gpg_error_t
+pani_home_lock_keys (pan_ctx_t ctx, int *r_fd, char **r_reason)
+{
+  long t = pan_config_get_int (pan_ctx_config (ctx), "lock-timeout");
+  char *path = pan_ctx_path (ctx, "keys.lock");
+  gpg_error_t err;
+
+  if (!path)
+    return gpg_error_from_syserror ();
+  err = pani_lock (path, (int)(t > 0 ? t : 10) * 10, r_fd, r_reason);
+  free (path);
   return err;
 }

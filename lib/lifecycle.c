@@ -171,6 +171,8 @@ exit_for_import (gpg_error_t err)
     case GPG_ERR_UNUSABLE_PUBKEY:
     case GPG_ERR_BAD_PUBKEY:
     case GPG_ERR_WRONG_NAME:
+    case GPG_ERR_NO_CRL_KNOWN:
+    case GPG_ERR_CRL_TOO_OLD:
     case GPG_ERR_FORBIDDEN: return EX_NOPERM;
     case GPG_ERR_NO_PUBKEY:
     case GPG_ERR_NO_DATA:
@@ -594,23 +596,6 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
  * The transactions.
  */
 
-/* Take HOME/keys.lock of CTX, waiting at most ten times lock-timeout:
- * a key transaction (gpg imports included) takes seconds, and several
- * may queue for it.  */
-static gpg_error_t
-lock_keys (pan_ctx_t ctx, int *r_fd, char **r_reason)
-{
-  long t = pan_config_get_int (pan_ctx_config (ctx), "lock-timeout");
-  char *path = pan_ctx_path (ctx, "keys.lock");
-  gpg_error_t err;
-
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pani_lock (path, (int)(t > 0 ? t : 10) * 10, r_fd, r_reason);
-  free (path);
-  return err;
-}
-
 /* Run the transaction of EVENT for REQ: begin it with NEED, then let
  * BODY do the rest.  */
 static gpg_error_t
@@ -628,7 +613,7 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
     *r_reason = NULL;
   /* The whole transaction under the home's key lock: concurrent verbs
    * run one after the other, each with its true outcome.  */
-  if (ctx && (err = lock_keys (ctx, &lockfd, &reason)))
+  if (ctx && (err = pani_home_lock_keys (ctx, &lockfd, &reason)))
     {
       memset (r_res, 0, sizeof *r_res);
       r_res->stage = PAN_LIFECYCLE_SYSTEM;

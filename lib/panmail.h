@@ -659,6 +659,59 @@ void pan_smime_cas_release (struct pan_smime_ca *cas, size_t count);
 
 /* END smime */
 
+/* BEGIN crl */
+/*
+ * Offline revocation for S/MIME (crl.c): CRLs given by the operator,
+ * loaded into the dirmngr of the home's GnuPG home.
+ */
+
+/* One CRL in the home's dirmngr cache.  */
+struct pan_crl
+{
+  char *issuer;       /* RFC 2253 DN of the CA that signed it.  */
+  char *trust_fpr;    /* SHA-1 of the root CA its issuer chains to, as
+                           dirmngr checked it; NULL if not named.  */
+  char *source;       /* Where dirmngr read it from; NULL if not named.  */
+  char *problem;      /* Why dirmngr will not use it; NULL if none.  */
+  time_t this_update; /* When it was issued.  */
+  time_t next_update; /* When it expires; 0 if it does not say.  */
+  size_t revoked;     /* How many certificates it lists.  */
+};
+
+/* Load the CRL DATA/LEN (DER or PEM) into the dirmngr of CTX's home,
+ * under the home's key lock, and record "load-crl" at NOW by
+ * OPERATOR_NAME (NULL: the login user).  Its issuer must be a CA of
+ * the home or one of the certificates CHAIN/CHAINLEN (PEM, DER or
+ * PKCS#7; NULL: none), chaining to a trusted root, and its signature
+ * must verify (GPG_ERR_MISSING_CERT, _BAD_SIGNATURE,
+ * ... with a reason).  The CRL as dirmngr now holds it is stored at
+ * *R_CRL (release with pan_crls_release (crl, 1)), also when it was
+ * loaded but its record could not be written (then an error of
+ * pan_audit_append is returned).  No dirmngr started here outlives the
+ * call.  */
+gpg_error_t pan_crl_load (pan_ctx_t ctx, const void *data, size_t len,
+                          const void *chain, size_t chainlen,
+                          const char *operator_name, time_t now,
+                          struct pan_crl **r_crl, char **r_reason);
+
+/* Store at *R_CRLS the *R_COUNT CRLs that the dirmngr of CTX's home
+ * holds (release with pan_crls_release).  */
+gpg_error_t pan_crl_list (pan_ctx_t ctx, struct pan_crl **r_crls,
+                          size_t *r_count, char **r_reason);
+
+/* Release COUNT CRLs of pan_crl_list or pan_crl_load.  */
+void pan_crls_release (struct pan_crl *crls, size_t count);
+
+/* Check that revocation for the trusted CA CA_FPR can be established
+ * at NOW in CTX's home: 0 if smime-revocation-check is off or a
+ * current CRL of the CA is loaded; else GPG_ERR_NO_CRL_KNOWN (none) or
+ * GPG_ERR_CRL_TOO_OLD (expired) with a reason that names the CA and
+ * says how to load its CRL or change the mode.  */
+gpg_error_t pan_crl_check_ca (pan_ctx_t ctx, const char *ca_fpr, time_t now,
+                              char **r_reason);
+
+/* END crl */
+
 /* BEGIN pan */
 /*
  * Payment card numbers (pan.c): streaming detection, masking and keyed

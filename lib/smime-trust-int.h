@@ -53,6 +53,11 @@ gpg_error_t pani_smime_cms_new (const char *homedir, int validate,
                                 enum pani_revocation mode,
                                 gpgme_ctx_t *r_gctx, char **r_reason);
 
+/* Export the certificate FPR from GCTX as DER into *R_DER, *R_LEN
+ * (release with gpgme_free); GPG_ERR_NO_PUBKEY if GCTX has none.  */
+gpg_error_t pani_smime_export_der (gpgme_ctx_t gctx, const char *fpr,
+                                   char **r_der, size_t *r_len);
+
 /* Normalise the fingerprint INPUT as pan_fpr_normalize does, but also
  * accept the colons with which OpenSSL and gpgsm print X.509
  * fingerprints.  */
@@ -79,6 +84,16 @@ gpg_error_t pani_smime_scratch_open (pan_ctx_t ctx, const char *pin,
                                      const char *give,
                                      struct pani_smime_scratch *s,
                                      gpgme_key_t *r_key, char **r_reason);
+
+/* Make the scratch home S with revocation checks off (it checks
+ * structure; the home checks revocation) and list into S the
+ * certificates of DATA/LEN (PEM, DER or PKCS#7; a private key is
+ * refused).  Release S with pani_smime_scratch_release, also after an
+ * error.  */
+gpg_error_t pani_smime_scratch_load (pan_ctx_t ctx,
+                                     struct pani_smime_scratch *s,
+                                     const void *data, size_t len,
+                                     char **r_reason);
 
 /* Stop the daemons of the scratch home S, remove it and clear S.  */
 void pani_smime_scratch_release (struct pani_smime_scratch *s);

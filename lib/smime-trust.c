@@ -15,7 +15,7 @@
  *   off   no CRL or OCSP checks (closed test set-ups only)
  *   crl   CRLs through dirmngr, also for certificates without a CRL
  *         distribution point (the CRL must then be in dirmngr's cache,
- *         e.g. "gpgsm --call-dirmngr loadcrl"); no CRL, no encryption
+ *         "pankey load-crl", see crl.c); no CRL, no encryption
  *   ocsp  OCSP through dirmngr, CRLs as the fallback
  * The roots are CRL-checked too: gpgsm 2.2's
  * disable-trusted-cert-crl-check turns off the check of the whole chain
@@ -217,9 +217,9 @@ pani_smime_cms_new (const char *homedir, int validate,
   return 0;
 }
 
-/* Export the certificate FPR from GCTX as DER into malloc'ed *R_DER.  */
-static gpg_error_t
-export_der (gpgme_ctx_t gctx, const char *fpr, char **r_der, size_t *r_len)
+gpg_error_t
+pani_smime_export_der (gpgme_ctx_t gctx, const char *fpr, char **r_der,
+                       size_t *r_len)
 {
   gpg_error_t err;
   gpgme_data_t out = NULL;
@@ -350,12 +350,9 @@ pani_smime_scratch_release (struct pani_smime_scratch *s)
   memset (s, 0, sizeof *s);
 }
 
-/* Make the scratch home with CRL checks off (it checks structure; the
- * home checks revocation) and list into S the certificates of
- * DATA/LEN.  */
-static gpg_error_t
-scratch_load (pan_ctx_t ctx, struct pani_smime_scratch *s, const void *data,
-              size_t len, char **r_reason)
+gpg_error_t
+pani_smime_scratch_load (pan_ctx_t ctx, struct pani_smime_scratch *s,
+                         const void *data, size_t len, char **r_reason)
 {
   gpg_error_t err;
   int changed;
@@ -405,7 +402,7 @@ scratch_find (struct pani_smime_scratch *s, const char *pin)
       if (!pani_ascii_casecmp (key->subkeys->fpr, pin))
         return key;
       if (strlen (pin) != 64
-          || export_der (s->gctx, key->subkeys->fpr, &der, &len))
+          || pani_smime_export_der (s->gctx, key->subkeys->fpr, &der, &len))
         continue;
       sha256_hex (der, len, hex);
       gpgme_free (der);
@@ -431,7 +428,7 @@ pani_smime_scratch_open (pan_ctx_t ctx, const char *pin, const void *data,
     return pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
                         "the file holds a private key; give only the %s",
                         give);
-  if ((err = scratch_load (ctx, s, data, len, r_reason)))
+  if ((err = pani_smime_scratch_load (ctx, s, data, len, r_reason)))
     return err;
   if ((*r_key = scratch_find (s, pin)))
     return 0;
@@ -450,7 +447,7 @@ pani_smime_copy_cert (struct pani_smime_scratch *s, gpgme_ctx_t gctx,
   char *der = NULL;
   size_t len;
 
-  if (!(err = export_der (s->gctx, fpr, &der, &len)))
+  if (!(err = pani_smime_export_der (s->gctx, fpr, &der, &len)))
     err = import_buf (gctx, der, len, new);
   gpgme_free (der);
   if (err)
@@ -856,7 +853,7 @@ describe_ca (gpgme_ctx_t gctx, struct pan_smime_ca *ca)
       && !(ca->subject = pani_strdup (key->uids->uid)))
     err = gpg_error_from_syserror ();
   gpgme_key_unref (key);
-  if (!err && !export_der (gctx, ca->fpr, &der, &len))
+  if (!err && !pani_smime_export_der (gctx, ca->fpr, &der, &len))
     {
       sha256_hex (der, len, hex);
       gpgme_free (der);

@@ -21,6 +21,7 @@
 #include "engine-int.h"
 #include "seal-int.h"
 #include "smime-trust-int.h"
+#include "crl-int.h"
 #include "proto-int.h"
 #include "smime-int.h"
 
@@ -103,8 +104,8 @@ leave:
 }
 
 static gpg_error_t
-explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key,
-                 enum pani_revocation mode, char **r_reason)
+explain_invalid (pan_ctx_t ctx, gpgme_ctx_t gctx, gpgme_key_t key,
+                 enum pani_revocation mode, time_t now, char **r_reason)
 {
   gpg_error_t err = why_invalid (gctx, key);
   const char *fpr = key->subkeys->fpr;
@@ -123,22 +124,16 @@ explain_invalid (gpgme_ctx_t gctx, gpgme_key_t key,
   /* A status that could not be had is a refusal by policy, whatever
    * code gpgsm gave for it.  */
   if (mode != PANI_REVOCATION_OFF)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_CRL_KNOWN),
-                        "certificate %s: gpgsm could not"
-                        " establish that it is not revoked"
-                        " (smime-revocation-check %s): %s; make the CRL"
-                        " or OCSP responder reachable (or load the CRL"
-                        " with 'gpgsm --call-dirmngr loadcrl')",
-                        fpr, pani_smime_mode_name (mode),
-                        gpg_strerror (err));
+    return pani_crl_explain (ctx, key, pani_smime_mode_name (mode), err, now,
+                             r_reason);
   return pani_reason (r_reason, err, "gpgsm refuses certificate %s: %s", fpr,
                       gpg_strerror (err));
 }
 
 /* The chain as gpgsm validated it for KEY (listed with validation).  */
 static gpg_error_t
-check_chain (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
-             char **r_reason)
+check_chain (pan_ctx_t ctx, gpgme_ctx_t gctx, gpgme_key_t key,
+             enum pani_revocation mode, time_t now, char **r_reason)
 {
   gpgme_validity_t validity = key->uids ? key->uids->validity
                                         : GPGME_VALIDITY_UNKNOWN;
@@ -148,7 +143,7 @@ check_chain (gpgme_ctx_t gctx, gpgme_key_t key, enum pani_revocation mode,
                         "certificate %s is revoked", key->subkeys->fpr);
   if (key->invalid || key->subkeys->invalid
       || validity < GPGME_VALIDITY_FULL)
-    return explain_invalid (gctx, key, mode, r_reason);
+    return explain_invalid (ctx, gctx, key, mode, now, r_reason);
   return 0;
 }
 
@@ -177,7 +172,7 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
     pani_reason (r_reason, err, "looking up certificate %s: %s", fpr,
                  gpg_strerror (err));
   else if (!(err = check_leaf (key, addr, now, r_reason)))
-    err = check_chain (gctx, key, mode, r_reason);
+    err = check_chain (ctx, gctx, key, mode, now, r_reason);
   if (!err && r_expires)
     *r_expires = key->subkeys->expires;
   gpgme_key_unref (key);

@@ -12,7 +12,7 @@ import os
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 src = open(os.path.join(top, 'lib', 'panmail.h')).read()
 man_path = os.path.join(top, 'man', 'libpanmail.3')
-proto = re.compile(r'\n((?:[a-z_]+ )+\*?)(pan_[a-z0-9_]+) \(([^;]*)\);')
+proto = re.compile(r'\n[ \t]*((?:[a-z_]+ )+\*?)(pan_[a-z0-9_]+) \(([^;]*)\);')
 
 
 def params(text):

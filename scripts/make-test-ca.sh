@@ -21,7 +21,13 @@
 #                  digitalSignature only (no keyEncipherment)
 #   untrusted.pem  mallory@DOMAIN: signed by rogue-ca.pem
 #   revoked.pem    trent@DOMAIN: signed by ca.pem, listed in ca.crl
-#   ca.crl         CRL of ca.pem (DER) revoking revoked.pem
+#   ca.crl         CRL of ca.pem (DER) revoking revoked.pem, next update
+#                  in 90 days; ca.crl.pem the same CRL in PEM
+#   ca-soon.crl    CRL of ca.pem revoking revoked.pem, next update in 5 days
+#   ca-old.crl     CRL of ca.pem revoking revoked.pem that expired 10 days
+#                  ago (last update 40 days ago)
+#   inter.crl      CRL of inter.pem (DER), empty, next update in 90 days
+#   rogue.crl      CRL of rogue-ca.pem (DER), empty
 #   NAME.key       each private key (PEM, PKCS#8)
 #   NAME.p12       each user certificate with its key (PKCS#12, password
 #                  "test", 3DES as gpgsm 2.2 reads it), for gpgsm
@@ -188,7 +194,21 @@ openssl crl2pkcs7 -nocrl -certfile chain-bundle.pem -outform DER \
 
 CANAME=ca openssl ca -batch -config openssl.cnf -cert ca.pem \
     -keyfile ca.key -revoke revoked.pem 2>/dev/null
-CANAME=ca openssl ca -batch -config openssl.cnf -cert ca.pem \
-    -keyfile ca.key -gencrl -out ca.crl.pem 2>/dev/null
-openssl crl -in ca.crl.pem -outform DER -out ca.crl
-rm -rf newcerts ./*.index* ./*.serial* ca.crl.pem
+# crl CANAME OUT [OPTIONS...]: the CRL of CANAME in DER as OUT.
+crl() {
+    c=$1 out=$2
+    shift 2
+    CANAME=$c openssl ca -batch -config openssl.cnf -cert "$c.pem" \
+        -keyfile "$c.key" -gencrl "$@" -out "$out.pem" 2>/dev/null
+    openssl crl -in "$out.pem" -outform DER -out "$out"
+}
+day() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
+
+crl ca ca.crl -crldays 90
+crl ca ca-soon.crl -crldays 5
+crl ca ca-old.crl -crl_lastupdate "$(day '-40 days')" \
+    -crl_nextupdate "$(day '-10 days')"
+crl inter inter.crl -crldays 90
+crl rogue-ca rogue.crl -crldays 90
+rm -rf newcerts ./*.index* ./*.serial* ca-*.crl.pem inter.crl.pem \
+    rogue.crl.pem

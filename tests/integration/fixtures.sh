@@ -26,7 +26,8 @@ name=$1 dir=$2
 self=$top_srcdir/tests/integration/fixtures.sh
 
 if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$TAG" ] &&
-    [ -n "$(find "$dir/stamp" -mmin -1440 -newer "$self")" ]; then
+    [ -n "$(find "$dir/stamp" -mmin -1440 -newer "$self" \
+        -newer "$top_srcdir/scripts/make-test-ca.sh")" ]; then
     exit 0
 fi
 
