@@ -32,7 +32,8 @@ gpg_error_t pani_engine_spawn (const char *prog, const char *argv[],
                                gpgme_data_t *r_out);
 
 /* Run "gpgconf --homedir HOMEDIR ARG1 ARG2" without input or output
- * (e.g. "--kill", "dirmngr"); it must exit 0.  */
+ * and with only descriptors 0-2 (e.g. "--kill", "dirmngr"); it must
+ * exit 0 within 10 seconds (else it is killed: GPG_ERR_TIMEOUT).  */
 gpg_error_t pani_engine_gpgconf (const char *homedir, const char *arg1,
                                  const char *arg2);
 

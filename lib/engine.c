@@ -33,6 +33,9 @@
 
 extern char **environ;
 
+/* The longest a gpgconf run (--kill, --reload) may take, in seconds.  */
+#define PANI_GPGCONF_TIMEOUT 10
+
 gpg_error_t
 pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
 {
@@ -180,6 +183,36 @@ gpgconf_program (void)
   return prog ? prog : "gpgconf";
 }
 
+/* Wait at most TIMEOUT seconds for the child PID to exit (killing it
+ * then); store its wait status at *R_STATUS.  */
+static gpg_error_t
+wait_bounded (pid_t pid, long timeout, int *r_status)
+{
+  struct timespec deadline;
+  struct pollfd p = { pani_pidfd_open (pid), POLLIN, 0 };
+  gpg_error_t err = 0;
+  int rc = 0;
+
+  pani_deadline_in (&deadline, timeout);
+  if (p.fd >= 0)
+    {
+      while ((rc = poll (&p, 1, pani_ms_until (&deadline))) < 0
+             && errno == EINTR)
+        ;
+      close (p.fd);
+    }
+  if (p.fd < 0 || rc <= 0)
+    {
+      /* No pidfd, or the time is up: it must not keep us.  */
+      kill (pid, SIGKILL);
+      err = gpg_error (GPG_ERR_TIMEOUT);
+    }
+  while (waitpid (pid, r_status, 0) < 0)
+    if (errno != EINTR)
+      return gpg_error_from_syserror ();
+  return err;
+}
+
 gpg_error_t
 pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
 {
@@ -189,6 +222,7 @@ pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
   posix_spawn_file_actions_t fa;
   pid_t pid;
   int rc, status;
+  gpg_error_t err;
 
   if ((rc = posix_spawn_file_actions_init (&fa)))
     return gpg_error_from_errno (rc);
@@ -198,13 +232,14 @@ pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
   if (!rc)
     rc = posix_spawn_file_actions_adddup2 (&fa, 1, 2);
   if (!rc)
+    rc = posix_spawn_file_actions_addclosefrom_np (&fa, 3);
+  if (!rc)
     rc = posix_spawn (&pid, prog, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy (&fa);
   if (rc)
     return gpg_error_from_errno (rc);
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return gpg_error_from_syserror ();
+  if ((err = wait_bounded (pid, PANI_GPGCONF_TIMEOUT, &status)))
+    return err;
   return WIFEXITED (status) && !WEXITSTATUS (status)
     ? 0
     : gpg_error (GPG_ERR_GENERAL);
