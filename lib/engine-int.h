@@ -8,7 +8,9 @@
 
 /* Create a GPGME context for PROTOCOL on the GnuPG home GNUPG_HOME,
  * local key listing only, offline.  Every context of the library is
- * made here.  */
+ * made here.  The process then holds a shared flock on GNUPG_HOME
+ * until it exits; the last one out stops the home's gpg-agent and
+ * dirmngr (see pani_agent_conf_keeps).  */
 gpg_error_t pani_gpgme_new (const char *gnupg_home,
                             gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
@@ -36,6 +38,13 @@ gpg_error_t pani_engine_spawn (const char *prog, const char *argv[],
  * exit 0 within 10 seconds (else it is killed: GPG_ERR_TIMEOUT).  */
 gpg_error_t pani_engine_gpgconf (const char *homedir, const char *arg1,
                                  const char *arg2);
+
+/* Does the gpg-agent.conf TEXT (LEN bytes) configure a passphrase
+ * cache: "allow-preset-passphrase", or "default-cache-ttl" or
+ * "max-cache-ttl" with a number above 0?  Then the daemons of the home
+ * are left running when the last process that used it exits; else
+ * they are stopped ("gpgconf --kill all").  */
+int pani_agent_conf_keeps (const char *text, size_t len);
 
 /* Make an empty scratch GnuPG home HOME/spool/NAME.PID.XXXXXX of CTX, in
  * which given key material is inspected before any of it reaches the

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,6 +80,229 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
 
 
 /*
+ * The daemons of a GnuPG home.  gpg and gpgsm start gpg-agent (and
+ * gpgsm dirmngr) on the home and leave them running; they would keep
+ * its file system busy, and the agent a signing passphrase in its
+ * cache.  Every process that makes a GPGME context on a GnuPG home
+ * holds a shared flock on its directory until it exits; then whoever
+ * gets the lock exclusively at once is the last user and stops them
+ * ("gpgconf --kill all", bounded), unless the operator configured a
+ * cache in the home's gpg-agent.conf (pani_agent_conf_keeps).
+ */
+
+/* The GnuPG homes this process uses, each with its locked directory.  */
+struct engine_home
+{
+  struct engine_home *next;
+  char *dir;
+  int fd;
+};
+
+static pthread_mutex_t homes_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t homes_once = PTHREAD_ONCE_INIT;
+static struct engine_home *homes;
+
+/* Skip white space (and a CR) from P, not beyond END.  */
+static const char *
+skip_space (const char *p, const char *end)
+{
+  while (p < end && (pani_is_wsp (*p) || *p == '\r'))
+    p++;
+  return p;
+}
+
+/* Is [P, END) a positive number, white space around it allowed?  */
+static int
+is_positive (const char *p, const char *end)
+{
+  int nonzero = 0;
+
+  for (p = skip_space (p, end); p < end && *p >= '0' && *p <= '9'; p++)
+    nonzero |= *p != '0';
+  return skip_space (p, end) == end && nonzero;
+}
+
+int
+pani_agent_conf_keeps (const char *text, size_t len)
+{
+  const char *line = text, *end = text + len, *nl, *p, *word;
+  size_t n;
+
+  for (; line < end; line = nl + 1)
+    {
+      if (!(nl = memchr (line, '\n', end - line)))
+        nl = end;
+      for (p = line; p < nl && pani_is_wsp (*p); p++)
+        ;
+      for (word = p; p < nl && !pani_is_wsp (*p) && *p != '\r'; p++)
+        ;
+      n = p - word;
+      if ((n == 23 && !memcmp (word, "allow-preset-passphrase", n)
+           && skip_space (p, nl) == nl)
+          || (((n == 17 && !memcmp (word, "default-cache-ttl", n))
+               || (n == 13 && !memcmp (word, "max-cache-ttl", n)))
+              && is_positive (p, nl)))
+        return 1;
+    }
+  return 0;
+}
+
+/* Does the gpg-agent.conf of DIR configure a cache (see
+ * pani_agent_conf_keeps)?  A file that cannot be read: no.  */
+static int
+keeps_cache (const char *dir)
+{
+  char *path = pani_strdupf ("%s/gpg-agent.conf", dir);
+  char *buf = malloc (65536);
+  int fd = path ? open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                : -1;
+  struct stat st;
+  ssize_t n, len = 0;
+  int keep = 0;
+
+  if (fd >= 0 && buf && !fstat (fd, &st) && S_ISREG (st.st_mode))
+    {
+      while (len < 65536
+             && ((n = read (fd, buf + len, 65536 - len)) > 0
+                 || (n < 0 && errno == EINTR)))
+        len += n > 0 ? n : 0;
+      keep = pani_agent_conf_keeps (buf, len);
+    }
+  if (fd >= 0)
+    close (fd);
+  free (buf);
+  free (path);
+  return keep;
+}
+
+/* May a daemon run on the GnuPG home DIR: its sockets are there, or
+ * in a socket directory under /run/user (which one, only gpgconf
+ * knows)?  Saves running gpgconf for nothing.  */
+static int
+may_have_daemons (const char *dir)
+{
+  static const char *const names[] = { "S.gpg-agent", "S.dirmngr",
+                                       "S.keyboxd" };
+  char path[64];
+  struct stat st;
+  int found;
+
+  snprintf (path, sizeof path, "/run/user/%lu/gnupg",
+            (unsigned long)geteuid ());
+  if (!lstat (path, &st))
+    return 1;
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    {
+      char *sock = pani_strdupf ("%s/%s", dir, names[i]);
+
+      found = !sock || !lstat (sock, &st);
+      free (sock);
+      if (found)
+        return 1;
+    }
+  return 0;
+}
+
+/* At exit: stop the daemons of each home this process was the last to
+ * use, and let go of the homes.  */
+static void
+leave_homes (void)
+{
+  struct engine_home *h;
+
+  pthread_mutex_lock (&homes_lock);
+  while ((h = homes))
+    {
+      homes = h->next;
+      if (!flock (h->fd, LOCK_EX | LOCK_NB) && may_have_daemons (h->dir)
+          && !keeps_cache (h->dir))
+        pani_engine_gpgconf (h->dir, "--kill", "all");
+      close (h->fd);
+      free (h->dir);
+      free (h);
+    }
+  pthread_mutex_unlock (&homes_lock);
+}
+
+static void
+register_leave (void)
+{
+  atexit (leave_homes);
+}
+
+/* Take a shared lock on FD, waiting (while the last user of the home
+ * stops its daemons) a little longer than gpgconf may take.  */
+static int
+lock_shared (int fd)
+{
+  struct timespec pause = { 0, 20 * 1000 * 1000 }, deadline;
+
+  pani_deadline_in (&deadline, PANI_GPGCONF_TIMEOUT + 5);
+  while (flock (fd, LOCK_SH | LOCK_NB))
+    {
+      if ((errno != EWOULDBLOCK && errno != EINTR)
+          || !pani_ms_until (&deadline))
+        return -1;
+      nanosleep (&pause, NULL);
+    }
+  return 0;
+}
+
+/* Note that this process uses the GnuPG home DIR (see above).  Without
+ * the lock the home is used all the same: its daemons are then left to
+ * the other processes to stop.  */
+static void
+use_home (const char *dir)
+{
+  struct engine_home *h;
+  int fd;
+
+  pthread_once (&homes_once, register_leave);
+  pthread_mutex_lock (&homes_lock);
+  for (h = homes; h && strcmp (h->dir, dir); h = h->next)
+    ;
+  if (!h
+      && (fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        >= 0)
+    {
+      if (lock_shared (fd) || !(h = calloc (1, sizeof *h))
+          || !(h->dir = pani_strdup (dir)))
+        {
+          free (h);
+          close (fd);
+        }
+      else
+        {
+          h->fd = fd;
+          h->next = homes;
+          homes = h;
+        }
+    }
+  pthread_mutex_unlock (&homes_lock);
+}
+
+/* Forget the home DIR (a scratch home about to be removed: its daemons
+ * are stopped there).  */
+static void
+forget_home (const char *dir)
+{
+  struct engine_home **hp, *h;
+
+  pthread_mutex_lock (&homes_lock);
+  for (hp = &homes; *hp && strcmp ((*hp)->dir, dir); hp = &(*hp)->next)
+    ;
+  if ((h = *hp))
+    {
+      *hp = h->next;
+      close (h->fd);
+      free (h->dir);
+      free (h);
+    }
+  pthread_mutex_unlock (&homes_lock);
+}
+
+
+/*
  * Contexts and keys.
  */
 
@@ -99,6 +323,7 @@ pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
       return err;
     }
   gpgme_set_offline (gctx, 1);
+  use_home (gnupg_home);
   *r_gctx = gctx;
   return 0;
 }
@@ -287,6 +512,7 @@ pani_engine_scratch_remove (const char *dir)
   if (!dir)
     return;
   /* A daemon that still runs there would make its sockets again.  */
+  forget_home (dir);
   pani_engine_gpgconf (dir, "--kill", "all");
   nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
