@@ -19,12 +19,13 @@ expect_rc 0 "enroll B" pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
 
 # An MTA that is down while $T/down exists, else the real sendmail (a
 # little slow, so that two flushes overlap).
+rec=$(mta_recorder rec /usr/sbin/sendmail)
 cat > "$T/mta" <<EOF
 #!/bin/sh
 echo "\$*" >> "$T/mta.args"
 if [ -e "$T/down" ]; then cat > /dev/null; exit 75; fi
 sleep 0.3
-exec /usr/sbin/sendmail "\$@"
+exec "$rec" "\$@"
 EOF
 chmod 755 "$T/mta"
 echo "sendmail $T/mta" >> "$PANMAIL_HOME/panmail.conf"
@@ -115,6 +116,7 @@ n=$(log_json | jq -s '[.[] | select(.event == "delivered")] | length')
 log_json | jq -e -s '[.[] | select(.event == "delivered") | .copy] | unique | length == 2' \
     >/dev/null || fail "a copy was delivered twice"
 pass "two delivered records, one per copy"
+check_received
 
 # ------------------------------------------------------------ cron line
 grep -q 'pansend -q' "$top_srcdir/contrib/panmail-flush.cron" || fail "no cron line"

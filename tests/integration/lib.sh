@@ -687,3 +687,72 @@ EOF
     chmod 755 "$T/$1"
     printf '%s\n' "$T/$1"
 }
+
+# ---------------------------------------------------------------- fault runs
+
+# What fake MTAs made with mta_recorder took whole, one file a copy.
+MTA_GOT=$T/mta-got
+
+# mta_recorder NAME [MTA...]: write an executable fake MTA $T/NAME that
+# notes each run (its pid) in $T/NAME.runs, reads the whole copy on its
+# stdin and keeps it in $MTA_GOT (one file a run) once it has taken
+# it: at once, exit 0; or, with MTA, once MTA (given the arguments and
+# the copy) exited 0, else it exits with MTA's status.  Prints its path.
+mta_recorder() {
+    mkdir -p "$MTA_GOT"
+    mr_name=$1
+    shift
+    cat > "$T/$mr_name" <<EOF
+#!/bin/sh
+echo "\$\$" >> "$T/$mr_name.runs"
+cat > "$MTA_GOT/.part.\$\$" || exit 75
+if [ -n "$*" ]; then
+    $* "\$@" < "$MTA_GOT/.part.\$\$" ||
+        { s=\$?; rm -f "$MTA_GOT/.part.\$\$"; exit \$s; }
+fi
+mv "$MTA_GOT/.part.\$\$" "$MTA_GOT/\$\$"
+EOF
+    chmod 755 "$T/$mr_name"
+    printf '%s\n' "$T/$mr_name"
+}
+
+# check_received [HOME]: the acceptance check of every fault-*.sh test,
+# over all the runs of the test, for the home HOME (default
+# $PANMAIL_HOME): nothing is recorded as delivered unless the MTA took
+# the whole ciphertext.  Each "delivered" record (and a legacy
+# "send"/"sent" one) has a copy in $MTA_GOT whose SHA-256 is the
+# record's ciphertext_sha256, and each copy in $MTA_GOT is the
+# ciphertext of a recorded copy (the SHA-256 of a "send" record): no
+# message reached the MTA without a record.
+check_received() {
+    cr_home=${1:-$PANMAIL_HOME}
+    "$PANAUDIT" --home "$cr_home" log --json > "$T/cr.log" ||
+        fail "check_received: panaudit log failed"
+    jq -r 'select(.outcome == "delivered" or .outcome == "sent")
+           | .ciphertext_sha256 // "none"' "$T/cr.log" | sort -u > "$T/cr.delivered"
+    jq -r 'select(.event == "send") | .ciphertext_sha256 // "none"' \
+        "$T/cr.log" | sort -u > "$T/cr.recorded"
+    : > "$T/cr.received"
+    if [ -d "$MTA_GOT" ]; then
+        find "$MTA_GOT" -type f ! -name '.part.*' -exec sha256sum {} + |
+            cut -d' ' -f1 | sort -u > "$T/cr.received"
+    fi
+    comm -23 "$T/cr.delivered" "$T/cr.received" > "$T/cr.bad"
+    [ ! -s "$T/cr.bad" ] ||
+        fail "recorded as delivered, but the MTA never took it whole: $(cat "$T/cr.bad")"
+    comm -23 "$T/cr.received" "$T/cr.recorded" > "$T/cr.bad"
+    [ ! -s "$T/cr.bad" ] ||
+        fail "the MTA took copies that no send record names: $(cat "$T/cr.bad")"
+    pass "check_received: $(wc -l < "$T/cr.delivered") delivered copies, each taken whole by the MTA; the MTA took $(wc -l < "$T/cr.received") copies, each recorded"
+}
+
+# home_daemons DIR: the pids of the gpg-agent and dirmngr processes that
+# run on the GnuPG home DIR (their command line names it), from /proc.
+home_daemons() {
+    for hd_p in /proc/[0-9]*; do
+        hd_c=$(tr '\0' ' ' < "$hd_p/cmdline" 2>/dev/null) || continue
+        case $hd_c in
+            *gpg-agent*"$1"*|*dirmngr*"$1"*) printf '%s\n' "${hd_p#/proc/}" ;;
+        esac
+    done
+}
