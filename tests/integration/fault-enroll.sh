@@ -9,21 +9,7 @@
 need_tools
 
 enroll_alice
-cat > "$T/hang" <<EOF
-#!/bin/sh
-echo \$\$ > "$T/hang.pid"
-exec sleep 30
-EOF
-chmod 755 "$T/hang"
-report_to "$A" "crash $(new_marker)" > "$T/crash"
-"$PANSEND" --sendmail "$T/hang" < "$T/crash" >/dev/null 2>&1 &
-p=$!
-i=0; while [ ! -s "$T/hang.pid" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$T/hang.pid" ] || fail "the hanging MTA never ran"
-kill -9 "$p"; wait "$p" || true
-kill -9 "$(cat "$T/hang.pid")" 2>/dev/null || true
-[ -n "$(find "$PANMAIL_HOME/spool" -name '*.env')" ] ||
-    fail "the killed pansend left no staged copy"
+kill_while_mta_has "$A"
 id=$(panaudit --home "$PANMAIL_HOME" log --json | jq -r -s '.[-1] | select(.outcome == "pending") | .copy')
 [ -n "$id" ] || fail "the last record is not the pending copy"
 pass "a pansend killed while its MTA had copy $id"
@@ -50,8 +36,9 @@ n=$(panaudit --home "$PANMAIL_HOME" log --json |
 [ "$n" = 11 ] || fail "$n successful enroll records, expected 11"
 [ -z "$(ls "$PANMAIL_HOME/spool")" ] ||
     { ls -l "$PANMAIL_HOME/spool" >&2; fail "spool/ is not empty after the pankeys"; }
-[ -f "$PANMAIL_HOME/queue/$id.eml" ] && [ -f "$PANMAIL_HOME/queue/$id.env" ] ||
-    fail "copy $id is not queued"
+for x in eml env; do
+    [ -f "$PANMAIL_HOME/queue/$id.$x" ] || fail "copy $id is not queued ($x)"
+done
 panaudit --home "$PANMAIL_HOME" log --json |
     jq -e -s --arg id "$id" '[.[] | select(.copy == $id and .event == "queue"
         and .outcome == "queued" and (.reason | test("recovered")))] | length == 1' \

@@ -49,20 +49,7 @@ pass "two copies queued, listed with their recipients"
 
 # ------------------------------------------------------------ a crash
 # The MTA hangs; pansend is killed (-9) while it has the copy.
-cat > "$T/hang" <<EOF
-#!/bin/sh
-echo \$\$ > "$T/hang.pid"
-exec sleep 30
-EOF
-chmod 755 "$T/hang"
-report_to "$A" "crash $(new_marker)" > "$T/crash"
-"$PANSEND" --sendmail "$T/hang" < "$T/crash" >/dev/null 2>&1 &
-p=$!
-i=0; while [ ! -s "$T/hang.pid" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$T/hang.pid" ] || fail "the hanging MTA never ran"
-kill -9 "$p"; wait "$p" || true
-kill -9 "$(cat "$T/hang.pid")" 2>/dev/null || true
-[ -n "$(ls "$PANMAIL_HOME/spool")" ] || fail "the killed pansend left nothing in spool/"
+kill_while_mta_has "$A"
 expect_rc 0 "--queue-list after a crash (recovers first)" pansend --queue-list
 [ -z "$(ls "$PANMAIL_HOME/spool")" ] || { ls -l "$PANMAIL_HOME/spool" >&2; fail "spool/ not empty after recovery"; }
 [ "$(wc -l < "$T/out")" = 3 ] || { cat "$T/out" >&2; fail "the crashed copy is not queued"; }

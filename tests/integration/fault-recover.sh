@@ -33,8 +33,9 @@ crash() {
 recovered() {
     [ -z "$(ls "$PANMAIL_HOME/spool")" ] ||
         { ls -l "$PANMAIL_HOME/spool" >&2; fail "$2: spool/ is not empty"; }
-    [ -f "$PANMAIL_HOME/queue/$1.eml" ] && [ -f "$PANMAIL_HOME/queue/$1.env" ] ||
-        fail "$2: copy $1 is not queued"
+    for x in eml env; do
+        [ -f "$PANMAIL_HOME/queue/$1.$x" ] || fail "$2: copy $1 is not queued ($x)"
+    done
     log_json | jq -e -s --arg id "$1" '[.[] | select(.copy == $id
         and .event == "queue" and (.reason | test("recovered")))] | length == 1' \
         >/dev/null || fail "$2: no single record saying copy $1 was recovered"

@@ -716,18 +716,16 @@ EOF
     printf '%s\n' "$T/$mr_name"
 }
 
-# check_received [HOME]: the acceptance check of every fault-*.sh test,
-# over all the runs of the test, for the home HOME (default
-# $PANMAIL_HOME): nothing is recorded as delivered unless the MTA took
-# the whole ciphertext.  Each "delivered" record (and a legacy
+# check_received: the acceptance check of every fault-*.sh test, over
+# all the runs of the test on $PANMAIL_HOME: nothing is recorded as
+# delivered unless the MTA took the whole ciphertext.  Each "delivered" record (and a legacy
 # "send"/"sent" one) has a copy in $MTA_GOT whose SHA-256 is the
 # record's ciphertext_sha256, and each copy in $MTA_GOT is the
 # ciphertext of a recorded copy (the ciphertext_sha256 of a "send"
 # record, or of the "queue" record of a copy recovered before its
 # "send" record): no message reached the MTA without a record.
 check_received() {
-    cr_home=${1:-$PANMAIL_HOME}
-    "$PANAUDIT" --home "$cr_home" log --json > "$T/cr.log" ||
+    "$PANAUDIT" --home "$PANMAIL_HOME" log --json > "$T/cr.log" ||
         fail "check_received: panaudit log failed"
     jq -r 'select(.outcome == "delivered" or .outcome == "sent")
            | .ciphertext_sha256 // "none"' "$T/cr.log" | sort -u > "$T/cr.delivered"
@@ -755,4 +753,29 @@ home_daemons() {
             *gpg-agent*"$1"*|*dirmngr*"$1"*) printf '%s\n' "${hd_p#/proc/}" ;;
         esac
     done
+}
+
+# kill_while_mta_has ADDR: a pansend of a message to ADDR killed (-9)
+# while its MTA (which hangs, and is killed too) has the copy: it
+# leaves the copy, staged and pending, in spool/.
+kill_while_mta_has() {
+    cat > "$T/hang" <<EOF
+#!/bin/sh
+echo \$\$ > "$T/hang.pid"
+exec sleep 30
+EOF
+    chmod 755 "$T/hang"
+    rm -f "$T/hang.pid"
+    report_to "$1" "crash $(new_marker)" > "$T/crash"
+    "$PANSEND" --sendmail "$T/hang" < "$T/crash" >/dev/null 2>&1 &
+    kw_p=$!
+    kw_i=0
+    while [ ! -s "$T/hang.pid" ] && [ "$kw_i" -lt 300 ]; do
+        sleep 0.1; kw_i=$((kw_i + 1))
+    done
+    [ -s "$T/hang.pid" ] || fail "the hanging MTA never ran"
+    kill -9 "$kw_p"; wait "$kw_p" || true
+    kill -9 "$(cat "$T/hang.pid")" 2>/dev/null || true
+    [ -n "$(find "$PANMAIL_HOME/spool" -name 'c*.env')" ] ||
+        fail "the killed pansend left no staged copy in spool/"
 }
