@@ -69,6 +69,20 @@ typedef struct pani_engine_guard *pani_engine_guard_t;
  * (pani_engine_guard_progress).  */
 gpg_error_t pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g);
 
+/* Start a guard over the engine processes of a step of CTX that runs
+ * no encryption (key look-ups, imports): they are killed once
+ * gpg-timeout seconds (CTX's, 120 if CTX is NULL) have passed, and
+ * pani_engine_guard_end then gives GPG_ERR_TIMEOUT, but not their exit
+ * statuses (GPGME reports those).  */
+gpg_error_t pani_engine_watch_begin (pan_ctx_t ctx,
+                                     pani_engine_guard_t *r_g);
+
+/* End the guard G of pani_engine_watch_begin over a step that gave
+ * ERR: GPG_ERR_TIMEOUT (its reason replacing *R_REASON) if the engine
+ * was killed, else ERR.  */
+gpg_error_t pani_engine_watch_end (pani_engine_guard_t g, gpg_error_t err,
+                                   char **r_reason);
+
 /* Stop counting time (HOLD non-zero), e.g. while waiting for input
  * that the engine does not control, or count it again (HOLD 0).  */
 void pani_engine_guard_hold (pani_engine_guard_t g, int hold);

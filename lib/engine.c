@@ -530,6 +530,7 @@ struct pani_engine_guard
   int wake[2];                /* A byte wakes the thread up.  */
   int stop;                   /* End asked: the thread returns.  */
   int expired;                /* The time ran out: engines killed.  */
+  int time_only;              /* Exit statuses are not checked.  */
   int kick;                   /* Data flows: the engine runs.  */
   struct timespec deadline;   /* CLOCK_MONOTONIC.  */
   struct timespec held_since; /* When HOLD began (tv_sec -1: none).  */
@@ -754,6 +755,40 @@ pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g)
   return 0;
 }
 
+gpg_error_t
+pani_engine_watch_begin (pan_ctx_t ctx, pani_engine_guard_t *r_g)
+{
+  long t = ctx ? pan_config_get_int (ctx->config, "gpg-timeout") : 0;
+  gpg_error_t err = pani_engine_guard_begin (t > 0 ? t : 120, r_g);
+
+  if (!err)
+    (*r_g)->time_only = 1;
+  return err;
+}
+
+gpg_error_t
+pani_engine_watch_end (pani_engine_guard_t g, gpg_error_t err,
+                       char **r_reason)
+{
+  char *why = NULL;
+  gpg_error_t err2 = pani_engine_guard_end (g, &why);
+
+  if (!err2)
+    {
+      free (why);
+      return err;
+    }
+  /* The time-out is the cause of whatever GPGME saw.  */
+  if (r_reason)
+    {
+      free (*r_reason);
+      *r_reason = why;
+    }
+  else
+    free (why);
+  return err2;
+}
+
 void
 pani_engine_guard_kick (pani_engine_guard_t g)
 {
@@ -864,11 +899,21 @@ pani_engine_guard_end (pani_engine_guard_t g, char **r_reason)
   if (g->expired)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
                        "the GnuPG engine did not finish within gpg-timeout"
-                       " and was killed; nothing was sent");
+                       " and was killed%s",
+                       g->time_only ? "" : "; nothing was sent");
   n = engine_children (pids, 64, 0);
   for (size_t i = 0; i < n; i++)
-    if ((err2 = wait_engine (g, pids[i], r_reason)) && !err)
-      err = err2;
+    {
+      err2 = wait_engine (g, pids[i], g->time_only ? NULL : r_reason);
+      if (g->time_only && gpg_err_code (err2) == GPG_ERR_TIMEOUT)
+        err2 = pani_reason (r_reason, err2,
+                            "the GnuPG engine did not finish within"
+                            " gpg-timeout and was killed");
+      else if (g->time_only)
+        err2 = 0;
+      if (err2 && !err)
+        err = err2;
+    }
   if (g->wake[0] >= 0)
     close (g->wake[0]);
   if (g->wake[1] >= 0)
