@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #define GPGRT_ENABLE_ARGPARSE_MACROS 1
 #include <gpg-error.h>
@@ -283,4 +285,31 @@ cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code)
       return fail_code;
     }
   return 0;
+}
+
+int
+cmd_recover (pan_ctx_t ctx)
+{
+  gpg_error_t err;
+  char *reason = NULL;
+  unsigned int n = 0;
+
+  if ((err = pan_queue_recover (ctx, &n, &reason)))
+    {
+      cmd_error (err, "recovering a crashed pansend's copies", reason);
+      return cmd_exit_for_audit (err);
+    }
+  if (n)
+    cmd_info ("%u copies of a crashed pansend were queued; 'pansend -q'"
+              " delivers them",
+              n);
+  return 0;
+}
+
+int
+cmd_is_operator (pan_ctx_t ctx)
+{
+  struct stat st;
+
+  return !stat (pan_ctx_home (ctx), &st) && st.st_uid == geteuid ();
 }

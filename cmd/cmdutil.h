@@ -58,4 +58,14 @@ int cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code);
  * FAIL_CODE, else 0.  */
 int cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code);
 
+/* First finish what a crashed pansend left in the home of CTX
+ * (pan_queue_recover: its copies are queued, with a record each) and
+ * say how many; on failure say why and return the exit code of
+ * cmd_exit_for_audit, else 0.  */
+int cmd_recover (pan_ctx_t ctx);
+
+/* True if the effective uid owns the home of CTX: its operator (in a
+ * single-user home, its only user), not a sender of a shared home.  */
+int cmd_is_operator (pan_ctx_t ctx);
+
 #endif /* PAN_CMDUTIL_H */

@@ -518,15 +518,16 @@ struct job
   struct pan_lifecycle_result res;
 };
 
-/* Open the home and run V for the options O, with the key file if KEY;
- * ADDR and FPR (normalised) are handed over to J.  */
+/* Open the home, queue what a crashed pansend left (as pansend does)
+ * and run V for the options O, with the key file if KEY; ADDR and FPR
+ * (normalised) are handed over to J.  */
 static int
 run_job (struct job *j, struct options *o, const struct verb *v, int key)
 {
   int rc;
 
   j->kf.name = o->file;
-  if ((rc = open_home (o, &j->ctx)))
+  if ((rc = open_home (o, &j->ctx)) || (rc = cmd_recover (j->ctx)))
     return rc;
   init_request (&j->req, o, j->addr, j->fpr, key ? &j->kf : NULL);
   return run (j->ctx, v, &j->req, &j->res, &j->kf);

@@ -405,26 +405,6 @@ queue_verb (pan_ctx_t ctx, struct options *o)
 
 #endif /* PANSEND_NO_MAIN */
 
-/* First finish what a crashed pansend left: its copies are queued.  */
-static int
-recover (pan_ctx_t ctx)
-{
-  gpg_error_t err;
-  char *reason = NULL;
-  unsigned int n = 0;
-
-  if ((err = pan_queue_recover (ctx, &n, &reason)))
-    {
-      cmd_error (err, "recovering a crashed pansend's copies", reason);
-      return cmd_exit_for_audit (err);
-    }
-  if (n)
-    cmd_info ("%u copies of a crashed pansend were queued; 'pansend -q'"
-              " delivers them",
-              n);
-  return 0;
-}
-
 int
 pansend_send (struct options *o)
 {
@@ -437,7 +417,7 @@ pansend_send (struct options *o)
 
   if ((rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG)))
     return rc;
-  if ((rc = recover (ctx)))
+  if ((rc = cmd_recover (ctx)))
     goto leave;
   if ((err = pan_registry_check_recorded (ctx, &reason)))
     {
@@ -491,7 +471,7 @@ run_queue (struct options *o)
   int rc;
 
   if (!(rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG))
-      && !(rc = recover (ctx)))
+      && !(rc = cmd_recover (ctx)))
     rc = queue_verb (ctx, o);
   pan_ctx_release (ctx);
   return rc;

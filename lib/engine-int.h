@@ -5,10 +5,13 @@
 #include <gpgme.h>
 
 #include "panmail.h"
+#include "engine-agent-int.h"
 
 /* Create a GPGME context for PROTOCOL on the GnuPG home GNUPG_HOME,
  * local key listing only, offline.  Every context of the library is
- * made here.  */
+ * made here.  The process then holds a shared flock on GNUPG_HOME
+ * until it exits; the last one out stops the home's gpg-agent and
+ * dirmngr (see pani_agent_conf_keeps).  */
 gpg_error_t pani_gpgme_new (const char *gnupg_home,
                             gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
@@ -26,21 +29,6 @@ gpg_error_t pani_get_pinned_key (gpgme_ctx_t gctx, const char *fpr,
 /* Release the keys of the NULL-terminated array KEYS and the array
  * (NULL is accepted).  */
 void pani_release_keys (gpgme_key_t *keys);
-
-/* Return the file name of the program GPGME runs for PROTOCOL, or
- * NULL if GPGME knows none.  */
-const char *pani_engine_program (gpgme_protocol_t protocol);
-
-/* Run PROG with ARGV (NULL-terminated, ARGV[0] the name) through
- * GPGME's spawn engine, no shell and no input, and store what it wrote
- * to stdout in *R_OUT (stderr is discarded).  */
-gpg_error_t pani_engine_spawn (const char *prog, const char *argv[],
-                               gpgme_data_t *r_out);
-
-/* Run "gpgconf --homedir HOMEDIR ARG1 ARG2" without input or output
- * (e.g. "--kill", "dirmngr"); it must exit 0.  */
-gpg_error_t pani_engine_gpgconf (const char *homedir, const char *arg1,
-                                 const char *arg2);
 
 /* Make an empty scratch GnuPG home HOME/spool/NAME.PID.XXXXXX of CTX, in
  * which given key material is inspected before any of it reaches the
@@ -64,6 +52,20 @@ typedef struct pani_engine_guard *pani_engine_guard_t;
  * pani_engine_guard_hold) and adding one second per MiB of progress
  * (pani_engine_guard_progress).  */
 gpg_error_t pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g);
+
+/* Start a guard over the engine processes of a step of CTX that runs
+ * no encryption (key look-ups, imports): they are killed once
+ * gpg-timeout seconds (CTX's, 120 if CTX is NULL) have passed, and
+ * pani_engine_guard_end then gives GPG_ERR_TIMEOUT, but not their exit
+ * statuses (GPGME reports those).  */
+gpg_error_t pani_engine_watch_begin (pan_ctx_t ctx,
+                                     pani_engine_guard_t *r_g);
+
+/* End the guard G of pani_engine_watch_begin over a step that gave
+ * ERR: GPG_ERR_TIMEOUT (its reason replacing *R_REASON) if the engine
+ * was killed, else ERR.  */
+gpg_error_t pani_engine_watch_end (pani_engine_guard_t g, gpg_error_t err,
+                                   char **r_reason);
 
 /* Stop counting time (HOLD non-zero), e.g. while waiting for input
  * that the engine does not control, or count it again (HOLD 0).  */

@@ -1,5 +1,6 @@
 /* engine.c - GPGME on a home's GnuPG home: contexts, pinned keys,
- * scratch homes, the GnuPG programs, fingerprints
+ * scratch homes, fingerprints (the GnuPG programs and the home's
+ * daemons: engine-agent.c)
  *
  * Every GPGME context of the library is made by pani_gpgme_new, so the
  * engine set-up lives in one place.  Keys are always looked up by their
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -148,6 +150,7 @@ pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
       return err;
     }
   gpgme_set_offline (gctx, 1);
+  pani_engine_use_home (gnupg_home);
   *r_gctx = gctx;
   return 0;
 }
@@ -218,85 +221,6 @@ pani_release_keys (gpgme_key_t *keys)
 
 
 /*
- * The GnuPG programs.
- */
-
-const char *
-pani_engine_program (gpgme_protocol_t protocol)
-{
-  gpgme_engine_info_t info = NULL;
-
-  if (gpgme_get_engine_info (&info))
-    return NULL;
-  for (; info; info = info->next)
-    if (info->protocol == protocol)
-      return info->file_name;
-  return NULL;
-}
-
-gpg_error_t
-pani_engine_spawn (const char *prog, const char *argv[], gpgme_data_t *r_out)
-{
-  gpg_error_t err;
-  gpgme_ctx_t gctx = NULL;
-  gpgme_data_t out = NULL, errout = NULL;
-
-  *r_out = NULL;
-  if ((err = gpgme_new (&gctx))
-      || (err = gpgme_set_protocol (gctx, GPGME_PROTOCOL_SPAWN))
-      || (err = gpgme_data_new (&out)) || (err = gpgme_data_new (&errout))
-      || (err = gpgme_op_spawn (gctx, prog, argv, NULL, out, errout, 0)))
-    {
-      gpgme_data_release (out);
-      out = NULL;
-    }
-  gpgme_data_release (errout);
-  gpgme_release (gctx);
-  *r_out = out;
-  return err;
-}
-
-/* Return the gpgconf program GPGME uses.  */
-static const char *
-gpgconf_program (void)
-{
-  const char *prog = pani_engine_program (GPGME_PROTOCOL_GPGCONF);
-
-  return prog ? prog : "gpgconf";
-}
-
-gpg_error_t
-pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
-{
-  const char *prog = gpgconf_program ();
-  char *argv[] = { (char *)prog, (char *)"--homedir", (char *)homedir,
-                   (char *)arg1, (char *)arg2,        NULL };
-  posix_spawn_file_actions_t fa;
-  pid_t pid;
-  int rc, status;
-
-  if ((rc = posix_spawn_file_actions_init (&fa)))
-    return gpg_error_from_errno (rc);
-  rc = posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!rc)
-    rc = posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
-  if (!rc)
-    rc = posix_spawn_file_actions_adddup2 (&fa, 1, 2);
-  if (!rc)
-    rc = posix_spawn (&pid, prog, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  if (rc)
-    return gpg_error_from_errno (rc);
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return gpg_error_from_syserror ();
-  return WIFEXITED (status) && !WEXITSTATUS (status)
-    ? 0
-    : gpg_error (GPG_ERR_GENERAL);
-}
-
-
-/*
  * Scratch homes.
  */
 
@@ -337,6 +261,7 @@ pani_engine_scratch_remove (const char *dir)
   if (!dir)
     return;
   /* A daemon that still runs there would make its sockets again.  */
+  pani_engine_forget_home (dir);
   pani_engine_gpgconf (dir, "--kill", "all");
   nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -354,6 +279,7 @@ struct pani_engine_guard
   int wake[2];                /* A byte wakes the thread up.  */
   int stop;                   /* End asked: the thread returns.  */
   int expired;                /* The time ran out: engines killed.  */
+  int time_only;              /* Exit statuses are not checked.  */
   int kick;                   /* Data flows: the engine runs.  */
   struct timespec deadline;   /* CLOCK_MONOTONIC.  */
   struct timespec held_since; /* When HOLD began (tv_sec -1: none).  */
@@ -578,6 +504,40 @@ pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g)
   return 0;
 }
 
+gpg_error_t
+pani_engine_watch_begin (pan_ctx_t ctx, pani_engine_guard_t *r_g)
+{
+  long t = ctx ? pan_config_get_int (ctx->config, "gpg-timeout") : 0;
+  gpg_error_t err = pani_engine_guard_begin (t > 0 ? t : 120, r_g);
+
+  if (!err)
+    (*r_g)->time_only = 1;
+  return err;
+}
+
+gpg_error_t
+pani_engine_watch_end (pani_engine_guard_t g, gpg_error_t err,
+                       char **r_reason)
+{
+  char *why = NULL;
+  gpg_error_t err2 = pani_engine_guard_end (g, &why);
+
+  if (!err2)
+    {
+      free (why);
+      return err;
+    }
+  /* The time-out is the cause of whatever GPGME saw.  */
+  if (r_reason)
+    {
+      free (*r_reason);
+      *r_reason = why;
+    }
+  else
+    free (why);
+  return err2;
+}
+
 void
 pani_engine_guard_kick (pani_engine_guard_t g)
 {
@@ -688,11 +648,21 @@ pani_engine_guard_end (pani_engine_guard_t g, char **r_reason)
   if (g->expired)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
                        "the GnuPG engine did not finish within gpg-timeout"
-                       " and was killed; nothing was sent");
+                       " and was killed%s",
+                       g->time_only ? "" : "; nothing was sent");
   n = engine_children (pids, 64, 0);
   for (size_t i = 0; i < n; i++)
-    if ((err2 = wait_engine (g, pids[i], r_reason)) && !err)
-      err = err2;
+    {
+      err2 = wait_engine (g, pids[i], g->time_only ? NULL : r_reason);
+      if (g->time_only && gpg_err_code (err2) == GPG_ERR_TIMEOUT)
+        err2 = pani_reason (r_reason, err2,
+                            "the GnuPG engine did not finish within"
+                            " gpg-timeout and was killed");
+      else if (g->time_only)
+        err2 = 0;
+      if (err2 && !err)
+        err = err2;
+    }
   if (g->wake[0] >= 0)
     close (g->wake[0]);
   if (g->wake[1] >= 0)

@@ -24,7 +24,7 @@ gpg_error_t pani_read_file_nofollow (const char *path, size_t maxlen,
                                      char **r_reason);
 
 /* Write all LEN bytes of DATA to FD (retrying short writes and
- * EINTR).  */
+ * EINTR); a write that takes nothing gives GPG_ERR_EIO.  */
 gpg_error_t pani_write_all (int fd, const void *data, size_t len);
 
 /* Replace the file PATH atomically with DATA/LEN: write a temporary

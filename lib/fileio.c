@@ -89,6 +89,8 @@ pani_write_all (int fd, const void *data, size_t len)
         continue;
       if (n < 0)
         return gpg_error_from_syserror ();
+      if (!n) /* Nothing taken: trying again would loop for ever.  */
+        return gpg_error (GPG_ERR_EIO);
       p += n;
       len -= n;
     }

@@ -19,6 +19,7 @@
 #include "util.h"
 #include "home-int.h"
 #include "job-int.h"
+#include "engine-int.h"
 #include "headers-int.h"
 #include "rfc2047-int.h"
 #include "registry-int.h"
@@ -462,6 +463,7 @@ pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
 {
   gpg_error_t err;
   pan_registry_t reg = NULL;
+  pani_engine_guard_t watch = NULL;
 
   job->now = now;
   drop_unwanted (job);
@@ -472,8 +474,13 @@ pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
                         " command line");
   if ((err = load_registry (job, &reg, r_reason)))
     return err;
-  for (size_t i = 0; !err && i < job->nrcpts; i++)
-    err = resolve_one (job, reg, &job->rcpts[i], r_reason);
+  /* The key look-ups within gpg-timeout (no wait without a bound).  */
+  if (!(err = pani_engine_watch_begin (job->ctx, &watch)))
+    {
+      for (size_t i = 0; !err && i < job->nrcpts; i++)
+        err = resolve_one (job, reg, &job->rcpts[i], r_reason);
+      err = pani_engine_watch_end (watch, err, r_reason);
+    }
   pan_registry_release (reg);
   if (!err)
     err = plan_copies (job);

@@ -27,6 +27,7 @@
 #include "smime-trust-int.h"
 #include "smime-int.h"
 #include "keys-int.h"
+#include "engine-int.h"
 
 /* One transaction under way.  */
 struct txn
@@ -608,6 +609,7 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
   char *reason = NULL;
   gpg_error_t err;
   int lockfd = -1;
+  pani_engine_guard_t watch = NULL;
 
   if (r_reason)
     *r_reason = NULL;
@@ -623,8 +625,10 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
         free (reason);
       return err;
     }
-  if (!(err = begin (&t, ctx, req, r_res, event, need, &reason)))
-    err = body (&t, &reason);
+  /* gpg and gpgsm within gpg-timeout (no wait without a bound).  */
+  if (!(err = begin (&t, ctx, req, r_res, event, need, &reason))
+      && !(err = pani_engine_watch_begin (ctx, &watch)))
+    err = pani_engine_watch_end (watch, body (&t, &reason), &reason);
   if (err && t.operator_name)
     record_refusal (&t, err, reason);
   err = finish (&t, err, reason, r_reason);

@@ -419,7 +419,8 @@ const char *pan_job_copy_digest (pan_job_t job, size_t copy,
                                  long long *r_size);
 
 /* Read the passphrase of the signing key (one line) from FD into secure
- * memory; it is given to gpg through GPGME's loopback pinentry.  */
+ * memory, waiting at most gpg-timeout seconds (GPG_ERR_ETIMEDOUT); it is
+ * given to gpg through GPGME's loopback pinentry.  */
 gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
 
 /* Encrypt the message: stream the body from IN (after the headers)

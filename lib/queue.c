@@ -226,8 +226,14 @@ qcopy_open (const char *dir, const char *id, struct qcopy *q)
   q->envp = pani_strdupf ("%s/%s.env", dir, id);
   if (!q->eml || !q->envp)
     return gpg_error_from_syserror ();
-  if ((q->fd = open (q->eml, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+  /* O_NONBLOCK: a FIFO put in its place must not hold us.  */
+  if ((q->fd = open (q->eml, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK))
+      < 0)
     return gpg_error_from_syserror ();
+  if (fstat (q->fd, &st))
+    return gpg_error_from_syserror ();
+  if (!S_ISREG (st.st_mode))
+    return gpg_error (GPG_ERR_WRONG_BLOB_TYPE);
   if (flock (q->fd, LOCK_EX | LOCK_NB))
     return errno == EWOULDBLOCK ? gpg_error (GPG_ERR_LOCKED)
                                 : gpg_error_from_syserror ();
@@ -241,13 +247,17 @@ static gpg_error_t
 qcopy_read_env (struct qcopy *q, char **r_reason)
 {
   gpg_error_t err = 0;
-  int fd = open (q->envp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open (q->envp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   size_t len = 0;
   ssize_t n;
+  struct stat st;
 
   if (fd < 0)
     return gpg_error_from_syserror ();
-  if (!(q->text = malloc (MAX_ENVELOPE + 1)))
+  /* Only a regular file: reading a FIFO could wait for ever.  */
+  if (fstat (fd, &st) || !S_ISREG (st.st_mode))
+    err = gpg_error (GPG_ERR_WRONG_BLOB_TYPE);
+  else if (!(q->text = malloc (MAX_ENVELOPE + 1)))
     err = gpg_error_from_syserror ();
   while (!err && len < MAX_ENVELOPE
          && (n = read (fd, q->text + len, MAX_ENVELOPE - len)) != 0)
@@ -375,9 +385,15 @@ recover_one (pan_ctx_t ctx, const char *spool, const char *queue,
   struct qcopy q;
 
   err = qcopy_open (spool, id, &q);
+  /* Alive, done meanwhile, or (in a home shared by several senders)
+   * the copy of another user, which that user's next run queues.  */
   if (gpg_err_code (err) == GPG_ERR_LOCKED
-      || gpg_err_code (err) == GPG_ERR_ENOENT)
-    err = 0; /* Alive, or done meanwhile.  */
+      || gpg_err_code (err) == GPG_ERR_ENOENT
+      || gpg_err_code (err) == GPG_ERR_EACCES)
+    err = 0;
+  else if (gpg_err_code (err) == GPG_ERR_WRONG_BLOB_TYPE)
+    err = pani_reason (r_reason, err, "%s is not a regular file; remove it",
+                       q.eml);
   else if (!err && !qcopy_read_env (&q, NULL))
     {
       if (!(err = recover_to_queue (ctx, &q, queue, r_reason)))

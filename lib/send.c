@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,22 +638,57 @@ pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason)
   return err;
 }
 
+/* Read one byte of FD into *C, waiting until DEADLINE at most: 1, 0
+ * at the end of the file, -1 on error or time-out (errno ETIMEDOUT).  */
+static int
+read_byte_by (int fd, char *c, const struct timespec *deadline)
+{
+  struct pollfd p = { fd, POLLIN, 0 };
+  ssize_t n;
+  int rc;
+
+  for (;;)
+    {
+      while ((rc = poll (&p, 1, pani_ms_until (deadline))) < 0
+             && errno == EINTR)
+        ;
+      if (!rc)
+        errno = ETIMEDOUT;
+      if (rc <= 0)
+        return -1;
+      if ((n = read (fd, c, 1)) >= 0 || (errno != EINTR && errno != EAGAIN))
+        return (int)n;
+    }
+}
+
 gpg_error_t
 pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason)
 {
   char *pass = gcry_malloc_secure (1024);
   size_t n = 0;
+  struct timespec deadline;
+  int rc = 0, e;
 
   if (!pass)
     return gpg_error_from_syserror ();
-  /* One byte at a time: nothing after the line is taken from FD.  */
-  while (n < 1023 && read (fd, pass + n, 1) == 1 && pass[n] != '\n')
+  /* One byte at a time: nothing after the line is taken from FD.  The
+   * wait is bounded by gpg-timeout: a writer that never writes must
+   * not hold pansend.  */
+  pani_deadline_in (&deadline, gpg_timeout (job));
+  while (n < 1023 && (rc = read_byte_by (fd, pass + n, &deadline)) == 1
+         && pass[n] != '\n')
     n++;
+  e = errno;
   pass[n] = 0;
-  if (n == 1023)
+  if (n == 1023 || rc < 0)
     {
       pani_wipe (pass, 1024);
       gcry_free (pass);
+      if (rc < 0)
+        return pani_reason (r_reason, gpg_error_from_errno (e),
+                            "reading the passphrase on fd %d: %s", fd,
+                            e == ETIMEDOUT ? "nothing within gpg-timeout"
+                                           : strerror (e));
       return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
                           "the passphrase on fd %d is too long", fd);
     }

@@ -2,12 +2,13 @@
 # fault-gpg.sh - gpg killed (SIGKILL) at a random moment while it
 # encrypts a large body: pansend never exits 0, never runs the MTA,
 # always leaves a "refuse" record and nothing in spool/.  A gpg that
-# hangs (stopped) is killed after gpg-timeout: exit 77, a record.
+# hangs (stopped) is killed after gpg-timeout: exit 77, a record.  So is
+# a gpg of pankey that waits for a keyring lock held by a live process.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
 enroll_alice
-make_capture capture > /dev/null
+mta_recorder capture > /dev/null
 
 # body: a message to $A whose body (about 8 MB of base64) arrives in
 # pieces, so that gpg works on it for a while.
@@ -44,7 +45,6 @@ nrec() { panaudit --home "$PANMAIL_HOME" log --json | wc -l; }
 
 runs=4 killed=0
 for run in $(seq "$runs"); do
-    rm -f "$T/capture.out"
     before=$(nrec)
     body | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err" &
     pid=$!
@@ -54,7 +54,7 @@ for run in $(seq "$runs"); do
     if kill -9 "$g" 2>/dev/null; then killed=$((killed + 1)); fi
     if wait "$pid"; then rc=0; else rc=$?; fi
     [ "$rc" -ne 0 ] || fail "run $run: gpg was killed but pansend exited 0"
-    [ ! -e "$T/capture.out" ] || fail "run $run: the MTA was run"
+    [ ! -e "$T/capture.runs" ] || fail "run $run: the MTA was run"
     [ "$(nrec)" -gt "$before" ] || fail "run $run: no record"
     panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
         jq -e '.event == "refuse" and .outcome == "refused"' >/dev/null ||
@@ -81,9 +81,33 @@ kill -CONT "$g" 2>/dev/null || true
 [ "$rc" = 77 ] || { cat "$T/err" >&2; fail "a hung gpg: exit $rc, expected 77"; }
 grep -q 'gpg-timeout' "$T/err" || { cat "$T/err" >&2; fail "the reason does not name gpg-timeout"; }
 [ "$took" -lt 30 ] || fail "a hung gpg held pansend $took s"
-[ ! -e "$T/capture.out" ] || fail "the MTA was run"
+[ ! -e "$T/capture.runs" ] || fail "the MTA was run"
 if kill -0 "$g" 2>/dev/null; then fail "the hung gpg $g still runs"; fi
 panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
     jq -e '.event == "refuse" and .exit_code == 77' >/dev/null ||
     fail "no refusal record with exit code 77"
 pass "a hung gpg is killed after gpg-timeout: exit 77 in $took s, recorded"
+
+# ------------------------------------------------------------ a hung gpg in pankey
+# The keyring locked by a live process: gpg waits for the lock for ever;
+# pankey's transaction kills it after gpg-timeout.
+B=${TAG}fault-gpg-bob@example.test
+fb=$(make_key Bob "$B")
+export_key "$fb" "$T/b.asc"
+sleep 600 >/dev/null 2>&1 & holder=$!
+printf '%10d\n%s\n' "$holder" "$(uname -n)" > "$PANMAIL_HOME/gnupg/pubring.kbx.lock"
+t0=$(date +%s)
+if pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc" >"$T/out" 2>"$T/err"; then
+    rc=0; else rc=$?; fi
+took=$(($(date +%s) - t0))
+kill "$holder" 2>/dev/null || true
+rm -f "$PANMAIL_HOME/gnupg/pubring.kbx.lock"
+[ "$rc" -ne 0 ] || fail "pankey enroll succeeded on a locked keyring"
+grep -q 'gpg-timeout' "$T/err" || { cat "$T/err" >&2; fail "the reason does not name gpg-timeout"; }
+[ "$took" -lt 30 ] || fail "a hung gpg held pankey $took s"
+not_enrolled "$B" || fail "$B was enrolled"
+pass "a gpg of pankey that waits for ever is killed after gpg-timeout: exit $rc in $took s"
+sed -i '/^gpg-timeout /d' "$PANMAIL_HOME/panmail.conf"
+expect_rc 0 "the enroll once the keyring is free" \
+    pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
+check_received

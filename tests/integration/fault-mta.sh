@@ -10,7 +10,7 @@ need_tools
 
 enroll_alice
 echo "mta-timeout 3" >> "$PANMAIL_HOME/panmail.conf"
-mkdir "$T/got"
+mkdir -p "$MTA_GOT"
 
 # fake NAME BODY: an executable fake MTA $T/NAME running the sh code BODY.
 fake() {
@@ -18,7 +18,7 @@ fake() {
     chmod 755 "$T/$1"
 }
 # A good MTA: keeps what it reads, one file per run, and its open fds.
-fake good "ls -l /proc/\$\$/fd > \"$T/fds\"; cat > \"$T/got/\$\$\""
+fake good "ls -l /proc/\$\$/fd > \"$T/fds\"; cat > \"$MTA_GOT/\$\$\""
 fake part "dd bs=200 count=1 of=/dev/null 2>/dev/null; exit 0"
 fake hang "echo \$\$ > \"$T/hang.pid\"; sleep 300 & echo \$! > \"$T/hang.child\"; wait"
 fake die "dd bs=100 count=1 of=/dev/null 2>/dev/null; kill -9 \$\$"
@@ -81,10 +81,6 @@ pass "nothing left in spool/"
 
 # ------------------------------------------------------------ received bytes
 # Every delivered copy: the bytes the MTA got hash to its record.
-log_json | jq -r -s '.[] | select(.outcome == "delivered") | .ciphertext_sha256' \
-    > "$T/delivered"
-[ -s "$T/delivered" ] || fail "no delivered record"
-for f in "$T"/got/*; do sha256sum < "$f" | cut -d' ' -f1; done | sort > "$T/received"
-sort "$T/delivered" | cmp -s - "$T/received" ||
-    fail "the bytes the MTA received differ from the delivered records"
-pass "delivered records match the bytes the MTA received"
+log_json | jq -e -s 'any(.[]; .outcome == "delivered")' >/dev/null ||
+    fail "no delivered record"
+check_received

@@ -19,12 +19,13 @@ expect_rc 0 "enroll B" pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
 
 # An MTA that is down while $T/down exists, else the real sendmail (a
 # little slow, so that two flushes overlap).
+rec=$(mta_recorder rec /usr/sbin/sendmail)
 cat > "$T/mta" <<EOF
 #!/bin/sh
 echo "\$*" >> "$T/mta.args"
 if [ -e "$T/down" ]; then cat > /dev/null; exit 75; fi
 sleep 0.3
-exec /usr/sbin/sendmail "\$@"
+exec "$rec" "\$@"
 EOF
 chmod 755 "$T/mta"
 echo "sendmail $T/mta" >> "$PANMAIL_HOME/panmail.conf"
@@ -48,20 +49,7 @@ pass "two copies queued, listed with their recipients"
 
 # ------------------------------------------------------------ a crash
 # The MTA hangs; pansend is killed (-9) while it has the copy.
-cat > "$T/hang" <<EOF
-#!/bin/sh
-echo \$\$ > "$T/hang.pid"
-exec sleep 30
-EOF
-chmod 755 "$T/hang"
-report_to "$A" "crash $(new_marker)" > "$T/crash"
-"$PANSEND" --sendmail "$T/hang" < "$T/crash" >/dev/null 2>&1 &
-p=$!
-i=0; while [ ! -s "$T/hang.pid" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$T/hang.pid" ] || fail "the hanging MTA never ran"
-kill -9 "$p"; wait "$p" || true
-kill -9 "$(cat "$T/hang.pid")" 2>/dev/null || true
-[ -n "$(ls "$PANMAIL_HOME/spool")" ] || fail "the killed pansend left nothing in spool/"
+kill_while_mta_has "$A"
 expect_rc 0 "--queue-list after a crash (recovers first)" pansend --queue-list
 [ -z "$(ls "$PANMAIL_HOME/spool")" ] || { ls -l "$PANMAIL_HOME/spool" >&2; fail "spool/ not empty after recovery"; }
 [ "$(wc -l < "$T/out")" = 3 ] || { cat "$T/out" >&2; fail "the crashed copy is not queued"; }
@@ -115,6 +103,7 @@ n=$(log_json | jq -s '[.[] | select(.event == "delivered")] | length')
 log_json | jq -e -s '[.[] | select(.event == "delivered") | .copy] | unique | length == 2' \
     >/dev/null || fail "a copy was delivered twice"
 pass "two delivered records, one per copy"
+check_received
 
 # ------------------------------------------------------------ cron line
 grep -q 'pansend -q' "$top_srcdir/contrib/panmail-flush.cron" || fail "no cron line"

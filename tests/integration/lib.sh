@@ -687,3 +687,95 @@ EOF
     chmod 755 "$T/$1"
     printf '%s\n' "$T/$1"
 }
+
+# ---------------------------------------------------------------- fault runs
+
+# What fake MTAs made with mta_recorder took whole, one file a copy.
+MTA_GOT=$T/mta-got
+
+# mta_recorder NAME [MTA...]: write an executable fake MTA $T/NAME that
+# notes each run (its pid) in $T/NAME.runs, reads the whole copy on its
+# stdin and keeps it in $MTA_GOT (one file a run) once it has taken
+# it: at once, exit 0; or, with MTA, once MTA (given the arguments and
+# the copy) exited 0, else it exits with MTA's status.  Prints its path.
+mta_recorder() {
+    mkdir -p "$MTA_GOT"
+    mr_name=$1
+    shift
+    cat > "$T/$mr_name" <<EOF
+#!/bin/sh
+echo "\$\$" >> "$T/$mr_name.runs"
+cat > "$MTA_GOT/.part.\$\$" || exit 75
+if [ -n "$*" ]; then
+    $* "\$@" < "$MTA_GOT/.part.\$\$" ||
+        { s=\$?; rm -f "$MTA_GOT/.part.\$\$"; exit \$s; }
+fi
+mv "$MTA_GOT/.part.\$\$" "$MTA_GOT/\$\$"
+EOF
+    chmod 755 "$T/$mr_name"
+    printf '%s\n' "$T/$mr_name"
+}
+
+# check_received: the acceptance check of every fault-*.sh test, over
+# all the runs of the test on $PANMAIL_HOME: nothing is recorded as
+# delivered unless the MTA took the whole ciphertext.  Each "delivered" record (and a legacy
+# "send"/"sent" one) has a copy in $MTA_GOT whose SHA-256 is the
+# record's ciphertext_sha256, and each copy in $MTA_GOT is the
+# ciphertext of a recorded copy (the ciphertext_sha256 of a "send"
+# record, or of the "queue" record of a copy recovered before its
+# "send" record): no message reached the MTA without a record.
+check_received() {
+    "$PANAUDIT" --home "$PANMAIL_HOME" log --json > "$T/cr.log" ||
+        fail "check_received: panaudit log failed"
+    jq -r 'select(.outcome == "delivered" or .outcome == "sent")
+           | .ciphertext_sha256 // "none"' "$T/cr.log" | sort -u > "$T/cr.delivered"
+    jq -r '.ciphertext_sha256 // empty' "$T/cr.log" | sort -u > "$T/cr.recorded"
+    : > "$T/cr.received"
+    if [ -d "$MTA_GOT" ]; then
+        find "$MTA_GOT" -type f ! -name '.part.*' -exec sha256sum {} + |
+            cut -d' ' -f1 | sort -u > "$T/cr.received"
+    fi
+    comm -23 "$T/cr.delivered" "$T/cr.received" > "$T/cr.bad"
+    [ ! -s "$T/cr.bad" ] ||
+        fail "recorded as delivered, but the MTA never took it whole: $(cat "$T/cr.bad")"
+    comm -23 "$T/cr.received" "$T/cr.recorded" > "$T/cr.bad"
+    [ ! -s "$T/cr.bad" ] ||
+        fail "the MTA took copies that no record names: $(cat "$T/cr.bad")"
+    pass "check_received: $(wc -l < "$T/cr.delivered") delivered copies, each taken whole by the MTA; the MTA took $(wc -l < "$T/cr.received") copies, each recorded"
+}
+
+# home_daemons DIR: the pids of the gpg-agent and dirmngr processes that
+# run on the GnuPG home DIR (their command line names it), from /proc.
+home_daemons() {
+    for hd_p in /proc/[0-9]*; do
+        hd_c=$(tr '\0' ' ' < "$hd_p/cmdline" 2>/dev/null) || continue
+        case $hd_c in
+            *gpg-agent*"$1"*|*dirmngr*"$1"*) printf '%s\n' "${hd_p#/proc/}" ;;
+        esac
+    done
+}
+
+# kill_while_mta_has ADDR: a pansend of a message to ADDR killed (-9)
+# while its MTA (which hangs, and is killed too) has the copy: it
+# leaves the copy, staged and pending, in spool/.
+kill_while_mta_has() {
+    cat > "$T/hang" <<EOF
+#!/bin/sh
+echo \$\$ > "$T/hang.pid"
+exec sleep 30
+EOF
+    chmod 755 "$T/hang"
+    rm -f "$T/hang.pid"
+    report_to "$1" "crash $(new_marker)" > "$T/crash"
+    "$PANSEND" --sendmail "$T/hang" < "$T/crash" >/dev/null 2>&1 &
+    kw_p=$!
+    kw_i=0
+    while [ ! -s "$T/hang.pid" ] && [ "$kw_i" -lt 300 ]; do
+        sleep 0.1; kw_i=$((kw_i + 1))
+    done
+    [ -s "$T/hang.pid" ] || fail "the hanging MTA never ran"
+    kill -9 "$kw_p"; wait "$kw_p" || true
+    kill -9 "$(cat "$T/hang.pid")" 2>/dev/null || true
+    [ -n "$(find "$PANMAIL_HOME/spool" -name 'c*.env')" ] ||
+        fail "the killed pansend left no staged copy in spool/"
+}
