@@ -180,7 +180,10 @@ pani_envelope_parse (char *text, size_t len, struct pani_envelope *env,
 void
 pani_envelope_clear (struct pani_envelope *env)
 {
+  /* Spelled out (the memset clears it too): a failed parse clears ENV,
+   * and its owner clears it again.  */
   free (env->rcpts);
+  env->rcpts = NULL;
   memset (env, 0, sizeof *env);
 }
 
