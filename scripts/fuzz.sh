@@ -31,7 +31,7 @@ build () {
 
 # The number after "WORD: " in the last line of FILE that has one.
 last_stat () {
-    sed -n "s/.* $1: \\([0-9][0-9]*\\).*/\\1/p" "$2" | tail -n 1
+    sed -n "s/^\\(.* \\)\\{0,1\\}$1: *\\([0-9][0-9]*\\).*/\\2/p" "$2" | tail -n 1
 }
 
 campaign_one () {
