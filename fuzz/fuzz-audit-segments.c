@@ -69,7 +69,7 @@ empty_dir (void)
 {
   DIR *d = opendir (dir);
   struct dirent *e;
-  char path[64 + MAX_NAME + 2];
+  char path[512];
 
   if (!d)
     abort ();
@@ -89,7 +89,7 @@ write_part (const char *part, size_t len)
 {
   const char *nl = memchr (part, '\n', len);
   size_t namelen = nl ? (size_t)(nl - part) : 0;
-  char path[64 + MAX_NAME + 2];
+  char path[512];
   int fd;
 
   if (!namelen || namelen > MAX_NAME || part[0] == '.'
