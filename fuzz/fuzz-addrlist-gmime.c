@@ -8,6 +8,13 @@
  * in panmail's normal form equal to panmail's.  The reverse does not
  * hold: GMime is liberal and makes something of nearly any input.
  *
+ * A domain with IDNA labels is compared in both forms GMime gives (xn--
+ * labels decoded, and the ASCII form): panmail keeps a domain as
+ * written, as RFC 5322 and RFC 6532 have it, which must be one of them;
+ * unless an xn-- label is no canonical A-label ("xn--Example"), which
+ * GMime decodes and encodes anew as another label: then only the local
+ * parts are compared.
+ *
  * The one exception: a value that is not UTF-8.  GMime converts it
  * from a fallback charset first (and drops or changes the 8-bit bytes
  * of an address), while panmail keeps the bytes of atoms and quoted
@@ -43,27 +50,41 @@ flatten (InternetAddressList *list, GPtrArray *out)
                    INTERNET_ADDRESS_GROUP (ia)),
                  out);
       else if (INTERNET_ADDRESS_IS_MAILBOX (ia))
-        g_ptr_array_add (out,
-                         (gpointer)internet_address_mailbox_get_addr (
-                           INTERNET_ADDRESS_MAILBOX (ia)));
+        g_ptr_array_add (out, INTERNET_ADDRESS_MAILBOX (ia));
     }
 }
 
-/* True if panmail's address A and GMime's address G name the same
- * mailbox: G in panmail's normal form is A.  */
+/* True if G in panmail's normal form is A.  */
 static int
-same_addr (const char *a, const char *g)
+same_form (const char *a, const char *g)
 {
   char *norm = NULL;
   int same;
 
-  if (pan_addr_normalize (g, &norm, NULL))
+  if (!g || pan_addr_normalize (g, &norm, NULL))
     return 0;
   same = !strcmp (a, norm);
   pan_free (norm);
   return same;
 }
 
+/* True if panmail's address A and GMime's mailbox MB name the same
+ * mailbox: MB's address, as GMime shows it (xn-- labels decoded) or in
+ * its ASCII form, is A in panmail's normal form.  */
+static int
+same_addr (const char *a, InternetAddressMailbox *mb)
+{
+  const char *g = internet_address_mailbox_get_idn_addr (mb);
+  const char *at = strrchr (a, '@'), *gat = g ? strrchr (g, '@') : NULL;
+
+  if (same_form (a, internet_address_mailbox_get_addr (mb))
+      || same_form (a, g))
+    return 1;
+  /* An xn-- label that is no canonical A-label: GMime decodes it and
+   * encodes it anew, as another label.  The local parts must agree.  */
+  return at && gat && strstr (at, "xn--") && at - a == gat - g
+    && !memcmp (a, g, at - a);
+}
 
 static void
 compare (const char *value, pan_addrlist_t list)
