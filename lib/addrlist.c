@@ -589,7 +589,9 @@ parse_mailbox (struct parser *ps)
   if (at_special (ps, '<'))
     {
       ps->i = start;
-      if (!(err = parse_phrase (ps, &display)))
+      if (at_special (ps, '.')) /* obs-phrase starts with a word.  */
+        err = ps_error (ps, "a display name starts with a dot");
+      else if (!(err = parse_phrase (ps, &display)))
         err = parse_angle (ps, &addr);
     }
   else if (at_special (ps, ':'))

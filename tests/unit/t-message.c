@@ -696,6 +696,7 @@ test_addr_errors (void)
                                      "a@x..example",
                                      "a..b@x.example",
                                      ".a@x.example",
+                                     "a@x.example, .Bob <b@x.example>",
                                      "a.@x.example",
                                      "a@x.example.",
                                      "a@.x.example",
