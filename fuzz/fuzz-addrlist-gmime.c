@@ -82,8 +82,15 @@ same_addr (const char *a, InternetAddressMailbox *mb)
     return 1;
   /* An xn-- label that is no canonical A-label: GMime decodes it and
    * encodes it anew, as another label.  The local parts must agree.  */
-  return at && gat && strstr (at, "xn--") && at - a == gat - g
-    && !memcmp (a, g, at - a);
+  if (at && gat && strstr (at, "xn--"))
+    {
+      char *mixed = g_strdup_printf ("%.*s%s", (int)(gat - g), g, at);
+      int same = same_form (a, mixed);
+
+      g_free (mixed);
+      return same;
+    }
+  return 0;
 }
 
 static void
