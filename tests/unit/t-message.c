@@ -697,6 +697,7 @@ test_addr_errors (void)
                                      "a..b@x.example",
                                      ".a@x.example",
                                      "a@x.example, .Bob <b@x.example>",
+                                     ".Team: a@x.example;",
                                      "a.@x.example",
                                      "a@x.example.",
                                      "a@.x.example",
