@@ -589,7 +589,9 @@ parse_mailbox (struct parser *ps)
   if (at_special (ps, '<'))
     {
       ps->i = start;
-      if (!(err = parse_phrase (ps, &display)))
+      if (at_special (ps, '.')) /* obs-phrase starts with a word.  */
+        err = ps_error (ps, "a display name starts with a dot");
+      else if (!(err = parse_phrase (ps, &display)))
         err = parse_angle (ps, &addr);
     }
   else if (at_special (ps, ':'))
@@ -651,6 +653,10 @@ parse_group (struct parser *ps, size_t start)
 
   if (start == ps->i)
     return ps_error (ps, "group without a name");
+  ps->i = start;
+  if (at_special (ps, '.')) /* obs-phrase starts with a word.  */
+    return ps_error (ps, "a group name starts with a dot");
+  skip_phrase (ps);
   ps->i++; /* The ':'.  */
   if ((err = parse_list (ps, 1)))
     return err;

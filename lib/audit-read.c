@@ -229,6 +229,9 @@ pani_audit_lines_release (struct pani_audit_lines *c)
   free (c->slot[0]);
   free (c->slot[1]);
   free (c->reason);
+  /* Spelled out (init clears them too): a failed open releases C, and
+   * its owner releases it again.  */
+  c->win = c->slot[0] = c->slot[1] = c->reason = NULL;
   pani_audit_lines_init (c, NULL, 0);
 }
 

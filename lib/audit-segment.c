@@ -89,13 +89,14 @@ add_path (char ***paths, size_t *n, size_t *cap, const char *dir,
           const char *name)
 {
   char **tmp;
+  size_t newcap = *cap ? 2 * *cap : 16;
 
-  if (*n + 1 >= *cap)
+  if (!*paths || *n + 1 >= *cap)
     {
-      *cap = *cap ? 2 * *cap : 16;
-      if (!(tmp = realloc (*paths, *cap * sizeof *tmp)))
+      if (!(tmp = realloc (*paths, newcap * sizeof *tmp)))
         return gpg_error_from_syserror ();
       *paths = tmp;
+      *cap = newcap;
     }
   if (!((*paths)[*n] = pani_strdupf ("%s/%s", dir, name)))
     return gpg_error_from_syserror ();
@@ -607,18 +608,21 @@ segment_end (const char *path, struct pani_audit_parsed *p,
   got = pread (fd, buf, n, st.st_size - (off_t)n);
   if (got != (ssize_t)n || n < 2 || buf[n - 1] != '\n')
     {
-      err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
-                         "%s does not end in a record", path);
+      err = gpg_error (GPG_ERR_INV_DATA);
+      pani_reason (r_reason, err, "%s does not end in a record", path);
       goto leave;
     }
   end = buf + n - 1;
   for (start = end; start > buf && start[-1] != '\n'; start--)
     ;
   if (pani_audit_parse (start, (size_t)(end - start), p, NULL))
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
-                       "%s: its last record is not valid; run 'panaudit"
-                       " verify'",
-                       path);
+    {
+      err = gpg_error (GPG_ERR_INV_DATA);
+      pani_reason (r_reason, err,
+                   "%s: its last record is not valid; run 'panaudit"
+                   " verify'",
+                   path);
+    }
   else
     pani_audit_sha256_hex (start, (size_t)(end - start), hash);
   p->rec.line = NULL;
@@ -642,6 +646,9 @@ prunable (char **paths, size_t npaths, time_t cut, size_t *r_n,
   struct pani_audit_parsed p;
   char h[AUDIT_HEXLEN];
 
+  /* H is written by every segment_end that returns 0; cleared for the
+   * analysers, which cannot see that an error is never 0.  */
+  memset (h, 0, sizeof h);
   memset (&p, 0, sizeof p);
   for (*r_n = 0; !err && *r_n < npaths; ++*r_n)
     {
@@ -733,7 +740,7 @@ pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count, char **r_reason)
       || (err = prunable (paths, npaths, now - days * 86400L, &n, &seq, hash,
                           r_reason)))
     goto leave;
-  if (!n)
+  if (!n || !paths)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
                        "no closed segment ends before the retention of %ld"
                        " days (audit-retention): nothing pruned",

@@ -443,12 +443,10 @@ pan_headers_refuse_resent (pan_headers_t headers, char **r_reason)
 {
   static const char *const resent[] = { "Resent-To", "Resent-Cc",
                                         "Resent-Bcc" };
-  const char *name;
 
   for (size_t i = 0; headers && i < headers->count; i++)
     for (size_t k = 0; k < sizeof resent / sizeof *resent; k++)
-      if (!pani_ascii_casecmp ((name = pan_headers_name (headers, i)),
-                               resent[k]))
+      if (!pani_ascii_casecmp (pan_headers_name (headers, i), resent[k]))
         return pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
                             "the message has a %s header (field %zu):"
                             " pansend does not resend messages, and"

@@ -110,6 +110,12 @@ begin (struct txn *t, pan_ctx_t ctx, const struct pan_lifecycle_req *req,
     return stop (t, PAN_LIFECYCLE_REQUEST,
                  pani_reason (r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
                               "no fingerprint given"));
+  if (!ctx) /* A request checked without a home: it goes no further.  */
+    {
+      err = gpg_error (GPG_ERR_INV_ARG);
+      pani_reason (r_reason, err, "no panmail home given");
+      return stop (t, PAN_LIFECYCLE_REQUEST, err);
+    }
   return (need & NEED_REGISTRY) ? read_registry (t, r_reason) : 0;
 }
 

@@ -154,8 +154,11 @@ pani_envelope_parse (char *text, size_t len, struct pani_envelope *env,
   for (; !err && line < end; line = nl + 1)
     {
       if (!(nl = memchr (line, '\n', end - line)))
-        err = gpg_error (GPG_ERR_INV_DATA); /* Cut short.  */
-      else if (!(colon = memchr (line, ':', nl - line)) || colon[1] != ' ')
+        {
+          err = gpg_error (GPG_ERR_INV_DATA); /* Cut short.  */
+          break; /* Not past the end, nor NULL + 1.  */
+        }
+      if (!(colon = memchr (line, ':', nl - line)) || colon[1] != ' ')
         err = gpg_error (GPG_ERR_INV_DATA);
       else
         {
@@ -180,7 +183,10 @@ pani_envelope_parse (char *text, size_t len, struct pani_envelope *env,
 void
 pani_envelope_clear (struct pani_envelope *env)
 {
+  /* Spelled out (the memset clears it too): a failed parse clears ENV,
+   * and its owner clears it again.  */
   free (env->rcpts);
+  env->rcpts = NULL;
   memset (env, 0, sizeof *env);
 }
 

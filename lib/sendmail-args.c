@@ -313,6 +313,7 @@ take_fd (struct pan_sendmail_args *args, const char *val, char **r_reason)
   return 0;
 }
 
+/* The long option ID that takes the value VAL.  */
 static gpg_error_t
 take_long_value (struct pan_sendmail_args *args, enum long_id id,
                  const char *val, char **r_reason)
@@ -330,14 +331,25 @@ take_long_value (struct pan_sendmail_args *args, enum long_id id,
       args->queue_id = val;
       args->mode = PAN_SENDMAIL_QUEUE_DROP;
       break;
+    default: break;
+    }
+  return 0;
+}
+
+/* The long option ID that takes no value.  */
+static void
+take_long_flag (struct pan_sendmail_args *args, enum long_id id)
+{
+  switch (id)
+    {
     case L_DRY_RUN: args->dry_run = 1; break;
     case L_VERBOSE: args->verbose = 1; break;
     case L_FLUSH: args->mode = PAN_SENDMAIL_FLUSH; break;
     case L_QUEUE_LIST: args->mode = PAN_SENDMAIL_QUEUE_LIST; break;
     case L_HELP: args->mode = PAN_SENDMAIL_HELP; break;
     case L_VERSION: args->mode = PAN_SENDMAIL_VERSION; break;
+    default: break;
     }
-  return 0;
 }
 
 /* The long option ARGV[*I] ("--name", "--name=value", "--name value"). */
@@ -360,11 +372,13 @@ take_long (struct pan_sendmail_args *args, int argc, char **argv, int *i,
       if (long_opts[k].has_arg && !eq && *i + 1 >= argc)
         return usage_error (r_reason, "option \"--%s\" needs a value",
                             long_opts[k].name);
+      if (!long_opts[k].has_arg)
+        {
+          take_long_flag (args, (enum long_id)k);
+          return 0;
+        }
       return take_long_value (args, (enum long_id)k,
-                              !long_opts[k].has_arg ? NULL
-                                : eq                ? eq + 1
-                                                    : argv[++*i],
-                              r_reason);
+                              eq ? eq + 1 : argv[++*i], r_reason);
     }
   return usage_error (r_reason,
                       "unknown option \"%s\"; pansend takes"

@@ -4,14 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <gcrypt.h>
@@ -461,16 +464,78 @@ pani_ms_until (const struct timespec *ts)
   return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* The stand-in for a pidfd: a thread waits for the child to exit
+ * (without reaping it) and then makes its socket readable.  */
+struct pid_watch
+{
+  pid_t pid;
+  int fd;
+};
+
+static void *
+watch_pid (void *arg)
+{
+  struct pid_watch *w = arg;
+  siginfo_t si;
+
+  while (waitid (P_PID, (id_t)w->pid, &si, WEXITED | WNOWAIT) < 0
+         && errno == EINTR)
+    ;
+  send (w->fd, "x", 1, MSG_NOSIGNAL); /* The reader may be gone.  */
+  close (w->fd);
+  free (w);
+  return NULL;
+}
+
+/* Without pidfd_open (Linux before 5.3, valgrind 3.19): the same from
+ * a socket pair and a thread.  */
+static int
+pidfd_emulate (pid_t pid)
+{
+  struct pid_watch *w = malloc (sizeof *w);
+  int sv[2] = { -1, -1 }, rc = -1;
+  pthread_attr_t attr;
+  pthread_t thread;
+
+  if (!w || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+    goto leave;
+  w->pid = pid;
+  w->fd = sv[1];
+  if ((errno = pthread_attr_init (&attr)))
+    goto leave;
+  if (!(errno = pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED))
+      && !(errno = pthread_create (&thread, &attr, watch_pid, w)))
+    {
+      w = NULL; /* The thread's now.  */
+      rc = sv[0];
+      sv[0] = sv[1] = -1;
+    }
+  pthread_attr_destroy (&attr);
+
+leave:
+  if (sv[0] >= 0)
+    {
+      close (sv[0]);
+      close (sv[1]);
+    }
+  free (w);
+  return rc;
+}
+
 int
 pani_pidfd_open (int pid)
 {
+  int fd = -1;
+
 #ifdef SYS_pidfd_open
   /* A pidfd is close-on-exec from the start.  */
-  return syscall (SYS_pidfd_open, pid, 0);
+  fd = (int)syscall (SYS_pidfd_open, pid, 0);
 #else
   errno = ENOSYS;
-  return -1;
 #endif
+  if (fd < 0 && errno == ENOSYS)
+    fd = pidfd_emulate ((pid_t)pid);
+  return fd;
 }
 
 

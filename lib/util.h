@@ -173,7 +173,8 @@ void pani_deadline_in (struct timespec *ts, long seconds);
 int pani_ms_until (const struct timespec *ts);
 
 /* A descriptor (close-on-exec) that polls readable once the child PID
- * exits (pidfd_open), or -1 with errno set.  */
+ * exits (pidfd_open; without it, a socket a thread makes readable), or
+ * -1 with errno set.  */
 int pani_pidfd_open (int pid);
 
 /* Tests only (configure --enable-test-hooks): kill this process

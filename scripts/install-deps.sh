@@ -12,7 +12,9 @@ set -eu
 # Run time: GnuPG (gpg, gpgsm, gpg-agent), a sendmail-compatible MTA.
 # Tests: jq (JSON output), python3 (MIME parsing in the integration tests),
 # util-linux (flock), procps, shellcheck (lint), clang + libclang-rt-dev
-# (libFuzzer and sanitizers), clang-format-14 (tests/format-check.sh), openssl (test CA and S/MIME decryption in
+# (libFuzzer and sanitizers), clang-format-14 (tests/format-check.sh),
+# libgmime-3.0-dev (the oracle of the differential address-list fuzz
+# target, in fuzz/ only), openssl (test CA and S/MIME decryption in
 # the S/MIME tests, scripts/make-test-ca.sh), perl-modules-5.36 (its
 # Unicode::Collate tables are real data that tests/integration/
 # scan-realdata.sh scans for false alarms).
@@ -43,6 +45,7 @@ procps
 clang
 libclang-rt-dev
 clang-format-14
+libgmime-3.0-dev
 shellcheck
 openssl
 perl-modules-5.36

@@ -696,6 +696,8 @@ test_addr_errors (void)
                                      "a@x..example",
                                      "a..b@x.example",
                                      ".a@x.example",
+                                     "a@x.example, .Bob <b@x.example>",
+                                     ".Team: a@x.example;",
                                      "a.@x.example",
                                      "a@x.example.",
                                      "a@.x.example",

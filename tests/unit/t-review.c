@@ -214,6 +214,19 @@ test_requests (void)
          GPG_ERR_MISSING_VALUE);
   T_CHECK (res.stage == PAN_LIFECYCLE_REQUEST && !res.fingerprint);
   pan_lifecycle_result_release (&res);
+
+  /* A well-formed request without a home stops there (it used to reach
+   * the home through a NULL context).  */
+  req.note = "restored from the backup of 1 November";
+  T_ERR (pan_lifecycle_registry_accept (NULL, &req, &res, &reason),
+         GPG_ERR_INV_ARG);
+  T_CHECK (res.stage == PAN_LIFECYCLE_REQUEST && reason);
+  pan_lifecycle_result_release (&res);
+  pan_free (reason);
+  req.fingerprint = "4ED7BBF6EBB9D5D22E791CF96CE535A5C34E7447";
+  T_ERR (pan_lifecycle_enroll (NULL, &req, &res, NULL), GPG_ERR_INV_ARG);
+  T_CHECK (res.stage == PAN_LIFECYCLE_REQUEST);
+  pan_lifecycle_result_release (&res);
   pan_lifecycle_result_release (NULL);
   pan_review_key_release (NULL);
 }
