@@ -267,8 +267,8 @@ mark_segment (const char *path, struct pani_audit_registry_mark *mark,
     return gpg_err_code (err) == GPG_ERR_ENOENT ? 0 : err;
   if (fstat (fd, &st) || !(buf = malloc (BACK_CHUNK)))
     err = pani_reason_sys (r_reason, path);
-  for (end = err ? 0 : st.st_size; !err && !mark->seq && end > 0;
-       end = start)
+  for (end = err || !buf ? 0 : st.st_size;
+       !err && buf && !mark->seq && end > 0; end = start)
     {
       start = end > BACK_CHUNK ? end - BACK_CHUNK : 0;
       if (pread (fd, buf, (size_t)(end - start), start)
@@ -599,11 +599,15 @@ segment_end (const char *path, struct pani_audit_parsed *p,
   if ((err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
     goto leave;
   if (fstat (fd, &st))
-    err = pani_reason_sys (r_reason, path);
-  else if (!(buf = malloc (want)))
-    err = gpg_error_from_syserror ();
-  if (err)
-    goto leave;
+    {
+      err = pani_reason_sys (r_reason, path);
+      goto leave;
+    }
+  if (!(buf = malloc (want)))
+    {
+      err = gpg_error_from_syserror ();
+      goto leave;
+    }
   n = (size_t)st.st_size < want ? (size_t)st.st_size : want;
   got = pread (fd, buf, n, st.st_size - (off_t)n);
   if (got != (ssize_t)n || n < 2 || buf[n - 1] != '\n')

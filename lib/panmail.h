@@ -783,7 +783,8 @@ int pan_luhn_valid (const char *digits);
 const char *pan_card_brand (const char *digits);
 
 /* Store at *R_COPY a copy of TEXT (release with pan_free) with every
- * card number in it masked (first 6 / last 4), for error messages.  */
+ * card number in it masked (first 6 / last 4), for error messages; a
+ * word of 40 or 64 hex digits (a fingerprint, a digest) is kept.  */
 gpg_error_t pan_mask_text (const char *text, char **r_copy);
 
 /* Write DIGITS (13 to 19 ASCII digits, else GPG_ERR_INV_VALUE) masked

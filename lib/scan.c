@@ -137,8 +137,33 @@ pani_scan_masked_copy (const char *text, char **r_copy)
   return err;
 }
 
+static int
+is_hex_char (char c)
+{
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+    || (c >= 'A' && c <= 'F');
+}
+
+/* Whether the digits from P to Q of TEXT lie in a word of exactly 40 or
+ * 64 hex digits: a fingerprint or a SHA-256 digest, which a message
+ * names on purpose and whose digit runs may pass the Luhn check.  */
+static int
+in_digest (const char *text, const char *p, const char *q)
+{
+  size_t n;
+
+  while (p > text && is_hex_char (p[-1]))
+    p--;
+  while (is_hex_char (*q))
+    q++;
+  n = q - p;
+  return (n == 40 || n == 64) && (p == text || !pani_is_alnum (p[-1]))
+    && !pani_is_alnum (*q);
+}
+
 /* Mask in TEXT every run of 13 to 19 digits that passes Luhn, in any
- * context (a path, a URL): an error message shows no card number.  */
+ * context (a path, a URL) but a fingerprint or digest: an error message
+ * shows no card number.  */
 static void
 mask_digit_runs (char *text)
 {
@@ -149,7 +174,8 @@ mask_digit_runs (char *text)
     {
       for (q = p; *q >= '0' && *q <= '9'; q++)
         ;
-      if (q - p >= 13 && q - p <= 19 && pani_luhn_ok (p, q - p))
+      if (q - p >= 13 && q - p <= 19 && pani_luhn_ok (p, q - p)
+          && !in_digest (text, p, q))
         {
           memcpy (digits, p, q - p);
           digits[q - p] = 0;

@@ -10,7 +10,9 @@
 #          make install with installcheck (the installed files, the
 #          exported symbols, a pkg-config client), uninstall, distclean.
 #          This is the one plain build: the unit tests and the fuzz
-#          replay run once in it, and once under the sanitizers.
+#          replay run once in it, and once under the sanitizers.  Beside
+#          it, tests/clang-analyze.sh runs clang's static analyser over
+#          lib/ (any finding fails).
 #   san    _build-san: ASan+UBSan with leak detection, static library (no
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
@@ -90,6 +92,10 @@ plain_chain () {
             "$top/_build-deb" >"$b/package.out" 2>&1 &&
             echo ok > "$state/package"
     } &
+    # clang's static analyser over lib/, with the plain build's config.h.
+    phase "plain: clang --analyze lib/" sh "$top/tests/clang-analyze.sh" \
+        "$b" >"$b/analyze.out" 2>&1 &&
+        echo ok > "$state/analyze" &
     # distcheck's configure reuses what the plain one found.
     phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
         DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache" &&
@@ -190,6 +196,10 @@ if [ -f "$b/config.status" ]; then
         "distcheck: make installcheck (installed files, pkg-config client)"
     count "$([ -f "$state/distcheck" ] && echo 0 || echo 1)" "make distcheck"
     [ -f "$state/distcheck" ] || tail -60 "$b/distcheck.out"
+    echo "== clang --analyze over lib/ (tests/clang-analyze.sh)"
+    cat "$b/analyze.out" 2>/dev/null
+    count "$([ -f "$state/analyze" ] && echo 0 || echo 1)" \
+        "clang static analyser over lib/: no finding"
     echo "== Debian package (build, lintian, install, send, purge)"
     grep -E '^(ok|FAIL): ' "$b/package.out" 2>/dev/null
     sed -n 's/^  \([EWIP]\): /lintian \1: /p' "$b/package.out" 2>/dev/null

@@ -95,7 +95,7 @@ expect_rc 1 "an unknown certificate fails the check" tsmime check "$(sha1 noenc)
 conf crl
 expect_rc 1 "crl: no CRL can be had, so the answer is no" \
     tsmime check "$(sha1 valid)"
-grep -q "could not establish that it is not revoked" "$T/err" ||
+grep -q "revocation status cannot be established" "$T/err" ||
     fail "reason: $(cat "$T/err")"
 gpgsm --homedir "$H/gnupg" --batch --call-dirmngr loadcrl "$P/ca.crl" \
     >/dev/null 2>&1 || fail "loadcrl"

@@ -236,6 +236,32 @@ remove_tree (const char *dir)
   T_CHECK (!rmdir (dir));
 }
 
+/* pan_mask_text masks card numbers anywhere, but keeps a fingerprint
+ * or digest whose digit run happens to pass the Luhn check.  */
+static void
+test_mask_text (void)
+{
+  char *out = NULL;
+
+  T_ERR (pan_mask_text ("key C23969CD427E3DE09904720697568E9B761185C9.",
+                        &out),
+         0);
+  T_STREQ (out, "key C23969CD427E3DE09904720697568E9B761185C9.");
+  pan_free (out);
+  T_ERR (pan_mask_text ("to 4111111111111111@example.test", &out), 0);
+  T_STREQ (out, "to 411111******1111@example.test");
+  pan_free (out);
+  /* Not a 40-digit word: masked.  */
+  T_ERR (pan_mask_text ("AB4111111111111111CD", &out), 0);
+  T_STREQ (out, "AB411111******1111CD");
+  pan_free (out);
+  /* 41 hex digits: no fingerprint, masked.  */
+  T_ERR (pan_mask_text ("C23969CD427E3DE09904720697568E9B761185C9A", &out),
+         0);
+  T_CHECK (strstr (out, "099047****7568") != NULL);
+  pan_free (out);
+}
+
 int
 main (void)
 {
@@ -253,6 +279,7 @@ main (void)
   test_threads (s, dir);
   test_allow (s, dir);
   test_json ();
+  test_mask_text ();
   pan_scanner_release (s);
   remove_tree (dir);
   return t_done ("t-scan");
