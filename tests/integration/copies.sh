@@ -81,12 +81,7 @@ pass "protected headers: outer Subject [...], inner Subject original"
 
 # ------------------------------------------------------------ signing
 S=${TAG}copies-signer@example.test
-fs=$(kgpg --status-fd 1 --passphrase test --quick-gen-key "Signer <$S>" \
-        ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
-[ -n "$fs" ] || fail "cannot make the signing key"
-kgpg --passphrase test --export-secret-keys "$fs" > "$T/signer.sec"
-pmgpg --import "$T/signer.sec" 2>/dev/null || fail "cannot import the signing key"
-echo "signing-key $fs" >> "$PANMAIL_HOME/panmail.conf"
+make_signing_key "$S"
 
 printf 'wrong\n' > "$T/wrongpass"
 sa=$(mbox_size "$A")

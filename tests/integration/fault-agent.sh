@@ -22,13 +22,9 @@ no_daemons "after pankey enroll"
 pass "pankey enroll leaves no gpg-agent behind"
 
 S=${TAG}fault-agent-signer@example.test
-fs=$(kgpg --status-fd 1 --passphrase test --quick-gen-key "Signer <$S>" \
-        ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
-[ -n "$fs" ] || fail "cannot make the signing key"
-kgpg --passphrase test --export-secret-keys "$fs" > "$T/signer.sec"
-pmgpg --import "$T/signer.sec" 2>/dev/null || fail "cannot import the signing key"
-# (That gpg started an agent outside of panmail: the next tool stops it.)
-echo "signing-key $fs" >> "$PANMAIL_HOME/panmail.conf"
+make_signing_key "$S"
+# (make_signing_key's gpg started an agent outside of panmail: the
+# next tool stops it.)
 echo "sendmail $(mta_recorder mta)" >> "$PANMAIL_HOME/panmail.conf"
 printf 'test\n' > "$T/pass"
 printf 'wrong\n' > "$T/wrongpass"

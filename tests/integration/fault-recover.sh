@@ -70,21 +70,7 @@ check_received
 # ------------------------------------------------------------ a shared home
 sfx=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 GRP=pmg$sfx OPU=pmo$sfx SNDU=pms$sfx
-recover_cleanup() {
-    rc_keep=$?
-    set +e
-    for u in "$OPU" "$SNDU"; do
-        pkill -U "$u" gpg-agent >/dev/null 2>&1
-        userdel "$u" >/dev/null 2>&1
-    done
-    groupdel "$GRP" >/dev/null 2>&1
-    (exit "$rc_keep")
-    lib_cleanup
-}
-trap recover_cleanup EXIT
-groupadd "$GRP" || fail "groupadd $GRP"
-useradd -M -N -g users -G "$GRP" -s /bin/sh "$OPU" || fail "useradd $OPU"
-useradd -M -N -g users -G "$GRP" -s /bin/sh "$SNDU" || fail "useradd $SNDU"
+make_role_users "$GRP" "$OPU" "$SNDU"
 chmod 711 "$T"
 R=$T/r
 mkdir -m 755 "$R"

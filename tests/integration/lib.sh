@@ -273,6 +273,51 @@ make_key() {
     printf '%s\n' "$mk_fpr"
 }
 
+# make_role_users GROUP USER... [-- USER...]: make GROUP, the users
+# before "--" as its members and those after it outside it (login group
+# "users", no home directory); all are removed, their gpg-agents
+# stopped, when the test exits.
+make_role_users() {
+    role_group=$1
+    shift
+    trap role_users_cleanup EXIT
+    groupadd "$role_group" || fail "groupadd $role_group"
+    ru_member=1
+    for u in "$@"; do
+        if [ "$u" = -- ]; then ru_member=; continue; fi
+        role_users="${role_users:-} $u"
+        if [ -n "$ru_member" ]; then
+            useradd -M -N -g users -G "$role_group" -s /bin/sh "$u"
+        else
+            useradd -M -N -g users -s /bin/sh "$u"
+        fi || fail "useradd $u"
+    done
+}
+
+role_users_cleanup() {
+    rc_keep=$?
+    set +e
+    for u in ${role_users:-}; do
+        pkill -U "$u" gpg-agent >/dev/null 2>&1
+        userdel "$u" >/dev/null 2>&1
+    done
+    groupdel "$role_group" >/dev/null 2>&1
+    (exit "$rc_keep")
+    lib_cleanup
+}
+
+# make_signing_key ADDR: an ed25519 signing key "Signer <ADDR>" made in
+# the test keyring (passphrase "test"), imported into the home and named
+# by signing-key in panmail.conf; its fingerprint in $fs.
+make_signing_key() {
+    fs=$(kgpg --status-fd 1 --passphrase test --quick-gen-key "Signer <$1>" \
+            ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
+    [ -n "$fs" ] || fail "cannot make the signing key"
+    kgpg --passphrase test --export-secret-keys "$fs" > "$T/signer.sec"
+    pmgpg --import "$T/signer.sec" 2>/dev/null || fail "cannot import the signing key"
+    echo "signing-key $fs" >> "$PANMAIL_HOME/panmail.conf"
+}
+
 # make_key_two_enc [-c DAYS_AGO] NAME ADDR [EXPIRE]: like make_key, with a
 # second cv25519 encryption subkey.  Prints the fingerprint.
 make_key_two_enc() {

@@ -24,23 +24,7 @@ OPU=pmo$sfx             # the operator
 SNDU=pms$sfx            # a sender
 OUTU=pmx$sfx            # neither
 
-roles_cleanup() {
-    rc_keep=$?
-    set +e
-    for u in "$OPU" "$SNDU" "$OUTU"; do
-        pkill -U "$u" gpg-agent >/dev/null 2>&1
-        userdel "$u" >/dev/null 2>&1
-    done
-    groupdel "$GRP" >/dev/null 2>&1
-    (exit "$rc_keep")
-    lib_cleanup
-}
-trap roles_cleanup EXIT
-
-groupadd "$GRP" || fail "groupadd $GRP"
-useradd -M -N -g users -G "$GRP" -s /bin/sh "$OPU" || fail "useradd $OPU"
-useradd -M -N -g users -G "$GRP" -s /bin/sh "$SNDU" || fail "useradd $SNDU"
-useradd -M -N -g users -s /bin/sh "$OUTU" || fail "useradd $OUTU"
+make_role_users "$GRP" "$OPU" "$SNDU" -- "$OUTU"
 pass "users $OPU (operator), $SNDU (sender), $OUTU and group $GRP made"
 
 chmod 711 "$T"
