@@ -438,14 +438,20 @@ guard_thread (void *arg)
         { -1,        POLLIN, 0}
       };
 
-      if (g->held_since.tv_sec < 0 && !pani_ms_until (&g->deadline))
+      if (g->expired
+          || (g->held_since.tv_sec < 0 && !pani_ms_until (&g->deadline)))
         {
+          /* The time is up: kill the engines, and every engine GPGME
+           * starts after (a step may run several) until the guard ends,
+           * looking for them ten times a second.  */
           g->expired = 1;
           kill_engines ();
           unstick_pipes ();
-          break;
+          timeout = 100;
         }
-      timeout = g->held_since.tv_sec < 0 ? pani_ms_until (&g->deadline) : -1;
+      else
+        timeout = g->held_since.tv_sec < 0 ? pani_ms_until (&g->deadline)
+                                           : -1;
       p[1].fd = pidfd = watch_engine (g, pidfd);
       pthread_mutex_unlock (&g->lock);
       if (poll (p, 2, timeout) > 0 && (p[0].revents & POLLIN))
