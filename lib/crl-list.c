@@ -88,7 +88,7 @@ clean_copy (const char *s, size_t len)
 static int
 is_separator (const char *line, size_t len)
 {
-  return len >= 10 && strspn (line, "-") >= len;
+  return len >= 10 && pani_span (line, len, "-") == len;
 }
 
 /* True if LINE (LEN bytes) is "  HEX:\t..." (a revoked certificate).  */
@@ -99,7 +99,7 @@ is_entry (const char *line, size_t len)
 
   if (len < 4 || line[0] != ' ' || line[1] != ' ')
     return 0;
-  n = strspn (line + 2, "0123456789ABCDEFabcdef");
+  n = pani_span (line + 2, len - 2, "0123456789ABCDEFabcdef");
   return n > 0 && 2 + n + 1 < len && line[2 + n] == ':'
     && line[3 + n] == '\t';
 }
@@ -170,7 +170,7 @@ trust_field (const char *line, size_t len, struct pan_crl *c)
 static int
 problem_line (const char *line, size_t len, struct pan_crl *c)
 {
-  size_t skip = strspn (line, " ");
+  size_t skip = pani_span (line, len, " ");
 
   if (skip == 0 || skip >= len || line[skip] == '\t'
       || memchr (line, '\t', len) || c->problem)

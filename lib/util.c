@@ -137,6 +137,16 @@ pani_is_ctrl (int c)
   return (c >= 0 && c < 0x20) || c == 0x7f;
 }
 
+size_t
+pani_span (const char *s, size_t len, const char *accept)
+{
+  size_t n = 0;
+
+  while (n < len && s[n] && strchr (accept, s[n]))
+    n++;
+  return n;
+}
+
 int
 pani_hexval (int c)
 {

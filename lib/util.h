@@ -46,6 +46,10 @@ int pani_ascii_casecmp (const char *a, const char *b);
 /* Return true if C is an ASCII control character (or DEL).  */
 int pani_is_ctrl (int c);
 
+/* Return how many of the first LEN bytes of S are in ACCEPT: strspn
+ * for a buffer that need not end in a NUL.  */
+size_t pani_span (const char *s, size_t len, const char *accept);
+
 /* Return the value of the hex digit C (either case), or -1.  */
 int pani_hexval (int c);
 
