@@ -226,26 +226,34 @@ parse_number (struct parser *ps, char **r_text)
   return 0;
 }
 
+/* Append ITEM to V, with its KEY when V is an object (a member always
+ * has one, an element never).  Both are V's from now on, or freed if
+ * this fails.  */
 static gpg_error_t
 add_item (struct pani_json *v, struct pani_json *item, char *key)
 {
+  gpg_error_t err;
   struct pani_json **items;
   char **keys;
 
-  items = realloc (v->items, (v->n + 1) * sizeof *items);
-  if (!items)
-    return gpg_error_from_syserror ();
+  if (!(items = realloc (v->items, (v->n + 1) * sizeof *items)))
+    goto nomem;
   v->items = items;
-  if (v->type == PANI_JSON_OBJECT)
+  if (key)
     {
-      keys = realloc (v->keys, (v->n + 1) * sizeof *keys);
-      if (!keys)
-        return gpg_error_from_syserror ();
+      if (!(keys = realloc (v->keys, (v->n + 1) * sizeof *keys)))
+        goto nomem;
       v->keys = keys;
       v->keys[v->n] = key;
     }
   v->items[v->n++] = item;
   return 0;
+
+nomem:
+  err = gpg_error_from_syserror ();
+  free (key);
+  pani_json_release (item);
+  return err;
 }
 
 /* Parse one member ("key": value) of the object V.  */
@@ -265,12 +273,8 @@ parse_member (struct parser *ps, struct pani_json *v)
   if (pani_json_get (v, key) || ps->p >= ps->end || *ps->p++ != ':')
     err = syntax_error ();
   else if (!(err = parse_value (ps, &item)))
-    err = add_item (v, item, key);
-  if (err)
-    {
-      free (key);
-      pani_json_release (item);
-    }
+    return add_item (v, item, key);
+  free (key);
   return err;
 }
 
@@ -284,9 +288,7 @@ parse_element (struct parser *ps, struct pani_json *v)
     return parse_member (ps, v);
   if ((err = parse_value (ps, &item)))
     return err;
-  if ((err = add_item (v, item, NULL)))
-    pani_json_release (item);
-  return err;
+  return add_item (v, item, NULL);
 }
 
 /* Parse the items of an array or object; PS->P is after the opening

@@ -69,7 +69,7 @@ panaudit --home "$PANMAIL_HOME" log --json | jq -e -s \
 pass "no record of a copy in any run"
 
 # ------------------------------------------------------------ a hung gpg
-echo "gpg-timeout 2" >> "$PANMAIL_HOME/panmail.conf"
+echo "gpg-timeout 5" >> "$PANMAIL_HOME/panmail.conf"
 t0=$(date +%s)
 body | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err" &
 pid=$!
