@@ -628,16 +628,19 @@ no_such_key (const char *fpr, char **r_reason)
 
 /* Store at *R_PINS the encryption keys of FPR in the scratch keyring
  * behind GCTX whose bindings gpg checked there without its cache (NULL
- * if there is none).  */
+ * if there is none), and their ends at *R_EXPIRY (see
+ * pani_openpgp_pin_list).  */
 static gpg_error_t
-scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins)
+scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
+                  char **r_expiry)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
 
   *r_pins = NULL;
+  *r_expiry = NULL;
   if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
-    err = pani_openpgp_pin_list (key, r_pins);
+    err = pani_openpgp_pin_list (key, r_pins, r_expiry);
   gpgme_key_unref (key);
   return err;
 }
@@ -645,9 +648,9 @@ scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins)
 /* Like scratch_pin_list, and there must be one.  */
 static gpg_error_t
 scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
-              char **r_reason)
+              char **r_expiry, char **r_reason)
 {
-  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins);
+  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry);
 
   if (!err && !*r_pins)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
@@ -660,15 +663,16 @@ scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
 gpg_error_t
 pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                      const void *buf, size_t len, time_t now,
-                     char **r_subkeys, char **r_reason)
+                     char **r_subkeys, char **r_expiry, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t pinned = NULL;
-  char *pins = NULL;
+  char *pins = NULL, *ends = NULL;
   int found, others;
 
   *r_subkeys = NULL;
+  *r_expiry = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_key_data (s.gctx, s.data, fpr, &found, &others,
                                   r_reason)))
@@ -681,16 +685,19 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if ((err = import_data (s.gctx, s.data, r_reason))
       || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now,
                                  r_reason))
-      || (err = scratch_pins (s.gctx, fpr, &pins, r_reason))
+      || (err = scratch_pins (s.gctx, fpr, &pins, &ends, r_reason))
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
       || (err = openpgp_check_pinned (ctx, fpr, pins, now, NULL, r_reason)))
     goto leave;
   *r_subkeys = pins;
   pins = NULL;
+  *r_expiry = ends;
+  ends = NULL;
 
 leave:
   free (pins);
+  free (ends);
   gpgme_data_release (pinned);
   scratch_close (&s);
   return err;
@@ -702,14 +709,16 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                 char **r_reason)
 {
   gpg_error_t err;
-  char *pins = NULL;
+  char *pins = NULL, *ends = NULL;
 
   if (r_fpr)
     *r_fpr = NULL;
-  err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, r_reason);
+  err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, &ends,
+                             r_reason);
   if (!err && r_fpr && !(*r_fpr = pani_strdup (fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
   free (pins);
+  free (ends);
   return err;
 }
 
@@ -802,7 +811,7 @@ gpg_error_t
 pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
                       size_t len, time_t now, int check_only,
                       struct pan_key_info *info, char **r_subkeys,
-                      char **r_reason)
+                      char **r_expiry, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -810,13 +819,16 @@ pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
 
   if (r_subkeys)
     *r_subkeys = NULL;
+  if (r_expiry)
+    *r_expiry = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_update (s.gctx, s.data, fpr, r_reason))
       || (err = seed_scratch (ctx, s.gctx, fpr, r_reason))
       || (err = import_data (s.gctx, s.data, r_reason))
       || (err = check_update (ctx, s.gctx, s.dir, fpr, now, r_reason))
       || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info))
-      || (r_subkeys && (err = scratch_pin_list (s.gctx, fpr, r_subkeys)))
+      || (r_subkeys
+          && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry)))
       || (err = export_one (s.gctx, fpr, &merged, r_reason)))
     goto leave;
   if (!check_only)
@@ -835,7 +847,7 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
                  char **r_reason)
 {
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, info,
-                               NULL, r_reason);
+                               NULL, NULL, r_reason);
 }
 
 const struct pani_proto_ops pani_openpgp_ops = {

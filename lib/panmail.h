@@ -228,6 +228,10 @@ struct pan_recipient
      * record written before they were pinned (pankey refresh pins
      * them) and in an S/MIME record (a certificate is its own key).  */
   char *subkeys;
+  /* OpenPGP: for each key of SUBKEYS, in its order (newest first),
+   * "never" or the UTC time after which it can no longer encrypt, as
+   * recorded when it was pinned; NULL in older records.  */
+  char *subkey_expiry;
 };
 typedef struct pan_registry *pan_registry_t;
 
@@ -430,6 +434,11 @@ gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
  * spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in,
                              char **r_reason);
+
+/* True if pan_job_encrypt failed because gpg refused a recipient's key
+ * (revoked, expired or gone since it was pinned): its error and reason
+ * are then those pan_job_resolve gives for such a key.  */
+int pan_job_refused (pan_job_t job);
 
 
 /* The envelope of a message: what the MTA is told besides the
