@@ -349,10 +349,11 @@ check_in_keyring (pan_job_t job, const struct pan_recipient *rec,
 /* Resolve R to its enrollment in REG.  An OpenPGP record that keeps
  * the times of its subkeys needs no key listing: gpg gets the chosen
  * subkey by exact fingerprint and refuses it itself if it was revoked
- * or expired since (pani_job_refusal).  */
+ * or expired since (pani_job_refusal).  Any other starts the watch of
+ * the engines (*WATCH) if it is not running yet.  */
 static gpg_error_t
 resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
-             char **r_reason)
+             pani_engine_guard_t *watch, char **r_reason)
 {
   gpg_error_t err;
   const struct pan_recipient *rec = pani_registry_lookup (reg, r->addr);
@@ -361,7 +362,9 @@ resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
   if (!rec)
     return refuse_unenrolled (reg, r->addr, r_reason);
   err = pani_keys_recorded_subkey (rec, job->now, &r->subkey, &expires);
-  if (gpg_err_code (err) == GPG_ERR_NO_DATA)
+  /* The look-ups within gpg-timeout (no wait without a bound).  */
+  if (gpg_err_code (err) == GPG_ERR_NO_DATA
+      && (*watch || !(err = pani_engine_watch_begin (job->ctx, watch))))
     err = check_in_keyring (job, rec, r->addr, &expires, r_reason);
   if (!err
       && (!(r->fpr = pani_strdup (rec->fingerprint))
@@ -540,13 +543,10 @@ pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
                         " command line");
   if ((err = load_registry (job, &reg, r_reason)))
     return err;
-  /* The key look-ups within gpg-timeout (no wait without a bound).  */
-  if (!(err = pani_engine_watch_begin (job->ctx, &watch)))
-    {
-      for (size_t i = 0; !err && i < job->nrcpts; i++)
-        err = resolve_one (job, reg, &job->rcpts[i], r_reason);
-      err = pani_engine_watch_end (watch, err, r_reason);
-    }
+  for (size_t i = 0; !err && i < job->nrcpts; i++)
+    err = resolve_one (job, reg, &job->rcpts[i], &watch, r_reason);
+  if (watch)
+    err = pani_engine_watch_end (watch, err, r_reason);
   pan_registry_release (reg);
   if (!err)
     err = plan_copies (job);
