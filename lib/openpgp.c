@@ -28,6 +28,7 @@
 #include "fileio-int.h"
 #include "openpgp-int.h"
 #include "openpgp-pins-int.h"
+#include "openpgp-list-int.h"
 #include "openpgp-encrypt-int.h"
 #include "registry-int.h"
 
@@ -176,40 +177,6 @@ policy_subkeys (pan_config_t config, gpgme_key_t key, time_t now,
   return worst;
 }
 
-/* Run "gpg --with-colons --check-sigs FPR" on GNUPG_HOME (no shell)
- * and store its output in *R_OUT.  */
-static gpg_error_t
-list_sigs (const char *gnupg_home, const char *fpr, gpgme_data_t *r_out,
-           char **r_reason)
-{
-  gpg_error_t err;
-  const char *prog = pani_engine_program (GPGME_PROTOCOL_OpenPGP);
-  const char *argv[] = { "gpg",
-                         "--homedir",
-                         gnupg_home,
-                         "--batch",
-                         "--no-tty",
-                         "--with-colons",
-                         "--fixed-list-mode",
-                         "--trust-model",
-                         "always",
-                         "--no-auto-check-trustdb",
-                         "--no-sig-cache",
-                         "--check-sigs",
-                         "--",
-                         fpr,
-                         NULL };
-
-  *r_out = NULL;
-  if (!prog)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_ENGINE),
-                        "GPGME knows no gpg program");
-  if ((err = pani_engine_spawn (prog, argv, r_out)))
-    pani_reason (r_reason, err, "running %s --check-sigs: %s", prog,
-                 gpg_strerror (err));
-  return err;
-}
-
 /* Judge the hash algorithm of the binding self-signatures of FPR in
  * GNUPG_HOME.  */
 static pan_severity_t
@@ -217,14 +184,20 @@ policy_selfsigs (const char *gnupg_home, const char *fpr, char **r_reason)
 {
   gpgme_data_t out = NULL;
   char *buf = NULL, *where = NULL, *why = NULL;
+  const char *listed = NULL;
   size_t len = 0;
   int algo = 0;
   pan_severity_t sev = PAN_SEVERITY_CRITICAL;
 
-  if (list_sigs (gnupg_home, fpr, &out, &why))
+  if (!pani_openpgp_listed_sigs (gnupg_home, fpr, &listed, &len))
+    {
+      if (pani_policy_parse_colons (listed, len, fpr, &algo, &where, &why))
+        goto leave;
+    }
+  else if (pani_openpgp_list_sigs (gnupg_home, fpr, &out, &why))
     goto leave;
-  buf = gpgme_data_release_and_get_mem (out, &len);
-  if (pani_policy_parse_colons (buf, len, fpr, &algo, &where, &why))
+  else if (!(buf = gpgme_data_release_and_get_mem (out, &len))
+           || pani_policy_parse_colons (buf, len, fpr, &algo, &where, &why))
     goto leave;
   free (why);
   why = NULL;
@@ -327,6 +300,26 @@ home_key (pan_ctx_t ctx, const char *fpr, const char *hint,
   return err;
 }
 
+/* Look up the pinned key FPR in the home of CTX as home_key does, or,
+ * once many keys were looked up there, in the listing of the whole
+ * keyring (openpgp-list.c; *R_GCTX is then NULL).  For reports only:
+ * the checks before an import or a send list the key itself.  */
+static gpg_error_t
+listed_key (pan_ctx_t ctx, const char *fpr, const char *hint,
+            gpgme_ctx_t *r_gctx, gpgme_key_t *r_key, char **r_reason)
+{
+  gpg_error_t err = pani_openpgp_listed_key (ctx->gnupg_home, fpr, r_key);
+
+  *r_gctx = NULL;
+  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
+    return pani_reason (r_reason, err,
+                        "the pinned key %s is missing from %s%s", fpr,
+                        ctx->gnupg_home, hint);
+  if (!err)
+    return 0;
+  return home_key (ctx, fpr, hint, r_gctx, r_key, r_reason);
+}
+
 /* The check of the pinned key FPR with the subkeys PINS (NULL: any
  * subkey), see pani_proto_ops.  */
 static gpg_error_t
@@ -368,8 +361,8 @@ openpgp_unpinned (pan_ctx_t ctx, const char *fpr, const char *pins,
   gpgme_key_t key = NULL;
 
   *r_list = NULL;
-  if (!(err = home_key (ctx, fpr, "; enroll it again", &gctx, &key,
-                        r_reason)))
+  if (!(err = listed_key (ctx, fpr, "; enroll it again", &gctx, &key,
+                          r_reason)))
     err = pani_openpgp_unpinned_list (key, pins, r_list);
   gpgme_key_unref (key);
   gpgme_release (gctx);
@@ -435,7 +428,7 @@ openpgp_describe (pan_ctx_t ctx, const char *fpr, time_t now,
   gpgme_ctx_t gctx = NULL;
   gpgme_key_t key = NULL;
 
-  if (!(err = home_key (ctx, fpr, "", &gctx, &key, r_reason)))
+  if (!(err = listed_key (ctx, fpr, "", &gctx, &key, r_reason)))
     fill_info (ctx->config, ctx->gnupg_home, key, now, info);
   gpgme_key_unref (key);
   gpgme_release (gctx);

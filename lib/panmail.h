@@ -1503,6 +1503,49 @@ gpg_error_t pan_lifecycle_enroll (pan_ctx_t ctx,
                                   struct pan_lifecycle_result *r_res,
                                   char **r_reason);
 
+/* The list of a bulk enrollment: one "ADDRESS FINGERPRINT" pair a line
+ * (see enroll-list.c).  */
+typedef struct pan_enroll_list *pan_enroll_list_t;
+
+/* Parse the bulk enrollment list BUF/LEN into *R_LIST; anything but
+ * pairs, comments and blank lines, or an address given twice, gives
+ * GPG_ERR_INV_DATA with "line N: what is wrong" in *R_REASON.  */
+gpg_error_t pan_enroll_list_parse (const void *buf, size_t len,
+                                   pan_enroll_list_t *r_list,
+                                   char **r_reason);
+
+/* Return the number of pairs of LIST.  */
+size_t pan_enroll_list_count (pan_enroll_list_t list);
+
+/* Return the address (normal form) of pair IDX of LIST, or NULL.  */
+const char *pan_enroll_list_address (pan_enroll_list_t list, size_t idx);
+
+/* Return the fingerprint (upper case) of pair IDX of LIST, or NULL.  */
+const char *pan_enroll_list_fingerprint (pan_enroll_list_t list, size_t idx);
+
+/* Release LIST (NULL is accepted).  */
+void pan_enroll_list_release (pan_enroll_list_t list);
+
+/* Told the outcome of each pair IDX of pan_lifecycle_enroll_batch: ERR,
+ * the result RES and the REASON (NULL on success) of its enroll.  */
+typedef void (*pan_enroll_batch_cb_t) (
+  void *opaque, size_t idx, gpg_error_t err,
+  const struct pan_lifecycle_result *res, const char *reason);
+
+/* Enroll every OpenPGP pair of LIST from one key file, REQ->DATA/LEN
+ * (or REQ->READ_KEY), that holds all their keys: the file is read into
+ * a scratch keyring once, and each pair is enrolled as
+ * pan_lifecycle_enroll does with only its own key (checked, imported,
+ * recorded and pinned one by one), in the order of LIST, and told to
+ * CB.  A pair that fails does not stop the others; the error of the
+ * first one that failed is returned.  REQ's address and fingerprint
+ * are not used.  */
+gpg_error_t pan_lifecycle_enroll_batch (pan_ctx_t ctx,
+                                        const struct pan_lifecycle_req *req,
+                                        pan_enroll_list_t list,
+                                        pan_enroll_batch_cb_t cb,
+                                        void *opaque, char **r_reason);
+
 /* Replace the active key of REQ->ADDRESS by the key REQ->FINGERPRINT
  * (another key, never revoked) of the same protocol: import it as
  * enroll does, record "rotate" naming both keys, then retire the old

@@ -60,6 +60,7 @@
 #include "util.h"
 #include "addrlist-int.h"
 #include "registry-int.h"
+#include "enroll-list-int.h"
 #include "timeutil-int.h"
 
 /* The longest line, without its LF, that the parser accepts.  */
@@ -708,7 +709,6 @@ finish_stanza (struct parser *p)
 {
   struct loc at = { p->loc.file, p->cur_line };
   gpg_error_t err;
-  long first;
   int f;
 
   if (!p->cur_line)
@@ -720,17 +720,53 @@ finish_stanza (struct parser *p)
                          field_names[f]);
   if ((err = check_record_rules (&at, &p->cur, p->r_reason)))
     return err;
-  if (p->cur.status == PAN_STATUS_ACTIVE
-      && (first = pani_registry_find_active (p->reg, p->cur.address)) >= 0)
-    return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
-                       "a second active record for %s (the first is at"
-                       " line %u); set all but one to retired",
-                       p->cur.address, p->reg->lines[first]);
   if ((err = pani_registry_append (p->reg, &p->cur, p->cur_line)))
     return err;
   p->cur_line = 0;
   p->seen = 0;
   return 0;
+}
+
+/* Refuse a second active record for an address, at the first record
+ * that is one (sorted: n log n, where asking the records before each
+ * record took n squared).  */
+static gpg_error_t
+check_one_active (struct parser *p)
+{
+  pan_registry_t reg = p->reg;
+  const char **addrs = calloc (reg->count + 1, sizeof *addrs);
+  size_t *recs = calloc (reg->count + 1, sizeof *recs), n = 0, first;
+  long dup = -2;
+
+  if (addrs && recs)
+    {
+      for (size_t i = 0; i < reg->count; i++)
+        if (reg->recs[i].status == PAN_STATUS_ACTIVE)
+          {
+            recs[n] = i;
+            addrs[n++] = reg->recs[i].address;
+          }
+      dup = pani_addr_first_repeat (addrs, n, &first);
+    }
+  free (addrs);
+  if (dup < -1)
+    {
+      free (recs);
+      return gpg_error (GPG_ERR_ENOMEM);
+    }
+  if (dup >= 0)
+    {
+      dup = (long)recs[dup];
+      first = recs[first];
+    }
+  free (recs);
+  if (dup < 0)
+    return 0;
+  return loc_reason (&(struct loc){ p->loc.file, reg->lines[dup] },
+                     p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+                     "a second active record for %s (the first is at"
+                     " line %u); set all but one to retired",
+                     reg->recs[dup].address, reg->lines[first]);
 }
 
 /* Handle the "KEY VALUE" line LINE.  */
@@ -820,7 +856,7 @@ pani_registry_parse (const char *filename, const void *buf, size_t len,
         goto leave;
       pos += n + (nl != NULL);
     }
-  if ((err = finish_stanza (&p)))
+  if ((err = finish_stanza (&p)) || (err = check_one_active (&p)))
     goto leave;
   *r_reg = p.reg;
   p.reg = NULL;
