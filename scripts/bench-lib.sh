@@ -70,3 +70,42 @@ bench_enrolled_home () {
         }' "$2/stanzas" >> "$PANMAIL_HOME/registry"
     "$1" registry-accept --note "bench: $3 keys enrolled" > /dev/null
 }
+
+# bench_ms: milliseconds since the epoch.
+bench_ms () { date +%s%3N; }
+
+# bench_median FILE: the median of the numbers in FILE, one a line.
+bench_median () {
+    sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# bench_interleave REPEAT A B: run the commands A and B (names of shell
+# functions) one after the other, REPEAT times, and leave the medians of
+# their wall times in milliseconds in $bench_a and $bench_b.
+bench_interleave () {
+    bi_a=$(mktemp) bi_b=$(mktemp) bi_i=0
+    while [ "$bi_i" -lt "$1" ]; do
+        bi_t0=$(bench_ms); "$2"; bi_t1=$(bench_ms); "$3"; bi_t2=$(bench_ms)
+        echo $((bi_t1 - bi_t0)) >> "$bi_a"
+        echo $((bi_t2 - bi_t1)) >> "$bi_b"
+        bi_i=$((bi_i + 1))
+    done
+    # shellcheck disable=SC2034  # read by the caller
+    bench_a=$(bench_median "$bi_a") bench_b=$(bench_median "$bi_b")
+    rm -f "$bi_a" "$bi_b"
+}
+
+# bench_mta FILE: make FILE a discard MTA, a script that reads all of
+# its input (pansend checks that the MTA read the whole copy).
+bench_mta () {
+    printf '#!/bin/sh\nexec cat > /dev/null\n' > "$1"
+    chmod 700 "$1"
+}
+
+# bench_report FILE: a 10 KB report (160 lines of figures, no card
+# numbers).
+bench_report () {
+    awk 'BEGIN { for (i = 1; i <= 160; i++)
+          printf "%05d  settlement batch %06d  total %9.2f EUR  ok\n", i, i * 37, i * 123.45 }' \
+        > "$1"
+}

@@ -60,38 +60,18 @@ for size in 10 "$n"; do
     PANMAIL_HOME=$dir/$size/home bench_enrolled_home "$pankey" "$dir/$size/keys" "$size"
     echo "home of $size keys made in $(( $(date +%s) - start )) s (one gpg run)"
 done
-printf '#!/bin/sh\nexec cat > /dev/null\n' > "$dir/mta"
-chmod 700 "$dir/mta"
-awk 'BEGIN { for (i = 1; i <= 160; i++)
-      printf "%05d  settlement batch %06d  total %9.2f EUR  ok\n", i, i * 37, i * 123.45 }' \
-    > "$dir/report"
+bench_mta "$dir/mta"
+bench_report "$dir/report"
 { printf '%s\n' "From: Reports <reports@bench.test>" "To: bench7@bench.test" \
       "Subject: nightly report" ""
   cat "$dir/report"; } > "$dir/msg"
 
-ms() { date +%s%3N; }
-median() {
-    sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # One send to bench7 in each home, interleaved.
-: > "$dir/t.small"; : > "$dir/t.large"
-for size in 10 "$n"; do     # warm up
-    PANMAIL_HOME=$dir/$size/home "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"
-done
-i=0
-while [ "$i" -lt "$repeat" ]; do
-    t0=$(ms)
-    PANMAIL_HOME=$dir/10/home "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"
-    t1=$(ms)
-    PANMAIL_HOME=$dir/$n/home "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"
-    t2=$(ms)
-    echo $((t1 - t0)) >> "$dir/t.small"
-    echo $((t2 - t1)) >> "$dir/t.large"
-    i=$((i + 1))
-done
-s=$(median "$dir/t.small"); l=$(median "$dir/t.large")
-awk -v n="$n" -v s="$s" -v l="$l" 'BEGIN {
+send_small() { PANMAIL_HOME=$dir/10/home "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; }
+send_large() { PANMAIL_HOME=$dir/$n/home "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; }
+send_small; send_large                                    # warm up
+bench_interleave "$repeat" send_small send_large
+awk -v n="$n" -v s="$bench_a" -v l="$bench_b" 'BEGIN {
     printf "send: %d enrolled %6.0f ms  10 enrolled %6.0f ms  ratio %.2f (goal <= 1.2)\n",
         n, l, s, (s > 0 ? l / s : 0) }'
 
@@ -100,7 +80,9 @@ timed() {
     t_name=$1; shift
     PANMAIL_HOME=$dir/$n/home /usr/bin/time -o "$dir/time" -f '%e %U %S %M' \
         "$@" > "$dir/out" 2>&1 || true
-    read -r e u s m < "$dir/time"
+    # The last line: /usr/bin/time says first if the command failed.
+    tail -n 1 "$dir/time" > "$dir/time.last"
+    read -r e u s m < "$dir/time.last"
     printf '%-16s %7s s elapsed %6.2f s cpu %7s KB peak RSS  (%s lines; goal < 5 s)\n' \
         "$t_name" "$e" "$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" "$m" \
         "$(wc -l < "$dir/out")"
@@ -112,11 +94,11 @@ timed "panaudit keys" "$panaudit" keys
 # Bulk enrollment of ENROLL new keys into the large home.
 if [ "$enroll" -gt 0 ]; then
     bench_make_keys "$dir/new" $((n + 1)) $((n + enroll))
-    t0=$(ms)
+    t0=$(bench_ms)
     PANMAIL_HOME=$dir/$n/home "$pankey" enroll --batch "$dir/new/list" \
         --file "$dir/new/all.asc" --operator bench > "$dir/out" 2>&1 ||
         { cat "$dir/out" >&2; echo "bench-registry.sh: pankey enroll --batch failed" >&2; }
-    t1=$(ms)
+    t1=$(bench_ms)
     awk -v k="$enroll" -v t=$((t1 - t0)) 'BEGIN {
         printf "enroll --batch: %d keys in %.1f s, %.3f s per key (goal <= 0.3)\n", k, t / 1000, t / 1000 / k }'
 fi

@@ -60,8 +60,7 @@ start=$(date +%s)
 bench_enrolled_home "$pankey" "$keys" "$max"
 echo "setup: $max keys made and enrolled in $(( $(date +%s) - start )) s (one gpg run; see bench_enrolled_home)"
 
-printf '#!/bin/sh\nexec cat > /dev/null\n' > "$dir/mta"
-chmod 700 "$dir/mta"
+bench_mta "$dir/mta"
 
 # message FILE N BODY: a message to the first N addresses, body BODY.
 message() {
@@ -75,18 +74,7 @@ message() {
       cat "$3"; } > "$1"
 }
 
-# The 10 KB report: 160 lines of figures, no card numbers.
-awk 'BEGIN { for (i = 1; i <= 160; i++)
-      printf "%05d  settlement batch %06d  total %9.2f EUR  ok\n", i, i * 37, i * 123.45 }' \
-    > "$dir/report"
-
-# ms: milliseconds since the epoch.
-ms() { date +%s%3N; }
-
-# median FILE: the median of the numbers in FILE.
-median() {
-    sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+bench_report "$dir/report"
 
 # pipe N FILE: the hand-rolled pipeline to the first N keys.
 pipe() {
@@ -96,21 +84,13 @@ pipe() {
         < "$2" | "$dir/mta" -i -- x
 }
 
+run_pipe() { pipe "$n" "$dir/msg"; }
+run_pansend() { "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; }
 for n in $counts; do
     message "$dir/msg" "$n" "$dir/report"
-    : > "$dir/t.pipe"; : > "$dir/t.pansend"
-    pipe "$n" "$dir/msg"                                  # warm up
-    "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"
-    i=0
-    while [ "$i" -lt "$repeat" ]; do
-        t0=$(ms); pipe "$n" "$dir/msg"; t1=$(ms)
-        "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; t2=$(ms)
-        echo $((t1 - t0)) >> "$dir/t.pipe"
-        echo $((t2 - t1)) >> "$dir/t.pansend"
-        i=$((i + 1))
-    done
-    p=$(median "$dir/t.pipe"); s=$(median "$dir/t.pansend")
-    awk -v n="$n" -v p="$p" -v s="$s" 'BEGIN {
+    run_pipe; run_pansend                                 # warm up
+    bench_interleave "$repeat" run_pipe run_pansend
+    awk -v n="$n" -v p="$bench_a" -v s="$bench_b" 'BEGIN {
         printf "%3d To recipients: pansend %6.0f ms  gpg pipe %6.0f ms  ratio %.2f (goal <= 1.5)\n",
             n, s, p, (p > 0 ? s / p : 0) }'
 done
