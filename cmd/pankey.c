@@ -34,6 +34,7 @@ enum opt_values
   oReason,
   oNote,
   oSenderGroup,
+  oBatch,
   oWarn = 'w',
   oCrit = 'c',
   oTimeout = 't'
@@ -54,10 +55,21 @@ enum opt_values
 #define O_CRIT (1u << 10)
 #define O_TIMEOUT (1u << 11)
 #define O_SENDER_GROUP (1u << 12)
-static const char *const option_names[] = {
-  "--force", "--fingerprint", "--file", "--operator", "--protocol", "--json",
-  "--days",  "--reason",      "--note", "-w",         "-c",         "-t"
-};
+#define O_BATCH (1u << 13)
+static const char *const option_names[] = { "--force",
+                                            "--fingerprint",
+                                            "--file",
+                                            "--operator",
+                                            "--protocol",
+                                            "--json",
+                                            "--days",
+                                            "--reason",
+                                            "--note",
+                                            "-w",
+                                            "-c",
+                                            "-t",
+                                            "--sender-group",
+                                            "--batch" };
 
 static gpgrt_opt_t opts[] = {
   ARGPARSE_group (300,
@@ -65,6 +77,9 @@ static gpgrt_opt_t opts[] = {
                   "  init [--sender-group GROUP] create the home\n"
                   "  enroll ADDR --fingerprint FPR --file KEY|-\n"
                   "                             pin ADDR to the key FPR\n"
+                  "  enroll --batch LIST --file KEYS\n"
+                  "                             each \"ADDR FPR\" line of "
+                  "LIST\n"
                   "  list                       list enrolled recipients\n"
                   "  show ADDR                  show ADDR's enrollments\n"
                   "  check [-w DAYS] [-c DAYS] [-t SECONDS]\n"
@@ -95,6 +110,9 @@ static gpgrt_opt_t opts[] = {
   ARGPARSE_s_s (oFingerprint, "fingerprint",
                 "|FPR|the full fingerprint checked out of band"),
   ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
+  ARGPARSE_s_s (oBatch, "batch",
+                "|LIST|enroll: the pairs \"ADDR FPR\" of LIST, their"
+                " keys in --file"),
   ARGPARSE_s_s (oOperator, "operator",
                 "|NAME|who enrolls (default: login"
                 " user)"),
@@ -135,6 +153,7 @@ struct options
   const char *reason;
   const char *note;
   const char *sender_group;
+  const char *batch;
   const char *warn, *crit, *timeout;
   unsigned int given; /* O_ bits of the options given.  */
   int bad;            /* An option was not understood.  */
@@ -170,7 +189,8 @@ take_option (struct options *o, int opt, const char *value)
     { oWarn,        O_WARN,         &o->warn         },
     { oCrit,        O_CRIT,         &o->crit         },
     { oTimeout,     O_TIMEOUT,      &o->timeout      },
-    { oSenderGroup, O_SENDER_GROUP, &o->sender_group }
+    { oSenderGroup, O_SENDER_GROUP, &o->sender_group },
+    { oBatch,       O_BATCH,        &o->batch        }
   };
 
   if (opt == oForce || opt == oJson)
@@ -567,12 +587,77 @@ job_release (struct job *j)
   pan_ctx_release (j->ctx);
 }
 
+/* Say how pair IDX of a bulk enrollment went; OPAQUE counts those
+ * that failed.  */
+static void
+batch_cb (void *opaque, size_t idx, gpg_error_t err,
+          const struct pan_lifecycle_result *res, const char *reason)
+{
+  unsigned int *failed = opaque;
+
+  if (!err)
+    {
+      es_printf ("pankey: enrolled %s with OpenPGP key %s\n", res->address,
+                 res->fingerprint);
+      return;
+    }
+  (*failed)++;
+  cmd_info ("pair %zu (%s) not enrolled: %s", idx + 1,
+            res->address ? res->address : "?",
+            reason ? reason : gpg_strerror (err));
+}
+
+/* pankey enroll --batch LIST --file KEYS: each pair of LIST enrolled as
+ * a single enroll (see pan_lifecycle_enroll_batch).  */
+static int
+cmd_enroll_batch (struct options *o)
+{
+  struct job j = { NULL };
+  pan_enroll_list_t list = NULL;
+  char *buf = NULL, *reason = NULL;
+  size_t len = 0;
+  unsigned int failed = 0;
+  gpg_error_t err;
+  int rc;
+
+  if (o->nargs != 1 || o->fingerprint || !o->file || !strcmp (o->file, "-")
+      || o->proto != PAN_PROTOCOL_OPENPGP)
+    usage_error ("usage: pankey enroll --batch LIST --file KEYS");
+  if ((rc = read_key_file (o->batch, 64L << 20, &buf, &len)))
+    return rc;
+  if ((err = pan_enroll_list_parse (buf, len, &list, &reason)))
+    {
+      cmd_error (err, o->batch, reason);
+      free (buf);
+      return EX_DATAERR;
+    }
+  j.kf.name = o->file;
+  if (!(rc = open_home (o, &j.ctx)) && !(rc = cmd_recover (j.ctx)))
+    {
+      init_request (&j.req, o, NULL, NULL, &j.kf);
+      err = pan_lifecycle_enroll_batch (j.ctx, &j.req, list, batch_cb,
+                                        &failed, &reason);
+      if (err)
+        cmd_error (err, "enroll --batch", reason);
+      es_printf ("pankey: %zu of %zu keys enrolled\n",
+                 pan_enroll_list_count (list) - failed,
+                 pan_enroll_list_count (list));
+      rc = !err ? 0 : j.kf.rc ? j.kf.rc : EX_DATAERR;
+    }
+  pan_enroll_list_release (list);
+  free (buf);
+  job_release (&j);
+  return rc;
+}
+
 static int
 cmd_enroll (struct options *o)
 {
   struct job j = { NULL };
   int rc;
 
+  if (o->batch)
+    return cmd_enroll_batch (o);
   if (o->nargs != 2 || !o->fingerprint || !o->file)
     usage_error ("usage: pankey enroll ADDR --fingerprint FPR --file KEY|-");
   if (o->protocol && pan_protocol_parse (o->protocol, &o->proto))
@@ -1080,7 +1165,7 @@ main (int argc, char **argv)
   static const struct command commands[] = {
     {"init",             cmd_init,            O_FORCE | O_OPERATOR | O_SENDER_GROUP         },
     { "enroll",          cmd_enroll,
-     O_FINGERPRINT | O_FILE | O_OPERATOR | O_PROTOCOL                                       },
+     O_FINGERPRINT | O_FILE | O_OPERATOR | O_PROTOCOL | O_BATCH                             },
     { "list",            cmd_list,            O_JSON                                        },
     { "show",            cmd_show,            O_JSON                                        },
     { "check",           cmd_check,           O_JSON | O_DAYS | O_WARN | O_CRIT | O_TIMEOUT },

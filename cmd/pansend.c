@@ -444,8 +444,14 @@ pansend_send (struct options *o)
     goto leave;
   if ((err = pan_job_encrypt (job, in, &reason)))
     {
-      rc = refuse (ctx, job, exit_for_encrypt (err), err, "encryption",
-                   reason);
+      /* gpg refused a key that the registry still pins: as if the
+       * check of the recipients had found it.  */
+      if (pan_job_refused (job))
+        rc = refuse (ctx, job, exit_for_resolve (err), err, "recipients",
+                     reason);
+      else
+        rc = refuse (ctx, job, exit_for_encrypt (err), err, "encryption",
+                     reason);
       goto leave;
     }
   if (o->args.dry_run)

@@ -50,7 +50,9 @@ same_record (const struct pan_recipient *a, const struct pan_recipient *b)
     && !strcmp (a->enrolled_by, b->enrolled_by) && a->status == b->status
     && a->changed_at == b->changed_at
     && same_opt (a->changed_by, b->changed_by)
-    && same_opt (a->reason, b->reason) && same_opt (a->note, b->note);
+    && same_opt (a->reason, b->reason) && same_opt (a->note, b->note)
+    && same_opt (a->subkeys, b->subkeys)
+    && same_opt (a->subkey_expiry, b->subkey_expiry);
 }
 
 /* Check that the active records of REG are found by lookup.  */

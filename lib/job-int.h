@@ -10,6 +10,8 @@ struct rcpt
   char *addr;
   char *fpr;
   char *subkeys; /* The encryption keys its record pins.  */
+  char *subkey;  /* The one to encrypt to, chosen from the times
+                    the record keeps; NULL: the keyring chooses.  */
   pan_protocol_t protocol;
   int visible; /* Named in To or Cc.  */
   int wanted;  /* A recipient, not only named in To or
@@ -60,6 +62,7 @@ struct pan_job
   char *sender;            /* The resolved envelope sender.  */
   char *dsn;               /* The DSN options for the audit record.  */
   char nonce[9];           /* Of the copy ids of this job.  */
+  int refused;             /* gpg refused a recipient's key.  */
 };
 
 /* Remember the PAN of HIT once, for the audit record.  */
@@ -80,6 +83,13 @@ int pani_is_content_field (const char *name);
  * store its sender, if any, at *R_SENDER; else return 0.  */
 size_t pani_mta_own_option (const char *const *argv, size_t i,
                             const char **r_sender);
+
+/* gpg refused the key of recipient IDX of JOB with ERR, and *R_REASON
+ * (may be NULL) says so: mark JOB refused and turn ERR and *R_REASON
+ * into what pan_job_resolve says of a key that cannot be used (the
+ * keyring asked why), and return that error.  */
+gpg_error_t pani_job_refusal (pan_job_t job, size_t idx, gpg_error_t err,
+                              char **r_reason);
 
 /* Release the envelope of JOB.  */
 void pani_job_release_envelope (pan_job_t job);

@@ -62,6 +62,7 @@ release_rcpts (pan_job_t job)
       free (job->rcpts[i].addr);
       free (job->rcpts[i].fpr);
       free (job->rcpts[i].subkeys);
+      free (job->rcpts[i].subkey);
     }
   free (job->rcpts);
 }
@@ -328,29 +329,97 @@ note_expiry (pan_job_t job, const struct rcpt *r, time_t expires)
   return 0;
 }
 
+/* Check the key of REC in the keyring, as pansend did before the
+ * registry kept the times of its subkeys; the reason names ADDR.  */
+static gpg_error_t
+check_in_keyring (pan_job_t job, const struct pan_recipient *rec,
+                  const char *addr, time_t *r_expires, char **r_reason)
+{
+  gpg_error_t err;
+  char *why = NULL;
+
+  err = pani_keys_check_pinned (job->ctx, rec, job->now, r_expires, &why);
+  if (err)
+    pani_reason (r_reason, err, "%s: %s; nothing was sent to anyone", addr,
+                 why ? why : gpg_strerror (err));
+  free (why);
+  return err;
+}
+
+/* Resolve R to its enrollment in REG.  An OpenPGP record that keeps
+ * the times of its subkeys needs no key listing: gpg gets the chosen
+ * subkey by exact fingerprint and refuses it itself if it was revoked
+ * or expired since (pani_job_refusal).  Any other starts the watch of
+ * the engines (*WATCH) if it is not running yet.  */
 static gpg_error_t
 resolve_one (pan_job_t job, pan_registry_t reg, struct rcpt *r,
-             char **r_reason)
+             pani_engine_guard_t *watch, char **r_reason)
 {
   gpg_error_t err;
   const struct pan_recipient *rec = pani_registry_lookup (reg, r->addr);
-  char *why = NULL;
   time_t expires = 0;
 
   if (!rec)
     return refuse_unenrolled (reg, r->addr, r_reason);
-  err = pani_keys_check_pinned (job->ctx, rec, job->now, &expires, &why);
-  if (err)
-    pani_reason (r_reason, err, "%s: %s; nothing was sent to anyone",
-                 r->addr, why ? why : gpg_strerror (err));
-  else if (!(r->fpr = pani_strdup (rec->fingerprint))
-           || (rec->subkeys && !(r->subkeys = pani_strdup (rec->subkeys))))
+  err = pani_keys_recorded_subkey (rec, job->now, &r->subkey, &expires);
+  /* The look-ups within gpg-timeout (no wait without a bound).  */
+  if (gpg_err_code (err) == GPG_ERR_NO_DATA
+      && (*watch || !(err = pani_engine_watch_begin (job->ctx, watch))))
+    err = check_in_keyring (job, rec, r->addr, &expires, r_reason);
+  if (!err
+      && (!(r->fpr = pani_strdup (rec->fingerprint))
+          || (rec->subkeys && !(r->subkeys = pani_strdup (rec->subkeys)))))
     err = gpg_error_from_syserror ();
   r->protocol = rec->protocol;
   if (!err)
     err = note_expiry (job, r, expires);
-  free (why);
   return err;
+}
+
+gpg_error_t
+pani_job_refusal (pan_job_t job, size_t idx, gpg_error_t err,
+                  char **r_reason)
+{
+  struct rcpt *r = &job->rcpts[idx];
+  struct pan_recipient rec;
+  pani_engine_guard_t watch = NULL;
+  char *gpg_why = NULL, *why = NULL;
+  gpg_error_t err2;
+
+  job->refused = 1;
+  if (r_reason)
+    {
+      gpg_why = *r_reason;
+      *r_reason = NULL;
+    }
+  memset (&rec, 0, sizeof rec);
+  rec.address = r->addr;
+  rec.protocol = r->protocol;
+  rec.fingerprint = r->fpr;
+  rec.subkeys = r->subkeys;
+  if (!(err2 = pani_engine_watch_begin (job->ctx, &watch)))
+    {
+      err2 = check_in_keyring (job, &rec, r->addr, NULL, &why);
+      err2 = pani_engine_watch_end (watch, err2, &why);
+    }
+  if (!err2) /* The keyring sees no reason: gpg's stands.  */
+    err2 = pani_reason (&why, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
+                        "%s: %s; nothing was sent to anyone", r->addr,
+                        gpg_why ? gpg_why : gpg_strerror (err));
+  if (r_reason)
+    {
+      *r_reason = why;
+      why = NULL;
+    }
+  free (why);
+  free (gpg_why);
+  return err2;
+}
+
+int
+pan_job_refused (pan_job_t job)
+{
+  return job && job->refused;
 }
 
 const char *
@@ -474,13 +543,10 @@ pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
                         " command line");
   if ((err = load_registry (job, &reg, r_reason)))
     return err;
-  /* The key look-ups within gpg-timeout (no wait without a bound).  */
-  if (!(err = pani_engine_watch_begin (job->ctx, &watch)))
-    {
-      for (size_t i = 0; !err && i < job->nrcpts; i++)
-        err = resolve_one (job, reg, &job->rcpts[i], r_reason);
-      err = pani_engine_watch_end (watch, err, r_reason);
-    }
+  for (size_t i = 0; !err && i < job->nrcpts; i++)
+    err = resolve_one (job, reg, &job->rcpts[i], &watch, r_reason);
+  if (watch)
+    err = pani_engine_watch_end (watch, err, r_reason);
   pan_registry_release (reg);
   if (!err)
     err = plan_copies (job);

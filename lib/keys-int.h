@@ -14,11 +14,14 @@ const struct pani_proto_ops *pani_keys_ops (pan_protocol_t protocol);
  * usable encryption subkey, and be neither expired (at NOW), revoked nor
  * disabled.  Nothing is imported if a check fails.  Store at
  * *R_SUBKEYS the encryption keys to pin: those whose binding signature
- * gpg checked there without its signature cache.  */
+ * gpg checked there without its signature cache, newest first; and at
+ * *R_EXPIRY when each can no longer encrypt (a record's
+ * "subkey-expiry").  */
 gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
                                       const char *fpr, const void *data,
                                       size_t len, time_t now,
-                                      char **r_subkeys, char **r_reason);
+                                      char **r_subkeys, char **r_expiry,
+                                      char **r_reason);
 
 /* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
  * expiry, new subkey, a revocation) into the GnuPG home of CTX, merged
@@ -29,12 +32,14 @@ gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
  * CHECK_ONLY nothing is imported.  If R_INFO is not NULL the merged key
  * is described there (see pani_keys_info; release it).  If R_SUBKEYS
  * is not NULL the encryption keys of the merged key to pin are stored
- * there, checked as at enroll (NULL if none is left).  */
+ * there, checked as at enroll (NULL if none is left), and their ends at
+ * *R_EXPIRY (as pani_keys_import_openpgp's).  */
 gpg_error_t pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
                                        const void *data, size_t len,
                                        time_t now, int check_only,
                                        struct pan_key_info *r_info,
-                                       char **r_subkeys, char **r_reason);
+                                       char **r_subkeys, char **r_expiry,
+                                       char **r_reason);
 
 /* Check that the key of the enrollment REC can be encrypted to at NOW
  * as pansend encrypts: with only the subkeys it pins (OpenPGP).  A
@@ -52,6 +57,18 @@ gpg_error_t pani_keys_check_pinned (pan_ctx_t ctx,
 gpg_error_t pani_keys_unpinned (pan_ctx_t ctx,
                                 const struct pan_recipient *rec,
                                 char **r_list, char **r_reason);
+
+/* Choose, from what the OpenPGP record REC recorded when it pinned its
+ * subkeys ("subkey-expiry"), the key pansend encrypts to at NOW without
+ * a look at the keyring: the newest pinned subkey whose time has not
+ * come (*R_SUBKEY, malloc'ed); store at *R_EXPIRES when the key can no
+ * longer encrypt (0: never).  gpg, given that key by exact fingerprint,
+ * refuses it if it was revoked or expired since.  GPG_ERR_NO_DATA if
+ * REC records no times (an older record, S/MIME) or none is left: the
+ * keyring must then decide (pani_keys_check_pinned).  */
+gpg_error_t pani_keys_recorded_subkey (const struct pan_recipient *rec,
+                                       time_t now, char **r_subkey,
+                                       time_t *r_expires);
 
 /* Fill *R_INFO with what the GnuPG home of CTX knows of the key FPR of
  * PROTOCOL at NOW, the policy verdict included; a key that is not there

@@ -14,6 +14,7 @@
 #include "util.h"
 #include "keys-int.h"
 #include "openpgp-int.h"
+#include "timeutil-int.h"
 
 /* The protocols panmail can encrypt to.  */
 static const struct pani_proto_ops *const protocols[] = { &pani_openpgp_ops,
@@ -91,22 +92,22 @@ pani_keys_info_release (struct pan_key_info *info)
 gpg_error_t
 pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
                           const void *buf, size_t len, time_t now,
-                          char **r_subkeys, char **r_reason)
+                          char **r_subkeys, char **r_expiry, char **r_reason)
 {
   return pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, r_subkeys,
-                              r_reason);
+                              r_expiry, r_reason);
 }
 
 gpg_error_t
 pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr, const void *buf,
                            size_t len, time_t now, int check_only,
                            struct pan_key_info *r_info, char **r_subkeys,
-                           char **r_reason)
+                           char **r_expiry, char **r_reason)
 {
   if (r_info)
     info_init (r_info, PAN_PROTOCOL_OPENPGP, fpr);
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, r_info,
-                               r_subkeys, r_reason);
+                               r_subkeys, r_expiry, r_reason);
 }
 
 /* Refuse REC, an enrollment of a protocol that pins subkeys, if it
@@ -163,4 +164,56 @@ pani_keys_unpinned (pan_ctx_t ctx, const struct pan_recipient *rec,
     return err;
   return ops->unpinned (ctx, rec->fingerprint, rec->subkeys, r_list,
                         r_reason);
+}
+
+/* Store at *R_END the time the word W of LEN bytes (of a record's
+ * "subkey-expiry") gives: 0 for "never".  */
+static gpg_error_t
+parse_end (const char *w, size_t len, time_t *r_end)
+{
+  char word[32];
+
+  *r_end = 0;
+  if (len == 5 && !memcmp (w, "never", 5))
+    return 0;
+  if (len >= sizeof word)
+    return gpg_error (GPG_ERR_INV_TIME);
+  memcpy (word, w, len);
+  word[len] = 0;
+  return pani_time_parse (word, r_end);
+}
+
+gpg_error_t
+pani_keys_recorded_subkey (const struct pan_recipient *rec, time_t now,
+                           char **r_subkey, time_t *r_expires)
+{
+  const char *fp = rec->subkeys, *ex = rec->subkey_expiry;
+  size_t flen, elen;
+  time_t end, last = -1;
+
+  *r_subkey = NULL;
+  *r_expires = 0;
+  if (rec->protocol != PAN_PROTOCOL_OPENPGP || !fp || !ex)
+    return gpg_error (GPG_ERR_NO_DATA);
+  for (; *fp && *ex; fp += flen + !!fp[flen], ex += elen + !!ex[elen])
+    {
+      flen = strcspn (fp, " ");
+      elen = strcspn (ex, " ");
+      if (parse_end (ex, elen, &end))
+        {
+          free (*r_subkey);
+          *r_subkey = NULL;
+          return gpg_error (GPG_ERR_INV_TIME);
+        }
+      if (end && end <= now)
+        continue;
+      if (!*r_subkey && !(*r_subkey = pani_strndup (fp, flen)))
+        return gpg_error_from_syserror ();
+      if (last && (!end || end > last))
+        last = end;
+    }
+  if (!*r_subkey)
+    return gpg_error (GPG_ERR_NO_DATA);
+  *r_expires = last > 0 ? last : 0;
+  return 0;
 }

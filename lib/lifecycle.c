@@ -42,7 +42,8 @@ struct txn
   char *fpr;          /* REQ->FINGERPRINT, normalised.  */
   const void *data;   /* The key material.  */
   size_t len;
-  char *subkeys;          /* The OpenPGP encryption keys to pin.  */
+  char *subkeys;          /* The OpenPGP encryption keys to pin,  */
+  char *subkey_expiry;    /* and when each can no longer encrypt.  */
   const char *new_sha256; /* Of the registry about to be saved.  */
   int exit_code;          /* Of the next record.  */
   int recorded;           /* Its stop is recorded.  */
@@ -135,6 +136,7 @@ finish (struct txn *t, gpg_error_t err, char *reason, char **r_reason)
   free (t->operator_name);
   free (t->fpr);
   free (t->subkeys);
+  free (t->subkey_expiry);
   pan_registry_release (t->reg);
   return err;
 }
@@ -443,7 +445,8 @@ import_key (struct txn *t, char **r_reason)
                              t->now, &sha1, r_reason);
   else
     err = pani_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
-                                    t->len, t->now, &t->subkeys, r_reason);
+                                    t->len, t->now, &t->subkeys,
+                                    &t->subkey_expiry, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));
@@ -499,6 +502,7 @@ registry_pin (struct txn *t, const char *old_fpr,
   rec.protocol = res->protocol;
   rec.fingerprint = res->fingerprint;
   rec.subkeys = t->subkeys;
+  rec.subkey_expiry = t->subkey_expiry;
   rec.enrolled_at = t->now;
   rec.enrolled_by = t->operator_name;
   rec.status = PAN_STATUS_ACTIVE;
@@ -741,7 +745,8 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
   pani_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
                   NULL);
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                   t->now, 1, &after, &t->subkeys, r_reason);
+                                   t->now, 1, &after, &t->subkeys,
+                                   &t->subkey_expiry, r_reason);
   if (err)
     err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
                        *r_reason ? *r_reason : gpg_strerror (err));
@@ -774,7 +779,7 @@ commit_refresh (struct txn *t, const struct pan_audit_key *key,
   if (!(path = pan_ctx_path (t->ctx, "registry")))
     return gpg_error_from_syserror ();
   err = pani_registry_set_subkeys (path, res->address, res->fingerprint,
-                                   t->subkeys,
+                                   t->subkeys, t->subkey_expiry,
                                    pan_config_get_int (pan_ctx_config (
                                                          t->ctx),
                                                        "lock-timeout"),
@@ -807,13 +812,16 @@ txn_refresh (struct txn *t, char **r_reason)
       || (err = commit_refresh (t, &key, r_reason)))
     return err;
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                   t->now, 0, NULL, NULL, r_reason);
+                                   t->now, 0, NULL, NULL, NULL, r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));
   pinned = *rec;
   if (t->subkeys)
-    pinned.subkeys = t->subkeys;
+    {
+      pinned.subkeys = t->subkeys;
+      pinned.subkey_expiry = t->subkey_expiry;
+    }
   res->unusable = pani_keys_check_pinned (t->ctx, &pinned, t->now, NULL,
                                           &res->unusable_reason);
   return 0;

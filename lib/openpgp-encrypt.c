@@ -1,10 +1,13 @@
 /* openpgp-encrypt.c - encrypting one copy to OpenPGP keys: PGP/MIME
  *
- * Each recipient's key is looked up by its pinned primary fingerprint
- * and checked again, and gpg is given, through GPGME's recipient
- * string, the newest pinned subkey that can encrypt, named exactly
- * ("FPR!"): gpg never chooses a subkey itself, so one that reached the
- * keyring without pankey is never used.  An empty recipient list would
+ * gpg is given, through GPGME's recipient string, one pinned subkey
+ * per recipient, named exactly ("FPR!"): gpg never chooses a subkey
+ * itself, so one that reached the keyring without pankey is never used.
+ * The subkey was chosen from the times the registry keeps (no key
+ * listing: one gpg run for all recipients), or, for a record without
+ * them, is the newest pinned subkey the keyring shows usable.  gpg
+ * refuses a key revoked or expired since it was pinned; the refusal
+ * names the recipient (REQ->REFUSED).  An empty recipient list would
  * make GPGME encrypt symmetrically: it is refused.  */
 #include <config.h>
 
@@ -18,6 +21,7 @@
 #include "home-int.h"
 #include "engine-int.h"
 #include "openpgp-pins-int.h"
+#include "registry-int.h"
 #include "openpgp-encrypt-int.h"
 
 static void
@@ -89,6 +93,13 @@ add_recipient (const struct pani_encrypt_req *req, size_t i,
 
   if (!fpr || !pins)
     return gpg_error (GPG_ERR_INV_STATE); /* Not resolved.  */
+  if (req->chosen && req->chosen[i])
+    {
+      if (!pani_registry_pinned (pins, req->chosen[i]))
+        return gpg_error (GPG_ERR_INV_STATE);
+      pani_buf_printf (recp, "%s!\n", req->chosen[i]);
+      return 0;
+    }
   if (!(err = pani_get_pinned_key (gctx, fpr, &key))
       && !(err = pani_openpgp_check_primary (key, req->now, r_reason)))
     {
@@ -125,20 +136,64 @@ collect_recipients (const struct pani_encrypt_req *req, gpgme_ctx_t gctx,
   return err;
 }
 
-static gpg_error_t
-check_encrypt_result (gpgme_ctx_t gctx, int signing, char **r_reason)
+/* Return the number of the line of RECP (one "FPR!" per line) that
+ * names the key NAME (with or without its "!"), or -1.  */
+static long
+recipient_line (const char *recp, const char *name)
 {
+  size_t n = name ? strcspn (name, "!") : 0, len;
+  long line = 0;
+
+  for (const char *p = recp; n && p && *p; p += len + 1, line++)
+    {
+      len = strcspn (p, "\n");
+      if (len == n + 1 && !memcmp (p, name, n))
+        return line;
+      if (!p[len])
+        break;
+    }
+  return -1;
+}
+
+/* Note in REQ->REFUSED the first recipient of RECP whose key gpg
+ * refused (RES's invalid recipients) and say which and why; return
+ * GPG_ERR_UNUSABLE_PUBKEY, or 0 if gpg refused none.  */
+static gpg_error_t
+note_refused (const struct pani_encrypt_req *req, const char *recp,
+              gpgme_encrypt_result_t res, char **r_reason)
+{
+  gpgme_invalid_key_t first = NULL;
+  long idx = -1, line;
+
+  for (gpgme_invalid_key_t inv = res ? res->invalid_recipients : NULL; inv;
+       inv = inv->next)
+    if ((line = recipient_line (recp, inv->fpr)) >= 0
+        && (idx < 0 || line < idx))
+      idx = line, first = inv;
+  if (!res || !res->invalid_recipients)
+    return 0;
+  if (!first)
+    first = res->invalid_recipients;
+  else if (req->refused)
+    *req->refused = idx;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
+                      "gpg refused key %s: %s", first->fpr,
+                      gpg_strerror (first->reason));
+}
+
+static gpg_error_t
+check_encrypt_result (const struct pani_encrypt_req *req, const char *recp,
+                      gpgme_ctx_t gctx, int signing, char **r_reason)
+{
+  gpg_error_t err;
   gpgme_encrypt_result_t res = gpgme_op_encrypt_result (gctx);
   gpgme_sign_result_t sres = signing ? gpgme_op_sign_result (gctx) : NULL;
 
   if (!res)
     return pani_reason (r_reason, gpg_error (GPG_ERR_GENERAL),
                         "gpg gave no encryption result");
-  if (res->invalid_recipients)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
-                        "gpg refused key %s: %s",
-                        res->invalid_recipients->fpr,
-                        gpg_strerror (res->invalid_recipients->reason));
+  if ((err = note_refused (req, recp, res, r_reason)))
+    return err;
   if (signing && (!sres || sres->invalid_signers || !sres->signatures))
     return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
                         "the message could not be signed with the"
@@ -227,10 +282,14 @@ encrypt_openpgp (const struct pani_encrypt_req *req, char **r_reason)
                        "reading the message"
                        " body: %s",
                        gpg_strerror (*req->plain_err));
+  else if (err
+           && note_refused (req, recp, gpgme_op_encrypt_result (gctx),
+                            r_reason))
+    err = gpg_error (GPG_ERR_UNUSABLE_PUBKEY);
   else if (err)
     pani_reason (r_reason, err, "encryption failed: %s", gpg_strerror (err));
   else
-    err = check_encrypt_result (gctx, signing, r_reason);
+    err = check_encrypt_result (req, recp, gctx, signing, r_reason);
 
 leave:
   gpgme_data_release (cipher);

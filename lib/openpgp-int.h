@@ -13,18 +13,21 @@
 /* Check the key of DATA/LEN whose primary fingerprint is FPR for ADDR
  * in a scratch keyring at NOW and import only it into the home of CTX
  * (see pani_keys_import_openpgp); store at *R_SUBKEYS the encryption
- * keys to pin (a registry record's "subkeys").  */
+ * keys to pin (a registry record's "subkeys") and at *R_EXPIRY their
+ * ends ("subkey-expiry").  */
 gpg_error_t pani_openpgp_enroll (pan_ctx_t ctx, const char *addr,
                                  const char *fpr, const void *data,
                                  size_t len, time_t now, char **r_subkeys,
-                                 char **r_reason);
+                                 char **r_expiry, char **r_reason);
 
 /* Merge the update DATA/LEN of the pinned key FPR (see
  * pani_keys_refresh_openpgp); if R_SUBKEYS is not NULL store there the
- * encryption keys of the merged key to pin (NULL if none is left).  */
+ * encryption keys of the merged key to pin (NULL if none is left) and
+ * at *R_EXPIRY (then not NULL either) their ends.  */
 gpg_error_t pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr,
                                   const void *data, size_t len, time_t now,
                                   int check_only, struct pan_key_info *info,
-                                  char **r_subkeys, char **r_reason);
+                                  char **r_subkeys, char **r_expiry,
+                                  char **r_reason);
 
 #endif /* PAN_OPENPGP_INT_H */

@@ -17,12 +17,19 @@ int pani_openpgp_subkey_usable (gpgme_subkey_t sub, time_t now);
 gpg_error_t pani_openpgp_check_primary (gpgme_key_t key, time_t now,
                                         char **r_reason);
 
+/* The most encryption keys of one key that a record pins (the
+ * registry's limit).  */
+#define PANI_OPENPGP_MAX_PINS 32
+
 /* Store at *R_LIST the fingerprints of the encryption keys of KEY (the
  * primary included if it can encrypt) whose binding is valid and that
- * are not revoked, one space between: what a registry record pins.
- * KEY must come from a listing that checked the bindings without the
- * signature cache.  *R_LIST is NULL if there is none.  */
-gpg_error_t pani_openpgp_pin_list (gpgme_key_t key, char **r_list);
+ * are not revoked, newest first, one space between: what a registry
+ * record pins ("subkeys").  If R_EXPIRY is not NULL store there, for
+ * each, when it can no longer encrypt ("subkey-expiry").  KEY must come
+ * from a listing that checked the bindings without the signature cache.
+ * *R_LIST is NULL if there is none.  */
+gpg_error_t pani_openpgp_pin_list (gpgme_key_t key, char **r_list,
+                                   char **r_expiry);
 
 /* Return the newest key of KEY that PINS names and that can encrypt at
  * NOW, or NULL.  */

@@ -68,15 +68,75 @@ list_finish (struct pani_buf *buf, char **r_list)
   return 0;
 }
 
-gpg_error_t
-pani_openpgp_pin_list (gpgme_key_t key, char **r_list)
+/* Return the time after which SUB of KEY can no longer encrypt: its
+ * own expiry or the primary key's, whichever comes first (0: never).  */
+static time_t
+subkey_end (gpgme_key_t key, gpgme_subkey_t sub)
 {
-  struct pani_buf buf = { NULL, 0, 0, 0 };
+  time_t own = sub->expires > 0 ? sub->expires : 0;
+  time_t primary = key->subkeys->expires > 0 ? key->subkeys->expires : 0;
 
-  for (gpgme_subkey_t sub = key->subkeys; sub; sub = sub->next)
-    if (sub->fpr && sub->can_encrypt && !sub->invalid && !sub->revoked)
-      list_add (&buf, sub);
-  return list_finish (&buf, r_list);
+  if (!own || (primary && primary < own))
+    return primary;
+  return own;
+}
+
+/* Append the end of SUB of KEY to the list BUF: "never" or a time.  */
+static void
+expiry_add (struct pani_buf *buf, gpgme_key_t key, gpgme_subkey_t sub)
+{
+  char when[32];
+  time_t end = subkey_end (key, sub);
+
+  if (buf->len)
+    pani_buf_putc (buf, ' ');
+  pani_buf_puts (buf,
+                 end ? pan_time_format (end, when, sizeof when) : "never");
+}
+
+/* Store in SUBS (room for N) the keys of KEY to pin, newest first, and
+ * return how many there are.  */
+static size_t
+pin_candidates (gpgme_key_t key, gpgme_subkey_t *subs, size_t n)
+{
+  size_t count = 0, j;
+
+  for (gpgme_subkey_t sub = key->subkeys; sub && count < n; sub = sub->next)
+    {
+      if (!sub->fpr || !sub->can_encrypt || sub->invalid || sub->revoked)
+        continue;
+      for (j = count; j > 0 && subs[j - 1]->timestamp < sub->timestamp; j--)
+        subs[j] = subs[j - 1];
+      subs[j] = sub;
+      count++;
+    }
+  return count;
+}
+
+gpg_error_t
+pani_openpgp_pin_list (gpgme_key_t key, char **r_list, char **r_expiry)
+{
+  gpg_error_t err;
+  struct pani_buf buf = { NULL, 0, 0, 0 }, ends = { NULL, 0, 0, 0 };
+  gpgme_subkey_t subs[PANI_OPENPGP_MAX_PINS];
+  size_t n = pin_candidates (key, subs, PANI_OPENPGP_MAX_PINS);
+
+  if (r_expiry)
+    *r_expiry = NULL;
+  for (size_t i = 0; i < n; i++)
+    {
+      list_add (&buf, subs[i]);
+      expiry_add (&ends, key, subs[i]);
+    }
+  if (!(err = list_finish (&buf, r_list)) && r_expiry
+      && (err = list_finish (&ends, r_expiry)))
+    {
+      free (*r_list);
+      *r_list = NULL;
+    }
+  pani_buf_free (&buf);
+  pani_buf_free (&ends);
+  return err;
 }
 
 gpgme_subkey_t

@@ -28,6 +28,7 @@
 #include "fileio-int.h"
 #include "openpgp-int.h"
 #include "openpgp-pins-int.h"
+#include "openpgp-list-int.h"
 #include "openpgp-encrypt-int.h"
 #include "registry-int.h"
 
@@ -176,40 +177,6 @@ policy_subkeys (pan_config_t config, gpgme_key_t key, time_t now,
   return worst;
 }
 
-/* Run "gpg --with-colons --check-sigs FPR" on GNUPG_HOME (no shell)
- * and store its output in *R_OUT.  */
-static gpg_error_t
-list_sigs (const char *gnupg_home, const char *fpr, gpgme_data_t *r_out,
-           char **r_reason)
-{
-  gpg_error_t err;
-  const char *prog = pani_engine_program (GPGME_PROTOCOL_OpenPGP);
-  const char *argv[] = { "gpg",
-                         "--homedir",
-                         gnupg_home,
-                         "--batch",
-                         "--no-tty",
-                         "--with-colons",
-                         "--fixed-list-mode",
-                         "--trust-model",
-                         "always",
-                         "--no-auto-check-trustdb",
-                         "--no-sig-cache",
-                         "--check-sigs",
-                         "--",
-                         fpr,
-                         NULL };
-
-  *r_out = NULL;
-  if (!prog)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_ENGINE),
-                        "GPGME knows no gpg program");
-  if ((err = pani_engine_spawn (prog, argv, r_out)))
-    pani_reason (r_reason, err, "running %s --check-sigs: %s", prog,
-                 gpg_strerror (err));
-  return err;
-}
-
 /* Judge the hash algorithm of the binding self-signatures of FPR in
  * GNUPG_HOME.  */
 static pan_severity_t
@@ -217,14 +184,20 @@ policy_selfsigs (const char *gnupg_home, const char *fpr, char **r_reason)
 {
   gpgme_data_t out = NULL;
   char *buf = NULL, *where = NULL, *why = NULL;
+  const char *listed = NULL;
   size_t len = 0;
   int algo = 0;
   pan_severity_t sev = PAN_SEVERITY_CRITICAL;
 
-  if (list_sigs (gnupg_home, fpr, &out, &why))
+  if (!pani_openpgp_listed_sigs (gnupg_home, fpr, &listed, &len))
+    {
+      if (pani_policy_parse_colons (listed, len, fpr, &algo, &where, &why))
+        goto leave;
+    }
+  else if (pani_openpgp_list_sigs (gnupg_home, fpr, &out, &why))
     goto leave;
-  buf = gpgme_data_release_and_get_mem (out, &len);
-  if (pani_policy_parse_colons (buf, len, fpr, &algo, &where, &why))
+  else if (!(buf = gpgme_data_release_and_get_mem (out, &len))
+           || pani_policy_parse_colons (buf, len, fpr, &algo, &where, &why))
     goto leave;
   free (why);
   why = NULL;
@@ -327,6 +300,26 @@ home_key (pan_ctx_t ctx, const char *fpr, const char *hint,
   return err;
 }
 
+/* Look up the pinned key FPR in the home of CTX as home_key does, or,
+ * once many keys were looked up there, in the listing of the whole
+ * keyring (openpgp-list.c; *R_GCTX is then NULL).  For reports only:
+ * the checks before an import or a send list the key itself.  */
+static gpg_error_t
+listed_key (pan_ctx_t ctx, const char *fpr, const char *hint,
+            gpgme_ctx_t *r_gctx, gpgme_key_t *r_key, char **r_reason)
+{
+  gpg_error_t err = pani_openpgp_listed_key (ctx->gnupg_home, fpr, r_key);
+
+  *r_gctx = NULL;
+  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
+    return pani_reason (r_reason, err,
+                        "the pinned key %s is missing from %s%s", fpr,
+                        ctx->gnupg_home, hint);
+  if (!err)
+    return 0;
+  return home_key (ctx, fpr, hint, r_gctx, r_key, r_reason);
+}
+
 /* The check of the pinned key FPR with the subkeys PINS (NULL: any
  * subkey), see pani_proto_ops.  */
 static gpg_error_t
@@ -368,8 +361,8 @@ openpgp_unpinned (pan_ctx_t ctx, const char *fpr, const char *pins,
   gpgme_key_t key = NULL;
 
   *r_list = NULL;
-  if (!(err = home_key (ctx, fpr, "; enroll it again", &gctx, &key,
-                        r_reason)))
+  if (!(err = listed_key (ctx, fpr, "; enroll it again", &gctx, &key,
+                          r_reason)))
     err = pani_openpgp_unpinned_list (key, pins, r_list);
   gpgme_key_unref (key);
   gpgme_release (gctx);
@@ -435,7 +428,7 @@ openpgp_describe (pan_ctx_t ctx, const char *fpr, time_t now,
   gpgme_ctx_t gctx = NULL;
   gpgme_key_t key = NULL;
 
-  if (!(err = home_key (ctx, fpr, "", &gctx, &key, r_reason)))
+  if (!(err = listed_key (ctx, fpr, "", &gctx, &key, r_reason)))
     fill_info (ctx->config, ctx->gnupg_home, key, now, info);
   gpgme_key_unref (key);
   gpgme_release (gctx);
@@ -628,16 +621,19 @@ no_such_key (const char *fpr, char **r_reason)
 
 /* Store at *R_PINS the encryption keys of FPR in the scratch keyring
  * behind GCTX whose bindings gpg checked there without its cache (NULL
- * if there is none).  */
+ * if there is none), and their ends at *R_EXPIRY (see
+ * pani_openpgp_pin_list).  */
 static gpg_error_t
-scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins)
+scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
+                  char **r_expiry)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
 
   *r_pins = NULL;
+  *r_expiry = NULL;
   if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
-    err = pani_openpgp_pin_list (key, r_pins);
+    err = pani_openpgp_pin_list (key, r_pins, r_expiry);
   gpgme_key_unref (key);
   return err;
 }
@@ -645,9 +641,9 @@ scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins)
 /* Like scratch_pin_list, and there must be one.  */
 static gpg_error_t
 scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
-              char **r_reason)
+              char **r_expiry, char **r_reason)
 {
-  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins);
+  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry);
 
   if (!err && !*r_pins)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
@@ -660,15 +656,16 @@ scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
 gpg_error_t
 pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                      const void *buf, size_t len, time_t now,
-                     char **r_subkeys, char **r_reason)
+                     char **r_subkeys, char **r_expiry, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t pinned = NULL;
-  char *pins = NULL;
+  char *pins = NULL, *ends = NULL;
   int found, others;
 
   *r_subkeys = NULL;
+  *r_expiry = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_key_data (s.gctx, s.data, fpr, &found, &others,
                                   r_reason)))
@@ -681,16 +678,19 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if ((err = import_data (s.gctx, s.data, r_reason))
       || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now,
                                  r_reason))
-      || (err = scratch_pins (s.gctx, fpr, &pins, r_reason))
+      || (err = scratch_pins (s.gctx, fpr, &pins, &ends, r_reason))
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
       || (err = openpgp_check_pinned (ctx, fpr, pins, now, NULL, r_reason)))
     goto leave;
   *r_subkeys = pins;
   pins = NULL;
+  *r_expiry = ends;
+  ends = NULL;
 
 leave:
   free (pins);
+  free (ends);
   gpgme_data_release (pinned);
   scratch_close (&s);
   return err;
@@ -702,14 +702,16 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                 char **r_reason)
 {
   gpg_error_t err;
-  char *pins = NULL;
+  char *pins = NULL, *ends = NULL;
 
   if (r_fpr)
     *r_fpr = NULL;
-  err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, r_reason);
+  err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, &ends,
+                             r_reason);
   if (!err && r_fpr && !(*r_fpr = pani_strdup (fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
   free (pins);
+  free (ends);
   return err;
 }
 
@@ -802,7 +804,7 @@ gpg_error_t
 pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
                       size_t len, time_t now, int check_only,
                       struct pan_key_info *info, char **r_subkeys,
-                      char **r_reason)
+                      char **r_expiry, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -810,13 +812,16 @@ pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
 
   if (r_subkeys)
     *r_subkeys = NULL;
+  if (r_expiry)
+    *r_expiry = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_update (s.gctx, s.data, fpr, r_reason))
       || (err = seed_scratch (ctx, s.gctx, fpr, r_reason))
       || (err = import_data (s.gctx, s.data, r_reason))
       || (err = check_update (ctx, s.gctx, s.dir, fpr, now, r_reason))
       || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info))
-      || (r_subkeys && (err = scratch_pin_list (s.gctx, fpr, r_subkeys)))
+      || (r_subkeys
+          && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry)))
       || (err = export_one (s.gctx, fpr, &merged, r_reason)))
     goto leave;
   if (!check_only)
@@ -835,7 +840,7 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
                  char **r_reason)
 {
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, info,
-                               NULL, r_reason);
+                               NULL, NULL, r_reason);
 }
 
 const struct pani_proto_ops pani_openpgp_ops = {

@@ -228,6 +228,10 @@ struct pan_recipient
      * record written before they were pinned (pankey refresh pins
      * them) and in an S/MIME record (a certificate is its own key).  */
   char *subkeys;
+  /* OpenPGP: for each key of SUBKEYS, in its order (newest first),
+   * "never" or the UTC time after which it can no longer encrypt, as
+   * recorded when it was pinned; NULL in older records.  */
+  char *subkey_expiry;
 };
 typedef struct pan_registry *pan_registry_t;
 
@@ -430,6 +434,11 @@ gpg_error_t pan_job_passphrase_fd (pan_job_t job, int fd, char **r_reason);
  * spool file in the home.  */
 gpg_error_t pan_job_encrypt (pan_job_t job, gpgrt_stream_t in,
                              char **r_reason);
+
+/* True if pan_job_encrypt failed because gpg refused a recipient's key
+ * (revoked, expired or gone since it was pinned): its error and reason
+ * are then those pan_job_resolve gives for such a key.  */
+int pan_job_refused (pan_job_t job);
 
 
 /* The envelope of a message: what the MTA is told besides the
@@ -1493,6 +1502,49 @@ gpg_error_t pan_lifecycle_enroll (pan_ctx_t ctx,
                                   const struct pan_lifecycle_req *req,
                                   struct pan_lifecycle_result *r_res,
                                   char **r_reason);
+
+/* The list of a bulk enrollment: one "ADDRESS FINGERPRINT" pair a line
+ * (see enroll-list.c).  */
+typedef struct pan_enroll_list *pan_enroll_list_t;
+
+/* Parse the bulk enrollment list BUF/LEN into *R_LIST; anything but
+ * pairs, comments and blank lines, or an address given twice, gives
+ * GPG_ERR_INV_DATA with "line N: what is wrong" in *R_REASON.  */
+gpg_error_t pan_enroll_list_parse (const void *buf, size_t len,
+                                   pan_enroll_list_t *r_list,
+                                   char **r_reason);
+
+/* Return the number of pairs of LIST.  */
+size_t pan_enroll_list_count (pan_enroll_list_t list);
+
+/* Return the address (normal form) of pair IDX of LIST, or NULL.  */
+const char *pan_enroll_list_address (pan_enroll_list_t list, size_t idx);
+
+/* Return the fingerprint (upper case) of pair IDX of LIST, or NULL.  */
+const char *pan_enroll_list_fingerprint (pan_enroll_list_t list, size_t idx);
+
+/* Release LIST (NULL is accepted).  */
+void pan_enroll_list_release (pan_enroll_list_t list);
+
+/* Told the outcome of each pair IDX of pan_lifecycle_enroll_batch: ERR,
+ * the result RES and the REASON (NULL on success) of its enroll.  */
+typedef void (*pan_enroll_batch_cb_t) (
+  void *opaque, size_t idx, gpg_error_t err,
+  const struct pan_lifecycle_result *res, const char *reason);
+
+/* Enroll every OpenPGP pair of LIST from one key file, REQ->DATA/LEN
+ * (or REQ->READ_KEY), that holds all their keys: the file is read into
+ * a scratch keyring once, and each pair is enrolled as
+ * pan_lifecycle_enroll does with only its own key (checked, imported,
+ * recorded and pinned one by one), in the order of LIST, and told to
+ * CB.  A pair that fails does not stop the others; the error of the
+ * first one that failed is returned.  REQ's address and fingerprint
+ * are not used.  */
+gpg_error_t pan_lifecycle_enroll_batch (pan_ctx_t ctx,
+                                        const struct pan_lifecycle_req *req,
+                                        pan_enroll_list_t list,
+                                        pan_enroll_batch_cb_t cb,
+                                        void *opaque, char **r_reason);
 
 /* Replace the active key of REQ->ADDRESS by the key REQ->FINGERPRINT
  * (another key, never revoked) of the same protocol: import it as

@@ -19,7 +19,11 @@ struct pani_encrypt_req
   const char *const *addrs;     /* their addresses (for reasons),       */
   const char *const *pins;      /* their pinned subkeys (OpenPGP: the
                                    only keys used; see pan_recipient),  */
+  const char *const *chosen;    /* the one of them to use, or NULL: the
+                                   newest the keyring shows usable,     */
   size_t nrcpts;                /* and how many there are.              */
+  long *refused;                /* Set to the first recipient whose key
+                                   gpg refused, else left alone.        */
   gpgme_data_t plain;           /* The inner entity, CRLF; read once.   */
   const gpg_error_t *plain_err; /* Non-zero once PLAIN could not be read:
                                    that error, not the engine's, is the

@@ -411,6 +411,7 @@ struct subkeys_parm
   const char *addr;
   const char *fpr;
   const char *subkeys;
+  const char *expiry;
 };
 
 static gpg_error_t
@@ -418,7 +419,7 @@ edit_subkeys (pan_registry_t reg, void *opaque, char **r_reason)
 {
   const struct subkeys_parm *parm = opaque;
   long idx = pani_registry_find_active (reg, parm->addr);
-  char *copy;
+  char *copy, *expiry = NULL;
 
   if (idx < 0 || strcmp (reg->recs[idx].fingerprint, parm->fpr))
     return pani_reason (r_reason, gpg_error (GPG_ERR_CONFLICT),
@@ -427,22 +428,29 @@ edit_subkeys (pan_registry_t reg, void *opaque, char **r_reason)
                         parm->addr, parm->fpr);
   if (reg->recs[idx].protocol != PAN_PROTOCOL_OPENPGP)
     return gpg_error (GPG_ERR_INV_VALUE);
-  if (!(copy = pani_strdup (parm->subkeys)))
-    return gpg_error_from_syserror ();
+  if (!(copy = pani_strdup (parm->subkeys))
+      || (parm->expiry && !(expiry = pani_strdup (parm->expiry))))
+    {
+      free (copy);
+      return gpg_error_from_syserror ();
+    }
   free (reg->recs[idx].subkeys);
   reg->recs[idx].subkeys = copy;
+  free (reg->recs[idx].subkey_expiry);
+  reg->recs[idx].subkey_expiry = expiry;
   return 0;
 }
 
 gpg_error_t
 pani_registry_set_subkeys (const char *path, const char *addr,
-                           const char *fpr, const char *subkeys, int timeout,
+                           const char *fpr, const char *subkeys,
+                           const char *expiry, int timeout,
                            const struct pani_registry_hook *hook,
                            char **r_reason)
 {
   gpg_error_t err;
   struct pan_recipient rec, valid;
-  struct subkeys_parm parm = { addr, fpr, subkeys };
+  struct subkeys_parm parm = { addr, fpr, subkeys, expiry };
 
   if (!path || !addr || !fpr || !subkeys)
     return gpg_error (GPG_ERR_INV_VALUE);
@@ -453,6 +461,7 @@ pani_registry_set_subkeys (const char *path, const char *addr,
   rec.protocol = PAN_PROTOCOL_OPENPGP;
   rec.fingerprint = (char *)fpr;
   rec.subkeys = (char *)subkeys;
+  rec.subkey_expiry = (char *)expiry;
   rec.enrolled_at = 1;
   rec.enrolled_by = (char *)"pankey";
   rec.status = PAN_STATUS_ACTIVE;

@@ -85,12 +85,12 @@ const struct pan_recipient *pani_registry_lookup_any (pan_registry_t reg,
 int pani_registry_pinned (const char *subkeys, const char *fpr);
 
 /* Under the registry lock of PATH, set the subkeys of the active record
- * of the normalised address ADDR, which must pin FPR, to SUBKEYS (a
- * list as pan_recipient's), showing the new file to HOOK (may be NULL)
- * before it is saved.  */
+ * of the normalised address ADDR, which must pin FPR, to SUBKEYS and
+ * their times to EXPIRY (lists as pan_recipient's; EXPIRY may be NULL),
+ * showing the new file to HOOK (may be NULL) before it is saved.  */
 gpg_error_t pani_registry_set_subkeys (const char *path, const char *addr,
                                        const char *fpr, const char *subkeys,
-                                       int timeout,
+                                       const char *expiry, int timeout,
                                        const struct pani_registry_hook *hook,
                                        char **r_reason);
 

@@ -28,6 +28,19 @@
  * pansend refuses it until "pankey refresh" pins them.  An S/MIME
  * certificate is its own key: its record has no "subkeys".
  *
+ * "subkey-expiry" (since the registry-hash release) gives, for each
+ * fingerprint of "subkeys" in its order, the time after which that key
+ * can no longer encrypt (its own expiry or the primary key's, whichever
+ * comes first) as gpg reported it when it was pinned, or "never":
+ *
+ *   subkeys 89ABCDEF0123456789ABCDEF0123456789ABCDEF 0123...
+ *   subkey-expiry 2028-11-24T23:18:43Z never
+ *
+ * A record that has it lists its subkeys newest first; pansend takes
+ * the first whose time has not come, by exact fingerprint, without
+ * listing the keyring (gpg itself refuses a key revoked or expired
+ * since).  A record without it is read as before.
+ *
  * Each line is "KEY SP VALUE"; '#' in column 0 starts a comment line;
  * blank lines separate stanzas.  The parser is strict: anything that
  * pani_registry_write would not have written is refused, with the line
@@ -47,6 +60,7 @@
 #include "util.h"
 #include "addrlist-int.h"
 #include "registry-int.h"
+#include "enroll-list-int.h"
 #include "timeutil-int.h"
 
 /* The longest line, without its LF, that the parser accepts.  */
@@ -65,7 +79,8 @@ enum field
   F_RECIPIENT,
   F_PROTOCOL,
   F_FINGERPRINT,
-  F_SUBKEYS, /* Optional (see above).  */
+  F_SUBKEYS,       /* Optional (see above).  */
+  F_SUBKEY_EXPIRY, /* Optional (see above).  */
   F_ENROLLED_AT,
   F_ENROLLED_BY,
   F_STATUS,
@@ -77,13 +92,14 @@ enum field
 };
 
 /* The keys every stanza has: those before F_CHANGED_AT but
- * F_SUBKEYS.  */
-#define IS_REQUIRED(f) ((f) < F_CHANGED_AT && (f) != F_SUBKEYS)
+ * F_SUBKEYS and F_SUBKEY_EXPIRY.  */
+#define IS_REQUIRED(f) \
+  ((f) < F_CHANGED_AT && (f) != F_SUBKEYS && (f) != F_SUBKEY_EXPIRY)
 
 static const char *const field_names[N_FIELDS] = {
-  "recipient",   "protocol",    "fingerprint", "subkeys",
-  "enrolled-at", "enrolled-by", "status",      "changed-at",
-  "changed-by",  "reason",      "note"
+  "recipient",     "protocol",    "fingerprint", "subkeys",
+  "subkey-expiry", "enrolled-at", "enrolled-by", "status",
+  "changed-at",    "changed-by",  "reason",      "note"
 };
 
 /* The most fingerprints a "subkeys" line holds.  */
@@ -219,6 +235,7 @@ pani_registry_clear_rec (struct pan_recipient *rec)
   free (rec->address);
   free (rec->fingerprint);
   free (rec->subkeys);
+  free (rec->subkey_expiry);
   free (rec->enrolled_by);
   free (rec->changed_by);
   free (rec->reason);
@@ -507,6 +524,41 @@ check_subkeys (const struct loc *loc, const char *value, char **r_reason)
                      MAX_SUBKEYS);
 }
 
+/* Return the number of words of VALUE, a "subkey-expiry" list: "never"
+ * or a UTC time each, one space between; 0 if it is not one.  */
+static size_t
+expiry_list_count (const char *value)
+{
+  char word[32];
+  size_t n = 0, len;
+  time_t t;
+
+  for (const char *p = value;; p += len + 1)
+    {
+      len = strcspn (p, " ");
+      if (!len || len >= sizeof word || ++n > MAX_SUBKEYS)
+        return 0;
+      memcpy (word, p, len);
+      word[len] = 0;
+      if (strcmp (word, "never") && (pani_time_parse (word, &t) || t <= 0))
+        return 0;
+      if (!p[len])
+        return n;
+    }
+}
+
+static gpg_error_t
+check_subkey_expiry (const struct loc *loc, const char *value,
+                     char **r_reason)
+{
+  if (expiry_list_count (value))
+    return 0;
+  return loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                     "'subkey-expiry' must be \"never\" or a UTC time"
+                     " like 2026-11-24T23:18:43Z per subkey, one space"
+                     " between");
+}
+
 static gpg_error_t
 store_string (char **r_dst, const char *value)
 {
@@ -544,6 +596,10 @@ parse_field (const struct loc *loc, enum field f, const char *value,
       if (check_subkeys (loc, value, r_reason))
         return err;
       return store_string (&rec->subkeys, value);
+    case F_SUBKEY_EXPIRY:
+      if (check_subkey_expiry (loc, value, r_reason))
+        return err;
+      return store_string (&rec->subkey_expiry, value);
     case F_ENROLLED_AT:
       if (!pani_time_parse (value, &rec->enrolled_at))
         return 0;
@@ -583,6 +639,7 @@ field_text (const struct pan_recipient *rec, enum field f, char *buf,
     case F_PROTOCOL: return pan_protocol_name (rec->protocol);
     case F_FINGERPRINT: return rec->fingerprint;
     case F_SUBKEYS: return rec->subkeys;
+    case F_SUBKEY_EXPIRY: return rec->subkey_expiry;
     case F_ENROLLED_AT:
       return pan_time_format (rec->enrolled_at, buf, bufsize);
     case F_ENROLLED_BY: return rec->enrolled_by;
@@ -613,6 +670,13 @@ check_record_rules (const struct loc *loc, const struct pan_recipient *rec,
     return loc_reason (loc, r_reason, err,
                        "'subkeys' is only for OpenPGP: an S/MIME"
                        " certificate is its own key");
+  if (rec->subkey_expiry
+      && (!rec->subkeys
+          || expiry_list_count (rec->subkey_expiry)
+            != fingerprint_list_count (rec->subkeys)))
+    return loc_reason (loc, r_reason, err,
+                       "'subkey-expiry' needs one word per fingerprint"
+                       " of 'subkeys'");
   if (rec->status == PAN_STATUS_ACTIVE)
     {
       for (f = F_CHANGED_AT; f < N_FIELDS; f++)
@@ -645,7 +709,6 @@ finish_stanza (struct parser *p)
 {
   struct loc at = { p->loc.file, p->cur_line };
   gpg_error_t err;
-  long first;
   int f;
 
   if (!p->cur_line)
@@ -657,17 +720,53 @@ finish_stanza (struct parser *p)
                          field_names[f]);
   if ((err = check_record_rules (&at, &p->cur, p->r_reason)))
     return err;
-  if (p->cur.status == PAN_STATUS_ACTIVE
-      && (first = pani_registry_find_active (p->reg, p->cur.address)) >= 0)
-    return loc_reason (&at, p->r_reason, gpg_error (GPG_ERR_INV_DATA),
-                       "a second active record for %s (the first is at"
-                       " line %u); set all but one to retired",
-                       p->cur.address, p->reg->lines[first]);
   if ((err = pani_registry_append (p->reg, &p->cur, p->cur_line)))
     return err;
   p->cur_line = 0;
   p->seen = 0;
   return 0;
+}
+
+/* Refuse a second active record for an address, at the first record
+ * that is one (sorted: n log n, where asking the records before each
+ * record took n squared).  */
+static gpg_error_t
+check_one_active (struct parser *p)
+{
+  pan_registry_t reg = p->reg;
+  const char **addrs = calloc (reg->count + 1, sizeof *addrs);
+  size_t *recs = calloc (reg->count + 1, sizeof *recs), n = 0, first;
+  long dup = -2;
+
+  if (addrs && recs)
+    {
+      for (size_t i = 0; i < reg->count; i++)
+        if (reg->recs[i].status == PAN_STATUS_ACTIVE)
+          {
+            recs[n] = i;
+            addrs[n++] = reg->recs[i].address;
+          }
+      dup = pani_addr_first_repeat (addrs, n, &first);
+    }
+  free (addrs);
+  if (dup < -1)
+    {
+      free (recs);
+      return gpg_error (GPG_ERR_ENOMEM);
+    }
+  if (dup >= 0)
+    {
+      dup = (long)recs[dup];
+      first = recs[first];
+    }
+  free (recs);
+  if (dup < 0)
+    return 0;
+  return loc_reason (&(struct loc){ p->loc.file, reg->lines[dup] },
+                     p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+                     "a second active record for %s (the first is at"
+                     " line %u); set all but one to retired",
+                     reg->recs[dup].address, reg->lines[first]);
 }
 
 /* Handle the "KEY VALUE" line LINE.  */
@@ -757,7 +856,7 @@ pani_registry_parse (const char *filename, const void *buf, size_t len,
         goto leave;
       pos += n + (nl != NULL);
     }
-  if ((err = finish_stanza (&p)))
+  if ((err = finish_stanza (&p)) || (err = check_one_active (&p)))
     goto leave;
   *r_reg = p.reg;
   p.reg = NULL;

@@ -496,21 +496,23 @@ digest_spool (struct copy *c, char **r_reason)
 }
 
 /* Append the protocol's part of the message of C (OPS) to its spool:
- * the inner entity of SRC encrypted to the copy's recipients.  */
+ * the inner entity of SRC encrypted to the copy's recipients; if gpg
+ * refuses one's key, store its number in the copy at *R_REFUSED.  */
 static gpg_error_t
 encrypt_body (pan_job_t job, const struct copy *c,
               const struct pani_proto_ops *ops, struct body_src *src,
-              char **r_reason)
+              long *r_refused, char **r_reason)
 {
   gpg_error_t err;
   const char **fprs = calloc (c->nrcpts + 1, sizeof *fprs);
   const char **addrs = calloc (c->nrcpts + 1, sizeof *addrs);
   const char **pins = calloc (c->nrcpts + 1, sizeof *pins);
+  const char **chosen = calloc (c->nrcpts + 1, sizeof *chosen);
   gpgme_data_t plain = NULL;
   static struct gpgme_data_cbs cbs = { body_read_cb, NULL, NULL, NULL };
   struct pani_encrypt_req req;
 
-  if (!fprs || !addrs || !pins)
+  if (!fprs || !addrs || !pins || !chosen)
     {
       err = gpg_error (GPG_ERR_ENOMEM);
       goto leave;
@@ -520,6 +522,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
       fprs[i] = job->rcpts[c->rcpts[i]].fpr;
       addrs[i] = job->rcpts[c->rcpts[i]].addr;
       pins[i] = job->rcpts[c->rcpts[i]].subkeys;
+      chosen[i] = job->rcpts[c->rcpts[i]].subkey;
     }
   if ((err = gpgme_data_new_from_cbs (&plain, &cbs, src)))
     goto leave;
@@ -529,7 +532,9 @@ encrypt_body (pan_job_t job, const struct copy *c,
   req.fprs = fprs;
   req.addrs = addrs;
   req.pins = pins;
+  req.chosen = chosen;
   req.nrcpts = c->nrcpts;
+  req.refused = r_refused;
   req.plain = plain;
   req.plain_err = &src->err;
   req.passphrase = job->passphrase;
@@ -538,6 +543,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
   err = ops->encrypt (&req, r_reason);
 leave:
   gpgme_data_release (plain);
+  free (chosen);
   free (pins);
   free (addrs);
   free (fprs);
@@ -559,7 +565,7 @@ gpg_timeout (pan_job_t job)
 static gpg_error_t
 guarded_encrypt (pan_job_t job, struct copy *c,
                  const struct pani_proto_ops *ops, struct body_src *src,
-                 char **r_reason)
+                 long *r_refused, char **r_reason)
 {
   gpg_error_t err, err2;
   char *why = NULL;
@@ -567,7 +573,7 @@ guarded_encrypt (pan_job_t job, struct copy *c,
   if ((err = pani_engine_guard_begin (gpg_timeout (job), &src->guard)))
     return pani_reason (r_reason, err, "cannot watch the GnuPG engine: %s",
                         gpg_strerror (err));
-  err = encrypt_body (job, c, ops, src, r_reason);
+  err = encrypt_body (job, c, ops, src, r_refused, r_reason);
   err2 = pani_engine_guard_end (src->guard, &why);
   src->guard = NULL;
   if (err2 && (!err || gpg_err_code (err2) == GPG_ERR_TIMEOUT))
@@ -594,6 +600,7 @@ encrypt_copy (pan_job_t job, struct copy *c, size_t idx,
 {
   gpg_error_t err;
   const struct pani_proto_ops *ops = pani_keys_ops (c->protocol);
+  long refused = -1;
 
   if (!ops)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_IMPLEMENTED),
@@ -601,8 +608,13 @@ encrypt_copy (pan_job_t job, struct copy *c, size_t idx,
                         pan_protocol_name (c->protocol));
   name_copy (job, c, idx);
   if ((err = open_spool (job, c, r_reason))
-      || (err = write_visible_fields (job, c->spool_fd))
-      || (err = guarded_encrypt (job, c, ops, src, r_reason)))
+      || (err = write_visible_fields (job, c->spool_fd)))
+    goto leave;
+  err = guarded_encrypt (job, c, ops, src, &refused, r_reason);
+  /* A key gpg refused is refused as pan_job_resolve refuses it.  */
+  if (err && refused >= 0 && (size_t)refused < c->nrcpts)
+    err = pani_job_refusal (job, c->rcpts[refused], err, r_reason);
+  if (err)
     goto leave;
   if (fsync (c->spool_fd))
     err = pani_reason_sys (r_reason, c->spool_path);

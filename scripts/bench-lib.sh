@@ -16,3 +16,96 @@ unwrap_libtool () {
         unwrapped=$ul_real
     fi
 }
+
+# bench_make_keys KEYS FIRST LAST: make the keys "Bench I
+# <benchI@bench.test>" for I = FIRST..LAST (an ed25519 primary key with
+# a cv25519 encryption subkey, no passphrase) in the new GnuPG home KEYS
+# with one gpg run.  Writes, in the order of I: KEYS/list ("ADDRESS
+# FINGERPRINT" lines), KEYS/fprs (the primary fingerprints) and
+# KEYS/stanzas (I, address, fingerprint, subkey, subkey-expiry; tabs);
+# and KEYS/all.asc (every public key, armored).
+bench_make_keys () {
+    bmk_keys=$1 bmk_i=$2
+    mkdir -m 700 "$bmk_keys"
+    while [ "$bmk_i" -le "$3" ]; do
+        printf '%s\n' "Key-Type: eddsa" "Key-Curve: ed25519" \
+            "Key-Usage: sign" "Subkey-Type: ecdh" "Subkey-Curve: cv25519" \
+            "Subkey-Usage: encrypt" "Name-Real: Bench $bmk_i" \
+            "Name-Email: bench$bmk_i@bench.test" "Expire-Date: 2y" \
+            "%no-protection" "%commit"
+        bmk_i=$((bmk_i + 1))
+    done > "$bmk_keys/keygen"
+    gpg --homedir "$bmk_keys" --batch --quiet --gen-key "$bmk_keys/keygen" 2>/dev/null
+    gpg --homedir "$bmk_keys" --armor --export > "$bmk_keys/all.asc"
+    gpg --homedir "$bmk_keys" --with-colons --list-keys 2>/dev/null |
+        TZ=UTC awk -F: '
+        function stamp(t) { return strftime("%Y-%m-%dT%H:%M:%SZ", t) }
+        $1 == "pub" { pexp = $7; what = "pub" }
+        $1 == "sub" { sexp = $7; what = "sub" }
+        $1 == "uid" { addr = $10; sub(/.*</, "", addr); sub(/>.*/, "", addr) }
+        $1 == "fpr" && what == "pub" { fpr = $10 }
+        $1 == "fpr" && what == "sub" {
+            end = sexp; if (pexp && (!end || pexp < end)) end = pexp
+            n = addr; sub(/^bench/, "", n); sub(/@.*/, "", n)
+            printf "%d\t%s\t%s\t%s\t%s\n", n, addr, fpr, $10, end ? stamp(end) : "never"
+        }' | sort -n > "$bmk_keys/stanzas"
+    cut -f3 "$bmk_keys/stanzas" > "$bmk_keys/fprs"
+    cut -f2,3 "$bmk_keys/stanzas" | tr '\t' ' ' > "$bmk_keys/list"
+}
+
+# bench_enrolled_home PANKEY KEYS N: bench_make_keys KEYS 1 N, and a
+# panmail home at $PANMAIL_HOME (pankey init) where all N are enrolled.
+# The enrollments are written as "pankey enroll" writes them (subkeys
+# and their times from gpg's listing), the keys imported into the home's
+# keyring in one gpg run, and the registry recorded with "pankey
+# registry-accept": the per-key checks of enroll are skipped, so that a
+# home of 10,000 keys takes minutes, not hours.
+bench_enrolled_home () {
+    bench_make_keys "$2" 1 "$3"
+    "$1" init > /dev/null
+    gpg --homedir "$PANMAIL_HOME/gnupg" --batch --quiet --import \
+        "$2/all.asc" 2>/dev/null
+    awk -F'\t' -v at="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{
+        printf "\nrecipient %s\nprotocol openpgp\nfingerprint %s\nsubkeys %s\nsubkey-expiry %s\nenrolled-at %s\nenrolled-by bench\nstatus active\n", $2, $3, $4, $5, at
+        }' "$2/stanzas" >> "$PANMAIL_HOME/registry"
+    "$1" registry-accept --note "bench: $3 keys enrolled" > /dev/null
+}
+
+# bench_ms: milliseconds since the epoch.
+bench_ms () { date +%s%3N; }
+
+# bench_median FILE: the median of the numbers in FILE, one a line.
+bench_median () {
+    sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# bench_interleave REPEAT A B: run the commands A and B (names of shell
+# functions) one after the other, REPEAT times, and leave the medians of
+# their wall times in milliseconds in $bench_a and $bench_b.
+bench_interleave () {
+    bi_a=$(mktemp) bi_b=$(mktemp) bi_i=0
+    while [ "$bi_i" -lt "$1" ]; do
+        bi_t0=$(bench_ms); "$2"; bi_t1=$(bench_ms); "$3"; bi_t2=$(bench_ms)
+        echo $((bi_t1 - bi_t0)) >> "$bi_a"
+        echo $((bi_t2 - bi_t1)) >> "$bi_b"
+        bi_i=$((bi_i + 1))
+    done
+    # shellcheck disable=SC2034  # read by the caller
+    bench_a=$(bench_median "$bi_a") bench_b=$(bench_median "$bi_b")
+    rm -f "$bi_a" "$bi_b"
+}
+
+# bench_mta FILE: make FILE a discard MTA, a script that reads all of
+# its input (pansend checks that the MTA read the whole copy).
+bench_mta () {
+    printf '#!/bin/sh\nexec cat > /dev/null\n' > "$1"
+    chmod 700 "$1"
+}
+
+# bench_report FILE: a 10 KB report (160 lines of figures, no card
+# numbers).
+bench_report () {
+    awk 'BEGIN { for (i = 1; i <= 160; i++)
+          printf "%05d  settlement batch %06d  total %9.2f EUR  ok\n", i, i * 37, i * 123.45 }' \
+        > "$1"
+}

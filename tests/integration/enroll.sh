@@ -196,3 +196,34 @@ if pankey show enroll-nobody@example.test >"$T/out" 2>"$T/err"; then
 fi
 [ -s "$T/err" ] || fail "show of an unknown address printed no message"
 pass "show refuses an address that is not enrolled"
+
+# ------------------------------------------------------------------ enroll --batch
+
+# One list, one key file: each pair checked, recorded and pinned on its
+# own; a pair that is refused (Grace's key has no user ID for her
+# address) is recorded and does not stop the others.
+K1=${TAG}enroll-kate@example.test
+K2=${TAG}enroll-ken@example.test
+fk1=$(make_key "Kate Enroll" "$K1")
+fk2=$(make_key "Ken Enroll" "$K2")
+export_keys "$T/batch.asc" "$fk1" "$fg" "$fk2"
+printf '%s\n' "# read out on the phone" "$K1 $fk1" "" \
+    "$G	$(printf '%s' "$fg" | tr 'A-F' 'a-f')" "$K2 $fk2" > "$T/batch.list"
+expect_rc 65 "enroll --batch with one refused pair" \
+    pankey enroll --batch "$T/batch.list" --file "$T/batch.asc" --operator "$OP"
+grep -q "enrolled $K1 with OpenPGP key $fk1" "$T/out" || fail "--batch did not enroll $K1"
+grep -q "enrolled $K2 with OpenPGP key $fk2" "$T/out" || fail "--batch did not enroll $K2"
+grep -q "2 of 3 keys enrolled" "$T/out" || fail "--batch does not count what it enrolled"
+grep -q "pair 2 ($G) not enrolled" "$T/err" || fail "--batch does not name the refused pair"
+awk -v a="$K2" '$1 == "recipient" { r = $2 } r == a && $1 == "subkey-expiry" { n++ }
+    END { exit n != 1 }' "$PANMAIL_HOME/registry" ||
+    fail "--batch did not record the time of $K2's subkey"
+panaudit log --json --event enroll | jq -e -s --arg g "$G" --arg k1 "$K1" --arg k2 "$K2" '
+    (map(select(.outcome == "ok") | .recipients[0].address) | index($k1) != null and index($k2) != null)
+    and (map(select(.outcome != "ok") | .recipients[0].address) | index($g) != null)' >/dev/null ||
+    fail "--batch did not record each pair"
+printf 'bad line\n' > "$T/bad.list"
+expect_rc 65 "enroll --batch with a bad list" \
+    pankey enroll --batch "$T/bad.list" --file "$T/batch.asc"
+grep -q "line 1: the fingerprint must be" "$T/err" || fail "--batch does not say which line is wrong"
+pass "enroll --batch: each pair on its own, a bad list refused"

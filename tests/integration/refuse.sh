@@ -135,14 +135,43 @@ push_key_update "$fr"
 snap
 message "$T/msg" "$R" "$B"
 expect_rc 77 "an enrolled key that has been revoked since" pansend < "$T/msg"
-grep -qiF "$R" "$T/err" || tr -d ' ' < "$T/err" | grep -qi "$fr" ||
-    fail "the revocation refusal names neither $R nor its key"
+grep -qF "$R: key $fr is revoked; nothing was sent to anyone" "$T/err" ||
+    { cat "$T/err" >&2; fail "the revocation refusal does not name $R and its key"; }
+panaudit log --json --event refuse | tail -n 1 |
+    jq -e --arg r "$R: key $fr is revoked; nothing was sent to anyone" \
+        '.outcome == "refused" and .exit_code == 77 and .reason == $r' \
+        >/dev/null || fail "the revocation refusal is not in the audit log"
 no_leak "revoked"
 expect_rc 77 "same, through --sendmail" pansend --sendmail "$T/capture" < "$T/msg"
 [ -e "$T/capture.out" ] && fail "revoked: the sendmail command was run"
+# A hidden recipient's copy comes after the visible one is encrypted.
+message "$T/msg" "$A"
+expect_rc 77 "a revoked hidden recipient" pansend --sendmail "$T/capture" -t "$R" < "$T/msg"
+grep -qF "$R: key $fr is revoked" "$T/err" || fail "the hidden refusal does not name $R"
+[ -e "$T/capture.out" ] && fail "revoked hidden: the sendmail command was run"
 assert_no_new_mail "revoked" "$R" "$s_R" "$B" "$s_B"
 queue_clear "revoked"
 pass "revoked key: nothing was sent to anyone"
+
+# ------------------------------------------------------------------ records without times
+
+# The send above went to gpg by exact subkey with no key listing, and gpg
+# refused the key itself.  A registry written before the times of the
+# subkeys were recorded is read as before: the keyring decides.
+sed -i '/^subkey-expiry /d' "$PANMAIL_HOME/registry"
+expect_rc 0 "registry-accept of a registry without subkey-expiry" \
+    pankey registry-accept --note "restored from a backup"
+message "$T/msg" "$R" "$A"
+expect_rc 77 "revoked, record without times" pansend --sendmail "$T/capture" < "$T/msg"
+grep -qF "$R: key $fr is revoked; nothing was sent to anyone" "$T/err" ||
+    { cat "$T/err" >&2; fail "the refusal without times differs"; }
+[ -e "$T/capture.out" ] && fail "revoked, old record: the sendmail command was run"
+message "$T/msg" "$A"
+expect_rc 0 "send, record without times" pansend --sendmail "$T/capture" < "$T/msg"
+decrypt_pgpmime "$T/capture.out" "$(secret_home "$fa")" "$T/dec"
+grep -qF "$BODY" "$T/dec" || fail "old record: the message does not hold the body"
+rm -f "$T/capture.out"
+pass "a record without subkey times: checked in the keyring as before"
 
 # ------------------------------------------------------------------ MTA failure
 

@@ -205,10 +205,10 @@ done
 
 # ------------------------------------------------------------------ old records
 
-# A registry from before subkeys were pinned (the line removed, the
+# A registry from before subkeys were pinned (the lines removed, the
 # change accepted as a restore): pansend refuses with 78 and says to
 # refresh; pankey check says no-pins; a refresh pins the subkey again.
-sed -i '/^subkeys /d' "$PANMAIL_HOME/registry"
+sed -i -e '/^subkeys /d' -e '/^subkey-expiry /d' "$PANMAIL_HOME/registry"
 expect_rc 0 "registry-accept of an old registry" \
     pankey registry-accept --note "restored from a backup of 0.1"
 old=$(mbox_size "$A")

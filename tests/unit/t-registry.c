@@ -861,6 +861,16 @@ test_subkeys_parse (void)
   T_STREQ (out, text);
   free (out);
   pan_registry_release (reg);
+  /* The times of the subkeys, written back after them.  */
+  reg = parse (HEADER "\nrecipient a@example.test\nprotocol openpgp\n"
+                      "fingerprint " FPR1 "\nsubkeys " FPR2 " " FPR64 "\n"
+                      "subkey-expiry 2027-01-05T10:00:00Z never\n"
+                      "enrolled-at 2026-11-24T23:18:43Z\nenrolled-by x\n"
+                      "status active\n",
+               &reason);
+  r = pan_registry_get (reg, 0);
+  T_STREQ (r ? r->subkey_expiry : NULL, "2027-01-05T10:00:00Z never");
+  pan_registry_release (reg);
   /* An old record: no subkeys.  */
   reg = parse (STANZA ("a@example.test", "openpgp", FPR1, "x", "active"),
                &reason);
@@ -890,6 +900,21 @@ test_subkeys_errors (void)
   BAD (SUBKEYS_STANZA ("smime", FPR2), GPG_ERR_INV_DATA, 1);
   BAD (SUBKEYS_STANZA ("openpgp", FPR2) "subkeys " FPR1 "\n",
        GPG_ERR_DUP_VALUE, 8);
+  /* subkey-expiry: one word per subkey, "never" or a UTC time.  */
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2 " " FPR1) "subkey-expiry never\n",
+       GPG_ERR_INV_DATA, 1);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2) "subkey-expiry never never\n",
+       GPG_ERR_INV_DATA, 1);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2) "subkey-expiry tomorrow\n",
+       GPG_ERR_INV_DATA, 8);
+  BAD (SUBKEYS_STANZA ("openpgp", FPR2) "subkey-expiry 2027-01-05\n",
+       GPG_ERR_INV_DATA, 8);
+  BAD (SUBKEYS_STANZA ("openpgp",
+                       FPR2 " " FPR1) "subkey-expiry never  never\n",
+       GPG_ERR_INV_DATA, 8);
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x",
+               "active") "subkey-expiry never\n",
+       GPG_ERR_INV_DATA, 1);
 }
 
 /* pani_registry_set_subkeys: only the active record of the key the
@@ -906,18 +931,31 @@ test_set_subkeys (const char *path)
   make_rec (&rec, "alice@example.test", FPR1);
   T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
   T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR2, FPR2,
-                                    5, NULL, &reason),
+                                    NULL, 5, NULL, &reason),
          GPG_ERR_CONFLICT);
   T_CHECK (reason && strstr (reason, FPR2));
   pan_free (reason);
   T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR1,
-                                    FPR2 " " FPR2, 5, NULL, NULL),
+                                    FPR2 " " FPR2, NULL, 5, NULL, NULL),
          GPG_ERR_INV_DATA);
   T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR1,
-                                    FPR2 " " FPR64, 5, NULL, NULL),
+                                    FPR2 " " FPR64, "never", 5, NULL, NULL),
+         GPG_ERR_INV_DATA);
+  T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR1,
+                                    FPR2 " " FPR64, NULL, 5, NULL, NULL),
          0);
   r = load_get (path, &reg, 0);
   T_STREQ (r ? r->subkeys : NULL, FPR2 " " FPR64);
+  T_CHECK (r && !r->subkey_expiry);
+  pan_registry_release (reg);
+  T_ERR (pani_registry_set_subkeys (path, "alice@example.test", FPR1,
+                                    FPR64 " " FPR2,
+                                    "never 2027-01-05T10:00:00Z", 5, NULL,
+                                    NULL),
+         0);
+  r = load_get (path, &reg, 0);
+  T_STREQ (r ? r->subkeys : NULL, FPR64 " " FPR2);
+  T_STREQ (r ? r->subkey_expiry : NULL, "never 2027-01-05T10:00:00Z");
   pan_registry_release (reg);
   unlink (path);
 }

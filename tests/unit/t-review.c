@@ -10,6 +10,7 @@
 
 #include "panmail.h"
 #include "review-int.h"
+#include "keys-int.h"
 #include "t-support.h"
 
 #define NOW ((time_t)1800000000)
@@ -231,9 +232,49 @@ test_requests (void)
   pan_review_key_release (NULL);
 }
 
+#define SUB1 "1111111111111111111111111111111111111111"
+#define SUB2 "2222222222222222222222222222222222222222"
+
+/* Choose the subkey of REC (subkeys SUB2 SUB1, newest first, with the
+ * times ENDS) at NOW: want WANT (NULL: GPG_ERR_NO_DATA) and EXPIRES.  */
+static void
+choose (const char *ends, time_t now, const char *want, time_t expires,
+        int line)
+{
+  struct pan_recipient rec;
+  char *sub = NULL;
+  time_t got = 1;
+  gpg_error_t err;
+
+  memset (&rec, 0, sizeof rec);
+  rec.protocol = PAN_PROTOCOL_OPENPGP;
+  rec.subkeys = (char *)SUB2 " " SUB1;
+  rec.subkey_expiry = (char *)ends;
+  err = pani_keys_recorded_subkey (&rec, now, &sub, &got);
+  t_check (want ? !err && sub && !strcmp (sub, want) && got == expires
+                : gpg_err_code (err) == GPG_ERR_NO_DATA && !sub && !got,
+           "recorded subkey", __FILE__, line);
+  free (sub);
+}
+
+/* pansend's choice of a subkey from the times the registry keeps.  */
+static void
+test_recorded_subkey (void)
+{
+  choose ("never never", NOW, SUB2, 0, __LINE__);
+  choose ("2027-01-15T08:00:00Z never", NOW, SUB1, 0, __LINE__);
+  /* NOW is 2027-01-15T08:00:00Z: a time that has come is over.  */
+  choose ("2027-01-15T08:00:01Z 2027-01-20T00:00:00Z", NOW, SUB2,
+          NOW + 5 * DAY - 8 * 3600, __LINE__);
+  choose ("2027-01-15T08:00:00Z 2027-01-15T07:00:00Z", NOW, NULL, 0,
+          __LINE__);
+  choose (NULL, NOW, NULL, 0, __LINE__);
+}
+
 int
 main (void)
 {
+  test_recorded_subkey ();
   test_key_states ();
   test_ended ();
   test_names ();
