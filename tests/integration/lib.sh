@@ -498,8 +498,13 @@ need_postfix() {
 
 # mbox ADDR: path of the mbox file for ADDR (LOCALPART@example.test).
 mbox() {
-    mb_local=$(printf '%s\n' "${1%@*}" | tr '[:upper:]' '[:lower:]')
-    mb_dom=$(printf '%s\n' "${1##*@}" | tr '[:upper:]' '[:lower:]')
+    mb_local=${1%@*} mb_dom=${1##*@}
+    # (tr only when needed: this runs in every wait for mail)
+    case $1 in
+        *[A-Z]*)
+            mb_local=$(printf '%s\n' "$mb_local" | tr '[:upper:]' '[:lower:]')
+            mb_dom=$(printf '%s\n' "$mb_dom" | tr '[:upper:]' '[:lower:]') ;;
+    esac
     [ "$mb_dom" = "$MAILDOMAIN" ] || fail "mbox: $1 is not in $MAILDOMAIN"
     printf '%s\n' "$MAILDIR/$MAILDOMAIN/$mb_local"
 }
