@@ -305,15 +305,17 @@ parse_number (const char *s, long min, long max, long *r_n)
 
 /* The addresses left without a usable key.  */
 
-/* Return 1 if REG has an active record for ADDR.  */
+/* Return 1 if REG has an active record for ADDR (matched as CONFIG
+ * says).  */
 static int
-has_active (pan_registry_t reg, const char *addr)
+has_active (pan_config_t config, pan_registry_t reg, const char *addr)
 {
   for (size_t i = 0; i < pan_registry_count (reg); i++)
     {
       const struct pan_recipient *r = pan_registry_get (reg, i);
 
-      if (r->status == PAN_STATUS_ACTIVE && !strcmp (r->address, addr))
+      if (r->status == PAN_STATUS_ACTIVE
+          && pan_addr_same (config, r->address, addr))
         return 1;
     }
   return 0;
@@ -322,7 +324,7 @@ has_active (pan_registry_t reg, const char *addr)
 /* Return the newest record of ADDR in REG (last changed; the later one
  * of two changed at once).  */
 static const struct pan_recipient *
-newest (pan_registry_t reg, const char *addr)
+newest (pan_config_t config, pan_registry_t reg, const char *addr)
 {
   const struct pan_recipient *best = NULL;
 
@@ -330,7 +332,7 @@ newest (pan_registry_t reg, const char *addr)
     {
       const struct pan_recipient *r = pan_registry_get (reg, i);
 
-      if (!strcmp (r->address, addr)
+      if (pan_addr_same (config, r->address, addr)
           && (!best || r->changed_at >= best->changed_at))
         best = r;
     }
@@ -342,16 +344,18 @@ newest (pan_registry_t reg, const char *addr)
  * critical.  An unenrolled address, or one whose holder left, is not
  * a partner any more.  */
 static void
-check_nokey (pan_registry_t reg, const struct pan_recipient *rec,
-             struct check_state *st)
+check_nokey (pan_config_t config, pan_registry_t reg,
+             const struct pan_recipient *rec, struct check_state *st)
 {
   struct pan_key_finding f = { .severity = PAN_SEVERITY_CRITICAL,
                                .check = "nokey",
                                .rec = rec };
   char day[32], *text;
 
-  if (rec->status == PAN_STATUS_ACTIVE || newest (reg, rec->address) != rec
-      || has_active (reg, rec->address) || rec->status != PAN_STATUS_REVOKED
+  if (rec->status == PAN_STATUS_ACTIVE
+      || newest (config, reg, rec->address) != rec
+      || has_active (config, reg, rec->address)
+      || rec->status != PAN_STATUS_REVOKED
       || (rec->reason && !strcmp (rec->reason, "left")))
     return;
   pan_time_format (rec->changed_at, day, sizeof day);
@@ -450,7 +454,7 @@ check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
 
       if (rec->status != PAN_STATUS_ACTIVE)
         {
-          check_nokey (reg, rec, st);
+          check_nokey (pan_ctx_config (ctx), reg, rec, st);
           continue;
         }
       st->total++;

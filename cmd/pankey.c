@@ -965,7 +965,7 @@ show_records (pan_ctx_t ctx, pan_registry_t reg, const char *addr, int json)
     {
       const struct pan_recipient *rec = pan_registry_get (reg, i);
 
-      if (strcmp (rec->address, addr))
+      if (!pan_addr_same (pan_ctx_config (ctx), rec->address, addr))
         continue;
       if (json)
         list_record (ctx, rec, 1, now);

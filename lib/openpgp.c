@@ -84,9 +84,10 @@ key_usable (gpgme_key_t key, const char *pins, time_t now, char **r_reason)
                       key->subkeys->fpr, pins ? "pinned " : "");
 }
 
-/* True if KEY has a valid user ID whose address is ADDR.  */
+/* True if KEY has a valid user ID whose address is ADDR (as CONFIG
+ * matches addresses).  */
 static int
-has_uid_for (gpgme_key_t key, const char *addr)
+has_uid_for (pan_config_t config, gpgme_key_t key, const char *addr)
 {
   int found = 0;
 
@@ -97,7 +98,7 @@ has_uid_for (gpgme_key_t key, const char *addr)
       if (uid->revoked || uid->invalid || !uid->address)
         continue;
       if (!pan_addr_normalize (uid->address, &norm, NULL))
-        found = !strcmp (norm, addr);
+        found = pan_addr_same (config, norm, addr);
       free (norm);
     }
   return found;
@@ -558,7 +559,7 @@ check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   if ((err = key_usable (key, NULL, now, r_reason))
       || (err = enforce_policy (ctx->config, scratch, key, now, r_reason)))
     goto leave;
-  if (!has_uid_for (key, addr))
+  if (!has_uid_for (ctx->config, key, addr))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_WRONG_NAME),
                        "key %s has no valid user ID for %s; the recipient"
                        " must add one",

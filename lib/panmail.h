@@ -133,8 +133,8 @@ const char *pan_addrlist_display (pan_addrlist_t list, size_t idx);
 /* Check that ADDR is a single bare addr-spec (local@domain, the local
  * part possibly quoted) and store its normal form at *R_NORM: the local
  * part as written (quotes removed where not needed), the domain in lower
- * case.  Two addresses are the same recipient iff their normal forms are
- * equal.  */
+ * case.  Whether two normal forms name the same recipient is for
+ * pan_addr_same to say.  */
 gpg_error_t pan_addr_normalize (const char *addr, char **r_norm,
                                 char **r_reason);
 
@@ -150,6 +150,11 @@ const char *pan_config_get (pan_config_t config, const char *name);
 
 /* Return the value of integer setting NAME.  */
 long pan_config_get_int (pan_config_t config, const char *name);
+
+/* True if the addresses A and B (normal forms) name the same mailbox
+ * under CONFIG's address-case (NULL: the default): domains ignoring
+ * case, local parts ignoring ASCII case unless it is "exact".  */
+int pan_addr_same (pan_config_t config, const char *a, const char *b);
 
 /*
  * Home directory (home.c).
@@ -1201,7 +1206,7 @@ struct pan_audit_filter
 {
   time_t since;          /* time >= SINCE */
   time_t until;          /* time <= UNTIL */
-  const char *recipient; /* any recipient (case-insensitive) */
+  const char *recipient; /* any recipient (see pan_addr_same) */
   const char *event;
   const char *message_id; /* with or without <> */
   const char *outcome;

@@ -30,9 +30,10 @@
  * Checks of one certificate.
  */
 
-/* True if KEY carries the e-mail address ADDR (normal form).  */
+/* True if KEY carries the e-mail address ADDR (normal form, matched as
+ * CONFIG says).  */
 static int
-has_address (gpgme_key_t key, const char *addr)
+has_address (pan_config_t config, gpgme_key_t key, const char *addr)
 {
   int found = 0;
 
@@ -44,7 +45,7 @@ has_address (gpgme_key_t key, const char *addr)
       if (!uid->address || !*uid->address)
         continue;
       if (!pan_addr_normalize (uid->address, &norm, NULL))
-        found = !strcmp (norm, addr);
+        found = pan_addr_same (config, norm, addr);
       free (norm);
     }
   return found;
@@ -52,7 +53,8 @@ has_address (gpgme_key_t key, const char *addr)
 
 /* The checks of a recipient certificate that need no chain.  */
 static gpg_error_t
-check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
+check_leaf (pan_ctx_t ctx, gpgme_key_t key, const char *addr, time_t now,
+            char **r_reason)
 {
   gpg_error_t err;
   const char *fpr = key->subkeys->fpr;
@@ -68,7 +70,7 @@ check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
                         " keyUsage lacks keyEncipherment); ask for an"
                         " encryption certificate",
                         fpr);
-  if (addr && !has_address (key, addr))
+  if (addr && !has_address (ctx->config, key, addr))
     return pani_reason (r_reason, gpg_error (GPG_ERR_WRONG_NAME),
                         "certificate %s is not issued to %s (neither"
                         " subjectAltName nor subject holds it)",
@@ -171,7 +173,7 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
   else if (err)
     pani_reason (r_reason, err, "looking up certificate %s: %s", fpr,
                  gpg_strerror (err));
-  else if (!(err = check_leaf (key, addr, now, r_reason)))
+  else if (!(err = check_leaf (ctx, key, addr, now, r_reason)))
     err = check_chain (ctx, gctx, key, mode, now, r_reason);
   if (!err && r_expires)
     *r_expires = key->subkeys->expires;
@@ -319,7 +321,7 @@ pani_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
       || (err = pani_smime_scratch_open (ctx, pin, data, len,
                                          "certificate (and its chain)", &s,
                                          &key, r_reason))
-      || (err = check_leaf (key, addr, now, r_reason))
+      || (err = check_leaf (ctx, key, addr, now, r_reason))
       || (err = enroll_checked (ctx, &s, key, addr, now, r_reason)))
     goto leave;
   if (r_fpr && !(*r_fpr = pani_strdup (key->subkeys->fpr)))

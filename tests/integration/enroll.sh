@@ -140,6 +140,25 @@ if pankey enroll "$A" --fingerprint "$A2" --file "$T/alice2.asc" >"$T/out" 2>"$T
 fi
 pass "enroll refuses an address that is already enrolled"
 
+# Another spelling of an enrolled address is the same mailbox while
+# matching ignores case (address-case insensitive, the default): refused
+# with 65, naming the enrolled spelling; show finds it.  Under
+# address-case exact it is another mailbox, which the key (user ID in
+# lower case) does not name.
+AU=$(upper "$A")
+expect_rc 65 "enroll of $AU (differs from $A only by case)" \
+    pankey enroll "$AU" --fingerprint "$A2" --file "$T/alice2.asc"
+grep -qF "differs from the enrolled $A only by case" "$T/err" ||
+    { cat "$T/err" >&2; fail "the refusal of $AU does not name $A"; }
+expect_rc 0 "show $AU" pankey show "$AU"
+grep -qF "$A" "$T/out" || fail "show $AU does not show $A"
+echo "address-case exact" >> "$PANMAIL_HOME/panmail.conf"
+expect_rc 67 "show $AU under address-case exact" pankey show "$AU"
+expect_rc 77 "enroll of $AU under address-case exact (no user ID for it)" \
+    pankey enroll "$AU" --fingerprint "$A2" --file "$T/alice2.asc"
+sed -i '/^address-case exact$/d' "$PANMAIL_HOME/panmail.conf"
+pass "address-case: another spelling is the enrolled address, unless exact"
+
 # ------------------------------------------------------------------ list
 
 expect_rc 0 "list" pankey list
