@@ -32,7 +32,9 @@ void pani_release_keys (gpgme_key_t *keys);
 
 /* Make an empty scratch GnuPG home HOME/spool/NAME.PID.XXXXXX of CTX, in
  * which given key material is inspected before any of it reaches the
- * home's keyring; store its malloc'ed path at *R_DIR.  */
+ * home's keyring (CTX NULL: $TMPDIR/panmail-NAME.XXXXXX, mode 0700, for
+ * a look at a file without a home); store its malloc'ed path at
+ * *R_DIR.  */
 gpg_error_t pani_engine_scratch_new (pan_ctx_t ctx, const char *name,
                                      char **r_dir, char **r_reason);
 

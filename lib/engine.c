@@ -48,14 +48,14 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
     return gpg_error_from_syserror ();
   for (; *input; input++)
     {
-      if (*input == ' ' || *input == '\t')
+      if (*input == ' ' || *input == '\t' || *input == ':')
         continue;
       if (pani_hexval (*input) < 0)
         {
           free (fpr);
           return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
-                              "the fingerprint may hold only hex digits"
-                              " and spaces");
+                              "the fingerprint may hold only hex digits,"
+                              " spaces and colons");
         }
       fpr[n++] = (*input >= 'a') ? *input - 32 : *input;
     }
@@ -229,9 +229,12 @@ pani_engine_scratch_new (pan_ctx_t ctx, const char *name, char **r_dir,
                          char **r_reason)
 {
   /* The pid in the name lets pan_queue_recover remove it once its
-   * process is gone.  */
-  char *dir = pani_strdupf ("%s/spool/%s.%ld.XXXXXX", ctx->home, name,
-                            (long)getpid ());
+   * process is gone.  Without a home: in $TMPDIR.  */
+  const char *tmp = getenv ("TMPDIR");
+  char *dir = ctx ? pani_strdupf ("%s/spool/%s.%ld.XXXXXX", ctx->home, name,
+                                  (long)getpid ())
+                  : pani_strdupf ("%s/panmail-%s.XXXXXX",
+                                  tmp && *tmp == '/' ? tmp : "/tmp", name);
   gpg_error_t err;
 
   *r_dir = NULL;

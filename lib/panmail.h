@@ -277,8 +277,8 @@ struct pan_registry_change
  * keys in the home's GnuPG home, through GPGME.
  */
 
-/* Normalise the fingerprint INPUT (spaces allowed, any case) to upper
- * case hex.  Refuses short and long key IDs (GPG_ERR_AMBIGUOUS_NAME) and
+/* Normalise the fingerprint INPUT (spaces or colons allowed, as gpg, sq
+ * and OpenSSL print it; any case) to upper case hex.  Refuses short and long key IDs (GPG_ERR_AMBIGUOUS_NAME) and
  * anything but a 40 or 64 digit fingerprint (GPG_ERR_INV_NAME).  */
 gpg_error_t pan_fpr_normalize (const char *input, char **r_fpr,
                                char **r_reason);
@@ -326,6 +326,54 @@ struct pan_key_info
   pan_severity_t policy; /* Verdict of the algorithm policy.  */
   char *policy_reason;   /* Which rule and how to fix it, or NULL.  */
 };
+
+/* One key of an inspected OpenPGP key, the primary key first.  */
+struct pan_subkey_desc
+{
+  char fingerprint[65];
+  char algorithm[32]; /* "cv25519", "rsa3072", ...  */
+  unsigned int bits;
+  char usage[8]; /* gpg's letters: e(ncrypt), s(ign), c(ertify), a(uth) */
+  time_t created;
+  time_t expires; /* 0: never.  */
+  int revoked;
+  int expired;
+};
+
+/* One key or certificate of a file, as pan_keys_inspect found it.  */
+struct pan_key_desc
+{
+  struct pan_key_info info; /* Fingerprint (OpenPGP: of the primary key;
+                               X.509: SHA-1), algorithm, dates, state;
+                               OpenPGP: the algorithm policy's verdict.  */
+  char sha256[65];          /* X.509: the SHA-256 fingerprint, else "".  */
+  char *issuer;             /* X.509: the issuer's name, else NULL.  */
+  char **user_ids;          /* NULL-terminated: the OpenPGP user IDs that
+                               are valid, the X.509 subject and
+                               alternative names.  */
+  char **addresses;         /* NULL-terminated: their e-mail addresses in
+                               normal form, each once.  */
+  struct pan_subkey_desc *subkeys; /* OpenPGP: NSUBKEYS of them.  */
+  size_t nsubkeys;
+  int accepted;  /* pankey enroll would accept it, given a user ID (or
+                    certificate address) for the address and, for
+                    S/MIME, a chain to a CA trusted with trust-ca.  */
+  char *refusal; /* If not, why not.  */
+  void *reserved[4];
+};
+
+/* Look at the keys or certificates of DATA/LEN (OpenPGP armored or
+ * binary, X.509 PEM, DER or PKCS#7) in a scratch home, as enroll checks
+ * them at NOW under the policy of CTX (NULL: no home, the defaults),
+ * changing no home: store them at *R_DESCS, *R_COUNT of them (release
+ * with pan_keys_inspect_release).  GPG_ERR_NO_DATA: neither keys nor
+ * certificates; GPG_ERR_FORBIDDEN: secret key material.  */
+gpg_error_t pan_keys_inspect (pan_ctx_t ctx, const void *data, size_t len,
+                              time_t now, struct pan_key_desc **r_descs,
+                              size_t *r_count, char **r_reason);
+
+/* Release the COUNT descriptions DESCS of pan_keys_inspect.  */
+void pan_keys_inspect_release (struct pan_key_desc *descs, size_t count);
 
 /*
  * Algorithm policy and key lifecycle (policy.c).  Settings of

@@ -446,6 +446,33 @@ test_address_case (void)
   pan_registry_release (reg);
 }
 
+/* pan_fpr_normalize: spaces (gpg, sq) or colons (OpenSSL), any case.  */
+static void
+test_fpr_normalize (void)
+{
+  char *fpr = NULL, *reason = NULL;
+
+  T_ERR (pan_fpr_normalize ("0123 4567 89ab CDEF 0123  4567 89AB cdef 0123"
+                            " 4567",
+                            &fpr, NULL),
+         0);
+  T_STREQ (fpr, FPR1);
+  pan_free (fpr);
+  T_ERR (pan_fpr_normalize ("01:23:45:67:89:ab:CD:EF:01:23:45:67:89:AB:cd:ef"
+                            ":01:23:45:67",
+                            &fpr, NULL),
+         0);
+  T_STREQ (fpr, FPR1);
+  pan_free (fpr);
+  T_ERR (pan_fpr_normalize (FPR64, &fpr, NULL), 0);
+  pan_free (fpr);
+  T_ERR (pan_fpr_normalize ("0123-4567", &fpr, &reason), GPG_ERR_INV_NAME);
+  T_CHECK (fpr == NULL && reason && strstr (reason, "spaces and colons"));
+  pan_free (reason);
+  T_ERR (pan_fpr_normalize ("89:AB:CD:EF:01:23:45:67", &fpr, NULL),
+         GPG_ERR_AMBIGUOUS_NAME);
+}
+
 static void
 test_lookup (void)
 {
@@ -1007,6 +1034,7 @@ main (void)
   test_reasons ();
   test_lookup ();
   test_addr_same ();
+  test_fpr_normalize ();
   test_address_case ();
   test_changes_parse ();
   test_reasons_valid ();
