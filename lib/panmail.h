@@ -1306,6 +1306,42 @@ gpg_error_t pan_audit_report (pan_ctx_t ctx,
                               const char *key_file, gpgrt_stream_t out,
                               struct pan_audit_verdict *r_verdict,
                               char **r_reason);
+
+/* One line of the audit report as data (pan_audit_report_rows); valid
+ * during the callback.  Unused fields are NULL, 0 or COUNT -1.  */
+struct pan_audit_report_row
+{
+  const char *type; /* period, records, messages, copies, refused, key,
+                       change, event, verification or warning */
+  const char *name; /* What is counted (messages: with_copies, refused;
+                       copies: total, delivered, delivered_after_queue,
+                       delivered_legacy, queued, dropped, pending), the
+                       reason, the event, intact or tampered.  */
+  long long count;
+  time_t from, to; /* The period, the records' first and last time, the
+                      time of a change.  */
+  const char *protocol, *fingerprint, *address; /* Of a key; of a change
+                                                   its keys', space-
+                                                   separated.  */
+  const char *operator_name;
+  const char *outcome;
+  const char *detail;
+  void *reserved[4];
+};
+
+/* Called with each row of a report, in the order of the text.  */
+typedef void (*pan_audit_row_cb_t) (void *opaque,
+                                    const struct pan_audit_report_row *row);
+
+/* The report of pan_audit_report as data: call CB with OPAQUE for each
+ * line of the text report (the line of delivered copies gives three
+ * rows: delivered, delivered_after_queue, delivered_legacy).  */
+gpg_error_t pan_audit_report_rows (pan_ctx_t ctx,
+                                   const struct pan_audit_filter *filter,
+                                   const char *key_file,
+                                   pan_audit_row_cb_t cb, void *opaque,
+                                   struct pan_audit_verdict *r_verdict,
+                                   char **r_reason);
 /* END audit */
 
 /* BEGIN review */
