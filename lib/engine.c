@@ -29,6 +29,7 @@
 #include <gpgme.h>
 
 #include "panmail.h"
+#include "addrlist-int.h"
 #include "util.h"
 #include "home-int.h"
 #include "engine-int.h"
@@ -74,6 +75,37 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
                         n);
   return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
                       "a fingerprint has 40 or 64 hex digits, not %zu", n);
+}
+
+
+gpg_error_t
+pani_uid_address (gpgme_user_id_t uid, char **r_addr)
+{
+  gpg_error_t err;
+  pan_addrlist_t list = NULL;
+  char *norm = NULL;
+
+  *r_addr = NULL;
+  if (!uid->address || !*uid->address)
+    return gpg_error (GPG_ERR_NO_USER_ID);
+  if ((err = pan_addr_normalize (uid->address, &norm, NULL)))
+    return err;
+  /* The user ID as written, if it is one mailbox and GnuPG's address
+   * of it but for case.  */
+  if (uid->uid && !pan_addrlist_new (&list)
+      && !pan_addrlist_parse (list, uid->uid, NULL)
+      && pan_addrlist_count (list) == 1
+      && pani_addr_same (pan_addrlist_addr (list, 0), norm, 0)
+      && !(*r_addr = pani_strdup (pan_addrlist_addr (list, 0))))
+    err = gpg_error_from_syserror ();
+  pan_addrlist_release (list);
+  if (!*r_addr && !err)
+    {
+      *r_addr = norm;
+      norm = NULL;
+    }
+  free (norm);
+  return err;
 }
 
 

@@ -13,6 +13,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "keys-int.h"
+#include "engine-int.h"
 #include "openpgp-int.h"
 
 /* The protocols panmail can encrypt to.  */
@@ -210,8 +211,7 @@ take_uids (struct pan_key_desc *d, gpgme_key_t key)
       if (uid->revoked || uid->invalid || !uid->uid)
         continue;
       err = list_add (&d->user_ids, uid->uid);
-      if (!err && uid->address && *uid->address
-          && !pan_addr_normalize (uid->address, &norm, NULL))
+      if (!err && !pani_uid_address (uid, &norm))
         {
           err = list_add (&d->addresses, norm);
           free (norm);

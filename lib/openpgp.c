@@ -95,9 +95,9 @@ has_uid_for (pan_config_t config, gpgme_key_t key, const char *addr)
     {
       char *norm = NULL;
 
-      if (uid->revoked || uid->invalid || !uid->address)
+      if (uid->revoked || uid->invalid)
         continue;
-      if (!pan_addr_normalize (uid->address, &norm, NULL))
+      if (!pani_uid_address (uid, &norm))
         found = pan_addr_same (config, norm, addr);
       free (norm);
     }

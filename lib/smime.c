@@ -42,9 +42,7 @@ has_address (pan_config_t config, gpgme_key_t key, const char *addr)
       char *norm = NULL;
 
       /* For X.509 GPGME puts "<addr>" in email; address is bare.  */
-      if (!uid->address || !*uid->address)
-        continue;
-      if (!pan_addr_normalize (uid->address, &norm, NULL))
+      if (!pani_uid_address (uid, &norm))
         found = pan_addr_same (config, norm, addr);
       free (norm);
     }

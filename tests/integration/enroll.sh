@@ -258,3 +258,21 @@ if pankey show enroll-nobody@example.test >"$T/out" 2>"$T/err"; then
 fi
 [ -s "$T/err" ] || fail "show of an unknown address printed no message"
 pass "show refuses an address that is not enrolled"
+
+# ------------------------------------------------------------------ address-case exact
+
+# Under address-case exact the local part is matched as written: a key
+# whose user ID spells it Kim-Enroll enrolls for that spelling (GnuPG
+# gives the address in lower case; the user ID's own spelling counts),
+# and the lower-case spelling is another, unenrolled mailbox.
+K=${TAG}Kim-Enroll@example.test
+fk=$(make_key "Kim Enroll" "$K")
+export_key "$fk" "$T/kim.asc"
+echo "address-case exact" >> "$PANMAIL_HOME/panmail.conf"
+expect_rc 0 "enroll $K under address-case exact" \
+    pankey enroll "$K" --fingerprint "$fk" --file "$T/kim.asc"
+expect_rc 67 "show $(lower "$K") under address-case exact" pankey show "$(lower "$K")"
+sed -i '/^address-case exact$/d' "$PANMAIL_HOME/panmail.conf"
+expect_rc 0 "show $(lower "$K") when case is ignored" pankey show "$(lower "$K")"
+grep -qF "$K" "$T/out" || fail "show does not give $K as enrolled"
+pass "address-case exact: the local part as the user ID writes it"

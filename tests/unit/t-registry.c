@@ -17,6 +17,7 @@
 #include "registry-int.h"
 #include "addrlist-int.h"
 #include "config-int.h"
+#include "engine-int.h"
 
 #define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
 #define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
@@ -444,6 +445,37 @@ test_address_case (void)
   T_CHECK (pani_registry_lookup (reg, "BOB@example.test") == NULL);
   pani_config_release (exact);
   pan_registry_release (reg);
+}
+
+/* pani_uid_address: the user ID's own spelling of GnuPG's address.  */
+static void
+test_uid_address (void)
+{
+  struct _gpgme_user_id uid;
+  char *addr = NULL;
+
+  memset (&uid, 0, sizeof uid);
+  uid.uid = (char *)"Bob Test (work) <Bob@Example.NET>";
+  uid.address = (char *)"bob@example.net";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "Bob@example.net");
+  free (addr);
+  /* Not one mailbox, or another one: GnuPG's address.  */
+  uid.uid = (char *)"Bob <Bob@Example.NET>, Eve <eve@example.net>";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "bob@example.net");
+  free (addr);
+  uid.uid = (char *)"CN=Bob,EMAIL=Bob@Example.NET";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "bob@example.net");
+  free (addr);
+  uid.uid = (char *)"Mallory <Mallory@example.net>";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "bob@example.net");
+  free (addr);
+  uid.address = NULL;
+  T_ERR (pani_uid_address (&uid, &addr), GPG_ERR_NO_USER_ID);
+  T_CHECK (addr == NULL);
 }
 
 /* pan_fpr_normalize: spaces (gpg, sq) or colons (OpenSSL), any case.  */
@@ -1035,6 +1067,7 @@ main (void)
   test_lookup ();
   test_addr_same ();
   test_fpr_normalize ();
+  test_uid_address ();
   test_address_case ();
   test_changes_parse ();
   test_reasons_valid ();
