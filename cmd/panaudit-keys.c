@@ -75,7 +75,7 @@ static const char *const columns[] = {
 
 /* Note the use of the keys named in REC.  */
 static void
-note_use (pan_registry_t reg, struct usage *u,
+note_use (pan_config_t config, pan_registry_t reg, struct usage *u,
           const struct pan_audit_record *rec)
 {
   const struct pan_audit_event *ev = &rec->ev;
@@ -94,8 +94,8 @@ note_use (pan_registry_t reg, struct usage *u,
       if (ev->keys[i].fingerprint && ev->keys[i].address
           && !strcmp (ev->keys[i].fingerprint,
                       pan_registry_get (reg, j)->fingerprint)
-          && !strcmp (ev->keys[i].address,
-                      pan_registry_get (reg, j)->address))
+          && pan_addr_same (config, ev->keys[i].address,
+                            pan_registry_get (reg, j)->address))
         u->last[j] = rec->time;
 }
 
@@ -113,7 +113,7 @@ read_usage (pan_ctx_t ctx, pan_registry_t reg, struct usage *u)
       return EXIT_ERROR;
     }
   while (!(err = pan_audit_next (reader, &rec)))
-    note_use (reg, u, rec);
+    note_use (pan_ctx_config (ctx), reg, u, rec);
   pan_audit_close (reader);
   if (gpg_err_code (err) != GPG_ERR_EOF)
     {

@@ -62,7 +62,7 @@ static gpgrt_opt_t opts[] = {
                   "  anchor                        print the head of the"
                   " log\n"
                   "  report [--since T] [--until T] [--key FILE|-]\n"
-                  "                                summary for an"
+                  "         [--json|--csv]         summary for an"
                   " assessor\n"
                   "  init-key                      create the audit key"
                   " (once)\n"
@@ -99,11 +99,9 @@ static gpgrt_opt_t opts[] = {
                 "|ID|records of the message"
                 " ID"),
   ARGPARSE_s_n (oJson, "json",
-                "log: the records as stored; find-pan,"
+                "log: the records as stored; report, find-pan,"
                 " scan: JSON lines"),
-  ARGPARSE_s_n (oCsv, "csv",
-                "log, keys: CSV with a header line (report takes"
-                " neither --json nor --csv)"),
+  ARGPARSE_s_n (oCsv, "csv", "log, keys, report: CSV with a header line"),
   ARGPARSE_s_s (oKey, "key",
                 "|FILE|check every MAC with the initial key"
                 " in FILE (- = stdin)"),
@@ -568,6 +566,72 @@ cmd_anchor (struct options *o)
   return rc;
 }
 
+/* panaudit report --json: one object per line of the report.  */
+static void
+report_json_row (void *opaque, const struct pan_audit_report_row *row)
+{
+  (void)opaque;
+  es_fputs ("{\"v\":1", es_stdout);
+  cmd_put_json_member (es_stdout, ",", "type", row->type);
+  cmd_put_json_member (es_stdout, ",", "name", row->name);
+  if (row->count >= 0)
+    es_fprintf (es_stdout, ",\"count\":%lld", row->count);
+  else
+    es_fputs (",\"count\":null", es_stdout);
+  cmd_put_json_time (es_stdout, ",", "from", row->from);
+  cmd_put_json_time (es_stdout, ",", "to", row->to);
+  cmd_put_json_member (es_stdout, ",", "protocol", row->protocol);
+  cmd_put_json_member (es_stdout, ",", "fingerprint", row->fingerprint);
+  cmd_put_json_member (es_stdout, ",", "address", row->address);
+  cmd_put_json_member (es_stdout, ",", "operator", row->operator_name);
+  cmd_put_json_member (es_stdout, ",", "outcome", row->outcome);
+  cmd_put_json_member (es_stdout, ",", "detail", row->detail);
+  es_fputs ("}\n", es_stdout);
+}
+
+/* panaudit report --csv: one row per line of the report, the columns
+ * of the JSON objects.  */
+static void
+report_csv_row (void *opaque, const struct pan_audit_report_row *row)
+{
+  char from[32], to[32];
+
+  (void)opaque;
+  put_csv (row->type);
+  put_csv_opt (row->name);
+  if (row->count >= 0)
+    es_fprintf (es_stdout, ",%lld", row->count);
+  else
+    es_putc (',', es_stdout);
+  put_csv_opt (row->from ? pan_time_format (row->from, from, sizeof from)
+                         : NULL);
+  put_csv_opt (row->to ? pan_time_format (row->to, to, sizeof to) : NULL);
+  put_csv_opt (row->protocol);
+  put_csv_opt (row->fingerprint);
+  put_csv_opt (row->address);
+  put_csv_opt (row->operator_name);
+  put_csv_opt (row->outcome);
+  put_csv_opt (row->detail);
+  es_putc ('\n', es_stdout);
+}
+
+/* The report of O's filter as text, JSON or CSV into *R_V.  */
+static gpg_error_t
+write_report (pan_ctx_t ctx, struct options *o, struct pan_audit_verdict *v,
+              char **r_reason)
+{
+  if (!o->json && !o->csv)
+    return pan_audit_report (ctx, &o->filter, o->key_file, es_stdout, v,
+                             r_reason);
+  if (o->csv)
+    es_fputs ("type,name,count,from,to,protocol,fingerprint,address,"
+              "operator,outcome,detail\n",
+              es_stdout);
+  return pan_audit_report_rows (ctx, &o->filter, o->key_file,
+                                o->json ? report_json_row : report_csv_row,
+                                NULL, v, r_reason);
+}
+
 static int
 cmd_report (struct options *o)
 {
@@ -579,11 +643,12 @@ cmd_report (struct options *o)
 
   if (o->nargs != 1)
     usage_error ("report takes no arguments");
+  if (o->json && o->csv)
+    usage_error ("--json and --csv exclude each other");
   parse_times (o);
   if ((rc = open_home (o, &ctx)))
     return rc;
-  err = pan_audit_report (ctx, &o->filter, o->key_file, es_stdout, &v,
-                          &reason);
+  err = write_report (ctx, o, &v, &reason);
   if (err)
     {
       cmd_error (err, "report", reason);
@@ -1180,7 +1245,8 @@ main (int argc, char **argv)
     { "verify",   cmd_verify,
      OPT_BIT (oKey) | OPT_BIT (oAnchor) | OPT_BIT (oDir)                       },
     { "anchor",   cmd_anchor,   0                                              },
-    { "report",   cmd_report,   TAKES_FILTER | OPT_BIT (oKey)                  },
+    { "report",   cmd_report,
+     TAKES_FILTER | OPT_BIT (oKey) | OPT_BIT (oJson) | OPT_BIT (oCsv)          },
     { "init-key", cmd_init_key, 0                                              },
     { "note",     cmd_note,     0                                              },
     { "find-pan", cmd_find_pan, OPT_BIT (oJson)                                },

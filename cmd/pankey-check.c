@@ -38,6 +38,8 @@ enum category
   C_ROTATION,
   C_UNPINNED,
   C_NOPINS,
+  C_QUEUE_EXPIRED,
+  C_QUEUED,
   C_CRL_EXPIRED,
   C_CRL_EXPIRING,
   C_UNKNOWN,
@@ -47,27 +49,29 @@ static const struct
 {
   const char *check, *words, *perf;
 } categories[NCATEGORIES] = {
-  {"nokey",         "without a usable key",       "nokey"       },
-  { "expired",      "expired",                    "expired"     },
-  { "revoked",      "revoked",                    "revoked"     },
-  { "missing",      "missing",                    "missing"     },
-  { "unusable",     "unusable",                   "unusable"    },
-  { "policy",       "below the algorithm policy", "weak"        },
-  { "expiring",     "expiring within",            "expiring"    },
-  { "rotation-due", "due for rotation",           "rotation_due"},
-  { "unpinned",     "with a subkey not pinned",   "unpinned"    },
-  { "no-pins",      "pinning no subkey",          "nopins"      },
-  { "crl-expired",  "CRL expired",                "crl_expired" },
-  { "crl-expiring", "CRL expiring within",        "crl_expiring"},
-  { NULL,           "not checked",                "unknown"     }
+  {"nokey",          "without a usable key",       "nokey"        },
+  { "expired",       "expired",                    "expired"      },
+  { "revoked",       "revoked",                    "revoked"      },
+  { "missing",       "missing",                    "missing"      },
+  { "unusable",      "unusable",                   "unusable"     },
+  { "policy",        "below the algorithm policy", "weak"         },
+  { "expiring",      "expiring within",            "expiring"     },
+  { "rotation-due",  "due for rotation",           "rotation_due" },
+  { "unpinned",      "with a subkey not pinned",   "unpinned"     },
+  { "no-pins",       "pinning no subkey",          "nopins"       },
+  { "queue-expired", "queued past queue-lifetime", "queue_expired"},
+  { "queued",        "queued",                     "queued"       },
+  { "crl-expired",   "CRL expired",                "crl_expired"  },
+  { "crl-expiring",  "CRL expiring within",        "crl_expiring" },
+  { NULL,            "not checked",                "unknown"      }
 };
 /* The perfdata, in this order (the first version's, then nokey, then
- * those of the subkey pins, then those of the CRLs, which only a home
- * that trusts a CA gives).  */
+ * those of the subkey pins, then those of the queue, then those of the
+ * CRLs, which only a home that trusts a CA gives).  */
 static const enum category perf_order[] = {
-  C_EXPIRED,  C_REVOKED,     C_MISSING,     C_UNUSABLE, C_EXPIRING,
-  C_ROTATION, C_WEAK,        C_NOKEY,       C_UNKNOWN,  C_UNPINNED,
-  C_NOPINS,   C_CRL_EXPIRED, C_CRL_EXPIRING
+  C_EXPIRED,  C_REVOKED, C_MISSING,       C_UNUSABLE,    C_EXPIRING,
+  C_ROTATION, C_WEAK,    C_NOKEY,         C_UNKNOWN,     C_UNPINNED,
+  C_NOPINS,   C_QUEUED,  C_QUEUE_EXPIRED, C_CRL_EXPIRED, C_CRL_EXPIRING
 };
 
 /* What pankey check counts.  */
@@ -305,15 +309,17 @@ parse_number (const char *s, long min, long max, long *r_n)
 
 /* The addresses left without a usable key.  */
 
-/* Return 1 if REG has an active record for ADDR.  */
+/* Return 1 if REG has an active record for ADDR (matched as CONFIG
+ * says).  */
 static int
-has_active (pan_registry_t reg, const char *addr)
+has_active (pan_config_t config, pan_registry_t reg, const char *addr)
 {
   for (size_t i = 0; i < pan_registry_count (reg); i++)
     {
       const struct pan_recipient *r = pan_registry_get (reg, i);
 
-      if (r->status == PAN_STATUS_ACTIVE && !strcmp (r->address, addr))
+      if (r->status == PAN_STATUS_ACTIVE
+          && pan_addr_same (config, r->address, addr))
         return 1;
     }
   return 0;
@@ -322,7 +328,7 @@ has_active (pan_registry_t reg, const char *addr)
 /* Return the newest record of ADDR in REG (last changed; the later one
  * of two changed at once).  */
 static const struct pan_recipient *
-newest (pan_registry_t reg, const char *addr)
+newest (pan_config_t config, pan_registry_t reg, const char *addr)
 {
   const struct pan_recipient *best = NULL;
 
@@ -330,7 +336,7 @@ newest (pan_registry_t reg, const char *addr)
     {
       const struct pan_recipient *r = pan_registry_get (reg, i);
 
-      if (!strcmp (r->address, addr)
+      if (pan_addr_same (config, r->address, addr)
           && (!best || r->changed_at >= best->changed_at))
         best = r;
     }
@@ -342,16 +348,18 @@ newest (pan_registry_t reg, const char *addr)
  * critical.  An unenrolled address, or one whose holder left, is not
  * a partner any more.  */
 static void
-check_nokey (pan_registry_t reg, const struct pan_recipient *rec,
-             struct check_state *st)
+check_nokey (pan_config_t config, pan_registry_t reg,
+             const struct pan_recipient *rec, struct check_state *st)
 {
   struct pan_key_finding f = { .severity = PAN_SEVERITY_CRITICAL,
                                .check = "nokey",
                                .rec = rec };
   char day[32], *text;
 
-  if (rec->status == PAN_STATUS_ACTIVE || newest (reg, rec->address) != rec
-      || has_active (reg, rec->address) || rec->status != PAN_STATUS_REVOKED
+  if (rec->status == PAN_STATUS_ACTIVE
+      || newest (config, reg, rec->address) != rec
+      || has_active (config, reg, rec->address)
+      || rec->status != PAN_STATUS_REVOKED
       || (rec->reason && !strcmp (rec->reason, "left")))
     return;
   pan_time_format (rec->changed_at, day, sizeof day);
@@ -438,6 +446,90 @@ check_cas (pan_ctx_t ctx, struct check_state *st, time_t now)
   pan_smime_cas_release (cas, n);
 }
 
+/* What the review of the queue needs.  */
+struct queue_scan
+{
+  struct check_state *st;
+  time_t now;
+  long lifetime; /* queue-lifetime, seconds.  */
+};
+
+/* Print the finding about the queued copy E of category C (SEV).  */
+static void
+print_queued (estream_t out, int json, pan_severity_t sev, enum category c,
+              const struct pan_queue_entry *e, const char *text)
+{
+  char when[32];
+
+  pan_time_format ((time_t)e->created, when, sizeof when);
+  if (json)
+    {
+      es_fprintf (out,
+                  "{\"v\":1,\"type\":\"finding\",\"severity\":\"%s\","
+                  "\"check\":\"%s\"",
+                  pan_severity_name (sev), categories[c].check);
+      cmd_put_json_member (out, ",", "copy", e->copy);
+      es_fputs (",\"recipients\":[", out);
+      for (size_t i = 0; i < e->nrcpts; i++)
+        {
+          es_fputs (i ? "," : "", out);
+          cmd_put_json_string (out, e->rcpts[i]);
+        }
+      es_fprintf (out, "],\"queued_at\":\"%s\",\"attempts\":%lld", when,
+                  e->attempts);
+      cmd_put_json_member (out, ",", "message", text);
+      es_fputs ("}\n", out);
+      return;
+    }
+  es_fprintf (out, "%s queued copy %s to", pan_severity_name (sev), e->copy);
+  for (size_t i = 0; i < e->nrcpts; i++)
+    {
+      es_putc (' ', out);
+      cmd_put_safe (out, e->rcpts[i]);
+    }
+  es_fprintf (out, " since %s, %lld attempts: ", when, e->attempts);
+  cmd_put_safe (out, text);
+  es_putc ('\n', out);
+}
+
+/* A queued copy: not delivered yet (warning), or older than
+ * queue-lifetime (critical: the next flush drops it undelivered).  */
+static gpg_error_t
+on_queued (void *opaque, const struct pan_queue_entry *e)
+{
+  struct queue_scan *q = opaque;
+  struct check_state *st = q->st;
+  int past = (long long)q->now - e->created > q->lifetime;
+  enum category c = past ? C_QUEUE_EXPIRED : C_QUEUED;
+  pan_severity_t sev = past ? PAN_SEVERITY_CRITICAL : PAN_SEVERITY_WARNING;
+
+  if (sev > st->worst)
+    st->worst = sev;
+  count_finding (st, c, e->nrcpts ? e->rcpts[0] : e->copy);
+  print_queued (st->lines, st->json, sev, c, e,
+                past ? "older than queue-lifetime: the next 'pansend"
+                       " --queue-flush' drops it undelivered; bring the MTA"
+                       " back and flush, or tell the recipients"
+                     : "not delivered yet; 'pansend --queue-flush' retries"
+                       " it (see 'pansend --queue-list')");
+  return 0;
+}
+
+/* Review the copies in the queue.  */
+static void
+check_queue (pan_ctx_t ctx, struct check_state *st, time_t now)
+{
+  struct queue_scan q = {
+    st, now, pan_config_get_int (pan_ctx_config (ctx), "queue-lifetime")
+  };
+
+  if (pan_queue_list (ctx, on_queued, &q, NULL))
+    {
+      count_finding (st, C_UNKNOWN, "the queue");
+      st->worst = PAN_SEVERITY_UNKNOWN;
+    }
+}
+
 static void
 check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
 {
@@ -450,7 +542,7 @@ check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
 
       if (rec->status != PAN_STATUS_ACTIVE)
         {
-          check_nokey (reg, rec, st);
+          check_nokey (pan_ctx_config (ctx), reg, rec, st);
           continue;
         }
       st->total++;
@@ -465,6 +557,7 @@ check_records (pan_ctx_t ctx, pan_registry_t reg, struct check_state *st)
         st->ok++;
     }
   check_cas (ctx, st, now);
+  check_queue (ctx, st, now);
 }
 
 /* The time-out: only what is safe in a signal handler.  */

@@ -1,7 +1,7 @@
 /* pankey - enroll and manage the recipients' pinned keys
  *
  * Commands: init, enroll, list, show, check, rotate, refresh, revoke,
- * unenroll, trust-ca, load-crl, list-crls.  See pankey(8).  Each command that changes keys
+ * unenroll, trust-ca, load-crl, list-crls, inspect.  See pankey(8).  Each command that changes keys
  * is one transaction of the library (pan_lifecycle_*), which checks,
  * changes and records it; this file parses, prints and maps errors to
  * exit codes.  */
@@ -20,6 +20,7 @@
 #include "cmdutil.h"
 #include "pankey-check.h"
 #include "pankey-crl.h"
+#include "pankey-inspect.h"
 
 enum opt_values
 {
@@ -95,6 +96,8 @@ static gpgrt_opt_t opts[] = {
                   "                             load a CA's CRL (DER or "
                   "PEM)\n"
                   "  list-crls                  list the CRLs loaded\n"
+                  "  inspect --file KEY|-       show the keys of a file:"
+                  " fingerprints, user IDs, expiry, policy\n"
                   "  revoke ADDR [--fingerprint FPR] --reason WHY"
                   " [--note TEXT]\n"
                   "                             make a key unusable\n"
@@ -118,8 +121,8 @@ static gpgrt_opt_t opts[] = {
                 " user)"),
   ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
   ARGPARSE_s_n (oJson, "json",
-                "list, show, check, list-crls: one JSON object per"
-                " line"),
+                "list, show, check, list-crls, inspect: one JSON"
+                " object per line"),
   ARGPARSE_s_s (oWarn, "warning",
                 "|DAYS|check: WARNING for keys expiring"
                 " within DAYS days"),
@@ -464,6 +467,11 @@ run (pan_ctx_t ctx, const struct verb *v,
       free (reason);
       return kf->rc;
     }
+  if (res->stage == PAN_LIFECYCLE_KEY && kf
+      && gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
+    cmd_info ("to see the keys in %s and their fingerprints: pankey"
+              " inspect --file %s",
+              kf->name, kf->name);
   return report_stop (v, res, err, reason);
 }
 
@@ -1050,7 +1058,7 @@ show_records (pan_ctx_t ctx, pan_registry_t reg, const char *addr, int json)
     {
       const struct pan_recipient *rec = pan_registry_get (reg, i);
 
-      if (strcmp (rec->address, addr))
+      if (!pan_addr_same (pan_ctx_config (ctx), rec->address, addr))
         continue;
       if (json)
         list_record (ctx, rec, 1, now);
@@ -1126,6 +1134,27 @@ cmd_list_crls (struct options *o)
 }
 
 
+/* pankey inspect */
+
+static int
+cmd_inspect (struct options *o)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  int rc;
+
+  if (o->nargs != 1 || !o->file)
+    usage_error ("usage: pankey inspect --file KEY|- [--json]");
+  if ((rc = read_key_file (o->file,
+                           pan_config_get_int (NULL, "max-key-size"), &buf,
+                           &len)))
+    return rc;
+  rc = pankey_inspect (o->home, o->file, buf, len, o->json);
+  free (buf);
+  return rc;
+}
+
+
 /* A command of pankey and the options it takes (O_ bits).  */
 struct command
 {
@@ -1176,7 +1205,8 @@ main (int argc, char **argv)
     { "trust-ca",        cmd_trust_ca,        O_FINGERPRINT | O_FILE | O_OPERATOR           },
     { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR                           },
     { "load-crl",        cmd_load_crl,        O_FILE | O_OPERATOR                           },
-    { "list-crls",       cmd_list_crls,       O_JSON                                        }
+    { "list-crls",       cmd_list_crls,       O_JSON                                        },
+    { "inspect",         cmd_inspect,         O_FILE | O_JSON                               }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",

@@ -1,7 +1,8 @@
 /* fuzz-addrlist.c - libFuzzer target for the address list parser
  *
  * Parses the NUL-terminated input as an address list and as a bare
- * address, checking that normal forms are stable.  */
+ * address, checking that normal forms are stable and match as
+ * pani_addr_same says.  */
 #include <config.h>
 
 #include <stdint.h>
@@ -9,8 +10,30 @@
 #include <string.h>
 
 #include "panmail.h"
+#include "addrlist-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* The one rule of matching (pani_addr_same): a normal form matches
+ * itself exactly, its spelling in capitals ignoring case, and an exact
+ * match is also one ignoring case.  */
+static void
+check_same (const char *norm)
+{
+  char *up = strdup (norm);
+  size_t i;
+
+  if (!up)
+    return;
+  for (i = 0; up[i]; i++)
+    if (up[i] >= 'a' && up[i] <= 'z')
+      up[i] = (char)(up[i] - 'a' + 'A');
+  if (!pani_addr_same (norm, norm, 1) || !pani_addr_same (norm, up, 0)
+      || !pani_addr_same (up, norm, 0)
+      || (pani_addr_same (norm, up, 1) && !pani_addr_same (norm, up, 0)))
+    abort ();
+  free (up);
+}
 
 /* Normalise ADDR and check that its normal form is its own normal
  * form; if MUST_EQUAL, ADDR must be in normal form already.  */
@@ -31,6 +54,7 @@ check_normalize (const char *addr, int must_equal)
   if (reason || pan_addr_normalize (norm, &again, NULL)
       || strcmp (norm, again))
     abort ();
+  check_same (norm);
   pan_free (norm);
   pan_free (again);
 }

@@ -827,7 +827,35 @@ leave:
 }
 
 int
-pani_addr_same (const char *a, const char *b)
+pani_addr_same (const char *a, const char *b, int exact_local)
 {
-  return !strcmp (a, b);
+  const char *at_a = strrchr (a, '@'), *at_b = strrchr (b, '@');
+  size_t i, n;
+
+  if (!at_a || !at_b)
+    return !strcmp (a, b);
+  n = (size_t)(at_a - a);
+  if (n != (size_t)(at_b - b) || pani_ascii_casecmp (at_a + 1, at_b + 1))
+    return 0;
+  if (exact_local)
+    return !memcmp (a, b, n);
+  for (i = 0; i < n; i++)
+    if (pani_ascii_lower ((unsigned char)a[i])
+        != pani_ascii_lower ((unsigned char)b[i]))
+      return 0;
+  return 1;
+}
+
+int
+pani_addr_case_exact (pan_config_t config)
+{
+  const char *v = pan_config_get (config, "address-case");
+
+  return v && !strcmp (v, "exact");
+}
+
+int
+pan_addr_same (pan_config_t config, const char *a, const char *b)
+{
+  return a && b && pani_addr_same (a, b, pani_addr_case_exact (config));
 }

@@ -380,6 +380,8 @@ struct pan_audit_reader
   unsigned long long skipped;
   struct pan_audit_filter filter; /* Its strings are in STRINGS.  */
   char *strings;
+  char *recipient;     /* The filter's, normalised if it can be.  */
+  pan_config_t config; /* How addresses match (address-case).  */
   struct pani_audit_parsed cur;
 };
 
@@ -397,12 +399,13 @@ same_message_id (const char *a, const char *b)
 }
 
 static int
-has_recipient (const struct pan_audit_record *rec, const char *addr)
+has_recipient (pan_config_t config, const struct pan_audit_record *rec,
+               const char *addr)
 {
   size_t i;
 
   for (i = 0; i < rec->ev.nkeys; i++)
-    if (!pani_ascii_casecmp (rec->ev.keys[i].address, addr))
+    if (pan_addr_same (config, rec->ev.keys[i].address, addr))
       return 1;
   return 0;
 }
@@ -443,7 +446,7 @@ pan_audit_is_outcome (const char *outcome)
 }
 
 static int
-filter_match (const struct pan_audit_filter *f,
+filter_match (const struct pan_audit_filter *f, pan_config_t config,
               const struct pan_audit_record *rec)
 {
   if ((f->since && rec->time < f->since)
@@ -458,7 +461,7 @@ filter_match (const struct pan_audit_filter *f,
       && (!rec->ev.message_id
           || !same_message_id (f->message_id, rec->ev.message_id)))
     return 0;
-  return !f->recipient || has_recipient (rec, f->recipient);
+  return !f->recipient || has_recipient (config, rec, f->recipient);
 }
 
 /* Copy the filter F into RD: its strings into the one block
@@ -502,6 +505,7 @@ pan_audit_open (pan_ctx_t ctx, const struct pan_audit_filter *filter,
   *r_reader = NULL;
   if (!(rd = calloc (1, sizeof *rd)))
     return gpg_error_from_syserror ();
+  rd->config = pan_ctx_config (ctx);
   if ((err = copy_filter (rd, filter))
       || (err = pani_audit_snapshot_take (ctx, &rd->snap, r_reason)))
     {
@@ -513,6 +517,9 @@ pan_audit_open (pan_ctx_t ctx, const struct pan_audit_filter *filter,
       pan_audit_close (rd);
       return err;
     }
+  if (rd->filter.recipient
+      && !pan_addr_normalize (rd->filter.recipient, &rd->recipient, NULL))
+    rd->filter.recipient = rd->recipient;
   *r_reader = rd;
   return 0;
 }
@@ -530,7 +537,7 @@ pan_audit_next (pan_audit_reader_t rd, const struct pan_audit_record **r_rec)
           rd->skipped++;
           continue;
         }
-      if (filter_match (&rd->filter, &rd->cur.rec))
+      if (filter_match (&rd->filter, rd->config, &rd->cur.rec))
         {
           *r_rec = &rd->cur.rec;
           return 0;
@@ -554,6 +561,7 @@ pan_audit_close (pan_audit_reader_t rd)
   pani_audit_snapshot_release (&rd->snap);
   pani_audit_parsed_clear (&rd->cur);
   free (rd->strings);
+  free (rd->recipient);
   free (rd);
 }
 

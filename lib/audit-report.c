@@ -184,6 +184,16 @@ idset_add (struct idset *s, char kind, const char *id, unsigned int state)
   return 1;
 }
 
+/* One enrollment or key change: its line of the report.  */
+struct change
+{
+  time_t time;
+  char *event, *operator_name, *outcome; /* OUTCOME may be NULL.  */
+  char *addresses, *fingerprints;        /* Of its keys, space-separated
+                                            ("-": no fingerprint).  */
+  char *keys;                            /* "ADDR FPR  ADDR FPR".  */
+};
+
 struct report
 {
   unsigned long long records, first_seq, last_seq;
@@ -191,9 +201,14 @@ struct report
   unsigned long refused;
   struct idset copies, messages;
   struct tally reasons, keys, events;
-  struct pani_buf changes;
+  struct change *changes;
+  size_t nchanges, changes_size;
   int oom;
 };
+
+/* The separator of the fields of a key's name in the tally KEYS:
+ * protocol, fingerprint, address.  */
+#define KEY_SEP "\x1f"
 
 /* The copies by what became of them.  */
 struct copy_counts
@@ -253,7 +268,7 @@ report_keys (struct report *r, const struct pan_audit_event *ev)
 
   for (i = 0; i < ev->nkeys; i++)
     {
-      k = pani_strdupf ("%-7s %s  %s",
+      k = pani_strdupf ("%s" KEY_SEP "%s" KEY_SEP "%s",
                         pan_protocol_name (ev->keys[i].protocol),
                         ev->keys[i].fingerprint ? ev->keys[i].fingerprint
                                                 : "-",
@@ -266,23 +281,88 @@ report_keys (struct report *r, const struct pan_audit_event *ev)
     }
 }
 
+/* Append to B the keys of EV: with EACH (address, fingerprint or both)
+ * and SEP between them.  */
+static void
+put_keys (struct pani_buf *b, const struct pan_audit_event *ev, int each,
+          const char *sep)
+{
+  for (size_t i = 0; i < ev->nkeys; i++)
+    {
+      const char *fpr = ev->keys[i].fingerprint;
+
+      if (i)
+        pani_buf_puts (b, sep);
+      if (each != 2)
+        pani_buf_puts (b, ev->keys[i].address ? ev->keys[i].address : "-");
+      if (!each)
+        pani_buf_putc (b, ' ');
+      if (each != 1)
+        pani_buf_puts (b, fpr ? fpr : "-");
+    }
+}
+
+/* Take the text of B, or an empty string; NULL (and OOM set) if memory
+ * ran out.  */
+static char *
+take_text (struct pani_buf *b, int *oom)
+{
+  char *text = pani_buf_take (b);
+
+  if (!text)
+    *oom = 1;
+  return text;
+}
+
 static void
 report_change (struct report *r, const struct pan_audit_record *rec)
 {
-  char when[32];
-  size_t i;
+  struct pani_buf b = { NULL, 0, 0, 0 };
+  struct change *c, *tmp;
 
-  pani_buf_printf (&r->changes, "  %s  %-8s by %s",
-                   pan_time_format (rec->time, when, sizeof when),
-                   rec->ev.event, rec->ev.operator_name);
-  for (i = 0; i < rec->ev.nkeys; i++)
-    pani_buf_printf (&r->changes, "  %s %s", rec->ev.keys[i].address,
-                     rec->ev.keys[i].fingerprint
-                       ? rec->ev.keys[i].fingerprint
-                       : "-");
-  if (rec->ev.outcome)
-    pani_buf_printf (&r->changes, "  (%s)", rec->ev.outcome);
-  pani_buf_puts (&r->changes, "\n");
+  if (r->nchanges == r->changes_size)
+    {
+      size_t size = r->changes_size ? 2 * r->changes_size : 16;
+
+      if (!(tmp = realloc (r->changes, size * sizeof *tmp)))
+        {
+          r->oom = 1;
+          return;
+        }
+      r->changes = tmp;
+      r->changes_size = size;
+    }
+  c = &r->changes[r->nchanges++];
+  memset (c, 0, sizeof *c);
+  c->time = rec->time;
+  put_keys (&b, &rec->ev, 0, "  ");
+  c->keys = take_text (&b, &r->oom);
+  put_keys (&b, &rec->ev, 1, " ");
+  c->addresses = take_text (&b, &r->oom);
+  put_keys (&b, &rec->ev, 2, " ");
+  c->fingerprints = take_text (&b, &r->oom);
+  if (!(c->event = pani_strdup (rec->ev.event))
+      || !(c->operator_name = pani_strdup (
+             rec->ev.operator_name ? rec->ev.operator_name : ""))
+      || (rec->ev.outcome && !(c->outcome = pani_strdup (rec->ev.outcome))))
+    r->oom = 1;
+}
+
+static void
+changes_free (struct report *r)
+{
+  for (size_t i = 0; i < r->nchanges; i++)
+    {
+      struct change *c = &r->changes[i];
+
+      free (c->event);
+      free (c->operator_name);
+      free (c->outcome);
+      free (c->addresses);
+      free (c->fingerprints);
+      free (c->keys);
+    }
+  free (r->changes);
 }
 
 /* The state a record of a copy gives it, or 0 if it is not one.  */
@@ -374,6 +454,71 @@ print_tally (gpgrt_stream_t out, const struct tally *t, const char *none)
     }
 }
 
+/* Split the name of a key in the tally KEYS into its protocol,
+ * fingerprint and address (pointers into BUF, SIZE bytes).  */
+static void
+split_key (const char *name, char *buf, size_t size, const char **r_proto,
+           const char **r_fpr, const char **r_addr)
+{
+  char *p;
+
+  snprintf (buf, size, "%s", name);
+  *r_proto = buf;
+  *r_fpr = *r_addr = "";
+  if ((p = strchr (buf, *KEY_SEP)))
+    {
+      *p++ = 0;
+      *r_fpr = p;
+      if ((p = strchr (p, *KEY_SEP)))
+        {
+          *p++ = 0;
+          *r_addr = p;
+        }
+    }
+}
+
+static void
+print_keys (gpgrt_stream_t out, const struct tally *t)
+{
+  const char *proto, *fpr, *addr;
+  char buf[1200];
+
+  if (!t->n)
+    es_fputs ("  none\n", out);
+  for (size_t i = 0; i < t->n; i++)
+    {
+      split_key (t->names[i], buf, sizeof buf, &proto, &fpr, &addr);
+      es_fprintf (out, "  %6lu  %-7s %s  ", t->counts[i], proto, fpr);
+      put_safe (out, addr);
+      es_putc ('\n', out);
+    }
+}
+
+static void
+print_changes (gpgrt_stream_t out, const struct report *r)
+{
+  char when[32];
+
+  if (!r->nchanges)
+    es_fputs ("  none\n", out);
+  for (size_t i = 0; i < r->nchanges; i++)
+    {
+      const struct change *c = &r->changes[i];
+
+      es_fprintf (out, "  %s  %-8s by ",
+                  pan_time_format (c->time, when, sizeof when), c->event);
+      put_safe (out, c->operator_name);
+      if (*c->keys)
+        {
+          es_fputs ("  ", out);
+          put_safe (out, c->keys);
+        }
+      if (c->outcome)
+        es_fprintf (out, "  (%s)", c->outcome);
+      es_putc ('\n', out);
+    }
+}
+
 static void
 print_period (gpgrt_stream_t out, const struct pan_audit_filter *f,
               const struct report *r)
@@ -452,12 +597,9 @@ print_report (gpgrt_stream_t out, const struct pan_audit_filter *f,
   es_fputs ("\nRefused, by reason:\n", out);
   print_tally (out, &r->reasons, "none");
   es_fputs ("\nRecipients and keys used (copies encrypted):\n", out);
-  print_tally (out, &r->keys, "none");
+  print_keys (out, &r->keys);
   es_fputs ("\nEnrollment and key changes:\n", out);
-  if (r->changes.len)
-    put_safe (out, r->changes.data);
-  else
-    es_fputs ("  none\n", out);
+  print_changes (out, r);
   es_fputs ("\nOther events:\n", out);
   print_tally (out, &r->events, "none");
   print_verdict (out, v);
@@ -476,15 +618,151 @@ collect_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
   while (!(err = pan_audit_next (rd, &rec)) && !r->oom)
     report_add (r, rec);
   pan_audit_close (rd);
-  if (r->oom || pani_buf_error (&r->changes))
+  if (r->oom)
     return gpg_error (GPG_ERR_ENOMEM);
   return gpg_err_code (err) == GPG_ERR_EOF ? 0 : err;
 }
 
-gpg_error_t
-pan_audit_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
-                  const char *key_file, gpgrt_stream_t out,
-                  struct pan_audit_verdict *r_verdict, char **r_reason)
+
+/*
+ * The report as rows (pan_audit_report_rows): one per line of the text.
+ */
+
+/* Hand CB the row of TYPE and NAME with COUNT (-1: none).  */
+static void
+row_count (pan_audit_row_cb_t cb, void *opaque, const char *type,
+           const char *name, long long count)
+{
+  struct pan_audit_report_row row = { .type = type,
+                                      .name = name,
+                                      .count = count };
+
+  cb (opaque, &row);
+}
+
+static void
+rows_head (const struct pan_audit_filter *f, const struct report *r,
+           pan_audit_row_cb_t cb, void *opaque)
+{
+  struct pan_audit_report_row row = { .type = "period", .count = -1 };
+  struct copy_counts c;
+  char seq[64];
+
+  row.from = f ? f->since : 0;
+  row.to = f ? f->until : 0;
+  cb (opaque, &row);
+  snprintf (seq, sizeof seq, "seq %llu..%llu", r->first_seq, r->last_seq);
+  row.type = "records";
+  row.count = (long long)r->records;
+  row.from = r->records ? r->first : 0;
+  row.to = r->records ? r->last : 0;
+  row.detail = r->records ? seq : NULL;
+  cb (opaque, &row);
+  row_count (cb, opaque, "messages", "with_copies",
+             (long long)r->messages.n);
+  row_count (cb, opaque, "messages", "refused", (long long)r->refused);
+  count_copies (&r->copies, &c);
+  row_count (cb, opaque, "copies", "total", c.total);
+  row_count (cb, opaque, "copies", "delivered", c.delivered);
+  row_count (cb, opaque, "copies", "delivered_after_queue", c.after_queue);
+  row_count (cb, opaque, "copies", "delivered_legacy", c.legacy);
+  row_count (cb, opaque, "copies", "queued", c.queued);
+  row_count (cb, opaque, "copies", "dropped", c.dropped);
+  row_count (cb, opaque, "copies", "pending", c.pending);
+}
+
+static void
+rows_tally (const char *type, const struct tally *t, pan_audit_row_cb_t cb,
+            void *opaque)
+{
+  for (size_t i = 0; i < t->n; i++)
+    row_count (cb, opaque, type, t->names[i], (long long)t->counts[i]);
+}
+
+static void
+rows_keys (const struct tally *t, pan_audit_row_cb_t cb, void *opaque)
+{
+  struct pan_audit_report_row row = { .type = "key" };
+  char buf[1200];
+
+  for (size_t i = 0; i < t->n; i++)
+    {
+      split_key (t->names[i], buf, sizeof buf, &row.protocol,
+                 &row.fingerprint, &row.address);
+      row.count = (long long)t->counts[i];
+      cb (opaque, &row);
+    }
+}
+
+static void
+rows_changes (const struct report *r, pan_audit_row_cb_t cb, void *opaque)
+{
+  for (size_t i = 0; i < r->nchanges; i++)
+    {
+      const struct change *c = &r->changes[i];
+      struct pan_audit_report_row row = {
+        .type = "change",
+        .name = c->event,
+        .count = -1,
+        .from = c->time,
+        .fingerprint = *c->fingerprints ? c->fingerprints : NULL,
+        .address = *c->addresses ? c->addresses : NULL,
+        .operator_name = c->operator_name,
+        .outcome = c->outcome
+      };
+
+      cb (opaque, &row);
+    }
+}
+
+/* The verdict V: one row, and one for each line of its warnings.  */
+static void
+rows_verdict (const struct pan_audit_verdict *v, pan_audit_row_cb_t cb,
+              void *opaque)
+{
+  struct pan_audit_report_row row = { .type = "verification", .count = -1 };
+  char *copy = v->warnings ? pani_strdup (v->warnings) : NULL, *line, *next;
+
+  row.name = v->damage ? "tampered" : "intact";
+  row.count = (long long)v->nrecords;
+  row.outcome = v->key_checked ? "macs-checked" : "macs-not-checked";
+  row.detail = v->damage ? v->message : v->head;
+  cb (opaque, &row);
+  memset (&row, 0, sizeof row);
+  row.type = "warning";
+  row.count = -1;
+  for (line = copy; line && *line; line = next)
+    {
+      if ((next = strchr (line, '\n')))
+        *next++ = 0;
+      else
+        next = line + strlen (line);
+      row.detail = line;
+      cb (opaque, &row);
+    }
+  free (copy);
+}
+
+static void
+report_rows (const struct pan_audit_filter *f, const struct report *r,
+             const struct pan_audit_verdict *v, pan_audit_row_cb_t cb,
+             void *opaque)
+{
+  rows_head (f, r, cb, opaque);
+  rows_tally ("refused", &r->reasons, cb, opaque);
+  rows_keys (&r->keys, cb, opaque);
+  rows_changes (r, cb, opaque);
+  rows_tally ("event", &r->events, cb, opaque);
+  rows_verdict (v, cb, opaque);
+}
+
+/* Collect the report of FILTER, verify the log, and hand the result to
+ * CB (rows) or print it to OUT (text).  */
+static gpg_error_t
+make_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
+             const char *key_file, gpgrt_stream_t out, pan_audit_row_cb_t cb,
+             void *opaque, struct pan_audit_verdict *r_verdict,
+             char **r_reason)
 {
   gpg_error_t err;
   struct report r;
@@ -495,8 +773,11 @@ pan_audit_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
       && !(
         err = pan_audit_verify (ctx, key_file, NULL, r_verdict, r_reason)))
     {
-      print_report (out, filter, &r, r_verdict);
-      if (es_ferror (out))
+      if (cb)
+        report_rows (filter, &r, r_verdict, cb, opaque);
+      else
+        print_report (out, filter, &r, r_verdict);
+      if (out && es_ferror (out))
         err = gpg_error_from_syserror ();
     }
   tally_free (&r.reasons);
@@ -504,6 +785,25 @@ pan_audit_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
   tally_free (&r.events);
   free (r.copies.slot);
   free (r.messages.slot);
-  pani_buf_free (&r.changes);
+  changes_free (&r);
   return err;
+}
+
+gpg_error_t
+pan_audit_report (pan_ctx_t ctx, const struct pan_audit_filter *filter,
+                  const char *key_file, gpgrt_stream_t out,
+                  struct pan_audit_verdict *r_verdict, char **r_reason)
+{
+  return make_report (ctx, filter, key_file, out, NULL, NULL, r_verdict,
+                      r_reason);
+}
+
+gpg_error_t
+pan_audit_report_rows (pan_ctx_t ctx, const struct pan_audit_filter *filter,
+                       const char *key_file, pan_audit_row_cb_t cb,
+                       void *opaque, struct pan_audit_verdict *r_verdict,
+                       char **r_reason)
+{
+  return make_report (ctx, filter, key_file, NULL, cb, opaque, r_verdict,
+                      r_reason);
 }

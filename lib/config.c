@@ -110,6 +110,12 @@ static const struct setting settings[] = {
   { "audit-syslog-facility",  SETTING_CHOICE, "local0",             0,    0,
    "The syslog facility for audit-syslog.",                                                                                                             "local0 local1 local2 local3 local4 local5 local6 local7 user mail"
     " daemon auth authpriv"                                                                                                },
+  { "address-case",           SETTING_CHOICE, "insensitive",        0,    0,
+   "How the local part of a recipient's address (before the @) is\n"
+    "matched against the registry: insensitive (Bob@example.net is\n"
+    "bob@example.net, as mail systems treat it; enrolling both is\n"
+    "refused) or exact.  Domains always match ignoring case.",                                                                                          "exact"
+    " insensitive"                                                                                      },
   { "audit-retention",        SETTING_INT,    "365",                1,    36500,
    "Days that closed segments of the audit log are kept: panaudit\n"
     "prune deletes only segments whose last record is older.",                                                                                          NULL          }

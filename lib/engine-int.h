@@ -26,13 +26,22 @@ gpg_error_t pani_get_one_key (gpgme_ctx_t gctx, const char *pattern,
 gpg_error_t pani_get_pinned_key (gpgme_ctx_t gctx, const char *fpr,
                                  gpgme_key_t *r_key);
 
+/* Store at *R_ADDR the address of the user ID UID in normal form, with
+ * the case of its local part as the user ID writes it (GPGME gives it
+ * in lower case, which address-case exact would not match); GnuPG's
+ * address decides which mailbox it is.  GPG_ERR_NO_USER_ID if UID
+ * names none.  */
+gpg_error_t pani_uid_address (gpgme_user_id_t uid, char **r_addr);
+
 /* Release the keys of the NULL-terminated array KEYS and the array
  * (NULL is accepted).  */
 void pani_release_keys (gpgme_key_t *keys);
 
 /* Make an empty scratch GnuPG home HOME/spool/NAME.PID.XXXXXX of CTX, in
  * which given key material is inspected before any of it reaches the
- * home's keyring; store its malloc'ed path at *R_DIR.  */
+ * home's keyring (CTX NULL: $TMPDIR/panmail-NAME.XXXXXX, mode 0700, for
+ * a look at a file without a home); store its malloc'ed path at
+ * *R_DIR.  */
 gpg_error_t pani_engine_scratch_new (pan_ctx_t ctx, const char *name,
                                      char **r_dir, char **r_reason);
 

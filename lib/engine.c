@@ -29,6 +29,7 @@
 #include <gpgme.h>
 
 #include "panmail.h"
+#include "addrlist-int.h"
 #include "util.h"
 #include "home-int.h"
 #include "engine-int.h"
@@ -48,14 +49,14 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
     return gpg_error_from_syserror ();
   for (; *input; input++)
     {
-      if (*input == ' ' || *input == '\t')
+      if (*input == ' ' || *input == '\t' || *input == ':')
         continue;
       if (pani_hexval (*input) < 0)
         {
           free (fpr);
           return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
-                              "the fingerprint may hold only hex digits"
-                              " and spaces");
+                              "the fingerprint may hold only hex digits,"
+                              " spaces and colons");
         }
       fpr[n++] = (*input >= 'a') ? *input - 32 : *input;
     }
@@ -74,6 +75,37 @@ pan_fpr_normalize (const char *input, char **r_fpr, char **r_reason)
                         n);
   return pani_reason (r_reason, gpg_error (GPG_ERR_INV_NAME),
                       "a fingerprint has 40 or 64 hex digits, not %zu", n);
+}
+
+
+gpg_error_t
+pani_uid_address (gpgme_user_id_t uid, char **r_addr)
+{
+  gpg_error_t err;
+  pan_addrlist_t list = NULL;
+  char *norm = NULL;
+
+  *r_addr = NULL;
+  if (!uid->address || !*uid->address)
+    return gpg_error (GPG_ERR_NO_USER_ID);
+  if ((err = pan_addr_normalize (uid->address, &norm, NULL)))
+    return err;
+  /* The user ID as written, if it is one mailbox and GnuPG's address
+   * of it but for case.  */
+  if (uid->uid && !pan_addrlist_new (&list)
+      && !pan_addrlist_parse (list, uid->uid, NULL)
+      && pan_addrlist_count (list) == 1
+      && pani_addr_same (pan_addrlist_addr (list, 0), norm, 0)
+      && !(*r_addr = pani_strdup (pan_addrlist_addr (list, 0))))
+    err = gpg_error_from_syserror ();
+  pan_addrlist_release (list);
+  if (!*r_addr && !err)
+    {
+      *r_addr = norm;
+      norm = NULL;
+    }
+  free (norm);
+  return err;
 }
 
 
@@ -229,9 +261,12 @@ pani_engine_scratch_new (pan_ctx_t ctx, const char *name, char **r_dir,
                          char **r_reason)
 {
   /* The pid in the name lets pan_queue_recover remove it once its
-   * process is gone.  */
-  char *dir = pani_strdupf ("%s/spool/%s.%ld.XXXXXX", ctx->home, name,
-                            (long)getpid ());
+   * process is gone.  Without a home: in $TMPDIR.  */
+  const char *tmp = getenv ("TMPDIR");
+  char *dir = ctx ? pani_strdupf ("%s/spool/%s.%ld.XXXXXX", ctx->home, name,
+                                  (long)getpid ())
+                  : pani_strdupf ("%s/panmail-%s.XXXXXX",
+                                  tmp && *tmp == '/' ? tmp : "/tmp", name);
   gpg_error_t err;
 
   *r_dir = NULL;

@@ -127,20 +127,21 @@ addr_at_cmp (const void *a, const void *b)
 /* Return the place of the first address before SORTED[I] that
  * pani_addr_same calls the same, or -1.  */
 static long
-earlier_same (const struct addr_at *sorted, size_t i)
+earlier_same (const struct addr_at *sorted, size_t i, int exact_local)
 {
   long first = -1;
 
   for (size_t j = i;
        j > 0 && !pani_ascii_casecmp (sorted[j - 1].addr, sorted[i].addr);
        j--)
-    if (pani_addr_same (sorted[j - 1].addr, sorted[i].addr))
+    if (pani_addr_same (sorted[j - 1].addr, sorted[i].addr, exact_local))
       first = (long)sorted[j - 1].idx;
   return first;
 }
 
 long
-pani_addr_first_repeat (const char *const *addrs, size_t n, size_t *r_first)
+pani_addr_first_repeat (const char *const *addrs, size_t n, int exact_local,
+                        size_t *r_first)
 {
   struct addr_at *sorted = calloc (n + 1, sizeof *sorted);
   long dup = -1, e;
@@ -152,7 +153,7 @@ pani_addr_first_repeat (const char *const *addrs, size_t n, size_t *r_first)
     sorted[i] = (struct addr_at){ addrs[i], i };
   qsort (sorted, n, sizeof *sorted, addr_at_cmp);
   for (size_t i = 0; i < n; i++)
-    if ((e = earlier_same (sorted, i)) >= 0
+    if ((e = earlier_same (sorted, i, exact_local)) >= 0
         && (dup < 0 || sorted[i].idx < (size_t)dup))
       {
         dup = (long)sorted[i].idx;
@@ -175,7 +176,10 @@ refuse_repeat (pan_enroll_list_t list, const unsigned int *lines,
     return gpg_error_from_syserror ();
   for (size_t i = 0; i < list->count; i++)
     addrs[i] = list->pairs[i].addr;
-  dup = pani_addr_first_repeat (addrs, list->count, &first);
+  /* (local parts as written: an address that differs only by case is
+   * refused by its enroll, as pankey enroll refuses it, under
+   * address-case insensitive) */
+  dup = pani_addr_first_repeat (addrs, list->count, 1, &first);
   free (addrs);
   if (dup == -2)
     return gpg_error (GPG_ERR_ENOMEM);

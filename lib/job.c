@@ -118,7 +118,7 @@ add_rcpt (pan_job_t job, const char *addr, int visible, int wanted)
   struct rcpt *tmp;
 
   for (size_t i = 0; i < job->nrcpts; i++)
-    if (!strcmp (job->rcpts[i].addr, addr))
+    if (pan_addr_same (pan_ctx_config (job->ctx), job->rcpts[i].addr, addr))
       {
         job->rcpts[i].visible |= visible;
         job->rcpts[i].wanted |= wanted;
@@ -273,6 +273,8 @@ load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
   if (!path)
     return gpg_error_from_syserror ();
   err = pan_registry_load (path, r_reg, r_reason);
+  if (!err)
+    pani_registry_match (*r_reg, pan_ctx_config (job->ctx));
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
     pani_reason (r_reason, gpg_error (GPG_ERR_CONFIGURATION),
                  "%s is missing; is %s a panmail home (pankey init)?", path,

@@ -79,6 +79,28 @@ read_registry (struct txn *t, char **r_reason)
   return err ? stop (t, PAN_LIFECYCLE_REGISTRY, err) : 0;
 }
 
+/* Name T's address as the registry has it (bob@example.net for
+ * Bob@example.net, under address-case insensitive): the registry, the
+ * audit log and the messages keep the address as enrolled.  An active
+ * enrollment is not renamed by enroll: check_not_enrolled refuses.  */
+static gpg_error_t
+enrolled_spelling (struct txn *t)
+{
+  struct pan_lifecycle_result *res = t->res;
+  const struct pan_recipient *rec;
+  char *copy;
+
+  rec = pani_registry_lookup_any (t->reg, res->address);
+  if (!rec || !strcmp (rec->address, res->address)
+      || (rec->status == PAN_STATUS_ACTIVE && !strcmp (t->event, "enroll")))
+    return 0;
+  if (!(copy = pani_strdup (rec->address)))
+    return gpg_error_from_syserror ();
+  free (res->address);
+  res->address = copy;
+  return 0;
+}
+
 /* Start the transaction T of EVENT for REQ: check and normalise what
  * NEED says it needs, read the registry if it needs it.  */
 static gpg_error_t
@@ -117,7 +139,9 @@ begin (struct txn *t, pan_ctx_t ctx, const struct pan_lifecycle_req *req,
       pani_reason (r_reason, err, "no panmail home given");
       return stop (t, PAN_LIFECYCLE_REQUEST, err);
     }
-  return (need & NEED_REGISTRY) ? read_registry (t, r_reason) : 0;
+  if ((need & NEED_REGISTRY) && (err = read_registry (t, r_reason)))
+    return err;
+  return (need & NEED_ADDRESS) && t->reg ? enrolled_spelling (t) : 0;
 }
 
 /* End T with ERR and REASON: hand REASON over on error, release what
@@ -301,7 +325,8 @@ record_refusal (struct txn *t, gpg_error_t err, const char *why)
   for (size_t i = 0;
        !t->fpr && res->address && t->reg && i < pan_registry_count (t->reg);
        i++)
-    if (!strcmp (pan_registry_get (t->reg, i)->address, res->address))
+    if (pan_addr_same (pan_ctx_config (t->ctx),
+                       pan_registry_get (t->reg, i)->address, res->address))
       {
         key.protocol = pan_registry_get (t->reg, i)->protocol;
         key.fingerprint = pan_registry_get (t->reg, i)->fingerprint;
@@ -348,14 +373,10 @@ check_never_revoked (struct txn *t, char **r_reason)
 static gpg_error_t
 check_not_enrolled (struct txn *t, char **r_reason)
 {
-  const struct pan_recipient *rec;
+  gpg_error_t err;
 
-  if ((rec = pani_registry_lookup (t->reg, t->res->address)))
-    return stop (t, PAN_LIFECYCLE_STATE,
-                 pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
-                              "%s is already enrolled with key %s; use"
-                              " 'pankey rotate' to replace it",
-                              t->res->address, rec->fingerprint));
+  if ((err = pani_registry_check_new (t->reg, t->res->address, r_reason)))
+    return stop (t, PAN_LIFECYCLE_STATE, err);
   return check_never_revoked (t, r_reason);
 }
 
@@ -407,7 +428,8 @@ find_revoked (struct txn *t, const struct pan_recipient **r_rec,
     {
       const struct pan_recipient *r = pan_registry_get (t->reg, i);
 
-      if (!strcmp (r->address, addr) && !strcmp (r->fingerprint, t->fpr))
+      if (pan_addr_same (pan_ctx_config (t->ctx), r->address, addr)
+          && !strcmp (r->fingerprint, t->fpr))
         last = r;
     }
   if (!(*r_rec = rec ? rec : last))
@@ -534,7 +556,8 @@ commit_pin (struct txn *t, char **r_reason)
   size_t n = old ? 2 : 1;
   char *why = NULL;
   struct pre_save pre = { t, k, n, NULL };
-  struct pani_registry_hook hook = { record_before_save, &pre };
+  struct pani_registry_hook hook = { record_before_save, &pre,
+                                     pan_ctx_config (t->ctx) };
   gpg_error_t err;
 
   if (old
@@ -583,7 +606,8 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
                             note ? note : "");
   char *path = pan_ctx_path (t->ctx, "registry");
   struct pre_save pre = { t, &key, 1, why };
-  struct pani_registry_hook hook = { record_before_save, &pre };
+  struct pani_registry_hook hook = { record_before_save, &pre,
+                                     pan_ctx_config (t->ctx) };
   gpg_error_t err;
 
   if (!why || !path)
@@ -770,7 +794,8 @@ commit_refresh (struct txn *t, const struct pan_audit_key *key,
 {
   struct pan_lifecycle_result *res = t->res;
   struct pre_save pre = { t, key, 1, res->what };
-  struct pani_registry_hook hook = { record_before_save, &pre };
+  struct pani_registry_hook hook = { record_before_save, &pre,
+                                     pan_ctx_config (t->ctx) };
   char *path;
   gpg_error_t err;
 

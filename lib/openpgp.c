@@ -85,9 +85,10 @@ key_usable (gpgme_key_t key, const char *pins, time_t now, char **r_reason)
                       key->subkeys->fpr, pins ? "pinned " : "");
 }
 
-/* True if KEY has a valid user ID whose address is ADDR.  */
+/* True if KEY has a valid user ID whose address is ADDR (as CONFIG
+ * matches addresses).  */
 static int
-has_uid_for (gpgme_key_t key, const char *addr)
+has_uid_for (pan_config_t config, gpgme_key_t key, const char *addr)
 {
   int found = 0;
 
@@ -95,10 +96,10 @@ has_uid_for (gpgme_key_t key, const char *addr)
     {
       char *norm = NULL;
 
-      if (uid->revoked || uid->invalid || !uid->address)
+      if (uid->revoked || uid->invalid)
         continue;
-      if (!pan_addr_normalize (uid->address, &norm, NULL))
-        found = !strcmp (norm, addr);
+      if (!pani_uid_address (uid, &norm))
+        found = pan_addr_same (config, norm, addr);
       free (norm);
     }
   return found;
@@ -536,6 +537,19 @@ import_data (gpgme_ctx_t gctx, gpgme_data_t data, char **r_reason)
   return 0;
 }
 
+/* Check KEY in the scratch keyring SCRATCH as enroll does before it
+ * looks at the user IDs: usable at NOW, within the policy of CONFIG.  */
+static gpg_error_t
+check_key (pan_config_t config, const char *scratch, gpgme_key_t key,
+           time_t now, char **r_reason)
+{
+  gpg_error_t err;
+
+  if ((err = key_usable (key, NULL, now, r_reason)))
+    return err;
+  return enforce_policy (config, scratch, key, now, r_reason);
+}
+
 /* Check the key FPR in the scratch keyring SCRATCH behind GCTX.  */
 static gpg_error_t
 check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
@@ -548,10 +562,9 @@ check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   if ((err = pani_get_pinned_key (gctx, fpr, &key)))
     return pani_reason (r_reason, err, "key %s could not be imported: %s",
                         fpr, gpg_strerror (err));
-  if ((err = key_usable (key, NULL, now, r_reason))
-      || (err = enforce_policy (ctx->config, scratch, key, now, r_reason)))
+  if ((err = check_key (ctx->config, scratch, key, now, r_reason)))
     goto leave;
-  if (!has_uid_for (key, addr))
+  if (!has_uid_for (ctx->config, key, addr))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_WRONG_NAME),
                        "key %s has no valid user ID for %s; the recipient"
                        " must add one",
@@ -843,8 +856,93 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
                                NULL, NULL, r_reason);
 }
 
+
+/*
+ * Inspection: what a key file holds, checked as enroll checks it.
+ */
+
+/* The most keys of one file that are shown.  */
+#define MAX_INSPECT 64
+
+/* List at most MAX_INSPECT keys of the scratch keyring behind GCTX into
+ * KEYS (NULL-terminated).  */
+static gpg_error_t
+list_scratch (gpgme_ctx_t gctx, gpgme_key_t *keys)
+{
+  gpg_error_t err;
+  gpgme_key_t key;
+  size_t n = 0;
+
+  keys[0] = NULL;
+  if ((err = gpgme_op_keylist_start (gctx, NULL, 0)))
+    return err;
+  while (!(err = gpgme_op_keylist_next (gctx, &key)))
+    if (n < MAX_INSPECT)
+      {
+        keys[n++] = key;
+        keys[n] = NULL;
+      }
+    else
+      gpgme_key_unref (key);
+  gpgme_op_keylist_end (gctx);
+  return gpg_err_code (err) == GPG_ERR_EOF ? 0 : err;
+}
+
+/* Describe KEY of the scratch S, check it as enroll would at NOW and
+ * tell CB.  */
+static gpg_error_t
+inspect_one (pan_config_t config, struct scratch *s, gpgme_key_t key,
+             time_t now, pani_inspect_cb_t cb, void *opaque)
+{
+  struct pan_key_info info;
+  char *why = NULL, *pins = NULL, *ends = NULL;
+  gpg_error_t err;
+
+  memset (&info, 0, sizeof info);
+  info.protocol = PAN_PROTOCOL_OPENPGP;
+  snprintf (info.fingerprint, sizeof info.fingerprint, "%s",
+            key->subkeys->fpr);
+  fill_info (config, s->dir, key, now, &info);
+  if (!(err = check_key (config, s->dir, key, now, &why)))
+    err = scratch_pins (s->gctx, key->subkeys->fpr, &pins, &ends, &why);
+  err = cb (opaque, key, &info, NULL, err, why);
+  free (pins);
+  free (ends);
+  free (why);
+  free (info.policy_reason);
+  return err;
+}
+
+static gpg_error_t
+openpgp_inspect (pan_ctx_t ctx, const void *buf, size_t len, time_t now,
+                 pani_inspect_cb_t cb, void *opaque, char **r_reason)
+{
+  gpg_error_t err;
+  struct scratch s;
+  gpgme_key_t keys[MAX_INSPECT + 1] = { NULL };
+  int found, others = 0;
+
+  if ((err = scratch_open (ctx, buf, len, &s, r_reason))
+      || (err = inspect_key_data (s.gctx, s.data, "", &found, &others,
+                                  r_reason)))
+    goto leave;
+  if (!others)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_NO_DATA),
+                       "the file holds no OpenPGP key");
+  else if (!(err = import_data (s.gctx, s.data, r_reason))
+           && !(err = list_scratch (s.gctx, keys)))
+    for (size_t i = 0; !err && keys[i]; i++)
+      err = inspect_one (ctx ? ctx->config : NULL, &s, keys[i], now, cb,
+                         opaque);
+leave:
+  for (size_t i = 0; keys[i]; i++)
+    gpgme_key_unref (keys[i]);
+  scratch_close (&s);
+  return err;
+}
+
 const struct pani_proto_ops pani_openpgp_ops = {
-  PAN_PROTOCOL_OPENPGP, openpgp_check,   openpgp_describe,
-  openpgp_enroll,       openpgp_refresh, pani_openpgp_encrypt,
-  openpgp_check_pinned, openpgp_unpinned
+  PAN_PROTOCOL_OPENPGP, openpgp_check,    openpgp_describe,
+  openpgp_enroll,       openpgp_refresh,  pani_openpgp_encrypt,
+  openpgp_check_pinned, openpgp_unpinned, openpgp_inspect
 };

@@ -133,8 +133,8 @@ const char *pan_addrlist_display (pan_addrlist_t list, size_t idx);
 /* Check that ADDR is a single bare addr-spec (local@domain, the local
  * part possibly quoted) and store its normal form at *R_NORM: the local
  * part as written (quotes removed where not needed), the domain in lower
- * case.  Two addresses are the same recipient iff their normal forms are
- * equal.  */
+ * case.  Whether two normal forms name the same recipient is for
+ * pan_addr_same to say.  */
 gpg_error_t pan_addr_normalize (const char *addr, char **r_norm,
                                 char **r_reason);
 
@@ -150,6 +150,11 @@ const char *pan_config_get (pan_config_t config, const char *name);
 
 /* Return the value of integer setting NAME.  */
 long pan_config_get_int (pan_config_t config, const char *name);
+
+/* True if the addresses A and B (normal forms) name the same mailbox
+ * under CONFIG's address-case (NULL: the default): domains ignoring
+ * case, local parts ignoring ASCII case unless it is "exact".  */
+int pan_addr_same (pan_config_t config, const char *a, const char *b);
 
 /*
  * Home directory (home.c).
@@ -276,8 +281,8 @@ struct pan_registry_change
  * keys in the home's GnuPG home, through GPGME.
  */
 
-/* Normalise the fingerprint INPUT (spaces allowed, any case) to upper
- * case hex.  Refuses short and long key IDs (GPG_ERR_AMBIGUOUS_NAME) and
+/* Normalise the fingerprint INPUT (spaces or colons allowed, as gpg, sq
+ * and OpenSSL print it; any case) to upper case hex.  Refuses short and long key IDs (GPG_ERR_AMBIGUOUS_NAME) and
  * anything but a 40 or 64 digit fingerprint (GPG_ERR_INV_NAME).  */
 gpg_error_t pan_fpr_normalize (const char *input, char **r_fpr,
                                char **r_reason);
@@ -325,6 +330,54 @@ struct pan_key_info
   pan_severity_t policy; /* Verdict of the algorithm policy.  */
   char *policy_reason;   /* Which rule and how to fix it, or NULL.  */
 };
+
+/* One key of an inspected OpenPGP key, the primary key first.  */
+struct pan_subkey_desc
+{
+  char fingerprint[65];
+  char algorithm[32]; /* "cv25519", "rsa3072", ...  */
+  unsigned int bits;
+  char usage[8]; /* gpg's letters: e(ncrypt), s(ign), c(ertify), a(uth) */
+  time_t created;
+  time_t expires; /* 0: never.  */
+  int revoked;
+  int expired;
+};
+
+/* One key or certificate of a file, as pan_keys_inspect found it.  */
+struct pan_key_desc
+{
+  struct pan_key_info info; /* Fingerprint (OpenPGP: of the primary key;
+                               X.509: SHA-1), algorithm, dates, state;
+                               OpenPGP: the algorithm policy's verdict.  */
+  char sha256[65];          /* X.509: the SHA-256 fingerprint, else "".  */
+  char *issuer;             /* X.509: the issuer's name, else NULL.  */
+  char **user_ids;          /* NULL-terminated: the OpenPGP user IDs that
+                               are valid, the X.509 subject and
+                               alternative names.  */
+  char **addresses;         /* NULL-terminated: their e-mail addresses in
+                               normal form, each once.  */
+  struct pan_subkey_desc *subkeys; /* OpenPGP: NSUBKEYS of them.  */
+  size_t nsubkeys;
+  int accepted;  /* pankey enroll would accept it, given a user ID (or
+                    certificate address) for the address and, for
+                    S/MIME, a chain to a CA trusted with trust-ca.  */
+  char *refusal; /* If not, why not.  */
+  void *reserved[4];
+};
+
+/* Look at the keys or certificates of DATA/LEN (OpenPGP armored or
+ * binary, X.509 PEM, DER or PKCS#7) in a scratch home, as enroll checks
+ * them at NOW under the policy of CTX (NULL: no home, the defaults),
+ * changing no home: store them at *R_DESCS, *R_COUNT of them (release
+ * with pan_keys_inspect_release).  GPG_ERR_NO_DATA: neither keys nor
+ * certificates; GPG_ERR_FORBIDDEN: secret key material.  */
+gpg_error_t pan_keys_inspect (pan_ctx_t ctx, const void *data, size_t len,
+                              time_t now, struct pan_key_desc **r_descs,
+                              size_t *r_count, char **r_reason);
+
+/* Release the COUNT descriptions DESCS of pan_keys_inspect.  */
+void pan_keys_inspect_release (struct pan_key_desc *descs, size_t count);
 
 /*
  * Algorithm policy and key lifecycle (policy.c).  Settings of
@@ -1210,7 +1263,7 @@ struct pan_audit_filter
 {
   time_t since;          /* time >= SINCE */
   time_t until;          /* time <= UNTIL */
-  const char *recipient; /* any recipient (case-insensitive) */
+  const char *recipient; /* any recipient (see pan_addr_same) */
   const char *event;
   const char *message_id; /* with or without <> */
   const char *outcome;
@@ -1262,6 +1315,42 @@ gpg_error_t pan_audit_report (pan_ctx_t ctx,
                               const char *key_file, gpgrt_stream_t out,
                               struct pan_audit_verdict *r_verdict,
                               char **r_reason);
+
+/* One line of the audit report as data (pan_audit_report_rows); valid
+ * during the callback.  Unused fields are NULL, 0 or COUNT -1.  */
+struct pan_audit_report_row
+{
+  const char *type; /* period, records, messages, copies, refused, key,
+                       change, event, verification or warning */
+  const char *name; /* What is counted (messages: with_copies, refused;
+                       copies: total, delivered, delivered_after_queue,
+                       delivered_legacy, queued, dropped, pending), the
+                       reason, the event, intact or tampered.  */
+  long long count;
+  time_t from, to; /* The period, the records' first and last time, the
+                      time of a change.  */
+  const char *protocol, *fingerprint, *address; /* Of a key; of a change
+                                                   its keys', space-
+                                                   separated.  */
+  const char *operator_name;
+  const char *outcome;
+  const char *detail;
+  void *reserved[4];
+};
+
+/* Called with each row of a report, in the order of the text.  */
+typedef void (*pan_audit_row_cb_t) (void *opaque,
+                                    const struct pan_audit_report_row *row);
+
+/* The report of pan_audit_report as data: call CB with OPAQUE for each
+ * line of the text report (the line of delivered copies gives three
+ * rows: delivered, delivered_after_queue, delivered_legacy).  */
+gpg_error_t pan_audit_report_rows (pan_ctx_t ctx,
+                                   const struct pan_audit_filter *filter,
+                                   const char *key_file,
+                                   pan_audit_row_cb_t cb, void *opaque,
+                                   struct pan_audit_verdict *r_verdict,
+                                   char **r_reason);
 /* END audit */
 
 /* BEGIN review */

@@ -33,6 +33,18 @@ struct pani_encrypt_req
   time_t now;
 };
 
+/* What an inspection (the inspect operation) found of one key or
+ * certificate: KEY (valid during the call) and INFO as the scratch home
+ * saw it, SHA256 the SHA-256 fingerprint of a certificate (else NULL),
+ * and VERDICT (0 if enroll would accept it, given a user ID or
+ * certificate address for the address and, for S/MIME, a chain to a
+ * trusted CA) with WHY not.  */
+typedef gpg_error_t (*pani_inspect_cb_t) (void *opaque, gpgme_key_t key,
+                                          const struct pan_key_info *info,
+                                          const char *sha256,
+                                          gpg_error_t verdict,
+                                          const char *why);
+
 struct pani_proto_ops
 {
   pan_protocol_t protocol;
@@ -85,6 +97,14 @@ struct pani_proto_ops
    * check_pinned.  */
   gpg_error_t (*unpinned) (pan_ctx_t ctx, const char *fpr, const char *pins,
                            char **r_list, char **r_reason);
+
+  /* Load DATA/LEN into a scratch home as enroll does (CTX NULL: no
+   * home, the default policy) and call CB for each key or certificate
+   * it holds, checked at NOW as enroll would check it.  Secret key
+   * material is refused (GPG_ERR_FORBIDDEN).  */
+  gpg_error_t (*inspect) (pan_ctx_t ctx, const void *data, size_t len,
+                          time_t now, pani_inspect_cb_t cb, void *opaque,
+                          char **r_reason);
 };
 
 /* The tables (openpgp.c, smime.c): in the library only keys.c refers

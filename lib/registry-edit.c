@@ -55,17 +55,33 @@ load_or_empty (const char *path, pan_registry_t *r_reg, char **r_reason)
   return err;
 }
 
-static gpg_error_t
-check_not_enrolled (pan_registry_t reg, const char *addr, char **r_reason)
+gpg_error_t
+pani_registry_check_new (pan_registry_t reg, const char *addr,
+                         char **r_reason)
 {
   long idx = pani_registry_find_active (reg, addr);
+  const struct pan_recipient *rec;
+  size_t i;
 
-  if (idx < 0)
-    return 0;
-  return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
-                      "%s is already enrolled (fingerprint %s);"
-                      " use pankey rotate",
-                      addr, reg->recs[idx].fingerprint);
+  if (idx >= 0 && !strcmp (reg->recs[idx].address, addr))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_EEXIST),
+                        "%s is already enrolled (fingerprint %s);"
+                        " use pankey rotate",
+                        addr, reg->recs[idx].fingerprint);
+  for (i = 0; i < reg->count; i++)
+    {
+      rec = &reg->recs[i];
+      if (rec->status == PAN_STATUS_ACTIVE
+          && pani_addr_same (rec->address, addr, reg->exact_local))
+        return pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
+                            "%s differs from the enrolled %s only by case,"
+                            " and addresses match ignoring case"
+                            " (address-case in panmail.conf): it is the"
+                            " same mailbox; use 'pankey rotate %s' to"
+                            " change its key",
+                            addr, rec->address, rec->address);
+    }
+  return 0;
 }
 
 /* The mode of a new registry file PATH: 0640 if the one it replaces
@@ -148,6 +164,7 @@ update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
     goto leave;
   if ((err = load_or_empty (path, &reg, r_reason)))
     goto leave;
+  pani_registry_match (reg, hook ? hook->config : NULL);
   if ((err = edit (reg, opaque, r_reason)))
     goto leave;
   err = save_registry (path, reg, hook, r_reason);
@@ -167,7 +184,7 @@ edit_add (pan_registry_t reg, void *opaque, char **r_reason)
   gpg_error_t err;
   struct pan_recipient *valid = opaque;
 
-  if ((err = check_not_enrolled (reg, valid->address, r_reason))
+  if ((err = pani_registry_check_new (reg, valid->address, r_reason))
       || (err = check_not_revoked (reg, valid->fingerprint, r_reason)))
     return err;
   return pani_registry_append (reg, valid, 0);
@@ -291,7 +308,7 @@ find_key (pan_registry_t reg, const char *addr, const char *fpr)
   if (idx >= 0 && !strcmp (reg->recs[idx].fingerprint, fpr))
     return idx;
   for (i = reg->count; i > 0; i--)
-    if (pani_addr_same (reg->recs[i - 1].address, addr)
+    if (pani_addr_same (reg->recs[i - 1].address, addr, reg->exact_local)
         && !strcmp (reg->recs[i - 1].fingerprint, fpr))
       return (long)(i - 1);
   return -1;

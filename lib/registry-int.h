@@ -10,6 +10,7 @@ struct pan_registry
   unsigned int *lines; /* Line of each "recipient" line, or 0.  */
   size_t count;
   size_t size;
+  int exact_local; /* Look-ups: address-case exact (pani_addr_same).  */
 };
 
 /* Create an empty registry at *R_REG.  */
@@ -25,8 +26,19 @@ gpg_error_t pani_registry_append (pan_registry_t reg,
 void pani_registry_clear_rec (struct pan_recipient *rec);
 
 /* Return the index of the active record of the normalised address ADDR
- * in REG, or -1.  */
+ * in REG (pani_addr_same; one written as ADDR is preferred, and several
+ * that only match are none), or -1.  */
 long pani_registry_find_active (pan_registry_t reg, const char *addr);
+
+/* Refuse to enroll the normalised ADDR if REG has an active record for
+ * it: written as ADDR (GPG_ERR_EEXIST), or differing only by the case
+ * that look-ups ignore (GPG_ERR_INV_VALUE), each with the fix.  */
+gpg_error_t pani_registry_check_new (pan_registry_t reg, const char *addr,
+                                     char **r_reason);
+
+/* Make the look-ups of REG match addresses as CONFIG's address-case
+ * says (a registry loaded without a home uses the default).  */
+void pani_registry_match (pan_registry_t reg, pan_config_t config);
 
 /* Check REC as the parser checks a record of the registry file PATH and
  * store a copy in *VALID (release it with pani_registry_clear_rec).  */
@@ -42,6 +54,7 @@ struct pani_registry_hook
   gpg_error_t (*before_save) (void *opaque, const void *data, size_t len,
                               char **r_reason);
   void *opaque;
+  pan_config_t config; /* Its address-case rules the edit's look-ups.  */
 };
 
 /* pan_registry_add, pan_registry_rotate and pan_registry_set_status

@@ -301,13 +301,28 @@ pani_registry_append (pan_registry_t reg, struct pan_recipient *rec,
 long
 pani_registry_find_active (pan_registry_t reg, const char *addr)
 {
-  size_t i;
+  size_t i, n = 0;
+  long found = -1;
 
   for (i = 0; i < reg->count; i++)
     if (reg->recs[i].status == PAN_STATUS_ACTIVE
-        && pani_addr_same (reg->recs[i].address, addr))
-      return (long)i;
-  return -1;
+        && pani_addr_same (reg->recs[i].address, addr, reg->exact_local))
+      {
+        if (!strcmp (reg->recs[i].address, addr))
+          return (long)i;
+        found = (long)i;
+        n++;
+      }
+  /* Two enrollments that differ only by case (made under address-case
+   * exact): a third spelling is neither.  */
+  return n == 1 ? found : -1;
+}
+
+void
+pani_registry_match (pan_registry_t reg, pan_config_t config)
+{
+  if (reg)
+    reg->exact_local = pani_addr_case_exact (config);
 }
 
 size_t
@@ -346,7 +361,7 @@ find_newest (pan_registry_t reg, const char *addr)
   size_t i;
 
   for (i = reg->count; idx < 0 && i > 0; i--)
-    if (pani_addr_same (reg->recs[i - 1].address, addr))
+    if (pani_addr_same (reg->recs[i - 1].address, addr, reg->exact_local))
       idx = (long)(i - 1);
   return idx;
 }
@@ -746,7 +761,7 @@ check_one_active (struct parser *p)
             recs[n] = i;
             addrs[n++] = reg->recs[i].address;
           }
-      dup = pani_addr_first_repeat (addrs, n, &first);
+      dup = pani_addr_first_repeat (addrs, n, reg->exact_local, &first);
     }
   free (addrs);
   if (dup < -1)
@@ -834,6 +849,9 @@ pani_registry_parse (const char *filename, const void *buf, size_t len,
   p.r_reason = r_reason;
   if ((err = pani_registry_new (&p.reg)))
     goto leave;
+  /* The file holds one active record per address as written; whether
+   * two spellings are one mailbox is the look-ups' business.  */
+  p.reg->exact_local = 1;
   if (!(line = malloc (MAX_LINE + 1)))
     {
       err = gpg_error_from_syserror ();
@@ -858,6 +876,7 @@ pani_registry_parse (const char *filename, const void *buf, size_t len,
     }
   if ((err = finish_stanza (&p)) || (err = check_one_active (&p)))
     goto leave;
+  p.reg->exact_local = 0; /* Look-ups: the default until told.  */
   *r_reg = p.reg;
   p.reg = NULL;
 

@@ -373,6 +373,8 @@ pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
                         MAX_REGISTRY, &buf, &len, r_reason);
   if (!err)
     err = pani_registry_parse (path, buf, len, r_reg, r_reason);
+  if (!err)
+    pani_registry_match (*r_reg, pan_ctx_config (ctx));
   free (buf);
   free (path);
   return err;

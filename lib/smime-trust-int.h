@@ -58,11 +58,10 @@ gpg_error_t pani_smime_cms_new (const char *homedir, int validate,
 gpg_error_t pani_smime_export_der (gpgme_ctx_t gctx, const char *fpr,
                                    char **r_der, size_t *r_len);
 
-/* Normalise the fingerprint INPUT as pan_fpr_normalize does, but also
- * accept the colons with which OpenSSL and gpgsm print X.509
- * fingerprints.  */
-gpg_error_t pani_smime_normalize_pin (const char *input, char **r_fpr,
-                                      char **r_reason);
+/* Store at HEX (65 bytes) the SHA-256 fingerprint (upper-case hex) of
+ * the certificate FPR of GCTX, as OpenSSL computes it over the DER.  */
+gpg_error_t pani_smime_cert_sha256 (gpgme_ctx_t gctx, const char *fpr,
+                                    char *hex);
 
 /* A scratch GnuPG home (revocation checks off: it checks structure,
  * the home checks revocation) and the certificates of a given file.  */

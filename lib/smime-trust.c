@@ -244,14 +244,21 @@ pani_smime_export_der (gpgme_ctx_t gctx, const char *fpr, char **r_der,
   return 0;
 }
 
-/* Store the hex SHA-256 of DER/LEN in HEX (65 bytes).  */
-static void
-sha256_hex (const void *der, size_t len, char *hex)
+gpg_error_t
+pani_smime_cert_sha256 (gpgme_ctx_t gctx, const char *fpr, char *hex)
 {
+  gpg_error_t err;
   unsigned char digest[32];
+  char *der;
+  size_t len;
 
+  *hex = 0;
+  if ((err = pani_smime_export_der (gctx, fpr, &der, &len)))
+    return err;
   gcry_md_hash_buffer (GCRY_MD_SHA256, digest, der, len);
+  gpgme_free (der);
   pani_bin2hex_upper (digest, sizeof digest, hex);
+  return 0;
 }
 
 /* Append to the NULL-terminated list *LIST the fingerprints that the
@@ -307,27 +314,6 @@ import_buf (gpgme_ctx_t gctx, const void *data, size_t len, char ***new)
 /*
  * The scratch GnuPG home where given certificates are inspected.
  */
-
-/* Normalise the fingerprint INPUT as pan_fpr_normalize does, but also
- * accept the colons with which OpenSSL and gpgsm print X.509
- * fingerprints.  */
-gpg_error_t
-pani_smime_normalize_pin (const char *input, char **r_fpr, char **r_reason)
-{
-  gpg_error_t err;
-  char *copy = malloc (strlen (input) + 1), *d = copy;
-
-  *r_fpr = NULL;
-  if (!copy)
-    return gpg_error_from_syserror ();
-  for (const char *p = input; *p; p++)
-    if (*p != ':')
-      *d++ = *p;
-  *d = 0;
-  err = pan_fpr_normalize (copy, r_fpr, r_reason);
-  free (copy);
-  return err;
-}
 
 /* True if the certificate data holds a private key in PEM.  */
 static int
@@ -390,8 +376,7 @@ pani_smime_scratch_load (pan_ctx_t ctx, struct pani_smime_scratch *s,
 static gpgme_key_t
 scratch_find (struct pani_smime_scratch *s, const char *pin)
 {
-  char hex[65], *der;
-  size_t len;
+  char hex[65];
 
   for (size_t i = 0; i < s->nkeys; i++)
     {
@@ -402,10 +387,8 @@ scratch_find (struct pani_smime_scratch *s, const char *pin)
       if (!pani_ascii_casecmp (key->subkeys->fpr, pin))
         return key;
       if (strlen (pin) != 64
-          || pani_smime_export_der (s->gctx, key->subkeys->fpr, &der, &len))
+          || pani_smime_cert_sha256 (s->gctx, key->subkeys->fpr, hex))
         continue;
-      sha256_hex (der, len, hex);
-      gpgme_free (der);
       if (!pani_ascii_casecmp (hex, pin))
         return key;
     }
@@ -798,7 +781,7 @@ pani_smime_trust_ca (pan_ctx_t ctx, const char *fpr_in, const void *data,
   memset (&s, 0, sizeof s);
   if (r_fpr)
     *r_fpr = NULL;
-  if ((err = pani_smime_normalize_pin (fpr_in, &pin, r_reason))
+  if ((err = pan_fpr_normalize (fpr_in, &pin, r_reason))
       || (err = pani_smime_scratch_open (ctx, pin, data, len,
                                          "CA certificate", &s, &key,
                                          r_reason))
@@ -836,8 +819,7 @@ describe_ca (gpgme_ctx_t gctx, struct pan_smime_ca *ca)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
-  char *der = NULL, hex[65];
-  size_t len;
+  char hex[65];
 
   err = pani_get_pinned_key (gctx, ca->fpr, &key);
   if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
@@ -853,13 +835,9 @@ describe_ca (gpgme_ctx_t gctx, struct pan_smime_ca *ca)
       && !(ca->subject = pani_strdup (key->uids->uid)))
     err = gpg_error_from_syserror ();
   gpgme_key_unref (key);
-  if (!err && !pani_smime_export_der (gctx, ca->fpr, &der, &len))
-    {
-      sha256_hex (der, len, hex);
-      gpgme_free (der);
-      if (!(ca->sha256 = pani_strdup (hex)))
-        err = gpg_error_from_syserror ();
-    }
+  if (!err && !pani_smime_cert_sha256 (gctx, ca->fpr, hex)
+      && !(ca->sha256 = pani_strdup (hex)))
+    err = gpg_error_from_syserror ();
   return err;
 }
 

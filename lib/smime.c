@@ -30,9 +30,10 @@
  * Checks of one certificate.
  */
 
-/* True if KEY carries the e-mail address ADDR (normal form).  */
+/* True if KEY carries the e-mail address ADDR (normal form, matched as
+ * CONFIG says).  */
 static int
-has_address (gpgme_key_t key, const char *addr)
+has_address (pan_config_t config, gpgme_key_t key, const char *addr)
 {
   int found = 0;
 
@@ -41,10 +42,8 @@ has_address (gpgme_key_t key, const char *addr)
       char *norm = NULL;
 
       /* For X.509 GPGME puts "<addr>" in email; address is bare.  */
-      if (!uid->address || !*uid->address)
-        continue;
-      if (!pan_addr_normalize (uid->address, &norm, NULL))
-        found = !strcmp (norm, addr);
+      if (!pani_uid_address (uid, &norm))
+        found = pan_addr_same (config, norm, addr);
       free (norm);
     }
   return found;
@@ -52,7 +51,8 @@ has_address (gpgme_key_t key, const char *addr)
 
 /* The checks of a recipient certificate that need no chain.  */
 static gpg_error_t
-check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
+check_leaf (pan_ctx_t ctx, gpgme_key_t key, const char *addr, time_t now,
+            char **r_reason)
 {
   gpg_error_t err;
   const char *fpr = key->subkeys->fpr;
@@ -68,7 +68,7 @@ check_leaf (gpgme_key_t key, const char *addr, time_t now, char **r_reason)
                         " keyUsage lacks keyEncipherment); ask for an"
                         " encryption certificate",
                         fpr);
-  if (addr && !has_address (key, addr))
+  if (addr && !has_address (ctx->config, key, addr))
     return pani_reason (r_reason, gpg_error (GPG_ERR_WRONG_NAME),
                         "certificate %s is not issued to %s (neither"
                         " subjectAltName nor subject holds it)",
@@ -171,7 +171,7 @@ check_pinned (pan_ctx_t ctx, const char *fpr, time_t now, const char *addr,
   else if (err)
     pani_reason (r_reason, err, "looking up certificate %s: %s", fpr,
                  gpg_strerror (err));
-  else if (!(err = check_leaf (key, addr, now, r_reason)))
+  else if (!(err = check_leaf (ctx, key, addr, now, r_reason)))
     err = check_chain (ctx, gctx, key, mode, now, r_reason);
   if (!err && r_expires)
     *r_expires = key->subkeys->expires;
@@ -314,12 +314,12 @@ pani_smime_enroll (pan_ctx_t ctx, const char *addr_in, const char *fpr_in,
   memset (&s, 0, sizeof s);
   if (r_fpr)
     *r_fpr = NULL;
-  if ((err = pani_smime_normalize_pin (fpr_in, &pin, r_reason))
+  if ((err = pan_fpr_normalize (fpr_in, &pin, r_reason))
       || (err = pan_addr_normalize (addr_in, &addr, r_reason))
       || (err = pani_smime_scratch_open (ctx, pin, data, len,
                                          "certificate (and its chain)", &s,
                                          &key, r_reason))
-      || (err = check_leaf (key, addr, now, r_reason))
+      || (err = check_leaf (ctx, key, addr, now, r_reason))
       || (err = enroll_checked (ctx, &s, key, addr, now, r_reason)))
     goto leave;
   if (r_fpr && !(*r_fpr = pani_strdup (key->subkeys->fpr)))
@@ -641,6 +641,62 @@ smime_encrypt (const struct pani_encrypt_req *req, char **r_reason)
 }
 
 
+/*
+ * Inspection: the certificates of a file, checked as enroll checks
+ * them (the chain and revocation only at enroll, in the home).
+ */
+
+/* Describe the certificate KEY of the scratch S, check it as enroll
+ * would at NOW without an address, and tell CB.  */
+static gpg_error_t
+inspect_one (pan_ctx_t ctx, struct pani_smime_scratch *s, gpgme_key_t key,
+             time_t now, pani_inspect_cb_t cb, void *opaque)
+{
+  struct pan_key_info info;
+  gpgme_subkey_t sub = key->subkeys;
+  char hex[65], *why = NULL, *algo = gpgme_pubkey_algo_string (sub);
+  gpg_error_t err;
+
+  memset (&info, 0, sizeof info);
+  info.protocol = PAN_PROTOCOL_SMIME;
+  snprintf (info.fingerprint, sizeof info.fingerprint, "%s", sub->fpr);
+  snprintf (info.algorithm, sizeof info.algorithm, "%s",
+            algo ? algo : "x509");
+  gpgme_free (algo);
+  info.present = 1;
+  info.bits = sub->length;
+  info.created = sub->timestamp > 0 ? sub->timestamp : 0;
+  info.expires = sub->expires > 0 ? sub->expires : 0;
+  info.revoked = key->revoked || sub->revoked;
+  info.expired = info.expires && info.expires <= now;
+  pani_smime_cert_sha256 (s->gctx, sub->fpr, hex);
+  if (key->can_certify)
+    err = pani_reason (&why, gpg_error (GPG_ERR_BAD_CA_CERT),
+                       "a CA certificate: trust a root CA with 'pankey"
+                       " trust-ca'; enroll the partner's own certificate");
+  else
+    err = check_leaf (ctx, key, NULL, now, &why);
+  info.usable = !err;
+  err = cb (opaque, key, &info, *hex ? hex : NULL, err, why);
+  free (why);
+  return err;
+}
+
+static gpg_error_t
+smime_inspect (pan_ctx_t ctx, const void *data, size_t len, time_t now,
+               pani_inspect_cb_t cb, void *opaque, char **r_reason)
+{
+  struct pani_smime_scratch s;
+  gpg_error_t err;
+
+  memset (&s, 0, sizeof s);
+  err = pani_smime_scratch_load (ctx, &s, data, len, r_reason);
+  for (size_t i = 0; !err && i < s.nkeys; i++)
+    err = inspect_one (ctx, &s, s.keys[i], now, cb, opaque);
+  pani_smime_scratch_release (&s);
+  return err;
+}
+
 const struct pani_proto_ops pani_smime_ops = {
   PAN_PROTOCOL_SMIME,
   smime_check,
@@ -649,5 +705,6 @@ const struct pani_proto_ops pani_smime_ops = {
   NULL, /* No refresh: enroll a renewed one.  */
   smime_encrypt,
   NULL, /* A certificate is its own key: the */
-  NULL  /* fingerprint pins all that is used.  */
+  NULL, /* fingerprint pins all that is used.  */
+  smime_inspect
 };

@@ -1,13 +1,12 @@
 #!/bin/sh
 # audit-flags.sh - every panaudit command refuses the options it does
-# not take (exit 64, the command and the option named on stderr), and
-# report takes neither --json nor --csv; the options it does take still
-# work.
+# not take (exit 64, the command and the option named on stderr); the
+# options it does take still work.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
 init_home; pass "init"
-for x in "report --json" "report --csv" "verify --json" "verify --csv" \
+for x in "report --jobs 2" "report --anchor x" "verify --json" "verify --csv" \
     "anchor --json" "log --key -" "log --jobs 2" "keys --since 2020-01-01" \
     "scan --csv ." "find-pan --csv" "rotate --json" "prune --since 2020-01-01" \
     "note --json hello" "init-key --event send"; do

@@ -45,7 +45,7 @@ pass "enroll warns about a key that expires within expire-warn-days"
 
 # ------------------------------------------------------------------ thresholds
 
-perf='\| expired=0 revoked=0 missing=0 unusable=0 expiring=1 rotation_due=0 weak=0 nokey=0 unknown=0 unpinned=0 nopins=0 ok=2$'
+perf='\| expired=0 revoked=0 missing=0 unusable=0 expiring=1 rotation_due=0 weak=0 nokey=0 unknown=0 unpinned=0 nopins=0 queued=0 queue_expired=0 ok=2$'
 check_rc 1 "a key expiring in 10 days"
 first_is "^PANKEY WARNING - 1 expiring within 30 days \\($B\\) $perf" "WARNING"
 sed -n 2p "$T/out" | grep -q "^WARNING $B key $fb expires in 10 days" ||
@@ -101,6 +101,36 @@ export_key "$fc2" "$T/c2.asc"
 expect_rc 0 "enroll a new key for $C" \
     pankey enroll "$C" --fingerprint "$fc2" --file "$T/c2.asc"
 check_rc 1 "the new key ends the alarm"
+
+# ------------------------------------------------------------------ queued copies
+
+# A copy the MTA did not take is queued (75): WARNING, the address on the
+# first line.  Once older than queue-lifetime (its envelope's creation
+# time put back two days, the lifetime one day) the next flush would
+# drop it undelivered: CRITICAL.  Dropped, the alarm ends.
+report_to "$C" "$(new_marker)" > "$T/msg"
+expect_rc 75 "a copy the MTA does not take is queued" \
+    pansend --sendmail /bin/false < "$T/msg"
+check_rc 1 "a queued copy"
+first_is "^PANKEY WARNING - 1 expiring within 30 days \\($B\\), 1 queued \\($C\\) \\| .* nopins=0 queued=1 queue_expired=0 ok=" \
+    "queued copy"
+grep -q "^WARNING queued copy [^ ]* to $C since .*not delivered yet" "$T/out" ||
+    { cat "$T/out" >&2; fail "check: no finding for the queued copy"; }
+echo "queue-lifetime 86400" >> "$PANMAIL_HOME/panmail.conf"
+for e in "$PANMAIL_HOME"/queue/*.env; do
+    sed -i "s/^created: .*/created: $(($(date +%s) - 172800))/" "$e"
+done
+check_rc 2 "a queued copy past queue-lifetime" --json
+jq -e -s --arg c "$C" '.[0].status == "CRITICAL" and .[0].queue_expired == 1
+    and .[0].queued == 0 and (.[1:] | map(select(.check == "queue-expired"))
+    | length == 1 and .[0].recipients == [$c] and .[0].severity == "CRITICAL")' \
+    "$T/out" >/dev/null || { cat "$T/out" >&2; fail "check --json: the expired copy"; }
+copy=$(jq -r -s '.[1:][] | select(.check == "queue-expired") | .copy' "$T/out")
+expect_rc 0 "drop the queued copy" pansend --queue-drop "$copy"
+sed -i '/^queue-lifetime 86400$/d' "$PANMAIL_HOME/panmail.conf"
+check_rc 1 "no queued copy left"
+first_is "queued=0 queue_expired=0 ok=" "the queue is empty"
+pass "check: a queued copy is WARNING, one past queue-lifetime CRITICAL"
 
 # ------------------------------------------------------------------ missing key
 

@@ -140,6 +140,68 @@ if pankey enroll "$A" --fingerprint "$A2" --file "$T/alice2.asc" >"$T/out" 2>"$T
 fi
 pass "enroll refuses an address that is already enrolled"
 
+# Another spelling of an enrolled address is the same mailbox while
+# matching ignores case (address-case insensitive, the default): refused
+# with 65, naming the enrolled spelling; show finds it.  Under
+# address-case exact it is another mailbox, which the key (user ID in
+# lower case) does not name.
+AU=$(upper "$A")
+expect_rc 65 "enroll of $AU (differs from $A only by case)" \
+    pankey enroll "$AU" --fingerprint "$A2" --file "$T/alice2.asc"
+grep -qF "differs from the enrolled $A only by case" "$T/err" ||
+    { cat "$T/err" >&2; fail "the refusal of $AU does not name $A"; }
+expect_rc 0 "show $AU" pankey show "$AU"
+grep -qF "$A" "$T/out" || fail "show $AU does not show $A"
+echo "address-case exact" >> "$PANMAIL_HOME/panmail.conf"
+expect_rc 67 "show $AU under address-case exact" pankey show "$AU"
+expect_rc 77 "enroll of $AU under address-case exact (no user ID for it)" \
+    pankey enroll "$AU" --fingerprint "$A2" --file "$T/alice2.asc"
+sed -i '/^address-case exact$/d' "$PANMAIL_HOME/panmail.conf"
+pass "address-case: another spelling is the enrolled address, unless exact"
+
+# ------------------------------------------------------------------ inspect
+
+# pankey inspect shows what a file holds before it is enrolled, without a
+# home too, and changes nothing: the fingerprint as gpg prints it (which
+# enroll takes), the user IDs, the algorithms, and enroll's verdict.
+gpgfpr=$(kgpg --fingerprint "$fd" | sed -n 2p | sed 's/^ *//')
+cp "$PANMAIL_HOME/registry" "$T/registry.before"
+audit_lines=$(wc -l < "$PANMAIL_HOME/audit.log")
+expect_rc 0 "inspect a file of two keys" pankey inspect --file "$T/dave-and-eve.asc"
+if ! grep -qxF "  fingerprint  $gpgfpr" "$T/out" ||
+    ! grep -qF "user ID      Dave Enroll <$D>" "$T/out" ||
+    [ "$(grep -c "enroll .*accepted" "$T/out")" != 2 ]; then
+    cat "$T/out" >&2
+    fail "inspect: not gpg's fingerprint of $D, its user ID, or a verdict"
+fi
+expect_rc 0 "inspect --json without a home" \
+    env -u PANMAIL_HOME "$PANKEY" inspect --json --file - < "$T/judy.asc"
+jq -e -s --arg f "$fj" --arg j "$J" 'length == 1 and .[0].v == 1
+    and .[0].fingerprint == $f and (.[0].addresses | index($j))
+    and (.[0].accepted | not) and (.[0].refusal | test("encryption subkey"))
+    and (.[0].subkeys | length) >= 1' "$T/out" >/dev/null ||
+    { cat "$T/out" >&2; fail "inspect --json of the sign-only key"; }
+if ! cmp -s "$T/registry.before" "$PANMAIL_HOME/registry" ||
+    [ "$(wc -l < "$PANMAIL_HOME/audit.log")" != "$audit_lines" ]; then
+    fail "inspect changed the registry or the audit log"
+fi
+for d in "$PANMAIL_HOME"/spool/keycheck.*; do
+    [ -e "$d" ] && fail "inspect left its scratch keyring $d"
+done
+expect_rc 65 "inspect a file without keys" pankey inspect --file "$T/out"
+# A wrong fingerprint points to inspect; gpg's form with spaces and
+# OpenSSL's with colons, in any case, are fingerprints enroll takes.
+expect_rc 65 "enroll with a fingerprint the file does not hold" \
+    pankey enroll "$F" --fingerprint "$fa" --file "$T/dave-and-eve.asc"
+grep -qF "pankey inspect --file $T/dave-and-eve.asc" "$T/err" ||
+    { cat "$T/err" >&2; fail "the refusal does not point to pankey inspect"; }
+expect_rc 64 "enroll is refused a fingerprint of the wrong length" \
+    pankey enroll "$F" --fingerprint "$(printf '%s' "$fd" | cut -c1-38 | sed 's/../&:/g')" \
+    --file "$T/dave-and-eve.asc"
+grep -q "hex digits, spaces and colons\|40 or 64 hex digits" "$T/err" ||
+    { cat "$T/err" >&2; fail "the refusal of a short fingerprint"; }
+pass "inspect: fingerprints, user IDs, verdicts, without a home, read-only; enroll points to it"
+
 # ------------------------------------------------------------------ list
 
 expect_rc 0 "list" pankey list
@@ -227,3 +289,21 @@ expect_rc 65 "enroll --batch with a bad list" \
     pankey enroll --batch "$T/bad.list" --file "$T/batch.asc"
 grep -q "line 1: the fingerprint must be" "$T/err" || fail "--batch does not say which line is wrong"
 pass "enroll --batch: each pair on its own, a bad list refused"
+
+# ------------------------------------------------------------------ address-case exact
+
+# Under address-case exact the local part is matched as written: a key
+# whose user ID spells it Kim-Enroll enrolls for that spelling (GnuPG
+# gives the address in lower case; the user ID's own spelling counts),
+# and the lower-case spelling is another, unenrolled mailbox.
+K=${TAG}Kim-Enroll@example.test
+fk=$(make_key "Kim Enroll" "$K")
+export_key "$fk" "$T/kim.asc"
+echo "address-case exact" >> "$PANMAIL_HOME/panmail.conf"
+expect_rc 0 "enroll $K under address-case exact" \
+    pankey enroll "$K" --fingerprint "$fk" --file "$T/kim.asc"
+expect_rc 67 "show $(lower "$K") under address-case exact" pankey show "$(lower "$K")"
+sed -i '/^address-case exact$/d' "$PANMAIL_HOME/panmail.conf"
+expect_rc 0 "show $(lower "$K") when case is ignored" pankey show "$(lower "$K")"
+grep -qF "$K" "$T/out" || fail "show does not give $K as enrolled"
+pass "address-case exact: the local part as the user ID writes it"

@@ -453,6 +453,14 @@ not_enrolled() {
 # lower WORDS...: lower-case.
 lower() { printf '%s\n' "$*" | tr '[:upper:]' '[:lower:]'; }
 
+# upper ADDR: ADDR with its local part in capitals and its domain
+# capitalised (Bob@example.test: BOB@Example.test), another spelling of
+# the same mailbox.
+upper() {
+    printf '%s@%s\n' "$(printf '%s' "${1%@*}" | tr '[:lower:]' '[:upper:]')" \
+        "$(printf '%s' "${1##*@}" | sed 's/^./\U&/')"
+}
+
 # fixture NAME: print the directory of the shared fixture NAME (see
 # tests/integration/fixtures.sh), made once per build directory under a
 # lock: the first test that asks makes it, the others wait for it.  Only

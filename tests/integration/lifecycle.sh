@@ -103,8 +103,10 @@ expect_rc 67 "rotate an address that is not enrolled" \
     --file "$T/alice2.asc"
 expect_rc 73 "rotate to the key already pinned" \
     pankey rotate "$A" --fingerprint "$fa" --file "$T/alice2.asc"
+# Another spelling of the address (address-case insensitive, the
+# default) rotates the enrollment, which keeps its address as enrolled.
 expect_rc 0 "rotate $A to a new key" \
-    pankey rotate "$A" --fingerprint "$fa2" --file "$T/alice2.asc" \
+    pankey rotate "$(upper "$A")" --fingerprint "$fa2" --file "$T/alice2.asc" \
     --operator "$OP"
 pankey list --json > "$T/list.json"
 jq -e -s --arg a "$A" --arg old "$fa" --arg new "$fa2" '
@@ -129,7 +131,7 @@ pass "after rotate the new key is used and the old one is not"
 # ------------------------------------------------------------------ revoke
 
 expect_rc 64 "revoke with a bad reason" pankey revoke "$B" --reason lost
-expect_rc 0 "revoke $B" pankey revoke "$B" --reason superseded \
+expect_rc 0 "revoke $B" pankey revoke "$(upper "$B")" --reason superseded \
     --note "key expired, holder left the project" --operator "$OP"
 check_out 2 "after revoke: $B has no usable key"
 head -n 1 "$T/out" | grep -q "^PANKEY CRITICAL - 1 without a usable key ($B) | .* nokey=1 " ||
@@ -164,7 +166,7 @@ export_key "$fc" "$T/carol.asc"
 expect_rc 65 "refresh from a file without the pinned key" \
     pankey refresh "$D" --file "$T/carol.asc"
 export_key "$fd" "$T/dave.asc"
-expect_rc 0 "refresh $D" pankey refresh "$D" --file "$T/dave.asc" --operator "$OP"
+expect_rc 0 "refresh $D" pankey refresh "$(upper "$D")" --file "$T/dave.asc" --operator "$OP"
 check_out 0 "after refresh"
 pankey list --json > "$T/list.json"
 jq -e -s --arg a "$D" 'map(select(.address == $a))[0]
@@ -174,7 +176,7 @@ pass "refresh extends the expiry"
 
 # ------------------------------------------------------------------ unenroll
 
-expect_rc 0 "unenroll $C" pankey unenroll "$C" --note "contract ended"
+expect_rc 0 "unenroll $C" pankey unenroll "$(upper "$C")" --note "contract ended"
 expect_rc 67 "unenroll again" pankey unenroll "$C"
 message "$C" > "$T/msgc"
 expect_rc 67 "send to an unenrolled address" \
@@ -197,7 +199,10 @@ done
     map(select(.recipients[0].address == $b))[0]
     | .reason | startswith("superseded")' >/dev/null ||
     fail "the revoke record does not give the reason"
-pass "rotate, revoke, refresh and unenroll are in the audit log"
+"$PANAUDIT" log --json --recipient "$(upper "$B")" --event revoke |
+    jq -e -s --arg b "$B" 'length == 1 and .[0].recipients[0].address == $b' \
+    >/dev/null || fail "log --recipient in capitals does not find the revoke of $B"
+pass "rotate, revoke, refresh and unenroll are in the audit log, under the address as enrolled"
 
 # A change whose audit record cannot be written changes nothing.
 printf 'lock-timeout 1\n' >> "$PANMAIL_HOME/panmail.conf"

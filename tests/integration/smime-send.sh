@@ -27,8 +27,36 @@ pankey trust-ca --fingerprint "$(fp notca sha1)" --file "$P/notca.pem" \
 pass "trust-ca: the CA is trusted and listed; a non-CA is refused"
 
 A=${TAG}alice@example.test C=${TAG}carol@example.test
-expect_rc 0 "enroll alice (S/MIME, SHA-256 pin)" pankey enroll "$A" \
-    --protocol smime --fingerprint "$(fp valid sha256)" --file "$P/valid.pem"
+
+# pankey inspect: the fingerprints as OpenSSL prints them, the address,
+# the verdict; a PKCS#7 bundle shows each certificate (the intermediate
+# CA is not for enroll), an expired one is refused.
+ossl_fpr () { openssl x509 -in "$P/$1.pem" -noout -fingerprint "-$2" | sed 's/^.*=//'; }
+expect_rc 0 "inspect a PEM certificate" pankey inspect --file "$P/valid.pem"
+if ! grep -qF "SHA-1        $(ossl_fpr valid sha1)" "$T/out" ||
+    ! grep -qF "SHA-256      $(ossl_fpr valid sha256)" "$T/out" ||
+    ! grep -qF "address      $A" "$T/out" || ! grep -q "enroll .*accepted" "$T/out"; then
+    cat "$T/out" >&2
+    fail "inspect: not the fingerprints OpenSSL prints, or not $A"
+fi
+expect_rc 0 "inspect --json a PKCS#7 bundle" \
+    pankey inspect --json --file "$P/chain-bundle.p7b"
+jq -e -s --arg s1 "$(ossl_fpr chain sha1)" --arg s256 "$(ossl_fpr chain sha256)" \
+    --arg c "$C" --arg i "$(ossl_fpr inter sha1)" '
+    length == 2 and all(.[]; .v == 1 and .protocol == "smime")
+    and (map(select(.sha1_openssl == $s1))[0]
+         | .sha256_openssl == $s256 and .accepted and (.addresses | index($c)))
+    and (map(select(.sha1_openssl == $i))[0]
+         | (.accepted | not) and (.refusal | test("CA certificate")))' \
+    "$T/out" >/dev/null || { cat "$T/out" >&2; fail "inspect --json of the bundle"; }
+expect_rc 0 "inspect an expired certificate" pankey inspect --file "$P/expired.pem"
+grep -q "enroll .*refused: .*expired" "$T/out" ||
+    { cat "$T/out" >&2; fail "inspect does not say the expired certificate is refused"; }
+pass "inspect: OpenSSL's fingerprints, addresses and enroll's verdict of each certificate"
+
+# The SHA-256 as OpenSSL prints it (colons) is a fingerprint enroll takes.
+expect_rc 0 "enroll alice (S/MIME, SHA-256 pin as OpenSSL prints it)" pankey enroll "$A" \
+    --protocol smime --fingerprint "$(ossl_fpr valid sha256)" --file "$P/valid.pem"
 pankey show "$A" --json | jq -e --arg f "$(fp valid sha1)" \
     '.protocol == "smime" and .fingerprint == $f' >/dev/null ||
     fail "the registry does not pin alice's certificate by its SHA-1"

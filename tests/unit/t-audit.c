@@ -1047,6 +1047,21 @@ append_copy (pan_ctx_t ctx, const char *msgid, const char *copy,
   T_ERR (pan_audit_append (ctx, &ev, T0, NULL), 0);
 }
 
+/* Collect the rows of pan_audit_report_rows as "type/name=count" lines,
+ * keys as "key/PROTOCOL/FPR/ADDRESS=count".  */
+static void
+row_line (void *opaque, const struct pan_audit_report_row *row)
+{
+  struct pani_buf *b = opaque;
+
+  if (!strcmp (row->type, "key"))
+    pani_buf_printf (b, "key/%s/%s/%s=%lld\n", row->protocol,
+                     row->fingerprint, row->address, row->count);
+  else
+    pani_buf_printf (b, "%s/%s=%lld\n", row->type,
+                     row->name ? row->name : "-", row->count);
+}
+
 static void
 test_report (void)
 {
@@ -1098,6 +1113,28 @@ test_report (void)
     fputs (text, stderr);
   gpgrt_free (text);
   pan_audit_verdict_release (&v);
+  {
+    struct pani_buf rows = { NULL, 0, 0, 0 };
+
+    T_ERR (pan_audit_report_rows (ctx, NULL, NULL, row_line, &rows, &v,
+                                  NULL),
+           0);
+    T_CHECK (rows.data && strstr (rows.data, "\ncopies/total=6\n"));
+    T_CHECK (rows.data && strstr (rows.data, "\ncopies/delivered=3\n"));
+    T_CHECK (rows.data
+             && strstr (rows.data, "\ncopies/delivered_after_queue=1\n"));
+    T_CHECK (rows.data && strstr (rows.data, "\nmessages/with_copies=5\n"));
+    T_CHECK (rows.data
+             && strstr (rows.data,
+                        "\nrefused/x@example.test is not"
+                        " enrolled=1\n"));
+    T_CHECK (rows.data
+             && strstr (rows.data,
+                        "\nkey/openpgp/" FPR1 "/alice@example.test=1\n"));
+    T_CHECK (rows.data && strstr (rows.data, "\nverification/intact=14\n"));
+    pani_buf_free (&rows);
+    pan_audit_verdict_release (&v);
+  }
   pan_free (reason);
   pan_ctx_release (ctx);
 }

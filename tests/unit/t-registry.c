@@ -15,6 +15,9 @@
 #include "panmail.h"
 #include "t-support.h"
 #include "registry-int.h"
+#include "addrlist-int.h"
+#include "config-int.h"
+#include "engine-int.h"
 
 #define FPR1 "0123456789ABCDEF0123456789ABCDEF01234567"
 #define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
@@ -378,6 +381,130 @@ test_reasons (void)
   T_CHECK (reg == NULL);
 }
 
+/* pani_addr_same: domains ignore case always, local parts unless
+ * EXACT_LOCAL; pan_addr_same takes the rule from a configuration.  */
+static void
+test_addr_same (void)
+{
+  pan_config_t exact = NULL;
+  static const char conf[] = "address-case exact\n";
+
+  T_CHECK (pani_addr_same ("bob@example.net", "Bob@Example.NET", 0));
+  T_CHECK (!pani_addr_same ("bob@example.net", "Bob@example.net", 1));
+  T_CHECK (pani_addr_same ("Bob@example.net", "Bob@EXAMPLE.net", 1));
+  T_CHECK (!pani_addr_same ("bob@example.net", "bobby@example.net", 0));
+  T_CHECK (!pani_addr_same ("bob@example.net", "bob@example.org", 0));
+  T_CHECK (!pani_addr_same ("bo@b@example.net", "bo@b@example.net.x", 0));
+  T_CHECK (pani_addr_same ("\"A b\"@x.test", "\"a B\"@X.test", 0));
+  T_CHECK (!pani_addr_same ("bob", "BOB", 0)
+           && pani_addr_same ("b", "b", 0));
+  T_CHECK (pan_addr_same (NULL, "bob@x.test", "BOB@x.test"));
+  T_CHECK (!pan_addr_same (NULL, NULL, "BOB@x.test"));
+  T_ERR (pani_config_parse ("c", conf, strlen (conf), &exact, NULL), 0);
+  T_CHECK (!pan_addr_same (exact, "bob@x.test", "BOB@x.test"));
+  T_CHECK (pan_addr_same (exact, "bob@x.test", "bob@X.test"));
+  pani_config_release (exact);
+}
+
+/* Two active enrollments that differ only by case (made under
+ * address-case exact) parse; each spelling finds its own, a third
+ * finds neither (ambiguous); under insensitive a new one is refused.  */
+static void
+test_address_case (void)
+{
+  pan_registry_t reg;
+  char *reason = NULL;
+  pan_config_t exact = NULL;
+  static const char conf[] = "address-case exact\n";
+  static const char text[] = HEADER
+    "\n" STANZA ("Bob@example.test", "openpgp", FPR1, "Jane Operator",
+                 "active") "\n" STANZA ("bob@example.test", "openpgp", FPR2,
+                                        "Jane", "active");
+
+  reg = parse (text, &reason);
+  T_CHECK (pani_registry_lookup (reg, "Bob@example.test")
+           == pan_registry_get (reg, 0));
+  T_CHECK (pani_registry_lookup (reg, "bob@example.test")
+           == pan_registry_get (reg, 1));
+  T_CHECK (pani_registry_lookup (reg, "BOB@example.test") == NULL);
+  T_ERR (pani_registry_check_new (reg, "BOB@example.test", &reason),
+         GPG_ERR_INV_VALUE);
+  T_CHECK (reason && strstr (reason, "only by case"));
+  pan_free (reason);
+  reason = NULL;
+  T_ERR (pani_registry_check_new (reg, "bob@example.test", NULL),
+         GPG_ERR_EEXIST);
+  T_ERR (pani_registry_check_new (reg, "rob@example.test", NULL), 0);
+  T_ERR (pani_config_parse ("c", conf, strlen (conf), &exact, NULL), 0);
+  pani_registry_match (reg, exact);
+  T_CHECK (pani_registry_lookup (reg, "BOB@example.test") == NULL);
+  T_CHECK (pani_registry_lookup (reg, "bob@EXAMPLE.test")
+           == pan_registry_get (reg, 1));
+  T_ERR (pani_registry_check_new (reg, "BOB@example.test", NULL), 0);
+  pani_registry_match (reg, NULL);
+  T_CHECK (pani_registry_lookup (reg, "BOB@example.test") == NULL);
+  pani_config_release (exact);
+  pan_registry_release (reg);
+}
+
+/* pani_uid_address: the user ID's own spelling of GnuPG's address.  */
+static void
+test_uid_address (void)
+{
+  struct _gpgme_user_id uid;
+  char *addr = NULL;
+
+  memset (&uid, 0, sizeof uid);
+  uid.uid = (char *)"Bob Test (work) <Bob@Example.NET>";
+  uid.address = (char *)"bob@example.net";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "Bob@example.net");
+  free (addr);
+  /* Not one mailbox, or another one: GnuPG's address.  */
+  uid.uid = (char *)"Bob <Bob@Example.NET>, Eve <eve@example.net>";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "bob@example.net");
+  free (addr);
+  uid.uid = (char *)"CN=Bob,EMAIL=Bob@Example.NET";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "bob@example.net");
+  free (addr);
+  uid.uid = (char *)"Mallory <Mallory@example.net>";
+  T_ERR (pani_uid_address (&uid, &addr), 0);
+  T_STREQ (addr, "bob@example.net");
+  free (addr);
+  uid.address = NULL;
+  T_ERR (pani_uid_address (&uid, &addr), GPG_ERR_NO_USER_ID);
+  T_CHECK (addr == NULL);
+}
+
+/* pan_fpr_normalize: spaces (gpg, sq) or colons (OpenSSL), any case.  */
+static void
+test_fpr_normalize (void)
+{
+  char *fpr = NULL, *reason = NULL;
+
+  T_ERR (pan_fpr_normalize ("0123 4567 89ab CDEF 0123  4567 89AB cdef 0123"
+                            " 4567",
+                            &fpr, NULL),
+         0);
+  T_STREQ (fpr, FPR1);
+  pan_free (fpr);
+  T_ERR (pan_fpr_normalize ("01:23:45:67:89:ab:CD:EF:01:23:45:67:89:AB:cd:ef"
+                            ":01:23:45:67",
+                            &fpr, NULL),
+         0);
+  T_STREQ (fpr, FPR1);
+  pan_free (fpr);
+  T_ERR (pan_fpr_normalize (FPR64, &fpr, NULL), 0);
+  pan_free (fpr);
+  T_ERR (pan_fpr_normalize ("0123-4567", &fpr, &reason), GPG_ERR_INV_NAME);
+  T_CHECK (fpr == NULL && reason && strstr (reason, "spaces and colons"));
+  pan_free (reason);
+  T_ERR (pan_fpr_normalize ("89:AB:CD:EF:01:23:45:67", &fpr, NULL),
+         GPG_ERR_AMBIGUOUS_NAME);
+}
+
 static void
 test_lookup (void)
 {
@@ -390,7 +517,8 @@ test_lookup (void)
   T_CHECK (r && !strcmp (r->fingerprint, FPR2));
   r = pani_registry_lookup (reg, "alice@EXAMPLE.Test");
   T_CHECK (r && !strcmp (r->fingerprint, FPR2));
-  T_CHECK (pani_registry_lookup (reg, "Alice@example.test") == NULL);
+  r = pani_registry_lookup (reg, "ALICE@example.test");
+  T_CHECK (r && !strcmp (r->fingerprint, FPR2));
   T_CHECK (pani_registry_lookup (reg, "bob@example.test") == NULL);
   T_CHECK (pani_registry_lookup (reg, "carol@example.test") == NULL);
   T_CHECK (pani_registry_lookup (reg, "not an address") == NULL);
@@ -975,6 +1103,10 @@ main (void)
   test_errors_values ();
   test_reasons ();
   test_lookup ();
+  test_addr_same ();
+  test_fpr_normalize ();
+  test_uid_address ();
+  test_address_case ();
   test_changes_parse ();
   test_reasons_valid ();
   test_subkeys_parse ();
