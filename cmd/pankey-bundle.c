@@ -53,7 +53,7 @@ add_one (pan_ctx_t ctx, const char *fpr, const char *data, size_t len,
                  fpr);
       return 0;
     }
-  if (gpg_err_code (err) == GPG_ERR_NO_PUBKEY)
+  if (gpg_err_code (err) == GPG_ERR_NO_DATA)
     cmd_info ("'pankey inspect --file FILE' shows what the file holds");
   res.exit_code = pan_bundle_exit_code (err);
   return report ("operator key refused", err, reason, &res);

@@ -152,8 +152,7 @@ sign_and_record (pan_ctx_t ctx, const struct pan_bundle_req *req,
 {
   struct pani_buf text = { NULL };
   struct pani_bundle_event e = { .event = "export",
-                                 .operator_name = req->operator_name,
-                                 .fingerprint = b->signer };
+                                 .operator_name = req->operator_name };
   char *why = NULL;
   gpg_error_t err;
 
@@ -164,10 +163,10 @@ sign_and_record (pan_ctx_t ctx, const struct pan_bundle_req *req,
   if ((err = pani_bundle_sign (ctx, req->signer_home, b->signer, text.data,
                                text.len, &res->data, &res->len, r_reason)))
     goto leave;
-  if (!(why = pani_strdupf ("bundle %llu of home %s: %zu enrollments, %zu"
-                            " keys, SHA-256 %s",
-                            b->serial, b->home, b->nrecs, b->nkeys,
-                            res->sha256)))
+  if (!(why = pani_strdupf ("bundle %llu of home %s signed by %s: %zu"
+                            " enrollments, %zu keys, SHA-256 %s",
+                            b->serial, b->home, b->signer, b->nrecs,
+                            b->nkeys, res->sha256)))
     {
       err = gpg_error_from_syserror ();
       goto leave;
@@ -512,9 +511,7 @@ record_import (struct import *im, gpg_error_t err, const char *reason,
 {
   struct pan_bundle_result *res = im->res;
   struct pani_bundle_event e = { .event = "import",
-                                 .operator_name = im->req->operator_name,
-                                 .fingerprint = res->signer[0] ? res->signer
-                                                               : NULL };
+                                 .operator_name = im->req->operator_name };
   char *why;
   gpg_error_t rerr;
 

@@ -245,7 +245,7 @@ check_in_scratch (gpgme_ctx_t gctx, const char *fpr, const void *data,
   if ((err = import_into (gctx, data, len, fpr, 0, r_reason)))
     return err;
   if (pani_get_pinned_key (gctx, fpr, &key))
-    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_PUBKEY),
+    return pani_reason (r_reason, gpg_error (GPG_ERR_NO_DATA),
                         "the key file holds no key with primary"
                         " fingerprint %s; check the file and the"
                         " fingerprint you were given",
