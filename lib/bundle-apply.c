@@ -20,7 +20,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 #include <unistd.h>
 #include <gpgme.h>
 
@@ -30,34 +29,6 @@
 #include "registry-int.h"
 #include "engine-int.h"
 #include "bundle-int.h"
-
-int
-pan_bundle_exit_code (gpg_error_t err)
-{
-  switch (gpg_err_code (err))
-    {
-    case GPG_ERR_NO_DATA:
-    case GPG_ERR_INV_DATA:
-    case GPG_ERR_DUP_VALUE:
-    case GPG_ERR_MISSING_VALUE:
-    case GPG_ERR_TOO_LARGE: return EX_DATAERR;
-    case GPG_ERR_BAD_SIGNATURE:
-    case GPG_ERR_NO_PUBKEY:
-    case GPG_ERR_NOT_TRUSTED:
-    case GPG_ERR_KEY_EXPIRED:
-    case GPG_ERR_SIG_EXPIRED:
-    case GPG_ERR_CERT_REVOKED:
-    case GPG_ERR_KEY_DISABLED:
-    case GPG_ERR_UNUSABLE_PUBKEY:
-    case GPG_ERR_FORBIDDEN:
-    case GPG_ERR_CONFLICT: return EX_NOPERM;
-    case GPG_ERR_NO_SECKEY: return EX_NOINPUT;
-    case GPG_ERR_BAD_DATA: /* The registry was changed behind
-                              pankey's back.  */
-    case GPG_ERR_CONFIGURATION: return EX_CONFIG;
-    default: return EX_SOFTWARE;
-    }
-}
 
 void
 pan_bundle_result_release (struct pan_bundle_result *res)
