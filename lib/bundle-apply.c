@@ -176,11 +176,23 @@ header (struct pani_bundle *b, const struct pan_bundle_req *req,
   return 0;
 }
 
-/* Export the bundle of CTX for REQ into RES, under the bundle lock.  */
-static gpg_error_t
-export_locked (pan_ctx_t ctx, const struct pan_bundle_req *req,
-               struct pan_bundle_result *res, char **r_reason)
+/* An export under way.  */
+struct export
 {
+  pan_ctx_t ctx;
+  const struct pan_bundle_req *req;
+  struct pan_bundle_result *res;
+};
+
+/* Export the bundle of X->CTX for X->REQ into X->RES, under the bundle
+ * lock (pani_bundle_run).  */
+static gpg_error_t
+export_locked (void *opaque, char **r_reason)
+{
+  struct export *x = opaque;
+  pan_ctx_t ctx = x->ctx;
+  const struct pan_bundle_req *req = x->req;
+  struct pan_bundle_result *res = x->res;
   struct pani_bundle *b = calloc (1, sizeof *b);
   struct pani_bundle_state st;
   gpg_error_t err;
@@ -211,26 +223,18 @@ gpg_error_t
 pan_bundle_export (pan_ctx_t ctx, const struct pan_bundle_req *req,
                    struct pan_bundle_result *r_res, char **r_reason)
 {
-  int fd = -1;
-  pani_engine_guard_t watch = NULL;
+  struct export x = { ctx, req, r_res };
   gpg_error_t err;
 
   memset (r_res, 0, sizeof *r_res);
   *r_reason = NULL;
-  if (!(err = pani_bundle_lock (ctx, &fd, r_reason))
-      && !(err = pani_engine_watch_begin (ctx, &watch)))
-    err = pani_engine_watch_end (watch,
-                                 export_locked (ctx, req, r_res, r_reason),
-                                 r_reason);
-  pani_unlock (fd);
-  if (err)
+  if ((err = pani_bundle_run (ctx, export_locked, &x, r_reason)))
     {
       r_res->exit_code = pan_bundle_exit_code (err);
       pan_bundle_result_release (r_res);
     }
   return err;
 }
-
 
 /*
  * Import.
@@ -275,17 +279,6 @@ step (struct import *im, txn_fn fn, struct pan_lifecycle_req *lr,
     ++*count;
   pan_lifecycle_result_release (&lres);
   return err;
-}
-
-/* Return the active record of B for ADDR, or NULL.  */
-static const struct pani_bundle_rec *
-bundle_active (const struct pani_bundle *b, const char *addr)
-{
-  for (size_t i = 0; i < b->nrecs; i++)
-    if (b->recs[i].status == PAN_STATUS_ACTIVE
-        && !strcmp (b->recs[i].address, addr))
-      return b->recs + i;
-  return NULL;
 }
 
 /* Revoke each key the bundle revokes that REG has and has not
@@ -339,7 +332,7 @@ unenroll_phase (struct import *im, pan_registry_t reg, char **r_reason)
 
       if (rec->status != PAN_STATUS_ACTIVE)
         continue;
-      r = bundle_active (im->b, rec->address);
+      r = pani_bundle_active (im->b, rec->address);
       if (r && r->protocol == rec->protocol)
         continue;
       memset (&lr, 0, sizeof lr);
@@ -536,13 +529,26 @@ import_locked (struct import *im, char **r_reason)
   return pani_bundle_state_save (im->ctx, &im->st, r_reason);
 }
 
+/* Import under the bundle lock (pani_bundle_run) and record a refusal or
+ * failure: a change that failed recorded itself, its import is
+ * recorded too (a record that cannot be written is noted).  */
+static gpg_error_t
+run_import (void *opaque, char **r_reason)
+{
+  struct import *im = opaque;
+  gpg_error_t err = import_locked (im, r_reason);
+
+  if (err && !im->res->audit_failed
+      && record_import (im, err, *r_reason, NULL))
+    im->res->audit_failed = 1;
+  return err;
+}
+
 gpg_error_t
 pan_bundle_import (pan_ctx_t ctx, const struct pan_bundle_req *req,
                    struct pan_bundle_result *r_res, char **r_reason)
 {
   struct import im;
-  int fd = -1;
-  pani_engine_guard_t watch = NULL;
   gpg_error_t err;
 
   memset (r_res, 0, sizeof *r_res);
@@ -552,17 +558,7 @@ pan_bundle_import (pan_ctx_t ctx, const struct pan_bundle_req *req,
   im.req = req;
   im.res = r_res;
   im.now = req->now ? req->now : time (NULL);
-  if ((err = pani_bundle_lock (ctx, &fd, r_reason)))
-    return err;
-  if (!(err = pani_engine_watch_begin (ctx, &watch)))
-    err = pani_engine_watch_end (watch, import_locked (&im, r_reason),
-                                 r_reason);
-  /* A change that failed recorded itself; its import is recorded too,
-   * as every refusal (a record that cannot be written is noted).  */
-  if (err && !r_res->audit_failed
-      && record_import (&im, err, *r_reason, NULL))
-    r_res->audit_failed = 1;
-  pani_unlock (fd);
+  err = pani_bundle_run (ctx, run_import, &im, r_reason);
   pani_bundle_release (im.b);
   pani_bundle_state_clear (&im.st);
   free (im.context);

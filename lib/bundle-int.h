@@ -102,14 +102,22 @@ void pani_bundle_state_write (const struct pani_bundle_state *st,
 /* Release what ST holds and zero it.  */
 void pani_bundle_state_clear (struct pani_bundle_state *st);
 
+/* Return the active record of B for the address ADDR, or NULL.  */
+const struct pani_bundle_rec *
+pani_bundle_active (const struct pani_bundle *b, const char *addr);
+
 /* True if FPR is one of the operator keys of ST.  */
 int pani_bundle_state_pins (const struct pani_bundle_state *st,
                             const char *fpr);
 
 
-/* Take HOME/bundles.lock of CTX (lock-timeout), which every change of
- * HOME/bundles holds; release it with pani_unlock.  */
-gpg_error_t pani_bundle_lock (pan_ctx_t ctx, int *r_fd, char **r_reason);
+/* Run FN (OPAQUE, R_REASON) under HOME/bundles.lock of CTX, which every
+ * change of HOME/bundles holds (waiting at most lock-timeout), and under
+ * a watch of the GnuPG engines it starts (gpg-timeout).  */
+gpg_error_t pani_bundle_run (pan_ctx_t ctx,
+                             gpg_error_t (*fn) (void *opaque,
+                                                char **r_reason),
+                             void *opaque, char **r_reason);
 
 /* Read HOME/bundles of CTX into *ST (release with
  * pani_bundle_state_clear); a home without one gets a new random id. */

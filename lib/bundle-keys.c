@@ -60,8 +60,10 @@ pan_bundle_exit_code (gpg_error_t err)
  * The state file and its lock.
  */
 
-gpg_error_t
-pani_bundle_lock (pan_ctx_t ctx, int *r_fd, char **r_reason)
+/* Take HOME/bundles.lock of CTX (lock-timeout); release it with
+ * pani_unlock.  */
+static gpg_error_t
+bundle_lock (pan_ctx_t ctx, int *r_fd, char **r_reason)
 {
   char *path = pan_ctx_path (ctx, PANI_BUNDLE_LOCK_FILE);
   gpg_error_t err;
@@ -73,6 +75,21 @@ pani_bundle_lock (pan_ctx_t ctx, int *r_fd, char **r_reason)
                    pan_config_get_int (pan_ctx_config (ctx), "lock-timeout"),
                    r_fd, r_reason);
   free (path);
+  return err;
+}
+
+gpg_error_t
+pani_bundle_run (pan_ctx_t ctx, gpg_error_t (*fn) (void *, char **),
+                 void *opaque, char **r_reason)
+{
+  int fd = -1;
+  pani_engine_guard_t watch = NULL;
+  gpg_error_t err;
+
+  if (!(err = bundle_lock (ctx, &fd, r_reason))
+      && !(err = pani_engine_watch_begin (ctx, &watch)))
+    err = pani_engine_watch_end (watch, fn (opaque, r_reason), r_reason);
+  pani_unlock (fd);
   return err;
 }
 
@@ -344,11 +361,23 @@ record_pin (pan_ctx_t ctx, const struct pan_bundle_req *req, const char *fpr,
   return err;
 }
 
-/* Pin FPR (normalised) in the state of CTX, checking the key first. */
-static gpg_error_t
-pin_operator (pan_ctx_t ctx, const struct pan_bundle_req *req,
-              const char *fpr, char **r_reason)
+/* An operator key to pin.  */
+struct pin
 {
+  pan_ctx_t ctx;
+  const struct pan_bundle_req *req;
+  const char *fpr; /* Normalised.  */
+};
+
+/* Pin the key of P in the state of its home, checking the key first,
+ * under the bundle lock (pani_bundle_run).  */
+static gpg_error_t
+pin_operator (void *opaque, char **r_reason)
+{
+  struct pin *p = opaque;
+  pan_ctx_t ctx = p->ctx;
+  const struct pan_bundle_req *req = p->req;
+  const char *fpr = p->fpr;
   struct pani_bundle_state st;
   time_t now = req->now ? req->now : time (NULL);
   char *why = NULL;
@@ -387,9 +416,8 @@ gpg_error_t
 pan_bundle_operator_add (pan_ctx_t ctx, const struct pan_bundle_req *req,
                          char **r_reason)
 {
+  struct pin p = { ctx, req, NULL };
   char *fpr = NULL;
-  int fd = -1;
-  pani_engine_guard_t watch = NULL;
   gpg_error_t err;
 
   *r_reason = NULL;
@@ -399,12 +427,8 @@ pan_bundle_operator_add (pan_ctx_t ctx, const struct pan_bundle_req *req,
                         " key file");
   if ((err = pan_fpr_normalize (req->fingerprint, &fpr, r_reason)))
     return err;
-  if (!(err = pani_bundle_lock (ctx, &fd, r_reason))
-      && !(err = pani_engine_watch_begin (ctx, &watch)))
-    err = pani_engine_watch_end (watch,
-                                 pin_operator (ctx, req, fpr, r_reason),
-                                 r_reason);
-  pani_unlock (fd);
+  p.fpr = fpr;
+  err = pani_bundle_run (ctx, pin_operator, &p, r_reason);
   free (fpr);
   return err;
 }

@@ -49,7 +49,6 @@
  */
 #include <config.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,27 +81,11 @@ struct cursor
   char **r_reason;
 };
 
-static gpg_error_t bad (struct cursor *c, const char *fmt, ...)
-  PAN_PRINTF (2, 3);
-
-/* Store "line N: MESSAGE" as the reason and return GPG_ERR_INV_DATA.  */
-static gpg_error_t
-bad (struct cursor *c, const char *fmt, ...)
-{
-  gpg_error_t err = gpg_error (GPG_ERR_INV_DATA);
-  va_list ap;
-  char *msg;
-
-  va_start (ap, fmt);
-  if (vasprintf (&msg, fmt, ap) < 0)
-    msg = NULL;
-  va_end (ap);
-  if (!msg)
-    return gpg_error (GPG_ERR_ENOMEM);
-  pani_reason (c->r_reason, err, "line %u: %s", c->line, msg);
-  free (msg);
-  return err;
-}
+/* Store "line N: MESSAGE" (FMT, a string literal, and its arguments)
+ * as the reason of the cursor C and give GPG_ERR_INV_DATA.  */
+#define bad(c, fmt, ...)                                    \
+  pani_reason ((c)->r_reason, gpg_error (GPG_ERR_INV_DATA), \
+               "line %u: " fmt, (c)->line, ##__VA_ARGS__)
 
 static void
 cursor_init (struct cursor *c, const void *buf, size_t len, char **r_reason)
@@ -559,18 +542,6 @@ parse_stanza (struct cursor *c, struct pani_bundle *b, int *r_eof)
               " or \"key\"");
 }
 
-/* Return the index of the first recipient of B before IDX with the
- * address of record IDX that is active too, or -1.  */
-static long
-active_before (const struct pani_bundle *b, size_t idx)
-{
-  for (size_t i = 0; i < idx; i++)
-    if (b->recs[i].status == PAN_STATUS_ACTIVE
-        && !strcmp (b->recs[i].address, b->recs[idx].address))
-      return (long)i;
-  return -1;
-}
-
 /* Check that every active recipient of B has its key and every key a
  * recipient, once each.  */
 static gpg_error_t
@@ -587,7 +558,8 @@ check_refs (const struct pani_bundle *b, char **r_reason)
       const struct pani_bundle_rec *r = b->recs + i;
       const struct pani_bundle_key *k = pani_bundle_key (b, r->fingerprint);
 
-      if (r->status == PAN_STATUS_ACTIVE && active_before (b, i) >= 0)
+      if (r->status == PAN_STATUS_ACTIVE
+          && pani_bundle_active (b, r->address) != r)
         return pani_reason (r_reason, gpg_error (GPG_ERR_DUP_VALUE),
                             "%s is active twice", r->address);
       if (r->status == PAN_STATUS_ACTIVE
@@ -642,6 +614,16 @@ leave:
   else
     *r_bundle = b;
   return err;
+}
+
+const struct pani_bundle_rec *
+pani_bundle_active (const struct pani_bundle *b, const char *addr)
+{
+  for (size_t i = 0; i < b->nrecs; i++)
+    if (b->recs[i].status == PAN_STATUS_ACTIVE
+        && !strcmp (b->recs[i].address, addr))
+      return b->recs + i;
+  return NULL;
 }
 
 const struct pani_bundle_key *
