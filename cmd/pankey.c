@@ -85,6 +85,7 @@ static gpgrt_opt_t opts[] = {
   ARGPARSE_group (300,
                   "@Commands:\n "
                   "  init [--sender-group GROUP] create the home\n"
+                  "       [--operator-key FPR... --file KEYS]\n"
                   "  enroll ADDR --fingerprint FPR --file KEY|-\n"
                   "                             pin ADDR to the key FPR\n"
                   "  list                       list enrolled recipients\n"
@@ -136,7 +137,7 @@ static gpgrt_opt_t opts[] = {
   ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
   ARGPARSE_s_s (oOperator, "operator",
                 "|NAME|who enrolls (default: login"
-                " user)"),
+                " user); export: the signing key FPR"),
   ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
   ARGPARSE_s_n (oJson, "json",
                 "list, show, check, list-crls: one JSON object per"
