@@ -82,6 +82,33 @@ leave:
   return rc;
 }
 
+int
+pankey_operator_remove (const char *home, const char *fpr,
+                        const char *operator_name)
+{
+  pan_ctx_t ctx = NULL;
+  struct pan_bundle_req req;
+  struct pan_bundle_result res;
+  char *reason = NULL;
+  gpg_error_t err;
+  int rc;
+
+  memset (&req, 0, sizeof req);
+  memset (&res, 0, sizeof res);
+  req.fingerprint = fpr;
+  req.operator_name = operator_name;
+  if ((rc = cmd_open_home (home, &ctx, EX_CONFIG)))
+    return rc;
+  if ((err = pan_bundle_operator_remove (ctx, &req, &reason)))
+    rc = report ("operator-key remove", err, reason, &res);
+  else
+    es_printf ("pankey: unpinned operator key %s: bundles signed by it are"
+               " refused\n",
+               fpr);
+  pan_ctx_release (ctx);
+  return rc;
+}
+
 /* Write the LEN bytes of DATA to OUTPUT (NULL or "-": stdout).  */
 static int
 write_output (const char *output, const char *data, size_t len)

@@ -18,6 +18,11 @@ int pankey_operator_keys (const char *home, const char *const *fprs,
                           size_t n, const char *file,
                           const char *operator_name);
 
+/* pankey operator-key remove --fingerprint FPR: unpin FPR in HOME,
+ * recorded for OPERATOR_NAME; return the exit code.  */
+int pankey_operator_remove (const char *home, const char *fpr,
+                            const char *operator_name);
+
 /* pankey export --sign --operator FPR [--signer-home DIR] [-o FILE]:
  * write the bundle of HOME signed by FPR to OUTPUT (NULL or "-":
  * stdout); return the exit code.  */

@@ -112,6 +112,8 @@ static gpgrt_opt_t opts[] = {
                   "  operator-key add --fingerprint FPR --file KEY\n"
                   "                             accept bundles signed by"
                   " FPR\n"
+                  "  operator-key remove --fingerprint FPR\n"
+                  "                             refuse them from now on\n"
                   "  export --sign --operator FPR [--signer-home DIR]"
                   " [-o FILE]\n"
                   "                             write a signed bundle\n"
@@ -1119,10 +1121,14 @@ cmd_list_crls (struct options *o)
 static int
 cmd_operator_key (struct options *o)
 {
+  if (o->nargs == 2 && !strcmp (o->args[1], "remove") && o->fingerprint
+      && !o->file)
+    return pankey_operator_remove (o->home, o->fingerprint,
+                                   o->operator_name);
   if (o->nargs != 2 || strcmp (o->args[1], "add") || !o->fingerprint
       || !o->file)
-    usage_error ("usage: pankey operator-key add --fingerprint FPR --file"
-                 " KEY|-");
+    usage_error ("usage: pankey operator-key add|remove --fingerprint FPR"
+                 " [--file KEY|-]");
   return pankey_operator_keys (o->home, &o->fingerprint, 1, o->file,
                                o->operator_name);
 }

@@ -48,6 +48,7 @@ pan_bundle_exit_code (gpg_error_t err)
     case GPG_ERR_FORBIDDEN:
     case GPG_ERR_CONFLICT: return EX_NOPERM;
     case GPG_ERR_NO_SECKEY: return EX_NOINPUT;
+    case GPG_ERR_NOT_FOUND: return EX_NOUSER;
     case GPG_ERR_BAD_DATA: /* The registry was changed behind
                               pankey's back.  */
     case GPG_ERR_CONFIGURATION: return EX_CONFIG;
@@ -347,10 +348,14 @@ record_pin (pan_ctx_t ctx, const struct pan_bundle_req *req, const char *fpr,
   struct pani_bundle_event e = { .event = "operator-key",
                                  .operator_name = req->operator_name,
                                  .fingerprint = fpr };
-  char *text = err ? pani_strdupf ("operator key %s refused: %s", fpr, why)
-                   : pani_strdupf ("operator key %s pinned: bundles signed"
-                                   " by it may be imported",
-                                   fpr);
+  char *text = pani_strdupf ("operator key %s %s: %s", fpr,
+                             err     ? "refused"
+                               : why ? "unpinned"
+                                     : "pinned",
+                             err ? why
+                               : why
+                               ? why
+                               : "bundles signed by it may be imported");
 
   e.outcome = err ? "refused" : "ok";
   e.exit_code = err ? pan_bundle_exit_code (err) : 0;
@@ -412,25 +417,72 @@ pin_operator (void *opaque, char **r_reason)
   return err;
 }
 
-gpg_error_t
-pan_bundle_operator_add (pan_ctx_t ctx, const struct pan_bundle_req *req,
-                         char **r_reason)
+/* Unpin the key of P, under the bundle lock (pani_bundle_run).  */
+static gpg_error_t
+unpin_operator (void *opaque, char **r_reason)
+{
+  struct pin *p = opaque;
+  struct pani_bundle_state st;
+  size_t i;
+  gpg_error_t err;
+
+  if ((err = pani_bundle_state_load (p->ctx, &st, r_reason)))
+    return err;
+  for (i = 0; i < st.noperators && strcmp (st.operators[i], p->fpr); i++)
+    ;
+  if (i == st.noperators)
+    err = pani_reason (r_reason, gpg_error (GPG_ERR_NOT_FOUND),
+                       "%s is not an operator key of this home", p->fpr);
+  else if (!(err = record_pin (p->ctx, p->req, p->fpr, 0,
+                               "bundles signed by it are refused",
+                               r_reason)))
+    {
+      free (st.operators[i]);
+      memmove (st.operators + i, st.operators + i + 1,
+               (st.noperators - i - 1) * sizeof *st.operators);
+      st.operators[--st.noperators] = NULL;
+      err = pani_bundle_state_save (p->ctx, &st, r_reason);
+    }
+  pani_bundle_state_clear (&st);
+  return err;
+}
+
+/* Run FN on the operator key of REQ under the bundle lock of CTX; the
+ * key file is needed if NEED_DATA.  */
+static gpg_error_t
+operator_change (pan_ctx_t ctx, const struct pan_bundle_req *req,
+                 gpg_error_t (*fn) (void *, char **), int need_data,
+                 char **r_reason)
 {
   struct pin p = { ctx, req, NULL };
   char *fpr = NULL;
   gpg_error_t err;
 
   *r_reason = NULL;
-  if (!req->fingerprint || !req->data)
+  if (!req->fingerprint || (need_data && !req->data))
     return pani_reason (r_reason, gpg_error (GPG_ERR_MISSING_VALUE),
-                        "an operator key needs its fingerprint and its"
-                        " key file");
+                        "an operator key needs its fingerprint%s",
+                        need_data ? " and its key file" : "");
   if ((err = pan_fpr_normalize (req->fingerprint, &fpr, r_reason)))
     return err;
   p.fpr = fpr;
-  err = pani_bundle_run (ctx, pin_operator, &p, r_reason);
+  err = pani_bundle_run (ctx, fn, &p, r_reason);
   free (fpr);
   return err;
+}
+
+gpg_error_t
+pan_bundle_operator_add (pan_ctx_t ctx, const struct pan_bundle_req *req,
+                         char **r_reason)
+{
+  return operator_change (ctx, req, pin_operator, 1, r_reason);
+}
+
+gpg_error_t
+pan_bundle_operator_remove (pan_ctx_t ctx, const struct pan_bundle_req *req,
+                            char **r_reason)
+{
+  return operator_change (ctx, req, unpin_operator, 0, r_reason);
 }
 
 

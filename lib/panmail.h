@@ -1610,6 +1610,15 @@ gpg_error_t pan_bundle_operator_add (pan_ctx_t ctx,
                                      const struct pan_bundle_req *req,
                                      char **r_reason);
 
+/* Unpin the operator key REQ->FINGERPRINT of CTX's home
+ * (GPG_ERR_NOT_FOUND if it is not one) and record it
+ * ("operator-key"): bundles signed by it are refused from then on (a
+ * compromised or retired operator key).  The key stays in the keyring,
+ * unused.  */
+gpg_error_t pan_bundle_operator_remove (pan_ctx_t ctx,
+                                        const struct pan_bundle_req *req,
+                                        char **r_reason);
+
 /* Write the bundle of CTX's home signed with the secret key
  * REQ->FINGERPRINT of the operator's GnuPG home REQ->SIGNER_HOME into
  * R_RES->DATA, with a serial above every earlier export of the home,
@@ -1636,7 +1645,8 @@ gpg_error_t pan_bundle_import (pan_ctx_t ctx,
 /* Return the exit code (sysexits.h) of a refused bundle or operator key
  * with ERR: 65 for one that is not a well-formed signed bundle, 77 for
  * a bad, unpinned, expired or revoked signature, a rollback or a
- * refused key, 70 otherwise.  */
+ * refused key, 67 for an operator key that is not pinned, 70
+ * otherwise.  */
 int pan_bundle_exit_code (gpg_error_t err);
 
 /* Release what RES holds (the structure itself is the caller's).  */

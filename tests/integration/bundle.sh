@@ -149,3 +149,12 @@ for r in "$A:$fa2" "$C:$fc"; do
     grep -qF "$BODY" "$T/dec" || fail "${r%%:*} cannot read the message"
 done
 pass "recipients enrolled by bundles decrypt what the importing home sends"
+
+# --- the operator key unpinned (lost, compromised): its bundles are refused.
+expect_rc 0 "operator-key remove" pankey operator-key remove --fingerprint "$fop"
+grep -q "^operator-key" "$PANMAIL_HOME/bundles" && fail "the operator key is still pinned"
+export_bundle "$fop" "$T/b3.asc"
+expect_rc 77 "a bundle signed by an unpinned operator key" pankey import "$T/b3.asc"
+grep -q "pins no operator key" "$T/err" || fail "no word of the unpinned key"
+expect_rc 67 "operator-key remove of a key not pinned" \
+    pankey operator-key remove --fingerprint "$fop"
