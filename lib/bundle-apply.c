@@ -157,6 +157,7 @@ static gpg_error_t
 header (struct pani_bundle *b, const struct pan_bundle_req *req,
         const struct pani_bundle_state *st, time_t now, char **r_reason)
 {
+  const char *name, *p;
   char *fpr = NULL;
   gpg_error_t err;
 
@@ -170,8 +171,14 @@ header (struct pani_bundle *b, const struct pan_bundle_req *req,
     ? (unsigned long long)now
     : st->exported + 1;
   b->created_at = now;
-  if (!(b->created_by = pani_strdup (
-          req->operator_name ? req->operator_name : pani_login_user ())))
+  name = req->operator_name ? req->operator_name : pani_login_user ();
+  for (p = name; *p && !pani_is_ctrl ((unsigned char)*p); p++)
+    ;
+  if (*p || !*name || *name == ' ' || p[-1] == ' ')
+    return pani_reason (r_reason, gpg_error (GPG_ERR_INV_VALUE),
+                        "the operator's name must be one line of text,"
+                        " without spaces at either end");
+  if (!(b->created_by = pani_strdup (name)))
     return gpg_error_from_syserror ();
   return 0;
 }

@@ -150,11 +150,27 @@ for r in "$A:$fa2" "$C:$fc"; do
 done
 pass "recipients enrolled by bundles decrypt what the importing home sends"
 
-# --- the operator key unpinned (lost, compromised): its bundles are refused.
+# --- a second operator key, revoked after it signed: once the home's
+# keyring knows of the revocation, its bundle is refused.
+fop2=$(kgpg --status-fd 1 --quick-gen-key "Operator 2 <${TAG}bundle-op2@example.test>" \
+        ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
+[ -n "$fop2" ] || fail "cannot make the second operator key"
+export_keys "$T/op2.asc" "$fop2"
+expect_rc 0 "operator-key add (a second key)" \
+    pankey operator-key add --fingerprint "$fop2" --file "$T/op2.asc"
+export_bundle "$fop2" "$T/b3.asc"
+revoke_key "$fop2"
+push_key_update "$fop2"
+expect_rc 77 "a bundle signed by a revoked operator key" pankey import "$T/b3.asc"
+grep -q "revoked" "$T/err" || fail "no word of the revoked signer"
+
+# --- the first operator key unpinned (lost, compromised): its bundles
+# are refused.
 expect_rc 0 "operator-key remove" pankey operator-key remove --fingerprint "$fop"
-grep -q "^operator-key" "$PANMAIL_HOME/bundles" && fail "the operator key is still pinned"
-export_bundle "$fop" "$T/b3.asc"
-expect_rc 77 "a bundle signed by an unpinned operator key" pankey import "$T/b3.asc"
-grep -q "pins no operator key" "$T/err" || fail "no word of the unpinned key"
+grep -qx "operator-key $fop" "$PANMAIL_HOME/bundles" && fail "the operator key is still pinned"
+export_bundle "$fop" "$T/b4.asc"
+expect_rc 77 "a bundle signed by an unpinned operator key" pankey import "$T/b4.asc"
+grep -q "signed by key $fop, which is not an operator key" "$T/err" ||
+    fail "the unpinned operator key is not named"
 expect_rc 67 "operator-key remove of a key not pinned" \
     pankey operator-key remove --fingerprint "$fop"
