@@ -200,12 +200,15 @@ static int
 take_bundle_option (struct options *o, int opt, const char *value)
 {
   if (opt == oSign)
-    o->sign = 1, o->given |= O_SIGN;
-  else if (o->n_operator_keys == sizeof o->operator_keys / sizeof (char *))
+    {
+      o->sign = 1;
+      o->given |= O_SIGN;
+      return 1;
+    }
+  if (o->n_operator_keys == sizeof o->operator_keys / sizeof (char *))
     usage_error ("too many --operator-key options");
-  else
-    o->operator_keys[o->n_operator_keys++] = value,
-    o->given |= O_OPERATOR_KEY;
+  o->operator_keys[o->n_operator_keys++] = value;
+  o->given |= O_OPERATOR_KEY;
   return 1;
 }
 

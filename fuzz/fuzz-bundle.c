@@ -44,7 +44,7 @@ static void
 fuzz_bundle (const uint8_t *data, size_t size)
 {
   struct pani_bundle *b = NULL;
-  struct pani_buf out = { NULL };
+  struct pani_buf out = { 0 };
   char *reason = NULL;
   gpg_error_t err;
 
@@ -72,7 +72,7 @@ static void
 fuzz_state (const uint8_t *data, size_t size)
 {
   struct pani_bundle_state st, st2;
-  struct pani_buf out = { NULL }, out2 = { NULL };
+  struct pani_buf out = { 0 }, out2 = { 0 };
   char *reason = NULL;
   gpg_error_t err;
 

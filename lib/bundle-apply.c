@@ -121,7 +121,7 @@ sign_and_record (pan_ctx_t ctx, const struct pan_bundle_req *req,
                  struct pani_bundle *b, struct pan_bundle_result *res,
                  char **r_reason)
 {
-  struct pani_buf text = { NULL };
+  struct pani_buf text = { 0 };
   struct pani_bundle_event e = { .event = "export",
                                  .operator_name = req->operator_name };
   char *why = NULL;

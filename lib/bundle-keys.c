@@ -129,12 +129,12 @@ gpg_error_t
 pani_bundle_state_save (pan_ctx_t ctx, const struct pani_bundle_state *st,
                         char **r_reason)
 {
-  struct pani_buf out = { NULL };
+  struct pani_buf out = { 0 };
   char *path = pan_ctx_path (ctx, PANI_BUNDLE_STATE_FILE);
   gpg_error_t err;
 
   pani_bundle_state_write (st, &out);
-  if (!path || (err = pani_buf_error (&out)))
+  if (!path || pani_buf_error (&out))
     err = gpg_error (GPG_ERR_ENOMEM);
   else
     err = pani_write_file_atomic (path, out.data, out.len, 0600, r_reason);
@@ -495,14 +495,14 @@ pan_bundle_operator_remove (pan_ctx_t ctx, const struct pan_bundle_req *req,
 static gpg_error_t
 signer_home (pan_ctx_t ctx, const char *dir, char **r_dir, char **r_reason)
 {
-  const char *home = getenv ("HOME");
+  const char *home = getenv ("HOME"), *gnupghome = getenv ("GNUPGHOME");
   char *path, real[PATH_MAX], mine[PATH_MAX];
 
   *r_dir = NULL;
   if (dir)
     path = pani_strdup (dir);
-  else if (getenv ("GNUPGHOME") && *getenv ("GNUPGHOME"))
-    path = pani_strdup (getenv ("GNUPGHOME"));
+  else if (gnupghome && *gnupghome)
+    path = pani_strdup (gnupghome);
   else
     path = pani_strdupf ("%s/.gnupg", home ? home : "");
   if (!path)
@@ -551,7 +551,7 @@ sign_with (gpgme_ctx_t gctx, const char *fpr, const char *text, size_t len,
   gpgme_data_t in = NULL, out = NULL;
   gpg_error_t err;
 
-  if ((err = pani_get_one_key (gctx, fpr, 1, &key))
+  if (pani_get_one_key (gctx, fpr, 1, &key) || !key || !key->subkeys
       || strcmp (key->subkeys->fpr, fpr))
     {
       gpgme_key_unref (key);

@@ -467,7 +467,7 @@ read_data (struct cursor *c, struct pani_buf *b64, int *r_eof)
 static gpg_error_t
 parse_key (struct cursor *c, struct pani_bundle_key *k, int *r_eof)
 {
-  struct pani_buf b64 = { NULL };
+  struct pani_buf b64 = { 0 };
   char hex[65];
   unsigned int line;
   gpg_error_t err;

@@ -27,7 +27,7 @@ sample_text (void)
   struct pani_bundle b;
   struct pani_bundle_rec recs[2];
   struct pani_bundle_key key;
-  struct pani_buf out = { NULL };
+  struct pani_buf out = { 0 };
 
   memset (&b, 0, sizeof b);
   memset (recs, 0, sizeof recs);
@@ -66,7 +66,7 @@ static void
 test_round_trip (const char *text)
 {
   struct pani_bundle *b = NULL;
-  struct pani_buf out = { NULL };
+  struct pani_buf out = { 0 };
   char *reason = NULL;
 
   T_ERR (pani_bundle_parse (text, strlen (text), &b, &reason), 0);
@@ -198,7 +198,7 @@ test_state (void)
   static const char late[] = "home-id 0123456789abcdef0123456789abcdef\n"
                              "exported 7\noperator-key " FPR_OP "\n";
   struct pani_bundle_state st;
-  struct pani_buf out = { NULL };
+  struct pani_buf out = { 0 };
   char *reason = NULL;
 
   T_ERR (pani_bundle_state_parse (text, strlen (text), &st, &reason), 0);
