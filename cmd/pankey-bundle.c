@@ -30,6 +30,34 @@ report (const char *what, gpg_error_t err, char *reason,
   return res->exit_code ? res->exit_code : pan_bundle_exit_code (err);
 }
 
+/* What a bundle command holds while it runs.  */
+struct job
+{
+  pan_ctx_t ctx;
+  struct pan_bundle_req req;
+  struct pan_bundle_result res;
+  char *reason;
+};
+
+/* Start J on the home HOME for the key FPR (may be NULL) and
+ * OPERATOR_NAME; return the exit code.  */
+static int
+job_open (struct job *j, const char *home, const char *fpr,
+          const char *operator_name)
+{
+  memset (j, 0, sizeof *j);
+  j->req.fingerprint = fpr;
+  j->req.operator_name = operator_name;
+  return cmd_open_home (home, &j->ctx, EX_CONFIG);
+}
+
+static void
+job_release (struct job *j)
+{
+  pan_bundle_result_release (&j->res);
+  pan_ctx_release (j->ctx);
+}
+
 /* Pin the key FPR of the key file DATA/LEN in CTX.  */
 static int
 add_one (pan_ctx_t ctx, const char *fpr, const char *data, size_t len,
@@ -86,26 +114,20 @@ int
 pankey_operator_remove (const char *home, const char *fpr,
                         const char *operator_name)
 {
-  pan_ctx_t ctx = NULL;
-  struct pan_bundle_req req;
-  struct pan_bundle_result res;
-  char *reason = NULL;
+  struct job j;
   gpg_error_t err;
   int rc;
 
-  memset (&req, 0, sizeof req);
-  memset (&res, 0, sizeof res);
-  req.fingerprint = fpr;
-  req.operator_name = operator_name;
-  if ((rc = cmd_open_home (home, &ctx, EX_CONFIG)))
-    return rc;
-  if ((err = pan_bundle_operator_remove (ctx, &req, &reason)))
-    rc = report ("operator-key remove", err, reason, &res);
-  else
-    es_printf ("pankey: unpinned operator key %s: bundles signed by it are"
-               " refused\n",
-               fpr);
-  pan_ctx_release (ctx);
+  if (!(rc = job_open (&j, home, fpr, operator_name)))
+    {
+      if ((err = pan_bundle_operator_remove (j.ctx, &j.req, &j.reason)))
+        rc = report ("operator-key remove", err, j.reason, &j.res);
+      else
+        es_printf ("pankey: unpinned operator key %s: bundles signed by it"
+                   " are refused\n",
+                   fpr);
+    }
+  job_release (&j);
   return rc;
 }
 
@@ -137,27 +159,21 @@ int
 pankey_export (const char *home, const char *fpr, const char *signer_home,
                const char *output)
 {
-  pan_ctx_t ctx = NULL;
-  struct pan_bundle_req req;
-  struct pan_bundle_result res;
-  char *reason = NULL;
+  struct job j;
   gpg_error_t err;
   int rc;
 
-  memset (&req, 0, sizeof req);
-  memset (&res, 0, sizeof res);
-  req.fingerprint = fpr;
-  req.signer_home = signer_home;
-  if ((rc = cmd_open_home (home, &ctx, EX_CONFIG)))
-    return rc;
-  if ((err = pan_bundle_export (ctx, &req, &res, &reason)))
-    rc = report ("export", err, reason, &res);
-  else if (!(rc = write_output (output, res.data, res.len)))
+  if ((rc = job_open (&j, home, fpr, NULL)))
+    goto leave;
+  j.req.signer_home = signer_home;
+  if ((err = pan_bundle_export (j.ctx, &j.req, &j.res, &j.reason)))
+    rc = report ("export", err, j.reason, &j.res);
+  else if (!(rc = write_output (output, j.res.data, j.res.len)))
     cmd_info ("exported bundle %llu of home %s, signed by %s (SHA-256 of"
               " its text %s)",
-              res.serial, res.home, res.signer, res.sha256);
-  pan_bundle_result_release (&res);
-  pan_ctx_release (ctx);
+              j.res.serial, j.res.home, j.res.signer, j.res.sha256);
+leave:
+  job_release (&j);
   return rc;
 }
 
@@ -182,34 +198,31 @@ print_import (const struct pan_bundle_result *res)
 int
 pankey_import (const char *home, const char *file, const char *operator_name)
 {
-  pan_ctx_t ctx = NULL;
-  struct pan_bundle_req req;
-  struct pan_bundle_result res;
-  char *data = NULL, *reason = NULL;
+  struct job j;
+  char *data = NULL;
+  size_t len = 0;
   gpg_error_t err;
   int rc;
 
-  memset (&req, 0, sizeof req);
-  memset (&res, 0, sizeof res);
-  if ((rc = read_key_file (file, MAX_BUNDLE, &data, &req.len))
-      || (rc = cmd_open_home (home, &ctx, EX_CONFIG))
-      || (rc = cmd_recover (ctx)))
+  if ((rc = job_open (&j, home, NULL, operator_name))
+      || (rc = read_key_file (file, MAX_BUNDLE, &data, &len))
+      || (rc = cmd_recover (j.ctx)))
     goto leave;
-  req.data = data;
-  req.operator_name = operator_name;
-  if ((err = pan_bundle_import (ctx, &req, &res, &reason)))
+  j.req.data = data;
+  j.req.len = len;
+  if ((err = pan_bundle_import (j.ctx, &j.req, &j.res, &j.reason)))
     {
-      if (res.enrolled + res.rotated + res.revoked + res.unenrolled)
+      if (j.res.enrolled + j.res.rotated + j.res.revoked + j.res.unenrolled)
         cmd_info ("changes made before it stopped: %u enrolled, %u rotated,"
                   " %u revoked, %u unenrolled",
-                  res.enrolled, res.rotated, res.revoked, res.unenrolled);
-      rc = report ("import", err, reason, &res);
+                  j.res.enrolled, j.res.rotated, j.res.revoked,
+                  j.res.unenrolled);
+      rc = report ("import", err, j.reason, &j.res);
     }
   else
-    print_import (&res);
+    print_import (&j.res);
 leave:
-  pan_bundle_result_release (&res);
+  job_release (&j);
   free (data);
-  pan_ctx_release (ctx);
   return rc;
 }
