@@ -20,6 +20,7 @@
 #include "cmdutil.h"
 #include "pankey-check.h"
 #include "pankey-crl.h"
+#include "pankey-bundle.h"
 #include "pankey-inspect.h"
 
 enum opt_values
@@ -35,7 +36,11 @@ enum opt_values
   oReason,
   oNote,
   oSenderGroup,
+  oOperatorKey,
+  oSign,
+  oSignerHome,
   oBatch,
+  oOutput = 'o',
   oWarn = 'w',
   oCrit = 'c',
   oTimeout = 't'
@@ -56,7 +61,11 @@ enum opt_values
 #define O_CRIT (1u << 10)
 #define O_TIMEOUT (1u << 11)
 #define O_SENDER_GROUP (1u << 12)
-#define O_BATCH (1u << 13)
+#define O_OPERATOR_KEY (1u << 13)
+#define O_SIGN (1u << 14)
+#define O_SIGNER_HOME (1u << 15)
+#define O_OUTPUT (1u << 16)
+#define O_BATCH (1u << 17)
 static const char *const option_names[] = { "--force",
                                             "--fingerprint",
                                             "--file",
@@ -70,12 +79,17 @@ static const char *const option_names[] = { "--force",
                                             "-c",
                                             "-t",
                                             "--sender-group",
+                                            "--operator-key",
+                                            "--sign",
+                                            "--signer-home",
+                                            "--output",
                                             "--batch" };
 
 static gpgrt_opt_t opts[] = {
   ARGPARSE_group (300,
                   "@Commands:\n "
                   "  init [--sender-group GROUP] create the home\n"
+                  "       [--operator-key FPR... --file KEYS]\n"
                   "  enroll ADDR --fingerprint FPR --file KEY|-\n"
                   "                             pin ADDR to the key FPR\n"
                   "  enroll --batch LIST --file KEYS\n"
@@ -104,12 +118,31 @@ static gpgrt_opt_t opts[] = {
                   "  unenroll ADDR [--note TEXT] end ADDR's enrollment\n"
                   "  registry-accept --note WHY record the registry as it"
                   " is\n"
+                  "  operator-key add --fingerprint FPR --file KEY\n"
+                  "                             accept bundles signed by"
+                  " FPR\n"
+                  "  operator-key remove --fingerprint FPR\n"
+                  "                             refuse them from now on\n"
+                  "  export --sign --operator FPR [--signer-home DIR]"
+                  " [-o FILE]\n"
+                  "                             write a signed bundle\n"
+                  "  import BUNDLE|-            apply a signed bundle\n"
                   "\nOptions:\n "),
   ARGPARSE_s_s (oHome, "home", "|DIR|use the panmail home DIR"),
   ARGPARSE_s_n (oForce, "force", "init: accept a non-empty directory"),
   ARGPARSE_s_s (oSenderGroup, "sender-group",
                 "|GROUP|init: share the home"
                 " with the senders in GROUP"),
+  ARGPARSE_s_s (oOperatorKey, "operator-key",
+                "|FPR|init: accept bundles signed by"
+                " FPR (repeatable; the keys in --file)"),
+  ARGPARSE_s_n (oSign, "sign", "export: sign the bundle (required)"),
+  ARGPARSE_s_s (oSignerHome, "signer-home",
+                "|DIR|export: the GnuPG home of the"
+                " signing key (default: GNUPGHOME)"),
+  ARGPARSE_s_s (oOutput, "output",
+                "|FILE|export: write to FILE (- ="
+                " stdout)"),
   ARGPARSE_s_s (oFingerprint, "fingerprint",
                 "|FPR|the full fingerprint checked out of band"),
   ARGPARSE_s_s (oFile, "file", "|FILE|read the key from FILE (- = stdin)"),
@@ -118,7 +151,7 @@ static gpgrt_opt_t opts[] = {
                 " keys in --file"),
   ARGPARSE_s_s (oOperator, "operator",
                 "|NAME|who enrolls (default: login"
-                " user)"),
+                " user); export: the signing key FPR"),
   ARGPARSE_s_s (oProtocol, "protocol", "|NAME|openpgp (default) or smime"),
   ARGPARSE_s_n (oJson, "json",
                 "list, show, check, list-crls, inspect: one JSON"
@@ -158,6 +191,10 @@ struct options
   const char *sender_group;
   const char *batch;
   const char *warn, *crit, *timeout;
+  const char *operator_keys[16]; /* --operator-key, in order.  */
+  size_t n_operator_keys;
+  int sign;
+  const char *signer_home, *output;
   unsigned int given; /* O_ bits of the options given.  */
   int bad;            /* An option was not understood.  */
   char *args[3];
@@ -169,6 +206,23 @@ usage_error (const char *what)
 {
   cmd_info ("%s (see 'pankey --help')", what);
   exit (EX_USAGE);
+}
+
+/* Take --operator-key VALUE (repeatable) or --sign (OPT) into O.  */
+static int
+take_bundle_option (struct options *o, int opt, const char *value)
+{
+  if (opt == oSign)
+    {
+      o->sign = 1;
+      o->given |= O_SIGN;
+      return 1;
+    }
+  if (o->n_operator_keys == sizeof o->operator_keys / sizeof (char *))
+    usage_error ("too many --operator-key options");
+  o->operator_keys[o->n_operator_keys++] = value;
+  o->given |= O_OPERATOR_KEY;
+  return 1;
 }
 
 /* Store the value VALUE of the option OPT in O and note that it was
@@ -193,8 +247,13 @@ take_option (struct options *o, int opt, const char *value)
     { oCrit,        O_CRIT,         &o->crit         },
     { oTimeout,     O_TIMEOUT,      &o->timeout      },
     { oSenderGroup, O_SENDER_GROUP, &o->sender_group },
+    { oSignerHome,  O_SIGNER_HOME,  &o->signer_home  },
+    { oOutput,      O_OUTPUT,       &o->output       },
     { oBatch,       O_BATCH,        &o->batch        }
   };
+
+  if (opt == oOperatorKey || opt == oSign)
+    return take_bundle_option (o, opt, value);
 
   if (opt == oForce || opt == oJson)
     {
@@ -304,14 +363,24 @@ cmd_init (struct options *o)
 
   if (o->nargs != 1)
     usage_error ("init takes no arguments");
+  if (!o->n_operator_keys != !o->file)
+    usage_error ("init: --operator-key FPR needs --file KEYS, and --file"
+                 " only goes with it");
   if ((err = pan_home_init (home, o->force, &reason)))
     {
       cmd_error (err, "init", reason);
       return gpg_err_code (err) == GPG_ERR_EEXIST ? EX_CANTCREAT : EX_OSERR;
     }
   es_printf ("pankey: created the panmail home %s\n", home);
-  if ((rc = init_audit (o)) || !o->sender_group)
+  if ((rc = init_audit (o)))
     return rc;
+  if (o->n_operator_keys
+      && (rc = pankey_operator_keys (o->home, o->operator_keys,
+                                     o->n_operator_keys, o->file,
+                                     o->operator_name)))
+    return rc;
+  if (!o->sender_group)
+    return 0;
   if ((err = pan_home_share (home, o->sender_group, &reason)))
     {
       cmd_error (err, "sharing the home with the senders", reason);
@@ -335,7 +404,7 @@ struct key_file
 };
 
 /* Read the key file (at most MAXLEN bytes) into *R_BUF.  */
-static int
+int
 read_key_file (const char *file, long maxlen, char **r_buf, size_t *r_len)
 {
   estream_t fp = strcmp (file, "-") ? es_fopen (file, "rb") : es_stdin;
@@ -1154,6 +1223,41 @@ cmd_inspect (struct options *o)
   return rc;
 }
 
+/* pankey operator-key add, export, import (pankey-bundle.c) */
+
+static int
+cmd_operator_key (struct options *o)
+{
+  if (o->nargs == 2 && !strcmp (o->args[1], "remove") && o->fingerprint
+      && !o->file)
+    return pankey_operator_remove (o->home, o->fingerprint,
+                                   o->operator_name);
+  if (o->nargs != 2 || strcmp (o->args[1], "add") || !o->fingerprint
+      || !o->file)
+    usage_error ("usage: pankey operator-key add|remove --fingerprint FPR"
+                 " [--file KEY|-]");
+  return pankey_operator_keys (o->home, &o->fingerprint, 1, o->file,
+                               o->operator_name);
+}
+
+static int
+cmd_export (struct options *o)
+{
+  if (o->nargs != 1 || !o->sign || !o->operator_name)
+    usage_error ("usage: pankey export --sign --operator FPR [--signer-home"
+                 " DIR] [-o FILE|-]");
+  return pankey_export (o->home, o->operator_name, o->signer_home,
+                        o->output);
+}
+
+static int
+cmd_import (struct options *o)
+{
+  if (o->nargs != 2)
+    usage_error ("usage: pankey import BUNDLE|-");
+  return pankey_import (o->home, o->args[1], o->operator_name);
+}
+
 
 /* A command of pankey and the options it takes (O_ bits).  */
 struct command
@@ -1192,7 +1296,8 @@ main (int argc, char **argv)
 {
   struct options o = { NULL };
   static const struct command commands[] = {
-    {"init",             cmd_init,            O_FORCE | O_OPERATOR | O_SENDER_GROUP         },
+    {"init",             cmd_init,
+     O_FORCE | O_OPERATOR | O_SENDER_GROUP | O_OPERATOR_KEY | O_FILE                        },
     { "enroll",          cmd_enroll,
      O_FINGERPRINT | O_FILE | O_OPERATOR | O_PROTOCOL | O_BATCH                             },
     { "list",            cmd_list,            O_JSON                                        },
@@ -1206,7 +1311,11 @@ main (int argc, char **argv)
     { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR                           },
     { "load-crl",        cmd_load_crl,        O_FILE | O_OPERATOR                           },
     { "list-crls",       cmd_list_crls,       O_JSON                                        },
-    { "inspect",         cmd_inspect,         O_FILE | O_JSON                               }
+    { "inspect",         cmd_inspect,         O_FILE | O_JSON                               },
+    { "operator-key",    cmd_operator_key,
+     O_FINGERPRINT | O_FILE | O_OPERATOR                                                    },
+    { "export",          cmd_export,          O_SIGN | O_OPERATOR | O_SIGNER_HOME | O_OUTPUT},
+    { "import",          cmd_import,          O_OPERATOR                                    }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",

@@ -259,7 +259,8 @@ record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
         const char *outcome, const char *reason, char **r_reason)
 {
   struct pan_audit_event ev;
-  char now[65];
+  char now[65], *why = NULL;
+  gpg_error_t err;
 
   memset (&ev, 0, sizeof ev);
   /* The registry as this event leaves it: about to be saved, else as
@@ -275,7 +276,15 @@ record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
   ev.nkeys = nkeys;
   ev.outcome = outcome;
   ev.reason = reason;
-  return pan_audit_append (t->ctx, &ev, time (NULL), r_reason);
+  /* The change a bundle asked for names the bundle.  */
+  if (t->req->context
+      && !(ev.reason = why = pani_strdupf ("%s%s%s", t->req->context,
+                                           reason ? ": " : "",
+                                           reason ? reason : "")))
+    return gpg_error_from_syserror ();
+  err = pan_audit_append (t->ctx, &ev, time (NULL), r_reason);
+  free (why);
+  return err;
 }
 
 /* Record that T goes ahead with WHY; its change comes next.  */

@@ -1551,7 +1551,10 @@ struct pan_lifecycle_req
                                    or other.  */
   const char *note;          /* Revoke, unenroll: one line, or NULL. */
   time_t now;                /* When; 0: the current time.  */
-  void *reserved[8];         /* Room for later fields; 0.  */
+  const char *context;       /* Put before the reason of its records,
+                                   e.g. the bundle that asked for the
+                                   change; NULL: nothing.  */
+  void *reserved[7];         /* Room for later fields; 0.  */
 };
 
 /* What a transaction did or where it stopped; release with
@@ -1688,6 +1691,108 @@ gpg_error_t pan_lifecycle_trust_ca (pan_ctx_t ctx,
 /* Release what RES holds (the structure itself is the caller's).  */
 void pan_lifecycle_result_release (struct pan_lifecycle_result *res);
 /* END lifecycle */
+
+/* BEGIN bundle */
+/*
+ * Signed registry bundles (bundle*.c): one operator's enrollments
+ * shipped to many hosts.  pankey export writes the active and revoked
+ * enrollments of a home and the keys they pin, signed with the
+ * operator's OpenPGP key; pankey import on another home verifies it
+ * against the operator keys that home pinned and applies each change as
+ * the audited transaction of pan_lifecycle_*.  See pankey(8), EXPORT
+ * AND IMPORT.
+ */
+
+/* What a bundle operation is asked to do.  Zero it before filling it
+ * in.  */
+struct pan_bundle_req
+{
+  const char *fingerprint; /* Operator key add: the key, checked out
+                                   of band; export: the signing key (a
+                                   primary fingerprint).  */
+  const char *signer_home; /* Export: the operator's GnuPG home; NULL:
+                                   $GNUPGHOME, else ~/.gnupg.  */
+  const void *data;        /* Operator key add: the key file; import:
+                                   the signed bundle.  */
+  size_t len;
+  const char *operator_name; /* Who; NULL: the login user.  */
+  time_t now;                /* When; 0: the current time.  */
+  void *reserved[8];         /* Room for later fields; 0.  */
+};
+
+/* What an export or import did; release with pan_bundle_result_release.
+ * Counts are of the changes an import made.  */
+struct pan_bundle_result
+{
+  unsigned long long serial; /* Of the bundle.  */
+  char home[33];             /* Id of the home it came from.  */
+  char signer[65];           /* Primary fingerprint of its signer.  */
+  char sha256[65];           /* Of its signed text.  */
+  char *data;                /* Export: the signed bundle, */
+  size_t len;                /* and its length.  */
+  int already;               /* Import: this bundle was applied before;
+                                   nothing was done or recorded.  */
+  unsigned int enrolled, rotated, revoked, unenrolled, unchanged;
+  int exit_code;    /* On error: the exit code (sysexits.h) of
+                                   the refusal or of the transaction
+                                   that stopped the import.  */
+  int audit_failed; /* On error: its record could not be
+                                   written (tools exit 73 or 74).  */
+  void *reserved[8];
+};
+
+/* Pin the OpenPGP key REQ->FINGERPRINT from the key file REQ->DATA as
+ * an operator key of CTX's home, whose bundles pan_bundle_import
+ * accepts: checked in a scratch keyring as an enrollment is (the file
+ * must hold that primary key, public only, able to sign: neither
+ * revoked nor expired), imported alone, recorded ("operator-key"), then
+ * pinned in HOME/bundles.  A refusal is recorded too.  */
+gpg_error_t pan_bundle_operator_add (pan_ctx_t ctx,
+                                     const struct pan_bundle_req *req,
+                                     char **r_reason);
+
+/* Unpin the operator key REQ->FINGERPRINT of CTX's home
+ * (GPG_ERR_NOT_FOUND if it is not one) and record it
+ * ("operator-key"): bundles signed by it are refused from then on (a
+ * compromised or retired operator key).  The key stays in the keyring,
+ * unused.  */
+gpg_error_t pan_bundle_operator_remove (pan_ctx_t ctx,
+                                        const struct pan_bundle_req *req,
+                                        char **r_reason);
+
+/* Write the bundle of CTX's home signed with the secret key
+ * REQ->FINGERPRINT of the operator's GnuPG home REQ->SIGNER_HOME into
+ * R_RES->DATA, with a serial above every earlier export of the home,
+ * and record "export".  The registry must be the one last recorded.  */
+gpg_error_t pan_bundle_export (pan_ctx_t ctx,
+                               const struct pan_bundle_req *req,
+                               struct pan_bundle_result *r_res,
+                               char **r_reason);
+
+/* Verify the signed bundle REQ->DATA against the operator keys of
+ * CTX's home, refuse one whose serial is not above the last applied
+ * (rollback; the same bundle again is R_RES->ALREADY, not an error),
+ * then make each change as pan_lifecycle_revoke, _unenroll, _enroll
+ * and _rotate do, revocations first, each recorded with the bundle in
+ * its reason, and record "import".  Refusals are recorded as "import"
+ * "refused"; a change that fails stops the import (recorded as
+ * "failed"): the changes before it stay, and the bundle may be imported
+ * again.  *R_RES is filled also on error and must be released.  */
+gpg_error_t pan_bundle_import (pan_ctx_t ctx,
+                               const struct pan_bundle_req *req,
+                               struct pan_bundle_result *r_res,
+                               char **r_reason);
+
+/* Return the exit code (sysexits.h) of a refused bundle or operator key
+ * with ERR: 65 for one that is not a well-formed signed bundle, 77 for
+ * a bad, unpinned, expired or revoked signature, a rollback or a
+ * refused key, 67 for an operator key that is not pinned, 70
+ * otherwise.  */
+int pan_bundle_exit_code (gpg_error_t err);
+
+/* Release what RES holds (the structure itself is the caller's).  */
+void pan_bundle_result_release (struct pan_bundle_result *res);
+/* END bundle */
 
 #ifdef __cplusplus
 }
