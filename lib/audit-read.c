@@ -424,12 +424,15 @@ int
 pan_audit_is_event (const char *event)
 {
   static const char *const events[] = {
-    "send",         "delivered",       "queue",    "drop",
-    "refuse",       "recovery",        "init",     "init-key",
-    "enroll",       "rotate",          "refresh",  "revoke",
-    "unenroll",     "retire",          "trust-ca", "import",
-    "export",       "registry-accept", "note",     "segment-close",
-    "segment-open", "prune",           "load-crl", NULL
+    "send",     "delivered",     "queue",
+    "drop",     "refuse",        "recovery",
+    "init",     "init-key",      "enroll",
+    "rotate",   "refresh",       "revoke",
+    "unenroll", "retire",        "trust-ca",
+    "import",   "export",        "registry-accept",
+    "note",     "segment-close", "segment-open",
+    "prune",    "load-crl",      "operator-key",
+    NULL
   };
 
   return in_list (events, event);

@@ -249,8 +249,10 @@ static int
 is_change (const char *event)
 {
   static const char *const changes[] = {
-    "init",     "init-key", "enroll",   "rotate", "refresh",        "revoke",
-    "unenroll", "retire",   "trust-ca", "import", "registry-accept"
+    "init",     "init-key", "enroll",          "rotate",
+    "refresh",  "revoke",   "unenroll",        "retire",
+    "trust-ca", "import",   "registry-accept", "operator-key",
+    "load-crl"
   };
   size_t i;
 

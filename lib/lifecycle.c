@@ -6,9 +6,7 @@
  * key revoked before, not enrolled) and a change that fails after its
  * record are recorded as well, each with the exit code pankey gives
  * (pan_lifecycle_exit_code); only a malformed request (a usage error)
- * is not.  pankey(8) is a thin front end to
- * these functions.
- */
+ * is not.  pankey(8) is a thin front end to these functions.  */
 #include <config.h>
 
 #include <stdio.h>

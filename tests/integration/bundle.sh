@@ -72,6 +72,8 @@ grep -q "no key with primary fingerprint $fa" "$T/err" ||
 expect_rc 0 "operator-key add" \
     pankey operator-key add --fingerprint "$(spaced_fpr "$fop")" --file "$T/op.asc"
 grep -qx "operator-key $fop" "$PANMAIL_HOME/bundles" || fail "the operator key is not pinned"
+panaudit log --event operator-key --json | jq -e -s 'length >= 1' >/dev/null ||
+    fail "panaudit log --event operator-key finds no record"
 
 # --- the first bundle: two enrollments, each recorded with the bundle.
 expect_rc 0 "import bundle 1" pankey import "$T/b1.asc"
