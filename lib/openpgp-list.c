@@ -301,10 +301,11 @@ pani_openpgp_listed_sigs (const char *gnupg_home, const char *fpr,
       if ((err = pani_openpgp_list_sigs (gnupg_home, NULL, &out, NULL)))
         return err;
       cache.sigbuf = gpgme_data_release_and_get_mem (out, &cache.siglen);
-      if (!cache.sigbuf || (err = cut_sigs ()))
+      err = cache.sigbuf ? cut_sigs () : gpg_error (GPG_ERR_ENOMEM);
+      if (err)
         {
           drop_listing ();
-          return gpg_error (GPG_ERR_ENOMEM);
+          return err;
         }
     }
   found = bsearch (&want, cache.sigs, cache.nsigs, sizeof *cache.sigs,

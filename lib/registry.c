@@ -752,6 +752,7 @@ check_one_active (struct parser *p)
   const char **addrs = calloc (reg->count + 1, sizeof *addrs);
   size_t *recs = calloc (reg->count + 1, sizeof *recs), n = 0, first;
   long dup = -2;
+  unsigned int at, first_at;
 
   if (addrs && recs)
     {
@@ -777,11 +778,14 @@ check_one_active (struct parser *p)
   free (recs);
   if (dup < 0)
     return 0;
-  return loc_reason (&(struct loc){ p->loc.file, reg->lines[dup] },
-                     p->r_reason, gpg_error (GPG_ERR_INV_DATA),
+  /* (the parser gives every record its line: reg->lines is set) */
+  at = reg->lines ? reg->lines[dup] : 0;
+  first_at = reg->lines ? reg->lines[first] : 0;
+  return loc_reason (&(struct loc){ p->loc.file, at }, p->r_reason,
+                     gpg_error (GPG_ERR_INV_DATA),
                      "a second active record for %s (the first is at"
                      " line %u); set all but one to retired",
-                     reg->recs[dup].address, reg->lines[first]);
+                     reg->recs[dup].address, first_at);
 }
 
 /* Handle the "KEY VALUE" line LINE.  */
