@@ -315,7 +315,9 @@ write_str (int fd, const char *s)
 static void
 name_copy (pan_job_t job, struct copy *c, size_t idx)
 {
-  char when[32];
+  /* "c" + 15 + "-" + 8 + "-" + 20 digits fit in c->id: a year past
+   * 9999 does not fit WHEN and gives "0".  */
+  char when[16];
   struct tm tm;
   time_t t = job->now ? job->now : time (NULL);
 
