@@ -6,7 +6,7 @@
 # -fanalyzer, cppcheck and valgrind.
 #
 # Environment: CLANG (default clang-14), JOBS (default 2), MAX_NODES
-# (default 100000: the analyser's budget of exploded-graph nodes per
+# (default 40000: the analyser's budget of exploded-graph nodes per
 # top-level function; 225000 is its own default, see HACKING).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +21,7 @@ cd "$out"
 find "$top/lib" -maxdepth 1 -name '*.c' -print0 | sort -z > "$out/files"
 if xargs -0 -P "${JOBS:-2}" -n 4 "$CLANG" --analyze < "$out/files" \
         -Xclang -analyzer-werror \
-        -Xclang -analyzer-config -Xclang max-nodes="${MAX_NODES:-100000}" \
+        -Xclang -analyzer-config -Xclang max-nodes="${MAX_NODES:-40000}" \
         -std=c11 -DHAVE_CONFIG_H \
         -DGPGRT_ENABLE_ES_MACROS=1 -DPAN_DEFAULT_HOME='"/var/lib/panmail"' \
         -I"$build" -I"$top/lib" -I"$top" >"$out/log" 2>&1; then
