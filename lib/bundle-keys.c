@@ -25,6 +25,7 @@
 #include "home-int.h"
 #include "engine-int.h"
 #include "bundle-int.h"
+#include "openpgp-int.h"
 
 
 int
@@ -280,12 +281,14 @@ import_into (gpgme_ctx_t gctx, const void *data, size_t len, const char *fpr,
   return 0;
 }
 
-/* Check the operator key FPR of DATA/LEN in the scratch keyring of
- * GCTX at NOW and export it alone into *R_KEY and *R_LEN.  */
+/* Check the operator key FPR of DATA/LEN in the scratch keyring DIR
+ * of GCTX at NOW, against the signing rules and the algorithm policy of
+ * CTX (a weak operator key would let bundles be forged), and export it
+ * alone into *R_KEY and *R_LEN.  */
 static gpg_error_t
-check_in_scratch (gpgme_ctx_t gctx, const char *fpr, const void *data,
-                  size_t len, time_t now, char **r_key, size_t *r_len,
-                  char **r_reason)
+check_in_scratch (pan_ctx_t ctx, const char *dir, gpgme_ctx_t gctx,
+                  const char *fpr, const void *data, size_t len, time_t now,
+                  char **r_key, size_t *r_len, char **r_reason)
 {
   gpgme_key_t key = NULL, sec = NULL;
   gpg_error_t err;
@@ -302,7 +305,9 @@ check_in_scratch (gpgme_ctx_t gctx, const char *fpr, const void *data,
     err = pani_reason (r_reason, gpg_error (GPG_ERR_FORBIDDEN),
                        "the key file holds secret key material; export"
                        " only the public key");
-  else if (!(err = check_signing_key (key, fpr, now, r_reason)))
+  else if (!(err = check_signing_key (key, fpr, now, r_reason))
+           && !(err = pani_openpgp_enforce_policy (pan_ctx_config (ctx), dir,
+                                                   key, now, r_reason)))
     err = export_key (gctx, fpr, GPGME_EXPORT_MODE_MINIMAL, r_key, r_len,
                       r_reason);
   gpgme_key_unref (sec);
@@ -324,8 +329,8 @@ import_operator_key (pan_ctx_t ctx, const char *fpr, const void *data,
   if ((err = pani_engine_scratch_new (ctx, "opkey", &dir, r_reason)))
     return err;
   if (!(err = pani_gpgme_new (dir, GPGME_PROTOCOL_OpenPGP, &gctx)))
-    err = check_in_scratch (gctx, fpr, data, len, now, &key, &keylen,
-                            r_reason);
+    err = check_in_scratch (ctx, dir, gctx, fpr, data, len, now, &key,
+                            &keylen, r_reason);
   gpgme_release (gctx);
   gctx = NULL;
   if (!err

@@ -30,4 +30,11 @@ gpg_error_t pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr,
                                   char **r_subkeys, char **r_expiry,
                                   char **r_reason);
 
+/* Refuse KEY (listed from the keyring GNUPG_HOME) if its algorithms or
+ * self-signatures break the algorithm policy of CONFIG at NOW.  */
+gpg_error_t pani_openpgp_enforce_policy (pan_config_t config,
+                                         const char *gnupg_home,
+                                         gpgme_key_t key, time_t now,
+                                         char **r_reason);
+
 #endif /* PAN_OPENPGP_INT_H */

@@ -946,3 +946,10 @@ const struct pani_proto_ops pani_openpgp_ops = {
   openpgp_enroll,       openpgp_refresh,  pani_openpgp_encrypt,
   openpgp_check_pinned, openpgp_unpinned, openpgp_inspect
 };
+
+gpg_error_t
+pani_openpgp_enforce_policy (pan_config_t config, const char *gnupg_home,
+                             gpgme_key_t key, time_t now, char **r_reason)
+{
+  return enforce_policy (config, gnupg_home, key, now, r_reason);
+}

@@ -69,6 +69,12 @@ expect_rc 65 "operator-key add with a fingerprint not in the file" \
     pankey operator-key add --fingerprint "$fa" --file "$T/op.asc"
 grep -q "no key with primary fingerprint $fa" "$T/err" ||
     fail "the wrong fingerprint is not named"
+# A weak operator key would let bundles be forged: the algorithm policy
+# applies to it as to a recipient's key.
+K=$(fixture policy-keys) || exit 1
+expect_rc 77 "operator-key add of an RSA-1024 key" \
+    pankey operator-key add --fingerprint "$(cat "$K/rsa1024.fpr")" --file "$K/rsa1024.asc"
+grep -q "below min-rsa-bits 2048" "$T/err" || fail "the weak operator key's refusal does not say why"
 expect_rc 0 "operator-key add" \
     pankey operator-key add --fingerprint "$(spaced_fpr "$fop")" --file "$T/op.asc"
 grep -qx "operator-key $fop" "$PANMAIL_HOME/bundles" || fail "the operator key is not pinned"
@@ -89,7 +95,7 @@ jq -e -s --arg s "bundle $serial1 of home" --arg op "$fop" '
                        and (.reason | startswith($s))
                        and (.reason | contains("signed by " + $op)))]
        | length == 1)
-    and ([.[] | select(.event == "operator-key")] | length == 2)
+    and ([.[] | select(.event == "operator-key")] | length == 3)
     and all(.[] | select(.event == "import" or .event == "enroll");
             .registry_sha256 | test("^[0-9a-f]{64}$"))' "$T/log.json" >/dev/null ||
     fail "the audit log of home B lacks the import's records"
