@@ -606,6 +606,11 @@ pani_bundle_sign (pan_ctx_t ctx, const char *dir, const char *fpr,
     err = gpg_error_from_syserror ();
   gpgme_free (out);
   gpgme_release (gctx);
+  /* The signer's home is the operator's own: its gpg-agent (and the
+   * passphrase it may cache) is left as gpg itself would leave it, not
+   * stopped when pankey exits.  */
+  if (home)
+    pani_engine_forget_home (home);
   free (home);
   return err;
 }

@@ -59,6 +59,10 @@ for r in "$A:$fa" "$B:$fb"; do
         >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "enrolling ${r%%:*} on the source home failed"; }
 done
 export_bundle "$fop" "$T/b1.asc"
+# The signer's home is the operator's own: pankey leaves its gpg-agent
+# running, as gpg would.
+gpg-connect-agent --homedir "$KEYS" --no-autostart 'GETINFO pid' /bye 2>/dev/null |
+    grep -q '^D [0-9]' || fail "pankey export stopped the gpg-agent of the signer's home"
 grep -q "^recipient $(lower "$A")\$" "$T/b1.asc" || fail "bundle 1 lacks $A"
 
 # --- the importing home trusts only the pinned operator key.
