@@ -59,12 +59,15 @@ _Static_assert(sizeof AUDIT_ZERO_HASH == AUDIT_HEXLEN,
  * audit-record.c: the record format.
  */
 
-/* A parsed record and the storage its pointers refer to.  */
+/* A parsed record and the storage its pointers refer to, kept from one
+ * parse to the next (clear it to zero before the first).  */
 struct pani_audit_parsed
 {
-  struct pani_json *json;
+  char *store; /* The decoded strings.  */
+  size_t store_size;
   struct pan_audit_key *keys;
   struct pan_audit_pan *pans;
+  size_t nitems; /* Room in KEYS and in PANS.  */
   struct pan_audit_record rec;
 };
 
@@ -72,9 +75,10 @@ struct pani_audit_parsed
 void pani_audit_format_prefix (struct pani_buf *buf,
                                const struct pan_audit_record *rec);
 
-/* Parse the record LINE/LEN (without LF) into P, which is cleared
- * first; GPG_ERR_INV_DATA with a reason (no record content) if it is
- * not a record in canonical form.  */
+/* Parse the record LINE/LEN (without LF) into P, whose record is
+ * cleared first (its storage is reused: what an earlier parse pointed
+ * to is overwritten); GPG_ERR_INV_DATA with a reason (no record
+ * content) if it is not a record in canonical form.  */
 gpg_error_t pani_audit_parse (const char *line, size_t len,
                               struct pani_audit_parsed *p, char **r_reason);
 
