@@ -165,6 +165,13 @@ has_card_length_run (const char *s)
   return 0;
 }
 
+void
+pani_audit_mask_in_place (char *s)
+{
+  if (has_card_length_run (s))
+    card_numbers (s, 1);
+}
+
 /* Append S as a JSON string: control characters escaped, bytes that
  * are not UTF-8 replaced by U+FFFD, and, if MASK, card numbers masked
  * (not in hex digests, whose digit runs may pass the Luhn check).  */

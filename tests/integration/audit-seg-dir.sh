@@ -72,3 +72,18 @@ sed -i -e 's/ dir 1 a"/ dir 1 A"/' "$seg1"
 expect_rc 1 "a record edited in a copied segment, with the key" \
     as_nobody "$PANAUDIT" verify --dir "$D" --key "$D/initial.key"
 grep -q "$(basename "$seg1") line [0-9]" "$T/err" || { cat "$T/err" >&2; fail "the edited segment is not named"; }
+
+# Compressed segments (rotate --compress): prune reads their last
+# records and still refuses; a copy of them verifies as nobody.
+"$PANAUDIT" rotate --compress >/dev/null
+[ -z "$(find "$H" -maxdepth 1 -name 'audit-*.log')" ] || fail "rotate --compress left a segment uncompressed"
+[ "$(find "$H" -maxdepth 1 -name 'audit-*.log.gz' | wc -l)" -eq 4 ] || fail "not 4 compressed segments"
+expect_rc 2 "prune inside the retention period, segments compressed" "$PANAUDIT" prune
+grep -q 'retention' "$T/err" || { cat "$T/err" >&2; fail "prune refused without saying why"; }
+anchor=$("$PANAUDIT" anchor)
+rm -f "$D"/audit-*.log "$D/audit.log"
+cp "$H"/audit-*.log.gz "$H/audit.log" "$D/"
+chown -R nobody "$D"
+expect_rc 0 "verify --dir of compressed segments as nobody, with key and anchor" \
+    as_nobody "$PANAUDIT" verify --dir "$D" --key "$D/initial.key" --anchor "$anchor"
+pass "compressed segments: prune refuses inside the retention, verify --dir reads them"
