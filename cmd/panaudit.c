@@ -587,6 +587,7 @@ resolve_anchor (struct options *o, pan_ctx_t ctx, char **r_line)
                                           &reason)))
     {
       cmd_error (err, "the anchor's signature does not check", reason);
+      reason = NULL; /* cmd_error released it.  */
       rc = EXIT_ERROR;
     }
   else

@@ -79,16 +79,23 @@ check_one_good (gpgme_ctx_t gctx, char **r_signer, char **r_reason)
   gpgme_key_t key = NULL;
   gpgme_subkey_t sub = NULL;
   gpg_error_t err = 0;
+  char fpr[65]; /* Copied: the key listing frees the result.  */
 
   if (!sig || sig->next || sig->status || !sig->fpr
-      || pani_get_one_key (gctx, sig->fpr, 0, &key))
+      || strlen (sig->fpr) >= sizeof fpr)
     return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
                         "the anchor does not carry exactly one good"
                         " signature by the operator key given (%s)",
                         sig && sig->status ? gpg_strerror (sig->status)
                                            : "no such signature");
+  strcpy (fpr, sig->fpr);
+  if (pani_get_one_key (gctx, fpr, 0, &key))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
+                        "the anchor is signed by key %s, not by the"
+                        " operator key given",
+                        fpr);
   for (sub = key->subkeys; sub; sub = sub->next)
-    if (sub->fpr && !strcmp (sub->fpr, sig->fpr))
+    if (sub->fpr && !strcmp (sub->fpr, fpr))
       break;
   if (!sub || !sub->can_sign || sub->revoked || key->revoked || sub->expired
       || key->expired)
