@@ -95,7 +95,7 @@ fop=$(kgpg --status-fd 1 --quick-gen-key "Operator <${TAG}anchor-op@example.test
         ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
 fx=$(kgpg --status-fd 1 --quick-gen-key "Other <${TAG}anchor-x@example.test>" \
         ed25519 sign 1y | awk '$2 == "KEY_CREATED" { print $4 }')
-[ -n "$fop" ] && [ -n "$fx" ] || fail "cannot make the operator keys"
+{ [ -n "$fop" ] && [ -n "$fx" ]; } || fail "cannot make the operator keys"
 export_keys "$T/op.asc" "$fop"
 export_keys "$T/x.asc" "$fx"
 GNUPGHOME=$KEYS "$PANAUDIT" anchor --sign "$fop" > "$T/anchor.asc" ||

@@ -16,17 +16,22 @@ init_home
 # ---------------------------------------------------------------- rotate under load
 
 WRITERS=4 EACH=10
-i=0
-while [ "$i" -lt "$WRITERS" ]; do
-    (
-        j=0
-        while [ "$j" -lt "$EACH" ]; do
-            "$PANAUDIT" note "$TAG-w$i-n$j" || { echo "writer $i failed at $j" > "$T/failed.$i"; exit 1; }
-            j=$((j + 1))
-        done
-    ) &
-    i=$((i + 1))
-done
+# writers NAME N: start $WRITERS writers in the background, each of N
+# notes "$TAG-NAMEi-nj"; a writer that fails leaves $T/failed.i.
+writers() {
+    i=0
+    while [ "$i" -lt "$WRITERS" ]; do
+        (
+            j=0
+            while [ "$j" -lt "$2" ]; do
+                "$PANAUDIT" note "$TAG-$1$i-n$j" || { echo "writer $i failed at $j" > "$T/failed.$i"; exit 1; }
+                j=$((j + 1))
+            done
+        ) &
+        i=$((i + 1))
+    done
+}
+writers w "$EACH"
 r=0
 while [ "$r" -lt 3 ]; do
     sleep 0.5
@@ -135,17 +140,7 @@ grep -q "rotate --compress" "$T/lr.conf" || fail "the snippet does not rotate wi
 expect_rc 1 "logrotate without its stamp file reports it (no silent no-op)" \
     logrotate -f -s "$T/lr.state" "$T/lr.conf"
 install -m 600 /dev/null "$T/lr.stamp"
-i=0
-while [ "$i" -lt "$WRITERS" ]; do
-    (
-        j=0
-        while [ "$j" -lt 5 ]; do
-            "$PANAUDIT" note "$TAG-lr$i-n$j" || { echo "writer $i failed at $j" > "$T/failed.$i"; exit 1; }
-            j=$((j + 1))
-        done
-    ) &
-    i=$((i + 1))
-done
+writers lr 5
 for r in 1 2; do
     sleep 0.3
     logrotate -f -s "$T/lr.state" "$T/lr.conf" > "$T/lr.$r" 2>&1 ||
