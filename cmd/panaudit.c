@@ -49,7 +49,12 @@ enum opt_values
   oSkipBinary,
   oNoProgress,
   oAllow,
-  oJobs
+  oJobs,
+  oCompress,
+  oSign,
+  oSignerHome,
+  oOperatorKey,
+  oRequireSigned
 };
 
 static gpgrt_opt_t opts[] = {
@@ -57,9 +62,12 @@ static gpgrt_opt_t opts[] = {
                   "@Commands:\n "
                   "  log [filters] [--json|--csv]  show records\n"
                   "  keys [--json|--csv]           key inventory\n"
-                  "  verify [--key FILE|-] [--anchor LINE] [--dir DIR]\n"
+                  "  verify [--key FILE|-] [--anchor LINE|FILE] [--dir "
+                  "DIR]\n"
+                  "         [--operator-key FILE] [--require-signed]\n"
                   "                                check the log\n"
-                  "  anchor                        print the head of the"
+                  "  anchor [--sign FPR [--signer-home DIR]]\n"
+                  "                                print the head of the"
                   " log\n"
                   "  report [--since T] [--until T] [--key FILE|-]\n"
                   "         [--json|--csv]         summary for an"
@@ -68,7 +76,7 @@ static gpgrt_opt_t opts[] = {
                   " (once)\n"
                   "  note TEXT                     record an operator note"
                   " (e.g. a log review)\n"
-                  "  rotate                        close the open segment"
+                  "  rotate [--compress]           close the open segment"
                   " of the log\n"
                   "  prune                         delete closed segments"
                   " older than\n"
@@ -124,6 +132,21 @@ static gpgrt_opt_t opts[] = {
   ARGPARSE_s_s (oJobs, "jobs",
                 "|N|scan: files scanned at once (default:"
                 " one per core)"),
+  ARGPARSE_s_n (oCompress, "compress",
+                "rotate: compress the closed segments"
+                " (gzip)"),
+  ARGPARSE_s_s (oSign, "sign",
+                "|FPR|anchor: sign it with the operator"
+                " key FPR"),
+  ARGPARSE_s_s (oSignerHome, "signer-home",
+                "|DIR|anchor --sign: the GnuPG home with"
+                " the secret key"),
+  ARGPARSE_s_s (oOperatorKey, "operator-key",
+                "|FILE|verify: check a signed anchor against"
+                " the key in FILE"),
+  ARGPARSE_s_n (oRequireSigned, "require-signed",
+                "verify: refuse an anchor that is not signed"
+                " by an operator key"),
   ARGPARSE_end ()
 };
 
@@ -140,6 +163,9 @@ struct options
   size_t nexcludes;
   int skip_binary, no_progress;
   const char *allow, *jobs;
+  int compress;
+  const char *sign, *signer_home, *operator_key;
+  int require_signed;
   const char **args;
   int nargs;
   unsigned int given; /* OPT_BIT of each option given.  */
@@ -207,6 +233,11 @@ parse_one (struct options *o, gpgrt_argparse_t *pargs, size_t *nargs)
     case oNoProgress: o->no_progress = 1; break;
     case oAllow: o->allow = pargs->r.ret_str; break;
     case oJobs: o->jobs = pargs->r.ret_str; break;
+    case oCompress: o->compress = 1; break;
+    case oSign: o->sign = pargs->r.ret_str; break;
+    case oSignerHome: o->signer_home = pargs->r.ret_str; break;
+    case oOperatorKey: o->operator_key = pargs->r.ret_str; break;
+    case oRequireSigned: o->require_signed = 1; break;
     default: pargs->err = ARGPARSE_PRINT_ERROR; break;
     }
 }
@@ -224,7 +255,7 @@ parse_options (int *argc, char ***argv, struct options *o)
 
   while (gpgrt_argparse (NULL, &pargs, opts))
     {
-      if (pargs.r_opt >= oHome && pargs.r_opt <= oJobs)
+      if (pargs.r_opt >= oHome && pargs.r_opt <= oRequireSigned)
         o->given |= OPT_BIT (pargs.r_opt);
       parse_one (o, &pargs, &nargs);
     }
@@ -483,18 +514,105 @@ print_verdict (const struct pan_audit_verdict *v, int with_state)
   return 0;
 }
 
+/* Read the anchor file PATH (at most 64 KiB) into *R_TEXT.  */
+static int
+read_anchor_file (const char *path, char **r_text)
+{
+  FILE *fp = fopen (path, "r");
+  char *buf = malloc (65537);
+  size_t n = 0;
+
+  *r_text = NULL;
+  if (fp && buf)
+    n = fread (buf, 1, 65536, fp);
+  if (!fp || !buf || ferror (fp) || n == 65536)
+    {
+      cmd_info ("--anchor %s: not an anchor line, and not a readable"
+                " anchor file: %s",
+                path,
+                fp && buf ? "too long or unreadable" : strerror (errno));
+      free (buf);
+      if (fp)
+        fclose (fp);
+      return EXIT_ERROR;
+    }
+  fclose (fp);
+  buf[n] = 0;
+  *r_text = buf;
+  return 0;
+}
+
+/* Store at *R_LINE (free it) the anchor line that --anchor gives: the
+ * line itself, or a file holding it or the anchor signed by an operator
+ * key, whose signature is checked against the operator keys CTX pins
+ * (NULL: against --operator-key).  --require-signed refuses an anchor
+ * that is not signed.  */
+static int
+resolve_anchor (struct options *o, pan_ctx_t ctx, char **r_line)
+{
+  static const char armor[] = "-----BEGIN PGP SIGNED MESSAGE-----";
+  gpg_error_t err;
+  char *text = NULL, *signer = NULL, *reason = NULL;
+  int rc = 0;
+
+  *r_line = NULL;
+  if (!o->anchor)
+    {
+      if (o->require_signed)
+        usage_error ("verify: --require-signed needs --anchor");
+      return 0;
+    }
+  if (!strncmp (o->anchor, "panmail-anchor ", 15))
+    text = strdup (o->anchor);
+  else if ((rc = read_anchor_file (o->anchor, &text)))
+    return rc;
+  if (!text)
+    return EXIT_ERROR;
+  if (strncmp (text, armor, sizeof armor - 1))
+    {
+      if (o->require_signed)
+        {
+          cmd_info ("the anchor is not signed by an operator key:"
+                    " refused (--require-signed)");
+          rc = EXIT_ERROR;
+        }
+      else
+        {
+          *r_line = text;
+          text = NULL;
+        }
+    }
+  else if ((err = pan_audit_anchor_check (ctx, o->operator_key, text,
+                                          strlen (text), r_line, &signer,
+                                          &reason)))
+    {
+      cmd_error (err, "the anchor's signature does not check", reason);
+      reason = NULL; /* cmd_error released it.  */
+      rc = EXIT_ERROR;
+    }
+  else
+    cmd_info ("the anchor is signed by operator key %s", signer);
+  free (text);
+  pan_free (signer);
+  pan_free (reason);
+  return rc;
+}
+
 /* panaudit verify --dir: segments copied elsewhere, no home.  */
 static int
 verify_dir (struct options *o)
 {
   gpg_error_t err;
   struct pan_audit_verdict v;
-  char *reason = NULL;
+  char *reason = NULL, *anchor = NULL;
   int rc;
 
   if (o->home)
     usage_error ("verify: --dir and --home exclude each other");
-  err = pan_audit_verify_dir (o->dir, o->key_file, o->anchor, &v, &reason);
+  if ((rc = resolve_anchor (o, NULL, &anchor)))
+    return rc;
+  err = pan_audit_verify_dir (o->dir, o->key_file, anchor, &v, &reason);
+  free (anchor);
   if (err)
     {
       cmd_error (err, "verify", reason);
@@ -514,7 +632,7 @@ cmd_verify (struct options *o)
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   struct pan_audit_verdict v;
-  char *reason = NULL;
+  char *reason = NULL, *anchor = NULL;
   int rc;
 
   if (o->nargs != 1)
@@ -528,7 +646,13 @@ cmd_verify (struct options *o)
    * said, and the log verified all the same.  */
   if (cmd_is_operator (ctx))
     cmd_recover (ctx);
-  err = pan_audit_verify (ctx, o->key_file, o->anchor, &v, &reason);
+  if ((rc = resolve_anchor (o, o->operator_key ? NULL : ctx, &anchor)))
+    {
+      pan_ctx_release (ctx);
+      return rc;
+    }
+  err = pan_audit_verify (ctx, o->key_file, anchor, &v, &reason);
+  free (anchor);
   if (err)
     {
       cmd_error (err, "verify", reason);
@@ -551,16 +675,23 @@ cmd_anchor (struct options *o)
 
   if (o->nargs != 1)
     usage_error ("anchor takes no arguments");
+  if (o->signer_home && !o->sign)
+    usage_error ("anchor: --signer-home goes with --sign");
   if ((rc = open_home (o, &ctx)))
     return rc;
-  if ((err = pan_audit_anchor (ctx, &line, &reason)))
+  if (o->sign)
+    err = pan_audit_anchor_sign (ctx, o->sign, o->signer_home, &line,
+                                 &reason);
+  else
+    err = pan_audit_anchor (ctx, &line, &reason);
+  if (err)
     {
       cmd_error (err, "anchor", reason);
       rc = gpg_err_code (err) == GPG_ERR_BAD_SIGNATURE ? EXIT_DAMAGED
                                                        : EXIT_ERROR;
     }
   else
-    es_fprintf (es_stdout, "%s\n", line);
+    es_fprintf (es_stdout, o->sign ? "%s" : "%s\n", line);
   pan_free (line);
   pan_ctx_release (ctx);
   return rc;
@@ -770,6 +901,24 @@ run_rotate (pan_ctx_t ctx, char **r_said, char **r_reason)
   return err;
 }
 
+/* rotate --compress: rotate, then compress every closed segment not yet
+ * compressed (also those a stopped run left).  */
+static gpg_error_t
+run_rotate_compress (pan_ctx_t ctx, char **r_said, char **r_reason)
+{
+  gpg_error_t err = run_rotate (ctx, r_said, r_reason);
+  size_t n = 0;
+  char *said;
+
+  if (err || (err = pan_audit_compress (ctx, &n, r_reason)))
+    return err;
+  said = gpgrt_bsprintf ("%s\ncompressed %zu closed segments (gzip)",
+                         *r_said ? *r_said : "", n);
+  gpgrt_free (*r_said);
+  *r_said = said;
+  return 0;
+}
+
 static gpg_error_t
 run_prune (pan_ctx_t ctx, char **r_said, char **r_reason)
 {
@@ -784,7 +933,8 @@ run_prune (pan_ctx_t ctx, char **r_said, char **r_reason)
 static int
 cmd_rotate (struct options *o)
 {
-  return home_verb (o, "rotate", run_rotate);
+  return home_verb (o, "rotate",
+                    o->compress ? run_rotate_compress : run_rotate);
 }
 
 static int
@@ -1243,8 +1393,9 @@ main (int argc, char **argv)
   static const struct command commands[] = {
     {"log",       cmd_log,      TAKES_FILTER | OPT_BIT (oJson) | OPT_BIT (oCsv)},
     { "verify",   cmd_verify,
-     OPT_BIT (oKey) | OPT_BIT (oAnchor) | OPT_BIT (oDir)                       },
-    { "anchor",   cmd_anchor,   0                                              },
+     OPT_BIT (oKey) | OPT_BIT (oAnchor) | OPT_BIT (oDir)
+        | OPT_BIT (oOperatorKey) | OPT_BIT (oRequireSigned)                    },
+    { "anchor",   cmd_anchor,   OPT_BIT (oSign) | OPT_BIT (oSignerHome)        },
     { "report",   cmd_report,
      TAKES_FILTER | OPT_BIT (oKey) | OPT_BIT (oJson) | OPT_BIT (oCsv)          },
     { "init-key", cmd_init_key, 0                                              },
@@ -1252,7 +1403,7 @@ main (int argc, char **argv)
     { "find-pan", cmd_find_pan, OPT_BIT (oJson)                                },
     { "scan",     cmd_scan,     TAKES_SCAN                                     },
     { "keys",     cmd_keys,     OPT_BIT (oJson) | OPT_BIT (oCsv)               },
-    { "rotate",   cmd_rotate,   0                                              },
+    { "rotate",   cmd_rotate,   OPT_BIT (oCompress)                            },
     { "prune",    cmd_prune,    0                                              }
   };
 

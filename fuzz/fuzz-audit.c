@@ -9,6 +9,9 @@
  * a record.  Bit 16 also parses the auxiliary text as a --since/--until
  * time: a date read as its first and as its last second must be 86399
  * seconds apart, and a date-time must read the same either way.
+ * Every line of the log that pani_audit_parse accepts must be exactly
+ * what the formatter writes of the record it yields (the one-pass
+ * parser accepts the canonical form and nothing else).
  */
 #include <config.h>
 
@@ -38,6 +41,35 @@ check_time (const char *s)
     abort ();
   if (!err0 && last - first != (strlen (s) == 10 ? 86399 : 0))
     abort ();
+}
+
+/* Abort unless every line of LOG/LEN that parses is what the formatter
+ * makes of it.  */
+static void
+check_round_trip (const char *log, size_t len)
+{
+  struct pani_audit_parsed p;
+  struct pani_buf b = { NULL, 0, 0, 0 };
+  const char *line = log, *nl, *end = log + len;
+
+  memset (&p, 0, sizeof p);
+  for (; line < end; line = nl + 1)
+    {
+      if (!(nl = memchr (line, '\n', (size_t)(end - line))))
+        nl = end;
+      if (pani_audit_parse (line, (size_t)(nl - line), &p, NULL))
+        continue;
+      b.len = 0;
+      pani_audit_format_prefix (&b, &p.rec);
+      pani_buf_puts (&b, AUDIT_MAC_PREFIX);
+      pani_buf_puts (&b, p.rec.mac);
+      pani_buf_puts (&b, "\"}");
+      if (pani_buf_error (&b) || b.len != (size_t)(nl - line)
+          || memcmp (b.data, line, b.len))
+        abort ();
+    }
+  pani_buf_free (&b);
+  pani_audit_parsed_clear (&p);
 }
 
 static void
@@ -83,6 +115,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                   (mode & 4) && aux ? aux : NULL, &v,
                                   &reason);
   check_verdict (err, &v, reason);
+  check_round_trip ((const char *)data, loglen);
   if ((mode & 16) && aux)
     check_time (aux);
   pan_audit_verdict_release (&v);

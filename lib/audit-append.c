@@ -397,6 +397,140 @@ write_recovery (struct writer *w, time_t now, const char *tool,
   return write_record (w, &rec, r_reason);
 }
 
+
+/*
+ * The first record of a segment, and a rotation that stopped half-way
+ * (see closing_swap in audit-segment.c).
+ */
+
+gpg_error_t
+pani_audit_segment_open (const struct pani_audit_files *f, const char *dir,
+                         const char *name, unsigned long long first,
+                         unsigned long long last, const char *head,
+                         const char *operator_name, time_t now, int facility,
+                         char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_files g = *f;
+  struct pani_audit_registry_mark mark;
+  struct pan_audit_event ev;
+  char *why;
+
+  if ((err = pani_audit_newest_registry (f, dir, &mark, r_reason)))
+    return err;
+  why = pani_strdupf ("continues from the closed segment %s (records %llu"
+                      " to %llu, head sha256 %s)",
+                      name, first, last, head);
+  if (!why)
+    return gpg_error_from_syserror ();
+  g.new_segment = 1;
+  /* The new segment carries the newest registry digest: pansend and
+   * pankey check find it there, and pruning the segment that recorded
+   * it does not lose it.  */
+  memset (&ev, 0, sizeof ev);
+  ev.registry_sha256 = mark.seq ? mark.sha256 : NULL;
+  ev.event = "segment-open";
+  ev.tool = "panaudit";
+  ev.operator_name = operator_name;
+  ev.outcome = "ok";
+  ev.reason = why;
+  err = pani_audit_append_locked (&g, &ev, now, facility, r_reason);
+  free (why);
+  return err;
+}
+
+/* If the new audit.log of a rotation, TMP, is still there: put it in
+ * place if audit.log of F is still the closed segment NEWEST (the
+ * rotation stopped after the link), else it is a leftover: remove it.  */
+static gpg_error_t
+finish_swap (const struct pani_audit_files *f, const char *tmp,
+             const char *newest, char **r_reason)
+{
+  struct stat log_st, seg_st;
+
+  if (!lstat (f->log, &log_st) && !lstat (newest, &seg_st)
+      && log_st.st_dev == seg_st.st_dev && log_st.st_ino == seg_st.st_ino)
+    {
+      if (rename (tmp, f->log))
+        return pani_reason (r_reason, gpg_error_from_syserror (),
+                            "%s: a rotation stopped before it put the new"
+                            " log in place, and it cannot be done here"
+                            " (%s); run 'panaudit rotate' as the"
+                            " operator",
+                            f->log, strerror (errno));
+      return 0;
+    }
+  if (unlink (tmp) && errno != ENOENT)
+    return pani_reason_sys (r_reason, tmp);
+  return 0;
+}
+
+/* If the empty audit.log of F continues the chain that the closed
+ * segment NEWEST ends with its segment-close record (audit.key names
+ * that record as the last), write the segment-open record the stopped
+ * rotation did not write.  */
+static gpg_error_t
+finish_open (const struct pani_audit_files *f, const char *dir,
+             const char *newest, time_t now, int facility, char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_parsed p;
+  struct pani_audit_state st;
+  char hash[AUDIT_HEXLEN];
+  const char *base = strrchr (newest, '/');
+  int missing = 0;
+
+  memset (&p, 0, sizeof p);
+  if ((err = pani_audit_state_read (f->key, &st, &missing, r_reason)))
+    return err;
+  base = base ? base + 1 : newest;
+  if (!missing && st.seq > 1
+      && !pani_audit_segment_end (newest, &p, hash, NULL)
+      && p.rec.seq == st.seq - 1 && !strcmp (hash, st.prev)
+      && !strcmp (p.rec.ev.event, "segment-close"))
+    err = pani_audit_segment_open (f, dir, base,
+                                   strtoull (base + 6, NULL, 10), p.rec.seq,
+                                   hash, NULL, now, facility, r_reason);
+  pani_audit_parsed_clear (&p);
+  pani_audit_state_clear (&st);
+  return err;
+}
+
+gpg_error_t
+pani_audit_finish_rotation (const struct pani_audit_files *f, time_t now,
+                            int facility, char **r_reason)
+{
+  gpg_error_t err = 0;
+  const char *slash = strrchr (f->log, '/');
+  char *tmp = pani_strdupf ("%s%s", f->log, AUDIT_NEW_SUFFIX),
+       **paths = NULL;
+  char *dir = slash ? pani_strdupf ("%.*s", (int)(slash - f->log), f->log)
+                    : pani_strdup (".");
+  struct stat st;
+  int have_tmp;
+  size_t n = 0;
+
+  if (!tmp || !dir)
+    err = gpg_error_from_syserror ();
+  else if (f->new_segment)
+    goto leave;
+  have_tmp = !err && !lstat (tmp, &st);
+  if (err || (!have_tmp && (lstat (f->log, &st) || st.st_size)))
+    goto leave;
+  if ((err = pani_audit_segments_list (dir, &paths, &n, r_reason)) || !n)
+    goto leave;
+  if (have_tmp && (err = finish_swap (f, tmp, paths[n - 1], r_reason)))
+    goto leave;
+  if (!lstat (f->log, &st) && !st.st_size)
+    err = finish_open (f, dir, paths[n - 1], now, facility, r_reason);
+
+leave:
+  pani_audit_segments_free (paths, n);
+  free (tmp);
+  free (dir);
+  return err;
+}
+
 /* Append EV (checked) at NOW to the log of F, which the caller has
  * locked, closing a torn line first; mirror it to FACILITY.  */
 gpg_error_t
@@ -408,7 +542,10 @@ pani_audit_append_locked (const struct pani_audit_files *f,
   struct writer w;
   struct pan_audit_record rec;
 
-  if ((err = writer_open (&w, f, r_reason)))
+  memset (&w, 0, sizeof w);
+  w.fd = -1;
+  if ((err = pani_audit_finish_rotation (f, now, facility, r_reason))
+      || (err = writer_open (&w, f, r_reason)))
     goto leave;
   if (w.need_nl && (err = write_recovery (&w, now, ev->tool, r_reason)))
     goto leave;

@@ -25,6 +25,10 @@
  *   audit-read     a snapshot of the log, the reader and its filters
  *   audit-verify   the chain, the MACs, audit.key and anchors
  *   audit-report   the summary for an assessor
+ *   audit-list     the names of the closed segments
+ *   audit-gz       compressed closed segments
+ *   audit-tail     the ends of closed segments
+ *   audit-segment  rotation, compression and pruning
  */
 #ifndef PAN_AUDIT_INT_H
 #define PAN_AUDIT_INT_H
@@ -59,12 +63,15 @@ _Static_assert(sizeof AUDIT_ZERO_HASH == AUDIT_HEXLEN,
  * audit-record.c: the record format.
  */
 
-/* A parsed record and the storage its pointers refer to.  */
+/* A parsed record and the storage its pointers refer to, kept from one
+ * parse to the next (clear it to zero before the first).  */
 struct pani_audit_parsed
 {
-  struct pani_json *json;
+  char *store; /* The decoded strings.  */
+  size_t store_size;
   struct pan_audit_key *keys;
   struct pan_audit_pan *pans;
+  size_t nitems; /* Room in KEYS and in PANS.  */
   struct pan_audit_record rec;
 };
 
@@ -72,14 +79,19 @@ struct pani_audit_parsed
 void pani_audit_format_prefix (struct pani_buf *buf,
                                const struct pan_audit_record *rec);
 
-/* Parse the record LINE/LEN (without LF) into P, which is cleared
- * first; GPG_ERR_INV_DATA with a reason (no record content) if it is
- * not a record in canonical form.  */
+/* Parse the record LINE/LEN (without LF) into P, whose record is
+ * cleared first (its storage is reused: what an earlier parse pointed
+ * to is overwritten); GPG_ERR_INV_DATA with a reason (no record
+ * content) if it is not a record in canonical form.  */
 gpg_error_t pani_audit_parse (const char *line, size_t len,
                               struct pani_audit_parsed *p, char **r_reason);
 
 /* Release what P holds and clear it.  */
 void pani_audit_parsed_clear (struct pani_audit_parsed *p);
+
+/* Mask the card numbers in S in place, as the writer masks them in a
+ * record's masked fields.  */
+void pani_audit_mask_in_place (char *s);
 
 /* Check that EV may be written as a record: short lower-case words for
  * event, tool and outcome, masked and hashed PANs, well-formed
@@ -214,9 +226,20 @@ gpg_error_t pani_audit_append_locked (const struct pani_audit_files *f,
                                       time_t now, int facility,
                                       char **r_reason);
 
+/* Finish a rotation of the log of F (locked) that stopped after its
+ * segment-close record: put the new audit.log in place, then write its
+ * segment-open record.  Costs two lstat calls when there is nothing to
+ * finish.  pani_audit_append_locked calls it first.  */
+gpg_error_t pani_audit_finish_rotation (const struct pani_audit_files *f,
+                                        time_t now, int facility,
+                                        char **r_reason);
+
 
 /*
- * audit-segment.c: closed segments.
+ * Closed segments: their names (audit-list.c), their last records and
+ * the newest registry digest (audit-tail.c), the first record of a new
+ * one and finishing a stopped rotation (audit-append.c), rotation,
+ * compression and pruning (audit-segment.c).
  */
 
 /* Store at *R_PATHS (NULL-terminated) the paths of the closed segments
@@ -248,6 +271,77 @@ gpg_error_t pani_audit_newest_registry (
   struct pani_audit_registry_mark *mark, char **r_reason);
 
 
+/* Who owns the files rotate, compress and prune make, and their
+ * modes.  */
+struct pani_audit_role
+{
+  uid_t uid;
+  gid_t gid; /* (gid_t)-1: as the directory gives it.  */
+  mode_t log, closed, checkpoint;
+};
+
+/* Fill R with the owner and modes of the role of CTX's home: in a home
+ * shared with senders audit.log 0660, a closed segment 0440 and
+ * audit.checkpoint 0640, of the senders' group; else 0600, 0400 and
+ * 0600.  */
+void pani_audit_file_role (pan_ctx_t ctx, struct pani_audit_role *r);
+
+/* Give the file FD (PATH) the owner of R and MODE.  Only root may give
+ * a file away: others keep what they made.  */
+gpg_error_t pani_audit_set_role (int fd, const char *path,
+                                 const struct pani_audit_role *r,
+                                 mode_t mode, char **r_reason);
+
+/* What audit.log is made as before a rotation puts it in place.  */
+#define AUDIT_NEW_SUFFIX ".new"
+
+/* Store at P the last record of the closed segment PATH (compressed or
+ * not), and the SHA-256 of its line at HASH.  */
+gpg_error_t pani_audit_segment_end (const char *path,
+                                    struct pani_audit_parsed *p,
+                                    char hash[AUDIT_HEXLEN],
+                                    char **r_reason);
+
+/* Append to the empty open segment of F (locked) its first record,
+ * "segment-open", which continues from the closed segment NAME
+ * (records FIRST to LAST, whose line hash is HEAD) and carries the
+ * newest registry digest of the log in DIR.  */
+gpg_error_t pani_audit_segment_open (
+  const struct pani_audit_files *f, const char *dir, const char *name,
+  unsigned long long first, unsigned long long last, const char *head,
+  const char *operator_name, time_t now, int facility, char **r_reason);
+
+
+/*
+ * audit-gz.c: compressed closed segments (gzip).
+ */
+
+/* The name ending of a compressed closed segment.  */
+#define AUDIT_GZ_SUFFIX ".gz"
+
+/* True if PATH ends in AUDIT_GZ_SUFFIX.  */
+int pani_audit_is_gz (const char *path);
+
+/* Inflating a gzip file as it is read.  */
+struct pani_audit_gz;
+
+/* Start inflating the gzip file open at FD (not taken over) into a new
+ * *R_GZ.  */
+gpg_error_t pani_audit_gz_open (int fd, struct pani_audit_gz **r_gz);
+
+/* Inflate at most SIZE bytes into BUF, their number at *R_N (0 at the
+ * end, which is only after a complete member); GPG_ERR_INV_DATA if the
+ * file is not gzip, is damaged (CRC-32, length) or cut short.  */
+gpg_error_t pani_audit_gz_read (struct pani_audit_gz *gz, char *buf,
+                                size_t size, size_t *r_n);
+
+/* Release GZ (NULL is accepted).  */
+void pani_audit_gz_close (struct pani_audit_gz *gz);
+
+/* Write what is left to read at SRC, gzip-compressed, to DST.  */
+gpg_error_t pani_audit_gz_compress (int src, int dst);
+
+
 /*
  * audit-read.c: the log as it stands, taken under the lock, and its
  * lines read in chunks.
@@ -266,6 +360,8 @@ struct pani_audit_snapshot
   int state_missing;
   char *checkpoint; /* audit.checkpoint (an anchor line for
                                    the last record pruned), or NULL.  */
+  int no_log;       /* FILES are all closed segments: none is
+                                   audit.log at LOGFD.  */
 };
 
 /* Take the log and audit.key of CTX's home under the audit lock, so
@@ -309,8 +405,9 @@ struct pani_audit_lines
   const struct pani_audit_snapshot *snap; /* Or from its files.  */
   size_t nextfile;
   int fd;
-  unsigned long long left; /* Bytes of the file still to read.  */
-  char *win;               /* The chunk read last.  */
+  struct pani_audit_gz *gz; /* A compressed segment being read.  */
+  unsigned long long left;  /* Bytes of the file still to read.  */
+  char *win;                /* The chunk read last.  */
   size_t wpos, wend;
   char *slot[2]; /* The last two lines returned.  */
   unsigned int which;

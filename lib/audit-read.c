@@ -70,6 +70,20 @@ open_log_snapshot (const char *logpath, struct pani_audit_snapshot *snap,
   return 0;
 }
 
+/* A rotation stopped after it linked audit.log to its closed name (see
+ * closing_swap): if the open log of SNAP is the newest closed segment,
+ * read it as empty, as the rotation leaves it.  */
+static void
+skip_linked_log (struct pani_audit_snapshot *snap)
+{
+  struct stat log_st, seg_st;
+
+  if (snap->logfd >= 0 && snap->nfiles >= 2 && !fstat (snap->logfd, &log_st)
+      && !lstat (snap->files[snap->nfiles - 2], &seg_st)
+      && log_st.st_dev == seg_st.st_dev && log_st.st_ino == seg_st.st_ino)
+    snap->loglen = 0;
+}
+
 /* Append a copy of PATH to the files of SNAP.  */
 static gpg_error_t
 snapshot_add (struct pani_audit_snapshot *snap, const char *path)
@@ -162,6 +176,8 @@ pani_audit_snapshot_take (pan_ctx_t ctx, struct pani_audit_snapshot *snap,
       && !(err = snapshot_add (snap, f.log)))
     err = pani_audit_state_read (f.key, &snap->state, &snap->state_missing,
                                  r_reason);
+  if (!err)
+    skip_linked_log (snap);
   pani_audit_files_release (&f);
   if (err)
     pani_audit_snapshot_release (snap);
@@ -182,8 +198,9 @@ pani_audit_snapshot_dir (const char *dir, struct pani_audit_snapshot *snap,
   if (!log)
     return gpg_error_from_syserror ();
   if (!(err = add_segments (snap, dir, r_reason))
-      && !(err = open_log_snapshot (log, snap, r_reason)))
-    err = snapshot_add (snap, log);
+      && !(err = open_log_snapshot (log, snap, r_reason))
+      && !(err = snapshot_add (snap, log)))
+    skip_linked_log (snap);
   free (log);
   if (err)
     pani_audit_snapshot_release (snap);
@@ -220,11 +237,21 @@ pani_audit_lines_open (struct pani_audit_lines *c,
   return gpg_error_from_syserror ();
 }
 
+/* Close the file C reads, unless it is the snapshot's audit.log.  */
+static void
+close_file (struct pani_audit_lines *c)
+{
+  pani_audit_gz_close (c->gz);
+  c->gz = NULL;
+  if (c->fd >= 0 && (!c->snap || c->fd != c->snap->logfd))
+    close (c->fd);
+  c->fd = -1;
+}
+
 void
 pani_audit_lines_release (struct pani_audit_lines *c)
 {
-  if (c->fd >= 0 && (!c->snap || c->fd != c->snap->logfd))
-    close (c->fd);
+  close_file (c);
   free (c->win);
   free (c->slot[0]);
   free (c->slot[1]);
@@ -260,8 +287,42 @@ lines_fail (struct pani_audit_lines *c, gpg_error_t err)
 
   c->err = err;
   free (c->reason);
-  c->reason = pani_strdupf ("%s: %s", file, gpg_strerror (err));
+  if (c->gz && gpg_err_code (err) == GPG_ERR_INV_DATA)
+    c->reason = pani_strdupf ("%s: the compressed data is damaged or cut"
+                              " short (not what gzip wrote)",
+                              file);
+  else
+    c->reason = pani_strdupf ("%s: %s", file, gpg_strerror (err));
   return 0;
+}
+
+/* Open the closed segment PATH into C.  One that was compressed since
+ * the snapshot was taken is read from its .gz.  */
+static int
+open_closed (struct pani_audit_lines *c, const char *path)
+{
+  gpg_error_t err;
+  struct stat st;
+  char *gzpath;
+
+  err = pani_open_file (path, O_RDONLY, 0, &c->fd, NULL);
+  if (gpg_err_code (err) == GPG_ERR_ENOENT && !pani_audit_is_gz (path))
+    {
+      if (!(gzpath = pani_strdupf ("%s%s", path, AUDIT_GZ_SUFFIX)))
+        return lines_fail (c, gpg_error_from_syserror ());
+      err = pani_open_file (gzpath, O_RDONLY, 0, &c->fd, NULL);
+      if (!err)
+        err = pani_audit_gz_open (c->fd, &c->gz);
+      free (gzpath);
+    }
+  else if (!err && pani_audit_is_gz (path))
+    err = pani_audit_gz_open (c->fd, &c->gz);
+  if (err)
+    return lines_fail (c, err);
+  if (fstat (c->fd, &st))
+    return lines_fail (c, gpg_error_from_syserror ());
+  c->left = (unsigned long long)st.st_size;
+  return 1;
 }
 
 /* Open the next file of the snapshot; false if there is none.  */
@@ -269,15 +330,13 @@ static int
 open_next_file (struct pani_audit_lines *c)
 {
   const struct pani_audit_snapshot *snap = c->snap;
-  struct stat st;
   const char *path;
-  gpg_error_t err;
 
   if (c->nextfile >= snap->nfiles)
     return 0;
   path = snap->files[c->nextfile++];
   c->lineno = c->wpos = c->wend = 0;
-  if (c->nextfile == snap->nfiles)
+  if (c->nextfile == snap->nfiles && !snap->no_log)
     {
       c->fd = snap->logfd;
       c->left = snap->loglen;
@@ -285,12 +344,21 @@ open_next_file (struct pani_audit_lines *c)
         return lines_fail (c, gpg_error_from_syserror ());
       return 1;
     }
-  if ((err = pani_open_file (path, O_RDONLY, 0, &c->fd, NULL)))
+  return open_closed (c, path);
+}
+
+/* Read the next chunk of the compressed file of C; false at its end.  */
+static int
+fill_gz (struct pani_audit_lines *c)
+{
+  gpg_error_t err;
+  size_t n;
+
+  if ((err = pani_audit_gz_read (c->gz, c->win, LINES_CHUNK, &n)))
     return lines_fail (c, err);
-  if (fstat (c->fd, &st))
-    return lines_fail (c, gpg_error_from_syserror ());
-  c->left = (unsigned long long)st.st_size;
-  return 1;
+  c->wpos = 0;
+  c->wend = n;
+  return n > 0;
 }
 
 /* Read the next chunk of the current file; false at its end.  */
@@ -300,6 +368,8 @@ fill (struct pani_audit_lines *c)
   size_t want = c->left < LINES_CHUNK ? (size_t)c->left : LINES_CHUNK;
   ssize_t n;
 
+  if (c->gz)
+    return fill_gz (c);
   if (!want || c->fd < 0)
     return 0;
   do
@@ -361,9 +431,7 @@ pani_audit_lines_next (struct pani_audit_lines *c, struct pani_audit_line *l)
         return 1;
       if (c->err || c->nextfile >= c->snap->nfiles)
         return 0;
-      if (c->fd != c->snap->logfd)
-        close (c->fd);
-      c->fd = -1;
+      close_file (c);
     }
   return 0;
 }
@@ -523,6 +591,11 @@ pan_audit_open (pan_ctx_t ctx, const struct pan_audit_filter *filter,
   if (rd->filter.recipient
       && !pan_addr_normalize (rd->filter.recipient, &rd->recipient, NULL))
     rd->filter.recipient = rd->recipient;
+  /* The log holds a Message-ID masked as the writer masks it (a digit
+   * run that passes Luhn): compare it masked the same way.  The string
+   * is RD's copy.  */
+  if (rd->filter.message_id)
+    pani_audit_mask_in_place ((char *)rd->filter.message_id);
   *r_reader = rd;
   return 0;
 }

@@ -21,15 +21,23 @@
  * home shared with senders the new audit.log is 0660, a closed segment
  * 0440 and audit.checkpoint 0640, all of the senders' group; in a
  * single-user home 0600, 0400 and 0600.
+ *
+ * Compressing a segment: it is written to X.log.gz.tmp outside the
+ * audit lock (writers are not held up), with the owner and mode of a
+ * closed segment, and synced; then, under the lock, renamed to X.log.gz
+ * and X.log removed.  Readers that listed X.log before find X.log.gz in
+ * its place (audit-read.c); a run stopped between the two leaves both,
+ * and the listing takes X.log.  A flock on X.log keeps two compressors
+ * of one segment apart.
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,272 +50,6 @@
 
 #define SEG_PREFIX "audit-"
 #define SEG_SUFFIX ".log"
-/* audit-NNNNNNNNNNNN-NNNNNNNNNNNN-YYYYMMDDTHHMMSSZ-YYYYMMDDTHHMMSSZ.log */
-#define SEG_NAME_LEN (6 + 12 + 1 + 12 + 1 + 16 + 1 + 16 + 4)
-
-
-/*
- * Listing the closed segments.
- */
-
-/* True if NAME is the name of a closed segment.  */
-static int
-is_segment_name (const char *name)
-{
-  static const char pattern[] =
-    "audit-DDDDDDDDDDDD-DDDDDDDDDDDD-DDDDDDDDTDDDDDDZ-DDDDDDDDTDDDDDDZ.log";
-  size_t i;
-
-  if (strlen (name) != SEG_NAME_LEN)
-    return 0;
-  for (i = 0; i < SEG_NAME_LEN; i++)
-    if (pattern[i] == 'D' ? !(name[i] >= '0' && name[i] <= '9')
-                          : name[i] != pattern[i])
-      return 0;
-  return 1;
-}
-
-static int
-cmp_names (const void *a, const void *b)
-{
-  return strcmp (*(char *const *)a, *(char *const *)b);
-}
-
-void
-pani_audit_segments_free (char **paths, size_t n)
-{
-  size_t i;
-
-  for (i = 0; paths && i < n; i++)
-    free (paths[i]);
-  free (paths);
-}
-
-/* Add DIR/NAME to *PATHS (*N of them, room for *CAP).  */
-static gpg_error_t
-add_path (char ***paths, size_t *n, size_t *cap, const char *dir,
-          const char *name)
-{
-  char **tmp;
-  size_t newcap = *cap ? 2 * *cap : 16;
-
-  if (!*paths || *n + 1 >= *cap)
-    {
-      if (!(tmp = realloc (*paths, newcap * sizeof *tmp)))
-        return gpg_error_from_syserror ();
-      *paths = tmp;
-      *cap = newcap;
-    }
-  if (!((*paths)[*n] = pani_strdupf ("%s/%s", dir, name)))
-    return gpg_error_from_syserror ();
-  (*paths)[++*n] = NULL;
-  return 0;
-}
-
-gpg_error_t
-pani_audit_segments_list (const char *dir, char ***r_paths, size_t *r_n,
-                          char **r_reason)
-{
-  gpg_error_t err = 0;
-  DIR *d = opendir (dir);
-  struct dirent *de;
-  char **paths = NULL;
-  size_t n = 0, cap = 0;
-
-  *r_paths = NULL;
-  *r_n = 0;
-  if (!d)
-    return pani_reason_sys (r_reason, dir);
-  while (!err && (de = readdir (d)))
-    if (is_segment_name (de->d_name))
-      err = add_path (&paths, &n, &cap, dir, de->d_name);
-  closedir (d);
-  if (err)
-    {
-      pani_audit_segments_free (paths, n);
-      return err;
-    }
-  if (n)
-    qsort (paths, n, sizeof *paths, cmp_names);
-  *r_paths = paths;
-  *r_n = n;
-  return 0;
-}
-
-
-/*
- * The newest registry digest.
- */
-
-/* What a line must hold to be worth parsing for a registry digest.  */
-static const char registry_key[] = "\"registry_sha256\":\"";
-
-/* The chunk read backwards: a whole record fits in it.  */
-#define BACK_CHUNK (PAN_AUDIT_MAX_LINE + 65536)
-
-/* If the line LINE/LEN is a record with a registry digest, store it in
- * MARK.  */
-static void
-mark_line (const char *line, size_t len,
-           struct pani_audit_registry_mark *mark)
-{
-  struct pani_audit_parsed p;
-
-  memset (&p, 0, sizeof p);
-  if (memmem (line, len, registry_key, sizeof registry_key - 1)
-      && !pani_audit_parse (line, len, &p, NULL) && p.rec.ev.registry_sha256
-      && pani_audit_is_hash (p.rec.ev.registry_sha256))
-    {
-      snprintf (mark->sha256, sizeof mark->sha256, "%s",
-                p.rec.ev.registry_sha256);
-      snprintf (mark->event, sizeof mark->event, "%s",
-                p.rec.ev.event ? p.rec.ev.event : "");
-      mark->seq = p.rec.seq;
-      mark->time = p.rec.time;
-    }
-  pani_audit_parsed_clear (&p);
-}
-
-/* Store at *R_HITS the offsets in BUF/LEN (from FROM on) of the lines
- * that name the registry digest, in file order, and their number at
- * *R_N: one pass of memmem over the chunk, so that a log of sends is
- * passed over fast and lines that only look right cost no rescan.  */
-static gpg_error_t
-find_hits (const char *buf, size_t len, size_t from, size_t **r_hits,
-           size_t *r_n)
-{
-  const size_t klen = sizeof registry_key - 1;
-  const char *p = buf + from, *q, *nl;
-  size_t *hits = NULL, *tmp, n = 0, size = 0;
-
-  while ((q = memmem (p, (size_t)(buf + len - p), registry_key, klen)))
-    {
-      nl = memrchr (buf + from, '\n', (size_t)(q - (buf + from)));
-      if (n == size)
-        {
-          size = size ? 2 * size : 16;
-          if (!(tmp = realloc (hits, size * sizeof *hits)))
-            {
-              free (hits);
-              return gpg_error_from_syserror ();
-            }
-          hits = tmp;
-        }
-      hits[n++] = nl ? (size_t)(nl + 1 - buf) : from;
-      /* On to the next line: one hit per line is enough.  */
-      if (!(nl = memchr (q, '\n', (size_t)(buf + len - q))))
-        break;
-      p = nl + 1;
-    }
-  *r_hits = hits;
-  *r_n = n;
-  return 0;
-}
-
-/* Look at the complete lines of BUF/LEN, read at offset START of a file
- * and ending at a line end, from the last to the first, until one
- * marks MARK.  Store at *R_NEXT the offset at which the lines not
- * looked at end (the first, partial one of BUF), or -1 if a line is too
- * long.  */
-static gpg_error_t
-mark_chunk (const char *buf, size_t len, off_t start,
-            struct pani_audit_registry_mark *mark, off_t *r_next)
-{
-  gpg_error_t err;
-  const char *nl;
-  size_t from = 0, *hits = NULL, n = 0, end;
-
-  *r_next = -1;
-  if (start)
-    {
-      if (!(nl = memchr (buf, '\n', len)) || (size_t)(nl + 1 - buf) == len)
-        return 0;
-      from = (size_t)(nl + 1 - buf);
-    }
-  if ((err = find_hits (buf, len, from, &hits, &n)))
-    return err;
-  while (!mark->seq && n > 0)
-    {
-      n--;
-      end = (size_t)((const char *)memchr (buf + hits[n], '\n',
-                                           len - hits[n])
-                     - buf);
-      mark_line (buf + hits[n], end - hits[n], mark);
-    }
-  free (hits);
-  *r_next = start + (off_t)from;
-  return 0;
-}
-
-/* The offset of the end of the last line of BUF/LEN, read at START, or
- * -1 if it holds none (then only START 0 is fine: nothing to read).  */
-static off_t
-last_line_end (const char *buf, size_t len, off_t start)
-{
-  const char *nl = memrchr (buf, '\n', len);
-
-  if (nl)
-    return start + (nl + 1 - buf);
-  return start ? -1 : 0;
-}
-
-/* Find the newest registry digest in the segment PATH into MARK.  A
- * torn last line (no LF) is no record: the search starts before it.  */
-static gpg_error_t
-mark_segment (const char *path, struct pani_audit_registry_mark *mark,
-              char **r_reason)
-{
-  gpg_error_t err;
-  char *buf = NULL;
-  struct stat st;
-  off_t end, start;
-  int fd = -1;
-
-  if ((err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
-    return gpg_err_code (err) == GPG_ERR_ENOENT ? 0 : err;
-  if (fstat (fd, &st) || !(buf = malloc (BACK_CHUNK)))
-    err = pani_reason_sys (r_reason, path);
-  for (end = err || !buf ? 0 : st.st_size;
-       !err && buf && !mark->seq && end > 0; end = start)
-    {
-      start = end > BACK_CHUNK ? end - BACK_CHUNK : 0;
-      if (pread (fd, buf, (size_t)(end - start), start)
-          != (ssize_t)(end - start))
-        err = pani_reason_sys (r_reason, path);
-      else if (end == st.st_size && buf[end - start - 1] != '\n')
-        start = last_line_end (buf, (size_t)(end - start), start);
-      else
-        err = mark_chunk (buf, (size_t)(end - start), start, mark, &start);
-      if (!err && start < 0)
-        err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_DATA),
-                           "%s: a line longer than %d bytes", path,
-                           PAN_AUDIT_MAX_LINE);
-    }
-  free (buf);
-  close (fd);
-  return err;
-}
-
-gpg_error_t
-pani_audit_newest_registry (const struct pani_audit_files *f,
-                            const char *dir,
-                            struct pani_audit_registry_mark *mark,
-                            char **r_reason)
-{
-  gpg_error_t err;
-  char **paths = NULL;
-  size_t n = 0;
-
-  memset (mark, 0, sizeof *mark);
-  if ((err = mark_segment (f->log, mark, r_reason)) || mark->seq)
-    return err;
-  if ((err = pani_audit_segments_list (dir, &paths, &n, r_reason)))
-    return err;
-  for (size_t i = n; !err && !mark->seq && i > 0; i--)
-    err = mark_segment (paths[i - 1], mark, r_reason);
-  pani_audit_segments_free (paths, n);
-  return err;
-}
 
 
 /*
@@ -359,17 +101,9 @@ compact_time (time_t t, char buf[17])
   strftime (buf, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-/* Who owns the files rotate and prune make, and their modes.  */
-struct file_role
-{
-  uid_t uid;
-  gid_t gid; /* (gid_t)-1: as the directory gives it.  */
-  mode_t log, closed, checkpoint;
-};
-
 /* Fill R with the owner and modes of the role of CTX's home.  */
-static void
-file_role (pan_ctx_t ctx, struct file_role *r)
+void
+pani_audit_file_role (pan_ctx_t ctx, struct pani_audit_role *r)
 {
   r->uid = ctx->operator_uid;
   r->gid = ctx->shared ? ctx->sender_gid : (gid_t)-1;
@@ -378,11 +112,10 @@ file_role (pan_ctx_t ctx, struct file_role *r)
   r->checkpoint = ctx->shared ? 0640 : 0600;
 }
 
-/* Give the file FD (PATH) the owner of R and MODE.  Only root may give
- * a file away: others keep what they made.  */
-static gpg_error_t
-set_role (int fd, const char *path, const struct file_role *r, mode_t mode,
-          char **r_reason)
+gpg_error_t
+pani_audit_set_role (int fd, const char *path,
+                     const struct pani_audit_role *r, mode_t mode,
+                     char **r_reason)
 {
   if ((fchown (fd, r->uid, r->gid) && errno != EPERM) || fchmod (fd, mode))
     return pani_reason_sys (r_reason, path);
@@ -399,8 +132,7 @@ struct closing
   char *path;
   struct stat st;  /* Of audit.log before.  */
   const char *dir; /* The home: where the closed segments are.  */
-  struct file_role role;
-  struct pani_audit_registry_mark mark; /* The newest registry digest. */
+  struct pani_audit_role role;
 };
 
 /* Append the record of EVENT with REASON; REGISTRY (NULL: none) is the
@@ -441,7 +173,7 @@ closing_begin (const struct pani_audit_files *f, struct closing *c,
   free (line);
   if (lstat (f->log, &c->st))
     return pani_reason_sys (r_reason, f->log);
-  return pani_audit_newest_registry (f, c->dir, &c->mark, r_reason);
+  return 0;
 }
 
 /* After the closing record: name the closed file of C from audit.key
@@ -480,32 +212,45 @@ closing_name (const struct pani_audit_files *f, struct closing *c,
   return err;
 }
 
-/* Make the closed segment read-only under its name and start an empty
- * audit.log, each with the owner and mode of its role.  */
+/* Make the closed segment read-only under its name and put an empty
+ * audit.log in its place, each with the owner and mode of its role.
+ * The new file is made first as audit.log.new, so that audit.log is
+ * never missing: a rotation stopped after the link leaves audit.log and
+ * the closed segment as one file, which readers take as an empty
+ * audit.log and the next writer completes (audit-append.c).  */
 static gpg_error_t
 closing_swap (const struct pani_audit_files *f, const struct closing *c,
               char **r_reason)
 {
   gpg_error_t err;
-  int fd;
+  char *tmp = pani_strdupf ("%s%s", f->log, AUDIT_NEW_SUFFIX);
+  int fd = -1;
 
-  if ((err = pani_open_file (f->log, O_RDONLY, 0, &fd, r_reason)))
-    return err;
-  err = set_role (fd, f->log, &c->role, c->role.closed, r_reason);
-  close (fd);
-  if (err)
-    return err;
-  if (link (f->log, c->path))
-    return pani_reason_sys (r_reason, c->path);
-  if (unlink (f->log))
-    return pani_reason_sys (r_reason, f->log);
-  if ((err = pani_open_file (f->log, O_WRONLY | O_CREAT | O_EXCL,
-                             c->role.log, &fd, r_reason)))
-    return err;
-  if (!(err = set_role (fd, f->log, &c->role, c->role.log, r_reason))
-      && fsync (fd))
+  if (!tmp)
+    return gpg_error_from_syserror ();
+  if (unlink (tmp) && errno != ENOENT)
+    err = pani_reason_sys (r_reason, tmp);
+  else if (!(err = pani_open_file (tmp, O_WRONLY | O_CREAT | O_EXCL,
+                                   c->role.log, &fd, r_reason))
+           && !(err = pani_audit_set_role (fd, tmp, &c->role, c->role.log,
+                                           r_reason))
+           && fsync (fd))
+    err = pani_reason_sys (r_reason, tmp);
+  if (fd >= 0)
+    close (fd);
+  if (!err && !(err = pani_open_file (f->log, O_RDONLY, 0, &fd, r_reason)))
+    {
+      err = pani_audit_set_role (fd, f->log, &c->role, c->role.closed,
+                                 r_reason);
+      close (fd);
+    }
+  if (!err && link (f->log, c->path))
+    err = pani_reason_sys (r_reason, c->path);
+  pani_test_crash ("rotate-linked");
+  if (!err && rename (tmp, f->log))
     err = pani_reason_sys (r_reason, f->log);
-  close (fd);
+  pani_test_crash ("rotate-renamed");
+  free (tmp);
   return err;
 }
 
@@ -519,7 +264,8 @@ rotate_locked (struct pani_audit_files *f, struct closing *c,
   gpg_error_t err;
   char *why = NULL;
 
-  if ((err = closing_begin (f, c, r_reason)))
+  if ((err = pani_audit_finish_rotation (f, now, facility, r_reason))
+      || (err = closing_begin (f, c, r_reason)))
     return err;
   why = pani_strdupf ("closes the segment that starts at record %llu;"
                       " its head is the prev of this record",
@@ -532,20 +278,9 @@ rotate_locked (struct pani_audit_files *f, struct closing *c,
   if (err || (err = closing_name (f, c, now, r_reason))
       || (err = closing_swap (f, c, r_reason)))
     return err;
-  why = pani_strdupf ("continues from the closed segment %s (records %llu"
-                      " to %llu, head sha256 %s)",
-                      c->name, c->first, c->last, c->head);
-  if (!why)
-    return gpg_error_from_syserror ();
-  f->new_segment = 1;
-  /* The new segment carries the newest registry digest: pansend and
-   * pankey check find it there, and pruning the segment that recorded
-   * it does not lose it.  */
-  err = append_event (f, "segment-open", operator_name, why,
-                      c->mark.seq ? c->mark.sha256 : NULL, now, facility,
-                      r_reason);
-  free (why);
-  return err;
+  return pani_audit_segment_open (f, c->dir, c->name, c->first, c->last,
+                                  c->head, operator_name, now, facility,
+                                  r_reason);
 }
 
 gpg_error_t
@@ -559,7 +294,7 @@ pan_audit_rotate (pan_ctx_t ctx, const char *operator_name, time_t now,
 
   memset (&c, 0, sizeof c);
   c.dir = pan_ctx_home (ctx);
-  file_role (ctx, &c.role);
+  pani_audit_file_role (ctx, &c.role);
   *r_segment = NULL;
   if (!(err = pani_audit_syslog_config (ctx, &facility, r_reason))
       && !(err = pani_audit_files_init (ctx, &f)))
@@ -583,61 +318,6 @@ pan_audit_rotate (pan_ctx_t ctx, const char *operator_name, time_t now,
  * Pruning.
  */
 
-/* Store the time, sequence number and line hash of the last record of
- * the closed segment PATH.  */
-static gpg_error_t
-segment_end (const char *path, struct pani_audit_parsed *p,
-             char hash[AUDIT_HEXLEN], char **r_reason)
-{
-  gpg_error_t err = 0;
-  int fd = -1;
-  size_t want = PAN_AUDIT_MAX_LINE + 2, n;
-  char *buf = NULL, *end, *start;
-  struct stat st;
-  ssize_t got;
-
-  if ((err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
-    goto leave;
-  if (fstat (fd, &st))
-    {
-      err = pani_reason_sys (r_reason, path);
-      goto leave;
-    }
-  if (!(buf = malloc (want)))
-    {
-      err = gpg_error_from_syserror ();
-      goto leave;
-    }
-  n = (size_t)st.st_size < want ? (size_t)st.st_size : want;
-  got = pread (fd, buf, n, st.st_size - (off_t)n);
-  if (got != (ssize_t)n || n < 2 || buf[n - 1] != '\n')
-    {
-      err = gpg_error (GPG_ERR_INV_DATA);
-      pani_reason (r_reason, err, "%s does not end in a record", path);
-      goto leave;
-    }
-  end = buf + n - 1;
-  for (start = end; start > buf && start[-1] != '\n'; start--)
-    ;
-  if (pani_audit_parse (start, (size_t)(end - start), p, NULL))
-    {
-      err = gpg_error (GPG_ERR_INV_DATA);
-      pani_reason (r_reason, err,
-                   "%s: its last record is not valid; run 'panaudit"
-                   " verify'",
-                   path);
-    }
-  else
-    pani_audit_sha256_hex (start, (size_t)(end - start), hash);
-  p->rec.line = NULL;
-
-leave:
-  if (fd >= 0)
-    close (fd);
-  free (buf);
-  return err;
-}
-
 /* Count at *R_N the oldest closed segments of PATHS whose last record
  * is older than CUT; the last of them ends with record *R_SEQ, whose
  * line hashes to HASH.  */
@@ -650,13 +330,13 @@ prunable (char **paths, size_t npaths, time_t cut, size_t *r_n,
   struct pani_audit_parsed p;
   char h[AUDIT_HEXLEN];
 
-  /* H is written by every segment_end that returns 0; cleared for the
+  /* H is written by every pani_audit_segment_end that returns 0; cleared for the
    * analysers, which cannot see that an error is never 0.  */
   memset (h, 0, sizeof h);
   memset (&p, 0, sizeof p);
   for (*r_n = 0; !err && *r_n < npaths; ++*r_n)
     {
-      if ((err = segment_end (paths[*r_n], &p, h, r_reason)))
+      if ((err = pani_audit_segment_end (paths[*r_n], &p, h, r_reason)))
         break;
       if (p.rec.time >= cut)
         break;
@@ -670,7 +350,7 @@ prunable (char **paths, size_t npaths, time_t cut, size_t *r_n,
 /* Store the checkpoint LINE beside the log of F, owned as ROLE says.  */
 static gpg_error_t
 write_checkpoint (const struct pani_audit_files *f, const char *line,
-                  const struct file_role *role, char **r_reason)
+                  const struct pani_audit_role *role, char **r_reason)
 {
   gpg_error_t err;
   char *path, *text = NULL;
@@ -686,7 +366,7 @@ write_checkpoint (const struct pani_audit_files *f, const char *line,
                                            role->checkpoint, r_reason))
            && !(err = pani_open_file (path, O_RDONLY, 0, &fd, r_reason)))
     {
-      err = set_role (fd, path, role, role->checkpoint, r_reason);
+      err = pani_audit_set_role (fd, path, role, role->checkpoint, r_reason);
       close (fd);
     }
   free (text);
@@ -698,8 +378,8 @@ write_checkpoint (const struct pani_audit_files *f, const char *line,
  * then remove the N segments PATHS (F locked).  */
 static gpg_error_t
 prune_locked (const struct pani_audit_files *f, char **paths, size_t n,
-              const char *line, const struct file_role *role, time_t now,
-              int facility, char **r_reason)
+              const char *line, const struct pani_audit_role *role,
+              time_t now, int facility, char **r_reason)
 {
   gpg_error_t err;
   char *why;
@@ -731,10 +411,10 @@ pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count, char **r_reason)
   unsigned long long seq = 0;
   size_t npaths = 0, n = 0;
   int facility = -1;
-  struct file_role role;
+  struct pani_audit_role role;
 
   *r_count = 0;
-  file_role (ctx, &role);
+  pani_audit_file_role (ctx, &role);
   if ((err = pani_audit_syslog_config (ctx, &facility, r_reason))
       || (err = pani_audit_files_init (ctx, &f)))
     return err;
@@ -758,6 +438,122 @@ pan_audit_prune (pan_ctx_t ctx, time_t now, size_t *r_count, char **r_reason)
 
 leave:
   free (line);
+  pani_audit_segments_free (paths, npaths);
+  pani_audit_files_release (&f);
+  return err;
+}
+
+
+/*
+ * Compressing closed segments.
+ */
+
+/* Compress the closed segment open at SRC into the new file TMP, owned
+ * and moded as ROLE says for a closed segment, and sync it.  */
+static gpg_error_t
+compress_to (int src, const char *tmp, const struct pani_audit_role *role,
+             char **r_reason)
+{
+  gpg_error_t err;
+  int dst;
+
+  if (unlink (tmp) && errno != ENOENT)
+    return pani_reason_sys (r_reason, tmp);
+  if ((err = pani_open_file (tmp, O_WRONLY | O_CREAT | O_EXCL, 0600, &dst,
+                             r_reason)))
+    return err;
+  if ((err = pani_audit_gz_compress (src, dst)))
+    err = pani_reason (r_reason, err, "%s: %s", tmp, gpg_strerror (err));
+  else if (!(err = pani_audit_set_role (dst, tmp, role, role->closed,
+                                        r_reason))
+           && fsync (dst))
+    err = pani_reason_sys (r_reason, tmp);
+  close (dst);
+  if (err)
+    unlink (tmp);
+  return err;
+}
+
+/* Under the lock of F, put TMP in place as GZ and remove the closed
+ * segment PATH, unless prune removed it meanwhile; then sync DIR.  */
+static gpg_error_t
+compress_switch (struct pani_audit_files *f, const char *dir,
+                 const char *path, const char *tmp, const char *gz,
+                 char **r_reason)
+{
+  gpg_error_t err;
+  struct stat st;
+  int fd;
+
+  if ((err = pani_audit_lock (f, r_reason)))
+    return err;
+  if (lstat (path, &st))
+    unlink (tmp);
+  else if (rename (tmp, gz))
+    err = pani_reason_sys (r_reason, gz);
+  else if (unlink (path))
+    err = pani_reason_sys (r_reason, path);
+  pani_unlock (f->lockfd);
+  f->lockfd = -1;
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (!err && (fd < 0 || fsync (fd)))
+    err = pani_reason_sys (r_reason, dir);
+  if (fd >= 0)
+    close (fd);
+  return err;
+}
+
+/* Compress the closed segment PATH of the home DIR to PATH.gz.  Set
+ * *R_DONE unless another process is compressing it (it holds the
+ * segment's flock).  */
+static gpg_error_t
+compress_segment (struct pani_audit_files *f, const char *dir,
+                  const char *path, const struct pani_audit_role *role,
+                  int *r_done, char **r_reason)
+{
+  gpg_error_t err;
+  char *gz = pani_strdupf ("%s%s", path, AUDIT_GZ_SUFFIX);
+  char *tmp = pani_strdupf ("%s%s.tmp", path, AUDIT_GZ_SUFFIX);
+  int src = -1;
+
+  *r_done = 0;
+  if (!gz || !tmp)
+    err = gpg_error_from_syserror ();
+  else if ((err = pani_open_file (path, O_RDONLY, 0, &src, r_reason)))
+    ;
+  else if (flock (src, LOCK_EX | LOCK_NB))
+    err = errno == EWOULDBLOCK ? 0 : pani_reason_sys (r_reason, path);
+  else if (!(err = compress_to (src, tmp, role, r_reason))
+           && !(err = compress_switch (f, dir, path, tmp, gz, r_reason)))
+    *r_done = 1;
+  if (src >= 0)
+    close (src);
+  free (gz);
+  free (tmp);
+  return err;
+}
+
+gpg_error_t
+pan_audit_compress (pan_ctx_t ctx, size_t *r_count, char **r_reason)
+{
+  gpg_error_t err;
+  struct pani_audit_files f;
+  struct pani_audit_role role;
+  char **paths = NULL;
+  size_t npaths = 0, i;
+  int done;
+
+  *r_count = 0;
+  pani_audit_file_role (ctx, &role);
+  if ((err = pani_audit_files_init (ctx, &f)))
+    return err;
+  err = pani_audit_segments_list (pan_ctx_home (ctx), &paths, &npaths,
+                                  r_reason);
+  for (i = 0; !err && i < npaths; i++)
+    if (!pani_audit_is_gz (paths[i])
+        && !(err = compress_segment (&f, pan_ctx_home (ctx), paths[i], &role,
+                                     &done, r_reason)))
+      *r_count += done;
   pani_audit_segments_free (paths, npaths);
   pani_audit_files_release (&f);
   return err;

@@ -423,7 +423,13 @@ verify_lines (struct verifier *vf, struct pani_audit_lines *lines)
       cur = nxt;
       have_cur = have_nxt;
     }
-  if (!err && lines->err)
+  if (!err && !vf->v->damage && lines->err
+      && gpg_err_code (lines->err) == GPG_ERR_INV_DATA)
+    damage (vf, PAN_AUDIT_MODIFIED, vf->expect, 0, "%s",
+            lines->reason ? lines->reason
+                          : "a compressed segment is"
+                            " damaged");
+  else if (!err && lines->err)
     err = lines->err;
   if (!err && !vf->v->damage)
     verify_end (vf);

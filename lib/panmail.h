@@ -1192,6 +1192,13 @@ gpg_error_t pan_audit_append (pan_ctx_t ctx,
 gpg_error_t pan_audit_rotate (pan_ctx_t ctx, const char *operator_name,
                               time_t now, char **r_segment, char **r_reason);
 
+/* Compress every closed segment of CTX's audit log that is not yet
+ * compressed to HOME/audit-...log.gz (gzip, which every reader and
+ * zcat read) and remove the uncompressed file; their number at
+ * *R_COUNT.  A segment another process is compressing is left to it.  */
+gpg_error_t pan_audit_compress (pan_ctx_t ctx, size_t *r_count,
+                                char **r_reason);
+
 /* Delete the oldest closed segments of CTX's audit log whose last
  * record is older than audit-retention days before NOW (never the open
  * one): first record "prune" naming the checkpoint "panmail-anchor 1
@@ -1257,6 +1264,28 @@ void pan_audit_verdict_release (struct pan_audit_verdict *verdict);
  * and store at *R_LINE "panmail-anchor 1 seq=N sha256=HEX" for its
  * last record; a damaged log gives GPG_ERR_BAD_SIGNATURE.  */
 gpg_error_t pan_audit_anchor (pan_ctx_t ctx, char **r_line, char **r_reason);
+
+/* Make the anchor of CTX's log (as pan_audit_anchor) and sign it with
+ * the secret key FPR (a primary fingerprint) of the operator's GnuPG
+ * home SIGNER_HOME (NULL: $GNUPGHOME, else ~/.gnupg; never the panmail
+ * home's): an OpenPGP clearsigned message at *R_SIGNED (free it).  */
+gpg_error_t pan_audit_anchor_sign (pan_ctx_t ctx, const char *fpr,
+                                   const char *signer_home, char **r_signed,
+                                   char **r_reason);
+
+/* Check the signed anchor DATA/LEN: exactly one good signature, by a
+ * key neither revoked nor expired that is an operator key CTX's home
+ * pins (pankey operator-key) or, if KEY_FILE is not NULL, the one key
+ * in KEY_FILE ("-": stdin; CTX may then be NULL).  Store the anchor
+ * line at *R_LINE and the signer's primary fingerprint at *R_SIGNER
+ * (free both).  GPG_ERR_NO_DATA if DATA is not a signed message,
+ * GPG_ERR_BAD_SIGNATURE, _NO_PUBKEY, _NOT_TRUSTED (not pinned),
+ * _KEY_EXPIRED or _CERT_REVOKED if its signature does not do, and
+ * GPG_ERR_INV_VALUE if what is signed is not an anchor line.  */
+gpg_error_t pan_audit_anchor_check (pan_ctx_t ctx, const char *key_file,
+                                    const void *data, size_t len,
+                                    char **r_line, char **r_signer,
+                                    char **r_reason);
 
 /* Which records pan_audit_next returns; zero/NULL fields match all.  */
 struct pan_audit_filter

@@ -21,7 +21,9 @@ set -eu
 # Package: debhelper, dpkg-dev, fakeroot and lintian build and check the
 # Debian package (scripts/package.sh); bash-completion runs its bash
 # completion in tests/integration/package.sh; man-db formats the man
-# pages whose crontab lines tests/integration/check-cron.sh runs.
+# pages whose crontab lines tests/integration/check-cron.sh runs;
+# logrotate runs the shipped contrib/logrotate snippet in
+# tests/integration/audit-seg-rotate.sh.
 PACKAGES="
 build-essential
 autoconf
@@ -33,6 +35,7 @@ libgpgme-dev
 libgpg-error-dev
 libgcrypt20-dev
 libassuan-dev
+zlib1g-dev
 gnupg
 gpg
 gpgsm
@@ -55,6 +58,7 @@ fakeroot
 lintian
 bash-completion
 man-db
+logrotate
 "
 
 missing_packages() {

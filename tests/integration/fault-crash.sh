@@ -5,7 +5,8 @@
 # the next pansend works (it queues what was pending), nothing is left
 # in spool/, and every "delivered" record matches bytes the MTA really
 # received.  Three crashes in a row right after the audit append leave
-# a home that works.
+# a home that works.  panaudit rotate killed half-way is finished by the
+# next writer.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
@@ -54,6 +55,25 @@ verify "three crashes after the append"
 report_to "$A" "after three" | expect_rc 0 "a send after three crashes" pansend
 expect_rc 0 "pankey list after three crashes" pankey list
 pass "three crashes in a row after the audit append: the home works"
+
+# panaudit rotate killed between the link of the closed segment and the
+# new audit.log taking its place, and between that and the segment-open
+# record: verify passes as it stands, the next writer finishes the
+# rotation (segment-open first), and verify passes again.
+for step in rotate-linked rotate-renamed; do
+    if PANMAIL_TEST_CRASH_AT=$step panaudit --home "$PANMAIL_HOME" rotate >"$T/out" 2>&1; then
+        rc=0; else rc=$?; fi
+    [ "$rc" = 137 ] || { cat "$T/out" >&2; fail "rotate killed at $step: exit $rc"; }
+    verify "after a rotate killed at $step"
+    report_to "$A" "after rotate $step" | expect_rc 0 "a send after a rotate killed at $step" pansend
+    head -n 1 "$PANMAIL_HOME/audit.log" | jq -e '.event == "segment-open"' >/dev/null ||
+        fail "$step: the next writer did not open the segment first"
+    [ ! -e "$PANMAIL_HOME/audit.log.new" ] || fail "$step: audit.log.new was left"
+    verify "after the send that finished a rotate killed at $step"
+done
+expect_rc 0 "rotate after the recovered rotations" panaudit --home "$PANMAIL_HOME" rotate
+verify "after a rotate that follows the recovered ones"
+pass "rotate killed after the link or the rename: verify passes, the next writer finishes it"
 
 # Deliver what the crashes left queued, then compare the bytes.
 expect_rc 0 "flush" pansend -q

@@ -1147,7 +1147,8 @@ count_segments (const char *home)
   FILE *fp;
   int n = -1;
 
-  snprintf (cmd, sizeof cmd, "ls '%s' | grep -c '^audit-.*\\.log$'", home);
+  snprintf (cmd, sizeof cmd,
+            "ls '%s' | grep -c '^audit-.*\\.log\\(\\.gz\\)\\?$'", home);
   if ((fp = popen (cmd, "r")))
     {
       if (fscanf (fp, "%d", &n) != 1)
@@ -1157,10 +1158,11 @@ count_segments (const char *home)
   return n;
 }
 
-/* Rotation and pruning, at times chosen: segments closed 400 and 300
- * days before NOW are pruned with the default retention (365 days),
- * the one of 300 days is kept, and the log still verifies, from the
- * checkpoint, with the initial key.  */
+/* Rotation, compression and pruning, at times chosen: segments closed
+ * 400 and 370 days before NOW are pruned with the default retention
+ * (365 days), the one of 300 days is kept, and the log still verifies,
+ * from the checkpoint, with the initial key.  Every segment is
+ * compressed (gzip) before: prune reads their last records.  */
 static void
 test_segments (void)
 {
@@ -1185,6 +1187,11 @@ test_segments (void)
   pan_free (seg);
   T_ERR (pan_audit_append (ctx, &ev, now - day, NULL), 0);
   T_CHECK (count_segments (pan_ctx_home (ctx)) == 3);
+  /* All three compressed: prune and verify read them as they are.  */
+  T_ERR (pan_audit_compress (ctx, &n, &reason), 0);
+  T_CHECK (n == 3 && count_segments (pan_ctx_home (ctx)) == 3);
+  T_ERR (pan_audit_compress (ctx, &n, &reason), 0);
+  T_CHECK (n == 0);
   T_ERR (pan_audit_verify (ctx, write_keyfile (keyhex), NULL, &v, &reason),
          0);
   T_CHECK (v.damage == PAN_AUDIT_INTACT && v.nrecords == 11);
@@ -1210,6 +1217,58 @@ test_segments (void)
   T_ERR (pan_audit_verify (ctx, NULL, NULL, &v, &reason), 0);
   T_CHECK (v.damage != PAN_AUDIT_INTACT);
   pan_audit_verdict_release (&v);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
+static gpg_error_t
+count_hit (void *opaque, const struct pan_hit *hit)
+{
+  (void)hit;
+  ++*(int *)opaque;
+  return 0;
+}
+
+/* Identifiers whose digits could look like a card number.  A copy id
+ * whose time and all-digit nonce make 16 digits that pass Luhn in
+ * Mastercard's range is written as it is, and the scanner of panaudit
+ * scan finds no card number in the log (the run is glued to a letter).
+ * A Message-ID with a run that passes Luhn is masked (defence in
+ * depth), and --message-id with the id as sent still finds it.  */
+static void
+test_identifiers (void)
+{
+  char keyhex[65], *reason = NULL, *log;
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_event ev = { .event = "send",
+                                .tool = "pansend",
+                                .outcome = "pending" };
+  struct pan_audit_filter f;
+  pan_audit_reader_t rd = NULL;
+  const struct pan_audit_record *rec = NULL;
+  pan_scanner_t sc = NULL;
+  int hits = 0;
+
+  ev.copy = "c20261129T223015-12345671-12";
+  ev.message_id = "<1764491415.4111111111111111ab@example.test>";
+  T_ERR (pan_audit_append (ctx, &ev, T0, &reason), 0);
+  log = slurp (path_in (pan_ctx_home (ctx), "audit.log"), NULL);
+  T_CHECK (strstr (log, "\"copy\":\"c20261129T223015-12345671-12\""));
+  T_CHECK (strstr (log,
+                   "\"message_id\":\"<1764491415.411111******1111ab"
+                   "@example.test>\""));
+  T_ERR (pan_scanner_new (NULL, 0, &sc), 0);
+  T_ERR (pan_scanner_feed (sc, log, strlen (log), count_hit, &hits), 0);
+  T_ERR (pan_scanner_finish (sc, count_hit, &hits), 0);
+  T_CHECK (hits == 0);
+  pan_scanner_release (sc);
+  free (log);
+  memset (&f, 0, sizeof f);
+  f.message_id = ev.message_id;
+  T_ERR (pan_audit_open (ctx, &f, &rd, &reason), 0);
+  T_ERR (pan_audit_next (rd, &rec), 0);
+  T_CHECK (rec && rec->seq == 2 && !strcmp (rec->ev.copy, ev.copy));
+  pan_audit_close (rd);
   pan_free (reason);
   pan_ctx_release (ctx);
 }
@@ -1354,6 +1413,7 @@ main (void)
   test_times ();
   test_report ();
   test_segments ();
+  test_identifiers ();
   test_registry_mark ();
   test_role_modes (0);
   test_role_modes (1);
