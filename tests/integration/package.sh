@@ -46,7 +46,7 @@ if getent group panmail-senders >/dev/null; then had_group=1; fi
 
 # pkg_cleanup: purge what the test installed, the home it made, and the
 # group if the package made it.
-installed= mandb_flag= mandb_paused=
+installed='' mandb_flag='' mandb_paused=''
 pkg_cleanup() {
     set +e
     if [ -n "$installed" ]; then
@@ -75,7 +75,7 @@ trap pkg_exit EXIT
 # man-db's trigger rebuilds the whole manual database on every install
 # and purge (10 CPU seconds, the most costly step of this test); it runs
 # only while this flag exists, so it is put aside and restored at exit.
-mandb_flag=/var/lib/man-db/auto-update mandb_paused=
+mandb_flag=/var/lib/man-db/auto-update
 if [ -f "$mandb_flag" ] && mv "$mandb_flag" "$mandb_flag.panmail-test"; then
     mandb_paused=1
 fi
