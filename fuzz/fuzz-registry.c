@@ -12,6 +12,7 @@
 
 #include "panmail.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -52,7 +53,32 @@ same_record (const struct pan_recipient *a, const struct pan_recipient *b)
     && same_opt (a->changed_by, b->changed_by)
     && same_opt (a->reason, b->reason) && same_opt (a->note, b->note)
     && same_opt (a->subkeys, b->subkeys)
-    && same_opt (a->subkey_expiry, b->subkey_expiry);
+    && same_opt (a->subkey_expiry, b->subkey_expiry)
+    && same_opt (a->key_state, b->key_state)
+    && same_opt (a->key_policy, b->key_policy);
+}
+
+/* Check that each recorded verdict of REG parses and is written back as
+ * it was.  */
+static void
+check_verdicts (pan_registry_t reg)
+{
+  struct pani_key_verdict v;
+  char *again = NULL;
+
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const char *state = pan_registry_get (reg, i)->key_state;
+
+      if (!state)
+        continue;
+      if (pani_registry_verdict_parse (state, &v)
+          || pani_registry_verdict_format (&v, &again)
+          || strcmp (again, state))
+        abort ();
+      free (again);
+      again = NULL;
+    }
 }
 
 /* Check that the active records of REG are found by lookup.  */
@@ -114,6 +140,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (reason)
         abort ();
       check_lookup (reg);
+      check_verdicts (reg);
       check_round_trip (reg);
     }
   pan_registry_release (reg);

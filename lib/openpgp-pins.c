@@ -16,6 +16,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 #include "openpgp-pins-int.h"
 
 int

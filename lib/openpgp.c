@@ -31,6 +31,7 @@
 #include "openpgp-list-int.h"
 #include "openpgp-encrypt-int.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 
 
 /*
@@ -244,19 +245,27 @@ key_policy (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
   return sev;
 }
 
+/* Refuse a key whose policy verdict is SEV (WHY says why).  */
+static gpg_error_t
+refuse_policy (pan_severity_t sev, const char *why, char **r_reason)
+{
+  if (sev != PAN_SEVERITY_CRITICAL)
+    return 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
+                      "refused by the algorithm policy: %s",
+                      why ? why : "see pankey check");
+}
+
 /* Refuse KEY if it breaks the algorithm policy.  */
 static gpg_error_t
 enforce_policy (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
                 time_t now, char **r_reason)
 {
   char *why = NULL;
-  gpg_error_t err = 0;
+  gpg_error_t err;
+  pan_severity_t sev = key_policy (config, gnupg_home, key, now, &why);
 
-  if (key_policy (config, gnupg_home, key, now, &why)
-      == PAN_SEVERITY_CRITICAL)
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
-                       "refused by the algorithm policy: %s",
-                       why ? why : "see pankey check");
+  err = refuse_policy (sev, why, r_reason);
   free (why);
   return err;
 }
@@ -321,11 +330,18 @@ listed_key (pan_ctx_t ctx, const char *fpr, const char *hint,
   return home_key (ctx, fpr, hint, r_gctx, r_key, r_reason);
 }
 
+static void fill_info (pan_config_t config, const char *gnupg_home,
+                       gpgme_key_t key, time_t now,
+                       struct pan_key_info *info);
+
 /* The check of the pinned key FPR with the subkeys PINS (NULL: any
- * subkey), see pani_proto_ops.  */
+ * subkey), see pani_proto_ops.  If INFO is not NULL, describe the key
+ * there on the way (the policy is judged once) and store the keys PINS
+ * leaves out at *R_UNPINNED: one look-up for the three.  */
 static gpg_error_t
-openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
-                      time_t now, time_t *r_expires, char **r_reason)
+check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins, time_t now,
+              time_t *r_expires, struct pan_key_info *info,
+              char **r_unpinned, char **r_reason)
 {
   gpg_error_t err;
   gpgme_ctx_t gctx = NULL;
@@ -335,13 +351,27 @@ openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
     *r_expires = 0;
   if (!(err = home_key (ctx, fpr, "; enroll it again", &gctx, &key,
                         r_reason))
-      && !(err = key_usable (key, pins, now, r_reason)))
+      && !(err = key_usable (key, pins, now, r_reason)) && !info)
     err = enforce_policy (ctx->config, ctx->gnupg_home, key, now, r_reason);
+  else if (!err)
+    {
+      fill_info (ctx->config, ctx->gnupg_home, key, now, info);
+      if (!(err = refuse_policy (info->policy, info->policy_reason,
+                                 r_reason)))
+        err = pani_openpgp_unpinned_list (key, pins, r_unpinned);
+    }
   if (!err && r_expires)
     *r_expires = usable_until (key, pins, now);
   gpgme_key_unref (key);
   gpgme_release (gctx);
   return err;
+}
+
+static gpg_error_t
+openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
+                      time_t now, time_t *r_expires, char **r_reason)
+{
+  return check_pinned (ctx, fpr, pins, now, r_expires, NULL, NULL, r_reason);
 }
 
 static gpg_error_t
@@ -635,10 +665,11 @@ no_such_key (const char *fpr, char **r_reason)
 /* Store at *R_PINS the encryption keys of FPR in the scratch keyring
  * behind GCTX whose bindings gpg checked there without its cache (NULL
  * if there is none), and their ends at *R_EXPIRY (see
- * pani_openpgp_pin_list).  */
+ * pani_openpgp_pin_list); if R_UNPINNED is not NULL and there are
+ * pins, the keys that they leave out (pani_openpgp_unpinned_list).  */
 static gpg_error_t
 scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
-                  char **r_expiry)
+                  char **r_expiry, char **r_unpinned)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
@@ -647,6 +678,8 @@ scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
   *r_expiry = NULL;
   if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
     err = pani_openpgp_pin_list (key, r_pins, r_expiry);
+  if (!err && r_unpinned && *r_pins)
+    err = pani_openpgp_unpinned_list (key, *r_pins, r_unpinned);
   gpgme_key_unref (key);
   return err;
 }
@@ -656,7 +689,7 @@ static gpg_error_t
 scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
               char **r_expiry, char **r_reason)
 {
-  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry);
+  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry, NULL);
 
   if (!err && !*r_pins)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
@@ -669,13 +702,18 @@ scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
 gpg_error_t
 pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                      const void *buf, size_t len, time_t now,
-                     char **r_subkeys, char **r_expiry, char **r_reason)
+                     char **r_subkeys, char **r_expiry,
+                     struct pan_key_info *r_info, char **r_unpinned,
+                     char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t pinned = NULL;
-  char *pins = NULL, *ends = NULL;
+  char *pins = NULL, *ends = NULL, *unpinned = NULL;
+  struct pan_key_info info;
   int found, others;
+
+  memset (&info, 0, sizeof info);
 
   *r_subkeys = NULL;
   *r_expiry = NULL;
@@ -694,16 +732,24 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
       || (err = scratch_pins (s.gctx, fpr, &pins, &ends, r_reason))
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
-      || (err = openpgp_check_pinned (ctx, fpr, pins, now, NULL, r_reason)))
+      || (err = check_pinned (ctx, fpr, pins, now, NULL,
+                              r_info ? r_info : &info, &unpinned, r_reason)))
     goto leave;
   *r_subkeys = pins;
   pins = NULL;
   *r_expiry = ends;
   ends = NULL;
+  if (r_unpinned)
+    {
+      *r_unpinned = unpinned;
+      unpinned = NULL;
+    }
 
 leave:
   free (pins);
   free (ends);
+  free (unpinned);
+  free (info.policy_reason);
   gpgme_data_release (pinned);
   scratch_close (&s);
   return err;
@@ -720,7 +766,7 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if (r_fpr)
     *r_fpr = NULL;
   err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, &ends,
-                             r_reason);
+                             NULL, NULL, r_reason);
   if (!err && r_fpr && !(*r_fpr = pani_strdup (fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
   free (pins);
@@ -817,7 +863,7 @@ gpg_error_t
 pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
                       size_t len, time_t now, int check_only,
                       struct pan_key_info *info, char **r_subkeys,
-                      char **r_expiry, char **r_reason)
+                      char **r_expiry, char **r_unpinned, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -827,6 +873,8 @@ pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
     *r_subkeys = NULL;
   if (r_expiry)
     *r_expiry = NULL;
+  if (r_unpinned)
+    *r_unpinned = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_update (s.gctx, s.data, fpr, r_reason))
       || (err = seed_scratch (ctx, s.gctx, fpr, r_reason))
@@ -834,7 +882,8 @@ pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
       || (err = check_update (ctx, s.gctx, s.dir, fpr, now, r_reason))
       || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info))
       || (r_subkeys
-          && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry)))
+          && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry,
+                                      r_unpinned)))
       || (err = export_one (s.gctx, fpr, &merged, r_reason)))
     goto leave;
   if (!check_only)
@@ -853,7 +902,7 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
                  char **r_reason)
 {
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, info,
-                               NULL, NULL, r_reason);
+                               NULL, NULL, NULL, r_reason);
 }
 
 

@@ -101,8 +101,7 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
       st->note = rec->note;
     }
   if (look)
-    st->err = pani_keys_info (ctx, rec->protocol, rec->fingerprint, now,
-                              &st->info, &st->why);
+    st->err = pani_keys_review_info (ctx, rec, now, &st->info, &st->why);
   pani_review_classify (st, rec->status, look, now, warn_days);
   return 0;
 }
@@ -262,7 +261,7 @@ review_pins (pan_ctx_t ctx, struct review *rv,
   const char *p;
   size_t n;
 
-  err = pani_keys_unpinned (ctx, rec, &list, &why);
+  err = pani_keys_review_unpinned (ctx, rec, &list, &why);
   if (gpg_err_code (err) == GPG_ERR_CONFIGURATION)
     err = report (rv, PAN_SEVERITY_CRITICAL, "no-pins", 0,
                   "has no encryption subkey pinned in the registry (a"
