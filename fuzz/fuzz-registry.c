@@ -13,6 +13,8 @@
 #include "panmail.h"
 #include "registry-int.h"
 #include "registry-verdict-int.h"
+#include "registry-select-int.h"
+#include "addrlist-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -125,6 +127,34 @@ check_round_trip (pan_registry_t reg)
   free (text2);
 }
 
+/* Check that the stanzas pani_registry_select takes from the text of
+ * REG as pankey writes it are those of the address of each record.  */
+static void
+check_select (pan_registry_t reg)
+{
+  size_t len, plen, want;
+  char *text = write_registry (reg, &len), *part = NULL;
+  pan_registry_t sub = NULL;
+
+  for (size_t i = 0; i < pan_registry_count (reg) && i < 8; i++)
+    {
+      const char *addr = pan_registry_get (reg, i)->address;
+
+      want = 0;
+      for (size_t j = 0; j < pan_registry_count (reg); j++)
+        want += pani_addr_same (pan_registry_get (reg, j)->address, addr, 0);
+      if (pani_registry_select (text, len, &addr, 1, 0, &part, &plen)
+          || pani_registry_parse ("part", part, plen, &sub, NULL)
+          || pan_registry_count (sub) != want)
+        abort ();
+      pan_registry_release (sub);
+      sub = NULL;
+      free (part);
+      part = NULL;
+    }
+  free (text);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -132,6 +162,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char *reason = NULL;
   gpg_error_t err;
 
+  /* Any text: the selection does not fail but for memory.  */
+  {
+    const char *any = "a@example.test";
+    char *part = NULL;
+    size_t plen;
+
+    if (pani_registry_select ((const char *)data, size, &any, 1, 1, &part,
+                              &plen))
+      abort ();
+    free (part);
+  }
   err = pani_registry_parse ("fuzz", data, size, &reg, &reason);
   if (err && (reg || !reason || strncmp (reason, "fuzz:", 5)))
     abort ();
@@ -142,6 +183,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       check_lookup (reg);
       check_verdicts (reg);
       check_round_trip (reg);
+      check_select (reg);
     }
   pan_registry_release (reg);
   pan_free (reason);

@@ -88,32 +88,6 @@ keyring_name (pan_ctx_t ctx, struct stat *st)
   return keyrings[0];
 }
 
-/* Hash the open file FD into HEX (65 bytes).  */
-static gpg_error_t
-hash_fd (int fd, char *hex)
-{
-  unsigned char buf[65536];
-  const unsigned char *d;
-  gcry_md_hd_t md;
-  ssize_t n;
-  gpg_error_t err;
-
-  if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
-    return err;
-  while ((n = read (fd, buf, sizeof buf)) != 0)
-    if (n > 0)
-      gcry_md_write (md, buf, (size_t)n);
-    else if (errno != EINTR)
-      {
-        err = gpg_error_from_syserror ();
-        break;
-      }
-  if (!err && (d = gcry_md_read (md, GCRY_MD_SHA256)))
-    pani_bin2hex (d, 32, hex);
-  gcry_md_close (md);
-  return err;
-}
-
 /* Store in HEX (65 bytes) the digest of the keyring of CTX: "none" if
  * there is none.  */
 static gpg_error_t
@@ -130,7 +104,7 @@ keyring_digest (pan_ctx_t ctx, char *hex, char **r_reason)
   if ((err = pani_home_open (ctx, name, O_RDONLY, 0, PANI_HOME_OPERATOR, &fd,
                              r_reason)))
     return err;
-  err = hash_fd (fd, hex);
+  err = pani_sha256_fd (fd, hex);
   close (fd);
   return err;
 }

@@ -569,3 +569,28 @@ pani_test_hang (const char *step)
       pause ();
 }
 #endif
+
+gpg_error_t
+pani_sha256_fd (int fd, char *hex)
+{
+  unsigned char buf[65536];
+  const unsigned char *d;
+  gcry_md_hd_t md;
+  ssize_t n;
+  gpg_error_t err;
+
+  if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
+    return err;
+  while ((n = read (fd, buf, sizeof buf)) != 0)
+    if (n > 0)
+      gcry_md_write (md, buf, (size_t)n);
+    else if (errno != EINTR)
+      {
+        err = gpg_error_from_syserror ();
+        break;
+      }
+  if (!err && (d = gcry_md_read (md, GCRY_MD_SHA256)))
+    pani_bin2hex (d, 32, hex);
+  gcry_md_close (md);
+  return err;
+}
