@@ -54,16 +54,6 @@ static struct
   int valid;
 } seen;
 
-static int
-same_stat (const struct stat *a, const struct stat *b)
-{
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino
-    && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec
-    && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-    && a->st_ctim.tv_sec == b->st_ctim.tv_sec
-    && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* Stat NAME of the home of CTX into ST (zeroed if it is missing).  */
 static void
 stat_home (pan_ctx_t ctx, const char *name, struct stat *st)
@@ -141,7 +131,8 @@ pani_keys_stamp_valid (pan_ctx_t ctx, int *r_valid)
   keyring_name (ctx, &ring);
   stat_home (ctx, STAMP_FILE, &stamp);
   if (seen.home && !strcmp (seen.home, pan_ctx_home (ctx))
-      && same_stat (&ring, &seen.ring) && same_stat (&stamp, &seen.stamp))
+      && pani_same_file (&ring, &seen.ring)
+      && pani_same_file (&stamp, &seen.stamp))
     {
       *r_valid = seen.valid;
       return 0;

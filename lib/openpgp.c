@@ -479,21 +479,6 @@ struct scratch
   gpgme_data_t data;
 };
 
-/* Make the scratch GnuPG home DIR check every signature (no cache).  */
-static gpg_error_t
-no_sig_cache (const char *dir, char **r_reason)
-{
-  static const char conf[] = "no-sig-cache\n";
-  char *path = pani_strdupf ("%s/gpg.conf", dir);
-  gpg_error_t err;
-
-  if (!path)
-    return gpg_error (GPG_ERR_ENOMEM);
-  err = pani_write_file_atomic (path, conf, sizeof conf - 1, 0600, r_reason);
-  free (path);
-  return err;
-}
-
 /* Make S: an empty scratch keyring and the key data BUF/LEN.  */
 static gpg_error_t
 scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
@@ -503,7 +488,7 @@ scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
 
   memset (s, 0, sizeof *s);
   if ((err = pani_engine_scratch_new (ctx, "keycheck", &s->dir, r_reason))
-      || (err = no_sig_cache (s->dir, r_reason)))
+      || (err = pani_openpgp_scratch_conf (s->dir, r_reason)))
     return err;
   if ((err = pani_gpgme_new (s->dir, GPGME_PROTOCOL_OpenPGP, &s->gctx))
       || (err = gpgme_data_new_from_mem (&s->data, buf, len, 0)))
@@ -699,6 +684,30 @@ scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
   return err;
 }
 
+/* Make S the scratch keyring in which the key FPR of BUF/LEN is
+ * checked: the one of the bulk enrollment under way, which holds the
+ * whole key file already (*R_BORROWED set), else a new one with
+ * BUF/LEN imported.  */
+static gpg_error_t
+scratch_for (pan_ctx_t ctx, const void *buf, size_t len, const char *fpr,
+             struct scratch *s, int *r_borrowed, char **r_reason)
+{
+  gpg_error_t err;
+  int found, others;
+
+  memset (s, 0, sizeof *s);
+  if ((*r_borrowed = pani_openpgp_split_current ((const char **)&s->dir,
+                                                 &s->gctx)))
+    return 0;
+  if ((err = scratch_open (ctx, buf, len, s, r_reason))
+      || (err = inspect_key_data (s->gctx, s->data, fpr, &found, &others,
+                                  r_reason)))
+    return err;
+  if (!found)
+    return no_such_key (fpr, r_reason);
+  return import_data (s->gctx, s->data, r_reason);
+}
+
 gpg_error_t
 pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                      const void *buf, size_t len, time_t now,
@@ -711,22 +720,12 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   gpgme_data_t pinned = NULL;
   char *pins = NULL, *ends = NULL, *unpinned = NULL;
   struct pan_key_info info;
-  int found, others;
+  int borrowed = 0;
 
   memset (&info, 0, sizeof info);
-
   *r_subkeys = NULL;
   *r_expiry = NULL;
-  if ((err = scratch_open (ctx, buf, len, &s, r_reason))
-      || (err = inspect_key_data (s.gctx, s.data, fpr, &found, &others,
-                                  r_reason)))
-    goto leave;
-  if (!found)
-    {
-      err = no_such_key (fpr, r_reason);
-      goto leave;
-    }
-  if ((err = import_data (s.gctx, s.data, r_reason))
+  if ((err = scratch_for (ctx, buf, len, fpr, &s, &borrowed, r_reason))
       || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now,
                                  r_reason))
       || (err = scratch_pins (s.gctx, fpr, &pins, &ends, r_reason))
@@ -751,7 +750,8 @@ leave:
   free (unpinned);
   free (info.policy_reason);
   gpgme_data_release (pinned);
-  scratch_close (&s);
+  if (!borrowed)
+    scratch_close (&s);
   return err;
 }
 

@@ -594,3 +594,13 @@ pani_sha256_fd (int fd, char *hex)
   gcry_md_close (md);
   return err;
 }
+
+int
+pani_same_file (const struct stat *a, const struct stat *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino
+    && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+    && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+    && a->st_ctim.tv_sec == b->st_ctim.tv_sec
+    && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
