@@ -24,7 +24,8 @@ gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
                                       size_t len, time_t now,
                                       char **r_subkeys, char **r_expiry,
                                       struct pan_key_info *r_info,
-                                      char **r_unpinned, char **r_reason);
+                                      time_t *r_pexp, char **r_unpinned,
+                                      char **r_reason);
 
 /* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
  * expiry, new subkey, a revocation) into the GnuPG home of CTX, merged
@@ -38,12 +39,10 @@ gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
  * there, checked as at enroll (NULL if none is left), their ends at
  * *R_EXPIRY (as pani_keys_import_openpgp's), and at *R_UNPINNED (if not
  * NULL) the keys of the merged key those leave out.  */
-gpg_error_t pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
-                                       const void *data, size_t len,
-                                       time_t now, int check_only,
-                                       struct pan_key_info *r_info,
-                                       char **r_subkeys, char **r_expiry,
-                                       char **r_unpinned, char **r_reason);
+gpg_error_t pani_keys_refresh_openpgp (
+  pan_ctx_t ctx, const char *fpr, const void *data, size_t len, time_t now,
+  int check_only, struct pan_key_info *r_info, char **r_subkeys,
+  char **r_expiry, time_t *r_pexp, char **r_unpinned, char **r_reason);
 
 /* Check that the key of the enrollment REC can be encrypted to at NOW
  * as pansend encrypts: with only the subkeys it pins (OpenPGP).  A
@@ -100,10 +99,12 @@ void pani_keys_policy_tag (pan_config_t config, char *tag);
 
 /* Store at *R_STATE and *R_POLICY (NULL if none) a record's
  * "key-state" and "key-policy" for the key INFO describes (judged
- * under the policy of CTX), with the keys UNPINNED (NULL or "": none)
+ * under the policy of CTX), whose primary key expires at
+ * PRIMARY_EXPIRES (0: never), with the keys UNPINNED (NULL or "": none)
  * that the record does not pin.  */
 gpg_error_t pani_keys_verdict_make (pan_ctx_t ctx,
                                     const struct pan_key_info *info,
+                                    time_t primary_expires,
                                     const char *unpinned, char **r_state,
                                     char **r_policy);
 

@@ -194,8 +194,8 @@ pani_keys_policy_tag (pan_config_t config, char *tag)
 
 gpg_error_t
 pani_keys_verdict_make (pan_ctx_t ctx, const struct pan_key_info *info,
-                        const char *unpinned, char **r_state,
-                        char **r_policy)
+                        time_t primary_expires, const char *unpinned,
+                        char **r_state, char **r_policy)
 {
   struct pani_key_verdict v;
   gpg_error_t err;
@@ -204,6 +204,7 @@ pani_keys_verdict_make (pan_ctx_t ctx, const struct pan_key_info *info,
   memset (&v, 0, sizeof v);
   pani_keys_policy_tag (pan_ctx_config (ctx), v.tag);
   v.created = info->created;
+  v.primary_expires = primary_expires;
   v.expires = info->expires;
   v.revoked = info->revoked;
   v.expired = info->expired;
@@ -251,18 +252,21 @@ info_from_verdict (const struct pan_recipient *rec,
                    const struct pani_key_verdict *v, time_t now,
                    struct pan_key_info *info)
 {
+  int gone = v->expires && v->expires <= now; /* No key can encrypt.  */
+
   info->present = 1;
   snprintf (info->algorithm, sizeof info->algorithm, "%s", v->algorithm);
   info->bits = v->bits;
   snprintf (info->enc_algorithm, sizeof info->enc_algorithm, "%s",
             v->enc_algorithm);
   info->created = v->created;
-  info->expires = v->expires;
+  /* As gpg would say at NOW: once no encryption key is left, the key
+   * lasts as long as its primary key.  */
+  info->expires = gone ? v->primary_expires : v->expires;
   info->revoked = v->revoked;
   info->expired = !v->revoked
-    && (v->expired || (v->expires && v->expires <= now));
-  info->usable = v->usable && !info->revoked && !info->expired
-    && (!v->expires || v->expires > now);
+    && (v->expired || (v->primary_expires && v->primary_expires <= now));
+  info->usable = v->usable && !info->revoked && !info->expired && !gone;
   info->policy = v->policy;
   if (rec->key_policy
       && !(info->policy_reason = pani_strdup (rec->key_policy)))

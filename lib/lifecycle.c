@@ -410,6 +410,7 @@ import_key (struct txn *t, char **r_reason)
                                .protocol = res->protocol,
                                .fingerprint = t->fpr };
   char *sha1 = NULL, *unpinned = NULL;
+  time_t pexp = 0;
   gpg_error_t err;
 
   if ((err = read_key (t, r_reason)))
@@ -420,8 +421,8 @@ import_key (struct txn *t, char **r_reason)
   else
     err = pani_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
                                     t->len, t->now, &t->subkeys,
-                                    &t->subkey_expiry, &res->key, &unpinned,
-                                    r_reason);
+                                    &t->subkey_expiry, &res->key, &pexp,
+                                    &unpinned, r_reason);
   if (err)
     {
       free (unpinned);
@@ -430,8 +431,8 @@ import_key (struct txn *t, char **r_reason)
     }
   /* The verdict goes into the record; without it the reports ask gpg. */
   if (res->protocol == PAN_PROTOCOL_OPENPGP)
-    err = pani_keys_verdict_make (t->ctx, &res->key, unpinned, &t->key_state,
-                                  &t->key_policy);
+    err = pani_keys_verdict_make (t->ctx, &res->key, pexp, unpinned,
+                                  &t->key_state, &t->key_policy);
   free (unpinned);
   if (err)
     return err;
@@ -726,16 +727,18 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
   struct pan_lifecycle_result *res = t->res;
   struct pan_key_info before, after;
   char b1[64], b2[64], *unpinned = NULL;
+  time_t pexp = 0;
   gpg_error_t err;
 
   pani_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
                   NULL);
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
                                    t->now, 1, &after, &t->subkeys,
-                                   &t->subkey_expiry, &unpinned, r_reason);
+                                   &t->subkey_expiry, &pexp, &unpinned,
+                                   r_reason);
   if (!err && t->subkeys)
-    err = pani_keys_verdict_make (t->ctx, &after, unpinned, &t->key_state,
-                                  &t->key_policy);
+    err = pani_keys_verdict_make (t->ctx, &after, pexp, unpinned,
+                                  &t->key_state, &t->key_policy);
   free (unpinned);
   if (err)
     err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
@@ -811,7 +814,7 @@ txn_refresh (struct txn *t, char **r_reason)
       || (err = commit_refresh (t, rec, &key, r_reason)))
     return err;
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                   t->now, 0, NULL, NULL, NULL, NULL,
+                                   t->now, 0, NULL, NULL, NULL, NULL, NULL,
                                    r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,

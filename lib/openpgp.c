@@ -336,11 +336,12 @@ static void fill_info (pan_config_t config, const char *gnupg_home,
 
 /* The check of the pinned key FPR with the subkeys PINS (NULL: any
  * subkey), see pani_proto_ops.  If INFO is not NULL, describe the key
- * there on the way (the policy is judged once) and store the keys PINS
- * leaves out at *R_UNPINNED: one look-up for the three.  */
+ * there on the way (the policy is judged once), with the primary key's
+ * expiry at *R_PEXP (0: never), and store the keys PINS leaves out at
+ * *R_UNPINNED: one look-up for all.  */
 static gpg_error_t
 check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins, time_t now,
-              time_t *r_expires, struct pan_key_info *info,
+              time_t *r_expires, struct pan_key_info *info, time_t *r_pexp,
               char **r_unpinned, char **r_reason)
 {
   gpg_error_t err;
@@ -356,6 +357,7 @@ check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins, time_t now,
   else if (!err)
     {
       fill_info (ctx->config, ctx->gnupg_home, key, now, info);
+      *r_pexp = key->subkeys->expires > 0 ? key->subkeys->expires : 0;
       if (!(err = refuse_policy (info->policy, info->policy_reason,
                                  r_reason)))
         err = pani_openpgp_unpinned_list (key, pins, r_unpinned);
@@ -371,7 +373,8 @@ static gpg_error_t
 openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
                       time_t now, time_t *r_expires, char **r_reason)
 {
-  return check_pinned (ctx, fpr, pins, now, r_expires, NULL, NULL, r_reason);
+  return check_pinned (ctx, fpr, pins, now, r_expires, NULL, NULL, NULL,
+                       r_reason);
 }
 
 static gpg_error_t
@@ -410,31 +413,11 @@ algo_string (gpgme_subkey_t sub, char *buf, size_t size)
   gpgme_free (s);
 }
 
-/* Return the newest encryption subkey of KEY usable at NOW, else the
- * newest encryption subkey, else NULL.  */
-static gpgme_subkey_t
-enc_subkey (gpgme_key_t key, time_t now)
-{
-  gpgme_subkey_t best = NULL, any = NULL;
-
-  for (gpgme_subkey_t sub = key->subkeys; sub; sub = sub->next)
-    {
-      if (!sub->can_encrypt)
-        continue;
-      if (!any || sub->timestamp >= any->timestamp)
-        any = sub;
-      if (pani_openpgp_subkey_usable (sub, now)
-          && (!best || sub->timestamp >= best->timestamp))
-        best = sub;
-    }
-  return best ? best : any;
-}
-
 static void
 fill_info (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
            time_t now, struct pan_key_info *info)
 {
-  gpgme_subkey_t pk = key->subkeys, enc = enc_subkey (key, now);
+  gpgme_subkey_t pk = key->subkeys, enc = pani_openpgp_enc_subkey (key, now);
 
   info->present = 1;
   algo_string (pk, info->algorithm, sizeof info->algorithm);
@@ -712,8 +695,8 @@ gpg_error_t
 pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                      const void *buf, size_t len, time_t now,
                      char **r_subkeys, char **r_expiry,
-                     struct pan_key_info *r_info, char **r_unpinned,
-                     char **r_reason)
+                     struct pan_key_info *r_info, time_t *r_pexp,
+                     char **r_unpinned, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -721,6 +704,7 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   char *pins = NULL, *ends = NULL, *unpinned = NULL;
   struct pan_key_info info;
   int borrowed = 0;
+  time_t pexp = 0;
 
   memset (&info, 0, sizeof info);
   *r_subkeys = NULL;
@@ -732,7 +716,8 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
       || (err = check_pinned (ctx, fpr, pins, now, NULL,
-                              r_info ? r_info : &info, &unpinned, r_reason)))
+                              r_info ? r_info : &info,
+                              r_pexp ? r_pexp : &pexp, &unpinned, r_reason)))
     goto leave;
   *r_subkeys = pins;
   pins = NULL;
@@ -766,7 +751,7 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if (r_fpr)
     *r_fpr = NULL;
   err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, &ends,
-                             NULL, NULL, r_reason);
+                             NULL, NULL, NULL, r_reason);
   if (!err && r_fpr && !(*r_fpr = pani_strdup (fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
   free (pins);
@@ -843,10 +828,12 @@ check_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   return err;
 }
 
-/* Describe the merged key FPR of the scratch keyring SCRATCH.  */
+/* Describe the merged key FPR of the scratch keyring SCRATCH, its
+ * primary key's expiry at *R_PEXP (if not NULL).  */
 static gpg_error_t
 describe_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
-                 const char *fpr, time_t now, struct pan_key_info *r_info)
+                 const char *fpr, time_t now, struct pan_key_info *r_info,
+                 time_t *r_pexp)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
@@ -855,6 +842,8 @@ describe_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
     return 0;
   if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
     fill_info (ctx->config, scratch, key, now, r_info);
+  if (!err && r_pexp)
+    *r_pexp = key->subkeys->expires > 0 ? key->subkeys->expires : 0;
   gpgme_key_unref (key);
   return err;
 }
@@ -863,7 +852,8 @@ gpg_error_t
 pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
                       size_t len, time_t now, int check_only,
                       struct pan_key_info *info, char **r_subkeys,
-                      char **r_expiry, char **r_unpinned, char **r_reason)
+                      char **r_expiry, time_t *r_pexp, char **r_unpinned,
+                      char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -880,7 +870,7 @@ pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
       || (err = seed_scratch (ctx, s.gctx, fpr, r_reason))
       || (err = import_data (s.gctx, s.data, r_reason))
       || (err = check_update (ctx, s.gctx, s.dir, fpr, now, r_reason))
-      || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info))
+      || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info, r_pexp))
       || (r_subkeys
           && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry,
                                       r_unpinned)))
@@ -902,7 +892,7 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
                  char **r_reason)
 {
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, info,
-                               NULL, NULL, NULL, r_reason);
+                               NULL, NULL, NULL, NULL, r_reason);
 }
 
 

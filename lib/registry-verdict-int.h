@@ -9,10 +9,11 @@
  * "key-state", registry-verdict.c).  */
 struct pani_key_verdict
 {
-  char tag[17];   /* Of the policy settings it was judged under. */
-  time_t created; /* 0: not known.  */
-  time_t expires; /* Can no longer encrypt after; 0: never.  */
-  int revoked;    /* As it was when judged.  */
+  char tag[17];           /* Of the policy settings it was judged under. */
+  time_t created;         /* 0: not known.  */
+  time_t primary_expires; /* 0: never.  */
+  time_t expires;         /* Can no longer encrypt after; 0: never.  */
+  int revoked;            /* As it was when judged.  */
   int expired;
   int usable;
   pan_severity_t policy; /* OK, WARNING or CRITICAL.  */

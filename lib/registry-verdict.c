@@ -5,14 +5,14 @@
  * the verdict in the key's record, so that pankey list and check and
  * panaudit keys need not ask gpg again for each of ten thousand keys:
  *
- *   key-state 0f1e2d3c4b5a6978 2026-11-24T23:18:43Z
+ *   key-state 0f1e2d3c4b5a6978 2026-11-24T23:18:43Z never
  *     2028-11-24T23:18:43Z u ok ed25519 255 cv25519
  *   key-policy RSA 2048 bits is below warn-rsa-bits (3072)
  *
  * (one line).  The words of "key-state": the tag of the policy settings
- * it was judged under, when the key was made ("-": unknown), when the
- * key can no longer encrypt ("never"; the primary key's expiry is the
- * latest this can be), the flags that held then ("-" or r(evoked), (e)x(pired),
+ * it was judged under, when the key was made ("-": unknown), when its
+ * primary key expires and when the key can no longer encrypt ("never"
+ * for either), the flags that held then ("-" or r(evoked), (e)x(pired),
  * u(sable), in that order), the policy's verdict (ok, warning or
  * critical), the primary key's algorithm and size, the newest
  * encryption key's algorithm ("-": none), and the keys of the key in
@@ -125,18 +125,19 @@ parse_word (size_t i, const char *w, size_t len, struct pani_key_verdict *v)
       return len == 16 && strspn (w, "0123456789abcdef") >= 16
         && take_word (w, len, v->tag, sizeof v->tag);
     case 1: return parse_time (w, len, "-", &v->created);
-    case 2: return parse_time (w, len, "never", &v->expires);
-    case 3: return parse_flags (w, len, v);
-    case 4: return parse_severity (w, len, &v->policy);
-    case 5: return take_word (w, len, v->algorithm, sizeof v->algorithm);
-    case 6: return parse_bits (w, len, &v->bits);
-    case 7:
+    case 2: return parse_time (w, len, "never", &v->primary_expires);
+    case 3: return parse_time (w, len, "never", &v->expires);
+    case 4: return parse_flags (w, len, v);
+    case 5: return parse_severity (w, len, &v->policy);
+    case 6: return take_word (w, len, v->algorithm, sizeof v->algorithm);
+    case 7: return parse_bits (w, len, &v->bits);
+    case 8:
       return (len == 1 && *w == '-')
         || take_word (w, len, v->enc_algorithm, sizeof v->enc_algorithm);
     default:
       if (!v->unpinned)
         v->unpinned = w;
-      return i < 8 + MAX_UNPINNED && is_fpr (w, len);
+      return i < 9 + MAX_UNPINNED && is_fpr (w, len);
     }
 }
 
@@ -158,7 +159,7 @@ parse_words (const char *value, struct pani_key_verdict *v)
       if (*p && !*++p) /* A trailing space.  */
         return gpg_error (GPG_ERR_INV_DATA);
     }
-  if (i < 8)
+  if (i < 9)
     return gpg_error (GPG_ERR_INV_DATA);
   if (!v->unpinned)
     v->unpinned = "";
@@ -192,7 +193,7 @@ gpg_error_t
 pani_registry_verdict_format (const struct pani_key_verdict *v,
                               char **r_value)
 {
-  char c[32], e[32], flags[4];
+  char c[32], pe[32], e[32], flags[4];
   size_t n = 0;
   const char *unpinned = v->unpinned ? v->unpinned : "";
 
@@ -208,8 +209,10 @@ pani_registry_verdict_format (const struct pani_key_verdict *v,
   if (!n)
     flags[n++] = '-';
   flags[n] = 0;
-  *r_value = pani_strdupf ("%s %s %s %s %s %s %u %s%s%s", v->tag,
+  *r_value = pani_strdupf ("%s %s %s %s %s %s %s %u %s%s%s", v->tag,
                            time_word (v->created, "-", c, sizeof c),
+                           time_word (v->primary_expires, "never", pe,
+                                      sizeof pe),
                            time_word (v->expires, "never", e, sizeof e),
                            flags, severities[v->policy], v->algorithm,
                            v->bits,

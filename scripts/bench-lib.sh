@@ -79,10 +79,10 @@ bench_home_of_keys () {
     gpg --homedir "$PANMAIL_HOME/gnupg" --batch --quiet --import \
         "$2/all.asc" 2>/dev/null
     awk -F'\t' -v at="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v tag="$beh_tag" 'NR > 1 {
-        printf "\nrecipient %s\nprotocol openpgp\nfingerprint %s\nsubkeys %s\nsubkey-expiry %s\nkey-state %s %s %s u ok ed25519 255 cv25519\nenrolled-at %s\nenrolled-by bench\nstatus active\n", $2, $3, $4, $5, tag, $6, $5, at
+        printf "\nrecipient %s\nprotocol openpgp\nfingerprint %s\nsubkeys %s\nsubkey-expiry %s\nkey-state %s %s %s %s u ok ed25519 255 cv25519\nenrolled-at %s\nenrolled-by bench\nstatus active\n", $2, $3, $4, $5, tag, $6, $5, $5, at
         }' "$2/stanzas" >> "$PANMAIL_HOME/registry"
     "$1" registry-accept --note "bench: $3 keys enrolled" > /dev/null
-    echo "$(sha256sum < "$PANMAIL_HOME/gnupg/pubring.kbx" | cut -d' ' -f1)" \
+    sha256sum < "$PANMAIL_HOME/gnupg/pubring.kbx" | cut -d' ' -f1 \
         > "$PANMAIL_HOME/gnupg/keyring.sha256"
 }
 

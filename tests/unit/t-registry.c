@@ -1090,7 +1090,7 @@ test_set_subkeys (const char *path)
 }
 
 #define VERDICT \
-  "0123456789abcdef 2026-11-24T23:18:43Z never u ok ed25519 255"
+  "0123456789abcdef 2026-11-24T23:18:43Z never never u ok ed25519 255"
 
 /* A record's "key-state": parsed, written back as it was, refused
  * unless exactly so; only for OpenPGP; "key-policy" only with it.  */
@@ -1100,40 +1100,43 @@ test_verdicts (void)
   static const char *const bad[] = {
     VERDICT,
     VERDICT " cv25519 ",
-    "0123456789ABCDEF 2026-11-24T23:18:43Z never u ok ed25519 255 -",
-    "0123456789abcdef never never u ok ed25519 255 -",
-    "0123456789abcdef - - u ok ed25519 255 -",
+    "0123456789ABCDEF 2026-11-24T23:18:43Z never never u ok ed25519 255 -",
+    "0123456789abcdef never never never u ok ed25519 255 -",
+    "0123456789abcdef - - never u ok ed25519 255 -",
     "0123456789abcdef - never ux ok ed25519 255 -",
-    "0123456789abcdef - never u OK ed25519 255 -",
-    "0123456789abcdef - never u ok ed25519 0255 -",
-    "0123456789abcdef - never u ok ed25519 65536 -",
-    "0123456789abcdef - never u ok ed25519 255 - 0123",
-    "0123456789abcdef - never u ok ed25519 255 - " FPR1 "  " FPR2,
-    "0123456789abcdef - never u unknown ed25519 255 -",
+    "0123456789abcdef - never never ux ok ed25519 255 -",
+    "0123456789abcdef - never never u OK ed25519 255 -",
+    "0123456789abcdef - never never u ok ed25519 0255 -",
+    "0123456789abcdef - never never u ok ed25519 65536 -",
+    "0123456789abcdef - never never u ok ed25519 255 - 0123",
+    "0123456789abcdef - never never u ok ed25519 255 - " FPR1 "  " FPR2,
+    "0123456789abcdef - never never u unknown ed25519 255 -",
   };
   struct pani_key_verdict v;
   pan_registry_t reg;
   char *out = NULL, *reason = NULL;
 
   T_ERR (pani_registry_verdict_parse (VERDICT " cv25519", &v), 0);
-  T_CHECK (v.usable && !v.revoked && !v.expired && !v.expires);
+  T_CHECK (v.usable && !v.revoked && !v.expired && !v.expires
+           && !v.primary_expires);
   T_CHECK (v.created == T0 && v.bits == 255 && v.policy == PAN_SEVERITY_OK);
   T_STREQ (v.enc_algorithm, "cv25519");
   T_STREQ (v.unpinned, "");
   T_ERR (pani_registry_verdict_parse ("0123456789abcdef - "
-                                      "2026-11-24T23:18:43Z"
+                                      "2026-11-24T23:18:43Z never"
                                       " rx critical rsa1024 1024 - " FPR1
                                       " " FPR64,
                                       &v),
          0);
-  T_CHECK (v.revoked && v.expired && !v.usable && v.expires == T0);
+  T_CHECK (v.revoked && v.expired && !v.usable && !v.expires);
+  T_CHECK (v.primary_expires == T0);
   T_CHECK (v.policy == PAN_SEVERITY_CRITICAL && !*v.enc_algorithm);
   T_STREQ (v.unpinned, FPR1 " " FPR64);
   T_CHECK (pani_registry_pinned (v.unpinned, FPR64));
   T_ERR (pani_registry_verdict_format (&v, &out), 0);
   T_STREQ (out,
-           "0123456789abcdef - 2026-11-24T23:18:43Z rx critical rsa1024"
-           " 1024 - " FPR1 " " FPR64);
+           "0123456789abcdef - 2026-11-24T23:18:43Z never rx critical"
+           " rsa1024 1024 - " FPR1 " " FPR64);
   free (out);
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     T_ERR (pani_registry_verdict_parse (bad[i], &v), GPG_ERR_INV_DATA);
