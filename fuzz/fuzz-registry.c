@@ -12,6 +12,9 @@
 
 #include "panmail.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
+#include "registry-select-int.h"
+#include "addrlist-int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -52,7 +55,32 @@ same_record (const struct pan_recipient *a, const struct pan_recipient *b)
     && same_opt (a->changed_by, b->changed_by)
     && same_opt (a->reason, b->reason) && same_opt (a->note, b->note)
     && same_opt (a->subkeys, b->subkeys)
-    && same_opt (a->subkey_expiry, b->subkey_expiry);
+    && same_opt (a->subkey_expiry, b->subkey_expiry)
+    && same_opt (a->key_state, b->key_state)
+    && same_opt (a->key_policy, b->key_policy);
+}
+
+/* Check that each recorded verdict of REG parses and is written back as
+ * it was.  */
+static void
+check_verdicts (pan_registry_t reg)
+{
+  struct pani_key_verdict v;
+  char *again = NULL;
+
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    {
+      const char *state = pan_registry_get (reg, i)->key_state;
+
+      if (!state)
+        continue;
+      if (pani_registry_verdict_parse (state, &v)
+          || pani_registry_verdict_format (&v, &again)
+          || strcmp (again, state))
+        abort ();
+      free (again);
+      again = NULL;
+    }
 }
 
 /* Check that the active records of REG are found by lookup.  */
@@ -99,6 +127,34 @@ check_round_trip (pan_registry_t reg)
   free (text2);
 }
 
+/* Check that the stanzas pani_registry_select takes from the text of
+ * REG as pankey writes it are those of the address of each record.  */
+static void
+check_select (pan_registry_t reg)
+{
+  size_t len, plen, want;
+  char *text = write_registry (reg, &len), *part = NULL;
+  pan_registry_t sub = NULL;
+
+  for (size_t i = 0; i < pan_registry_count (reg) && i < 8; i++)
+    {
+      const char *addr = pan_registry_get (reg, i)->address;
+
+      want = 0;
+      for (size_t j = 0; j < pan_registry_count (reg); j++)
+        want += pani_addr_same (pan_registry_get (reg, j)->address, addr, 0);
+      if (pani_registry_select (text, len, &addr, 1, 0, &part, &plen)
+          || pani_registry_parse ("part", part, plen, &sub, NULL)
+          || pan_registry_count (sub) != want)
+        abort ();
+      pan_registry_release (sub);
+      sub = NULL;
+      free (part);
+      part = NULL;
+    }
+  free (text);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -106,6 +162,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char *reason = NULL;
   gpg_error_t err;
 
+  /* Any text: the selection does not fail but for memory.  */
+  {
+    const char *any = "a@example.test";
+    char *part = NULL;
+    size_t plen;
+
+    if (pani_registry_select ((const char *)data, size, &any, 1, 1, &part,
+                              &plen))
+      abort ();
+    free (part);
+  }
   err = pani_registry_parse ("fuzz", data, size, &reg, &reason);
   if (err && (reg || !reason || strncmp (reason, "fuzz:", 5)))
     abort ();
@@ -114,7 +181,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (reason)
         abort ();
       check_lookup (reg);
+      check_verdicts (reg);
       check_round_trip (reg);
+      check_select (reg);
     }
   pan_registry_release (reg);
   pan_free (reason);

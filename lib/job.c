@@ -13,6 +13,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <gcrypt.h>
 
 #include "panmail.h"
@@ -24,6 +27,13 @@
 #include "rfc2047-int.h"
 #include "registry-int.h"
 #include "keys-int.h"
+#include "review-int.h"
+#include "audit-int.h"
+#include "addrlist-int.h"
+#include "registry-select-int.h"
+
+/* The largest registry file a send reads (as pan_registry_load).  */
+#define MAX_REGISTRY (16 << 20)
 
 /* At most this many distinct PANs are listed for the audit record (a
  * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
@@ -264,15 +274,79 @@ drop_unwanted (pan_job_t job)
   job->nrcpts = n;
 }
 
+/* Parse the registry text BUF/LEN of JOB into *R_REG: only the stanzas
+ * of JOB's recipients if the audit log recorded its digest (pankey
+ * wrote it), else all of it.  */
+static gpg_error_t
+parse_registry (pan_job_t job, const char *path, const char *buf, size_t len,
+                pan_registry_t *r_reg, char **r_reason)
+{
+  gpg_error_t err;
+  char want[65], have[65], *part = NULL;
+  const char **addrs = NULL;
+  size_t plen = 0;
+
+  if (pani_review_newest_sha256 (job->ctx, want, NULL) || !*want)
+    return pani_registry_parse (path, buf, len, r_reg, r_reason);
+  pani_audit_sha256_hex (buf, len, have);
+  if (strcmp (want, have))
+    return pani_registry_parse (path, buf, len, r_reg, r_reason);
+  if (!(addrs = calloc (job->nrcpts + 1, sizeof *addrs)))
+    return gpg_error_from_syserror ();
+  for (size_t i = 0; i < job->nrcpts; i++)
+    addrs[i] = job->rcpts[i].addr;
+  err = pani_registry_select (buf, len, addrs, job->nrcpts,
+                              pani_addr_case_exact (
+                                pan_ctx_config (job->ctx)),
+                              &part, &plen);
+  if (!err)
+    err = pani_registry_parse (path, part, plen, r_reg, r_reason);
+  free (part);
+  free (addrs);
+  return err;
+}
+
+/* Parse the registry of JOB, opened as FD (its path PATH), into
+ * *R_REG; mapped, not copied: it may be megabytes.  */
+static gpg_error_t
+map_registry (pan_job_t job, int fd, const char *path, pan_registry_t *r_reg,
+              char **r_reason)
+{
+  struct stat st;
+  void *map;
+  gpg_error_t err;
+
+  if (fstat (fd, &st))
+    return pani_reason_sys (r_reason, path);
+  if (st.st_size > MAX_REGISTRY)
+    return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
+                        "%s: larger than %d bytes", path, MAX_REGISTRY);
+  if (!st.st_size)
+    return parse_registry (job, path, "", 0, r_reg, r_reason);
+  map = mmap (NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED)
+    return pani_reason_sys (r_reason, path);
+  err = parse_registry (job, path, map, (size_t)st.st_size, r_reg, r_reason);
+  munmap (map, (size_t)st.st_size);
+  return err;
+}
+
 static gpg_error_t
 load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
 {
   gpg_error_t err;
   char *path = pan_ctx_path (job->ctx, PAN_REGISTRY_FILE);
+  int fd = -1;
 
   if (!path)
     return gpg_error_from_syserror ();
-  err = pan_registry_load (path, r_reg, r_reason);
+  err = pani_home_open (job->ctx, PAN_REGISTRY_FILE, O_RDONLY, 0,
+                        PANI_HOME_OPERATOR, &fd, r_reason);
+  if (!err)
+    {
+      err = map_registry (job, fd, path, r_reg, r_reason);
+      close (fd);
+    }
   if (!err)
     pani_registry_match (*r_reg, pan_ctx_config (job->ctx));
   if (gpg_err_code (err) == GPG_ERR_ENOENT)

@@ -16,11 +16,15 @@ const struct pani_proto_ops *pani_keys_ops (pan_protocol_t protocol);
  * *R_SUBKEYS the encryption keys to pin: those whose binding signature
  * gpg checked there without its signature cache, newest first; and at
  * *R_EXPIRY when each can no longer encrypt (a record's
- * "subkey-expiry").  */
+ * "subkey-expiry").  Describe the key as the home then holds it into
+ * R_INFO (if not NULL; release it) and store at *R_UNPINNED (if not
+ * NULL) its keys that the pins leave out.  */
 gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
                                       const char *fpr, const void *data,
                                       size_t len, time_t now,
                                       char **r_subkeys, char **r_expiry,
+                                      struct pan_key_info *r_info,
+                                      time_t *r_pexp, char **r_unpinned,
                                       char **r_reason);
 
 /* Import from DATA/LEN an update of the pinned OpenPGP key FPR (new
@@ -32,14 +36,13 @@ gpg_error_t pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr,
  * CHECK_ONLY nothing is imported.  If R_INFO is not NULL the merged key
  * is described there (see pani_keys_info; release it).  If R_SUBKEYS
  * is not NULL the encryption keys of the merged key to pin are stored
- * there, checked as at enroll (NULL if none is left), and their ends at
- * *R_EXPIRY (as pani_keys_import_openpgp's).  */
-gpg_error_t pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr,
-                                       const void *data, size_t len,
-                                       time_t now, int check_only,
-                                       struct pan_key_info *r_info,
-                                       char **r_subkeys, char **r_expiry,
-                                       char **r_reason);
+ * there, checked as at enroll (NULL if none is left), their ends at
+ * *R_EXPIRY (as pani_keys_import_openpgp's), and at *R_UNPINNED (if not
+ * NULL) the keys of the merged key those leave out.  */
+gpg_error_t pani_keys_refresh_openpgp (
+  pan_ctx_t ctx, const char *fpr, const void *data, size_t len, time_t now,
+  int check_only, struct pan_key_info *r_info, char **r_subkeys,
+  char **r_expiry, time_t *r_pexp, char **r_unpinned, char **r_reason);
 
 /* Check that the key of the enrollment REC can be encrypted to at NOW
  * as pansend encrypts: with only the subkeys it pins (OpenPGP).  A
@@ -80,5 +83,42 @@ gpg_error_t pani_keys_info (pan_ctx_t ctx, pan_protocol_t protocol,
 
 /* Release the strings of INFO (the structure itself is the caller's).  */
 void pani_keys_info_release (struct pan_key_info *info);
+
+/* The recorded verdicts (keys-verdict.c).  */
+
+/* Set *R_VALID if the keyring of CTX is as the last transaction of
+ * pankey left it (its stamp says so, or there is neither).  */
+gpg_error_t pani_keys_stamp_valid (pan_ctx_t ctx, int *r_valid);
+
+/* Record the keyring of CTX as it is now in its stamp: only after a
+ * transaction that found the stamp valid.  */
+gpg_error_t pani_keys_stamp_write (pan_ctx_t ctx, char **r_reason);
+
+/* Store in TAG (17 bytes) the tag of the policy settings of CONFIG.  */
+void pani_keys_policy_tag (pan_config_t config, char *tag);
+
+/* Store at *R_STATE and *R_POLICY (NULL if none) a record's
+ * "key-state" and "key-policy" for the key INFO describes (judged
+ * under the policy of CTX), whose primary key expires at
+ * PRIMARY_EXPIRES (0: never), with the keys UNPINNED (NULL or "": none)
+ * that the record does not pin.  */
+gpg_error_t pani_keys_verdict_make (pan_ctx_t ctx,
+                                    const struct pan_key_info *info,
+                                    time_t primary_expires,
+                                    const char *unpinned, char **r_state,
+                                    char **r_policy);
+
+/* pani_keys_info of the key of REC, from the verdict REC records when
+ * the reports may take it, else from the keyring.  */
+gpg_error_t pani_keys_review_info (pan_ctx_t ctx,
+                                   const struct pan_recipient *rec,
+                                   time_t now, struct pan_key_info *r_info,
+                                   char **r_reason);
+
+/* pani_keys_unpinned of REC, from its verdict as pani_keys_review_info
+ * takes it.  */
+gpg_error_t pani_keys_review_unpinned (pan_ctx_t ctx,
+                                       const struct pan_recipient *rec,
+                                       char **r_list, char **r_reason);
 
 #endif /* PAN_KEYS_INT_H */

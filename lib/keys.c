@@ -93,22 +93,29 @@ pani_keys_info_release (struct pan_key_info *info)
 gpg_error_t
 pani_keys_import_openpgp (pan_ctx_t ctx, const char *addr, const char *fpr,
                           const void *buf, size_t len, time_t now,
-                          char **r_subkeys, char **r_expiry, char **r_reason)
+                          char **r_subkeys, char **r_expiry,
+                          struct pan_key_info *r_info, time_t *r_pexp,
+                          char **r_unpinned, char **r_reason)
 {
+  if (r_info)
+    info_init (r_info, PAN_PROTOCOL_OPENPGP, fpr);
   return pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, r_subkeys,
-                              r_expiry, r_reason);
+                              r_expiry, r_info, r_pexp, r_unpinned,
+                              r_reason);
 }
 
 gpg_error_t
 pani_keys_refresh_openpgp (pan_ctx_t ctx, const char *fpr, const void *buf,
                            size_t len, time_t now, int check_only,
                            struct pan_key_info *r_info, char **r_subkeys,
-                           char **r_expiry, char **r_reason)
+                           char **r_expiry, time_t *r_pexp,
+                           char **r_unpinned, char **r_reason)
 {
   if (r_info)
     info_init (r_info, PAN_PROTOCOL_OPENPGP, fpr);
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, r_info,
-                               r_subkeys, r_expiry, r_reason);
+                               r_subkeys, r_expiry, r_pexp, r_unpinned,
+                               r_reason);
 }
 
 /* Refuse REC, an enrollment of a protocol that pins subkeys, if it

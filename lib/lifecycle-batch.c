@@ -3,9 +3,10 @@
  * pankey enroll --batch LIST --file KEYS: the key file is read into a
  * scratch keyring once (openpgp-list.c), and each pair of the list is
  * enrolled by pan_lifecycle_enroll with only its own key, exported from
- * there: every pair is checked in a scratch keyring of its own, imported,
- * recorded and pinned one by one, exactly as a single enroll.  Without
- * the split each enroll would read the whole file.  */
+ * there: every pair is checked (in that one scratch keyring, which
+ * already holds it: a keyring of its own would cost each pair a new
+ * home, an import and its removal), imported, recorded and pinned one
+ * by one, exactly as a single enroll.  */
 #include <config.h>
 
 #include <stdlib.h>
@@ -89,9 +90,11 @@ pan_lifecycle_enroll_batch (pan_ctx_t ctx,
                              &len, r_reason))
       || (err = pani_openpgp_split_new (ctx, data, len, &split, r_reason)))
     return err;
+  pani_openpgp_split_use (split);
   for (size_t i = 0; i < pan_enroll_list_count (list); i++)
     if ((err = enroll_pair (ctx, req, list, i, split, cb, opaque)) && !first)
       first = err;
+  pani_openpgp_split_use (NULL);
   pani_openpgp_split_release (split);
   if (first)
     pani_reason (r_reason, first,

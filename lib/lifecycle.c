@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +41,9 @@ struct txn
   size_t len;
   char *subkeys;          /* The OpenPGP encryption keys to pin,  */
   char *subkey_expiry;    /* and when each can no longer encrypt.  */
+  char *key_state;        /* The verdict on the key to record, and  */
+  char *key_policy;       /* the policy's reason (keys-verdict.c).  */
+  int stamp_ok;           /* The keyring was as its stamp says.  */
   const char *new_sha256; /* Of the registry about to be saved.  */
   int exit_code;          /* Of the next record.  */
   int recorded;           /* Its stop is recorded.  */
@@ -159,6 +161,8 @@ finish (struct txn *t, gpg_error_t err, char *reason, char **r_reason)
   free (t->fpr);
   free (t->subkeys);
   free (t->subkey_expiry);
+  free (t->key_state);
+  free (t->key_policy);
   pan_registry_release (t->reg);
   return err;
 }
@@ -184,65 +188,6 @@ read_key (struct txn *t, char **r_reason)
                        " bytes)",
                        maxlen);
   return err ? stop (t, PAN_LIFECYCLE_INPUT, err) : 0;
-}
-
-
-/*
- * Exit codes (sysexits.h), for pankey and for the records.
- */
-
-static int
-exit_for_import (gpg_error_t err)
-{
-  switch (gpg_err_code (err))
-    {
-    case GPG_ERR_KEY_EXPIRED:
-    case GPG_ERR_CERT_REVOKED:
-    case GPG_ERR_KEY_DISABLED:
-    case GPG_ERR_UNUSABLE_PUBKEY:
-    case GPG_ERR_BAD_PUBKEY:
-    case GPG_ERR_WRONG_NAME:
-    case GPG_ERR_NO_CRL_KNOWN:
-    case GPG_ERR_CRL_TOO_OLD:
-    case GPG_ERR_FORBIDDEN: return EX_NOPERM;
-    case GPG_ERR_NO_PUBKEY:
-    case GPG_ERR_NO_DATA:
-    case GPG_ERR_INV_DATA: return EX_DATAERR;
-    default: return EX_SOFTWARE;
-    }
-}
-
-static int
-exit_for_registry (gpg_error_t err)
-{
-  switch (gpg_err_code (err))
-    {
-    case GPG_ERR_EEXIST:
-    case GPG_ERR_CONFLICT: return EX_CANTCREAT;
-    case GPG_ERR_NOT_FOUND: return EX_NOUSER;
-    case GPG_ERR_CERT_REVOKED: return EX_NOPERM;
-    case GPG_ERR_INV_DATA:
-    case GPG_ERR_INV_VALUE: return EX_DATAERR;
-    default: return EX_IOERR;
-    }
-}
-
-int
-pan_lifecycle_exit_code (pan_lifecycle_stage_t stage, gpg_error_t err,
-                         int keyring)
-{
-  switch (stage)
-    {
-    case PAN_LIFECYCLE_DONE: return 0;
-    case PAN_LIFECYCLE_REGISTRY: return EX_CONFIG;
-    case PAN_LIFECYCLE_REQUEST: return EX_USAGE;
-    case PAN_LIFECYCLE_STATE: return exit_for_registry (err);
-    case PAN_LIFECYCLE_KEY: return exit_for_import (err);
-    case PAN_LIFECYCLE_AUDIT: return EX_IOERR;
-    case PAN_LIFECYCLE_APPLY:
-      return keyring ? exit_for_import (err) : exit_for_registry (err);
-    default: return EX_SOFTWARE;
-    }
 }
 
 
@@ -464,7 +409,8 @@ import_key (struct txn *t, char **r_reason)
   struct pan_audit_key key = { .address = res->address,
                                .protocol = res->protocol,
                                .fingerprint = t->fpr };
-  char *sha1 = NULL;
+  char *sha1 = NULL, *unpinned = NULL;
+  time_t pexp = 0;
   gpg_error_t err;
 
   if ((err = read_key (t, r_reason)))
@@ -475,10 +421,21 @@ import_key (struct txn *t, char **r_reason)
   else
     err = pani_keys_import_openpgp (t->ctx, res->address, t->fpr, t->data,
                                     t->len, t->now, &t->subkeys,
-                                    &t->subkey_expiry, r_reason);
+                                    &t->subkey_expiry, &res->key, &pexp,
+                                    &unpinned, r_reason);
   if (err)
-    return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
-                        *r_reason ? *r_reason : gpg_strerror (err));
+    {
+      free (unpinned);
+      return record_stop (t, PAN_LIFECYCLE_KEY, err, &key, 1,
+                          *r_reason ? *r_reason : gpg_strerror (err));
+    }
+  /* The verdict goes into the record; without it the reports ask gpg. */
+  if (res->protocol == PAN_PROTOCOL_OPENPGP)
+    err = pani_keys_verdict_make (t->ctx, &res->key, pexp, unpinned,
+                                  &t->key_state, &t->key_policy);
+  free (unpinned);
+  if (err)
+    return err;
   if (!(res->fingerprint = sha1 ? sha1 : pani_strdup (t->fpr)))
     return gpg_error_from_syserror ();
   return 0;
@@ -532,6 +489,8 @@ registry_pin (struct txn *t, const char *old_fpr,
   rec.fingerprint = res->fingerprint;
   rec.subkeys = t->subkeys;
   rec.subkey_expiry = t->subkey_expiry;
+  rec.key_state = t->key_state;
+  rec.key_policy = t->key_policy;
   rec.enrolled_at = t->now;
   rec.enrolled_by = t->operator_name;
   rec.status = PAN_STATUS_ACTIVE;
@@ -581,17 +540,6 @@ commit_pin (struct txn *t, char **r_reason)
                        "the registry could not be updated");
   free (why);
   return err;
-}
-
-/* Describe T's new OpenPGP key as the keyring knows it now.  */
-static void
-describe_key (struct txn *t)
-{
-  struct pan_lifecycle_result *res = t->res;
-
-  if (res->protocol == PAN_PROTOCOL_OPENPGP)
-    pani_keys_info (t->ctx, PAN_PROTOCOL_OPENPGP, res->fingerprint, t->now,
-                    &res->key, NULL);
 }
 
 /* Record the change of T's record to STATUS for REASON, then make
@@ -669,7 +617,15 @@ transact (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
   /* gpg and gpgsm within gpg-timeout (no wait without a bound).  */
   if (!(err = begin (&t, ctx, req, r_res, event, need, &reason))
       && !(err = pani_engine_watch_begin (ctx, &watch)))
-    err = pani_engine_watch_end (watch, body (&t, &reason), &reason);
+    {
+      /* Only a change that found the keyring as pankey left it may say
+       * the same of the keyring it leaves.  */
+      if (pani_keys_stamp_valid (ctx, &t.stamp_ok))
+        t.stamp_ok = 0;
+      err = pani_engine_watch_end (watch, body (&t, &reason), &reason);
+      if (!err && t.stamp_ok)
+        (void)pani_keys_stamp_write (ctx, NULL);
+    }
   if (err && t.operator_name)
     record_refusal (&t, err, reason);
   err = finish (&t, err, reason, r_reason);
@@ -683,8 +639,8 @@ pin_new_key (struct txn *t, char **r_reason)
 {
   gpg_error_t err;
 
-  if (!(err = import_key (t, r_reason)) && !(err = commit_pin (t, r_reason)))
-    describe_key (t);
+  if (!(err = import_key (t, r_reason)))
+    err = commit_pin (t, r_reason);
   return err;
 }
 
@@ -770,14 +726,20 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
 {
   struct pan_lifecycle_result *res = t->res;
   struct pan_key_info before, after;
-  char b1[64], b2[64];
+  char b1[64], b2[64], *unpinned = NULL;
+  time_t pexp = 0;
   gpg_error_t err;
 
   pani_keys_info (t->ctx, res->protocol, res->fingerprint, t->now, &before,
                   NULL);
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
                                    t->now, 1, &after, &t->subkeys,
-                                   &t->subkey_expiry, r_reason);
+                                   &t->subkey_expiry, &pexp, &unpinned,
+                                   r_reason);
+  if (!err && t->subkeys)
+    err = pani_keys_verdict_make (t->ctx, &after, pexp, unpinned,
+                                  &t->key_state, &t->key_policy);
+  free (unpinned);
   if (err)
     err = record_stop (t, PAN_LIFECYCLE_KEY, err, key, 1,
                        *r_reason ? *r_reason : gpg_strerror (err));
@@ -793,29 +755,37 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
   return err;
 }
 
-/* Record the refresh of T about KEY and pin the subkeys its check
- * accepted (if none is left, the pins stay as they were).  */
+/* Record the refresh of T about KEY, the key of REC, and pin the
+ * subkeys its check accepted with its verdict (if none is left, the
+ * pins stay as they were, and a verdict recorded before goes: the
+ * reports then ask gpg).  */
 static gpg_error_t
-commit_refresh (struct txn *t, const struct pan_audit_key *key,
-                char **r_reason)
+commit_refresh (struct txn *t, const struct pan_recipient *rec,
+                const struct pan_audit_key *key, char **r_reason)
 {
   struct pan_lifecycle_result *res = t->res;
   struct pre_save pre = { t, key, 1, res->what };
   struct pani_registry_hook hook = { record_before_save, &pre,
                                      pan_ctx_config (t->ctx) };
+  struct pan_recipient want;
   char *path;
   gpg_error_t err;
 
-  if (!t->subkeys)
+  memset (&want, 0, sizeof want);
+  want.address = res->address;
+  want.fingerprint = res->fingerprint;
+  want.subkeys = t->subkeys ? t->subkeys : rec->subkeys;
+  want.subkey_expiry = t->subkeys ? t->subkey_expiry : rec->subkey_expiry;
+  want.key_state = t->key_state;
+  want.key_policy = t->key_policy;
+  if (!want.subkeys || (!t->subkeys && !rec->key_state))
     return record_ok (t, key, 1, res->what, r_reason);
   if (!(path = pan_ctx_path (t->ctx, "registry")))
     return gpg_error_from_syserror ();
-  err = pani_registry_set_subkeys (path, res->address, res->fingerprint,
-                                   t->subkeys, t->subkey_expiry,
-                                   pan_config_get_int (pan_ctx_config (
-                                                         t->ctx),
-                                                       "lock-timeout"),
-                                   &hook, r_reason);
+  err = pani_registry_set_pins (path, &want,
+                                pan_config_get_int (pan_ctx_config (t->ctx),
+                                                    "lock-timeout"),
+                                &hook, r_reason);
   if (err && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, key, 1,
                        "the registry could not be updated");
@@ -841,10 +811,11 @@ txn_refresh (struct txn *t, char **r_reason)
   key.protocol = res->protocol;
   key.fingerprint = res->fingerprint;
   if ((err = refresh_check (t, &key, r_reason))
-      || (err = commit_refresh (t, &key, r_reason)))
+      || (err = commit_refresh (t, rec, &key, r_reason)))
     return err;
   err = pani_keys_refresh_openpgp (t->ctx, res->fingerprint, t->data, t->len,
-                                   t->now, 0, NULL, NULL, NULL, r_reason);
+                                   t->now, 0, NULL, NULL, NULL, NULL, NULL,
+                                   r_reason);
   if (err)
     return record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                         *r_reason ? *r_reason : gpg_strerror (err));

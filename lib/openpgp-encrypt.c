@@ -22,6 +22,7 @@
 #include "engine-int.h"
 #include "openpgp-pins-int.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 #include "openpgp-encrypt-int.h"
 
 static void

@@ -30,6 +30,10 @@ gpg_error_t pani_openpgp_listed_sigs (const char *gnupg_home,
 gpg_error_t pani_openpgp_list_sigs (const char *gnupg_home, const char *fpr,
                                     gpgme_data_t *r_out, char **r_reason);
 
+/* Write the gpg.conf of the scratch GnuPG home DIR: every signature
+ * checked (no cache), no gpg-agent started.  */
+gpg_error_t pani_openpgp_scratch_conf (const char *dir, char **r_reason);
+
 /* A key file of many keys read once into a scratch keyring, to take
  * its keys one at a time (pankey enroll --batch).  */
 typedef struct pani_openpgp_split *pani_openpgp_split_t;
@@ -48,6 +52,16 @@ gpg_error_t pani_openpgp_split_new (pan_ctx_t ctx, const void *data,
 gpg_error_t pani_openpgp_split_get (pani_openpgp_split_t split,
                                     const char *fpr, char **r_buf,
                                     size_t *r_len);
+
+/* Check each key an enrollment takes, until SPLIT is released or
+ * another (NULL: none) is used, in the scratch keyring of SPLIT, which
+ * holds the whole key file already, rather than in a new one: a bulk
+ * enrollment checks every pair in one scratch keyring.  */
+void pani_openpgp_split_use (pani_openpgp_split_t split);
+
+/* If a split is in use, store its scratch GnuPG home and its context
+ * (both borrowed) and return 1, else return 0.  */
+int pani_openpgp_split_current (const char **r_dir, gpgme_ctx_t *r_gctx);
 
 /* Remove SPLIT's scratch keyring (NULL: nothing).  */
 void pani_openpgp_split_release (pani_openpgp_split_t split);

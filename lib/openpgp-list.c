@@ -21,6 +21,7 @@
 #include "util.h"
 #include "engine-int.h"
 #include "openpgp-list-int.h"
+#include "fileio-int.h"
 
 /* Look-ups of one home before its whole keyring is listed.  */
 #define LIST_AFTER 8
@@ -82,16 +83,6 @@ keyring_stat (const char *gnupg_home, struct stat *st)
         free (path);
       }
   return rc;
-}
-
-static int
-same_file (const struct stat *a, const struct stat *b)
-{
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino
-    && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec
-    && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-    && a->st_ctim.tv_sec == b->st_ctim.tv_sec
-    && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 static int
@@ -167,7 +158,7 @@ refresh (const char *gnupg_home, int *r_listed)
     }
   if (++cache.lookups <= LIST_AFTER || keyring_stat (gnupg_home, &st))
     return 0;
-  if (cache.listed && same_file (&st, &cache.st))
+  if (cache.listed && pani_same_file (&st, &cache.st))
     {
       *r_listed = 1;
       return 0;
@@ -294,7 +285,7 @@ pani_openpgp_listed_sigs (const char *gnupg_home, const char *fpr,
   *r_buf = NULL;
   *r_len = 0;
   if (!cache.listed || !cache.home || strcmp (cache.home, gnupg_home)
-      || keyring_stat (gnupg_home, &st) || !same_file (&st, &cache.st))
+      || keyring_stat (gnupg_home, &st) || !pani_same_file (&st, &cache.st))
     return gpg_error (GPG_ERR_NOT_FOUND);
   if (!cache.sigbuf)
     {
@@ -356,17 +347,56 @@ pani_openpgp_list_sigs (const char *gnupg_home, const char *fpr,
  * One key file of many keys, read once (pankey enroll --batch).
  */
 
+gpg_error_t
+pani_openpgp_scratch_conf (const char *dir, char **r_reason)
+{
+  /* Every signature checked, whatever a cache says; and no gpg-agent:
+   * a scratch keyring holds public keys only, and starting and
+   * stopping an agent cost each enrollment a third of its time.  */
+  static const char conf[] = "no-sig-cache\nno-autostart\n";
+  char *path = pani_strdupf ("%s/gpg.conf", dir);
+  gpg_error_t err;
+
+  if (!path)
+    return gpg_error (GPG_ERR_ENOMEM);
+  err = pani_write_file_atomic (path, conf, sizeof conf - 1, 0600, r_reason);
+  free (path);
+  return err;
+}
+
 struct pani_openpgp_split
 {
   char *dir;
   gpgme_ctx_t gctx;
 };
 
+/* The split of the bulk enrollment under way (see
+ * pani_openpgp_split_use).  */
+static pani_openpgp_split_t current;
+
+void
+pani_openpgp_split_use (pani_openpgp_split_t split)
+{
+  current = split;
+}
+
+int
+pani_openpgp_split_current (const char **r_dir, gpgme_ctx_t *r_gctx)
+{
+  if (!current)
+    return 0;
+  *r_dir = current->dir;
+  *r_gctx = current->gctx;
+  return 1;
+}
+
 void
 pani_openpgp_split_release (pani_openpgp_split_t split)
 {
   if (!split)
     return;
+  if (split == current)
+    current = NULL;
   gpgme_release (split->gctx);
   pani_engine_scratch_remove (split->dir);
   free (split->dir);
@@ -409,7 +439,8 @@ pani_openpgp_split_new (pan_ctx_t ctx, const void *data, size_t len,
   *r_split = NULL;
   if (!split)
     return gpg_error_from_syserror ();
-  if ((err = pani_engine_scratch_new (ctx, "batch", &split->dir, r_reason)))
+  if ((err = pani_engine_scratch_new (ctx, "batch", &split->dir, r_reason))
+      || (err = pani_openpgp_scratch_conf (split->dir, r_reason)))
     goto leave;
   if ((err = pani_gpgme_new (split->dir, GPGME_PROTOCOL_OpenPGP,
                              &split->gctx)))

@@ -43,4 +43,8 @@ gpgme_subkey_t pani_openpgp_pinned_subkey (gpgme_key_t key, const char *pins,
 gpg_error_t pani_openpgp_unpinned_list (gpgme_key_t key, const char *pins,
                                         char **r_list);
 
+/* Return the newest encryption subkey of KEY usable at NOW, else the
+ * newest encryption subkey, else NULL (what the reports name).  */
+gpgme_subkey_t pani_openpgp_enc_subkey (gpgme_key_t key, time_t now);
+
 #endif /* PAN_OPENPGP_PINS_INT_H */

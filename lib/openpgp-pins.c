@@ -16,6 +16,7 @@
 #include "panmail.h"
 #include "util.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 #include "openpgp-pins-int.h"
 
 int
@@ -162,4 +163,22 @@ pani_openpgp_unpinned_list (gpgme_key_t key, const char *pins, char **r_list)
         && (sub->invalid || (sub->can_encrypt && !sub->revoked)))
       list_add (&buf, sub);
   return list_finish (&buf, r_list);
+}
+
+gpgme_subkey_t
+pani_openpgp_enc_subkey (gpgme_key_t key, time_t now)
+{
+  gpgme_subkey_t best = NULL, any = NULL;
+
+  for (gpgme_subkey_t sub = key->subkeys; sub; sub = sub->next)
+    {
+      if (!sub->can_encrypt)
+        continue;
+      if (!any || sub->timestamp >= any->timestamp)
+        any = sub;
+      if (pani_openpgp_subkey_usable (sub, now)
+          && (!best || sub->timestamp >= best->timestamp))
+        best = sub;
+    }
+  return best ? best : any;
 }

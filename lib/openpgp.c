@@ -31,6 +31,7 @@
 #include "openpgp-list-int.h"
 #include "openpgp-encrypt-int.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 
 
 /*
@@ -244,19 +245,27 @@ key_policy (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
   return sev;
 }
 
+/* Refuse a key whose policy verdict is SEV (WHY says why).  */
+static gpg_error_t
+refuse_policy (pan_severity_t sev, const char *why, char **r_reason)
+{
+  if (sev != PAN_SEVERITY_CRITICAL)
+    return 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
+                      "refused by the algorithm policy: %s",
+                      why ? why : "see pankey check");
+}
+
 /* Refuse KEY if it breaks the algorithm policy.  */
 static gpg_error_t
 enforce_policy (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
                 time_t now, char **r_reason)
 {
   char *why = NULL;
-  gpg_error_t err = 0;
+  gpg_error_t err;
+  pan_severity_t sev = key_policy (config, gnupg_home, key, now, &why);
 
-  if (key_policy (config, gnupg_home, key, now, &why)
-      == PAN_SEVERITY_CRITICAL)
-    err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
-                       "refused by the algorithm policy: %s",
-                       why ? why : "see pankey check");
+  err = refuse_policy (sev, why, r_reason);
   free (why);
   return err;
 }
@@ -321,11 +330,19 @@ listed_key (pan_ctx_t ctx, const char *fpr, const char *hint,
   return home_key (ctx, fpr, hint, r_gctx, r_key, r_reason);
 }
 
+static void fill_info (pan_config_t config, const char *gnupg_home,
+                       gpgme_key_t key, time_t now,
+                       struct pan_key_info *info);
+
 /* The check of the pinned key FPR with the subkeys PINS (NULL: any
- * subkey), see pani_proto_ops.  */
+ * subkey), see pani_proto_ops.  If INFO is not NULL, describe the key
+ * there on the way (the policy is judged once), with the primary key's
+ * expiry at *R_PEXP (0: never), and store the keys PINS leaves out at
+ * *R_UNPINNED: one look-up for all.  */
 static gpg_error_t
-openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
-                      time_t now, time_t *r_expires, char **r_reason)
+check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins, time_t now,
+              time_t *r_expires, struct pan_key_info *info, time_t *r_pexp,
+              char **r_unpinned, char **r_reason)
 {
   gpg_error_t err;
   gpgme_ctx_t gctx = NULL;
@@ -335,13 +352,29 @@ openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
     *r_expires = 0;
   if (!(err = home_key (ctx, fpr, "; enroll it again", &gctx, &key,
                         r_reason))
-      && !(err = key_usable (key, pins, now, r_reason)))
+      && !(err = key_usable (key, pins, now, r_reason)) && !info)
     err = enforce_policy (ctx->config, ctx->gnupg_home, key, now, r_reason);
+  else if (!err)
+    {
+      fill_info (ctx->config, ctx->gnupg_home, key, now, info);
+      *r_pexp = key->subkeys->expires > 0 ? key->subkeys->expires : 0;
+      if (!(err = refuse_policy (info->policy, info->policy_reason,
+                                 r_reason)))
+        err = pani_openpgp_unpinned_list (key, pins, r_unpinned);
+    }
   if (!err && r_expires)
     *r_expires = usable_until (key, pins, now);
   gpgme_key_unref (key);
   gpgme_release (gctx);
   return err;
+}
+
+static gpg_error_t
+openpgp_check_pinned (pan_ctx_t ctx, const char *fpr, const char *pins,
+                      time_t now, time_t *r_expires, char **r_reason)
+{
+  return check_pinned (ctx, fpr, pins, now, r_expires, NULL, NULL, NULL,
+                       r_reason);
 }
 
 static gpg_error_t
@@ -380,31 +413,11 @@ algo_string (gpgme_subkey_t sub, char *buf, size_t size)
   gpgme_free (s);
 }
 
-/* Return the newest encryption subkey of KEY usable at NOW, else the
- * newest encryption subkey, else NULL.  */
-static gpgme_subkey_t
-enc_subkey (gpgme_key_t key, time_t now)
-{
-  gpgme_subkey_t best = NULL, any = NULL;
-
-  for (gpgme_subkey_t sub = key->subkeys; sub; sub = sub->next)
-    {
-      if (!sub->can_encrypt)
-        continue;
-      if (!any || sub->timestamp >= any->timestamp)
-        any = sub;
-      if (pani_openpgp_subkey_usable (sub, now)
-          && (!best || sub->timestamp >= best->timestamp))
-        best = sub;
-    }
-  return best ? best : any;
-}
-
 static void
 fill_info (pan_config_t config, const char *gnupg_home, gpgme_key_t key,
            time_t now, struct pan_key_info *info)
 {
-  gpgme_subkey_t pk = key->subkeys, enc = enc_subkey (key, now);
+  gpgme_subkey_t pk = key->subkeys, enc = pani_openpgp_enc_subkey (key, now);
 
   info->present = 1;
   algo_string (pk, info->algorithm, sizeof info->algorithm);
@@ -449,21 +462,6 @@ struct scratch
   gpgme_data_t data;
 };
 
-/* Make the scratch GnuPG home DIR check every signature (no cache).  */
-static gpg_error_t
-no_sig_cache (const char *dir, char **r_reason)
-{
-  static const char conf[] = "no-sig-cache\n";
-  char *path = pani_strdupf ("%s/gpg.conf", dir);
-  gpg_error_t err;
-
-  if (!path)
-    return gpg_error (GPG_ERR_ENOMEM);
-  err = pani_write_file_atomic (path, conf, sizeof conf - 1, 0600, r_reason);
-  free (path);
-  return err;
-}
-
 /* Make S: an empty scratch keyring and the key data BUF/LEN.  */
 static gpg_error_t
 scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
@@ -473,7 +471,7 @@ scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
 
   memset (s, 0, sizeof *s);
   if ((err = pani_engine_scratch_new (ctx, "keycheck", &s->dir, r_reason))
-      || (err = no_sig_cache (s->dir, r_reason)))
+      || (err = pani_openpgp_scratch_conf (s->dir, r_reason)))
     return err;
   if ((err = pani_gpgme_new (s->dir, GPGME_PROTOCOL_OpenPGP, &s->gctx))
       || (err = gpgme_data_new_from_mem (&s->data, buf, len, 0)))
@@ -635,10 +633,11 @@ no_such_key (const char *fpr, char **r_reason)
 /* Store at *R_PINS the encryption keys of FPR in the scratch keyring
  * behind GCTX whose bindings gpg checked there without its cache (NULL
  * if there is none), and their ends at *R_EXPIRY (see
- * pani_openpgp_pin_list).  */
+ * pani_openpgp_pin_list); if R_UNPINNED is not NULL and there are
+ * pins, the keys that they leave out (pani_openpgp_unpinned_list).  */
 static gpg_error_t
 scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
-                  char **r_expiry)
+                  char **r_expiry, char **r_unpinned)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
@@ -647,6 +646,8 @@ scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
   *r_expiry = NULL;
   if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
     err = pani_openpgp_pin_list (key, r_pins, r_expiry);
+  if (!err && r_unpinned && *r_pins)
+    err = pani_openpgp_unpinned_list (key, *r_pins, r_unpinned);
   gpgme_key_unref (key);
   return err;
 }
@@ -656,7 +657,7 @@ static gpg_error_t
 scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
               char **r_expiry, char **r_reason)
 {
-  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry);
+  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry, NULL);
 
   if (!err && !*r_pins)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
@@ -666,46 +667,76 @@ scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
   return err;
 }
 
+/* Make S the scratch keyring in which the key FPR of BUF/LEN is
+ * checked: the one of the bulk enrollment under way, which holds the
+ * whole key file already (*R_BORROWED set), else a new one with
+ * BUF/LEN imported.  */
+static gpg_error_t
+scratch_for (pan_ctx_t ctx, const void *buf, size_t len, const char *fpr,
+             struct scratch *s, int *r_borrowed, char **r_reason)
+{
+  gpg_error_t err;
+  int found, others;
+
+  memset (s, 0, sizeof *s);
+  if ((*r_borrowed = pani_openpgp_split_current ((const char **)&s->dir,
+                                                 &s->gctx)))
+    return 0;
+  if ((err = scratch_open (ctx, buf, len, s, r_reason))
+      || (err = inspect_key_data (s->gctx, s->data, fpr, &found, &others,
+                                  r_reason)))
+    return err;
+  if (!found)
+    return no_such_key (fpr, r_reason);
+  return import_data (s->gctx, s->data, r_reason);
+}
+
 gpg_error_t
 pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
                      const void *buf, size_t len, time_t now,
-                     char **r_subkeys, char **r_expiry, char **r_reason)
+                     char **r_subkeys, char **r_expiry,
+                     struct pan_key_info *r_info, time_t *r_pexp,
+                     char **r_unpinned, char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t pinned = NULL;
-  char *pins = NULL, *ends = NULL;
-  int found, others;
+  char *pins = NULL, *ends = NULL, *unpinned = NULL;
+  struct pan_key_info info;
+  int borrowed = 0;
+  time_t pexp = 0;
 
+  memset (&info, 0, sizeof info);
   *r_subkeys = NULL;
   *r_expiry = NULL;
-  if ((err = scratch_open (ctx, buf, len, &s, r_reason))
-      || (err = inspect_key_data (s.gctx, s.data, fpr, &found, &others,
-                                  r_reason)))
-    goto leave;
-  if (!found)
-    {
-      err = no_such_key (fpr, r_reason);
-      goto leave;
-    }
-  if ((err = import_data (s.gctx, s.data, r_reason))
+  if ((err = scratch_for (ctx, buf, len, fpr, &s, &borrowed, r_reason))
       || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now,
                                  r_reason))
       || (err = scratch_pins (s.gctx, fpr, &pins, &ends, r_reason))
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
-      || (err = openpgp_check_pinned (ctx, fpr, pins, now, NULL, r_reason)))
+      || (err = check_pinned (ctx, fpr, pins, now, NULL,
+                              r_info ? r_info : &info,
+                              r_pexp ? r_pexp : &pexp, &unpinned, r_reason)))
     goto leave;
   *r_subkeys = pins;
   pins = NULL;
   *r_expiry = ends;
   ends = NULL;
+  if (r_unpinned)
+    {
+      *r_unpinned = unpinned;
+      unpinned = NULL;
+    }
 
 leave:
   free (pins);
   free (ends);
+  free (unpinned);
+  free (info.policy_reason);
   gpgme_data_release (pinned);
-  scratch_close (&s);
+  if (!borrowed)
+    scratch_close (&s);
   return err;
 }
 
@@ -720,7 +751,7 @@ openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   if (r_fpr)
     *r_fpr = NULL;
   err = pani_openpgp_enroll (ctx, addr, fpr, buf, len, now, &pins, &ends,
-                             r_reason);
+                             NULL, NULL, NULL, r_reason);
   if (!err && r_fpr && !(*r_fpr = pani_strdup (fpr)))
     err = gpg_error (GPG_ERR_ENOMEM);
   free (pins);
@@ -797,10 +828,12 @@ check_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
   return err;
 }
 
-/* Describe the merged key FPR of the scratch keyring SCRATCH.  */
+/* Describe the merged key FPR of the scratch keyring SCRATCH, its
+ * primary key's expiry at *R_PEXP (if not NULL).  */
 static gpg_error_t
 describe_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
-                 const char *fpr, time_t now, struct pan_key_info *r_info)
+                 const char *fpr, time_t now, struct pan_key_info *r_info,
+                 time_t *r_pexp)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
@@ -809,6 +842,8 @@ describe_update (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
     return 0;
   if (!(err = pani_get_pinned_key (gctx, fpr, &key)))
     fill_info (ctx->config, scratch, key, now, r_info);
+  if (!err && r_pexp)
+    *r_pexp = key->subkeys->expires > 0 ? key->subkeys->expires : 0;
   gpgme_key_unref (key);
   return err;
 }
@@ -817,7 +852,8 @@ gpg_error_t
 pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
                       size_t len, time_t now, int check_only,
                       struct pan_key_info *info, char **r_subkeys,
-                      char **r_expiry, char **r_reason)
+                      char **r_expiry, time_t *r_pexp, char **r_unpinned,
+                      char **r_reason)
 {
   gpg_error_t err;
   struct scratch s;
@@ -827,14 +863,17 @@ pani_openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf,
     *r_subkeys = NULL;
   if (r_expiry)
     *r_expiry = NULL;
+  if (r_unpinned)
+    *r_unpinned = NULL;
   if ((err = scratch_open (ctx, buf, len, &s, r_reason))
       || (err = inspect_update (s.gctx, s.data, fpr, r_reason))
       || (err = seed_scratch (ctx, s.gctx, fpr, r_reason))
       || (err = import_data (s.gctx, s.data, r_reason))
       || (err = check_update (ctx, s.gctx, s.dir, fpr, now, r_reason))
-      || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info))
+      || (err = describe_update (ctx, s.gctx, s.dir, fpr, now, info, r_pexp))
       || (r_subkeys
-          && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry)))
+          && (err = scratch_pin_list (s.gctx, fpr, r_subkeys, r_expiry,
+                                      r_unpinned)))
       || (err = export_one (s.gctx, fpr, &merged, r_reason)))
     goto leave;
   if (!check_only)
@@ -853,7 +892,7 @@ openpgp_refresh (pan_ctx_t ctx, const char *fpr, const void *buf, size_t len,
                  char **r_reason)
 {
   return pani_openpgp_refresh (ctx, fpr, buf, len, now, check_only, info,
-                               NULL, NULL, r_reason);
+                               NULL, NULL, NULL, NULL, r_reason);
 }
 
 

@@ -237,6 +237,11 @@ struct pan_recipient
    * "never" or the UTC time after which it can no longer encrypt, as
    * recorded when it was pinned; NULL in older records.  */
   char *subkey_expiry;
+  /* OpenPGP: the verdict on the key recorded at enroll, rotate and
+   * refresh (its words and the policy's reason, see
+   * lib/registry-verdict.c); NULL in older records.  */
+  char *key_state;
+  char *key_policy;
 };
 typedef struct pan_registry *pan_registry_t;
 

@@ -422,40 +422,67 @@ pani_registry_set_status (const char *path,
  * Pinning the subkeys of a refreshed key.
  */
 
-/* What pani_registry_set_subkeys changes.  */
-struct subkeys_parm
+/* Replace *R_DST by a copy of SRC (may be NULL).  */
+static gpg_error_t
+replace_opt (char **r_dst, const char *src)
 {
-  const char *addr;
-  const char *fpr;
-  const char *subkeys;
-  const char *expiry;
-};
+  char *copy = NULL;
 
+  if (src && !(copy = pani_strdup (src)))
+    return gpg_error_from_syserror ();
+  free (*r_dst);
+  *r_dst = copy;
+  return 0;
+}
+
+/* Set the pins and the verdict of the active record of WANT's address,
+ * which must pin WANT's key (see pani_registry_set_pins).  */
 static gpg_error_t
 edit_subkeys (pan_registry_t reg, void *opaque, char **r_reason)
 {
-  const struct subkeys_parm *parm = opaque;
-  long idx = pani_registry_find_active (reg, parm->addr);
-  char *copy, *expiry = NULL;
+  const struct pan_recipient *want = opaque;
+  long idx = pani_registry_find_active (reg, want->address);
+  struct pan_recipient *rec;
+  gpg_error_t err;
 
-  if (idx < 0 || strcmp (reg->recs[idx].fingerprint, parm->fpr))
+  if (idx < 0 || strcmp (reg->recs[idx].fingerprint, want->fingerprint))
     return pani_reason (r_reason, gpg_error (GPG_ERR_CONFLICT),
                         "%s is no longer pinned to key %s; check and try"
                         " again",
-                        parm->addr, parm->fpr);
-  if (reg->recs[idx].protocol != PAN_PROTOCOL_OPENPGP)
+                        want->address, want->fingerprint);
+  rec = &reg->recs[idx];
+  if (rec->protocol != PAN_PROTOCOL_OPENPGP)
     return gpg_error (GPG_ERR_INV_VALUE);
-  if (!(copy = pani_strdup (parm->subkeys))
-      || (parm->expiry && !(expiry = pani_strdup (parm->expiry))))
-    {
-      free (copy);
-      return gpg_error_from_syserror ();
-    }
-  free (reg->recs[idx].subkeys);
-  reg->recs[idx].subkeys = copy;
-  free (reg->recs[idx].subkey_expiry);
-  reg->recs[idx].subkey_expiry = expiry;
-  return 0;
+  if ((err = replace_opt (&rec->subkeys, want->subkeys))
+      || (err = replace_opt (&rec->subkey_expiry, want->subkey_expiry))
+      || (err = replace_opt (&rec->key_state, want->key_state)))
+    return err;
+  return replace_opt (&rec->key_policy, want->key_policy);
+}
+
+gpg_error_t
+pani_registry_set_pins (const char *path, const struct pan_recipient *want,
+                        int timeout, const struct pani_registry_hook *hook,
+                        char **r_reason)
+{
+  gpg_error_t err;
+  struct pan_recipient rec, valid;
+
+  if (!path || !want->address || !want->fingerprint || !want->subkeys)
+    return gpg_error (GPG_ERR_INV_VALUE);
+  /* Checked as the parser checks a record that pins them.  */
+  rec = *want;
+  memset (&valid, 0, sizeof valid);
+  rec.protocol = PAN_PROTOCOL_OPENPGP;
+  rec.enrolled_at = 1;
+  rec.enrolled_by = (char *)"pankey";
+  rec.status = PAN_STATUS_ACTIVE;
+  rec.changed_at = 0;
+  rec.changed_by = rec.reason = rec.note = NULL;
+  if (!(err = pani_registry_validate (path, &rec, &valid, r_reason)))
+    err = update_locked (path, timeout, edit_subkeys, &rec, hook, r_reason);
+  pani_registry_clear_rec (&valid);
+  return err;
 }
 
 gpg_error_t
@@ -465,25 +492,14 @@ pani_registry_set_subkeys (const char *path, const char *addr,
                            const struct pani_registry_hook *hook,
                            char **r_reason)
 {
-  gpg_error_t err;
-  struct pan_recipient rec, valid;
-  struct subkeys_parm parm = { addr, fpr, subkeys, expiry };
+  struct pan_recipient want;
 
-  if (!path || !addr || !fpr || !subkeys)
+  if (!addr || !fpr)
     return gpg_error (GPG_ERR_INV_VALUE);
-  /* Checked as the parser checks a record that pins them.  */
-  memset (&rec, 0, sizeof rec);
-  memset (&valid, 0, sizeof valid);
-  rec.address = (char *)addr;
-  rec.protocol = PAN_PROTOCOL_OPENPGP;
-  rec.fingerprint = (char *)fpr;
-  rec.subkeys = (char *)subkeys;
-  rec.subkey_expiry = (char *)expiry;
-  rec.enrolled_at = 1;
-  rec.enrolled_by = (char *)"pankey";
-  rec.status = PAN_STATUS_ACTIVE;
-  if (!(err = pani_registry_validate (path, &rec, &valid, r_reason)))
-    err = update_locked (path, timeout, edit_subkeys, &parm, hook, r_reason);
-  pani_registry_clear_rec (&valid);
-  return err;
+  memset (&want, 0, sizeof want);
+  want.address = (char *)addr;
+  want.fingerprint = (char *)fpr;
+  want.subkeys = (char *)subkeys;
+  want.subkey_expiry = (char *)expiry;
+  return pani_registry_set_pins (path, &want, timeout, hook, r_reason);
 }

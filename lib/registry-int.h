@@ -93,10 +93,6 @@ const struct pan_recipient *pani_registry_lookup (pan_registry_t reg,
 const struct pan_recipient *pani_registry_lookup_any (pan_registry_t reg,
                                                       const char *addr);
 
-/* True if the fingerprint FPR (upper case) is one of the list SUBKEYS
- * (the "subkeys" of a record; NULL: none).  */
-int pani_registry_pinned (const char *subkeys, const char *fpr);
-
 /* Under the registry lock of PATH, set the subkeys of the active record
  * of the normalised address ADDR, which must pin FPR, to SUBKEYS and
  * their times to EXPIRY (lists as pan_recipient's; EXPIRY may be NULL),
@@ -106,5 +102,16 @@ gpg_error_t pani_registry_set_subkeys (const char *path, const char *addr,
                                        const char *expiry, int timeout,
                                        const struct pani_registry_hook *hook,
                                        char **r_reason);
+
+/* Under the registry lock of PATH, set the subkeys, their times and
+ * the recorded verdict ("key-state", "key-policy") of the active record
+ * of WANT->ADDRESS (normalised), which must pin WANT->FINGERPRINT, to
+ * those of WANT (each may be NULL but the subkeys), showing the new
+ * file to HOOK (may be NULL) before it is saved.  */
+gpg_error_t pani_registry_set_pins (const char *path,
+                                    const struct pan_recipient *want,
+                                    int timeout,
+                                    const struct pani_registry_hook *hook,
+                                    char **r_reason);
 
 #endif /* PAN_REGISTRY_INT_H */

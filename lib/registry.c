@@ -60,6 +60,7 @@
 #include "util.h"
 #include "addrlist-int.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 #include "enroll-list-int.h"
 #include "timeutil-int.h"
 
@@ -81,6 +82,8 @@ enum field
   F_FINGERPRINT,
   F_SUBKEYS,       /* Optional (see above).  */
   F_SUBKEY_EXPIRY, /* Optional (see above).  */
+  F_KEY_STATE,     /* Optional (registry-verdict.c).  */
+  F_KEY_POLICY,    /* Optional (registry-verdict.c).  */
   F_ENROLLED_AT,
   F_ENROLLED_BY,
   F_STATUS,
@@ -91,15 +94,15 @@ enum field
   N_FIELDS
 };
 
-/* The keys every stanza has: those before F_CHANGED_AT but
- * F_SUBKEYS and F_SUBKEY_EXPIRY.  */
+/* The keys every stanza has: those before F_CHANGED_AT but the
+ * optional ones from F_SUBKEYS to F_KEY_POLICY.  */
 #define IS_REQUIRED(f) \
-  ((f) < F_CHANGED_AT && (f) != F_SUBKEYS && (f) != F_SUBKEY_EXPIRY)
+  ((f) < F_CHANGED_AT && ((f) < F_SUBKEYS || (f) > F_KEY_POLICY))
 
 static const char *const field_names[N_FIELDS] = {
-  "recipient",     "protocol",    "fingerprint", "subkeys",
-  "subkey-expiry", "enrolled-at", "enrolled-by", "status",
-  "changed-at",    "changed-by",  "reason",      "note"
+  "recipient",  "protocol",   "fingerprint", "subkeys",     "subkey-expiry",
+  "key-state",  "key-policy", "enrolled-at", "enrolled-by", "status",
+  "changed-at", "changed-by", "reason",      "note"
 };
 
 /* The most fingerprints a "subkeys" line holds.  */
@@ -236,6 +239,8 @@ pani_registry_clear_rec (struct pan_recipient *rec)
   free (rec->fingerprint);
   free (rec->subkeys);
   free (rec->subkey_expiry);
+  free (rec->key_state);
+  free (rec->key_policy);
   free (rec->enrolled_by);
   free (rec->changed_by);
   free (rec->reason);
@@ -379,20 +384,6 @@ pani_registry_lookup_any (pan_registry_t reg, const char *addr)
   pan_free (norm);
   pan_free (reason);
   return idx < 0 ? NULL : &reg->recs[idx];
-}
-
-int
-pani_registry_pinned (const char *subkeys, const char *fpr)
-{
-  size_t n = fpr ? strlen (fpr) : 0, len;
-
-  for (const char *p = subkeys; n && p && *p; p += len + (p[len] == ' '))
-    {
-      len = strcspn (p, " ");
-      if (len == n && !memcmp (p, fpr, n))
-        return 1;
-    }
-  return 0;
 }
 
 int
@@ -581,6 +572,22 @@ store_string (char **r_dst, const char *value)
   return *r_dst ? 0 : gpg_error_from_syserror ();
 }
 
+/* Store VALUE, a record's "key-state" or (F) "key-policy", in REC.  */
+static gpg_error_t
+parse_verdict (const struct loc *loc, enum field f, const char *value,
+               struct pan_recipient *rec, char **r_reason)
+{
+  struct pani_key_verdict v;
+
+  if (f == F_KEY_POLICY)
+    return store_string (&rec->key_policy, value);
+  if (!pani_registry_verdict_parse (value, &v))
+    return store_string (&rec->key_state, value);
+  return loc_reason (loc, r_reason, gpg_error (GPG_ERR_INV_DATA),
+                     "'key-state' is not as pankey writes it; run 'pankey"
+                     " refresh' for the key");
+}
+
 /* Check VALUE as the value of key F and store it in REC.  */
 static gpg_error_t
 parse_field (const struct loc *loc, enum field f, const char *value,
@@ -615,6 +622,8 @@ parse_field (const struct loc *loc, enum field f, const char *value,
       if (check_subkey_expiry (loc, value, r_reason))
         return err;
       return store_string (&rec->subkey_expiry, value);
+    case F_KEY_STATE:
+    case F_KEY_POLICY: return parse_verdict (loc, f, value, rec, r_reason);
     case F_ENROLLED_AT:
       if (!pani_time_parse (value, &rec->enrolled_at))
         return 0;
@@ -655,6 +664,8 @@ field_text (const struct pan_recipient *rec, enum field f, char *buf,
     case F_FINGERPRINT: return rec->fingerprint;
     case F_SUBKEYS: return rec->subkeys;
     case F_SUBKEY_EXPIRY: return rec->subkey_expiry;
+    case F_KEY_STATE: return rec->key_state;
+    case F_KEY_POLICY: return rec->key_policy;
     case F_ENROLLED_AT:
       return pan_time_format (rec->enrolled_at, buf, bufsize);
     case F_ENROLLED_BY: return rec->enrolled_by;
@@ -692,6 +703,11 @@ check_record_rules (const struct loc *loc, const struct pan_recipient *rec,
     return loc_reason (loc, r_reason, err,
                        "'subkey-expiry' needs one word per fingerprint"
                        " of 'subkeys'");
+  if ((rec->key_state && rec->protocol != PAN_PROTOCOL_OPENPGP)
+      || (rec->key_policy && !rec->key_state))
+    return loc_reason (loc, r_reason, err,
+                       "'key-state' is only for OpenPGP, 'key-policy'"
+                       " only with it");
   if (rec->status == PAN_STATUS_ACTIVE)
     {
       for (f = F_CHANGED_AT; f < N_FIELDS; f++)

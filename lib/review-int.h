@@ -11,4 +11,9 @@
 void pani_review_classify (struct pan_key_status *st, pan_status_t status,
                            int looked_up, time_t now, long warn_days);
 
+/* Store in HEX (65 bytes) the registry digest of the newest audit
+ * record of CTX that has one, "" if there is none.  */
+gpg_error_t pani_review_newest_sha256 (pan_ctx_t ctx, char *hex,
+                                       char **r_reason);
+
 #endif /* PAN_REVIEW_INT_H */

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -101,8 +103,7 @@ pan_review_key (pan_ctx_t ctx, const struct pan_recipient *rec, time_t now,
       st->note = rec->note;
     }
   if (look)
-    st->err = pani_keys_info (ctx, rec->protocol, rec->fingerprint, now,
-                              &st->info, &st->why);
+    st->err = pani_keys_review_info (ctx, rec, now, &st->info, &st->why);
   pani_review_classify (st, rec->status, look, now, warn_days);
   return 0;
 }
@@ -262,7 +263,7 @@ review_pins (pan_ctx_t ctx, struct review *rv,
   const char *p;
   size_t n;
 
-  err = pani_keys_unpinned (ctx, rec, &list, &why);
+  err = pani_keys_review_unpinned (ctx, rec, &list, &why);
   if (gpg_err_code (err) == GPG_ERR_CONFIGURATION)
     err = report (rv, PAN_SEVERITY_CRITICAL, "no-pins", 0,
                   "has no encryption subkey pinned in the registry (a"
@@ -347,15 +348,17 @@ gpg_error_t
 pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason)
 {
   gpg_error_t err;
-  char *buf = NULL;
-  size_t len = 0;
+  int fd = -1;
 
   *hex = 0;
-  err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
-                        MAX_REGISTRY, &buf, &len, r_reason);
-  if (!err)
-    pani_audit_sha256_hex (buf, len, hex);
-  free (buf);
+  /* Streamed: a registry of ten thousand keys is megabytes.  */
+  if ((err = pani_home_open (ctx, PAN_REGISTRY_FILE, O_RDONLY, 0,
+                             PANI_HOME_OPERATOR, &fd, r_reason)))
+    return err;
+  if ((err = pani_sha256_fd (fd, hex)))
+    pani_reason (r_reason, err, "%s/%s: %s", pan_ctx_home (ctx),
+                 PAN_REGISTRY_FILE, gpg_strerror (err));
+  close (fd);
   return err;
 }
 
@@ -395,6 +398,16 @@ newest_digest (pan_ctx_t ctx, struct pani_audit_registry_mark *mark,
     return err;
   err = pani_audit_newest_registry (&f, pan_ctx_home (ctx), mark, r_reason);
   pani_audit_files_release (&f);
+  return err;
+}
+
+gpg_error_t
+pani_review_newest_sha256 (pan_ctx_t ctx, char *hex, char **r_reason)
+{
+  struct pani_audit_registry_mark dr;
+  gpg_error_t err = newest_digest (ctx, &dr, r_reason);
+
+  strcpy (hex, !err && dr.seq ? dr.sha256 : "");
   return err;
 }
 

@@ -569,3 +569,38 @@ pani_test_hang (const char *step)
       pause ();
 }
 #endif
+
+gpg_error_t
+pani_sha256_fd (int fd, char *hex)
+{
+  unsigned char buf[65536];
+  const unsigned char *d;
+  gcry_md_hd_t md;
+  ssize_t n;
+  gpg_error_t err;
+
+  if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
+    return err;
+  while ((n = read (fd, buf, sizeof buf)) != 0)
+    if (n > 0)
+      gcry_md_write (md, buf, (size_t)n);
+    else if (errno != EINTR)
+      {
+        err = gpg_error_from_syserror ();
+        break;
+      }
+  if (!err && (d = gcry_md_read (md, GCRY_MD_SHA256)))
+    pani_bin2hex (d, 32, hex);
+  gcry_md_close (md);
+  return err;
+}
+
+int
+pani_same_file (const struct stat *a, const struct stat *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino
+    && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+    && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+    && a->st_ctim.tv_sec == b->st_ctim.tv_sec
+    && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}

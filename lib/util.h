@@ -146,6 +146,15 @@ size_t pani_utf8_len (const unsigned char *p, const unsigned char *end);
  * HEX (the form fingerprints take).  */
 void pani_bin2hex_upper (const void *bin, size_t n, char *hex);
 
+/* Write the SHA-256 of what is left to read of FD as 64 lower-case hex
+ * digits and a NUL to HEX.  */
+gpg_error_t pani_sha256_fd (int fd, char *hex);
+
+/* True if the stats A and B are of the same file, unchanged (device,
+ * inode, size, modification and change times).  */
+struct stat;
+int pani_same_file (const struct stat *a, const struct stat *b);
+
 /* Files and locks (fileio.c).  */
 #include "fileio-int.h"
 

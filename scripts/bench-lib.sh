@@ -22,7 +22,8 @@ unwrap_libtool () {
 # a cv25519 encryption subkey, no passphrase) in the new GnuPG home KEYS
 # with one gpg run.  Writes, in the order of I: KEYS/list ("ADDRESS
 # FINGERPRINT" lines), KEYS/fprs (the primary fingerprints) and
-# KEYS/stanzas (I, address, fingerprint, subkey, subkey-expiry; tabs);
+# KEYS/stanzas (I, address, fingerprint, subkey, subkey-expiry,
+# creation time; tabs);
 # and KEYS/all.asc (every public key, armored).
 bench_make_keys () {
     bmk_keys=$1 bmk_i=$2
@@ -40,14 +41,14 @@ bench_make_keys () {
     gpg --homedir "$bmk_keys" --with-colons --list-keys 2>/dev/null |
         TZ=UTC awk -F: '
         function stamp(t) { return strftime("%Y-%m-%dT%H:%M:%SZ", t) }
-        $1 == "pub" { pexp = $7; what = "pub" }
+        $1 == "pub" { pexp = $7; made = $6; what = "pub" }
         $1 == "sub" { sexp = $7; what = "sub" }
         $1 == "uid" { addr = $10; sub(/.*</, "", addr); sub(/>.*/, "", addr) }
         $1 == "fpr" && what == "pub" { fpr = $10 }
         $1 == "fpr" && what == "sub" {
             end = sexp; if (pexp && (!end || pexp < end)) end = pexp
             n = addr; sub(/^bench/, "", n); sub(/@.*/, "", n)
-            printf "%d\t%s\t%s\t%s\t%s\n", n, addr, fpr, $10, end ? stamp(end) : "never"
+            printf "%d\t%s\t%s\t%s\t%s\t%s\n", n, addr, fpr, $10, end ? stamp(end) : "never", stamp(made)
         }' | sort -n > "$bmk_keys/stanzas"
     cut -f3 "$bmk_keys/stanzas" > "$bmk_keys/fprs"
     cut -f2,3 "$bmk_keys/stanzas" | tr '\t' ' ' > "$bmk_keys/list"
@@ -55,20 +56,34 @@ bench_make_keys () {
 
 # bench_enrolled_home PANKEY KEYS N: bench_make_keys KEYS 1 N, and a
 # panmail home at $PANMAIL_HOME (pankey init) where all N are enrolled.
-# The enrollments are written as "pankey enroll" writes them (subkeys
-# and their times from gpg's listing), the keys imported into the home's
-# keyring in one gpg run, and the registry recorded with "pankey
-# registry-accept": the per-key checks of enroll are skipped, so that a
-# home of 10,000 keys takes minutes, not hours.
+# The first is enrolled by "pankey enroll"; the others are written as
+# it writes them (subkeys, their times and the verdict on the key, as
+# gpg lists them; the policy's tag from the first), the keys imported
+# into the home's keyring in one gpg run, the registry recorded with
+# "pankey registry-accept" and the keyring's stamp written as pankey
+# writes it: the per-key checks of enroll are skipped, so that a home
+# of 10,000 keys takes minutes, not hours.
 bench_enrolled_home () {
     bench_make_keys "$2" 1 "$3"
+    bench_home_of_keys "$1" "$2" "$3"
+}
+
+# bench_home_of_keys PANKEY KEYS N: the home of bench_enrolled_home,
+# with the N keys that bench_make_keys made in KEYS.
+bench_home_of_keys () {
     "$1" init > /dev/null
+    head -n 1 "$2/list" > "$2/first"
+    gpg --homedir "$2" --armor --export "$(head -n 1 "$2/fprs")" > "$2/first.asc"
+    "$1" enroll --batch "$2/first" --file "$2/first.asc" --operator bench > /dev/null
+    beh_tag=$(sed -n 's/^key-state \([0-9a-f]*\) .*/\1/p' "$PANMAIL_HOME/registry")
     gpg --homedir "$PANMAIL_HOME/gnupg" --batch --quiet --import \
         "$2/all.asc" 2>/dev/null
-    awk -F'\t' -v at="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{
-        printf "\nrecipient %s\nprotocol openpgp\nfingerprint %s\nsubkeys %s\nsubkey-expiry %s\nenrolled-at %s\nenrolled-by bench\nstatus active\n", $2, $3, $4, $5, at
+    awk -F'\t' -v at="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v tag="$beh_tag" 'NR > 1 {
+        printf "\nrecipient %s\nprotocol openpgp\nfingerprint %s\nsubkeys %s\nsubkey-expiry %s\nkey-state %s %s %s %s u ok ed25519 255 cv25519\nenrolled-at %s\nenrolled-by bench\nstatus active\n", $2, $3, $4, $5, tag, $6, $5, $5, at
         }' "$2/stanzas" >> "$PANMAIL_HOME/registry"
     "$1" registry-accept --note "bench: $3 keys enrolled" > /dev/null
+    sha256sum < "$PANMAIL_HOME/gnupg/pubring.kbx" | cut -d' ' -f1 \
+        > "$PANMAIL_HOME/gnupg/keyring.sha256"
 }
 
 # bench_ms: milliseconds since the epoch.

@@ -6,9 +6,10 @@
 # and one with 10, as bench_enrolled_home (bench-lib.sh) does: the keys
 # made in one gpg run (an ed25519 primary key with a cv25519 encryption
 # subkey each), imported into the home's keyring in one run, the
-# registry written as pankey enroll writes it and recorded with pankey
-# registry-accept (the checks of each enrollment skipped, so that
-# 10,000 keys take minutes).  Then it times, with /usr/bin/time:
+# registry written as pankey enroll writes it (the verdict on each key
+# included) and recorded with pankey registry-accept, and the keyring's
+# stamp written (the checks of each enrollment skipped, so that 10,000
+# keys take minutes).  Then it times, with /usr/bin/time:
 #   - one send of a 10 KB report to one recipient in each home (median
 #     of REPEAT, default 5, interleaved), and their ratio (issue 14's
 #     goal: at most 1.2);

@@ -307,3 +307,43 @@ sed -i '/^address-case exact$/d' "$PANMAIL_HOME/panmail.conf"
 expect_rc 0 "show $(lower "$K") when case is ignored" pankey show "$(lower "$K")"
 grep -qF "$K" "$T/out" || fail "show does not give $K as enrolled"
 pass "address-case exact: the local part as the user ID writes it"
+
+# ------------------------------------------------------------------ verdicts
+
+# enroll records its verdict on each OpenPGP key in the registry; the
+# reports take it from there while the keyring is as pankey left it
+# (the stamp gnupg/keyring.sha256), else they ask gpg about every key.
+# Both ways give the same reports.
+ring_digest() { sha256sum < "$PANMAIL_HOME/gnupg/pubring.kbx" | cut -d' ' -f1; }
+stamp=$PANMAIL_HOME/gnupg/keyring.sha256
+[ "$(grep -c '^key-state ' "$PANMAIL_HOME/registry")" -ge 5 ] ||
+    fail "enroll recorded no verdicts"
+[ "$(cat "$stamp")" = "$(ring_digest)" ] || fail "the keyring stamp is not the keyring's"
+# reports SUFFIX: every report into $T/*.SUFFIX.
+reports() {
+    pankey list --json > "$T/list.$1" 2>&1 || fail "pankey list failed"
+    if pankey check > "$T/check.$1" 2>&1; then echo 0; else echo $?; fi >> "$T/check.$1"
+    "$PANAUDIT" keys --json > "$T/keys.$1" 2>&1 || fail "panaudit keys failed"
+}
+reports recorded
+mv "$stamp" "$T/stamp"
+reports asked
+mv "$T/stamp" "$stamp"
+for r in list check keys; do
+    diff -u "$T/$r.asked" "$T/$r.recorded" || fail "$r: the recorded verdicts differ from gpg's"
+done
+pass "the reports from the recorded verdicts are those from gpg"
+# A key imported behind pankey's back leaves the stamp behind, and no
+# later enroll renews it: the reports ask gpg from then on.
+G=${TAG}enroll-gil@example.test
+fg=$(make_key "Gil Enroll" "$G")
+export_key "$fg" "$T/gil.asc"
+pmgpg --import "$T/gil.asc" 2>/dev/null || fail "importing gil's key failed"
+before=$(cat "$stamp")
+H=${TAG}enroll-hal@example.test
+fh=$(make_key "Hal Enroll" "$H")
+export_key "$fh" "$T/hal.asc"
+expect_rc 0 "enroll $H" pankey enroll "$H" --fingerprint "$fh" --file "$T/hal.asc"
+[ "$(cat "$stamp")" = "$before" ] ||
+    fail "an enroll renewed the stamp of a keyring changed behind its back"
+pass "a keyring changed behind pankey's back keeps its old stamp"

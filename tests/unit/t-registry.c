@@ -15,6 +15,7 @@
 #include "panmail.h"
 #include "t-support.h"
 #include "registry-int.h"
+#include "registry-verdict-int.h"
 #include "addrlist-int.h"
 #include "config-int.h"
 #include "engine-int.h"
@@ -1088,6 +1089,111 @@ test_set_subkeys (const char *path)
   unlink (path);
 }
 
+#define VERDICT \
+  "0123456789abcdef 2026-11-24T23:18:43Z never never u ok ed25519 255"
+
+/* A record's "key-state": parsed, written back as it was, refused
+ * unless exactly so; only for OpenPGP; "key-policy" only with it.  */
+static void
+test_verdicts (void)
+{
+  static const char *const bad[] = {
+    VERDICT,
+    VERDICT " cv25519 ",
+    "0123456789ABCDEF 2026-11-24T23:18:43Z never never u ok ed25519 255 -",
+    "0123456789abcdef never never never u ok ed25519 255 -",
+    "0123456789abcdef - - never u ok ed25519 255 -",
+    "0123456789abcdef - never ux ok ed25519 255 -",
+    "0123456789abcdef - never never ux ok ed25519 255 -",
+    "0123456789abcdef - never never u OK ed25519 255 -",
+    "0123456789abcdef - never never u ok ed25519 0255 -",
+    "0123456789abcdef - never never u ok ed25519 65536 -",
+    "0123456789abcdef - never never u ok ed25519 255 - 0123",
+    "0123456789abcdef - never never u ok ed25519 255 - " FPR1 "  " FPR2,
+    "0123456789abcdef - never never u unknown ed25519 255 -",
+  };
+  struct pani_key_verdict v;
+  pan_registry_t reg;
+  char *out = NULL, *reason = NULL;
+
+  T_ERR (pani_registry_verdict_parse (VERDICT " cv25519", &v), 0);
+  T_CHECK (v.usable && !v.revoked && !v.expired && !v.expires
+           && !v.primary_expires);
+  T_CHECK (v.created == T0 && v.bits == 255 && v.policy == PAN_SEVERITY_OK);
+  T_STREQ (v.enc_algorithm, "cv25519");
+  T_STREQ (v.unpinned, "");
+  T_ERR (pani_registry_verdict_parse ("0123456789abcdef - "
+                                      "2026-11-24T23:18:43Z never"
+                                      " rx critical rsa1024 1024 - " FPR1
+                                      " " FPR64,
+                                      &v),
+         0);
+  T_CHECK (v.revoked && v.expired && !v.usable && !v.expires);
+  T_CHECK (v.primary_expires == T0);
+  T_CHECK (v.policy == PAN_SEVERITY_CRITICAL && !*v.enc_algorithm);
+  T_STREQ (v.unpinned, FPR1 " " FPR64);
+  T_CHECK (pani_registry_pinned (v.unpinned, FPR64));
+  T_ERR (pani_registry_verdict_format (&v, &out), 0);
+  T_STREQ (out,
+           "0123456789abcdef - 2026-11-24T23:18:43Z never rx critical"
+           " rsa1024 1024 - " FPR1 " " FPR64);
+  free (out);
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    T_ERR (pani_registry_verdict_parse (bad[i], &v), GPG_ERR_INV_DATA);
+  reg = parse (STANZA ("a@example.test", "openpgp", FPR1, "x",
+                       "active") "key-state " VERDICT " cv25519\n"
+                                 "key-policy a reason\n",
+               &reason);
+  T_STREQ (reg ? pan_registry_get (reg, 0)->key_policy : NULL, "a reason");
+  out = reg ? write_to_string (reg) : NULL;
+  T_CHECK (out && strstr (out, "\nkey-state " VERDICT " cv25519\n"));
+  free (out);
+  pan_registry_release (reg);
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x",
+               "active") "key-state " VERDICT "\n",
+       GPG_ERR_INV_DATA, 7);
+  BAD (STANZA ("a@example.test", "smime", FPR1, "x",
+               "active") "key-state " VERDICT " -\n",
+       GPG_ERR_INV_DATA, 1);
+  BAD (STANZA ("a@example.test", "openpgp", FPR1, "x",
+               "active") "key-policy a reason\n",
+       GPG_ERR_INV_DATA, 1);
+}
+
+/* pani_registry_set_pins: the verdict goes with the pins, and goes
+ * when the caller gives none.  */
+static void
+test_set_pins (const char *path)
+{
+  struct pan_recipient rec, want;
+  pan_registry_t reg = NULL;
+  const struct pan_recipient *r;
+
+  unlink (path);
+  make_rec (&rec, "alice@example.test", FPR1);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
+  memset (&want, 0, sizeof want);
+  want.address = (char *)"alice@example.test";
+  want.fingerprint = (char *)FPR1;
+  want.subkeys = (char *)FPR2;
+  want.key_state = (char *)VERDICT " -";
+  want.key_policy = (char *)"why";
+  T_ERR (pani_registry_set_pins (path, &want, 5, NULL, NULL), 0);
+  r = load_get (path, &reg, 0);
+  T_STREQ (r ? r->key_state : NULL, VERDICT " -");
+  T_STREQ (r ? r->key_policy : NULL, "why");
+  pan_registry_release (reg);
+  want.key_state = (char *)VERDICT;
+  T_ERR (pani_registry_set_pins (path, &want, 5, NULL, NULL),
+         GPG_ERR_INV_DATA);
+  want.key_state = want.key_policy = NULL;
+  T_ERR (pani_registry_set_pins (path, &want, 5, NULL, NULL), 0);
+  r = load_get (path, &reg, 0);
+  T_CHECK (r && !r->key_state && !r->key_policy);
+  pan_registry_release (reg);
+  unlink (path);
+}
+
 int
 main (void)
 {
@@ -1111,6 +1217,7 @@ main (void)
   test_reasons_valid ();
   test_subkeys_parse ();
   test_subkeys_errors ();
+  test_verdicts ();
   if (!mkdtemp (dir))
     {
       perror ("mkdtemp");
@@ -1124,6 +1231,7 @@ main (void)
   test_rotate (lock);
   test_set_status (lock);
   test_set_subkeys (lock);
+  test_set_pins (lock);
   free (lock);
   lock = malloc (strlen (dir) + 20);
   sprintf (lock, "%s/registry.lock", dir);
