@@ -7,7 +7,9 @@
  *   alice@example.test  0123456789ABCDEF0123456789ABCDEF01234567
  *   bob@example.test    89abcdef0123456789abcdef0123456789abcdef
  *
- * '#' in column 0 starts a comment line; blank lines are skipped.  The
+ * A line whose first non-blank character is '#' is a comment (so an
+ * address that starts with '#' is enrolled on its own, not in a list);
+ * blank lines are skipped.  The
  * parser is strict: a line that is not a pair, an address that
  * pan_addr_normalize refuses, a fingerprint that is not 40 or 64 hex
  * digits (any case; kept in upper case), an address given twice, a NUL,
@@ -222,14 +224,15 @@ parse_line (pan_enroll_list_t list, unsigned int **lines, unsigned int no,
 {
   gpg_error_t err = gpg_error (GPG_ERR_INV_DATA);
   const char *w1, *w2;
-  size_t n1, n2;
+  size_t n1, n2, skip;
   char fpr[65], *addr = NULL, *word = NULL, *why = NULL;
   unsigned int *tmp;
 
   if (memchr (line, 0, len) || memchr (line, '\r', len))
     return pani_reason (r_reason, err,
                         "line %u: a NUL byte or a carriage return", no);
-  if (!len || line[0] == '#')
+  skip = pani_span (line, len, " \t");
+  if (skip >= len || line[skip] == '#')
     return 0;
   if (!two_words (line, len, &w1, &n1, &w2, &n2))
     return pani_reason (r_reason, err,
