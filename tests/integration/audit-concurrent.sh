@@ -1,7 +1,8 @@
 #!/bin/sh
-# audit-concurrent.sh - 50 concurrent sends give 100 audit records (each
-# copy "send"/"pending", then "delivered"), an intact chain and intact
-# MACs.
+# audit-concurrent.sh - 200 concurrent sends while the shipped logrotate
+# snippet rotates the audit log three times: no sender fails, each copy
+# has its "send" (pending) and "delivered" record once, across the
+# segments, and the chain and MACs verify.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
@@ -12,30 +13,59 @@ msg () { report_to "$1" "$marker"; }
 
 # ------------------------------------------------------------ concurrency
 # Each send holds the audit lock for a while; under the load of a
-# parallel test run the last of 50 can wait longer than the default
-# lock-timeout (10 s).  This test is about what 50 writers leave in the
+# parallel test run the last of 200 can wait longer than the default
+# lock-timeout (10 s).  This test is about what 200 writers leave in the
 # log, not about how fast the machine is.
 echo "lock-timeout 300" >> "$PANMAIL_HOME/panmail.conf"
 # An MTA that reads the whole copy (pansend checks that it does).
 printf '#!/bin/sh\ncat > /dev/null\n' > "$T/mta"
 chmod 755 "$T/mta"
-before=$(panaudit log --json | jq -s length)
+# The shipped logrotate snippet (contrib/logrotate), run by logrotate
+# itself three times while the senders run: it closes a segment with
+# "panaudit rotate --compress" each time.
+command -v logrotate >/dev/null 2>&1 || fail "logrotate is not installed"
+sed -e "s|/usr/bin/panaudit --home /var/lib/panmail|$top_builddir/cmd/panaudit --home $PANMAIL_HOME|" \
+    -e "s|/var/lib/logrotate/panmail-audit.stamp|$T/lr.stamp|" \
+    "$top_srcdir/contrib/logrotate/panmail-audit" > "$T/lr.conf"
+chmod 644 "$T/lr.conf"
+install -m 600 /dev/null "$T/lr.stamp"
+N=200
 i=0
-while [ $i -lt 50 ]; do
+while [ $i -lt $N ]; do
     (msg "$A" | pansend --sendmail "$T/mta" > "$T/par.$i.out" 2>&1;
      echo $? > "$T/par.$i.rc") &
     i=$((i + 1))
 done
+for r in 1 2 3; do
+    sleep 1
+    logrotate -f -s "$T/lr.state" "$T/lr.conf" > "$T/lr.$r" 2>&1 ||
+        { cat "$T/lr.$r" >&2; fail "logrotate $r failed while the senders ran"; }
+done
 wait
 i=0
-while [ $i -lt 50 ]; do
+while [ $i -lt $N ]; do
     [ "$(cat "$T/par.$i.rc")" = 0 ] ||
         { cat "$T/par.$i.out" >&2; fail "concurrent pansend $i failed"; }
     i=$((i + 1))
 done
-after=$(panaudit log --json | jq -s length)
-[ $((after - before)) = 100 ] ||
-    fail "50 concurrent sends gave $((after - before)) records, not 100"
-expect_rc 0 "verify --key after 50 concurrent sends" \
+[ "$(find "$PANMAIL_HOME" -maxdepth 1 -name 'audit-*.log.gz' | wc -l)" -ge 3 ] ||
+    fail "logrotate closed fewer than 3 segments: $(ls "$PANMAIL_HOME")"
+# Every copy has its "send" and its "delivered" record, once each,
+# across the segments.
+panaudit log --json > "$T/log.json" || fail "panaudit log failed"
+jq -e -s --argjson n $N '
+    ([.[] | select(.event == "send")] | length == $n)
+    and ([.[] | select(.event == "delivered")] | length == $n)
+    and ([.[] | select(.event == "send") | .copy] | unique | length == $n)
+    and ([.[] | select(.event == "delivered") | .copy] | unique | length == $n)' \
+    "$T/log.json" >/dev/null ||
+    fail "the log does not hold one send and one delivered record per copy"
+# The rotations came in the middle of the sends: sends were recorded
+# before the first segment was closed and after the last.
+jq -e -s '[.[] | .event] as $e | ($e | index("segment-close")) as $f
+    | ($e | rindex("segment-close")) as $l | $f != null
+    and ($e[0:$f] | index("send")) != null and ($e[$l:] | index("send")) != null' \
+    "$T/log.json" >/dev/null || fail "the rotations did not fall between the sends"
+expect_rc 0 "verify --key across the segments after $N concurrent sends" \
     panaudit verify --key "$T/audit.key"
-pass "50 concurrent sends: 100 records, intact chain and MACs"
+pass "$N concurrent sends while logrotate rotated 3 times: every record once, intact chain and MACs"
