@@ -36,8 +36,15 @@ while [ $i -lt $N ]; do
      echo $? > "$T/par.$i.rc") &
     i=$((i + 1))
 done
+# Each rotation waits until 20, 70 and 120 senders have finished, so
+# that it falls between the sends however slowly they start.
 for r in 1 2 3; do
-    sleep 1
+    want=$((r * 50 - 30)) i=0
+    while [ "$(find "$T" -maxdepth 1 -name 'par.*.rc' | wc -l)" -lt $want ]; do
+        i=$((i + 1))
+        [ $i -le 1500 ] || fail "fewer than $want senders finished in 300 s"
+        sleep 0.2
+    done
     logrotate -f -s "$T/lr.state" "$T/lr.conf" > "$T/lr.$r" 2>&1 ||
         { cat "$T/lr.$r" >&2; fail "logrotate $r failed while the senders ran"; }
 done
@@ -60,11 +67,12 @@ jq -e -s --argjson n $N '
     and ([.[] | select(.event == "delivered") | .copy] | unique | length == $n)' \
     "$T/log.json" >/dev/null ||
     fail "the log does not hold one send and one delivered record per copy"
-# The rotations came in the middle of the sends: sends were recorded
-# before the first segment was closed and after the last.
+# The rotations came in the middle of the sends: copies were recorded
+# before the first segment was closed and delivered after the last.
 jq -e -s '[.[] | .event] as $e | ($e | index("segment-close")) as $f
     | ($e | rindex("segment-close")) as $l | $f != null
-    and ($e[0:$f] | index("send")) != null and ($e[$l:] | index("send")) != null' \
+    and ($e[0:$f] | index("send")) != null
+    and ($e[$l:] | index("delivered")) != null' \
     "$T/log.json" >/dev/null || fail "the rotations did not fall between the sends"
 expect_rc 0 "verify --key across the segments after $N concurrent sends" \
     panaudit verify --key "$T/audit.key"
