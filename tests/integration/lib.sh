@@ -615,19 +615,24 @@ assert_no_new_mail() {
     done
 }
 
-# last_message ADDR FILE: write the last message of ADDR's mbox to FILE,
+# last_message ADDR FILE [REGEX]: write the last message of ADDR's mbox
+# (with REGEX: the last one with a line matching it) to FILE,
 # without the mbox "From " line and the blank line after the message, and
 # with ">From " unquoted (pipe(8) quotes mboxo style).
 last_message() {
     lm_f=$(mbox "$1")
     [ -s "$lm_f" ] || fail "last_message: no mbox for $1"
     # shellcheck disable=SC2016
-    flock -s "$lm_f" awk '
-        /^From / { n = 0; next }
-        { sub(/^>From /, "From "); line[++n] = $0 }
+    flock -s "$lm_f" awk -v re="${3:-}" '
+        function keep() {
+            if (n > 0 && (re == "" || hit)) { m = n; for (i = 1; i <= n; i++) best[i] = line[i] }
+        }
+        /^From / { keep(); n = 0; hit = 0; next }
+        { sub(/^>From /, "From "); line[++n] = $0; if (re != "" && $0 ~ re) hit = 1 }
         END {
-            if (n > 0 && line[n] == "") n--
-            for (i = 1; i <= n; i++) print line[i]
+            keep()
+            if (m > 0 && best[m] == "") m--
+            for (i = 1; i <= m; i++) print best[i]
         }' "$lm_f" > "$2"
     [ -s "$2" ] || fail "last_message: empty message for $1"
 }

@@ -131,7 +131,7 @@ copies_to_alice() {
 i=0
 while [ "$(copies_to_alice)" = 0 ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
 [ "$(copies_to_alice)" = 1 ] || fail "alice got $(copies_to_alice) copies of the mixed message, not 1"
-last_message "$A" "$T/ma.eml"; last_message "$G" "$T/mg.eml"
+last_message "$A" "$T/ma.eml" "^Cc: $G\$"; last_message "$G" "$T/mg.eml"
 { [ "$(header_value "$T/ma.eml" cc)" = "$G" ] &&
     [ "$(header_value "$T/mg.eml" to)" = "$A" ]; } ||
     fail "the copies do not carry the same visible headers"
