@@ -555,11 +555,13 @@ wait_for_mail() {
     done
 }
 
-# new_mail_count ADDR OLDSIZE: number of messages after OLDSIZE bytes.
+# new_mail_count ADDR OLDSIZE [REGEX]: number of messages after OLDSIZE
+# bytes (with REGEX: of lines matching it there, e.g. a header that only
+# one message carries).
 new_mail_count() {
     nm_f=$(mbox "$1")
     if [ -f "$nm_f" ]; then
-        flock -s "$nm_f" tail -c +"$(($2 + 1))" "$nm_f" | grep -c '^From ' || true
+        flock -s "$nm_f" tail -c +"$(($2 + 1))" "$nm_f" | grep -c -- "${3:-^From }" || true
     else
         echo 0
     fi

@@ -124,10 +124,7 @@ expect_rc 0 "send a mixed message" pansend < "$T/mixed"
 wait_for_mail "$G" "$sg"
 # Other tests of the run mail alice too: count only the copies of this
 # message (the one with Cc: $G), waiting for it up to 30 s.
-copies_to_alice() {
-    flock -s "$(mbox "$A")" tail -c +"$((sa + 1))" "$(mbox "$A")" |
-        grep -c "^Cc: $G\$" || true
-}
+copies_to_alice() { new_mail_count "$A" "$sa" "^Cc: $G\$"; }
 i=0
 while [ "$(copies_to_alice)" = 0 ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
 [ "$(copies_to_alice)" = 1 ] || fail "alice got $(copies_to_alice) copies of the mixed message, not 1"
