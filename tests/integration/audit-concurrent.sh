@@ -19,7 +19,14 @@ msg () { report_to "$1" "$marker"; }
 echo "lock-timeout 300" >> "$PANMAIL_HOME/panmail.conf"
 # An MTA that reads the whole copy (pansend checks that it does).
 printf '#!/bin/sh\ncat > /dev/null\n' > "$T/mta"
-chmod 755 "$T/mta"
+# The last senders' MTA also waits for the gate, which the test holds
+# (flock) until logrotate has run three times, so that some copies are
+# delivered after the last rotation however fast the others were (ci21).
+printf '#!/bin/sh\ncat > /dev/null\nexec flock -s -w 300 "%s/gate" true\n' "$T" > "$T/mta-gated"
+chmod 755 "$T/mta" "$T/mta-gated"
+command -v flock >/dev/null 2>&1 || fail "flock (util-linux) is not installed"
+exec 9> "$T/gate"
+flock -x 9
 # The shipped logrotate snippet (contrib/logrotate), run by logrotate
 # itself three times while the senders run: it closes a segment with
 # "panaudit rotate --compress" each time.
@@ -32,12 +39,15 @@ install -m 600 /dev/null "$T/lr.stamp"
 N=200
 i=0
 while [ $i -lt $N ]; do
-    (msg "$A" | pansend --sendmail "$T/mta" > "$T/par.$i.out" 2>&1;
-     echo $? > "$T/par.$i.rc") &
+    mta="$T/mta"
+    [ $i -lt $((N - 20)) ] || mta="$T/mta-gated"
+    (msg "$A" | pansend --sendmail "$mta" > "$T/par.$i.out" 2>&1;
+     echo $? > "$T/par.$i.rc") 9>&- &
     i=$((i + 1))
 done
 # Each rotation waits until 20, 70 and 120 senders have finished, so
-# that it falls between the sends however slowly they start.
+# that it falls between the sends however slowly they start; the 20
+# gated ones finish only after the last.
 for r in 1 2 3; do
     want=$((r * 50 - 30)) i=0
     while [ "$(find "$T" -maxdepth 1 -name 'par.*.rc' | wc -l)" -lt $want ]; do
@@ -48,6 +58,8 @@ for r in 1 2 3; do
     logrotate -f -s "$T/lr.state" "$T/lr.conf" > "$T/lr.$r" 2>&1 ||
         { cat "$T/lr.$r" >&2; fail "logrotate $r failed while the senders ran"; }
 done
+flock -u 9
+exec 9>&-
 wait
 i=0
 while [ $i -lt $N ]; do
