@@ -15,6 +15,13 @@
 gpg_error_t pani_gpgme_new (const char *gnupg_home,
                             gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
+/* Make GPGME copy the data DH to or from the engine in 64 KiB pieces
+ * rather than its default 4 KiB, one system call each: a large message
+ * costs a sixteenth of the polls, reads and writes; with SENSITIVE,
+ * GPGME wipes its buffer (DH carries plaintext).  Call before the
+ * first I/O on DH.  */
+void pani_data_streaming (gpgme_data_t dh, int sensitive);
+
 /* The one key of GCTX matching PATTERN (SECRET: with its secret key);
  * GPG_ERR_NO_PUBKEY or _NO_SECKEY if none, GPG_ERR_AMBIGUOUS_NAME if
  * several.  gpgme_get_key without its extra context.  */

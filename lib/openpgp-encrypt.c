@@ -273,7 +273,7 @@ encrypt_openpgp (const struct pani_encrypt_req *req, char **r_reason)
       || (err = setup_signing (req, gctx, &signing, r_reason))
       || (err = gpgme_data_new_from_fd (&cipher, req->out_fd)))
     goto leave;
-  gpgme_data_set_flag (req->plain, "sensitive", "1");
+  pani_data_streaming (cipher, 0);
   gpgme_set_armor (gctx, 1);
   err = signing
     ? gpgme_op_encrypt_sign_ext (gctx, NULL, recp, flags, req->plain, cipher)

@@ -50,7 +50,7 @@ struct body_src
   char *head;        /* Inner header block, CRLF.  */
   size_t head_len;
   size_t head_off;
-  unsigned char out[16384]; /* Converted body bytes not yet read.  */
+  unsigned char out[65536]; /* Converted body bytes not yet read.  */
   size_t out_len;
   size_t out_off;
   int prev_cr;
@@ -528,7 +528,7 @@ encrypt_body (pan_job_t job, const struct copy *c,
     }
   if ((err = gpgme_data_new_from_cbs (&plain, &cbs, src)))
     goto leave;
-  gpgme_data_set_flag (plain, "sensitive", "1");
+  pani_data_streaming (plain, 1);
   memset (&req, 0, sizeof req);
   req.ctx = job->ctx;
   req.fprs = fprs;

@@ -437,7 +437,8 @@ encrypt_stream (const struct pani_encrypt_req *req, gpgme_data_t plain,
       || (err = gpgme_data_set_encoding (cipher,
                                          GPGME_DATA_ENCODING_BASE64)))
     goto leave;
-  gpgme_data_set_flag (plain, "sensitive", "1");
+  pani_data_streaming (plain, 1);
+  pani_data_streaming (cipher, 0);
   gpgme_set_armor (gctx, 0);
   err = gpgme_op_encrypt (gctx, keys, GPGME_ENCRYPT_NO_ENCRYPT_TO, plain,
                           cipher);
@@ -590,7 +591,8 @@ sign_to_seal (const struct pani_encrypt_req *req, const char *signer,
                                  strlen (signed_head)))
       || (err = gpgme_data_new_from_cbs (&out, &out_cbs, sink)))
     goto leave;
-  gpgme_data_set_flag (req->plain, "sensitive", "1");
+  pani_data_streaming (req->plain, 1);
+  pani_data_streaming (out, 1);
   err = sign_stream (req->ctx, signer, req->plain, out, r_reason);
   if ((failed = *req->plain_err ? *req->plain_err : sink->err))
     err = pani_reason (r_reason, failed, "signing the message body: %s",
@@ -626,7 +628,10 @@ smime_encrypt (const struct pani_encrypt_req *req, char **r_reason)
       if (!(err = sign_to_seal (req, signer, &sink, r_reason))
           && !(
             err = gpgme_data_new_from_cbs (&sealed, &seal_cbs, sink.seal)))
-        err = encrypt_stream (req, sealed, r_reason);
+        {
+          pani_data_streaming (sealed, 1);
+          err = encrypt_stream (req, sealed, r_reason);
+        }
     }
   else
     err = encrypt_stream (req, req->plain, r_reason);

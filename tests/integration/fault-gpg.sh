@@ -4,6 +4,7 @@
 # always leaves a "refuse" record and nothing in spool/.  A gpg that
 # hangs (stopped) is killed after gpg-timeout: exit 77, a record.  So is
 # a gpg of pankey that waits for a keyring lock held by a live process.
+# A sender that pauses longer than gpg-timeout is not.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 
@@ -107,6 +108,20 @@ grep -q 'gpg-timeout' "$T/err" || { cat "$T/err" >&2; fail "the reason does not 
 [ "$took" -lt 30 ] || fail "a hung gpg held pankey $took s"
 not_enrolled "$B" || fail "$B was enrolled"
 pass "a gpg of pankey that waits for ever is killed after gpg-timeout: exit $rc in $took s"
+
+# ------------------------------------------------------------ a sender that pauses
+# The time gpg waits for the sender's input is not gpg's: a body that
+# stops for longer than gpg-timeout (5 s) half-way still goes out.
+paused_body() {
+    printf 'From: ops@example.test\nTo: %s\nSubject: paused\n\n' "$A"
+    head -c 393216 /dev/urandom | base64
+    sleep 7
+    head -c 393216 /dev/urandom | base64
+}
+if paused_body | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err"; then
+    rc=0; else rc=$?; fi
+[ "$rc" = 0 ] || { cat "$T/err" >&2; fail "a sender that paused 7 s: exit $rc, expected 0"; }
+pass "a sender that pauses longer than gpg-timeout is not taken for a hung gpg"
 sed -i '/^gpg-timeout /d' "$PANMAIL_HOME/panmail.conf"
 expect_rc 0 "the enroll once the keyring is free" \
     pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
