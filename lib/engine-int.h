@@ -15,6 +15,13 @@
 gpg_error_t pani_gpgme_new (const char *gnupg_home,
                             gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
+/* Make GNUPG_HOME the home of every OpenPGP context that names no
+ * other, unless one was chosen before (by the first context): contexts
+ * on it then skip GPGME's "gpg --version" run.  For a process that
+ * opens its first context on a scratch keyring but most on the home's
+ * (enroll --batch: two per key).  */
+gpg_error_t pani_engine_prefer_home (const char *gnupg_home);
+
 /* Make GPGME copy the data DH to or from the engine in 64 KiB pieces
  * rather than its default 4 KiB, one system call each: a large message
  * costs a sixteenth of the polls, reads and writes; with SENSITIVE,

@@ -150,6 +150,12 @@ adopt_default_home (gpgme_protocol_t protocol, const char *gnupg_home)
   return err;
 }
 
+gpg_error_t
+pani_engine_prefer_home (const char *gnupg_home)
+{
+  return adopt_default_home (GPGME_PROTOCOL_OpenPGP, gnupg_home);
+}
+
 static gpg_error_t
 point_engine_at_home (gpgme_ctx_t gctx, gpgme_protocol_t protocol,
                       const char *gnupg_home)

@@ -15,6 +15,8 @@
 #include "panmail.h"
 #include "util.h"
 #include "openpgp-list-int.h"
+#include "engine-int.h"
+#include "home-roles-int.h"
 
 /* Read the key file of REQ (its data, or through its reader) for the
  * N keys of a list: max-key-size each, 256 MiB at most.  */
@@ -86,8 +88,11 @@ pan_lifecycle_enroll_batch (pan_ctx_t ctx,
   if (req->protocol && req->protocol != PAN_PROTOCOL_OPENPGP)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NOT_SUPPORTED),
                         "a bulk enrollment takes OpenPGP keys only");
-  if ((err = batch_key_file (ctx, req, pan_enroll_list_count (list), &data,
-                             &len, r_reason))
+  /* The home's keyring before the scratch one, which gets one context
+   * where the home's gets two per key.  */
+  if ((err = pani_engine_prefer_home (ctx->gnupg_home))
+      || (err = batch_key_file (ctx, req, pan_enroll_list_count (list),
+                                &data, &len, r_reason))
       || (err = pani_openpgp_split_new (ctx, data, len, &split, r_reason)))
     return err;
   pani_openpgp_split_use (split);

@@ -552,11 +552,12 @@ check_key (pan_config_t config, const char *scratch, gpgme_key_t key,
 static gpg_error_t
 check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
                  const char *addr, const char *fpr, time_t now,
-                 char **r_reason)
+                 gpgme_key_t *r_key, char **r_reason)
 {
   gpg_error_t err;
   gpgme_key_t key = NULL;
 
+  *r_key = NULL;
   if ((err = pani_get_pinned_key (gctx, fpr, &key)))
     return pani_reason (r_reason, err, "key %s could not be imported: %s",
                         fpr, gpg_strerror (err));
@@ -568,7 +569,10 @@ check_candidate (pan_ctx_t ctx, gpgme_ctx_t gctx, const char *scratch,
                        " must add one",
                        fpr, addr);
 leave:
-  gpgme_key_unref (key);
+  if (err)
+    gpgme_key_unref (key);
+  else
+    *r_key = key;
   return err;
 }
 
@@ -652,18 +656,21 @@ scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
   return err;
 }
 
-/* Like scratch_pin_list, and there must be one.  */
+/* The pins of KEY, as listed (pani_openpgp_pin_list); there must be
+ * one.  */
 static gpg_error_t
-scratch_pins (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
-              char **r_expiry, char **r_reason)
+key_pins (gpgme_key_t key, char **r_pins, char **r_expiry, char **r_reason)
 {
-  gpg_error_t err = scratch_pin_list (gctx, fpr, r_pins, r_expiry, NULL);
+  gpg_error_t err;
 
+  *r_pins = NULL;
+  *r_expiry = NULL;
+  err = pani_openpgp_pin_list (key, r_pins, r_expiry);
   if (!err && !*r_pins)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
                        "key %s has no encryption subkey with a valid"
                        " binding signature",
-                       fpr);
+                       key->subkeys->fpr);
   return err;
 }
 
@@ -701,6 +708,7 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   gpg_error_t err;
   struct scratch s;
   gpgme_data_t pinned = NULL;
+  gpgme_key_t key = NULL;
   char *pins = NULL, *ends = NULL, *unpinned = NULL;
   struct pan_key_info info;
   int borrowed = 0;
@@ -710,9 +718,9 @@ pani_openpgp_enroll (pan_ctx_t ctx, const char *addr, const char *fpr,
   *r_subkeys = NULL;
   *r_expiry = NULL;
   if ((err = scratch_for (ctx, buf, len, fpr, &s, &borrowed, r_reason))
-      || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now,
+      || (err = check_candidate (ctx, s.gctx, s.dir, addr, fpr, now, &key,
                                  r_reason))
-      || (err = scratch_pins (s.gctx, fpr, &pins, &ends, r_reason))
+      || (err = key_pins (key, &pins, &ends, r_reason))
       || (err = export_one (s.gctx, fpr, &pinned, r_reason))
       || (err = import_pinned (ctx, pinned, fpr, r_reason))
       || (err = check_pinned (ctx, fpr, pins, now, NULL,
@@ -734,6 +742,7 @@ leave:
   free (ends);
   free (unpinned);
   free (info.policy_reason);
+  gpgme_key_unref (key);
   gpgme_data_release (pinned);
   if (!borrowed)
     scratch_close (&s);
@@ -943,7 +952,7 @@ inspect_one (pan_config_t config, struct scratch *s, gpgme_key_t key,
             key->subkeys->fpr);
   fill_info (config, s->dir, key, now, &info);
   if (!(err = check_key (config, s->dir, key, now, &why)))
-    err = scratch_pins (s->gctx, key->subkeys->fpr, &pins, &ends, &why);
+    err = key_pins (key, &pins, &ends, &why);
   err = cb (opaque, key, &info, NULL, err, why);
   free (pins);
   free (ends);
