@@ -18,6 +18,7 @@
 #include "panmail.h"
 #include "cmdutil.h"
 #include "pankey-inspect.h"
+#include "pankey-bundle.h"
 
 /* Write the hex fingerprint FPR into BUF (SIZE bytes) in groups of four
  * digits, as gpg and sq print it (two spaces in the middle of a 40-digit
@@ -274,20 +275,30 @@ policy_home (const char *home, pan_ctx_t *r_ctx)
 }
 
 int
-pankey_inspect (const char *home, const char *file, const void *data,
-                size_t len, int json)
+pankey_inspect (const char *home, const char *file, int json)
 {
   gpg_error_t err;
   pan_ctx_t ctx = NULL;
   struct pan_key_desc *descs = NULL;
-  size_t count = 0;
-  char *reason = NULL;
+  size_t count = 0, len = 0;
+  char *reason = NULL, *data = NULL;
   int rc;
 
   if ((rc = policy_home (home, &ctx)))
     return rc;
+  /* The home's max-key-size, as enroll would apply it.  */
+  if ((rc = read_key_file (file,
+                           pan_config_get_int (ctx ? pan_ctx_config (ctx)
+                                                   : NULL,
+                                               "max-key-size"),
+                           &data, &len)))
+    {
+      pan_ctx_release (ctx);
+      return rc;
+    }
   err = pan_keys_inspect (ctx, data, len, time (NULL), &descs, &count,
                           &reason);
+  free (data);
   if (err)
     {
       cmd_error (err, file, reason);

@@ -1208,19 +1208,9 @@ cmd_list_crls (struct options *o)
 static int
 cmd_inspect (struct options *o)
 {
-  char *buf = NULL;
-  size_t len = 0;
-  int rc;
-
   if (o->nargs != 1 || !o->file)
     usage_error ("usage: pankey inspect --file KEY|- [--json]");
-  if ((rc = read_key_file (o->file,
-                           pan_config_get_int (NULL, "max-key-size"), &buf,
-                           &len)))
-    return rc;
-  rc = pankey_inspect (o->home, o->file, buf, len, o->json);
-  free (buf);
-  return rc;
+  return pankey_inspect (o->home, o->file, o->json);
 }
 
 /* pankey operator-key add, export, import (pankey-bundle.c) */

@@ -189,6 +189,15 @@ for d in "$PANMAIL_HOME"/spool/keycheck.*; do
     [ -e "$d" ] && fail "inspect left its scratch keyring $d"
 done
 expect_rc 65 "inspect a file without keys" pankey inspect --file "$T/out"
+# inspect reads the file under the home's max-key-size, as enroll does.
+[ "$(wc -c < "$T/dave-and-eve.asc")" -gt 1024 ] || fail "dave-and-eve.asc is too small for the test"
+cp "$PANMAIL_HOME/panmail.conf" "$T/conf.before"
+echo "max-key-size 1024" >> "$PANMAIL_HOME/panmail.conf"
+expect_rc 65 "inspect a file larger than the home's max-key-size" \
+    pankey inspect --file "$T/dave-and-eve.asc"
+grep -q 'larger than max-key-size (1024 bytes)' "$T/err" ||
+    { cat "$T/err" >&2; fail "inspect did not name the home's max-key-size"; }
+cp "$T/conf.before" "$PANMAIL_HOME/panmail.conf"
 # A wrong fingerprint points to inspect; gpg's form with spaces and
 # OpenSSL's with colons, in any case, are fingerprints enroll takes.
 expect_rc 65 "enroll with a fingerprint the file does not hold" \
