@@ -656,16 +656,12 @@ scratch_pin_list (gpgme_ctx_t gctx, const char *fpr, char **r_pins,
   return err;
 }
 
-/* The pins of KEY, as listed (pani_openpgp_pin_list); there must be
- * one.  */
+/* The pins of KEY (pani_openpgp_pin_list); there must be one.  */
 static gpg_error_t
 key_pins (gpgme_key_t key, char **r_pins, char **r_expiry, char **r_reason)
 {
-  gpg_error_t err;
+  gpg_error_t err = pani_openpgp_pin_list (key, r_pins, r_expiry);
 
-  *r_pins = NULL;
-  *r_expiry = NULL;
-  err = pani_openpgp_pin_list (key, r_pins, r_expiry);
   if (!err && !*r_pins)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_UNUSABLE_PUBKEY),
                        "key %s has no encryption subkey with a valid"
