@@ -273,6 +273,7 @@ encrypt_openpgp (const struct pani_encrypt_req *req, char **r_reason)
       || (err = setup_signing (req, gctx, &signing, r_reason))
       || (err = gpgme_data_new_from_fd (&cipher, req->out_fd)))
     goto leave;
+  pani_data_streaming (req->plain, 1); /* As the caller should have.  */
   pani_data_streaming (cipher, 0);
   gpgme_set_armor (gctx, 1);
   err = signing
