@@ -37,6 +37,20 @@ check_pair (pan_enroll_list_t list, size_t i)
       abort ();
 }
 
+/* Write ADDR as a list line must: an address whose normal form starts
+ * with '#' (an unquoted "#x"@y, say) has its local part quoted, since
+ * a line that starts with '#' is a comment.  */
+static void
+put_address (FILE *mem, const char *addr)
+{
+  const char *at = strrchr (addr, '@');
+
+  if (addr[0] == '#' && at)
+    fprintf (mem, "\"%.*s\"%s", (int)(at - addr), addr, at);
+  else
+    fputs (addr, mem);
+}
+
 /* Write LIST as lines and parse that again: the same pairs.  */
 static void
 round_trip (pan_enroll_list_t list)
@@ -49,8 +63,10 @@ round_trip (pan_enroll_list_t list)
   if (!mem)
     abort ();
   for (size_t i = 0; i < n; i++)
-    fprintf (mem, "%s %s\n", pan_enroll_list_address (list, i),
-             pan_enroll_list_fingerprint (list, i));
+    {
+      put_address (mem, pan_enroll_list_address (list, i));
+      fprintf (mem, " %s\n", pan_enroll_list_fingerprint (list, i));
+    }
   if (fclose (mem) || pan_enroll_list_parse (text, len, &again, NULL)
       || pan_enroll_list_count (again) != n)
     abort ();
