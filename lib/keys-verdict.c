@@ -79,17 +79,16 @@ keyring_name (pan_ctx_t ctx, struct stat *st)
 }
 
 /* Store in HEX (65 bytes) the digest of the keyring of CTX: "none" if
- * there is none.  */
+ * there is none; and in ST its stat, taken before it was read.  */
 static gpg_error_t
-keyring_digest (pan_ctx_t ctx, char *hex, char **r_reason)
+keyring_digest (pan_ctx_t ctx, char *hex, struct stat *st, char **r_reason)
 {
-  struct stat st;
-  const char *name = keyring_name (ctx, &st);
+  const char *name = keyring_name (ctx, st);
   gpg_error_t err;
   int fd = -1;
 
   strcpy (hex, "none");
-  if (!st.st_ino)
+  if (!st->st_ino)
     return 0;
   if ((err = pani_home_open (ctx, name, O_RDONLY, 0, PANI_HOME_OPERATOR, &fd,
                              r_reason)))
@@ -105,10 +104,11 @@ compare_stamp (pan_ctx_t ctx, int *r_valid)
 {
   char now[65], *buf = NULL;
   size_t len = 0;
+  struct stat st;
   gpg_error_t err;
 
   *r_valid = 0;
-  if ((err = keyring_digest (ctx, now, NULL)))
+  if ((err = keyring_digest (ctx, now, &st, NULL)))
     return err;
   err = pani_home_read (ctx, STAMP_FILE, PANI_HOME_OPERATOR, 128, &buf, &len,
                         NULL);
@@ -119,6 +119,21 @@ compare_stamp (pan_ctx_t ctx, int *r_valid)
       && buf[len - 1] == '\n';
   free (buf);
   return gpg_err_code (err) == GPG_ERR_ENOENT ? 0 : err;
+}
+
+/* Remember that the keyring RING and the stamp STAMP of CTX were found
+ * VALID (or not).  */
+static gpg_error_t
+remember (pan_ctx_t ctx, const struct stat *ring, const struct stat *stamp,
+          int valid)
+{
+  free (seen.home);
+  if (!(seen.home = pani_strdup (pan_ctx_home (ctx))))
+    return gpg_error_from_syserror ();
+  seen.ring = *ring;
+  seen.stamp = *stamp;
+  seen.valid = valid;
+  return 0;
 }
 
 gpg_error_t
@@ -138,34 +153,33 @@ pani_keys_stamp_valid (pan_ctx_t ctx, int *r_valid)
       return 0;
     }
   free (seen.home);
-  if (!(seen.home = pani_strdup (pan_ctx_home (ctx))))
-    return gpg_error_from_syserror ();
-  seen.valid = 0;
-  if ((err = compare_stamp (ctx, &seen.valid)))
-    {
-      free (seen.home);
-      seen.home = NULL;
-      return err;
-    }
-  seen.ring = ring;
-  seen.stamp = stamp;
-  *r_valid = seen.valid;
-  return 0;
+  seen.home = NULL;
+  if ((err = compare_stamp (ctx, r_valid)))
+    return err;
+  return remember (ctx, &ring, &stamp, *r_valid);
 }
 
 gpg_error_t
 pani_keys_stamp_write (pan_ctx_t ctx, char **r_reason)
 {
   char hex[66], *path = NULL;
+  struct stat ring, stamp;
   gpg_error_t err;
 
-  if ((err = keyring_digest (ctx, hex, r_reason)))
+  if ((err = keyring_digest (ctx, hex, &ring, r_reason)))
     return err;
   strcat (hex, "\n");
   if (!(path = pan_ctx_path (ctx, STAMP_FILE)))
     return gpg_error_from_syserror ();
   err = pani_write_file_atomic (path, hex, strlen (hex), 0644, r_reason);
   free (path);
+  /* The stamp matches the keyring as it was when read: the next check
+   * (the next pair of enroll --batch) need not read it again.  */
+  if (!err)
+    {
+      stat_home (ctx, STAMP_FILE, &stamp);
+      (void)remember (ctx, &ring, &stamp, 1); /* Else nothing is known.  */
+    }
   return err;
 }
 
