@@ -32,8 +32,6 @@
 #include "addrlist-int.h"
 #include "registry-select-int.h"
 
-/* The largest registry file a send reads (as pan_registry_load).  */
-#define MAX_REGISTRY (16 << 20)
 
 /* At most this many distinct PANs are listed for the audit record (a
  * record must stay below PAN_AUDIT_MAX_LINE).  XXX: further distinct
@@ -318,9 +316,9 @@ map_registry (pan_job_t job, int fd, const char *path, pan_registry_t *r_reg,
 
   if (fstat (fd, &st))
     return pani_reason_sys (r_reason, path);
-  if (st.st_size > MAX_REGISTRY)
+  if (st.st_size > PANI_REGISTRY_MAX)
     return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
-                        "%s: larger than %d bytes", path, MAX_REGISTRY);
+                        "%s: larger than %d bytes", path, PANI_REGISTRY_MAX);
   if (!st.st_size)
     return parse_registry (job, path, "", 0, r_reg, r_reason);
   map = mmap (NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

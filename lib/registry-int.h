@@ -4,6 +4,10 @@
 
 #include "panmail.h"
 
+/* The largest registry file that is read: by pan_registry_load, by a
+ * send and for its digest.  */
+#define PANI_REGISTRY_MAX (16 << 20)
+
 struct pan_registry
 {
   struct pan_recipient *recs;

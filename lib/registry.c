@@ -67,8 +67,6 @@
 /* The longest line, without its LF, that the parser accepts.  */
 #define MAX_LINE 4096
 
-/* The largest registry file that pan_registry_load reads.  */
-#define MAX_FILE (16 * 1024 * 1024)
 
 #define FILE_HEADER                                            \
   "# panmail recipient registry: one stanza per enrollment.\n" \
@@ -915,7 +913,7 @@ pan_registry_load (const char *path, pan_registry_t *r_reg, char **r_reason)
   size_t len;
 
   *r_reg = NULL;
-  if ((err = pani_read_file (path, MAX_FILE, &buf, &len, r_reason)))
+  if ((err = pani_read_file (path, PANI_REGISTRY_MAX, &buf, &len, r_reason)))
     return err;
   err = pani_registry_parse (path, buf, len, r_reg, r_reason);
   free (buf);

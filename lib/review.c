@@ -342,8 +342,6 @@ pan_review_ca (const struct pan_smime_ca *ca, time_t now, long warn_days,
  * The registry and its last recorded digest.
  */
 
-#define MAX_REGISTRY (16 << 20)
-
 gpg_error_t
 pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason)
 {
@@ -373,7 +371,7 @@ pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
   if (!path)
     return gpg_error_from_syserror ();
   err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
-                        MAX_REGISTRY, &buf, &len, r_reason);
+                        PANI_REGISTRY_MAX, &buf, &len, r_reason);
   if (!err)
     err = pani_registry_parse (path, buf, len, r_reg, r_reason);
   if (!err)
