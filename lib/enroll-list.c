@@ -7,9 +7,9 @@
  *   alice@example.test  0123456789ABCDEF0123456789ABCDEF01234567
  *   bob@example.test    89abcdef0123456789abcdef0123456789abcdef
  *
- * A line whose first non-blank character is '#' is a comment (so an
- * address that starts with '#' is enrolled on its own, not in a list);
- * blank lines are skipped.  The
+ * A line whose first non-blank character is '#' is a comment (an
+ * address that starts with '#' is listed with its local part quoted,
+ * "#ops"@example.net); blank lines are skipped.  The
  * parser is strict: a line that is not a pair, an address that
  * pan_addr_normalize refuses, a fingerprint that is not 40 or 64 hex
  * digits (any case; kept in upper case), an address given twice, a NUL,
