@@ -3,15 +3,18 @@
 # them with lintian, then install them on this machine and send one
 # message with the installed tools (tests/integration/package.sh).
 #
-#   scripts/package.sh [--build-only] [OUTDIR]
+#   scripts/package.sh [--build-only] [--tarball FILE] [OUTDIR]
 #
 # The tree (what git tracks, as it is in the work tree, or the whole
 # tree without build directories when it is not a git checkout) is
 # copied to a scratch directory and built there with
 # "dpkg-buildpackage -us -uc -b", so the source tree stays clean; the
-# .deb files, the .changes file and lintian.out end up in OUTDIR
-# (default: _build-deb).  Fails if lintian reports an error; prints its
-# warnings.  With --build-only nothing is installed.
+# .deb files, the .changes file, the build log and lintian.out end up
+# in OUTDIR (default: _build-deb).  With --tarball, the source is the
+# release tarball FILE ("make dist") instead: the package build is then
+# a check of that tarball (scripts/test.sh).  Fails if lintian reports
+# an error; prints its warnings.  With --build-only nothing is
+# installed.
 #
 # The install test needs root and the test Postfix; it installs the
 # packages into this machine's root (apt-get, so that dependencies come
@@ -24,8 +27,15 @@
 # build).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build_only=
-if [ "${1:-}" = --build-only ]; then build_only=1; shift; fi
+build_only='' tarball=''
+while [ $# -gt 0 ]; do
+    case $1 in
+        --build-only) build_only=1; shift ;;
+        --tarball) tarball=${2:?--tarball needs a file}; shift 2 ;;
+        *) break ;;
+    esac
+done
+case $tarball in /* | '') ;; *) tarball=$(pwd)/$tarball ;; esac
 out=${1:-$top/_build-deb}
 case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 
@@ -53,14 +63,20 @@ copy_tree() {
             tar -xf - -C "$src"
     fi
 }
-copy_tree
+# unpack_tarball: the release tarball's files into $src.
+unpack_tarball() {
+    [ -f "$tarball" ] || { echo "package.sh: no tarball $tarball" >&2; exit 1; }
+    tar -xzf "$tarball" -C "$src" --strip-components=1
+}
+if [ -n "$tarball" ]; then unpack_tarball; else copy_tree; fi
 
 t0=$(date +%s)
 echo "package.sh: building panmail $version in $src"
 if ! (cd "$src" && DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-"nocheck noautodbgsym parallel=2"} \
         dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
     tail -n 60 "$work/build.log"
-    echo "package.sh: dpkg-buildpackage failed" >&2
+    rm -rf "$out" && mkdir -p "$out" && cp "$work/build.log" "$out/"
+    echo "package.sh: dpkg-buildpackage failed (the log: $out/build.log)" >&2
     exit 1
 fi
 echo "package.sh: built in $(($(date +%s) - t0)) s"

@@ -3,24 +3,22 @@
 # needed and sets up the test Postfix, then builds and tests panmail in
 # two chains that run at the same time, one on each core:
 #
-#   plain  _build: configure, then make distcheck, which builds the
-#          tarball and checks it in a build of its own: -Werror, shared
-#          library, the unit tests, the fuzz replay and the source checks
-#          (the man page, shellcheck, library layers, sizes, formatting),
-#          make install with installcheck (the installed files, the
-#          exported symbols, a pkg-config client), uninstall, distclean.
-#          This is the one plain build: the unit tests and the fuzz
-#          replay run once in it, and once under the sanitizers.  Beside
-#          it, tests/clang-analyze.sh runs clang's static analyser over
-#          lib/ (any finding fails).
+#   plain  _build: configure, clang's static analyser over lib/
+#          (tests/clang-analyze.sh; any finding fails) and make dist,
+#          the release tarball.  Then, once the sanitizer build is done,
+#          scripts/package.sh builds the Debian packages from that
+#          tarball.  This is the one plain build, and the check of the
+#          tarball that make distcheck would make: a VPATH build with
+#          -Werror and the shared library, the unit tests, the fuzz
+#          replay and the source checks (the man page, shellcheck,
+#          library layers, sizes, formatting).  The packages are checked
+#          with lintian, installed (installcheck's checks: the installed
+#          files, only pan_ symbols exported, a pkg-config client), used
+#          to send one message, and purged.
 #   san    _build-san: ASan+UBSan with leak detection, static library (no
 #          libtool wrapper around each tool).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
 #          integration tests through the real Postfix).
-#   package  in the plain chain, beside distcheck, while the integration
-#          tests run: scripts/package.sh builds the Debian packages,
-#          checks them with lintian, installs them, sends one message
-#          with the installed tools and purges them.
 #
 # Every phase is timed; the table at the end gives when each started
 # and how long it took.  The last line is "N passed, N failed, N skipped";
@@ -79,33 +77,34 @@ quiet_make () {
     make -C "$qm_dir" "$@" >"$qm_dir/$qm_out" 2>&1
 }
 
-# The plain chain: distcheck, and the Debian package beside it.
+# The plain chain: the release tarball, and the Debian package built
+# from it.
 plain_chain () {
     b=$top/_build
     phase "plain: configure" configure_in "$b" --enable-werror \
         --cache-file="$b/config.cache" || return
-    # The package builds from its own copy of the tree, once the
-    # sanitizer build is done (so as not to delay the integration tests).
-    {
-        while [ ! -f "$state/san-make-done" ]; do sleep 1; done
-        # (unoptimised: what is checked is the packaging; the
-        # optimised build is checked by distcheck)
-        DEB_BUILD_OPTIONS="nocheck noautodbgsym noopt parallel=2"
-        export DEB_BUILD_OPTIONS
-        phase "plain: package" sh "$top/scripts/package.sh" \
-            "$top/_build-deb" >"$b/package.out" 2>&1 &&
-            echo ok > "$state/package"
-    } &
     # clang's static analyser over lib/, with the plain build's config.h.
     phase "plain: clang --analyze lib/" sh "$top/tests/clang-analyze.sh" \
         "$b" >"$b/analyze.out" 2>&1 &&
         echo ok > "$state/analyze" &
-    # distcheck's configure reuses what the plain one found.
-    # Shared library only: libtool would compile lib/ twice for a static
-    # one too (the sanitizer build is the static one).
-    phase "plain: distcheck" quiet_make "$b" distcheck.out -j2 distcheck \
-        DISTCHECK_CONFIGURE_FLAGS="--cache-file=$b/config.cache --disable-static" &&
-        echo ok > "$state/distcheck"
+    phase "plain: make dist" quiet_make "$b" dist.out dist &&
+        echo ok > "$state/dist"
+    # The package builds once the sanitizer build is done (so as not to
+    # delay the integration tests), from the tarball: it is the one
+    # plain build, and the check of the tarball that "make distcheck"
+    # would make (a VPATH build with -Werror, the unit tests, the fuzz
+    # replay and the source checks; then, installed, installcheck's
+    # checks).
+    while [ ! -f "$state/san-make-done" ]; do sleep 1; done
+    set -- "$b"/panmail-*.tar.gz
+    if [ -f "$state/dist" ] && [ -f "$1" ]; then
+        DEB_BUILD_OPTIONS="noautodbgsym parallel=2"
+        PANMAIL_CONFIGURE_FLAGS="--enable-werror --enable-source-checks"
+        export DEB_BUILD_OPTIONS PANMAIL_CONFIGURE_FLAGS
+        phase "plain: package (from the tarball)" sh "$top/scripts/package.sh" \
+            --tarball "$1" "$top/_build-deb" >"$b/package.out" 2>&1 &&
+            echo ok > "$state/package"
+    fi
     wait
 }
 
@@ -195,22 +194,24 @@ wait "$plain_pid"
 # ------------------------------------------------------------------ results
 b=$top/_build
 if [ -f "$b/config.status" ]; then
-    echo "== make distcheck (-Werror: unit tests, fuzz replay, source checks)"
-    grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL): ' "$b/distcheck.out"
-    count_summary "distcheck: make check" "$b/distcheck.out"
-    count "$(grep -q '^install ok$' "$b/distcheck.out" && echo 0 || echo 1)" \
-        "distcheck: make installcheck (installed files, pkg-config client)"
-    count "$([ -f "$state/distcheck" ] && echo 0 || echo 1)" "make distcheck"
-    [ -f "$state/distcheck" ] || tail -60 "$b/distcheck.out"
+    echo "== make dist (the release tarball)"
+    count "$([ -f "$state/dist" ] && echo 0 || echo 1)" "make dist"
+    [ -f "$state/dist" ] || tail -40 "$b/dist.out"
+    echo "== the Debian package, built from the tarball (-Werror: unit tests, fuzz replay, source checks)"
+    deb=$top/_build-deb
+    grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL): ' "$deb/build.log" 2>/dev/null
+    count_summary "package build: make check" "$deb/build.log"
+    grep -E '^(ok|FAIL): ' "$b/package.out" 2>/dev/null
+    sed -n 's/^  \([EWIP]\): /lintian \1: /p' "$b/package.out" 2>/dev/null
+    count "$(grep -q '^ok: installcheck of the packages' "$b/package.out" && echo 0 || echo 1)" \
+        "installed packages: exported symbols, pkg-config client (tests/install.sh)"
+    count "$([ -f "$state/package" ] && echo 0 || echo 1)" \
+        "Debian package (build, lintian, install, send, purge)"
+    [ -f "$state/package" ] || tail -60 "$b/package.out"
     echo "== clang --analyze over lib/ (tests/clang-analyze.sh)"
     cat "$b/analyze.out" 2>/dev/null
     count "$([ -f "$state/analyze" ] && echo 0 || echo 1)" \
         "clang static analyser over lib/: no finding"
-    echo "== Debian package (build, lintian, install, send, purge)"
-    grep -E '^(ok|FAIL): ' "$b/package.out" 2>/dev/null
-    sed -n 's/^  \([EWIP]\): /lintian \1: /p' "$b/package.out" 2>/dev/null
-    count "$([ -f "$state/package" ] && echo 0 || echo 1)" "Debian package"
-    [ -f "$state/package" ] || tail -40 "$b/package.out"
 else
     tail -40 "$b/configure.out" 2>/dev/null
     count 1 "configure (-Werror, shared library)"

@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/clang-analyze.sh BUILDDIR - clang's static analyser over every
 # lib/*.c, with the build's config.h; any finding fails (the analyser's
-# warnings are errors: -analyzer-werror).  scripts/test.sh runs it beside
-# make distcheck; scripts/analyze.sh runs the whole scan-build, gcc
+# warnings are errors: -analyzer-werror).  scripts/test.sh runs it in
+# its plain chain; scripts/analyze.sh runs the whole scan-build, gcc
 # -fanalyzer, cppcheck and valgrind.
 #
 # Environment: CLANG (default clang-14), JOBS (default 2), MAX_NODES

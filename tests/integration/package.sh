@@ -112,6 +112,11 @@ ldd /usr/bin/pansend | grep -Eq "libpanmail.so.1 => /(usr/)?lib/" ||
     fail "pansend does not use the packaged libpanmail.so.1"
 pkg-config --exists panmail || fail "pkg-config does not find panmail"
 pass "tools, library, man pages, completion, units and panmail.pc are in place"
+# What "make installcheck" checks of an installed tree, on the packages:
+# only pan_ symbols exported, and a program built with pkg-config runs.
+sh "$top_srcdir/tests/install.sh" --installed /usr > "$T/installcheck.out" 2>&1 ||
+    { cat "$T/installcheck.out" >&2; fail "tests/install.sh --installed /usr failed"; }
+pass "installcheck of the packages: exported symbols, a pkg-config client builds and runs"
 bash -c '. /usr/share/bash-completion/bash_completion
     . /usr/share/bash-completion/completions/pankey
     COMP_WORDS=(pankey en); COMP_CWORD=1; COMP_LINE="pankey en"
