@@ -3,11 +3,11 @@
 # needed and sets up the test Postfix, then builds and tests panmail in
 # two chains that run at the same time, one on each core:
 #
-#   plain  _build: configure, clang's static analyser over lib/
+#   plain  _build: configure (after the san one, with the cache it
+#          wrote), clang's static analyser over lib/
 #          (tests/clang-analyze.sh; any finding fails) and make dist,
-#          the release tarball.  Then, once the sanitizer build is done,
-#          scripts/package.sh builds the Debian packages from that
-#          tarball.  This is the one plain build, and the check of the
+#          the release tarball.  Then scripts/package.sh builds the
+#          Debian packages from that tarball.  This is the one plain build, and the check of the
 #          tarball that make distcheck would make: a VPATH build with
 #          -Werror and the shared library, the unit tests, the fuzz
 #          replay and the source checks (the man page, shellcheck,
@@ -81,21 +81,23 @@ quiet_make () {
 # from it.
 plain_chain () {
     b=$top/_build
+    # configure reuses what the sanitizer build's found (a cache shared
+    # by the two), so it waits for that one.
+    while [ ! -f "$state/san-configured" ]; do sleep 1; done
     phase "plain: configure" configure_in "$b" --enable-werror \
-        --cache-file="$b/config.cache" || return
+        --cache-file="$state/config.cache" || return
     # clang's static analyser over lib/, with the plain build's config.h.
     phase "plain: clang --analyze lib/" sh "$top/tests/clang-analyze.sh" \
         "$b" >"$b/analyze.out" 2>&1 &&
         echo ok > "$state/analyze" &
     phase "plain: make dist" quiet_make "$b" dist.out dist &&
         echo ok > "$state/dist"
-    # The package builds once the sanitizer build is done (so as not to
-    # delay the integration tests), from the tarball: it is the one
-    # plain build, and the check of the tarball that "make distcheck"
-    # would make (a VPATH build with -Werror, the unit tests, the fuzz
-    # replay and the source checks; then, installed, installcheck's
-    # checks).
-    while [ ! -f "$state/san-make-done" ]; do sleep 1; done
+    # The package builds from the tarball: it is the one plain build,
+    # and the check of the tarball that "make distcheck" would make (a
+    # VPATH build with -Werror, the unit tests, the fuzz replay and the
+    # source checks; then, installed, installcheck's checks).  It starts
+    # at once: the integration tests, which spend most of their time
+    # waiting, leave it too little CPU to start after them.
     set -- "$b"/panmail-*.tar.gz
     if [ -f "$state/dist" ] && [ -f "$1" ]; then
         DEB_BUILD_OPTIONS="noautodbgsym parallel=2"
@@ -116,11 +118,14 @@ san_chain () {
     b=$top/_build-san
     phase "san: configure" configure_in "$b" --enable-werror \
         --enable-sanitizers --disable-shared --enable-integration-tests \
-        --enable-test-hooks --disable-source-checks &&
+        --enable-test-hooks --disable-source-checks \
+        --cache-file="$state/config.cache"
+    san_configured=$?
+    : > "$state/san-configured"
+    [ "$san_configured" = 0 ] &&
         phase "san: make" quiet_make "$b" make.out -j2 &&
         quiet_make "$b" make-t-smime.out tests/unit/t-smime &&
         echo ok > "$state/san-build"
-    : > "$state/san-make-done"
     [ -f "$state/san-build" ] || return
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
