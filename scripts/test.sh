@@ -15,7 +15,9 @@
 #          files, only pan_ symbols exported, a pkg-config client), used
 #          to send one message, and purged.
 #   san    _build-san: ASan+UBSan with leak detection, static library (no
-#          libtool wrapper around each tool).  configure, make, make
+#          libtool wrapper around each tool), -O1 (as ASan's authors
+#          advise; it compiles in two thirds of -O2's time, and -O2
+#          -Werror is the package build's).  configure, make, make
 #          check (unit tests, fuzz seed replay and, in parallel, the
 #          integration tests through the real Postfix).
 #
@@ -115,7 +117,7 @@ san_chain () {
     b=$top/_build-san
     phase "san: configure" configure_in "$b" --enable-werror \
         --enable-sanitizers --disable-shared --enable-integration-tests \
-        --enable-test-hooks --disable-source-checks &&
+        --enable-test-hooks --disable-source-checks CFLAGS="-g -O1" &&
         phase "san: make" quiet_make "$b" make.out -j2 &&
         quiet_make "$b" make-t-smime.out tests/unit/t-smime &&
         echo ok > "$state/san-build"
