@@ -186,8 +186,9 @@ check_with_home (pan_ctx_t ctx, const void *data, size_t len, char **r_text,
                        "the home pins no operator key (pankey operator-key"
                        " add) to check a signed anchor with; give the"
                        " operator's key with --operator-key");
-  else if (!(err = pani_bundle_verify (ctx, &st, data, len, time (NULL),
-                                       &text, r_len, r_signer, r_reason)))
+  else if (!(err = pani_bundle_verify (ctx, &st, "anchor", data, len,
+                                       time (NULL), &text, r_len, r_signer,
+                                       r_reason)))
     {
       *r_text = text;
       text = NULL;

@@ -459,8 +459,9 @@ open_bundle (struct import *im, char **r_reason)
   if (!req->data || req->len > PANI_BUNDLE_MAX)
     return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
                         "a bundle is at most %d bytes", PANI_BUNDLE_MAX);
-  if ((err = pani_bundle_verify (im->ctx, &im->st, req->data, req->len,
-                                 im->now, &text, &len, &signer, r_reason)))
+  if ((err = pani_bundle_verify (im->ctx, &im->st, "bundle", req->data,
+                                 req->len, im->now, &text, &len, &signer,
+                                 r_reason)))
     return err;
   strcpy (im->res->signer, signer);
   pani_bundle_sha256 (text, len, im->res->sha256);

@@ -162,7 +162,8 @@ gpg_error_t pani_bundle_sign (pan_ctx_t ctx, const char *dir,
                               const char *fpr, const char *text, size_t len,
                               char **r_out, size_t *r_len, char **r_reason);
 
-/* Verify the signed bundle DATA/LEN at NOW in the keyring of CTX: one
+/* Verify the signed WHAT ("bundle", "anchor": the word the reasons
+ * use) DATA/LEN at NOW in the keyring of CTX: one
  * good signature by a key, neither revoked nor expired, whose primary
  * fingerprint ST pins as an operator key.  Store the signed text at
  * *R_TEXT and *R_LEN and the signer's primary fingerprint at *R_SIGNER
@@ -171,8 +172,9 @@ gpg_error_t pani_bundle_sign (pan_ctx_t ctx, const char *dir,
  * pinned), _KEY_EXPIRED or _CERT_REVOKED.  */
 gpg_error_t pani_bundle_verify (pan_ctx_t ctx,
                                 const struct pani_bundle_state *st,
-                                const void *data, size_t len, time_t now,
-                                char **r_text, size_t *r_len,
-                                char **r_signer, char **r_reason);
+                                const char *what, const void *data,
+                                size_t len, time_t now, char **r_text,
+                                size_t *r_len, char **r_signer,
+                                char **r_reason);
 
 #endif /* PAN_BUNDLE_INT_H */

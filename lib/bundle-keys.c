@@ -623,11 +623,12 @@ struct sig_info
   gpgme_sigsum_t summary;
 };
 
-/* Check the one signature SIG of a bundle: good, and made by a key of
- * KEY that can sign; store KEY's primary fingerprint at *R_SIGNER.  */
+/* Check the one signature SIG of WHAT (a bundle, an anchor): good, and
+ * made by a key of KEY that can sign; store KEY's primary fingerprint at
+ * *R_SIGNER.  */
 static gpg_error_t
-check_signer (const struct sig_info *sig, gpgme_key_t key, time_t now,
-              char **r_signer, char **r_reason)
+check_signer (const char *what, const struct sig_info *sig, gpgme_key_t key,
+              time_t now, char **r_signer, char **r_reason)
 {
   const char *fpr = key->subkeys->fpr;
   gpgme_subkey_t sub;
@@ -637,9 +638,8 @@ check_signer (const struct sig_info *sig, gpgme_key_t key, time_t now,
       break;
   if (!sub || !sub->can_sign)
     return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
-                        "the bundle's signature is not by a signing key of"
-                        " %s",
-                        fpr);
+                        "the %s's signature is not by a signing key of %s",
+                        what, fpr);
   if (sub->revoked || key->revoked
       || (sig->summary & GPGME_SIGSUM_KEY_REVOKED))
     return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
@@ -654,9 +654,9 @@ check_signer (const struct sig_info *sig, gpgme_key_t key, time_t now,
   return 0;
 }
 
-/* Say why the signature SIG is not good.  */
+/* Say why the signature SIG of WHAT is not good.  */
 static gpg_error_t
-bad_status (gpgme_signature_t sig, char **r_reason)
+bad_status (const char *what, gpgme_signature_t sig, char **r_reason)
 {
   const char *fpr = sig->fpr ? sig->fpr : "?";
 
@@ -664,31 +664,33 @@ bad_status (gpgme_signature_t sig, char **r_reason)
     {
     case GPG_ERR_NO_PUBKEY:
       return pani_reason (r_reason, gpg_error (GPG_ERR_NO_PUBKEY),
-                          "the bundle is signed by key %s, which is not an"
+                          "the %s is signed by key %s, which is not an"
                           " operator key of this home (see 'pankey"
                           " operator-key add')",
-                          fpr);
+                          what, fpr);
     case GPG_ERR_KEY_EXPIRED:
     case GPG_ERR_SIG_EXPIRED:
       return pani_reason (r_reason, gpg_error (GPG_ERR_KEY_EXPIRED),
-                          "the bundle's signature by key %s has expired",
+                          "the %s's signature by key %s has expired", what,
                           fpr);
     case GPG_ERR_CERT_REVOKED:
       return pani_reason (r_reason, gpg_error (GPG_ERR_CERT_REVOKED),
-                          "the bundle is signed by the revoked key %s", fpr);
+                          "the %s is signed by the revoked key %s", what,
+                          fpr);
     default:
       return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),
-                          "the bundle's signature by key %s is bad (%s): it"
+                          "the %s's signature by key %s is bad (%s): it"
                           " was changed after it was signed",
-                          fpr, gpg_strerror (sig->status));
+                          what, fpr, gpg_strerror (sig->status));
     }
 }
 
-/* Check the verification result of GCTX against the operator keys of
- * ST at NOW; the signer's primary fingerprint at *R_SIGNER.  */
+/* Check the verification result of GCTX (of WHAT) against the operator
+ * keys of ST at NOW; the signer's primary fingerprint at *R_SIGNER.  */
 static gpg_error_t
-check_verified (gpgme_ctx_t gctx, const struct pani_bundle_state *st,
-                time_t now, char **r_signer, char **r_reason)
+check_verified (const char *what, gpgme_ctx_t gctx,
+                const struct pani_bundle_state *st, time_t now,
+                char **r_signer, char **r_reason)
 {
   gpgme_verify_result_t res = gpgme_op_verify_result (gctx);
   gpgme_signature_t sig = res ? res->signatures : NULL;
@@ -698,25 +700,25 @@ check_verified (gpgme_ctx_t gctx, const struct pani_bundle_state *st,
 
   if (!sig || sig->next)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_DATA),
-                        "the bundle is not signed by exactly one key");
+                        "the %s is not signed by exactly one key", what);
   if (sig->status || !sig->fpr || strlen (sig->fpr) >= sizeof info.fpr)
-    return bad_status (sig, r_reason);
+    return bad_status (what, sig, r_reason);
   strcpy (info.fpr, sig->fpr);
   info.summary = sig->summary;
   if (pani_get_one_key (gctx, info.fpr, 0, &key))
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_PUBKEY),
-                        "the key %s that signed the bundle is not in the"
+                        "the key %s that signed the %s is not in the"
                         " home's keyring",
-                        info.fpr);
-  err = check_signer (&info, key, now, r_signer, r_reason);
+                        info.fpr, what);
+  err = check_signer (what, &info, key, now, r_signer, r_reason);
   gpgme_key_unref (key);
   if (!err && !pani_bundle_state_pins (st, *r_signer))
     {
       err = pani_reason (r_reason, gpg_error (GPG_ERR_NOT_TRUSTED),
-                         "the bundle is signed by key %s, which is not an"
+                         "the %s is signed by key %s, which is not an"
                          " operator key of this home (see 'pankey"
                          " operator-key add')",
-                         *r_signer);
+                         what, *r_signer);
       free (*r_signer);
       *r_signer = NULL;
     }
@@ -725,8 +727,9 @@ check_verified (gpgme_ctx_t gctx, const struct pani_bundle_state *st,
 
 gpg_error_t
 pani_bundle_verify (pan_ctx_t ctx, const struct pani_bundle_state *st,
-                    const void *data, size_t len, time_t now, char **r_text,
-                    size_t *r_len, char **r_signer, char **r_reason)
+                    const char *what, const void *data, size_t len,
+                    time_t now, char **r_text, size_t *r_len,
+                    char **r_signer, char **r_reason)
 {
   gpgme_ctx_t gctx = NULL;
   gpgme_data_t sig = NULL, plain = NULL;
@@ -741,11 +744,12 @@ pani_bundle_verify (pan_ctx_t ctx, const struct pani_bundle_state *st,
   if (gpgme_op_verify (gctx, sig, NULL, plain))
     {
       err = pani_reason (r_reason, gpg_error (GPG_ERR_NO_DATA),
-                         "not a signed bundle (an OpenPGP clearsigned"
-                         " message)");
+                         "not a signed %s (an OpenPGP clearsigned"
+                         " message)",
+                         what);
       goto leave;
     }
-  if ((err = check_verified (gctx, st, now, r_signer, r_reason)))
+  if ((err = check_verified (what, gctx, st, now, r_signer, r_reason)))
     goto leave;
   text = gpgme_data_release_and_get_mem (plain, r_len);
   plain = NULL;

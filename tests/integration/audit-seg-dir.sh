@@ -117,9 +117,12 @@ expect_rc 2 "an unsigned anchor with --require-signed" \
     "$PANAUDIT" verify --anchor "$anchor" --require-signed
 expect_rc 2 "an anchor signed by a key that is not an operator key" \
     "$PANAUDIT" verify --anchor "$T/anchor-x.asc"
-grep -q 'not an operator key' "$T/err" || { cat "$T/err" >&2; fail "the unpinned signer is not said"; }
+grep -q "the anchor is signed by key $fx, which is not an operator key" "$T/err" ||
+    { cat "$T/err" >&2; fail "the unpinned signer of the anchor is not said"; }
 expect_rc 2 "a signed anchor whose line was changed" \
     "$PANAUDIT" verify --anchor "$T/anchor-bad.asc"
+grep -q "the anchor's signature by key .* is bad" "$T/err" ||
+    { cat "$T/err" >&2; fail "the changed anchor is not said to be badly signed"; }
 cp "$T/anchor.asc" "$T/anchor-x.asc" "$T/op.asc" "$D/"
 chown -R nobody "$D"
 expect_rc 0 "verify --dir as nobody with the signed anchor and the operator's key file" \
