@@ -22,9 +22,10 @@
 # again (see tests/integration/package.sh).
 #
 # Environment: DEB_BUILD_OPTIONS (default "nocheck noautodbgsym
-# parallel=2": the unit tests run in the CI's own builds, and the debug
-# symbols packages are not needed; set it to "parallel=2" for a full
-# build).
+# parallel=2": the debug symbols packages are not needed; set it to
+# "parallel=2" for a full build, which runs the unit tests);
+# PANMAIL_CONFIGURE_FLAGS, configure options that debian/rules adds
+# last (scripts/test.sh: "--enable-werror --enable-source-checks").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build_only='' tarball=''

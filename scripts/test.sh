@@ -6,11 +6,12 @@
 #   plain  _build: configure, clang's static analyser over lib/
 #          (tests/clang-analyze.sh; any finding fails) and make dist,
 #          the release tarball.  Then scripts/package.sh builds the
-#          Debian packages from that tarball.  This is the one plain build, and the check of the
-#          tarball that make distcheck would make: a VPATH build with
-#          -Werror and the shared library, the unit tests, the fuzz
-#          replay and the source checks (the man page, shellcheck,
-#          library layers, sizes, formatting).  The packages are checked
+#          Debian packages from that tarball.  This is the one plain
+#          build, and the check of the tarball that make distcheck
+#          would make: a VPATH build with -Werror and the shared
+#          library, the unit tests, the fuzz replay and the source
+#          checks (the man page, shellcheck, library layers, sizes,
+#          formatting).  The packages are checked
 #          with lintian, installed (installcheck's checks: the installed
 #          files, only pan_ symbols exported, a pkg-config client), used
 #          to send one message, and purged.
