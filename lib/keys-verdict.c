@@ -174,11 +174,14 @@ pani_keys_stamp_write (pan_ctx_t ctx, char **r_reason)
   err = pani_write_file_atomic (path, hex, strlen (hex), 0644, r_reason);
   free (path);
   /* The stamp matches the keyring as it was when read: the next check
-   * (the next pair of enroll --batch) need not read it again.  */
+   * (the next pair of enroll --batch) need not read it again.  Only a
+   * stamp that is there is remembered: a missing one (zero stat) would
+   * be taken for this one, and "valid" would outlive it.  */
   if (!err)
     {
       stat_home (ctx, STAMP_FILE, &stamp);
-      (void)remember (ctx, &ring, &stamp, 1); /* Else nothing is known.  */
+      if (stamp.st_ino)
+        (void)remember (ctx, &ring, &stamp, 1); /* Else nothing is known. */
     }
   return err;
 }
