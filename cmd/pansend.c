@@ -254,6 +254,16 @@ refuse (pan_ctx_t ctx, pan_job_t job, int rc, gpg_error_t err,
   return rc;
 }
 
+/* Is every copy of JOB an OpenPGP one?  Then gpgsm is not needed.  */
+static int
+only_openpgp (pan_job_t job)
+{
+  for (size_t c = 0; c < pan_job_copy_count (job); c++)
+    if (pan_job_copy_protocol (job, c) != PAN_PROTOCOL_OPENPGP)
+      return 0;
+  return 1;
+}
+
 static int
 prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
 {
@@ -279,6 +289,8 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
   if ((err = pan_job_resolve (job, time (NULL), &reason)))
     return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
                    reason);
+  if (only_openpgp (job) && (err = pan_ctx_openpgp_only (ctx)))
+    return refuse (ctx, job, EX_OSERR, err, "setting up GnuPG", NULL);
   if (pan_job_warnings (job))
     cmd_info ("warning: %s", pan_job_warnings (job));
   if (o->args.verbose)

@@ -63,18 +63,6 @@ struct dirmngr
  * The dirmngr process.
  */
 
-/* The dirmngr program: GnuPG installs it next to gpgconf.  */
-static char *
-dirmngr_program (void)
-{
-  const char *gpgconf = pani_engine_program (GPGME_PROTOCOL_GPGCONF);
-  const char *slash = gpgconf ? strrchr (gpgconf, '/') : NULL;
-
-  if (!slash)
-    return pani_strdup ("/usr/bin/dirmngr");
-  return pani_strdupf ("%.*s/dirmngr", (int)(slash - gpgconf), gpgconf);
-}
-
 /* Bound every read and write on FD by DIRMNGR_TIMEOUT.  */
 static void
 set_timeouts (int fd)
@@ -90,7 +78,7 @@ set_timeouts (int fd)
 static gpg_error_t
 spawn_server (const char *homedir, pid_t *r_pid, int *r_fd)
 {
-  char *prog = dirmngr_program ();
+  char *prog = pani_engine_sibling ("dirmngr");
   char *argv[] = { (char *)"dirmngr", (char *)"--server",
                    (char *)"--homedir", (char *)homedir, NULL };
   posix_spawn_file_actions_t fa;

@@ -11,6 +11,12 @@
  * NULL if GPGME knows none.  */
 const char *pani_engine_program (gpgme_protocol_t protocol);
 
+/* The GnuPG program NAME (e.g. "dirmngr"): GnuPG installs its programs
+ * side by side, so it is looked for next to gpgconf, or next to gpg if
+ * GPGME skipped gpgconf (pan_ctx_openpgp_only); /usr/bin/NAME if
+ * GPGME knows neither.  Malloced; NULL if out of core.  */
+char *pani_engine_sibling (const char *name);
+
 /* Run PROG with ARGV (NULL-terminated, ARGV[0] the name) through
  * GPGME's spawn engine, no shell and no input, and store what it wrote
  * to stdout in *R_OUT (stderr is discarded).  */

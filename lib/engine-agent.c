@@ -291,13 +291,27 @@ pani_engine_spawn (const char *prog, const char *argv[], gpgme_data_t *r_out)
   return err;
 }
 
-/* Return the gpgconf program GPGME uses.  */
-static const char *
+char *
+pani_engine_sibling (const char *name)
+{
+  const char *known = pani_engine_program (GPGME_PROTOCOL_GPGCONF);
+  const char *slash;
+
+  if (!known)
+    known = pani_engine_program (GPGME_PROTOCOL_OpenPGP);
+  slash = known ? strrchr (known, '/') : NULL;
+  if (!slash)
+    return pani_strdupf ("/usr/bin/%s", name);
+  return pani_strdupf ("%.*s/%s", (int)(slash - known), known, name);
+}
+
+/* The gpgconf program GPGME uses, or the one next to gpg.  Malloced.  */
+static char *
 gpgconf_program (void)
 {
   const char *prog = pani_engine_program (GPGME_PROTOCOL_GPGCONF);
 
-  return prog ? prog : "gpgconf";
+  return prog ? pani_strdup (prog) : pani_engine_sibling ("gpgconf");
 }
 
 /* Wait at most TIMEOUT seconds for the child PID to exit (killing it
@@ -330,16 +344,13 @@ wait_bounded (pid_t pid, long timeout, int *r_status)
   return err;
 }
 
-gpg_error_t
-pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
+/* Start PROG with ARGV, its stdin and stdout /dev/null and its stderr
+ * stdout, no other descriptor; store its pid at *R_PID.  */
+static gpg_error_t
+spawn_quiet (const char *prog, char *argv[], pid_t *r_pid)
 {
-  const char *prog = gpgconf_program ();
-  char *argv[] = { (char *)prog, (char *)"--homedir", (char *)homedir,
-                   (char *)arg1, (char *)arg2,        NULL };
   posix_spawn_file_actions_t fa;
-  pid_t pid;
-  int rc, status;
-  gpg_error_t err;
+  int rc;
 
   if ((rc = posix_spawn_file_actions_init (&fa)))
     return gpg_error_from_errno (rc);
@@ -351,11 +362,26 @@ pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
   if (!rc)
     rc = posix_spawn_file_actions_addclosefrom_np (&fa, 3);
   if (!rc)
-    rc = posix_spawn (&pid, prog, &fa, NULL, argv, environ);
+    rc = posix_spawn (r_pid, prog, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy (&fa);
-  if (rc)
-    return gpg_error_from_errno (rc);
-  if ((err = wait_bounded (pid, PANI_GPGCONF_TIMEOUT, &status)))
+  return rc ? gpg_error_from_errno (rc) : 0;
+}
+
+gpg_error_t
+pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
+{
+  char *prog = gpgconf_program ();
+  char *argv[] = { prog,         (char *)"--homedir", (char *)homedir,
+                   (char *)arg1, (char *)arg2,        NULL };
+  pid_t pid;
+  int status;
+  gpg_error_t err;
+
+  if (!prog)
+    return gpg_error_from_syserror ();
+  err = spawn_quiet (prog, argv, &pid);
+  free (prog);
+  if (err || (err = wait_bounded (pid, PANI_GPGCONF_TIMEOUT, &status)))
     return err;
   return WIFEXITED (status) && !WEXITSTATUS (status)
     ? 0

@@ -131,6 +131,16 @@ default_home_of (gpgme_protocol_t protocol)
   return NULL;
 }
 
+/* Is GNUPG_HOME the home gpg and gpgsm find on their own, from the
+ * environment (pan_ctx_openpgp_only)?  */
+static int
+is_environment_home (const char *gnupg_home)
+{
+  const char *env = getenv ("GNUPGHOME");
+
+  return env && !strcmp (env, gnupg_home);
+}
+
 /* Make GNUPG_HOME the default home of PROTOCOL if it has none yet.  */
 static gpg_error_t
 adopt_default_home (gpgme_protocol_t protocol, const char *gnupg_home)
@@ -142,6 +152,9 @@ adopt_default_home (gpgme_protocol_t protocol, const char *gnupg_home)
     return 0;
   if (!(*default_home = strdup (gnupg_home)))
     return gpg_error_from_syserror ();
+  /* GPGME's default is no --homedir: the engine reads GNUPGHOME.  */
+  if (is_environment_home (gnupg_home))
+    return 0;
   if ((err = gpgme_set_engine_info (protocol, NULL, gnupg_home)))
     {
       free (*default_home);

@@ -194,6 +194,15 @@ gpg_error_t pan_ctx_open (const char *home, pan_ctx_t *r_ctx,
 /* Release CTX.  */
 void pan_ctx_release (pan_ctx_t ctx);
 
+/* Declare that this process will use GnuPG's OpenPGP engine only (no
+ * S/MIME), and mostly on CTX's GnuPG home: GPGME finds gpg itself
+ * instead of asking gpgconf, and gpg finds the home through GNUPGHOME,
+ * which is set in the environment.  The first use of GnuPG then runs
+ * one program ("gpg --version") where it ran six.  Call it before
+ * GnuPG is first used; after it, S/MIME operations fail
+ * (GPG_ERR_INV_ENGINE).  */
+gpg_error_t pan_ctx_openpgp_only (pan_ctx_t ctx);
+
 /* Return the home directory of CTX.  */
 const char *pan_ctx_home (pan_ctx_t ctx);
 

@@ -21,11 +21,14 @@ body() {
     done
 }
 
-# engine_pids: the gpg processes encrypting on this test's home.
+# engine_pids: the gpg processes encrypting on this test's home (which
+# an OpenPGP-only pansend gives gpg as GNUPGHOME, not --homedir).
 engine_pids() {
-    for p in $(pgrep -f -- "$PANMAIL_HOME/gnupg" || true); do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = gpg ] &&
-            tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qx -- --encrypt &&
+    for p in $(pgrep -x gpg || true); do
+        tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qx -- --encrypt &&
+            { tr '\0' '\n' < "/proc/$p/cmdline"
+              tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null |
+                grep -qx -e "$PANMAIL_HOME/gnupg" -e "GNUPGHOME=$PANMAIL_HOME/gnupg" &&
             printf '%s\n' "$p"
     done
     return 0

@@ -2,7 +2,8 @@
 # smime-send.sh - S/MIME recipients end to end: pankey trust-ca and
 # enroll --protocol smime (and their refusals), a message to S/MIME
 # recipients through the real Postfix decrypted with OpenSSL and gpgsm,
-# a mixed OpenPGP and S/MIME message sent as one copy per protocol, and
+# a mixed OpenPGP and S/MIME message sent as one copy per protocol (GPGME
+# asks gpgconf for gpgsm; for an OpenPGP-only message it does not), and
 # revocation checking that fails closed.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
@@ -119,8 +120,17 @@ expect_rc 0 "dry run -v of a mixed message" pansend --dry-run -v < "$T/mixed"
     { cat "$T/err" >&2; fail "--dry-run -v does not tell protocols, keys and copies"; }
 pass "--dry-run -v: each recipient's protocol and key, one copy per protocol"
 
+# GPGME finds gpgconf in PATH: this one logs each run.
+mkdir -p "$T/wrap"
+printf '#!/bin/sh\necho "$*" >> "%s"\nexec /usr/bin/gpgconf "$@"\n' \
+    "$T/gpgconf.log" > "$T/wrap/gpgconf"
+chmod 755 "$T/wrap/gpgconf"
+: > "$T/gpgconf.log"
+
 sa=$(mbox_size "$A") sg=$(mbox_size "$G")
-expect_rc 0 "send a mixed message" pansend < "$T/mixed"
+expect_rc 0 "send a mixed message" env PATH="$T/wrap:$PATH" "$PANSEND" < "$T/mixed"
+grep -qx -- --list-dirs "$T/gpgconf.log" ||
+    fail "GPGME did not ask gpgconf for gpgsm on a mixed send"
 wait_for_mail "$G" "$sg"
 # Other tests of the run mail alice too: count only the copies of this
 # message (the one with Cc: $G), waiting for it up to 30 s.
@@ -140,6 +150,21 @@ grep -q 'BEGIN PGP MESSAGE' "$T/ma.eml" && fail "the S/MIME copy holds OpenPGP d
 smime_decrypt "$T/mg.eml" valid "$T/x" 2>/dev/null &&
     fail "alice's certificate decrypts the OpenPGP copy"
 pass "mixed: one copy per protocol, each decrypts only for its own side"
+
+# An OpenPGP-only send spares GPGME's search through gpgconf (and gpgsm):
+# one "gpg --version" before the encryption, not five programs.
+: > "$T/gpgconf.log"
+sg=$(mbox_size "$G")
+printf 'From: ops@example.test\nTo: %s\nSubject: s\n\n%s\n' "$G" "$BODY" > "$T/pgp"
+expect_rc 0 "send to the OpenPGP recipient alone" \
+    env PATH="$T/wrap:$PATH" "$PANSEND" < "$T/pgp"
+[ -s "$T/gpgconf.log" ] &&
+    fail "an OpenPGP-only send ran gpgconf: $(tr '\n' ';' < "$T/gpgconf.log")"
+wait_for_mail "$G" "$sg"
+last_message "$G" "$T/pg.eml"
+decrypt_pgpmime "$T/pg.eml" "$(secret_home "$fg")" "$T/pg.dec"
+grep -qF "$BODY" "$T/pg.dec" || fail "the OpenPGP-only copy lost the body"
+pass "OpenPGP only: GPGME does not run gpgconf; the copy decrypts"
 
 # gpgsm exits 2 on a message also encrypted to a certificate it does
 # not have; alice's copy of the mixed message is encrypted to her alone.
