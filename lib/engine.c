@@ -531,6 +531,10 @@ guard_thread (void *arg)
           pidfd = -1;
         }
       pthread_mutex_lock (&g->lock);
+      /* A next engine is looked for when data flows again, not now:
+       * the look is a walk through /proc.  */
+      if (p[1].revents)
+        g->kick = 0;
     }
   pthread_mutex_unlock (&g->lock);
   if (pidfd >= 0)
