@@ -76,18 +76,19 @@ message() {
 
 bench_report "$dir/report"
 
-# pipe N FILE: the hand-rolled pipeline to the first N keys.
+# pipe FILE: the hand-rolled pipeline to the keys in $rargs ("-r FPR"
+# each, made before the timing: such a script names its keys).
 pipe() {
-    # shellcheck disable=SC2046  # one -r FPR per key
+    # shellcheck disable=SC2086  # one -r FPR per key
     gpg --homedir "$PANMAIL_HOME/gnupg" --batch --no-tty --quiet \
-        --trust-model always -ea $(head -n "$1" "$keys/fprs" | sed 's/^/-r /') \
-        < "$2" | "$dir/mta" -i -- x
+        --trust-model always -ea $rargs < "$1" | "$dir/mta" -i -- x
 }
 
-run_pipe() { pipe "$n" "$dir/msg"; }
+run_pipe() { pipe "$dir/msg"; }
 run_pansend() { "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; }
 for n in $counts; do
     message "$dir/msg" "$n" "$dir/report"
+    rargs=$(head -n "$n" "$keys/fprs" | sed 's/^/-r /' | tr '\n' ' ')
     run_pipe; run_pansend                                 # warm up
     bench_interleave "$repeat" run_pipe run_pansend
     awk -v n="$n" -v p="$bench_a" -v s="$bench_b" 'BEGIN {
