@@ -136,6 +136,7 @@ exit_for_encrypt (gpg_error_t err)
     case GPG_ERR_EROFS:
     case GPG_ERR_ENOENT:
     case GPG_ERR_EDQUOT: return EX_CANTCREAT;
+    case GPG_ERR_ENGINE_TOO_OLD: return EX_CONFIG;
     default: return EX_SOFTWARE;
     }
 }

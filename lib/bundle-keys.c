@@ -600,7 +600,7 @@ pani_bundle_sign (pan_ctx_t ctx, const char *dir, const char *fpr,
     return err;
   if ((err = pani_gpgme_new (home, GPGME_PROTOCOL_OpenPGP, &gctx)))
     pani_reason (r_reason, err, "cannot start GPGME: %s",
-                 gpg_strerror (err));
+                 pani_engine_strerror (err));
   else if (!(err = sign_with (gctx, fpr, text, len, &out, r_len, r_reason))
            && !(*r_out = pani_strndup (out, *r_len)))
     err = gpg_error_from_syserror ();

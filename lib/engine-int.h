@@ -15,6 +15,11 @@
 gpg_error_t pani_gpgme_new (const char *gnupg_home,
                             gpgme_protocol_t protocol, gpgme_ctx_t *r_gctx);
 
+/* What ERR, from pani_gpgme_new, means for a person: gpg_strerror, or
+ * for GPG_ERR_ENGINE_TOO_OLD the GnuPG version needed and where the
+ * programs were looked for.  */
+const char *pani_engine_strerror (gpg_error_t err);
+
 /* Make GNUPG_HOME the home of every OpenPGP context that names no
  * other, unless one was chosen before (by the first context): contexts
  * on it then skip GPGME's "gpg --version" run.  For a process that

@@ -181,6 +181,15 @@ point_engine_at_home (gpgme_ctx_t gctx, gpgme_protocol_t protocol,
   return gpgme_ctx_set_engine_info (gctx, protocol, NULL, gnupg_home);
 }
 
+const char *
+pani_engine_strerror (gpg_error_t err)
+{
+  if (gpg_err_code (err) == GPG_ERR_ENGINE_TOO_OLD)
+    return "a GnuPG program older than 2.2 was found (GPGME looks for"
+           " gpgconf, or gpg, in PATH)";
+  return gpg_strerror (err);
+}
+
 gpg_error_t
 pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
                 gpgme_ctx_t *r_gctx)

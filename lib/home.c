@@ -33,6 +33,7 @@
 
 #define NEED_GCRYPT "1.10.0"
 #define NEED_GPGME "1.18.0"
+#define NEED_GNUPG "2.2.0"
 
 /* Core dumps could hold message plaintext: switch them off for good.  */
 static gpg_error_t
@@ -63,7 +64,9 @@ pan_init (void)
   gcry_control (GCRYCTL_INITIALIZATION_FINISHED, 0);
   /* The GnuPG programs are looked for when a context is first made
    * (pani_gpgme_new): GPGME runs five programs to find them, which a
-   * tool that needs no GnuPG (panaudit's log readers) is spared.  */
+   * tool that needs no GnuPG (panaudit's log readers) is spared.  An
+   * older gpg (a GnuPG 1.4 found first in PATH) fails them all.  */
+  gpgme_set_global_flag ("require-gnupg", NEED_GNUPG);
   if (!gpgme_check_version (NEED_GPGME))
     return gpg_error (GPG_ERR_NOT_SUPPORTED);
   return 0;

@@ -268,7 +268,7 @@ encrypt_openpgp (const struct pani_encrypt_req *req, char **r_reason)
   if ((err = pani_gpgme_new (req->ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
                              &gctx)))
     return pani_reason (r_reason, err, "cannot start GPGME: %s",
-                        gpg_strerror (err));
+                        pani_engine_strerror (err));
   if ((err = collect_recipients (req, gctx, &recp, r_reason))
       || (err = setup_signing (req, gctx, &signing, r_reason))
       || (err = gpgme_data_new_from_fd (&cipher, req->out_fd)))

@@ -446,7 +446,7 @@ pani_openpgp_split_new (pan_ctx_t ctx, const void *data, size_t len,
                              &split->gctx)))
     {
       pani_reason (r_reason, err, "cannot start GPGME: %s",
-                   gpg_strerror (err));
+                   pani_engine_strerror (err));
       goto leave;
     }
   if ((err = split_import (split, data, len, r_reason)))

@@ -284,7 +284,7 @@ home_context (pan_ctx_t ctx, gpgme_ctx_t *r_gctx, char **r_reason)
   if ((err = pani_gpgme_new (ctx->gnupg_home, GPGME_PROTOCOL_OpenPGP,
                              r_gctx)))
     pani_reason (r_reason, err, "cannot start GPGME for %s: %s",
-                 ctx->gnupg_home, gpg_strerror (err));
+                 ctx->gnupg_home, pani_engine_strerror (err));
   return err;
 }
 
@@ -476,7 +476,7 @@ scratch_open (pan_ctx_t ctx, const void *buf, size_t len, struct scratch *s,
   if ((err = pani_gpgme_new (s->dir, GPGME_PROTOCOL_OpenPGP, &s->gctx))
       || (err = gpgme_data_new_from_mem (&s->data, buf, len, 0)))
     pani_reason (r_reason, err, "cannot start GPGME: %s",
-                 gpg_strerror (err));
+                 pani_engine_strerror (err));
   return err;
 }
 

@@ -25,7 +25,8 @@ extern "C" {
 void pan_free (void *p);
 
 /* Initialise libgcrypt (with secure memory), GPGME and libgpg-error;
- * call once before anything else.  GnuPG is looked for when first used.  */
+ * call once before anything else.  GnuPG is looked for when first used,
+ * and must be 2.2 or later (GPG_ERR_ENGINE_TOO_OLD).  */
 gpg_error_t pan_init (void);
 
 /* Return the version string of libpanmail.  */

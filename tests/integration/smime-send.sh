@@ -3,8 +3,9 @@
 # enroll --protocol smime (and their refusals), a message to S/MIME
 # recipients through the real Postfix decrypted with OpenSSL and gpgsm,
 # a mixed OpenPGP and S/MIME message sent as one copy per protocol (GPGME
-# asks gpgconf for gpgsm; for an OpenPGP-only message it does not), and
-# revocation checking that fails closed.
+# asks gpgconf for gpgsm; for an OpenPGP-only message it does not, and a
+# gpg older than 2.2 first in PATH is refused), and revocation checking
+# that fails closed.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 need_tools
 need_postfix
@@ -165,6 +166,23 @@ last_message "$G" "$T/pg.eml"
 decrypt_pgpmime "$T/pg.eml" "$(secret_home "$fg")" "$T/pg.dec"
 grep -qF "$BODY" "$T/pg.dec" || fail "the OpenPGP-only copy lost the body"
 pass "OpenPGP only: GPGME does not run gpgconf; the copy decrypts"
+
+# GPGME then takes the first gpg in PATH: one older than GnuPG 2.2 is
+# refused (78), and nothing is sent.
+mkdir -p "$T/old"
+cat > "$T/old/gpg" <<'EOF'
+#!/bin/sh
+[ "$1" = --version ] && { echo "gpg (GnuPG) 1.4.23"; exit 0; }
+exec /usr/bin/gpg "$@"
+EOF
+chmod 755 "$T/old/gpg"
+sg=$(mbox_size "$G")
+expect_rc 78 "an OpenPGP-only send with a GnuPG 1.4 first in PATH" \
+    env PATH="$T/old:$PATH" "$PANSEND" < "$T/pgp"
+grep -q "older than 2.2" "$T/err" || fail "the refusal does not say why: $(cat "$T/err")"
+sleep 2
+[ "$(mbox_size "$G")" = "$sg" ] || fail "a copy was sent with GnuPG 1.4 in PATH"
+pass "OpenPGP only: a gpg older than 2.2 first in PATH is refused, nothing sent"
 
 # gpgsm exits 2 on a message also encrypted to a certificate it does
 # not have; alice's copy of the mixed message is encrypted to her alone.
