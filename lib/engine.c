@@ -354,6 +354,8 @@ struct pani_engine_guard
   int time_only;              /* Exit statuses are not checked.  */
   int kick;                   /* Data flows: the engine runs.  */
   int asleep_held;            /* The thread sleeps until HOLD ends.  */
+  long first_pid;             /* The first pid handed out after the
+                                 start, or -1 (see engine_child_since).  */
   struct timespec deadline;   /* CLOCK_MONOTONIC.  */
   struct timespec held_since; /* When HOLD began (tv_sec -1: none).  */
   size_t progress;            /* Bytes not yet turned into time.  */
@@ -432,6 +434,54 @@ engine_children (pid_t *pids, size_t max, int live)
   return n;
 }
 
+/* The last pid the kernel handed out, or -1.  */
+static long
+last_pid (void)
+{
+  char buf[32];
+  int fd = open ("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof buf - 1) : -1;
+
+  if (fd >= 0)
+    close (fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = 0;
+  return strtol (buf, NULL, 10);
+}
+
+/* The most pids engine_child_since looks at one by one.  */
+#define RECENT_PIDS 512
+
+/* Store the pid of a running engine child of this process, started
+ * since pid FIRST was handed out, at *R_PID; return 1 if there is one.
+ * Only the pids handed out since are looked at, not all of /proc,
+ * unless the pids wrapped around or too many were handed out.  Missing
+ * an engine here only delays its watch: the end and the kill walk all
+ * of /proc.  */
+static int
+engine_child_since (long first, pid_t *r_pid)
+{
+  long last = last_pid ();
+  pid_t self = getpid (), ppid;
+  char name[24], comm[64], state;
+
+  if (first < 0 || last < first - 1 || last - first >= RECENT_PIDS)
+    return engine_children (r_pid, 1, 1) == 1;
+  for (long pid = first; pid <= last; pid++)
+    {
+      snprintf (name, sizeof name, "%ld", pid);
+      if (!proc_parent (name, &ppid, comm, sizeof comm, &state)
+          && ppid == self && is_engine_name (comm) && state != 'Z'
+          && state != 'X')
+        {
+          *r_pid = (pid_t)pid;
+          return 1;
+        }
+    }
+  return 0;
+}
+
 /* Kill the engines and wait (a few seconds at most) until they are
  * gone: only then are their pipes closed.  */
 static void
@@ -487,7 +537,7 @@ watch_engine (pani_engine_guard_t g, int pidfd)
 {
   pid_t pid;
 
-  if (pidfd < 0 && g->kick && engine_children (&pid, 1, 1))
+  if (pidfd < 0 && g->kick && engine_child_since (g->first_pid, &pid))
     pidfd = pani_pidfd_open (pid);
   /* While an engine is watched, a kick has nothing to tell: leaving
    * KICK set spares each read of the body a write to the wake-up pipe
@@ -571,6 +621,9 @@ pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g)
   if (!(g = calloc (1, sizeof *g)))
     return gpg_error_from_syserror ();
   pthread_mutex_init (&g->lock, NULL);
+  g->first_pid = last_pid ();
+  if (g->first_pid >= 0)
+    g->first_pid++;
   pani_deadline_in (&g->deadline, timeout);
   g->held_since.tv_sec = -1;
   if (pipe2 (g->wake, O_CLOEXEC | O_NONBLOCK))
