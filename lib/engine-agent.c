@@ -305,15 +305,6 @@ pani_engine_sibling (const char *name)
   return pani_strdupf ("%.*s/%s", (int)(slash - known), known, name);
 }
 
-/* The gpgconf program GPGME uses, or the one next to gpg.  Malloced.  */
-static char *
-gpgconf_program (void)
-{
-  const char *prog = pani_engine_program (GPGME_PROTOCOL_GPGCONF);
-
-  return prog ? pani_strdup (prog) : pani_engine_sibling ("gpgconf");
-}
-
 /* Wait at most TIMEOUT seconds for the child PID to exit (killing it
  * then); store its wait status at *R_STATUS.  */
 static gpg_error_t
@@ -370,7 +361,8 @@ spawn_quiet (const char *prog, char *argv[], pid_t *r_pid)
 gpg_error_t
 pani_engine_gpgconf (const char *homedir, const char *arg1, const char *arg2)
 {
-  char *prog = gpgconf_program ();
+  /* GPGME's gpgconf, or the one next to gpg.  */
+  char *prog = pani_engine_sibling ("gpgconf");
   char *argv[] = { prog,         (char *)"--homedir", (char *)homedir,
                    (char *)arg1, (char *)arg2,        NULL };
   pid_t pid;

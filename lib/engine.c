@@ -412,6 +412,19 @@ proc_parent (const char *name, pid_t *r_ppid, char *comm, size_t size,
   return 0;
 }
 
+/* Is process NAME (a /proc entry) an engine child of SELF (one that
+ * runs, if LIVE)?  */
+static int
+is_engine_child (const char *name, pid_t self, int live)
+{
+  pid_t ppid;
+  char comm[64], state;
+
+  return !proc_parent (name, &ppid, comm, sizeof comm, &state)
+    && ppid == self && is_engine_name (comm)
+    && (!live || (state != 'Z' && state != 'X'));
+}
+
 /* Store up to MAX pids of this process's engine children in PIDS (only
  * those that run if LIVE); return how many.  */
 static size_t
@@ -420,14 +433,11 @@ engine_children (pid_t *pids, size_t max, int live)
   DIR *dir = opendir ("/proc");
   struct dirent *d;
   size_t n = 0;
-  pid_t self = getpid (), ppid;
-  char comm[64], state;
+  pid_t self = getpid ();
 
   while (dir && n < max && (d = readdir (dir)))
     if (d->d_name[0] >= '1' && d->d_name[0] <= '9'
-        && !proc_parent (d->d_name, &ppid, comm, sizeof comm, &state)
-        && ppid == self && is_engine_name (comm)
-        && (!live || (state != 'Z' && state != 'X')))
+        && is_engine_child (d->d_name, self, live))
       pids[n++] = (pid_t)atol (d->d_name);
   if (dir)
     closedir (dir);
@@ -463,17 +473,15 @@ static int
 engine_child_since (long first, pid_t *r_pid)
 {
   long last = last_pid ();
-  pid_t self = getpid (), ppid;
-  char name[24], comm[64], state;
+  pid_t self = getpid ();
+  char name[24];
 
   if (first < 0 || last < first - 1 || last - first >= RECENT_PIDS)
     return engine_children (r_pid, 1, 1) == 1;
   for (long pid = first; pid <= last; pid++)
     {
       snprintf (name, sizeof name, "%ld", pid);
-      if (!proc_parent (name, &ppid, comm, sizeof comm, &state)
-          && ppid == self && is_engine_name (comm) && state != 'Z'
-          && state != 'X')
+      if (is_engine_child (name, self, 1))
         {
           *r_pid = (pid_t)pid;
           return 1;
