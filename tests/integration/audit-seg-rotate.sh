@@ -15,33 +15,54 @@ init_home
 
 # ---------------------------------------------------------------- rotate under load
 
-WRITERS=4 EACH=10
-# writers NAME N: start $WRITERS writers in the background, each of N
-# notes "$TAG-NAMEi-nj"; a writer that fails leaves $T/failed.i.
+WRITERS=4
+# writers NAME: start $WRITERS writers in the background, each appending
+# notes "$TAG-NAMEi-nj" until $T/stop.NAME exists; writer i leaves the
+# number it wrote in $T/count.NAME.i, or $T/failed.i if a note failed.
 writers() {
     i=0
     while [ "$i" -lt "$WRITERS" ]; do
         (
             j=0
-            while [ "$j" -lt "$2" ]; do
+            while [ "$j" -eq 0 ] || [ ! -e "$T/stop.$1" ]; do
                 "$PANAUDIT" note "$TAG-$1$i-n$j" || { echo "writer $i failed at $j" > "$T/failed.$i"; exit 1; }
                 j=$((j + 1))
             done
+            echo "$j" > "$T/count.$1.$i"
         ) &
         i=$((i + 1))
     done
 }
-writers w "$EACH"
+# stop_writers NAME WHEN: stop the writers NAME and wait for them;
+# $written is the number of notes they wrote.
+stop_writers() {
+    : > "$T/stop.$1"
+    wait
+    ls "$T"/failed.* >/dev/null 2>&1 && { cat "$T"/failed.* >&2; fail "a writer failed $2"; }
+    written=$(cat "$T"/count."$1".* | awk '{ n += $1 } END { print n }')
+}
+# grown: wait until audit.log holds $WRITERS more records than now, so
+# that a rotation comes while the writers append and every segment
+# holds notes of theirs, however fast the machine.
+grown() {
+    gr_want=$(($(wc -l < "$H/audit.log") + WRITERS)) gr_i=0
+    while [ "$(wc -l < "$H/audit.log")" -lt "$gr_want" ]; do
+        gr_i=$((gr_i + 1))
+        [ "$gr_i" -lt 600 ] || fail "the writers wrote nothing for 30 s"
+        sleep 0.05
+    done
+}
+writers w
 r=0
 while [ "$r" -lt 3 ]; do
-    sleep 0.5
+    grown
     "$PANAUDIT" rotate > "$T/rotate.$r" 2>&1 ||
         { cat "$T/rotate.$r" >&2; fail "rotate $r failed while writers ran"; }
     r=$((r + 1))
 done
-wait
-ls "$T"/failed.* >/dev/null 2>&1 && { cat "$T"/failed.* >&2; fail "a writer failed during rotation"; }
-pass "$WRITERS writers of $EACH records each, 3 rotations: no writer failed"
+grown
+stop_writers w "during rotation"
+pass "$WRITERS writers, $written records, 3 rotations while they wrote: no writer failed"
 
 nseg=$(find "$H" -maxdepth 1 -name 'audit-*.log' | wc -l)
 [ "$nseg" -eq 3 ] || fail "3 rotations made $nseg closed segments"
@@ -59,7 +80,7 @@ expect_rc 0 "verify --key across all segments" "$PANAUDIT" verify --key "$T/audi
 "$PANAUDIT" log --json --event note > "$T/notes.json"
 [ "$(jq -r .reason "$T/notes.json" | sort | uniq -d | wc -l)" -eq 0 ] ||
     fail "a record appears twice"
-[ "$(jq -r .reason "$T/notes.json" | grep -c "^$TAG-w")" -eq $((WRITERS * EACH)) ] ||
+[ "$(jq -r .reason "$T/notes.json" | grep -c "^$TAG-w")" -eq "$written" ] ||
     fail "not every record is in the log: $(wc -l < "$T/notes.json")"
 "$PANAUDIT" log --json | jq -r .seq > "$T/seqs"
 seq 1 "$(wc -l < "$T/seqs")" | cmp -s - "$T/seqs" || fail "sequence numbers are not 1..N across segments"
@@ -94,7 +115,13 @@ tamper() {
 
 set -- "$H"/audit-*.log
 seg1=$1 seg2=$2
-edit() { chmod u+w "$1"; sed -i -e "$2" "$1"; chmod a-w "$1"; }
+# edit FILE SCRIPT: sed SCRIPT on a closed segment; it must change it.
+edit() {
+    cp "$1" "$T/unedited"
+    chmod u+w "$1"; sed -i -e "$2" "$1"; chmod a-w "$1"
+    cmp -s "$1" "$T/unedited" && fail "sed '$2' left $(basename "$1") as it was"
+    return 0
+}
 
 with_key=
 tamper "a record of a closed segment edited" modified edit "$seg2" '2s/"note"/"nite"/'
@@ -140,14 +167,14 @@ grep -q "rotate --compress" "$T/lr.conf" || fail "the snippet does not rotate wi
 expect_rc 1 "logrotate without its stamp file reports it (no silent no-op)" \
     logrotate -f -s "$T/lr.state" "$T/lr.conf"
 install -m 600 /dev/null "$T/lr.stamp"
-writers lr 5
+writers lr
 for r in 1 2; do
-    sleep 0.3
+    grown
     logrotate -f -s "$T/lr.state" "$T/lr.conf" > "$T/lr.$r" 2>&1 ||
         { cat "$T/lr.$r" >&2; fail "logrotate $r failed while writers ran"; }
 done
-wait
-ls "$T"/failed.* >/dev/null 2>&1 && { cat "$T"/failed.* >&2; fail "a writer failed during logrotate"; }
+grown
+stop_writers lr "during logrotate"
 [ -z "$(find "$H" -maxdepth 1 -name 'audit-*.log')" ] || fail "a closed segment was left uncompressed"
 [ "$(find "$H" -maxdepth 1 -name 'audit-*.log.gz' | wc -l)" -eq 6 ] ||
     fail "not 6 compressed segments: $(ls "$H")"
@@ -158,7 +185,7 @@ for f in "$H"/audit-*.log.gz; do
 done
 expect_rc 0 "verify --key across compressed segments" "$PANAUDIT" verify --key "$T/audit.key"
 "$PANAUDIT" log --json > "$T/all.json"
-[ "$(jq -r 'select(.event == "note") | .reason' "$T/all.json" | grep -c "^$TAG-lr")" -eq $((WRITERS * 5)) ] ||
+[ "$(jq -r 'select(.event == "note") | .reason' "$T/all.json" | grep -c "^$TAG-lr")" -eq "$written" ] ||
     fail "not every record written during logrotate is in the log"
 [ "$(jq -r 'select(.event == "note") | .reason' "$T/all.json" | sort | uniq -d | wc -l)" -eq 0 ] ||
     fail "a record appears twice"

@@ -93,7 +93,7 @@ kill -CONT "$g" 2>/dev/null || true
 grep -q 'gpg-timeout' "$T/err" || { cat "$T/err" >&2; fail "the reason does not name gpg-timeout"; }
 [ "$took" -lt 30 ] || fail "a hung gpg held pansend $took s"
 [ ! -e "$T/capture.runs" ] || fail "the MTA was run"
-if kill -0 "$g" 2>/dev/null; then fail "the hung gpg $g still runs"; fi
+if running "$g"; then fail "the hung gpg $g still runs"; fi
 panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
     jq -e '.event == "refuse" and .exit_code == 77' >/dev/null ||
     fail "no refusal record with exit code 77"

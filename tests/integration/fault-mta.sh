@@ -73,7 +73,7 @@ done
 hp=$(cat "$T/hang.pid") hc=$(cat "$T/hang.child")
 sleep 0.2
 for p in $hp $hc; do
-    if kill -0 "$p" 2>/dev/null; then fail "the hung MTA's process $p still runs"; fi
+    if running "$p"; then fail "the hung MTA's process $p still runs"; fi
 done
 pass "the hung MTA's whole process group was killed"
 [ -z "$(ls "$PANMAIL_HOME/spool")" ] || { ls -l "$PANMAIL_HOME/spool" >&2; fail "spool/ is not empty"; }

@@ -767,6 +767,14 @@ EOF
 
 # ---------------------------------------------------------------- fault runs
 
+# running PID: true if process PID exists and has not ended.  A killed
+# process whose parent was gone is a zombie until PID 1 reaps it, which
+# some container inits do late; kill -0 still finds a zombie.
+running() {
+    rn_state=$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$rn_state" ] && [ "$rn_state" != Z ]
+}
+
 # What fake MTAs made with mta_recorder took whole, one file a copy.
 MTA_GOT=$T/mta-got
 
