@@ -272,6 +272,17 @@ cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code)
   return 0;
 }
 
+void
+cmd_openpgp_only_unless_smime (pan_ctx_t ctx)
+{
+  int in_use = 1;
+
+  /* On an error both engines stay: the command reads the home itself
+   * and says what is wrong.  */
+  if (!pan_smime_in_use (ctx, &in_use) && !in_use)
+    (void)pan_ctx_openpgp_only (ctx);
+}
+
 int
 cmd_load_registry (pan_ctx_t ctx, pan_registry_t *r_reg, int fail_code)
 {

@@ -1353,6 +1353,7 @@ cmd_keys (struct options *o)
 
   if ((rc = open_home (o, &ctx)))
     return rc;
+  cmd_openpgp_only_unless_smime (ctx);
   rc = panaudit_keys (ctx, o->json, o->csv);
   pan_ctx_release (ctx);
   return rc;

@@ -637,6 +637,7 @@ pankey_check (const struct pankey_check_args *a)
   set_timeout (a->json, timeout);
   if ((err = pan_ctx_open (a->home, &ctx, &reason)))
     return check_unknown (a->json, err, "cannot open the home", reason);
+  cmd_openpgp_only_unless_smime (ctx);
   if (st.warn < 0)
     st.warn = pan_policy_warn_days (pan_ctx_config (ctx));
   if (st.crit > st.warn)

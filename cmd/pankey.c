@@ -184,6 +184,7 @@ struct options
   const char *operator_name;
   const char *protocol;
   pan_protocol_t proto; /* From --protocol; OpenPGP by default.  */
+  int registry_keys; /* The command is about the registry's keys alone.  */
   int json;
   const char *days;
   const char *reason;
@@ -301,7 +302,11 @@ parse_options (int *argc, char ***argv, struct options *o)
 static int
 open_home (struct options *o, pan_ctx_t *r_ctx)
 {
-  return cmd_open_home (o->home, r_ctx, EX_CONFIG);
+  int rc = cmd_open_home (o->home, r_ctx, EX_CONFIG);
+
+  if (!rc && o->registry_keys && o->proto == PAN_PROTOCOL_OPENPGP)
+    cmd_openpgp_only_unless_smime (*r_ctx);
+  return rc;
 }
 
 static int
@@ -1254,6 +1259,11 @@ struct command
 {
   const char *name;
   int (*fnc) (struct options *);
+  /* About the registry's keys alone (and an OpenPGP key it enrolls):
+   * OpenPGP only, unless the home uses S/MIME.  Not init, the CA and
+   * CRL commands, inspect (a file may hold certificates), the operator
+   * keys and bundles (a bundle may hold certificates).  */
+  int registry_keys;
   unsigned int takes;
 };
 
@@ -1286,26 +1296,28 @@ main (int argc, char **argv)
 {
   struct options o = { NULL };
   static const struct command commands[] = {
-    {"init",             cmd_init,
-     O_FORCE | O_OPERATOR | O_SENDER_GROUP | O_OPERATOR_KEY | O_FILE                        },
-    { "enroll",          cmd_enroll,
-     O_FINGERPRINT | O_FILE | O_OPERATOR | O_PROTOCOL | O_BATCH                             },
-    { "list",            cmd_list,            O_JSON                                        },
-    { "show",            cmd_show,            O_JSON                                        },
-    { "check",           cmd_check,           O_JSON | O_DAYS | O_WARN | O_CRIT | O_TIMEOUT },
-    { "rotate",          cmd_rotate,          O_FINGERPRINT | O_FILE | O_OPERATOR           },
-    { "refresh",         cmd_refresh,         O_FILE | O_OPERATOR                           },
-    { "revoke",          cmd_revoke,          O_FINGERPRINT | O_REASON | O_NOTE | O_OPERATOR},
-    { "unenroll",        cmd_unenroll,        O_NOTE | O_OPERATOR                           },
-    { "trust-ca",        cmd_trust_ca,        O_FINGERPRINT | O_FILE | O_OPERATOR           },
-    { "registry-accept", cmd_registry_accept, O_NOTE | O_OPERATOR                           },
-    { "load-crl",        cmd_load_crl,        O_FILE | O_OPERATOR                           },
-    { "list-crls",       cmd_list_crls,       O_JSON                                        },
-    { "inspect",         cmd_inspect,         O_FILE | O_JSON                               },
-    { "operator-key",    cmd_operator_key,
-     O_FINGERPRINT | O_FILE | O_OPERATOR                                                    },
-    { "export",          cmd_export,          O_SIGN | O_OPERATOR | O_SIGNER_HOME | O_OUTPUT},
-    { "import",          cmd_import,          O_OPERATOR                                    }
+    {"init",             cmd_init,            0,
+     O_FORCE | O_OPERATOR | O_SENDER_GROUP | O_OPERATOR_KEY | O_FILE                          },
+    { "enroll",          cmd_enroll,          1,
+     O_FINGERPRINT | O_FILE | O_OPERATOR | O_PROTOCOL | O_BATCH                               },
+    { "list",            cmd_list,            1, O_JSON                                       },
+    { "show",            cmd_show,            1, O_JSON                                       },
+    { "check",           cmd_check,           0, O_JSON | O_DAYS | O_WARN | O_CRIT | O_TIMEOUT},
+    { "rotate",          cmd_rotate,          1, O_FINGERPRINT | O_FILE | O_OPERATOR          },
+    { "refresh",         cmd_refresh,         1, O_FILE | O_OPERATOR                          },
+    { "revoke",          cmd_revoke,          1,
+     O_FINGERPRINT | O_REASON | O_NOTE | O_OPERATOR                                           },
+    { "unenroll",        cmd_unenroll,        1, O_NOTE | O_OPERATOR                          },
+    { "trust-ca",        cmd_trust_ca,        0, O_FINGERPRINT | O_FILE | O_OPERATOR          },
+    { "registry-accept", cmd_registry_accept, 1, O_NOTE | O_OPERATOR                          },
+    { "load-crl",        cmd_load_crl,        0, O_FILE | O_OPERATOR                          },
+    { "list-crls",       cmd_list_crls,       0, O_JSON                                       },
+    { "inspect",         cmd_inspect,         0, O_FILE | O_JSON                              },
+    { "operator-key",    cmd_operator_key,    0,
+     O_FINGERPRINT | O_FILE | O_OPERATOR                                                      },
+    { "export",          cmd_export,          0,
+     O_SIGN | O_OPERATOR | O_SIGNER_HOME | O_OUTPUT                                           },
+    { "import",          cmd_import,          0, O_OPERATOR                                   }
   };
 
   cmd_setup ("pankey", "Usage: pankey [OPTIONS] COMMAND [ARGS]",
@@ -1319,6 +1331,7 @@ main (int argc, char **argv)
     if (!strcmp (o.args[0], commands[i].name))
       {
         check_options (&commands[i], &o);
+        o.registry_keys = commands[i].registry_keys;
         cmd_init_library ();
         return commands[i].fnc (&o);
       }

@@ -268,6 +268,11 @@ gpg_error_t pan_registry_load (const char *path, pan_registry_t *r_reg,
 /* Release REG.  */
 void pan_registry_release (pan_registry_t reg);
 
+/* Load the registry of CTX into *R_REG, read through a checked
+ * descriptor (see pan_ctx_open).  */
+gpg_error_t pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
+                                   char **r_reason);
+
 /* Return the number of records in REG.  */
 size_t pan_registry_count (pan_registry_t reg);
 
@@ -734,6 +739,11 @@ gpg_error_t pan_smime_list_cas (pan_ctx_t ctx, struct pan_smime_ca **r_cas,
 
 /* Release COUNT CAs returned by pan_smime_list_cas.  */
 void pan_smime_cas_release (struct pan_smime_ca *cas, size_t count);
+
+/* Set *R_IN_USE to 0 if CTX's home uses no S/MIME: its trustlist.txt
+ * trusts no CA and its registry holds no S/MIME record (of any state);
+ * else, and on an error, to 1.  */
+gpg_error_t pan_smime_in_use (pan_ctx_t ctx, int *r_in_use);
 
 /* END smime */
 
@@ -1425,11 +1435,6 @@ typedef enum
 /* Store at HEX (65 bytes) the SHA-256 of the registry file of CTX,
  * read through a checked descriptor.  */
 gpg_error_t pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason);
-
-/* Load the registry of CTX into *R_REG, read through a checked
- * descriptor (see pan_ctx_open).  */
-gpg_error_t pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg,
-                                   char **r_reason);
 
 /* Check that the registry of CTX is the one the newest audit record
  * with a "registry_sha256" recorded (a log without one, from an older

@@ -360,27 +360,6 @@ pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason)
   return err;
 }
 
-gpg_error_t
-pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
-{
-  gpg_error_t err;
-  char *buf = NULL, *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);
-  size_t len = 0;
-
-  *r_reg = NULL;
-  if (!path)
-    return gpg_error_from_syserror ();
-  err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
-                        PANI_REGISTRY_MAX, &buf, &len, r_reason);
-  if (!err)
-    err = pani_registry_parse (path, buf, len, r_reg, r_reason);
-  if (!err)
-    pani_registry_match (*r_reg, pan_ctx_config (ctx));
-  free (buf);
-  free (path);
-  return err;
-}
-
 /* Find in the audit log of CTX the newest record with a registry
  * digest (see pani_audit_newest_registry); MARK->SEQ stays 0 if there
  * is none.  */

@@ -854,6 +854,7 @@ pan_smime_list_cas (pan_ctx_t ctx, struct pan_smime_ca **r_cas,
   *r_cas = NULL;
   *r_count = 0;
   if ((err = read_trustlist (ctx, &text, &len, &fprs, &count, r_reason))
+      || !count /* No CA: gpgsm has nothing to describe.  */
       || (err = pani_smime_cms_new (ctx->gnupg_home, 0, PANI_REVOCATION_OFF,
                                     &gctx, r_reason)))
     goto leave;
@@ -879,4 +880,37 @@ leave:
   gpgme_release (gctx);
   free (text);
   return err;
+}
+
+/* Set *R_IN_USE unless CTX's registry holds no S/MIME record.  */
+static gpg_error_t
+registry_has_smime (pan_ctx_t ctx, int *r_in_use)
+{
+  pan_registry_t reg = NULL;
+  gpg_error_t err;
+
+  if ((err = pan_ctx_registry_load (ctx, &reg, NULL)))
+    return err;
+  *r_in_use = 0;
+  for (size_t i = 0; i < pan_registry_count (reg); i++)
+    if (pan_registry_get (reg, i)->protocol == PAN_PROTOCOL_SMIME)
+      *r_in_use = 1;
+  pan_registry_release (reg);
+  return 0;
+}
+
+gpg_error_t
+pan_smime_in_use (pan_ctx_t ctx, int *r_in_use)
+{
+  char *text = NULL, **fprs = NULL;
+  size_t len, count = 0;
+  gpg_error_t err;
+
+  *r_in_use = 1; /* Until both the trustlist and the registry say not.  */
+  err = read_trustlist (ctx, &text, &len, &fprs, &count, NULL);
+  pan_argv_release (fprs);
+  free (text);
+  if (err || count)
+    return err;
+  return registry_has_smime (ctx, r_in_use);
 }

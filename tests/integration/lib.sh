@@ -478,6 +478,19 @@ fixture() {
     printf '%s\n' "$fx_dir/$1"
 }
 
+# log_gpgconf_runs LOG: make $T/wrap/gpgconf, which appends
+# "gpgconf ARGS" to LOG and runs the real one, and print the directory
+# to put first in PATH.  GPGME looks for gpgconf in PATH, and asks it
+# where gpgsm is: the log shows whether it did.
+log_gpgconf_runs() {
+    mkdir -p "$T/wrap"
+    printf '#!/bin/sh\necho "gpgconf $*" >> "%s"\nexec /usr/bin/gpgconf "$@"\n' \
+        "$1" > "$T/wrap/gpgconf"
+    chmod 755 "$T/wrap/gpgconf"
+    : > "$1"
+    printf '%s\n' "$T/wrap"
+}
+
 # ---------------------------------------------------------------- Postfix
 
 # need_postfix: make sure the test Postfix is configured and running (runs

@@ -14,6 +14,10 @@ OP=lc-operator
 BODY=$(new_marker)
 
 init_home; pass "init (audit key kept)"
+# This home uses no S/MIME: pankey's verbs on the registry's keys, pankey
+# check, panaudit keys and pansend spare GPGME its search through
+# gpgconf (checked at the end).
+PATH="$(log_gpgconf_runs "$T/gnupg-runs"):$PATH"
 
 # enroll ADDR FPR: export FPR and enroll it for ADDR.
 enroll() {
@@ -252,3 +256,7 @@ head -n 1 "$T/keys.csv" | grep -q '^kind,address,protocol,fingerprint,' ||
 "$PANAUDIT" keys > "$T/keys.txt" || fail "panaudit keys failed"
 grep -q "^$A .*$fa2" "$T/keys.txt" || fail "panaudit keys: no row for $A"
 pass "panaudit keys gives a table and CSV"
+
+[ -s "$T/gnupg-runs" ] &&
+    fail "in a home without S/MIME, GPGME ran: $(head -n 6 "$T/gnupg-runs" | tr '\n' ';')"
+pass "no S/MIME in the home: pankey, panaudit keys and pansend did not make GPGME search through gpgconf"

@@ -22,8 +22,14 @@ echo "smime-revocation-check off" >> "$PANMAIL_HOME/panmail.conf"
 
 expect_rc 0 "trust-ca by SHA-256" \
     pankey trust-ca --fingerprint "$(fp ca sha256)" --file "$P/ca.pem"
-pankey list > "$T/list"
+# A CA trusted and no S/MIME enrollment yet: the home uses S/MIME, so
+# pankey list asks gpgsm about the CA (GPGME finds gpgsm through
+# gpgconf --list-components).
+ca_wrap=$(log_gpgconf_runs "$T/ca-runs.log")
+PATH="$ca_wrap:$PATH" "$PANKEY" list > "$T/list"
 grep -q "$(fp ca sha1)" "$T/list" || fail "pankey list does not show the CA"
+grep -qx "gpgconf --list-components" "$T/ca-runs.log" ||
+    fail "pankey list of a home with a trusted CA did not look for gpgsm: $(tr '\n' ';' < "$T/ca-runs.log")"
 pankey trust-ca --fingerprint "$(fp notca sha1)" --file "$P/notca.pem" \
     >/dev/null 2>&1 && fail "a certificate that is not a CA was trusted"
 pass "trust-ca: the CA is trusted and listed; a non-CA is refused"
@@ -122,15 +128,11 @@ expect_rc 0 "dry run -v of a mixed message" pansend --dry-run -v < "$T/mixed"
 pass "--dry-run -v: each recipient's protocol and key, one copy per protocol"
 
 # GPGME finds gpgconf in PATH: this one logs each run.
-mkdir -p "$T/wrap"
-printf '#!/bin/sh\necho "$*" >> "%s"\nexec /usr/bin/gpgconf "$@"\n' \
-    "$T/gpgconf.log" > "$T/wrap/gpgconf"
-chmod 755 "$T/wrap/gpgconf"
-: > "$T/gpgconf.log"
+wrap=$(log_gpgconf_runs "$T/gpgconf.log")
 
 sa=$(mbox_size "$A") sg=$(mbox_size "$G")
-expect_rc 0 "send a mixed message" env PATH="$T/wrap:$PATH" "$PANSEND" < "$T/mixed"
-grep -qx -- --list-dirs "$T/gpgconf.log" ||
+expect_rc 0 "send a mixed message" env PATH="$wrap:$PATH" "$PANSEND" < "$T/mixed"
+grep -qx -- "gpgconf --list-dirs" "$T/gpgconf.log" ||
     fail "GPGME did not ask gpgconf for gpgsm on a mixed send"
 wait_for_mail "$G" "$sg"
 # Other tests of the run mail alice too: count only the copies of this
@@ -158,7 +160,7 @@ pass "mixed: one copy per protocol, each decrypts only for its own side"
 sg=$(mbox_size "$G")
 printf 'From: ops@example.test\nTo: %s\nSubject: s\n\n%s\n' "$G" "$BODY" > "$T/pgp"
 expect_rc 0 "send to the OpenPGP recipient alone" \
-    env PATH="$T/wrap:$PATH" "$PANSEND" < "$T/pgp"
+    env PATH="$wrap:$PATH" "$PANSEND" < "$T/pgp"
 [ -s "$T/gpgconf.log" ] &&
     fail "an OpenPGP-only send ran gpgconf: $(tr '\n' ';' < "$T/gpgconf.log")"
 wait_for_mail "$G" "$sg"
