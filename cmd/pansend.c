@@ -105,7 +105,9 @@ exit_for_resolve (gpg_error_t err)
     case GPG_ERR_NOT_TRUSTED:
     case GPG_ERR_CERT_EXPIRED:
     case GPG_ERR_MISSING_ISSUER_CERT:
-    case GPG_ERR_CERT_TOO_YOUNG: return EX_NOPERM;
+    case GPG_ERR_CERT_TOO_YOUNG:
+    case GPG_ERR_BAD_DATA: /* The registry was changed behind pankey.  */
+      return EX_NOPERM;
     default: return EX_CONFIG;
     }
 }
@@ -433,12 +435,6 @@ pansend_send (struct options *o)
     return rc;
   if ((rc = cmd_recover (ctx)))
     goto leave;
-  if ((err = pan_registry_check_recorded (ctx, &reason)))
-    {
-      cmd_error (err, "checking the registry", reason);
-      rc = gpg_err_code (err) == GPG_ERR_BAD_DATA ? EX_NOPERM : EX_CONFIG;
-      goto leave;
-    }
   if ((err = pan_job_new (ctx, &job))
       || (err = pan_job_set_envelope (job, &o->args.env, &reason)))
     {

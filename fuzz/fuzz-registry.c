@@ -127,6 +127,29 @@ check_round_trip (pan_registry_t reg)
   free (text2);
 }
 
+/* Abort unless feeding TEXT/LEN to a selector for ADDR in pieces of
+ * STEP bytes (the last one shorter) selects what PART/PLEN, the
+ * selection of the whole text at once, holds.  */
+static void
+check_pieces (const char *text, size_t len, const char *addr, int exact,
+              size_t step, const char *part, size_t plen)
+{
+  pani_registry_selector_t sel = NULL;
+  char *got = NULL;
+  size_t glen;
+
+  if (pani_registry_selector_new (&addr, 1, exact, &sel))
+    abort ();
+  for (size_t off = 0; off < len; off += step)
+    if (pani_registry_selector_feed (sel, text + off,
+                                     len - off < step ? len - off : step))
+      abort ();
+  if (pani_registry_selector_finish (sel, &got, &glen) || glen != plen
+      || memcmp (got, part, plen))
+    abort ();
+  free (got);
+}
+
 /* Check that the stanzas pani_registry_select takes from the text of
  * REG as pankey writes it are those of the address of each record.  */
 static void
@@ -147,6 +170,7 @@ check_select (pan_registry_t reg)
           || pani_registry_parse ("part", part, plen, &sub, NULL)
           || pan_registry_count (sub) != want)
         abort ();
+      check_pieces (text, len, addr, 0, 1 + i * 7, part, plen);
       pan_registry_release (sub);
       sub = NULL;
       free (part);
@@ -171,6 +195,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (pani_registry_select ((const char *)data, size, &any, 1, 1, &part,
                               &plen))
       abort ();
+    /* As read in pieces (job.c reads 32 KB at a time): the same.  */
+    check_pieces ((const char *)data, size, any, 1,
+                  1 + (size ? data[size - 1] % 16 : 0), part, plen);
     free (part);
   }
   err = pani_registry_parse ("fuzz", data, size, &reg, &reason);

@@ -8,13 +8,13 @@
  * the MTA.  */
 #include <config.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <gcrypt.h>
 
@@ -272,60 +272,109 @@ drop_unwanted (pan_job_t job)
   job->nrcpts = n;
 }
 
-/* Parse the registry text BUF/LEN of JOB into *R_REG: only the stanzas
- * of JOB's recipients if the audit log recorded its digest (pankey
- * wrote it), else all of it.  */
+/* The error for a registry at PATH over PANI_REGISTRY_MAX bytes.  */
 static gpg_error_t
-parse_registry (pan_job_t job, const char *path, const char *buf, size_t len,
-                pan_registry_t *r_reg, char **r_reason)
+registry_too_large (const char *path, char **r_reason)
 {
-  gpg_error_t err;
-  char want[65], have[65], *part = NULL;
-  const char **addrs = NULL;
-  size_t plen = 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
+                      "%s: larger than %d bytes", path, PANI_REGISTRY_MAX);
+}
 
-  if (pani_review_newest_sha256 (job->ctx, want, NULL) || !*want)
-    return pani_registry_parse (path, buf, len, r_reg, r_reason);
-  pani_audit_sha256_hex (buf, len, have);
-  if (strcmp (want, have))
-    return pani_registry_parse (path, buf, len, r_reg, r_reason);
-  if (!(addrs = calloc (job->nrcpts + 1, sizeof *addrs)))
-    return gpg_error_from_syserror ();
-  for (size_t i = 0; i < job->nrcpts; i++)
-    addrs[i] = job->rcpts[i].addr;
-  err = pani_registry_select (buf, len, addrs, job->nrcpts,
-                              pani_addr_case_exact (
-                                pan_ctx_config (job->ctx)),
-                              &part, &plen);
+/* Read the registry, opened as FD (its path PATH), in pieces; hash
+ * each piece into HEX (SHA-256, 65 bytes) and hand it to SEL, or
+ * append it to WHOLE if SEL is NULL.  Pieces copied out of the file,
+ * not a mapping of it (which shares the page cache): the bytes parsed
+ * are the bytes hashed, even if the file is written in place
+ * meanwhile; and a send keeps only its recipients' stanzas of a
+ * registry of megabytes.  */
+static gpg_error_t
+read_registry (int fd, const char *path, pani_registry_selector_t sel,
+               struct pani_buf *whole, char *hex, char **r_reason)
+{
+  char piece[32768];
+  gcry_md_hd_t md;
+  size_t total = 0;
+  ssize_t n;
+  gpg_error_t err;
+
+  if ((err = gcry_md_open (&md, GCRY_MD_SHA256, 0)))
+    return err;
+  while (!err && (n = read (fd, piece, sizeof piece)))
+    if (n < 0 && errno != EINTR)
+      err = pani_reason_sys (r_reason, path);
+    else if (n > 0 && (total += (size_t)n) > PANI_REGISTRY_MAX)
+      err = registry_too_large (path, r_reason);
+    else if (n > 0)
+      {
+        gcry_md_write (md, piece, (size_t)n);
+        if (sel)
+          err = pani_registry_selector_feed (sel, piece, (size_t)n);
+        else
+          pani_buf_put (whole, piece, (size_t)n);
+      }
+  if (!err && !sel)
+    err = pani_buf_error (whole);
   if (!err)
-    err = pani_registry_parse (path, part, plen, r_reg, r_reason);
-  free (part);
-  free (addrs);
+    pani_bin2hex (gcry_md_read (md, GCRY_MD_SHA256), 32, hex);
+  gcry_md_close (md);
   return err;
 }
 
-/* Parse the registry of JOB, opened as FD (its path PATH), into
- * *R_REG; mapped, not copied: it may be megabytes.  */
+/* A selector of the stanzas of JOB's recipients (ADDRS, filled in).  */
 static gpg_error_t
-map_registry (pan_job_t job, int fd, const char *path, pan_registry_t *r_reg,
-              char **r_reason)
+recipients_selector (pan_job_t job, const char ***r_addrs,
+                     pani_registry_selector_t *r_sel)
 {
-  struct stat st;
-  void *map;
+  if (!(*r_addrs = calloc (job->nrcpts + 1, sizeof **r_addrs)))
+    return gpg_error_from_syserror ();
+  for (size_t i = 0; i < job->nrcpts; i++)
+    (*r_addrs)[i] = job->rcpts[i].addr;
+  return pani_registry_selector_new (*r_addrs, job->nrcpts,
+                                     pani_addr_case_exact (
+                                       pan_ctx_config (job->ctx)),
+                                     r_sel);
+}
+
+/* Read the registry of JOB (FD, PATH) into *R_REG: refused if it
+ * differs from the registry the audit log recorded last (changed behind
+ * pankey's back); only the stanzas of JOB's recipients if it is that
+ * one; all of it if the log recorded none (an older version).  */
+static gpg_error_t
+parse_registry (pan_job_t job, int fd, const char *path,
+                pan_registry_t *r_reg, char **r_reason)
+{
+  struct pani_audit_registry_mark mark;
+  struct pani_buf whole = { NULL, 0, 0, 0 };
+  pani_registry_selector_t sel = NULL;
+  const char **addrs = NULL;
+  char hex[65], *text = NULL;
+  size_t len = 0;
   gpg_error_t err;
 
-  if (fstat (fd, &st))
-    return pani_reason_sys (r_reason, path);
-  if (st.st_size > PANI_REGISTRY_MAX)
-    return pani_reason (r_reason, gpg_error (GPG_ERR_TOO_LARGE),
-                        "%s: larger than %d bytes", path, PANI_REGISTRY_MAX);
-  if (!st.st_size)
-    return parse_registry (job, path, "", 0, r_reg, r_reason);
-  map = mmap (NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (map == MAP_FAILED)
-    return pani_reason_sys (r_reason, path);
-  err = parse_registry (job, path, map, (size_t)st.st_size, r_reg, r_reason);
-  munmap (map, (size_t)st.st_size);
+  if (!(err = pani_review_newest_registry (job->ctx, &mark, r_reason))
+      && mark.seq)
+    err = recipients_selector (job, &addrs, &sel);
+  if (!err)
+    err = read_registry (fd, path, sel, &whole, hex, r_reason);
+  if (!err && mark.seq && strcmp (mark.sha256, hex))
+    err = pani_review_registry_changed (job->ctx, &mark, hex, r_reason);
+  if (!err && sel)
+    {
+      err = pani_registry_selector_finish (sel, &text, &len);
+      sel = NULL; /* Released.  */
+    }
+  else if (!err)
+    {
+      len = whole.len;
+      if (!(text = pani_buf_take (&whole)))
+        err = gpg_error (GPG_ERR_ENOMEM);
+    }
+  if (!err)
+    err = pani_registry_parse (path, text, len, r_reg, r_reason);
+  pani_registry_selector_release (sel);
+  pani_buf_free (&whole);
+  free (text);
+  free (addrs);
   return err;
 }
 
@@ -342,7 +391,7 @@ load_registry (pan_job_t job, pan_registry_t *r_reg, char **r_reason)
                         PANI_HOME_OPERATOR, &fd, r_reason);
   if (!err)
     {
-      err = map_registry (job, fd, path, r_reg, r_reason);
+      err = parse_registry (job, fd, path, r_reg, r_reason);
       close (fd);
     }
   if (!err)

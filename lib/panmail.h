@@ -446,7 +446,9 @@ gpg_error_t pan_job_add_recipient (pan_job_t job, const char *addr,
 /* Resolve every recipient to its pinned key and check each key at NOW.
  * Fails on the first recipient that is not enrolled
  * (GPG_ERR_UNKNOWN_NAME) or whose key cannot be used (see
- * pan_keys_check); no recipients gives GPG_ERR_NO_USER_ID.  */
+ * pan_keys_check); no recipients gives GPG_ERR_NO_USER_ID; a registry
+ * that differs from the one the audit log recorded gives
+ * GPG_ERR_BAD_DATA (see pan_registry_check_recorded).  */
 gpg_error_t pan_job_resolve (pan_job_t job, time_t now, char **r_reason);
 
 /* Return a line naming the recipients' keys that expire within

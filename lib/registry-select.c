@@ -22,58 +22,173 @@
 
 #define RECIPIENT "recipient "
 
-/* True if the stanza S of LEN bytes is about one of ADDRS (N).  */
+/* True if the stanza S of LEN bytes is about one of ADDRS (N), whose
+ * lengths are LENS; -1 if memory ran out.  */
 static int
-wanted (const char *s, size_t len, const char *const *addrs, size_t n,
-        int exact_local)
+wanted (const char *s, size_t len, const char *const *addrs,
+        const size_t *lens, size_t n, int exact_local)
 {
   const size_t klen = sizeof RECIPIENT - 1;
   const char *nl;
-  char *addr;
+  size_t alen;
+  char *addr = NULL;
   int found = 0;
 
   if (len <= klen || memcmp (s, RECIPIENT, klen))
     return 0;
   nl = memchr (s, '\n', len);
-  if (!(addr = pani_strndup (s + klen,
-                             (nl ? (size_t)(nl - s) : len) - klen)))
-    return -1;
+  alen = (nl ? (size_t)(nl - s) : len) - klen;
+  /* Two addresses pani_addr_same takes for the same have the same
+   * length: only those are compared (one in ten thousand, not all).  */
   for (size_t i = 0; !found && i < n; i++)
-    found = pani_addr_same (addr, addrs[i], exact_local);
+    if (lens[i] == alen)
+      {
+        if (!addr && !(addr = pani_strndup (s + klen, alen)))
+          return -1;
+        found = pani_addr_same (addr, addrs[i], exact_local);
+      }
   free (addr);
   return found;
+}
+
+/* The end of the stanza at P (its blank line), or NULL if END comes
+ * first.  memchr, not memmem: a registry of ten thousand records is
+ * megabytes.  */
+static const char *
+stanza_end (const char *p, const char *end)
+{
+  while ((p = memchr (p, '\n', (size_t)(end - p))) && p + 1 < end)
+    {
+      if (p[1] == '\n')
+        return p;
+      p++;
+    }
+  return NULL;
+}
+
+struct pani_registry_selector
+{
+  const char *const *addrs;
+  size_t *lens; /* Of ADDRS.  */
+  size_t n;
+  int exact_local;
+  struct pani_buf out;  /* The stanzas taken.  */
+  struct pani_buf rest; /* The stanza not yet ended.  */
+  size_t scanned;       /* Bytes of REST known to hold no blank line.  */
+  int oom;
+};
+
+gpg_error_t
+pani_registry_selector_new (const char *const *addrs, size_t n,
+                            int exact_local, pani_registry_selector_t *r_sel)
+{
+  pani_registry_selector_t sel = calloc (1, sizeof *sel);
+
+  *r_sel = NULL;
+  if (!sel || !(sel->lens = calloc (n + 1, sizeof *sel->lens)))
+    {
+      free (sel);
+      return gpg_error_from_syserror ();
+    }
+  sel->addrs = addrs;
+  sel->n = n;
+  sel->exact_local = exact_local;
+  for (size_t i = 0; i < n; i++)
+    sel->lens[i] = strlen (addrs[i]);
+  pani_buf_puts (&sel->out, "");
+  *r_sel = sel;
+  return 0;
+}
+
+/* Take the stanza P/LEN if it is wanted.  */
+static void
+take (pani_registry_selector_t sel, const char *p, size_t len)
+{
+  int w = wanted (p, len, sel->addrs, sel->lens, sel->n, sel->exact_local);
+
+  if (w < 0)
+    sel->oom = 1;
+  else if (w)
+    {
+      pani_buf_putc (&sel->out, '\n');
+      pani_buf_put (&sel->out, p, len);
+    }
+}
+
+gpg_error_t
+pani_registry_selector_feed (pani_registry_selector_t sel, const char *data,
+                             size_t len)
+{
+  const char *p, *end, *stop;
+  size_t left;
+
+  pani_buf_put (&sel->rest, data, len);
+  if (pani_buf_error (&sel->rest))
+    return gpg_error (GPG_ERR_ENOMEM);
+  p = sel->rest.data;
+  end = p + sel->rest.len;
+  /* A blank line may start at the last byte scanned before.  */
+  stop = stanza_end (p + (sel->scanned ? sel->scanned - 1 : 0), end);
+  for (; stop; stop = stanza_end (p, end))
+    {
+      take (sel, p, (size_t)(stop - p) + 1);
+      p = stop + 2;
+    }
+  left = (size_t)(end - p);
+  memmove (sel->rest.data, p, left);
+  sel->rest.len = left;
+  sel->scanned = left;
+  return sel->oom ? gpg_error (GPG_ERR_ENOMEM) : 0;
+}
+
+gpg_error_t
+pani_registry_selector_finish (pani_registry_selector_t sel, char **r_buf,
+                               size_t *r_len)
+{
+  gpg_error_t err = 0;
+
+  *r_buf = NULL;
+  *r_len = 0;
+  if (sel->rest.len)
+    take (sel, sel->rest.data, sel->rest.len);
+  if (sel->oom || pani_buf_error (&sel->out))
+    err = gpg_error (GPG_ERR_ENOMEM);
+  else
+    {
+      *r_len = sel->out.len;
+      if (!(*r_buf = pani_buf_take (&sel->out)))
+        err = gpg_error (GPG_ERR_ENOMEM);
+    }
+  pani_registry_selector_release (sel);
+  return err;
+}
+
+void
+pani_registry_selector_release (pani_registry_selector_t sel)
+{
+  if (!sel)
+    return;
+  pani_buf_free (&sel->out);
+  pani_buf_free (&sel->rest);
+  free (sel->lens);
+  free (sel);
 }
 
 gpg_error_t
 pani_registry_select (const char *buf, size_t len, const char *const *addrs,
                       size_t n, int exact_local, char **r_buf, size_t *r_len)
 {
-  struct pani_buf out = { NULL, 0, 0, 0 };
-  const char *p = buf, *end = buf + len, *stop;
-  size_t slen;
-  int w;
+  pani_registry_selector_t sel = NULL;
+  gpg_error_t err;
 
   *r_buf = NULL;
   *r_len = 0;
-  pani_buf_puts (&out, "");
-  for (; p < end; p = stop + 2)
+  if ((err = pani_registry_selector_new (addrs, n, exact_local, &sel)))
+    return err;
+  if ((err = pani_registry_selector_feed (sel, buf, len)))
     {
-      if (!(stop = memmem (p, (size_t)(end - p), "\n\n", 2)))
-        stop = end;
-      slen = (size_t)(stop - p) + (stop < end);
-      if ((w = wanted (p, slen, addrs, n, exact_local)) < 0)
-        {
-          pani_buf_free (&out);
-          return gpg_error_from_syserror ();
-        }
-      if (w)
-        {
-          pani_buf_putc (&out, '\n');
-          pani_buf_put (&out, p, slen);
-        }
+      pani_registry_selector_release (sel);
+      return err;
     }
-  *r_len = out.len;
-  if (!(*r_buf = pani_buf_take (&out)))
-    return gpg_error (GPG_ERR_ENOMEM);
-  return 0;
+  return pani_registry_selector_finish (sel, r_buf, r_len);
 }

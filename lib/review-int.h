@@ -3,6 +3,7 @@
 #define PAN_REVIEW_INT_H
 
 #include "panmail.h"
+#include "audit-int.h"
 
 /* Classify the key that ST->INFO describes (looked up with error
  * ST->ERR, or not at all unless LOOKED_UP) of an enrollment with
@@ -11,9 +12,18 @@
 void pani_review_classify (struct pan_key_status *st, pan_status_t status,
                            int looked_up, time_t now, long warn_days);
 
-/* Store in HEX (65 bytes) the registry digest of the newest audit
- * record of CTX that has one, "" if there is none.  */
-gpg_error_t pani_review_newest_sha256 (pan_ctx_t ctx, char *hex,
-                                       char **r_reason);
+/* Find in the audit log of CTX the newest record with a registry
+ * digest (see pani_audit_newest_registry); MARK->SEQ stays 0 if there
+ * is none.  */
+gpg_error_t pani_review_newest_registry (
+  pan_ctx_t ctx, struct pani_audit_registry_mark *mark, char **r_reason);
+
+/* The registry of CTX, whose SHA-256 is NOW (hex), is not the one that
+ * the audit record MARK recorded: GPG_ERR_BAD_DATA, and why (changed
+ * behind pankey's back; see pan_registry_check_recorded).  */
+gpg_error_t
+pani_review_registry_changed (pan_ctx_t ctx,
+                              const struct pani_audit_registry_mark *mark,
+                              const char *now, char **r_reason);
 
 #endif /* PAN_REVIEW_INT_H */

@@ -360,12 +360,10 @@ pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason)
   return err;
 }
 
-/* Find in the audit log of CTX the newest record with a registry
- * digest (see pani_audit_newest_registry); MARK->SEQ stays 0 if there
- * is none.  */
-static gpg_error_t
-newest_digest (pan_ctx_t ctx, struct pani_audit_registry_mark *mark,
-               char **r_reason)
+gpg_error_t
+pani_review_newest_registry (pan_ctx_t ctx,
+                             struct pani_audit_registry_mark *mark,
+                             char **r_reason)
 {
   gpg_error_t err;
   struct pani_audit_files f;
@@ -379,13 +377,21 @@ newest_digest (pan_ctx_t ctx, struct pani_audit_registry_mark *mark,
 }
 
 gpg_error_t
-pani_review_newest_sha256 (pan_ctx_t ctx, char *hex, char **r_reason)
+pani_review_registry_changed (pan_ctx_t ctx,
+                              const struct pani_audit_registry_mark *dr,
+                              const char *now, char **r_reason)
 {
-  struct pani_audit_registry_mark dr;
-  gpg_error_t err = newest_digest (ctx, &dr, r_reason);
+  char when[32];
 
-  strcpy (hex, !err && dr.seq ? dr.sha256 : "");
-  return err;
+  pan_time_format (dr->time, when, sizeof when);
+  return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_DATA),
+                      "%s/%s differs from the registry that audit record"
+                      " %llu (%s, %s) recorded (SHA-256 %.16s..., now"
+                      " %.16s...): it was changed behind pankey's back."
+                      " Restore it from a backup, or if it is right,"
+                      " record it with 'pankey registry-accept --note WHY'",
+                      pan_ctx_home (ctx), PAN_REGISTRY_FILE, dr->seq,
+                      dr->event, when, dr->sha256, now);
 }
 
 gpg_error_t
@@ -393,20 +399,12 @@ pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason)
 {
   gpg_error_t err;
   struct pani_audit_registry_mark dr;
-  char now[65], when[32];
+  char now[65];
 
-  if ((err = newest_digest (ctx, &dr, r_reason))
+  if ((err = pani_review_newest_registry (ctx, &dr, r_reason))
       || (err = pan_registry_digest (ctx, now, r_reason)))
     return err;
   if (!dr.seq || !strcmp (dr.sha256, now))
     return 0;
-  pan_time_format (dr.time, when, sizeof when);
-  return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_DATA),
-                      "%s/%s differs from the registry that audit record"
-                      " %llu (%s, %s) recorded (SHA-256 %.16s..., now"
-                      " %.16s...): it was changed behind pankey's back."
-                      " Restore it from a backup, or if it is right,"
-                      " record it with 'pankey registry-accept --note WHY'",
-                      pan_ctx_home (ctx), PAN_REGISTRY_FILE, dr.seq,
-                      dr.event, when, dr.sha256, now);
+  return pani_review_registry_changed (ctx, &dr, now, r_reason);
 }
