@@ -420,6 +420,12 @@ text_problem (const char *s, size_t len)
 
   while (i < len)
     {
+      /* Printable ASCII, nearly all of a registry: nothing to check.  */
+      if (p[i] >= 0x20 && p[i] < 0x7f)
+        {
+          i++;
+          continue;
+        }
       if (!p[i])
         return "a NUL byte";
       if (p[i] == '\r')

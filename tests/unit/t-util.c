@@ -139,6 +139,74 @@ test_time_bad (void)
     }
 }
 
+/* The parser pani_time_parse replaced (sscanf, timegm, and a round
+ * trip through pan_time_format): what it accepted is the contract.  */
+static int
+reference_time_parse (const char *s, time_t *r_time)
+{
+  struct tm tm;
+  int n = 0;
+  char check[32];
+
+  memset (&tm, 0, sizeof tm);
+  if (sscanf (s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+              &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
+        != 6
+      || s[n] || n != 20)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  *r_time = timegm (&tm);
+  pan_time_format (*r_time, check, sizeof check);
+  return strcmp (check, s) ? -1 : 0;
+}
+
+/* pani_time_parse accepts the strings the reference accepts (but for
+ * negative years), with the same value, among every one-character change of stamps at the edges
+ * (years 1000 and 9999, leap days, month ends, the epoch).  */
+static void
+test_time_parse_reference (void)
+{
+  static const char *const base[] = {
+    "1000-01-01T00:00:00Z", "0999-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
+    "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "2000-02-29T12:30:45Z",
+    "1900-02-28T00:00:00Z", "2024-02-29T23:59:59Z", "2026-04-30T10:20:30Z",
+    "2100-03-01T00:00:00Z"
+  };
+  static const char repl[] = "0123456789-:TZ +.a";
+  size_t bad = 0, cases = 0;
+
+  for (size_t b = 0; b < sizeof base / sizeof *base; b++)
+    for (size_t i = 0; i <= 20; i++)
+      for (size_t r = 0; r <= sizeof repl - 1; r++)
+        {
+          char s[32];
+          time_t t1 = 0, t2 = 0;
+          int ok1, ok2;
+
+          strcpy (s, base[b]);
+          if (r == sizeof repl - 1)
+            memmove (s + i, s + i + (i < 20), strlen (s + i)); /* Cut.  */
+          else if (i == 20)
+            s[20] = repl[r], s[21] = 0; /* One more.  */
+          else
+            s[i] = repl[r];
+          ok1 = !pani_time_parse (s, &t1);
+          /* The reference took years -999 to -100 ("-999-..."), which
+           * nothing writes; they are refused now.  */
+          ok2 = !reference_time_parse (s, &t2) && s[0] != '-';
+          cases++;
+          if (ok1 != ok2 || (ok1 && t1 != t2))
+            {
+              if (!bad++)
+                fprintf (stderr, "    \"%s\": %d/%lld, reference %d/%lld\n",
+                         s, ok1, (long long)t1, ok2, (long long)t2);
+            }
+        }
+  T_CHECK (bad == 0);
+  T_CHECK (cases > 3000);
+}
+
 static void
 test_time_format_small (void)
 {
@@ -437,6 +505,7 @@ main (void)
 {
   test_time_good ();
   test_time_bad ();
+  test_time_parse_reference ();
   test_time_format_small ();
   test_days_until ();
   pan_free (NULL);
