@@ -30,6 +30,12 @@ void pani_engine_use_home (const char *dir);
 /* Forget the home DIR (a scratch home about to be removed).  */
 void pani_engine_forget_home (const char *dir);
 
+/* Stop the daemons of the GnuPG home DIR ("gpgconf --kill all"),
+ * unless none can run there: none of their sockets is in DIR, and
+ * there is no socket directory under /run/user (where only gpgconf
+ * knows which is DIR's).  */
+void pani_engine_stop_daemons (const char *dir);
+
 /* Run "gpgconf --homedir HOMEDIR ARG1 ARG2" without input or output
  * and with only descriptors 0-2 (e.g. "--kill", "dirmngr"); it must
  * exit 0 within 10 seconds (else it is killed: GPG_ERR_TIMEOUT).  */

@@ -153,6 +153,13 @@ may_have_daemons (const char *dir)
   return 0;
 }
 
+void
+pani_engine_stop_daemons (const char *dir)
+{
+  if (may_have_daemons (dir))
+    pani_engine_gpgconf (dir, "--kill", "all");
+}
+
 /* At exit: stop the daemons of each home this process was the last to
  * use, and let go of the homes.  */
 static void
@@ -164,9 +171,8 @@ leave_homes (void)
   while ((h = homes))
     {
       homes = h->next;
-      if (!flock (h->fd, LOCK_EX | LOCK_NB) && may_have_daemons (h->dir)
-          && !keeps_cache (h->dir))
-        pani_engine_gpgconf (h->dir, "--kill", "all");
+      if (!flock (h->fd, LOCK_EX | LOCK_NB) && !keeps_cache (h->dir))
+        pani_engine_stop_daemons (h->dir);
       close (h->fd);
       free (h->dir);
       free (h);

@@ -334,7 +334,7 @@ pani_engine_scratch_remove (const char *dir)
     return;
   /* A daemon that still runs there would make its sockets again.  */
   pani_engine_forget_home (dir);
-  pani_engine_gpgconf (dir, "--kill", "all");
+  pani_engine_stop_daemons (dir);
   nftw (dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -329,9 +329,8 @@ pani_smime_scratch_release (struct pani_smime_scratch *s)
   for (size_t i = 0; i < s->nkeys; i++)
     gpgme_key_unref (s->keys[i]);
   gpgme_release (s->gctx);
-  /* gpgsm started a gpg-agent (and perhaps a dirmngr) there.  */
-  if (s->dir)
-    pani_engine_gpgconf (s->dir, "--kill", "all");
+  /* gpgsm started a gpg-agent (and perhaps a dirmngr) there: stopped
+   * by pani_engine_scratch_remove.  */
   pani_engine_scratch_remove (s->dir);
   free (s->dir);
   memset (s, 0, sizeof *s);

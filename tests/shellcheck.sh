@@ -20,6 +20,17 @@ trap 'rm -f "$list"' EXIT
 n=$(wc -l < "$list")
 [ "$n" -gt 0 ] || { echo "shellcheck: no scripts found"; exit 1; }
 
+# An integration test that sets an EXIT trap of its own replaces
+# lib.sh's: its handler must end in lib_cleanup (which stops the test's
+# gpg-agents, checks its audit log and removes $T).
+for f in tests/integration/*.sh; do
+    [ "$f" = tests/integration/lib.sh ] && continue
+    if grep -q '^[[:space:]]*trap .*EXIT' "$f" && ! grep -q 'lib_cleanup' "$f"; then
+        echo "shellcheck: $f: an EXIT trap that does not call lib_cleanup"
+        exit 1
+    fi
+done
+
 # -x: follow the files the scripts source (tests/integration/lib.sh).
 # shellcheck disable=SC2046
 if "$SHELLCHECK" -x $(cat "$list"); then

@@ -29,7 +29,16 @@ n=$("$PANAUDIT" log --json | wc -l)
 
 # The copy: another directory, owned by nobody, without audit.key.
 D=$(mktemp -d /tmp/panmail-verify-dir.XXXXXX)
-trap 'rm -rf "$D"' EXIT
+# seg_exit: remove the copy, then lib.sh's cleanup with the exit status
+# (which a trap of its own would replace: the agents, the check of the
+# log, $T).
+seg_exit() {
+    sd_rc=$?
+    rm -rf "$D"
+    (exit "$sd_rc")
+    lib_cleanup
+}
+trap seg_exit EXIT
 cp "$H"/audit-*.log "$H/audit.log" "$D/"
 cp "$T/audit.key" "$D/initial.key"
 chown -R nobody "$D"
