@@ -103,6 +103,11 @@ void pani_engine_guard_hold (pani_engine_guard_t g, int hold);
  * its end.  */
 void pani_engine_guard_kick (pani_engine_guard_t g);
 
+/* Return non-zero once an engine that read a pipe of ours has ended,
+ * or G killed the engines: the data not yet read is wanted no more
+ * (GPGME would write it to the /dev/null put in place of the pipe).  */
+int pani_engine_guard_gone (pani_engine_guard_t g);
+
 /* Note NBYTES of data given to the engine.  */
 void pani_engine_guard_progress (pani_engine_guard_t g, size_t nbytes);
 

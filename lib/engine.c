@@ -353,6 +353,8 @@ struct pani_engine_guard
   int expired;                /* The time ran out: engines killed.  */
   int time_only;              /* Exit statuses are not checked.  */
   int kick;                   /* Data flows: the engine runs.  */
+  int gone;                   /* A reader of our pipes ended, or the
+                                 engines were killed.  */
   int asleep_held;            /* The thread sleeps until HOLD ends.  */
   long first_pid;             /* The first pid handed out after the
                                  start, or -1 (see engine_child_since).  */
@@ -514,10 +516,12 @@ kill_engines (void)
 /* GPGME 1.18 polls a pipe to a dead engine for POLLOUT for ever
  * (POLLERR alone does not end its loop): put /dev/null in place of
  * every pipe of ours that no one reads any more, so that GPGME writes
- * what is left to nowhere and sees the engine's end.  */
-static void
+ * what is left to nowhere and sees the engine's end.  Return how many
+ * it replaced.  */
+static int
 unstick_pipes (void)
 {
+  int replaced = 0;
   DIR *dir = opendir ("/proc/self/fd");
   struct dirent *d;
   struct stat st;
@@ -531,12 +535,13 @@ unstick_pipes (void)
       if (fd > 2 && fd != dirfd (dir) && !fstat (fd, &st)
           && S_ISFIFO (st.st_mode) && poll (&p, 1, 0) == 1
           && (p.revents & POLLERR))
-        dup3 (null, fd, O_CLOEXEC);
+        replaced += dup3 (null, fd, O_CLOEXEC) >= 0;
     }
   if (dir)
     closedir (dir);
   if (null >= 0)
     close (null);
+  return replaced;
 }
 
 /* Once data flows, find the engine and wait for its exit.  */
@@ -561,7 +566,7 @@ static void *
 guard_thread (void *arg)
 {
   pani_engine_guard_t g = arg;
-  int pidfd = -1, timeout;
+  int pidfd = -1, timeout, stuck;
   char buf[64];
 
   pthread_mutex_lock (&g->lock);
@@ -578,7 +583,7 @@ guard_thread (void *arg)
           /* The time is up: kill the engines, and every engine GPGME
            * starts after (a step may run several) until the guard ends,
            * looking for them ten times a second.  */
-          g->expired = 1;
+          g->expired = g->gone = 1;
           kill_engines ();
           unstick_pipes ();
           timeout = 100;
@@ -591,13 +596,17 @@ guard_thread (void *arg)
       pthread_mutex_unlock (&g->lock);
       if (poll (p, 2, timeout) > 0 && (p[0].revents & POLLIN))
         (void)!read (g->wake[0], buf, sizeof buf);
+      /* The engine is gone.  Whichever it was (perhaps the "gpg
+       * --version" before the one at work), a pipe of ours that no one
+       * reads any more tells that the engine reading it ended.  */
+      stuck = p[1].revents && unstick_pipes ();
       if (p[1].revents)
         {
-          unstick_pipes (); /* The engine is gone.  */
           close (pidfd);
           pidfd = -1;
         }
       pthread_mutex_lock (&g->lock);
+      g->gone |= stuck;
       /* A next engine is looked for when data flows again, not now:
        * the look is a walk through /proc.  */
       if (p[1].revents)
@@ -698,6 +707,19 @@ pani_engine_guard_kick (pani_engine_guard_t g)
       guard_wake (g);
     }
   pthread_mutex_unlock (&g->lock);
+}
+
+int
+pani_engine_guard_gone (pani_engine_guard_t g)
+{
+  int gone;
+
+  if (!g)
+    return 0;
+  pthread_mutex_lock (&g->lock);
+  gone = g->gone;
+  pthread_mutex_unlock (&g->lock);
+  return gone;
 }
 
 void

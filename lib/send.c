@@ -57,6 +57,7 @@ struct body_src
   pan_mime_t mime;           /* Scans the body for PANs.  */
   pani_engine_guard_t guard; /* Of the copy being encrypted.  */
   int scan_done;
+  int engine_gone; /* The engine ended before the body: reading stopped.  */
   gpg_error_t err; /* Read, seal or scan error.  */
 };
 
@@ -220,7 +221,16 @@ body_read_cb (void *handle, void *buffer, size_t size)
   size_t n;
 
   pani_engine_guard_kick (src->guard);
-
+  if (pani_engine_guard_gone (src->guard))
+    {
+      /* The engine ended: the rest of the body is not read, or a sender
+       * that never stops would keep pansend reading for ever.  An
+       * error, not the end of the data: no engine may take a body cut
+       * short for the whole.  */
+      src->engine_gone = 1;
+      errno = EPIPE;
+      return -1;
+    }
   if (src->head_off < src->head_len)
     {
       n = take (src->head + src->head_off, src->head_len - src->head_off,
@@ -249,6 +259,7 @@ body_src_rewind (struct body_src *src)
   src->head_off = 0;
   src->out_len = src->out_off = 0;
   src->prev_cr = 0;
+  src->engine_gone = 0;
   return pani_seal_rewind (src->seal);
 }
 
@@ -578,10 +589,13 @@ guarded_encrypt (pan_job_t job, struct copy *c,
   err = encrypt_body (job, c, ops, src, r_refused, r_reason);
   err2 = pani_engine_guard_end (src->guard, &why);
   src->guard = NULL;
-  if (err2 && (!err || gpg_err_code (err2) == GPG_ERR_TIMEOUT))
+  if (err2
+      && (!err || gpg_err_code (err2) == GPG_ERR_TIMEOUT
+          || src->engine_gone))
     {
-      /* A success GPGME reported is void, and a time-out is the cause
-       * of whatever GPGME saw.  */
+      /* A success GPGME reported is void, and a time-out, or an engine
+       * that ended before the body did, is the cause of whatever GPGME
+       * saw.  */
       err = err2;
       if (r_reason)
         {

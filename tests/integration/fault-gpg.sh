@@ -1,7 +1,8 @@
 #!/bin/sh
 # fault-gpg.sh - gpg killed (SIGKILL) at a random moment while it
 # encrypts a large body: pansend never exits 0, never runs the MTA,
-# always leaves a "refuse" record and nothing in spool/.  A gpg that
+# always leaves a "refuse" record and nothing in spool/, and ends at
+# once although the sender goes on writing.  A gpg that
 # hangs (stopped) is killed after gpg-timeout: exit 77, a record.  So is
 # a gpg of pankey that waits for a keyring lock held by a live process.
 # A sender that pauses longer than gpg-timeout is not.
@@ -13,8 +14,9 @@ mta_recorder capture > /dev/null
 
 # body: a message to $A whose body (base64, 1 MB every 0.1 s) arrives
 # in pieces until $T/stop exists (30 s at most), so that gpg is still at
-# work, waiting for more, whenever it is killed.  (pansend reads the
-# rest after gpg's end, to /dev/null: the test stops the body then.)
+# work, waiting for more, whenever it is killed; and the body still
+# flows after that, as from a sender that never stops: pansend must end
+# without reading it to its end.
 body() {
     printf 'From: ops@example.test\nTo: %s\nSubject: big\n\n' "$A"
     n=0
@@ -61,6 +63,10 @@ for run in $(seq "$runs"); do
     # flows, so gpg cannot have finished.
     sleep "0.$(awk -v s="$run" 'BEGIN { srand(s); printf "%d", 1 + rand() * 8 }')"
     kill -9 "$g" 2>/dev/null || fail "run $run: gpg $g ended before it was killed"
+    # The body flows on (for up to 30 s): pansend ends within 10 s.
+    i=0
+    while running "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    running "$pid" && fail "run $run: pansend still reads the body 10 s after gpg's end"
     touch "$T/stop"
     if wait "$pid"; then rc=0; else rc=$?; fi
     [ "$rc" -ne 0 ] || fail "run $run: gpg was killed but pansend exited 0"
