@@ -89,6 +89,10 @@ bench_home_of_keys () {
 # bench_ms: milliseconds since the epoch.
 bench_ms () { date +%s%3N; }
 
+# bench_us: microseconds since the epoch (a send takes 15 ms on a fast
+# machine: whole milliseconds would make its ratios jump by 0.1).
+bench_us () { date +%s%6N; }
+
 # bench_median FILE: the median of the numbers in FILE, one a line.
 bench_median () {
     sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -96,15 +100,15 @@ bench_median () {
 
 # bench_interleave REPEAT A B: run the commands A and B (names of shell
 # functions) one after the other, REPEAT times, and leave the medians of
-# their wall times in milliseconds in $bench_a and $bench_b.
-# Each time also holds the start of one "date" (bench_ms), a few ms
-# that would bring every ratio closer to 1: the median of an empty
-# command, timed the same way, is taken off both.
+# their wall times in milliseconds (to the microsecond) in $bench_a and
+# $bench_b.  Each time also holds the start of one "date" (bench_us), a
+# few ms that would bring every ratio closer to 1: the median of an
+# empty command, timed the same way, is taken off both.
 bench_interleave () {
     bi_a=$(mktemp) bi_b=$(mktemp) bi_z=$(mktemp) bi_i=0
     while [ "$bi_i" -lt "$1" ]; do
-        bi_t0=$(bench_ms); "$2"; bi_t1=$(bench_ms); "$3"; bi_t2=$(bench_ms)
-        :; bi_t3=$(bench_ms)
+        bi_t0=$(bench_us); "$2"; bi_t1=$(bench_us); "$3"; bi_t2=$(bench_us)
+        :; bi_t3=$(bench_us)
         echo $((bi_t1 - bi_t0)) >> "$bi_a"
         echo $((bi_t2 - bi_t1)) >> "$bi_b"
         echo $((bi_t3 - bi_t2)) >> "$bi_z"
@@ -112,8 +116,8 @@ bench_interleave () {
     done
     bi_zero=$(bench_median "$bi_z")
     # shellcheck disable=SC2034  # read by the caller
-    bench_a=$(awk -v m="$(bench_median "$bi_a")" -v z="$bi_zero" 'BEGIN { print m - z }') \
-        bench_b=$(awk -v m="$(bench_median "$bi_b")" -v z="$bi_zero" 'BEGIN { print m - z }')
+    bench_a=$(awk -v m="$(bench_median "$bi_a")" -v z="$bi_zero" 'BEGIN { print (m - z) / 1000 }') \
+        bench_b=$(awk -v m="$(bench_median "$bi_b")" -v z="$bi_zero" 'BEGIN { print (m - z) / 1000 }')
     rm -f "$bi_a" "$bi_b" "$bi_z"
 }
 

@@ -4,7 +4,7 @@
 # Makes a throwaway home with N cv25519 keys (the largest of COUNTS;
 # each an ed25519 primary key with a cv25519 encryption subkey),
 # enrolled as bench_enrolled_home (bench-lib.sh) does, then times,
-# REPEAT times each (default 5), interleaved (pipe, pansend, pipe, pansend, ...), one message of a
+# REPEAT times each (default 15), interleaved (pipe, pansend, pipe, pansend, ...), one message of a
 # 10 KB report:
 #   pipe:    gpg --batch --trust-model always -ea -r FPR... | MTA
 #   pansend: pansend --sendmail MTA ADDR...   (the same message and keys)
@@ -27,7 +27,7 @@
 set -eu
 umask 077
 
-repeat=${REPEAT:-5}
+repeat=${REPEAT:-15}
 counts=${COUNTS:-1 30 100}
 big_mb=${BIG_MB:-150}
 pansend=${PANSEND:-cmd/pansend}
@@ -92,7 +92,7 @@ for n in $counts; do
     run_pipe; run_pansend                                 # warm up
     bench_interleave "$repeat" run_pipe run_pansend
     awk -v n="$n" -v p="$bench_a" -v s="$bench_b" 'BEGIN {
-        printf "%3d To recipients: pansend %6.0f ms  gpg pipe %6.0f ms  ratio %.2f (goal <= 1.5)\n",
+        printf "%3d To recipients: pansend %6.1f ms  gpg pipe %6.1f ms  ratio %.2f (goal <= 1.5)\n",
             n, s, p, (p > 0 ? s / p : 0) }'
 done
 
