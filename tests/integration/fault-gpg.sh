@@ -2,7 +2,8 @@
 # fault-gpg.sh - gpg killed (SIGKILL) at a random moment while it
 # encrypts a large body: pansend never exits 0, never runs the MTA,
 # always leaves a "refuse" record and nothing in spool/, and ends at
-# once although the sender goes on writing.  A gpg that
+# once although the sender goes on writing; so does a gpg that refuses
+# a key revoked since it was enrolled.  A gpg that
 # hangs (stopped) is killed after gpg-timeout: exit 77, a record.  So is
 # a gpg of pankey that waits for a keyring lock held by a live process.
 # A sender that pauses longer than gpg-timeout is not.
@@ -141,4 +142,26 @@ pass "a sender that pauses longer than gpg-timeout is not taken for a hung gpg"
 sed -i '/^gpg-timeout /d' "$PANMAIL_HOME/panmail.conf"
 expect_rc 0 "the enroll once the keyring is free" \
     pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc"
+
+# ------------------------------------------------------------ gpg refuses at once
+# A key revoked since it was enrolled: gpg refuses it before it reads
+# the body, and pansend ends at once (77), although the body flows on.
+revoke_key "$fa"
+push_key_update "$fa"
+rm -f "$T/stop"
+# mta_runs: how many times the recording MTA ran so far.
+mta_runs() { if [ -f "$T/capture.runs" ]; then wc -l < "$T/capture.runs"; else echo 0; fi; }
+runs_before=$(mta_runs)
+body | pansend --sendmail "$T/capture" >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while running "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+running "$pid" && fail "gpg refused the key, but pansend still reads the body 10 s later"
+touch "$T/stop"
+if wait "$pid"; then rc=0; else rc=$?; fi
+[ "$rc" = 77 ] || { cat "$T/err" >&2; fail "a revoked key: exit $rc, expected 77"; }
+grep -q "revoked" "$T/err" || { cat "$T/err" >&2; fail "the refusal does not say revoked"; }
+[ "$(mta_runs)" = "$runs_before" ] ||
+    fail "a revoked key: the MTA was run"
+pass "gpg refuses a revoked key at once: pansend ends in $((i / 10)) s while the body flows (77)"
 check_received
