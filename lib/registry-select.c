@@ -73,8 +73,8 @@ struct pani_registry_selector
   size_t n;
   int exact_local;
   struct pani_buf out;  /* The stanzas taken.  */
-  struct pani_buf rest; /* The stanza not yet ended.  */
-  size_t scanned;       /* Bytes of REST known to hold no blank line.  */
+  struct pani_buf rest; /* The stanza not yet ended: no blank line in
+                           it, but perhaps the first half of one.  */
   int oom;
 };
 
@@ -115,29 +115,52 @@ take (pani_registry_selector_t sel, const char *p, size_t len)
     }
 }
 
+/* End the stanza in SEL's REST with the first blank line of DATA/LEN
+ * (or one that REST's last byte starts): take it, and return where the
+ * text after it starts in DATA; NULL if DATA holds no such end (it is
+ * then kept in REST).  */
+static const char *
+end_rest (pani_registry_selector_t sel, const char *data, size_t len)
+{
+  const char *stop;
+
+  if (sel->rest.data[sel->rest.len - 1] == '\n' && data[0] == '\n')
+    {
+      take (sel, sel->rest.data, sel->rest.len);
+      sel->rest.len = 0;
+      return data + 1;
+    }
+  if (!(stop = stanza_end (data, data + len)))
+    {
+      pani_buf_put (&sel->rest, data, len);
+      return NULL;
+    }
+  pani_buf_put (&sel->rest, data, (size_t)(stop - data) + 1);
+  if (!pani_buf_error (&sel->rest))
+    take (sel, sel->rest.data, sel->rest.len);
+  sel->rest.len = 0;
+  return stop + 2;
+}
+
 gpg_error_t
 pani_registry_selector_feed (pani_registry_selector_t sel, const char *data,
                              size_t len)
 {
-  const char *p, *end, *stop;
-  size_t left;
+  const char *p = data, *end = data + len, *stop;
 
-  pani_buf_put (&sel->rest, data, len);
-  if (pani_buf_error (&sel->rest))
-    return gpg_error (GPG_ERR_ENOMEM);
-  p = sel->rest.data;
-  end = p + sel->rest.len;
-  /* A blank line may start at the last byte scanned before.  */
-  stop = stanza_end (p + (sel->scanned ? sel->scanned - 1 : 0), end);
-  for (; stop; stop = stanza_end (p, end))
+  /* The stanzas are taken where they are in DATA: only the part of
+   * one that a piece cuts is copied, to REST.  */
+  if (len && sel->rest.len && !(p = end_rest (sel, data, len)))
+    p = end;
+  while (p < end && (stop = stanza_end (p, end)))
     {
       take (sel, p, (size_t)(stop - p) + 1);
       p = stop + 2;
     }
-  left = (size_t)(end - p);
-  memmove (sel->rest.data, p, left);
-  sel->rest.len = left;
-  sel->scanned = left;
+  if (p < end)
+    pani_buf_put (&sel->rest, p, (size_t)(end - p));
+  if (pani_buf_error (&sel->rest))
+    return gpg_error (GPG_ERR_ENOMEM);
   return sel->oom ? gpg_error (GPG_ERR_ENOMEM) : 0;
 }
 
