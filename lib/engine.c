@@ -596,12 +596,14 @@ guard_thread (void *arg)
       pthread_mutex_unlock (&g->lock);
       if (poll (p, 2, timeout) > 0 && (p[0].revents & POLLIN))
         (void)!read (g->wake[0], buf, sizeof buf);
-      /* The engine is gone.  Whichever it was (perhaps the "gpg
-       * --version" before the one at work), a pipe of ours that no one
-       * reads any more tells that the engine reading it ended.  */
-      stuck = p[1].revents && unstick_pipes ();
+      stuck = 0;
       if (p[1].revents)
         {
+          /* The engine is gone.  Whichever it was (perhaps the "gpg
+           * --version" before the one at work), a pipe of ours that no
+           * one reads any more tells that the engine reading it
+           * ended.  */
+          stuck = unstick_pipes () > 0;
           close (pidfd);
           pidfd = -1;
         }
