@@ -416,6 +416,14 @@ secret_home() {
     printf '%s\n' "$sh_dir"
 }
 
+# gpgsm_import_p12 HOME P12: import P12 (certificate and key, password
+# "test") into the gpgsm home HOME; on failure show what gpgsm said.
+gpgsm_import_p12() {
+    echo test | gpgsm --homedir "$1" --batch --pinentry-mode loopback \
+        --passphrase-fd 0 --import "$2" >/dev/null 2>"$T/p12.err" ||
+        { cat "$T/p12.err" >&2; fail "gpgsm --import $(basename "$2") into $1"; }
+}
+
 # push_key_update FPR: export FPR from $KEYS and import it into the panmail
 # home's keyring, as a later key refresh would.
 push_key_update() {

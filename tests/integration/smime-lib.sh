@@ -129,9 +129,7 @@ sed '1,/^$/d' "$T/out" > "$T/alice.b64"
 S=$T/sec-smime
 mkdir -m 700 "$S"
 echo allow-loopback-pinentry > "$S/gpg-agent.conf"
-echo test | gpgsm --homedir "$S" --batch --pinentry-mode loopback \
-    --passphrase-fd 0 --import "$P/valid.p12" >/dev/null 2>&1 ||
-    fail "gpgsm --import valid.p12"
+gpgsm_import_p12 "$S" "$P/valid.p12"
 echo test | gpgsm --homedir "$S" --batch --pinentry-mode loopback \
     --passphrase-fd 0 --assume-base64 -d "$T/alice.b64" > "$T/dec-gpgsm" 2>"$T/err" || fail "gpgsm -d: $(cat "$T/err")"
 cmp -s "$T/plain" "$T/dec-gpgsm" || fail "gpgsm decrypted other bytes"

@@ -191,9 +191,7 @@ pass "OpenPGP only: a gpg older than 2.2 first in PATH is refused, nothing sent"
 S=$T/sec-smime
 mkdir -m 700 "$S"
 echo allow-loopback-pinentry > "$S/gpg-agent.conf"
-echo test | gpgsm --homedir "$S" --batch --pinentry-mode loopback \
-    --passphrase-fd 0 --import "$P/valid.p12" >/dev/null 2>&1 ||
-    fail "gpgsm --import valid.p12"
+gpgsm_import_p12 "$S" "$P/valid.p12"
 sed '1,/^$/d' "$T/ma.eml" > "$T/a.b64"
 echo test | gpgsm --homedir "$S" --batch --pinentry-mode loopback \
     --passphrase-fd 0 --assume-base64 -d "$T/a.b64" > "$T/a.gpgsm" 2>"$T/err" ||
@@ -210,9 +208,7 @@ pass "gpgsm decrypts alice's copy to the original body"
 printf 'allow-loopback-pinentry\nallow-preset-passphrase\n' \
     > "$PANMAIL_HOME/gnupg/gpg-agent.conf"
 gpgconf --homedir "$PANMAIL_HOME/gnupg" --kill gpg-agent 2>/dev/null || true
-echo test | gpgsm --homedir "$PANMAIL_HOME/gnupg" --batch --pinentry-mode \
-    loopback --passphrase-fd 0 --import "$P/valid.p12" >/dev/null 2>&1 ||
-    fail "cannot import the signing certificate"
+gpgsm_import_p12 "$PANMAIL_HOME/gnupg" "$P/valid.p12"
 echo "smime-signing-cert $(fp valid sha1)" >> "$PANMAIL_HOME/panmail.conf"
 printf 'From: %s\nTo: %s\nSubject: signed\n\n%s\n' "$A" "$C" "$BODY" > "$T/signed"
 sc=$(mbox_size "$C")
