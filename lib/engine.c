@@ -455,17 +455,21 @@ listed_engines (const char *path, pid_t self, pid_t *pids, size_t *n,
 {
   char buf[16384], name[24], *p, *end;
   int fd = open (path, O_RDONLY | O_CLOEXEC);
-  ssize_t got;
+  size_t len = 0;
+  ssize_t got = 0;
   long pid;
 
   if (fd < 0)
     return -1;
-  /* One read: the kernel lists the children in one pass.  */
-  got = read (fd, buf, sizeof buf - 1);
+  /* The kernel hands out about a page per read.  */
+  while (len < sizeof buf - 1
+         && ((got = read (fd, buf + len, sizeof buf - 1 - len)) > 0
+             || (got < 0 && errno == EINTR)))
+    len += got > 0 ? (size_t)got : 0;
   close (fd);
-  if (got < 0 || (size_t)got >= sizeof buf - 1)
-    return -1;
-  buf[got] = 0;
+  if (got != 0)
+    return -1; /* An error, or more children than BUF holds.  */
+  buf[len] = 0;
   for (p = buf; *n < max && (pid = strtol (p, &end, 10)) > 0; p = end)
     {
       snprintf (name, sizeof name, "%ld", pid);
