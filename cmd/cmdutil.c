@@ -110,6 +110,8 @@ cmd_setup (const char *name, const char *usage, const char *description)
   gpgrt_set_strusage (my_strusage);
   gpgrt_set_usage_outfnc (usage_out);
   atexit (write_held);
+  /* No thread of the library's is left running at exit.  */
+  atexit (pan_engine_settle);
 }
 
 const char *

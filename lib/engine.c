@@ -190,6 +190,59 @@ pani_engine_strerror (gpg_error_t err)
   return gpg_strerror (err);
 }
 
+/* The warm-up: GPGME's first look at the engines ("gpg --version",
+ * about 2 ms) runs in a thread of its own while the caller reads its
+ * input, from pan_ctx_openpgp_only until whatever needs the engines
+ * first (pan_engine_settle).  Only that thread and GPGME, which locks
+ * its engine list, touch the engines meanwhile; the thread is always
+ * joined by the thread that started it.  */
+static pthread_t warm_thread;
+static int warm_running;
+
+static void *
+warm_up (void *unused)
+{
+  (void)unused;
+  /* An error (a gpg too old) is found again, and told, by the next
+   * check: GPGME keeps no list that failed.  */
+  (void)gpgme_engine_check_version (GPGME_PROTOCOL_OpenPGP);
+  return NULL;
+}
+
+void
+pan_engine_settle (void)
+{
+  if (warm_running)
+    {
+      pthread_join (warm_thread, NULL);
+      warm_running = 0;
+    }
+}
+
+gpg_error_t
+pan_ctx_openpgp_only (pan_ctx_t ctx)
+{
+  const char *env = getenv ("GNUPGHOME");
+
+  /* A second call changes nothing, and must not: the warm-up may be
+   * reading the environment.  */
+  if (warm_running && env && !strcmp (env, ctx->gnupg_home))
+    return 0;
+  pan_engine_settle ();
+  /* The GPGME manual asks for global flags "as early as possible".
+   * GPGME reads gpgconf's answers once, when a context or the engine
+   * list first needs them (not in gpgme_check_version), and ignores
+   * this flag from then on: before the first use is early enough.  */
+  gpgme_set_global_flag ("disable-gpgconf", "1");
+  /* Contexts on this home then need no gpgme_set_engine_info, which
+   * runs "gpg --version" again (pani_gpgme_new).  */
+  if (setenv ("GNUPGHOME", ctx->gnupg_home, 1))
+    return gpg_error_from_syserror ();
+  /* Without a thread, the first context checks the engines itself.  */
+  warm_running = !pthread_create (&warm_thread, NULL, warm_up, NULL);
+  return 0;
+}
+
 gpg_error_t
 pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
                 gpgme_ctx_t *r_gctx)
@@ -198,6 +251,7 @@ pani_gpgme_new (const char *gnupg_home, gpgme_protocol_t protocol,
   gpgme_ctx_t gctx = NULL;
 
   *r_gctx = NULL;
+  pan_engine_settle ();
   if ((err = gpgme_engine_check_version (protocol))
       || (err = adopt_default_home (protocol, gnupg_home)))
     return err;
@@ -703,6 +757,8 @@ pani_engine_guard_begin (long timeout, pani_engine_guard_t *r_g)
   int rc;
 
   *r_g = NULL;
+  /* No engine of the warm-up runs under the guard.  */
+  pan_engine_settle ();
 #ifdef PR_SET_CHILD_SUBREAPER
   if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
     return gpg_error_from_syserror ();

@@ -376,21 +376,6 @@ pan_ctx_release (pan_ctx_t ctx)
 }
 
 gpg_error_t
-pan_ctx_openpgp_only (pan_ctx_t ctx)
-{
-  /* The GPGME manual asks for global flags "as early as possible".
-   * GPGME reads gpgconf's answers once, when a context or the engine
-   * list first needs them (not in gpgme_check_version), and ignores
-   * this flag from then on: before the first use is early enough.  */
-  gpgme_set_global_flag ("disable-gpgconf", "1");
-  /* Contexts on this home then need no gpgme_set_engine_info, which
-   * runs "gpg --version" again (pani_gpgme_new).  */
-  if (setenv ("GNUPGHOME", ctx->gnupg_home, 1))
-    return gpg_error_from_syserror ();
-  return 0;
-}
-
-gpg_error_t
 pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
 {
   gpg_error_t err;

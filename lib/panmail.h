@@ -199,10 +199,17 @@ void pan_ctx_release (pan_ctx_t ctx);
  * S/MIME), and mostly on CTX's GnuPG home: GPGME finds gpg itself
  * instead of asking gpgconf, and gpg finds the home through GNUPGHOME,
  * which is set in the environment.  The first use of GnuPG then runs
- * one program ("gpg --version") where it ran six.  Call it before
- * GnuPG is first used; after it, S/MIME operations fail
- * (GPG_ERR_INV_ENGINE).  */
+ * one program ("gpg --version") where it ran six, and it starts now, in
+ * a thread of the library's, while the caller goes on: until
+ * pan_engine_settle, the caller must not change the environment or use
+ * GPGME itself.  Call it before GnuPG is first used; after it, S/MIME
+ * operations fail (GPG_ERR_INV_ENGINE).  */
 gpg_error_t pan_ctx_openpgp_only (pan_ctx_t ctx);
+
+/* Wait until the check of GnuPG that pan_ctx_openpgp_only started has
+ * ended (the library's own uses of GnuPG wait for it); call it before
+ * the process exits.  */
+void pan_engine_settle (void);
 
 /* Return the home directory of CTX.  */
 const char *pan_ctx_home (pan_ctx_t ctx);

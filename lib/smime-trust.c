@@ -26,9 +26,12 @@
  * and the intermediate CAs that came with it reach the home.  */
 #include <config.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <gcrypt.h>
 #include <gpgme.h>
 
@@ -882,6 +885,38 @@ leave:
   return err;
 }
 
+/* Set *R_FOUND if the file FD holds NEEDLE (NLEN bytes, at most 64),
+ * read in pieces: no copy of a registry of megabytes is made.  */
+static gpg_error_t
+fd_holds (int fd, const char *needle, size_t nlen, int *r_found)
+{
+  char buf[32768 + 64];
+  size_t keep = 0, have, total = 0;
+  ssize_t n;
+
+  /* Pieces of 32 KB of the file after the KEEP bytes carried over.  */
+  while ((n = read (fd, buf + keep, 32768)))
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return gpg_error_from_syserror ();
+      if ((total += (size_t)n) > PANI_REGISTRY_MAX)
+        return gpg_error (GPG_ERR_TOO_LARGE);
+      have = keep + (size_t)n;
+      if (memmem (buf, have, needle, nlen))
+        {
+          *r_found = 1;
+          return 0;
+        }
+      /* A needle cut by the end of this piece.  */
+      keep = have < nlen - 1 ? have : nlen - 1;
+      memmove (buf, buf + have - keep, keep);
+    }
+  *r_found = 0;
+  return 0;
+}
+
 /* Set *R_IN_USE unless CTX's registry holds no S/MIME record: looked
  * for in its text, not parsed (a registry of ten thousand records
  * takes tens of milliseconds to parse).  The parser takes an S/MIME
@@ -891,20 +926,20 @@ leave:
 static gpg_error_t
 registry_has_smime (pan_ctx_t ctx, int *r_in_use)
 {
-  char *buf = NULL;
-  size_t len = 0;
   gpg_error_t err;
+  int fd;
 
-  err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
-                        PANI_REGISTRY_MAX, &buf, &len, NULL);
+  err = pani_home_open (ctx, PAN_REGISTRY_FILE, O_RDONLY, 0,
+                        PANI_HOME_OPERATOR, &fd, NULL);
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
     {
       *r_in_use = 0;
       return 0;
     }
-  if (!err)
-    *r_in_use = !!memmem (buf, len, "protocol smime", 14);
-  free (buf);
+  if (err)
+    return err;
+  err = fd_holds (fd, "protocol smime", 14, r_in_use);
+  close (fd);
   return err;
 }
 

@@ -307,6 +307,68 @@ driver (const char *home, const char *cmd, char **argv, int argc)
   return rc;
 }
 
+/* Write LEN bytes of filler with NEEDLE (if not NULL) at offset AT as
+ * the registry of CTX's home, and return what pan_smime_in_use says.  */
+static int
+in_use_with (pan_ctx_t ctx, size_t len, const char *needle, size_t at)
+{
+  char *path = pan_ctx_path (ctx, "registry"), *text = malloc (len);
+  FILE *fp = path ? fopen (path, "w") : NULL;
+  int in_use = -1;
+
+  if (!text || !fp)
+    T_CHECK (!"cannot write the registry");
+  else
+    {
+      for (size_t i = 0; i < len; i++)
+        text[i] = i % 64 == 63 ? '\n' : "protocol smim openpgp "[i % 22];
+      if (needle)
+        memcpy (text + at, needle, strlen (needle));
+      T_CHECK (fwrite (text, 1, len, fp) == len);
+      T_CHECK (fclose (fp) == 0);
+      fp = NULL;
+      T_ERR (pan_smime_in_use (ctx, &in_use), 0);
+    }
+  if (fp)
+    fclose (fp);
+  free (text);
+  pan_free (path);
+  return in_use;
+}
+
+/* pan_smime_in_use reads the registry in pieces of 32 KB: "protocol
+ * smime" is found wherever it is, also across two pieces.  */
+static void
+t_in_use (void)
+{
+  char home[] = "/tmp/t-smime.XXXXXX", sub[64], *reason = NULL;
+  pan_ctx_t ctx = NULL;
+  static const size_t at[] = { 0,          100,       32768 - 14,
+                               32768 - 13, 32768 - 7, 32768 - 1,
+                               32768,      65536 - 3, 99986 };
+
+  if (!mkdtemp (home))
+    {
+      T_CHECK (!"mkdtemp");
+      return;
+    }
+  snprintf (sub, sizeof sub, "%s/h", home);
+  T_ERR (pan_home_init (sub, 0, &reason), 0);
+  T_ERR (pan_ctx_open (sub, &ctx, &reason), 0);
+  if (!ctx)
+    return;
+  T_CHECK (in_use_with (ctx, 100000, NULL, 0) == 0);
+  for (size_t i = 0; i < sizeof at / sizeof *at; i++)
+    T_CHECK (in_use_with (ctx, 100000, "protocol smime", at[i]) == 1);
+  /* Cut off at the end of the file.  */
+  T_CHECK (in_use_with (ctx, 100000, "protocol smim", 100000 - 13) == 0);
+  T_CHECK (in_use_with (ctx, 10, NULL, 0) == 0);
+  pan_ctx_release (ctx);
+  pan_free (reason);
+  snprintf (sub, sizeof sub, "rm -rf '%s'", home);
+  T_CHECK (system (sub) == 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -323,5 +385,6 @@ main (int argc, char **argv)
     return 2;
   t_trustlist ();
   t_envelope ();
+  t_in_use ();
   return t_done ("t-smime");
 }
