@@ -194,6 +194,7 @@ record_init (struct record *rec, pan_job_t job, long copy, const char *event,
   rec->ev.exit_code = exit_code;
   rec->ev.envelope_from = pan_job_envelope_sender (job, NULL);
   rec->ev.dsn = pan_job_dsn (job);
+  rec->ev.registry_checked = pan_job_registry_checked (job);
   rec->ev.size = -1;
   if (headers)
     {

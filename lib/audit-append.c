@@ -587,16 +587,41 @@ prepare (pan_ctx_t ctx, const struct pan_audit_event *ev,
   return pani_audit_lock (f, r_reason);
 }
 
+/* EV (whose log F is locked) with its registry_checked written as
+ * registry_sha256 if the log's newest digest still is that one.  So
+ * the newest digest is found in the last records, not behind every
+ * send since the last key change (pansend looks for it at each send);
+ * a key change recorded since the writer's check wins.  If the search
+ * fails, the record goes without.  */
+static struct pan_audit_event
+carry_registry (pan_ctx_t ctx, const struct pani_audit_files *f,
+                const struct pan_audit_event *ev)
+{
+  struct pan_audit_event out = *ev;
+  struct pani_audit_registry_mark mark;
+
+  out.registry_checked = NULL;
+  if (ev->registry_checked && !ev->registry_sha256
+      && !pani_audit_newest_registry (f, pan_ctx_home (ctx), &mark, NULL)
+      && mark.seq && !strcmp (mark.sha256, ev->registry_checked))
+    out.registry_sha256 = ev->registry_checked;
+  return out;
+}
+
 gpg_error_t
 pan_audit_append (pan_ctx_t ctx, const struct pan_audit_event *ev,
                   time_t now, char **r_reason)
 {
   gpg_error_t err;
   struct pani_audit_files f;
+  struct pan_audit_event out;
   int facility;
 
   if (!(err = prepare (ctx, ev, &f, &facility, r_reason)))
-    err = pani_audit_append_locked (&f, ev, now, facility, r_reason);
+    {
+      out = carry_registry (ctx, &f, ev);
+      err = pani_audit_append_locked (&f, &out, now, facility, r_reason);
+    }
   pani_audit_files_release (&f);
   return err;
 }

@@ -464,7 +464,9 @@ pani_audit_check_event (const struct pan_audit_event *ev, char **r_reason)
   if (ev->ciphertext_sha256
       && (!pani_audit_is_hash (ev->ciphertext_sha256) || ev->size < 0))
     return bad_event (r_reason, "bad ciphertext digest or size");
-  if (ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
+  if ((ev->registry_sha256 && !pani_audit_is_hash (ev->registry_sha256))
+      || (ev->registry_checked
+          && !pani_audit_is_hash (ev->registry_checked)))
     return bad_event (r_reason, "bad registry digest");
   if (ev->copy && !is_copy_id (ev->copy))
     return bad_event (r_reason, "bad copy id");

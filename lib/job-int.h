@@ -63,6 +63,8 @@ struct pan_job
   char *dsn;               /* The DSN options for the audit record.  */
   char nonce[9];           /* Of the copy ids of this job.  */
   int refused;             /* gpg refused a recipient's key.  */
+  /* pan_job_registry_checked ("": none).  */
+  char registry_checked[65];
 };
 
 /* Remember the PAN of HIT once, for the audit record.  */

@@ -358,6 +358,8 @@ parse_registry (pan_job_t job, int fd, const char *path,
     err = read_registry (fd, path, sel, &whole, hex, r_reason);
   if (!err && mark.seq && strcmp (mark.sha256, hex))
     err = pani_review_registry_changed (job->ctx, &mark, hex, r_reason);
+  else if (!err && mark.seq)
+    memcpy (job->registry_checked, hex, sizeof job->registry_checked);
   if (!err && sel)
     {
       err = pani_registry_selector_finish (sel, &text, &len);
@@ -742,6 +744,12 @@ size_t
 pan_job_copy_recipient (pan_job_t job, size_t copy, size_t idx)
 {
   return job->copies[copy].rcpts[idx];
+}
+
+const char *
+pan_job_registry_checked (pan_job_t job)
+{
+  return *job->registry_checked ? job->registry_checked : NULL;
 }
 
 const char *

@@ -499,6 +499,11 @@ size_t pan_job_copy_recipient_count (pan_job_t job, size_t copy);
  * IDX-th recipient of copy COPY.  */
 size_t pan_job_copy_recipient (pan_job_t job, size_t copy, size_t idx);
 
+/* Return the hex SHA-256 of the registry that pan_job_resolve found to
+ * be the newest one the audit log recorded, or NULL (not resolved, or
+ * the log recorded none): for pan_audit_event.registry_checked.  */
+const char *pan_job_registry_checked (pan_job_t job);
+
 /* Return the hex SHA-256 of copy COPY as handed to the MTA and store its
  * size at *R_SIZE, or NULL before pan_job_encrypt succeeded.  */
 const char *pan_job_copy_digest (pan_job_t job, size_t copy,
@@ -1161,7 +1166,12 @@ struct pan_audit_event
                                    ([A-Za-z0-9._-], at most 64).  */
   const char *registry_sha256; /* Hex; of key-change records: the
                                    registry as the change left it.  */
-  void *reserved[4];           /* Room for later fields; 0.  */
+  /* Hex; appending only: a registry the writer checked against the
+   * newest recorded digest (pansend), written as registry_sha256 if it
+   * still is the newest when the record is appended.  Read back:
+   * NULL.  */
+  const char *registry_checked;
+  void *reserved[3]; /* Room for later fields; 0.  */
 };
 
 /* One record as read back (pan_audit_next).  EV.EXIT_CODE is -1 when

@@ -30,6 +30,17 @@ pass "init and enroll record the registry's SHA-256"
 report_to "$A" word > "$T/msg"
 expect_rc 0 "send with the recorded registry" pansend --dry-run -t < "$T/msg"
 
+# pansend's records repeat the digest it checked, so that the next send
+# finds the newest one in the last record, however many sends follow a
+# key change.
+make_capture capture > /dev/null
+expect_rc 0 "a send" pansend --sendmail "$T/capture" -t < "$T/msg"
+panaudit log --json | tail -n 2 |
+    jq -e -s --arg d "$disk" 'length == 2 and .[0].event == "send"
+        and .[1].event == "delivered" and all(.[]; .registry_sha256 == $d)' \
+    >/dev/null || fail "the send's records do not carry the registry's SHA-256"
+pass "the send's records carry the SHA-256 of the registry it checked"
+
 # A hand edit: alice's pin moved to bob's key (and its encryption
 # subkey), as the issue's attacker did.
 sb=$(kgpg --with-colons --list-keys "$fb" |
@@ -39,9 +50,15 @@ sed -e "s/$fa/$fb/" -e "s/^subkeys .*/subkeys $sb/" "$T/registry.good" \
     > "$T/registry.evil"
 cat "$T/registry.evil" > "$PANMAIL_HOME/registry"
 pmgpg --import "$T/b.asc" 2>/dev/null
-expect_rc 77 "pansend refuses a hand-edited registry" pansend --dry-run -t < "$T/msg"
-grep -q "audit record [0-9]* (enroll" "$T/err" ||
+expect_rc 77 "pansend refuses a hand-edited registry" pansend -t < "$T/msg"
+grep -q "audit record [0-9]* (delivered" "$T/err" ||
     { cat "$T/err" >&2; fail "the refusal does not name the record"; }
+# The refusal carries no digest, so the next send is refused as well.
+panaudit log --json | tail -n 1 |
+    jq -e '.event == "refuse" and (has("registry_sha256") | not)' >/dev/null ||
+    fail "the refusal record carries a registry digest"
+expect_rc 77 "pansend refuses the hand-edited registry again" \
+    pansend -t < "$T/msg"
 expect_rc 2 "pankey check: critical" pankey check
 grep -q "CRITICAL" "$T/out" || fail "pankey check does not say CRITICAL"
 if pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc" >"$T/out" 2>"$T/err"; then

@@ -25,6 +25,8 @@
 #define FPR2 "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
 #define HASH1 \
   "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+#define HASH2 \
+  "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"
 #define NRECS 6
 /* A digest with a digit run that passes the Luhn check.  */
 #define LUHNHASH \
@@ -1372,6 +1374,48 @@ test_registry_mark (void)
   pan_ctx_release (ctx);
 }
 
+/* A writer's registry_checked becomes the record's registry_sha256 only
+ * while the log's newest digest is that one: a key change recorded
+ * since the check wins, and is not hidden by a later send.  */
+static void
+test_registry_carried (void)
+{
+  char keyhex[65];
+  pan_ctx_t ctx = new_home (keyhex);
+  struct pan_audit_event change = { .event = "enroll",
+                                    .tool = "pankey",
+                                    .outcome = "ok",
+                                    .registry_sha256 = HASH1 };
+  struct pan_audit_event send = { .event = "send",
+                                  .tool = "pansend",
+                                  .outcome = "pending",
+                                  .registry_checked = HASH1 };
+  struct pani_audit_files f;
+  struct pani_audit_registry_mark m;
+
+  T_ERR (pani_audit_files_init (ctx, &f), 0);
+  /* No digest recorded yet: nothing is carried.  */
+  T_ERR (pan_audit_append (ctx, &send, T0, NULL), 0);
+  T_ERR (pani_audit_newest_registry (&f, pan_ctx_home (ctx), &m, NULL), 0);
+  T_CHECK (m.seq == 0);
+  T_ERR (pan_audit_append (ctx, &change, T0, NULL), 0);
+  T_ERR (pan_audit_append (ctx, &send, T0, NULL), 0);
+  T_ERR (pani_audit_newest_registry (&f, pan_ctx_home (ctx), &m, NULL), 0);
+  T_CHECK (m.seq == 4 && !strcmp (m.sha256, HASH1)
+           && !strcmp (m.event, "send"));
+  /* A key change since the sender's check: the send carries nothing.  */
+  change.registry_sha256 = HASH2;
+  T_ERR (pan_audit_append (ctx, &change, T0, NULL), 0);
+  T_ERR (pan_audit_append (ctx, &send, T0, NULL), 0);
+  T_ERR (pani_audit_newest_registry (&f, pan_ctx_home (ctx), &m, NULL), 0);
+  T_CHECK (m.seq == 5 && !strcmp (m.sha256, HASH2)
+           && !strcmp (m.event, "enroll"));
+  send.registry_checked = "not a digest";
+  T_ERR (pan_audit_append (ctx, &send, T0, NULL), GPG_ERR_INV_VALUE);
+  pani_audit_files_release (&f);
+  pan_ctx_release (ctx);
+}
+
 /* The mode of FILE in HOME, or -1.  */
 static int
 mode_of (const char *home, const char *file)
@@ -1466,6 +1510,7 @@ main (void)
   test_prune_masked_digest ();
   test_identifiers ();
   test_registry_mark ();
+  test_registry_carried ();
   test_role_modes (0);
   test_role_modes (1);
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
