@@ -110,8 +110,6 @@ cmd_setup (const char *name, const char *usage, const char *description)
   gpgrt_set_strusage (my_strusage);
   gpgrt_set_usage_outfnc (usage_out);
   atexit (write_held);
-  /* No thread of the library's is left running at exit.  */
-  atexit (pan_engine_settle);
 }
 
 const char *
@@ -181,6 +179,13 @@ cmd_info (const char *fmt, ...)
   gpgrt_free (text);
 }
 
+/* atexit: no thread of the library's is left running at exit.  */
+static void
+settle_engines (void)
+{
+  (void)pan_engine_settle ();
+}
+
 void
 cmd_init_library (void)
 {
@@ -194,6 +199,9 @@ cmd_init_library (void)
                  NULL);
       exit (EX_SOFTWARE);
     }
+  /* After pan_init, so that it runs before the exit handlers of the
+   * libraries pan_init started.  */
+  atexit (settle_engines);
 }
 
 void
@@ -274,15 +282,15 @@ cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code)
   return 0;
 }
 
-void
+int
 cmd_openpgp_only_unless_smime (pan_ctx_t ctx)
 {
   int in_use = 1;
 
   /* On an error both engines stay: the command reads the home itself
    * and says what is wrong.  */
-  if (!pan_smime_in_use (ctx, &in_use) && !in_use)
-    (void)pan_ctx_openpgp_only (ctx);
+  return !pan_smime_in_use (ctx, &in_use) && !in_use
+    && !pan_ctx_openpgp_only (ctx);
 }
 
 int

@@ -56,9 +56,9 @@ int cmd_open_home (const char *home, pan_ctx_t *r_ctx, int fail_code);
 
 /* For a command about the keys of the registry of CTX alone: if the
  * home uses no S/MIME (pan_smime_in_use), let GPGME use OpenPGP only
- * (pan_ctx_openpgp_only), which spares it the search through gpgconf.
- * Call it before GnuPG is first used.  */
-void cmd_openpgp_only_unless_smime (pan_ctx_t ctx);
+ * (pan_ctx_openpgp_only), which spares it the search through gpgconf,
+ * and return true.  Call it before GnuPG is first used.  */
+int cmd_openpgp_only_unless_smime (pan_ctx_t ctx);
 
 /* Read the registry of CTX into *R_REG; on failure say why and return
  * FAIL_CODE, else 0.  */

@@ -437,7 +437,8 @@ pansend_send (struct options *o)
   /* In a home without S/MIME, GPGME's check of gpg runs while the
    * message and the registry are read.  (A registry that gains an
    * S/MIME recipient meanwhile is refused: no gpgsm.)  */
-  cmd_openpgp_only_unless_smime (ctx);
+  if (cmd_openpgp_only_unless_smime (ctx))
+    (void)pan_engine_warm_up (ctx);
   if ((rc = cmd_recover (ctx)))
     goto leave;
   if ((err = pan_job_new (ctx, &job))

@@ -649,6 +649,7 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
 {
   gpg_error_t err;
   struct pani_audit_files f;
+  struct pan_audit_event out;
   char *hex = NULL;
   int facility;
 
@@ -667,7 +668,17 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
     }
   if (err)
     goto leave;
-  if ((err = pani_audit_append_locked (&f, ev, now, facility, r_reason))
+  /* A new log starts with EV's digest; a kept one records it only if
+   * it is already the newest (a registry edited behind pankey's back
+   * is not accepted by an init).  */
+  out = *ev;
+  if (!hex && out.registry_sha256)
+    {
+      out.registry_checked = out.registry_sha256;
+      out.registry_sha256 = NULL;
+    }
+  out = carry_registry (ctx, &f, &out);
+  if ((err = pani_audit_append_locked (&f, &out, now, facility, r_reason))
       && hex)
     remove_new_key (&f);
   if (!err)

@@ -154,8 +154,12 @@ pani_bundle_record (pan_ctx_t ctx, const struct pani_bundle_event *e,
 
   memset (&ev, 0, sizeof ev);
   memset (&key, 0, sizeof key);
+  /* The registry as it is, only if the log already recorded it: the
+   * changes of an import recorded their own digests, and a refused
+   * import must not make a registry edited behind pankey's back the
+   * recorded one.  */
   if (!pan_registry_digest (ctx, digest, NULL))
-    ev.registry_sha256 = digest;
+    ev.registry_checked = digest;
   ev.event = e->event;
   ev.tool = "pankey";
   ev.operator_name = e->operator_name;

@@ -96,7 +96,10 @@ spawn_server (const char *homedir, pid_t *r_pid, int *r_fd)
       if (!(rc = posix_spawn_file_actions_adddup2 (&fa, sv[1], 0))
           && !(rc = posix_spawn_file_actions_adddup2 (&fa, sv[1], 1))
           && !(rc = posix_spawn_file_actions_addopen (&fa, 2, "/dev/null",
-                                                      O_WRONLY, 0)))
+                                                      O_WRONLY, 0))
+          /* Only stdin, stdout and stderr: not a pipe that another
+           * thread's child (GPGME's) still needs closed.  */
+          && !(rc = posix_spawn_file_actions_addclosefrom_np (&fa, 3)))
         rc = posix_spawn (r_pid, prog, &fa, NULL, argv, environ);
       posix_spawn_file_actions_destroy (&fa);
     }

@@ -358,8 +358,6 @@ parse_registry (pan_job_t job, int fd, const char *path,
     err = read_registry (fd, path, sel, &whole, hex, r_reason);
   if (!err && mark.seq && strcmp (mark.sha256, hex))
     err = pani_review_registry_changed (job->ctx, &mark, hex, r_reason);
-  else if (!err && mark.seq)
-    memcpy (job->registry_checked, hex, sizeof job->registry_checked);
   if (!err && sel)
     {
       err = pani_registry_selector_finish (sel, &text, &len);
@@ -373,6 +371,9 @@ parse_registry (pan_job_t job, int fd, const char *path,
     }
   if (!err)
     err = pani_registry_parse (path, text, len, r_reg, r_reason);
+  /* The registry checked against the newest recorded digest.  */
+  if (!err && mark.seq)
+    memcpy (job->registry_checked, hex, sizeof job->registry_checked);
   pani_registry_selector_release (sel);
   pani_buf_free (&whole);
   free (text);
@@ -660,6 +661,7 @@ pan_job_resolve (pan_job_t job, time_t now, char **r_reason)
   pani_engine_guard_t watch = NULL;
 
   job->now = now;
+  *job->registry_checked = 0;
   drop_unwanted (job);
   if (!job->nrcpts)
     return pani_reason (r_reason, gpg_error (GPG_ERR_NO_USER_ID),

@@ -25,6 +25,7 @@
 #include "smime-int.h"
 #include "keys-int.h"
 #include "engine-int.h"
+#include "review-int.h"
 
 /* One transaction under way.  */
 struct txn
@@ -45,6 +46,8 @@ struct txn
   char *key_policy;       /* the policy's reason (keys-verdict.c).  */
   int stamp_ok;           /* The keyring was as its stamp says.  */
   const char *new_sha256; /* Of the registry about to be saved.  */
+  char read_sha256[65];   /* Of the registry as checked and read ("":
+                             not read).  */
   int exit_code;          /* Of the next record.  */
   int recorded;           /* Its stop is recorded.  */
 };
@@ -74,8 +77,10 @@ read_registry (struct txn *t, char **r_reason)
 {
   gpg_error_t err;
 
-  if (!(err = pan_registry_check_recorded (t->ctx, r_reason)))
+  if (!(err = pani_review_check_recorded (t->ctx, t->read_sha256, r_reason)))
     err = pan_ctx_registry_load (t->ctx, &t->reg, r_reason);
+  if (err)
+    *t->read_sha256 = 0;
   return err ? stop (t, PAN_LIFECYCLE_REGISTRY, err) : 0;
 }
 
@@ -206,11 +211,19 @@ record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
   gpg_error_t err;
 
   memset (&ev, 0, sizeof ev);
-  /* The registry as this event leaves it: about to be saved, else as
-   * it is.  */
+  /* The registry as this event leaves it: about to be saved; else as
+   * it is, if that is as T checked and read it (a change that failed
+   * after its record); else only if the log recorded it as the newest:
+   * a failure must not make a registry edited behind pankey's back the
+   * recorded one.  */
   ev.registry_sha256 = t->new_sha256;
   if (!ev.registry_sha256 && !pan_registry_digest (t->ctx, now, NULL))
-    ev.registry_sha256 = now;
+    {
+      if (*t->read_sha256 && !strcmp (now, t->read_sha256))
+        ev.registry_sha256 = now;
+      else
+        ev.registry_checked = now;
+    }
   ev.exit_code = t->exit_code;
   ev.event = t->event;
   ev.tool = t->req->tool ? t->req->tool : "pankey";
@@ -928,6 +941,8 @@ static gpg_error_t
 txn_registry_accept (struct txn *t, char **r_reason)
 {
   const char *note = t->req->note;
+  char now[65];
+  gpg_error_t err;
 
   if (!note || !*note)
     return stop (t, PAN_LIFECYCLE_REQUEST,
@@ -941,7 +956,13 @@ txn_registry_accept (struct txn *t, char **r_reason)
                               " accept its registry",
                               pan_ctx_home (t->ctx),
                               (unsigned long)t->ctx->operator_uid));
-  return record_ok (t, NULL, 0, note, r_reason);
+  /* The one record that makes the registry as it is the recorded one.  */
+  if ((err = pan_registry_digest (t->ctx, now, r_reason)))
+    return stop (t, PAN_LIFECYCLE_REQUEST, err);
+  t->new_sha256 = now;
+  err = record_ok (t, NULL, 0, note, r_reason);
+  t->new_sha256 = NULL;
+  return err;
 }
 
 gpg_error_t

@@ -199,17 +199,24 @@ void pan_ctx_release (pan_ctx_t ctx);
  * S/MIME), and mostly on CTX's GnuPG home: GPGME finds gpg itself
  * instead of asking gpgconf, and gpg finds the home through GNUPGHOME,
  * which is set in the environment.  The first use of GnuPG then runs
- * one program ("gpg --version") where it ran six, and it starts now, in
- * a thread of the library's, while the caller goes on: until
- * pan_engine_settle, the caller must not change the environment or use
- * GPGME itself.  Call it before GnuPG is first used; after it, S/MIME
- * operations fail (GPG_ERR_INV_ENGINE).  */
+ * one program ("gpg --version") where it ran six.  Call it before
+ * GnuPG is first used; after it, S/MIME operations fail
+ * (GPG_ERR_INV_ENGINE).  */
 gpg_error_t pan_ctx_openpgp_only (pan_ctx_t ctx);
 
-/* Wait until the check of GnuPG that pan_ctx_openpgp_only started has
- * ended (the library's own uses of GnuPG wait for it); call it before
- * the process exits.  */
-void pan_engine_settle (void);
+/* Start GPGME's first look at gpg ("gpg --version") now, in a thread of
+ * the library's, under CTX's gpg-timeout, for a caller that will use
+ * gpg and has other work to do first (after pan_ctx_openpgp_only; with
+ * both engines GPGME would run gpgconf too).  Until pan_engine_settle
+ * the caller must not change the environment, fork, or use GPGME
+ * itself.  */
+gpg_error_t pan_engine_warm_up (pan_ctx_t ctx);
+
+/* Wait until the look of pan_engine_warm_up has ended; GPG_ERR_TIMEOUT
+ * if gpg did not end within gpg-timeout and was killed (then every
+ * later call fails the same way).  The library's contexts and
+ * watchdogs wait for it first; call it before the process exits.  */
+gpg_error_t pan_engine_settle (void);
 
 /* Return the home directory of CTX.  */
 const char *pan_ctx_home (pan_ctx_t ctx);
@@ -1164,8 +1171,9 @@ struct pan_audit_event
   const char *dsn;             /* DSN options given (pansend -N -R -V).  */
   const char *copy;            /* The copy id of a copy of a message
                                    ([A-Za-z0-9._-], at most 64).  */
-  const char *registry_sha256; /* Hex; of key-change records: the
-                                   registry as the change left it.  */
+  const char *registry_sha256; /* Hex; the registry as a key change
+                                   left it (or a carried
+                                   registry_checked).  */
   /* Hex; appending only: a registry the writer checked against the
    * newest recorded digest (pansend), written as registry_sha256 if it
    * still is the newest when the record is appended.  Read back:

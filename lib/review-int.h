@@ -26,4 +26,9 @@ pani_review_registry_changed (pan_ctx_t ctx,
                               const struct pani_audit_registry_mark *mark,
                               const char *now, char **r_reason);
 
+/* pan_registry_check_recorded, with the SHA-256 (hex) of the registry
+ * it checked stored at NOW.  */
+gpg_error_t pani_review_check_recorded (pan_ctx_t ctx, char now[65],
+                                        char **r_reason);
+
 #endif /* PAN_REVIEW_INT_H */

@@ -397,9 +397,16 @@ pani_review_registry_changed (pan_ctx_t ctx,
 gpg_error_t
 pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason)
 {
+  char now[65];
+
+  return pani_review_check_recorded (ctx, now, r_reason);
+}
+
+gpg_error_t
+pani_review_check_recorded (pan_ctx_t ctx, char now[65], char **r_reason)
+{
   gpg_error_t err;
   struct pani_audit_registry_mark dr;
-  char now[65];
 
   if ((err = pani_review_newest_registry (ctx, &dr, r_reason))
       || (err = pan_registry_digest (ctx, now, r_reason)))

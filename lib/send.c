@@ -651,6 +651,10 @@ pan_job_encrypt (pan_job_t job, gpgrt_stream_t in, char **r_reason)
 
   if (!job->headers || !job->ncopies)
     return gpg_error (GPG_ERR_INV_STATE);
+  if ((err = pan_engine_settle ()))
+    return pani_reason (r_reason, err,
+                        "\"gpg --version\" did not end within gpg-timeout"
+                        " and was killed; nothing was sent");
   if (!(src = calloc (1, sizeof *src)))
     return gpg_error (GPG_ERR_ENOMEM);
   err = body_src_init (job, in, src, r_reason);

@@ -109,6 +109,7 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
 mkdir -p newcerts
+rm -rf p12-check
 mkdir -m 700 p12-check
 echo allow-loopback-pinentry > p12-check/gpg-agent.conf
 trap 'gpgconf --homedir "$PWD/p12-check" --kill all 2>/dev/null || true' EXIT

@@ -114,6 +114,38 @@ panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
     fail "no refusal record with exit code 77"
 pass "a hung gpg is killed after gpg-timeout: exit 77 in $took s, recorded"
 
+# ------------------------------------------------------------ a hung "gpg --version"
+# GPGME's first look at gpg runs while pansend reads the message (the
+# warm-up), under the same gpg-timeout: a gpg that never answers
+# "--version" is killed, and nothing is sent.  (A script named gpg: the
+# watchdog knows the engine by its name.)
+mkdir -p "$T/hang"
+cat > "$T/hang/gpg" <<EOF
+#!/bin/sh
+if [ "\$1" = --version ]; then
+    sleep 600 </dev/null >/dev/null 2>&1 &
+    echo \$! > "$T/hang.sleep"
+    wait
+fi
+exec /usr/bin/gpg "\$@"
+EOF
+chmod 755 "$T/hang/gpg"
+report_to "$A" word > "$T/msg"
+t0=$(date +%s)
+if env PATH="$T/hang:$PATH" "$PANSEND" --sendmail "$T/capture" -t < "$T/msg" \
+    >"$T/out" 2>"$T/err"; then rc=0; else rc=$?; fi
+took=$(($(date +%s) - t0))
+[ -s "$T/hang.sleep" ] || fail "the hanging gpg --version never ran"
+kill "$(cat "$T/hang.sleep")" 2>/dev/null || true
+[ "$rc" = 77 ] || { cat "$T/err" >&2; fail "a hung gpg --version: exit $rc, expected 77"; }
+grep -q 'gpg-timeout' "$T/err" || { cat "$T/err" >&2; fail "the reason does not name gpg-timeout"; }
+[ "$took" -lt 30 ] || fail "a hung gpg --version held pansend $took s"
+[ ! -e "$T/capture.runs" ] || fail "the MTA was run"
+panaudit --home "$PANMAIL_HOME" log --json | tail -n 1 |
+    jq -e '.event == "refuse" and .exit_code == 77' >/dev/null ||
+    fail "no refusal record with exit code 77"
+pass "a hung gpg --version is killed after gpg-timeout: exit 77 in $took s, recorded"
+
 # ------------------------------------------------------------ a hung gpg in pankey
 # The keyring locked by a live process: gpg waits for the lock for ever;
 # pankey's transaction kills it after gpg-timeout.

@@ -59,6 +59,18 @@ panaudit log --json | tail -n 1 |
     fail "the refusal record carries a registry digest"
 expect_rc 77 "pansend refuses the hand-edited registry again" \
     pansend -t < "$T/msg"
+# Nor does a command that changes no key record the edited registry as
+# the newest: a refused import, init --force on the home, a refused
+# enroll.  Each is followed by a send, which must still be refused.
+echo "not a bundle" > "$T/bad.bundle"
+if pankey import "$T/bad.bundle" >"$T/out" 2>"$T/err"; then
+    fail "pankey import of a bad bundle succeeded"
+fi
+expect_rc 77 "a refused import does not accept the hand-edited registry" \
+    pansend --dry-run -t < "$T/msg"
+expect_rc 0 "pankey init --force on the home" pankey init --force
+expect_rc 77 "init --force does not accept the hand-edited registry" \
+    pansend --dry-run -t < "$T/msg"
 expect_rc 2 "pankey check: critical" pankey check
 grep -q "CRITICAL" "$T/out" || fail "pankey check does not say CRITICAL"
 if pankey enroll "$B" --fingerprint "$fb" --file "$T/b.asc" >"$T/out" 2>"$T/err"; then
