@@ -59,7 +59,7 @@ struct pani_engine_guard
 /* Set while the warm-up makes GPGME's engine list: GPGME holds the
  * list's lock meanwhile, so the engine is known by the name GPGME looks
  * for in PATH once gpgconf is not asked ("gpg"), not by asking GPGME,
- * which would wait for the engine it is to watch.  */
+ * which would wait for the engine that is to be killed.  */
 static atomic_int engines_unlisted;
 
 /* Is PID an engine process (gpg, gpgsm): its command name is the base
@@ -629,43 +629,30 @@ pani_engine_guard_end (pani_engine_guard_t g, char **r_reason)
 /*
  * The warm-up: GPGME's first look at the engines ("gpg --version",
  * about 2 ms) runs in a thread of its own while the caller reads its
- * input, from pan_ctx_openpgp_only until whatever needs the engines
+ * input, from pan_engine_warm_up until whatever needs the engines
  * first (pan_engine_settle).  Only that thread and GPGME, which locks
  * its engine list, touch the engines meanwhile; the thread is always
- * joined by the thread that started it.  It runs under a watch: a gpg
- * that hangs is killed after gpg-timeout, and the settle fails.
+ * joined by the thread that started it, which waits until gpg-timeout
+ * at most: then it kills the engine (this process is already its
+ * subreaper), and the settle fails.
  */
 
 static struct
 {
   pthread_t thread;
   int running;
-  long timeout;    /* gpg-timeout, seconds.  */
-  gpg_error_t err; /* GPG_ERR_TIMEOUT: gpg was killed.  */
+  struct timespec deadline; /* CLOCK_MONOTONIC.  */
+  gpg_error_t err;          /* GPG_ERR_TIMEOUT: gpg was killed.  */
 } warm;
-
-/* Set in the warm-up thread: its guard must not wait for itself.  */
-static _Thread_local int in_warm_up;
 
 static void *
 warm_up (void *unused)
 {
-  pani_engine_guard_t g = NULL;
-  gpg_error_t err;
-
   (void)unused;
-  in_warm_up = 1;
-  if (!(err = pani_engine_guard_begin (warm.timeout, &g)))
-    {
-      g->time_only = 1;
-      atomic_store (&engines_unlisted, 1);
-      /* Any other error (a gpg too old) is found again, and told, by
-       * the next check.  */
-      (void)gpgme_engine_check_version (GPGME_PROTOCOL_OpenPGP);
-      err = pani_engine_guard_end (g, NULL);
-      atomic_store (&engines_unlisted, 0);
-    }
-  warm.err = err;
+  /* Any error (a gpg too old) is found again, and told, by the next
+   * check.  */
+  (void)gpgme_engine_check_version (GPGME_PROTOCOL_OpenPGP);
+  atomic_store (&engines_unlisted, 0);
   return NULL;
 }
 
@@ -676,9 +663,17 @@ pani_engine_warm_start (long timeout)
 
   if ((err = pan_engine_settle ()))
     return err;
-  warm.timeout = timeout > 0 ? timeout : 120;
+#ifdef PR_SET_CHILD_SUBREAPER
+  /* The engine becomes our child once GPGME's go-between has ended.  */
+  if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+    return 0; /* No warm-up: the first context looks, under a guard.  */
+#endif
+  pani_deadline_in (&warm.deadline, timeout > 0 ? timeout : 120);
+  atomic_store (&engines_unlisted, 1);
   /* Without a thread, the first context checks the engines itself.  */
   warm.running = !pthread_create (&warm.thread, NULL, warm_up, NULL);
+  if (!warm.running)
+    atomic_store (&engines_unlisted, 0);
   return 0;
 }
 
@@ -691,12 +686,16 @@ pani_engine_warming (void)
 gpg_error_t
 pan_engine_settle (void)
 {
-  if (in_warm_up)
-    return 0;
-  if (warm.running)
+  if (!warm.running)
+    return warm.err;
+  if (pthread_clockjoin_np (warm.thread, NULL, CLOCK_MONOTONIC,
+                            &warm.deadline))
     {
+      /* Its time is up: the join ends with the engine.  */
+      kill_engines ();
+      warm.err = gpg_error (GPG_ERR_TIMEOUT);
       pthread_join (warm.thread, NULL);
-      warm.running = 0;
     }
+  warm.running = 0;
   return warm.err;
 }
