@@ -434,13 +434,14 @@ pansend_send (struct options *o)
 
   if ((rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG)))
     return rc;
-  /* In a home without S/MIME, GPGME's check of gpg runs while the
-   * message and the registry are read.  (A registry that gains an
-   * S/MIME recipient meanwhile is refused: no gpgsm.)  */
-  if (cmd_openpgp_only_unless_smime (ctx))
-    (void)pan_engine_warm_up (ctx);
   if ((rc = cmd_recover (ctx)))
     goto leave;
+  /* In a home without S/MIME, GPGME's check of gpg runs while the
+   * message and the registry are read (after the recovery, which may
+   * ask GPGME where the GnuPG programs are).  A registry that gains an
+   * S/MIME recipient meanwhile is refused: no gpgsm.  */
+  if (cmd_openpgp_only_unless_smime (ctx))
+    (void)pan_engine_warm_up (ctx);
   if ((err = pan_job_new (ctx, &job))
       || (err = pan_job_set_envelope (job, &o->args.env, &reason)))
     {

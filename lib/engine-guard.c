@@ -683,18 +683,53 @@ pani_engine_warming (void)
   return warm.running;
 }
 
+/* Reap the engine the warm-up left (its "gpg --version", ended or
+ * ending), waiting until the warm-up's deadline at most: its exit
+ * status is GPGME's business, not the next guard's.  */
+static void
+reap_warm_engines (void)
+{
+  pid_t pids[64];
+  long listed = ended_engine_children (pids, 64);
+  size_t n = listed >= 0 ? (size_t)listed : engine_children (pids, 64, 0);
+  int status;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      struct pollfd p = { pani_pidfd_open (pids[i]), POLLIN, 0 };
+
+      if (p.fd >= 0)
+        {
+          (void)poll (&p, 1, pani_ms_until (&warm.deadline));
+          close (p.fd);
+        }
+      if (waitpid (pids[i], &status, WNOHANG) != pids[i])
+        {
+          kill (pids[i], SIGKILL);
+          (void)waitpid (pids[i], &status, 0);
+        }
+    }
+}
+
 gpg_error_t
 pan_engine_settle (void)
 {
+  struct timespec grace;
+
   if (!warm.running)
     return warm.err;
-  if (pthread_clockjoin_np (warm.thread, NULL, CLOCK_MONOTONIC,
-                            &warm.deadline))
+  if (!pthread_clockjoin_np (warm.thread, NULL, CLOCK_MONOTONIC,
+                             &warm.deadline))
+    reap_warm_engines ();
+  else
     {
-      /* Its time is up: the join ends with the engine.  */
+      /* Its time is up: the join ends with the engine, or else it is
+       * not waited for again.  */
       kill_engines ();
       warm.err = gpg_error (GPG_ERR_TIMEOUT);
-      pthread_join (warm.thread, NULL);
+      pani_deadline_in (&grace, 5);
+      if (pthread_clockjoin_np (warm.thread, NULL, CLOCK_MONOTONIC, &grace))
+        pthread_detach (warm.thread);
     }
   warm.running = 0;
   return warm.err;

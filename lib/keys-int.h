@@ -121,4 +121,9 @@ gpg_error_t pani_keys_review_unpinned (pan_ctx_t ctx,
                                        const struct pan_recipient *rec,
                                        char **r_list, char **r_reason);
 
+/* Describe the expiry of INFO ("expires 2027-...", "does not expire",
+ * "revoked by its holder"), in BUF if needed.  */
+const char *pani_keys_expiry_words (const struct pan_key_info *info,
+                                    char *buf, size_t size);
+
 #endif /* PAN_KEYS_INT_H */

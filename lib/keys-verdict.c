@@ -321,3 +321,18 @@ pani_keys_review_unpinned (pan_ctx_t ctx, const struct pan_recipient *rec,
     return gpg_error_from_syserror ();
   return 0;
 }
+
+const char *
+pani_keys_expiry_words (const struct pan_key_info *info, char *buf,
+                        size_t size)
+{
+  char when[32];
+
+  if (info->revoked)
+    return "revoked by its holder";
+  if (!info->expires)
+    return "does not expire";
+  snprintf (buf, size, "%s %s", info->expired ? "expired" : "expires",
+            pan_time_format (info->expires, when, sizeof when));
+  return buf;
+}

@@ -46,8 +46,9 @@ struct txn
   char *key_policy;       /* the policy's reason (keys-verdict.c).  */
   int stamp_ok;           /* The keyring was as its stamp says.  */
   const char *new_sha256; /* Of the registry about to be saved.  */
-  char read_sha256[65];   /* Of the registry as checked and read ("":
-                             not read).  */
+  char read_sha256[65];   /* Of the registry as checked and read, or
+                             as this T saved it ("": not read).  */
+  char saving_sha256[65]; /* Of the registry being saved.  */
   int exit_code;          /* Of the next record.  */
   int recorded;           /* Its stop is recorded.  */
 };
@@ -211,19 +212,8 @@ record (struct txn *t, const struct pan_audit_key *keys, size_t nkeys,
   gpg_error_t err;
 
   memset (&ev, 0, sizeof ev);
-  /* The registry as this event leaves it: about to be saved; else as
-   * it is, if that is as T checked and read it (a change that failed
-   * after its record); else only if the log recorded it as the newest:
-   * a failure must not make a registry edited behind pankey's back the
-   * recorded one.  */
-  ev.registry_sha256 = t->new_sha256;
-  if (!ev.registry_sha256 && !pan_registry_digest (t->ctx, now, NULL))
-    {
-      if (*t->read_sha256 && !strcmp (now, t->read_sha256))
-        ev.registry_sha256 = now;
-      else
-        ev.registry_checked = now;
-    }
+  pani_review_record_registry (t->ctx, t->new_sha256, t->read_sha256, now,
+                               &ev);
   ev.exit_code = t->exit_code;
   ev.event = t->event;
   ev.tool = t->req->tool ? t->req->tool : "pankey";
@@ -478,7 +468,33 @@ record_before_save (void *opaque, const void *data, size_t len,
   p->t->new_sha256 = hex;
   err = record_ok (p->t, p->keys, p->nkeys, p->why, r_reason);
   p->t->new_sha256 = NULL;
+  if (!err)
+    memcpy (p->t->saving_sha256, hex, sizeof hex);
   return err;
+}
+
+/* ERR of T's registry change: once it is saved, T answers for the
+ * registry it saved (see record).  */
+static gpg_error_t
+saved (struct txn *t, gpg_error_t err)
+{
+  if (!err && *t->saving_sha256)
+    memcpy (t->read_sha256, t->saving_sha256, sizeof t->read_sha256);
+  *t->saving_sha256 = 0;
+  return err;
+}
+
+/* The hook that records T's change P before it is saved, on the
+ * registry T checked.  */
+static struct pani_registry_hook
+save_hook (struct txn *t, struct pre_save *p)
+{
+  struct pani_registry_hook hook = { record_before_save, p,
+                                     pan_ctx_config (t->ctx),
+                                     *t->read_sha256 ? t->read_sha256
+                                                     : NULL };
+
+  return hook;
 }
 
 /* Pin T's new key in the registry, retiring OLD_FPR if not NULL, with
@@ -535,8 +551,7 @@ commit_pin (struct txn *t, char **r_reason)
   size_t n = old ? 2 : 1;
   char *why = NULL;
   struct pre_save pre = { t, k, n, NULL };
-  struct pani_registry_hook hook = { record_before_save, &pre,
-                                     pan_ctx_config (t->ctx) };
+  struct pani_registry_hook hook = save_hook (t, &pre);
   gpg_error_t err;
 
   if (old
@@ -547,7 +562,7 @@ commit_pin (struct txn *t, char **r_reason)
 
   /* The record comes first: a key imported but not pinned is never
    * used, a pin without a record would be a change nobody can trace.  */
-  if ((err = registry_pin (t, old, &hook, r_reason))
+  if ((err = saved (t, registry_pin (t, old, &hook, r_reason)))
       && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, k, n,
                        "the registry could not be updated");
@@ -574,18 +589,17 @@ commit_status (struct txn *t, pan_status_t status, const char *reason,
                             note ? note : "");
   char *path = pan_ctx_path (t->ctx, "registry");
   struct pre_save pre = { t, &key, 1, why };
-  struct pani_registry_hook hook = { record_before_save, &pre,
-                                     pan_ctx_config (t->ctx) };
+  struct pani_registry_hook hook = save_hook (t, &pre);
   gpg_error_t err;
 
   if (!why || !path)
     err = gpg_error_from_syserror ();
-  else if ((err =
-              pani_registry_set_status (path, &chg,
-                                        pan_config_get_int (pan_ctx_config (
-                                                              t->ctx),
-                                                            "lock-timeout"),
-                                        &hook, r_reason))
+  else if ((err = saved (t,
+                         pani_registry_set_status (
+                           path, &chg,
+                           pan_config_get_int (pan_ctx_config (t->ctx),
+                                               "lock-timeout"),
+                           &hook, r_reason)))
            && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, &key, 1,
                        "the registry could not be updated");
@@ -716,21 +730,6 @@ pan_lifecycle_rotate (pan_ctx_t ctx, const struct pan_lifecycle_req *req,
                    NEED_ADDRESS | NEED_FPR | NEED_REGISTRY, txn_rotate);
 }
 
-/* Describe the expiry of INFO into BUF.  */
-static const char *
-expiry_words (const struct pan_key_info *info, char *buf, size_t size)
-{
-  char when[32];
-
-  if (info->revoked)
-    return "revoked by its holder";
-  if (!info->expires)
-    return "does not expire";
-  snprintf (buf, size, "%s %s", info->expired ? "expired" : "expires",
-            pan_time_format (info->expires, when, sizeof when));
-  return buf;
-}
-
 /* Check the update of T's key in a scratch keyring (a refusal is
  * recorded) and say in T's result how it changes the key.  */
 static gpg_error_t
@@ -758,8 +757,8 @@ refresh_check (struct txn *t, const struct pan_audit_key *key,
                        *r_reason ? *r_reason : gpg_strerror (err));
   else if (!(res->what =
                pani_strdupf ("key was: %s; now: %s; subkeys pinned: %s",
-                             expiry_words (&before, b1, sizeof b1),
-                             expiry_words (&after, b2, sizeof b2),
+                             pani_keys_expiry_words (&before, b1, sizeof b1),
+                             pani_keys_expiry_words (&after, b2, sizeof b2),
                              t->subkeys ? t->subkeys
                                         : "unchanged (none can encrypt)")))
     err = gpg_error_from_syserror ();
@@ -778,8 +777,7 @@ commit_refresh (struct txn *t, const struct pan_recipient *rec,
 {
   struct pan_lifecycle_result *res = t->res;
   struct pre_save pre = { t, key, 1, res->what };
-  struct pani_registry_hook hook = { record_before_save, &pre,
-                                     pan_ctx_config (t->ctx) };
+  struct pani_registry_hook hook = save_hook (t, &pre);
   struct pan_recipient want;
   char *path;
   gpg_error_t err;
@@ -795,10 +793,12 @@ commit_refresh (struct txn *t, const struct pan_recipient *rec,
     return record_ok (t, key, 1, res->what, r_reason);
   if (!(path = pan_ctx_path (t->ctx, "registry")))
     return gpg_error_from_syserror ();
-  err = pani_registry_set_pins (path, &want,
-                                pan_config_get_int (pan_ctx_config (t->ctx),
-                                                    "lock-timeout"),
-                                &hook, r_reason);
+  err = saved (t,
+               pani_registry_set_pins (path, &want,
+                                       pan_config_get_int (pan_ctx_config (
+                                                             t->ctx),
+                                                           "lock-timeout"),
+                                       &hook, r_reason));
   if (err && t->res->stage != PAN_LIFECYCLE_AUDIT)
     err = record_stop (t, PAN_LIFECYCLE_APPLY, err, key, 1,
                        "the registry could not be updated");

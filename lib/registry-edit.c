@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <gcrypt.h>
 
 #include "panmail.h"
 #include "util.h"
 #include "addrlist-int.h"
 #include "registry-int.h"
+#include "fileio-int.h"
 
 /* Write REG to memory and store it at *R_DATA, its length at *R_LEN
  * (release with es_free).  */
@@ -38,20 +40,56 @@ serialise (pan_registry_t reg, void **r_data, size_t *r_len)
   return 0;
 }
 
-/* Load the registry PATH into *R_REG; a missing file is an empty
- * registry.  */
+/* Refuse the registry PATH, read as BUF/LEN, unless its SHA-256 is
+ * EXPECT (hex; NULL: any).  */
 static gpg_error_t
-load_or_empty (const char *path, pan_registry_t *r_reg, char **r_reason)
+check_unchanged (const char *path, const char *buf, size_t len,
+                 const char *expect, char **r_reason)
+{
+  unsigned char digest[32];
+  char hex[65];
+
+  if (!expect)
+    return 0;
+  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, buf ? buf : "", len);
+  pani_bin2hex (digest, sizeof digest, hex);
+  if (!strcmp (hex, expect))
+    return 0;
+  return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_DATA),
+                      "%s was changed while this command ran (SHA-256 "
+                      "%.16s..."
+                      " where %.16s... was checked): nothing was changed",
+                      path, hex, expect);
+}
+
+/* Load the registry PATH into *R_REG if its SHA-256 is EXPECT (hex;
+ * NULL: any); a missing file is an empty registry.  */
+static gpg_error_t
+load_or_empty (const char *path, const char *expect, pan_registry_t *r_reg,
+               char **r_reason)
 {
   gpg_error_t err;
-  char *reason = NULL;
+  char *buf = NULL;
+  size_t len = 0;
 
-  err = pan_registry_load (path, r_reg, &reason);
+  *r_reg = NULL;
+  err = pani_read_file (path, PANI_REGISTRY_MAX, &buf, &len, r_reason);
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
-    err = pani_registry_new (r_reg);
-  else if (err)
-    pani_reason (r_reason, err, "%s", reason ? reason : gpg_strerror (err));
-  free (reason);
+    {
+      if (r_reason)
+        {
+          free (*r_reason);
+          *r_reason = NULL;
+        }
+      err = 0;
+      len = 0;
+    }
+  if (!err)
+    err = check_unchanged (path, buf, len, expect, r_reason);
+  if (!err)
+    err = buf ? pani_registry_parse (path, buf, len, r_reg, r_reason)
+              : pani_registry_new (r_reg);
+  free (buf);
   return err;
 }
 
@@ -107,7 +145,8 @@ save_registry (const char *path, pan_registry_t reg,
   if ((err = serialise (reg, &data, &len)))
     return pani_reason (r_reason, err, "%s: cannot write the registry: %s",
                         path, gpg_strerror (err));
-  if (hook && (err = hook->before_save (hook->opaque, data, len, r_reason)))
+  if (hook && hook->before_save
+      && (err = hook->before_save (hook->opaque, data, len, r_reason)))
     {
       es_free (data);
       return err;
@@ -162,7 +201,8 @@ update_locked (const char *path, int timeout, edit_fn_t edit, void *opaque,
     return gpg_error_from_syserror ();
   if ((err = pani_lock (lockname, timeout, &lockfd, r_reason)))
     goto leave;
-  if ((err = load_or_empty (path, &reg, r_reason)))
+  if ((err = load_or_empty (path, hook ? hook->expect_sha256 : NULL, &reg,
+                            r_reason)))
     goto leave;
   pani_registry_match (reg, hook ? hook->config : NULL);
   if ((err = edit (reg, opaque, r_reason)))

@@ -59,6 +59,10 @@ struct pani_registry_hook
                               char **r_reason);
   void *opaque;
   pan_config_t config; /* Its address-case rules the edit's look-ups.  */
+  /* Hex SHA-256 that the file must have when it is loaded under the
+   * lock (NULL: any): the registry the caller checked, so that an edit
+   * made since is not taken into the change (GPG_ERR_BAD_DATA).  */
+  const char *expect_sha256;
 };
 
 /* pan_registry_add, pan_registry_rotate and pan_registry_set_status

@@ -31,4 +31,14 @@ pani_review_registry_changed (pan_ctx_t ctx,
 gpg_error_t pani_review_check_recorded (pan_ctx_t ctx, char now[65],
                                         char **r_reason);
 
+/* Set the registry digest of EV, a record of a key change of CTX:
+ * NEW_SHA256 (the registry about to be saved) if not NULL; else the
+ * registry as it is (its hex SHA-256 in NOW), as registry_sha256 if it
+ * is CHECKED (the one the change checked, or saved), else only as
+ * registry_checked: a failure must not make a registry edited behind
+ * pankey's back the recorded one.  */
+void pani_review_record_registry (pan_ctx_t ctx, const char *new_sha256,
+                                  const char *checked, char now[65],
+                                  struct pan_audit_event *ev);
+
 #endif /* PAN_REVIEW_INT_H */

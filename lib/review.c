@@ -415,3 +415,17 @@ pani_review_check_recorded (pan_ctx_t ctx, char now[65], char **r_reason)
     return 0;
   return pani_review_registry_changed (ctx, &dr, now, r_reason);
 }
+
+void
+pani_review_record_registry (pan_ctx_t ctx, const char *new_sha256,
+                             const char *checked, char now[65],
+                             struct pan_audit_event *ev)
+{
+  ev->registry_sha256 = new_sha256;
+  if (new_sha256 || pan_registry_digest (ctx, now, NULL))
+    return;
+  if (*checked && !strcmp (now, checked))
+    ev->registry_sha256 = now;
+  else
+    ev->registry_checked = now;
+}

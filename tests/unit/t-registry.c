@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <gcrypt.h>
 
 #include "panmail.h"
+#include "util.h"
 #include "t-support.h"
 #include "registry-int.h"
 #include "registry-verdict-int.h"
@@ -1194,6 +1196,52 @@ test_set_pins (const char *path)
   unlink (path);
 }
 
+/* An update whose hook names the registry the caller checked is
+ * refused, and writes nothing, once the file is not that one any more
+ * (an edit made behind the caller's back is not taken into it).  */
+static void
+test_expect (const char *dir)
+{
+  char *path = malloc (strlen (dir) + 20), *before, *after, hex[65];
+  unsigned char digest[32];
+  struct pani_registry_hook hook = { NULL, NULL, NULL, NULL };
+  struct pan_recipient rec;
+  char *reason = NULL;
+
+  sprintf (path, "%s/expect", dir);
+  make_rec (&rec, "first@example.test", FPR1);
+  T_ERR (pani_registry_add (path, &rec, 5, NULL, NULL), 0);
+  if (!(before = slurp (path)))
+    {
+      T_CHECK (!"no registry");
+      free (path);
+      return;
+    }
+  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, before, strlen (before));
+  pani_bin2hex (digest, sizeof digest, hex);
+  hook.expect_sha256 =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+  make_rec (&rec, "expect@example.test",
+            "FEDCBA9876543210FEDCBA9876543210FEDCBA98");
+  T_ERR (pani_registry_add (path, &rec, 5, &hook, &reason),
+         GPG_ERR_BAD_DATA);
+  T_CHECK (reason && strstr (reason, "was changed while this command ran"));
+  after = slurp (path);
+  T_STREQ (after ? after : "", before);
+  free (after);
+  pan_free (reason);
+  hook.expect_sha256 = hex;
+  T_ERR (pani_registry_add (path, &rec, 5, &hook, NULL), 0);
+  after = slurp (path);
+  T_CHECK (after && strstr (after, "expect@example.test") != NULL);
+  free (after);
+  free (before);
+  T_CHECK (!unlink (path));
+  strcat (path, ".lock");
+  unlink (path);
+  free (path);
+}
+
 int
 main (void)
 {
@@ -1226,6 +1274,7 @@ main (void)
   test_add (dir);
   test_add_timeout (dir);
   test_add_concurrent (dir);
+  test_expect (dir);
   lock = malloc (strlen (dir) + 20);
   sprintf (lock, "%s/registry", dir);
   test_rotate (lock);
