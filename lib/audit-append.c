@@ -650,6 +650,7 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
   gpg_error_t err;
   struct pani_audit_files f;
   struct pan_audit_event out;
+  struct pani_audit_registry_mark mark;
   char *hex = NULL;
   int facility;
 
@@ -668,11 +669,15 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
     }
   if (err)
     goto leave;
-  /* A new log starts with EV's digest; a kept one records it only if
-   * it is already the newest (a registry edited behind pankey's back
-   * is not accepted by an init).  */
+  /* Only a home whose log (closed segments too) records no registry
+   * yet starts with EV's digest; otherwise it is recorded only if it
+   * already is the newest: a registry edited behind pankey's back is
+   * not accepted by an init, not even one that made a new key because
+   * audit.key and audit.log were gone.  */
   out = *ev;
-  if (!hex && out.registry_sha256)
+  if (out.registry_sha256
+      && (pani_audit_newest_registry (&f, pan_ctx_home (ctx), &mark, NULL)
+          || mark.seq))
     {
       out.registry_checked = out.registry_sha256;
       out.registry_sha256 = NULL;

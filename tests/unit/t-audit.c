@@ -1416,6 +1416,48 @@ test_registry_carried (void)
   pan_ctx_release (ctx);
 }
 
+/* pankey init on a home that has a log: the init record does not make
+ * its registry the recorded one, whether it keeps the audit key or
+ * makes a new one because audit.key and audit.log are gone.  */
+static void
+test_init_keeps_recorded (void)
+{
+  char keyhex[65], *reason = NULL, *seg = NULL, *key = NULL;
+  pan_ctx_t ctx = new_home (keyhex);
+  const char *home = pan_ctx_home (ctx);
+  struct pan_audit_event change = { .event = "enroll",
+                                    .tool = "pankey",
+                                    .outcome = "ok",
+                                    .registry_sha256 = HASH1 };
+  struct pan_audit_event init = { .event = "init",
+                                  .tool = "pankey",
+                                  .outcome = "ok",
+                                  .registry_sha256 = HASH2 };
+  struct pani_audit_files f;
+  struct pani_audit_registry_mark m;
+
+  T_ERR (pani_audit_files_init (ctx, &f), 0);
+  T_ERR (pan_audit_append (ctx, &change, T0, NULL), 0);
+  T_ERR (pan_audit_create_key (ctx, &init, T0, PAN_AUDIT_KEEP_KEY, &key,
+                               &reason),
+         0);
+  T_CHECK (!key);
+  T_ERR (pani_audit_newest_registry (&f, home, &m, NULL), 0);
+  T_CHECK (m.seq == 2 && !strcmp (m.sha256, HASH1));
+  T_ERR (pan_audit_rotate (ctx, NULL, T0 + 86400, &seg, &reason), 0);
+  T_CHECK (!unlink (path_in (home, "audit.log")));
+  T_CHECK (!unlink (path_in (home, "audit.key")));
+  T_ERR (pan_audit_create_key (ctx, &init, T0 + 86400, 0, &key, &reason), 0);
+  T_CHECK (key != NULL);
+  T_ERR (pani_audit_newest_registry (&f, home, &m, NULL), 0);
+  T_CHECK (m.seq && !strcmp (m.sha256, HASH1));
+  pan_audit_key_release (key);
+  pani_audit_files_release (&f);
+  pan_free (seg);
+  pan_free (reason);
+  pan_ctx_release (ctx);
+}
+
 /* The mode of FILE in HOME, or -1.  */
 static int
 mode_of (const char *home, const char *file)
@@ -1511,6 +1553,7 @@ main (void)
   test_identifiers ();
   test_registry_mark ();
   test_registry_carried ();
+  test_init_keeps_recorded ();
   test_role_modes (0);
   test_role_modes (1);
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
