@@ -78,10 +78,9 @@ read_registry (struct txn *t, char **r_reason)
 {
   gpg_error_t err;
 
-  if (!(err = pani_review_check_recorded (t->ctx, t->read_sha256, r_reason)))
-    err = pan_ctx_registry_load (t->ctx, &t->reg, r_reason);
-  if (err)
-    *t->read_sha256 = 0;
+  /* The bytes checked are the bytes used.  */
+  err = pani_review_load_recorded (t->ctx, &t->reg, t->read_sha256,
+                                   r_reason);
   return err ? stop (t, PAN_LIFECYCLE_REGISTRY, err) : 0;
 }
 

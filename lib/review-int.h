@@ -26,10 +26,12 @@ pani_review_registry_changed (pan_ctx_t ctx,
                               const struct pani_audit_registry_mark *mark,
                               const char *now, char **r_reason);
 
-/* pan_registry_check_recorded, with the SHA-256 (hex) of the registry
- * it checked stored at NOW.  */
-gpg_error_t pani_review_check_recorded (pan_ctx_t ctx, char now[65],
-                                        char **r_reason);
+/* Read the registry of CTX once: refuse it as
+ * pan_registry_check_recorded does, else parse those same bytes into
+ * *R_REG (address-case rules of CTX applied) and store their SHA-256
+ * (hex) at NOW.  */
+gpg_error_t pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
+                                       char now[65], char **r_reason);
 
 /* Set the registry digest of EV, a record of a key change of CTX:
  * NEW_SHA256 (the registry about to be saved) if not NULL; else the

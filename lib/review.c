@@ -12,6 +12,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <gcrypt.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -397,16 +398,9 @@ pani_review_registry_changed (pan_ctx_t ctx,
 gpg_error_t
 pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason)
 {
-  char now[65];
-
-  return pani_review_check_recorded (ctx, now, r_reason);
-}
-
-gpg_error_t
-pani_review_check_recorded (pan_ctx_t ctx, char now[65], char **r_reason)
-{
   gpg_error_t err;
   struct pani_audit_registry_mark dr;
+  char now[65];
 
   if ((err = pani_review_newest_registry (ctx, &dr, r_reason))
       || (err = pan_registry_digest (ctx, now, r_reason)))
@@ -428,4 +422,35 @@ pani_review_record_registry (pan_ctx_t ctx, const char *new_sha256,
     ev->registry_sha256 = now;
   else
     ev->registry_checked = now;
+}
+
+gpg_error_t
+pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
+                           char now[65], char **r_reason)
+{
+  struct pani_audit_registry_mark dr;
+  unsigned char digest[32];
+  char *buf = NULL, *path = NULL;
+  size_t len = 0;
+  gpg_error_t err;
+
+  *r_reg = NULL;
+  *now = 0;
+  if ((err = pani_review_newest_registry (ctx, &dr, r_reason))
+      || (err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
+                                PANI_REGISTRY_MAX, &buf, &len, r_reason)))
+    return err;
+  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, buf, len);
+  pani_bin2hex (digest, sizeof digest, now);
+  if (dr.seq && strcmp (dr.sha256, now))
+    err = pani_review_registry_changed (ctx, &dr, now, r_reason);
+  else if (!(path = pan_ctx_path (ctx, PAN_REGISTRY_FILE)))
+    err = gpg_error_from_syserror ();
+  else if (!(err = pani_registry_parse (path, buf, len, r_reg, r_reason)))
+    pani_registry_match (*r_reg, pan_ctx_config (ctx));
+  if (err)
+    *now = 0;
+  free (path);
+  free (buf);
+  return err;
 }
