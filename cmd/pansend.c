@@ -422,6 +422,27 @@ queue_verb (pan_ctx_t ctx, struct options *o)
 
 #endif /* PANSEND_NO_MAIN */
 
+/* Open the home of O and finish what a crashed pansend left.  In a
+ * home without S/MIME, GPGME needs no gpgconf (decided before the
+ * recovery, which may ask GPGME where the GnuPG programs are), and its
+ * check of gpg runs while the message and the registry are read
+ * (started after the recovery, which would wait for it).  A registry
+ * that gains an S/MIME recipient meanwhile is refused: no gpgsm.  */
+static int
+open_for_send (struct options *o, pan_ctx_t *r_ctx)
+{
+  int rc, openpgp_only;
+
+  if ((rc = cmd_open_home (o->args.home, r_ctx, EX_CONFIG)))
+    return rc;
+  openpgp_only = cmd_openpgp_only_unless_smime (*r_ctx);
+  if ((rc = cmd_recover (*r_ctx)))
+    return rc;
+  if (openpgp_only)
+    (void)pan_engine_warm_up (*r_ctx);
+  return 0;
+}
+
 int
 pansend_send (struct options *o)
 {
@@ -432,16 +453,8 @@ pansend_send (struct options *o)
   char *reason = NULL;
   int rc;
 
-  if ((rc = cmd_open_home (o->args.home, &ctx, EX_CONFIG)))
-    return rc;
-  if ((rc = cmd_recover (ctx)))
+  if ((rc = open_for_send (o, &ctx)))
     goto leave;
-  /* In a home without S/MIME, GPGME's check of gpg runs while the
-   * message and the registry are read (after the recovery, which may
-   * ask GPGME where the GnuPG programs are).  A registry that gains an
-   * S/MIME recipient meanwhile is refused: no gpgsm.  */
-  if (cmd_openpgp_only_unless_smime (ctx))
-    (void)pan_engine_warm_up (ctx);
   if ((err = pan_job_new (ctx, &job))
       || (err = pan_job_set_envelope (job, &o->args.env, &reason)))
     {

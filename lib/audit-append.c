@@ -669,14 +669,16 @@ pan_audit_create_key (pan_ctx_t ctx, const struct pan_audit_event *ev,
     }
   if (err)
     goto leave;
-  /* Only a home whose log (closed segments too) records no registry
-   * yet starts with EV's digest; otherwise it is recorded only if it
-   * already is the newest: a registry edited behind pankey's back is
-   * not accepted by an init, not even one that made a new key because
-   * audit.key and audit.log were gone.  */
+  /* Only a new home (a new key, and no log or closed segment that
+   * records a registry) starts with EV's digest; otherwise it is
+   * recorded only if it already is the newest: a registry edited behind
+   * pankey's back is not accepted by an init, neither one that kept the
+   * key nor one that made a new key because audit.key and audit.log
+   * were gone.  */
   out = *ev;
   if (out.registry_sha256
-      && (pani_audit_newest_registry (&f, pan_ctx_home (ctx), &mark, NULL)
+      && (!hex
+          || pani_audit_newest_registry (&f, pan_ctx_home (ctx), &mark, NULL)
           || mark.seq))
     {
       out.registry_checked = out.registry_sha256;

@@ -700,13 +700,16 @@ reap_warm_engines (void)
 
       if (p.fd >= 0)
         {
-          (void)poll (&p, 1, pani_ms_until (&warm.deadline));
+          while (poll (&p, 1, pani_ms_until (&warm.deadline)) < 0
+                 && errno == EINTR)
+            ;
           close (p.fd);
         }
       if (waitpid (pids[i], &status, WNOHANG) != pids[i])
         {
           kill (pids[i], SIGKILL);
-          (void)waitpid (pids[i], &status, 0);
+          while (waitpid (pids[i], &status, 0) < 0 && errno == EINTR)
+            ;
         }
     }
 }

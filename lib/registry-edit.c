@@ -69,21 +69,16 @@ load_or_empty (const char *path, const char *expect, pan_registry_t *r_reg,
                char **r_reason)
 {
   gpg_error_t err;
-  char *buf = NULL;
+  char *buf = NULL, *reason = NULL;
   size_t len = 0;
 
   *r_reg = NULL;
-  err = pani_read_file (path, PANI_REGISTRY_MAX, &buf, &len, r_reason);
+  err = pani_read_file (path, PANI_REGISTRY_MAX, &buf, &len, &reason);
   if (gpg_err_code (err) == GPG_ERR_ENOENT)
-    {
-      if (r_reason)
-        {
-          free (*r_reason);
-          *r_reason = NULL;
-        }
-      err = 0;
-      len = 0;
-    }
+    err = 0; /* An empty registry.  */
+  else if (err)
+    pani_reason (r_reason, err, "%s", reason ? reason : gpg_strerror (err));
+  free (reason);
   if (!err)
     err = check_unchanged (path, buf, len, expect, r_reason);
   if (!err)

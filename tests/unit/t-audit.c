@@ -1437,13 +1437,21 @@ test_init_keeps_recorded (void)
   struct pani_audit_registry_mark m;
 
   T_ERR (pani_audit_files_init (ctx, &f), 0);
+  /* A log that records no registry yet (an older version's): an init
+   * that keeps the key does not start it.  */
+  T_ERR (pan_audit_create_key (ctx, &init, T0, PAN_AUDIT_KEEP_KEY, &key,
+                               &reason),
+         0);
+  T_CHECK (!key);
+  T_ERR (pani_audit_newest_registry (&f, home, &m, NULL), 0);
+  T_CHECK (m.seq == 0);
   T_ERR (pan_audit_append (ctx, &change, T0, NULL), 0);
   T_ERR (pan_audit_create_key (ctx, &init, T0, PAN_AUDIT_KEEP_KEY, &key,
                                &reason),
          0);
   T_CHECK (!key);
   T_ERR (pani_audit_newest_registry (&f, home, &m, NULL), 0);
-  T_CHECK (m.seq == 2 && !strcmp (m.sha256, HASH1));
+  T_CHECK (m.seq == 3 && !strcmp (m.sha256, HASH1));
   T_ERR (pan_audit_rotate (ctx, NULL, T0 + 86400, &seg, &reason), 0);
   T_CHECK (!unlink (path_in (home, "audit.log")));
   T_CHECK (!unlink (path_in (home, "audit.key")));
