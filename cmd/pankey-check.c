@@ -646,14 +646,12 @@ pankey_check (const struct pankey_check_args *a)
                              " expire-warn-days: give -w too");
   else if (!(st.lines = es_fopenmem (0, "w+")))
     rc = check_unknown (a->json, gpg_error_from_syserror (), "memory", NULL);
-  else if ((err = pan_registry_check_recorded (ctx, &reason)))
-    rc = check_stop (a->json,
-                     gpg_err_code (err) == GPG_ERR_BAD_DATA
-                       ? (int)PAN_SEVERITY_CRITICAL
-                       : PANKEY_CHECK_UNKNOWN,
-                     err, "the registry", reason);
-  else if ((err = pan_ctx_registry_load (ctx, &reg, &reason)))
-    rc = check_unknown (a->json, err, "cannot read the registry", reason);
+  /* The bytes checked are the bytes reported on.  */
+  else if ((err = pan_registry_load_recorded (ctx, &reg, &reason)))
+    rc = gpg_err_code (err) == GPG_ERR_BAD_DATA
+      ? check_stop (a->json, (int)PAN_SEVERITY_CRITICAL, err, "the registry",
+                    reason)
+      : check_unknown (a->json, err, "cannot read the registry", reason);
   else
     {
       check_records (ctx, reg, &st);

@@ -1469,6 +1469,12 @@ gpg_error_t pan_registry_digest (pan_ctx_t ctx, char *hex, char **r_reason);
  * record and the fix (tools: pansend 77, pankey check critical).  */
 gpg_error_t pan_registry_check_recorded (pan_ctx_t ctx, char **r_reason);
 
+/* Read the registry of CTX once, check it as pan_registry_check_recorded
+ * does and parse those same bytes into *R_REG (the address-case rules of
+ * CTX applied): no edit between the check and the parse.  */
+gpg_error_t pan_registry_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
+                                        char **r_reason);
+
 /* Return the word for STATE: "ok", "expiring", "weak", "unusable",
  * "expired", "revoked", "missing", "unknown", "retired" or
  * "unchecked".  */

@@ -454,3 +454,12 @@ pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
   free (buf);
   return err;
 }
+
+gpg_error_t
+pan_registry_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
+                            char **r_reason)
+{
+  char now[65];
+
+  return pani_review_load_recorded (ctx, r_reg, now, r_reason);
+}
