@@ -29,7 +29,6 @@
 #include "registry-int.h"
 #include "engine-int.h"
 #include "bundle-int.h"
-#include "review-int.h"
 
 void
 pan_bundle_result_release (struct pan_bundle_result *res)
@@ -100,12 +99,11 @@ static gpg_error_t
 collect (pan_ctx_t ctx, struct pani_bundle *b, char **r_reason)
 {
   pan_registry_t reg = NULL;
-  char digest[65];
   gpg_error_t err;
 
   /* The bytes checked against the recorded digest are the bytes
    * exported.  */
-  if ((err = pani_review_load_recorded (ctx, &reg, digest, r_reason)))
+  if ((err = pan_registry_load_recorded (ctx, &reg, r_reason)))
     return err;
   for (size_t i = 0; !err && i < pan_registry_count (reg); i++)
     {

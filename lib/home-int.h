@@ -14,4 +14,10 @@
  * pani_unlock.  */
 gpg_error_t pani_home_lock_keys (pan_ctx_t ctx, int *r_fd, char **r_reason);
 
+/* Parse the registry text BUF/LEN of CTX into *R_REG, the address-case
+ * rules of CTX applied (pan_ctx_registry_load, once it has the bytes).  */
+gpg_error_t pani_ctx_registry_parse (pan_ctx_t ctx, const char *buf,
+                                     size_t len, pan_registry_t *r_reg,
+                                     char **r_reason);
+
 #endif /* PAN_HOME_INT_H */

@@ -376,23 +376,34 @@ pan_ctx_release (pan_ctx_t ctx)
 }
 
 gpg_error_t
-pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
+pani_ctx_registry_parse (pan_ctx_t ctx, const char *buf, size_t len,
+                         pan_registry_t *r_reg, char **r_reason)
 {
   gpg_error_t err;
-  char *buf = NULL, *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);
-  size_t len = 0;
+  char *path = pan_ctx_path (ctx, PAN_REGISTRY_FILE);
 
   *r_reg = NULL;
   if (!path)
     return gpg_error_from_syserror ();
+  if (!(err = pani_registry_parse (path, buf, len, r_reg, r_reason)))
+    pani_registry_match (*r_reg, pan_ctx_config (ctx));
+  free (path);
+  return err;
+}
+
+gpg_error_t
+pan_ctx_registry_load (pan_ctx_t ctx, pan_registry_t *r_reg, char **r_reason)
+{
+  gpg_error_t err;
+  char *buf = NULL;
+  size_t len = 0;
+
+  *r_reg = NULL;
   err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
                         PANI_REGISTRY_MAX, &buf, &len, r_reason);
   if (!err)
-    err = pani_registry_parse (path, buf, len, r_reg, r_reason);
-  if (!err)
-    pani_registry_match (*r_reg, pan_ctx_config (ctx));
+    err = pani_ctx_registry_parse (ctx, buf, len, r_reg, r_reason);
   free (buf);
-  free (path);
   return err;
 }
 

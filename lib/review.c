@@ -430,7 +430,7 @@ pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
 {
   struct pani_audit_registry_mark dr;
   unsigned char digest[32];
-  char *buf = NULL, *path = NULL;
+  char *buf = NULL;
   size_t len = 0;
   gpg_error_t err;
 
@@ -444,13 +444,10 @@ pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
   pani_bin2hex (digest, sizeof digest, now);
   if (dr.seq && strcmp (dr.sha256, now))
     err = pani_review_registry_changed (ctx, &dr, now, r_reason);
-  else if (!(path = pan_ctx_path (ctx, PAN_REGISTRY_FILE)))
-    err = gpg_error_from_syserror ();
-  else if (!(err = pani_registry_parse (path, buf, len, r_reg, r_reason)))
-    pani_registry_match (*r_reg, pan_ctx_config (ctx));
+  else
+    err = pani_ctx_registry_parse (ctx, buf, len, r_reg, r_reason);
   if (err)
     *now = 0;
-  free (path);
   free (buf);
   return err;
 }
