@@ -30,7 +30,7 @@ check_bundle (const struct pani_bundle *b)
 
   for (size_t i = 0; i < b->nkeys; i++)
     {
-      pani_bundle_sha256 (b->keys[i].data, b->keys[i].len, hex);
+      pani_sha256_hex (b->keys[i].data, b->keys[i].len, hex);
       if (strcmp (hex, b->keys[i].sha256))
         abort ();
     }

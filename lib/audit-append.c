@@ -122,7 +122,7 @@ read_last_record (struct writer *w, off_t start, off_t end, char **r_reason)
   else if (!(err = pani_audit_parse (line, len, &p, &why)))
     {
       w->last_seq = p.rec.seq;
-      pani_audit_sha256_hex (line, len, w->prev);
+      pani_sha256_hex (line, len, w->prev);
     }
   if (gpg_err_code (err) == GPG_ERR_INV_DATA)
     err = pani_reason (r_reason, gpg_error (GPG_ERR_INV_STATE),
@@ -354,7 +354,7 @@ write_record (struct writer *w, struct pan_audit_record *rec,
   pani_test_crash ("audit-appended");
   skip = w->need_nl;
   w->need_nl = 0;
-  pani_audit_sha256_hex (b.data + skip, b.len - skip - 1, w->st.prev);
+  pani_sha256_hex (b.data + skip, b.len - skip - 1, w->st.prev);
   w->st.seq++;
   if ((err = pani_audit_key_evolve (w->st.key))
       || (err = pani_audit_state_write (w->f->key, &w->st, r_reason)))

@@ -103,10 +103,6 @@ gpg_error_t pani_audit_check_event (const struct pan_audit_event *ev,
 /* True if S is exactly 64 lower-case hex digits (a SHA-256 or MAC).  */
 int pani_audit_is_hash (const char *s);
 
-/* Store the hex SHA-256 of DATA/LEN at HEX.  */
-void pani_audit_sha256_hex (const void *data, size_t len,
-                            char hex[AUDIT_HEXLEN]);
-
 /* Parse the decimal number at *P, before END (no leading zero, at least
  * 1) into *R_SEQ and advance *P past it; false if there is none.  */
 int pani_audit_parse_seq (const char **p, const char *end,

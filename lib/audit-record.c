@@ -39,15 +39,6 @@ pani_audit_is_hash (const char *s)
   return !s[64];
 }
 
-void
-pani_audit_sha256_hex (const void *data, size_t len, char hex[AUDIT_HEXLEN])
-{
-  unsigned char digest[32];
-
-  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, data, len);
-  pani_bin2hex (digest, sizeof digest, hex);
-}
-
 int
 pani_audit_parse_seq (const char **p, const char *end,
                       unsigned long long *r_seq)

@@ -319,7 +319,7 @@ pani_audit_segment_end (const char *path, struct pani_audit_parsed *p,
                    path);
     }
   else if (!err)
-    pani_audit_sha256_hex (buf, len, hash);
+    pani_sha256_hex (buf, len, hash);
   p->rec.line = NULL;
   free (buf);
   return err;

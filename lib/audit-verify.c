@@ -169,7 +169,7 @@ is_recovery_of (struct verifier *vf, const struct pani_audit_line *cur,
   if (strcmp (rec->ev.event, "recovery") || !rec->torn_sha256
       || rec->torn_length != (long long)cur->len)
     return 0;
-  pani_audit_sha256_hex (cur->p, cur->len, hash);
+  pani_sha256_hex (cur->p, cur->len, hash);
   return !strcmp (hash, rec->torn_sha256);
 }
 
@@ -313,7 +313,7 @@ verify_one (struct verifier *vf, const struct pani_audit_line *cur,
     return 0;
   if (vf->key && ((err = check_mac (vf, cur, &bad)) || bad))
     return err;
-  pani_audit_sha256_hex (cur->p, cur->len, hash);
+  pani_sha256_hex (cur->p, cur->len, hash);
   if (check_prev (vf, cur) || check_anchor_at (vf, cur, hash))
     return 0;
   if (vf->start.set && !strcmp (vf->cur.rec.ev.event, "prune")

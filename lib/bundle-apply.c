@@ -90,7 +90,7 @@ add_record (pan_ctx_t ctx, struct pani_bundle *b,
   gpgme_free (data);
   if (!k->data)
     return gpg_error_from_syserror ();
-  pani_bundle_sha256 (k->data, k->len, k->sha256);
+  pani_sha256_hex (k->data, k->len, k->sha256);
   return 0;
 }
 
@@ -131,7 +131,7 @@ sign_and_record (pan_ctx_t ctx, const struct pan_bundle_req *req,
   pani_bundle_write (b, &text);
   if ((err = pani_buf_error (&text)))
     goto leave;
-  pani_bundle_sha256 (text.data, text.len, res->sha256);
+  pani_sha256_hex (text.data, text.len, res->sha256);
   if ((err = pani_bundle_sign (ctx, req->signer_home, b->signer, text.data,
                                text.len, &res->data, &res->len, r_reason)))
     goto leave;
@@ -465,7 +465,7 @@ open_bundle (struct import *im, char **r_reason)
                                  r_reason)))
     return err;
   strcpy (im->res->signer, signer);
-  pani_bundle_sha256 (text, len, im->res->sha256);
+  pani_sha256_hex (text, len, im->res->sha256);
   if (!(err = pani_bundle_parse (text, len, &im->b, r_reason))
       && strcmp (im->b->signer, signer))
     err = pani_reason (r_reason, gpg_error (GPG_ERR_BAD_SIGNATURE),

@@ -75,8 +75,6 @@ void pani_bundle_release (struct pani_bundle *b);
 const struct pani_bundle_key *pani_bundle_key (const struct pani_bundle *b,
                                                const char *fpr);
 
-/* Store the SHA-256 of DATA/LEN in lower-case hex at HEX.  */
-void pani_bundle_sha256 (const void *data, size_t len, char hex[65]);
 
 /* The state of a home's bundles (HOME/bundles).  */
 struct pani_bundle_state

@@ -421,15 +421,6 @@ b64_decode (struct cursor *c, const char *text, size_t len,
   return 0;
 }
 
-void
-pani_bundle_sha256 (const void *data, size_t len, char hex[65])
-{
-  unsigned char md[32];
-
-  gcry_md_hash_buffer (GCRY_MD_SHA256, md, data, len);
-  pani_bin2hex (md, sizeof md, hex);
-}
-
 /* Read the "data" lines of a key stanza up to the end of the stanza
  * (*R_EOF set at the end of the text) into B64.  */
 static gpg_error_t
@@ -487,7 +478,7 @@ parse_key (struct cursor *c, struct pani_bundle_key *k, int *r_eof)
       c->line = line;
       if (!(err = b64_decode (c, b64.data, b64.len, k)))
         {
-          pani_bundle_sha256 (k->data, k->len, hex);
+          pani_sha256_hex (k->data, k->len, hex);
           if (strcmp (hex, k->sha256))
             err = bad (c, "the key's data does not have its SHA-256");
         }

@@ -463,7 +463,7 @@ record_before_save (void *opaque, const void *data, size_t len,
   char hex[65];
   gpg_error_t err;
 
-  pani_audit_sha256_hex (data, len, hex);
+  pani_sha256_hex (data, len, hex);
   p->t->new_sha256 = hex;
   err = record_ok (p->t, p->keys, p->nkeys, p->why, r_reason);
   p->t->new_sha256 = NULL;

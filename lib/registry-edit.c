@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <gcrypt.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -46,13 +45,11 @@ static gpg_error_t
 check_unchanged (const char *path, const char *buf, size_t len,
                  const char *expect, char **r_reason)
 {
-  unsigned char digest[32];
   char hex[65];
 
   if (!expect)
     return 0;
-  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, buf ? buf : "", len);
-  pani_bin2hex (digest, sizeof digest, hex);
+  pani_sha256_hex (buf, len, hex);
   if (!strcmp (hex, expect))
     return 0;
   return pani_reason (r_reason, gpg_error (GPG_ERR_BAD_DATA),

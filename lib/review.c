@@ -12,7 +12,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <gcrypt.h>
 
 #include "panmail.h"
 #include "util.h"
@@ -429,7 +428,6 @@ pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
                            char now[65], char **r_reason)
 {
   struct pani_audit_registry_mark dr;
-  unsigned char digest[32];
   char *buf = NULL;
   size_t len = 0;
   gpg_error_t err;
@@ -440,8 +438,7 @@ pani_review_load_recorded (pan_ctx_t ctx, pan_registry_t *r_reg,
       || (err = pani_home_read (ctx, PAN_REGISTRY_FILE, PANI_HOME_OPERATOR,
                                 PANI_REGISTRY_MAX, &buf, &len, r_reason)))
     return err;
-  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, buf, len);
-  pani_bin2hex (digest, sizeof digest, now);
+  pani_sha256_hex (buf, len, now);
   if (dr.seq && strcmp (dr.sha256, now))
     err = pani_review_registry_changed (ctx, &dr, now, r_reason);
   else

@@ -570,6 +570,15 @@ pani_test_hang (const char *step)
 }
 #endif
 
+void
+pani_sha256_hex (const void *data, size_t len, char hex[65])
+{
+  unsigned char digest[32];
+
+  gcry_md_hash_buffer (GCRY_MD_SHA256, digest, len ? data : "", len);
+  pani_bin2hex (digest, sizeof digest, hex);
+}
+
 gpg_error_t
 pani_sha256_fd (int fd, char *hex)
 {

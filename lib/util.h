@@ -150,6 +150,10 @@ void pani_bin2hex_upper (const void *bin, size_t n, char *hex);
  * digits and a NUL to HEX.  */
 gpg_error_t pani_sha256_fd (int fd, char *hex);
 
+/* Write the SHA-256 of the LEN bytes at DATA as 64 lower-case hex
+ * digits and a NUL to HEX.  */
+void pani_sha256_hex (const void *data, size_t len, char hex[65]);
+
 /* True if the stats A and B are of the same file, unchanged (device,
  * inode, size, modification and change times).  */
 struct stat;

@@ -17,25 +17,27 @@
 #include "util.h"
 #include "audit-int.h"
 
-#define T0 1795000000           /* 2026-11-17 */
+#define T0 1795000000 /* 2026-11-17 */
 
 static const struct pan_audit_key keys[2] = {
-  { "alice@example.test", PAN_PROTOCOL_OPENPGP,
-    "0123456789ABCDEF0123456789ABCDEF01234567", { NULL } },
-  { "bob@example.test", PAN_PROTOCOL_OPENPGP,
-    "89ABCDEF0123456789ABCDEF0123456789ABCDEF", { NULL } }
+  {"alice@example.test",
+   PAN_PROTOCOL_OPENPGP, "0123456789ABCDEF0123456789ABCDEF01234567",
+   { NULL }},
+  { "bob@example.test",
+   PAN_PROTOCOL_OPENPGP, "89ABCDEF0123456789ABCDEF0123456789ABCDEF",
+   { NULL }}
 };
 
 static const struct pan_audit_pan pans[1] = {
-  { "visa", "411111******1111",
-    "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
-    { NULL } }
+  {"visa",
+   "411111******1111", "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
+   { NULL }}
 };
 
 /* Fill REC (with the strings in ID and DIGEST) as record I.  */
 static void
-make_record (struct pan_audit_record *rec, unsigned long long i,
-             char id[64], char copy[64], char digest[AUDIT_HEXLEN])
+make_record (struct pan_audit_record *rec, unsigned long long i, char id[64],
+             char copy[64], char digest[AUDIT_HEXLEN])
 {
   struct pan_audit_event *ev = &rec->ev;
   unsigned long long m = (i - 1) / 2;
@@ -47,7 +49,7 @@ make_record (struct pan_audit_record *rec, unsigned long long i,
   rec->torn_length = -1;
   snprintf (id, 64, "<%llu.bench@reports.example.test>", m);
   snprintf (copy, 64, "c20261117T000000-%08llx-1", m);
-  pani_audit_sha256_hex (id, strlen (id), digest);
+  pani_sha256_hex (id, strlen (id), digest);
   ev->tool = "pansend";
   ev->operator_name = "reports";
   ev->message_id = id;
@@ -86,7 +88,7 @@ generate (FILE *log, unsigned char *key, unsigned long long n,
       pani_buf_printf (&b, AUDIT_MAC_PREFIX "%s\"}", mac);
       if (pani_buf_error (&b))
         return 1;
-      pani_audit_sha256_hex (b.data, b.len, prev);
+      pani_sha256_hex (b.data, b.len, prev);
       pani_buf_putc (&b, '\n');
       if (fwrite (b.data, 1, b.len, log) != b.len
           || pani_audit_key_evolve (key))

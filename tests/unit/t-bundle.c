@@ -52,7 +52,7 @@ sample_text (void)
   key.protocol = PAN_PROTOCOL_OPENPGP;
   key.data = key_bytes;
   key.len = sizeof key_bytes;
-  pani_bundle_sha256 (key_bytes, sizeof key_bytes, key.sha256);
+  pani_sha256_hex (key_bytes, sizeof key_bytes, key.sha256);
   b.recs = recs;
   b.nrecs = 2;
   b.keys = &key;
