@@ -541,34 +541,55 @@ pani_engine_guard_progress (pani_engine_guard_t g, size_t nbytes)
   pthread_mutex_unlock (&g->lock);
 }
 
-/* Wait (until the deadline of G) for the engine PID to exit and check
- * its status.  */
-static gpg_error_t
-wait_engine (pani_engine_guard_t g, pid_t pid, char **r_reason)
+/* Wait until DEADLINE at most for the engine PID to exit, else kill it;
+ * reap it and store its status at *R_STATUS.  Return 0 if it exited in
+ * time.  */
+static int
+reap_engine (pid_t pid, const struct timespec *deadline, int *r_status)
 {
-  int pidfd = pani_pidfd_open (pid), status;
+  int pidfd = pani_pidfd_open (pid);
   struct pollfd pfd = { pidfd, POLLIN, 0 };
   pid_t got;
 
   if (pidfd >= 0)
     {
-      while (poll (&pfd, 1, pani_ms_until (&g->deadline)) < 0
-             && errno == EINTR)
+      while (poll (&pfd, 1, pani_ms_until (deadline)) < 0 && errno == EINTR)
         ;
       close (pidfd);
     }
-  while ((got = waitpid (pid, &status, WNOHANG)) < 0 && errno == EINTR)
+  while ((got = waitpid (pid, r_status, WNOHANG)) < 0 && errno == EINTR)
     ;
-  if (got != pid)
-    {
-      kill (pid, SIGKILL);
-      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-      return pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
-                          "the GnuPG engine (pid %ld) did not end in time"
-                          " (gpg-timeout) and was killed",
-                          (long)pid);
-    }
+  if (got == pid)
+    return 0;
+  kill (pid, SIGKILL);
+  while (waitpid (pid, r_status, 0) < 0 && errno == EINTR)
+    ;
+  return -1;
+}
+
+/* Store up to MAX pids of this process's engine children, running or
+ * ended, in PIDS: from the kernel's lists, else from all of /proc.
+ * Return how many.  */
+static size_t
+ended_or_running_engines (pid_t *pids, size_t max)
+{
+  long listed = ended_engine_children (pids, max);
+
+  return listed >= 0 ? (size_t)listed : engine_children (pids, max, 0);
+}
+
+/* Wait (until the deadline of G) for the engine PID to exit and check
+ * its status.  */
+static gpg_error_t
+wait_engine (pani_engine_guard_t g, pid_t pid, char **r_reason)
+{
+  int status;
+
+  if (reap_engine (pid, &g->deadline, &status))
+    return pani_reason (r_reason, gpg_error (GPG_ERR_TIMEOUT),
+                        "the GnuPG engine (pid %ld) did not end in time"
+                        " (gpg-timeout) and was killed",
+                        (long)pid);
   if (WIFEXITED (status) && !WEXITSTATUS (status))
     return 0;
   if (WIFSIGNALED (status))
@@ -587,7 +608,6 @@ pani_engine_guard_end (pani_engine_guard_t g, char **r_reason)
   gpg_error_t err = 0, err2;
   pid_t pids[64];
   size_t n;
-  long listed;
 
   if (!g)
     return 0;
@@ -602,8 +622,7 @@ pani_engine_guard_end (pani_engine_guard_t g, char **r_reason)
                        "the GnuPG engine did not finish within gpg-timeout"
                        " and was killed%s",
                        g->time_only ? "" : "; nothing was sent");
-  listed = ended_engine_children (pids, 64);
-  n = listed >= 0 ? (size_t)listed : engine_children (pids, 64, 0);
+  n = ended_or_running_engines (pids, 64);
   for (size_t i = 0; i < n; i++)
     {
       err2 = wait_engine (g, pids[i], g->time_only ? NULL : r_reason);
@@ -690,28 +709,11 @@ static void
 reap_warm_engines (void)
 {
   pid_t pids[64];
-  long listed = ended_engine_children (pids, 64);
-  size_t n = listed >= 0 ? (size_t)listed : engine_children (pids, 64, 0);
+  size_t n = ended_or_running_engines (pids, 64);
   int status;
 
   for (size_t i = 0; i < n; i++)
-    {
-      struct pollfd p = { pani_pidfd_open (pids[i]), POLLIN, 0 };
-
-      if (p.fd >= 0)
-        {
-          while (poll (&p, 1, pani_ms_until (&warm.deadline)) < 0
-                 && errno == EINTR)
-            ;
-          close (p.fd);
-        }
-      if (waitpid (pids[i], &status, WNOHANG) != pids[i])
-        {
-          kill (pids[i], SIGKILL);
-          while (waitpid (pids[i], &status, 0) < 0 && errno == EINTR)
-            ;
-        }
-    }
+    (void)reap_engine (pids[i], &warm.deadline, &status);
 }
 
 gpg_error_t
