@@ -98,27 +98,37 @@ bench_median () {
     sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# bench_interleave REPEAT A B: run the commands A and B (names of shell
-# functions) one after the other, REPEAT times, and leave the medians of
-# their wall times in milliseconds (to the microsecond) in $bench_a and
-# $bench_b.  Each time also holds the start of one "date" (bench_us), a
-# few ms that would bring every ratio closer to 1: the median of an
-# empty command, timed the same way, is taken off both.
+# bench_interleave REPEAT A B [C]: run the commands A, B and C (names
+# of shell functions; C is optional) one after the other, REPEAT times,
+# and leave the medians of their wall times in milliseconds (to the
+# microsecond) in $bench_a, $bench_b and $bench_c.  Each time also holds
+# the start of one "date" (bench_us), a few ms that would bring every
+# ratio closer to 1: the median of an empty command, timed the same
+# way, is taken off each.
 bench_interleave () {
-    bi_a=$(mktemp) bi_b=$(mktemp) bi_z=$(mktemp) bi_i=0
+    bi_a=$(mktemp) bi_b=$(mktemp) bi_c=$(mktemp) bi_z=$(mktemp) bi_i=0
     while [ "$bi_i" -lt "$1" ]; do
         bi_t0=$(bench_us); "$2"; bi_t1=$(bench_us); "$3"; bi_t2=$(bench_us)
         :; bi_t3=$(bench_us)
         echo $((bi_t1 - bi_t0)) >> "$bi_a"
         echo $((bi_t2 - bi_t1)) >> "$bi_b"
         echo $((bi_t3 - bi_t2)) >> "$bi_z"
+        if [ -n "${4:-}" ]; then
+            bi_t0=$(bench_us); "$4"; bi_t1=$(bench_us)
+            echo $((bi_t1 - bi_t0)) >> "$bi_c"
+        fi
         bi_i=$((bi_i + 1))
     done
     bi_zero=$(bench_median "$bi_z")
     # shellcheck disable=SC2034  # read by the caller
-    bench_a=$(awk -v m="$(bench_median "$bi_a")" -v z="$bi_zero" 'BEGIN { print (m - z) / 1000 }') \
-        bench_b=$(awk -v m="$(bench_median "$bi_b")" -v z="$bi_zero" 'BEGIN { print (m - z) / 1000 }')
-    rm -f "$bi_a" "$bi_b" "$bi_z"
+    bench_a=$(bench_net "$bi_a") bench_b=$(bench_net "$bi_b") bench_c=
+    if [ -s "$bi_c" ]; then bench_c=$(bench_net "$bi_c"); fi
+    rm -f "$bi_a" "$bi_b" "$bi_c" "$bi_z"
+}
+
+# bench_net FILE: the median of the times in FILE (us) less $bi_zero, in ms.
+bench_net () {
+    awk -v m="$(bench_median "$1")" -v z="$bi_zero" 'BEGIN { print (m - z) / 1000 }'
 }
 
 # bench_mta FILE: make FILE a discard MTA, a script that reads all of

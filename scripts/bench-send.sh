@@ -8,8 +8,13 @@
 # 10 KB report:
 #   pipe:    gpg --batch --trust-model always -ea -r FPR... | MTA
 #   pansend: pansend --sendmail MTA ADDR...   (the same message and keys)
+#   floor:   tests/bench/gpgme-floor FPR... | MTA
 # for 1, 30 and 100 To recipients, and prints the median wall time of
-# each and their ratio (issue 14's goal: at most 1.5); then the
+# each and their ratio (issue 14's goal: at most 1.5).  The floor is
+# GPGME's encryption alone, with nothing of panmail (no key check, spool,
+# audit record, or wait for the MTA): the nearest to the pipe that any
+# program encrypting through GPGME can come, since GPGME runs "gpg
+# --version" before its first operation.  Then the
 # one-recipient case again with HOST_PROCS (default 3000) sleeping
 # processes on the host, since a watchdog that walks /proc costs about
 # 10 us per process.  Then one 200 MB
@@ -22,8 +27,9 @@
 # input and drops it (pansend checks that the MTA read the whole copy),
 # so that the test Postfix's queue is not timed.
 #
-# Run it in the build directory.  Environment: PANSEND, PANKEY (default
-# cmd/pansend, cmd/pankey), REPEAT, COUNTS (default "1 30 100"),
+# Run it in the build directory (it makes tests/bench/gpgme-floor if
+# missing).  Environment: PANSEND, PANKEY, GPGME_FLOOR (default
+# cmd/pansend, cmd/pankey, tests/bench/gpgme-floor), REPEAT, COUNTS (default "1 30 100"),
 # HOST_PROCS (0 skips that case), BIG_MB
 # (default 150 of random bytes, 200 MB once in base64; 0 skips it),
 # KEEP=1 keeps the directory.  The load average is printed first and
@@ -37,8 +43,10 @@ big_mb=${BIG_MB:-150}
 host_procs=${HOST_PROCS:-3000}
 pansend=${PANSEND:-cmd/pansend}
 pankey=${PANKEY:-cmd/pankey}
-for p in "$pansend" "$pankey" /usr/bin/time; do
-    [ -x "$p" ] || { echo "bench-send.sh: $p is missing (set PANSEND, PANKEY)" >&2; exit 2; }
+floor=${GPGME_FLOOR:-tests/bench/gpgme-floor}
+[ -x "$floor" ] || [ -n "${GPGME_FLOOR:-}" ] || make -s tests/bench/gpgme-floor >&2 || true
+for p in "$pansend" "$pankey" "$floor" /usr/bin/time; do
+    [ -x "$p" ] || { echo "bench-send.sh: $p is missing (set PANSEND, PANKEY, GPGME_FLOOR)" >&2; exit 2; }
 done
 # shellcheck source-path=SCRIPTDIR source=bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
@@ -91,14 +99,20 @@ pipe() {
 
 run_pipe() { pipe "$dir/msg"; }
 run_pansend() { "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; }
+# The floor, to the same keys as the pipe ($fprs).
+run_floor() {
+    # shellcheck disable=SC2086  # one argument per key
+    GNUPGHOME="$PANMAIL_HOME/gnupg" "$floor" $fprs < "$dir/msg" | "$dir/mta" -i -- x
+}
 for n in $counts; do
     message "$dir/msg" "$n" "$dir/report"
     rargs=$(head -n "$n" "$keys/fprs" | sed 's/^/-r /' | tr '\n' ' ')
-    run_pipe; run_pansend                                 # warm up
-    bench_interleave "$repeat" run_pipe run_pansend
-    awk -v n="$n" -v p="$bench_a" -v s="$bench_b" 'BEGIN {
-        printf "%3d To recipients: pansend %6.1f ms  gpg pipe %6.1f ms  ratio %.2f (goal <= 1.5)\n",
-            n, s, p, (p > 0 ? s / p : 0) }'
+    fprs=$(head -n "$n" "$keys/fprs" | tr '\n' ' ')
+    run_pipe; run_pansend; run_floor                      # warm up
+    bench_interleave "$repeat" run_pipe run_pansend run_floor
+    awk -v n="$n" -v p="$bench_a" -v s="$bench_b" -v f="$bench_c" 'BEGIN {
+        printf "%3d To recipients: pansend %6.1f ms  gpg pipe %6.1f ms  ratio %.2f (goal <= 1.5)  GPGME floor %6.1f ms, ratio %.2f\n",
+            n, s, p, (p > 0 ? s / p : 0), f, (p > 0 ? f / p : 0) }'
 done
 
 # The same one-recipient send with HOST_PROCS other processes on the
