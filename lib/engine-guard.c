@@ -90,9 +90,10 @@ static int
 proc_parent (const char *name, pid_t *r_ppid, char *comm, size_t size,
              char *r_state)
 {
-  char path[300], buf[512], *open_paren, *close_paren;
-  int fd, ppid;
+  char path[300], buf[512];
+  int fd;
   ssize_t n;
+  long ppid;
 
   snprintf (path, sizeof path, "/proc/%s/stat", name);
   if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -102,14 +103,9 @@ proc_parent (const char *name, pid_t *r_ppid, char *comm, size_t size,
   if (n <= 0)
     return -1;
   buf[n] = 0;
-  open_paren = strchr (buf, '(');
-  close_paren = strrchr (buf, ')');
-  if (!open_paren || !close_paren || close_paren < open_paren
-      || sscanf (close_paren + 1, " %c %d", r_state, &ppid) != 2)
+  if (pani_proc_stat_parse (buf, &ppid, r_state, comm, size))
     return -1;
-  *close_paren = 0;
-  snprintf (comm, size, "%s", open_paren + 1);
-  *r_ppid = ppid;
+  *r_ppid = (pid_t)ppid;
   return 0;
 }
 
@@ -152,7 +148,8 @@ static int
 listed_engines (const char *path, pid_t self, pid_t *pids, size_t *n,
                 size_t max)
 {
-  char buf[16384], name[24], *p, *end;
+  char buf[16384], name[24];
+  const char *p = buf;
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   size_t len = 0;
   ssize_t got = 0;
@@ -169,7 +166,7 @@ listed_engines (const char *path, pid_t self, pid_t *pids, size_t *n,
   if (got != 0)
     return -1; /* An error, or more children than BUF holds.  */
   buf[len] = 0;
-  for (p = buf; *n < max && (pid = strtol (p, &end, 10)) > 0; p = end)
+  while (*n < max && (pid = pani_proc_next_pid (&p)) > 0)
     {
       snprintf (name, sizeof name, "%ld", pid);
       if (is_engine_child (name, self, 0))

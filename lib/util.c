@@ -548,6 +548,48 @@ pani_pidfd_open (int pid)
   return fd;
 }
 
+int
+pani_proc_stat_parse (const char *buf, long *r_ppid, char *r_state,
+                      char *comm, size_t size)
+{
+  const char *open_paren = strchr (buf, '('),
+             *close_paren = strrchr (buf, ')');
+  char state;
+  long ppid;
+  size_t len;
+
+  if (!open_paren || !close_paren || close_paren < open_paren || !size
+      || sscanf (close_paren + 1, " %c %ld", &state, &ppid) != 2 || ppid < 0)
+    return -1;
+  len = (size_t)(close_paren - open_paren - 1);
+  if (len >= size)
+    len = size - 1;
+  memcpy (comm, open_paren + 1, len);
+  comm[len] = 0;
+  *r_state = state;
+  *r_ppid = ppid;
+  return 0;
+}
+
+long
+pani_proc_next_pid (const char **p)
+{
+  const char *s = *p;
+  char *end;
+  long pid;
+
+  while (*s == ' ' || *s == '\n')
+    s++;
+  if (*s < '1' || *s > '9')
+    return 0;
+  errno = 0;
+  pid = strtol (s, &end, 10);
+  if (errno || pid > INT_MAX || (*end && *end != ' ' && *end != '\n'))
+    return 0;
+  *p = end;
+  return pid;
+}
+
 
 #ifdef PAN_TEST_HOOKS
 void

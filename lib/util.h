@@ -194,6 +194,20 @@ int pani_ms_until (const struct timespec *ts);
  * -1 with errno set.  */
 int pani_pidfd_open (int pid);
 
+/* Parse BUF, the NUL-terminated text of /proc/PID/stat: store the
+ * parent's pid at *R_PPID, the state letter at *R_STATE and the command
+ * name (what lies between the first '(' and the last ')', cut to SIZE
+ * bytes with its NUL) in COMM.  Return 0, or -1 if BUF is not such a
+ * line.  */
+int pani_proc_stat_parse (const char *buf, long *r_ppid, char *r_state,
+                          char *comm, size_t size);
+
+/* The next pid in the NUL-terminated list at *P (decimal pids separated
+ * by spaces, as in /proc/PID/task/TID/children), with *P moved past it;
+ * 0, with *P unchanged, at the end of the list or at anything that is
+ * not a pid from 1 to INT_MAX.  */
+long pani_proc_next_pid (const char **p);
+
 /* Tests only (configure --enable-test-hooks): kill this process
  * (SIGKILL; its process group too if PANMAIL_TEST_CRASH_GROUP is set)
  * when the environment variable PANMAIL_TEST_CRASH_AT names STEP.  A
