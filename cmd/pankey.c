@@ -863,13 +863,12 @@ cmd_registry_accept (struct options *o)
 {
   struct job j = { NULL };
   int rc;
-  char hex[65];
 
   if (o->nargs != 1 || !o->note)
     usage_error ("usage: pankey registry-accept --note WHY");
-  if (!(rc = run_job (&j, o, &v_registry_accept, 0))
-      && !pan_registry_digest (j.ctx, hex, NULL))
-    es_printf ("pankey: recorded the registry as it is (SHA-256 %s)\n", hex);
+  if (!(rc = run_job (&j, o, &v_registry_accept, 0)) && j.res.what)
+    es_printf ("pankey: recorded the registry as it is (SHA-256 %s)\n",
+               j.res.what);
   job_release (&j);
   return rc;
 }

@@ -961,6 +961,8 @@ txn_registry_accept (struct txn *t, char **r_reason)
   t->new_sha256 = now;
   err = record_ok (t, NULL, 0, note, r_reason);
   t->new_sha256 = NULL;
+  if (!err && !(t->res->what = pani_strdup (now)))
+    err = gpg_error_from_syserror ();
   return err;
 }
 

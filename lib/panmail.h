@@ -1654,7 +1654,9 @@ struct pan_lifecycle_result
   pan_status_t old_status; /* Revoke: of the record before.  */
   int unchanged;           /* Revoke: revoked already; nothing done
                                    and nothing recorded.  */
-  char *what;              /* Refresh: the change, as recorded.  */
+  char *what;              /* Refresh: the change, as recorded;
+                                   registry-accept: the SHA-256 (hex)
+                                   of the registry recorded.  */
   struct pan_key_info key; /* Enroll, rotate (OpenPGP): the new key
                                    after the change (KEY.PRESENT 0 if
                                    it could not be described).  */
@@ -1750,7 +1752,7 @@ gpg_error_t pan_lifecycle_revoke (pan_ctx_t ctx,
 /* Record the registry of CTX as it is now ("registry-accept", with its
  * digest and REQ->NOTE, required: why, e.g. the backup it was restored
  * from), so that pansend uses it again; only the home's operator may
- * (GPG_ERR_EPERM).  */
+ * (GPG_ERR_EPERM).  R_RES->WHAT is the digest recorded.  */
 gpg_error_t pan_lifecycle_registry_accept (
   pan_ctx_t ctx, const struct pan_lifecycle_req *req,
   struct pan_lifecycle_result *r_res, char **r_reason);

@@ -83,9 +83,13 @@ cat "$T/registry.good" > "$PANMAIL_HOME/registry"
 expect_rc 0 "the original registry is fine again" pansend --dry-run -t < "$T/msg"
 cat "$T/registry.evil" > "$PANMAIL_HOME/registry"
 expect_rc 64 "registry-accept needs --note" pankey registry-accept
-expect_rc 0 "registry-accept" pankey registry-accept --note "restored from backup 2026-11-29"
+pankey registry-accept --note "restored from backup 2026-11-29" > "$T/accept.out" ||
+    fail "registry-accept failed"
 disk=$(sha256sum < "$PANMAIL_HOME/registry" | cut -d' ' -f1)
 [ "$(last_digest)" = "$disk" ] || fail "registry-accept did not record the registry"
+grep -qx "pankey: recorded the registry as it is (SHA-256 $disk)" "$T/accept.out" ||
+    fail "registry-accept does not print the digest it recorded: $(cat "$T/accept.out")"
+pass "registry-accept records the registry and prints its digest"
 panaudit log --json --event registry-accept |
     jq -e -s 'length == 1 and (.[0].reason | test("backup"))' >/dev/null ||
     fail "no registry-accept record with the note"
