@@ -268,6 +268,29 @@ only_openpgp (pan_job_t job)
   return 1;
 }
 
+/* Did the home gain S/MIME since this send began (O->OPENPGP_ONLY:
+ * GPGME was set up without gpgsm, open_for_send)?  Then an operator
+ * enrolled an S/MIME recipient or trusted a CA meanwhile.  */
+static int
+smime_since_start (pan_ctx_t ctx, const struct options *o)
+{
+  int in_use = 1;
+
+  return o->openpgp_only && (pan_smime_in_use (ctx, &in_use) || in_use);
+}
+
+/* Refuse JOB, whose S/MIME recipient GPGME cannot serve: see
+ * smime_since_start.  */
+static int
+refuse_smime_since_start (pan_ctx_t ctx, pan_job_t job)
+{
+  return refuse (ctx, job, EX_NOPERM, gpg_error (GPG_ERR_INV_ENGINE),
+                 "recipients",
+                 strdup (
+                   "an S/MIME recipient was enrolled after this send"
+                   " began; nothing was sent: send the message again"));
+}
+
 static int
 prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
 {
@@ -291,8 +314,16 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
       return refuse (ctx, job, EX_USAGE, err,
                      "a recipient on the command line", reason);
   if ((err = pan_job_resolve (job, time (NULL), &reason)))
-    return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
-                   reason);
+    {
+      if (gpg_err_code (err) != GPG_ERR_INV_ENGINE
+          || !smime_since_start (ctx, o))
+        return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
+                       reason);
+      free (reason);
+      return refuse_smime_since_start (ctx, job);
+    }
+  if (!only_openpgp (job) && o->openpgp_only)
+    return refuse_smime_since_start (ctx, job);
   if (only_openpgp (job) && (err = pan_ctx_openpgp_only (ctx)))
     return refuse (ctx, job, EX_OSERR, err, "setting up GnuPG", NULL);
   if (pan_job_warnings (job))
@@ -427,7 +458,8 @@ queue_verb (pan_ctx_t ctx, struct options *o)
  * recovery, which may ask GPGME where the GnuPG programs are), and its
  * check of gpg runs while the message and the registry are read
  * (started after the recovery, which would wait for it).  A registry
- * that gains an S/MIME recipient meanwhile is refused: no gpgsm.  */
+ * that gains an S/MIME recipient meanwhile is refused: no gpgsm
+ * (refuse_smime_since_start).  */
 static int
 open_for_send (struct options *o, pan_ctx_t *r_ctx)
 {
@@ -435,7 +467,7 @@ open_for_send (struct options *o, pan_ctx_t *r_ctx)
 
   if ((rc = cmd_open_home (o->args.home, r_ctx, EX_CONFIG)))
     return rc;
-  openpgp_only = cmd_openpgp_only_unless_smime (*r_ctx);
+  o->openpgp_only = openpgp_only = cmd_openpgp_only_unless_smime (*r_ctx);
   if ((rc = cmd_recover (*r_ctx)))
     return rc;
   if (openpgp_only)

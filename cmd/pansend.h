@@ -10,6 +10,7 @@ struct options
 {
   struct pan_sendmail_args args; /* The sendmail(1) command line.  */
   gpgrt_stream_t in;             /* The message; NULL: stdin.  */
+  int openpgp_only;              /* GPGME was set up without gpgsm.  */
 };
 
 /* Send the message of O (read from O->IN or stdin) as pansend does and
