@@ -4,12 +4,17 @@
  *
  * The input is read as both.  A parsed command name is NUL-terminated
  * within its buffer and is what lies between the first '(' and the
- * last ')'; a parent pid is not negative.  Each pid of the list is from
- * 1 to INT_MAX, each step moves forward within the text, and the pids
- * written out again as the kernel writes them read back the same.
+ * last ')'; the state is the first letter after that ')', and the
+ * parent pid the number after the state (as strtol reads it), from 0 to
+ * INT_MAX.  Each pid of the list is from 1 to INT_MAX, each step moves
+ * forward within the text, and the pids written out again as the kernel
+ * writes them read back the same.  A list as the kernel writes it
+ * (digits and blanks, no leading zero, 9 digits at most) reads as the
+ * strtol loop that read it before.
  */
 #include <config.h>
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +26,20 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 #define MAX_PIDS 4096
+
+/* STATE and PPID are what follows the command name at AFTER: blanks,
+ * the state letter, blanks, the parent pid.  */
+static void
+check_stat_fields (const char *after, char state, long ppid)
+{
+  char *end;
+
+  while (isspace ((unsigned char)*after))
+    after++;
+  if (*after != state || ppid > INT_MAX
+      || strtol (after + 1, &end, 10) != ppid || end == after + 1)
+    abort ();
+}
 
 static void
 check_stat (const char *text)
@@ -41,6 +60,7 @@ check_stat (const char *text)
       || (strlen (comm) < sizeof comm - 1
           && open_paren + 1 + strlen (comm) != close_paren))
     abort ();
+  check_stat_fields (close_paren + 1, state, ppid);
 }
 
 /* Read the pids of TEXT into PIDS (MAX at most); return how many.  */
@@ -68,6 +88,34 @@ read_pids (const char *text, long *pids, size_t max)
   return n;
 }
 
+/* Is TEXT a children list as the kernel writes it?  */
+static int
+kernel_list (const char *text)
+{
+  size_t digits = 0;
+
+  for (const char *p = text; *p; p++)
+    if (*p == ' ')
+      digits = 0;
+    else if (*p < '0' || *p > '9' || (!digits && *p == '0') || ++digits > 9)
+      return 0;
+  return 1;
+}
+
+/* The list reader before pani_proc_next_pid.  */
+static size_t
+read_pids_strtol (const char *text, long *pids, size_t max)
+{
+  const char *p = text;
+  char *end;
+  size_t n = 0;
+  long pid;
+
+  for (; n < max && (pid = strtol (p, &end, 10)) > 0; p = end)
+    pids[n++] = pid;
+  return n;
+}
+
 static void
 check_pids (const char *text)
 {
@@ -80,6 +128,10 @@ check_pids (const char *text)
     len += (size_t)snprintf (list + len, sizeof list - len, "%ld ", pids[i]);
   if (read_pids (list, again, MAX_PIDS) != n
       || memcmp (pids, again, n * sizeof *pids))
+    abort ();
+  if (kernel_list (text)
+      && (read_pids_strtol (text, again, MAX_PIDS) != n
+          || memcmp (pids, again, n * sizeof *pids)))
     abort ();
 }
 

@@ -143,7 +143,7 @@ engine_children (pid_t *pids, size_t max, int live)
 
 /* Add to PIDS (holding *N of MAX) the engine children of SELF named in
  * the children list at PATH (pids separated by spaces); return -1 if
- * the list cannot be read.  */
+ * the list cannot be read or holds anything but pids.  */
 static int
 listed_engines (const char *path, pid_t self, pid_t *pids, size_t *n,
                 size_t max)
@@ -172,7 +172,9 @@ listed_engines (const char *path, pid_t self, pid_t *pids, size_t *n,
       if (is_engine_child (name, self, 0))
         pids[(*n)++] = (pid_t)pid;
     }
-  return 0;
+  /* A list not read to its end is no list: the walk looks instead.  */
+  p += strspn (p, " \n");
+  return *n < max && *p ? -1 : 0;
 }
 
 /* Store up to MAX pids of this process's engine children, running or

@@ -559,7 +559,8 @@ pani_proc_stat_parse (const char *buf, long *r_ppid, char *r_state,
   size_t len;
 
   if (!open_paren || !close_paren || close_paren < open_paren || !size
-      || sscanf (close_paren + 1, " %c %ld", &state, &ppid) != 2 || ppid < 0)
+      || sscanf (close_paren + 1, " %c %ld", &state, &ppid) != 2 || ppid < 0
+      || ppid > INT_MAX)
     return -1;
   len = (size_t)(close_paren - open_paren - 1);
   if (len >= size)
