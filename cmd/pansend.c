@@ -268,19 +268,23 @@ only_openpgp (pan_job_t job)
   return 1;
 }
 
-/* Did the home gain S/MIME since this send began (O->OPENPGP_ONLY:
- * GPGME was set up without gpgsm, open_for_send)?  Then an operator
- * enrolled an S/MIME recipient or trusted a CA meanwhile.  */
+/* Is a recipient of JOB (resolved, or the one its resolve stopped at)
+ * an S/MIME one, while GPGME was set up without gpgsm when this send
+ * began (O->OPENPGP_ONLY, open_for_send)?  Then an operator enrolled it
+ * meanwhile.  */
 static int
-smime_since_start (pan_ctx_t ctx, const struct options *o)
+smime_since_start (pan_job_t job, const struct options *o)
 {
-  int in_use = 1;
-
-  return o->openpgp_only && (pan_smime_in_use (ctx, &in_use) || in_use);
+  if (!o->openpgp_only)
+    return 0;
+  for (size_t i = 0; i < pan_job_recipient_count (job); i++)
+    if (pan_job_recipient_protocol (job, i) == PAN_PROTOCOL_SMIME)
+      return 1;
+  return 0;
 }
 
-/* Refuse JOB, whose S/MIME recipient GPGME cannot serve: see
- * smime_since_start.  */
+/* Refuse JOB, whose S/MIME recipient GPGME cannot serve
+ * (smime_since_start).  */
 static int
 refuse_smime_since_start (pan_ctx_t ctx, pan_job_t job)
 {
@@ -316,13 +320,13 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
   if ((err = pan_job_resolve (job, time (NULL), &reason)))
     {
       if (gpg_err_code (err) != GPG_ERR_INV_ENGINE
-          || !smime_since_start (ctx, o))
+          || !smime_since_start (job, o))
         return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
                        reason);
       free (reason);
       return refuse_smime_since_start (ctx, job);
     }
-  if (!only_openpgp (job) && o->openpgp_only)
+  if (smime_since_start (job, o))
     return refuse_smime_since_start (ctx, job);
   if (only_openpgp (job) && (err = pan_ctx_openpgp_only (ctx)))
     return refuse (ctx, job, EX_OSERR, err, "setting up GnuPG", NULL);

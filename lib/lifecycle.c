@@ -958,11 +958,12 @@ txn_registry_accept (struct txn *t, char **r_reason)
   /* The one record that makes the registry as it is the recorded one.  */
   if ((err = pan_registry_digest (t->ctx, now, r_reason)))
     return stop (t, PAN_LIFECYCLE_REQUEST, err);
+  /* Copied first: nothing may fail after the record.  */
+  if (!(t->res->what = pani_strdup (now)))
+    return stop (t, PAN_LIFECYCLE_SYSTEM, gpg_error_from_syserror ());
   t->new_sha256 = now;
   err = record_ok (t, NULL, 0, note, r_reason);
   t->new_sha256 = NULL;
-  if (!err && !(t->res->what = pani_strdup (now)))
-    err = gpg_error_from_syserror ();
   return err;
 }
 

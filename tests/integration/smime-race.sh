@@ -20,12 +20,24 @@ echo "smime-revocation-check off" >> "$PANMAIL_HOME/panmail.conf"
 # which does not wait for a reader), so that pansend starts and then
 # waits for it in read(2).  Only this shell holds the FIFO open for
 # writing: every other program runs with descriptor 7 closed.
+# waiting_for_message PID: pansend itself (not libtool's wrapper, which
+# waits on pipes too) is in read(2) on a pipe: its wait channel says so,
+# or else its system call (read, 0 on x86_64 and 63 on arm64, on fd 0).
+waiting_for_message() {
+    case $(readlink "/proc/$1/exe") in
+        */pansend | */lt-pansend) ;;
+        *) return 1 ;;
+    esac
+    grep -q "pipe_read" "/proc/$1/wchan" 2>/dev/null && return 0
+    read -r wm_nr wm_fd _ < "/proc/$1/syscall" 2>/dev/null || return 1
+    { [ "$wm_nr" = 0 ] || [ "$wm_nr" = 63 ]; } && [ "$wm_fd" = 0x0 ]
+}
 mkfifo "$T/msg.fifo"
 exec 7<> "$T/msg.fifo"
 "$PANSEND" --sendmail "$mta" -t < "$T/msg.fifo" > "$T/race.out" 2> "$T/race.err" 7>&- &
 send_pid=$!
 i=0
-until grep -q "pipe_read" "/proc/$send_pid/wchan" 2>/dev/null 7>&-; do
+until waiting_for_message "$send_pid"; do
     i=$((i + 1))
     [ "$i" -lt 600 ] || fail "pansend did not come to read its message"
     sleep 0.05
