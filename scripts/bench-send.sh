@@ -12,9 +12,9 @@
 # for 1, 30 and 100 To recipients, and prints the median wall time of
 # each and their ratio (issue 14's goal: at most 1.5).  The floor is
 # GPGME's encryption alone, with nothing of panmail (no key check, spool,
-# audit record, or wait for the MTA): the nearest to the pipe that any
-# program encrypting through GPGME can come, since GPGME runs "gpg
-# --version" before its first operation.  Then the
+# audit record, or wait for the MTA): a program's start, the "gpg
+# --version" GPGME runs before its first operation, then the encryption,
+# which cannot start before that check ends.  Then the
 # one-recipient case again with HOST_PROCS (default 3000) sleeping
 # processes on the host, since a watchdog that walks /proc costs about
 # 10 us per process.  Then one 200 MB
@@ -109,6 +109,14 @@ for n in $counts; do
     rargs=$(head -n "$n" "$keys/fprs" | sed 's/^/-r /' | tr '\n' ' ')
     fprs=$(head -n "$n" "$keys/fprs" | tr '\n' ' ')
     run_pipe; run_pansend; run_floor                      # warm up
+    # The status of gpg and of the floor is lost in their pipes: check
+    # their output once.
+    # shellcheck disable=SC2086  # one argument per key
+    { gpg --homedir "$PANMAIL_HOME/gnupg" --batch --no-tty --quiet \
+          --trust-model always -ea $rargs < "$dir/msg"
+      GNUPGHOME="$PANMAIL_HOME/gnupg" "$floor" $fprs < "$dir/msg"; } > "$dir/check.out"
+    [ "$(grep -c "BEGIN PGP MESSAGE" "$dir/check.out")" = 2 ] ||
+        { echo "bench-send.sh: gpg or $floor did not encrypt" >&2; exit 1; }
     bench_interleave "$repeat" run_pipe run_pansend run_floor
     awk -v n="$n" -v p="$bench_a" -v s="$bench_b" -v f="$bench_c" 'BEGIN {
         printf "%3d To recipients: pansend %6.1f ms  gpg pipe %6.1f ms  ratio %.2f (goal <= 1.5)  GPGME floor %6.1f ms, ratio %.2f\n",
