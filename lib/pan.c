@@ -83,6 +83,7 @@
 #include "pan-int.h"
 #include "pan-brand-int.h"
 #include "pan-simd-int.h"
+#include "pan-text-int.h"
 
 /* Bytes known after the byte decided on: a separator, a code of up to
  * 6 characters and the byte after it; the context after a hit.  */
@@ -102,9 +103,8 @@
 /* How far back "://" is looked for in front of a number.  */
 #define URL_LOOKBACK 256
 
-/* A code is a word of CODE_MIN to CODE_MAX letters and digits.  */
-#define CODE_MIN 4
-#define CODE_MAX 6
+/* The longest code (pan-text.c).  */
+#define CODE_MAX PANI_CODE_MAX
 
 /* Most PANs in a list (see above).  */
 #define LIST_MAX 4
@@ -113,6 +113,10 @@
  * up to 8 groups, the candidates after it.  */
 #define MAX_GROUPS (8 * LIST_MAX + PAN_MAX_DIGITS + 1)
 #define DIGITS_SIZE ((LIST_MAX + 3) * PAN_MAX_DIGITS + 1)
+
+/* The window slides along buffers this many times its size, and moves
+ * back to their start only when it reaches their end or empties.  */
+#define WINDOW_SLACK 4
 
 /* A hit is at most 19 digits and 7 separators.  */
 #define CONTEXT_SIZE (2 * CONTEXT + PAN_MAX_DIGITS + 8 + 1)
@@ -182,12 +186,14 @@ struct pan_scanner
   char run_digits[PAN_MAX_DIGITS + 1];
 
   /* The chain window: groups not yet decided and their digits.  */
-  int kind;        /* Separator of the chain, 0: none yet.  */
-  int chain_ended; /* Deciding on the rest of a chain.  */
-  struct group groups[MAX_GROUPS];
+  int kind;             /* Separator of the chain, 0: none yet.  */
+  int chain_ended;      /* Deciding on the rest of a chain.  */
+  struct group *groups; /* The window's first group in GROUP_BUF, */
   size_t ngroups;
+  char *digits; /* and its first digit in DIGIT_BUF.  */
   size_t ndigits;
-  char digits[DIGITS_SIZE];
+  struct group group_buf[WINDOW_SLACK * MAX_GROUPS];
+  char digit_buf[WINDOW_SLACK * DIGITS_SIZE];
 
   /* A hit being reported.  */
   char pan[PAN_MAX_DIGITS + 1];
@@ -220,27 +226,6 @@ byte_before (pan_scanner_t s, unsigned long long x)
   return x ? byte_at (s, x - 1) : -1;
 }
 
-/* Return true if the word of N characters (DIGIT: one of them a digit)
- * is a code (see the top of this file).  */
-static int
-is_code (size_t n, int digit)
-{
-  return n >= CODE_MIN && n <= CODE_MAX && digit;
-}
-
-/* Return true if the word of letters and digits at P (stepping by STEP,
- * while P is not LIM) is a code.  */
-static int
-code_bytes (const unsigned char *p, const unsigned char *lim, int step)
-{
-  size_t n = 0;
-  int digit = 0;
-
-  for (; p != lim && n <= CODE_MAX && pani_is_alnum (*p); p += step, n++)
-    digit |= pani_is_digit (*p);
-  return is_code (n, digit);
-}
-
 /* Return true if the byte at offset X is SEP and the bytes after it,
  * going forward (FORWARD) or back, a code.  */
 static int
@@ -254,13 +239,14 @@ code_at (pan_scanner_t s, unsigned long long x, int forward, int sep)
     return 0;
   if (x >= s->data_off + CODE_MAX + 2
       && x + CODE_MAX + 2 < s->data_off + s->data_len)
-    return forward ? code_bytes (s->data + (x - s->data_off) + 1, NULL, 1)
-                   : code_bytes (s->data + (x - s->data_off) - 1, NULL, -1);
+    return forward
+      ? pani_code_bytes (s->data + (x - s->data_off) + 1, NULL, 1)
+      : pani_code_bytes (s->data + (x - s->data_off) - 1, NULL, -1);
   for (x = forward ? x + 1 : x - 1;
        n < sizeof word && pani_is_alnum (c = byte_at (s, x));
        x = forward ? x + 1 : x - 1)
     word[n++] = (unsigned char)c;
-  return code_bytes (word, word + n, 1);
+  return pani_code_bytes (word, word + n, 1);
 }
 
 /* Return true if the bytes before offset X are SEP and a code.  */
@@ -277,13 +263,6 @@ code_after (pan_scanner_t s, unsigned long long x, int sep)
   return code_at (s, x, 1, sep);
 }
 
-/* Return true if C may be part of a URL written in text.  */
-static int
-is_url_byte (int c)
-{
-  return c > ' ' && c != 0x7f && c != '"' && c != '<' && c != '>';
-}
-
 /* Return true if offset X follows a '/' in a word that holds "://"
  * (see the top of this file).  */
 static int
@@ -294,37 +273,10 @@ in_url_path (pan_scanner_t s, unsigned long long x)
 
   if (byte_before (s, x) != '/')
     return 0;
-  for (y = x - 1; y > stop && is_url_byte (c = byte_before (s, y)); y--)
+  for (y = x - 1; y > stop && pani_is_url_byte (c = byte_before (s, y)); y--)
     if (c == ':' && byte_at (s, y) == '/' && byte_at (s, y + 1) == '/')
       return 1;
   return 0;
-}
-
-static int
-is_line_byte (int c)
-{
-  return c >= 0 && c != '\n' && c != '\r';
-}
-
-/* Copy the RAW/LEN context to OUT with what is not printable ASCII or
- * valid UTF-8 replaced by '?' (a tab by a space).  */
-static void
-clean_context (const unsigned char *raw, size_t len, char *out)
-{
-  size_t i, u;
-
-  for (i = 0; i < len; i += u)
-    {
-      u = raw[i] < 0x80 ? 1 : pani_utf8_len (raw + i, raw + len);
-      if (!u || raw[i] < ' ' || raw[i] == 0x7f)
-        {
-          out[i] = raw[i] == '\t' ? ' ' : '?';
-          u = 1;
-        }
-      else
-        memcpy (out + i, raw + i, u);
-    }
-  out[len] = 0;
 }
 
 /* Write to S->CONTEXT the hit START..END of N digits with up to CONTEXT
@@ -339,9 +291,9 @@ make_context (pan_scanner_t s, unsigned long long start,
   size_t len = 0, k = 0;
   int c;
 
-  while (start - b < CONTEXT && is_line_byte (byte_before (s, b)))
+  while (start - b < CONTEXT && pani_is_line_byte (byte_before (s, b)))
     b--;
-  while (e - end < CONTEXT && is_line_byte (byte_at (s, e)))
+  while (e - end < CONTEXT && pani_is_line_byte (byte_at (s, e)))
     e++;
   for (x = b; x < e && len < sizeof raw - 1; x++)
     {
@@ -352,7 +304,7 @@ make_context (pan_scanner_t s, unsigned long long start,
         c = '*';
       raw[len++] = (unsigned char)c;
     }
-  clean_context (raw, len, s->context);
+  pani_clean_context (raw, len, s->context);
   pani_wipe (raw, sizeof raw);
 }
 
@@ -409,7 +361,15 @@ report (pan_scanner_t s, size_t first, size_t last, size_t d, size_t n,
  * The chain window.
  */
 
-/* Remove the first N groups of the window.  */
+/* Put the empty window at the start of its buffers.  */
+static void
+window_home (pan_scanner_t s)
+{
+  s->groups = s->group_buf;
+  s->digits = s->digit_buf;
+}
+
+/* Remove the first N groups of the window: it slides on.  */
 static void
 drop_groups (pan_scanner_t s, size_t n)
 {
@@ -417,11 +377,32 @@ drop_groups (pan_scanner_t s, size_t n)
 
   for (i = 0; i < n; i++)
     nd += s->groups[i].len;
-  memmove (s->groups, s->groups + n, (s->ngroups - n) * sizeof *s->groups);
+  pani_wipe (s->digits, nd);
+  s->groups += n;
   s->ngroups -= n;
-  memmove (s->digits, s->digits + nd, s->ndigits - nd);
-  pani_wipe (s->digits + s->ndigits - nd, nd);
+  s->digits += nd;
   s->ndigits -= nd;
+  if (!s->ngroups)
+    window_home (s);
+}
+
+/* Move the window back to the start of its buffers if a group of LEN
+ * digits would not fit after it; wipe the digits' old place.  */
+static void
+window_make_room (pan_scanner_t s, size_t len)
+{
+  const struct group *group_end = s->group_buf + WINDOW_SLACK * MAX_GROUPS;
+  const char *digit_end = s->digit_buf + WINDOW_SLACK * DIGITS_SIZE;
+  char *old_digits = s->digits;
+
+  if (s->groups + s->ngroups < group_end
+      && s->digits + s->ndigits + len <= digit_end)
+    return;
+  memmove (s->group_buf, s->groups, s->ngroups * sizeof *s->groups);
+  memmove (s->digit_buf, s->digits, s->ndigits);
+  window_home (s);
+  if (old_digits > s->digits)
+    pani_wipe (s->digits + s->ndigits, (size_t)(old_digits - s->digits));
 }
 
 /* Return true if a grouped candidate may go on with group G.  */
@@ -595,7 +576,10 @@ flush_chain (pan_scanner_t s)
 static void
 add_group (pan_scanner_t s, int glued_right)
 {
-  struct group *g = s->groups + s->ngroups++;
+  struct group *g;
+
+  window_make_room (s, s->run_len);
+  g = s->groups + s->ngroups++;
 
   g->off = s->run_off;
   g->len = (unsigned char)s->run_len;
@@ -673,15 +657,16 @@ start_run (pan_scanner_t s, const unsigned char *p, int glued_left)
 }
 
 /* Return the end of the digits at P (before END): short runs, the
- * most common, byte by byte.  */
+ * most common (groups of 4, dates), byte by byte, which also spares
+ * such a run a vector search for its end.  */
 static const unsigned char *
 run_end (const unsigned char *p, const unsigned char *end)
 {
   const unsigned char *q = p;
 
-  while (q < end && q - p < 4 && pani_is_digit (*q))
+  while (q < end && q - p < 8 && pani_is_digit (*q))
     q++;
-  return q - p == 4 ? pani_find_nondigit (q, end) : q;
+  return q - p == 8 ? pani_find_nondigit (q, end) : q;
 }
 
 /* The digit run at P starts a chain.  If the chain ends before END with
@@ -869,7 +854,8 @@ static void
 reset (pan_scanner_t s)
 {
   clear_run (s);
-  pani_wipe (s->digits, sizeof s->digits);
+  pani_wipe (s->digit_buf, sizeof s->digit_buf);
+  window_home (s);
   pani_wipe (s->ring, sizeof s->ring);
   pani_wipe (s->pend, sizeof s->pend);
   pani_wipe (s->join, sizeof s->join);
@@ -945,6 +931,7 @@ pan_scanner_new (const void *key, size_t keylen, pan_scanner_t *r_scanner)
   s = gcry_calloc_secure (1, sizeof *s);
   if (!s)
     return gpg_error_from_syserror ();
+  window_home (s);
   if (key && (err = open_hmac (key, keylen, &s->hmac)))
     goto leave;
   *r_scanner = s;
@@ -965,6 +952,7 @@ pani_scanner_clone (pan_scanner_t orig, pan_scanner_t *r_scanner)
   s = gcry_calloc_secure (1, sizeof *s);
   if (!s)
     return gpg_error_from_syserror ();
+  window_home (s);
   if (orig->hmac && (err = gcry_md_copy (&s->hmac, orig->hmac)))
     goto leave;
   *r_scanner = s;
