@@ -32,19 +32,20 @@
  * groups like its own.  So a candidate of two or more groups is a row
  * of a table, not a PAN, if a code is joined to it by one separator of
  * its chain's kind, right before its first group or right after its
- * last.  A code is a word of CODE_MIN to CODE_MAX letters and digits,
- * at least one of them a digit: the size of a group of a card number
- * ("5443", "543E", "21375"; not "Card", not "12", not "2024-01-15"
- * whose last word is "15").  One exception keeps card numbers written
- * back to back ("4111 1111 1111 1111 5555 5555 5555 4444"): when the
- * candidate has no code before it, the candidates that follow it one
- * right after the other are taken in turn (each the longest valid one
- * at its group, as always); if one of them, at most LIST_MAX in all,
- * has neither a code nor a further candidate after it, they are all
- * PANs, else the whole row is a table.  What the rule gives up: a
- * grouped PAN with a 4- to 6-character code joined to it by its own
- * separator, such as "4111 1111 1111 1111 1225" (an expiry written as
- * a fifth group) or "2024 4111 1111 1111 1111".  Ungrouped PANs, and
+ * last.  A code is a word of PANI_CODE_MIN to PANI_CODE_MAX (4 to 6)
+ * letters and digits, at least one of them a digit: the size of a
+ * group of a card number ("5443", "543E", "21375"; not "Card", not
+ * "12", not "2024-01-15" whose last word is "15").  One exception
+ * keeps card numbers written back to back ("4111 1111 1111 1111 5555
+ * 5555 5555 4444"): when the candidate has no code before it, the
+ * candidates that follow it one right after the other are taken in
+ * turn (each the longest valid one at its group, as always); if one of
+ * them, at most LIST_MAX in all, has neither a code nor a further
+ * candidate after it, they are all PANs, else the whole row is a
+ * table.  What the rule gives up: a grouped PAN with a 4- to
+ * 6-character code joined to it by its own separator, such as "4111
+ * 1111 1111 1111 1225" (an expiry written as a fifth group) or "2024
+ * 4111 1111 1111 1111".  Ungrouped PANs, and
  * grouped ones with other words, short numbers or other separators
  * around them ("Card 4111 1111 1111 1111 123", "qty 50 4111 1111 1111
  * 1111", "4111-1111-1111-1111 1225"), are found as before.
@@ -110,13 +111,11 @@
 #define LIST_MAX 4
 
 /* The most groups and digits in the window: a list of LIST_MAX PANs of
- * up to 8 groups, the candidates after it.  */
+ * up to 8 groups, the candidates after it.  The window slides along
+ * buffers of that size, and moves back to their start when it reaches
+ * their end (every few dozen groups of a long chain) or empties.  */
 #define MAX_GROUPS (8 * LIST_MAX + PAN_MAX_DIGITS + 1)
 #define DIGITS_SIZE ((LIST_MAX + 3) * PAN_MAX_DIGITS + 1)
-
-/* The window slides along buffers this many times its size, and moves
- * back to their start only when it reaches their end or empties.  */
-#define WINDOW_SLACK 4
 
 /* A hit is at most 19 digits and 7 separators.  */
 #define CONTEXT_SIZE (2 * CONTEXT + PAN_MAX_DIGITS + 8 + 1)
@@ -192,8 +191,8 @@ struct pan_scanner
   size_t ngroups;
   char *digits; /* and its first digit in DIGIT_BUF.  */
   size_t ndigits;
-  struct group group_buf[WINDOW_SLACK * MAX_GROUPS];
-  char digit_buf[WINDOW_SLACK * DIGITS_SIZE];
+  struct group group_buf[MAX_GROUPS];
+  char digit_buf[DIGITS_SIZE];
 
   /* A hit being reported.  */
   char pan[PAN_MAX_DIGITS + 1];
@@ -391,8 +390,8 @@ drop_groups (pan_scanner_t s, size_t n)
 static void
 window_make_room (pan_scanner_t s, size_t len)
 {
-  const struct group *group_end = s->group_buf + WINDOW_SLACK * MAX_GROUPS;
-  const char *digit_end = s->digit_buf + WINDOW_SLACK * DIGITS_SIZE;
+  const struct group *group_end = s->group_buf + MAX_GROUPS;
+  const char *digit_end = s->digit_buf + DIGITS_SIZE;
   char *old_digits = s->digits;
 
   if (s->groups + s->ngroups < group_end

@@ -434,6 +434,53 @@ test_offsets (void)
   pan_scanner_release (s);
 }
 
+/* Write to TEXT a chain of 600 codes with a PAN of one group after
+ * the first FIRST of them; return its length, and the PAN's offset at
+ * *R_AT.  */
+static size_t
+long_chain (char *text, unsigned int first, size_t *r_at)
+{
+  size_t len = 0;
+
+  for (unsigned int i = 0; i < 600; i++)
+    {
+      if (i == first)
+        {
+          *r_at = len;
+          len += (size_t)sprintf (text + len, "4111111111111111 ");
+        }
+      len += (size_t)sprintf (text + len, "%04u ", (i * 7919u) % 10000u);
+    }
+  return len;
+}
+
+/* A PAN of one group amid a long chain of codes, at 60 places and in
+ * every chunk size: the window moves back to the start of its buffers
+ * every few dozen groups, at some of those places with the PAN in it,
+ * and the PAN is found where it is.  */
+static void
+test_long_chain (void)
+{
+  static char text[600 * 5 + 32];
+  static const size_t chunks[] = { 0, 1, 7, 64, 200 };
+  pan_scanner_t s = NULL;
+  struct collect c;
+  size_t len, at = 0;
+
+  T_ERR (pan_scanner_new (NULL, 0, &s), 0);
+  for (unsigned int first = 240; first < 300; first++)
+    {
+      len = long_chain (text, first, &at);
+      for (size_t k = 0; k < sizeof chunks / sizeof *chunks; k++)
+        {
+          memset (&c, 0, sizeof c);
+          T_ERR (scan (s, text, len, chunks[k], &c), 0);
+          T_CHECK (c.n == 1 && c.hits[0].offset == at
+                   && c.hits[0].length == 16);
+        }
+    }
+  pan_scanner_release (s);
+}
 
 /* Hits of TEXT as a string: offset, length, masked, hash, context.  */
 static void
@@ -549,6 +596,7 @@ main (void)
   test_luhn_brand_mask ();
   test_api_edges ();
   test_offsets ();
+  test_long_chain ();
   test_context ();
 
   T_ERR (pan_scanner_new (KEY, strlen (KEY), &s), 0);
