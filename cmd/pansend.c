@@ -317,17 +317,17 @@ prepare (pan_ctx_t ctx, pan_job_t job, gpgrt_stream_t in, struct options *o)
     if ((err = pan_job_add_recipient (job, o->args.recipients[i], &reason)))
       return refuse (ctx, job, EX_USAGE, err,
                      "a recipient on the command line", reason);
-  if ((err = pan_job_resolve (job, time (NULL), &reason)))
+  err = pan_job_resolve (job, time (NULL), &reason);
+  /* Resolved, or stopped where GPGME has no gpgsm.  */
+  if ((!err || gpg_err_code (err) == GPG_ERR_INV_ENGINE)
+      && smime_since_start (job, o))
     {
-      if (gpg_err_code (err) != GPG_ERR_INV_ENGINE
-          || !smime_since_start (job, o))
-        return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
-                       reason);
       free (reason);
       return refuse_smime_since_start (ctx, job);
     }
-  if (smime_since_start (job, o))
-    return refuse_smime_since_start (ctx, job);
+  if (err)
+    return refuse (ctx, job, exit_for_resolve (err), err, "recipients",
+                   reason);
   if (only_openpgp (job) && (err = pan_ctx_openpgp_only (ctx)))
     return refuse (ctx, job, EX_OSERR, err, "setting up GnuPG", NULL);
   if (pan_job_warnings (job))
@@ -467,14 +467,14 @@ queue_verb (pan_ctx_t ctx, struct options *o)
 static int
 open_for_send (struct options *o, pan_ctx_t *r_ctx)
 {
-  int rc, openpgp_only;
+  int rc;
 
   if ((rc = cmd_open_home (o->args.home, r_ctx, EX_CONFIG)))
     return rc;
-  o->openpgp_only = openpgp_only = cmd_openpgp_only_unless_smime (*r_ctx);
+  o->openpgp_only = cmd_openpgp_only_unless_smime (*r_ctx);
   if ((rc = cmd_recover (*r_ctx)))
     return rc;
-  if (openpgp_only)
+  if (o->openpgp_only)
     (void)pan_engine_warm_up (*r_ctx);
   return 0;
 }

@@ -89,21 +89,27 @@ message() {
 
 bench_report "$dir/report"
 
-# pipe FILE: the hand-rolled pipeline to the keys in $rargs ("-r FPR"
-# each, made before the timing: such a script names its keys).
-pipe() {
+# gpg_ea FILE: the encryption of the hand-rolled pipeline, to the keys
+# in $rargs ("-r FPR" each, made before the timing: such a script names
+# its keys).
+gpg_ea() {
     # shellcheck disable=SC2086  # one -r FPR per key
     gpg --homedir "$PANMAIL_HOME/gnupg" --batch --no-tty --quiet \
-        --trust-model always -ea $rargs < "$1" | "$dir/mta" -i -- x
+        --trust-model always -ea $rargs < "$1"
 }
+
+# floor_ea FILE: the floor's encryption, to the same keys ($fprs).
+floor_ea() {
+    # shellcheck disable=SC2086  # one argument per key
+    GNUPGHOME="$PANMAIL_HOME/gnupg" "$floor" $fprs < "$1"
+}
+
+# pipe FILE: the hand-rolled pipeline.
+pipe() { gpg_ea "$1" | "$dir/mta" -i -- x; }
 
 run_pipe() { pipe "$dir/msg"; }
 run_pansend() { "$pansend" --sendmail "$dir/mta" -t < "$dir/msg"; }
-# The floor, to the same keys as the pipe ($fprs).
-run_floor() {
-    # shellcheck disable=SC2086  # one argument per key
-    GNUPGHOME="$PANMAIL_HOME/gnupg" "$floor" $fprs < "$dir/msg" | "$dir/mta" -i -- x
-}
+run_floor() { floor_ea "$dir/msg" | "$dir/mta" -i -- x; }
 for n in $counts; do
     message "$dir/msg" "$n" "$dir/report"
     rargs=$(head -n "$n" "$keys/fprs" | sed 's/^/-r /' | tr '\n' ' ')
@@ -111,10 +117,7 @@ for n in $counts; do
     run_pipe; run_pansend; run_floor                      # warm up
     # The status of gpg and of the floor is lost in their pipes: check
     # their output once.
-    # shellcheck disable=SC2086  # one argument per key
-    { gpg --homedir "$PANMAIL_HOME/gnupg" --batch --no-tty --quiet \
-          --trust-model always -ea $rargs < "$dir/msg"
-      GNUPGHOME="$PANMAIL_HOME/gnupg" "$floor" $fprs < "$dir/msg"; } > "$dir/check.out"
+    { gpg_ea "$dir/msg"; floor_ea "$dir/msg"; } > "$dir/check.out"
     [ "$(grep -c "BEGIN PGP MESSAGE" "$dir/check.out")" = 2 ] ||
         { echo "bench-send.sh: gpg or $floor did not encrypt" >&2; exit 1; }
     bench_interleave "$repeat" run_pipe run_pansend run_floor
